@@ -1,0 +1,320 @@
+"""The engine facade: every operation on runs, delegating to one module per concern.
+
+``triggering`` creates runs, ``dequeue`` claims them, ``attempts`` records how attempts
+ended, ``transitions`` is the only writer of run state, ``sweeper`` does time-driven
+upkeep. The facade owns the store, the clock and a short cache of task definitions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any
+
+from outlast.clock import Clock, SystemClock
+from outlast.engine import attempts, dequeue, sweeper, transitions
+from outlast.engine.attempts import Decision, Outcome, RunFacts
+from outlast.engine.definitions import TaskDefinition
+from outlast.engine.records import attempt_record, event_record, log_record, run_record
+from outlast.engine.statuses import FINAL, RunStatus
+from outlast.engine.triggering import MAX_BATCH, NewRun, Triggered, trigger_many
+from outlast.errors import (
+    InvalidTransitionError,
+    RunNotFoundError,
+    TaskNotFoundError,
+    ValidationError,
+)
+from outlast.ids import new_id, new_secret
+from outlast.jsonutil import dumps, loads
+from outlast.sdk.options import TriggerOptions
+from outlast.sdk.retry import Retry
+from outlast.store.protocol import Row, Store
+
+__all__ = ["Engine", "NewRun", "Outcome", "Triggered"]
+
+_DEFINITION_TTL = 2.0
+
+
+class Engine:
+    def __init__(self, store: Store, clock: Clock | None = None, lease_seconds: float = 30.0):
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.lease_seconds = lease_seconds
+        self._definitions: dict[tuple[str, str], tuple[TaskDefinition, float]] = {}
+
+    # -- tasks -------------------------------------------------------------------------
+
+    def register_tasks(self, env: str, definitions: list[TaskDefinition]) -> None:
+        """Record task definitions (and their queues) so any process can trigger by id."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            for d in definitions:
+                tx.run("upsert_task", environment=env, id=d.id, queue=d.queue,
+                       definition=dumps(d.to_dict()), now=now)
+            queues = {d.queue: d.concurrency_limit for d in definitions}
+            for name, limit in sorted(queues.items()):
+                tx.run("upsert_queue", environment=env, name=name, concurrency_limit=limit, now=now)
+        stamp = time.monotonic()
+        for d in definitions:
+            self._definitions[(env, d.id)] = (d, stamp)
+
+    def definition(self, env: str, task_id: str) -> TaskDefinition:
+        cached = self._definitions.get((env, task_id))
+        if cached and time.monotonic() - cached[1] < _DEFINITION_TTL:
+            return cached[0]
+        with self.store.transaction(write=False) as tx:
+            row = tx.one("get_task", environment=env, id=task_id)
+        if row is None:
+            raise TaskNotFoundError(
+                f"unknown task {task_id!r} in environment {env!r}: no worker has registered it "
+                "(start `outlast dev` or a worker that imports it)", task=task_id,
+            )
+        definition = TaskDefinition.from_dict(loads(row["definition"]))
+        self._definitions[(env, task_id)] = (definition, time.monotonic())
+        return definition
+
+    def list_tasks(self, env: str) -> list[dict[str, Any]]:
+        with self.store.transaction(write=False) as tx:
+            rows = tx.all("list_tasks", environment=env)
+        return [loads(r["definition"]) | {"updated_at": r["updated_at"]} for r in rows]
+
+    # -- triggering ----------------------------------------------------------------------
+
+    def trigger(self, env: str, request: NewRun) -> Triggered:
+        return self.trigger_batch(env, [request])[0]
+
+    def trigger_batch(self, env: str, requests: list[NewRun]) -> list[Triggered]:
+        """Create runs in one transaction: all of them or, on any error, none."""
+        if len(requests) > MAX_BATCH:
+            raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(requests)}")
+        items = [(self.definition(env, r.task_id), r) for r in requests]
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            return trigger_many(tx, env, items, now)
+
+    def replay(self, env: str, run_id: str, payload_json: str | None = None) -> Triggered:
+        """A new run of the same task with the same (or an edited) payload."""
+        row = self._run_row(env, run_id)
+        opts = TriggerOptions(
+            tags=tuple(loads(row["tags"])), metadata=loads(row["metadata"]),
+            queue=row["queue"], priority=row["priority"],
+            concurrency_key=row["concurrency_key"], machine=row["machine"],
+        )
+        return self.trigger(env, NewRun(row["task_id"], payload_json or row["payload"], opts,
+                                        replayed_from=run_id))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _run_row(self, env: str, run_id: str) -> Row:
+        with self.store.transaction(write=False) as tx:
+            row = tx.one("get_run", id=run_id, environment=env)
+        if row is None:
+            raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}", run_id=run_id)
+        return row
+
+    def retrieve(self, env: str, run_id: str) -> dict[str, Any]:
+        return run_record(self._run_row(env, run_id))
+
+    def list_runs(
+        self,
+        env: str,
+        *,
+        status: list[str] | None = None,
+        task: str | None = None,
+        tag: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        parent_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first; returns (runs, cursor for the next page or None)."""
+        if status:
+            unknown = set(status) - {s.value for s in RunStatus}
+            if unknown:
+                raise ValidationError(f"unknown status(es): {', '.join(sorted(unknown))}")
+        if not 1 <= limit <= 1000:
+            raise ValidationError(f"limit must be between 1 and 1000, got {limit}")
+        with self.store.transaction(write=False) as tx:
+            rows = tx.all("list_runs", environment=env, statuses=status or None, task_id=task,
+                          tag=tag, created_after=created_after, created_before=created_before,
+                          cursor=cursor, parent_id=parent_id, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [run_record(r) for r in rows], (rows[-1]["id"] if more else None)
+
+    def events(self, run_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        with self.store.transaction(write=False) as tx:
+            rows = tx.all("list_events", run_id=run_id, after=after, limit=limit)
+        return [event_record(r) for r in rows]
+
+    def logs(self, run_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        with self.store.transaction(write=False) as tx:
+            rows = tx.all("list_logs", run_id=run_id, after=after, limit=limit)
+        return [log_record(r) for r in rows]
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        with self.store.transaction(write=False) as tx:
+            rows = tx.all("list_attempts", run_id=run_id)
+        return [attempt_record(r) for r in rows]
+
+    # -- operator actions ------------------------------------------------------------------
+
+    def cancel(self, env: str, run_id: str) -> dict[str, Any]:
+        """Cancel a run that is not final; an executing attempt is killed by its worker."""
+        row = self._run_row(env, run_id)
+        if RunStatus(row["status"]) in FINAL:
+            raise InvalidTransitionError(
+                f"run {run_id} is already {row['status']}; only unfinished runs can be canceled",
+                run_id=run_id,
+            )
+        with self.store.transaction() as tx:
+            transitions.end_inactive(
+                tx, run_id=run_id, transition="cancel", now=self.clock.now(),
+                hook=self._hook_for(row),
+            )
+        return self.retrieve(env, run_id)
+
+    def reschedule(self, env: str, run_id: str, available_at: float) -> dict[str, Any]:
+        with self.store.transaction() as tx:
+            transitions.reschedule(tx, run_id=run_id, environment=env,
+                                   available_at=available_at, now=self.clock.now())
+        return self.retrieve(env, run_id)
+
+    def _hook_for(self, row: Row) -> str | None:
+        try:
+            definition = self.definition(row["environment"], row["task_id"])
+        except TaskNotFoundError:
+            return None
+        return "on_failure" if "on_failure" in definition.hooks else None
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def claim(self, env: str, worker_id: str, queues: list[str] | None, capacity: int) -> list[Row]:
+        request = dequeue.ClaimRequest(env, worker_id, queues, capacity, new_id("lease"),
+                                       self.lease_seconds)
+        with self.store.transaction() as tx:
+            return dequeue.claim(tx, request, self.clock.now())
+
+    def record(self, outcomes: list[Outcome]) -> list[Decision | None]:
+        """Write how attempts ended, all in one transaction; None marks a stale outcome."""
+        if not outcomes:
+            return []
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            rows = {r["id"]: r for r in tx.all("get_runs", ids=[o.run_id for o in outcomes])}
+            return [self._record_one(tx, o, rows.get(o.run_id), now) for o in outcomes]
+
+    def _record_one(self, tx: Any, outcome: Outcome, row: Row | None, now: float) -> Decision | None:
+        if row is None:
+            return None
+        facts = RunFacts(row["max_attempts"], Retry.from_dict(loads(row["retry"])), row["machine"])
+        definition = self._definition_or_none(row)
+        return attempts.record_one(tx, outcome, facts, definition, now)
+
+    def _definition_or_none(self, row: Row) -> TaskDefinition | None:
+        try:
+            return self.definition(row["environment"], row["task_id"])
+        except TaskNotFoundError:
+            return None
+
+    def heartbeat(self, worker_id: str, run_ids: list[str]) -> dict[str, str]:
+        """Extend the leases of ``run_ids``; return {run_id: lease_id} of those still held."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            tx.run("worker_heartbeat", id=worker_id, now=now)
+            if not run_ids:
+                return {}
+            rows = tx.all("heartbeat_runs", worker_id=worker_id, ids=run_ids,
+                          lease_expires_at=now + self.lease_seconds)
+        return {r["id"]: r["lease_id"] for r in rows}
+
+    def register_worker(self, env: str, worker_id: str, info: dict[str, Any]) -> None:
+        with self.store.transaction() as tx:
+            tx.run("upsert_worker", id=worker_id, environment=env, now=self.clock.now(),
+                   hostname=info["hostname"], pid=info["pid"], version=info["version"],
+                   queues=dumps(info["queues"]), concurrency=info["concurrency"])
+
+    def stop_worker(self, worker_id: str) -> None:
+        with self.store.transaction() as tx:
+            tx.run("stop_worker", id=worker_id, now=self.clock.now())
+
+    def list_workers(self, env: str, stale_after: float = 60.0) -> list[Row]:
+        with self.store.transaction(write=False) as tx:
+            return tx.all("list_workers", environment=env, since=self.clock.now() - stale_after)
+
+    def append_logs(self, rows: list[dict[str, Any]]) -> None:
+        with self.store.transaction() as tx:
+            tx.many("insert_log", rows)
+
+    def set_metadata(self, run_id: str, metadata: dict[str, Any]) -> None:
+        with self.store.transaction() as tx:
+            tx.run("update_metadata", id=run_id, metadata=dumps(metadata, "metadata"),
+                   now=self.clock.now())
+            tx.notify("outlast_changed", run_id)
+
+    def claim_hooks(self, env: str, queues: list[str] | None, limit: int) -> list[Row]:
+        with self.store.transaction() as tx:
+            return tx.all("claim_hooks", environment=env, queues=queues, limit=limit,
+                          lease_id=new_id("hook"), now=self.clock.now())
+
+    def finish_hook(self, run_id: str, lease_id: str) -> None:
+        with self.store.transaction() as tx:
+            tx.run("finish_hook", id=run_id, lease_id=lease_id)
+
+    # -- upkeep ----------------------------------------------------------------------------
+
+    def try_lead(self, name: str, holder: str, ttl: float) -> bool:
+        """Take or keep the lease ``name``; True while this holder has it."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            row = tx.one("acquire_leader", name=name, holder=holder, expires_at=now + ttl, now=now)
+        return row is not None and row["holder"] == holder
+
+    def release_lead(self, name: str, holder: str) -> None:
+        with self.store.transaction() as tx:
+            tx.run("release_leader", name=name, holder=holder)
+
+    def sweep(self) -> sweeper.SweepReport:
+        """One pass of upkeep; cheap when there is nothing to do."""
+        report = sweeper.SweepReport()
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            report.enqueued = sweeper.enqueue_due(tx, now)
+            report.expired = sweeper.expire_due(tx, now, self._hook_for_expired)
+            lost = sweeper.lapsed(tx, now)
+            report.recovered = sum(
+                self._record_one(tx, sweeper.lost_worker_outcome(r), r, now) is not None
+                for r in lost
+            )
+            tx.run("release_stale_hooks", before=now - 10 * self.lease_seconds)
+        return report
+
+    def _hook_for_expired(self, row: Row) -> str | None:
+        return self._hook_for({"environment": row["environment"], "task_id": row["task_id"]})
+
+    # -- API keys --------------------------------------------------------------------------
+
+    def create_api_key(self, env: str, prefix: str = "ol") -> str:
+        """A new secret key for ``env``; only its hash is stored."""
+        key = f"{prefix}_{env}_{new_secret()}"
+        with self.store.transaction() as tx:
+            tx.run("insert_api_key", id=new_id("key"), environment=env, key_hash=hash_key(key),
+                   prefix=key[: len(prefix) + len(env) + 6], now=self.clock.now())
+        return key
+
+    def authenticate(self, key: str) -> str | None:
+        """The environment of ``key``, or None. Lookup by hash, then a constant-time check."""
+        digest = hash_key(key)
+        with self.store.transaction(write=False) as tx:
+            row = tx.one("find_api_key", key_hash=digest)
+        if row is None or not hmac.compare_digest(row["key_hash"], digest):
+            return None
+        return str(row["environment"])
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+

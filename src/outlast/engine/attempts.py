@@ -1,0 +1,127 @@
+"""What happens to a run when one of its attempts ends.
+
+``decide`` is the pure policy (retry or not, and when); ``record`` applies a batch of
+outcomes in one transaction, each guarded by its attempt's lease. An outcome whose lease
+was lost (the run was canceled, or recovered by the sweeper) is reported back as stale,
+never written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from outlast.engine import transitions
+from outlast.engine.definitions import TaskDefinition
+from outlast.errors import InvalidTransitionError
+from outlast.machines import COST_PER_SECOND
+from outlast.sdk.retry import Retry, retry_delay
+from outlast.store.protocol import Tx
+
+log = logging.getLogger("outlast.engine")
+
+OutcomeKind = Literal["completed", "failed", "aborted", "crashed", "oom", "timed_out", "released"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: str
+    lease_id: str
+    attempt: int
+    kind: OutcomeKind
+    executed: float = 0.0
+    output: Any = None
+    error: dict[str, Any] | None = None
+    #: from ``handle_error``: False = do not retry; a number = retry after that many seconds
+    retry_override: bool | float | None = None
+    #: set when the child already ran the final hooks (so the engine need not queue them)
+    hooks_done: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    transition: str  # complete | retry | fail | crash | time_out | release
+    delay: float = 0.0
+    machine: str | None = None
+
+
+@dataclass
+class RunFacts:
+    """What ``decide`` needs to know about the run."""
+
+    max_attempts: int
+    retry: Retry
+    machine: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def decide(outcome: Outcome, facts: RunFacts) -> Decision:
+    """Pure: the transition an attempt's outcome leads to."""
+    kind = outcome.kind
+    if kind == "completed":
+        return Decision("complete")
+    if kind == "released":
+        return Decision("release")
+    if kind == "timed_out":
+        return Decision("time_out")
+    if kind == "aborted" or outcome.retry_override is False:
+        return Decision("fail")
+    if outcome.attempt >= facts.max_attempts:
+        return Decision("crash" if kind in ("crashed", "oom") else "fail")
+    delay = (
+        float(outcome.retry_override)
+        if isinstance(outcome.retry_override, int | float)
+        and not isinstance(outcome.retry_override, bool)
+        else retry_delay(facts.retry, outcome.attempt)
+    )
+    machine = facts.machine
+    if kind == "oom" and facts.retry.out_of_memory_machine:
+        machine = facts.retry.out_of_memory_machine
+    return Decision("retry", delay=delay, machine=machine)
+
+
+def is_final_failure(outcome: Outcome, max_attempts: int) -> bool:
+    """Will this failed outcome end the run? (The child uses it to call ``on_failure``.)"""
+    if outcome.kind in ("aborted", "timed_out") or outcome.retry_override is False:
+        return True
+    return outcome.attempt >= max_attempts
+
+
+def apply(
+    tx: Tx, outcome: Outcome, facts: RunFacts, definition: TaskDefinition | None, now: float
+) -> Decision:
+    decision = decide(outcome, facts)
+    common = {"run_id": outcome.run_id, "lease_id": outcome.lease_id,
+              "attempt": outcome.attempt, "now": now, "executed": outcome.executed,
+              "cost": cost_of(facts.machine, outcome.executed)}
+    if decision.transition in ("retry", "release"):
+        transitions.requeue(
+            tx, **common, transition=decision.transition,
+            available_at=now + decision.delay, machine=decision.machine or facts.machine,
+            error=outcome.error, give_back_attempt=decision.transition == "release",
+        )
+        return decision
+    wants_hook = decision.transition != "complete" and not outcome.hooks_done
+    hook = "on_failure" if wants_hook and definition and "on_failure" in definition.hooks else None
+    transitions.finish(
+        tx, **common, transition=decision.transition,
+        output=outcome.output, error=outcome.error, hook=hook,
+    )
+    return decision
+
+
+def cost_of(machine: str, seconds: float) -> float:
+    return round(COST_PER_SECOND.get(machine, 0.0) * seconds, 8)
+
+
+def record_one(
+    tx: Tx, outcome: Outcome, facts: RunFacts, definition: TaskDefinition | None, now: float
+) -> Decision | None:
+    """Apply one outcome; None when its lease was stale (nothing written)."""
+    try:
+        return apply(tx, outcome, facts, definition, now)
+    except InvalidTransitionError:
+        log.info("dropped a stale outcome for run %s (attempt %s)", outcome.run_id,
+                 outcome.attempt)
+        return None

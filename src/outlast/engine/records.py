@@ -1,0 +1,80 @@
+"""Rows from the store turned into the public shapes (``Run``, events, logs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outlast.engine.statuses import is_final
+from outlast.jsonutil import loads
+from outlast.store.protocol import Row
+
+_JSON_FIELDS = ("payload", "output", "error", "tags", "metadata", "retry")
+
+
+def run_record(row: Row) -> dict[str, Any]:
+    """The JSON shape of a run, as the HTTP API and the clients see it."""
+    started, finished = row.get("started_at"), row.get("finished_at")
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "task": row["task_id"],
+        "queue": row["queue"],
+        "payload": loads(row["payload"]),
+        "output": loads(row.get("output")),
+        "error": loads(row.get("error")),
+        "attempts": row["attempt_count"],
+        "max_attempts": row["max_attempts"],
+        "tags": loads(row["tags"]),
+        "metadata": loads(row["metadata"]),
+        "priority": row["priority"],
+        "concurrency_key": row.get("concurrency_key"),
+        "machine": row["machine"],
+        "idempotency_key": row.get("idempotency_key"),
+        "parent_id": row.get("parent_id"),
+        "root_id": row.get("root_id"),
+        "batch_id": row.get("batch_id"),
+        "replayed_from": row.get("replayed_from"),
+        "created_at": row["created_at"],
+        "available_at": row["available_at"],
+        "started_at": started,
+        "finished_at": finished,
+        "duration": round(row["execution_seconds"], 6),
+        "cost": row["cost"],
+        "is_final": is_final(row["status"]),
+        "environment": row["environment"],
+    }
+
+
+def event_record(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "run_id": row["run_id"],
+        "at": row["at"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "attempt": row["attempt"],
+        "data": loads(row["data"]),
+    }
+
+
+def log_record(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "attempt": row["attempt"],
+        "at": row["at"],
+        "level": row["level"],
+        "message": row["message"],
+        "attributes": loads(row["attributes"]),
+    }
+
+
+def attempt_record(row: Row) -> dict[str, Any]:
+    return {
+        "number": row["number"],
+        "status": row["status"],
+        "worker_id": row["worker_id"],
+        "machine": row["machine"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "error": loads(row["error"]),
+    }

@@ -1,0 +1,56 @@
+"""Run statuses, the allowed transitions between them, and pure predicates about them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    DELAYED = "DELAYED"
+    QUEUED = "QUEUED"
+    EXECUTING = "EXECUTING"
+    WAITING = "WAITING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    CRASHED = "CRASHED"
+    SYSTEM_FAILURE = "SYSTEM_FAILURE"
+    EXPIRED = "EXPIRED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+S = RunStatus
+
+FINAL: frozenset[RunStatus] = frozenset(
+    {S.COMPLETED, S.FAILED, S.CANCELED, S.CRASHED, S.SYSTEM_FAILURE, S.EXPIRED, S.TIMED_OUT}
+)
+ACTIVE: frozenset[RunStatus] = frozenset(set(RunStatus) - FINAL)
+
+#: Every allowed change, by name. ``engine/transitions.py`` applies exactly these;
+#: each guarded UPDATE uses the ``from`` set below in its ``WHERE status IN (...)``.
+TRANSITIONS: dict[str, tuple[frozenset[RunStatus], RunStatus | None]] = {
+    # name: (from statuses, to status; None = decided by the transition)
+    "enqueue_delayed": (frozenset({S.DELAYED}), S.QUEUED),
+    "start_attempt": (frozenset({S.QUEUED}), S.EXECUTING),
+    "complete": (frozenset({S.EXECUTING}), S.COMPLETED),
+    "retry": (frozenset({S.EXECUTING}), S.QUEUED),
+    "fail": (frozenset({S.EXECUTING}), S.FAILED),
+    "crash": (frozenset({S.EXECUTING}), S.CRASHED),
+    "time_out": (frozenset({S.EXECUTING}), S.TIMED_OUT),
+    "system_failure": (frozenset({S.EXECUTING, S.QUEUED, S.WAITING}), S.SYSTEM_FAILURE),
+    "release": (frozenset({S.EXECUTING}), S.QUEUED),
+    "suspend": (frozenset({S.EXECUTING}), S.WAITING),
+    "resume": (frozenset({S.WAITING}), S.QUEUED),
+    "cancel": (frozenset({S.DELAYED, S.QUEUED, S.EXECUTING, S.WAITING}), S.CANCELED),
+    "expire": (frozenset({S.DELAYED, S.QUEUED}), S.EXPIRED),
+    "reschedule": (frozenset({S.DELAYED, S.QUEUED}), S.DELAYED),
+}
+
+
+def is_final(status: str) -> bool:
+    return RunStatus(status) in FINAL
+
+
+def allowed(transition: str, current: str) -> bool:
+    """May ``transition`` be applied to a run in ``current`` status?"""
+    return RunStatus(current) in TRANSITIONS[transition][0]

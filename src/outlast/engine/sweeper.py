@@ -1,0 +1,67 @@
+"""Time-driven upkeep: due delayed runs, TTL expiry, and runs whose worker vanished.
+
+Runs forever in whichever process holds the ``sweeper`` leader lease (the server, and
+workers as a fallback), so recovery never depends on a process starting up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from outlast.engine import transitions
+from outlast.engine.attempts import Outcome
+from outlast.errors import InvalidTransitionError
+from outlast.store.protocol import Row, Tx
+
+BATCH = 500
+
+
+@dataclass
+class SweepReport:
+    enqueued: int = 0
+    expired: int = 0
+    recovered: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.enqueued + self.expired + self.recovered
+
+
+def enqueue_due(tx: Tx, now: float) -> int:
+    ids = [r["id"] for r in tx.all("due_delayed", now=now, limit=BATCH)]
+    return sum(transitions.enqueue_delayed(tx, run_id, now) for run_id in ids)
+
+
+def expire_due(tx: Tx, now: float, hook_for: Callable[[Row], str | None]) -> int:
+    """QUEUED/DELAYED runs whose TTL ran out before they started become EXPIRED."""
+    count = 0
+    for row in tx.all("due_expired", now=now, limit=BATCH):
+        try:
+            transitions.end_inactive(
+                tx, run_id=row["id"], transition="expire", now=now,
+                error={"type": "Expired", "message": "the run did not start within its ttl"},
+                hook=hook_for(row),
+            )
+            count += 1
+        except InvalidTransitionError:
+            continue
+    return count
+
+
+def lapsed(tx: Tx, now: float) -> list[Row]:
+    return tx.all("lapsed_leases", now=now, limit=BATCH)
+
+
+def lost_worker_outcome(row: Row) -> Outcome:
+    """An attempt whose worker stopped heartbeating counts as a crash."""
+    return Outcome(
+        run_id=row["id"],
+        lease_id=row["lease_id"],
+        attempt=row["attempt_count"],
+        kind="crashed",
+        error={
+            "type": "WorkerLost",
+            "message": f"worker {row['worker_id']} stopped heartbeating; the attempt was lost",
+        },
+    )

@@ -1,0 +1,142 @@
+"""Creating runs: one trigger, or a batch of up to 1,000 in one transaction.
+
+Idempotency: the same key for the same task returns the existing run while the key
+lives; an expired key is released from its old run and taken by the new one. Two
+concurrent triggers with one key race on a unique index, and the loser reads the winner.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from outlast.engine import events
+from outlast.engine.definitions import TaskDefinition
+from outlast.engine.statuses import RunStatus
+from outlast.ids import new_id
+from outlast.jsonutil import dumps
+from outlast.sdk.options import DEFAULT_IDEMPOTENCY_TTL, TriggerOptions
+from outlast.store.protocol import Row, Tx
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A validated request to create one run."""
+
+    task_id: str
+    payload_json: str
+    options: TriggerOptions
+    parent_id: str | None = None
+    root_id: str | None = None
+    batch_id: str | None = None
+    replayed_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Triggered:
+    row: Row
+    created: bool
+
+
+def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float) -> dict[str, Any]:
+    """The values of a new ``runs`` row, with the task's defaults applied."""
+    opts = req.options
+    run_id = new_id("run")
+    delayed = opts.delay is not None and opts.delay > now
+    available_at = opts.delay if delayed and opts.delay is not None else now
+    ttl = opts.ttl if opts.ttl is not None else definition.ttl
+    idem_ttl = opts.idempotency_key_ttl or DEFAULT_IDEMPOTENCY_TTL
+    retry = definition.retry
+    return {
+        "id": run_id,
+        "environment": env,
+        "task_id": definition.id,
+        "queue": opts.queue or definition.queue,
+        "status": (RunStatus.DELAYED if delayed else RunStatus.QUEUED).value,
+        "payload": req.payload_json,
+        "priority": opts.priority,
+        "concurrency_key": opts.concurrency_key,
+        "tags": dumps(list(opts.tags)),
+        "metadata": dumps(opts.metadata, "metadata"),
+        "idempotency_key": opts.idempotency_key,
+        "idempotency_expires_at": now + idem_ttl if opts.idempotency_key else None,
+        "max_attempts": opts.max_attempts or retry.max_attempts,
+        "retry": dumps(retry.to_dict()),
+        "machine": opts.machine or definition.machine,
+        "max_duration": opts.max_duration or definition.max_duration,
+        "ttl": ttl,
+        "available_at": available_at,
+        "expires_at": available_at + ttl if ttl is not None else None,
+        "parent_id": req.parent_id,
+        "root_id": req.root_id or req.parent_id,
+        "batch_id": req.batch_id,
+        "replayed_from": req.replayed_from,
+        "created_at": now,
+        "queued_at": None if delayed else now,
+    }
+
+
+def trigger_many(
+    tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], now: float
+) -> list[Triggered]:
+    """Insert runs (or find their idempotent twins) inside the caller's transaction."""
+    results: list[Triggered] = []
+    created_rows: list[dict[str, Any]] = []
+    for definition, req in items:
+        existing = _live_idempotent_run(tx, env, definition.id, req.options, now)
+        if existing is not None:
+            results.append(Triggered(existing, created=False))
+            continue
+        row = build_row(env, definition, req, now)
+        if req.options.idempotency_key and tx.run("insert_run", **row) == 0:
+            # lost a race for the key: the other trigger's run is the answer
+            winner = tx.one("find_idempotent_run", environment=env, task_id=definition.id,
+                            idempotency_key=req.options.idempotency_key)
+            assert winner is not None
+            results.append(Triggered(winner, created=False))
+            continue
+        created_rows.append(row)
+        results.append(Triggered(row, created=True))
+    _insert_plain(tx, [r for r in created_rows if not r["idempotency_key"]])
+    _record_created(tx, env, created_rows, now)
+    return results
+
+
+def _insert_plain(tx: Tx, rows: list[dict[str, Any]]) -> None:
+    tx.many("insert_run", rows)
+
+
+def _record_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:
+    if not rows:
+        return
+    tags = [
+        {"run_id": r["id"], "environment": env, "tag": tag}
+        for r in rows
+        for tag in _tag_list(r["tags"])
+    ]
+    tx.many("insert_run_tag", tags)
+    events.append(tx, [events.event_row(r["id"], "created", now, r["status"]) for r in rows])
+    if any(r["status"] == RunStatus.QUEUED.value for r in rows):
+        tx.notify(events.QUEUED_CHANNEL, rows[0]["queue"])
+
+
+def _tag_list(tags_json: str) -> list[str]:
+    return [] if tags_json == "[]" else list(json.loads(tags_json))
+
+
+def _live_idempotent_run(
+    tx: Tx, env: str, task_id: str, opts: TriggerOptions, now: float
+) -> Row | None:
+    if not opts.idempotency_key:
+        return None
+    row = tx.one("find_idempotent_run", environment=env, task_id=task_id,
+                 idempotency_key=opts.idempotency_key)
+    if row is None:
+        return None
+    if row["idempotency_expires_at"] is not None and row["idempotency_expires_at"] <= now:
+        tx.run("release_idempotency_key", id=row["id"], now=now)
+        return None
+    return row

@@ -1,0 +1,32 @@
+"""Identifiers: a prefix, then 26 characters that sort by creation time.
+
+Time-sortable ids keep the runs list (newest first) an index scan, and the random tail
+makes them unguessable enough to be used in URLs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def _encode(number: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        number, rem = divmod(number, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    """``prefix_`` + 10 chars of milliseconds + 16 random chars."""
+    millis = int(time.time() * 1000)
+    tail = int.from_bytes(os.urandom(10), "big")
+    return f"{prefix}_{_encode(millis, 10)}{_encode(tail, 16)}"
+
+
+def new_secret(nbytes: int = 24) -> str:
+    """A URL-safe random secret (API keys, token callback URLs)."""
+    return _encode(int.from_bytes(os.urandom(nbytes), "big"), (nbytes * 8 + 4) // 5)

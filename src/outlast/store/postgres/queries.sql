@@ -1,0 +1,242 @@
+-- Named queries for PostgreSQL. Lists arrive as arrays.
+-- Every status change is guarded on the current status (and, for attempts, the lease).
+
+-- name: insert_run
+INSERT INTO runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
+    tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
+    max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
+    created_at, queued_at, updated_at)
+VALUES (:id, :environment, :task_id, :queue, :status, :payload, :priority, :concurrency_key,
+    :tags, :metadata, :idempotency_key, :idempotency_expires_at, :max_attempts, :retry, :machine,
+    :max_duration, :ttl, :available_at, :expires_at, :parent_id, :root_id, :batch_id,
+    :replayed_from, :created_at, :queued_at, :created_at)
+ON CONFLICT DO NOTHING
+
+-- name: insert_run_tag
+INSERT INTO run_tags (run_id, environment, tag) VALUES (:run_id, :environment, :tag)
+ON CONFLICT DO NOTHING
+
+-- name: insert_event
+INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+VALUES (:run_id, :at, :kind, :status, :attempt, :data)
+
+-- name: get_run
+SELECT * FROM runs WHERE id = :id AND environment = :environment
+
+-- name: get_run_any_env
+SELECT * FROM runs WHERE id = :id
+
+-- name: get_runs
+SELECT * FROM runs WHERE id = ANY(:ids)
+
+-- name: find_idempotent_run
+SELECT * FROM runs
+WHERE environment = :environment AND task_id = :task_id AND idempotency_key = :idempotency_key
+
+-- name: release_idempotency_key
+UPDATE runs SET idempotency_key = NULL, idempotency_expires_at = NULL, updated_at = :now
+WHERE id = :id AND idempotency_key IS NOT NULL
+
+-- name: list_runs
+SELECT * FROM runs
+WHERE environment = :environment
+  AND (:statuses::text[] IS NULL OR status = ANY(:statuses))
+  AND (:task_id::text IS NULL OR task_id = :task_id)
+  AND (:tag::text IS NULL OR id IN (SELECT run_id FROM run_tags WHERE environment = :environment AND tag = :tag))
+  AND (:created_after::float8 IS NULL OR created_at >= :created_after)
+  AND (:created_before::float8 IS NULL OR created_at < :created_before)
+  AND (:cursor::text IS NULL OR id < :cursor)
+  AND (:parent_id::text IS NULL OR parent_id = :parent_id)
+ORDER BY id DESC
+LIMIT :limit
+
+-- name: blocked_queues
+SELECT q.name FROM queues q
+WHERE q.environment = :environment
+  AND (q.paused = 1 OR (q.concurrency_limit IS NOT NULL AND q.concurrency_limit <= (
+        SELECT count(*) FROM runs r
+        WHERE r.environment = q.environment AND r.queue = q.name AND r.status = 'EXECUTING')))
+
+-- name: claim_candidates
+SELECT id, queue, concurrency_key, priority FROM runs
+WHERE environment = :environment AND status = 'QUEUED' AND available_at <= :now
+  AND (:queues::text[] IS NULL OR queue = ANY(:queues))
+  AND queue <> ALL(:blocked)
+  AND (expires_at IS NULL OR expires_at > :now)
+ORDER BY priority DESC, available_at, id
+LIMIT :limit
+FOR UPDATE SKIP LOCKED
+
+-- name: lock_queue_limits
+SELECT name, concurrency_limit FROM queues
+WHERE environment = :environment AND concurrency_limit IS NOT NULL
+  AND name = ANY(:names)
+ORDER BY name
+FOR UPDATE
+
+-- name: executing_counts
+SELECT queue, count(*) AS running FROM runs
+WHERE environment = :environment AND status = 'EXECUTING'
+  AND queue = ANY(:names)
+GROUP BY queue
+
+-- name: start_runs
+UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1, lease_id = :lease_id,
+    lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+    started_at = coalesce(started_at, :now), updated_at = :now
+WHERE id = ANY(:ids) AND status = 'QUEUED'
+RETURNING *
+
+-- name: insert_attempt
+INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
+VALUES (:run_id, :number, 'EXECUTING', :lease_id, :worker_id, :machine, :started_at)
+
+-- name: finish_attempt
+UPDATE attempts SET status = :status, finished_at = :now, error = :error
+WHERE run_id = :run_id AND number = :number
+
+-- name: finish_run
+UPDATE runs SET status = :status, output = :output, error = :error, finished_at = :now,
+    lease_id = NULL, lease_expires_at = NULL, hook_pending = :hook_pending,
+    execution_seconds = execution_seconds + :executed, cost = cost + :cost, updated_at = :now
+WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
+
+-- name: requeue_run
+UPDATE runs SET status = 'QUEUED', available_at = :available_at, error = :error,
+    machine = :machine, lease_id = NULL, lease_expires_at = NULL, worker_id = NULL,
+    queued_at = :now, expires_at = NULL,
+    attempt_count = attempt_count - :give_back,
+    execution_seconds = execution_seconds + :executed, cost = cost + :cost, updated_at = :now
+WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
+
+-- name: heartbeat_runs
+UPDATE runs SET lease_expires_at = :lease_expires_at
+WHERE worker_id = :worker_id AND status = 'EXECUTING'
+  AND id = ANY(:ids)
+RETURNING id, lease_id
+
+-- name: lapsed_leases
+SELECT * FROM runs
+WHERE status = 'EXECUTING' AND lease_expires_at < :now
+ORDER BY lease_expires_at
+LIMIT :limit
+FOR UPDATE SKIP LOCKED
+
+-- name: due_delayed
+SELECT id FROM runs WHERE status = 'DELAYED' AND available_at <= :now
+ORDER BY available_at LIMIT :limit
+
+-- name: enqueue_delayed
+UPDATE runs SET status = 'QUEUED', queued_at = :now, updated_at = :now,
+    expires_at = CASE WHEN ttl IS NULL THEN NULL ELSE :now + ttl END
+WHERE id = :id AND status = 'DELAYED'
+
+-- name: due_expired
+SELECT id, environment, task_id FROM runs
+WHERE status IN ('QUEUED', 'DELAYED') AND expires_at IS NOT NULL AND expires_at <= :now
+ORDER BY expires_at LIMIT :limit
+
+-- name: end_waiting_run
+UPDATE runs SET status = :status, error = :error, finished_at = :now, hook_pending = :hook_pending,
+    lease_id = NULL, lease_expires_at = NULL, updated_at = :now
+WHERE id = :id AND status = ANY(:from_statuses)
+
+-- name: reschedule_run
+UPDATE runs SET status = 'DELAYED', available_at = :available_at, updated_at = :now,
+    expires_at = CASE WHEN ttl IS NULL THEN NULL ELSE :available_at + ttl END
+WHERE id = :id AND environment = :environment AND status IN ('DELAYED', 'QUEUED')
+
+-- name: update_metadata
+UPDATE runs SET metadata = :metadata, updated_at = :now
+WHERE id = :id
+
+-- name: list_events
+SELECT * FROM run_events WHERE run_id = :run_id AND id > :after ORDER BY id LIMIT :limit
+
+-- name: list_attempts
+SELECT * FROM attempts WHERE run_id = :run_id ORDER BY number
+
+-- name: insert_log
+INSERT INTO run_logs (run_id, attempt, at, level, message, attributes)
+VALUES (:run_id, :attempt, :at, :level, :message, :attributes)
+
+-- name: list_logs
+SELECT * FROM run_logs WHERE run_id = :run_id AND id > :after ORDER BY id LIMIT :limit
+
+-- name: upsert_task
+INSERT INTO tasks (environment, id, queue, definition, updated_at)
+VALUES (:environment, :id, :queue, :definition, :now)
+ON CONFLICT (environment, id) DO UPDATE SET queue = excluded.queue,
+    definition = excluded.definition, updated_at = excluded.updated_at
+
+-- name: get_task
+SELECT * FROM tasks WHERE environment = :environment AND id = :id
+
+-- name: list_tasks
+SELECT * FROM tasks WHERE environment = :environment ORDER BY id
+
+-- name: upsert_queue
+INSERT INTO queues (environment, name, concurrency_limit, paused, updated_at)
+VALUES (:environment, :name, :concurrency_limit, 0, :now)
+ON CONFLICT (environment, name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit,
+    updated_at = excluded.updated_at
+
+-- name: list_queues
+SELECT q.*,
+    (SELECT count(*) FROM runs r WHERE r.environment = q.environment AND r.queue = q.name
+        AND r.status = 'QUEUED') AS queued,
+    (SELECT count(*) FROM runs r WHERE r.environment = q.environment AND r.queue = q.name
+        AND r.status = 'EXECUTING') AS running
+FROM queues q WHERE q.environment = :environment ORDER BY q.name
+
+-- name: insert_api_key
+INSERT INTO api_keys (id, environment, key_hash, prefix, created_at)
+VALUES (:id, :environment, :key_hash, :prefix, :now)
+
+-- name: find_api_key
+SELECT * FROM api_keys WHERE key_hash = :key_hash AND revoked_at IS NULL
+
+-- name: list_api_keys
+SELECT id, environment, prefix, created_at, revoked_at FROM api_keys
+WHERE (:environment::text IS NULL OR environment = :environment) ORDER BY created_at
+
+-- name: upsert_worker
+INSERT INTO workers (id, environment, hostname, pid, version, queues, concurrency, started_at,
+    heartbeat_at)
+VALUES (:id, :environment, :hostname, :pid, :version, :queues, :concurrency, :now, :now)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
+
+-- name: worker_heartbeat
+UPDATE workers SET heartbeat_at = :now WHERE id = :id
+
+-- name: stop_worker
+UPDATE workers SET stopped_at = :now WHERE id = :id
+
+-- name: list_workers
+SELECT * FROM workers WHERE environment = :environment AND stopped_at IS NULL
+    AND heartbeat_at > :since ORDER BY started_at
+
+-- name: acquire_leader
+INSERT INTO leader_leases (name, holder, expires_at) VALUES (:name, :holder, :expires_at)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE leader_leases.holder = excluded.holder OR leader_leases.expires_at < :now
+RETURNING holder
+
+-- name: release_leader
+DELETE FROM leader_leases WHERE name = :name AND holder = :holder
+
+-- name: claim_hooks
+UPDATE runs SET hook_lease = :lease_id, updated_at = :now
+WHERE id IN (
+    SELECT id FROM runs WHERE environment = :environment AND hook_pending IS NOT NULL
+      AND hook_lease IS NULL
+      AND (:queues::text[] IS NULL OR queue = ANY(:queues))
+    LIMIT :limit FOR UPDATE SKIP LOCKED)
+RETURNING *
+
+-- name: finish_hook
+UPDATE runs SET hook_pending = NULL, hook_lease = NULL WHERE id = :id AND hook_lease = :lease_id
+
+-- name: release_stale_hooks
+UPDATE runs SET hook_lease = NULL
+WHERE hook_lease IS NOT NULL AND hook_pending IS NOT NULL AND updated_at < :before

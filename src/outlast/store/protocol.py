@@ -1,0 +1,68 @@
+"""The narrow interface the engine uses to talk to a database.
+
+The engine never sees SQL: it calls named queries (``tx.one("get_run", id=...)``) whose
+text lives in the dialect's ``queries.sql``. Both dialects define the same names (a test
+checks it), so the engine's logic is written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+
+
+class Tx(Protocol):
+    """One open transaction."""
+
+    def one(self, name: str, /, **params: Any) -> Row | None: ...
+
+    def all(self, name: str, /, **params: Any) -> list[Row]: ...
+
+    def run(self, name: str, /, **params: Any) -> int:
+        """Execute and return the number of rows affected."""
+        ...
+
+    def many(self, name: str, /, rows: list[dict[str, Any]]) -> None: ...
+
+    def notify(self, channel: str, payload: str = "") -> None:
+        """Deliver ``payload`` to listeners of ``channel`` once this transaction commits."""
+        ...
+
+
+class Listener(Protocol):
+    """Wakes a process when another one wrote something it cares about."""
+
+    def fileno(self) -> int: ...
+
+    def drain(self) -> list[tuple[str, str]]:
+        """Pending (channel, payload) notifications; never blocks."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    dialect: str
+    url: str
+
+    def transaction(self, write: bool = True) -> AbstractContextManager[Tx]: ...
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; return the names applied."""
+        ...
+
+    def listen(self, channels: list[str]) -> Listener: ...
+
+    def add_local_listener(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(channel, payload)`` after commits made by this process."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def iter_batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

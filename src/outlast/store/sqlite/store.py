@@ -1,0 +1,210 @@
+"""SQLite store: the embedded default used by ``outlast dev`` and the test harness.
+
+One connection per thread, WAL mode, and ``BEGIN IMMEDIATE`` for every writing
+transaction, so that two processes claiming runs serialise on the database lock instead
+of both reading the same QUEUED row. Readers never block writers under WAL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from outlast.store.migrate import apply_all
+from outlast.store.protocol import Row
+from outlast.store.queries import load_queries
+
+
+def _adapt(params: dict[str, Any]) -> dict[str, Any]:
+    """Lists become JSON text, read back in SQL with ``json_each``."""
+    return {k: json.dumps(v) if isinstance(v, list | tuple) else v for k, v in params.items()}
+
+
+class SQLiteTx:
+    def __init__(self, conn: sqlite3.Connection, queries: dict[str, str]) -> None:
+        self._conn = conn
+        self._queries = queries
+        self.notifications: list[tuple[str, str]] = []
+
+    def _cursor(self, name: str, params: dict[str, Any]) -> sqlite3.Cursor:
+        return self._conn.execute(self._queries[name], _adapt(params))
+
+    def one(self, name: str, /, **params: Any) -> Row | None:
+        cur = self._cursor(name, params)
+        row = cur.fetchone()
+        cur.fetchall()  # finish RETURNING statements
+        return dict(row) if row is not None else None
+
+    def all(self, name: str, /, **params: Any) -> list[Row]:
+        return [dict(r) for r in self._cursor(name, params).fetchall()]
+
+    def run(self, name: str, /, **params: Any) -> int:
+        return self._cursor(name, params).rowcount
+
+    def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._conn.executemany(self._queries[name], [_adapt(r) for r in rows])
+
+    def notify(self, channel: str, payload: str = "") -> None:
+        self.notifications.append((channel, payload))
+
+
+class SQLiteListener:
+    """Cross-process wake-up for SQLite: ``PRAGMA data_version`` changes on foreign commits.
+
+    SQLite has no LISTEN/NOTIFY; a pipe wakes this process for its own commits and the
+    owner polls ``changed()`` on a short interval for other processes' commits.
+    """
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self._conn = store._connect()
+        self._version = self._data_version()
+        self._pending: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        store.add_local_listener(self._on_local)
+
+    def _data_version(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def _on_local(self, channel: str, payload: str) -> None:
+        with self._lock:
+            self._pending.append((channel, payload))
+        try:
+            os.write(self._write, b"x")
+        except BlockingIOError:
+            pass
+
+    def changed(self) -> bool:
+        """True when another process committed since the last call."""
+        version = self._data_version()
+        moved, self._version = version != self._version, version
+        return moved
+
+    def fileno(self) -> int:
+        return self._read
+
+    def drain(self) -> list[tuple[str, str]]:
+        try:
+            while os.read(self._read, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return pending
+
+    def close(self) -> None:
+        self._store.remove_local_listener(self._on_local)
+        os.close(self._read)
+        os.close(self._write)
+        self._conn.close()
+
+
+class SQLiteStore:
+    dialect = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = url.removeprefix("sqlite:///")
+        if self.path != ":memory:":
+            parent = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(parent, exist_ok=True)
+        self._queries = load_queries("sqlite")
+        self._local = threading.local()
+        self._listeners: list[Callable[[str, str], None]] = []
+        self._all_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=60000")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        with self._conns_lock:
+            self._all_conns.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[SQLiteTx]:
+        conn = self._conn()
+        if conn.in_transaction:  # nested use from the same thread joins the outer one
+            yield SQLiteTx(conn, self._queries)
+            return
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        tx = SQLiteTx(conn, self._queries)
+        try:
+            yield tx
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        for channel, payload in tx.notifications:
+            for callback in list(self._listeners):
+                callback(channel, payload)
+
+    def migrate(self) -> list[str]:
+        conn = self._conn()
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS outlast_migrations (name TEXT PRIMARY KEY, applied_at REAL)"
+        )
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            applied = {r[0] for r in conn.execute("SELECT name FROM outlast_migrations")}
+
+            def apply_one(name: str, sql: str) -> None:
+                for statement in _split_statements(sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO outlast_migrations VALUES (?, strftime('%s','now'))", (name,)
+                )
+
+            done = apply_all(self.dialect, applied, apply_one)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return done
+
+    def listen(self, channels: list[str]) -> SQLiteListener:
+        return SQLiteListener(self)
+
+    def add_local_listener(self, callback: Callable[[str, str], None]) -> None:
+        self._listeners.append(callback)
+
+    def remove_local_listener(self, callback: Callable[[str, str], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for conn in self._all_conns:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all_conns.clear()
+        self._local = threading.local()
+
+
+def _split_statements(sql: str) -> list[str]:
+    """Split a migration file on ``;`` at line ends (our migrations keep to that)."""
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";\n") if s.strip().strip(";")]
