@@ -1,0 +1,59 @@
+"""Outlast: durable background tasks for Python.
+
+Write a task as a plain function, trigger it from anywhere, and its run survives
+retries, crashes and restarts. See README.md for the tour; API.md is the contract.
+"""
+
+from outlast.errors import (
+    AbortTaskRunError,
+    ConfigError,
+    InvalidTransitionError,
+    NotFoundError,
+    OutlastError,
+    PayloadTooLargeError,
+    RunNotFoundError,
+    TaskNotFoundError,
+    TaskRunFailed,
+    ValidationError,
+)
+from outlast.sdk.client import AsyncClient, Client, configure
+from outlast.sdk.context import RunContext
+from outlast.sdk.facade import batch, runs, tasks
+from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
+from outlast.sdk.logger import logger
+from outlast.sdk.queue import Queue
+from outlast.sdk.retry import Retry, RetryDecision
+from outlast.sdk.task import Task, task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AbortTaskRunError",
+    "AsyncClient",
+    "AsyncRunHandle",
+    "BatchHandle",
+    "Client",
+    "ConfigError",
+    "InvalidTransitionError",
+    "NotFoundError",
+    "OutlastError",
+    "PayloadTooLargeError",
+    "Queue",
+    "Retry",
+    "RetryDecision",
+    "Run",
+    "RunContext",
+    "RunHandle",
+    "RunNotFoundError",
+    "Task",
+    "TaskNotFoundError",
+    "TaskRunFailed",
+    "ValidationError",
+    "__version__",
+    "batch",
+    "configure",
+    "logger",
+    "runs",
+    "task",
+    "tasks",
+]

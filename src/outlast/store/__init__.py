@@ -3,7 +3,7 @@
 All SQL lives in this package, in ``<dialect>/queries.sql`` and ``<dialect>/migrations``.
 """
 
-from outlast.store.protocol import Listener, Store, Tx
 from outlast.store.open import open_store
+from outlast.store.protocol import Listener, Store, Tx
 
 __all__ = ["Listener", "Store", "Tx", "open_store"]

@@ -1,0 +1,101 @@
+"""The API calls the clients make, built once for the sync and the async client.
+
+Each builder returns a ``Call`` (what to send) and the sync/async resources only differ
+in how they send it. Options are checked here, on the caller's side, so that
+``delay="soon"`` fails before any network round trip.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from outlast.errors import ValidationError
+from outlast.sdk.options import parse_options
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: Any = None
+    query: dict[str, Any] | None = None
+
+
+def _seg(value: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"expected a non-empty id, got {value!r}")
+    return quote(value, safe="")
+
+
+def options_json(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    return parse_options(options or {}, time.time()).to_json()
+
+
+def trigger(task_id: str, payload: Any, options: Mapping[str, Any] | None) -> Call:
+    return Call("POST", f"/tasks/{_seg(task_id)}/trigger",
+                {"payload": payload, "options": options_json(options)})
+
+
+def batch_items(items: Iterable[Mapping[str, Any]], with_task: bool) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        if not isinstance(item, Mapping) or "payload" not in item and not with_task:
+            raise ValidationError("each batch item is a dict with 'payload' (and 'options')")
+        entry: dict[str, Any] = {"payload": item.get("payload"),
+                                 "options": options_json(item.get("options"))}
+        if with_task:
+            entry["task"] = item.get("task")
+        out.append(entry)
+    return out
+
+
+def batch_trigger(task_id: str, items: list[dict[str, Any]]) -> Call:
+    return Call("POST", f"/tasks/{_seg(task_id)}/batch", {"items": items})
+
+
+def batch_many(items: list[dict[str, Any]]) -> Call:
+    return Call("POST", "/batch", {"items": items})
+
+
+def retrieve(run_id: str) -> Call:
+    return Call("GET", f"/runs/{_seg(run_id)}")
+
+
+def list_runs(
+    status: str | list[str] | None = None,
+    task: str | None = None,
+    tag: str | None = None,
+    created_after: datetime | float | None = None,
+    created_before: datetime | float | None = None,
+    parent_id: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Call:
+    query: dict[str, Any] = {"limit": limit}
+    if status:
+        query["status"] = ",".join([status] if isinstance(status, str) else status)
+    for key, value in (("task", task), ("tag", tag), ("cursor", cursor), ("parent_id", parent_id)):
+        if value is not None:
+            query[key] = value
+    for key, when in (("created_after", created_after), ("created_before", created_before)):
+        if when is not None:
+            query[key] = when.timestamp() if isinstance(when, datetime) else float(when)
+    return Call("GET", "/runs", query=query)
+
+
+def run_action(run_id: str, action: str, body: Any = None) -> Call:
+    return Call("POST", f"/runs/{_seg(run_id)}/{action}", body or {})
+
+
+def reschedule(run_id: str, delay: Any) -> Call:
+    at = parse_options({"delay": delay}, time.time()).delay
+    return run_action(run_id, "reschedule", {"delay": {"at": at}})
+
+
+def run_part(run_id: str, part: str, after: int = 0) -> Call:
+    return Call("GET", f"/runs/{_seg(run_id)}/{part}", query={"after": after} if after else None)

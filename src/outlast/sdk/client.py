@@ -1,0 +1,354 @@
+"""``Client`` and ``AsyncClient``: every call of the API, sync and async, over one core.
+
+A client talks over HTTP (``Client(url=..., api_key=...)``) or straight to a database
+(``Client(database_url=..., environment=...)``, for scripts and benchmarks in the same
+network as the database). Module-level functions (``tasks.trigger``, ``runs.retrieve``)
+use ``default_client()``: the worker's own when called inside a task, else one
+configured from ``OUTLAST_API_URL``/``OUTLAST_API_KEY``, else from ``.outlast/dev.env``
+written by ``outlast dev``, else from ``OUTLAST_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from outlast.errors import ConfigError
+from outlast.sdk import calls
+from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
+from outlast.sdk.transports import (
+    AsyncHttpTransport,
+    AsyncLocalTransport,
+    AsyncTransport,
+    HttpTransport,
+    LocalTransport,
+    Transport,
+)
+
+
+def _handle(data: dict[str, Any], client: Client | None) -> RunHandle:
+    return RunHandle(id=data["id"], task=data["task"], created=data.get("created", True),
+                     _client=client)
+
+
+def _batch(data: dict[str, Any], client: Client | None) -> BatchHandle:
+    return BatchHandle(batch_id=data["batch_id"], runs=[_handle(r, client) for r in data["runs"]])
+
+
+class _Tasks:
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def trigger(self, task_id: str, payload: Any = None, **options: Any) -> RunHandle:
+        return _handle(self._c.send(calls.trigger(task_id, payload, options)), self._c)
+
+    def batch_trigger(self, task_id: str, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
+        body = calls.batch_items(items, with_task=False)
+        return _batch(self._c.send(calls.batch_trigger(task_id, body)), self._c)
+
+    def list(self) -> list[dict[str, Any]]:
+        return list(self._c.send(calls.Call("GET", "/tasks"))["data"])
+
+
+class _Batch:
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def trigger(self, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
+        body = calls.batch_items(items, with_task=True)
+        return _batch(self._c.send(calls.batch_many(body)), self._c)
+
+
+class _Runs:
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def retrieve(self, run_id: str) -> Run:
+        return Run.from_record(self._c.send(calls.retrieve(run_id)))
+
+    def list(self, **filters: Any) -> list[Run]:
+        """One page of runs, newest first (``limit``, ``cursor`` and filters as in the API)."""
+        data = self._c.send(calls.list_runs(**filters))
+        return [Run.from_record(r) for r in data["data"]]
+
+    def page(self, **filters: Any) -> tuple[list[Run], str | None]:
+        data = self._c.send(calls.list_runs(**filters))
+        return [Run.from_record(r) for r in data["data"]], data["next_cursor"]
+
+    def cancel(self, run_id: str) -> Run:
+        return Run.from_record(self._c.send(calls.run_action(run_id, "cancel")))
+
+    def replay(self, run_id: str, payload: Any = ...) -> RunHandle:
+        body = {} if payload is ... else {"payload": payload}
+        return _handle(self._c.send(calls.run_action(run_id, "replay", body)), self._c)
+
+    def reschedule(self, run_id: str, delay: Any) -> Run:
+        return Run.from_record(self._c.send(calls.reschedule(run_id, delay)))
+
+    def poll(self, run_id: str, timeout: float = 60.0, interval: float = 0.2) -> Run:
+        """Wait until the run is final; TimeoutError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.retrieve(run_id)
+            if run.is_final:
+                return run
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"run {run_id} is still {run.status} after {timeout}s")
+            time.sleep(interval)
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self._c.send(calls.run_part(run_id, "events"))["data"])
+
+    def logs(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self._c.send(calls.run_part(run_id, "logs"))["data"])
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self._c.send(calls.run_part(run_id, "attempts"))["data"])
+
+
+class Client:
+    """Synchronous client. Give ``url`` and ``api_key``, or ``database_url``."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        database_url: str | None = None,
+        environment: str = "dev",
+        transport: Transport | None = None,
+    ) -> None:
+        if transport is None:
+            transport = _make_transport(url, api_key, database_url, environment)
+        self.transport = transport
+        self.tasks = _Tasks(self)
+        self.runs = _Runs(self)
+        self.batch = _Batch(self)
+
+    def send(self, call: calls.Call) -> Any:
+        return self.transport.send(call)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _make_transport(url: str | None, api_key: str | None, database_url: str | None,
+                    environment: str) -> Transport:
+    if database_url:
+        return local_transport(database_url, environment)
+    if not url:
+        raise ConfigError("Client needs url= (and api_key=) or database_url=")
+    return HttpTransport(url, api_key)
+
+
+def local_transport(database_url: str, environment: str) -> LocalTransport:
+    from outlast.engine import Engine
+    from outlast.sdk.registry import default_registry
+    from outlast.store import open_store
+
+    store = open_store(database_url)
+    if store.dialect == "sqlite":
+        store.migrate()
+    return LocalTransport(Engine(store), environment, default_registry)
+
+
+# -- async -------------------------------------------------------------------------------
+
+
+def _ahandle(data: dict[str, Any], client: AsyncClient) -> AsyncRunHandle:
+    return AsyncRunHandle(id=data["id"], task=data["task"], created=data.get("created", True),
+                          _client=client)
+
+
+class _AsyncTasks:
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+
+    async def trigger(self, task_id: str, payload: Any = None, **options: Any) -> AsyncRunHandle:
+        return _ahandle(await self._c.send(calls.trigger(task_id, payload, options)), self._c)
+
+    async def batch_trigger(self, task_id: str, items: Iterable[Mapping[str, Any]]) -> list[
+            AsyncRunHandle]:
+        body = calls.batch_items(items, with_task=False)
+        data = await self._c.send(calls.batch_trigger(task_id, body))
+        return [_ahandle(r, self._c) for r in data["runs"]]
+
+
+class _AsyncBatch:
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+
+    async def trigger(self, items: Iterable[Mapping[str, Any]]) -> list[AsyncRunHandle]:
+        data = await self._c.send(calls.batch_many(calls.batch_items(items, with_task=True)))
+        return [_ahandle(r, self._c) for r in data["runs"]]
+
+
+class _AsyncRuns:
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+
+    async def retrieve(self, run_id: str) -> Run:
+        return Run.from_record(await self._c.send(calls.retrieve(run_id)))
+
+    async def list(self, **filters: Any) -> list[Run]:
+        data = await self._c.send(calls.list_runs(**filters))
+        return [Run.from_record(r) for r in data["data"]]
+
+    async def cancel(self, run_id: str) -> Run:
+        return Run.from_record(await self._c.send(calls.run_action(run_id, "cancel")))
+
+    async def replay(self, run_id: str, payload: Any = ...) -> AsyncRunHandle:
+        body = {} if payload is ... else {"payload": payload}
+        return _ahandle(await self._c.send(calls.run_action(run_id, "replay", body)), self._c)
+
+    async def reschedule(self, run_id: str, delay: Any) -> Run:
+        return Run.from_record(await self._c.send(calls.reschedule(run_id, delay)))
+
+    async def poll(self, run_id: str, timeout: float = 60.0, interval: float = 0.2) -> Run:
+        deadline = time.monotonic() + timeout
+        while True:
+            run = await self.retrieve(run_id)
+            if run.is_final:
+                return run
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"run {run_id} is still {run.status} after {timeout}s")
+            await asyncio.sleep(interval)
+
+
+class AsyncClient:
+    """The asyncio twin of ``Client``."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        database_url: str | None = None,
+        environment: str = "dev",
+        transport: AsyncTransport | None = None,
+    ) -> None:
+        if transport is None:
+            transport = (AsyncLocalTransport(local_transport(database_url, environment))
+                         if database_url else AsyncHttpTransport(_need(url), api_key))
+        self.transport = transport
+        self.tasks = _AsyncTasks(self)
+        self.runs = _AsyncRuns(self)
+        self.batch = _AsyncBatch(self)
+
+    async def send(self, call: calls.Call) -> Any:
+        return await self.transport.send(call)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _need(url: str | None) -> str:
+    if not url:
+        raise ConfigError("AsyncClient needs url= (and api_key=) or database_url=")
+    return url
+
+
+# -- the default client ------------------------------------------------------------------
+
+_default: Client | None = None
+_default_async: dict[int, AsyncClient] = {}
+_lock = threading.Lock()
+_worker_transport: Transport | None = None
+
+
+def set_worker_transport(transport: Transport | None) -> None:
+    """Inside a worker child: route module-level calls through the supervisor."""
+    global _worker_transport, _default
+    _worker_transport = transport
+    _default = None
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def resolve_settings() -> dict[str, str]:
+    """Where the default client connects, by the documented order of precedence."""
+    env = dict(os.environ)
+    if env.get("OUTLAST_API_URL"):
+        return {"url": env["OUTLAST_API_URL"], "api_key": env.get("OUTLAST_API_KEY", "")}
+    dev_env = Path.cwd() / ".outlast" / "dev.env"
+    if dev_env.exists():
+        values = read_env_file(dev_env)
+        if values.get("OUTLAST_API_URL"):
+            return {"url": values["OUTLAST_API_URL"], "api_key": values.get("OUTLAST_API_KEY", "")}
+    if env.get("OUTLAST_DATABASE_URL"):
+        return {"database_url": env["OUTLAST_DATABASE_URL"],
+                "environment": env.get("OUTLAST_ENVIRONMENT", "dev")}
+    raise ConfigError(
+        "no Outlast server configured: set OUTLAST_API_URL and OUTLAST_API_KEY, run "
+        "`outlast dev` in this project directory (it writes .outlast/dev.env), or set "
+        "OUTLAST_DATABASE_URL"
+    )
+
+
+def default_client() -> Client:
+    global _default
+    with _lock:
+        if _default is None:
+            if _worker_transport is not None:
+                _default = Client(transport=_worker_transport)
+            else:
+                _default = Client(**resolve_settings())  # type: ignore[arg-type]
+        return _default
+
+
+def default_async_client() -> AsyncClient:
+    """One AsyncClient per event loop (httpx clients must not cross loops)."""
+    loop_id = id(asyncio.get_running_loop())
+    with _lock:
+        client = _default_async.get(loop_id)
+        if client is None:
+            if _worker_transport is not None:
+                client = AsyncClient(transport=_ThreadedTransport(_worker_transport))
+            else:
+                settings = resolve_settings()
+                client = AsyncClient(**settings)  # type: ignore[arg-type]
+            _default_async[loop_id] = client
+        return client
+
+
+def configure(client: Client | None) -> None:
+    """Set (or with None, reset) the client behind the module-level functions."""
+    global _default
+    with _lock:
+        _default = client
+        _default_async.clear()
+
+
+class _ThreadedTransport:
+    def __init__(self, inner: Transport) -> None:
+        self._inner = inner
+
+    async def send(self, call: calls.Call) -> Any:
+        return await asyncio.to_thread(self._inner.send, call)
+
+    async def aclose(self) -> None:
+        pass

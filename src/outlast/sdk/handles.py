@@ -1,0 +1,111 @@
+"""What triggering returns (``RunHandle``) and what reading a run returns (``Run``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from outlast.clock import to_datetime
+from outlast.errors import TaskRunFailed
+
+if TYPE_CHECKING:
+    from outlast.sdk.client import AsyncClient, Client
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    status: str
+    task: str
+    payload: Any
+    output: Any
+    error: dict[str, Any] | None
+    attempts: int
+    tags: list[str]
+    metadata: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration: float
+    cost: float
+    is_final: bool
+    queue: str
+    parent_id: str | None = None
+    root_id: str | None = None
+    idempotency_key: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> Run:
+        return cls(
+            id=data["id"], status=data["status"], task=data["task"], payload=data["payload"],
+            output=data["output"], error=data["error"], attempts=data["attempts"],
+            tags=data["tags"], metadata=data["metadata"],
+            created_at=to_datetime(data["created_at"]),  # type: ignore[arg-type]
+            started_at=to_datetime(data["started_at"]),
+            finished_at=to_datetime(data["finished_at"]),
+            duration=data["duration"], cost=data["cost"], is_final=data["is_final"],
+            queue=data["queue"], parent_id=data.get("parent_id"), root_id=data.get("root_id"),
+            idempotency_key=data.get("idempotency_key"), raw=data,
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "COMPLETED"
+
+    def unwrap(self) -> Any:
+        """The output, or ``TaskRunFailed`` if the run did not complete."""
+        if self.status != "COMPLETED":
+            raise TaskRunFailed(self.id, self.status, self.error)
+        return self.output
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    """Returned at once by ``trigger``; ``created`` is False for an idempotent repeat."""
+
+    id: str
+    task: str
+    created: bool = True
+    _client: Client | None = field(default=None, repr=False, compare=False)
+
+    def retrieve(self) -> Run:
+        from outlast.sdk.client import default_client
+
+        return (self._client or default_client()).runs.retrieve(self.id)
+
+    def poll(self, timeout: float = 60.0, interval: float = 0.2) -> Run:
+        """Wait (client side) until the run is final."""
+        from outlast.sdk.client import default_client
+
+        return (self._client or default_client()).runs.poll(self.id, timeout=timeout,
+                                                            interval=interval)
+
+
+@dataclass(frozen=True)
+class AsyncRunHandle:
+    id: str
+    task: str
+    created: bool = True
+    _client: AsyncClient | None = field(default=None, repr=False, compare=False)
+
+    async def retrieve(self) -> Run:
+        assert self._client is not None
+        return await self._client.runs.retrieve(self.id)
+
+    async def poll(self, timeout: float = 60.0, interval: float = 0.2) -> Run:
+        assert self._client is not None
+        return await self._client.runs.poll(self.id, timeout=timeout, interval=interval)
+
+
+@dataclass(frozen=True)
+class BatchHandle:
+    batch_id: str
+    runs: list[RunHandle]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)

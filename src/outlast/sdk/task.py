@@ -1,0 +1,176 @@
+"""``@task``: turn a plain function into a task that can be triggered from anywhere.
+
+The decorator attaches a typed definition to the function; calling the returned
+``Task`` object runs the function inline (handy in tests), while ``.trigger()`` creates
+a run that a worker executes.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from outlast.durations import DurationLike, parse_duration
+from outlast.engine.definitions import DEFAULT_MACHINE, TaskDefinition
+from outlast.errors import ConfigError
+from outlast.machines import machine as check_machine
+from outlast.sdk.client import default_async_client, default_client
+from outlast.sdk.handles import AsyncRunHandle, BatchHandle, RunHandle
+from outlast.sdk.payloads import PayloadCodec
+from outlast.sdk.queue import Queue
+from outlast.sdk.registry import Registry, default_registry
+from outlast.sdk.retry import Retry
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Hook = Callable[..., Any]
+_HOOK_NAMES = ("on_start", "on_success", "on_failure")
+
+
+class Task(Generic[P, R]):
+    """A registered task. Immutable after definition."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        id: str,
+        retry: Retry,
+        queue: Queue,
+        machine: str,
+        max_duration: float | None,
+        ttl: float | None,
+        hooks: dict[str, Hook],
+        handle_error: Hook | None,
+    ) -> None:
+        self.fn = fn
+        self.id = id
+        self.retry = retry
+        self.queue = queue
+        self.machine = machine
+        self.max_duration = max_duration
+        self.ttl = ttl
+        self.hooks = hooks
+        self.handle_error = handle_error
+        self.codec = PayloadCodec.for_function(fn)
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.wants_ctx = len(inspect.signature(fn).parameters) >= 2
+        self.qualname = f"{fn.__module__}.{fn.__qualname__}"
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.id!r} queue={self.queue.name!r}>"
+
+    def definition(self) -> TaskDefinition:
+        return TaskDefinition(
+            id=self.id, queue=self.queue.name, concurrency_limit=self.queue.concurrency_limit,
+            retry=self.retry, machine=self.machine, max_duration=self.max_duration, ttl=self.ttl,
+            hooks=tuple(sorted(self.hooks)), payload_schema=self.codec.json_schema(),
+        )
+
+    # -- triggering ------------------------------------------------------------------------
+
+    def payload_json_value(self, payload: Any) -> Any:
+        """Validated payload as a JSON value (typed payloads are checked here, at trigger)."""
+        import json
+
+        return json.loads(self.codec.to_json(payload, self.id))
+
+    def trigger(self, payload: Any = None, **options: Any) -> RunHandle:
+        """Create a run and return at once."""
+        return default_client().tasks.trigger(self.id, self.payload_json_value(payload), **options)
+
+    async def trigger_async(self, payload: Any = None, **options: Any) -> AsyncRunHandle:
+        client = default_async_client()
+        return await client.tasks.trigger(self.id, self.payload_json_value(payload), **options)
+
+    def batch_trigger(self, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
+        """Up to 1,000 runs in one transaction: ``[{"payload": ..., "options": {...}}]``."""
+        return default_client().tasks.batch_trigger(self.id, self._checked(items))
+
+    async def batch_trigger_async(self, items: Iterable[Mapping[str, Any]]) -> list[
+            AsyncRunHandle]:
+        return await default_async_client().tasks.batch_trigger(self.id, self._checked(items))
+
+    def _checked(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {"payload": self.payload_json_value(i.get("payload")), "options": i.get("options")}
+            for i in items
+        ]
+
+
+def _default_id(fn: Callable[..., Any]) -> str:
+    return fn.__name__.replace("_", "-")
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    fn: None = None,
+    /,
+    *,
+    id: str | None = None,
+    retry: Retry | None = None,
+    queue: Queue | str | None = None,
+    machine: str = DEFAULT_MACHINE,
+    max_duration: DurationLike | None = None,
+    ttl: DurationLike | None = None,
+    on_start: Hook | None = None,
+    on_success: Hook | None = None,
+    on_failure: Hook | None = None,
+    handle_error: Hook | None = None,
+    registry: Registry | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    id: str | None = None,
+    retry: Retry | None = None,
+    queue: Queue | str | None = None,
+    machine: str = DEFAULT_MACHINE,
+    max_duration: DurationLike | None = None,
+    ttl: DurationLike | None = None,
+    on_start: Hook | None = None,
+    on_success: Hook | None = None,
+    on_failure: Hook | None = None,
+    handle_error: Hook | None = None,
+    registry: Registry | None = None,
+) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+    """Define a task; use bare (``@task``) or with options (``@task(id=..., retry=...)``)."""
+
+    def wrap(func: Callable[P, R]) -> Task[P, R]:
+        if not callable(func):
+            raise ConfigError("@task decorates a function")
+        task_id = id or _default_id(func)
+        hooks = {name: h for name, h in zip(_HOOK_NAMES, (on_start, on_success, on_failure),
+                                             strict=True) if h is not None}
+        definition = Task(
+            func, id=task_id, retry=retry or Retry(),
+            queue=_queue(queue, task_id), machine=check_machine(machine).name,
+            max_duration=None if max_duration is None else parse_duration(max_duration,
+                                                                            "max_duration"),
+            ttl=None if ttl is None else parse_duration(ttl, "ttl"),
+            hooks=hooks, handle_error=handle_error,
+        )
+        (registry or default_registry).add(definition)
+        return definition
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def _queue(queue: Queue | str | None, task_id: str) -> Queue:
+    if isinstance(queue, Queue):
+        return queue
+    return Queue(queue or task_id)

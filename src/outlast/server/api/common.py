@@ -1,0 +1,48 @@
+"""Helpers shared by the API handlers: reading bodies and building run requests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from outlast.engine import NewRun
+from outlast.errors import ValidationError
+from outlast.jsonutil import dumps
+from outlast.sdk.options import parse_options
+from outlast.server.api.routes import ApiContext
+
+
+def body_object(body: Any, what: str = "request body") -> dict[str, Any]:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ValidationError(f"{what} must be a JSON object")
+    return body
+
+
+def new_run(ctx: ApiContext, task_id: str, item: dict[str, Any], now: float,
+            batch_id: str | None = None) -> NewRun:
+    """A checked ``NewRun`` from ``{"payload": ..., "options": {...}}``."""
+    unknown = set(item) - {"payload", "options", "task"}
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    payload = item.get("payload")
+    local = ctx.registry.find(task_id) if ctx.registry is not None else None
+    payload_json = local.codec.to_json(payload, task_id) if local else dumps(payload)
+    options = parse_options(body_object(item.get("options"), "options"), now)
+    return NewRun(task_id, payload_json, options, batch_id=batch_id)
+
+
+def number_or_time(value: str | None, name: str) -> float | None:
+    """Query values given as epoch seconds or ISO-8601 with a zone."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"{name}: expected epoch seconds or an ISO-8601 time") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()

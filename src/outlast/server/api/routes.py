@@ -1,0 +1,82 @@
+"""The HTTP API as a table of plain handler functions.
+
+The Starlette app serves this table over HTTP, and ``LocalTransport`` (a client talking
+to a database directly, or a worker answering its children) dispatches the very same
+table in process, so both paths share one implementation and one set of checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from outlast.engine import Engine
+from outlast.errors import NotFoundError
+from outlast.sdk.registry import Registry
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    env: str
+    params: dict[str, str] = field(default_factory=dict)
+    query: dict[str, list[str]] = field(default_factory=dict)
+    body: Any = None
+
+    def q(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    def q_list(self, name: str) -> list[str]:
+        out: list[str] = []
+        for value in self.query.get(name, []):
+            out.extend(v for v in value.split(",") if v)
+        return out
+
+
+@dataclass
+class ApiContext:
+    engine: Engine
+    registry: Registry | None = None
+
+
+Handler = Callable[[ApiContext, ApiRequest], tuple[int, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path) + "$")
+
+
+def all_routes() -> list[Route]:
+    from outlast.server.api import batch, runs, tasks
+
+    return [*tasks.ROUTES, *batch.ROUTES, *runs.ROUTES]
+
+
+_COMPILED: list[tuple[Route, re.Pattern[str]]] = []
+
+
+def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The route for ``method path`` (path below ``/api/v1``) and its path parameters."""
+    if not _COMPILED:
+        _COMPILED.extend((r, r.pattern) for r in all_routes())
+    path_matched = False
+    for route, pattern in _COMPILED:
+        found = pattern.match(path)
+        if found:
+            path_matched = True
+            if route.method == method:
+                return route, found.groupdict()
+    raise NotFoundError(
+        f"{method} {path} is not an API endpoint"
+        + (" (wrong method)" if path_matched else ""), path=path
+    )

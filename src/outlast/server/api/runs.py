@@ -1,0 +1,85 @@
+"""``/runs``: read, list, cancel, replay and reschedule runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outlast.durations import parse_instant
+from outlast.errors import ValidationError
+from outlast.jsonutil import dumps
+from outlast.server.api.common import body_object, number_or_time
+from outlast.server.api.routes import ApiContext, ApiRequest, Route
+from outlast.server.api.tasks import triggered_json
+
+
+def retrieve(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    return 200, ctx.engine.retrieve(req.env, req.params["run_id"])
+
+
+def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    limit_text = req.q("limit") or "50"
+    if not limit_text.isdigit():
+        raise ValidationError(f"limit must be a number, got {limit_text!r}")
+    runs, cursor = ctx.engine.list_runs(
+        req.env,
+        status=[s.upper() for s in req.q_list("status")] or None,
+        task=req.q("task"),
+        tag=req.q("tag"),
+        created_after=number_or_time(req.q("created_after"), "created_after"),
+        created_before=number_or_time(req.q("created_before"), "created_before"),
+        parent_id=req.q("parent_id"),
+        limit=int(limit_text),
+        cursor=req.q("cursor"),
+    )
+    return 200, {"data": runs, "next_cursor": cursor}
+
+
+def cancel(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    return 200, ctx.engine.cancel(req.env, req.params["run_id"])
+
+
+def replay(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    body = body_object(req.body)
+    payload = dumps(body["payload"]) if "payload" in body else None
+    triggered = ctx.engine.replay(req.env, req.params["run_id"], payload)
+    return 201, triggered_json(triggered)
+
+
+def reschedule(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    body = body_object(req.body)
+    if "delay" not in body:
+        raise ValidationError("reschedule needs a 'delay' (e.g. '5m' or an ISO time)")
+    now = ctx.engine.clock.now()
+    delay = body["delay"]
+    at = float(delay["at"]) if isinstance(delay, dict) and "at" in delay else parse_instant(
+        delay, now, "delay")
+    return 200, ctx.engine.reschedule(req.env, req.params["run_id"], at)
+
+
+def events(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    ctx.engine.retrieve(req.env, req.params["run_id"])  # 404 for other environments
+    after = int(req.q("after") or 0)
+    return 200, {"data": ctx.engine.events(req.params["run_id"], after=after)}
+
+
+def logs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    ctx.engine.retrieve(req.env, req.params["run_id"])
+    after = int(req.q("after") or 0)
+    return 200, {"data": ctx.engine.logs(req.params["run_id"], after=after)}
+
+
+def attempts(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    ctx.engine.retrieve(req.env, req.params["run_id"])
+    return 200, {"data": ctx.engine.attempts(req.params["run_id"])}
+
+
+ROUTES = [
+    Route("GET", "/runs", list_runs, "List runs, newest first"),
+    Route("GET", "/runs/{run_id}", retrieve, "Retrieve a run"),
+    Route("POST", "/runs/{run_id}/cancel", cancel, "Cancel a run"),
+    Route("POST", "/runs/{run_id}/replay", replay, "Replay a run as a new run"),
+    Route("POST", "/runs/{run_id}/reschedule", reschedule, "Move a delayed run's start"),
+    Route("GET", "/runs/{run_id}/events", events, "A run's event timeline"),
+    Route("GET", "/runs/{run_id}/logs", logs, "A run's logs, every attempt"),
+    Route("GET", "/runs/{run_id}/attempts", attempts, "A run's attempts"),
+]
