@@ -1,0 +1,91 @@
+"""Fixtures for the HTTP server: an app over the shared ``engine`` and clients for it.
+
+The ``engine`` (SQLite and PostgreSQL, fake clock) comes from ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import StarletteDeprecationWarning
+
+with warnings.catch_warnings():
+    # Starlette 1.x would rather drive its test client with httpx2; httpx works the same
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
+
+from outlast.engine import Engine
+from outlast.engine.definitions import TaskDefinition
+from outlast.server.app import create_app
+
+DEV_KEY = "ol_dev_test-key-0123456789"
+TASKS = ("hello", "other")
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def tasks(engine: Engine) -> tuple[str, ...]:
+    """Two tasks registered in ``dev``, each on its own queue."""
+    engine.register_tasks("dev", [TaskDefinition(id=t, queue=t) for t in TASKS])
+    return TASKS
+
+
+@pytest.fixture
+def app(engine: Engine, tasks: tuple[str, ...]) -> Starlette:
+    return create_app(engine, dev_api_key=DEV_KEY, scheduler=False)
+
+
+@pytest.fixture
+def client(app: Starlette) -> Iterator[TestClient]:
+    """A client authenticated as ``dev`` with the dev key."""
+    with TestClient(app, headers=auth(DEV_KEY)) as c:
+        yield c
+
+
+@pytest.fixture
+def anonymous(app: Starlette) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+class LiveServer:
+    """A real uvicorn server on 127.0.0.1, on a port the OS picks, in a thread."""
+
+    def __init__(self, app: Starlette) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        started = threading.Event()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            started.wait(0.01)
+        return self
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_server(engine: Engine, tasks: tuple[str, ...]) -> Iterator[LiveServer]:
+    app = create_app(engine, dev_api_key=DEV_KEY, scheduler=True)
+    with LiveServer(app) as server:
+        yield server
