@@ -87,17 +87,20 @@ def require_postgres() -> None:
     pytest.skip(message)
 
 
+_DROP = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+
+
 def create_pg_database(name: str) -> str:
     """Create an empty database ``name`` (dropping a leftover one); return its URL."""
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(_DROP.format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return pg_url(name)
 
 
 def drop_pg_database(name: str) -> None:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(_DROP.format(sql.Identifier(name)))
 
 
 class _SessionDatabase:

@@ -1,0 +1,321 @@
+"""Creating runs on both stores: events, idempotency, delays, TTL, batches, replay, listing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from outlast.engine import Engine, NewRun
+from outlast.engine.triggering import MAX_BATCH
+from outlast.errors import (
+    InvalidTransitionError,
+    RunNotFoundError,
+    TaskNotFoundError,
+    ValidationError,
+)
+from outlast.sdk.options import TriggerOptions, parse_options
+
+from .support import count_runs, status_of
+
+ENV = "dev"
+
+
+@pytest.fixture(autouse=True)
+def _tasks(engine: Engine, register: Any) -> None:
+    register(engine, "job", "other")
+
+
+def test_trigger_creates_a_queued_run_with_a_created_event(engine: Engine, trigger: Any) -> None:
+    result = trigger(engine, "job", {"symbol": "AAPL"}, tags=["user:17"], metadata={"p": 0})
+    assert result.created
+    run = engine.retrieve(ENV, result.row["id"])
+    assert run["status"] == "QUEUED"
+    assert run["payload"] == {"symbol": "AAPL"}
+    assert run["tags"] == ["user:17"]
+    assert run["metadata"] == {"p": 0}
+    assert run["task"] == "job" and run["queue"] == "job"
+    assert run["attempts"] == 0 and run["max_attempts"] == 3
+    assert run["created_at"] == engine.clock.now()
+    assert not run["is_final"]
+    events = engine.events(run["id"])
+    assert [(e["kind"], e["status"]) for e in events] == [("created", "QUEUED")]
+
+
+def test_payloads_of_every_json_shape_survive(engine: Engine, trigger: Any) -> None:
+    for payload in [None, 0, "", [], {}, {"nested": [1, {"a": None}]}, "ünïcødé", 1.5, False]:
+        run_id = trigger(engine, "job", payload).row["id"]
+        assert engine.retrieve(ENV, run_id)["payload"] == payload
+
+
+def test_unknown_task_is_rejected(engine: Engine, trigger: Any) -> None:
+    with pytest.raises(TaskNotFoundError):
+        trigger(engine, "missing")
+    assert count_runs(engine) == 0
+
+
+def test_environments_are_separate(engine: Engine, register: Any, trigger: Any) -> None:
+    with pytest.raises(TaskNotFoundError):
+        trigger(engine, "job", env="prod")
+    register(engine, "job", env="prod")
+    run_id = trigger(engine, "job", env="prod").row["id"]
+    with pytest.raises(RunNotFoundError):
+        engine.retrieve(ENV, run_id)
+    assert engine.retrieve("prod", run_id)["environment"] == "prod"
+
+
+def test_idempotency_key_returns_the_same_run(engine: Engine, trigger: Any) -> None:
+    first = trigger(engine, "job", {"n": 1}, idempotency_key="order-42")
+    second = trigger(engine, "job", {"n": 2}, idempotency_key="order-42")
+    assert first.created and not second.created
+    assert second.row["id"] == first.row["id"]
+    assert count_runs(engine) == 1
+    # the key is per task
+    assert trigger(engine, "other", idempotency_key="order-42").created
+
+
+def test_idempotency_key_expires_after_its_ttl(engine: Engine, clock: Any, trigger: Any) -> None:
+    first = trigger(engine, "job", idempotency_key="k", idempotency_key_ttl="1h")
+    clock.advance(3599)
+    assert trigger(engine, "job", idempotency_key="k").row["id"] == first.row["id"]
+    clock.advance(2)
+    fresh = trigger(engine, "job", idempotency_key="k")
+    assert fresh.created and fresh.row["id"] != first.row["id"]
+    assert engine.retrieve(ENV, first.row["id"])["idempotency_key"] is None
+    assert engine.retrieve(ENV, fresh.row["id"])["idempotency_key"] == "k"
+    assert trigger(engine, "job", idempotency_key="k").row["id"] == fresh.row["id"]
+
+
+def test_default_idempotency_ttl_is_thirty_days(engine: Engine, clock: Any, trigger: Any) -> None:
+    first = trigger(engine, "job", idempotency_key="k")
+    clock.advance(30 * 86400 - 1)
+    assert not trigger(engine, "job", idempotency_key="k").created
+    clock.advance(2)
+    assert trigger(engine, "job", idempotency_key="k").row["id"] != first.row["id"]
+
+
+def test_delayed_run_is_queued_by_the_sweep_once_due(
+    engine: Engine, clock: Any, trigger: Any
+) -> None:
+    run_id = trigger(engine, "job", delay="10m").row["id"]
+    run = engine.retrieve(ENV, run_id)
+    assert run["status"] == "DELAYED"
+    assert run["available_at"] == clock.now() + 600
+    assert engine.claim(ENV, "w", None, 10) == []
+    clock.advance(599)
+    assert engine.sweep().enqueued == 0
+    assert status_of(engine, run_id) == "DELAYED"
+    clock.advance(1)
+    assert engine.sweep().enqueued == 1
+    assert status_of(engine, run_id) == "QUEUED"
+    kinds = [e["kind"] for e in engine.events(run_id)]
+    assert kinds == ["created", "enqueue_delayed"]
+    assert [r["id"] for r in engine.claim(ENV, "w", None, 10)] == [run_id]
+
+
+def test_delay_in_the_past_queues_at_once(engine: Engine, clock: Any) -> None:
+    opts = TriggerOptions(delay=clock.now() - 5)
+    row = engine.trigger(ENV, NewRun("job", "null", opts)).row
+    assert status_of(engine, row["id"]) == "QUEUED"
+
+
+def test_ttl_expires_a_run_that_did_not_start(engine: Engine, clock: Any, trigger: Any) -> None:
+    run_id = trigger(engine, "job", ttl="10m").row["id"]
+    clock.advance(599)
+    assert engine.sweep().expired == 0
+    clock.advance(1)
+    assert engine.claim(ENV, "w", None, 10) == []  # an expired run is never claimed
+    report = engine.sweep()
+    assert report.expired == 1
+    run = engine.retrieve(ENV, run_id)
+    assert run["status"] == "EXPIRED" and run["is_final"]
+    assert run["error"]["type"] == "Expired"
+    assert run["finished_at"] == clock.now()
+    assert [e["kind"] for e in engine.events(run_id)] == ["created", "expire"]
+
+
+def test_ttl_does_not_expire_a_started_run(engine: Engine, clock: Any, trigger: Any) -> None:
+    run_id = trigger(engine, "job", ttl="10m").row["id"]
+    clock.advance(60)
+    assert [r["id"] for r in engine.claim(ENV, "w", None, 1)] == [run_id]
+    clock.advance(600)
+    engine.heartbeat("w", [run_id])
+    assert engine.sweep().expired == 0
+    assert status_of(engine, run_id) == "EXECUTING"
+
+
+def test_ttl_of_a_delayed_run_counts_from_when_it_is_due(
+    engine: Engine, clock: Any, trigger: Any
+) -> None:
+    run_id = trigger(engine, "job", delay="1h", ttl="10m").row["id"]
+    clock.advance(3600)
+    engine.sweep()
+    assert status_of(engine, run_id) == "QUEUED"
+    clock.advance(599)
+    engine.sweep()
+    assert status_of(engine, run_id) == "QUEUED"
+    clock.advance(1)
+    engine.sweep()
+    assert status_of(engine, run_id) == "EXPIRED"
+
+
+def test_task_default_ttl_applies(engine: Engine, register: Any, trigger: Any, clock: Any) -> None:
+    from outlast.engine.definitions import TaskDefinition
+
+    register(engine, TaskDefinition(id="short", queue="short", ttl=30.0))
+    run_id = trigger(engine, "short").row["id"]
+    clock.advance(30)
+    engine.sweep()
+    assert status_of(engine, run_id) == "EXPIRED"
+
+
+# -- batches ------------------------------------------------------------------------------
+
+
+def new_run(task: str = "job", payload: Any = None, **options: Any) -> NewRun:
+    return NewRun(task, json.dumps(payload), parse_options(options, 0))
+
+
+def test_a_batch_of_a_thousand_in_one_transaction(engine: Engine) -> None:
+    requests = [new_run("job" if i % 2 else "other", {"i": i}) for i in range(MAX_BATCH)]
+    results = engine.trigger_batch(ENV, requests)
+    assert len(results) == MAX_BATCH and all(r.created for r in results)
+    assert len({r.row["id"] for r in results}) == MAX_BATCH
+    assert count_runs(engine) == MAX_BATCH
+    assert engine.retrieve(ENV, results[7].row["id"])["payload"] == {"i": 7}
+
+
+def test_a_batch_over_a_thousand_is_rejected_whole(engine: Engine) -> None:
+    with pytest.raises(ValidationError, match="1000"):
+        engine.trigger_batch(ENV, [new_run() for _ in range(MAX_BATCH + 1)])
+    assert count_runs(engine) == 0
+
+
+def test_a_batch_with_one_bad_item_writes_nothing(engine: Engine) -> None:
+    good = [new_run(payload=i, idempotency_key=f"k{i}") for i in range(10)]
+    bad = NewRun("job", "null", TriggerOptions(metadata={"x": {1, 2}}))  # not JSON
+    with pytest.raises(ValidationError):
+        engine.trigger_batch(ENV, [*good, new_run(), bad])
+    assert count_runs(engine) == 0
+    assert engine.trigger_batch(ENV, good[:1])[0].created  # the key was not taken
+
+
+def test_a_batch_with_an_unknown_task_writes_nothing(engine: Engine) -> None:
+    with pytest.raises(TaskNotFoundError):
+        engine.trigger_batch(ENV, [new_run(), new_run("missing")])
+    assert count_runs(engine) == 0
+
+
+def test_repeated_idempotency_key_inside_one_batch(engine: Engine) -> None:
+    results = engine.trigger_batch(ENV, [new_run(idempotency_key="same") for _ in range(3)])
+    assert [r.created for r in results] == [True, False, False]
+    assert len({r.row["id"] for r in results}) == 1
+    assert count_runs(engine) == 1
+
+
+# -- replay, reschedule ---------------------------------------------------------------------
+
+
+def test_replay_creates_a_new_run_from_the_old_one(engine: Engine, trigger: Any) -> None:
+    old = trigger(engine, "job", {"a": 1}, tags=["t1"], priority=4,
+                  concurrency_key="c", machine="large-1x").row["id"]
+    new = engine.replay(ENV, old)
+    assert new.created and new.row["id"] != old
+    run = engine.retrieve(ENV, new.row["id"])
+    assert run["replayed_from"] == old
+    assert run["payload"] == {"a": 1}
+    assert run["tags"] == ["t1"] and run["priority"] == 4
+    assert run["machine"] == "large-1x" and run["concurrency_key"] == "c"
+    assert run["status"] == "QUEUED"
+    edited = engine.replay(ENV, old, payload_json='{"a": 2}')
+    assert engine.retrieve(ENV, edited.row["id"])["payload"] == {"a": 2}
+    with pytest.raises(RunNotFoundError):
+        engine.replay(ENV, "run_nope")
+
+
+def test_reschedule_moves_a_queued_run_later(engine: Engine, clock: Any, trigger: Any) -> None:
+    run_id = trigger(engine, "job").row["id"]
+    run = engine.reschedule(ENV, run_id, clock.now() + 300)
+    assert run["status"] == "DELAYED" and run["available_at"] == clock.now() + 300
+    assert engine.claim(ENV, "w", None, 1) == []
+    clock.advance(300)
+    engine.sweep()
+    assert [r["id"] for r in engine.claim(ENV, "w", None, 1)] == [run_id]
+    assert [e["kind"] for e in engine.events(run_id)] == [
+        "created", "reschedule", "enqueue_delayed", "start_attempt",
+    ]
+
+
+def test_reschedule_a_delayed_run_earlier(engine: Engine, clock: Any, trigger: Any) -> None:
+    run_id = trigger(engine, "job", delay="1h").row["id"]
+    engine.reschedule(ENV, run_id, clock.now() + 60)
+    clock.advance(60)
+    assert engine.sweep().enqueued == 1
+    assert status_of(engine, run_id) == "QUEUED"
+
+
+def test_reschedule_of_an_executing_or_final_run_is_refused(engine: Engine, trigger: Any) -> None:
+    run_id = trigger(engine, "job").row["id"]
+    engine.claim(ENV, "w", None, 1)
+    with pytest.raises(InvalidTransitionError):
+        engine.reschedule(ENV, run_id, engine.clock.now() + 10)
+    engine.cancel(ENV, run_id)
+    with pytest.raises(InvalidTransitionError):
+        engine.reschedule(ENV, run_id, engine.clock.now() + 10)
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+
+def test_list_runs_filters(engine: Engine, clock: Any, trigger: Any) -> None:
+    a = trigger(engine, "job", tags=["user:1"]).row["id"]
+    clock.advance(10)
+    b = trigger(engine, "other", tags=["user:2", "vip"]).row["id"]
+    clock.advance(10)
+    c = trigger(engine, "job", tags=["user:2"], delay="1h").row["id"]
+    engine.cancel(ENV, a)
+
+    def ids(**filters: Any) -> set[str]:
+        return {r["id"] for r in engine.list_runs(ENV, **filters)[0]}
+
+    assert ids() == {a, b, c}
+    assert ids(status=["CANCELED"]) == {a}
+    assert ids(status=["QUEUED", "DELAYED"]) == {b, c}
+    assert ids(task="job") == {a, c}
+    assert ids(tag="user:2") == {b, c}
+    assert ids(tag="vip") == {b}
+    assert ids(tag="nobody") == set()
+    assert ids(created_after=clock.now() - 10) == {b, c}
+    assert ids(created_before=clock.now() - 10) == {a}
+    assert ids(task="job", tag="user:2", status=["DELAYED"]) == {c}
+    assert ids(task="missing") == set()
+    with pytest.raises(ValidationError):
+        engine.list_runs(ENV, status=["RUNNING"])
+    with pytest.raises(ValidationError):
+        engine.list_runs(ENV, limit=0)
+
+
+def test_list_runs_pages_newest_first_with_a_cursor(
+    engine: Engine, clock: Any, trigger: Any
+) -> None:
+    made = []
+    for i in range(23):
+        made.append(trigger(engine, "job", {"i": i}).row["id"])
+        clock.advance(1)
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        runs, cursor = engine.list_runs(ENV, limit=5, cursor=cursor)
+        seen.extend(r["id"] for r in runs)
+        pages += 1
+        if cursor is None:
+            break
+    assert pages == 5
+    assert seen == sorted(made, reverse=True)
+    assert len(set(seen)) == 23
+    # a full last page says there is nothing more
+    runs, cursor = engine.list_runs(ENV, limit=23)
+    assert len(runs) == 23 and cursor is None
+

@@ -1,0 +1,85 @@
+"""Time-sortable ids and the JSON size limit."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+
+from outlast import ids
+from outlast.errors import PayloadTooLargeError, ValidationError
+from outlast.jsonutil import MAX_PAYLOAD_BYTES, dumps, loads
+
+
+def test_id_shape() -> None:
+    run_id = ids.new_id("run")
+    assert re.fullmatch(r"run_[0-9a-hjkmnp-tv-z]{26}", run_id)
+
+
+def test_ids_sort_by_creation_time() -> None:
+    made = []
+    for millis in [1_700_000_000_000, 1_700_000_000_001, 1_700_000_001_000, 1_800_000_000_000,
+                   2_000_000_000_000]:
+        with mock.patch.object(ids, "time", SimpleNamespace(time=lambda m=millis: m / 1000)):
+            made.append(ids.new_id("run"))
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
+
+
+def test_ids_made_in_one_millisecond_are_distinct() -> None:
+    with mock.patch.object(ids, "time", SimpleNamespace(time=lambda: 1_700_000_000.0)):
+        made = {ids.new_id("run") for _ in range(1000)}
+    assert len(made) == 1000
+    assert len({m[:14] for m in made}) == 1  # same time prefix
+
+
+def test_secrets_are_url_safe_and_distinct() -> None:
+    secrets = {ids.new_secret() for _ in range(100)}
+    assert len(secrets) == 100
+    assert all(re.fullmatch(r"[0-9a-z]+", s) and len(s) == 39 for s in secrets)
+
+
+def test_dumps_is_compact_and_round_trips() -> None:
+    value = {"a": [1, 2.5, None, True], "é": "ü"}
+    assert dumps(value) == '{"a":[1,2.5,null,true],"é":"ü"}'
+    assert loads(dumps(value)) == value
+    assert loads(None) is None
+
+
+@pytest.mark.parametrize("value", [{1, 2}, object(), float("nan"), {"x": float("inf")}],
+                         ids=repr)
+def test_dumps_rejects_what_json_cannot_hold(value: object) -> None:
+    with pytest.raises(ValidationError, match="metadata"):
+        dumps(value, "metadata")
+
+
+def test_three_megabytes_is_too_large() -> None:
+    with pytest.raises(PayloadTooLargeError, match="payload"):
+        dumps("x" * (3 * 1024 * 1024))
+
+
+def test_just_under_the_limit_is_fine() -> None:
+    text = dumps("x" * (MAX_PAYLOAD_BYTES - 2))  # two quotes make it exactly the limit
+    assert len(text.encode()) == MAX_PAYLOAD_BYTES
+
+
+def test_one_byte_over_is_too_large() -> None:
+    with pytest.raises(PayloadTooLargeError):
+        dumps("x" * (MAX_PAYLOAD_BYTES - 1))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="jsonutil.dumps checks len(text) AND len(bytes): multi-byte text under 3M "
+    "characters but over 3 MB passes",
+)
+def test_multibyte_text_over_three_megabytes_is_too_large() -> None:
+    with pytest.raises(PayloadTooLargeError):
+        dumps("é" * (2 * 1024 * 1024))  # 2M characters, 4 MB of UTF-8
+
+
+def test_payload_too_large_is_a_validation_error() -> None:
+    assert issubclass(PayloadTooLargeError, ValidationError)
+    assert PayloadTooLargeError.http_status == 413
