@@ -1,0 +1,113 @@
+"""Per-attempt capture of ``print``, ``logging`` and ``outlast.logger`` output.
+
+Records are buffered in the child and shipped to the supervisor in batches (by count
+or age), which writes them to the run's logs in batches too.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from outlast.sdk.logger import current_sink
+
+Ship = Callable[[list[dict[str, Any]]], None]
+
+_MAX_BUFFER = 200
+_MAX_AGE = 0.5
+
+
+class LogBuffer:
+    def __init__(self, ship: Ship) -> None:
+        self._ship = ship
+        self._records: list[dict[str, Any]] = []
+        self._oldest = 0.0
+
+    def add(self, level: str, message: str, attributes: dict[str, Any], at: float) -> None:
+        if not self._records:
+            self._oldest = at
+        self._records.append({"level": level, "message": message[:10_000],
+                              "attributes": _jsonable(attributes), "at": at})
+        if len(self._records) >= _MAX_BUFFER or at - self._oldest > _MAX_AGE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._records:
+            records, self._records = self._records, []
+            self._ship(records)
+
+
+def _jsonable(attributes: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        out[key] = value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
+    return out
+
+
+class _StreamToLog(io.TextIOBase):
+    """A text stream whose complete lines become log records."""
+
+    def __init__(self, buffer: LogBuffer, level: str) -> None:
+        self._buffer = buffer
+        self._level = level
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._partial += text
+        *lines, self._partial = self._partial.split("\n")
+        for line in lines:
+            self._buffer.add(self._level, line, {"source": "print"}, time.time())
+        return len(text)
+
+    def flush(self) -> None:
+        if self._partial:
+            self._buffer.add(self._level, self._partial, {"source": "print"}, time.time())
+            self._partial = ""
+
+
+class _Handler(logging.Handler):
+    def __init__(self, buffer: LogBuffer) -> None:
+        super().__init__(logging.DEBUG)
+        self._buffer = buffer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + logging.Formatter().formatException(record.exc_info)
+            self._buffer.add(record.levelname, message, {"logger": record.name}, record.created)
+        except Exception:  # a broken log record must never fail the task
+            self.handleError(record)
+
+
+@contextmanager
+def captured(buffer: LogBuffer) -> Iterator[None]:
+    """Route print, logging and ``outlast.logger`` into ``buffer`` for one attempt."""
+    out, err = sys.stdout, sys.stderr
+    stdout, stderr = _StreamToLog(buffer, "INFO"), _StreamToLog(buffer, "ERROR")
+    handler = _Handler(buffer)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    token = current_sink.set(buffer.add)
+    sys.stdout, sys.stderr = stdout, stderr
+    try:
+        yield
+    finally:
+        stdout.flush()
+        stderr.flush()
+        sys.stdout, sys.stderr = out, err
+        current_sink.reset(token)
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        buffer.flush()

@@ -1,0 +1,122 @@
+"""The child process: imports the task modules once, then runs attempts one at a time.
+
+Warm between runs. Anything a run does to this process (``os._exit``, a segfault, a
+memory blow-up) ends only this process; the supervisor notices and replaces it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import signal
+import threading
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from outlast.errors import OutlastError, TaskNotFoundError, error_from_body
+from outlast.sdk.calls import Call
+from outlast.sdk.client import set_worker_transport
+from outlast.sdk.registry import default_registry, import_task_modules
+from outlast.worker.executor import error_info, run_attempt, run_hook_job
+from outlast.worker.messages import (
+    ApiCall,
+    Assignment,
+    Finished,
+    HookDone,
+    HookJob,
+    Ready,
+    Reply,
+    Stop,
+)
+
+
+class PipeTransport:
+    """Module-level SDK calls made by task code, answered by the supervisor."""
+
+    def __init__(self, conn: Connection, lock: threading.Lock) -> None:
+        self._conn = conn
+        self._ids = itertools.count(1)
+        self._lock = lock
+
+    def send(self, call: Call) -> Any:
+        with self._lock:
+            request_id = next(self._ids)
+            self._conn.send(ApiCall(request_id, call))
+            reply = self._conn.recv()
+        if not isinstance(reply, Reply) or reply.request_id != request_id:
+            raise OutlastError(f"unexpected reply from the worker: {reply!r}")
+        if not reply.ok:
+            raise error_from_body(reply.error or {}, reply.status)
+        return reply.data
+
+    def close(self) -> None:
+        pass
+
+
+def main(conn: Connection, task_dirs: list[str], root: str) -> None:
+    """Entry point of a child process (spawned by the supervisor's pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # shutdown is the supervisor's decision
+    _die_with_parent()
+    try:
+        import_task_modules(task_dirs, Path(root))
+    except BaseException:
+        conn.send(Ready(os.getpid(), [], error=traceback.format_exc()))
+        return
+    definitions = [t.definition().to_dict() for t in default_registry.all()]
+    conn.send(Ready(os.getpid(), definitions))
+    lock = threading.Lock()
+    set_worker_transport(PipeTransport(conn, lock))
+    _serve(conn, _locked_send(conn, lock))
+
+
+def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None]:
+    """Task code may log from several threads; the pipe takes one message at a time."""
+
+    def send(message: Any) -> None:
+        with lock:
+            conn.send(message)
+
+    return send
+
+
+def _serve(conn: Connection, send: Callable[[Any], None]) -> None:
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if isinstance(message, Stop):
+            return
+        if isinstance(message, Assignment):
+            send(_attempt(message, send))
+        elif isinstance(message, HookJob):
+            _hook(message, send)
+
+
+def _attempt(job: Assignment, send: Callable[[Any], None]) -> Finished:
+    try:
+        task = default_registry.get(job.run["task_id"])
+    except TaskNotFoundError as exc:
+        return Finished(job.run["id"], job.lease_id, job.attempt, "failed", 0.0,
+                        error=error_info(exc))
+    return run_attempt(task, job, send)
+
+
+def _hook(job: HookJob, send: Callable[[Any], None]) -> None:
+    task = default_registry.find(job.run["task_id"])
+    if task is not None:
+        run_hook_job(task, job, send)
+    send(HookDone(job.run["id"], job.lease_id))
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this child if the supervisor dies (even by ``kill -9``)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

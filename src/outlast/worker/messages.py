@@ -1,0 +1,91 @@
+"""Messages between the supervisor and its child processes (pickled over a Pipe).
+
+Kept as small frozen dataclasses so both sides agree on the shape and tests can build
+them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from outlast.sdk.calls import Call
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Run one attempt. ``run`` holds the run's columns the child needs."""
+
+    run: dict[str, Any]
+    lease_id: str
+    attempt: int
+    memory_limit: int | None
+    environment: str
+
+
+@dataclass(frozen=True)
+class HookJob:
+    """Call a final-state hook for a run that ended outside a child (cancel, expiry, crash)."""
+
+    run: dict[str, Any]
+    hook: str
+    lease_id: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True)
+class Reply:
+    request_id: int
+    ok: bool
+    data: Any = None
+    error: dict[str, Any] | None = None
+    status: int = 200
+
+
+# -- child → supervisor ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ready:
+    pid: int
+    definitions: list[dict[str, Any]]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    run_id: str
+    attempt: int
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    request_id: int
+    call: Call
+
+
+@dataclass(frozen=True)
+class Finished:
+    """An attempt ended inside the child (completed, failed, aborted or out of memory)."""
+
+    run_id: str
+    lease_id: str
+    attempt: int
+    kind: str
+    executed: float
+    output: Any = None
+    error: dict[str, Any] | None = None
+    retry_override: bool | float | None = None
+    hooks_done: bool = False
+
+
+@dataclass(frozen=True)
+class HookDone:
+    run_id: str
+    lease_id: str

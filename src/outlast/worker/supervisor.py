@@ -1,0 +1,460 @@
+"""The worker supervisor: claims runs, feeds warm children, heartbeats, records results.
+
+A single-threaded loop waits on every child's pipe and process sentinel, the database
+listener and a wake-up pipe, so there is no shared state between threads to guard.
+Heartbeats are sent from here, never from a child, so task code cannot starve them.
+Every result is written with the attempt's lease id: a late result from an attempt
+whose lease was taken over (canceled, or recovered by the sweeper) is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+from outlast import __version__
+from outlast.engine import Engine, Outcome
+from outlast.engine.definitions import TaskDefinition
+from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
+from outlast.errors import ConfigError, OutlastError
+from outlast.ids import new_id
+from outlast.jsonutil import dumps
+from outlast.machines import PRESETS
+from outlast.sdk.transports import LocalTransport
+from outlast.worker.messages import (
+    ApiCall,
+    Assignment,
+    Finished,
+    HookDone,
+    HookJob,
+    LogBatch,
+    Ready,
+    Reply,
+)
+from outlast.worker.pool import Child, crash_error
+
+log = logging.getLogger("outlast.worker")
+
+
+@dataclass
+class Pending:
+    """Writes waiting for the next flush (kept across database hiccups)."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    hooks_done: list[tuple[str, str]] = field(default_factory=list)
+    definitions: list[TaskDefinition] | None = None
+
+
+class Supervisor:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        environment: str,
+        task_dirs: list[str],
+        root: Path,
+        concurrency: int = 4,
+        queues: list[str] | None = None,
+        grace: float = 30.0,
+        worker_id: str | None = None,
+        sweep: bool = True,
+        exit_on_import_error: bool = True,
+        enforce_memory: bool = True,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+        self.engine = engine
+        self.environment = environment
+        self.task_dirs = task_dirs
+        self.root = root
+        self.concurrency = concurrency
+        self.queues = queues or None
+        self.grace = grace
+        self.worker_id = worker_id or new_id("worker")
+        self.sweep_enabled = sweep
+        self.exit_on_import_error = exit_on_import_error
+        self.enforce_memory = enforce_memory
+        self.children: list[Child] = []
+        self.pending = Pending()
+        self.generation = 0
+        self.registered_generation = -1
+        self.import_error: str | None = None
+        self._api = LocalTransport(engine, environment)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+        self._stop_requested = False
+        self._reload_requested = False
+        self._stop_deadline: float | None = None
+        self._more_work = True
+        self._last_claim = 0.0
+        self._last_heartbeat = 0.0
+        self._last_sweep = 0.0
+        self._last_hooks = 0.0
+        self._backoff_until = 0.0
+        self._listener: Any = None
+        self.heartbeat_interval = min(engine.lease_seconds / 3, 2.0)
+        self.poll_interval = 0.05 if engine.store.dialect == "sqlite" else 1.0
+
+    # -- control from other threads ------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Drain: claim nothing more, let running attempts finish within ``grace``."""
+        self._stop_requested = True
+        self._wake()
+
+    def reload(self) -> None:
+        """Replace every child so changed task modules are imported afresh."""
+        self._reload_requested = True
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass
+
+    # -- main loop -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Block until stopped; children, leases and the worker row are cleaned up."""
+        self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
+        self.engine.register_worker(self.environment, self.worker_id, {
+            "hostname": socket.gethostname(), "pid": os.getpid(), "version": __version__,
+            "queues": self.queues or ["*"], "concurrency": self.concurrency,
+        })
+        self._spawn_all()
+        try:
+            while not self._finished():
+                self._tick()
+        finally:
+            self._shutdown()
+
+    def _finished(self) -> bool:
+        if not self._stop_requested:
+            return False
+        busy = [c for c in self.children if c.job is not None]
+        if not busy:
+            return True
+        if self._stop_deadline is None:
+            self._stop_deadline = time.monotonic() + self.grace
+        if time.monotonic() >= self._stop_deadline:
+            self._hand_back(busy)
+            return True
+        return False
+
+    def _tick(self) -> None:
+        ready = wait(self._waitables(), self._timeout())
+        self._dispatch(ready)
+        if self._reload_requested:
+            self._do_reload()
+        self._reap()
+        self._enforce_deadlines()
+        if time.monotonic() < self._backoff_until:
+            return
+        try:
+            self._database_work()
+        except ConfigError:
+            raise
+        except Exception as exc:  # e.g. the database restarted: keep state, retry soon
+            log.warning("worker database call failed (%s); retrying in 1 s", exc)
+            self._backoff_until = time.monotonic() + 1.0
+
+    def _database_work(self) -> None:
+        self._register_definitions()
+        self._flush()
+        self._maybe_heartbeat()
+        self._maybe_sweep()
+        self._fill()
+
+    def _waitables(self) -> list[Any]:
+        items: list[Any] = [self._wake_r, self._listener]
+        for c in self.children:
+            items.append(c.conn)
+            items.append(c.sentinel)
+        return items
+
+    def _timeout(self) -> float:
+        now = time.monotonic()
+        due = [self._last_heartbeat + self.heartbeat_interval]
+        if not self._stop_requested and any(c.idle for c in self.children):
+            due.append(self._last_claim + self.poll_interval)
+        due.extend(c.deadline for c in self.children if c.deadline is not None)
+        if self._stop_deadline is not None:
+            due.append(self._stop_deadline)
+        if self.pending.outcomes or self.pending.logs:
+            due.append(now)
+        return max(0.0, min(due) - now)
+
+    # -- messages ------------------------------------------------------------------------
+
+    def _dispatch(self, ready: list[Any]) -> None:
+        by_conn = {id(c.conn): c for c in self.children}
+        for obj in ready:
+            if obj == self._wake_r:
+                _drain_fd(self._wake_r)
+            elif obj is self._listener:
+                self._on_notifications(self._listener.drain())
+            elif id(obj) in by_conn:
+                self._read_child(by_conn[id(obj)])
+
+    def _on_notifications(self, notes: list[tuple[str, str]]) -> None:
+        for channel, payload in notes:
+            if channel == QUEUED_CHANNEL:
+                self._more_work = True
+            elif channel == CANCEL_CHANNEL and any(c.run_id() == payload for c in self.children):
+                self._last_heartbeat = 0.0  # check our leases now
+
+    def _read_child(self, child: Child) -> None:
+        while True:
+            try:
+                if not child.conn.poll():
+                    return
+                message = child.conn.recv()
+            except (EOFError, OSError):
+                return
+            self._handle(child, message)
+
+    def _handle(self, child: Child, message: Any) -> None:
+        if isinstance(message, Finished):
+            self.pending.outcomes.append(_outcome(message))
+            child.job, child.deadline = None, None
+            if message.kind == "oom":
+                child.retire = True  # a MemoryError may leave the process unusable
+        elif isinstance(message, LogBatch):
+            self.pending.logs.extend(_log_rows(message))
+        elif isinstance(message, ApiCall):
+            child.conn.send(self._answer(message))
+        elif isinstance(message, HookDone):
+            self.pending.hooks_done.append((message.run_id, message.lease_id))
+            child.job = None
+        elif isinstance(message, Ready):
+            self._on_ready(child, message)
+
+    def _answer(self, message: ApiCall) -> Reply:
+        try:
+            return Reply(message.request_id, True, self._api.send(message.call))
+        except OutlastError as exc:
+            return Reply(message.request_id, False, error=exc.to_dict(), status=exc.http_status)
+        except Exception as exc:
+            log.exception("a task's API call failed")
+            return Reply(message.request_id, False, status=500,
+                         error={"code": "internal_error", "message": str(exc)})
+
+    def _on_ready(self, child: Child, message: Ready) -> None:
+        if message.error:
+            self.import_error = message.error
+            log.error("task modules failed to import:\n%s", message.error)
+            child.retire = True
+            return
+        self.import_error = None
+        child.ready = True
+        if self.registered_generation < child.generation:
+            self.pending.definitions = [TaskDefinition.from_dict(d) for d in message.definitions]
+            self.registered_generation = child.generation
+
+    def _register_definitions(self) -> None:
+        definitions = self.pending.definitions
+        if definitions is not None:
+            self.engine.register_tasks(self.environment, definitions)
+            self.pending.definitions = None
+            log.info("registered %d task(s): %s", len(definitions),
+                     ", ".join(d.id for d in definitions))
+
+    # -- children ------------------------------------------------------------------------
+
+    def _spawn_all(self) -> None:
+        while len(self.children) < self.concurrency:
+            self.children.append(Child(self.task_dirs, self.root, self.generation))
+
+    def _do_reload(self) -> None:
+        self._reload_requested = False
+        self.generation += 1
+        self.import_error = None
+        for c in self.children:
+            c.retire = True
+        log.info("reloading task modules")
+
+    def _reap(self) -> None:
+        """Replace dead or retired children; a job that died with its child crashed."""
+        for c in list(self.children):
+            alive = c.process.is_alive()
+            if alive and not (c.retire and c.job is None):
+                continue
+            if alive:
+                c.stop()
+            else:
+                c.process.join(0)
+                self._on_death(c)
+                c.conn.close()
+            self.children.remove(c)
+        if self._stop_requested or (self.import_error and self.exit_on_import_error):
+            if self.import_error and not self.children:
+                raise ConfigError(f"task modules failed to import:\n{self.import_error}")
+            return
+        if self.import_error is None:
+            self._spawn_all()
+
+    def _on_death(self, child: Child) -> None:
+        job = child.job
+        if job is None or isinstance(job, HookJob):
+            return
+        reason = child.killed_for
+        if reason == "cancel":
+            return  # the run is already final; nothing to write
+        executed = time.monotonic() - child.started_at
+        if reason == "timeout":
+            limit = job.run.get("max_duration")
+            error = {"type": "MaxDurationExceeded",
+                     "message": f"the run exceeded its max_duration of {limit} s"}
+            kind = "timed_out"
+        else:
+            error, kind = crash_error(child.process.exitcode), "crashed"
+        self.pending.outcomes.append(Outcome(job.run["id"], job.lease_id, job.attempt, kind,
+                                             executed, error=error))
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for c in self.children:
+            if c.deadline is not None and now >= c.deadline and c.killed_for is None:
+                c.kill("timeout")
+
+    def _hand_back(self, busy: list[Child]) -> None:
+        """Grace ran out: stop the attempts and put their runs back in the queue."""
+        for c in busy:
+            job = c.job
+            c.kill("stop")
+            if isinstance(job, Assignment):
+                self.pending.outcomes.append(Outcome(
+                    job.run["id"], job.lease_id, job.attempt, "released",
+                    time.monotonic() - c.started_at,
+                    error={"type": "WorkerShutdown", "message": "handed back on shutdown"}))
+            c.job = None
+
+    # -- database work -------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if self.pending.logs:
+            self.engine.append_logs(self.pending.logs)
+            self.pending.logs = []
+        if self.pending.outcomes:
+            self.engine.record(self.pending.outcomes)
+            self.pending.outcomes = []
+            self._more_work = True
+        for run_id, lease_id in self.pending.hooks_done:
+            self.engine.finish_hook(run_id, lease_id)
+        self.pending.hooks_done = []
+
+    def _maybe_heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat < self.heartbeat_interval:
+            return
+        self._last_heartbeat = now
+        running = {c.run_id(): c for c in self.children
+                   if isinstance(c.job, Assignment) and c.killed_for is None}
+        held = self.engine.heartbeat(self.worker_id, [r for r in running if r])
+        for run_id, c in running.items():
+            assert isinstance(c.job, Assignment)
+            if held.get(run_id or "") != c.job.lease_id:
+                log.info("run %s is no longer ours (canceled or recovered); stopping it", run_id)
+                c.kill("cancel")
+
+    def _maybe_sweep(self) -> None:
+        now = time.monotonic()
+        if not self.sweep_enabled or now - self._last_sweep < 1.0:
+            return
+        self._last_sweep = now
+        if self.engine.try_lead("sweeper", self.worker_id, ttl=10.0):
+            self.engine.sweep()
+
+    def _fill(self) -> None:
+        if self._stop_requested:
+            return
+        idle = [c for c in self.children if c.idle]
+        if not idle:
+            return
+        now = time.monotonic()
+        if self._listener is not None and hasattr(self._listener, "changed"):
+            self._more_work = self._more_work or self._listener.changed()
+        if not self._more_work and now - self._last_claim < self.poll_interval:
+            return
+        self._last_claim = now
+        rows = self.engine.claim(self.environment, self.worker_id, self.queues, len(idle))
+        self._more_work = len(rows) == len(idle)
+        for child, row in zip(idle, rows, strict=False):
+            self._assign(child, row)
+        self._maybe_hooks(idle[len(rows):])
+
+    def _assign(self, child: Child, row: dict[str, Any]) -> None:
+        preset = PRESETS.get(row["machine"])
+        memory = preset.memory_bytes if preset and self.enforce_memory else None
+        job = Assignment(run=_run_fields(row), lease_id=row["lease_id"],
+                         attempt=row["attempt_count"], memory_limit=memory,
+                         environment=self.environment)
+        deadline = None
+        if row.get("max_duration"):
+            deadline = time.monotonic() + max(0.0, row["max_duration"] - row["execution_seconds"])
+        child.assign(job, deadline)
+
+    def _maybe_hooks(self, idle: list[Child]) -> None:
+        now = time.monotonic()
+        if not idle or now - self._last_hooks < 1.0:
+            return
+        self._last_hooks = now
+        for child, row in zip(idle, self.engine.claim_hooks(self.environment, self.queues,
+                                                            len(idle)), strict=False):
+            child.assign(HookJob(_run_fields(row), row["hook_pending"], row["hook_lease"],
+                                 self.environment), None)
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        for c in self.children:
+            c.stop(timeout=1.0)
+        self.children.clear()
+        try:
+            self._flush()
+            self.engine.stop_worker(self.worker_id)
+            self.engine.release_lead("sweeper", self.worker_id)
+        except Exception as exc:
+            log.warning("could not record the worker's shutdown: %s", exc)
+        if self._listener is not None:
+            self._listener.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+
+_RUN_FIELDS = ("id", "task_id", "payload", "attempt_count", "max_attempts", "tags", "metadata",
+               "created_at", "queue", "machine", "replayed_from", "parent_id", "root_id",
+               "idempotency_key", "max_duration", "execution_seconds", "status", "error",
+               "environment")
+
+
+def _run_fields(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row.get(k) for k in _RUN_FIELDS}
+
+
+def _outcome(m: Finished) -> Outcome:
+    return Outcome(m.run_id, m.lease_id, m.attempt, m.kind,  # type: ignore[arg-type]
+                   m.executed, m.output, m.error, m.retry_override, m.hooks_done)
+
+
+def _log_rows(batch: LogBatch) -> list[dict[str, Any]]:
+    return [{"run_id": batch.run_id, "attempt": batch.attempt, "at": r["at"],
+             "level": r["level"], "message": r["message"],
+             "attributes": dumps(r["attributes"], "log attributes")} for r in batch.records]
+
+
+def _drain_fd(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
