@@ -6,8 +6,9 @@ The ``engine`` (SQLite and PostgreSQL, fake clock) comes from ``tests/conftest.p
 from __future__ import annotations
 
 import threading
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import uvicorn
@@ -25,6 +26,21 @@ from outlast.server.app import create_app
 
 DEV_KEY = "ol_dev_test-key-0123456789"
 TASKS = ("hello", "other")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for another thread to make ``condition`` true (time itself is the fake clock)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        pause.wait(0.01)
+
+
+@pytest.fixture
+def eventually() -> Callable[..., None]:
+    """``eventually(lambda: ...)``: poll until true, fail after 10 s."""
+    return wait_until
 
 
 def auth(key: str) -> dict[str, str]:
@@ -54,6 +70,20 @@ def client(app: Starlette) -> Iterator[TestClient]:
 def anonymous(app: Starlette) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def as_env(app: Starlette, engine: Engine) -> Iterator[Callable[[str], TestClient]]:
+    """``as_env("staging")``: a client holding a freshly created key of that environment."""
+    opened: list[TestClient] = []
+
+    def make(env: str) -> TestClient:
+        opened.append(TestClient(app, headers=auth(engine.create_api_key(env))))
+        return opened[-1]
+
+    yield make
+    for c in opened:
+        c.close()
 
 
 class LiveServer:

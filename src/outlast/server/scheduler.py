@@ -49,6 +49,10 @@ class Scheduler:
     def leading(self) -> bool:
         return time.monotonic() < self._lead_until
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         if self._thread is not None:
             return

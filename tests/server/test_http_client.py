@@ -1,0 +1,95 @@
+"""``outlast.Client`` and ``AsyncClient`` over real HTTP, against uvicorn on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import outlast
+from outlast.clock import FakeClock
+from outlast.engine import Engine
+from outlast.errors import (
+    AuthError,
+    InvalidTransitionError,
+    RunNotFoundError,
+    TaskNotFoundError,
+    ValidationError,
+)
+
+
+@pytest.fixture
+def client(live_server: Any, engine: Engine) -> Iterator[outlast.Client]:
+    url = live_server.url
+    with outlast.Client(url=url, api_key=engine.create_api_key("dev")) as c:
+        yield c
+
+
+def test_trigger_retrieve_and_list(client: outlast.Client) -> None:
+    handle = client.tasks.trigger("hello", {"name": "Ada"}, tags=["user:1"],
+                                  idempotency_key="k1")
+    assert handle.created
+    again = client.tasks.trigger("hello", {"name": "Ada"}, idempotency_key="k1")
+    assert (again.id, again.created) == (handle.id, False)
+    run = handle.retrieve()
+    assert (run.id, run.status, run.payload, run.tags) == (
+        handle.id, "QUEUED", {"name": "Ada"}, ["user:1"])
+    assert [r.id for r in client.runs.list(tag="user:1")] == [handle.id]
+
+
+def test_batches(client: outlast.Client) -> None:
+    one_task = client.tasks.batch_trigger("hello", [{"payload": i} for i in range(3)])
+    many = client.batch.trigger([{"task": "hello", "payload": 1},
+                                 {"task": "other", "payload": 2}])
+    assert len(one_task) == 3
+    assert [h.task for h in many] == ["hello", "other"]
+    runs, cursor = client.runs.page(limit=4)
+    assert len(runs) == 4 and cursor is not None
+    rest, last = client.runs.page(limit=4, cursor=cursor)
+    assert (len(rest), last) == (1, None)
+
+
+def test_actions(client: outlast.Client) -> None:
+    handle = client.tasks.trigger("hello", {"n": 1}, delay="1h")
+    assert client.runs.reschedule(handle.id, "2h").status == "DELAYED"
+    replayed = client.runs.replay(handle.id, {"n": 2})
+    assert client.runs.retrieve(replayed.id).payload == {"n": 2}
+    assert client.runs.cancel(handle.id).status == "CANCELED"
+    with pytest.raises(InvalidTransitionError):
+        client.runs.cancel(handle.id)
+
+
+def test_errors_come_back_as_their_classes(client: outlast.Client, live_server: Any) -> None:
+    with pytest.raises(TaskNotFoundError):
+        client.tasks.trigger("ghost", 1)
+    with pytest.raises(RunNotFoundError):
+        client.runs.retrieve("run_missing")
+    with pytest.raises(ValidationError):
+        client.runs.list(status="SLEEPING")
+    url = live_server.url
+    with outlast.Client(url=url, api_key="wrong") as stranger, pytest.raises(AuthError):
+        stranger.runs.list()
+
+
+def test_scheduler_in_the_server_enqueues_due_runs(client: outlast.Client, clock: FakeClock,
+                                                   eventually: Callable[..., None]) -> None:
+    clock.set(time.time())  # the client resolves delays with the wall clock
+    handle = client.tasks.trigger("hello", None, delay="1s")
+    assert handle.retrieve().status == "DELAYED"
+    clock.advance(2)
+    eventually(lambda: handle.retrieve().status == "QUEUED")
+
+
+def test_async_client(live_server: Any, engine: Engine) -> None:
+    url, key = live_server.url, engine.create_api_key("dev")
+
+    async def main() -> tuple[str, str]:
+        async with outlast.AsyncClient(url=url, api_key=key) as c:
+            handle = await c.tasks.trigger("other", [1, 2])
+            run = await c.runs.retrieve(handle.id)
+            return run.task, run.status
+
+    assert asyncio.run(main()) == ("other", "QUEUED")
