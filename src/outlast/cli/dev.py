@@ -1,0 +1,72 @@
+"""``outlast dev``: everything on one laptop, in one command, with no network.
+
+SQLite in ``.outlast/``, the API and dashboard, the scheduler, one worker and hot
+reload. It writes ``.outlast/dev.env`` so that clients started in the project need no
+configuration at all.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import click
+
+from outlast.cli.common import open_engine, project_config, require_task_dirs
+from outlast.cli.devenv import DEV_ENVIRONMENT, dev_api_key, write_dev_env
+from outlast.cli.devsession import DevSession
+from outlast.cli.output import redact_url
+from outlast.cli.serving import bind_socket, public_url, setup_logging, uvicorn_server
+from outlast.config import Config
+from outlast.engine import Engine
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8030, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,
+              help="Runs executed at the same time.")
+@click.option("--no-reload", is_flag=True, help="Do not reload task modules when they change.")
+@click.option("--grace", type=float, default=30.0, show_default=True,
+              help="Seconds running attempts get to finish on Ctrl-C.")
+def dev(port: int, host: str, concurrency: int, no_reload: bool, grace: float) -> None:
+    """Run the server, scheduler and a worker locally, reloading tasks on change."""
+    config = project_config(required=True)
+    require_task_dirs(config)
+    sock = bind_socket(host, port)
+    port = sock.getsockname()[1]
+    engine = open_engine(config)
+    key = dev_api_key(engine, config.state_dir() / "dev.env")
+    url = public_url(host, port)
+    write_dev_env(config.state_dir() / "dev.env", url, key)
+    banner(config, url, key, reload=not no_reload)
+    setup_logging()
+    session = build_session(config, engine, sock, host, port, key, concurrency=concurrency,
+                            reload=not no_reload, grace=grace)
+    raise SystemExit(session.run())
+
+
+def build_session(config: Config, engine: Engine, sock: socket.socket, host: str, port: int,
+                  key: str, *, concurrency: int, reload: bool, grace: float) -> DevSession:
+    # Imported here: the server and worker pull in more than the other commands need.
+    from outlast.server.app import create_app
+    from outlast.worker.supervisor import Supervisor
+
+    app = create_app(engine, dev_api_key=key)
+    server = uvicorn_server(app, host, port, access_log=False, log_level="warning")
+    supervisor = Supervisor(engine, environment=DEV_ENVIRONMENT, task_dirs=list(config.dirs),
+                            root=config.root, concurrency=concurrency, grace=grace,
+                            # With hot reload a module that fails to import is fixed and
+                            # saved again; the worker waits for that instead of exiting.
+                            exit_on_import_error=not reload)
+    return DevSession(config, server, supervisor, sock, reload=reload, grace=grace)
+
+
+def banner(config: Config, url: str, key: str, *, reload: bool) -> None:
+    click.secho(f"Outlast dev server for {config.project!r}", bold=True)
+    click.echo(f"  dashboard  {url}/")
+    click.echo(f"  API        {url}/api/v1")
+    click.echo(f"  API key    {key}")
+    click.echo(f"  database   {redact_url(config.database_url)}")
+    click.echo(f"  tasks      {', '.join(config.dirs)}" + ("  (reloading on change)" if reload
+                                                           else ""))
+    click.echo("Clients in this project read .outlast/dev.env. Ctrl-C to stop.\n")

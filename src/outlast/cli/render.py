@@ -1,0 +1,81 @@
+"""Text views of runs for the terminal: a list row, a detail page, log lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from outlast.cli import output as out
+from outlast.sdk.handles import Run
+
+RUN_HEADERS = ("ID", "TASK", "STATUS", "ATTEMPTS", "CREATED", "DURATION", "TAGS")
+
+
+def run_row(run: Run) -> list[str]:
+    return [
+        run.id,
+        run.task,
+        out.status(run.status),
+        str(run.attempts),
+        out.when(run.raw.get("created_at")),
+        out.seconds(run.duration) if run.started_at else "-",
+        ",".join(run.tags),
+    ]
+
+
+def run_detail(run: Run, attempts: list[dict[str, Any]]) -> str:
+    raw = run.raw
+    lines = [
+        f"{click.style(run.id, bold=True)}  {run.task}  {out.status(run.status)}",
+        f"  queue       {run.queue}   machine {raw.get('machine', '-')}",
+        f"  attempts    {run.attempts} of {raw.get('max_attempts', '?')}",
+        f"  created     {out.when(raw.get('created_at'))}",
+        f"  started     {out.when(raw.get('started_at'))}",
+        f"  finished    {out.when(raw.get('finished_at'))}",
+        f"  duration    {out.seconds(run.duration)}   cost {run.cost:.6f}",
+    ]
+    lines += _optional(raw, run)
+    lines += _section("payload", out.to_json(run.payload))
+    if run.output is not None:
+        lines += _section("output", out.to_json(run.output))
+    if run.error:
+        lines += _section("error", _error_text(run.error))
+    if attempts:
+        lines += _section("attempts", "\n".join(attempt_line(a) for a in attempts))
+    return "\n".join(lines)
+
+
+def _optional(raw: dict[str, Any], run: Run) -> list[str]:
+    pairs = [("tags", ", ".join(run.tags)), ("idempotency", run.idempotency_key),
+             ("parent", run.parent_id), ("replay of", raw.get("replayed_from")),
+             ("metadata", out.to_json(run.metadata) if run.metadata else None)]
+    return [f"  {name:<11} {value}" for name, value in pairs if value]
+
+
+def _section(title: str, body: str) -> list[str]:
+    indented = [("  " + line).rstrip() for line in body.splitlines()]
+    return ["", click.style(title, bold=True), *indented]
+
+
+def _error_text(error: dict[str, Any]) -> str:
+    head = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+    stack = error.get("stack")
+    return f"{head}\n\n{stack.rstrip()}" if stack else head
+
+
+def attempt_line(attempt: dict[str, Any]) -> str:
+    started, finished = attempt.get("started_at"), attempt.get("finished_at")
+    took = out.seconds(finished - started) if started and finished else "-"
+    error = attempt.get("error") or {}
+    reason = f"  {error.get('type', '')}: {error.get('message', '')}" if error else ""
+    return (f"#{attempt['number']}  {out.status(attempt['status'])}  "
+            f"{out.when(started)}  {took}  {attempt.get('worker_id') or ''}{reason}")
+
+
+def log_line(log: dict[str, Any]) -> str:
+    level = log["level"]
+    color = {"ERROR": "red", "WARNING": "yellow", "DEBUG": "bright_black"}.get(level)
+    attrs = out.attributes(log.get("attributes"))
+    return (f"{out.clock_time(log['at'])} {click.style(f'{level:<7}', fg=color)} "
+            f"#{log.get('attempt') or '-'} {log['message']}" + (f"  {attrs}" if attrs else ""))

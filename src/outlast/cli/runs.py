@@ -1,0 +1,86 @@
+"""``outlast runs``: look at runs and act on them from a terminal."""
+
+from __future__ import annotations
+
+import click
+
+from outlast.cli.common import client_options, make_client
+from outlast.cli.output import note, status, table
+from outlast.cli.render import RUN_HEADERS, log_line, run_detail, run_row
+from outlast.cli.trigger import parse_payload
+from outlast.engine.statuses import RunStatus
+
+_STATUSES = [s.value for s in RunStatus]
+
+
+@click.group()
+def runs() -> None:
+    """List, inspect, cancel and replay runs."""
+
+
+@runs.command("list")
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              type=click.Choice(_STATUSES, case_sensitive=False),
+              help="Only runs in this status (repeatable).")
+@click.option("--task", "task_id", metavar="TASK", help="Only runs of this task.")
+@click.option("--tag", metavar="TAG", help="Only runs with this tag.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@client_options
+def list_runs(statuses: tuple[str, ...], task_id: str | None, tag: str | None, limit: int,
+              url: str | None, api_key: str | None) -> None:
+    """The newest runs, as a table."""
+    with make_client(url, api_key) as client:
+        found = client.runs.list(status=[s.upper() for s in statuses] or None, task=task_id,
+                                 tag=tag, limit=limit)
+    if not found:
+        note("no runs match")
+        return
+    click.echo(table(RUN_HEADERS, [run_row(r) for r in found]))
+
+
+@runs.command("show")
+@click.argument("run_id", metavar="ID")
+@client_options
+def show(run_id: str, url: str | None, api_key: str | None) -> None:
+    """Status, attempts, timings, payload, output and error of one run."""
+    with make_client(url, api_key) as client:
+        run = client.runs.retrieve(run_id)
+        attempts = client.runs.attempts(run_id)
+    click.echo(run_detail(run, attempts))
+
+
+@runs.command("cancel")
+@click.argument("run_id", metavar="ID")
+@client_options
+def cancel(run_id: str, url: str | None, api_key: str | None) -> None:
+    """Cancel a run that has not finished."""
+    with make_client(url, api_key) as client:
+        run = client.runs.cancel(run_id)
+    click.echo(f"{run.id} {status(run.status)}")
+
+
+@runs.command("replay")
+@click.argument("run_id", metavar="ID")
+@click.argument("payload", metavar="[JSON]", required=False)
+@client_options
+def replay(run_id: str, payload: str | None, url: str | None, api_key: str | None) -> None:
+    """Start a new run of the same task, with the same (or the given) payload."""
+    with make_client(url, api_key) as client:
+        if payload is None:
+            handle = client.runs.replay(run_id)
+        else:
+            handle = client.runs.replay(run_id, parse_payload(payload))
+    click.echo(handle.id)
+
+
+@runs.command("logs")
+@click.argument("run_id", metavar="ID")
+@client_options
+def logs(run_id: str, url: str | None, api_key: str | None) -> None:
+    """The run's log lines, oldest first."""
+    with make_client(url, api_key) as client:
+        lines = client.runs.logs(run_id)
+    if not lines:
+        note("no logs yet")
+    for line in lines:
+        click.echo(log_line(line))

@@ -1,0 +1,56 @@
+"""``outlast server``: the API, dashboard and scheduler, for production.
+
+Workers run separately (``outlast worker``) so that the two scale apart. Any number of
+servers may share one PostgreSQL database: the scheduler leads in exactly one of them.
+"""
+
+from __future__ import annotations
+
+import click
+
+from outlast.cli.common import database_url_option, open_engine, project_config
+from outlast.cli.output import note, redact_url
+from outlast.cli.serving import (
+    bind_socket,
+    public_url,
+    setup_logging,
+    stop_signals,
+    uvicorn_server,
+)
+from outlast.config import Config
+from outlast.sdk.registry import Registry
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (0.0.0.0 for all).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8030, show_default=True)
+@database_url_option
+@click.option("--import-tasks", is_flag=True,
+              help="Import the task modules too, to validate typed payloads in the server.")
+@click.option("--no-scheduler", is_flag=True, help="Serve the API only; run no scheduler.")
+def server(host: str, port: int, database_url: str | None, import_tasks: bool,
+           no_scheduler: bool) -> None:
+    """Run the HTTP API, dashboard and scheduler."""
+    from outlast.server.app import create_app
+
+    config = project_config(database_url)
+    sock = bind_socket(host, port)
+    engine = open_engine(config)
+    registry = task_registry(config) if import_tasks else None
+    setup_logging()
+    app = create_app(engine, registry=registry, scheduler=not no_scheduler)
+    http = uvicorn_server(app, host, sock.getsockname()[1], access_log=True)
+    note(f"Outlast server on {public_url(host, sock.getsockname()[1])} "
+         f"(database {redact_url(config.database_url)})")
+    with stop_signals(lambda: setattr(http, "should_exit", True), "outlast server"):
+        http.run(sockets=[sock])
+
+
+def task_registry(config: Config) -> Registry:
+    from outlast.cli.common import require_task_dirs
+    from outlast.sdk.registry import default_registry, import_task_modules
+
+    require_task_dirs(config)
+    import_task_modules(list(config.dirs), config.root)
+    return default_registry

@@ -1,0 +1,43 @@
+"""``outlast worker``: execute runs, as many processes and machines as needed.
+
+The first SIGTERM (what a deploy sends) drains: no new claims, running attempts get
+``--grace`` seconds to finish, the rest go back to the queue for another worker. A
+second signal stops at once; the sweeper then recovers whatever was running.
+"""
+
+from __future__ import annotations
+
+import click
+
+from outlast.cli.common import database_url_option, open_engine, project_config, require_task_dirs
+from outlast.cli.output import note, redact_url
+from outlast.cli.serving import setup_logging, stop_signals
+from outlast.config import ENVIRONMENTS
+
+
+@click.command()
+@click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,
+              help="Runs executed at the same time.")
+@click.option("--queue", "queues", multiple=True, metavar="NAME",
+              help="Only claim runs from this queue (repeatable; default: all).")
+@database_url_option
+@click.option("--env", "environment", type=click.Choice(ENVIRONMENTS),
+              help="Environment to serve (default: the config's, else dev).")
+@click.option("--grace", type=float, default=30.0, show_default=True,
+              help="Seconds running attempts get to finish when stopping.")
+def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
+           environment: str | None, grace: float) -> None:
+    """Execute runs of the project's tasks."""
+    from outlast.worker.supervisor import Supervisor
+
+    config = project_config(database_url).with_environment(environment)
+    require_task_dirs(config)
+    engine = open_engine(config)
+    setup_logging()
+    supervisor = Supervisor(engine, environment=config.environment, task_dirs=list(config.dirs),
+                            root=config.root, concurrency=concurrency,
+                            queues=list(queues) or None, grace=grace)
+    note(f"Outlast worker: environment {config.environment}, concurrency {concurrency}, "
+         f"queues {', '.join(queues) or 'all'}, database {redact_url(config.database_url)}")
+    with stop_signals(supervisor.request_stop, "the worker"):
+        supervisor.run()

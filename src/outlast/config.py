@@ -1,0 +1,265 @@
+"""Project configuration: ``outlast.toml`` or ``[tool.outlast]`` in ``pyproject.toml``.
+
+The file is searched from the working directory upward, like git finds its repository,
+so every command behaves the same from any subdirectory of a project. The directory
+holding the file is the project root: task directories and relative SQLite paths are
+resolved against it, never against wherever the command happened to start.
+
+Environment variables override the file (``OUTLAST_DATABASE_URL``,
+``OUTLAST_ENVIRONMENT``) so one checked-in file serves a laptop and a deployment.
+
+    project = "my-app"
+    dirs = ["tasks"]
+    database_url = "sqlite:///.outlast/dev.db"
+    environment = "dev"
+
+    [defaults]
+    machine = "small-1x"
+    max_duration = "1h"
+
+    [defaults.retry]
+    max_attempts = 3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from outlast.durations import parse_duration
+from outlast.engine.definitions import DEFAULT_MACHINE
+from outlast.errors import ConfigError, ValidationError
+from outlast.machines import machine as check_machine
+from outlast.sdk.retry import Retry
+
+CONFIG_FILE = "outlast.toml"
+PYPROJECT = "pyproject.toml"
+DEFAULT_DATABASE_URL = "sqlite:///.outlast/dev.db"
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+_TOP_KEYS = {"project", "dirs", "database_url", "environment", "defaults"}
+_DEFAULT_KEYS = {"retry", "machine", "max_duration"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a command needs to know about the project it runs in."""
+
+    project: str
+    root: Path
+    dirs: tuple[str, ...] = ("tasks",)
+    database_url: str = DEFAULT_DATABASE_URL
+    environment: str = "dev"
+    retry: Retry = field(default_factory=Retry)
+    machine: str = DEFAULT_MACHINE
+    max_duration: float | None = None
+    #: The file the values came from; None when no file was found.
+    source: Path | None = None
+
+    def task_dirs(self) -> list[Path]:
+        return [self.root / d for d in self.dirs]
+
+    def state_dir(self) -> Path:
+        """Where ``outlast dev`` keeps its database and ``dev.env``."""
+        return self.root / ".outlast"
+
+    def with_database_url(self, url: str | None, base: Path | None = None) -> Config:
+        """A copy using ``url`` (from a command-line flag) when given.
+
+        A relative SQLite path on the command line is relative to where the user typed
+        it (``base``, the working directory by default), as shell users expect.
+        """
+        if not url:
+            return self
+        resolved = resolve_database_url(_check_url(url), base or Path.cwd())
+        return dataclasses.replace(self, database_url=resolved)
+
+    def with_environment(self, environment: str | None) -> Config:
+        if not environment:
+            return self
+        return dataclasses.replace(self, environment=_check_environment(environment))
+
+
+def find_config_file(start: Path | None = None) -> Path | None:
+    """The nearest ``outlast.toml``, or ``pyproject.toml`` with ``[tool.outlast]``."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / PYPROJECT
+        if pyproject.is_file() and "outlast" in _read_toml(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def load_config(
+    start: Path | None = None,
+    *,
+    required: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Load the project's configuration, with environment variables applied on top.
+
+    Without a file, commands that only need a database still work (``required=False``):
+    the working directory becomes the root and the defaults apply.
+    """
+    env = os.environ if environ is None else environ
+    path = find_config_file(start)
+    if path is None:
+        if required:
+            raise ConfigError(
+                f"no {CONFIG_FILE} (or [tool.outlast] in {PYPROJECT}) found in "
+                f"{(start or Path.cwd()).resolve()} or its parents; run `outlast init` first"
+            )
+        root = (start or Path.cwd()).resolve()
+        return _apply_env(Config(project=root.name, root=root), env)
+    return _apply_env(parse_config(_section(path), path), env)
+
+
+def parse_config(data: Mapping[str, Any], path: Path) -> Config:
+    """Build a Config from one TOML table; every bad value is a ConfigError naming it."""
+    where = str(path)
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s): {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(_TOP_KEYS))})")
+    root = path.parent.resolve()
+    defaults = _defaults(data.get("defaults", {}), where)
+    return Config(
+        project=_text(data.get("project", root.name), "project", where),
+        root=root,
+        dirs=_dirs(data.get("dirs", ["tasks"]), where),
+        database_url=resolve_database_url(
+            _check_url(_text(data.get("database_url", DEFAULT_DATABASE_URL), "database_url",
+                             where), where), root),
+        environment=_check_environment(
+            _text(data.get("environment", "dev"), "environment", where), where),
+        source=path,
+        **defaults,
+    )
+
+
+def resolve_database_url(url: str, base: Path) -> str:
+    """Make a relative ``sqlite:///path`` absolute against ``base``; others unchanged."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    path = url.removeprefix(prefix)
+    if path == ":memory:" or os.path.isabs(path):
+        return url
+    return prefix + str((base / path).resolve())
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _section(path: Path) -> dict[str, Any]:
+    data = _read_toml(path)
+    if path.name == PYPROJECT:
+        data = data.get("tool", {}).get("outlast", {})
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: [tool.outlast] must be a table")
+    return data
+
+
+def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
+    # Relative paths in the environment resolve against the project root too: the same
+    # variable then means the same database from any subdirectory.
+    url = env.get("OUTLAST_DATABASE_URL")
+    if url:
+        where = "OUTLAST_DATABASE_URL"
+        config = dataclasses.replace(
+            config, database_url=resolve_database_url(_check_url(url, where), config.root))
+    environment = env.get("OUTLAST_ENVIRONMENT")
+    if environment:
+        config = dataclasses.replace(
+            config, environment=_check_environment(environment, "OUTLAST_ENVIRONMENT"))
+    return config
+
+
+# -- validation --------------------------------------------------------------------------
+
+
+def _text(value: Any, name: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: {name} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _dirs(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: dirs must be a list of directories, got {value!r}")
+    dirs = tuple(_text(v, "each entry of dirs", where) for v in value)
+    for d in dirs:
+        if os.path.isabs(d) or ".." in Path(d).parts:
+            raise ConfigError(f"{where}: dirs entries are paths inside the project, got {d!r}")
+    return dirs
+
+
+def _check_url(url: str, where: str = "--database-url") -> str:
+    if url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        return url
+    raise ConfigError(
+        f"{where}: unsupported database_url {url!r}; use sqlite:///path/to.db or "
+        "postgresql://user@host/db"
+    )
+
+
+def _check_environment(value: str, where: str = "--env") -> str:
+    if value not in ENVIRONMENTS:
+        raise ConfigError(f"{where}: environment must be one of {', '.join(ENVIRONMENTS)}, "
+                          f"got {value!r}")
+    return value
+
+
+def _defaults(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [defaults] must be a table")
+    unknown = set(value) - _DEFAULT_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown default(s): {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(_DEFAULT_KEYS))})")
+    out: dict[str, Any] = {}
+    try:
+        if "retry" in value:
+            out["retry"] = _retry(value["retry"], where)
+        if "machine" in value:
+            out["machine"] = check_machine(_text(value["machine"], "machine", where)).name
+        if "max_duration" in value:
+            out["max_duration"] = parse_duration(value["max_duration"], "max_duration")
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: defaults: {exc.message}") from None
+    return out
+
+
+def _retry(value: Any, where: str) -> Retry:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [defaults.retry] must be a table")
+    known = {f.name for f in dataclasses.fields(Retry)}
+    unknown = set(value) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown retry setting(s): {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(known))})")
+    try:
+        return Retry(**value)
+    except TypeError:
+        raise ConfigError(f"{where}: [defaults.retry] values must be numbers "
+                          f"(and randomize a boolean), got {value!r}") from None
