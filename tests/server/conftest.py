@@ -48,6 +48,12 @@ def auth(key: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def dev_key() -> str:
+    """The key the test apps accept for ``dev`` as ``outlast dev``'s own key."""
+    return DEV_KEY
+
+
+@pytest.fixture
 def tasks(engine: Engine) -> tuple[str, ...]:
     """Two tasks registered in ``dev``, each on its own queue."""
     engine.register_tasks("dev", [TaskDefinition(id=t, queue=t) for t in TASKS])

@@ -13,7 +13,6 @@ from outlast.errors import AuthError
 from outlast.server.auth import Authenticator, bearer_key
 
 API = "/api/v1"
-DEV_KEY = "ol_dev_test-key-0123456789"  # as in conftest.py
 
 
 def test_no_key_is_401(anonymous: TestClient) -> None:
@@ -22,9 +21,10 @@ def test_no_key_is_401(anonymous: TestClient) -> None:
     assert r.json()["error"]["code"] == "unauthorized"
 
 
-@pytest.mark.parametrize("header", ["Bearer wrong", "Bearer ", "Basic abc", DEV_KEY,
-                                    f"Bearer {DEV_KEY}x"])
-def test_wrong_or_malformed_key_is_401(anonymous: TestClient, header: str) -> None:
+@pytest.mark.parametrize("header", ["Bearer wrong", "Bearer ", "Basic abc", "{key}",
+                                    "Bearer {key}x", "Bearer  {key}-"])
+def test_wrong_or_malformed_key_is_401(anonymous: TestClient, dev_key: str, header: str) -> None:
+    header = header.format(key=dev_key)
     r = anonymous.post(f"{API}/tasks/hello/trigger", json={}, headers={"Authorization": header})
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "unauthorized"
@@ -65,10 +65,10 @@ def test_task_registered_only_in_dev_is_unknown_in_staging(
     assert r.json()["error"]["code"] == "task_not_found"
 
 
-def test_dev_key_is_only_accepted_when_configured(engine: Engine) -> None:
+def test_dev_key_is_only_accepted_when_configured(engine: Engine, dev_key: str) -> None:
     with pytest.raises(AuthError):
-        Authenticator(engine).environment(f"Bearer {DEV_KEY}")
-    assert Authenticator(engine, DEV_KEY).environment(f"Bearer {DEV_KEY}") == "dev"
+        Authenticator(engine).environment(f"Bearer {dev_key}")
+    assert Authenticator(engine, dev_key).environment(f"Bearer {dev_key}") == "dev"
 
 
 class Counting:

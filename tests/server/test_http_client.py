@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 import outlast
@@ -15,6 +16,7 @@ from outlast.engine import Engine
 from outlast.errors import (
     AuthError,
     InvalidTransitionError,
+    PayloadTooLargeError,
     RunNotFoundError,
     TaskNotFoundError,
     ValidationError,
@@ -93,3 +95,17 @@ def test_async_client(live_server: Any, engine: Engine) -> None:
             return run.task, run.status
 
     assert asyncio.run(main()) == ("other", "QUEUED")
+
+
+def test_oversized_body_over_real_http_is_413(live_server: Any, dev_key: str) -> None:
+    body = b'{"payload": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    with httpx.Client(base_url=live_server.url) as http:
+        r = http.post("/api/v1/tasks/hello/trigger", content=body,
+                      headers={"Authorization": f"Bearer {dev_key}"})
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "payload_too_large"
+
+
+def test_payload_too_large_through_the_client(client: outlast.Client) -> None:
+    with pytest.raises(PayloadTooLargeError):
+        client.tasks.trigger("hello", "x" * 3_500_000)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from outlast.clock import FakeClock
@@ -121,3 +122,21 @@ def test_holder_ids_are_unique() -> None:
                          [(1, 0.5), (2, 1.0), (3, 2.0), (20, MAX_BACKOFF)])
 def test_backoff(failures: int, expected: float) -> None:
     assert backoff(failures, 0.1) == expected
+
+
+def test_recovers_when_postgres_drops_its_connections(
+        engine: Engine, store_url: str, clock: FakeClock, register: Any, trigger: Any,
+        schedulers: Make, eventually: Wait, caplog: pytest.LogCaptureFixture) -> None:
+    """A server restart looks like this to the pool: every connection dies at once."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("connections to kill are a PostgreSQL matter")
+    register(engine, "hello")
+    scheduler = schedulers()
+    eventually(lambda: scheduler.leading)
+    with psycopg.connect(store_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    run_id = trigger(engine, "hello", delay="1s").row["id"]
+    clock.advance(2)
+    eventually(lambda: status(engine, run_id) == "QUEUED")
+    assert scheduler.running
