@@ -19,6 +19,7 @@ def test_no_key_is_401(anonymous: TestClient) -> None:
     r = anonymous.get(f"{API}/runs")
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "unauthorized"
+    assert r.headers["WWW-Authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize("header", ["Bearer wrong", "Bearer ", "Basic abc", "{key}",

@@ -15,10 +15,10 @@ from http import HTTPStatus
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from outlast.errors import OutlastError
+from outlast.errors import AuthError, OutlastError
 
 log = logging.getLogger("outlast.server")
 
@@ -35,7 +35,10 @@ def error_json(code: str, message: str, status: int, **extra: Any) -> JSONRespon
 
 
 def outlast_error_response(exc: OutlastError) -> JSONResponse:
-    return JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status)
+    response = JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status)
+    if isinstance(exc, AuthError):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 def internal_error_response(request: Request, exc: BaseException) -> JSONResponse:
@@ -53,6 +56,8 @@ def guarded(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except OutlastError as exc:
             return outlast_error_response(exc)
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is left to read it; not a bug either
         except Exception as exc:
             return internal_error_response(request, exc)
 
