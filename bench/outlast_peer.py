@@ -1,0 +1,114 @@
+"""Outlast in the peer benchmark: W1, W1 bulk, W2 and W3 exactly as the peers measure them.
+
+Uses the shared runner for CLI-worker peers (``common.bench_external``) from ``PEERS_DIR``,
+so the workloads, the job bodies (``common.mark`` / ``mark_lat``), the timing and the emitted
+fields are the peers' own.
+
+    OUTLAST_STORE=pg|sqlite  (default pg)  -> peer name outlast_pg / outlast_sqlite
+    OUTLAST_CONCURRENCY=4    worker children (warm processes)
+    OUTLAST_PEER_SUFFIX=""   appended to the peer name (e.g. _c8 when comparing settings)
+
+W1: ``Client(database_url=...).tasks.trigger("noop", None)``, one call (one transaction) each.
+W1 bulk: ``client.tasks.batch_trigger`` in chunks of 1,000 (the API's limit) into the queue
+"bulk", which the worker does not consume (like the peers' bulk queues); wiped by the next clear.
+W2/W3: ``bench/run_worker.py`` started as a separate process (the Supervisor with warm
+spawned children), so W2 includes process start-up like the CLI peers.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _peers import load_common  # noqa: E402
+
+C = load_common()
+
+STORE = os.environ.get("OUTLAST_STORE", "pg")
+CONC = int(os.environ.get("OUTLAST_CONCURRENCY", 4))
+PEER = f"outlast_{STORE}{os.environ.get('OUTLAST_PEER_SUFFIX', '')}"
+PG_DB = os.environ.get("OUTLAST_PG_DB", "bench_outlast")
+SQLITE_PATH = os.path.join(C.DIR, "outlast.db")
+URL = C.PG + "/" + PG_DB if STORE == "pg" else "sqlite:///" + SQLITE_PATH
+RUN_TABLES = ("runs", "run_tags", "run_events", "attempts", "run_logs")
+BULK_CHUNK = 1000
+
+
+def fresh_database() -> None:
+    if STORE == "pg":
+        import psycopg
+
+        with psycopg.connect(C.PG + "/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_DB}")
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.remove(SQLITE_PATH + suffix)
+            except FileNotFoundError:
+                pass
+
+
+def clear() -> None:
+    """Delete every run (and its events, attempts, tags, logs); task definitions stay."""
+    if STORE == "pg":
+        import psycopg
+
+        with psycopg.connect(URL, autocommit=True) as conn:
+            conn.execute("TRUNCATE " + ", ".join(RUN_TABLES))
+    else:
+        conn = sqlite3.connect(SQLITE_PATH, timeout=60)
+        try:
+            with conn:
+                for table in RUN_TABLES:
+                    conn.execute(f"DELETE FROM {table}")
+        finally:
+            conn.close()
+
+
+def main() -> None:
+    from outlast import Client
+    from outlast.engine import Engine
+    from outlast.store import open_store
+
+    fresh_database()
+    store = open_store(URL)
+    store.migrate()
+    sys.path.insert(0, str(HERE))
+    from tasks import bench_tasks  # the module the worker's children import
+
+    Engine(store).register_tasks(
+        "dev", [t.definition() for t in (bench_tasks.noop, bench_tasks.lat, bench_tasks.noop_bulk)])
+    store.close()
+
+    client = Client(database_url=URL, environment="dev")
+    trigger = client.tasks.trigger
+    batch_trigger = client.tasks.batch_trigger
+
+    def bulk(n: int) -> None:
+        for start in range(0, n, BULK_CHUNK):
+            k = min(BULK_CHUNK, n - start)
+            batch_trigger("noop-bulk", [{"payload": None}] * k)
+
+    C.bench_external(
+        PEER,
+        f"{'PostgreSQL' if STORE == 'pg' else 'SQLite (WAL)'}; worker: bench/run_worker.py "
+        f"(Supervisor, concurrency={CONC} warm spawned children, queues noop+lat); "
+        "W1 = Client(database_url).tasks.trigger; bulk = tasks.batch_trigger x1000",
+        enqueue=lambda: trigger("noop", None),
+        enqueue_lat=lambda t0: trigger("lat", t0),
+        clear=clear,
+        bulk=bulk,
+        worker_cmd=[sys.executable, str(HERE / "run_worker.py"), URL,
+                    "--concurrency", str(CONC), "--queues", "noop,lat"],
+    )
+    client.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Benchmark tasks: the same job bodies every peer runs (``common.mark`` / ``mark_lat``).
+
+Imported by the worker's children (as ``tasks.bench_tasks``) and by the harness, which
+registers the definitions so runs can be triggered before any worker has started.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for _peers
+
+from _peers import load_common  # noqa: E402
+
+from outlast import task  # noqa: E402
+
+C = load_common()
+
+
+@task(id="noop")
+def noop(payload: object) -> None:
+    C.mark()
+
+
+@task(id="lat")
+def lat(payload: float) -> None:
+    C.mark_lat(payload)
+
+
+@task(id="noop-bulk", queue="bulk")
+def noop_bulk(payload: object) -> None:
+    """Target of W1 bulk: its runs are deleted before any worker starts."""
+    C.mark()
