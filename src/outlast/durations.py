@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta
 
@@ -30,6 +31,8 @@ def parse_duration(value: DurationLike, option: str = "duration") -> float:
         seconds = _parse_text(value.strip().lower(), option)
     else:
         raise ValidationError(f"{option}: expected a duration, got {value!r}", option=option)
+    if not math.isfinite(seconds):
+        raise ValidationError(f"{option}: must be a finite number, got {value!r}", option=option)
     if seconds < 0:
         raise ValidationError(f"{option}: must not be negative, got {value!r}", option=option)
     return seconds

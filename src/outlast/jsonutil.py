@@ -16,7 +16,7 @@ def dumps(value: Any, what: str = "payload") -> str:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from exc
-    if len(text) > MAX_PAYLOAD_BYTES and len(text.encode()) > MAX_PAYLOAD_BYTES:
+    if len(text) * 4 > MAX_PAYLOAD_BYTES and len(text.encode()) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLargeError(
             f"{what} is {len(text.encode())} bytes; the limit is {MAX_PAYLOAD_BYTES}"
         )

@@ -8,6 +8,7 @@ upkeep. The facade owns the store, the clock and a short cache of task definitio
 from __future__ import annotations
 
 import hashlib
+import os
 import hmac
 import time
 from typing import Any
@@ -37,10 +38,12 @@ _DEFINITION_TTL = 2.0
 
 
 class Engine:
-    def __init__(self, store: Store, clock: Clock | None = None, lease_seconds: float = 30.0):
+    def __init__(self, store: Store, clock: Clock | None = None,
+                 lease_seconds: float | None = None) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
-        self.lease_seconds = lease_seconds
+        #: how long an attempt owns its run without a heartbeat (OUTLAST_LEASE_SECONDS)
+        self.lease_seconds = lease_seconds or float(os.environ.get("OUTLAST_LEASE_SECONDS", 30))
         self._definitions: dict[tuple[str, str], tuple[TaskDefinition, float]] = {}
 
     # -- tasks -------------------------------------------------------------------------

@@ -27,22 +27,35 @@ class Candidate:
     concurrency_key: str | None
 
 
+Slot = str | tuple[str, str]
+
+
+def slot(queue: str, concurrency_key: str | None) -> Slot:
+    """What a queue's limit counts: the queue, or one (queue, concurrency key) pair.
+
+    With a ``concurrency_key`` the limit holds per key (API.md §6); runs without a key
+    share the queue's own slot.
+    """
+    return queue if concurrency_key is None else (queue, concurrency_key)
+
+
 def choose(
     candidates: Iterable[Candidate],
     limits: dict[str, int],
-    running: dict[str, int],
+    running: dict[Slot, int],
     capacity: int,
 ) -> list[str]:
-    """Ids to start, in candidate order, never exceeding a queue's limit or ``capacity``."""
+    """Ids to start, in candidate order, never exceeding a slot's limit or ``capacity``."""
     taken: list[str] = []
     used = dict(running)
     for cand in candidates:
         if len(taken) >= capacity:
             break
+        key = slot(cand.queue, cand.concurrency_key)
         limit = limits.get(cand.queue)
-        if limit is not None and used.get(cand.queue, 0) >= limit:
+        if limit is not None and used.get(key, 0) >= limit:
             continue
-        used[cand.queue] = used.get(cand.queue, 0) + 1
+        used[key] = used.get(key, 0) + 1
         taken.append(cand.id)
     return taken
 
@@ -87,14 +100,19 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
     return started
 
 
-def _limits(tx: Tx, env: str, queues: set[str]) -> tuple[dict[str, int], dict[str, int]]:
+def _limits(tx: Tx, env: str, queues: set[str]) -> tuple[dict[str, int], dict[Slot, int]]:
     names = sorted(queues)
     limit_rows = tx.all("lock_queue_limits", environment=env, names=names)
     limits = {r["name"]: int(r["concurrency_limit"]) for r in limit_rows}
     if not limits:
         return {}, {}
-    counts = tx.all("executing_counts", environment=env, names=sorted(limits))
-    return limits, {r["queue"]: int(r["running"]) for r in counts}
+    running: dict[Slot, int] = {}
+    for r in tx.all("executing_counts", environment=env, names=sorted(limits)):
+        running[r["queue"]] = int(r["running"])
+    for r in tx.all("executing_key_counts", environment=env, names=sorted(limits)):
+        running[(r["queue"], r["concurrency_key"])] = int(r["running"])
+        running[r["queue"]] -= int(r["running"])  # the queue's own slot counts keyless runs
+    return limits, running
 
 
 def _record_starts(tx: Tx, started: list[Row], req: ClaimRequest, now: float) -> None:

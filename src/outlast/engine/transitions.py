@@ -129,6 +129,7 @@ def end_inactive(
     events.append(tx, [events.event_row(run_id, transition, now, status.value)])
     tx.notify(events.CHANGED_CHANNEL, run_id)
     if transition == "cancel":
+        tx.run("cancel_attempts", run_id=run_id, now=now)
         tx.notify(events.CANCEL_CHANNEL, run_id)
 
 

@@ -48,7 +48,8 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float) -> 
     delayed = opts.delay is not None and opts.delay > now
     available_at = opts.delay if delayed and opts.delay is not None else now
     ttl = opts.ttl if opts.ttl is not None else definition.ttl
-    idem_ttl = opts.idempotency_key_ttl or DEFAULT_IDEMPOTENCY_TTL
+    idem_ttl = (DEFAULT_IDEMPOTENCY_TTL if opts.idempotency_key_ttl is None
+                else opts.idempotency_key_ttl)
     retry = definition.retry
     return {
         "id": run_id,
@@ -119,8 +120,8 @@ def _record_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) ->
     ]
     tx.many("insert_run_tag", tags)
     events.append(tx, [events.event_row(r["id"], "created", now, r["status"]) for r in rows])
-    if any(r["status"] == RunStatus.QUEUED.value for r in rows):
-        tx.notify(events.QUEUED_CHANNEL, rows[0]["queue"])
+    for queue in sorted({r["queue"] for r in rows if r["status"] == RunStatus.QUEUED.value}):
+        tx.notify(events.QUEUED_CHANNEL, queue)
 
 
 def _tag_list(tags_json: str) -> list[str]:

@@ -34,6 +34,7 @@ class PostgresTx:
     def __init__(self, conn: psycopg.Connection[Row], queries: dict[str, str]) -> None:
         self._conn = conn
         self._queries = queries
+        self.notifications: dict[tuple[str, str], None] = {}
 
     def one(self, name: str, /, **params: Any) -> Row | None:
         with self._conn.cursor() as cur:
@@ -56,7 +57,16 @@ class PostgresTx:
                 cur.executemany(self._queries[name], rows)
 
     def notify(self, channel: str, payload: str = "") -> None:
-        self._conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+        self.notifications[(channel, payload)] = None
+
+    def send_notifications(self) -> None:
+        """One round trip for all of this transaction's notifications, just before commit."""
+        if self.notifications:
+            channels, payloads = zip(*self.notifications, strict=True)
+            self._conn.execute(
+                "SELECT pg_notify(c, p) FROM unnest(%s::text[], %s::text[]) AS n(c, p)",
+                (list(channels), list(payloads)),
+            )
 
 
 class PostgresListener:
@@ -101,8 +111,14 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
-        with self._pool.connection() as conn, conn.transaction():
-            yield PostgresTx(conn, self._queries)
+        with self._pool.connection() as conn:
+            with conn.transaction():
+                tx = PostgresTx(conn, self._queries)
+                yield tx
+                tx.send_notifications()
+            for channel, payload in tx.notifications:
+                for callback in list(self._local_listeners):
+                    callback(channel, payload)
 
     def migrate(self) -> list[str]:
         with psycopg.connect(self.url, autocommit=False) as conn:

@@ -55,7 +55,12 @@ SELECT q.name FROM queues q
 WHERE q.environment = :environment
   AND (q.paused = 1 OR (q.concurrency_limit IS NOT NULL AND q.concurrency_limit <= (
         SELECT count(*) FROM runs r
-        WHERE r.environment = q.environment AND r.queue = q.name AND r.status = 'EXECUTING')))
+        WHERE r.environment = q.environment AND r.queue = q.name AND r.status = 'EXECUTING'
+          AND r.concurrency_key IS NULL)
+      AND NOT EXISTS (
+        SELECT 1 FROM runs k
+        WHERE k.environment = q.environment AND k.queue = q.name AND k.status = 'QUEUED'
+          AND k.concurrency_key IS NOT NULL)))
 
 -- name: claim_candidates
 SELECT id, queue, concurrency_key, priority FROM runs
@@ -72,6 +77,12 @@ WHERE environment = :environment AND concurrency_limit IS NOT NULL
   AND name IN (SELECT value FROM json_each(:names))
 ORDER BY name
 
+-- name: executing_key_counts
+SELECT queue, concurrency_key, count(*) AS running FROM runs
+WHERE environment = :environment AND status = 'EXECUTING' AND concurrency_key IS NOT NULL
+  AND queue IN (SELECT value FROM json_each(:names))
+GROUP BY queue, concurrency_key
+
 -- name: executing_counts
 SELECT queue, count(*) AS running FROM runs
 WHERE environment = :environment AND status = 'EXECUTING'
@@ -86,8 +97,19 @@ WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'QUEUED'
 RETURNING *
 
 -- name: insert_attempt
+-- A handed-back attempt gave its number back; the next start takes the row over.
 INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
 VALUES (:run_id, :number, 'EXECUTING', :lease_id, :worker_id, :machine, :started_at)
+ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING', lease_id = excluded.lease_id,
+    worker_id = excluded.worker_id, machine = excluded.machine,
+    started_at = excluded.started_at, finished_at = NULL, error = NULL
+
+-- name: cancel_attempts
+UPDATE attempts SET status = 'CANCELED', finished_at = :now
+WHERE run_id = :run_id AND status = 'EXECUTING'
+
+-- name: ping
+SELECT 1 AS ok
 
 -- name: finish_attempt
 UPDATE attempts SET status = :status, finished_at = :now, error = :error

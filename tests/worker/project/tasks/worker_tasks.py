@@ -1,0 +1,129 @@
+"""Tasks the worker tests run. Side effects go to files under OUTLAST_TEST_OUT."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from outlast import AbortTaskRunError, Queue, Retry, RetryDecision, logger, task, tasks
+
+
+def out(name: str) -> Path:
+    return Path(os.environ.get("OUTLAST_TEST_OUT", "/tmp")) / name
+
+
+def note(name: str, line: str) -> None:
+    with open(out(name), "a") as f:
+        f.write(line + "\n")
+
+
+@task(id="hello-world")
+def hello(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    print("printed line", ctx.attempt.number)
+    logging.getLogger("user.module").warning("a logging warning")
+    logger.info("structured", user=17)
+    return {"greeting": f"Hello, {payload['name']}!"}
+
+
+@task(retry=Retry(max_attempts=3, min_delay=0.05, randomize=False))
+def flaky(payload: Any, ctx: Any) -> int:
+    if ctx.attempt.number < 3:
+        raise RuntimeError(f"failure {ctx.attempt.number}")
+    return int(ctx.attempt.number)
+
+
+@task
+async def async_echo(payload: Any) -> Any:
+    return {"echo": payload}
+
+
+@task(retry=Retry(max_attempts=2, min_delay=0.05))
+def exits(payload: Any) -> None:
+    os._exit(3)
+
+
+@task(retry=Retry(max_attempts=1))
+def segfaults(payload: Any) -> None:
+    ctypes.string_at(0)
+
+
+@task
+def aborts(payload: Any) -> None:
+    raise AbortTaskRunError("nothing to do")
+
+
+@task(max_duration=1)
+def too_slow(payload: Any) -> None:
+    time.sleep(30)
+
+
+@task(retry=Retry(max_attempts=2, min_delay=0.05, out_of_memory_machine="large-1x"),
+      machine="micro")
+def memory_hungry(payload: Any, ctx: Any) -> str:
+    block = bytearray(400 * 1024 * 1024)  # over micro (256 MB), under large-1x
+    return f"{len(block)} bytes on {ctx.machine}"
+
+
+@task
+def sleeper(payload: dict[str, Any]) -> str:
+    note("sleeper-started", str(os.getpid()))
+    time.sleep(float(payload.get("seconds", 1)))
+    return "slept"
+
+
+@task(retry=Retry(max_attempts=3, min_delay=0.05))
+def dies_once(payload: Any, ctx: Any) -> int:
+    note("dies-once", str(os.getpid()))
+    if ctx.attempt.number == 1:
+        time.sleep(30)  # the test kills this process
+    return int(ctx.attempt.number)
+
+
+def _record_hook(kind: str) -> Any:
+    def hook(payload: Any, result: Any, ctx: Any) -> None:
+        note("hooks", json.dumps({"hook": kind, "run": ctx.run.id, "result": result}))
+    return hook
+
+
+@task(on_success=_record_hook("success"), on_failure=_record_hook("failure"),
+      retry=Retry(max_attempts=1))
+def hooked(payload: dict[str, Any]) -> str:
+    if payload.get("fail"):
+        raise ValueError("asked to fail")
+    if payload.get("sleep"):
+        time.sleep(payload["sleep"])
+    return "fine"
+
+
+def _skip_retry(payload: Any, error: BaseException, ctx: Any) -> RetryDecision:
+    return RetryDecision.skip()
+
+
+@task(handle_error=_skip_retry)
+def no_retry(payload: Any) -> None:
+    raise RuntimeError("do not retry me")
+
+
+one_at_a_time = Queue("one-at-a-time", concurrency_limit=1)
+
+
+@task(queue=one_at_a_time)
+def serial(payload: Any) -> None:
+    note("serial", f"start {time.time()}")
+    time.sleep(0.3)
+    note("serial", f"end {time.time()}")
+
+
+@task
+def spawns_child(payload: Any) -> str:
+    return tasks.trigger("hello-world", {"name": "child"}).id
+
+
+@task
+def bad_output(payload: Any) -> Any:
+    return {1, 2, 3}

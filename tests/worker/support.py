@@ -1,0 +1,71 @@
+"""Helpers for worker tests: a supervisor in a thread, and waiting for runs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from outlast.engine import Engine, NewRun
+from outlast.sdk.options import parse_options
+from outlast.worker.supervisor import Supervisor
+
+PROJECT = Path(__file__).parent / "project"
+
+
+@contextmanager
+def running_worker(engine: Engine, concurrency: int = 2, grace: float = 5.0,
+                   **kwargs: Any) -> Iterator[Supervisor]:
+    """A supervisor on a thread, with the test task modules registered."""
+    sup = Supervisor(engine, environment="dev", task_dirs=["tasks"], root=PROJECT,
+                     concurrency=concurrency, grace=grace, **kwargs)
+    thread = threading.Thread(target=sup.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: _registered(engine), 30, "task registration")
+        yield sup
+    finally:
+        sup.request_stop()
+        thread.join(30)
+        assert not thread.is_alive(), "the supervisor did not stop"
+
+
+def _registered(engine: Engine) -> bool:
+    try:
+        engine.definition("dev", "hello-world")
+        return True
+    except Exception:
+        return False
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def trigger(engine: Engine, task_id: str, payload: Any = None, **options: Any) -> str:
+    request = NewRun(task_id, json.dumps(payload), parse_options(options, engine.clock.now()))
+    return str(engine.trigger("dev", request).row["id"])
+
+
+def wait_final(engine: Engine, run_id: str, timeout: float = 30) -> dict[str, Any]:
+    holder: dict[str, Any] = {}
+
+    def final() -> bool:
+        holder["run"] = engine.retrieve("dev", run_id)
+        return bool(holder["run"]["is_final"])
+
+    wait_for(final, timeout, f"run {run_id} to finish")
+    return holder["run"]
+
+
+def wait_status(engine: Engine, run_id: str, status: str, timeout: float = 30) -> None:
+    wait_for(lambda: engine.retrieve("dev", run_id)["status"] == status, timeout,
+             f"run {run_id} to be {status}")
