@@ -46,6 +46,11 @@ class Engine:
         self.lease_seconds = lease_seconds or float(os.environ.get("OUTLAST_LEASE_SECONDS", 30))
         self._definitions: dict[tuple[str, str], tuple[TaskDefinition, float]] = {}
 
+    def ping(self) -> bool:
+        """True when the store answers a trivial query (``/healthz``)."""
+        with self.store.transaction(write=False) as tx:
+            return tx.one("ping") is not None
+
     # -- tasks -------------------------------------------------------------------------
 
     def register_tasks(self, env: str, definitions: list[TaskDefinition]) -> None:

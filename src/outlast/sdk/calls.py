@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from outlast.durations import parse_duration
 from outlast.errors import ValidationError
 from outlast.sdk.options import parse_options
 
@@ -33,7 +34,23 @@ def _seg(value: str) -> str:
 
 
 def options_json(options: Mapping[str, Any] | None) -> dict[str, Any]:
-    return parse_options(options or {}, time.time()).to_json()
+    """Checked options as JSON. A relative delay travels as seconds, so the server's clock
+    (not the caller's) decides when it is due."""
+    checked = parse_options(options or {}, time.time()).to_json()
+    if options and options.get("delay") is not None:
+        checked["delay"] = delay_json(options["delay"])
+    return checked
+
+
+def delay_json(delay: Any) -> Any:
+    """``"5m"``/``timedelta``/number → seconds; an aware ``datetime`` → ``{"at": epoch}``."""
+    if isinstance(delay, datetime):
+        return {"at": parse_options({"delay": delay}, time.time()).delay}
+    try:
+        return parse_duration(delay, "delay")
+    except ValidationError:
+        parse_options({"delay": delay}, time.time())  # an ISO time passes, anything else raises
+        return delay
 
 
 def trigger(task_id: str, payload: Any, options: Mapping[str, Any] | None) -> Call:
@@ -93,8 +110,7 @@ def run_action(run_id: str, action: str, body: Any = None) -> Call:
 
 
 def reschedule(run_id: str, delay: Any) -> Call:
-    at = parse_options({"delay": delay}, time.time()).delay
-    return run_action(run_id, "reschedule", {"delay": {"at": at}})
+    return run_action(run_id, "reschedule", {"delay": delay_json(delay)})
 
 
 def run_part(run_id: str, part: str, after: int = 0) -> Call:
