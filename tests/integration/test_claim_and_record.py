@@ -268,11 +268,6 @@ def test_released_run_goes_back_to_its_queue(engine: Engine, trigger: Any) -> No
     assert engine.attempts(run_id)[0]["status"] == "RELEASED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a released run gives its attempt number back, so the next claim inserts the same "
-    "(run_id, number) into attempts and the primary key rejects the whole claim",
-)
 def test_released_run_can_be_claimed_again(engine: Engine, trigger: Any) -> None:
     run_id = trigger(engine, "job").row["id"]
     [row] = engine.claim(ENV, "w", None, 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from outlast.engine.dequeue import Candidate, choose
@@ -9,6 +11,10 @@ from outlast.engine.dequeue import Candidate, choose
 
 def cands(*queues: str) -> list[Candidate]:
     return [Candidate(f"r{i}", q, None) for i, q in enumerate(queues)]
+
+
+def keyed(*pairs: tuple[str, str | None]) -> list[Candidate]:
+    return [Candidate(f"k{i}", q, key) for i, (q, key) in enumerate(pairs)]
 
 
 CASES = [
@@ -28,6 +34,14 @@ CASES = [
     ("running-elsewhere-ignored", cands("a", "a"), {"a": 2}, {"z": 9}, 5, ["r0", "r1"]),
     ("order-kept", cands("b", "a", "c"), {}, {}, 3, ["r0", "r1", "r2"]),
     ("capacity-before-limit", cands("a", "b", "b"), {"b": 5}, {}, 2, ["r0", "r1"]),
+    # with a concurrency key the limit holds per (queue, key); keyless runs share the queue
+    ("per-key-limit", keyed(("a", "u1"), ("a", "u1"), ("a", "u2"), ("a", "u2"), ("a", "u1")),
+     {"a": 2}, {}, 10, ["k0", "k1", "k2", "k3"]),
+    ("per-key-running", keyed(("a", "u1"), ("a", "u2"), ("a", None)), {"a": 1},
+     {("a", "u1"): 1}, 10, ["k1", "k2"]),
+    ("keyless-full-keys-free", keyed(("a", None), ("a", "u1")), {"a": 1}, {"a": 1}, 10,
+     ["k1"]),
+    ("keys-unlimited-queue", keyed(("b", "u1"), ("b", "u1")), {"a": 1}, {}, 10, ["k0", "k1"]),
 ]
 
 
@@ -36,7 +50,7 @@ CASES = [
 def test_choose(
     candidates: list[Candidate],
     limits: dict[str, int],
-    running: dict[str, int],
+    running: dict[Any, int],
     capacity: int,
     expected: list[str],
 ) -> None:

@@ -70,11 +70,6 @@ def test_one_byte_over_is_too_large() -> None:
         dumps("x" * (MAX_PAYLOAD_BYTES - 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jsonutil.dumps checks len(text) AND len(bytes): multi-byte text under 3M "
-    "characters but over 3 MB passes",
-)
 def test_multibyte_text_over_three_megabytes_is_too_large() -> None:
     with pytest.raises(PayloadTooLargeError):
         dumps("é" * (2 * 1024 * 1024))  # 2M characters, 4 MB of UTF-8
