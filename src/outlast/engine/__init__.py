@@ -8,8 +8,8 @@ upkeep. The facade owns the store, the clock and a short cache of task definitio
 from __future__ import annotations
 
 import hashlib
-import os
 import hmac
+import os
 import time
 from typing import Any
 
@@ -214,7 +214,9 @@ class Engine:
             rows = {r["id"]: r for r in tx.all("get_runs", ids=[o.run_id for o in outcomes])}
             return [self._record_one(tx, o, rows.get(o.run_id), now) for o in outcomes]
 
-    def _record_one(self, tx: Any, outcome: Outcome, row: Row | None, now: float) -> Decision | None:
+    def _record_one(
+        self, tx: Any, outcome: Outcome, row: Row | None, now: float
+    ) -> Decision | None:
         if row is None:
             return None
         facts = RunFacts(row["max_attempts"], Retry.from_dict(loads(row["retry"])), row["machine"])

@@ -92,12 +92,11 @@ def apply(
     tx: Tx, outcome: Outcome, facts: RunFacts, definition: TaskDefinition | None, now: float
 ) -> Decision:
     decision = decide(outcome, facts)
-    common = {"run_id": outcome.run_id, "lease_id": outcome.lease_id,
-              "attempt": outcome.attempt, "now": now, "executed": outcome.executed,
-              "cost": cost_of(facts.machine, outcome.executed)}
+    cost = cost_of(facts.machine, outcome.executed)
     if decision.transition in ("retry", "release"):
         transitions.requeue(
-            tx, **common, transition=decision.transition,
+            tx, run_id=outcome.run_id, lease_id=outcome.lease_id, attempt=outcome.attempt,
+            now=now, executed=outcome.executed, cost=cost, transition=decision.transition,
             available_at=now + decision.delay, machine=decision.machine or facts.machine,
             error=outcome.error, give_back_attempt=decision.transition == "release",
         )
@@ -105,7 +104,8 @@ def apply(
     wants_hook = decision.transition != "complete" and not outcome.hooks_done
     hook = "on_failure" if wants_hook and definition and "on_failure" in definition.hooks else None
     transitions.finish(
-        tx, **common, transition=decision.transition,
+        tx, run_id=outcome.run_id, lease_id=outcome.lease_id, attempt=outcome.attempt,
+        now=now, executed=outcome.executed, cost=cost, transition=decision.transition,
         output=outcome.output, error=outcome.error, hook=hook,
     )
     return decision

@@ -40,6 +40,11 @@ def _batch(data: dict[str, Any], client: Client | None) -> BatchHandle:
     return BatchHandle(batch_id=data["batch_id"], runs=[_handle(r, client) for r in data["runs"]])
 
 
+RunList = list[Run]
+DictList = list[dict[str, Any]]
+HandleList = list[AsyncRunHandle]
+
+
 class _Tasks:
     def __init__(self, client: Client) -> None:
         self._c = client
@@ -51,7 +56,7 @@ class _Tasks:
         body = calls.batch_items(items, with_task=False)
         return _batch(self._c.send(calls.batch_trigger(task_id, body)), self._c)
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> DictList:
         return list(self._c.send(calls.Call("GET", "/tasks"))["data"])
 
 
@@ -71,12 +76,12 @@ class _Runs:
     def retrieve(self, run_id: str) -> Run:
         return Run.from_record(self._c.send(calls.retrieve(run_id)))
 
-    def list(self, **filters: Any) -> list[Run]:
+    def list(self, **filters: Any) -> RunList:
         """One page of runs, newest first (``limit``, ``cursor`` and filters as in the API)."""
         data = self._c.send(calls.list_runs(**filters))
         return [Run.from_record(r) for r in data["data"]]
 
-    def page(self, **filters: Any) -> tuple[list[Run], str | None]:
+    def page(self, **filters: Any) -> tuple[RunList, str | None]:
         data = self._c.send(calls.list_runs(**filters))
         return [Run.from_record(r) for r in data["data"]], data["next_cursor"]
 
@@ -101,13 +106,13 @@ class _Runs:
                 raise TimeoutError(f"run {run_id} is still {run.status} after {timeout}s")
             time.sleep(interval)
 
-    def events(self, run_id: str) -> list[dict[str, Any]]:
+    def events(self, run_id: str) -> DictList:
         return list(self._c.send(calls.run_part(run_id, "events"))["data"])
 
-    def logs(self, run_id: str) -> list[dict[str, Any]]:
+    def logs(self, run_id: str) -> DictList:
         return list(self._c.send(calls.run_part(run_id, "logs"))["data"])
 
-    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+    def attempts(self, run_id: str) -> DictList:
         return list(self._c.send(calls.run_part(run_id, "attempts"))["data"])
 
 
@@ -178,8 +183,7 @@ class _AsyncTasks:
     async def trigger(self, task_id: str, payload: Any = None, **options: Any) -> AsyncRunHandle:
         return _ahandle(await self._c.send(calls.trigger(task_id, payload, options)), self._c)
 
-    async def batch_trigger(self, task_id: str, items: Iterable[Mapping[str, Any]]) -> list[
-            AsyncRunHandle]:
+    async def batch_trigger(self, task_id: str, items: Iterable[Mapping[str, Any]]) -> HandleList:
         body = calls.batch_items(items, with_task=False)
         data = await self._c.send(calls.batch_trigger(task_id, body))
         return [_ahandle(r, self._c) for r in data["runs"]]
@@ -189,7 +193,7 @@ class _AsyncBatch:
     def __init__(self, client: AsyncClient) -> None:
         self._c = client
 
-    async def trigger(self, items: Iterable[Mapping[str, Any]]) -> list[AsyncRunHandle]:
+    async def trigger(self, items: Iterable[Mapping[str, Any]]) -> HandleList:
         data = await self._c.send(calls.batch_many(calls.batch_items(items, with_task=True)))
         return [_ahandle(r, self._c) for r in data["runs"]]
 
@@ -201,7 +205,7 @@ class _AsyncRuns:
     async def retrieve(self, run_id: str) -> Run:
         return Run.from_record(await self._c.send(calls.retrieve(run_id)))
 
-    async def list(self, **filters: Any) -> list[Run]:
+    async def list(self, **filters: Any) -> RunList:
         data = await self._c.send(calls.list_runs(**filters))
         return [Run.from_record(r) for r in data["data"]]
 

@@ -12,6 +12,10 @@ from typing import Any
 from outlast.sdk.client import default_async_client, default_client
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 
+RunList = list[Run]
+DictList = list[dict[str, Any]]
+HandleList = list[AsyncRunHandle]
+
 
 class _TasksFacade:
     def trigger(self, task_id: str, payload: Any = None, **options: Any) -> RunHandle:
@@ -29,7 +33,7 @@ class _BatchFacade:
     def trigger(self, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
         return default_client().batch.trigger(items)
 
-    async def trigger_async(self, items: Iterable[Mapping[str, Any]]) -> list[AsyncRunHandle]:
+    async def trigger_async(self, items: Iterable[Mapping[str, Any]]) -> HandleList:
         return await default_async_client().batch.trigger(items)
 
 
@@ -40,10 +44,10 @@ class _RunsFacade:
     async def retrieve_async(self, run_id: str) -> Run:
         return await default_async_client().runs.retrieve(run_id)
 
-    def list(self, **filters: Any) -> list[Run]:
+    def list(self, **filters: Any) -> RunList:
         return default_client().runs.list(**filters)
 
-    async def list_async(self, **filters: Any) -> list[Run]:
+    async def list_async(self, **filters: Any) -> RunList:
         return await default_async_client().runs.list(**filters)
 
     def cancel(self, run_id: str) -> Run:
@@ -64,10 +68,10 @@ class _RunsFacade:
     async def poll_async(self, run_id: str, timeout: float = 60.0, interval: float = 0.2) -> Run:
         return await default_async_client().runs.poll(run_id, timeout=timeout, interval=interval)
 
-    def logs(self, run_id: str) -> list[dict[str, Any]]:
+    def logs(self, run_id: str) -> DictList:
         return default_client().runs.logs(run_id)
 
-    def events(self, run_id: str) -> list[dict[str, Any]]:
+    def events(self, run_id: str) -> DictList:
         return default_client().runs.events(run_id)
 
 

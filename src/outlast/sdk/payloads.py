@@ -60,7 +60,9 @@ class PayloadCodec:
         try:
             return self._adapter.validate_python(payload)
         except pydantic.ValidationError as exc:
-            raise ValidationError(f"payload for task {task_id!r} is invalid: {_summary(exc)}") from None
+            raise ValidationError(
+                f"payload for task {task_id!r} is invalid: {_summary(exc)}"
+            ) from None
 
     def json_schema(self) -> dict[str, Any] | None:
         return None if self._adapter is None else self._adapter.json_schema()

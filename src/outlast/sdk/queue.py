@@ -18,7 +18,8 @@ class Queue:
     def __post_init__(self) -> None:
         check_queue_name(self.name)
         limit = self.concurrency_limit
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        bad = isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        if limit is not None and bad:
             raise ValidationError(
                 f"queue {self.name!r}: concurrency_limit must be a positive integer or None, "
                 f"got {limit!r}"

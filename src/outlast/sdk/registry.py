@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from outlast.errors import ConfigError, TaskNotFoundError
 
@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 class Registry:
     def __init__(self) -> None:
-        self._tasks: dict[str, Task] = {}
+        self._tasks: dict[str, Task[..., Any]] = {}
 
-    def add(self, task: Task) -> None:
+    def add(self, task: Task[..., Any]) -> None:
         existing = self._tasks.get(task.id)
         if existing is not None and existing.qualname != task.qualname:
             raise ConfigError(
@@ -26,7 +26,7 @@ class Registry:
             )
         self._tasks[task.id] = task
 
-    def get(self, task_id: str) -> Task:
+    def get(self, task_id: str) -> Task[..., Any]:
         try:
             return self._tasks[task_id]
         except KeyError:
@@ -35,10 +35,10 @@ class Registry:
                 f"unknown task {task_id!r} (known tasks: {known})", task=task_id
             ) from None
 
-    def find(self, task_id: str) -> Task | None:
+    def find(self, task_id: str) -> Task[..., Any] | None:
         return self._tasks.get(task_id)
 
-    def all(self) -> list[Task]:
+    def all(self) -> list[Task[..., Any]]:
         return [self._tasks[k] for k in sorted(self._tasks)]
 
     def clear(self) -> None:

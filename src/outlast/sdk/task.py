@@ -59,7 +59,7 @@ class Task(Generic[P, R]):
         self.is_async = inspect.iscoroutinefunction(fn)
         self.wants_ctx = len(inspect.signature(fn).parameters) >= 2
         self.qualname = f"{fn.__module__}.{fn.__qualname__}"
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)

@@ -45,7 +45,8 @@ class LogBuffer:
 def _jsonable(attributes: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in attributes.items():
-        out[key] = value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
+        plain = isinstance(value, str | int | float | bool | type(None))
+        out[key] = value if plain else repr(value)
     return out
 
 

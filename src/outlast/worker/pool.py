@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 import time
@@ -56,10 +57,8 @@ class Child:
             self.process.kill()
 
     def stop(self, timeout: float = 2.0) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.conn.send(Stop())
-        except (OSError, ValueError):
-            pass
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()

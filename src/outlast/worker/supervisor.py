@@ -9,6 +9,7 @@ whose lease was taken over (canceled, or recovered by the sweeper) is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -16,10 +17,11 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from outlast import __version__
 from outlast.engine import Engine, Outcome
+from outlast.engine.attempts import OutcomeKind
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError, OutlastError
@@ -116,10 +118,8 @@ class Supervisor:
         self._wake()
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(BlockingIOError, OSError):
             os.write(self._wake_w, b"x")
-        except (BlockingIOError, OSError):
-            pass
 
     # -- main loop -----------------------------------------------------------------------
 
@@ -310,6 +310,7 @@ class Supervisor:
         if reason == "cancel":
             return  # the run is already final; nothing to write
         executed = time.monotonic() - child.started_at
+        kind: OutcomeKind
         if reason == "timeout":
             limit = job.run.get("max_duration")
             error = {"type": "MaxDurationExceeded",
@@ -442,7 +443,7 @@ def _run_fields(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _outcome(m: Finished) -> Outcome:
-    return Outcome(m.run_id, m.lease_id, m.attempt, m.kind,  # type: ignore[arg-type]
+    return Outcome(m.run_id, m.lease_id, m.attempt, cast(OutcomeKind, m.kind),
                    m.executed, m.output, m.error, m.retry_override, m.hooks_done)
 
 

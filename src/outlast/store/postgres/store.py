@@ -11,7 +11,7 @@ import re
 import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.rows import dict_row
@@ -113,7 +113,7 @@ class PostgresStore:
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
         with self._pool.connection() as conn:
             with conn.transaction():
-                tx = PostgresTx(conn, self._queries)
+                tx = PostgresTx(cast("psycopg.Connection[Row]", conn), self._queries)
                 yield tx
                 tx.send_notifications()
             for channel, payload in tx.notifications:

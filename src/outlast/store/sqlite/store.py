@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from outlast.store.migrate import apply_all
@@ -78,10 +78,8 @@ class SQLiteListener:
     def _on_local(self, channel: str, payload: str) -> None:
         with self._lock:
             self._pending.append((channel, payload))
-        try:
+        with suppress(BlockingIOError):
             os.write(self._write, b"x")
-        except BlockingIOError:
-            pass
 
     def changed(self) -> bool:
         """True when another process committed since the last call."""
@@ -196,10 +194,8 @@ class SQLiteStore:
     def close(self) -> None:
         with self._conns_lock:
             for conn in self._all_conns:
-                try:
+                with suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._all_conns.clear()
         self._local = threading.local()
 
