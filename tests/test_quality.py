@@ -1,0 +1,38 @@
+"""The package stays type-checked (mypy --strict) and lint-clean (ruff), and its public
+surface stays what the contract names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import outlast
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PUBLIC = {
+    "AbortTaskRunError", "AsyncClient", "AsyncRunHandle", "BatchHandle", "Client",
+    "ConfigError", "InvalidTransitionError", "NotFoundError", "OutlastError",
+    "PayloadTooLargeError", "Queue", "Retry", "RetryDecision", "Run", "RunContext", "RunHandle",
+    "RunNotFoundError", "Task", "TaskNotFoundError", "TaskRunFailed", "ValidationError",
+    "__version__", "batch", "configure", "logger", "runs", "task", "tasks",
+}
+
+
+def test_public_names_are_pinned() -> None:
+    assert set(outlast.__all__) == PUBLIC
+    for name in outlast.__all__:
+        assert hasattr(outlast, name), name
+
+
+def test_mypy_strict_passes() -> None:
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_passes() -> None:
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
