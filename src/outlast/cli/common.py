@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from outlast.config import Config, load_config
 from outlast.engine import Engine
 from outlast.errors import ConfigError
 from outlast.sdk.client import Client, read_env_file, resolve_settings
+from outlast.sdk.transports import LocalTransport
 from outlast.store import open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,6 +59,18 @@ def require_task_dirs(config: Config) -> None:
             f"{', '.join(repr(d) for d in missing)} not found under {config.root} "
             "(set `dirs` in outlast.toml, or run `outlast init`)"
         )
+
+
+@contextmanager
+def client_session(url: str | None, api_key: str | None) -> Iterator[Client]:
+    """``make_client`` for one command; an in-process database connection is closed too."""
+    client = make_client(url, api_key)
+    try:
+        yield client
+    finally:
+        client.close()
+        if isinstance(client.transport, LocalTransport):
+            client.transport.engine.store.close()
 
 
 def make_client(url: str | None, api_key: str | None) -> Client:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from outlast.cli.common import client_options, make_client
+from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, status, table
 from outlast.cli.render import RUN_HEADERS, log_line, run_detail, run_row
 from outlast.cli.trigger import parse_payload
@@ -29,7 +29,7 @@ def runs() -> None:
 def list_runs(statuses: tuple[str, ...], task_id: str | None, tag: str | None, limit: int,
               url: str | None, api_key: str | None) -> None:
     """The newest runs, as a table."""
-    with make_client(url, api_key) as client:
+    with client_session(url, api_key) as client:
         found = client.runs.list(status=[s.upper() for s in statuses] or None, task=task_id,
                                  tag=tag, limit=limit)
     if not found:
@@ -43,7 +43,7 @@ def list_runs(statuses: tuple[str, ...], task_id: str | None, tag: str | None, l
 @client_options
 def show(run_id: str, url: str | None, api_key: str | None) -> None:
     """Status, attempts, timings, payload, output and error of one run."""
-    with make_client(url, api_key) as client:
+    with client_session(url, api_key) as client:
         run = client.runs.retrieve(run_id)
         attempts = client.runs.attempts(run_id)
     click.echo(run_detail(run, attempts))
@@ -54,7 +54,7 @@ def show(run_id: str, url: str | None, api_key: str | None) -> None:
 @client_options
 def cancel(run_id: str, url: str | None, api_key: str | None) -> None:
     """Cancel a run that has not finished."""
-    with make_client(url, api_key) as client:
+    with client_session(url, api_key) as client:
         run = client.runs.cancel(run_id)
     click.echo(f"{run.id} {status(run.status)}")
 
@@ -65,7 +65,7 @@ def cancel(run_id: str, url: str | None, api_key: str | None) -> None:
 @client_options
 def replay(run_id: str, payload: str | None, url: str | None, api_key: str | None) -> None:
     """Start a new run of the same task, with the same (or the given) payload."""
-    with make_client(url, api_key) as client:
+    with client_session(url, api_key) as client:
         if payload is None:
             handle = client.runs.replay(run_id)
         else:
@@ -78,7 +78,7 @@ def replay(run_id: str, payload: str | None, url: str | None, api_key: str | Non
 @client_options
 def logs(run_id: str, url: str | None, api_key: str | None) -> None:
     """The run's log lines, oldest first."""
-    with make_client(url, api_key) as client:
+    with client_session(url, api_key) as client:
         lines = client.runs.logs(run_id)
     if not lines:
         note("no logs yet")

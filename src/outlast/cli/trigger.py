@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from outlast.cli.common import client_options, make_client
+from outlast.cli.common import client_options, client_session
 from outlast.cli.output import fail, note, status, to_json
 from outlast.errors import ValidationError
 from outlast.sdk.client import Client
@@ -62,7 +62,7 @@ def trigger(task_id: str, payload: str | None, wait: bool, timeout: float, delay
     """
     value = parse_payload(payload)
     options = trigger_options(delay, idempotency_key, tags, queue, priority)
-    with make_client(url, api_key) as client:
+    with client_session(url, api_key) as client:
         handle = client.tasks.trigger(task_id, value, **options)
         click.echo(handle.id)
         if not handle.created:

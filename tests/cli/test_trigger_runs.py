@@ -1,0 +1,178 @@
+"""``outlast trigger`` and ``outlast runs``, through a client on the test database.
+
+With ``OUTLAST_DATABASE_URL`` set and no server, the client talks to the database in
+process through the same API handlers a server uses, so these tests need no worker: a
+run is triggered, read and acted on, and completing it is the acceptance test's job.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import click
+import pytest
+
+from outlast.engine import Engine
+from outlast.engine.definitions import TaskDefinition
+from outlast.store import open_store
+
+
+@pytest.fixture
+def database(store_url: str, project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The test database, with task ``report`` registered, as the CLI's default target."""
+    store = open_store(store_url)
+    engine = Engine(store)
+    engine.register_tasks("dev", [TaskDefinition(id="report", queue="report")])
+    monkeypatch.setenv("OUTLAST_DATABASE_URL", store_url)
+    yield engine
+    store.close()
+
+
+def test_trigger_prints_the_run_id(database: Engine, outlast) -> None:
+    result = outlast("trigger", "report", '{"month": "2026-01"}', "--tag", "team:a",
+                     "--tag", "monthly", "--priority", "5", "--delay", "5m")
+    assert result.exit_code == 0, result.output
+    run_id = result.stdout.strip()
+    run = database.retrieve("dev", run_id)
+    assert run["payload"] == {"month": "2026-01"}
+    assert run["tags"] == ["team:a", "monthly"]
+    assert run["priority"] == 5
+    assert run["status"] == "DELAYED"
+
+
+def test_trigger_reads_the_payload_from_stdin(database: Engine, outlast) -> None:
+    result = outlast("trigger", "report", "-", input='[1, 2, 3]')
+    assert database.retrieve("dev", result.stdout.strip())["payload"] == [1, 2, 3]
+
+
+def test_idempotent_trigger_says_so(database: Engine, outlast) -> None:
+    first = outlast("trigger", "report", "--idempotency-key", "k1")
+    second = outlast("trigger", "report", "--idempotency-key", "k1")
+    assert first.stdout == second.stdout
+    assert "existing run" in second.stderr
+
+
+def test_bad_json_is_a_usage_error(database: Engine, outlast) -> None:
+    result = outlast("trigger", "report", "{name: Ada}")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: the payload is not valid JSON")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_option_is_a_usage_error(database: Engine, outlast) -> None:
+    result = outlast("trigger", "report", "--delay", "soon")
+    assert result.exit_code == 2
+    assert "delay" in result.stderr and "Traceback" not in result.output
+
+
+def test_unknown_task(database: Engine, outlast) -> None:
+    result = outlast("trigger", "nope", "{}")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: unknown task 'nope'")
+    assert "Traceback" not in result.output
+
+
+def test_wait_gives_up_after_the_timeout(database: Engine, outlast) -> None:
+    result = outlast("trigger", "report", "--wait", "--timeout", "0.3")
+    assert result.exit_code == 1
+    assert "is still QUEUED after 0.3s" in result.stderr
+
+
+def test_runs_list_show_logs_cancel_replay(database: Engine, outlast) -> None:
+    run_id = outlast("trigger", "report", '{"n": 1}', "--tag", "t1").stdout.strip()
+    other = outlast("trigger", "report", '{"n": 2}').stdout.strip()
+
+    listed = outlast("runs", "list", "--tag", "t1")
+    assert listed.exit_code == 0
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["ID", "TASK", "STATUS", "ATTEMPTS", "CREATED", "DURATION", "TAGS"]
+    assert [line.split()[0] for line in lines[1:]] == [run_id]
+    assert other in outlast("runs", "list", "--status", "queued", "--limit", "5").stdout
+
+    shown = outlast("runs", "show", run_id)
+    assert f"{run_id}  report  QUEUED" in shown.stdout
+    assert '"n": 1' in shown.stdout
+
+    assert outlast("runs", "logs", run_id).stderr.strip() == "no logs yet"
+
+    canceled = outlast("runs", "cancel", run_id)
+    assert canceled.stdout.strip() == f"{run_id} CANCELED"
+    again = outlast("runs", "cancel", run_id)
+    assert again.exit_code == 1 and "already CANCELED" in again.stderr
+
+    replayed = outlast("runs", "replay", run_id, '{"n": 3}').stdout.strip()
+    assert replayed != run_id
+    assert database.retrieve("dev", replayed)["payload"] == {"n": 3}
+    assert database.retrieve("dev", replayed)["replayed_from"] == run_id
+
+
+def test_failed_run_shows_its_traceback(database: Engine, outlast, capsys) -> None:
+    from outlast.cli.trigger import report
+    from outlast.engine import Outcome
+    from outlast.sdk.handles import Run
+
+    run_id = outlast("trigger", "report").stdout.strip()
+    [row] = database.claim("dev", "worker_test", None, 1)
+    error = {"type": "KeyError", "message": "'month'", "stack": "Traceback...\nKeyError: 'month'"}
+    database.record([Outcome(run_id=run_id, lease_id=row["lease_id"], attempt=1,
+                             kind="failed", error=error, retry_override=False)])
+    shown = outlast("runs", "show", run_id).stdout
+    assert "KeyError: 'month'" in shown and "Traceback..." in shown
+    with pytest.raises(click.exceptions.Exit) as exited:
+        report(Run.from_record(database.retrieve("dev", run_id)))
+    assert exited.value.exit_code == 1
+    printed = capsys.readouterr().err
+    assert f"run {run_id} ended FAILED after 1 attempt(s)" in printed
+    assert printed.strip().endswith("error: KeyError: 'month'")
+
+
+def test_unknown_run(database: Engine, outlast) -> None:
+    result = outlast("runs", "show", "run_missing")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no run 'run_missing'")
+
+
+def test_runs_list_empty(database: Engine, outlast) -> None:
+    result = outlast("runs", "list", "--task", "report")
+    assert result.exit_code == 0 and result.stderr.strip() == "no runs match"
+
+
+def test_no_server_configured(project, outlast) -> None:
+    result = outlast("runs", "list")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no Outlast server configured")
+
+
+def test_unreachable_server(project, outlast) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = outlast("trigger", "report", "--url", f"http://127.0.0.1:{port}", "--api-key", "k")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot reach the Outlast server at "
+                                    f"http://127.0.0.1:{port}")
+
+
+def test_dev_env_is_found_from_a_subdirectory(project, outlast, monkeypatch) -> None:
+    (project / "outlast.toml").write_text("")
+    (project / ".outlast").mkdir()
+    (project / ".outlast" / "dev.env").write_text(
+        "OUTLAST_API_URL=http://127.0.0.1:9\nOUTLAST_API_KEY=k\n")
+    (project / "sub").mkdir()
+    monkeypatch.chdir(project / "sub")
+    result = outlast("runs", "list")
+    assert "cannot reach the Outlast server at http://127.0.0.1:9" in result.stderr
+
+
+def test_wait_prints_the_output_as_json(database: Engine, outlast, capsys) -> None:
+    from outlast.cli.trigger import report
+    from outlast.sdk.handles import Run
+
+    record = database.retrieve("dev", outlast("trigger", "report").stdout.strip())
+    record.update(status="COMPLETED", output={"greeting": "안녕하세요"})
+    report(Run.from_record(record))
+    printed = capsys.readouterr().out
+    assert json.loads(printed) == {"greeting": "안녕하세요"}
+    assert "안녕하세요" in printed
