@@ -124,7 +124,14 @@ class _SessionDatabase:
         )
 
     def empty(self) -> None:
-        self._conn.execute(self._truncate)
+        """TRUNCATE every table; reconnect first if a test killed our connection."""
+        if self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+        try:
+            self._conn.execute(self._truncate)
+        except psycopg.OperationalError:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+            self._conn.execute(self._truncate)
 
     def close(self) -> None:
         self._conn.close()

@@ -99,6 +99,7 @@ def apply(
             now=now, executed=outcome.executed, cost=cost, transition=decision.transition,
             available_at=now + decision.delay, machine=decision.machine or facts.machine,
             error=outcome.error, give_back_attempt=decision.transition == "release",
+            attempt_status="CRASHED" if outcome.kind in ("crashed", "oom") else "FAILED",
         )
         return decision
     wants_hook = decision.transition != "complete" and not outcome.hooks_done

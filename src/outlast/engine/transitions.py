@@ -79,6 +79,7 @@ def requeue(
     error: dict[str, Any] | None = None,
     give_back_attempt: bool = False,
     cost: float = 0.0,
+    attempt_status: str = "FAILED",
 ) -> None:
     """Put an executing run back in its queue: a retry, or a hand-back on shutdown."""
     changed = tx.run(
@@ -94,7 +95,8 @@ def requeue(
         now=now,
     )
     _guard(changed, run_id, transition)
-    attempt_status = "RELEASED" if give_back_attempt else "FAILED"
+    if give_back_attempt:
+        attempt_status = "RELEASED"
     _end_attempt(tx, run_id, attempt, attempt_status, error, now)
     data: dict[str, Any] = {"available_at": available_at}
     if error:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outlast.engine import NewRun
+from outlast.engine.schemas import check_payload
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
 from outlast.sdk.options import parse_options
@@ -20,15 +21,23 @@ def body_object(body: Any, what: str = "request body") -> dict[str, Any]:
     return body
 
 
-def new_run(ctx: ApiContext, task_id: str, item: dict[str, Any], now: float,
+def new_run(ctx: ApiContext, env: str, task_id: str, item: dict[str, Any], now: float,
             batch_id: str | None = None) -> NewRun:
-    """A checked ``NewRun`` from ``{"payload": ..., "options": {...}}``."""
+    """A checked ``NewRun`` from ``{"payload": ..., "options": {...}}``.
+
+    The payload is checked by the task's own code when this process has it loaded, else
+    against the JSON schema its worker registered (typed tasks only).
+    """
     unknown = set(item) - {"payload", "options", "task"}
     if unknown:
         raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
     payload = item.get("payload")
     local = ctx.registry.find(task_id) if ctx.registry is not None else None
-    payload_json = local.codec.to_json(payload, task_id) if local else dumps(payload)
+    if local is not None:
+        payload_json = local.codec.to_json(payload, task_id)
+    else:
+        check_payload(task_id, ctx.engine.definition(env, task_id).payload_schema, payload)
+        payload_json = dumps(payload)
     options = parse_options(body_object(item.get("options"), "options"), now)
     return NewRun(task_id, payload_json, options, batch_id=batch_id)
 
