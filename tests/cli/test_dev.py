@@ -1,0 +1,78 @@
+"""The parts of ``outlast dev`` that decide things before anything starts serving."""
+
+from __future__ import annotations
+
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from outlast.cli.devenv import dev_api_key, write_dev_env
+from outlast.cli.serving import bind_socket, public_url
+from outlast.engine import Engine
+from outlast.errors import ConfigError
+from outlast.sdk.client import read_env_file
+
+
+def test_dev_key_is_reused_while_the_database_accepts_it(engine: Engine, tmp_path: Path) -> None:
+    env_file = tmp_path / ".outlast" / "dev.env"
+    first = dev_api_key(engine, env_file)
+    write_dev_env(env_file, "http://127.0.0.1:8030", first)
+    assert dev_api_key(engine, env_file) == first
+    write_dev_env(env_file, "http://127.0.0.1:8030", "ol_dev_unknown")
+    assert dev_api_key(engine, env_file) not in (first, "ol_dev_unknown")
+
+
+def test_a_key_of_another_environment_is_not_reused(engine: Engine, tmp_path: Path) -> None:
+    env_file = tmp_path / "dev.env"
+    write_dev_env(env_file, "http://x", engine.create_api_key("prod"))
+    assert dev_api_key(engine, env_file).startswith("ol_dev_")
+
+
+def test_dev_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".outlast" / "dev.env"
+    write_dev_env(env_file, "http://127.0.0.1:8031", "ol_dev_abc")
+    assert read_env_file(env_file) == {"OUTLAST_API_URL": "http://127.0.0.1:8031",
+                                       "OUTLAST_API_KEY": "ol_dev_abc"}
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert (tmp_path / ".outlast" / ".gitignore").read_text().endswith("*\n")
+
+
+@pytest.mark.parametrize(("host", "url"), [
+    ("127.0.0.1", "http://127.0.0.1:8030"),
+    ("0.0.0.0", "http://127.0.0.1:8030"),
+    ("::", "http://[::1]:8030"),
+    ("localhost", "http://localhost:8030"),
+])
+def test_public_url(host: str, url: str) -> None:
+    assert public_url(host, 8030) == url
+
+
+def test_a_busy_port_is_a_clear_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+            bind_socket("127.0.0.1", port)
+
+
+def test_dev_needs_a_project(project: Path, outlast) -> None:
+    result = outlast("dev")
+    assert result.exit_code == 1
+    assert "run `outlast init` first" in result.stderr
+
+
+def test_dev_needs_the_task_directories(project: Path, outlast) -> None:
+    (project / "outlast.toml").write_text('dirs = ["jobs"]\n')
+    result = outlast("dev", "--port", "0")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: task directory 'jobs' not found under")
+    assert not (project / ".outlast").exists()
+
+
+def test_worker_needs_the_task_directories(project: Path, outlast) -> None:
+    result = outlast("worker", "--env", "prod")
+    assert result.exit_code == 1
+    assert "task directory 'tasks' not found" in result.stderr
