@@ -43,7 +43,8 @@ def server(host: str, port: int, database_url: str | None, import_tasks: bool,
     http = uvicorn_server(app, host, sock.getsockname()[1], access_log=True)
     note(f"Outlast server on {public_url(host, sock.getsockname()[1])} "
          f"(database {redact_url(config.database_url)})")
-    with stop_signals(lambda: setattr(http, "should_exit", True), "outlast server"):
+    with stop_signals(lambda: setattr(http, "should_exit", True), "outlast server",
+                      "finishing open requests"):
         http.run(sockets=[sock])
 
 

@@ -56,6 +56,8 @@ def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
+    # Our own "changed: …; reloading" line says the same, naming the files.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
 class ForcedStop(SystemExit):
@@ -63,7 +65,8 @@ class ForcedStop(SystemExit):
 
 
 @contextmanager
-def stop_signals(on_stop: Callable[[], None], what: str) -> Iterator[None]:
+def stop_signals(on_stop: Callable[[], None], what: str,
+                 draining: str = "finishing running attempts") -> Iterator[None]:
     """SIGINT/SIGTERM once: ``on_stop()`` (a graceful drain); twice: ``ForcedStop``.
 
     uvicorn replaces these handlers while it serves and re-raises the signal it caught
@@ -76,7 +79,7 @@ def stop_signals(on_stop: Callable[[], None], what: str) -> Iterator[None]:
         nonlocal received
         received += 1
         if received == 1:
-            note(f"stopping {what}: finishing running attempts (again to stop now)")
+            note(f"stopping {what}: {draining} (again to stop now)")
             on_stop()
         else:
             note(f"stopping {what} now")
