@@ -20,7 +20,7 @@ from outlast.config import Config
 from outlast.engine import Engine
 
 
-@click.command()
+@click.command(short_help="Server, scheduler and worker in one process.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8030, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,

@@ -26,7 +26,7 @@ def project_files(root: Path, project: str) -> dict[Path, str]:
     return {root / "outlast.toml": toml, root / "tasks" / "example.py": template("example.py")}
 
 
-@click.command()
+@click.command(short_help="Start a project: outlast.toml and example tasks.")
 @click.option("--project", metavar="NAME", help="Project name (default: the directory's name).")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init(project: str | None, force: bool) -> None:

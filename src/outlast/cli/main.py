@@ -21,6 +21,9 @@ from outlast.errors import OutlastError, ValidationError
 class OutlastGroup(click.Group):
     """Turns expected failures into a one-line message instead of a traceback."""
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # the order they were added: the order people need them
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -40,7 +40,7 @@ def trigger_options(delay: str | None, idempotency_key: str | None, tags: tuple[
     return {k: v for k, v in given.items() if v is not None}
 
 
-@click.command()
+@click.command(short_help="Trigger a task by id, optionally waiting.")
 @click.argument("task_id", metavar="TASK")
 @click.argument("payload", metavar="[JSON]", required=False)
 @click.option("--wait", is_flag=True, help="Wait for the run to finish and print its output.")
