@@ -9,8 +9,10 @@ fields are the peers' own.
     OUTLAST_PEER_SUFFIX=""   appended to the peer name (e.g. _c8 when comparing settings)
 
 W1: ``Client(database_url=...).tasks.trigger("noop", None)``, one call (one transaction) each.
-W1 bulk: ``client.tasks.batch_trigger`` in chunks of 1,000 (the API's limit) into the queue
-"bulk", which the worker does not consume (like the peers' bulk queues); wiped by the next clear.
+W1 bulk: ``client.tasks.batch_trigger`` in chunks of 1,000 (the API's limit) into the
+environment "bulk", which no worker consumes (like the peers' bulk queues); wiped by the next
+clear. A separate environment rather than a separate queue, because 10,000 queued rows of
+another queue in the worker's environment would sit in front of its claims (see RESULTS.md).
 W2/W3: ``bench/run_worker.py`` started as a separate process (the Supervisor with warm
 spawned children), so W2 includes process start-up like the CLI peers.
 """
@@ -32,6 +34,7 @@ C = load_common()
 STORE = os.environ.get("OUTLAST_STORE", "pg")
 CONC = int(os.environ.get("OUTLAST_CONCURRENCY", 4))
 PEER = f"outlast_{STORE}{os.environ.get('OUTLAST_PEER_SUFFIX', '')}"
+BULK_ENV = "bulk"
 PG_DB = os.environ.get("OUTLAST_PG_DB", "bench_outlast")
 SQLITE_PATH = os.path.join(C.DIR, "outlast.db")
 URL = C.PG + "/" + PG_DB if STORE == "pg" else "sqlite:///" + SQLITE_PATH
@@ -82,32 +85,35 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     from tasks import bench_tasks  # the module the worker's children import
 
-    Engine(store).register_tasks(
-        "dev", [t.definition() for t in (bench_tasks.noop, bench_tasks.lat, bench_tasks.noop_bulk)])
+    engine = Engine(store)
+    engine.register_tasks("dev", [bench_tasks.noop.definition(), bench_tasks.lat.definition()])
+    engine.register_tasks(BULK_ENV, [bench_tasks.noop.definition()])
     store.close()
 
     client = Client(database_url=URL, environment="dev")
+    bulk_client = Client(database_url=URL, environment=BULK_ENV)
     trigger = client.tasks.trigger
-    batch_trigger = client.tasks.batch_trigger
+    batch_trigger = bulk_client.tasks.batch_trigger
 
     def bulk(n: int) -> None:
         for start in range(0, n, BULK_CHUNK):
             k = min(BULK_CHUNK, n - start)
-            batch_trigger("noop-bulk", [{"payload": None}] * k)
+            batch_trigger("noop", [{"payload": None}] * k)
 
     C.bench_external(
         PEER,
         f"{'PostgreSQL' if STORE == 'pg' else 'SQLite (WAL)'}; worker: bench/run_worker.py "
-        f"(Supervisor, concurrency={CONC} warm spawned children, queues noop+lat); "
-        "W1 = Client(database_url).tasks.trigger; bulk = tasks.batch_trigger x1000",
+        f"(Supervisor, concurrency={CONC} warm spawned children); "
+        "W1 = Client(database_url).tasks.trigger; bulk = tasks.batch_trigger x1000 into an unconsumed environment",
         enqueue=lambda: trigger("noop", None),
         enqueue_lat=lambda t0: trigger("lat", t0),
         clear=clear,
         bulk=bulk,
         worker_cmd=[sys.executable, str(HERE / "run_worker.py"), URL,
-                    "--concurrency", str(CONC), "--queues", "noop,lat"],
+                    "--concurrency", str(CONC)],
     )
     client.close()
+    bulk_client.close()
 
 
 if __name__ == "__main__":

@@ -27,8 +27,3 @@ def noop(payload: object) -> None:
 def lat(payload: float) -> None:
     C.mark_lat(payload)
 
-
-@task(id="noop-bulk", queue="bulk")
-def noop_bulk(payload: object) -> None:
-    """Target of W1 bulk: its runs are deleted before any worker starts."""
-    C.mark()
