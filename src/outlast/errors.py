@@ -5,7 +5,8 @@
     │   └── PayloadTooLargeError      payload_too_large   413
     ├── NotFoundError                 not_found           404
     │   ├── TaskNotFoundError         task_not_found      404
-    │   └── RunNotFoundError          run_not_found       404
+    │   ├── RunNotFoundError          run_not_found       404
+    │   └── ScheduleNotFoundError     schedule_not_found  404
     ├── ConflictError                 conflict            409
     │   └── InvalidTransitionError    invalid_transition  409
     ├── AuthError                     unauthorized        401
@@ -72,6 +73,10 @@ class RunNotFoundError(NotFoundError):
     code = "run_not_found"
 
 
+class ScheduleNotFoundError(NotFoundError):
+    code = "schedule_not_found"
+
+
 class ConflictError(OutlastError):
     code = "conflict"
     http_status = 409
@@ -126,6 +131,7 @@ _BY_CODE: dict[str, type[OutlastError]] = {
         NotFoundError,
         TaskNotFoundError,
         RunNotFoundError,
+        ScheduleNotFoundError,
         ConflictError,
         InvalidTransitionError,
         AuthError,

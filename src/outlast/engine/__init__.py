@@ -18,6 +18,7 @@ from outlast.engine import attempts, dequeue, sweeper, transitions
 from outlast.engine.attempts import Decision, Outcome, RunFacts
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.records import attempt_record, event_record, log_record, run_record
+from outlast.engine.schedules import Schedules
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.engine.triggering import MAX_BATCH, NewRun, Triggered, trigger_many
 from outlast.errors import (
@@ -45,6 +46,8 @@ class Engine:
         #: how long an attempt owns its run without a heartbeat (OUTLAST_LEASE_SECONDS)
         self.lease_seconds = lease_seconds or float(os.environ.get("OUTLAST_LEASE_SECONDS", 30))
         self._definitions: dict[tuple[str, str], tuple[TaskDefinition, float]] = {}
+        #: cron schedules: CRUD, declarative sync, and ``tick`` for the scheduler
+        self.schedules = Schedules(self)
 
     def ping(self) -> bool:
         """True when the store answers a trivial query (``/healthz``)."""
@@ -54,7 +57,11 @@ class Engine:
     # -- tasks -------------------------------------------------------------------------
 
     def register_tasks(self, env: str, definitions: list[TaskDefinition]) -> None:
-        """Record task definitions (and their queues) so any process can trigger by id."""
+        """Record task definitions (and their queues) so any process can trigger by id.
+
+        ``definitions`` is everything one worker's code defines: declarative schedules
+        follow it, and one whose task is missing from it is deactivated.
+        """
         now = self.clock.now()
         with self.store.transaction() as tx:
             for d in definitions:
@@ -63,6 +70,7 @@ class Engine:
             queues = {d.queue: d.concurrency_limit for d in definitions}
             for name, limit in sorted(queues.items()):
                 tx.run("upsert_queue", environment=env, name=name, concurrency_limit=limit, now=now)
+            self.schedules.sync_declarative(tx, env, definitions, now)
         stamp = time.monotonic()
         for d in definitions:
             self._definitions[(env, d.id)] = (d, stamp)

@@ -259,3 +259,65 @@ UPDATE runs SET hook_pending = NULL, hook_lease = NULL WHERE id = :id AND hook_l
 -- name: release_stale_hooks
 UPDATE runs SET hook_lease = NULL
 WHERE hook_lease IS NOT NULL AND hook_pending IS NOT NULL AND updated_at < :before
+
+-- schedules ------------------------------------------------------------------------------
+-- Cron schedules (engine/schedules.py) and their fired or skipped ticks (engine/ticks.py).
+
+-- name: insert_schedule
+INSERT INTO schedules (id, environment, task_id, cron, timezone, external_id, deduplication_key,
+    source, active, inactive_reason, last_tick, next_tick, created_at, updated_at)
+VALUES (:id, :environment, :task_id, :cron, :timezone, :external_id, :deduplication_key,
+    :source, :active, :inactive_reason, NULL, :next_tick, :now, :now)
+ON CONFLICT DO NOTHING
+
+-- name: get_schedule
+SELECT * FROM schedules WHERE id = :id AND environment = :environment
+
+-- name: lock_schedule
+SELECT * FROM schedules WHERE id = :id
+
+-- name: find_schedule_by_dedup
+SELECT * FROM schedules
+WHERE environment = :environment AND deduplication_key = :deduplication_key
+
+-- name: list_declarative_schedules
+SELECT * FROM schedules WHERE environment = :environment AND source = 'declarative'
+ORDER BY id
+
+-- name: list_schedules
+SELECT * FROM schedules
+WHERE environment = :environment
+  AND (:task_id IS NULL OR task_id = :task_id)
+  AND (:cursor IS NULL OR id > :cursor)
+ORDER BY id LIMIT :limit
+
+-- name: update_schedule
+UPDATE schedules SET task_id = :task_id, cron = :cron, timezone = :timezone,
+    external_id = :external_id, next_tick = :next_tick, updated_at = :now
+WHERE id = :id
+
+-- name: set_schedule_active
+UPDATE schedules SET active = :active, inactive_reason = :inactive_reason,
+    next_tick = :next_tick, updated_at = :now
+WHERE id = :id
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE id = :id AND environment = :environment
+
+-- name: delete_schedule_ticks
+DELETE FROM schedule_ticks WHERE schedule_id = :schedule_id
+
+-- name: due_schedules
+SELECT * FROM schedules WHERE active = 1 AND next_tick <= :now ORDER BY next_tick LIMIT :limit
+
+-- name: advance_schedule
+UPDATE schedules SET next_tick = :next_tick, last_tick = :last_tick, updated_at = :now
+WHERE id = :id AND active = 1 AND next_tick = :expected
+
+-- name: insert_schedule_tick
+INSERT INTO schedule_ticks (schedule_id, tick, status, run_id, skipped, recorded_at)
+VALUES (:schedule_id, :tick, :status, :run_id, :skipped, :now)
+ON CONFLICT DO NOTHING
+
+-- name: list_schedule_ticks
+SELECT * FROM schedule_ticks WHERE schedule_id = :schedule_id ORDER BY tick DESC LIMIT :limit
