@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PEERS_DIR = Path(os.environ.get("PEERS_DIR") or REPO.parent / "shared" / "bench" / "peers").resolve()
+_DEFAULT = REPO.parent / "shared" / "bench" / "peers"
+PEERS_DIR = Path(os.environ.get("PEERS_DIR") or _DEFAULT).resolve()
 
 
 def load_common():  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ spawned children), so W2 includes process start-up like the CLI peers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
@@ -51,10 +52,8 @@ def fresh_database() -> None:
             conn.execute(f"CREATE DATABASE {PG_DB}")
     else:
         for suffix in ("", "-wal", "-shm"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(SQLITE_PATH + suffix)
-            except FileNotFoundError:
-                pass
 
 
 def clear() -> None:
@@ -104,7 +103,8 @@ def main() -> None:
         PEER,
         f"{'PostgreSQL' if STORE == 'pg' else 'SQLite (WAL)'}; worker: bench/run_worker.py "
         f"(Supervisor, concurrency={CONC} warm spawned children); "
-        "W1 = Client(database_url).tasks.trigger; bulk = tasks.batch_trigger x1000 into an unconsumed environment",
+        "W1 = Client(database_url).tasks.trigger; "
+        "bulk = tasks.batch_trigger x1000 into an unconsumed environment",
         enqueue=lambda: trigger("noop", None),
         enqueue_lat=lambda t0: trigger("lat", t0),
         clear=clear,
