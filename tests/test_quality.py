@@ -15,8 +15,13 @@ PUBLIC = {
     "AbortTaskRunError", "AsyncClient", "AsyncRunHandle", "BatchHandle", "Client",
     "ConfigError", "InvalidTransitionError", "NotFoundError", "OutlastError",
     "PayloadTooLargeError", "Queue", "Retry", "RetryDecision", "Run", "RunContext", "RunHandle",
-    "RunNotFoundError", "Task", "TaskNotFoundError", "TaskRunFailed", "ValidationError",
-    "__version__", "batch", "configure", "logger", "runs", "task", "tasks",
+    "RunNotFoundError", "ScheduleNotFoundError", "Task", "TaskNotFoundError", "TaskRunFailed",
+    "ValidationError", "__version__", "batch", "configure", "logger", "runs", "schedules", "task",
+    "tasks",
+    "DurableUsageError", "NonDeterminismError", "TaskRunResult", "Token", "WaitResult",
+    "idempotency_keys", "step", "wait",
+    "DurableUsageError", "NonDeterminismError", "TaskRunResult", "Token", "WaitResult",
+    "idempotency_keys", "step", "wait",
 }
 
 

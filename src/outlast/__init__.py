@@ -12,22 +12,45 @@ from outlast.errors import (
     OutlastError,
     PayloadTooLargeError,
     RunNotFoundError,
+    ScheduleNotFoundError,
     TaskNotFoundError,
     TaskRunFailed,
     ValidationError,
 )
+from outlast.sdk import schedules
+from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import AsyncClient, Client, configure
 from outlast.sdk.context import RunContext
+from outlast.sdk.durable import DurableUsageError, NonDeterminismError
 from outlast.sdk.facade import batch, runs, tasks
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
+from outlast.sdk.idempotency import idempotency_keys
 from outlast.sdk.logger import logger
 from outlast.sdk.queue import Queue
 from outlast.sdk.retry import Retry, RetryDecision
+from outlast.sdk.steps import step
 from outlast.sdk.task import Task, task
+from outlast.sdk.waits import Token, WaitResult, wait
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "wait",
+    "step",
+    "idempotency_keys",
+    "WaitResult",
+    "Token",
+    "TaskRunResult",
+    "NonDeterminismError",
+    "DurableUsageError",
+    "wait",
+    "step",
+    "idempotency_keys",
+    "WaitResult",
+    "Token",
+    "TaskRunResult",
+    "NonDeterminismError",
+    "DurableUsageError",
     "AbortTaskRunError",
     "AsyncClient",
     "AsyncRunHandle",
@@ -45,6 +68,7 @@ __all__ = [
     "RunContext",
     "RunHandle",
     "RunNotFoundError",
+    "ScheduleNotFoundError",
     "Task",
     "TaskNotFoundError",
     "TaskRunFailed",
@@ -54,6 +78,7 @@ __all__ = [
     "configure",
     "logger",
     "runs",
+    "schedules",
     "task",
     "tasks",
 ]

@@ -47,7 +47,7 @@ def test_a_batch_mixing_stale_and_live_outcomes_writes_only_the_live_ones(
     assert decisions[0] is None and decisions[1] is not None
     run = engine.retrieve(ENV, stale_id)
     assert run["status"] == "COMPLETED" and run["output"] == 2
-    assert [a["status"] for a in engine.attempts(stale_id)] == ["FAILED", "COMPLETED"]
+    assert [a["status"] for a in engine.attempts(stale_id)] == ["CRASHED", "COMPLETED"]
 
 
 def test_cancel_of_an_executing_run_ends_its_attempt(engine: Engine, trigger: Any) -> None:

@@ -9,10 +9,10 @@ never written.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from outlast.engine import transitions
+from outlast.engine import durable, transitions, waitpoints
 from outlast.engine.definitions import TaskDefinition
 from outlast.errors import InvalidTransitionError
 from outlast.machines import COST_PER_SECOND
@@ -21,7 +21,9 @@ from outlast.store.protocol import Tx
 
 log = logging.getLogger("outlast.engine")
 
-OutcomeKind = Literal["completed", "failed", "aborted", "crashed", "oom", "timed_out", "released"]
+OutcomeKind = Literal[
+    "completed", "failed", "aborted", "crashed", "oom", "timed_out", "released", "suspended"
+]
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Decision:
-    transition: str  # complete | retry | fail | crash | time_out | release
+    transition: str  # complete | retry | fail | crash | time_out | release | suspend
     delay: float = 0.0
     machine: str | None = None
 
@@ -53,7 +55,7 @@ class RunFacts:
     max_attempts: int
     retry: Retry
     machine: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    parent_id: str | None = None
 
 
 def decide(outcome: Outcome, facts: RunFacts) -> Decision:
@@ -63,6 +65,8 @@ def decide(outcome: Outcome, facts: RunFacts) -> Decision:
         return Decision("complete")
     if kind == "released":
         return Decision("release")
+    if kind == "suspended":
+        return Decision("suspend")
     if kind == "timed_out":
         return Decision("time_out")
     if kind == "aborted" or outcome.retry_override is False:
@@ -93,6 +97,12 @@ def apply(
 ) -> Decision:
     decision = decide(outcome, facts)
     cost = cost_of(facts.machine, outcome.executed)
+    if decision.transition == "suspend":
+        transitions.suspend(tx, run_id=outcome.run_id, lease_id=outcome.lease_id,
+                            attempt=outcome.attempt, now=now, executed=outcome.executed,
+                            cost=cost)
+        durable.after_suspend(tx, outcome.run_id, now)
+        return decision
     if decision.transition in ("retry", "release"):
         transitions.requeue(
             tx, run_id=outcome.run_id, lease_id=outcome.lease_id, attempt=outcome.attempt,
@@ -109,6 +119,10 @@ def apply(
         now=now, executed=outcome.executed, cost=cost, transition=decision.transition,
         output=outcome.output, error=outcome.error, hook=hook,
     )
+    if facts.parent_id is not None:  # a parent may be waiting for this run
+        final = tx.one("lock_run", id=outcome.run_id)
+        if final is not None:
+            waitpoints.on_run_final(tx, final, now)
     return decision
 
 

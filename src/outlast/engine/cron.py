@@ -114,7 +114,8 @@ def plan(cron: str, tz: str, next_tick: float, now: float) -> TickPlan | None:
     if next_tick > now:
         return None
     times = _times(cron, tz, next_tick)
-    fire, recent, count = next_tick, [], 0
+    fire, count = next_tick, 0
+    recent: list[float] = []
     while True:
         following = next(times).timestamp()
         if following > now:

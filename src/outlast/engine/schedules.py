@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from outlast.engine import cron, ticks
+from outlast.engine import cron
+from outlast.engine import ticks as ticking
 from outlast.engine.definitions import TaskDefinition
 from outlast.errors import ConflictError, ScheduleNotFoundError, ValidationError
 from outlast.ids import new_id
@@ -34,6 +35,7 @@ _EDITABLE = {"task", "cron", "timezone", "external_id"}
 
 Record = dict[str, Any]
 Records = list[Record]
+Definitions = list[TaskDefinition]
 Page = tuple[Records, str | None]
 
 
@@ -153,7 +155,7 @@ class Schedules:
             self.engine.definition(env, changes["task"])
         with self.engine.store.transaction() as tx:
             row = self._imperative(tx, env, schedule_id, "updated")
-            values = {"task_id": changes.get("task", row["task_id"]),
+            values: Record = {"task_id": changes.get("task", row["task_id"]),
                       "cron": changes.get("cron", row["cron"]),
                       "timezone": changes.get("timezone", row["timezone"]),
                       "external_id": changes.get("external_id", row["external_id"])}
@@ -208,7 +210,7 @@ class Schedules:
 
     # -- declarative sync and firing -------------------------------------------------------
 
-    def sync_declarative(self, tx: Tx, env: str, definitions: list[TaskDefinition],
+    def sync_declarative(self, tx: Tx, env: str, definitions: Definitions,
                          now: float) -> None:
         """Make the declarative schedules of ``env`` match the tasks a worker just registered."""
         declared = {d.id: spec for d in definitions if (spec := _spec(d)) is not None}
@@ -230,9 +232,9 @@ class Schedules:
                 tx.run("set_schedule_active", id=row["id"], active=0,
                        inactive_reason=REMOVED_FROM_CODE, next_tick=None, now=now)
 
-    def tick(self, now: float | None = None) -> ticks.TickReport:
+    def tick(self, now: float | None = None) -> ticking.TickReport:
         """Fire every due active schedule once (called by the server's scheduler)."""
-        return ticks.tick(self.engine, self.engine.clock.now() if now is None else now)
+        return ticking.tick(self.engine, self.engine.clock.now() if now is None else now)
 
 
 def _resync(tx: Tx, row: Row, cron_text: str, tz: str, now: float) -> None:

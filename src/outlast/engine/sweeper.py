@@ -22,10 +22,11 @@ class SweepReport:
     enqueued: int = 0
     expired: int = 0
     recovered: int = 0
+    woken: int = 0
 
     @property
     def total(self) -> int:
-        return self.enqueued + self.expired + self.recovered
+        return self.enqueued + self.expired + self.recovered + self.woken
 
 
 def enqueue_due(tx: Tx, now: float) -> int:

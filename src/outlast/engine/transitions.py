@@ -166,3 +166,30 @@ def _end_attempt(
         error=None if error is None else dumps(error, "error"),
         now=now,
     )
+
+
+def suspend(
+    tx: Tx, *, run_id: str, lease_id: str, attempt: int, now: float, executed: float,
+    cost: float = 0.0,
+) -> None:
+    """EXECUTING → WAITING: the attempt ended at a wait; it frees its worker and queue slot.
+
+    The attempt's number is given back: resuming continues the same attempt, so waits
+    never use up retries.
+    """
+    changed = tx.run("suspend_run", id=run_id, lease_id=lease_id, executed=executed, cost=cost,
+                     now=now)
+    _guard(changed, run_id, "suspend")
+    _end_attempt(tx, run_id, attempt, "SUSPENDED", None, now)
+    events.append(tx, [events.event_row(run_id, "suspend", now, S.WAITING.value, attempt)])
+    tx.notify(events.CHANGED_CHANNEL, run_id)
+
+
+def resume(tx: Tx, *, run_id: str, now: float) -> bool:
+    """WAITING → QUEUED once what it waits for is done; False if it was not waiting."""
+    if tx.run("resume_run", id=run_id, now=now) == 0:
+        return False
+    events.append(tx, [events.event_row(run_id, "resume", now, S.QUEUED.value)])
+    tx.notify(events.QUEUED_CHANNEL, run_id)
+    tx.notify(events.CHANGED_CHANNEL, run_id)
+    return True

@@ -115,3 +115,25 @@ def reschedule(run_id: str, delay: Any) -> Call:
 
 def run_part(run_id: str, part: str, after: int = 0) -> Call:
     return Call("GET", f"/runs/{_seg(run_id)}/{part}", query={"after": after} if after else None)
+
+
+def token_create(timeout: float | None, tags: list[str], idempotency_key: str | None) -> Call:
+    return Call("POST", "/waitpoints/tokens",
+                {"timeout": timeout, "tags": tags, "idempotency_key": idempotency_key})
+
+
+def token_complete(token_id: str, output: Any) -> Call:
+    return Call("POST", f"/waitpoints/tokens/{_seg(token_id)}/complete", {"output": output})
+
+
+def token_retrieve(token_id: str) -> Call:
+    return Call("GET", f"/waitpoints/tokens/{_seg(token_id)}")
+
+
+def token_list(status: str | None = None, tag: str | None = None, run_id: str | None = None,
+               limit: int = 50, cursor: str | None = None) -> Call:
+    query: dict[str, Any] = {"limit": limit}
+    for key, value in (("status", status), ("tag", tag), ("run_id", run_id), ("cursor", cursor)):
+        if value is not None:
+            query[key] = value
+    return Call("GET", "/waitpoints/tokens", query=query)

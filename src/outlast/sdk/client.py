@@ -21,6 +21,7 @@ from typing import Any
 from outlast.errors import ConfigError
 from outlast.sdk import calls
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
+from outlast.sdk.schedule_calls import AsyncSchedules, Schedules
 from outlast.sdk.transports import (
     AsyncHttpTransport,
     AsyncLocalTransport,
@@ -115,6 +116,30 @@ class _Runs:
     def attempts(self, run_id: str) -> DictList:
         return list(self._c.send(calls.run_part(run_id, "attempts"))["data"])
 
+    def journal(self, run_id: str) -> DictList:
+        """The run's durable operations and their recorded results."""
+        return list(self._c.send(calls.run_part(run_id, "journal"))["data"])
+
+
+class _Tokens:
+    """Waitpoint tokens: create, complete (human-in-the-loop), list, retrieve."""
+
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def create(self, timeout: float | None = None, tags: list[str] | None = None,
+               idempotency_key: str | None = None) -> dict[str, Any]:
+        return dict(self._c.send(calls.token_create(timeout, tags or [], idempotency_key)))
+
+    def complete(self, token_id: str, output: Any = None) -> dict[str, Any]:
+        return dict(self._c.send(calls.token_complete(token_id, output)))
+
+    def retrieve(self, token_id: str) -> dict[str, Any]:
+        return dict(self._c.send(calls.token_retrieve(token_id)))
+
+    def list(self, **filters: Any) -> DictList:
+        return list(self._c.send(calls.token_list(**filters))["data"])
+
 
 class Client:
     """Synchronous client. Give ``url`` and ``api_key``, or ``database_url``."""
@@ -134,6 +159,8 @@ class Client:
         self.tasks = _Tasks(self)
         self.runs = _Runs(self)
         self.batch = _Batch(self)
+        self.schedules = Schedules(self)
+        self.tokens = _Tokens(self)
 
     def send(self, call: calls.Call) -> Any:
         return self.transport.send(call)
@@ -230,6 +257,24 @@ class _AsyncRuns:
             await asyncio.sleep(interval)
 
 
+class _AsyncTokens:
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+
+    async def create(self, timeout: float | None = None, tags: list[str] | None = None,
+                     idempotency_key: str | None = None) -> dict[str, Any]:
+        return dict(await self._c.send(calls.token_create(timeout, tags or [], idempotency_key)))
+
+    async def complete(self, token_id: str, output: Any = None) -> dict[str, Any]:
+        return dict(await self._c.send(calls.token_complete(token_id, output)))
+
+    async def retrieve(self, token_id: str) -> dict[str, Any]:
+        return dict(await self._c.send(calls.token_retrieve(token_id)))
+
+    async def list(self, **filters: Any) -> DictList:
+        return list((await self._c.send(calls.token_list(**filters)))["data"])
+
+
 class AsyncClient:
     """The asyncio twin of ``Client``."""
 
@@ -249,6 +294,8 @@ class AsyncClient:
         self.tasks = _AsyncTasks(self)
         self.runs = _AsyncRuns(self)
         self.batch = _AsyncBatch(self)
+        self.schedules = AsyncSchedules(self)
+        self.tokens = _AsyncTokens(self)
 
     async def send(self, call: calls.Call) -> Any:
         return await self.transport.send(call)

@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from outlast.errors import ValidationError
+from outlast.sdk import children
+from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import default_async_client, default_client
+from outlast.sdk.durable import current_run
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 
 RunList = list[Run]
@@ -19,7 +23,16 @@ HandleList = list[AsyncRunHandle]
 
 class _TasksFacade:
     def trigger(self, task_id: str, payload: Any = None, **options: Any) -> RunHandle:
+        if current_run.get() is not None:  # inside a task: durable, once per run
+            [run_id] = children.trigger([children.item(task_id, payload, options)], task_id)
+            return RunHandle(id=run_id, task=task_id)
         return default_client().tasks.trigger(task_id, payload, **options)
+
+    def trigger_and_wait(self, task_id: str, payload: Any = None,
+                         **options: Any) -> TaskRunResult:
+        result: TaskRunResult = children.trigger_and_wait(
+            [children.item(task_id, payload, options)], task_id, batch=False)
+        return result
 
     async def trigger_async(self, task_id: str, payload: Any = None,
                             **options: Any) -> AsyncRunHandle:
@@ -31,7 +44,18 @@ class _TasksFacade:
 
 class _BatchFacade:
     def trigger(self, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
+        if current_run.get() is not None:
+            batch = _items(items)
+            ids = children.trigger(batch, "batch")
+            return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=b["task"])
+                                                  for i, b in zip(ids, batch, strict=True)])
         return default_client().batch.trigger(items)
+
+    def trigger_and_wait(self, items: Iterable[Mapping[str, Any]]) -> list[TaskRunResult]:
+        """Inside a task: runs of several tasks, waited for together; results in order."""
+        results: list[TaskRunResult] = children.trigger_and_wait(_items(items), "batch",
+                                                                 batch=True)
+        return results
 
     async def trigger_async(self, items: Iterable[Mapping[str, Any]]) -> HandleList:
         return await default_async_client().batch.trigger(items)
@@ -73,6 +97,16 @@ class _RunsFacade:
 
     def events(self, run_id: str) -> DictList:
         return default_client().runs.events(run_id)
+
+
+def _items(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for entry in items:
+        task_id = entry.get("task")
+        if not isinstance(task_id, str) or not task_id:
+            raise ValidationError("each batch item needs a 'task' id")
+        out.append(children.item(task_id, entry.get("payload"), entry.get("options")))
+    return out
 
 
 tasks = _TasksFacade()

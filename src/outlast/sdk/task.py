@@ -16,7 +16,10 @@ from outlast.durations import DurationLike, parse_duration
 from outlast.engine.definitions import DEFAULT_MACHINE, TaskDefinition
 from outlast.errors import ConfigError
 from outlast.machines import machine as check_machine
+from outlast.sdk import children
+from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import default_async_client, default_client
+from outlast.sdk.durable import current_run
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, RunHandle
 from outlast.sdk.payloads import PayloadCodec
 from outlast.sdk.queue import Queue
@@ -59,6 +62,8 @@ class Task(Generic[P, R]):
         self.is_async = inspect.iscoroutinefunction(fn)
         self.wants_ctx = len(inspect.signature(fn).parameters) >= 2
         self.qualname = f"{fn.__module__}.{fn.__qualname__}"
+        #: {"cron", "timezone"} when declared with ``@schedules.task``
+        self.schedule: dict[str, Any] | None = None
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -72,6 +77,7 @@ class Task(Generic[P, R]):
             id=self.id, queue=self.queue.name, concurrency_limit=self.queue.concurrency_limit,
             retry=self.retry, machine=self.machine, max_duration=self.max_duration, ttl=self.ttl,
             hooks=tuple(sorted(self.hooks)), payload_schema=self.codec.json_schema(),
+            schedule=self.schedule,
         )
 
     # -- triggering ------------------------------------------------------------------------
@@ -83,8 +89,33 @@ class Task(Generic[P, R]):
         return json.loads(self.codec.to_json(payload, self.id))
 
     def trigger(self, payload: Any = None, **options: Any) -> RunHandle:
-        """Create a run and return at once."""
-        return default_client().tasks.trigger(self.id, self.payload_json_value(payload), **options)
+        """Create a run and return at once (inside a task: once, whatever the replays)."""
+        value = self.payload_json_value(payload)
+        if current_run.get() is not None:
+            [run_id] = children.trigger([children.item(self.id, value, options)], self.id)
+            return RunHandle(id=run_id, task=self.id)
+        return default_client().tasks.trigger(self.id, value, **options)
+
+    def trigger_and_wait(self, payload: Any = None, **options: Any) -> TaskRunResult:
+        """Inside a task: run a child and wait for it without holding a worker."""
+        value = self.payload_json_value(payload)
+        result: TaskRunResult = children.trigger_and_wait(
+            [children.item(self.id, value, options)], self.id, batch=False)
+        return result
+
+    async def trigger_and_wait_async(self, payload: Any = None, **options: Any) -> TaskRunResult:
+        return self.trigger_and_wait(payload, **options)
+
+    def batch_trigger_and_wait(self, items: Iterable[Mapping[str, Any]]) -> list[TaskRunResult]:
+        """Inside a task: run children and wait for all; results in input order."""
+        batch = [children.item(self.id, i["payload"], i.get("options"))
+                 for i in self._checked(items)]
+        results: list[TaskRunResult] = children.trigger_and_wait(batch, self.id, batch=True)
+        return results
+
+    async def batch_trigger_and_wait_async(
+            self, items: Iterable[Mapping[str, Any]]) -> list[TaskRunResult]:
+        return self.batch_trigger_and_wait(items)
 
     async def trigger_async(self, payload: Any = None, **options: Any) -> AsyncRunHandle:
         client = default_async_client()
@@ -92,7 +123,12 @@ class Task(Generic[P, R]):
 
     def batch_trigger(self, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
         """Up to 1,000 runs in one transaction: ``[{"payload": ..., "options": {...}}]``."""
-        return default_client().tasks.batch_trigger(self.id, self._checked(items))
+        checked = self._checked(items)
+        if current_run.get() is not None:
+            ids = children.trigger([children.item(self.id, i["payload"], i.get("options"))
+                                    for i in checked], self.id)
+            return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=self.id) for i in ids])
+        return default_client().tasks.batch_trigger(self.id, checked)
 
     async def batch_trigger_async(self, items: Iterable[Mapping[str, Any]]) -> list[
             AsyncRunHandle]:

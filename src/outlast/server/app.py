@@ -31,6 +31,7 @@ from outlast.server import openapi
 from outlast.server.api import routes
 from outlast.server.api.routes import ApiContext, ApiRequest
 from outlast.server.auth import Authenticator
+from outlast.server.dashboard import DashboardMount, dashboard_app
 from outlast.server.errors import EXCEPTION_HANDLERS, Endpoint, guarded
 from outlast.server.scheduler import Scheduler
 
@@ -58,6 +59,8 @@ def create_app(
         Route("/healthz", guarded(healthz(engine)), methods=["GET"]),
         Route("/api/openapi.json", guarded(openapi_json(spec)), methods=["GET"]),
         *api_routes(table, ctx, auth),
+        # last: every other path is a dashboard page (``outlast dev`` needs no login)
+        DashboardMount(dashboard_app(engine, registry=registry, dev_mode=bool(dev_api_key))),
     ]
     app = Starlette(routes=app_routes, exception_handlers=EXCEPTION_HANDLERS,
                     lifespan=_lifespan(engine) if scheduler else None)
@@ -76,8 +79,10 @@ def api_endpoint(route: routes.Route, ctx: ApiContext, auth: Authenticator) -> E
     """An endpoint that authenticates, reads the JSON body and runs ``route.handler``."""
 
     async def endpoint(request: Request) -> Response:
-        # authenticate before reading a possibly large body from a stranger
-        env = await run_in_threadpool(auth.environment, request.headers.get("authorization"))
+        # authenticate before reading a possibly large body from a stranger; a public
+        # route (a token's callback URL) carries its own secret and finds its environment
+        env = "" if route.public else await run_in_threadpool(
+            auth.environment, request.headers.get("authorization"))
         raw = await read_body(request) if request.method in _BODY_METHODS else b""
         api_request = ApiRequest(env, dict(request.path_params), query_lists(request))
         status, data = await run_in_threadpool(_serve, route, ctx, api_request, raw)

@@ -20,6 +20,7 @@ from typing import Any
 from outlast.errors import OutlastError, TaskNotFoundError, error_from_body
 from outlast.sdk.calls import Call
 from outlast.sdk.client import set_worker_transport
+from outlast.sdk.durable import Runtime
 from outlast.sdk.registry import default_registry, import_task_modules
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
 from outlast.worker.messages import (
@@ -30,6 +31,7 @@ from outlast.worker.messages import (
     HookJob,
     Ready,
     Reply,
+    RuntimeCall,
     Stop,
 )
 
@@ -43,9 +45,16 @@ class PipeTransport:
         self._lock = lock
 
     def send(self, call: Call) -> Any:
+        return self._ask(lambda request_id: ApiCall(request_id, call))
+
+    def runtime(self, op: str, args: dict[str, Any]) -> Any:
+        """The durable-operation runtime of the attempt running in this child."""
+        return self._ask(lambda request_id: RuntimeCall(request_id, op, args))
+
+    def _ask(self, message: Callable[[int], Any]) -> Any:
         with self._lock:
             request_id = next(self._ids)
-            self._conn.send(ApiCall(request_id, call))
+            self._conn.send(message(request_id))
             reply = self._conn.recv()
         if not isinstance(reply, Reply) or reply.request_id != request_id:
             raise OutlastError(f"unexpected reply from the worker: {reply!r}")
@@ -69,8 +78,9 @@ def main(conn: Connection, task_dirs: list[str], root: str) -> None:
     definitions = [t.definition().to_dict() for t in default_registry.all()]
     conn.send(Ready(os.getpid(), definitions))
     lock = threading.Lock()
-    set_worker_transport(PipeTransport(conn, lock))
-    _serve(conn, _locked_send(conn, lock))
+    pipe = PipeTransport(conn, lock)
+    set_worker_transport(pipe)
+    _serve(conn, _locked_send(conn, lock), pipe.runtime)
 
 
 def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None]:
@@ -83,7 +93,7 @@ def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None
     return send
 
 
-def _serve(conn: Connection, send: Callable[[Any], None]) -> None:
+def _serve(conn: Connection, send: Callable[[Any], None], runtime: Runtime) -> None:
     while True:
         try:
             message = conn.recv()
@@ -92,18 +102,18 @@ def _serve(conn: Connection, send: Callable[[Any], None]) -> None:
         if isinstance(message, Stop):
             return
         if isinstance(message, Assignment):
-            send(_attempt(message, send))
+            send(_attempt(message, send, runtime))
         elif isinstance(message, HookJob):
             _hook(message, send)
 
 
-def _attempt(job: Assignment, send: Callable[[Any], None]) -> Finished:
+def _attempt(job: Assignment, send: Callable[[Any], None], runtime: Runtime) -> Finished:
     try:
         task = default_registry.get(job.run["task_id"])
     except TaskNotFoundError as exc:
         return Finished(job.run["id"], job.lease_id, job.attempt, "failed", 0.0,
                         error=error_info(exc))
-    return run_attempt(task, job, send)
+    return run_attempt(task, job, send, runtime)
 
 
 def _hook(job: HookJob, send: Callable[[Any], None]) -> None:

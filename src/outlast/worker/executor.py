@@ -20,6 +20,7 @@ from outlast.engine.attempts import Outcome, is_final_failure
 from outlast.errors import AbortTaskRunError, ValidationError
 from outlast.jsonutil import dumps
 from outlast.sdk.context import AttemptInfo, QueueInfo, RunContext, RunInfo, TaskInfo
+from outlast.sdk.durable import DurableRun, Runtime, SuspendRun, current_run
 from outlast.sdk.logger import logger
 from outlast.sdk.retry import RetryDecision
 from outlast.sdk.task import Task
@@ -78,14 +79,20 @@ def _run_hook(task: Task[..., Any], name: str, *args: Any) -> None:
         logger.error(f"{name} hook failed: {exc!r}", hook=name)
 
 
-def run_attempt(task: Task[..., Any], job: Assignment, send: Send) -> Finished:
+def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
+                runtime: Runtime) -> Finished:
     """Execute one attempt of ``job`` with ``task``; never raises."""
     run = job.run
     buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.attempt, records)))
     ctx = build_context(run, job.attempt, job.environment)
+    durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime)
     started = time.monotonic()
-    with captured(buffer):
-        outcome = _execute(task, job, ctx)
+    token = current_run.set(durable)
+    try:
+        with captured(buffer):
+            outcome = _execute(task, job, ctx)
+    finally:
+        current_run.reset(token)
     executed = time.monotonic() - started
     return Finished(run["id"], job.lease_id, job.attempt, outcome.kind, executed, outcome.output,
                     outcome.error, outcome.retry_override, outcome.hooks_done)
@@ -102,6 +109,8 @@ def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext) -> Outcome:
             _run_hook(task, "on_start", payload, ctx)
             output = _invoke(task, payload, ctx)
         dumps(output, f"output of task {task.id!r}")
+    except SuspendRun:
+        return _replace(base, kind="suspended")
     except BaseException as exc:  # noqa: BLE001 - classify every way user code can end
         return _failed(task, base, payload, ctx, exc)
     _run_hook(task, "on_success", payload, output, ctx)

@@ -71,6 +71,15 @@ class ApiCall:
 
 
 @dataclass(frozen=True)
+class RuntimeCall:
+    """A durable operation of the running attempt (journal, waits, child runs)."""
+
+    request_id: int
+    op: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Finished:
     """An attempt ended inside the child (completed, failed, aborted or out of memory)."""
 

@@ -29,6 +29,7 @@ from outlast.ids import new_id
 from outlast.jsonutil import dumps
 from outlast.machines import PRESETS
 from outlast.sdk.transports import LocalTransport
+from outlast.worker import runtime
 from outlast.worker.messages import (
     ApiCall,
     Assignment,
@@ -38,6 +39,7 @@ from outlast.worker.messages import (
     LogBatch,
     Ready,
     Reply,
+    RuntimeCall,
 )
 from outlast.worker.pool import Child, crash_error
 
@@ -232,6 +234,8 @@ class Supervisor:
             self.pending.logs.extend(_log_rows(message))
         elif isinstance(message, ApiCall):
             child.conn.send(self._answer(message))
+        elif isinstance(message, RuntimeCall):
+            child.conn.send(self._run_op(message))
         elif isinstance(message, HookDone):
             self.pending.hooks_done.append((message.run_id, message.lease_id))
             child.job = None
@@ -245,6 +249,19 @@ class Supervisor:
             return Reply(message.request_id, False, error=exc.to_dict(), status=exc.http_status)
         except Exception as exc:
             log.exception("a task's API call failed")
+            return Reply(message.request_id, False, status=500,
+                         error={"code": "internal_error", "message": str(exc)})
+
+    def _run_op(self, message: RuntimeCall) -> Reply:
+        """A durable operation of a running attempt; the reply unblocks the child."""
+        try:
+            self._flush()  # logs and results first, so the journal follows them in order
+            data = runtime.dispatch(self.engine, self.environment, message.op, message.args)
+            return Reply(message.request_id, True, data)
+        except OutlastError as exc:
+            return Reply(message.request_id, False, error=exc.to_dict(), status=exc.http_status)
+        except Exception as exc:
+            log.exception("durable operation %s failed", message.op)
             return Reply(message.request_id, False, status=500,
                          error={"code": "internal_error", "message": str(exc)})
 

@@ -50,6 +50,8 @@ class Route:
     path: str
     handler: Handler
     summary: str
+    #: no API key: the path itself holds a secret (token callback URLs)
+    public: bool = False
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -57,9 +59,9 @@ class Route:
 
 
 def all_routes() -> list[Route]:
-    from outlast.server.api import batch, runs, tasks
+    from outlast.server.api import batch, runs, schedules, tasks, waitpoints
 
-    return [*tasks.ROUTES, *batch.ROUTES, *runs.ROUTES]
+    return [*tasks.ROUTES, *batch.ROUTES, *runs.ROUTES, *schedules.ROUTES, *waitpoints.ROUTES]
 
 
 _COMPILED: list[tuple[Route, re.Pattern[str]]] = []

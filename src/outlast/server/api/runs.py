@@ -73,6 +73,11 @@ def attempts(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     return 200, {"data": ctx.engine.attempts(req.params["run_id"])}
 
 
+def journal(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    ctx.engine.retrieve(req.env, req.params["run_id"])
+    return 200, {"data": ctx.engine.durable.run_journal(req.params["run_id"])}
+
+
 ROUTES = [
     Route("GET", "/runs", list_runs, "List runs, newest first"),
     Route("GET", "/runs/{run_id}", retrieve, "Retrieve a run"),
@@ -82,4 +87,5 @@ ROUTES = [
     Route("GET", "/runs/{run_id}/events", events, "A run's event timeline"),
     Route("GET", "/runs/{run_id}/logs", logs, "A run's logs, every attempt"),
     Route("GET", "/runs/{run_id}/attempts", attempts, "A run's attempts"),
+    Route("GET", "/runs/{run_id}/journal", journal, "A run's durable operations"),
 ]

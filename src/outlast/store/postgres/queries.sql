@@ -263,6 +263,7 @@ UPDATE runs SET hook_pending = NULL, hook_lease = NULL WHERE id = :id AND hook_l
 UPDATE runs SET hook_lease = NULL
 WHERE hook_lease IS NOT NULL AND hook_pending IS NOT NULL AND updated_at < :before
 
+
 -- schedules ------------------------------------------------------------------------------
 -- Cron schedules (engine/schedules.py) and their fired or skipped ticks (engine/ticks.py).
 
@@ -324,3 +325,102 @@ ON CONFLICT DO NOTHING
 
 -- name: list_schedule_ticks
 SELECT * FROM schedule_ticks WHERE schedule_id = :schedule_id ORDER BY tick DESC LIMIT :limit
+
+-- dashboard ------------------------------------------------------------------------------
+-- Reads for the dashboard's pages (server/dashboard/data.py).
+
+-- name: dashboard_task_recent
+SELECT status, execution_seconds, created_at FROM runs
+WHERE environment = :environment AND task_id = :task_id
+ORDER BY id DESC LIMIT :limit
+
+-- name: dashboard_active_counts
+SELECT status, count(*) AS n FROM runs
+WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING')
+GROUP BY status
+
+-- name: dashboard_recent_runs
+SELECT status, created_at, finished_at, execution_seconds FROM runs
+WHERE environment = :environment AND created_at >= :since
+ORDER BY id DESC LIMIT :limit
+
+-- durable execution ----------------------------------------------------------------------
+
+-- name: lock_run_lease
+SELECT * FROM runs WHERE id = :id AND lease_id = :lease_id AND status = 'EXECUTING'
+FOR UPDATE
+
+-- name: lock_run
+SELECT * FROM runs WHERE id = :id
+FOR UPDATE
+
+-- name: insert_journal
+INSERT INTO run_journal (run_id, seq, kind, name, status, result, error, created_at, completed_at)
+VALUES (:run_id, :seq, :kind, :name, :status, :result, :error, :now,
+    CASE WHEN :status::text = 'pending' THEN NULL ELSE :now END)
+
+-- name: complete_journal
+UPDATE run_journal SET status = :status, result = :result, error = :error, completed_at = :now
+WHERE run_id = :run_id AND seq = :seq AND status = 'pending'
+
+-- name: list_journal
+SELECT * FROM run_journal WHERE run_id = :run_id ORDER BY seq
+
+-- name: insert_waitpoint
+INSERT INTO waitpoints (id, environment, kind, status, run_id, seq, idx, due_at, child_run_id,
+    secret, tags, idempotency_key, created_by_run, created_at)
+VALUES (:id, :environment, :kind, 'PENDING', :run_id, :seq, :idx, :due_at, :child_run_id,
+    :secret, :tags, :idempotency_key, :created_by_run, :now)
+
+-- name: get_waitpoint
+SELECT * FROM waitpoints WHERE id = :id
+FOR UPDATE
+
+-- name: find_idempotent_waitpoint
+SELECT * FROM waitpoints WHERE environment = :environment AND idempotency_key = :idempotency_key
+
+-- name: block_on_waitpoint
+UPDATE waitpoints SET run_id = :run_id, seq = :seq WHERE id = :id AND run_id IS NULL
+
+-- name: complete_waitpoint
+UPDATE waitpoints SET status = 'COMPLETED', output = :output, error = :error, completed_at = :now
+WHERE id = :id AND status = 'PENDING'
+
+-- name: waitpoints_for
+SELECT * FROM waitpoints WHERE run_id = :run_id AND seq = :seq ORDER BY idx
+
+-- name: pending_journal
+SELECT seq FROM run_journal WHERE run_id = :run_id AND status = 'pending' ORDER BY seq
+
+-- name: child_waitpoints
+SELECT id FROM waitpoints WHERE child_run_id = :child_run_id AND status = 'PENDING'
+
+-- name: due_waitpoints
+SELECT id, kind FROM waitpoints
+WHERE status = 'PENDING' AND due_at IS NOT NULL AND due_at <= :now
+ORDER BY due_at LIMIT :limit
+FOR UPDATE SKIP LOCKED
+
+-- name: suspend_run
+UPDATE runs SET status = 'WAITING', lease_id = NULL, lease_expires_at = NULL, worker_id = NULL,
+    attempt_count = attempt_count - 1, execution_seconds = execution_seconds + :executed,
+    cost = cost + :cost, updated_at = :now
+WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
+
+-- name: resume_run
+UPDATE runs SET status = 'QUEUED', available_at = :now, queued_at = :now, updated_at = :now
+WHERE id = :id AND status = 'WAITING'
+
+-- name: list_tokens
+SELECT * FROM waitpoints
+WHERE environment = :environment AND kind = 'token'
+  AND (:status::text IS NULL OR status = :status)
+  AND (:tag::text IS NULL OR jsonb_exists(waitpoints.tags::jsonb, :tag))
+  AND (:run_id::text IS NULL OR created_by_run = :run_id OR run_id = :run_id)
+  AND (:cursor::text IS NULL OR id < :cursor)
+ORDER BY id DESC
+LIMIT :limit
+
+-- name: active_children
+SELECT id FROM runs
+WHERE parent_id = :id AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING')

@@ -1,0 +1,49 @@
+"""The run journal: one entry per durable operation, keyed by (run, sequence number).
+
+An attempt writes to its run's journal only while it holds the run's lease; the check
+and the write share a transaction (and, on PostgreSQL, a row lock on the run), so a
+stale attempt can never add to a journal that a newer attempt is replaying.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outlast.errors import InvalidTransitionError
+from outlast.jsonutil import dumps, loads
+from outlast.store.protocol import Row, Tx
+
+PENDING, OK, ERROR = "pending", "ok", "error"
+
+
+def hold_lease(tx: Tx, run_id: str, lease_id: str) -> Row:
+    """The run's row, locked, if ``lease_id`` still owns it; else InvalidTransitionError."""
+    row = tx.one("lock_run_lease", id=run_id, lease_id=lease_id)
+    if row is None:
+        raise InvalidTransitionError(
+            f"run {run_id}: this attempt no longer holds the run (canceled, timed out or "
+            "taken over)", run_id=run_id,
+        )
+    return row
+
+
+def record(tx: Tx, run_id: str, seq: int, kind: str, name: str, now: float, *,
+           status: str = OK, result: Any = None, error: Any = None) -> None:
+    tx.run("insert_journal", run_id=run_id, seq=seq, kind=kind, name=name, status=status,
+           result=None if status == PENDING else dumps(result, f"result of {name!r}"),
+           error=None if error is None else dumps(error, "error"), now=now)
+
+
+def complete(tx: Tx, run_id: str, seq: int, result: Any, now: float) -> bool:
+    return tx.run("complete_journal", run_id=run_id, seq=seq, status=OK,
+                  result=dumps(result, "wait result"), error=None, now=now) > 0
+
+
+def entries(tx: Tx, run_id: str) -> list[dict[str, Any]]:
+    """The journal as the child replays it: seq, kind, name, status, result."""
+    return [
+        {"seq": r["seq"], "kind": r["kind"], "name": r["name"], "status": r["status"],
+         "result": loads(r["result"]), "created_at": r["created_at"],
+         "completed_at": r["completed_at"]}
+        for r in tx.all("list_journal", run_id=run_id)
+    ]

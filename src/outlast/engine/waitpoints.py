@@ -1,0 +1,138 @@
+"""Waitpoints: what a WAITING run waits for — a time, a token, or child runs.
+
+A durable wait writes a ``pending`` journal entry at its sequence number and one or more
+waitpoints pointing at it. When the last of them completes, the journal entry gets its
+result and the run is queued again; replay then reads the result from the journal.
+Completion and suspension both lock the run's row, so whichever comes second sees the
+other's work: a wait that completes before its attempt has finished suspending still
+resumes the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outlast.engine import journal, transitions
+from outlast.engine.statuses import FINAL, RunStatus
+from outlast.errors import ConflictError, NotFoundError
+from outlast.ids import new_id, new_secret
+from outlast.jsonutil import dumps, loads
+from outlast.store.protocol import Row, Tx
+
+TIME, TOKEN, RUN = "time", "token", "run"
+PENDING, COMPLETED = "PENDING", "COMPLETED"
+TIMEOUT_ERROR = {"type": "Timeout", "message": "timeout"}
+
+
+def create(tx: Tx, *, environment: str, kind: str, now: float, run_id: str | None = None,
+           seq: int | None = None, idx: int = 0, due_at: float | None = None,
+           child_run_id: str | None = None, tags: list[str] | None = None,
+           idempotency_key: str | None = None, created_by_run: str | None = None) -> Row:
+    row: dict[str, Any] = {
+        "id": new_id("token" if kind == TOKEN else "wait"), "environment": environment,
+        "kind": kind, "run_id": run_id, "seq": seq, "idx": idx, "due_at": due_at,
+        "child_run_id": child_run_id, "secret": new_secret() if kind == TOKEN else None,
+        "tags": dumps(tags or []), "idempotency_key": idempotency_key,
+        "created_by_run": created_by_run, "now": now,
+    }
+    tx.run("insert_waitpoint", **row)
+    return row | {"status": PENDING, "output": None, "error": None, "created_at": now,
+                  "completed_at": None}
+
+
+def get(tx: Tx, waitpoint_id: str, environment: str | None = None) -> Row:
+    row = tx.one("get_waitpoint", id=waitpoint_id)
+    if row is None or (environment is not None and row["environment"] != environment):
+        raise NotFoundError(f"no waitpoint {waitpoint_id!r}", waitpoint_id=waitpoint_id)
+    return row
+
+
+def complete(tx: Tx, waitpoint_id: str, now: float, *, output: Any = None,
+             error: dict[str, Any] | None = None, environment: str | None = None) -> Row:
+    """Complete a pending waitpoint; completing one twice is a ConflictError."""
+    row = get(tx, waitpoint_id, environment)
+    changed = tx.run("complete_waitpoint", id=waitpoint_id, now=now,
+                     output=dumps(output, "token output"),
+                     error=None if error is None else dumps(error, "error"))
+    if changed == 0:
+        raise ConflictError(f"waitpoint {waitpoint_id} is already completed",
+                            waitpoint_id=waitpoint_id)
+    if row["run_id"] is not None:
+        settle(tx, row["run_id"], row["seq"], now)
+    return row | {"status": COMPLETED}
+
+
+def settle(tx: Tx, run_id: str, seq: int, now: float) -> bool:
+    """If every waitpoint at (run, seq) is done: write the journal result, resume the run."""
+    run = tx.one("lock_run", id=run_id)
+    rows = tx.all("waitpoints_for", run_id=run_id, seq=seq)
+    if run is None or not rows or any(r["status"] == PENDING for r in rows):
+        return False
+    if not journal.complete(tx, run_id, seq, result_of(rows), now):
+        return False
+    if run["status"] == RunStatus.WAITING.value and not tx.all("pending_journal", run_id=run_id):
+        transitions.resume(tx, run_id=run_id, now=now)
+    return True
+
+
+def result_of(rows: list[Row]) -> Any:
+    """The journal result of a wait: one outcome, or the list of a batch in input order."""
+    if rows[0]["kind"] == TIME:
+        return {"until": rows[0]["due_at"]}
+    outcomes = [_outcome(r) for r in rows]
+    return outcomes if _is_batch(rows[0]) else outcomes[0]
+
+
+def _is_batch(row: Row) -> bool:
+    tags = loads(row["tags"]) or []
+    return "batch" in tags
+
+
+def _outcome(row: Row) -> dict[str, Any]:
+    output, error = loads(row["output"]), loads(row["error"])
+    result: dict[str, Any] = {"ok": error is None, "output": output, "error": error}
+    if row["kind"] == RUN:
+        result["id"] = row["child_run_id"]
+        result["status"] = (output or {}).get("status") if isinstance(output, dict) else None
+        result["output"] = (output or {}).get("output") if isinstance(output, dict) else None
+    return result
+
+
+def on_run_final(tx: Tx, run: Row, now: float) -> None:
+    """A child run ended: complete the waitpoints of parents that wait for it."""
+    status = run["status"]
+    if RunStatus(status) not in FINAL:
+        return
+    error = None if status == RunStatus.COMPLETED.value else (
+        loads(run.get("error")) or {"type": status, "message": f"the run ended {status}"})
+    output = {"status": status, "output": loads(run.get("output"))}
+    for row in tx.all("child_waitpoints", child_run_id=run["id"]):
+        complete(tx, row["id"], now, output=output, error=error)
+
+
+def due(tx: Tx, now: float, limit: int = 500) -> int:
+    """Complete time waitpoints that are due and tokens whose timeout passed."""
+    count = 0
+    for row in tx.all("due_waitpoints", now=now, limit=limit):
+        error = TIMEOUT_ERROR if row["kind"] == TOKEN else None
+        try:
+            complete(tx, row["id"], now, error=error)
+            count += 1
+        except ConflictError:
+            continue
+    return count
+
+
+def token_record(row: Row, public_url: str) -> dict[str, Any]:
+    return {
+        "id": row["id"], "status": row["status"], "url": callback_url(row, public_url),
+        "tags": loads(row["tags"]), "timeout_at": row["due_at"],
+        "run_id": row.get("run_id"), "created_by_run": row.get("created_by_run"),
+        "output": loads(row.get("output")), "error": loads(row.get("error")),
+        "idempotency_key": row.get("idempotency_key"),
+        "created_at": row["created_at"], "completed_at": row.get("completed_at"),
+    }
+
+
+def callback_url(row: Row, public_url: str) -> str:
+    return f"{public_url.rstrip('/')}/api/v1/waitpoints/tokens/{row['id']}/callback/{row['secret']}"

@@ -1,0 +1,145 @@
+"""The durable side of a running attempt: sequence numbers, replay and suspension.
+
+Every durable operation takes the next sequence number and a name. If the run's journal
+has an entry there, the operation returns the recorded result without running (after
+checking that kind and name match: a mismatch is ``NonDeterminismError``). Otherwise it
+runs for real and its result is written to the journal through the ``Runtime`` — the
+worker's supervisor, or the engine itself in ``outlast.testing``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from outlast.errors import OutlastError
+
+#: Waits shorter than this stay in the process instead of suspending the run.
+IN_PROCESS_WAIT = 5.0
+
+
+class NonDeterminismError(OutlastError):
+    """Replay found a different durable operation than the journal recorded."""
+
+    code = "non_determinism"
+
+
+class DurableUsageError(OutlastError):
+    """A durable operation used where it cannot be (outside a run, or concurrently)."""
+
+    code = "durable_usage"
+    http_status = 400
+
+
+class SuspendRun(BaseException):  # noqa: N818 - a control-flow signal, not an error
+    """Ends the attempt so the run can wait without holding a process.
+
+    A ``BaseException`` so that ``except Exception`` in task code cannot swallow it.
+    """
+
+
+class Runtime(Protocol):
+    def __call__(self, op: str, args: dict[str, Any]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    kind: str
+    name: str
+    status: str
+    result: Any
+
+
+class DurableRun:
+    """The durable state of one attempt of one run."""
+
+    def __init__(self, run_id: str, lease_id: str, attempt: int, environment: str,
+                 runtime: Runtime) -> None:
+        self.run_id = run_id
+        self.lease_id = lease_id
+        self.attempt = attempt
+        self.environment = environment
+        self.runtime = runtime
+        self._journal: dict[int, Entry] | None = None
+        self._seq = 0
+        self._busy = threading.Lock()
+
+    def _entries(self) -> dict[int, Entry]:
+        if self._journal is None:  # loaded on first use: plain tasks never pay for it
+            rows = self.runtime("journal", {"run_id": self.run_id, "lease_id": self.lease_id})
+            self._journal = {r["seq"]: Entry(r["seq"], r["kind"], r["name"], r["status"],
+                                             r["result"]) for r in rows}
+        return self._journal
+
+    def call(self, kind: str, name: str, fresh: Callable[[int], Any]) -> Any:
+        """Run one durable operation: replay it from the journal, or ``fresh(seq)``."""
+        if not self._busy.acquire(blocking=False):
+            raise DurableUsageError(
+                f"durable operation {kind} {name!r} started while another one is running in "
+                "the same run; await durable operations one at a time so that their order "
+                "(and so the replay) does not depend on scheduling"
+            )
+        try:
+            seq = self._seq
+            self._seq += 1
+            entry = self._entries().get(seq)
+            if entry is None:
+                return fresh(seq)
+            _check(entry, seq, kind, name)
+            if entry.status == "pending":
+                raise SuspendRun(f"still waiting at #{seq}")
+            return entry.result
+        finally:
+            self._busy.release()
+
+    async def acall(self, kind: str, name: str, fresh: Callable[[int], Awaitable[Any]]) -> Any:
+        """``call`` for asyncio code; a second operation while one is awaited is an error."""
+        if not self._busy.acquire(blocking=False):
+            raise DurableUsageError(
+                f"durable operation {kind} {name!r} started while another one is awaited in "
+                "the same run (e.g. asyncio.gather of steps); await them one at a time so "
+                "that their order does not depend on scheduling"
+            )
+        try:
+            seq = self._seq
+            self._seq += 1
+            entry = self._entries().get(seq)
+            if entry is None:
+                return await fresh(seq)
+            _check(entry, seq, kind, name)
+            if entry.status == "pending":
+                raise SuspendRun(f"still waiting at #{seq}")
+            return entry.result
+        finally:
+            self._busy.release()
+
+    def op(self, op: str, seq: int, kind: str, name: str, **args: Any) -> Any:
+        """Ask the runtime for a durable write at ``seq``."""
+        return self.runtime(op, {"run_id": self.run_id, "lease_id": self.lease_id, "seq": seq,
+                                 "kind": kind, "name": name, **args})
+
+
+def _check(entry: Entry, seq: int, kind: str, name: str) -> None:
+    if entry.kind != kind or entry.name != name:
+        raise NonDeterminismError(
+            f"replay mismatch at durable operation #{seq}: the journal recorded "
+            f"{entry.kind} {entry.name!r}, but the code now calls {kind} {name!r}. "
+            "Code between durable operations must take the same path on every replay.",
+            seq=seq, recorded={"kind": entry.kind, "name": entry.name},
+            called={"kind": kind, "name": name},
+        )
+
+
+current_run: ContextVar[DurableRun | None] = ContextVar("outlast_durable_run", default=None)
+
+
+def active(what: str) -> DurableRun:
+    """The running attempt's durable state, or a clear error outside a run."""
+    run = current_run.get()
+    if run is None:
+        raise DurableUsageError(f"{what} can only be used inside a running task")
+    return run

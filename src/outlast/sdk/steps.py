@@ -1,0 +1,125 @@
+"""``@step`` and ``step.run``: work whose result is recorded, so it never runs twice.
+
+A step that returns is written to the run's journal; on replay it returns the recorded
+value at once. A step that raises is retried in the process by its own ``retry`` policy
+(if given) and otherwise fails the attempt; failures are not recorded, so the run's next
+attempt runs the step again while earlier steps stay recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar, overload
+
+from outlast.errors import AbortTaskRunError
+from outlast.jsonutil import dumps
+from outlast.sdk.durable import active, current_run
+from outlast.sdk.retry import Retry, retry_delay
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+KIND = "step"
+
+
+def _check_json(name: str, value: Any) -> Any:
+    dumps(value, f"result of step {name!r}")
+    return value
+
+
+def _run_sync(name: str, retry: Retry | None, fn: Callable[..., Any], args: Any,
+              kwargs: Any) -> Any:
+    run = active(f"step {name!r}")
+
+    def fresh(seq: int) -> Any:
+        value = _check_json(name, _attempts(retry, lambda: fn(*args, **kwargs)))
+        return run.op("record", seq, KIND, name, result=value)["result"]
+
+    return run.call(KIND, name, fresh)
+
+
+async def _run_async(name: str, retry: Retry | None, fn: Callable[..., Awaitable[Any]],
+                     args: Any, kwargs: Any) -> Any:
+    run = active(f"step {name!r}")
+
+    async def fresh(seq: int) -> Any:
+        value = _check_json(name, await _attempts_async(retry, lambda: fn(*args, **kwargs)))
+        return run.op("record", seq, KIND, name, result=value)["result"]
+
+    return await run.acall(KIND, name, fresh)
+
+
+def _attempts(retry: Retry | None, call: Callable[[], Any]) -> Any:
+    attempt = 1
+    while True:
+        try:
+            return call()
+        except AbortTaskRunError:
+            raise
+        except Exception:
+            if retry is None or attempt >= retry.max_attempts:
+                raise
+            time.sleep(retry_delay(retry, attempt))
+            attempt += 1
+
+
+async def _attempts_async(retry: Retry | None, call: Callable[[], Awaitable[Any]]) -> Any:
+    attempt = 1
+    while True:
+        try:
+            return await call()
+        except AbortTaskRunError:
+            raise
+        except Exception:
+            if retry is None or attempt >= retry.max_attempts:
+                raise
+            await asyncio.sleep(retry_delay(retry, attempt))
+            attempt += 1
+
+
+class _Step:
+    """The ``step`` object: a decorator, and ``step.run(name, fn, *args)`` inline."""
+
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+    @overload
+    def __call__(self, fn: None = None, /, *, name: str | None = None,
+                 retry: Retry | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def __call__(self, fn: Callable[P, R] | None = None, /, *, name: str | None = None,
+                 retry: Retry | None = None) -> Any:
+        def wrap(func: Callable[P, R]) -> Callable[P, R]:
+            step_name = name or func.__qualname__
+            if inspect.iscoroutinefunction(func):
+                @functools.wraps(func)
+                async def async_step(*args: P.args, **kwargs: P.kwargs) -> Any:
+                    return await _run_async(step_name, retry, func, args, kwargs)
+                return async_step  # type: ignore[return-value]
+
+            @functools.wraps(func)
+            def sync_step(*args: P.args, **kwargs: P.kwargs) -> Any:
+                return _run_sync(step_name, retry, func, args, kwargs)
+            return sync_step
+
+        return wrap(fn) if fn is not None else wrap
+
+    def run(self, name: str, fn: Callable[..., R], *args: Any, retry: Retry | None = None,
+            **kwargs: Any) -> R:
+        """Run ``fn(*args, **kwargs)`` as the step ``name``."""
+        return _run_sync(name, retry, fn, args, kwargs)  # type: ignore[no-any-return]
+
+    async def run_async(self, name: str, fn: Callable[..., Awaitable[R]], *args: Any,
+                        retry: Retry | None = None, **kwargs: Any) -> R:
+        return await _run_async(name, retry, fn, args, kwargs)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def inside_run() -> bool:
+        return current_run.get() is not None
+
+
+step = _Step()
