@@ -13,7 +13,7 @@ import click
 import httpx
 
 from outlast import __version__
-from outlast.cli import dev, init, keys, migrate, runs, server, trigger, worker
+from outlast.cli import dev, init, keys, migrate, runs, schedules, server, trigger, worker
 from outlast.cli.output import fail
 from outlast.errors import OutlastError, ValidationError
 
@@ -70,6 +70,7 @@ for _command in (
     migrate.migrate,
     trigger.trigger,
     runs.runs,
+    schedules.schedules,
     keys.keys,
 ):
     cli.add_command(_command)

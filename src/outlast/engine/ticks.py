@@ -7,9 +7,10 @@ Three guards, each enough on its own in the common case, together enough in ever
    PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers) and moves ``next_tick``
    with a compare-and-set on its old value; a server that lost the race updates nothing
    and stops.
-3. The tick is recorded under the primary key (schedule_id, tick), and the run is created
-   through the normal trigger path with the idempotency key ``schedule:<id>:<tick>``; a
-   duplicate would hit either unique key and roll the whole transaction back.
+3. The run is created through the normal trigger path with the idempotency key
+   ``schedule:<id>:<tick>`` (unique per task), and the tick is recorded under the primary
+   key (schedule_id, tick). Should a schedule ever be moved back onto a tick that already
+   fired, the trigger returns the existing run and the schedule simply moves on.
 
 After downtime only the latest due tick fires; the ones passed over are recorded as
 ``skipped`` so the dashboard can show the gap.
@@ -48,21 +49,14 @@ class TickReport:
         return len(self.fired) + self.skipped
 
 
-class _AlreadyFired(Exception):
-    """This tick is already recorded: roll back, another server did the work."""
-
-
 def tick(engine: Engine, now: float) -> TickReport:
     report = TickReport()
     with engine.store.transaction(write=False) as tx:
         due = tx.all("due_schedules", now=now, limit=BATCH)
     for row in due:
         definition = _definition(engine, row)
-        try:
-            with engine.store.transaction() as tx:
-                _fire(tx, row["id"], definition, now, report)
-        except _AlreadyFired:
-            log.debug("schedule %s: tick already fired elsewhere", row["id"])
+        with engine.store.transaction() as tx:
+            _fire(tx, row["id"], definition, now, report)
     return report
 
 
@@ -86,34 +80,36 @@ def _fire(tx: Tx, schedule_id: str, definition: TaskDefinition | None, now: floa
     if not tx.run("advance_schedule", id=schedule_id, expected=row["next_tick"],
                   next_tick=decision.next_tick, last_tick=decision.fire, now=now):
         return
-    run_id = _trigger(tx, row, definition, decision.fire, now)
+    run_id, created = _trigger(tx, row, definition, decision.fire, now)
     _record(tx, schedule_id, decision.fire, "fired" if run_id else "no_task", run_id,
             decision.skipped_count, now)
     for skipped in decision.skipped:
         _record(tx, schedule_id, skipped, "skipped", None, 0, now)
-    if run_id:
+    if created and run_id:
         report.fired.append(run_id)
     report.skipped += decision.skipped_count
 
 
 def _trigger(tx: Tx, row: Row, definition: TaskDefinition | None, fire: float,
-             now: float) -> str | None:
+             now: float) -> tuple[str | None, bool]:
+    """(run id, created); (None, False) when the task is not registered."""
     if definition is None:
         log.warning("schedule %s: task %r is not registered in %r; tick %s not run",
                     row["id"], row["task_id"], row["environment"], fire)
-        return None
+        return None, False
     body = cron.payload(fire=fire, last=row["last_tick"], cron=row["cron"], tz=row["timezone"],
                         schedule_id=row["id"], external_id=row["external_id"])
     options = TriggerOptions(idempotency_key=f"schedule:{row['id']}:{fire:.0f}")
     request = NewRun(row["task_id"], dumps(body), options)
     [triggered] = trigger_many(tx, row["environment"], [(definition, request)], now)
     if not triggered.created:
-        raise _AlreadyFired(row["id"])
-    return str(triggered.row["id"])
+        log.warning("schedule %s: tick %s had already fired run %s", row["id"], fire,
+                    triggered.row["id"])
+    return str(triggered.row["id"]), triggered.created
 
 
 def _record(tx: Tx, schedule_id: str, tick_at: float, status: str, run_id: str | None,
             skipped: int, now: float) -> None:
-    if not tx.run("insert_schedule_tick", schedule_id=schedule_id, tick=tick_at, status=status,
-                  run_id=run_id, skipped=skipped, now=now) and status != "skipped":
-        raise _AlreadyFired(schedule_id)
+    """Record a tick once; a tick already recorded keeps its first record."""
+    tx.run("insert_schedule_tick", schedule_id=schedule_id, tick=tick_at, status=status,
+           run_id=run_id, skipped=skipped, now=now)

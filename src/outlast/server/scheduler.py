@@ -1,4 +1,4 @@
-"""The server's upkeep loop: sweep while holding the ``sweeper`` lease.
+"""The server's upkeep loop: sweep and fire cron schedules while holding the ``sweeper`` lease.
 
 Any number of servers may run a ``Scheduler``; the ``sweeper`` leader lease in the store
 makes exactly one of them sweep at a time, and another takes over within one lease ttl
@@ -90,12 +90,16 @@ class Scheduler:
             self._stop.wait(pause)
 
     def tick(self) -> None:
-        """One pass: keep (or try for) the lease, and sweep if we hold it."""
+        """One pass: keep (or try for) the lease; while we hold it, sweep and fire schedules."""
         if self._lease():
             report = self.engine.sweep()
             if report.total:
                 log.debug("swept: %d enqueued, %d expired, %d recovered",
                           report.enqueued, report.expired, report.recovered)
+            ticked = self.engine.schedules.tick()
+            if ticked.total:
+                log.debug("schedules: %d run(s) fired, %d tick(s) skipped",
+                          len(ticked.fired), ticked.skipped)
 
     def _lease(self) -> bool:
         """Renew every third of the ttl; a follower retries at the same pace."""
