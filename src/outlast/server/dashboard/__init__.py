@@ -1,0 +1,87 @@
+"""The dashboard: server-rendered pages over the engine, mounted at ``/``.
+
+Jinja2 templates, a little vendored htmx for the live parts (polling fragments of the
+same pages), and charts drawn as inline SVG on the server; nothing is fetched from the
+network, so it works offline under ``outlast dev``. Each page lives in its own module;
+the route table below is the whole map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from importlib import resources
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Scope
+
+from outlast.engine import Engine
+from outlast.sdk.registry import Registry
+from outlast.server.dashboard import pages, run, runs, tasks
+from outlast.server.dashboard.session import Signer
+from outlast.server.dashboard.web import Dashboard, Handler, endpoint, templates
+
+__all__ = ["DashboardMount", "dashboard_app"]
+
+#: paths that belong to the server itself: a miss there stays a JSON 404/405
+SERVER_PREFIXES = ("/api/", "/healthz")
+
+
+class DashboardMount(Mount):
+    """The dashboard at ``/``, standing aside for the API so its misses stay JSON."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__("/", app=app)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if path == "/api" or path.startswith(SERVER_PREFIXES):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def dashboard_app(engine: Engine, *, registry: Registry | None = None,
+                  dev_mode: bool = False, secret: str | None = None) -> Starlette:
+    """The dashboard as an ASGI app; ``dev_mode`` (``outlast dev``) needs no login."""
+    dash = Dashboard(engine, templates(), Signer(secret), registry, dev_mode)
+
+    def get(path: str, handler: Handler, public: bool = False) -> Route:
+        return Route(path, endpoint(dash, handler, public=public), methods=["GET"])
+
+    def post(path: str, handler: Handler, public: bool = False) -> Route:
+        return Route(path, endpoint(dash, handler, public=public), methods=["POST"])
+
+    static = resources.files("outlast.server.dashboard").joinpath("static")
+    table: list[BaseRoute] = [
+        get("/", runs.runs_page),
+        post("/runs/bulk", runs.bulk_action),
+        get("/runs/{run_id}", run.run_page),
+        post("/runs/{run_id}/cancel", run.cancel),
+        post("/runs/{run_id}/replay", run.replay),
+        post("/runs/{run_id}/reschedule", run.reschedule),
+        get("/tasks", tasks.tasks_page),
+        get("/tasks/{task_id}", tasks.task_page),
+        post("/tasks/{task_id}/test", tasks.test_trigger),
+        get("/queues", pages.queues_page),
+        get("/workers", pages.workers_page),
+        get("/overview", pages.overview_page),
+        get("/login", pages.login_page, public=True),
+        post("/login", pages.login, public=True),
+        post("/logout", pages.logout, public=True),
+        Mount("/static", StaticFiles(directory=str(static)), name="static"),
+    ]
+    return Starlette(routes=table, exception_handlers={404: not_found(dash)})
+
+
+def not_found(dash: Dashboard) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(request: Request, exc: Exception) -> Response:
+        html = dash.templates.get_template("not_found.html").render(
+            page=None, nav=dash.nav(), path=request.url.path, env=None, csrf="", flash=None,
+            now=dash.engine.clock.now(), dev_mode=dash.dev_mode,
+            message=f"There is no page at {request.url.path}.")
+        return Response(html, status_code=404, media_type="text/html")
+
+    return handler

@@ -1,0 +1,105 @@
+"""Jinja filters: times, durations, money and JSON as people read them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from outlast.engine.statuses import FINAL, RunStatus
+
+#: status → chip colour class; the palette lives in dashboard.css
+STATUS_TONE = {
+    "DELAYED": "muted", "QUEUED": "muted", "EXECUTING": "blue", "WAITING": "violet",
+    "COMPLETED": "green", "FAILED": "red", "CRASHED": "red", "SYSTEM_FAILURE": "red",
+    "TIMED_OUT": "orange", "EXPIRED": "muted", "CANCELED": "muted",
+}
+FAILURES = ("FAILED", "CRASHED", "SYSTEM_FAILURE", "TIMED_OUT")
+
+
+def tone(status: str | None) -> str:
+    return STATUS_TONE.get(status or "", "muted")
+
+
+def is_final(status: str) -> bool:
+    return RunStatus(status) in FINAL
+
+
+def timestamp(ts: float | None) -> str:
+    """``2026-01-01 12:00:03`` in UTC, or an en dash."""
+    if ts is None:
+        return "–"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def clock_time(ts: float | None, now: float | None = None) -> str:
+    """``12:00:03`` today, ``Jan 3, 12:00`` otherwise (UTC)."""
+    if ts is None:
+        return "–"
+    when = datetime.fromtimestamp(ts, UTC)
+    if now is not None and abs(now - ts) < 20 * 3600:
+        return when.strftime("%H:%M:%S")
+    return when.strftime("%b %-d, %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    """``830 ms``, ``4.2 s``, ``3m 05s``, ``2h 10m``; an en dash for None."""
+    if seconds is None:
+        return "–"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds == int(seconds) else f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60):02d}m"
+
+
+def ago(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "never"
+    delta = max(0.0, now - ts)
+    if delta < 60:
+        return f"{delta:.0f}s ago"
+    if delta < 3600:
+        return f"{delta // 60:.0f}m ago"
+    if delta < 86400:
+        return f"{delta // 3600:.0f}h ago"
+    return f"{delta // 86400:.0f}d ago"
+
+
+def cost(value: float | None) -> str:
+    """Dollars with enough digits to see a fraction of a cent; an en dash for none."""
+    if not value:
+        return "–"
+    if value >= 1:
+        return f"${value:,.2f}"
+    if value < 0.000001:
+        return "<$0.000001"
+    return "$" + f"{value:.6f}".rstrip("0")
+
+
+def precise_time(ts: float | None) -> str:
+    """``22:11:18.123`` (UTC) for log lines."""
+    if ts is None:
+        return "–"
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def run_duration(run: dict[str, Any], now: float) -> float | None:
+    """Execution time of a finished run; time since it started for one still going."""
+    if run.get("started_at") is None:
+        return None
+    if run["status"] == "EXECUTING" and not run["duration"]:
+        return max(0.0, now - float(run["started_at"]))  # first attempt: nothing recorded yet
+    return float(run["duration"])
+
+
+FILTERS = {
+    "tone": tone, "timestamp": timestamp, "duration": duration, "cost": cost,
+    "pretty_json": pretty_json, "precise_time": precise_time,
+}

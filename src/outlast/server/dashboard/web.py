@@ -1,0 +1,187 @@
+"""Plumbing every dashboard page shares: who is asking, CSRF, rendering, redirects.
+
+A page handler is a plain synchronous function ``handler(page) -> Response`` run in the
+thread pool (the engine is synchronous). ``endpoint`` wraps it: it loads the session,
+sends strangers to the login form, checks the CSRF token of every POST, reads the form,
+turns an ``OutlastError`` from an action into a message on the next page, and saves the
+session cookie.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from outlast.engine import Engine
+from outlast.errors import NotFoundError, OutlastError
+from outlast.sdk.registry import Registry
+from outlast.server.dashboard import data, format
+from outlast.server.dashboard.session import Session, Signer
+
+log = logging.getLogger("outlast.dashboard")
+
+DEV_ENVIRONMENT = "dev"
+MAX_FORM_BYTES = 4 * 1024 * 1024
+
+#: (path, label, engine attribute that must exist for the entry to show)
+NAV: list[tuple[str, str, str | None]] = [
+    ("/", "Runs", None),
+    ("/tasks", "Tasks", None),
+    ("/queues", "Queues", None),
+    ("/schedules", "Schedules", "list_schedules"),
+    ("/tokens", "Waitpoint tokens", "list_waitpoint_tokens"),
+    ("/workers", "Workers", None),
+    ("/overview", "Overview", None),
+]
+
+
+@dataclass
+class Dashboard:
+    """What the pages need, built once per app."""
+
+    engine: Engine
+    templates: jinja2.Environment
+    signer: Signer
+    registry: Registry | None = None
+    dev_mode: bool = False
+
+    def nav(self) -> list[tuple[str, str]]:
+        return [(path, label) for path, label, needs in NAV
+                if needs is None or hasattr(self.engine, needs)]
+
+
+@dataclass
+class Page:
+    """One request as a handler sees it."""
+
+    dash: Dashboard
+    request: Request
+    session: Session
+    env: str
+    form: FormData | None = None
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Engine:
+        return self.dash.engine
+
+    @property
+    def now(self) -> float:
+        return self.dash.engine.clock.now()
+
+    def q(self, name: str, default: str = "") -> str:
+        return self.request.query_params.get(name, default).strip()
+
+    def field(self, name: str, default: str = "") -> str:
+        value = self.form.get(name, default) if self.form is not None else default
+        return value.strip() if isinstance(value, str) else default
+
+    def flash(self, message: str, kind: str = "ok") -> None:
+        self.session.set("flash", [kind, message])
+
+    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        flash = self.session.pop("flash")
+        html = self.dash.templates.get_template(template).render(
+            page=self, nav=self.dash.nav(), path=self.request.url.path, env=self.env,
+            csrf=self.session.csrf, flash=flash, now=self.now, dev_mode=self.dash.dev_mode,
+            **values)
+        return HTMLResponse(html, status_code=status)
+
+    def redirect(self, url: str) -> RedirectResponse:
+        return RedirectResponse(url, status_code=303)
+
+
+Handler = Callable[[Page], Response]
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A same-site path to go back to: never another host (``//evil``, ``https://…``)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def environment(dash: Dashboard, session: Session) -> str | None:
+    if dash.dev_mode:
+        return DEV_ENVIRONMENT
+    digest = session.get("key")
+    if not isinstance(digest, str):
+        return None
+    env = data.key_environment(dash.engine, digest)
+    return env if env is not None and env == session.get("env") else None
+
+
+def endpoint(dash: Dashboard, handler: Handler, *, public: bool = False) -> Callable[
+        [Request], Any]:
+    """An ASGI endpoint running ``handler`` with a ``Page`` (see the module docstring)."""
+
+    @functools.wraps(handler)
+    async def serve(request: Request) -> Response:
+        session = dash.signer.load(request)
+        form = await read_form(request) if request.method == "POST" else None
+        if form is not None and not session.csrf_ok(form.get("csrf")):
+            return HTMLResponse("The form expired or did not come from this dashboard; "
+                                "go back, reload the page and try again.", status_code=403)
+        env = await run_in_threadpool(environment, dash, session)
+        if env is None and not public:
+            next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            response: Response = RedirectResponse("/login?" + urlencode({"next": next_url}),
+                                                  status_code=303)
+        else:
+            page = Page(dash, request, session, env or "", form)
+            response = await run_in_threadpool(_run, handler, page)
+        dash.signer.save(session, request, response)
+        return response
+
+    return serve
+
+
+async def read_form(request: Request) -> FormData:
+    """The URL-encoded body of a dashboard form (the only kind its pages send)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return FormData()  # no CSRF token in it: refused as a stale form
+    pairs: list[tuple[str, str | UploadFile]] = list(
+        parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return FormData(pairs)
+
+
+def _run(handler: Handler, page: Page) -> Response:
+    try:
+        return handler(page)
+    except NotFoundError as exc:
+        if page.request.method == "POST":
+            return _back(page, exc)
+        return page.render("not_found.html", status=404, message=exc.message)
+    except OutlastError as exc:
+        if page.request.method != "POST":
+            raise
+        return _back(page, exc)
+
+
+def _back(page: Page, exc: OutlastError) -> Response:
+    page.flash(exc.message, "error")
+    return page.redirect(safe_next(page.field("back"), page.request.url.path))
+
+
+def templates() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("outlast.server.dashboard", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters.update(format.FILTERS)
+    env.filters["urlquote"] = lambda v: quote(str(v), safe="")
+    env.globals.update(clock_time=format.clock_time, ago=format.ago,
+                       run_duration=format.run_duration, is_final=format.is_final)
+    return env

@@ -1,0 +1,42 @@
+"""Tasks the dashboard's browser tests run: one that greets, one typed, one that fails."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from outlast import Retry, logger, task
+
+
+class Greeting(BaseModel):
+    name: str
+    excited: bool = False
+
+
+@task(id="hello-world")
+def hello_world(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    print(f"attempt {ctx.attempt.number} says hello")
+    logger.info("greeting", name=payload.get("name"))
+    return {"greeting": f"Hello, {payload.get('name', 'world')}!"}
+
+
+@task(id="send-welcome-email", machine="micro")
+def send_welcome_email(payload: Greeting) -> str:
+    logger.debug("rendering template")
+    time.sleep(0.05)
+    logger.info("sent", to=payload.name)
+    return f"sent to {payload.name}" + ("!" if payload.excited else "")
+
+
+@task(id="charge-card", retry=Retry(max_attempts=2, min_delay=0.05, randomize=False))
+def charge_card(payload: dict[str, Any], ctx: Any) -> None:
+    logger.warning(f"card declined, attempt {ctx.attempt.number}", card=payload.get("card"))
+    raise ValueError(f"card {payload.get('card', '?')} was declined by the bank")
+
+
+@task(id="resize-image")
+def resize_image(payload: dict[str, Any]) -> dict[str, int]:
+    time.sleep(float(payload.get("seconds", 0.2)))
+    return {"width": 640, "height": 480}

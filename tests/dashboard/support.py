@@ -1,0 +1,62 @@
+"""A real dashboard for browser tests: uvicorn on loopback plus a worker, both in threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from outlast.engine import Engine
+from outlast.server.app import create_app
+from outlast.worker.supervisor import Supervisor
+
+PROJECT = Path(__file__).parent / "project"
+DEV_KEY = "ol_dev_dashboard-test-0123456789"
+TASKS = ("hello-world", "send-welcome-email", "charge-card", "resize-image")
+
+
+@contextmanager
+def running_worker(engine: Engine, concurrency: int = 4) -> Iterator[Supervisor]:
+    sup = Supervisor(engine, environment="dev", task_dirs=["tasks"], root=PROJECT,
+                     concurrency=concurrency, grace=5.0)
+    thread = threading.Thread(target=sup.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while {t["id"] for t in engine.list_tasks("dev")} < set(TASKS):
+            assert time.monotonic() < deadline, "the worker did not register its tasks"
+            time.sleep(0.05)
+        yield sup
+    finally:
+        sup.request_stop()
+        thread.join(30)
+
+
+@contextmanager
+def serve(app: object) -> Iterator[str]:
+    """A real uvicorn server on a free loopback port, in a thread; yields its URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.01)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextmanager
+def live_dashboard(engine: Engine, *, dev: bool = True) -> Iterator[str]:
+    """The base URL of a real server (with its scheduler) over ``engine``."""
+    app = create_app(engine, dev_api_key=DEV_KEY if dev else None, scheduler=True)
+    with serve(app) as url:
+        yield url
