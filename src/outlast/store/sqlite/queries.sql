@@ -417,3 +417,15 @@ LIMIT :limit
 -- name: active_children
 SELECT id FROM runs
 WHERE parent_id = :id AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING')
+
+-- name: next_due
+SELECT min(t) AS at FROM (
+    SELECT min(due_at) AS t FROM waitpoints WHERE status = 'PENDING' AND due_at IS NOT NULL
+        AND (:tokens = 1 OR kind <> 'token')
+    UNION ALL
+    SELECT min(available_at) FROM runs
+    WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED') AND available_at > :now
+    UNION ALL
+    SELECT min(expires_at) FROM runs
+    WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED') AND expires_at IS NOT NULL
+) AS due

@@ -1,0 +1,202 @@
+"""Run tasks in your own test suite: in process, on a temporary SQLite database, with a
+clock that jumps instead of waiting.
+
+    from outlast.testing import TestRuns
+
+    def test_order_flow():
+        with TestRuns() as env:
+            run = env.run(process_order, {"order_id": "42"})   # sleeps pass at once
+            token = env.tokens(run.id)[0]
+            env.complete_token(token["id"], {"approved": True})
+            run = env.run_until_final(run.id)
+            assert run.output["approved"] is True
+            assert "suspend" in [e["kind"] for e in env.events(run.id)]
+
+Runs execute in this process, one attempt at a time, through the same engine, journal
+and replay as on a worker. When nothing is runnable, the clock moves to the next thing
+that is due (a delayed run, a retry, a wait, a token timeout), so ``wait.sleep(days=3)``
+takes milliseconds. Memory limits and ``max_duration`` are not enforced here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from outlast.clock import FakeClock
+from outlast.engine import Engine, Outcome
+from outlast.sdk.client import Client, configure
+from outlast.sdk.handles import Run, RunHandle
+from outlast.sdk.registry import Registry, default_registry
+from outlast.sdk.task import Task
+from outlast.sdk.transports import LocalTransport
+from outlast.sdk.waits import wait
+from outlast.store import open_store
+from outlast.worker import runtime
+from outlast.worker.executor import run_attempt, run_hook_job
+from outlast.worker.messages import Assignment, Finished, HookJob, LogBatch
+
+__all__ = ["TestRuns"]
+
+
+class TestRuns:
+    """A private Outlast for tests: a temporary database, a fake clock, in-process runs."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, registry: Registry | None = None, *, environment: str = "test",
+                 start: datetime | float | None = None) -> None:
+        self.registry = registry or default_registry
+        self.environment = environment
+        start_at = start.timestamp() if isinstance(start, datetime) else start
+        self.clock = FakeClock(start_at)
+        self._dir = Path(tempfile.mkdtemp(prefix="outlast-test-"))
+        self.store = open_store(f"sqlite:///{self._dir / 'test.db'}")
+        self.store.migrate()
+        self.engine = Engine(self.store, clock=self.clock, lease_seconds=3600)
+        self.engine.register_tasks(environment, [t.definition() for t in self.registry.all()])
+        self.client = Client(transport=LocalTransport(self.engine, environment, self.registry))
+        self._worker_id = "test-worker"
+        self._last_jump: float | None = None
+
+    # -- context ---------------------------------------------------------------------------
+
+    def __enter__(self) -> TestRuns:
+        configure(self.client)
+        self._pause = wait.__dict__.get("pause")
+        wait.pause = self.clock.advance  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        configure(None)
+        if "pause" in wait.__dict__:
+            del wait.pause
+        self.store.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    # -- triggering and running ------------------------------------------------------------
+
+    def trigger(self, task: Task[..., Any] | str, payload: Any = None,
+                **options: Any) -> RunHandle:
+        task_id = task if isinstance(task, str) else task.id
+        return self.client.tasks.trigger(task_id, _plain(task, payload), **options)
+
+    def run(self, task: Task[..., Any] | str, payload: Any = None, **options: Any) -> Run:
+        """Trigger and run until this run is final or waits on something only you can do."""
+        handle = self.trigger(task, payload, **options)
+        self.run_until_idle()
+        return self.retrieve(handle.id)
+
+    def run_until_final(self, run_id: str, *, token_timeouts: bool = False) -> Run:
+        self.run_until_idle(token_timeouts=token_timeouts)
+        return self.retrieve(run_id)
+
+    def run_until_idle(self, max_attempts: int = 10_000, *, token_timeouts: bool = False) -> int:
+        """Execute every runnable attempt, jumping the clock to whatever is due next.
+
+        Stops when only outside help can move things on: a run waiting on a token stays
+        waiting (so the test can complete it) unless ``token_timeouts`` lets the clock
+        jump to the token's timeout. Returns the number of attempts executed.
+        """
+        executed = 0
+        while executed < max_attempts:
+            self.engine.sweep()
+            claimed = self.engine.claim(self.environment, self._worker_id, None, 1)
+            if claimed:
+                self._execute(claimed[0])
+                executed += 1
+                continue
+            if self._run_hooks():
+                continue
+            if not self._jump(token_timeouts):
+                return executed
+        raise RuntimeError(f"still busy after {max_attempts} attempts (an endless loop?)")
+
+    def advance(self, delta: timedelta | float) -> None:
+        """Move the clock forward and apply what became due (without running attempts)."""
+        seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
+        self.clock.advance(seconds)
+        self.engine.sweep()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def retrieve(self, run_id: str) -> Run:
+        return self.client.runs.retrieve(run_id)
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        return self.engine.events(run_id)
+
+    def logs(self, run_id: str) -> list[dict[str, Any]]:
+        return self.engine.logs(run_id)
+
+    def journal(self, run_id: str) -> list[dict[str, Any]]:
+        return self.engine.durable.run_journal(run_id)
+
+    def tokens(self, run_id: str | None = None, status: str | None = "PENDING") -> list[
+            dict[str, Any]]:
+        tokens, _ = self.engine.durable.list_tokens(self.environment, run_id=run_id,
+                                                    status=status, limit=1000)
+        return tokens
+
+    def complete_token(self, token_id: str, output: Any = None) -> dict[str, Any]:
+        return self.engine.durable.complete_token(self.environment, token_id, output)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _execute(self, row: dict[str, Any]) -> None:
+        task = self.registry.get(row["task_id"])
+        job = Assignment(run=dict(row), lease_id=row["lease_id"], attempt=row["attempt_count"],
+                         memory_limit=None, environment=self.environment)
+        done = run_attempt(task, job, self._send, self._runtime)
+        self.engine.record([_outcome(done)])
+
+    def _run_hooks(self) -> bool:
+        rows = self.engine.claim_hooks(self.environment, None, 10)
+        for row in rows:
+            task = self.registry.find(row["task_id"])
+            job = HookJob(dict(row), row["hook_pending"], row["hook_lease"], self.environment)
+            if task is not None:
+                run_hook_job(task, job, self._send)
+            self.engine.finish_hook(row["id"], row["hook_lease"])
+        return bool(rows)
+
+    def _jump(self, token_timeouts: bool) -> bool:
+        now = self.clock.now()
+        with self.store.transaction(write=False) as tx:
+            row = tx.one("next_due", environment=self.environment, now=now,
+                         tokens=1 if token_timeouts else 0)
+        due = row["at"] if row else None
+        if due is None or (due <= now and self._last_jump == now):
+            return False  # nothing will become runnable by waiting
+        self._last_jump = now
+        if due > now:
+            self.clock.set(due)
+        return True
+
+    def _send(self, message: Any) -> None:
+        if isinstance(message, LogBatch):
+            self.engine.append_logs([
+                {"run_id": message.run_id, "attempt": message.attempt, "at": r["at"],
+                 "level": r["level"], "message": r["message"],
+                 "attributes": json.dumps(r["attributes"])} for r in message.records])
+
+    def _runtime(self, op: str, args: dict[str, Any]) -> Any:
+        return runtime.dispatch(self.engine, self.environment, op, args)
+
+
+def _plain(task: Task[..., Any] | str, payload: Any) -> Any:
+    return payload if isinstance(task, str) else task.payload_json_value(payload)
+
+
+def _outcome(m: Finished) -> Outcome:
+    return Outcome(m.run_id, m.lease_id, m.attempt, m.kind,  # type: ignore[arg-type]
+                   m.executed, m.output, m.error, m.retry_override, m.hooks_done)

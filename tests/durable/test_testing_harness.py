@@ -1,0 +1,153 @@
+"""Durable execution through ``outlast.testing``: what users' own test suites see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from outlast import AbortTaskRunError, NonDeterminismError, Retry, step, task, wait
+from outlast.sdk.registry import Registry
+from outlast.testing import TestRuns
+
+reg = Registry()
+calls: dict[str, int] = {}
+
+
+def count(name: str) -> None:
+    calls[name] = calls.get(name, 0) + 1
+
+
+@step
+def charge(order_id: str) -> str:
+    count("charge")
+    return f"ch_{order_id}"
+
+
+@task(registry=reg)
+def ship(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"shipped": payload["charge"]}
+
+
+@task(registry=reg, retry=Retry(max_attempts=1))
+def broken(payload: Any) -> None:
+    raise AbortTaskRunError("cannot ship that")
+
+
+@task(registry=reg)
+def process_order(payload: dict[str, Any]) -> dict[str, Any]:
+    charge_id = charge(payload["order_id"])
+    wait.sleep(hours=2)
+    token = wait.create_token(timeout="24h", tags=["approval"])
+    answer = wait.for_token(token)
+    shipment = ship.trigger_and_wait({"charge": charge_id}).unwrap()
+    return {"charge": charge_id, "approved": answer.ok and answer.output["approved"],
+            "shipment": shipment}
+
+
+@task(registry=reg, retry=Retry(max_attempts=3, min_delay=1, randomize=False))
+def flaky_after_step(payload: Any, ctx: Any) -> int:
+    step.run("first", count, "first")
+    if ctx.attempt.number < 3:
+        raise RuntimeError("boom")
+    return int(ctx.attempt.number)
+
+
+@task(registry=reg)
+def long_sleeper(payload: Any) -> str:
+    wait.sleep(days=3)
+    wait.sleep(seconds=2)  # in process
+    return "rested"
+
+
+@task(registry=reg)
+def token_with_timeout(payload: Any) -> dict[str, Any]:
+    answer = wait.for_token(wait.create_token(timeout="1h"))
+    return {"ok": answer.ok, "error": answer.error}
+
+
+@task(registry=reg)
+def fan_out(payload: Any) -> list[Any]:
+    results = ship.batch_trigger_and_wait([{"payload": {"charge": i}} for i in range(3)])
+    failed = broken.trigger_and_wait({})
+    return [r.output for r in results] + [failed.ok, failed.status]
+
+
+flip = {"order": ["a", "b"]}
+
+
+@task(registry=reg)
+def changes_its_mind(payload: Any) -> None:
+    step.run(flip["order"][0], count, "x")
+    wait.sleep(minutes=10)
+    step.run(flip["order"][1], count, "y")
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    calls.clear()
+
+
+def test_the_order_flow_from_the_issue() -> None:
+    with TestRuns(reg) as env:
+        run = env.run(process_order, {"order_id": "42"})
+        assert run.status == "WAITING"
+        [token] = env.tokens(run.id)
+        assert token["tags"] == ["approval"] and "/callback/" in token["url"]
+        env.complete_token(token["id"], {"approved": True})
+        run = env.run_until_final(run.id)
+    assert run.status == "COMPLETED", run.error
+    assert run.output == {"charge": "ch_42", "approved": True,
+                          "shipment": {"shipped": "ch_42"}}
+    assert calls["charge"] == 1  # replayed four times, charged once
+    assert run.attempts == 1  # waits never use up attempts
+
+
+def test_time_jumps_through_long_waits() -> None:
+    with TestRuns(reg) as env:
+        start = env.clock.now()
+        run = env.run(long_sleeper)
+        elapsed = env.clock.now() - start
+    assert run.status == "COMPLETED" and run.output == "rested"
+    assert 3 * 86400 + 2 <= elapsed < 3 * 86400 + 60
+
+
+def test_token_timeout_resumes_with_an_error() -> None:
+    with TestRuns(reg) as env:
+        run = env.run(token_with_timeout)
+        assert run.status == "WAITING"  # tokens wait for the test unless told otherwise
+        run = env.run_until_final(run.id, token_timeouts=True)
+    assert run.output == {"ok": False, "error": {"type": "Timeout", "message": "timeout"}}
+
+
+def test_retries_keep_recorded_steps() -> None:
+    with TestRuns(reg) as env:
+        run = env.run(flaky_after_step)
+    assert (run.status, run.output, run.attempts) == ("COMPLETED", 3, 3)
+    assert calls["first"] == 1
+
+
+def test_batch_results_in_order_and_failed_children_do_not_throw() -> None:
+    with TestRuns(reg) as env:
+        run = env.run(fan_out)
+        children = env.client.runs.list(parent_id=run.id)
+    assert run.output == [{"shipped": 0}, {"shipped": 1}, {"shipped": 2}, False, "FAILED"]
+    assert len(children) == 4 and {c.root_id for c in children} == {run.id}
+
+
+def test_replay_mismatch_is_a_non_determinism_error() -> None:
+    with TestRuns(reg) as env:
+        handle = env.trigger(changes_its_mind)
+        env.engine.sweep()
+        first = env.engine.claim(env.environment, "w", None, 1)
+        assert first
+        env._execute(first[0])
+        assert env.retrieve(handle.id).status == "WAITING"
+        flip["order"] = ["c", "b"]
+        try:
+            run = env.run_until_final(handle.id)
+        finally:
+            flip["order"] = ["a", "b"]
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error["type"] == NonDeterminismError.__name__
+    assert "#0" in run.error["message"] and "'a'" in run.error["message"]
