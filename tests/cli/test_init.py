@@ -34,14 +34,14 @@ def test_init_takes_a_project_name(project: Path, outlast) -> None:
     assert load_config().project == 'say "hi"'
 
 
-def test_init_refuses_to_overwrite(project: Path, outlast) -> None:
+def test_init_keeps_existing_files_and_writes_the_rest(project: Path, outlast) -> None:
     (project / "outlast.toml").write_text("# mine\n")
     result = outlast("init")
-    assert result.exit_code == 1
-    assert result.stderr.strip() == ("error: outlast.toml already exists; nothing was written "
-                                     "(use --force to overwrite)")
+    assert result.exit_code == 0
+    assert "kept outlast.toml" in result.stdout
     assert (project / "outlast.toml").read_text() == "# mine\n"
-    assert not (project / "tasks").exists()
+    assert (project / "tasks" / "example.py").exists()
+    assert outlast("init").exit_code == 0  # running it again is safe
 
 
 def test_init_force_overwrites(project: Path, outlast) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 
 from outlast.cli.output import note
-from outlast.errors import ConfigError
 
 
 def template(name: str) -> str:
@@ -28,17 +27,14 @@ def project_files(root: Path, project: str) -> dict[Path, str]:
 
 @click.command(short_help="Start a project: outlast.toml and example tasks.")
 @click.option("--project", metavar="NAME", help="Project name (default: the directory's name).")
-@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist (else kept).")
 def init(project: str | None, force: bool) -> None:
     """Create outlast.toml and tasks/example.py in the current directory."""
     root = Path.cwd()
-    files = project_files(root, project or root.name)
-    existing = [p.relative_to(root) for p in files if p.exists()]
-    if existing and not force:
-        names = ", ".join(str(p) for p in existing)
-        raise ConfigError(f"{names} already exist{'s' if len(existing) == 1 else ''}; "
-                          "nothing was written (use --force to overwrite)")
-    for path, text in files.items():
+    for path, text in project_files(root, project or root.name).items():
+        if path.exists() and not force:  # never overwrite the user's work; re-running is safe
+            click.echo(f"kept {path.relative_to(root)} (exists; --force overwrites it)")
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         click.echo(f"created {path.relative_to(root)}")

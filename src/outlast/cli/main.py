@@ -13,7 +13,18 @@ import click
 import httpx
 
 from outlast import __version__
-from outlast.cli import dev, init, keys, migrate, runs, schedules, server, trigger, worker
+from outlast.cli import (
+    dev,
+    init,
+    keys,
+    migrate,
+    runs,
+    schedules,
+    server,
+    tokens,
+    trigger,
+    worker,
+)
 from outlast.cli.output import fail
 from outlast.errors import OutlastError, ValidationError
 
@@ -71,6 +82,7 @@ for _command in (
     trigger.trigger,
     runs.runs,
     schedules.schedules,
+    tokens.tokens,
     keys.keys,
 ):
     cli.add_command(_command)
