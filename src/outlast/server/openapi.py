@@ -65,6 +65,8 @@ def operation(route: Route) -> dict[str, Any]:
               for name in _PARAM.findall(route.path)]
     if params:
         op["parameters"] = params
+    if route.public:
+        op["security"] = []  # the secret in the path is the credential
     if route.method in ("POST", "PUT", "PATCH"):
         op["requestBody"] = {"required": False, "content": {"application/json": {
             "schema": {"type": "object"}}}}
