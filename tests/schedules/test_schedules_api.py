@@ -4,6 +4,7 @@ server's scheduler thread; on both stores."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -166,7 +167,9 @@ def test_async_client_schedules(engine: Engine, register: Any) -> None:
             assert (await c.schedules.retrieve(made.id)).timezone == "Europe/Berlin"
             await c.schedules.delete(made.id)
 
-    asyncio.run(main())
+    # a thread of its own, so that no event loop another test left running is in the way
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, main()).result(timeout=60)
 
 
 def test_a_declared_task_registers_its_schedule_and_gets_typed_payloads(
