@@ -61,6 +61,11 @@ class Config:
     #: The file the values came from; None when no file was found.
     source: Path | None = None
 
+    def task_defaults(self) -> dict[str, Any]:
+        """The ``[defaults]`` for workers to apply to tasks that set none themselves."""
+        return {"retry": self.retry.to_dict(), "machine": self.machine,
+                "max_duration": self.max_duration}
+
     def task_dirs(self) -> list[Path]:
         return [self.root / d for d in self.dirs]
 

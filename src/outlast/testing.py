@@ -51,7 +51,7 @@ class TestRuns:
 
     def __init__(self, registry: Registry | None = None, *, environment: str = "test",
                  start: datetime | float | None = None) -> None:
-        self.registry = registry or default_registry
+        self.registry = registry if registry is not None else default_registry
         self.environment = environment
         start_at = start.timestamp() if isinstance(start, datetime) else start
         self.clock = FakeClock(start_at)

@@ -54,7 +54,8 @@ def build_session(config: Config, engine: Engine, sock: socket.socket, host: str
     app = create_app(engine, dev_api_key=key)
     server = uvicorn_server(app, host, port, access_log=False, log_level="warning")
     supervisor = Supervisor(engine, environment=DEV_ENVIRONMENT, task_dirs=list(config.dirs),
-                            root=config.root, concurrency=concurrency, grace=grace,
+                            root=config.root, concurrency=concurrency,
+                            task_defaults=config.task_defaults(), grace=grace,
                             # With hot reload a module that fails to import is fixed and
                             # saved again; the worker waits for that instead of exiting.
                             exit_on_import_error=not reload)

@@ -36,6 +36,7 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
     setup_logging()
     supervisor = Supervisor(engine, environment=config.environment, task_dirs=list(config.dirs),
                             root=config.root, concurrency=concurrency,
+                            task_defaults=config.task_defaults(),
                             queues=list(queues) or None, grace=grace)
     note(f"Outlast worker: environment {config.environment}, concurrency {concurrency}, "
          f"queues {', '.join(queues) or 'all'}, database {redact_url(config.database_url)}")

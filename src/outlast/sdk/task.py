@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from outlast.durations import DurationLike, parse_duration
@@ -31,6 +32,27 @@ R = TypeVar("R")
 
 Hook = Callable[..., Any]
 _HOOK_NAMES = ("on_start", "on_success", "on_failure")
+
+
+@dataclass(frozen=True)
+class TaskDefaults:
+    """Project-wide defaults (``[defaults]`` in outlast.toml) for tasks that set none."""
+
+    retry: Retry = field(default_factory=Retry)
+    machine: str = DEFAULT_MACHINE
+    max_duration: float | None = None
+
+
+_defaults = TaskDefaults()
+
+
+def set_task_defaults(retry: dict[str, Any] | None = None, machine: str | None = None,
+                      max_duration: float | None = None) -> None:
+    """Apply project defaults to tasks defined from now on (workers call this at start)."""
+    global _defaults
+    _defaults = TaskDefaults(Retry.from_dict(retry) if retry else Retry(),
+                             check_machine(machine).name if machine else DEFAULT_MACHINE,
+                             max_duration)
 
 
 class Task(Generic[P, R]):
@@ -157,7 +179,7 @@ def task(
     id: str | None = None,
     retry: Retry | None = None,
     queue: Queue | str | None = None,
-    machine: str = DEFAULT_MACHINE,
+    machine: str | None = None,
     max_duration: DurationLike | None = None,
     ttl: DurationLike | None = None,
     on_start: Hook | None = None,
@@ -175,7 +197,7 @@ def task(
     id: str | None = None,
     retry: Retry | None = None,
     queue: Queue | str | None = None,
-    machine: str = DEFAULT_MACHINE,
+    machine: str | None = None,
     max_duration: DurationLike | None = None,
     ttl: DurationLike | None = None,
     on_start: Hook | None = None,
@@ -193,14 +215,15 @@ def task(
         hooks = {name: h for name, h in zip(_HOOK_NAMES, (on_start, on_success, on_failure),
                                              strict=True) if h is not None}
         definition = Task(
-            func, id=task_id, retry=retry or Retry(),
-            queue=_queue(queue, task_id), machine=check_machine(machine).name,
-            max_duration=None if max_duration is None else parse_duration(max_duration,
-                                                                            "max_duration"),
+            func, id=task_id, retry=retry or _defaults.retry,
+            queue=_queue(queue, task_id),
+            machine=check_machine(machine).name if machine else _defaults.machine,
+            max_duration=_defaults.max_duration if max_duration is None else parse_duration(
+                max_duration, "max_duration"),
             ttl=None if ttl is None else parse_duration(ttl, "ttl"),
             hooks=hooks, handle_error=handle_error,
         )
-        (registry or default_registry).add(definition)
+        (registry if registry is not None else default_registry).add(definition)
         return definition
 
     return wrap(fn) if fn is not None else wrap

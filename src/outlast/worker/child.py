@@ -22,6 +22,7 @@ from outlast.sdk.calls import Call
 from outlast.sdk.client import set_worker_transport
 from outlast.sdk.durable import Runtime
 from outlast.sdk.registry import default_registry, import_task_modules
+from outlast.sdk.task import set_task_defaults
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
 from outlast.worker.messages import (
     ApiCall,
@@ -66,11 +67,13 @@ class PipeTransport:
         pass
 
 
-def main(conn: Connection, task_dirs: list[str], root: str) -> None:
+def main(conn: Connection, task_dirs: list[str], root: str,
+         task_defaults: dict[str, Any] | None = None) -> None:
     """Entry point of a child process (spawned by the supervisor's pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # shutdown is the supervisor's decision
     _die_with_parent()
     try:
+        set_task_defaults(**(task_defaults or {}))
         import_task_modules(task_dirs, Path(root))
     except BaseException:
         conn.send(Ready(os.getpid(), [], error=traceback.format_exc()))

@@ -21,10 +21,12 @@ _CTX = multiprocessing.get_context("spawn")
 class Child:
     """One warm child process and the job it is running, if any."""
 
-    def __init__(self, task_dirs: list[str], root: Path, generation: int) -> None:
+    def __init__(self, task_dirs: list[str], root: Path, generation: int,
+                 task_defaults: dict[str, Any] | None = None) -> None:
         parent_conn, child_conn = _CTX.Pipe()
         self.process: BaseProcess = _CTX.Process(
-            target=child.main, args=(child_conn, task_dirs, str(root)), name="outlast-child"
+            target=child.main, args=(child_conn, task_dirs, str(root), task_defaults),
+            name="outlast-child",
         )
         self.process.start()
         child_conn.close()

@@ -71,6 +71,7 @@ class Supervisor:
         sweep: bool = True,
         exit_on_import_error: bool = True,
         enforce_memory: bool = True,
+        task_defaults: dict[str, Any] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
@@ -85,6 +86,7 @@ class Supervisor:
         self.sweep_enabled = sweep
         self.exit_on_import_error = exit_on_import_error
         self.enforce_memory = enforce_memory
+        self.task_defaults = task_defaults
         self.children: list[Child] = []
         self.pending = Pending()
         self.generation = 0
@@ -289,7 +291,8 @@ class Supervisor:
 
     def _spawn_all(self) -> None:
         while len(self.children) < self.concurrency:
-            self.children.append(Child(self.task_dirs, self.root, self.generation))
+            self.children.append(Child(self.task_dirs, self.root, self.generation,
+                                       self.task_defaults))
 
     def _do_reload(self) -> None:
         self._reload_requested = False
