@@ -20,8 +20,6 @@ PUBLIC = {
     "tasks",
     "DurableUsageError", "NonDeterminismError", "TaskRunResult", "Token", "WaitResult",
     "idempotency_keys", "step", "wait",
-    "DurableUsageError", "NonDeterminismError", "TaskRunResult", "Token", "WaitResult",
-    "idempotency_keys", "step", "wait",
 }
 
 
