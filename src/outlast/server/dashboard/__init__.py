@@ -73,6 +73,7 @@ def dashboard_app(engine: Engine, *, registry: Registry | None = None,
         post("/logout", pages.logout, public=True),
         Mount("/static", StaticFiles(directory=str(static)), name="static"),
     ]
+    dash.pages = frozenset(r.path for r in table if isinstance(r, Route))
     return Starlette(routes=table, exception_handlers={404: not_found(dash)})
 
 

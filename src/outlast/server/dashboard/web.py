@@ -33,13 +33,14 @@ log = logging.getLogger("outlast.dashboard")
 DEV_ENVIRONMENT = "dev"
 MAX_FORM_BYTES = 4 * 1024 * 1024
 
-#: (path, label, engine attribute that must exist for the entry to show)
+#: (path, label, engine attribute the page needs). An entry shows when the engine has
+#: the feature and the dashboard has a page at that path, so no link ever leads nowhere.
 NAV: list[tuple[str, str, str | None]] = [
     ("/", "Runs", None),
     ("/tasks", "Tasks", None),
     ("/queues", "Queues", None),
-    ("/schedules", "Schedules", "list_schedules"),
-    ("/tokens", "Waitpoint tokens", "list_waitpoint_tokens"),
+    ("/schedules", "Schedules", "schedules"),
+    ("/tokens", "Waitpoint tokens", "list_tokens"),
     ("/workers", "Workers", None),
     ("/overview", "Overview", None),
 ]
@@ -54,10 +55,11 @@ class Dashboard:
     signer: Signer
     registry: Registry | None = None
     dev_mode: bool = False
+    pages: frozenset[str] = frozenset()
 
     def nav(self) -> list[tuple[str, str]]:
         return [(path, label) for path, label, needs in NAV
-                if needs is None or hasattr(self.engine, needs)]
+                if path in self.pages and (needs is None or hasattr(self.engine, needs))]
 
 
 @dataclass
