@@ -77,50 +77,52 @@ class DurableRun:
 
     def call(self, kind: str, name: str, fresh: Callable[[int], Any]) -> Any:
         """Run one durable operation: replay it from the journal, or ``fresh(seq)``."""
-        if not self._busy.acquire(blocking=False):
-            raise DurableUsageError(
-                f"durable operation {kind} {name!r} started while another one is running in "
-                "the same run; await durable operations one at a time so that their order "
-                "(and so the replay) does not depend on scheduling"
-            )
+        seq, entry = self._take(kind, name)
         try:
-            seq = self._seq
-            self._seq += 1
-            entry = self._entries().get(seq)
-            if entry is None:
-                return fresh(seq)
-            _check(entry, seq, kind, name)
-            if entry.status == "pending":
-                raise SuspendRun(f"still waiting at #{seq}")
-            return entry.result
+            return fresh(seq) if entry is None else _recorded(entry, seq)
         finally:
             self._busy.release()
 
     async def acall(self, kind: str, name: str, fresh: Callable[[int], Awaitable[Any]]) -> Any:
         """``call`` for asyncio code; a second operation while one is awaited is an error."""
+        seq, entry = self._take(kind, name)
+        try:
+            return await fresh(seq) if entry is None else _recorded(entry, seq)
+        finally:
+            self._busy.release()
+
+    def _take(self, kind: str, name: str) -> tuple[int, Entry | None]:
+        """Claim the next sequence number (holding the one-at-a-time guard) and its entry.
+
+        The caller releases ``_busy``. A recorded entry must match ``kind`` and ``name``.
+        """
         if not self._busy.acquire(blocking=False):
             raise DurableUsageError(
-                f"durable operation {kind} {name!r} started while another one is awaited in "
-                "the same run (e.g. asyncio.gather of steps); await them one at a time so "
-                "that their order does not depend on scheduling"
+                f"durable operation {kind} {name!r} started while another one is in flight in "
+                "the same run (e.g. asyncio.gather of steps); await durable operations one at "
+                "a time so that their order, and so the replay, does not depend on scheduling"
             )
         try:
             seq = self._seq
             self._seq += 1
             entry = self._entries().get(seq)
-            if entry is None:
-                return await fresh(seq)
-            _check(entry, seq, kind, name)
-            if entry.status == "pending":
-                raise SuspendRun(f"still waiting at #{seq}")
-            return entry.result
-        finally:
+            if entry is not None:
+                _check(entry, seq, kind, name)
+        except BaseException:
             self._busy.release()
+            raise
+        return seq, entry
 
     def op(self, op: str, seq: int, kind: str, name: str, **args: Any) -> Any:
         """Ask the runtime for a durable write at ``seq``."""
         return self.runtime(op, {"run_id": self.run_id, "lease_id": self.lease_id, "seq": seq,
                                  "kind": kind, "name": name, **args})
+
+
+def _recorded(entry: Entry, seq: int) -> Any:
+    if entry.status == "pending":  # resumed before its wait completed: wait again
+        raise SuspendRun(f"still waiting at #{seq}")
+    return entry.result
 
 
 def _check(entry: Entry, seq: int, kind: str, name: str) -> None:
