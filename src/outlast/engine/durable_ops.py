@@ -1,0 +1,108 @@
+"""The engine's durable operations, as the worker runtime and the token API call them.
+
+Each method is one transaction around a function of ``durable.py`` or ``waitpoints.py``;
+the attempt's lease is checked first, so a stale attempt can change nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from outlast.engine import durable, journal, waitpoints
+from outlast.engine.triggering import MAX_BATCH, NewRun
+from outlast.errors import RunNotFoundError, ValidationError
+
+if TYPE_CHECKING:
+    from outlast.engine import Engine
+
+
+class DurableOps:
+    """The durable operations of running attempts, each one transaction (see durable.py)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _tx(self) -> Any:
+        return self.engine.store.transaction()
+
+    def journal(self, run_id: str, lease_id: str) -> list[dict[str, Any]]:
+        with self._tx() as tx:
+            journal.hold_lease(tx, run_id, lease_id)
+            return journal.entries(tx, run_id)
+
+    def record(self, op: durable.Op, result: Any) -> dict[str, Any]:
+        with self._tx() as tx:
+            return durable.record(tx, op, result, self.engine.clock.now())
+
+    def sleep_until(self, op: durable.Op, until: float) -> dict[str, Any]:
+        with self._tx() as tx:
+            return durable.sleep_until(tx, op, until, self.engine.clock.now())
+
+    def create_token(self, op: durable.Op, timeout: float | None, tags: list[str],
+                     idempotency_key: str | None) -> dict[str, Any]:
+        with self._tx() as tx:
+            return durable.create_token(tx, op, timeout=timeout, tags=tags,
+                                        idempotency_key=idempotency_key,
+                                        now=self.engine.clock.now(),
+                                        public_url=self.engine.public_url)
+
+    def wait_for_token(self, op: durable.Op, token_id: str) -> dict[str, Any]:
+        with self._tx() as tx:
+            return durable.wait_for_token(tx, op, token_id, self.engine.clock.now())
+
+    def trigger(self, op: durable.Op, env: str, requests: list[NewRun], *, wait: bool,
+                batch: bool) -> dict[str, Any]:
+        if len(requests) > MAX_BATCH:
+            raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(requests)}")
+        items = [(self.engine.definition(env, r.task_id), r) for r in requests]
+        with self._tx() as tx:
+            return durable.trigger_children(tx, op, items, wait=wait, batch=batch,
+                                            now=self.engine.clock.now())
+
+    # -- tokens from outside a run -------------------------------------------------------
+
+    def new_token(self, env: str, timeout: float | None, tags: list[str],
+                  idempotency_key: str | None) -> dict[str, Any]:
+        with self._tx() as tx:
+            row = durable.new_token(tx, env, timeout=timeout, tags=tags,
+                                    idempotency_key=idempotency_key,
+                                    now=self.engine.clock.now())
+        return waitpoints.token_record(row, self.engine.public_url)
+
+    def complete_token(self, env: str | None, token_id: str, output: Any,
+                       secret: str | None = None) -> dict[str, Any]:
+        """Complete a token (by API key's ``env``, or by the callback URL's ``secret``)."""
+        with self._tx() as tx:
+            row = waitpoints.get(tx, token_id, env)
+            if row["kind"] != waitpoints.TOKEN:
+                raise ValidationError(f"{token_id} is not a token")
+            if secret is not None and not hmac.compare_digest(row["secret"] or "", secret):
+                raise RunNotFoundError(f"no token {token_id!r}")
+            waitpoints.complete(tx, token_id, self.engine.clock.now(), output=output)
+            done = waitpoints.get(tx, token_id)
+        return waitpoints.token_record(done, self.engine.public_url)
+
+    def retrieve_token(self, env: str, token_id: str) -> dict[str, Any]:
+        with self.engine.store.transaction(write=False) as tx:
+            row = waitpoints.get(tx, token_id, env)
+        return waitpoints.token_record(row, self.engine.public_url)
+
+    def list_tokens(self, env: str, *, status: str | None = None, tag: str | None = None,
+                    run_id: str | None = None, limit: int = 50,
+                    cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        if status is not None and status not in (waitpoints.PENDING, waitpoints.COMPLETED):
+            raise ValidationError("status must be PENDING or COMPLETED")
+        if not 1 <= limit <= 1000:
+            raise ValidationError(f"limit must be between 1 and 1000, got {limit}")
+        with self.engine.store.transaction(write=False) as tx:
+            rows = tx.all("list_tokens", environment=env, status=status, tag=tag,
+                          run_id=run_id, cursor=cursor, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return ([waitpoints.token_record(r, self.engine.public_url) for r in rows],
+                rows[-1]["id"] if more else None)
+
+    def run_journal(self, run_id: str) -> list[dict[str, Any]]:
+        with self.engine.store.transaction(write=False) as tx:
+            return journal.entries(tx, run_id)
