@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from outlast.engine import transitions
+from outlast.engine import transitions, waitpoints
 from outlast.engine.attempts import Outcome
 from outlast.errors import InvalidTransitionError
 from outlast.store.protocol import Row, Tx
@@ -47,6 +47,11 @@ def expire_due(tx: Tx, now: float, hook_for: Callable[[Row], str | None]) -> int
             count += 1
         except InvalidTransitionError:
             continue
+        # A parent blocked in trigger_and_wait on this run must resume like for any other
+        # final status; without this an expired child left its parent WAITING forever.
+        final = tx.one("lock_run", id=row["id"])
+        if final is not None and final.get("parent_id"):
+            waitpoints.on_run_final(tx, final, now)
     return count
 
 
