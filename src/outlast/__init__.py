@@ -26,9 +26,11 @@ from outlast.sdk.facade import batch, runs, tasks
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 from outlast.sdk.idempotency import idempotency_keys
 from outlast.sdk.logger import logger
+from outlast.sdk.metadata import metadata
 from outlast.sdk.queue import Queue
 from outlast.sdk.retry import Retry, RetryDecision
 from outlast.sdk.steps import step
+from outlast.sdk.streams import streams
 from outlast.sdk.task import Task, task
 from outlast.sdk.waits import Token, WaitResult, wait
 
@@ -77,8 +79,10 @@ __all__ = [
     "batch",
     "configure",
     "logger",
+    "metadata",
     "runs",
     "schedules",
+    "streams",
     "task",
     "tasks",
 ]

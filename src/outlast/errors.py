@@ -10,6 +10,7 @@
     ├── ConflictError                 conflict            409
     │   └── InvalidTransitionError    invalid_transition  409
     ├── AuthError                     unauthorized        401
+    │   └── ForbiddenError            forbidden           403
     ├── ApiError                      (from the server)   any
     ├── TaskRunFailed                 run_failed          -
     └── ConfigError                   config_error        -
@@ -93,6 +94,13 @@ class AuthError(OutlastError):
     http_status = 401
 
 
+class ForbiddenError(AuthError):
+    """A valid credential that does not allow this request (a public token's scope)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class ConfigError(OutlastError):
     code = "config_error"
 
@@ -135,6 +143,7 @@ _BY_CODE: dict[str, type[OutlastError]] = {
         ConflictError,
         InvalidTransitionError,
         AuthError,
+        ForbiddenError,
     )
 }
 

@@ -122,6 +122,8 @@ def _record_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) ->
     events.append(tx, [events.event_row(r["id"], "created", now, r["status"]) for r in rows])
     for queue in sorted({r["queue"] for r in rows if r["status"] == RunStatus.QUEUED.value}):
         tx.notify(events.QUEUED_CHANNEL, queue)
+    for r in rows:  # realtime: tag subscribers learn of new runs
+        tx.notify(events.CHANGED_CHANNEL, r["id"])
 
 
 def _tag_list(tags_json: str) -> list[str]:

@@ -17,8 +17,9 @@ from typing import Any
 
 from outlast.clock import to_datetime
 from outlast.engine.attempts import Outcome, is_final_failure
-from outlast.errors import AbortTaskRunError, ValidationError
+from outlast.errors import AbortTaskRunError, OutlastError, ValidationError
 from outlast.jsonutil import dumps
+from outlast.sdk import streams
 from outlast.sdk.context import AttemptInfo, QueueInfo, RunContext, RunInfo, TaskInfo
 from outlast.sdk.durable import DurableRun, Runtime, SuspendRun, current_run
 from outlast.sdk.logger import logger
@@ -91,11 +92,20 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     try:
         with captured(buffer):
             outcome = _execute(task, job, ctx)
+            _finish_streams(durable)
     finally:
         current_run.reset(token)
     executed = time.monotonic() - started
     return Finished(run["id"], job.lease_id, job.attempt, outcome.kind, executed, outcome.output,
                     outcome.error, outcome.retry_override, outcome.hooks_done)
+
+
+def _finish_streams(durable: DurableRun) -> None:
+    """Write the attempt's buffered stream chunks before it reports how it ended."""
+    try:
+        streams.finish(durable)
+    except OutlastError as exc:  # the lease is gone: the outcome will be refused too
+        logger.error(f"stream chunks were not written: {exc}")
 
 
 def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext) -> Outcome:

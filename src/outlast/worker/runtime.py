@@ -22,6 +22,12 @@ def dispatch(engine: Engine, env: str, op: str, args: dict[str, Any]) -> Any:
         return ops.journal(args["run_id"], args["lease_id"])
     if op == "complete_token":
         return ops.complete_token(env, args["token_id"], args.get("output"))
+    if op == "metadata":
+        return engine.realtime.update_metadata(args["run_id"], args["lease_id"],
+                                               list(args.get("ops") or []))
+    if op == "stream_append":
+        return engine.realtime.append_chunks(args["run_id"], args["lease_id"], args["key"],
+                                             list(args["chunks"]))
     at = Op(args["run_id"], args["lease_id"], int(args["seq"]), args["kind"], args["name"])
     if op == "record":
         return ops.record(at, args.get("result"))

@@ -429,3 +429,101 @@ SELECT min(t) AS at FROM (
     SELECT min(expires_at) FROM runs
     WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED') AND expires_at IS NOT NULL
 ) AS due
+
+-- realtime ----------------------------------------------------------------------------
+-- metadata, stream chunks, subscriptions, key management, public-token secrets, alerts
+
+-- name: realtime_last_event
+SELECT max(id) AS id FROM run_events WHERE run_id = :run_id
+
+-- name: realtime_tag_events
+SELECT e.id, e.run_id FROM run_events e
+JOIN run_tags t ON t.run_id = e.run_id
+WHERE t.environment = :environment AND t.tag = :tag AND e.id > :after
+ORDER BY e.id
+LIMIT :limit
+
+-- name: realtime_tag_latest
+SELECT t.run_id, (SELECT max(e.id) FROM run_events e WHERE e.run_id = t.run_id) AS id
+FROM run_tags t
+WHERE t.environment = :environment AND t.tag = :tag
+ORDER BY t.run_id DESC
+LIMIT :limit
+
+-- name: realtime_max_event
+SELECT max(id) AS id FROM run_events
+
+-- name: stream_last_seq
+SELECT max(seq) AS seq FROM run_stream_chunks WHERE run_id = :run_id AND key = :key
+
+-- name: insert_stream_chunk
+INSERT INTO run_stream_chunks (run_id, key, seq, chunk, created_at)
+VALUES (:run_id, :key, :seq, :chunk, :now)
+
+-- name: list_stream_chunks
+SELECT seq, chunk FROM run_stream_chunks
+WHERE run_id = :run_id AND key = :key AND seq > :after
+ORDER BY seq
+LIMIT :limit
+
+-- name: get_server_secret
+SELECT value FROM server_secrets WHERE name = :name
+
+-- name: insert_server_secret
+INSERT INTO server_secrets (name, value, created_at) VALUES (:name, :value, :now)
+ON CONFLICT (name) DO NOTHING
+
+-- name: revoke_api_key
+UPDATE api_keys SET revoked_at = :now
+WHERE (id = :key OR prefix = :key) AND revoked_at IS NULL
+
+-- name: get_alert_cursor
+SELECT event_id FROM alert_cursor WHERE name = :name
+
+-- name: set_alert_cursor
+INSERT INTO alert_cursor (name, event_id) VALUES (:name, :event_id)
+ON CONFLICT (name) DO UPDATE SET event_id = excluded.event_id
+
+-- name: failure_events
+SELECT e.id, e.run_id, e.status, e.at, r.environment, r.task_id, r.error, r.tags,
+       r.attempt_count
+FROM run_events e JOIN runs r ON r.id = e.run_id
+WHERE e.id > :after AND e.id <= :upto AND e.status IN ('FAILED', 'CRASHED', 'TIMED_OUT')
+ORDER BY e.id
+
+-- name: insert_alert
+INSERT INTO alert_outbox (environment, run_id, event_id, body, next_at, created_at)
+VALUES (:environment, :run_id, :event_id, :body, :now, :now)
+ON CONFLICT (event_id) DO NOTHING
+
+-- name: due_alerts
+SELECT * FROM alert_outbox
+WHERE delivered_at IS NULL AND next_at <= :now
+ORDER BY next_at, id
+LIMIT :limit
+
+-- name: alert_delivered
+UPDATE alert_outbox SET delivered_at = :now, attempts = attempts + 1, last_error = NULL
+WHERE id = :id
+
+-- name: alert_retry
+UPDATE alert_outbox SET attempts = attempts + 1, next_at = :next_at, last_error = :error,
+       delivered_at = :gave_up
+WHERE id = :id
+
+-- name: list_alerts
+SELECT * FROM alert_outbox WHERE environment = :environment ORDER BY id DESC LIMIT :limit
+
+-- name: get_alert_webhook
+SELECT * FROM alert_webhooks WHERE environment = :environment
+
+-- name: list_alert_webhooks
+SELECT * FROM alert_webhooks ORDER BY environment
+
+-- name: upsert_alert_webhook
+INSERT INTO alert_webhooks (environment, url, secret, created_at)
+VALUES (:environment, :url, :secret, :now)
+ON CONFLICT (environment) DO UPDATE SET url = excluded.url, secret = excluded.secret
+
+-- name: delete_alert_webhook
+DELETE FROM alert_webhooks WHERE environment = :environment

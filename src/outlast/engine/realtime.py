@@ -1,0 +1,192 @@
+"""Live data of runs: metadata written by a running attempt, stream chunks, and the feeds
+that realtime subscribers read.
+
+Writes from an attempt are fenced by its lease like every durable operation, so a stale
+attempt cannot change metadata or add chunks after a newer one took over. Each write
+appends a run event (metadata) or notifies ``STREAM_CHANNEL`` (chunks) in its own
+transaction, and the realtime server wakes on those notifications.
+
+Feeds answer "what changed after cursor N" and are what both the SSE endpoints and the
+in-process client poll: run snapshots keyed by run event ids, and stream chunks keyed by
+their sequence number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from outlast.engine import events, journal
+from outlast.engine.records import run_record
+from outlast.engine.statuses import is_final
+from outlast.errors import PayloadTooLargeError, RunNotFoundError, ValidationError
+from outlast.jsonutil import dumps, loads
+
+if TYPE_CHECKING:
+    from outlast.engine import Engine
+
+#: Trigger.dev's limit too: metadata is for progress and small results, not data.
+METADATA_LIMIT = 256 * 1024
+#: NOTIFY channel: a run wrote stream chunks (payload: the run id).
+STREAM_CHANNEL = "outlast_stream"
+STREAM_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+METADATA_OPS = ("set", "delete", "increment", "append")
+#: how many of a tag's most recent runs a new tag subscriber is shown first
+TAG_INITIAL = 100
+
+
+def apply_ops(metadata: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
+    """The metadata after ``ops`` (``{"op", "key", "value"}``), without touching the input."""
+    out = dict(metadata)
+    for item in ops:
+        op, key, value = item.get("op"), item.get("key"), item.get("value")
+        if op not in METADATA_OPS or not isinstance(key, str) or not key:
+            raise ValidationError(f"metadata: bad operation {item!r}")
+        if op == "set":
+            out[key] = value
+        elif op == "delete":
+            out.pop(key, None)
+        elif op == "increment":
+            out[key] = _incremented(key, out.get(key, 0), value)
+        else:
+            current = out.get(key)
+            out[key] = [*current, value] if isinstance(current, list) else (
+                [value] if current is None else [current, value])
+    return out
+
+
+def _incremented(key: str, current: Any, by: Any) -> float | int:
+    numbers = (int, float)
+    if isinstance(by, bool) or not isinstance(by, numbers):
+        raise ValidationError(f"metadata.increment({key!r}): the amount must be a number")
+    if isinstance(current, bool) or not isinstance(current, numbers):
+        raise ValidationError(
+            f"metadata.increment({key!r}): the current value {current!r} is not a number")
+    return current + by
+
+
+def metadata_json(metadata: dict[str, Any]) -> str:
+    text = dumps(metadata, "metadata")
+    size = len(text.encode())
+    if size > METADATA_LIMIT:
+        raise PayloadTooLargeError(
+            f"run metadata would be {size} bytes; the limit is {METADATA_LIMIT} bytes "
+            "(256 KB). Keep large results in the output or a stream.", limit=METADATA_LIMIT)
+    return text
+
+
+def check_stream_key(key: str) -> str:
+    if not isinstance(key, str) or not STREAM_KEY.match(key):
+        raise ValidationError(
+            f"stream key {key!r}: use 1-128 letters, digits, '_', '-', '.' or ':'")
+    return key
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Chunks after a cursor; ``done`` when the run is final and nothing more follows."""
+
+    items: list[tuple[int, str]]
+    done: bool
+
+
+class RealtimeOps:
+    """The engine's realtime operations (``engine.realtime``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- writes from a running attempt ---------------------------------------------------
+
+    def update_metadata(self, run_id: str, lease_id: str,
+                        ops: list[dict[str, Any]]) -> dict[str, Any]:
+        """Apply ``ops`` to the run's metadata; no ops just reads it. Returns the result."""
+        now = self.engine.clock.now()
+        with self.engine.store.transaction() as tx:
+            row = journal.hold_lease(tx, run_id, lease_id)
+            current: dict[str, Any] = loads(row["metadata"]) or {}
+            if not ops:
+                return current
+            updated = apply_ops(current, ops)
+            tx.run("update_metadata", id=run_id, metadata=metadata_json(updated), now=now)
+            keys = sorted({str(op["key"]) for op in ops})
+            events.append(tx, [events.event_row(run_id, "metadata", now, row["status"],
+                                                row["attempt_count"], keys=keys)])
+            tx.notify(events.CHANGED_CHANNEL, run_id)
+        return updated
+
+    def append_chunks(self, run_id: str, lease_id: str, key: str, chunks: list[Any]) -> int:
+        """Append JSON chunks to stream ``key`` of the run; returns the last sequence number."""
+        check_stream_key(key)
+        texts = [dumps(c, f"chunk of stream {key!r}") for c in chunks]
+        now = self.engine.clock.now()
+        with self.engine.store.transaction() as tx:
+            journal.hold_lease(tx, run_id, lease_id)  # locks the run: seqs never collide
+            found = tx.one("stream_last_seq", run_id=run_id, key=key)
+            last = int(found["seq"] or 0) if found else 0
+            tx.many("insert_stream_chunk", [
+                {"run_id": run_id, "key": key, "seq": last + i, "chunk": text, "now": now}
+                for i, text in enumerate(texts, start=1)])
+            if texts:
+                tx.notify(STREAM_CHANNEL, run_id)
+        return last + len(texts)
+
+    # -- feeds -----------------------------------------------------------------------------
+
+    def run_changes(self, env: str, run_id: str,
+                    after: int) -> tuple[dict[str, Any] | None, int]:
+        """The run's snapshot if it changed after event ``after``, and the new cursor."""
+        with self.engine.store.transaction(write=False) as tx:
+            # the event id first: the row read after it is at least that new, so a change
+            # committed in between is never stamped with an id the client will skip
+            last = int((tx.one("realtime_last_event", run_id=run_id) or {}).get("id") or 0)
+            row = tx.one("get_run", id=run_id, environment=env)
+        if row is None:
+            raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}", run_id=run_id)
+        if last > after:
+            return run_record(row), last
+        return None, after
+
+    def is_final(self, env: str, run_id: str) -> bool:
+        with self.engine.store.transaction(write=False) as tx:
+            row = tx.one("get_run", id=run_id, environment=env)
+        if row is None:
+            raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}", run_id=run_id)
+        return is_final(row["status"])
+
+    def tag_changes(self, env: str, tag: str,
+                    after: int) -> list[tuple[int, dict[str, Any]]]:
+        """(event id, snapshot) of runs tagged ``tag`` that changed after ``after``, oldest
+        change first. From zero: the latest state of the tag's most recent runs."""
+        with self.engine.store.transaction(write=False) as tx:
+            if after <= 0:
+                found = tx.all("realtime_tag_latest", environment=env, tag=tag,
+                               limit=TAG_INITIAL)
+            else:
+                found = tx.all("realtime_tag_events", environment=env, tag=tag, after=after,
+                               limit=1000)
+            latest: dict[str, int] = {}
+            for r in found:
+                if r["id"] is not None:
+                    latest[r["run_id"]] = max(latest.get(r["run_id"], 0), int(r["id"]))
+            rows = tx.all("get_runs", ids=list(latest)) if latest else []
+        by_id = {r["id"]: r for r in rows}
+        return sorted((event_id, run_record(by_id[run_id]))
+                      for run_id, event_id in latest.items() if run_id in by_id)
+
+    def chunks(self, env: str, run_id: str, key: str, after: int,
+               limit: int = 1000) -> Chunks:
+        """Chunks of stream ``key`` after sequence number ``after``, as JSON text."""
+        check_stream_key(key)
+        with self.engine.store.transaction(write=False) as tx:
+            # status before chunks: a run seen final has written every chunk it ever will
+            row = tx.one("get_run", id=run_id, environment=env)
+            if row is None:
+                raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}",
+                                       run_id=run_id)
+            found = tx.all("list_stream_chunks", run_id=run_id, key=key, after=after,
+                           limit=limit)
+        items = [(int(r["seq"]), str(r["chunk"])) for r in found]
+        return Chunks(items, is_final(row["status"]) and len(items) < limit)
+
