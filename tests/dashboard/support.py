@@ -16,7 +16,7 @@ from outlast.worker.supervisor import Supervisor
 
 PROJECT = Path(__file__).parent / "project"
 DEV_KEY = "ol_dev_dashboard-test-0123456789"
-TASKS = ("hello-world", "send-welcome-email", "charge-card", "resize-image")
+TASKS = ("hello-world", "send-welcome-email", "charge-card", "resize-image", "approve-refund")
 
 
 @contextmanager

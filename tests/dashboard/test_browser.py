@@ -2,7 +2,8 @@
 
 One journey per store: trigger from a task's Test form and watch the run go live to
 COMPLETED, read a failure's traceback, filter the list and bulk-replay the selection,
-then visit every page (saving a screenshot of each).
+approve the token a run waits for and see it finish, then visit every page (saving a
+screenshot of each).
 """
 
 from __future__ import annotations
@@ -88,6 +89,21 @@ def test_trigger_watch_fail_filter_and_bulk_replay(
             "document.querySelectorAll('#runs-table tbody tr').length === 8")
         page.locator("#runs-table .chip", has_text="queued").first.wait_for(state="detached")
         shoot(page, shots, "runs-filtered")
+
+        # human in the loop: approve the token a run waits for, and see the run finish
+        page.goto(f"{url}/tasks/approve-refund")
+        page.fill("#payload", '{"order": 42}')
+        page.click("text=Run test")
+        page.locator("h1 .chip", has_text="waiting").wait_for()
+        waiting_run = page.url
+        page.goto(f"{url}/tokens")
+        page.locator("td.tags", has_text="order:42").wait_for()
+        shoot(page, shots, "tokens")
+        page.click("button:has-text('Approve')")
+        assert "Completed" in page.inner_text(".flash-ok")
+        page.goto(waiting_run)
+        page.locator("h1 .chip", has_text="completed").wait_for()
+        assert '"refunded": true' in page.inner_text("#output")
 
         page.goto(url + "/")
         page.wait_for_function("!document.querySelector('#runs-table .chip.tone-blue')")

@@ -64,7 +64,7 @@ def test_nav_links_only_to_pages_that_exist(dash: Any, engine: Engine) -> None:
     links = set(re.findall(r'<nav>(.*?)</nav>', page, re.S)[0].split('href="')[1:])
     for link in links:
         assert dash.get(link.split('"')[0]).status_code == 200
-    assert len(links) == 5
+    assert len(links) == 6
     assert {p for p, _, _ in web.NAV} >= {"/schedules", "/tokens"}
 
 
@@ -223,8 +223,9 @@ def test_tasks_page_and_the_test_form(dash: Any, engine: Engine) -> None:
     form = dash.get("/tasks/typed").text
     assert "&#34;name&#34;" in form or "&quot;name&quot;" in form  # schema skeleton
     refused = post(dash, "/tasks/typed/test", payload='{"name": 3}', back="/tasks/typed")
-    assert refused.headers["location"] == "/tasks/typed"
-    assert "is invalid" in flash(dash, "/tasks/typed")
+    assert refused.headers["location"].startswith("/tasks/typed?payload=")
+    again = dash.get(refused.headers["location"]).text
+    assert "is invalid" in again and "&#34;name&#34;: 3" in again  # the payload as typed
     done = post(dash, "/tasks/typed/test", payload='{"name": "Ada"}', tags="a, b", delay="5m")
     run = engine.retrieve("dev", done.headers["location"].rsplit("/", 1)[1])
     assert run["payload"] == {"name": "Ada"} and run["tags"] == ["a", "b"]
@@ -289,3 +290,22 @@ def test_server_dashboard_asks_for_a_key_and_shows_its_environment(
 def test_a_forged_session_cookie_is_ignored(anonymous: Any) -> None:
     anonymous.cookies.set("outlast_session", "eyJlbnYiOiJwcm9kIn0.forged")
     assert anonymous.get("/").status_code == 303
+
+
+# -- waitpoint tokens ------------------------------------------------------------------------
+
+
+def test_tokens_page_approves_rejects_and_answers_with_json(dash: Any, engine: Engine) -> None:
+    assert "No run is waiting for a token" in dash.get("/tokens").text
+    ids = [engine.durable.new_token("dev", None, ["approval"], None)["id"] for _ in range(3)]
+    page = dash.get("/tokens").text
+    assert all(i in page for i in ids) and "Approve" in page
+    post(dash, f"/tokens/{ids[0]}/complete", decision="approve", back="/tokens")
+    post(dash, f"/tokens/{ids[1]}/complete", decision="reject", back="/tokens")
+    post(dash, f"/tokens/{ids[2]}/complete", decision="json", output='{"n": 2}', back="/tokens")
+    outputs = [engine.durable.retrieve_token("dev", i)["output"] for i in ids]
+    assert outputs == [{"approved": True}, {"approved": False}, {"n": 2}]
+    assert "Completed" in flash(dash, "/tokens")
+    assert ids[0] in dash.get("/tokens?status=COMPLETED").text
+    post(dash, f"/tokens/{ids[0]}/complete", decision="approve", back="/tokens")
+    assert "error" in flash(dash, "/tokens")

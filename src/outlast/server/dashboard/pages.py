@@ -65,7 +65,7 @@ def login_page(page: Page) -> Response:
 def login(page: Page) -> Response:
     found = data.login(page.engine, page.field("key"))
     if found is None:
-        return page.render("login.html", status=401, next=safe_next(page.field("next")),
+        return page.render("login.html", status_code=401, next=safe_next(page.field("next")),
                            error="That key is not valid (or was revoked).")
     page.session.set("env", found[0])
     page.session.set("key", found[1])

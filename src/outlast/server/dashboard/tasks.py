@@ -4,9 +4,11 @@ triggers one with a JSON payload checked the way the HTTP API checks it."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from starlette.responses import Response
 
+from outlast.errors import ValidationError
 from outlast.server.api.common import new_run
 from outlast.server.api.routes import ApiContext
 from outlast.server.dashboard import data
@@ -44,7 +46,17 @@ def example_payload(schema: dict[str, Any] | None, recent: list[dict[str, Any]])
 
 
 def test_trigger(page: Page) -> Response:
+    """Trigger and open the new run; on a refusal, come back with the payload as typed."""
     task_id = page.request.path_params["task_id"]
+    try:
+        return _trigger(page, task_id)
+    except ValidationError as exc:
+        page.flash(exc.message, "error")
+        query = urlencode({"payload": page.field("payload")})
+        return page.redirect(f"/tasks/{quote(task_id, safe='')}?{query}#test")
+
+
+def _trigger(page: Page, task_id: str) -> Response:
     payload = parse_json_field(page.field("payload") or "null", "payload")
     options: dict[str, Any] = {}
     tags = [t.strip() for t in page.field("tags").split(",") if t.strip()]

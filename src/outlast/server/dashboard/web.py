@@ -40,7 +40,7 @@ NAV: list[tuple[str, str, str | None]] = [
     ("/tasks", "Tasks", None),
     ("/queues", "Queues", None),
     ("/schedules", "Schedules", "schedules"),
-    ("/tokens", "Waitpoint tokens", "list_tokens"),
+    ("/tokens", "Waitpoint tokens", "durable"),
     ("/workers", "Workers", None),
     ("/overview", "Overview", None),
 ]
@@ -91,13 +91,13 @@ class Page:
     def flash(self, message: str, kind: str = "ok") -> None:
         self.session.set("flash", [kind, message])
 
-    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         flash = self.session.pop("flash")
         html = self.dash.templates.get_template(template).render(
             page=self, nav=self.dash.nav(), path=self.request.url.path, env=self.env,
             csrf=self.session.csrf, flash=flash, now=self.now, dev_mode=self.dash.dev_mode,
             **values)
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=status_code)
 
     def redirect(self, url: str) -> RedirectResponse:
         return RedirectResponse(url, status_code=303)
@@ -166,7 +166,7 @@ def _run(handler: Handler, page: Page) -> Response:
     except NotFoundError as exc:
         if page.request.method == "POST":
             return _back(page, exc)
-        return page.render("not_found.html", status=404, message=exc.message)
+        return page.render("not_found.html", status_code=404, message=exc.message)
     except OutlastError as exc:
         if page.request.method != "POST":
             raise

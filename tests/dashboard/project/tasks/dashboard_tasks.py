@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from outlast import Retry, logger, task
+from outlast import Retry, logger, task, wait
 
 
 class Greeting(BaseModel):
@@ -40,3 +40,10 @@ def charge_card(payload: dict[str, Any], ctx: Any) -> None:
 def resize_image(payload: dict[str, Any]) -> dict[str, int]:
     time.sleep(float(payload.get("seconds", 0.2)))
     return {"width": 640, "height": 480}
+
+
+@task(id="approve-refund")
+def approve_refund(payload: dict[str, Any]) -> dict[str, Any]:
+    token = wait.create_token(timeout="1h", tags=["approval", f"order:{payload['order']}"])
+    answer = wait.for_token(token)
+    return {"refunded": bool(answer.ok and answer.output["approved"])}
