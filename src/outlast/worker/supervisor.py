@@ -172,6 +172,8 @@ class Supervisor:
             self._backoff_until = time.monotonic() + 1.0
 
     def _database_work(self) -> None:
+        if self._listener is None:  # lost with a database restart; failing here backs off
+            self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
         self._register_definitions()
         self._flush()
         self._maybe_heartbeat()
@@ -179,7 +181,9 @@ class Supervisor:
         self._fill()
 
     def _waitables(self) -> list[Any]:
-        items: list[Any] = [self._wake_r, self._listener]
+        items: list[Any] = [self._wake_r]
+        if self._listener is not None:  # None while the database is away
+            items.append(self._listener)
         for c in self.children:
             items.append(c.conn)
             items.append(c.sentinel)
@@ -205,9 +209,21 @@ class Supervisor:
             if obj == self._wake_r:
                 _drain_fd(self._wake_r)
             elif obj is self._listener:
-                self._on_notifications(self._listener.drain())
+                self._drain_listener()
             elif id(obj) in by_conn:
                 self._read_child(by_conn[id(obj)])
+
+    def _drain_listener(self) -> None:
+        try:
+            notes = self._listener.drain()
+        except Exception as exc:  # e.g. the database restarted: listen again when it is back
+            log.warning("worker lost its database listener (%s); listening again", exc)
+            with contextlib.suppress(Exception):
+                self._listener.close()
+            self._listener = None
+            self._more_work = True  # claims poll meanwhile; anything queued is found
+            return
+        self._on_notifications(notes)
 
     def _on_notifications(self, notes: list[tuple[str, str]]) -> None:
         for channel, payload in notes:
