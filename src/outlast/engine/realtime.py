@@ -135,8 +135,9 @@ class RealtimeOps:
     # -- feeds -----------------------------------------------------------------------------
 
     def run_changes(self, env: str, run_id: str,
-                    after: int) -> tuple[dict[str, Any] | None, int]:
-        """The run's snapshot if it changed after event ``after``, and the new cursor."""
+                    after: int) -> tuple[dict[str, Any] | None, int, bool]:
+        """The run's snapshot if it changed after event ``after``, the new cursor, and
+        whether the run is final."""
         with self.engine.store.transaction(write=False) as tx:
             # the event id first: the row read after it is at least that new, so a change
             # committed in between is never stamped with an id the client will skip
@@ -144,9 +145,10 @@ class RealtimeOps:
             row = tx.one("get_run", id=run_id, environment=env)
         if row is None:
             raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}", run_id=run_id)
+        final = is_final(row["status"])
         if last > after:
-            return run_record(row), last
-        return None, after
+            return run_record(row), last, final
+        return None, after, final
 
     def is_final(self, env: str, run_id: str) -> bool:
         with self.engine.store.transaction(write=False) as tx:

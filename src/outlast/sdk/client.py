@@ -14,12 +14,12 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from outlast.errors import ConfigError
-from outlast.sdk import calls
+from outlast.sdk import calls, realtime
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 from outlast.sdk.schedule_calls import AsyncSchedules, Schedules
 from outlast.sdk.transports import (
@@ -120,6 +120,15 @@ class _Runs:
         """The run's durable operations and their recorded results."""
         return list(self._c.send(calls.run_part(run_id, "journal"))["data"])
 
+    def subscribe(self, run_id: str | None = None, *, tag: str | None = None) -> Iterator[Run]:
+        """A snapshot of the run on every status, metadata or tag change, until it is
+        final; with ``tag=``, snapshots of every run carrying it (never ends)."""
+        return realtime.subscribe(self._c.transport, run_id, tag)
+
+    def stream(self, run_id: str, key: str) -> Iterator[Any]:
+        """The chunks of stream ``key`` from the first, until the run is final."""
+        return realtime.stream(self._c.transport, run_id, key)
+
 
 class _Tokens:
     """Waitpoint tokens: create, complete (human-in-the-loop), list, retrieve."""
@@ -139,6 +148,16 @@ class _Tokens:
 
     def list(self, **filters: Any) -> DictList:
         return list(self._c.send(calls.token_list(**filters))["data"])
+
+
+class _Auth:
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def create_public_token(self, *, run_id: str | None = None, tag: str | None = None,
+                            ttl: Any = None) -> str:
+        """A token a browser may use to follow one run (or runs with one tag), read-only."""
+        return str(self._c.send(realtime.public_token_call(run_id, tag, ttl))["token"])
 
 
 class Client:
@@ -161,6 +180,7 @@ class Client:
         self.batch = _Batch(self)
         self.schedules = Schedules(self)
         self.tokens = _Tokens(self)
+        self.auth = _Auth(self)
 
     def send(self, call: calls.Call) -> Any:
         return self.transport.send(call)
@@ -256,6 +276,13 @@ class _AsyncRuns:
                 raise TimeoutError(f"run {run_id} is still {run.status} after {timeout}s")
             await asyncio.sleep(interval)
 
+    def subscribe(self, run_id: str | None = None, *,
+                  tag: str | None = None) -> AsyncIterator[Run]:
+        return realtime.asubscribe(self._c.transport, run_id, tag)
+
+    def stream(self, run_id: str, key: str) -> AsyncIterator[Any]:
+        return realtime.astream(self._c.transport, run_id, key)
+
 
 class _AsyncTokens:
     def __init__(self, client: AsyncClient) -> None:
@@ -273,6 +300,16 @@ class _AsyncTokens:
 
     async def list(self, **filters: Any) -> DictList:
         return list((await self._c.send(calls.token_list(**filters)))["data"])
+
+
+class _AsyncAuth:
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+
+    async def create_public_token(self, *, run_id: str | None = None, tag: str | None = None,
+                                  ttl: Any = None) -> str:
+        data = await self._c.send(realtime.public_token_call(run_id, tag, ttl))
+        return str(data["token"])
 
 
 class AsyncClient:
@@ -296,6 +333,7 @@ class AsyncClient:
         self.batch = _AsyncBatch(self)
         self.schedules = AsyncSchedules(self)
         self.tokens = _AsyncTokens(self)
+        self.auth = _AsyncAuth(self)
 
     async def send(self, call: calls.Call) -> Any:
         return await self.transport.send(call)

@@ -6,7 +6,7 @@ environment or ``.outlast/dev.env``) and inside tasks (answered by the worker).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
 from outlast.errors import ValidationError
@@ -97,6 +97,21 @@ class _RunsFacade:
 
     def events(self, run_id: str) -> DictList:
         return default_client().runs.events(run_id)
+
+    def subscribe(self, run_id: str | None = None, *, tag: str | None = None) -> Iterator[Run]:
+        """Snapshots on every change until final (or, by ``tag=``, of every tagged run)."""
+        return default_client().runs.subscribe(run_id, tag=tag)
+
+    def subscribe_async(self, run_id: str | None = None, *,
+                        tag: str | None = None) -> AsyncIterator[Run]:
+        return default_async_client().runs.subscribe(run_id, tag=tag)
+
+    def stream(self, run_id: str, key: str) -> Iterator[Any]:
+        """A stream the run writes, from its first chunk until the run is final."""
+        return default_client().runs.stream(run_id, key)
+
+    def stream_async(self, run_id: str, key: str) -> AsyncIterator[Any]:
+        return default_async_client().runs.stream(run_id, key)
 
 
 def _items(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+import time
+import uuid
 from typing import Any, Protocol
 
 import httpx
@@ -42,27 +45,92 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
+#: how often an idempotent request is retried after a connection error
+RETRIES = 4
+RETRY_BACKOFF = 0.2
+#: how long an automatic trigger idempotency key holds (retries happen within seconds)
+AUTO_KEY_TTL = 3600
+
+
+def with_retry_key(call: Call) -> Call:
+    """A trigger without an idempotency key gets one, so that resending it after a lost
+    answer finds the run the first request created instead of starting a second one."""
+    if call.method != "POST" or not call.path.endswith("/trigger"):
+        return call
+    if not isinstance(call.body, dict) or not isinstance(call.body.get("options"), dict):
+        return call
+    options = call.body["options"]
+    if options.get("idempotency_key"):
+        return call
+    options = {**options, "idempotency_key": f"auto-{uuid.uuid4().hex}",
+               "idempotency_key_ttl": AUTO_KEY_TTL}
+    return Call(call.method, call.path, {**call.body, "options": options}, call.query)
+
+
+def retryable(call: Call) -> bool:
+    """GETs, and triggers that carry an idempotency key: sending twice does no harm."""
+    if call.method == "GET":
+        return True
+    options = call.body.get("options") if isinstance(call.body, dict) else None
+    return (call.method == "POST" and call.path.endswith("/trigger")
+            and isinstance(options, dict) and bool(options.get("idempotency_key")))
+
+
+def retry_delay(attempt: int) -> float:
+    return float(RETRY_BACKOFF * 2 ** attempt * (0.5 + random.random()))
+
+
 class HttpTransport:
-    def __init__(self, url: str, api_key: str | None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, api_key: str | None, timeout: float = 30.0,
+                 retries: int = RETRIES) -> None:
         self._http = httpx.Client(base_url=url.rstrip("/") + "/api/v1",
                                   headers=_headers(api_key), timeout=timeout)
+        self.retries = retries
+
+    @property
+    def http(self) -> httpx.Client:
+        return self._http
 
     def send(self, call: Call) -> Any:
-        return _answer(self._http.request(call.method, call.path, json=call.body,
-                                          params=call.query))
+        call = with_retry_key(call) if self.retries else call
+        attempts = self.retries + 1 if retryable(call) else 1
+        for attempt in range(attempts):
+            try:
+                return _answer(self._http.request(call.method, call.path, json=call.body,
+                                                  params=call.query))
+            except httpx.TransportError:
+                if attempt + 1 >= attempts:
+                    raise
+                time.sleep(retry_delay(attempt))
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self._http.close()
 
 
 class AsyncHttpTransport:
-    def __init__(self, url: str, api_key: str | None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, api_key: str | None, timeout: float = 30.0,
+                 retries: int = RETRIES) -> None:
         self._http = httpx.AsyncClient(base_url=url.rstrip("/") + "/api/v1",
                                        headers=_headers(api_key), timeout=timeout)
+        self.retries = retries
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self._http
 
     async def send(self, call: Call) -> Any:
-        return _answer(await self._http.request(call.method, call.path, json=call.body,
-                                                params=call.query))
+        call = with_retry_key(call) if self.retries else call
+        attempts = self.retries + 1 if retryable(call) else 1
+        for attempt in range(attempts):
+            try:
+                return _answer(await self._http.request(call.method, call.path,
+                                                        json=call.body, params=call.query))
+            except httpx.TransportError:
+                if attempt + 1 >= attempts:
+                    raise
+                await asyncio.sleep(retry_delay(attempt))
+        raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -96,6 +164,10 @@ class AsyncLocalTransport:
 
     def __init__(self, local: LocalTransport) -> None:
         self._local = local
+
+    @property
+    def local(self) -> LocalTransport:
+        return self._local
 
     async def send(self, call: Call) -> Any:
         return await asyncio.to_thread(self._local.send, call)

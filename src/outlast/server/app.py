@@ -27,12 +27,13 @@ from outlast import __version__
 from outlast.engine import Engine
 from outlast.errors import PayloadTooLargeError, ValidationError
 from outlast.sdk.registry import Registry
-from outlast.server import openapi
+from outlast.server import openapi, realtime
 from outlast.server.api import routes
 from outlast.server.api.routes import ApiContext, ApiRequest
 from outlast.server.auth import Authenticator
 from outlast.server.dashboard import DashboardMount, dashboard_app
 from outlast.server.errors import EXCEPTION_HANDLERS, Endpoint, guarded
+from outlast.server.realtime import Realtime
 from outlast.server.scheduler import Scheduler
 
 log = logging.getLogger("outlast.server")
@@ -55,9 +56,13 @@ def create_app(
     auth = Authenticator(engine, dev_api_key)
     table = routes.all_routes()
     spec = openapi.document(table, title, __version__)
+    live = Realtime(engine, auth)
+    realtime.document(spec, openapi.API_PREFIX)
     app_routes: list[BaseRoute] = [
         Route("/healthz", guarded(healthz(engine)), methods=["GET"]),
         Route("/api/openapi.json", guarded(openapi_json(spec)), methods=["GET"]),
+        # server-sent events: async endpoints, not the thread-pool handler table
+        *live.routes(openapi.API_PREFIX),
         *api_routes(table, ctx, auth),
         # last: every other path is a dashboard page (``outlast dev`` needs no login)
         DashboardMount(dashboard_app(engine, registry=registry, dev_mode=bool(dev_api_key))),
@@ -66,6 +71,7 @@ def create_app(
                     lifespan=_lifespan(engine) if scheduler else None)
     app.state.engine = engine
     app.state.auth = auth
+    app.state.realtime = live
     app.state.scheduler = None
     return app
 
@@ -179,5 +185,6 @@ def _lifespan(engine: Engine) -> Callable[[Starlette], AbstractAsyncContextManag
         finally:
             await run_in_threadpool(scheduler.stop)
             app.state.scheduler = None
+            await run_in_threadpool(app.state.realtime.close)
 
     return lifespan
