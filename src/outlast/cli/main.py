@@ -14,6 +14,7 @@ import httpx
 
 from outlast import __version__
 from outlast.cli import (
+    alerts,
     dev,
     init,
     keys,
@@ -84,6 +85,7 @@ for _command in (
     schedules.schedules,
     tokens.tokens,
     keys.keys,
+    alerts.alerts,
 ):
     cli.add_command(_command)
 

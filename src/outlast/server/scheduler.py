@@ -16,6 +16,7 @@ import threading
 import time
 
 from outlast.engine import Engine
+from outlast.server.alerting import AlertSender
 
 log = logging.getLogger("outlast.scheduler")
 
@@ -44,6 +45,8 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._next_lead = 0.0  # monotonic time of the next lease take/renew
         self._lead_until = 0.0  # we trust our lease until then (monotonic)
+        #: failure webhooks, sent from their own thread while this scheduler leads
+        self.alerts = AlertSender(engine, lambda: self.leading)
 
     @property
     def leading(self) -> bool:
@@ -60,6 +63,7 @@ class Scheduler:
         self._thread = threading.Thread(target=self._loop, name="outlast-scheduler",
                                         daemon=True)
         self._thread.start()
+        self.alerts.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop and hand the lease back so another server takes over at once."""
@@ -67,6 +71,7 @@ class Scheduler:
         if thread is None:
             return
         self._stop.set()
+        self.alerts.stop(timeout)
         thread.join(timeout)
         if self._lead_until:
             self._lead_until = 0.0

@@ -1,0 +1,126 @@
+"""Failure webhooks through the outbox, against a local HTTP receiver, on both stores."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from outlast.clock import FakeClock
+from outlast.engine import Engine, NewRun, Outcome
+from outlast.engine.alerts import MAX_ATTEMPTS, SIGNATURE_HEADER, Alerts, signature
+from outlast.engine.definitions import TaskDefinition
+from outlast.sdk.options import TriggerOptions
+from outlast.server.alerting import AlertSender, post
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records requests and answers ``statuses`` in turn."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def fail_run(engine: Engine, env: str = "prod", task: str = "job") -> str:
+    engine.register_tasks(env, [TaskDefinition(id=task, queue=task)])
+    run_id = str(engine.trigger(env, NewRun(task, "{}", TriggerOptions(
+        max_attempts=1, tags=("t:1",)))).row["id"])
+    [row] = engine.claim(env, "w", None, 1)
+    engine.record([Outcome(run_id, row["lease_id"], 1, "failed",
+                           error={"type": "Boom", "message": "it broke"})])
+    assert engine.retrieve(env, run_id)["status"] == "FAILED"
+    return run_id
+
+
+def test_a_failed_run_posts_one_signed_alert(engine: Engine, receiver: Receiver) -> None:
+    alerts = Alerts(engine)
+    secret = alerts.set_webhook("prod", receiver.url)
+    assert alerts.enqueue() == 0  # the first pass starts the cursor at "now"
+    run_id = fail_run(engine)
+    fail_run(engine, env="staging")  # no webhook there: nothing is sent
+    assert alerts.enqueue() == 1
+    assert alerts.enqueue() == 0  # queued once
+    assert alerts.deliver(post) == 1
+    [(headers, body)] = receiver.requests
+    assert headers[SIGNATURE_HEADER] == signature(secret, body)
+    sent = json.loads(body)
+    assert sent["type"] == "run.failed" and sent["environment"] == "prod"
+    assert sent["run"]["id"] == run_id and sent["run"]["status"] == "FAILED"
+    assert sent["run"]["error"]["message"] == "it broke"
+    assert alerts.deliver(post) == 0
+    assert alerts.history("prod")[0]["delivered_at"] is not None
+
+
+def test_failed_deliveries_retry_with_backoff_then_give_up(
+        engine: Engine, clock: FakeClock, receiver: Receiver) -> None:
+    alerts = Alerts(engine)
+    alerts.set_webhook("prod", receiver.url, "k")
+    alerts.enqueue()
+    fail_run(engine)
+    alerts.enqueue()
+    receiver.statuses = [500]
+    assert alerts.deliver(post) == 0
+    assert alerts.deliver(post) == 0  # not due yet: the retry waits 10 s
+    clock.advance(10)
+    assert alerts.deliver(post) == 1
+    assert len(receiver.requests) == 2
+    receiver.statuses = [500] * MAX_ATTEMPTS
+    fail_run(engine, task="job2")
+    alerts.enqueue()
+    for _ in range(MAX_ATTEMPTS + 2):
+        alerts.deliver(post)
+        clock.advance(3600)
+    [last, _] = alerts.history("prod")
+    assert last["attempts"] == MAX_ATTEMPTS and "HTTP 500" in last["last_error"]
+
+
+def test_the_environment_variable_webhook_and_the_sender_thread(
+        engine: Engine, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTLAST_ALERT_WEBHOOK_URL", receiver.url)
+    monkeypatch.setenv("OUTLAST_ALERT_WEBHOOK_SECRET", "from-env")
+    Alerts(engine).enqueue()
+    sender = AlertSender(engine, lambda: True, interval=0.02)
+    sender.start()
+    try:
+        fail_run(engine, env="dev")
+        deadline = threading.Event()
+        for _ in range(500):
+            if receiver.requests:
+                break
+            deadline.wait(0.02)
+    finally:
+        sender.stop()
+    headers, body = receiver.requests[0]
+    assert headers[SIGNATURE_HEADER] == signature("from-env", body)
