@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from outlast.engine import Engine
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from outlast.engine import Engine, NewRun, Outcome
+from outlast.engine.definitions import TaskDefinition
+from outlast.sdk.options import TriggerOptions
 from outlast.store import open_store
 
 
@@ -39,3 +47,33 @@ def test_alerts_set_list_and_remove(store_url: str, outlast) -> None:
     removed = outlast("alerts", "remove", "--env", "prod", "--database-url", store_url)
     assert "removed" in removed.stderr
     assert "127.0.0.1:9" not in outlast("alerts", "list", "--database-url", store_url).stdout
+
+
+def test_runs_logs_follow_prints_lines_until_the_run_is_final(
+        store_url: str, project: object, outlast: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTLAST_DATABASE_URL", store_url)
+    store = open_store(store_url)
+    engine = Engine(store)
+    try:
+        engine.register_tasks("dev", [TaskDefinition(id="report", queue="report")])
+        run_id = str(engine.trigger("dev", NewRun("report", "{}", TriggerOptions())).row["id"])
+        [row] = engine.claim("dev", "w", None, 1)
+        engine.append_logs([{"run_id": run_id, "attempt": 1, "at": 1.0, "level": "info",
+                             "message": f"line {i}", "attributes": "{}"} for i in range(3)])
+
+        def finish_later() -> None:
+            time.sleep(0.7)
+            engine.append_logs([{"run_id": run_id, "attempt": 1, "at": 2.0, "level": "info",
+                                 "message": "last line", "attributes": "{}"}])
+            engine.record([Outcome(run_id, row["lease_id"], 1, "completed")])
+
+        later = threading.Thread(target=finish_later)
+        later.start()
+        result = outlast("runs", "logs", run_id, "--follow")
+        later.join()
+    finally:
+        store.close()
+    assert result.exit_code == 0, result.output
+    printed = [line for line in result.stdout.splitlines() if "line" in line]
+    assert [p.split()[-1] for p in printed] == ["0", "1", "2", "line"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import click
 
 from outlast.cli.common import client_options, client_session
@@ -9,6 +12,7 @@ from outlast.cli.output import note, status, table
 from outlast.cli.render import RUN_HEADERS, log_line, run_detail, run_row
 from outlast.cli.trigger import parse_payload
 from outlast.engine.statuses import RunStatus
+from outlast.sdk import calls
 
 _STATUSES = [s.value for s in RunStatus]
 
@@ -75,12 +79,35 @@ def replay(run_id: str, payload: str | None, url: str | None, api_key: str | Non
 
 @runs.command("logs")
 @click.argument("run_id", metavar="ID")
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep printing new lines until the run is final.")
 @client_options
-def logs(run_id: str, url: str | None, api_key: str | None) -> None:
+def logs(run_id: str, follow: bool, url: str | None, api_key: str | None) -> None:
     """The run's log lines, oldest first."""
     with client_session(url, api_key) as client:
+        if follow:
+            follow_logs(client, run_id)
+            return
         lines = client.runs.logs(run_id)
     if not lines:
         note("no logs yet")
     for line in lines:
         click.echo(log_line(line))
+
+
+FOLLOW_POLL = 0.5
+
+
+def follow_logs(client: Any, run_id: str) -> None:
+    """Print new lines as they come (polling); stop once the run is final and drained."""
+    after = 0
+    while True:
+        final = client.runs.retrieve(run_id).is_final  # before reading: no line is missed
+        lines = client.send(calls.run_part(run_id, "logs", after))["data"]
+        for line in lines:
+            click.echo(log_line(line))
+            after = max(after, int(line["id"]))
+        if final and not lines:
+            return
+        if not lines:
+            time.sleep(FOLLOW_POLL)

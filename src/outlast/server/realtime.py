@@ -61,6 +61,24 @@ class Broadcaster:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        #: bumped on every wake-up: reads started after it may be shared (see ``shared``)
+        self.generation = 0
+        self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+
+    async def shared(self, key: tuple[Any, ...], fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` in the thread pool, once for every subscriber asking the same
+        question since the same wake-up: a thousand subscribers of one run cost one read.
+
+        The generation in the key makes sure a read started before a change is never
+        handed to a subscriber woken by that change.
+        """
+        full = (*key, self.generation)
+        future = self._inflight.get(full)
+        if future is None:
+            future = asyncio.ensure_future(run_in_threadpool(fn, *args))
+            self._inflight[full] = future
+            future.add_done_callback(lambda _: self._inflight.pop(full, None))
+        return await asyncio.shield(future)
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -93,6 +111,7 @@ class Broadcaster:
 
     def _wake(self, run_ids: set[str] | None) -> None:
         """On the event loop: set the events of ``run_ids`` (None: everyone's)."""
+        self.generation += 1
         if run_ids is None:
             groups = list(self._waiters.values())
         else:
@@ -227,8 +246,9 @@ class Realtime:
             cursor, fresh = after, True
             while True:
                 if fresh:
-                    snapshot, cursor, final = await run_in_threadpool(
-                        realtime.run_changes, env, run_id, cursor)
+                    snapshot, cursor, final = await self.broadcaster.shared(
+                        ("run", env, run_id, cursor), realtime.run_changes, env, run_id,
+                        cursor)
                     if snapshot is not None:
                         yield sse(cursor, "run", snapshot)
                     if final:
@@ -272,8 +292,9 @@ class Realtime:
             fresh = True
             while True:
                 if fresh:
-                    page = await run_in_threadpool(self.engine.realtime.chunks, env, run_id,
-                                                   key, after)
+                    page = await self.broadcaster.shared(
+                        ("chunks", env, run_id, key, after), self.engine.realtime.chunks, env,
+                        run_id, key, after)
                     if page.items:
                         after = page.items[-1][0]
                         yield "".join(f"id: {seq}\nevent: chunk\ndata: {text}\n\n"
