@@ -134,8 +134,12 @@ def test_recovers_when_postgres_drops_its_connections(
     scheduler = schedulers()
     eventually(lambda: scheduler.leading)
     with psycopg.connect(store_url, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        killed = [r[0] for r in admin.execute(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+        # pg_terminate_backend only signals; a restart is over before anyone reconnects
+        eventually(lambda: not admin.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (killed,)).fetchone())
     run_id = trigger(engine, "hello", delay="1s").row["id"]
     clock.advance(2)
     eventually(lambda: status(engine, run_id) == "QUEUED")

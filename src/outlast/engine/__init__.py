@@ -225,19 +225,42 @@ class Engine:
     # -- workers ---------------------------------------------------------------------------
 
     def claim(self, env: str, worker_id: str, queues: list[str] | None, capacity: int) -> list[Row]:
+        with self.store.transaction() as tx:
+            return self._claim_in(tx, env, worker_id, queues, capacity)
+
+    def _claim_in(self, tx: Any, env: str, worker_id: str, queues: list[str] | None,
+                  capacity: int) -> list[Row]:
         request = dequeue.ClaimRequest(env, worker_id, queues, capacity, new_id("lease"),
                                        self.lease_seconds)
-        with self.store.transaction() as tx:
-            return dequeue.claim(tx, request, self.clock.now())
+        return dequeue.claim(tx, request, self.clock.now())
 
     def record(self, outcomes: list[Outcome]) -> list[Decision | None]:
         """Write how attempts ended, all in one transaction; None marks a stale outcome."""
         if not outcomes:
             return []
-        now = self.clock.now()
         with self.store.transaction() as tx:
-            rows = {r["id"]: r for r in tx.all("get_runs", ids=[o.run_id for o in outcomes])}
-            return [self._record_one(tx, o, rows.get(o.run_id), now) for o in outcomes]
+            return self._record_in(tx, outcomes, self.clock.now())
+
+    def record_and_claim(
+        self, outcomes: list[Outcome], env: str, worker_id: str, queues: list[str] | None,
+        capacity: int,
+    ) -> tuple[list[Decision | None], list[Row]]:
+        """A worker's pass: record what ended and claim what is next, in one transaction."""
+        with self.store.transaction() as tx:
+            decisions = self._record_in(tx, outcomes, self.clock.now()) if outcomes else []
+            rows = self._claim_in(tx, env, worker_id, queues, capacity) if capacity > 0 else []
+        return decisions, rows
+
+    def _record_in(self, tx: Any, outcomes: list[Outcome], now: float) -> list[Decision | None]:
+        batch = _batch_completions(outcomes)
+        rest = [o for i, o in enumerate(outcomes) if i not in batch]
+        rows = {r["id"]: r for r in tx.all("get_runs", ids=[o.run_id for o in rest])} if rest \
+            else {}
+        decided = {id(o): self._record_one(tx, o, rows.get(o.run_id), now) for o in rest}
+        completed = [outcomes[i] for i in sorted(batch)]
+        decided.update(zip(map(id, completed), attempts.record_completed(tx, completed, now),
+                           strict=True))
+        return [decided[id(o)] for o in outcomes]
 
     def _record_one(
         self, tx: Any, outcome: Outcome, row: Row | None, now: float
@@ -349,6 +372,17 @@ class Engine:
         if row is None or not hmac.compare_digest(row["key_hash"], digest):
             return None
         return str(row["environment"])
+
+
+def _batch_completions(outcomes: list[Outcome]) -> set[int]:
+    """Indexes of the outcomes one batch statement can write (one per run at most)."""
+    seen: set[str] = set()
+    batch: set[int] = set()
+    for i, o in enumerate(outcomes):
+        if attempts.batchable(o) and o.run_id not in seen:
+            batch.add(i)
+        seen.add(o.run_id)
+    return batch
 
 
 def hash_key(key: str) -> str:

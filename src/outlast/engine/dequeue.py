@@ -7,6 +7,10 @@ Why it is safe with many workers: candidates are row-locked (``SKIP LOCKED`` on
 PostgreSQL; the whole transaction is ``BEGIN IMMEDIATE`` on SQLite), and for queues with
 a limit the queue rows are locked before running runs are counted, so two workers can
 never both see the last free slot.
+
+Most environments have no limits at all; for them ``claim_unlimited`` picks and starts
+runs in one statement. It refuses to claim anything while one of the worker's queues is
+paused or limited, and the counting path below takes over.
 """
 
 from __future__ import annotations
@@ -72,6 +76,33 @@ class ClaimRequest:
 
 def claim(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
     """Start up to ``capacity`` runs; return their rows (status EXECUTING)."""
+    answer = tx.all(
+        "claim_unlimited",
+        environment=req.environment,
+        queues=req.queues,
+        now=now,
+        limit=req.capacity,
+        lease_id=req.lease_id,
+        lease_expires_at=now + req.lease_seconds,
+        worker_id=req.worker_id,
+    )
+    started = [r for r in answer if r["id"] is not None]
+    limited = not answer or answer[0].pop("limited_queues") > 0
+    for row in started:
+        row.pop("limited_queues", None)
+    if not started and limited:
+        started = _claim_counted(tx, req, now)
+    started.sort(key=_claim_order)
+    _record_starts(tx, started, req, now)
+    return started
+
+
+def _claim_order(row: Row) -> tuple[int, float, str]:
+    return -int(row["priority"]), float(row["available_at"]), str(row["id"])
+
+
+def _claim_counted(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
+    """Claim where a queue's limit (or pause) applies: lock, count, then choose."""
     blocked = [r["name"] for r in tx.all("blocked_queues", environment=req.environment)]
     rows = tx.all(
         "claim_candidates",
@@ -88,7 +119,7 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
     ids = choose(candidates, limits, running, req.capacity)
     if not ids:
         return []
-    started = tx.all(
+    return tx.all(
         "start_runs",
         ids=ids,
         lease_id=req.lease_id,
@@ -96,8 +127,6 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
         worker_id=req.worker_id,
         now=now,
     )
-    _record_starts(tx, started, req, now)
-    return started
 
 
 def _limits(tx: Tx, env: str, queues: set[str]) -> tuple[dict[str, int], dict[Slot, int]]:
@@ -116,6 +145,8 @@ def _limits(tx: Tx, env: str, queues: set[str]) -> tuple[dict[str, int], dict[Sl
 
 
 def _record_starts(tx: Tx, started: list[Row], req: ClaimRequest, now: float) -> None:
+    if not started:
+        return
     attempts: list[dict[str, Any]] = []
     evts: list[dict[str, Any]] = []
     for row in started:

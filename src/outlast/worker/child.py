@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -38,12 +39,17 @@ from outlast.worker.messages import (
 
 
 class PipeTransport:
-    """Module-level SDK calls made by task code, answered by the supervisor."""
+    """Module-level SDK calls made by task code, answered by the supervisor.
+
+    The supervisor may already have sent the next assignment when a reply is due, so
+    anything that is not the awaited reply is kept in ``inbox`` for the serve loop.
+    """
 
     def __init__(self, conn: Connection, lock: threading.Lock) -> None:
         self._conn = conn
         self._ids = itertools.count(1)
         self._lock = lock
+        self.inbox: deque[Any] = deque()
 
     def send(self, call: Call) -> Any:
         return self._ask(lambda request_id: ApiCall(request_id, call))
@@ -57,6 +63,9 @@ class PipeTransport:
             request_id = next(self._ids)
             self._conn.send(message(request_id))
             reply = self._conn.recv()
+            while isinstance(reply, Assignment | HookJob | Stop):
+                self.inbox.append(reply)
+                reply = self._conn.recv()
         if not isinstance(reply, Reply) or reply.request_id != request_id:
             raise OutlastError(f"unexpected reply from the worker: {reply!r}")
         if not reply.ok:
@@ -83,7 +92,7 @@ def main(conn: Connection, task_dirs: list[str], root: str,
     lock = threading.Lock()
     pipe = PipeTransport(conn, lock)
     set_worker_transport(pipe)
-    _serve(conn, _locked_send(conn, lock), pipe.runtime)
+    _serve(conn, _locked_send(conn, lock), pipe)
 
 
 def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None]:
@@ -96,10 +105,11 @@ def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None
     return send
 
 
-def _serve(conn: Connection, send: Callable[[Any], None], runtime: Runtime) -> None:
+def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport) -> None:
+    runtime: Runtime = pipe.runtime
     while True:
         try:
-            message = conn.recv()
+            message = pipe.inbox.popleft() if pipe.inbox else conn.recv()
         except (EOFError, OSError):
             return
         if isinstance(message, Stop):

@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing
 import signal
 import time
+from collections import deque
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -34,6 +35,8 @@ class Child:
         self.generation = generation
         self.ready = False
         self.job: Assignment | HookJob | None = None
+        #: sent behind ``job``; the child starts each as soon as the one before ends
+        self.queued: deque[Assignment] = deque()
         self.started_at = 0.0
         self.deadline: float | None = None
         self.killed_for: str | None = None  # why we killed it: "timeout" | "cancel" | "stop"
@@ -47,11 +50,51 @@ class Child:
     def sentinel(self) -> int:
         return self.process.sentinel
 
+    def load(self) -> int:
+        """Jobs this child holds: the one running and those waiting in its pipe."""
+        return (self.job is not None) + len(self.queued)
+
+    def can_take(self, depth: int) -> bool:
+        """Room for another assignment (a hook job always runs alone)."""
+        if not self.ready or self.retire or isinstance(self.job, HookJob):
+            return False
+        return self.load() < depth
+
     def assign(self, job: Assignment | HookJob, deadline: float | None) -> None:
+        self.conn.send(job)  # first: a child that already died keeps no job it never got
         self.job = job
         self.started_at = time.monotonic()
         self.deadline = deadline
-        self.conn.send(job)
+
+    def send_next(self, job: Assignment) -> bool:
+        """Give a run to this child (it starts when the current attempt ends).
+
+        False when the child is gone (its pipe is closed): the caller keeps the run. The
+        child is retired and replaced when the supervisor reaps it.
+        """
+        try:
+            if self.job is None:
+                self.assign(job, run_deadline(job, time.monotonic()))
+            else:
+                self.conn.send(job)
+                self.queued.append(job)
+        except (OSError, ValueError):
+            self.retire = True
+            return False
+        return True
+
+    def advance(self) -> None:
+        """The current job ended: the next queued one (if any) is now running."""
+        self.job, self.deadline = None, None
+        if self.queued:
+            self.job = self.queued.popleft()
+            self.started_at = time.monotonic()
+            self.deadline = run_deadline(self.job, self.started_at)
+
+    def held(self) -> list[Assignment]:
+        """Every attempt whose lease this child's supervisor must keep alive."""
+        head = [self.job] if isinstance(self.job, Assignment) else []
+        return head + list(self.queued)
 
     def kill(self, reason: str) -> None:
         self.killed_for = reason
@@ -69,6 +112,14 @@ class Child:
 
     def run_id(self) -> str | None:
         return self.job.run["id"] if self.job is not None else None
+
+
+def run_deadline(job: Assignment, started: float) -> float | None:
+    """When the attempt must be stopped: what is left of the run's ``max_duration``."""
+    limit = job.run.get("max_duration")
+    if not limit:
+        return None
+    return started + max(0.0, float(limit) - float(job.run.get("execution_seconds") or 0.0))
 
 
 def describe_exit(exitcode: int | None) -> str:

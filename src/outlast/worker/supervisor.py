@@ -5,6 +5,18 @@ listener and a wake-up pipe, so there is no shared state between threads to guar
 Heartbeats are sent from here, never from a child, so task code cannot starve them.
 Every result is written with the attempt's lease id: a late result from an attempt
 whose lease was taken over (canceled, or recovered by the sweeper) is dropped.
+
+Short runs are claimed ahead. Once recent attempts took less than ``PREFETCH_BELOW``
+seconds, the supervisor keeps up to ``2 × concurrency`` runs in ``buffer``, and a child
+whose current task is known to be short gets a second run queued in its pipe (it starts
+the moment the first ends); one transaction per pass records what ended and tops these
+up. Claimed-ahead runs are EXECUTING under a lease like any other: heartbeated from
+here, dropped when a heartbeat shows the lease gone (canceled; one already in a child's
+pipe is killed as soon as it starts), handed back (``released``, the attempt number
+given back) on shutdown or when no child drew from the buffer between two heartbeats.
+Their attempt's ``started_at`` is the claim time, a few milliseconds early; the
+``max_duration`` deadline starts when the child really starts the run. Long runs are
+never claimed ahead, so they cannot wait behind each other while another worker idles.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -44,6 +57,11 @@ from outlast.worker.messages import (
 from outlast.worker.pool import Child, crash_error
 
 log = logging.getLogger("outlast.worker")
+
+#: claim ahead only while attempts take less than this on average (seconds)
+PREFETCH_BELOW = 0.05
+#: how often an idle SQLite worker looks at ``PRAGMA data_version`` (seconds)
+SQLITE_WAKE_CHECK = 0.003
 
 
 @dataclass
@@ -100,6 +118,12 @@ class Supervisor:
         self._reload_requested = False
         self._stop_deadline: float | None = None
         self._more_work = True
+        self.buffer: deque[dict[str, Any]] = deque()
+        self._avg_run: float | None = None
+        self._task_avg: dict[str, float] = {}
+        self._fed = False
+        self._revoked: set[str] = set()
+        self._last_check = 0.0
         self._last_claim = 0.0
         self._last_heartbeat = 0.0
         self._last_sweep = 0.0
@@ -107,7 +131,7 @@ class Supervisor:
         self._backoff_until = 0.0
         self._listener: Any = None
         self.heartbeat_interval = min(engine.lease_seconds / 3, 2.0)
-        self.poll_interval = 0.05 if engine.store.dialect == "sqlite" else 1.0
+        self.poll_interval = 1.0
 
     # -- control from other threads ------------------------------------------------------
 
@@ -144,7 +168,8 @@ class Supervisor:
     def _finished(self) -> bool:
         if not self._stop_requested:
             return False
-        busy = [c for c in self.children if c.job is not None]
+        self._release_buffer()
+        busy = [c for c in self.children if c.load()]
         if not busy:
             return True
         if self._stop_deadline is None:
@@ -161,6 +186,7 @@ class Supervisor:
             self._do_reload()
         self._reap()
         self._enforce_deadlines()
+        self._feed()
         if time.monotonic() < self._backoff_until:
             return
         try:
@@ -175,10 +201,11 @@ class Supervisor:
         if self._listener is None:  # lost with a database restart; failing here backs off
             self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
         self._register_definitions()
-        self._flush()
+        self._sync()
         self._maybe_heartbeat()
         self._maybe_sweep()
-        self._fill()
+        self._feed()
+        self._maybe_hooks()
 
     def _waitables(self) -> list[Any]:
         items: list[Any] = [self._wake_r]
@@ -191,14 +218,19 @@ class Supervisor:
 
     def _timeout(self) -> float:
         now = time.monotonic()
-        due = [self._last_heartbeat + self.heartbeat_interval]
-        if not self._stop_requested and any(c.idle for c in self.children):
-            due.append(self._last_claim + self.poll_interval)
-        due.extend(c.deadline for c in self.children if c.deadline is not None)
+        due = [c.deadline for c in self.children if c.deadline is not None]
         if self._stop_deadline is not None:
             due.append(self._stop_deadline)
+        database = [self._last_heartbeat + self.heartbeat_interval]
+        if self._wanted():
+            database.append(self._last_claim + self.poll_interval)
+            if self._more_work:
+                database.append(now)
+            elif hasattr(self._listener, "changed"):
+                database.append(self._last_check + SQLITE_WAKE_CHECK)
         if self.pending.outcomes or self.pending.logs:
-            due.append(now)
+            database.append(now)
+        due.append(max(min(database), self._backoff_until))  # no busy loop while backing off
         return max(0.0, min(due) - now)
 
     # -- messages ------------------------------------------------------------------------
@@ -229,7 +261,7 @@ class Supervisor:
         for channel, payload in notes:
             if channel == QUEUED_CHANNEL:
                 self._more_work = True
-            elif channel == CANCEL_CHANNEL and any(c.run_id() == payload for c in self.children):
+            elif channel == CANCEL_CHANNEL and payload in self._held_ids():
                 self._last_heartbeat = 0.0  # check our leases now
 
     def _read_child(self, child: Child) -> None:
@@ -244,10 +276,7 @@ class Supervisor:
 
     def _handle(self, child: Child, message: Any) -> None:
         if isinstance(message, Finished):
-            self.pending.outcomes.append(_outcome(message))
-            child.job, child.deadline = None, None
-            if message.kind == "oom":
-                child.retire = True  # a MemoryError may leave the process unusable
+            self._on_finished(child, message)
         elif isinstance(message, LogBatch):
             self.pending.logs.extend(_log_rows(message))
         elif isinstance(message, ApiCall):
@@ -256,9 +285,26 @@ class Supervisor:
             child.conn.send(self._run_op(message))
         elif isinstance(message, HookDone):
             self.pending.hooks_done.append((message.run_id, message.lease_id))
-            child.job = None
+            child.job, child.deadline = None, None
         elif isinstance(message, Ready):
             self._on_ready(child, message)
+
+    def _on_finished(self, child: Child, message: Finished) -> None:
+        job = child.job
+        machine = job.run.get("machine") if isinstance(job, Assignment) else None
+        self.pending.outcomes.append(_outcome(message, machine))
+        self._avg_run = _ewma(self._avg_run, message.executed)
+        if isinstance(job, Assignment):
+            task = job.run["task_id"]
+            self._task_avg[task] = _ewma(self._task_avg.get(task), message.executed)
+        child.advance()
+        if message.kind == "oom":
+            child.retire = True  # a MemoryError may leave the process unusable
+        head = child.job
+        if isinstance(head, Assignment) and head.run["id"] in self._revoked:
+            self._revoked.discard(head.run["id"])
+            child.kill("cancel")  # it was canceled while it waited in the pipe
+        self._feed()
 
     def _answer(self, message: ApiCall) -> Reply:
         try:
@@ -340,6 +386,8 @@ class Supervisor:
 
     def _on_death(self, child: Child) -> None:
         job = child.job
+        self._release(list(child.queued), "the worker process died before it started")
+        child.queued.clear()
         if job is None or isinstance(job, HookJob):
             return
         reason = child.killed_for
@@ -368,6 +416,8 @@ class Supervisor:
         for c in busy:
             job = c.job
             c.kill("stop")
+            self._release(list(c.queued), "handed back on shutdown")
+            c.queued.clear()
             if isinstance(job, Assignment):
                 self.pending.outcomes.append(Outcome(
                     job.run["id"], job.lease_id, job.attempt, "released",
@@ -376,6 +426,18 @@ class Supervisor:
             c.job = None
 
     # -- database work -------------------------------------------------------------------
+
+    def _release(self, jobs: list[Assignment], why: str) -> None:
+        """Claimed but never started: give the runs (and attempt numbers) back."""
+        for job in jobs:
+            self.pending.outcomes.append(Outcome(
+                job.run["id"], job.lease_id, job.attempt, "released", 0.0,
+                error={"type": "WorkerShutdown", "message": why}))
+
+    def _release_buffer(self, why: str = "handed back on shutdown") -> None:
+        jobs = [self._job(row) for row in self.buffer]
+        self.buffer.clear()
+        self._release(jobs, why)
 
     def _flush(self) -> None:
         if self.pending.logs:
@@ -394,14 +456,36 @@ class Supervisor:
         if now - self._last_heartbeat < self.heartbeat_interval:
             return
         self._last_heartbeat = now
-        running = {c.run_id(): c for c in self.children
-                   if isinstance(c.job, Assignment) and c.killed_for is None}
-        held = self.engine.heartbeat(self.worker_id, [r for r in running if r])
-        for run_id, c in running.items():
-            assert isinstance(c.job, Assignment)
-            if held.get(run_id or "") != c.job.lease_id:
-                log.info("run %s is no longer ours (canceled or recovered); stopping it", run_id)
-                c.kill("cancel")
+        if self.buffer and not self._fed:
+            self._release_buffer("no free process to start it")
+        self._fed = False
+        held = self.engine.heartbeat(self.worker_id, sorted(self._held_ids()))
+        lost = [r for r in self.buffer if held.get(r["id"]) != r["lease_id"]]
+        for row in lost:
+            log.info("run %s is no longer ours (canceled or recovered); dropping it", row["id"])
+            self.buffer.remove(row)
+        for c in self.children:
+            if c.killed_for is None:
+                self._check_leases(c, held)
+
+    def _check_leases(self, child: Child, held: dict[str, str]) -> None:
+        """Stop a child whose running attempt lost its lease; mark lost queued ones."""
+        for job in child.held():
+            if held.get(job.run["id"]) == job.lease_id:
+                continue
+            log.info("run %s is no longer ours (canceled or recovered); stopping it",
+                     job.run["id"])
+            if job is child.job:
+                child.kill("cancel")
+                return
+            self._revoked.add(job.run["id"])
+
+    def _held_ids(self) -> set[str]:
+        ids = {r["id"] for r in self.buffer}
+        for c in self.children:
+            if c.killed_for is None:
+                ids.update(job.run["id"] for job in c.held())
+        return ids
 
     def _maybe_sweep(self) -> None:
         now = time.monotonic()
@@ -411,38 +495,82 @@ class Supervisor:
         if self.engine.try_lead("sweeper", self.worker_id, ttl=10.0):
             self.engine.sweep()
 
-    def _fill(self) -> None:
+    def _prefetching(self) -> bool:
+        avg = self._avg_run
+        return avg is not None and avg < PREFETCH_BELOW
+
+    def _depth(self, child: Child) -> int:
+        """Two runs (one waiting in the pipe) behind a task known to be short, else one."""
+        job = child.job
+        if not isinstance(job, Assignment) or not self._prefetching():
+            return 1
+        avg = self._task_avg.get(job.run["task_id"])
+        return 2 if avg is not None and avg < PREFETCH_BELOW else 1
+
+    def _wanted(self) -> int:
+        """How many runs to claim now to fill every child and the buffer."""
         if self._stop_requested:
-            return
-        idle = [c for c in self.children if c.idle]
-        if not idle:
-            return
+            return 0
+        room = sum(1 for c in self.children if c.can_take(1))
+        ahead = 2 * self.concurrency if self._prefetching() else 0
+        return max(0, room + ahead - len(self.buffer))
+
+    def _should_claim(self, wanted: int) -> bool:
+        if wanted == 0:
+            return False
         now = time.monotonic()
         if self._listener is not None and hasattr(self._listener, "changed"):
-            self._more_work = self._more_work or self._listener.changed()
-        if not self._more_work and now - self._last_claim < self.poll_interval:
-            return
-        self._last_claim = now
-        rows = self.engine.claim(self.environment, self.worker_id, self.queues, len(idle))
-        self._more_work = len(rows) == len(idle)
-        for child, row in zip(idle, rows, strict=False):
-            self._assign(child, row)
-        self._maybe_hooks(idle[len(rows):])
+            self._last_check = now
+            self._more_work = self._listener.changed() or self._more_work
+        return self._more_work or bool(self.pending.outcomes) or \
+            now - self._last_claim >= self.poll_interval
 
-    def _assign(self, child: Child, row: dict[str, Any]) -> None:
+    def _sync(self) -> None:
+        """One transaction: record the outcomes that arrived and claim what is next."""
+        if self.pending.logs:
+            self.engine.append_logs(self.pending.logs)
+            self.pending.logs = []
+        wanted = self._wanted()
+        claim = self._should_claim(wanted)
+        outcomes = self.pending.outcomes
+        if outcomes or claim:
+            if claim:
+                self._last_claim = time.monotonic()
+            _, rows = self.engine.record_and_claim(
+                outcomes, self.environment, self.worker_id, self.queues,
+                wanted if claim else 0)
+            self.pending.outcomes = []
+            self.buffer.extend(rows)
+            if claim:
+                self._more_work = len(rows) == wanted
+        for run_id, lease_id in self.pending.hooks_done:
+            self.engine.finish_hook(run_id, lease_id)
+        self.pending.hooks_done = []
+
+    def _feed(self) -> None:
+        """Hand buffered runs to children: idle ones first, then behind short runs."""
+        for load in (0, 1):
+            for child in self.children:
+                if not self.buffer:
+                    return
+                if child.load() == load and child.can_take(self._depth(child)):
+                    row = self.buffer.popleft()
+                    if child.send_next(self._job(row)):
+                        self._fed = True
+                    else:
+                        self.buffer.appendleft(row)
+
+    def _job(self, row: dict[str, Any]) -> Assignment:
         preset = PRESETS.get(row["machine"])
         memory = preset.memory_bytes if preset and self.enforce_memory else None
-        job = Assignment(run=_run_fields(row), lease_id=row["lease_id"],
-                         attempt=row["attempt_count"], memory_limit=memory,
-                         environment=self.environment)
-        deadline = None
-        if row.get("max_duration"):
-            deadline = time.monotonic() + max(0.0, row["max_duration"] - row["execution_seconds"])
-        child.assign(job, deadline)
+        return Assignment(run=_run_fields(row), lease_id=row["lease_id"],
+                          attempt=row["attempt_count"], memory_limit=memory,
+                          environment=self.environment)
 
-    def _maybe_hooks(self, idle: list[Child]) -> None:
+    def _maybe_hooks(self) -> None:
+        idle = [c for c in self.children if c.idle]
         now = time.monotonic()
-        if not idle or now - self._last_hooks < 1.0:
+        if not idle or self.buffer or self._stop_requested or now - self._last_hooks < 1.0:
             return
         self._last_hooks = now
         for child, row in zip(idle, self.engine.claim_hooks(self.environment, self.queues,
@@ -478,9 +606,13 @@ def _run_fields(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row.get(k) for k in _RUN_FIELDS}
 
 
-def _outcome(m: Finished) -> Outcome:
+def _outcome(m: Finished, machine: str | None) -> Outcome:
     return Outcome(m.run_id, m.lease_id, m.attempt, cast(OutcomeKind, m.kind),
-                   m.executed, m.output, m.error, m.retry_override, m.hooks_done)
+                   m.executed, m.output, m.error, m.retry_override, m.hooks_done, machine)
+
+
+def _ewma(average: float | None, sample: float) -> float:
+    return sample if average is None else 0.8 * average + 0.2 * sample
 
 
 def _log_rows(batch: LogBatch) -> list[dict[str, Any]]:

@@ -72,6 +72,49 @@ ORDER BY priority DESC, available_at, id
 LIMIT :limit
 FOR UPDATE SKIP LOCKED
 
+-- name: claim_unlimited
+-- The common case in one statement: when none of the queues a worker takes from is paused
+-- or has a concurrency limit, nothing needs counting, so candidates are locked and started
+-- at once. With a named list of queues each is read through its own index (runs_claim),
+-- so runs queued in other queues never sit in front. ``limited_queues`` > 0 means this
+-- statement claimed nothing on purpose and the caller must take the counting path; the
+-- row with a NULL id is only there to carry that count.
+WITH limited AS (
+    SELECT name FROM queues
+    WHERE environment = :environment AND (paused = 1 OR concurrency_limit IS NOT NULL)
+      AND (:queues::text[] IS NULL OR name = ANY(:queues))
+), any_queue AS (
+    SELECT id FROM runs
+    WHERE :queues::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM limited)
+      AND environment = :environment AND status = 'QUEUED' AND available_at <= :now
+      AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY priority DESC, available_at, id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), per_queue AS (
+    SELECT c.id FROM unnest(:queues::text[]) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, available_at FROM runs
+        WHERE NOT EXISTS (SELECT 1 FROM limited)
+          AND environment = :environment AND queue = q.name AND status = 'QUEUED'
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY priority DESC, available_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED) AS c
+    ORDER BY c.priority DESC, c.available_at, c.id
+    LIMIT :limit
+), started AS (
+    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
+        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+        started_at = coalesce(started_at, :now), updated_at = :now
+    WHERE status = 'QUEUED'
+      AND id IN (SELECT id FROM any_queue UNION ALL SELECT id FROM per_queue)
+    RETURNING *
+)
+SELECT started.*, l.n AS limited_queues
+FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
+ORDER BY started.priority DESC, started.available_at, started.id
+
 -- name: lock_queue_limits
 SELECT name, concurrency_limit FROM queues
 WHERE environment = :environment AND concurrency_limit IS NOT NULL
@@ -122,6 +165,19 @@ UPDATE runs SET status = :status, output = :output, error = :error, finished_at 
     lease_id = NULL, lease_expires_at = NULL, hook_pending = :hook_pending,
     execution_seconds = execution_seconds + :executed, cost = cost + :cost, updated_at = :now
 WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
+
+-- name: complete_runs
+-- Many completed attempts in one statement, each row still guarded by its own lease: a run
+-- whose lease moved on (canceled, recovered) is not written and its id is missing from
+-- the answer, so the caller knows exactly which outcomes were stale.
+UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL, finished_at = :now,
+    lease_id = NULL, lease_expires_at = NULL, hook_pending = NULL,
+    execution_seconds = runs.execution_seconds + d.ran, cost = runs.cost + d.priced,
+    updated_at = :now
+FROM unnest(:ids::text[], :lease_ids::text[], :outputs::text[], :executed::float8[],
+            :costs::float8[]) AS d(run_id, lease, new_output, ran, priced)
+WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
+RETURNING runs.id, runs.parent_id
 
 -- name: requeue_run
 UPDATE runs SET status = 'QUEUED', available_at = :available_at, error = :error,
@@ -204,12 +260,17 @@ ON CONFLICT (environment, name) DO UPDATE SET concurrency_limit = excluded.concu
     updated_at = excluded.updated_at
 
 -- name: list_queues
-SELECT q.*,
-    (SELECT count(*) FROM runs r WHERE r.environment = q.environment AND r.queue = q.name
-        AND r.status = 'QUEUED') AS queued,
-    (SELECT count(*) FROM runs r WHERE r.environment = q.environment AND r.queue = q.name
-        AND r.status = 'EXECUTING') AS running
-FROM queues q WHERE q.environment = :environment ORDER BY q.name
+-- One grouped pass per status over its partial index (runs_claim, runs_executing), not a
+-- count per queue: correlated counts rescanned every queued run of the environment per queue.
+SELECT q.*, COALESCE(waiting.n, 0) AS queued, COALESCE(executing.n, 0) AS running
+FROM queues q
+LEFT JOIN (SELECT queue, count(*) AS n FROM runs
+    WHERE environment = :environment AND status = 'QUEUED' GROUP BY queue) waiting
+    ON waiting.queue = q.name
+LEFT JOIN (SELECT queue, count(*) AS n FROM runs
+    WHERE environment = :environment AND status = 'EXECUTING' GROUP BY queue) executing
+    ON executing.queue = q.name
+WHERE q.environment = :environment ORDER BY q.name
 
 -- name: insert_api_key
 INSERT INTO api_keys (id, environment, key_hash, prefix, created_at)

@@ -3,14 +3,23 @@
 Claims use ``FOR UPDATE SKIP LOCKED`` so concurrent workers never block on each other's
 rows; ``pg_notify`` inside the writing transaction wakes idle workers the moment a run is
 queued (delivered on commit, so a woken worker always sees the row).
+
+Every transaction runs in pipeline mode: ``BEGIN``, statements whose results nobody reads
+(event inserts, notifications) and ``COMMIT`` travel together, and the client waits for the
+server only where the engine needs an answer (rows, or a guarded update's row count). A
+trigger is one round trip. Durability is the server's: ``synchronous_commit`` stays as
+configured (see docs on turning it off per role if losing the last few commits on a crash
+is acceptable).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import select
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, cast
 
 import psycopg
@@ -23,6 +32,8 @@ from outlast.store.queries import load_queries
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _MIGRATION_LOCK = 7_262_001  # advisory lock id: one migrator at a time
+#: a pooled connection idle longer than this is checked (one empty query) before use
+_CHECK_AFTER_IDLE = 5.0
 
 
 def to_pyformat(sql: str) -> str:
@@ -31,27 +42,34 @@ def to_pyformat(sql: str) -> str:
 
 
 class PostgresTx:
-    def __init__(self, conn: psycopg.Connection[Row], queries: dict[str, str]) -> None:
+    def __init__(self, conn: psycopg.Connection[Row], queries: dict[str, str],
+                 pipeline: psycopg.Pipeline) -> None:
         self._conn = conn
         self._queries = queries
+        self._pipeline = pipeline
         self.notifications: dict[tuple[str, str], None] = {}
 
+    def _answered(self, name: str, params: dict[str, Any]) -> psycopg.Cursor[Row]:
+        """Execute and wait for the answer (everything queued before goes with it)."""
+        cur = self._conn.cursor()
+        cur.execute(self._queries[name], params)
+        self._pipeline.sync()
+        return cur
+
     def one(self, name: str, /, **params: Any) -> Row | None:
-        with self._conn.cursor() as cur:
-            cur.execute(self._queries[name], params)
+        with self._answered(name, params) as cur:
             return cur.fetchone() if cur.description else None
 
     def all(self, name: str, /, **params: Any) -> list[Row]:
-        with self._conn.cursor() as cur:
-            cur.execute(self._queries[name], params)
+        with self._answered(name, params) as cur:
             return cur.fetchall() if cur.description else []
 
     def run(self, name: str, /, **params: Any) -> int:
-        with self._conn.cursor() as cur:
-            cur.execute(self._queries[name], params)
+        with self._answered(name, params) as cur:
             return cur.rowcount
 
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
+        """Queued in the pipeline: sent with the next statement that needs an answer."""
         if rows:
             with self._conn.cursor() as cur:
                 cur.executemany(self._queries[name], rows)
@@ -63,7 +81,7 @@ class PostgresTx:
         """One round trip for all of this transaction's notifications, just before commit."""
         if self.notifications:
             channels, payloads = zip(*self.notifications, strict=True)
-            self._conn.execute(
+            self._conn.cursor().execute(
                 "SELECT pg_notify(c, p) FROM unnest(%s::text[], %s::text[]) AS n(c, p)",
                 (list(channels), list(payloads)),
             )
@@ -105,20 +123,42 @@ class PostgresStore:
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": False},
             open=True,
-            check=ConnectionPool.check_connection,
+            check=_check_if_idle,
         )
         self._local_listeners: list[Callable[[str, str], None]] = []
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
-        with self._pool.connection() as conn:
-            with conn.transaction():
-                tx = PostgresTx(cast("psycopg.Connection[Row]", conn), self._queries)
-                yield tx
-                tx.send_notifications()
-            for channel, payload in tx.notifications:
-                for callback in list(self._local_listeners):
-                    callback(channel, payload)
+        with self._begin() as (conn, pipeline):
+            tx = PostgresTx(conn, self._queries, pipeline)
+            yield tx
+            tx.send_notifications()
+        for channel, payload in tx.notifications:
+            for callback in list(self._local_listeners):
+                callback(channel, payload)
+
+    @contextmanager
+    def _begin(self) -> Iterator[tuple[psycopg.Connection[Row], psycopg.Pipeline]]:
+        """A pooled connection in pipeline mode with a transaction open.
+
+        A connection that turns out dead before anything was sent (the server restarted)
+        is dropped and the next one tried, so callers see an error only when the server is
+        really gone.
+        """
+        for attempt in itertools.count():
+            with ExitStack() as stack:
+                try:
+                    conn = cast("psycopg.Connection[Row]",
+                                stack.enter_context(self._pool.connection()))
+                    stack.callback(_mark_used, conn)
+                    pipeline = stack.enter_context(conn.pipeline())
+                    stack.enter_context(conn.transaction())
+                except psycopg.OperationalError:
+                    if attempt >= self._pool.max_size:
+                        raise
+                    continue  # the pool discards the broken connection on return
+                yield conn, pipeline
+                return
 
     def migrate(self) -> list[str]:
         with psycopg.connect(self.url, autocommit=False) as conn:
@@ -145,3 +185,25 @@ class PostgresStore:
 
     def close(self) -> None:
         self._pool.close()
+
+
+_last_used: dict[int, float] = {}
+
+
+def _mark_used(conn: psycopg.Connection[Any]) -> None:
+    _last_used[id(conn)] = time.monotonic()
+
+
+def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``check`` hook: an empty query only when a connection looks doubtful.
+
+    A busy worker reuses its connection every few milliseconds, so checking every checkout
+    would add a round trip to every transaction. Instead the check costs nothing unless the
+    socket has something to say (a terminated backend sends its goodbye and closes; a
+    pooled connection never LISTENs, so nothing else arrives) or it sat idle a while.
+    """
+    last = _last_used.pop(id(conn), None)
+    idle = last is None or time.monotonic() - last > _CHECK_AFTER_IDLE
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if idle or readable:
+        ConnectionPool.check_connection(conn)

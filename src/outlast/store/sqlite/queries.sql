@@ -71,6 +71,28 @@ WHERE environment = :environment AND status = 'QUEUED' AND available_at <= :now
 ORDER BY priority DESC, available_at, id
 LIMIT :limit
 
+-- name: claim_unlimited
+-- The common case in one statement: when none of the queues a worker takes from is paused
+-- or has a concurrency limit, nothing needs counting, so candidates are started at once
+-- (the caller holds the write lock: BEGIN IMMEDIATE). No row back means either nothing
+-- was queued or a queue has a limit; the caller then takes the counting path. A returned
+-- row proves no queue had one, hence ``limited_queues`` is 0.
+UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
+    lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+    started_at = coalesce(started_at, :now), updated_at = :now
+WHERE status = 'QUEUED' AND id IN (
+    SELECT id FROM runs
+    WHERE environment = :environment AND status = 'QUEUED' AND available_at <= :now
+      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+      AND (expires_at IS NULL OR expires_at > :now)
+      AND NOT EXISTS (
+        SELECT 1 FROM queues
+        WHERE environment = :environment AND (paused = 1 OR concurrency_limit IS NOT NULL)
+          AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues))))
+    ORDER BY priority DESC, available_at, id
+    LIMIT :limit)
+RETURNING *, 0 AS limited_queues
+
 -- name: lock_queue_limits
 SELECT name, concurrency_limit FROM queues
 WHERE environment = :environment AND concurrency_limit IS NOT NULL
@@ -120,6 +142,24 @@ UPDATE runs SET status = :status, output = :output, error = :error, finished_at 
     lease_id = NULL, lease_expires_at = NULL, hook_pending = :hook_pending,
     execution_seconds = execution_seconds + :executed, cost = cost + :cost, updated_at = :now
 WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
+
+-- name: complete_runs
+-- Many completed attempts in one statement, each row still guarded by its own lease: a run
+-- whose lease moved on (canceled, recovered) is not written and its id is missing from
+-- the answer, so the caller knows exactly which outcomes were stale.
+UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL, finished_at = :now,
+    lease_id = NULL, lease_expires_at = NULL, hook_pending = NULL,
+    execution_seconds = runs.execution_seconds + d.ran, cost = runs.cost + d.priced,
+    updated_at = :now
+FROM (SELECT i.value AS run_id, l.value AS lease, o.value AS new_output, e.value AS ran,
+             c.value AS priced
+      FROM json_each(:ids) AS i
+      JOIN json_each(:lease_ids) AS l ON l.key = i.key
+      JOIN json_each(:outputs) AS o ON o.key = i.key
+      JOIN json_each(:executed) AS e ON e.key = i.key
+      JOIN json_each(:costs) AS c ON c.key = i.key) AS d
+WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
+RETURNING id, parent_id
 
 -- name: requeue_run
 UPDATE runs SET status = 'QUEUED', available_at = :available_at, error = :error,
@@ -201,12 +241,17 @@ ON CONFLICT (environment, name) DO UPDATE SET concurrency_limit = excluded.concu
     updated_at = excluded.updated_at
 
 -- name: list_queues
-SELECT q.*,
-    (SELECT count(*) FROM runs r WHERE r.environment = q.environment AND r.queue = q.name
-        AND r.status = 'QUEUED') AS queued,
-    (SELECT count(*) FROM runs r WHERE r.environment = q.environment AND r.queue = q.name
-        AND r.status = 'EXECUTING') AS running
-FROM queues q WHERE q.environment = :environment ORDER BY q.name
+-- One grouped pass per status over its partial index (runs_claim, runs_executing), not a
+-- count per queue: correlated counts rescanned every queued run of the environment per queue.
+SELECT q.*, COALESCE(waiting.n, 0) AS queued, COALESCE(executing.n, 0) AS running
+FROM queues q
+LEFT JOIN (SELECT queue, count(*) AS n FROM runs
+    WHERE environment = :environment AND status = 'QUEUED' GROUP BY queue) waiting
+    ON waiting.queue = q.name
+LEFT JOIN (SELECT queue, count(*) AS n FROM runs
+    WHERE environment = :environment AND status = 'EXECUTING' GROUP BY queue) executing
+    ON executing.queue = q.name
+WHERE q.environment = :environment ORDER BY q.name
 
 -- name: insert_api_key
 INSERT INTO api_keys (id, environment, key_hash, prefix, created_at)
