@@ -183,6 +183,18 @@ def cancel_token_children(engine: Engine, parents: list[str]) -> int:
     return canceled
 
 
+def final_or_explain(engine: Engine, parent: str, timeout: float = 60) -> dict[str, Any]:
+    """The parent once final; if it never gets there, say where it and its children are."""
+    try:
+        return wait_final(engine, parent, timeout)
+    except AssertionError:
+        run = engine.retrieve("dev", parent)
+        kids = [(c["task"], c["status"]) for c in children_of(engine, parent)]
+        journal = [(e["seq"], e["kind"], e["status"]) for e in engine.durable.run_journal(parent)]
+        raise AssertionError(f"parent {parent} is {run['status']} with payload "
+                             f"{run['payload']}; children {kids}; journal {journal}") from None
+
+
 KINDS = ["ok", "fail", "crash", "expire", "cancel"]
 STATUS = {"ok": "COMPLETED", "fail": "FAILED", "crash": "CRASHED", "expire": "EXPIRED",
           "cancel": "CANCELED"}
@@ -199,7 +211,7 @@ def test_parents_resume_whatever_their_children_became(live_engine: Engine,
                              for p in parents for c in children_of(live_engine, p))
                  == to_cancel, 30, "the token-waiting children")
         assert cancel_token_children(live_engine, parents) == to_cancel
-        finals = {p: wait_final(live_engine, p, 30) for p in parents}
+        finals = {p: final_or_explain(live_engine, p) for p in parents}
 
     for kind, parent in singles.items():
         run = finals[parent]
