@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from outlast.errors import OutlastError
+from outlast.observability import span
 
 #: Waits shorter than this stay in the process instead of suspending the run.
 IN_PROCESS_WAIT = 5.0
@@ -79,7 +80,10 @@ class DurableRun:
         """Run one durable operation: replay it from the journal, or ``fresh(seq)``."""
         seq, entry = self._take(kind, name)
         try:
-            return fresh(seq) if entry is None else _recorded(entry, seq)
+            if entry is not None:
+                return _recorded(entry, seq)
+            with span(f"outlast.{kind}", operation=name, seq=seq, run_id=self.run_id):
+                return fresh(seq)
         finally:
             self._busy.release()
 
@@ -87,7 +91,10 @@ class DurableRun:
         """``call`` for asyncio code; a second operation while one is awaited is an error."""
         seq, entry = self._take(kind, name)
         try:
-            return await fresh(seq) if entry is None else _recorded(entry, seq)
+            if entry is not None:
+                return _recorded(entry, seq)
+            with span(f"outlast.{kind}", operation=name, seq=seq, run_id=self.run_id):
+                return await fresh(seq)
         finally:
             self._busy.release()
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from outlast.observability import trace_id
 from outlast.sdk.logger import current_sink
 
 Ship = Callable[[list[dict[str, Any]]], None]
@@ -29,6 +30,9 @@ class LogBuffer:
         self._oldest = 0.0
 
     def add(self, level: str, message: str, attributes: dict[str, Any], at: float) -> None:
+        current_trace = trace_id()
+        if current_trace is not None:  # correlate the log line with the attempt's span
+            attributes = {**attributes, "trace_id": current_trace}
         if not self._records:
             self._oldest = at
         self._records.append({"level": level, "message": message[:10_000],

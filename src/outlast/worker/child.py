@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from outlast.errors import OutlastError, TaskNotFoundError, error_from_body
+from outlast.observability import configure_export
 from outlast.sdk.calls import Call
 from outlast.sdk.client import set_worker_transport
 from outlast.sdk.durable import Runtime
@@ -81,6 +82,7 @@ def main(conn: Connection, task_dirs: list[str], root: str,
     """Entry point of a child process (spawned by the supervisor's pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # shutdown is the supervisor's decision
     _die_with_parent()
+    configure_export()
     try:
         set_task_defaults(**(task_defaults or {}))
         import_task_modules(task_dirs, Path(root))

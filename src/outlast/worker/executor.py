@@ -19,6 +19,7 @@ from outlast.clock import to_datetime
 from outlast.engine.attempts import Outcome, is_final_failure
 from outlast.errors import AbortTaskRunError, OutlastError, ValidationError
 from outlast.jsonutil import dumps
+from outlast.observability import span
 from outlast.sdk import streams
 from outlast.sdk.context import AttemptInfo, QueueInfo, RunContext, RunInfo, TaskInfo
 from outlast.sdk.durable import DurableRun, Runtime, SuspendRun, current_run
@@ -90,9 +91,12 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     started = time.monotonic()
     token = current_run.set(durable)
     try:
-        with captured(buffer):
+        with span("outlast.attempt", run_id=run["id"], task=task.id, attempt=job.attempt,
+                  queue=run["queue"]) as current, captured(buffer):
             outcome = _execute(task, job, ctx)
             _finish_streams(durable)
+            if current is not None:
+                current.set_attribute("outlast.outcome", outcome.kind)
     finally:
         current_run.reset(token)
     executed = time.monotonic() - started
