@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Scope
 
 from outlast.engine import Engine
 from outlast.sdk.registry import Registry
-from outlast.server.dashboard import pages, run, runs, tasks, tokens
+from outlast.server.dashboard import pages, run, runs, schedules, tasks, tokens
 from outlast.server.dashboard.session import Signer
 from outlast.server.dashboard.web import Dashboard, Handler, endpoint, templates
 
@@ -66,6 +66,12 @@ def dashboard_app(engine: Engine, *, registry: Registry | None = None,
         get("/tasks/{task_id}", tasks.task_page),
         post("/tasks/{task_id}/test", tasks.test_trigger),
         get("/queues", pages.queues_page),
+        get("/schedules", schedules.schedules_page),
+        post("/schedules", schedules.create),
+        get("/schedules/preview", schedules.preview),
+        get("/schedules/{schedule_id}", schedules.schedule_page),
+        post("/schedules/{schedule_id}/activate", schedules.activate),
+        post("/schedules/{schedule_id}/deactivate", schedules.deactivate),
         get("/tokens", tokens.tokens_page),
         post("/tokens/{token_id}/complete", tokens.complete),
         get("/workers", pages.workers_page),

@@ -1,4 +1,5 @@
-"""Tasks the dashboard's browser tests run: one that greets, one typed, one that fails."""
+"""Tasks the dashboard's browser tests run: one that greets, one typed, one that fails, one
+that waits for approval, and one on a cron schedule declared in code."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from outlast import Retry, logger, task, wait
+from outlast import Retry, logger, schedules, task, wait
 
 
 class Greeting(BaseModel):
@@ -47,3 +48,8 @@ def approve_refund(payload: dict[str, Any]) -> dict[str, Any]:
     token = wait.create_token(timeout="1h", tags=["approval", f"order:{payload['order']}"])
     answer = wait.for_token(token)
     return {"refunded": bool(answer.ok and answer.output["approved"])}
+
+
+@schedules.task(id="nightly-report", cron="0 3 * * *", timezone="Asia/Seoul")
+def nightly_report(payload: schedules.ScheduledPayload) -> str:
+    return f"report for {payload.timestamp:%Y-%m-%d}"
