@@ -60,6 +60,9 @@ log = logging.getLogger("outlast.worker")
 
 #: claim ahead only while attempts take less than this on average (seconds)
 PREFETCH_BELOW = 0.05
+#: a child holds about this much known-short work in its pipe (seconds), at most PIPE_MAX runs
+PIPE_WINDOW = 0.01
+PIPE_MAX = 8
 #: how often an idle SQLite worker looks at ``PRAGMA data_version`` (seconds)
 SQLITE_WAKE_CHECK = 0.003
 
@@ -505,14 +508,17 @@ class Supervisor:
         if not isinstance(job, Assignment) or not self._prefetching():
             return 1
         avg = self._task_avg.get(job.run["task_id"])
-        return 2 if avg is not None and avg < PREFETCH_BELOW else 1
+        if avg is None or avg >= PREFETCH_BELOW:
+            return 1
+        return 1 + max(1, min(PIPE_MAX - 1, int(PIPE_WINDOW / max(avg, 1e-6))))
 
     def _wanted(self) -> int:
         """How many runs to claim now to fill every child and the buffer."""
         if self._stop_requested:
             return 0
-        room = sum(1 for c in self.children if c.can_take(1))
-        ahead = 2 * self.concurrency if self._prefetching() else 0
+        room = sum(self._depth(c) - c.load() for c in self.children
+                   if c.can_take(self._depth(c)))
+        ahead = self.concurrency if self._prefetching() else 0
         return max(0, room + ahead - len(self.buffer))
 
     def _should_claim(self, wanted: int) -> bool:
@@ -549,7 +555,7 @@ class Supervisor:
 
     def _feed(self) -> None:
         """Hand buffered runs to children: idle ones first, then behind short runs."""
-        for load in (0, 1):
+        for load in range(PIPE_MAX):
             for child in self.children:
                 if not self.buffer:
                     return
