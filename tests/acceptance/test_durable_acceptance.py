@@ -104,7 +104,8 @@ def test_two_workers_execute_each_run_exactly_once(project: Project,
         workers_seen = {a["worker_id"] for run_id in ids for a in engine.attempts(run_id)}
     finally:
         engine.store.close()
-    assert starts["start_attempt"] == N_RUNS
+    # a run claimed ahead and handed back unstarted (a "release") is claimed once more
+    assert starts["start_attempt"] - starts["release"] == N_RUNS
     assert len(workers_seen) == 2, "both workers should have taken part"
 
 
