@@ -21,6 +21,7 @@ PUBLIC = {
     "DurableUsageError", "NonDeterminismError", "TaskRunResult", "Token", "WaitResult",
     "idempotency_keys", "step", "wait",
     "metadata", "streams",
+    "queues",
 }
 
 

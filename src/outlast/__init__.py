@@ -17,7 +17,7 @@ from outlast.errors import (
     TaskRunFailed,
     ValidationError,
 )
-from outlast.sdk import schedules
+from outlast.sdk import queues, schedules
 from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import AsyncClient, Client, configure
 from outlast.sdk.context import RunContext
@@ -80,6 +80,7 @@ __all__ = [
     "configure",
     "logger",
     "metadata",
+    "queues",
     "runs",
     "schedules",
     "streams",

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from outlast.clock import Clock, SystemClock
-from outlast.engine import attempts, dequeue, sweeper, transitions, waitpoints
+from outlast.engine import attempts, dequeue, queues, sweeper, transitions, waitpoints
 from outlast.engine.attempts import Decision, Outcome, RunFacts
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.durable_ops import DurableOps
@@ -55,6 +55,8 @@ class Engine:
         self.durable = DurableOps(self)
         #: metadata and streams written by attempts, and the feeds subscribers read
         self.realtime = RealtimeOps(self)
+        #: queues: counts, pause and resume, limits changed at run time
+        self.queues = queues.QueueOps(self)
 
     def ping(self) -> bool:
         """True when the store answers a trivial query (``/healthz``)."""
@@ -74,9 +76,7 @@ class Engine:
             for d in definitions:
                 tx.run("upsert_task", environment=env, id=d.id, queue=d.queue,
                        definition=dumps(d.to_dict()), now=now)
-            queues = {d.queue: d.concurrency_limit for d in definitions}
-            for name, limit in sorted(queues.items()):
-                tx.run("upsert_queue", environment=env, name=name, concurrency_limit=limit, now=now)
+            queues.sync_code(tx, env, definitions, now)
             self.schedules.sync_declarative(tx, env, definitions, now)
         stamp = time.monotonic()
         for d in definitions:

@@ -19,6 +19,9 @@ class TaskDefinition:
     id: str
     queue: str
     concurrency_limit: int | None = None
+    total_limit: int | None = None
+    rate_limit: str | None = None
+    key_rate_limit: str | None = None
     retry: Retry = field(default_factory=Retry)
     machine: str = DEFAULT_MACHINE
     max_duration: float | None = None

@@ -1,67 +1,37 @@
-"""Claiming runs for a worker, within queue concurrency limits.
+"""Claiming runs for a worker, within queue limits, rate limits and the environment limit.
 
-The decision of which candidates may start is a pure function (``choose``), so it can
+The decision of which candidates may start is a pure function (``flow.plan``), so it can
 be tested on its own; ``claim`` gathers its inputs under the right locks and applies it.
 
-Why it is safe with many workers: candidates are row-locked (``SKIP LOCKED`` on
-PostgreSQL; the whole transaction is ``BEGIN IMMEDIATE`` on SQLite), and for queues with
-a limit the queue rows are locked before running runs are counted, so two workers can
-never both see the last free slot.
+Why it is safe with many workers: the controlled queues' rows (and the environment's
+limit row) are locked before running runs and recent starts are counted, so two workers
+can never both see the last free slot or the last unit of rate budget (PostgreSQL row
+locks; on SQLite the whole transaction is ``BEGIN IMMEDIATE``). Candidates are
+row-locked with ``SKIP LOCKED`` and started by an update guarded on ``QUEUED``.
 
 Most environments have no limits at all; for them ``claim_unlimited`` picks and starts
 runs in one statement. It refuses to claim anything while one of the worker's queues is
-paused or limited, and the counting path below takes over.
+paused, limited or rated (or the environment has a limit), and the counting path below
+takes over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
 from dataclasses import dataclass
 from typing import Any
 
-from outlast.engine import events
+from outlast.engine import events, flow
 from outlast.engine.statuses import RunStatus
 from outlast.store.protocol import Row, Tx
 
-
-@dataclass(frozen=True)
-class Candidate:
-    id: str
-    queue: str
-    concurrency_key: str | None
+#: the environment-wide limit when none was set through the API (OUTLAST_ENV_CONCURRENCY_LIMIT)
+ENV_LIMIT_VAR = "OUTLAST_ENV_CONCURRENCY_LIMIT"
 
 
-Slot = str | tuple[str, str]
-
-
-def slot(queue: str, concurrency_key: str | None) -> Slot:
-    """What a queue's limit counts: the queue, or one (queue, concurrency key) pair.
-
-    With a ``concurrency_key`` the limit holds per key (API.md §6); runs without a key
-    share the queue's own slot.
-    """
-    return queue if concurrency_key is None else (queue, concurrency_key)
-
-
-def choose(
-    candidates: Iterable[Candidate],
-    limits: dict[str, int],
-    running: dict[Slot, int],
-    capacity: int,
-) -> list[str]:
-    """Ids to start, in candidate order, never exceeding a slot's limit or ``capacity``."""
-    taken: list[str] = []
-    used = dict(running)
-    for cand in candidates:
-        if len(taken) >= capacity:
-            break
-        key = slot(cand.queue, cand.concurrency_key)
-        limit = limits.get(cand.queue)
-        if limit is not None and used.get(key, 0) >= limit:
-            continue
-        used[key] = used.get(key, 0) + 1
-        taken.append(cand.id)
-    return taken
+def env_limit_default() -> int | None:
+    text = os.environ.get(ENV_LIMIT_VAR, "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 @dataclass(frozen=True)
@@ -76,72 +46,158 @@ class ClaimRequest:
 
 def claim(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
     """Start up to ``capacity`` runs; return their rows (status EXECUTING)."""
-    answer = tx.all(
-        "claim_unlimited",
-        environment=req.environment,
-        queues=req.queues,
-        now=now,
-        limit=req.capacity,
-        lease_id=req.lease_id,
-        lease_expires_at=now + req.lease_seconds,
-        worker_id=req.worker_id,
-    )
-    started = [r for r in answer if r["id"] is not None]
-    limited = not answer or answer[0].pop("limited_queues") > 0
-    for row in started:
-        row.pop("limited_queues", None)
+    env_default = env_limit_default()
+    started: list[Row] = []
+    limited = True
+    if env_default is None:
+        answer = tx.all("claim_unlimited", environment=req.environment, queues=req.queues,
+                        now=now, limit=req.capacity, lease_id=req.lease_id,
+                        lease_expires_at=now + req.lease_seconds, worker_id=req.worker_id)
+        started = [r for r in answer if r["id"] is not None]
+        limited = not answer or answer[0].pop("limited_queues") > 0
+        for row in started:
+            row.pop("limited_queues", None)
     if not started and limited:
-        started = _claim_counted(tx, req, now)
+        started = _claim_counted(tx, req, now, env_default)
     started.sort(key=_claim_order)
     _record_starts(tx, started, req, now)
     return started
 
 
-def _claim_order(row: Row) -> tuple[int, float, str]:
-    return -int(row["priority"]), float(row["available_at"]), str(row["id"])
+def _claim_order(row: Row) -> tuple[float, str]:
+    return flow.aged_score(int(row["priority"]), float(row["available_at"])), str(row["id"])
 
 
-def _claim_counted(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
-    """Claim where a queue's limit (or pause) applies: lock, count, then choose."""
-    blocked = [r["name"] for r in tx.all("blocked_queues", environment=req.environment)]
-    rows = tx.all(
-        "claim_candidates",
-        environment=req.environment,
-        queues=req.queues,
-        blocked=blocked,
-        now=now,
-        limit=req.capacity,
-    )
-    if not rows:
+def _claim_counted(tx: Tx, req: ClaimRequest, now: float, env_default: int | None) -> list[Row]:
+    """Claim where a limit, a rate or a pause applies: lock, count, then plan."""
+    env_room = _env_room(tx, req.environment, env_default, now)
+    if env_room == 0:
         return []
-    candidates = [Candidate(r["id"], r["queue"], r["concurrency_key"]) for r in rows]
-    limits, running = _limits(tx, req.environment, {c.queue for c in candidates})
-    ids = choose(candidates, limits, running, req.capacity)
-    if not ids:
+    queues = _queue_states(tx, req, now)
+    candidates = _candidates(tx, req, queues, now)
+    if not candidates:
         return []
-    return tx.all(
-        "start_runs",
-        ids=ids,
-        lease_id=req.lease_id,
-        lease_expires_at=now + req.lease_seconds,
-        worker_id=req.worker_id,
-        now=now,
-    )
+    decided = flow.plan(candidates, queues, req.capacity, env_room)
+    for name, cursor in decided.cursors.items():
+        tx.run("set_key_cursor", environment=req.environment, name=name, cursor=cursor)
+    if not decided.ids:
+        return []
+    rows = tx.all("start_runs", ids=decided.ids, lease_id=req.lease_id,
+                  lease_expires_at=now + req.lease_seconds, worker_id=req.worker_id, now=now)
+    _log_rated_starts(tx, req.environment, rows, queues, now)
+    return rows
 
 
-def _limits(tx: Tx, env: str, queues: set[str]) -> tuple[dict[str, int], dict[Slot, int]]:
-    names = sorted(queues)
-    limit_rows = tx.all("lock_queue_limits", environment=env, names=names)
-    limits = {r["name"]: int(r["concurrency_limit"]) for r in limit_rows}
-    if not limits:
-        return {}, {}
-    running: dict[Slot, int] = {}
-    for r in tx.all("executing_counts", environment=env, names=sorted(limits)):
-        running[r["queue"]] = int(r["running"])
-    for r in tx.all("executing_key_counts", environment=env, names=sorted(limits)):
-        running[(r["queue"], r["concurrency_key"])] = int(r["running"])
-        running[r["queue"]] -= int(r["running"])  # the queue's own slot counts keyless runs
-    return limits, running
+def _env_room(tx: Tx, env: str, env_default: int | None, now: float) -> int | None:
+    row = tx.one("lock_environment_limit", environment=env)
+    if row is None and env_default is not None:
+        tx.run("ensure_environment_row", environment=env, now=now)
+        row = tx.one("lock_environment_limit", environment=env)
+    stored = row["concurrency_limit"] if row is not None else None
+    limit = int(stored) if stored is not None else env_default
+    if limit is None:
+        return None
+    running = tx.one("executing_in_environment", environment=env)
+    return max(limit - int(running["running"] if running else 0), 0)
+
+
+def _queue_states(tx: Tx, req: ClaimRequest, now: float) -> dict[str, flow.QueueState]:
+    rows = tx.all("lock_flow_queues", environment=req.environment, queues=req.queues)
+    names = [r["name"] for r in rows if not r["paused"]]
+    running = _running(tx, req.environment, names)
+    states: dict[str, flow.QueueState] = {}
+    for r in rows:
+        rate, key_rate = flow.opt_rate(r["rate_limit"]), flow.opt_rate(r["key_rate_limit"])
+        used, key_used = _window_use(tx, req.environment, r["name"], rate, key_rate, now)
+        states[r["name"]] = flow.QueueState(
+            name=r["name"], paused=bool(r["paused"]), limit=r["concurrency_limit"],
+            total=r["total_limit"], rate=rate, key_rate=key_rate,
+            running=running.get(r["name"], {}), rate_used=used, key_rate_used=key_used,
+            cursor=r["key_cursor"])
+    return states
+
+
+def _running(tx: Tx, env: str, names: list[str]) -> dict[str, dict[str | None, int]]:
+    if not names:
+        return {}
+    out: dict[str, dict[str | None, int]] = {}
+    for r in tx.all("executing_counts", environment=env, names=names):
+        out.setdefault(r["queue"], {})[None] = int(r["running"])
+    for r in tx.all("executing_key_counts", environment=env, names=names):
+        per_queue = out.setdefault(r["queue"], {})
+        per_queue[r["concurrency_key"]] = int(r["running"])
+        per_queue[None] = per_queue.get(None, 0) - int(r["running"])  # keyless = total - keyed
+    return out
+
+
+def _window_use(tx: Tx, env: str, queue: str, rate: flow.Rate | None,
+                key_rate: flow.Rate | None, now: float) -> tuple[int, dict[str, int]]:
+    """Starts inside each window of the sliding-window log (pruned of older starts)."""
+    windows = [r.window for r in (rate, key_rate) if r is not None]
+    if not windows:
+        return 0, {}
+    tx.run("prune_queue_starts", environment=env, queue=queue, before=now - max(windows))
+    used = 0
+    if rate is not None:
+        rows = tx.all("queue_window_starts", environment=env, queue=queue,
+                      since=now - rate.window)
+        used = sum(int(r["n"]) for r in rows)
+    key_used: dict[str, int] = {}
+    if key_rate is not None:
+        rows = tx.all("queue_window_starts", environment=env, queue=queue,
+                      since=now - key_rate.window)
+        key_used = {r["concurrency_key"]: int(r["n"]) for r in rows if r["concurrency_key"]}
+    return used, key_used
+
+
+def _candidates(tx: Tx, req: ClaimRequest, queues: dict[str, flow.QueueState],
+                now: float) -> list[flow.Candidate]:
+    """Heads of each open controlled queue, the next keys in turn, and the other queues."""
+    rows: dict[str, Row] = {}
+    env, limit = req.environment, req.capacity
+    for q in queues.values():
+        if q.paused or not _may_start_any(q):
+            continue
+        for r in tx.all("queue_candidates", environment=env, queue=q.name, now=now, limit=limit):
+            rows[r["id"]] = r
+        if q.limit is not None or q.key_rate is not None:
+            for r in _key_heads(tx, env, q, now, limit):
+                rows[r["id"]] = r
+    if req.queues is None or any(name not in queues for name in req.queues):
+        for r in tx.all("other_candidates", environment=env, queues=req.queues,
+                        controlled=sorted(queues), now=now, limit=limit):
+            rows[r["id"]] = r
+    return [flow.Candidate(r["id"], r["queue"], r["concurrency_key"],
+                           flow.aged_score(int(r["priority"]), float(r["available_at"])))
+            for r in rows.values()]
+
+
+def _may_start_any(q: flow.QueueState) -> bool:
+    """False when the whole queue is at its total cap or out of rate budget."""
+    if q.total is not None and sum(q.running.values()) >= q.total:
+        return False
+    return q.rate is None or q.rate_used < q.rate.count
+
+
+def _key_heads(tx: Tx, env: str, q: flow.QueueState, now: float, limit: int) -> list[Row]:
+    """The first run of the next ``limit`` keys after the cursor, wrapping to the start."""
+    after = q.cursor or ""
+    found = tx.all("key_heads", environment=env, queue=q.name, after=after, now=now, limit=limit)
+    if len(found) < limit and after:
+        seen = {r["id"] for r in found}
+        found += [r for r in tx.all("key_heads", environment=env, queue=q.name, after="",
+                                    now=now, limit=limit) if r["id"] not in seen]
+    return found
+
+
+def _log_rated_starts(tx: Tx, env: str, rows: list[Row], queues: dict[str, flow.QueueState],
+                      now: float) -> None:
+    log = [{"environment": env, "queue": r["queue"], "concurrency_key": r["concurrency_key"] or "",
+            "at": now}
+           for r in rows
+           if r["queue"] in queues and (queues[r["queue"]].rate or queues[r["queue"]].key_rate)]
+    if log:
+        tx.many("insert_queue_start", log)
 
 
 def _record_starts(tx: Tx, started: list[Row], req: ClaimRequest, now: float) -> None:

@@ -8,10 +8,10 @@ concurrent triggers with one key race on a unique index, and the loser reads the
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from outlast.engine import events
+from outlast.engine import debounce, events
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.statuses import RunStatus
 from outlast.ids import new_id
@@ -87,6 +87,9 @@ def trigger_many(
     results: list[Triggered] = []
     created_rows: list[dict[str, Any]] = []
     for definition, req in items:
+        if req.options.debounce is not None:
+            results.append(_debounced(tx, env, definition, req, now))
+            continue
         existing = _live_idempotent_run(tx, env, definition.id, req.options, now)
         if existing is not None:
             results.append(Triggered(existing, created=False))
@@ -104,6 +107,23 @@ def trigger_many(
     _insert_plain(tx, [r for r in created_rows if not r["idempotency_key"]])
     _record_created(tx, env, created_rows, now)
     return results
+
+
+def _debounced(tx: Tx, env: str, definition: TaskDefinition, req: NewRun,
+               now: float) -> Triggered:
+    """A debounced trigger: join the key's pending run, or create (and record) a new one."""
+    assert req.options.debounce is not None
+
+    def create(delay: float | None) -> dict[str, Any]:
+        opts = debounce.without_debounce_delay(req.options, delay)
+        row = build_row(env, definition, replace(req, options=opts), now)
+        tx.run("insert_run", **row)
+        _record_created(tx, env, [row], now)
+        return row
+
+    row, created = debounce.trigger(tx, env, definition.id, req.payload_json,
+                                    req.options.debounce, now, create)
+    return Triggered(row, created=created)
 
 
 def _insert_plain(tx: Tx, rows: list[dict[str, Any]]) -> None:

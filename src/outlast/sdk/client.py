@@ -21,6 +21,7 @@ from typing import Any
 from outlast.errors import ConfigError
 from outlast.sdk import calls, realtime
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
+from outlast.sdk.queue_calls import AsyncQueues, Queues
 from outlast.sdk.schedule_calls import AsyncSchedules, Schedules
 from outlast.sdk.transports import (
     AsyncHttpTransport,
@@ -179,6 +180,7 @@ class Client:
         self.runs = _Runs(self)
         self.batch = _Batch(self)
         self.schedules = Schedules(self)
+        self.queues = Queues(self)
         self.tokens = _Tokens(self)
         self.auth = _Auth(self)
 
@@ -332,6 +334,7 @@ class AsyncClient:
         self.runs = _AsyncRuns(self)
         self.batch = _AsyncBatch(self)
         self.schedules = AsyncSchedules(self)
+        self.queues = AsyncQueues(self)
         self.tokens = _AsyncTokens(self)
         self.auth = _AsyncAuth(self)
 

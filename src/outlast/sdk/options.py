@@ -10,6 +10,7 @@ from typing import Any
 from outlast.durations import parse_duration, parse_instant
 from outlast.errors import ValidationError
 from outlast.machines import machine as check_machine
+from outlast.sdk.debounce import Debounce, parse_debounce
 
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 128
@@ -30,6 +31,7 @@ class TriggerOptions:
     max_attempts: int | None = None
     machine: str | None = None
     max_duration: float | None = None
+    debounce: Debounce | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict that ``parse_options`` reads back unchanged."""
@@ -40,6 +42,8 @@ class TriggerOptions:
                 continue
             if f.name == "delay":
                 value = {"at": value}
+            if isinstance(value, Debounce):
+                value = value.to_json()
             out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -53,6 +57,9 @@ def parse_options(raw: Mapping[str, Any] | None, now: float) -> TriggerOptions:
     unknown = set(raw) - _OPTION_NAMES
     if unknown:
         raise ValidationError(f"unknown trigger option(s): {', '.join(sorted(unknown))}")
+    if raw.get("debounce") is not None and raw.get("idempotency_key") is not None:
+        raise ValidationError("debounce and idempotency_key cannot be combined: a debounced "
+                              "trigger already returns the run it joined", option="debounce")
     return TriggerOptions(
         delay=_delay(raw.get("delay"), now),
         ttl=_opt_duration(raw.get("ttl"), "ttl"),
@@ -66,6 +73,7 @@ def parse_options(raw: Mapping[str, Any] | None, now: float) -> TriggerOptions:
         max_attempts=_opt_positive_int(raw.get("max_attempts"), "max_attempts"),
         machine=_machine(raw.get("machine")),
         max_duration=_opt_duration(raw.get("max_duration"), "max_duration"),
+        debounce=parse_debounce(raw.get("debounce")),
     )
 
 

@@ -97,6 +97,8 @@ class Task(Generic[P, R]):
     def definition(self) -> TaskDefinition:
         return TaskDefinition(
             id=self.id, queue=self.queue.name, concurrency_limit=self.queue.concurrency_limit,
+            total_limit=self.queue.total_limit, rate_limit=self.queue.rate_limit,
+            key_rate_limit=self.queue.key_rate_limit,
             retry=self.retry, machine=self.machine, max_duration=self.max_duration, ttl=self.ttl,
             hooks=tuple(sorted(self.hooks)), payload_schema=self.codec.json_schema(),
             schedule=self.schedule,

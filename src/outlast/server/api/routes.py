@@ -59,10 +59,10 @@ class Route:
 
 
 def all_routes() -> list[Route]:
-    from outlast.server.api import auth, batch, runs, schedules, tasks, waitpoints
+    from outlast.server.api import auth, batch, queues, runs, schedules, tasks, waitpoints
 
     return [*tasks.ROUTES, *batch.ROUTES, *runs.ROUTES, *schedules.ROUTES, *waitpoints.ROUTES,
-            *auth.ROUTES]
+            *auth.ROUTES, *queues.ROUTES]
 
 
 _COMPILED: list[tuple[Route, re.Pattern[str]]] = []

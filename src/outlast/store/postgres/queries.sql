@@ -50,58 +50,43 @@ WHERE environment = :environment
 ORDER BY id DESC
 LIMIT :limit
 
--- name: blocked_queues
-SELECT q.name FROM queues q
-WHERE q.environment = :environment
-  AND (q.paused = 1 OR (q.concurrency_limit IS NOT NULL AND q.concurrency_limit <= (
-        SELECT count(*) FROM runs r
-        WHERE r.environment = q.environment AND r.queue = q.name AND r.status = 'EXECUTING'
-          AND r.concurrency_key IS NULL)
-      AND NOT EXISTS (
-        SELECT 1 FROM runs k
-        WHERE k.environment = q.environment AND k.queue = q.name AND k.status = 'QUEUED'
-          AND k.concurrency_key IS NOT NULL)))
-
--- name: claim_candidates
-SELECT id, queue, concurrency_key, priority FROM runs
-WHERE environment = :environment AND status = 'QUEUED' AND available_at <= :now
-  AND (:queues::text[] IS NULL OR queue = ANY(:queues))
-  AND queue <> ALL(:blocked)
-  AND (expires_at IS NULL OR expires_at > :now)
-ORDER BY priority DESC, available_at, id
-LIMIT :limit
-FOR UPDATE SKIP LOCKED
-
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused
--- or has a concurrency limit, nothing needs counting, so candidates are locked and started
--- at once. With a named list of queues each is read through its own index (runs_claim),
--- so runs queued in other queues never sit in front. ``limited_queues`` > 0 means this
--- statement claimed nothing on purpose and the caller must take the counting path; the
--- row with a NULL id is only there to carry that count.
+-- or has a limit (concurrency, total or rate) and the environment has no limit, nothing
+-- needs counting, so candidates are locked and started at once. With a named list of
+-- queues each is read through its own index (runs_claim), so runs queued in other queues
+-- never sit in front. Order: aged priority, (available_at - priority * 60) ascending
+-- (engine/flow.py). ``limited_queues`` > 0 means this statement claimed nothing on
+-- purpose and the caller must take the counting path; the row with a NULL id is only
+-- there to carry that count.
 WITH limited AS (
     SELECT name FROM queues
-    WHERE environment = :environment AND (paused = 1 OR concurrency_limit IS NOT NULL)
+    WHERE environment = :environment
+      AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+           OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
       AND (:queues::text[] IS NULL OR name = ANY(:queues))
+    UNION ALL
+    SELECT '*' FROM environment_limits
+    WHERE environment = :environment AND concurrency_limit IS NOT NULL
 ), any_queue AS (
     SELECT id FROM runs
     WHERE :queues::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM limited)
       AND environment = :environment AND status = 'QUEUED' AND available_at <= :now
       AND (expires_at IS NULL OR expires_at > :now)
-    ORDER BY priority DESC, available_at, id
+    ORDER BY (available_at - priority * 60), id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ), per_queue AS (
     SELECT c.id FROM unnest(:queues::text[]) AS q(name)
     CROSS JOIN LATERAL (
-        SELECT id, priority, available_at FROM runs
+        SELECT id, (available_at - priority * 60) AS score FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND queue = q.name AND status = 'QUEUED'
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-        ORDER BY priority DESC, available_at, id
+        ORDER BY (available_at - priority * 60), id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS c
-    ORDER BY c.priority DESC, c.available_at, c.id
+    ORDER BY c.score, c.id
     LIMIT :limit
 ), started AS (
     UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
@@ -113,14 +98,96 @@ WITH limited AS (
 )
 SELECT started.*, l.n AS limited_queues
 FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
-ORDER BY started.priority DESC, started.available_at, started.id
+ORDER BY (started.available_at - started.priority * 60), started.id
 
--- name: lock_queue_limits
-SELECT name, concurrency_limit FROM queues
-WHERE environment = :environment AND concurrency_limit IS NOT NULL
-  AND name = ANY(:names)
+-- name: lock_flow_queues
+-- The controlled queues a claim may take from, locked in name order (so two claimers
+-- never deadlock) before their running runs and recent starts are counted: no other
+-- claimer can see the same free slot or the same rate budget until this one commits.
+SELECT name, paused, concurrency_limit, total_limit, rate_limit, key_rate_limit, key_cursor
+FROM queues
+WHERE environment = :environment
+  AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+       OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
+  AND (:queues::text[] IS NULL OR name = ANY(:queues))
 ORDER BY name
 FOR UPDATE
+
+-- name: ensure_environment_row
+-- A row to lock even when the limit comes from the process's configuration.
+INSERT INTO environment_limits (environment, concurrency_limit, updated_at)
+VALUES (:environment, NULL, :now)
+ON CONFLICT DO NOTHING
+
+-- name: lock_environment_limit
+SELECT concurrency_limit FROM environment_limits
+WHERE environment = :environment
+FOR UPDATE
+
+-- name: executing_in_environment
+SELECT count(*) AS running FROM runs WHERE environment = :environment AND status = 'EXECUTING'
+
+-- name: queue_candidates
+-- The head of one controlled queue in aged priority order.
+SELECT id, queue, concurrency_key, priority, available_at FROM runs
+WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+  AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+ORDER BY (available_at - priority * 60), id
+LIMIT :limit
+FOR UPDATE SKIP LOCKED
+
+-- name: key_heads
+-- The first run of each of the next :limit concurrency keys after :after (in byte order),
+-- found by a skip scan over runs_claim_keyed: one index probe per key, however many runs
+-- each key has queued, so 50,000 runs of one key cost nothing to step over.
+WITH RECURSIVE keys(k, n) AS (
+    (SELECT concurrency_key COLLATE "C", 1 FROM runs
+     WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+       AND concurrency_key IS NOT NULL AND concurrency_key COLLATE "C" > :after
+     ORDER BY concurrency_key COLLATE "C" LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.concurrency_key COLLATE "C" FROM runs r
+            WHERE r.environment = :environment AND r.queue = :queue AND r.status = 'QUEUED'
+              AND r.concurrency_key IS NOT NULL AND r.concurrency_key COLLATE "C" > keys.k
+            ORDER BY r.concurrency_key COLLATE "C" LIMIT 1), keys.n + 1
+    FROM keys WHERE keys.k IS NOT NULL AND keys.n < :limit
+)
+SELECT c.id, c.queue, c.concurrency_key, c.priority, c.available_at FROM keys
+CROSS JOIN LATERAL (
+    SELECT id, queue, concurrency_key, priority, available_at FROM runs
+    WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+      AND concurrency_key IS NOT NULL AND concurrency_key COLLATE "C" = keys.k
+      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY (available_at - priority * 60), id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED) AS c
+WHERE keys.k IS NOT NULL
+
+-- name: other_candidates
+-- Runs of the queues nothing controls, when the counting path runs for another reason.
+SELECT id, queue, concurrency_key, priority, available_at FROM runs
+WHERE environment = :environment AND status = 'QUEUED' AND available_at <= :now
+  AND (:queues::text[] IS NULL OR queue = ANY(:queues))
+  AND queue <> ALL(:controlled)
+  AND (expires_at IS NULL OR expires_at > :now)
+ORDER BY (available_at - priority * 60), id
+LIMIT :limit
+FOR UPDATE SKIP LOCKED
+
+-- name: queue_window_starts
+SELECT concurrency_key, count(*) AS n FROM queue_starts
+WHERE environment = :environment AND queue = :queue AND at > :since
+GROUP BY concurrency_key
+
+-- name: prune_queue_starts
+DELETE FROM queue_starts WHERE environment = :environment AND queue = :queue AND at <= :before
+
+-- name: insert_queue_start
+INSERT INTO queue_starts (environment, queue, concurrency_key, at)
+VALUES (:environment, :queue, :concurrency_key, :at)
+
+-- name: set_key_cursor
+UPDATE queues SET key_cursor = :cursor WHERE environment = :environment AND name = :name
 
 -- name: executing_key_counts
 SELECT queue, concurrency_key, count(*) AS running FROM runs
@@ -252,12 +319,6 @@ SELECT * FROM tasks WHERE environment = :environment AND id = :id
 
 -- name: list_tasks
 SELECT * FROM tasks WHERE environment = :environment ORDER BY id
-
--- name: upsert_queue
-INSERT INTO queues (environment, name, concurrency_limit, paused, updated_at)
-VALUES (:environment, :name, :concurrency_limit, 0, :now)
-ON CONFLICT (environment, name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit,
-    updated_at = excluded.updated_at
 
 -- name: list_queues
 -- One grouped pass per status over its partial index (runs_claim, runs_executing), not a
@@ -595,3 +656,74 @@ ON CONFLICT (environment) DO UPDATE SET url = excluded.url, secret = excluded.se
 
 -- name: delete_alert_webhook
 DELETE FROM alert_webhooks WHERE environment = :environment
+
+-- name: get_queue
+SELECT * FROM queues WHERE environment = :environment AND name = :name
+
+-- name: lock_queue
+SELECT * FROM queues WHERE environment = :environment AND name = :name FOR UPDATE
+
+-- name: sync_queue
+-- A worker's code declares its queues: ``code_limits`` is what the code says, the limit
+-- columns are that merged with the operator's overrides (computed by engine/queues.py),
+-- so a restart never undoes an override.
+INSERT INTO queues (environment, name, concurrency_limit, total_limit, rate_limit, key_rate_limit,
+    code_limits, paused, updated_at)
+VALUES (:environment, :name, :concurrency_limit, :total_limit, :rate_limit, :key_rate_limit,
+    :code_limits, 0, :now)
+ON CONFLICT (environment, name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit,
+    total_limit = excluded.total_limit, rate_limit = excluded.rate_limit,
+    key_rate_limit = excluded.key_rate_limit, code_limits = excluded.code_limits,
+    updated_at = excluded.updated_at
+
+-- name: set_queue_paused
+UPDATE queues SET paused = :paused, updated_at = :now
+WHERE environment = :environment AND name = :name
+
+-- name: set_queue_limits
+UPDATE queues SET concurrency_limit = :concurrency_limit, total_limit = :total_limit,
+    rate_limit = :rate_limit, key_rate_limit = :key_rate_limit, overrides = :overrides,
+    updated_at = :now
+WHERE environment = :environment AND name = :name
+
+-- name: queue_counts
+SELECT
+    (SELECT count(*) FROM runs WHERE environment = :environment AND queue = :name
+        AND status = 'QUEUED') AS queued,
+    (SELECT count(*) FROM runs WHERE environment = :environment AND queue = :name
+        AND status = 'EXECUTING') AS running
+
+-- name: get_environment_limit
+SELECT concurrency_limit, updated_at FROM environment_limits WHERE environment = :environment
+
+-- name: set_environment_limit
+INSERT INTO environment_limits (environment, concurrency_limit, updated_at)
+VALUES (:environment, :concurrency_limit, :now)
+ON CONFLICT (environment) DO UPDATE SET concurrency_limit = excluded.concurrency_limit,
+    updated_at = excluded.updated_at
+
+-- name: lock_debounce
+SELECT * FROM debounces WHERE environment = :environment AND task_id = :task_id AND key = :key
+FOR UPDATE
+
+-- name: insert_debounce
+INSERT INTO debounces (environment, task_id, key, run_id, mode, first_at, last_at)
+VALUES (:environment, :task_id, :key, :run_id, :mode, :now, :now)
+ON CONFLICT DO NOTHING
+
+-- name: restart_debounce
+UPDATE debounces SET run_id = :run_id, mode = :mode, first_at = :now, last_at = :now
+WHERE environment = :environment AND task_id = :task_id AND key = :key
+
+-- name: touch_debounce
+UPDATE debounces SET last_at = :now
+WHERE environment = :environment AND task_id = :task_id AND key = :key
+
+-- name: debounce_postpone
+-- Trailing debounce: the newest payload replaces the waiting run's and its start moves
+-- later. Guarded on DELAYED and not yet due: once the run is due, queued or started it is
+-- left alone and the trigger makes a new run instead.
+UPDATE runs SET payload = :payload, available_at = :available_at,
+    expires_at = CASE WHEN ttl IS NULL THEN NULL ELSE :available_at + ttl END, updated_at = :now
+WHERE id = :id AND status = 'DELAYED' AND available_at > :now
+RETURNING *

@@ -50,33 +50,13 @@ WHERE environment = :environment
 ORDER BY id DESC
 LIMIT :limit
 
--- name: blocked_queues
-SELECT q.name FROM queues q
-WHERE q.environment = :environment
-  AND (q.paused = 1 OR (q.concurrency_limit IS NOT NULL AND q.concurrency_limit <= (
-        SELECT count(*) FROM runs r
-        WHERE r.environment = q.environment AND r.queue = q.name AND r.status = 'EXECUTING'
-          AND r.concurrency_key IS NULL)
-      AND NOT EXISTS (
-        SELECT 1 FROM runs k
-        WHERE k.environment = q.environment AND k.queue = q.name AND k.status = 'QUEUED'
-          AND k.concurrency_key IS NOT NULL)))
-
--- name: claim_candidates
-SELECT id, queue, concurrency_key, priority FROM runs
-WHERE environment = :environment AND status = 'QUEUED' AND available_at <= :now
-  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-  AND queue NOT IN (SELECT value FROM json_each(:blocked))
-  AND (expires_at IS NULL OR expires_at > :now)
-ORDER BY priority DESC, available_at, id
-LIMIT :limit
-
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused
--- or has a concurrency limit, nothing needs counting, so candidates are started at once
--- (the caller holds the write lock: BEGIN IMMEDIATE). No row back means either nothing
--- was queued or a queue has a limit; the caller then takes the counting path. A returned
--- row proves no queue had one, hence ``limited_queues`` is 0.
+-- or has a limit (concurrency, total or rate) and the environment has no limit, nothing
+-- needs counting, so candidates are started at once (the caller holds the write lock:
+-- BEGIN IMMEDIATE). No row back means either nothing was queued or a queue has a limit;
+-- the caller then takes the counting path. A returned row proves no queue had one, hence
+-- ``limited_queues`` is 0. Order: aged priority (engine/flow.py).
 UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
     lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
     started_at = coalesce(started_at, :now), updated_at = :now
@@ -87,17 +67,100 @@ WHERE status = 'QUEUED' AND id IN (
       AND (expires_at IS NULL OR expires_at > :now)
       AND NOT EXISTS (
         SELECT 1 FROM queues
-        WHERE environment = :environment AND (paused = 1 OR concurrency_limit IS NOT NULL)
+        WHERE environment = :environment
+          AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+               OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
           AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues))))
-    ORDER BY priority DESC, available_at, id
+      AND NOT EXISTS (
+        SELECT 1 FROM environment_limits
+        WHERE environment = :environment AND concurrency_limit IS NOT NULL)
+    ORDER BY available_at - priority * 60, id
     LIMIT :limit)
 RETURNING *, 0 AS limited_queues
 
--- name: lock_queue_limits
-SELECT name, concurrency_limit FROM queues
-WHERE environment = :environment AND concurrency_limit IS NOT NULL
-  AND name IN (SELECT value FROM json_each(:names))
+-- name: lock_flow_queues
+-- The controlled queues a claim may take from, locked in name order (so two claimers
+-- never deadlock) before their running runs and recent starts are counted: no other
+-- claimer can see the same free slot or the same rate budget until this one commits.
+SELECT name, paused, concurrency_limit, total_limit, rate_limit, key_rate_limit, key_cursor
+FROM queues
+WHERE environment = :environment
+  AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+       OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
+  AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues)))
 ORDER BY name
+
+-- name: ensure_environment_row
+-- A row to lock even when the limit comes from the process's configuration.
+INSERT INTO environment_limits (environment, concurrency_limit, updated_at)
+VALUES (:environment, NULL, :now)
+ON CONFLICT DO NOTHING
+
+-- name: lock_environment_limit
+SELECT concurrency_limit FROM environment_limits
+WHERE environment = :environment
+
+-- name: executing_in_environment
+SELECT count(*) AS running FROM runs WHERE environment = :environment AND status = 'EXECUTING'
+
+-- name: key_heads
+-- The first run of each of the next :limit concurrency keys after :after (in byte order),
+-- found by a skip scan over runs_claim_keyed: one index probe per key, however many runs
+-- each key has queued, so 50,000 runs of one key cost nothing to step over.
+WITH RECURSIVE keys(k, n) AS (
+    SELECT (SELECT concurrency_key FROM runs
+            WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+              AND concurrency_key IS NOT NULL AND concurrency_key > :after
+            ORDER BY concurrency_key LIMIT 1), 1
+    UNION ALL
+    SELECT (SELECT r.concurrency_key FROM runs r
+            WHERE r.environment = :environment AND r.queue = :queue AND r.status = 'QUEUED'
+              AND r.concurrency_key IS NOT NULL AND r.concurrency_key > keys.k
+            ORDER BY r.concurrency_key LIMIT 1), keys.n + 1
+    FROM keys WHERE keys.k IS NOT NULL AND keys.n < :limit
+)
+SELECT r.id, r.queue, r.concurrency_key, r.priority, r.available_at FROM keys
+JOIN runs r ON r.id = (
+    SELECT id FROM runs
+    WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+      AND concurrency_key IS NOT NULL AND concurrency_key = keys.k
+      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY available_at - priority * 60, id
+    LIMIT 1)
+WHERE keys.k IS NOT NULL
+
+-- name: queue_candidates
+-- The head of one controlled queue in aged priority order.
+SELECT id, queue, concurrency_key, priority, available_at FROM runs
+WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+  AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+ORDER BY (available_at - priority * 60), id
+LIMIT :limit
+
+-- name: other_candidates
+-- Runs of the queues nothing controls, when the counting path runs for another reason.
+SELECT id, queue, concurrency_key, priority, available_at FROM runs
+WHERE environment = :environment AND status = 'QUEUED' AND available_at <= :now
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+  AND queue NOT IN (SELECT value FROM json_each(:controlled))
+  AND (expires_at IS NULL OR expires_at > :now)
+ORDER BY (available_at - priority * 60), id
+LIMIT :limit
+
+-- name: queue_window_starts
+SELECT concurrency_key, count(*) AS n FROM queue_starts
+WHERE environment = :environment AND queue = :queue AND at > :since
+GROUP BY concurrency_key
+
+-- name: prune_queue_starts
+DELETE FROM queue_starts WHERE environment = :environment AND queue = :queue AND at <= :before
+
+-- name: insert_queue_start
+INSERT INTO queue_starts (environment, queue, concurrency_key, at)
+VALUES (:environment, :queue, :concurrency_key, :at)
+
+-- name: set_key_cursor
+UPDATE queues SET key_cursor = :cursor WHERE environment = :environment AND name = :name
 
 -- name: executing_key_counts
 SELECT queue, concurrency_key, count(*) AS running FROM runs
@@ -233,12 +296,6 @@ SELECT * FROM tasks WHERE environment = :environment AND id = :id
 
 -- name: list_tasks
 SELECT * FROM tasks WHERE environment = :environment ORDER BY id
-
--- name: upsert_queue
-INSERT INTO queues (environment, name, concurrency_limit, paused, updated_at)
-VALUES (:environment, :name, :concurrency_limit, 0, :now)
-ON CONFLICT (environment, name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit,
-    updated_at = excluded.updated_at
 
 -- name: list_queues
 -- One grouped pass per status over its partial index (runs_claim, runs_executing), not a
@@ -572,3 +629,73 @@ ON CONFLICT (environment) DO UPDATE SET url = excluded.url, secret = excluded.se
 
 -- name: delete_alert_webhook
 DELETE FROM alert_webhooks WHERE environment = :environment
+
+-- name: get_queue
+SELECT * FROM queues WHERE environment = :environment AND name = :name
+
+-- name: lock_queue
+SELECT * FROM queues WHERE environment = :environment AND name = :name
+
+-- name: sync_queue
+-- A worker's code declares its queues: ``code_limits`` is what the code says, the limit
+-- columns are that merged with the operator's overrides (computed by engine/queues.py),
+-- so a restart never undoes an override.
+INSERT INTO queues (environment, name, concurrency_limit, total_limit, rate_limit, key_rate_limit,
+    code_limits, paused, updated_at)
+VALUES (:environment, :name, :concurrency_limit, :total_limit, :rate_limit, :key_rate_limit,
+    :code_limits, 0, :now)
+ON CONFLICT (environment, name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit,
+    total_limit = excluded.total_limit, rate_limit = excluded.rate_limit,
+    key_rate_limit = excluded.key_rate_limit, code_limits = excluded.code_limits,
+    updated_at = excluded.updated_at
+
+-- name: set_queue_paused
+UPDATE queues SET paused = :paused, updated_at = :now
+WHERE environment = :environment AND name = :name
+
+-- name: set_queue_limits
+UPDATE queues SET concurrency_limit = :concurrency_limit, total_limit = :total_limit,
+    rate_limit = :rate_limit, key_rate_limit = :key_rate_limit, overrides = :overrides,
+    updated_at = :now
+WHERE environment = :environment AND name = :name
+
+-- name: queue_counts
+SELECT
+    (SELECT count(*) FROM runs WHERE environment = :environment AND queue = :name
+        AND status = 'QUEUED') AS queued,
+    (SELECT count(*) FROM runs WHERE environment = :environment AND queue = :name
+        AND status = 'EXECUTING') AS running
+
+-- name: get_environment_limit
+SELECT concurrency_limit, updated_at FROM environment_limits WHERE environment = :environment
+
+-- name: set_environment_limit
+INSERT INTO environment_limits (environment, concurrency_limit, updated_at)
+VALUES (:environment, :concurrency_limit, :now)
+ON CONFLICT (environment) DO UPDATE SET concurrency_limit = excluded.concurrency_limit,
+    updated_at = excluded.updated_at
+
+-- name: lock_debounce
+SELECT * FROM debounces WHERE environment = :environment AND task_id = :task_id AND key = :key
+
+-- name: insert_debounce
+INSERT INTO debounces (environment, task_id, key, run_id, mode, first_at, last_at)
+VALUES (:environment, :task_id, :key, :run_id, :mode, :now, :now)
+ON CONFLICT DO NOTHING
+
+-- name: restart_debounce
+UPDATE debounces SET run_id = :run_id, mode = :mode, first_at = :now, last_at = :now
+WHERE environment = :environment AND task_id = :task_id AND key = :key
+
+-- name: touch_debounce
+UPDATE debounces SET last_at = :now
+WHERE environment = :environment AND task_id = :task_id AND key = :key
+
+-- name: debounce_postpone
+-- Trailing debounce: the newest payload replaces the waiting run's and its start moves
+-- later. Guarded on DELAYED and not yet due: once the run is due, queued or started it is
+-- left alone and the trigger makes a new run instead.
+UPDATE runs SET payload = :payload, available_at = :available_at,
+    expires_at = CASE WHEN ttl IS NULL THEN NULL ELSE :available_at + ttl END, updated_at = :now
+WHERE id = :id AND status = 'DELAYED' AND available_at > :now
+RETURNING *

@@ -1,0 +1,257 @@
+"""Flow control policies: which queued runs may start now. Pure functions, no store.
+
+The claim (``dequeue``) gathers a queue's state under its lock and asks ``plan`` which
+candidates start; the rules live here so they are tested as tables and as a state
+machine (tests/flow/).
+
+Rules, in the order they are checked for each candidate:
+
+- a paused queue starts nothing;
+- the environment-wide limit caps EXECUTING runs across all queues;
+- ``total_limit`` caps a queue's EXECUTING runs across all its concurrency keys;
+- ``concurrency_limit`` caps EXECUTING runs per slot: the queue's own slot for runs
+  without a concurrency key, one slot per key otherwise;
+- ``rate_limit`` allows at most N starts of the queue in any window of W seconds, and
+  ``key_rate_limit`` at most N starts per concurrency key (a sliding window over the
+  queue's start log);
+- at most ``capacity`` runs per claim.
+
+Order. Within one key (or among a queue's keyless runs) runs go by aged priority:
+``effective priority = priority + waited_seconds / AGING_SECONDS``, so one priority point
+is worth a minute of waiting and a low-priority run is overtaken by at most those
+triggered less than ``(p_high - p_low)`` minutes after it. Across the keys of a queue,
+keys take turns (round robin from a cursor kept on the queue row), so a key with few runs
+is never stuck behind another key's backlog: with K keys holding ready runs, a key's next
+run waits for at most K - 1 starts of other keys of that queue once a slot is free.
+Across queues, claims also take turns, best head first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from outlast.durations import parse_duration
+from outlast.errors import ValidationError
+
+#: seconds of waiting worth one point of priority (also fixed in the claim indexes)
+AGING_SECONDS = 60
+
+_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
+
+
+def effective_priority(priority: int, waited: float) -> float:
+    """The priority a queued run competes with after ``waited`` seconds in the queue."""
+    return priority + max(waited, 0.0) / AGING_SECONDS
+
+
+def aged_score(priority: int, available_at: float) -> float:
+    """Sort key of the claim order, smallest first; same order as ``effective_priority``.
+
+    ``priority + (now - available_at) / A`` ranks runs as ``-(available_at - priority * A)``
+    for any ``now``, which is what lets an index keep the order.
+    """
+    return available_at - priority * AGING_SECONDS
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most ``count`` starts in any window of ``window`` seconds."""
+
+    count: int
+    window: float
+
+    def __str__(self) -> str:
+        return f"{self.count}/{_window_text(self.window)}"
+
+
+def _window_text(window: float) -> str:
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if window == size:
+            return unit
+    return f"{window:g}s"
+
+
+def parse_rate(text: object, option: str = "rate_limit") -> Rate:
+    """``"100/m"``, ``"10/s"``, ``"1000/h"``, ``"5/d"`` or ``"20/30s"`` → ``Rate``."""
+    found = _RATE.match(text) if isinstance(text, str) else None
+    if found is None:
+        raise ValidationError(
+            f"{option}: expected COUNT/WINDOW like '100/m', '10/s' or '20/30s', got {text!r}",
+            option=option)
+    count = int(found.group(1))
+    unit = found.group(2)
+    window = _UNITS.get(unit)
+    if window is None:
+        try:
+            window = parse_duration(unit, option)
+        except ValidationError:
+            raise ValidationError(
+                f"{option}: unknown window {unit!r} in {text!r}; use s, m, h, d or a duration "
+                "like 30s", option=option) from None
+    if count < 1 or window <= 0:
+        raise ValidationError(f"{option}: count and window must be positive, got {text!r}",
+                              option=option)
+    return Rate(count, window)
+
+
+def opt_rate(text: str | None) -> Rate | None:
+    return None if text is None else parse_rate(text)
+
+
+def window_room(rate: Rate | None, starts_in_window: int) -> int | None:
+    """How many more starts the window allows now (None: no rate limit)."""
+    return None if rate is None else max(rate.count - starts_in_window, 0)
+
+
+def next_start_at(rate: Rate, window_starts: Sequence[float], now: float) -> float:
+    """When the next start fits, given the start times inside the current window."""
+    recent = sorted(t for t in window_starts if t > now - rate.window)
+    if len(recent) < rate.count:
+        return now
+    return recent[len(recent) - rate.count] + rate.window
+
+
+# -- the claim decision ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    queue: str
+    concurrency_key: str | None
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """What the claim knows of one controlled queue, read under its lock."""
+
+    name: str
+    paused: bool = False
+    limit: int | None = None  # per slot: keyless runs, or each concurrency key
+    total: int | None = None  # all slots of the queue together
+    rate: Rate | None = None
+    key_rate: Rate | None = None
+    running: dict[str | None, int] = field(default_factory=dict)  # per key, None = keyless
+    rate_used: int = 0
+    key_rate_used: dict[str, int] = field(default_factory=dict)
+    cursor: str | None = None  # the last key served
+
+
+@dataclass(frozen=True)
+class Plan:
+    ids: list[str]
+    cursors: dict[str, str]  # queue → new key cursor, only where it moved
+
+
+def rotation(keys: Iterable[str | None], cursor: str | None) -> list[str | None]:
+    """Keys in turn order: those after ``cursor`` (sorted), then from the start again."""
+    ordered = sorted(set(keys), key=lambda k: "" if k is None else "\x01" + k)
+    if cursor is None:
+        return ordered
+    after = [k for k in ordered if k is not None and k > cursor]
+    return after + [k for k in ordered if k not in after]
+
+
+def order(candidates: Iterable[Candidate], cursors: dict[str, str | None]) -> list[Candidate]:
+    """Round robin over keys within each queue, and over queues; aged priority within a key."""
+    groups: dict[str, dict[str | None, list[Candidate]]] = {}
+    for cand in sorted(candidates, key=lambda c: (c.score, c.id)):
+        groups.setdefault(cand.queue, {}).setdefault(cand.concurrency_key, []).append(cand)
+    per_queue = [_interleave([by_key[k] for k in rotation(by_key, cursors.get(q))])
+                 for q, by_key in groups.items()]
+    per_queue.sort(key=lambda seq: (seq[0].score, seq[0].id))
+    return _interleave(per_queue)
+
+
+def _interleave(seqs: list[list[Candidate]]) -> list[Candidate]:
+    out: list[Candidate] = []
+    depth = max((len(s) for s in seqs), default=0)
+    for i in range(depth):
+        out.extend(s[i] for s in seqs if i < len(s))
+    return out
+
+
+@dataclass
+class _Usage:
+    total: int = 0
+    slots: dict[str | None, int] = field(default_factory=dict)
+    rate: int = 0
+    key_rate: dict[str, int] = field(default_factory=dict)
+
+
+def admits(q: QueueState, use: _Usage, key: str | None) -> bool:
+    """May one more run of ``q`` (with ``key``) start, given what this claim took?"""
+    if q.paused:
+        return False
+    if q.total is not None and sum(q.running.values()) + use.total >= q.total:
+        return False
+    if q.limit is not None and q.running.get(key, 0) + use.slots.get(key, 0) >= q.limit:
+        return False
+    if q.rate is not None and q.rate_used + use.rate >= q.rate.count:
+        return False
+    return not (q.key_rate is not None and key is not None
+                and q.key_rate_used.get(key, 0) + use.key_rate.get(key, 0) >= q.key_rate.count)
+
+
+def plan(
+    candidates: Iterable[Candidate],
+    queues: dict[str, QueueState],
+    capacity: int,
+    env_room: int | None = None,
+) -> Plan:
+    """Which candidates start, in turn order, never breaking a rule above.
+
+    ``queues`` holds the controlled queues; a candidate of any other queue is limited only
+    by ``capacity`` and ``env_room`` (free slots under the environment-wide limit).
+    """
+    cursors = {name: q.cursor for name, q in queues.items()}
+    ordered = order(candidates, dict(cursors))
+    room = capacity if env_room is None else min(capacity, env_room)
+    usage: dict[str, _Usage] = {}
+    taken: list[Candidate] = []
+    for cand in ordered:
+        if len(taken) >= room:
+            break
+        q = queues.get(cand.queue)
+        if q is not None:
+            use = usage.setdefault(cand.queue, _Usage())
+            if not admits(q, use, cand.concurrency_key):
+                continue
+            _count(use, cand.concurrency_key)
+        taken.append(cand)
+    full = len(taken) >= room
+    moved = _cursors(ordered, taken, queues, full)
+    return Plan([c.id for c in taken], moved)
+
+
+def _count(use: _Usage, key: str | None) -> None:
+    use.total += 1
+    use.slots[key] = use.slots.get(key, 0) + 1
+    use.rate += 1
+    if key is not None:
+        use.key_rate[key] = use.key_rate.get(key, 0) + 1
+
+
+def _cursors(ordered: list[Candidate], taken: list[Candidate], queues: dict[str, QueueState],
+             full: bool) -> dict[str, str]:
+    """Where each queue's turn resumes next claim.
+
+    When the claim filled up, after the last key served; otherwise after the furthest key
+    looked at, so keys that could not start (at their limit) never hold the turn.
+    """
+    moved: dict[str, str] = {}
+    for name, q in queues.items():
+        if full:
+            keys = [c.concurrency_key for c in taken if c.queue == name]
+        else:
+            seen = [c.concurrency_key for c in ordered if c.queue == name]
+            later = [k for k in seen if k is not None and (q.cursor is None or k > q.cursor)]
+            keys = [max(later)] if later else seen
+        keyed = [k for k in keys if k is not None]
+        if keyed and keyed[-1] != q.cursor:
+            moved[name] = keyed[-1]
+    return moved
