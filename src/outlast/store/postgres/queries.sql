@@ -164,15 +164,30 @@ CROSS JOIN LATERAL (
 WHERE keys.k IS NOT NULL
 
 -- name: other_candidates
--- Runs of the queues nothing controls, when the counting path runs for another reason.
-SELECT id, queue, concurrency_key, priority, available_at FROM runs
-WHERE environment = :environment AND status = 'QUEUED' AND available_at <= :now
-  AND (:queues::text[] IS NULL OR queue = ANY(:queues))
-  AND queue <> ALL(:controlled)
-  AND (expires_at IS NULL OR expires_at > :now)
-ORDER BY (available_at - priority * 60), id
+-- Runs of the queues nothing controls, when the counting path runs for another reason:
+-- the queues holding queued runs are found by a skip scan over runs_claim (one probe per
+-- queue), so a controlled queue's backlog is never read row by row.
+WITH RECURSIVE qs(name) AS (
+    (SELECT queue FROM runs WHERE environment = :environment AND status = 'QUEUED'
+     ORDER BY queue LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.queue FROM runs r
+            WHERE r.environment = :environment AND r.status = 'QUEUED' AND r.queue > qs.name
+            ORDER BY r.queue LIMIT 1)
+    FROM qs WHERE qs.name IS NOT NULL
+)
+SELECT c.id, c.queue, c.concurrency_key, c.priority, c.available_at FROM qs
+CROSS JOIN LATERAL (
+    SELECT id, queue, concurrency_key, priority, available_at FROM runs
+    WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
+      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY (available_at - priority * 60), id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED) AS c
+WHERE qs.name IS NOT NULL AND (:queues::text[] IS NULL OR qs.name = ANY(:queues))
+  AND qs.name <> ALL(:controlled)
+ORDER BY (c.available_at - c.priority * 60), c.id
 LIMIT :limit
-FOR UPDATE SKIP LOCKED
 
 -- name: queue_window_starts
 SELECT concurrency_key, count(*) AS n FROM queue_starts
@@ -727,3 +742,30 @@ UPDATE runs SET payload = :payload, available_at = :available_at,
     expires_at = CASE WHEN ttl IS NULL THEN NULL ELSE :available_at + ttl END, updated_at = :now
 WHERE id = :id AND status = 'DELAYED' AND available_at > :now
 RETURNING *
+
+-- record path
+
+-- name: complete_runs_logged
+-- ``complete_runs`` with the attempt rows and the ``complete`` events written by the same
+-- statement, for the runs it really completed (guarded by their leases as there).
+-- ``logged`` = 1: nothing is left for the caller to write.
+WITH d AS (
+    SELECT * FROM unnest(:ids::text[], :lease_ids::text[], :outputs::text[],
+                         :executed::float8[], :costs::float8[], :attempts::int[])
+        AS d(run_id, lease, new_output, ran, priced, number)
+), done AS (
+    UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL,
+        finished_at = :now, lease_id = NULL, lease_expires_at = NULL, hook_pending = NULL,
+        execution_seconds = runs.execution_seconds + d.ran, cost = runs.cost + d.priced,
+        updated_at = :now
+    FROM d
+    WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
+    RETURNING runs.id, runs.parent_id, d.number
+), finished AS (
+    UPDATE attempts SET status = 'COMPLETED', finished_at = :now, error = NULL
+    FROM done WHERE attempts.run_id = done.id AND attempts.number = done.number
+), logged AS (
+    INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+    SELECT id, :now, 'complete', 'COMPLETED', number, '{}' FROM done
+)
+SELECT id, parent_id, 1 AS logged FROM done

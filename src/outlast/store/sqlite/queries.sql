@@ -138,13 +138,29 @@ ORDER BY (available_at - priority * 60), id
 LIMIT :limit
 
 -- name: other_candidates
--- Runs of the queues nothing controls, when the counting path runs for another reason.
-SELECT id, queue, concurrency_key, priority, available_at FROM runs
-WHERE environment = :environment AND status = 'QUEUED' AND available_at <= :now
-  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-  AND queue NOT IN (SELECT value FROM json_each(:controlled))
-  AND (expires_at IS NULL OR expires_at > :now)
-ORDER BY (available_at - priority * 60), id
+-- Runs of the queues nothing controls, when the counting path runs for another reason:
+-- the queues holding queued runs are found by a skip scan over runs_claim (one probe per
+-- queue), so a controlled queue's backlog is never read row by row.
+WITH RECURSIVE qs(name) AS (
+    SELECT (SELECT queue FROM runs WHERE environment = :environment AND status = 'QUEUED'
+            ORDER BY queue LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.queue FROM runs r
+            WHERE r.environment = :environment AND r.status = 'QUEUED' AND r.queue > qs.name
+            ORDER BY r.queue LIMIT 1)
+    FROM qs WHERE qs.name IS NOT NULL
+)
+SELECT r.id, r.queue, r.concurrency_key, r.priority, r.available_at FROM qs
+JOIN runs r ON r.id IN (
+    SELECT id FROM runs
+    WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
+      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY available_at - priority * 60, id
+    LIMIT :limit)
+WHERE qs.name IS NOT NULL
+  AND (:queues IS NULL OR qs.name IN (SELECT value FROM json_each(:queues)))
+  AND qs.name NOT IN (SELECT value FROM json_each(:controlled))
+ORDER BY r.available_at - r.priority * 60, r.id
 LIMIT :limit
 
 -- name: queue_window_starts
@@ -699,3 +715,22 @@ UPDATE runs SET payload = :payload, available_at = :available_at,
     expires_at = CASE WHEN ttl IS NULL THEN NULL ELSE :available_at + ttl END, updated_at = :now
 WHERE id = :id AND status = 'DELAYED' AND available_at > :now
 RETURNING *
+
+-- record path
+
+-- name: complete_runs_logged
+-- Same as ``complete_runs`` (SQLite has no data-modifying CTEs): ``logged`` = 0 tells the
+-- caller to write the attempt rows and events itself, in the same transaction.
+UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL, finished_at = :now,
+    lease_id = NULL, lease_expires_at = NULL, hook_pending = NULL,
+    execution_seconds = runs.execution_seconds + d.ran, cost = runs.cost + d.priced,
+    updated_at = :now
+FROM (SELECT i.value AS run_id, l.value AS lease, o.value AS new_output, e.value AS ran,
+             c.value AS priced
+      FROM json_each(:ids) AS i
+      JOIN json_each(:lease_ids) AS l ON l.key = i.key
+      JOIN json_each(:outputs) AS o ON o.key = i.key
+      JOIN json_each(:executed) AS e ON e.key = i.key
+      JOIN json_each(:costs) AS c ON c.key = i.key) AS d
+WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
+RETURNING id, parent_id, 0 AS logged
