@@ -6,8 +6,9 @@ was lost (the run was canceled, or recovered by the sweeper) is reported back as
 never written.
 
 Plain completions (the bulk of a busy worker's outcomes) need no facts about the run, so
-``record_completed`` writes all of them with one guarded statement; every other outcome
-goes through ``record_one``.
+``record_completed`` writes all of them with one guarded statement (on PostgreSQL the
+same statement also finishes their attempt rows and appends their events); every other
+outcome goes through ``record_one``.
 """
 
 from __future__ import annotations
@@ -164,17 +165,15 @@ def record_completed(tx: Tx, outcomes: list[Outcome], now: float) -> list[Decisi
     if not outcomes:
         return []
     written = {r["id"]: r for r in tx.all(
-        "complete_runs", now=now,
+        "complete_runs_logged", now=now,
         ids=[o.run_id for o in outcomes], lease_ids=[o.lease_id for o in outcomes],
         outputs=[dumps(o.output, "output") for o in outcomes],
         executed=[o.executed for o in outcomes],
-        costs=[cost_of(o.machine or "", o.executed) for o in outcomes])}
+        costs=[cost_of(o.machine or "", o.executed) for o in outcomes],
+        attempts=[o.attempt for o in outcomes])}
     done = [o for o in outcomes if o.run_id in written]
-    status = RunStatus.COMPLETED.value
-    tx.many("finish_attempt", [{"run_id": o.run_id, "number": o.attempt, "status": status,
-                                "error": None, "now": now} for o in done])
-    events.append(tx, [events.event_row(o.run_id, "complete", now, status, o.attempt)
-                       for o in done])
+    if done and not written[done[0].run_id]["logged"]:  # the dialect left them to us
+        _log_completions(tx, done, now)
     for o in done:
         tx.notify(events.CHANGED_CHANNEL, o.run_id)
         if written[o.run_id]["parent_id"] is not None:  # a parent may be waiting for it
@@ -185,3 +184,12 @@ def record_completed(tx: Tx, outcomes: list[Outcome], now: float) -> list[Decisi
         if o.run_id not in written:
             log.info("dropped a stale outcome for run %s (attempt %s)", o.run_id, o.attempt)
     return [Decision("complete") if o.run_id in written else None for o in outcomes]
+
+
+def _log_completions(tx: Tx, done: list[Outcome], now: float) -> None:
+    """Attempt rows and ``complete`` events of completed runs (same transaction)."""
+    status = RunStatus.COMPLETED.value
+    tx.many("finish_attempt", [{"run_id": o.run_id, "number": o.attempt, "status": status,
+                                "error": None, "now": now} for o in done])
+    events.append(tx, [events.event_row(o.run_id, "complete", now, status, o.attempt)
+                       for o in done])

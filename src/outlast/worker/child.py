@@ -78,8 +78,12 @@ class PipeTransport:
 
 
 def main(conn: Connection, task_dirs: list[str], root: str,
-         task_defaults: dict[str, Any] | None = None) -> None:
-    """Entry point of a child process (spawned by the supervisor's pool)."""
+         task_defaults: dict[str, Any] | None = None,
+         environ: dict[str, str] | None = None) -> None:
+    """Entry point of a child process (forked by the pool's fork server)."""
+    if environ is not None:  # the supervisor's, not the fork server's (started earlier)
+        os.environ.clear()
+        os.environ.update(environ)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # shutdown is the supervisor's decision
     _die_with_parent()
     configure_export()

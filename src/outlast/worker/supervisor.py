@@ -61,8 +61,8 @@ log = logging.getLogger("outlast.worker")
 #: claim ahead only while attempts take less than this on average (seconds)
 PREFETCH_BELOW = 0.05
 #: a child holds about this much known-short work in its pipe (seconds), at most PIPE_MAX runs
-PIPE_WINDOW = 0.01
-PIPE_MAX = 8
+PIPE_WINDOW = 0.03
+PIPE_MAX = 32
 #: how often an idle SQLite worker looks at ``PRAGMA data_version`` (seconds)
 SQLITE_WAKE_CHECK = 0.003
 
@@ -388,6 +388,9 @@ class Supervisor:
             self._spawn_all()
 
     def _on_death(self, child: Child) -> None:
+        # read what the child sent before it died (it may have finished a run, then died
+        # on the next one): otherwise a finished run would be taken for the dead one
+        self._read_child(child)
         job = child.job
         self._release(list(child.queued), "the worker process died before it started")
         child.queued.clear()

@@ -726,11 +726,12 @@ UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL, finis
     execution_seconds = runs.execution_seconds + d.ran, cost = runs.cost + d.priced,
     updated_at = :now
 FROM (SELECT i.value AS run_id, l.value AS lease, o.value AS new_output, e.value AS ran,
-             c.value AS priced
+             c.value AS priced, n.value AS number
       FROM json_each(:ids) AS i
       JOIN json_each(:lease_ids) AS l ON l.key = i.key
       JOIN json_each(:outputs) AS o ON o.key = i.key
       JOIN json_each(:executed) AS e ON e.key = i.key
-      JOIN json_each(:costs) AS c ON c.key = i.key) AS d
+      JOIN json_each(:costs) AS c ON c.key = i.key
+      JOIN json_each(:attempts) AS n ON n.key = i.key) AS d
 WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
 RETURNING id, parent_id, 0 AS logged
