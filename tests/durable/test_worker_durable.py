@@ -224,7 +224,7 @@ def test_parents_resume_whatever_their_children_became(live_engine: Engine,
     assert [[ok, status] for ok, status, _ in batch["output"]] == [
         [k == "ok", STATUS[k]] for k in KINDS]  # in input order
     for parent in parents:
-        assert finals[parent]["attempts"] == 1
+        assert finals[parent]["attempts"] == 1, [a["error"] for a in live_engine.attempts(parent)]
         for child in children_of(live_engine, parent):
             assert child["root_id"] == parent and child["is_final"]
 
