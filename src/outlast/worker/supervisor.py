@@ -390,7 +390,9 @@ class Supervisor:
     def _on_death(self, child: Child) -> None:
         # read what the child sent before it died (it may have finished a run, then died
         # on the next one): otherwise a finished run would be taken for the dead one
-        self._read_child(child)
+        child.retire = True  # never feed it again while its last messages are read
+        with contextlib.suppress(OSError):
+            self._read_child(child)
         job = child.job
         self._release(list(child.queued), "the worker process died before it started")
         child.queued.clear()
