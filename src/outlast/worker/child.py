@@ -64,8 +64,8 @@ class PipeTransport:
             request_id = next(self._ids)
             self._conn.send(message(request_id))
             reply = self._conn.recv()
-            while isinstance(reply, Assignment | HookJob | Stop):
-                self.inbox.append(reply)
+            while isinstance(reply, Assignment | HookJob | Stop | list):
+                self.inbox.extend(reply if isinstance(reply, list) else [reply])
                 reply = self._conn.recv()
         if not isinstance(reply, Reply) or reply.request_id != request_id:
             raise OutlastError(f"unexpected reply from the worker: {reply!r}")
@@ -118,6 +118,9 @@ def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport) -
             message = pipe.inbox.popleft() if pipe.inbox else conn.recv()
         except (EOFError, OSError):
             return
+        if isinstance(message, list):  # several runs sent at once: run them in order
+            pipe.inbox.extendleft(reversed(message))
+            continue
         if isinstance(message, Stop):
             return
         if isinstance(message, Assignment):

@@ -1,7 +1,8 @@
 """Messages between the supervisor and its child processes (pickled over a Pipe).
 
 Kept as small frozen dataclasses so both sides agree on the shape and tests can build
-them directly.
+them directly. Several assignments for one child travel as one ``list[Assignment]``
+message (one pickle and one pipe write); the child runs them in order.
 """
 
 from __future__ import annotations

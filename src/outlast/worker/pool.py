@@ -73,21 +73,24 @@ class Child:
         self.started_at = time.monotonic()
         self.deadline = deadline
 
-    def send_next(self, job: Assignment) -> bool:
-        """Give a run to this child (it starts when the current attempt ends).
+    def send_batch(self, jobs: list[Assignment]) -> bool:
+        """Give runs to this child in one message; it starts each when the one before ends.
 
-        False when the child is gone (its pipe is closed): the caller keeps the run. The
+        False when the child is gone (its pipe is closed): the caller keeps the runs. The
         child is retired and replaced when the supervisor reaps it.
         """
         try:
-            if self.job is None:
-                self.assign(job, run_deadline(job, time.monotonic()))
-            else:
-                self.conn.send(job)
-                self.queued.append(job)
+            self.conn.send(jobs[0] if len(jobs) == 1 else jobs)
         except (OSError, ValueError):
             self.retire = True
             return False
+        if self.job is None:
+            self.job, rest = jobs[0], jobs[1:]
+            self.started_at = time.monotonic()
+            self.deadline = run_deadline(self.job, self.started_at)
+        else:
+            rest = jobs
+        self.queued.extend(rest)
         return True
 
     def advance(self) -> None:

@@ -7,12 +7,14 @@ Every result is written with the attempt's lease id: a late result from an attem
 whose lease was taken over (canceled, or recovered by the sweeper) is dropped.
 
 Short runs are claimed ahead. Once recent attempts took less than ``PREFETCH_BELOW``
-seconds, the supervisor keeps up to ``2 × concurrency`` runs in ``buffer``, and a child
-whose current task is known to be short gets a second run queued in its pipe (it starts
-the moment the first ends); one transaction per pass records what ended and tops these
-up. Claimed-ahead runs are EXECUTING under a lease like any other: heartbeated from
-here, dropped when a heartbeat shows the lease gone (canceled; one already in a child's
-pipe is killed as soon as it starts), handed back (``released``, the attempt number
+seconds, the supervisor keeps ``concurrency`` runs in ``buffer`` beyond what the children
+hold, and a child whose current task is known to be short gets up to ``PIPE_MAX`` runs
+(about ``PIPE_WINDOW`` seconds of work) queued in its pipe, sent as one message; each
+starts the moment the one before ends, so children keep working while a database pass
+is in flight. One transaction per pass records what ended and tops these up.
+Claimed-ahead runs are EXECUTING under a lease like any other: heartbeated from here,
+dropped when a heartbeat shows the lease gone (canceled; one already in a child's pipe
+is killed as soon as it starts), handed back (``released``, the attempt number
 given back) on shutdown or when no child drew from the buffer between two heartbeats.
 Their attempt's ``started_at`` is the claim time, a few milliseconds early; the
 ``max_duration`` deadline starts when the child really starts the run. Long runs are
@@ -307,7 +309,6 @@ class Supervisor:
         if isinstance(head, Assignment) and head.run["id"] in self._revoked:
             self._revoked.discard(head.run["id"])
             child.kill("cancel")  # it was canceled while it waited in the pipe
-        self._feed()
 
     def _answer(self, message: ApiCall) -> Reply:
         try:
@@ -508,11 +509,14 @@ class Supervisor:
         return avg is not None and avg < PREFETCH_BELOW
 
     def _depth(self, child: Child) -> int:
-        """Two runs (one waiting in the pipe) behind a task known to be short, else one."""
+        """Runs to hold in a child: one, or more queued behind a task known to be short."""
         job = child.job
-        if not isinstance(job, Assignment) or not self._prefetching():
+        return self._depth_for(job.run["task_id"]) if isinstance(job, Assignment) else 1
+
+    def _depth_for(self, task_id: str) -> int:
+        if not self._prefetching():
             return 1
-        avg = self._task_avg.get(job.run["task_id"])
+        avg = self._task_avg.get(task_id)
         if avg is None or avg >= PREFETCH_BELOW:
             return 1
         return 1 + max(1, min(PIPE_MAX - 1, int(PIPE_WINDOW / max(avg, 1e-6))))
@@ -559,17 +563,26 @@ class Supervisor:
         self.pending.hooks_done = []
 
     def _feed(self) -> None:
-        """Hand buffered runs to children: idle ones first, then behind short runs."""
-        for load in range(PIPE_MAX):
-            for child in self.children:
-                if not self.buffer:
-                    return
-                if child.load() == load and child.can_take(self._depth(child)):
-                    row = self.buffer.popleft()
-                    if child.send_next(self._job(row)):
-                        self._fed = True
-                    else:
-                        self.buffer.appendleft(row)
+        """Hand buffered runs to children, least loaded first; one pipe message per child."""
+        if not self.buffer:
+            return
+        room = {c: self._depth(c) for c in self.children if c.can_take(self._depth(c))}
+        load = {c: c.load() for c in room}
+        batches: dict[Child, list[dict[str, Any]]] = {}
+        while self.buffer and room:
+            child = min(room, key=load.__getitem__)
+            row = self.buffer.popleft()
+            batches.setdefault(child, []).append(row)
+            load[child] += 1
+            if load[child] == 1:  # an idle child's depth follows the run it starts with
+                room[child] = self._depth_for(row["task_id"])
+            if load[child] >= room[child]:
+                del room[child]
+        for child, rows in batches.items():
+            if child.send_batch([self._job(row) for row in rows]):
+                self._fed = True
+            else:
+                self.buffer.extendleft(reversed(rows))
 
     def _job(self, row: dict[str, Any]) -> Assignment:
         preset = PRESETS.get(row["machine"])
