@@ -79,8 +79,8 @@ def test_example_defines_the_documented_tasks(example: ModuleType) -> None:
         if hasattr(value, "definition") and hasattr(value, "qualname"):
             registry.add(value)
     assert [t.id for t in registry.all()] == [
-        "fetch-url", "hello-world", "import-orders-csv", "summarize-document",
-        "watchlist-snapshot",
+        "approve-refund", "fetch-url", "hello-world", "import-orders-csv",
+        "summarize-document", "watchlist-snapshot",
     ]
     assert registry.get("fetch-url").retry.max_attempts == 4
 
@@ -137,3 +137,19 @@ def test_watchlist_snapshot(example: ModuleType) -> None:
     assert result["sentiment"] in {"bullish", "bearish", "neutral"}
     one = example.watchlist_snapshot({"watchlist": [{"symbol": "X"}], "threshold_pct": 0})
     assert one["best"] == one["worst"] == "X" and one["alerts"] == ["X"]
+
+
+def test_approval_waits_for_a_person(example: ModuleType) -> None:
+    from outlast.sdk.registry import Registry as Fresh
+    from outlast.testing import TestRuns
+
+    registry = Fresh()
+    registry.add(example.approve_refund)
+    with TestRuns(registry) as env:
+        run = env.run(example.approve_refund, {"order_id": "B-7", "amount": "12.00"})
+        assert run.status == "WAITING"
+        [token] = env.tokens(run.id)
+        assert "order:B-7" in token["tags"]
+        env.complete_token(token["id"], {"approved": True})
+        run = env.run_until_final(run.id)
+    assert run.output == {"order_id": "B-7", "refunded": True, "amount": "12.00"}

@@ -1,7 +1,8 @@
 """``@step`` and ``step.run``: work whose result is recorded, so it never runs twice.
 
 A step that returns is written to the run's journal; on replay it returns the recorded
-value at once. A step that raises is retried in the process by its own ``retry`` policy
+value at once. Called outside a running task (a task function called directly in a unit
+test), a step simply runs. A step that raises is retried in the process by its own ``retry`` policy
 (if given) and otherwise fails the attempt; failures are not recorded, so the run's next
 attempt runs the step again while earlier steps stay recorded.
 """
@@ -33,6 +34,8 @@ def _check_json(name: str, value: Any) -> Any:
 
 def _run_sync(name: str, retry: Retry | None, fn: Callable[..., Any], args: Any,
               kwargs: Any) -> Any:
+    if current_run.get() is None:  # called outside a run (a unit test): just run it
+        return _attempts(retry, lambda: fn(*args, **kwargs))
     run = active(f"step {name!r}")
 
     def fresh(seq: int) -> Any:
@@ -44,6 +47,8 @@ def _run_sync(name: str, retry: Retry | None, fn: Callable[..., Any], args: Any,
 
 async def _run_async(name: str, retry: Retry | None, fn: Callable[..., Awaitable[Any]],
                      args: Any, kwargs: Any) -> Any:
+    if current_run.get() is None:
+        return await _attempts_async(retry, lambda: fn(*args, **kwargs))
     run = active(f"step {name!r}")
 
     async def fresh(seq: int) -> Any:

@@ -28,7 +28,7 @@ import httpx
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as RowError
 
-from outlast import AbortTaskRunError, Queue, Retry, RunContext, logger, task
+from outlast import AbortTaskRunError, Queue, Retry, RunContext, logger, step, task, wait
 
 # -- 1. hello world -------------------------------------------------------------------
 
@@ -89,9 +89,10 @@ def summarize_document(payload: dict[str, Any] | None, ctx: RunContext) -> dict[
         raise AbortTaskRunError("the document has no text; retrying will not change that")
     logger.info("summarizing", title=document.get("title"), characters=len(text),
                 attempt=ctx.attempt.number)
-    summary = json.loads(fake_model("summarize", text))["summary"]
+    # each model call is a step: recorded once done, so a retry does not pay for it again
+    summary = json.loads(step.run("summarize", fake_model, "summarize", text))["summary"]
     logger.info("summary ready", words=len(summary.split()))
-    label = json.loads(fake_model("classify", text))
+    label = json.loads(step.run("classify", fake_model, "classify", text))
     logger.info("classified", topic=label["topic"], sentiment=label["sentiment"])
     return {"title": document.get("title"), "summary": summary, **label}
 
@@ -227,3 +228,24 @@ def watchlist_snapshot(payload: dict[str, Any] | None) -> dict[str, Any]:
         "alerts": [a["symbol"] for a in assets if a["alert"]],
         "sentiment": "bullish" if average > 0.5 else "bearish" if average < -0.5 else "neutral",
     }
+
+
+# -- 6. an approval that waits for a person ---------------------------------------------
+
+
+@task(id="approve-refund")
+def approve_refund(payload: dict[str, Any] | None) -> dict[str, Any]:
+    """Ask a person to approve a refund, then act on the answer.
+
+    The run waits without holding a worker, for up to a day. Approve it from the
+    dashboard's Waitpoint tokens page, with `outlast tokens complete ID '{"approved": true}'`,
+    or with a POST of that JSON to the token's URL (no API key needed).
+    """
+    refund = payload or {"order_id": "A-1002", "amount": "249.00"}
+    token = wait.create_token(timeout="24h", tags=["refund", f"order:{refund['order_id']}"])
+    logger.info("waiting for approval", order=refund["order_id"], url=token.url)
+    answer = wait.for_token(token)
+    if not answer.ok:
+        return {"order_id": refund["order_id"], "refunded": False, "reason": "no answer"}
+    approved = bool((answer.output or {}).get("approved"))
+    return {"order_id": refund["order_id"], "refunded": approved, "amount": refund["amount"]}
