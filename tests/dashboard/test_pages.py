@@ -252,7 +252,7 @@ def test_queues_workers_and_overview(dash: Any, engine: Engine,
                                      trigger: Callable[..., Triggered]) -> None:
     trigger(engine, "typed", {"name": "a"})
     queues = dash.get("/queues").text
-    assert "emails" in queues and "<td class=\"num\">3</td>" in queues
+    assert "emails" in queues and '<td class="num limit concurrency_limit">3<' in queues
     engine.register_worker("dev", "worker_1", {"hostname": "box", "pid": 42, "version": "0.1.0",
                                                "queues": ["emails"], "concurrency": 8})
     workers = dash.get("/workers").text

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Scope
 
 from outlast.engine import Engine
 from outlast.sdk.registry import Registry
-from outlast.server.dashboard import pages, run, runs, schedules, tasks, tokens
+from outlast.server.dashboard import pages, queues, run, runs, schedules, tasks, tokens
 from outlast.server.dashboard.session import Signer
 from outlast.server.dashboard.web import Dashboard, Handler, endpoint, templates
 
@@ -65,7 +65,13 @@ def dashboard_app(engine: Engine, *, registry: Registry | None = None,
         get("/tasks", tasks.tasks_page),
         get("/tasks/{task_id}", tasks.task_page),
         post("/tasks/{task_id}/test", tasks.test_trigger),
-        get("/queues", pages.queues_page),
+        get("/queues", queues.queues_page),
+        post("/queues/environment-limit", queues.set_environment_limit),
+        get("/queues/{name:path}", queues.queue_page),
+        post("/queues/{name:path}/limits", queues.update),
+        post("/queues/{name:path}/reset", queues.reset),
+        post("/queues/{name:path}/pause", queues.pause),
+        post("/queues/{name:path}/resume", queues.resume),
         get("/schedules", schedules.schedules_page),
         post("/schedules", schedules.create),
         get("/schedules/preview", schedules.preview),

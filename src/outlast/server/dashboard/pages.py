@@ -1,4 +1,4 @@
-"""The smaller pages: queues, workers, the overview charts, and logging in and out."""
+"""The smaller pages: workers, the overview charts, and logging in and out."""
 
 from __future__ import annotations
 
@@ -11,10 +11,6 @@ OVERVIEW_MINUTES = 60
 PERCENTILE_BUCKET = 5  # minutes per point of the duration chart
 CHART_ORDER = ["COMPLETED", "EXECUTING", "WAITING", "QUEUED", "DELAYED", "FAILED", "CRASHED",
                "SYSTEM_FAILURE", "TIMED_OUT", "CANCELED", "EXPIRED"]
-
-
-def queues_page(page: Page) -> Response:
-    return page.render("queues.html", queues=data.queues(page.engine, page.env))
 
 
 def workers_page(page: Page) -> Response:
