@@ -14,7 +14,7 @@ environment "bulk", which no worker consumes (like the peers' bulk queues); wipe
 clear. A separate environment rather than a separate queue, because 10,000 queued rows of
 another queue in the worker's environment would sit in front of its claims (see RESULTS.md).
 W2/W3: ``bench/run_worker.py`` started as a separate process (the Supervisor with warm
-spawned children), so W2 includes process start-up like the CLI peers.
+children forked from a fork server), so W2 includes process start-up like the CLI peers.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def main() -> None:
     C.bench_external(
         PEER,
         f"{'PostgreSQL' if STORE == 'pg' else 'SQLite (WAL)'}; worker: bench/run_worker.py "
-        f"(Supervisor, concurrency={CONC} warm spawned children); "
+        f"(Supervisor, concurrency={CONC} warm children forked from a fork server); "
         "W1 = Client(database_url).tasks.trigger; "
         "bulk = tasks.batch_trigger x1000 into an unconsumed environment",
         enqueue=lambda: trigger("noop", None),
