@@ -4,16 +4,16 @@ always resumes once every child is final, however the child ended."""
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+import tests.worker.support as worker_support
 from outlast.clock import FakeClock
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.engine.durable import Op
@@ -41,27 +41,9 @@ def live_engine(store: Store, tmp_path: Path) -> Engine:
     return Engine(store, lease_seconds=3)
 
 
-@contextmanager
-def running_worker(engine: Engine, concurrency: int = 4) -> Iterator[Supervisor]:
-    sup = Supervisor(engine, environment="dev", task_dirs=["tasks"], root=PROJECT,
-                     concurrency=concurrency, grace=5)
-    thread = threading.Thread(target=sup.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: _registered(engine), 30, "task registration")
-        yield sup
-    finally:
-        sup.request_stop()
-        thread.join(30)
-        assert not thread.is_alive(), "the supervisor did not stop"
-
-
-def _registered(engine: Engine) -> bool:
-    try:
-        engine.definition("dev", "dw-parent")
-        return True
-    except Exception:
-        return False
+def running_worker(engine: Engine, concurrency: int = 4) -> AbstractContextManager[Supervisor]:
+    """The worker tests' supervisor, over this folder's task project."""
+    return worker_support.running_worker(engine, concurrency, root=PROJECT, probe="dw-parent")
 
 
 def busy(sup: Supervisor) -> int:

@@ -18,15 +18,16 @@ PROJECT = Path(__file__).parent / "project"
 
 
 @contextmanager
-def running_worker(engine: Engine, concurrency: int = 2, grace: float = 5.0,
+def running_worker(engine: Engine, concurrency: int = 2, grace: float = 5.0, *,
+                   root: Path = PROJECT, probe: str = "hello-world",
                    **kwargs: Any) -> Iterator[Supervisor]:
-    """A supervisor on a thread, with the test task modules registered."""
-    sup = Supervisor(engine, environment="dev", task_dirs=["tasks"], root=PROJECT,
+    """A supervisor on a thread over ``root``'s tasks, once task ``probe`` is registered."""
+    sup = Supervisor(engine, environment="dev", task_dirs=["tasks"], root=root,
                      concurrency=concurrency, grace=grace, **kwargs)
     thread = threading.Thread(target=sup.run, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: _registered(engine), 30, "task registration")
+        wait_for(lambda: _registered(engine, probe), 30, "task registration")
         yield sup
     finally:
         sup.request_stop()
@@ -34,9 +35,9 @@ def running_worker(engine: Engine, concurrency: int = 2, grace: float = 5.0,
         assert not thread.is_alive(), "the supervisor did not stop"
 
 
-def _registered(engine: Engine) -> bool:
+def _registered(engine: Engine, task_id: str) -> bool:
     try:
-        engine.definition("dev", "hello-world")
+        engine.definition("dev", task_id)
         return True
     except Exception:
         return False
