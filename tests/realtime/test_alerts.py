@@ -12,7 +12,7 @@ import pytest
 
 from outlast.clock import FakeClock
 from outlast.engine import Engine, NewRun, Outcome
-from outlast.engine.alerts import MAX_ATTEMPTS, SIGNATURE_HEADER, Alerts, signature
+from outlast.engine.alerts import MAX_ATTEMPTS, SETTLE_SECONDS, SIGNATURE_HEADER, Alerts, signature
 from outlast.engine.definitions import TaskDefinition
 from outlast.sdk.options import TriggerOptions
 from outlast.server.alerting import AlertSender, post
@@ -64,12 +64,14 @@ def fail_run(engine: Engine, env: str = "prod", task: str = "job") -> str:
     return run_id
 
 
-def test_a_failed_run_posts_one_signed_alert(engine: Engine, receiver: Receiver) -> None:
+def test_a_failed_run_posts_one_signed_alert(engine: Engine, clock: FakeClock,
+                                             receiver: Receiver) -> None:
     alerts = Alerts(engine)
     secret = alerts.set_webhook("prod", receiver.url)
     assert alerts.enqueue() == 0  # the first pass starts the cursor at "now"
     run_id = fail_run(engine)
     fail_run(engine, env="staging")  # no webhook there: nothing is sent
+    clock.advance(SETTLE_SECONDS)  # PostgreSQL: the cursor only passes settled events
     assert alerts.enqueue() == 1
     assert alerts.enqueue() == 0  # queued once
     assert alerts.deliver(post) == 1
@@ -89,6 +91,7 @@ def test_failed_deliveries_retry_with_backoff_then_give_up(
     alerts.set_webhook("prod", receiver.url, "k")
     alerts.enqueue()
     fail_run(engine)
+    clock.advance(SETTLE_SECONDS)
     alerts.enqueue()
     receiver.statuses = [500]
     assert alerts.deliver(post) == 0
@@ -98,6 +101,7 @@ def test_failed_deliveries_retry_with_backoff_then_give_up(
     assert len(receiver.requests) == 2
     receiver.statuses = [500] * MAX_ATTEMPTS
     fail_run(engine, task="job2")
+    clock.advance(SETTLE_SECONDS)
     alerts.enqueue()
     for _ in range(MAX_ATTEMPTS + 2):
         alerts.deliver(post)
@@ -107,7 +111,8 @@ def test_failed_deliveries_retry_with_backoff_then_give_up(
 
 
 def test_the_environment_variable_webhook_and_the_sender_thread(
-        engine: Engine, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+        engine: Engine, clock: FakeClock, receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OUTLAST_ALERT_WEBHOOK_URL", receiver.url)
     monkeypatch.setenv("OUTLAST_ALERT_WEBHOOK_SECRET", "from-env")
     Alerts(engine).enqueue()
@@ -115,6 +120,7 @@ def test_the_environment_variable_webhook_and_the_sender_thread(
     sender.start()
     try:
         fail_run(engine, env="dev")
+        clock.advance(SETTLE_SECONDS)
         deadline = threading.Event()
         for _ in range(500):
             if receiver.requests:
@@ -124,3 +130,17 @@ def test_the_environment_variable_webhook_and_the_sender_thread(
         sender.stop()
     headers, body = receiver.requests[0]
     assert headers[SIGNATURE_HEADER] == signature("from-env", body)
+
+
+def test_the_cursor_waits_for_events_to_settle(engine: Engine, clock: FakeClock,
+                                              receiver: Receiver) -> None:
+    """An event id is taken at insert but seen at commit: on PostgreSQL a lower id can
+    appear after a higher one, so the cursor must not pass events that are still fresh."""
+    alerts = Alerts(engine)
+    alerts.set_webhook("prod", receiver.url)
+    alerts.enqueue()
+    fail_run(engine)
+    if engine.store.dialect == "postgres":
+        assert alerts.enqueue() == 0  # too fresh to pass yet
+    clock.advance(SETTLE_SECONDS)
+    assert alerts.enqueue() == 1

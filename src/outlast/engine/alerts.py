@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 CURSOR = "failures"
 MAX_ATTEMPTS = 10
 BATCH = 5000
+#: how old an event must be before the PostgreSQL cursor passes it
+SETTLE_SECONDS = 2.0
 SIGNATURE_HEADER = "X-Outlast-Signature"
 
 #: (url, body bytes, headers) -> None; raises on failure (HTTP status >= 300 included)
@@ -108,7 +110,8 @@ class Alerts:
                        else 0)
                 return 0
             cursor = int(found["event_id"])
-            rows = tx.all("failure_events", after=cursor, upto=cursor + BATCH)
+            upto = self._horizon(tx, cursor, now)
+            rows = tx.all("failure_events", after=cursor, upto=upto)
             queued = 0
             for row in rows:
                 env = row["environment"]
@@ -117,10 +120,22 @@ class Alerts:
                 if hooks[env]:
                     queued += tx.run("insert_alert", environment=env, run_id=row["run_id"],
                                      event_id=row["id"], body=dumps(_body(row)), now=now)
-            top = tx.one("realtime_max_event")
-            upto = min(cursor + BATCH, int(top["id"] or 0) if top else cursor)
             tx.run("set_alert_cursor", name=CURSOR, event_id=max(cursor, upto))
         return queued
+
+    def _horizon(self, tx: Any, cursor: int, now: float) -> int:
+        """How far the cursor may move now.
+
+        On PostgreSQL an event id is taken at insert but seen at commit, so a lower id can
+        appear after a higher one: the cursor only passes events a few seconds old, whose
+        transactions have long committed. SQLite commits one writer at a time, in id order.
+        """
+        if self.engine.store.dialect == "sqlite":
+            top = tx.one("realtime_max_event")
+            return min(cursor + BATCH, int(top["id"] or 0) if top else cursor)
+        row = tx.one("settled_max_event", after=cursor, upto=cursor + BATCH,
+                     settled=now - SETTLE_SECONDS)
+        return int(row["id"]) if row and row["id"] is not None else cursor
 
     def deliver(self, post: Poster, limit: int = 20) -> int:
         """Send due alerts; returns how many were delivered."""

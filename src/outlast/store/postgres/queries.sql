@@ -597,6 +597,11 @@ LIMIT :limit
 -- name: realtime_max_event
 SELECT max(id) AS id FROM run_events
 
+-- name: settled_max_event
+-- The highest event id in (after, upto] written at or before :settled: ids are handed out
+-- at insert but become visible at commit, so a cursor must not pass fresher ones.
+SELECT max(id) AS id FROM run_events WHERE id > :after AND id <= :upto AND at <= :settled
+
 -- name: stream_last_seq
 SELECT max(seq) AS seq FROM run_stream_chunks WHERE run_id = :run_id AND key = :key
 
