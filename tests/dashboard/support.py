@@ -39,7 +39,9 @@ def running_worker(engine: Engine, concurrency: int = 4) -> Iterator[Supervisor]
 @contextmanager
 def serve(app: object) -> Iterator[str]:
     """A real uvicorn server on a free loopback port, in a thread; yields its URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")  # type: ignore[arg-type]
+    # like ``outlast server``: open event streams (a live page) are cut, not waited for
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",  # type: ignore[arg-type]
+                            timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()

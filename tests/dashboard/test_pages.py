@@ -152,7 +152,8 @@ def test_run_page_shows_everything_about_a_run(
     assert "careful &lt;now&gt;" in page and "user=17" in page
     assert "start attempt" in page and "Attempt 1" in page
     assert f'href="/runs/{child}"' in page
-    assert 'hx-trigger="every 2s"' in page  # live while not final
+    assert f'data-live="/runs/{run_id}/live?after=' in page  # live while not final
+    assert 'hx-trigger="every 15s, outlast-live"' in page  # events, and a slow poll besides
     assert f'href="/runs/{run_id}"' in dash.get(f"/runs/{child}").text  # parent link
     assert claimed["id"] == run_id
 
@@ -169,7 +170,7 @@ def test_run_page_of_a_failure_shows_its_traceback(dash: Any, engine: Engine,
                            error=error, executed=0.5)])
     page = dash.get(f"/runs/{run_id}").text
     assert "Traceback (most recent call last)" in page and "KeyError" in page
-    assert 'hx-trigger="every 2s"' not in page  # final: nothing left to watch
+    assert "data-live" not in page and "hx-trigger" not in page  # final: nothing to watch
 
 
 def test_run_pages_of_other_environments_are_not_found(

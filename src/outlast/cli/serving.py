@@ -45,10 +45,17 @@ def public_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+#: seconds a stopping server gives open requests before cutting them
+GRACEFUL_SHUTDOWN = 3
+
+
 def uvicorn_server(app: Any, host: str, port: int, *, access_log: bool,
                    log_level: str = "info") -> uvicorn.Server:
+    # event streams (API subscribers, open dashboard pages) never end by themselves:
+    # after this long a stopping server cuts them instead of waiting for the browsers
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
-                            access_log=access_log, lifespan="on")
+                            access_log=access_log, lifespan="on",
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN)
     return uvicorn.Server(config)
 
 

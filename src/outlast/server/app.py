@@ -65,7 +65,8 @@ def create_app(
         *live.routes(openapi.API_PREFIX),
         *api_routes(table, ctx, auth),
         # last: every other path is a dashboard page (``outlast dev`` needs no login)
-        DashboardMount(dashboard_app(engine, registry=registry, dev_mode=bool(dev_api_key))),
+        DashboardMount(dashboard_app(engine, registry=registry, dev_mode=bool(dev_api_key),
+                                     broadcaster=live.broadcaster)),
     ]
     app = Starlette(routes=app_routes, exception_handlers=EXCEPTION_HANDLERS,
                     lifespan=_lifespan(engine) if scheduler else None)

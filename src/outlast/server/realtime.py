@@ -47,7 +47,9 @@ log = logging.getLogger("outlast.server.realtime")
 HEARTBEAT = 15.0
 #: SQLite: how often other processes' commits are looked for
 SQLITE_POLL = 0.1
-_ANY = "*"
+#: the subscription key woken by a change to any run
+ANY_RUN = "*"
+_ANY = ANY_RUN
 
 
 class Broadcaster:
@@ -202,7 +204,7 @@ def _streaming(body: AsyncIterator[str]) -> Response:
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _wait(event: asyncio.Event, timeout: float) -> bool:
+async def wait_woken(event: asyncio.Event, timeout: float) -> bool:
     """True when woken, False after ``timeout`` (time for a heartbeat)."""
     try:
         await asyncio.wait_for(event.wait(), timeout)
@@ -253,7 +255,7 @@ class Realtime:
                         yield sse(cursor, "run", snapshot)
                     if final:
                         return
-                fresh = await _wait(woken, self.heartbeat)
+                fresh = await wait_woken(woken, self.heartbeat)
                 if not fresh:
                     yield ": heartbeat\n\n"
 
@@ -276,7 +278,7 @@ class Realtime:
                     if changes:
                         cursor = max(cursor, changes[-1][0])
                         yield "".join(sse(event_id, "run", run) for event_id, run in changes)
-                fresh = await _wait(woken, self.heartbeat)
+                fresh = await wait_woken(woken, self.heartbeat)
                 if not fresh:
                     yield ": heartbeat\n\n"
 
@@ -304,7 +306,7 @@ class Realtime:
                         return
                     if len(page.items) >= 1000:
                         continue  # more is waiting: no need to be woken
-                fresh = await _wait(woken, self.heartbeat)
+                fresh = await wait_woken(woken, self.heartbeat)
                 if not fresh:
                     yield ": heartbeat\n\n"
 

@@ -1,7 +1,8 @@
 """The dashboard: server-rendered pages over the engine, mounted at ``/``.
 
-Jinja2 templates, a little vendored htmx for the live parts (polling fragments of the
-same pages), and charts drawn as inline SVG on the server; nothing is fetched from the
+Jinja2 templates, a little vendored htmx for the live parts (fragments of the same
+pages, fetched again when a server-sent event from ``live`` says something changed, and
+on a slow poll besides), and charts drawn as inline SVG on the server; nothing is fetched from the
 network, so it works offline under ``outlast dev``. Each page lives in its own module;
 the route table below is the whole map.
 """
@@ -21,8 +22,10 @@ from starlette.types import ASGIApp, Scope
 from outlast.engine import Engine
 from outlast.sdk.registry import Registry
 from outlast.server.dashboard import pages, queues, run, runs, schedules, tasks, tokens
+from outlast.server.dashboard.live import Live
 from outlast.server.dashboard.session import Signer
 from outlast.server.dashboard.web import Dashboard, Handler, endpoint, templates
+from outlast.server.realtime import Broadcaster
 
 __all__ = ["DashboardMount", "dashboard_app"]
 
@@ -44,9 +47,20 @@ class DashboardMount(Mount):
 
 
 def dashboard_app(engine: Engine, *, registry: Registry | None = None,
-                  dev_mode: bool = False, secret: str | None = None) -> Starlette:
-    """The dashboard as an ASGI app; ``dev_mode`` (``outlast dev``) needs no login."""
-    dash = Dashboard(engine, templates(), Signer(secret), registry, dev_mode)
+                  dev_mode: bool = False, secret: str | None = None,
+                  broadcaster: Broadcaster | None = None) -> Starlette:
+    """The dashboard as an ASGI app; ``dev_mode`` (``outlast dev``) needs no login.
+
+    With the server's ``broadcaster`` the live parts refresh on server-sent events;
+    without it they only poll.
+    """
+    dash = Dashboard(engine, templates(), Signer(secret), registry, dev_mode,
+                     live=broadcaster is not None)
+    streams: list[BaseRoute] = []
+    if broadcaster is not None:
+        live = Live(dash, broadcaster)
+        streams = [Route("/runs/live", live.runs, methods=["GET"]),
+                   Route("/runs/{run_id}/live", live.run, methods=["GET"])]
 
     def get(path: str, handler: Handler, public: bool = False) -> Route:
         return Route(path, endpoint(dash, handler, public=public), methods=["GET"])
@@ -58,6 +72,7 @@ def dashboard_app(engine: Engine, *, registry: Registry | None = None,
     table: list[BaseRoute] = [
         get("/", runs.runs_page),
         post("/runs/bulk", runs.bulk_action),
+        *streams,  # before /runs/{run_id}: "live" is no run id
         get("/runs/{run_id}", run.run_page),
         post("/runs/{run_id}/cancel", run.cancel),
         post("/runs/{run_id}/replay", run.replay),

@@ -21,6 +21,9 @@ MAX_CHILDREN = 50
 
 def run_page(page: Page) -> Response:
     run_id = page.request.path_params["run_id"]
+    # the run's last event before reading it: the live stream reports changes after that
+    live_after = (page.engine.realtime.run_changes(page.env, run_id, 0)[1]
+                  if page.dash.live else 0)
     run = page.engine.retrieve(page.env, run_id)  # 404 page for other environments
     attempts = page.engine.attempts(run_id)
     events = page.engine.events(run_id, limit=MAX_EVENTS)
@@ -33,7 +36,8 @@ def run_page(page: Page) -> Response:
                        more_children=more_children is not None, waterfall=waterfall,
                        events_capped=len(events) >= MAX_EVENTS,
                        logs_capped=len(logs) >= MAX_LOGS,
-                       payload_text=format.pretty_json(run["payload"]))
+                       payload_text=format.pretty_json(run["payload"]),
+                       live_after=live_after)
 
 
 def group_logs(logs: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any]]]]:

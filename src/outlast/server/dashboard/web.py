@@ -55,6 +55,8 @@ class Dashboard:
     signer: Signer
     registry: Registry | None = None
     dev_mode: bool = False
+    #: whether the live parts may listen for server-sent events (``live.py``)
+    live: bool = False
     pages: frozenset[str] = frozenset()
 
     def nav(self) -> list[tuple[str, str]]:
@@ -96,7 +98,7 @@ class Page:
         html = self.dash.templates.get_template(template).render(
             page=self, nav=self.dash.nav(), path=self.request.url.path, env=self.env,
             csrf=self.session.csrf, flash=flash, now=self.now, dev_mode=self.dash.dev_mode,
-            **values)
+            live=self.dash.live, **values)
         return HTMLResponse(html, status_code=status_code)
 
     def redirect(self, url: str) -> RedirectResponse:

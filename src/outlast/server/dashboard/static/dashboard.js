@@ -32,4 +32,44 @@
   });
   document.addEventListener("htmx:afterSwap", refreshBar);
   document.addEventListener("DOMContentLoaded", refreshBar);
+
+  // A live part with data-live listens to that server-sent event stream: each "change"
+  // fires its "outlast-live" htmx trigger, so the fragment is fetched again; "final"
+  // does it once more and hangs up. Its slow hx-trigger poll covers a blocked stream.
+  function listen() {
+    var el = document.querySelector("[data-live]");
+    if (!el || !window.EventSource || !window.htmx) return;
+    var id = el.id;
+    var source = new EventSource(el.getAttribute("data-live"));
+    function current() {
+      var target = document.getElementById(id);
+      return target && target.hasAttribute("data-live") ? target : null;
+    }
+    // A request already on its way was sent before this change: htmx would queue the
+    // new one on the element that request replaces, and drop it. Ask again once settled.
+    var pending = false;
+    function refresh() {
+      var target = current();
+      if (!target) return;
+      if (target.classList.contains("htmx-request")) {
+        pending = true;
+      } else {
+        window.htmx.trigger(target, "outlast-live");
+      }
+    }
+    source.addEventListener("change", refresh);
+    source.addEventListener("final", function () {
+      source.close();
+      refresh();
+    });
+    document.addEventListener("htmx:afterSettle", function () {
+      if (!current()) {
+        source.close();  // the run became final: nothing left to follow
+      } else if (pending) {
+        pending = false;
+        refresh();
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", listen);
 })();

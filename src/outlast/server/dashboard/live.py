@@ -1,0 +1,105 @@
+"""Server-sent events that tell open dashboard pages when to refresh their live part.
+
+    GET /runs/{run_id}/live   ``change`` whenever the run changes after event ``?after=``
+                              (or ``Last-Event-ID``); ``final`` once it is final, then
+                              the stream ends
+    GET /runs/live            ``change`` at most once a second while any run changes
+
+The events carry no data the page shows: on each one the page asks htmx to fetch its
+live fragment again, the same request its (slow, fallback) polling makes. They ride on
+the API's ``Broadcaster`` (one database listener per server process) and answer only to
+a dashboard session, with the same environment checks as the pages: no session is a
+401, a run of another environment a 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+
+from outlast.errors import NotFoundError, OutlastError
+from outlast.server.dashboard.web import Dashboard, environment
+from outlast.server.realtime import ANY_RUN, HEARTBEAT, Broadcaster, last_event_id, wait_woken
+
+#: the runs list refreshes at most this often, however busy the environment
+LIST_DEBOUNCE = 1.0
+#: ``retry:`` sent to EventSource: how long a dropped connection waits to reconnect (ms)
+RETRY_MS = 3000
+
+
+class Live:
+    """The dashboard's SSE endpoints over one broadcaster."""
+
+    def __init__(self, dash: Dashboard, broadcaster: Broadcaster,
+                 heartbeat: float = HEARTBEAT, debounce: float = LIST_DEBOUNCE) -> None:
+        self.dash = dash
+        self.broadcaster = broadcaster
+        self.heartbeat = heartbeat
+        self.debounce = debounce
+
+    async def _env(self, request: Request) -> str | None:
+        session = self.dash.signer.load(request)
+        return await run_in_threadpool(environment, self.dash, session)
+
+    async def run(self, request: Request) -> Response:
+        env = await self._env(request)
+        if env is None:
+            return PlainTextResponse("Sign in to the dashboard first.", status_code=401)
+        run_id = request.path_params["run_id"]
+        try:
+            after = last_event_id(request)
+            await run_in_threadpool(self.dash.engine.retrieve, env, run_id)
+        except OutlastError as exc:
+            status = 404 if isinstance(exc, NotFoundError) else 400
+            return PlainTextResponse(exc.message, status_code=status)
+        return _streaming(self._run_events(env, run_id, after))
+
+    async def _run_events(self, env: str, run_id: str, after: int) -> AsyncIterator[str]:
+        """``after`` is the run's last event when the page was rendered: a change made
+        between the render and this subscription still refreshes the page."""
+        realtime = self.dash.engine.realtime
+        yield f"retry: {RETRY_MS}\n\n"
+        with self.broadcaster.subscription(run_id) as woken:  # before the first read
+            cursor, fresh = after, True
+            while True:
+                if fresh:
+                    try:
+                        snapshot, cursor, final = await self.broadcaster.shared(
+                            ("run", env, run_id, cursor), realtime.run_changes, env, run_id,
+                            cursor)
+                    except NotFoundError:
+                        return
+                    if snapshot is not None:
+                        yield f"id: {cursor}\nevent: change\ndata: {{}}\n\n"
+                    if final:
+                        yield "event: final\ndata: {}\n\n"
+                        return
+                fresh = await wait_woken(woken, self.heartbeat)
+                if not fresh:
+                    yield ": heartbeat\n\n"
+
+    async def runs(self, request: Request) -> Response:
+        env = await self._env(request)
+        if env is None:
+            return PlainTextResponse("Sign in to the dashboard first.", status_code=401)
+        return _streaming(self._list_events())
+
+    async def _list_events(self) -> AsyncIterator[str]:
+        yield f"retry: {RETRY_MS}\n\n"
+        with self.broadcaster.subscription(ANY_RUN) as woken:
+            while True:
+                if await wait_woken(woken, self.heartbeat):
+                    yield "event: change\ndata: {}\n\n"
+                    # changes meanwhile set ``woken`` again: they make one more event
+                    await asyncio.sleep(self.debounce)
+                else:
+                    yield ": heartbeat\n\n"
+
+
+def _streaming(body: AsyncIterator[str]) -> Response:
+    return StreamingResponse(body, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

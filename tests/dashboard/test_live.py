@@ -1,0 +1,159 @@
+"""The dashboard's server-sent events (``/runs/{id}/live``, ``/runs/live``) against a
+real uvicorn, on both stores: an event after each change, a session required, and runs
+of other environments not found."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from outlast.engine import Engine, Outcome
+from outlast.engine.triggering import Triggered
+from outlast.sdk.realtime import parse
+from outlast.server.app import create_app
+from tests.dashboard.support import DEV_KEY, serve
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class Events:
+    """Event names read from one stream in a thread, until it ends or we hang up."""
+
+    def __init__(self, client: httpx.Client, path: str) -> None:
+        self.names: list[str] = []
+        self.status: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(client, path), daemon=True)
+        self._thread.start()
+
+    def _read(self, client: httpx.Client, path: str) -> None:
+        try:
+            self._stream(client, path)
+        except httpx.HTTPError:
+            if not self._stop.is_set():
+                raise  # else the server went away while we were hanging up
+
+    def _stream(self, client: httpx.Client, path: str) -> None:
+        with client.stream("GET", path, timeout=30) as r:
+            self.status = r.status_code
+            if r.status_code != 200:
+                return
+            assert r.headers["content-type"].startswith("text/event-stream")
+            for event in parse(r.iter_lines()):
+                self.names.append(event.event)
+                if self._stop.is_set():
+                    return
+
+    def wait_for(self, name: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while name not in self.names:
+            assert time.monotonic() < deadline, f"no {name!r} event, only {self.names}"
+            time.sleep(0.02)
+
+    def hang_up(self) -> None:
+        self._stop.set()  # the server's shutdown ends the connection
+
+    def join(self) -> list[str]:
+        self._thread.join(15)
+        assert not self._thread.is_alive(), f"the stream did not end: {self.names}"
+        return self.names
+
+
+def subscribed(app: Starlette, count: int = 1) -> None:
+    """Wait until ``count`` streams listen, so a change after this is one they hear."""
+    deadline = time.monotonic() + 10
+    while app.state.realtime.broadcaster.subscribers < count:
+        assert time.monotonic() < deadline, "the stream never subscribed"
+        time.sleep(0.02)
+
+
+def complete(engine: Engine, row: Any) -> None:
+    engine.record([Outcome(row["id"], row["lease_id"], row["attempt_count"], "completed",
+                           output="done")])
+
+
+def live_url(page: str) -> str:
+    match = re.search(r'data-live="([^"]+)"', page)
+    assert match, "the page does not listen for events"
+    return match.group(1).replace("&amp;", "&")
+
+
+def login(client: httpx.Client, key: str) -> None:
+    match = CSRF.search(client.get("/login").text)
+    assert match
+    r = client.post("/login", data={"csrf": match.group(1), "key": key, "next": "/"})
+    assert r.status_code == 303, r.text
+
+
+def test_run_stream_sends_a_change_per_update_then_final(
+    engine: Engine, dash_tasks: list[str], trigger: Callable[..., Triggered]
+) -> None:
+    run_id = trigger(engine, "hello-world", {}).row["id"]
+    app = create_app(engine, dev_api_key=DEV_KEY, scheduler=False)
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        live = live_url(client.get(f"/runs/{run_id}").text)
+        assert live.startswith(f"/runs/{run_id}/live?after=")
+        events = Events(client, live)
+        subscribed(app)
+        assert events.names == []  # as the page was rendered: nothing to refresh yet
+        [row] = engine.claim("dev", "w1", None, 1)
+        events.wait_for("change")
+        # a change between rendering a page and its stream opening still refreshes it
+        other = trigger(engine, "hello-world", {}).row["id"]
+        rendered = live_url(client.get(f"/runs/{other}").text)
+        [other_row] = engine.claim("dev", "w1", None, 1)
+        assert other_row["id"] == other
+        late = Events(client, rendered)
+        late.wait_for("change")
+        complete(engine, other_row)
+        assert late.join()[-1] == "final"
+        complete(engine, row)
+        names = events.join()  # a final run ends the stream
+        assert names[-1] == "final" and events.status == 200
+        assert set(names) == {"change", "final"}
+        # already final (and from no event: all of it is news): the stream ends at once
+        assert Events(client, f"/runs/{run_id}/live").join() == ["change", "final"]
+
+
+def test_runs_list_stream_sends_a_change_when_a_run_changes(
+    engine: Engine, dash_tasks: list[str], trigger: Callable[..., Triggered]
+) -> None:
+    app = create_app(engine, dev_api_key=DEV_KEY, scheduler=False)
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        assert 'data-live="/runs/live"' in client.get("/").text
+        events = Events(client, "/runs/live")
+        subscribed(app)
+        trigger(engine, "hello-world", {})
+        events.wait_for("change")
+        for _ in range(5):  # a burst of changes...
+            trigger(engine, "hello-world", {})
+        time.sleep(0.5)
+        assert events.names.count("change") <= 2  # ...makes at most one more event a second
+        events.hang_up()
+
+
+def test_live_streams_need_a_session_and_keep_to_its_environment(
+    engine: Engine, dash_tasks: list[str], register: Callable[..., Any],
+    trigger: Callable[..., Triggered]
+) -> None:
+    register(engine, "prod-task", env="prod")
+    prod_run = trigger(engine, "prod-task", {}, env="prod").row["id"]
+    dev_run = trigger(engine, "hello-world", {}).row["id"]
+    app = create_app(engine, scheduler=False)
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        assert client.get(f"/runs/{prod_run}/live").status_code == 401
+        assert client.get("/runs/live").status_code == 401
+        login(client, engine.create_api_key("prod"))
+        assert client.get(f"/runs/{dev_run}/live").status_code == 404  # another environment
+        assert client.get("/runs/run_nope/live").status_code == 404
+        events = Events(client, f"/runs/{prod_run}/live")
+        subscribed(app)
+        [row] = engine.claim("prod", "w1", None, 1)
+        complete(engine, row)
+        assert events.join()[-1] == "final" and events.status == 200
