@@ -60,6 +60,10 @@ from outlast.worker.pool import Child, crash_error
 
 log = logging.getLogger("outlast.worker")
 
+#: how often the sweeper-lease holder sweeps, and how often a worker asks for the lease
+SWEEP_EVERY = 0.2
+LEAD_EVERY = 1.0
+
 #: claim ahead only while attempts take less than this on average (seconds)
 PREFETCH_BELOW = 0.05
 #: a child holds about this much known-short work in its pipe (seconds), at most PIPE_MAX runs
@@ -132,6 +136,8 @@ class Supervisor:
         self._last_claim = 0.0
         self._last_heartbeat = 0.0
         self._last_sweep = 0.0
+        self._last_lead = 0.0
+        self._leading = False
         self._last_hooks = 0.0
         self._backoff_until = 0.0
         self._listener: Any = None
@@ -235,6 +241,8 @@ class Supervisor:
                 database.append(self._last_check + SQLITE_WAKE_CHECK)
         if self.pending.outcomes or self.pending.logs:
             database.append(now)
+        if self._leading:
+            database.append(self._last_sweep + SWEEP_EVERY)
         due.append(max(min(database), self._backoff_until))  # no busy loop while backing off
         return max(0.0, min(due) - now)
 
@@ -497,11 +505,16 @@ class Supervisor:
         return ids
 
     def _maybe_sweep(self) -> None:
+        """Sweep often while this worker holds the sweeper lease (so durable sleeps wake
+        on time without a server), and ask for the lease only once a second."""
         now = time.monotonic()
-        if not self.sweep_enabled or now - self._last_sweep < 1.0:
+        if not self.sweep_enabled or now - self._last_sweep < SWEEP_EVERY:
             return
         self._last_sweep = now
-        if self.engine.try_lead("sweeper", self.worker_id, ttl=10.0):
+        if now - self._last_lead >= LEAD_EVERY:
+            self._last_lead = now
+            self._leading = self.engine.try_lead("sweeper", self.worker_id, ttl=10.0)
+        if self._leading:
             self.engine.sweep()
 
     def _prefetching(self) -> bool:
