@@ -19,14 +19,11 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
-import psycopg
-from psycopg import sql
+from _databases import fresh_database
 
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.engine.definitions import TaskDefinition
@@ -43,7 +40,6 @@ from outlast.server.app import create_app
 RUNS = int(os.environ.get("RUNS", 100_000))
 STORES = os.environ.get("STORES", "sqlite postgres").split()
 REPEAT = int(os.environ.get("REPEAT", 20))
-PG_ADMIN = os.environ.get("OUTLAST_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "outlast_dashboard_bench"
 TASKS = [f"task-{i:02d}" for i in range(12)]
 BATCH = 1000
@@ -51,25 +47,8 @@ SCHEDULES = 50
 BUDGET_MS = 200.0
 
 
-@contextmanager
-def database(store: str) -> Iterator[str]:
-    if store == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/bench.db"
-        return
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(PG_DB))
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(drop)
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DB)))
-    info = psycopg.conninfo.conninfo_to_dict(PG_ADMIN)
-    info["dbname"] = PG_DB
-    try:
-        user, host, port = info.get("user", "postgres"), info.get("host", "127.0.0.1"), info.get(
-            "port", "5432")
-        yield f"postgresql://{user}@{host}:{port}/{PG_DB}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(drop)
+def database(store: str) -> AbstractContextManager[str]:
+    return fresh_database(store, PG_DB)
 
 
 def seed(engine: Engine) -> str:

@@ -21,14 +21,12 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-import psycopg
-from psycopg import sql
+from _databases import fresh_database
 
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.engine.definitions import TaskDefinition
@@ -39,7 +37,6 @@ RUNS = int(os.environ.get("RUNS", 5000))
 BACKLOG = int(os.environ.get("BACKLOG", 50_000))
 SMALL = int(os.environ.get("SMALL", 50))
 STORES = os.environ.get("STORES", "sqlite postgres").split()
-PG_ADMIN = os.environ.get("OUTLAST_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "outlast_flow_bench"
 
 
@@ -56,21 +53,8 @@ def engine_for(store: str, **limits: Any) -> Iterator[Engine]:
             opened.close()
 
 
-@contextmanager
-def _database(store: str) -> Iterator[str]:
-    if store == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/bench.db"
-        return
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(PG_DB))
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(drop)
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DB)))
-    info = psycopg.conninfo.conninfo_to_dict(PG_ADMIN)
-    yield f"postgresql://{info.get('user', 'postgres')}@{info.get('host', '127.0.0.1')}:" \
-          f"{info.get('port', '5432')}/{PG_DB}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(drop)
+def _database(store: str) -> AbstractContextManager[str]:
+    return fresh_database(store, PG_DB)
 
 
 def enqueue(engine: Engine, n: int, key: Any) -> None:
