@@ -1,4 +1,7 @@
-"""``outlast keys``: API keys, one environment each.
+"""``outlast keys``: API keys, each for one environment of one project.
+
+A key is stored in its project's database (or its PostgreSQL schema, see
+``store/postgres/target.py``), so it means nothing to another project.
 
 Only a hash of a key is stored, so a key is printed once, when it is created; a lost
 key is replaced, never recovered.
@@ -26,14 +29,16 @@ def keys() -> None:
 @database_url_option
 def create(environment: str, database_url: str | None) -> None:
     """Create an API key and print it (it is shown only this once)."""
-    engine = open_engine(project_config(database_url))
+    config = project_config(database_url)
+    engine = open_engine(config)
     try:
         key = engine.create_api_key(environment)
     finally:
         engine.store.close()
     click.echo(key)
-    note(f"Created a {environment} key. It is stored hashed and will not be shown again: "
-         "keep it in your secrets manager and give it to clients as OUTLAST_API_KEY.")
+    note(f"Created a {environment} key for project {config.project!r}. It is stored hashed "
+         "and will not be shown again: keep it in your secrets manager and give it to "
+         "clients as OUTLAST_API_KEY.")
 
 
 @keys.command("list")

@@ -7,8 +7,14 @@ from outlast.store.protocol import Store
 
 
 def open_store(url: str) -> Store:
-    """``sqlite:///path/to.db`` (relative) or ``sqlite:////abs/path``; ``postgresql://…``."""
+    """``sqlite:///path/to.db`` (relative) or ``sqlite:////abs/path``; ``postgresql://…``
+    with an optional ``?schema=NAME`` to keep a project's tables apart in a shared database.
+    """
     if url.startswith("sqlite:///"):
+        if "?" in url:
+            raise ConfigError(
+                f"database_url {url!r}: SQLite takes no options (a schema per project is a "
+                "PostgreSQL option; with SQLite each project has its own file)")
         from outlast.store.sqlite.store import SQLiteStore
 
         return SQLiteStore(url)

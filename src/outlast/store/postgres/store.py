@@ -27,6 +27,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from outlast.store.migrate import apply_all
+from outlast.store.postgres.target import PostgresTarget, parse_target
 from outlast.store.protocol import Row
 from outlast.store.queries import load_queries
 
@@ -43,10 +44,11 @@ def to_pyformat(sql: str) -> str:
 
 class PostgresTx:
     def __init__(self, conn: psycopg.Connection[Row], queries: dict[str, str],
-                 pipeline: psycopg.Pipeline) -> None:
+                 pipeline: psycopg.Pipeline, target: PostgresTarget) -> None:
         self._conn = conn
         self._queries = queries
         self._pipeline = pipeline
+        self._target = target
         self.notifications: dict[tuple[str, str], None] = {}
 
     def _answered(self, name: str, params: dict[str, Any]) -> psycopg.Cursor[Row]:
@@ -83,17 +85,18 @@ class PostgresTx:
             channels, payloads = zip(*self.notifications, strict=True)
             self._conn.cursor().execute(
                 "SELECT pg_notify(c, p) FROM unnest(%s::text[], %s::text[]) AS n(c, p)",
-                (list(channels), list(payloads)),
+                ([self._target.channel(c) for c in channels], list(payloads)),
             )
 
 
 class PostgresListener:
     """A dedicated autocommit connection that LISTENs; its socket goes into select()."""
 
-    def __init__(self, url: str, channels: list[str]) -> None:
-        self._conn = psycopg.connect(url, autocommit=True)
+    def __init__(self, target: PostgresTarget, channels: list[str]) -> None:
+        self._target = target
+        self._conn = psycopg.connect(target.conninfo, autocommit=True)
         for channel in channels:
-            self._conn.execute(f'LISTEN "{channel}"')
+            self._conn.execute(f'LISTEN "{target.channel(channel)}"')
 
     def fileno(self) -> int:
         return self._conn.fileno()
@@ -104,7 +107,7 @@ class PostgresListener:
         if not ready:
             return out
         for note in self._conn.notifies(timeout=0):
-            out.append((note.channel, note.payload))
+            out.append((self._target.local_channel(note.channel), note.payload))
         return out
 
     def close(self) -> None:
@@ -115,10 +118,11 @@ class PostgresStore:
     dialect = "postgres"
 
     def __init__(self, url: str, min_size: int = 1, max_size: int = 10) -> None:
-        self.url = url
+        self.url = url  # as given, ``?schema=`` included: child processes reopen from it
+        self.target = parse_target(url)
         self._queries = {k: to_pyformat(v) for k, v in load_queries("postgres").items()}
         self._pool = ConnectionPool(
-            url,
+            self.target.conninfo,
             min_size=min_size,
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": False},
@@ -130,7 +134,7 @@ class PostgresStore:
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
         with self._begin() as (conn, pipeline):
-            tx = PostgresTx(conn, self._queries, pipeline)
+            tx = PostgresTx(conn, self._queries, pipeline, self.target)
             yield tx
             tx.send_notifications()
         for channel, payload in tx.notifications:
@@ -161,8 +165,10 @@ class PostgresStore:
                 return
 
     def migrate(self) -> list[str]:
-        with psycopg.connect(self.url, autocommit=False) as conn:
+        with psycopg.connect(self.target.conninfo, autocommit=False) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            if self.target.schema:  # a name checked by parse_target: safe to splice
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.target.schema}".encode())
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS outlast_migrations "
                 "(name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
@@ -178,7 +184,7 @@ class PostgresStore:
         return done
 
     def listen(self, channels: list[str]) -> PostgresListener:
-        return PostgresListener(self.url, channels)
+        return PostgresListener(self.target, channels)
 
     def add_local_listener(self, callback: Callable[[str, str], None]) -> None:
         self._local_listeners.append(callback)
