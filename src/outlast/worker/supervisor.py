@@ -6,19 +6,14 @@ Heartbeats are sent from here, never from a child, so task code cannot starve th
 Every result is written with the attempt's lease id: a late result from an attempt
 whose lease was taken over (canceled, or recovered by the sweeper) is dropped.
 
-Short runs are claimed ahead. Once recent attempts took less than ``PREFETCH_BELOW``
-seconds, the supervisor keeps ``concurrency`` runs in ``buffer`` beyond what the children
-hold, and a child whose current task is known to be short gets up to ``PIPE_MAX`` runs
-(about ``PIPE_WINDOW`` seconds of work) queued in its pipe, sent as one message; each
-starts the moment the one before ends, so children keep working while a database pass
-is in flight. One transaction per pass records what ended and tops these up.
+Short runs are claimed ahead (``claim_ahead.py`` says how many and which child gets
+which). One transaction per pass records what ended and tops the children up.
 Claimed-ahead runs are EXECUTING under a lease like any other: heartbeated from here,
 dropped when a heartbeat shows the lease gone (canceled; one already in a child's pipe
 is killed as soon as it starts), handed back (``released``, the attempt number
 given back) on shutdown or when no child drew from the buffer between two heartbeats.
 Their attempt's ``started_at`` is the claim time, a few milliseconds early; the
-``max_duration`` deadline starts when the child really starts the run. Long runs are
-never claimed ahead, so they cannot wait behind each other while another worker idles.
+``max_duration`` deadline starts when the child really starts the run.
 """
 
 from __future__ import annotations
@@ -28,23 +23,20 @@ import logging
 import os
 import socket
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from outlast import __version__
 from outlast.engine import Engine, Outcome
-from outlast.engine.attempts import OutcomeKind
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
-from outlast.errors import ConfigError, OutlastError
+from outlast.errors import ConfigError
 from outlast.ids import new_id
-from outlast.jsonutil import dumps
-from outlast.machines import PRESETS
-from outlast.sdk.transports import LocalTransport
-from outlast.worker import runtime
+from outlast.worker import outcomes
+from outlast.worker.child_calls import ChildCalls
+from outlast.worker.claim_ahead import ClaimAhead, run_fields
 from outlast.worker.messages import (
     ApiCall,
     Assignment,
@@ -53,22 +45,14 @@ from outlast.worker.messages import (
     HookJob,
     LogBatch,
     Ready,
-    Reply,
     RuntimeCall,
 )
-from outlast.worker.pool import Child, crash_error
+from outlast.worker.pool import Child
+from outlast.worker.sweeping import SweeperTurn
 
 log = logging.getLogger("outlast.worker")
 
-#: how often the sweeper-lease holder sweeps, and how often a worker asks for the lease
-SWEEP_EVERY = 0.2
-LEAD_EVERY = 1.0
 
-#: claim ahead only while attempts take less than this on average (seconds)
-PREFETCH_BELOW = 0.05
-#: a child holds about this much known-short work in its pipe (seconds), at most PIPE_MAX runs
-PIPE_WINDOW = 0.03
-PIPE_MAX = 32
 #: how often an idle SQLite worker looks at ``PRAGMA data_version`` (seconds)
 SQLITE_WAKE_CHECK = 0.003
 
@@ -110,7 +94,7 @@ class Supervisor:
         self.queues = queues or None
         self.grace = grace
         self.worker_id = worker_id or new_id("worker")
-        self.sweep_enabled = sweep
+        self.sweeper = SweeperTurn(engine, self.worker_id, sweep)
         self.exit_on_import_error = exit_on_import_error
         self.enforce_memory = enforce_memory
         self.task_defaults = task_defaults
@@ -119,7 +103,7 @@ class Supervisor:
         self.generation = 0
         self.registered_generation = -1
         self.import_error: str | None = None
-        self._api = LocalTransport(engine, environment)
+        self.calls = ChildCalls(engine, environment, self._flush)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
@@ -127,17 +111,11 @@ class Supervisor:
         self._reload_requested = False
         self._stop_deadline: float | None = None
         self._more_work = True
-        self.buffer: deque[dict[str, Any]] = deque()
-        self._avg_run: float | None = None
-        self._task_avg: dict[str, float] = {}
-        self._fed = False
+        self.ahead = ClaimAhead(concurrency, environment, enforce_memory)
         self._revoked: set[str] = set()
         self._last_check = 0.0
         self._last_claim = 0.0
         self._last_heartbeat = 0.0
-        self._last_sweep = 0.0
-        self._last_lead = 0.0
-        self._leading = False
         self._last_hooks = 0.0
         self._backoff_until = 0.0
         self._listener: Any = None
@@ -214,7 +192,7 @@ class Supervisor:
         self._register_definitions()
         self._sync()
         self._maybe_heartbeat()
-        self._maybe_sweep()
+        self.sweeper.maybe_sweep()
         self._feed()
         self._maybe_hooks()
 
@@ -241,8 +219,9 @@ class Supervisor:
                 database.append(self._last_check + SQLITE_WAKE_CHECK)
         if self.pending.outcomes or self.pending.logs:
             database.append(now)
-        if self._leading:
-            database.append(self._last_sweep + SWEEP_EVERY)
+        sweep_due = self.sweeper.next_due()
+        if sweep_due is not None:
+            database.append(sweep_due)
         due.append(max(min(database), self._backoff_until))  # no busy loop while backing off
         return max(0.0, min(due) - now)
 
@@ -291,11 +270,11 @@ class Supervisor:
         if isinstance(message, Finished):
             self._on_finished(child, message)
         elif isinstance(message, LogBatch):
-            self.pending.logs.extend(_log_rows(message))
+            self.pending.logs.extend(outcomes.log_rows(message))
         elif isinstance(message, ApiCall):
-            child.conn.send(self._answer(message))
+            child.conn.send(self.calls.answer(message))
         elif isinstance(message, RuntimeCall):
-            child.conn.send(self._run_op(message))
+            child.conn.send(self.calls.run_op(message))
         elif isinstance(message, HookDone):
             self.pending.hooks_done.append((message.run_id, message.lease_id))
             child.job, child.deadline = None, None
@@ -305,11 +284,9 @@ class Supervisor:
     def _on_finished(self, child: Child, message: Finished) -> None:
         job = child.job
         machine = job.run.get("machine") if isinstance(job, Assignment) else None
-        self.pending.outcomes.append(_outcome(message, machine))
-        self._avg_run = _ewma(self._avg_run, message.executed)
-        if isinstance(job, Assignment):
-            task = job.run["task_id"]
-            self._task_avg[task] = _ewma(self._task_avg.get(task), message.executed)
+        self.pending.outcomes.append(outcomes.finished(message, machine))
+        self.ahead.observe(job.run["task_id"] if isinstance(job, Assignment) else None,
+                           message.executed)
         child.advance()
         if message.kind == "oom":
             child.retire = True  # a MemoryError may leave the process unusable
@@ -317,29 +294,6 @@ class Supervisor:
         if isinstance(head, Assignment) and head.run["id"] in self._revoked:
             self._revoked.discard(head.run["id"])
             child.kill("cancel")  # it was canceled while it waited in the pipe
-
-    def _answer(self, message: ApiCall) -> Reply:
-        try:
-            return Reply(message.request_id, True, self._api.send(message.call))
-        except OutlastError as exc:
-            return Reply(message.request_id, False, error=exc.to_dict(), status=exc.http_status)
-        except Exception as exc:
-            log.exception("a task's API call failed")
-            return Reply(message.request_id, False, status=500,
-                         error={"code": "internal_error", "message": str(exc)})
-
-    def _run_op(self, message: RuntimeCall) -> Reply:
-        """A durable operation of a running attempt; the reply unblocks the child."""
-        try:
-            self._flush()  # logs and results first, so the journal follows them in order
-            data = runtime.dispatch(self.engine, self.environment, message.op, message.args)
-            return Reply(message.request_id, True, data)
-        except OutlastError as exc:
-            return Reply(message.request_id, False, error=exc.to_dict(), status=exc.http_status)
-        except Exception as exc:
-            log.exception("durable operation %s failed", message.op)
-            return Reply(message.request_id, False, status=500,
-                         error={"code": "internal_error", "message": str(exc)})
 
     def _on_ready(self, child: Child, message: Ready) -> None:
         if message.error:
@@ -405,22 +359,9 @@ class Supervisor:
         job = child.job
         self._release(list(child.queued), "the worker process died before it started")
         child.queued.clear()
-        if job is None or isinstance(job, HookJob):
-            return
-        reason = child.killed_for
-        if reason == "cancel":
-            return  # the run is already final; nothing to write
-        executed = time.monotonic() - child.started_at
-        kind: OutcomeKind
-        if reason == "timeout":
-            limit = job.run.get("max_duration")
-            error = {"type": "MaxDurationExceeded",
-                     "message": f"the run exceeded its max_duration of {limit} s"}
-            kind = "timed_out"
-        else:
-            error, kind = crash_error(child.process.exitcode), "crashed"
-        self.pending.outcomes.append(Outcome(job.run["id"], job.lease_id, job.attempt, kind,
-                                             executed, error=error))
+        outcome = outcomes.died(child, job) if isinstance(job, Assignment) else None
+        if outcome is not None:
+            self.pending.outcomes.append(outcome)
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -436,25 +377,17 @@ class Supervisor:
             self._release(list(c.queued), "handed back on shutdown")
             c.queued.clear()
             if isinstance(job, Assignment):
-                self.pending.outcomes.append(Outcome(
-                    job.run["id"], job.lease_id, job.attempt, "released",
-                    time.monotonic() - c.started_at,
-                    error={"type": "WorkerShutdown", "message": "handed back on shutdown"}))
+                self.pending.outcomes.append(outcomes.stopped(c, job))
             c.job = None
 
     # -- database work -------------------------------------------------------------------
 
     def _release(self, jobs: list[Assignment], why: str) -> None:
         """Claimed but never started: give the runs (and attempt numbers) back."""
-        for job in jobs:
-            self.pending.outcomes.append(Outcome(
-                job.run["id"], job.lease_id, job.attempt, "released", 0.0,
-                error={"type": "WorkerShutdown", "message": why}))
+        self.pending.outcomes.extend(outcomes.released(jobs, why))
 
     def _release_buffer(self, why: str = "handed back on shutdown") -> None:
-        jobs = [self._job(row) for row in self.buffer]
-        self.buffer.clear()
-        self._release(jobs, why)
+        self._release(self.ahead.take_all(), why)
 
     def _flush(self) -> None:
         if self.pending.logs:
@@ -473,14 +406,15 @@ class Supervisor:
         if now - self._last_heartbeat < self.heartbeat_interval:
             return
         self._last_heartbeat = now
-        if self.buffer and not self._fed:
+        buffer = self.ahead.buffer
+        if buffer and not self.ahead.fed:
             self._release_buffer("no free process to start it")
-        self._fed = False
+        self.ahead.fed = False
         held = self.engine.heartbeat(self.worker_id, sorted(self._held_ids()))
-        lost = [r for r in self.buffer if held.get(r["id"]) != r["lease_id"]]
+        lost = [r for r in buffer if held.get(r["id"]) != r["lease_id"]]
         for row in lost:
             log.info("run %s is no longer ours (canceled or recovered); dropping it", row["id"])
-            self.buffer.remove(row)
+            buffer.remove(row)
         for c in self.children:
             if c.killed_for is None:
                 self._check_leases(c, held)
@@ -498,50 +432,15 @@ class Supervisor:
             self._revoked.add(job.run["id"])
 
     def _held_ids(self) -> set[str]:
-        ids = {r["id"] for r in self.buffer}
+        ids = {r["id"] for r in self.ahead.buffer}
         for c in self.children:
             if c.killed_for is None:
                 ids.update(job.run["id"] for job in c.held())
         return ids
 
-    def _maybe_sweep(self) -> None:
-        """Sweep often while this worker holds the sweeper lease (so durable sleeps wake
-        on time without a server), and ask for the lease only once a second."""
-        now = time.monotonic()
-        if not self.sweep_enabled or now - self._last_sweep < SWEEP_EVERY:
-            return
-        self._last_sweep = now
-        if now - self._last_lead >= LEAD_EVERY:
-            self._last_lead = now
-            self._leading = self.engine.try_lead("sweeper", self.worker_id, ttl=10.0)
-        if self._leading:
-            self.engine.sweep()
-
-    def _prefetching(self) -> bool:
-        avg = self._avg_run
-        return avg is not None and avg < PREFETCH_BELOW
-
-    def _depth(self, child: Child) -> int:
-        """Runs to hold in a child: one, or more queued behind a task known to be short."""
-        job = child.job
-        return self._depth_for(job.run["task_id"]) if isinstance(job, Assignment) else 1
-
-    def _depth_for(self, task_id: str) -> int:
-        if not self._prefetching():
-            return 1
-        avg = self._task_avg.get(task_id)
-        if avg is None or avg >= PREFETCH_BELOW:
-            return 1
-        return 1 + max(1, min(PIPE_MAX - 1, int(PIPE_WINDOW / max(avg, 1e-6))))
-
     def _wanted(self) -> int:
         """How many runs to claim now to fill every child and the buffer."""
-        if self._stop_requested:
-            return 0
-        room = sum(self._depth(c) - c.load() for c in self.children
-                   if c.can_take(self._depth(c)))
-        ahead = self.concurrency if self._prefetching() else 0
-        return max(0, room + ahead - len(self.buffer))
+        return 0 if self._stop_requested else self.ahead.wanted(self.children)
 
     def _should_claim(self, wanted: int) -> bool:
         if wanted == 0:
@@ -568,7 +467,7 @@ class Supervisor:
                 outcomes, self.environment, self.worker_id, self.queues,
                 wanted if claim else 0)
             self.pending.outcomes = []
-            self.buffer.extend(rows)
+            self.ahead.buffer.extend(rows)
             if claim:
                 self._more_work = len(rows) == wanted
         for run_id, lease_id in self.pending.hooks_done:
@@ -576,43 +475,17 @@ class Supervisor:
         self.pending.hooks_done = []
 
     def _feed(self) -> None:
-        """Hand buffered runs to children, least loaded first; one pipe message per child."""
-        if not self.buffer:
-            return
-        room = {c: self._depth(c) for c in self.children if c.can_take(self._depth(c))}
-        load = {c: c.load() for c in room}
-        batches: dict[Child, list[dict[str, Any]]] = {}
-        while self.buffer and room:
-            child = min(room, key=load.__getitem__)
-            row = self.buffer.popleft()
-            batches.setdefault(child, []).append(row)
-            load[child] += 1
-            if load[child] == 1:  # an idle child's depth follows the run it starts with
-                room[child] = self._depth_for(row["task_id"])
-            if load[child] >= room[child]:
-                del room[child]
-        for child, rows in batches.items():
-            if child.send_batch([self._job(row) for row in rows]):
-                self._fed = True
-            else:
-                self.buffer.extendleft(reversed(rows))
-
-    def _job(self, row: dict[str, Any]) -> Assignment:
-        preset = PRESETS.get(row["machine"])
-        memory = preset.memory_bytes if preset and self.enforce_memory else None
-        return Assignment(run=_run_fields(row), lease_id=row["lease_id"],
-                          attempt=row["attempt_count"], memory_limit=memory,
-                          environment=self.environment)
+        self.ahead.feed(self.children)
 
     def _maybe_hooks(self) -> None:
         idle = [c for c in self.children if c.idle]
         now = time.monotonic()
-        if not idle or self.buffer or self._stop_requested or now - self._last_hooks < 1.0:
+        if not idle or self.ahead.buffer or self._stop_requested or now - self._last_hooks < 1.0:
             return
         self._last_hooks = now
         for child, row in zip(idle, self.engine.claim_hooks(self.environment, self.queues,
                                                             len(idle)), strict=False):
-            child.assign(HookJob(_run_fields(row), row["hook_pending"], row["hook_lease"],
+            child.assign(HookJob(run_fields(row), row["hook_pending"], row["hook_lease"],
                                  self.environment), None)
 
     # -- shutdown ------------------------------------------------------------------------
@@ -624,38 +497,13 @@ class Supervisor:
         try:
             self._flush()
             self.engine.stop_worker(self.worker_id)
-            self.engine.release_lead("sweeper", self.worker_id)
+            self.sweeper.release()
         except Exception as exc:
             log.warning("could not record the worker's shutdown: %s", exc)
         if self._listener is not None:
             self._listener.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
-
-
-_RUN_FIELDS = ("id", "task_id", "payload", "attempt_count", "max_attempts", "tags", "metadata",
-               "created_at", "queue", "machine", "replayed_from", "parent_id", "root_id",
-               "idempotency_key", "max_duration", "execution_seconds", "status", "error",
-               "environment")
-
-
-def _run_fields(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row.get(k) for k in _RUN_FIELDS}
-
-
-def _outcome(m: Finished, machine: str | None) -> Outcome:
-    return Outcome(m.run_id, m.lease_id, m.attempt, cast(OutcomeKind, m.kind),
-                   m.executed, m.output, m.error, m.retry_override, m.hooks_done, machine)
-
-
-def _ewma(average: float | None, sample: float) -> float:
-    return sample if average is None else 0.8 * average + 0.2 * sample
-
-
-def _log_rows(batch: LogBatch) -> list[dict[str, Any]]:
-    return [{"run_id": batch.run_id, "attempt": batch.attempt, "at": r["at"],
-             "level": r["level"], "message": r["message"],
-             "attributes": dumps(r["attributes"], "log attributes")} for r in batch.records]
 
 
 def _drain_fd(fd: int) -> None:

@@ -1,0 +1,122 @@
+"""Claiming ahead: how many runs a worker claims per pass, and which child gets which.
+
+A worker whose runs are short would spend most of its time waiting for the database
+between runs. Once recent attempts took less than ``PREFETCH_BELOW`` seconds on average,
+the supervisor keeps ``concurrency`` claimed runs in ``buffer`` beyond what the children
+hold, and a child whose current task is known to be short gets up to ``PIPE_MAX`` runs
+(about ``PIPE_WINDOW`` seconds of work) queued in its pipe, sent as one message; each
+starts the moment the one before ends, so children keep working while a database pass is
+in flight. Long runs are never claimed ahead, so they cannot wait behind each other while
+another worker idles.
+
+This module owns only the arithmetic and the hand-out; leases, heartbeats and handing
+runs back stay with the supervisor, which knows when the database can be reached.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from outlast.machines import PRESETS
+from outlast.worker.messages import Assignment
+from outlast.worker.pool import Child
+
+#: claim ahead only while attempts take less than this on average (seconds)
+PREFETCH_BELOW = 0.05
+#: a child holds about this much known-short work in its pipe (seconds), at most PIPE_MAX runs
+PIPE_WINDOW = 0.03
+PIPE_MAX = 32
+
+_RUN_FIELDS = ("id", "task_id", "payload", "attempt_count", "max_attempts", "tags", "metadata",
+               "created_at", "queue", "machine", "replayed_from", "parent_id", "root_id",
+               "idempotency_key", "max_duration", "execution_seconds", "status", "error",
+               "environment")
+
+
+class ClaimAhead:
+    """The buffer of claimed runs no child holds yet, and what recent runs took."""
+
+    def __init__(self, concurrency: int, environment: str, enforce_memory: bool) -> None:
+        self.concurrency = concurrency
+        self.environment = environment
+        self.enforce_memory = enforce_memory
+        self.buffer: deque[dict[str, Any]] = deque()
+        #: a child drew from the buffer since the last heartbeat (else the buffer is stale)
+        self.fed = False
+        self._avg_run: float | None = None
+        self._task_avg: dict[str, float] = {}
+
+    def observe(self, task_id: str | None, executed: float) -> None:
+        """An attempt ended after ``executed`` seconds: update the averages."""
+        self._avg_run = _ewma(self._avg_run, executed)
+        if task_id is not None:
+            self._task_avg[task_id] = _ewma(self._task_avg.get(task_id), executed)
+
+    def prefetching(self) -> bool:
+        avg = self._avg_run
+        return avg is not None and avg < PREFETCH_BELOW
+
+    def depth(self, child: Child) -> int:
+        """Runs to hold in a child: one, or more queued behind a task known to be short."""
+        job = child.job
+        return self.depth_for(job.run["task_id"]) if isinstance(job, Assignment) else 1
+
+    def depth_for(self, task_id: str) -> int:
+        if not self.prefetching():
+            return 1
+        avg = self._task_avg.get(task_id)
+        if avg is None or avg >= PREFETCH_BELOW:
+            return 1
+        return 1 + max(1, min(PIPE_MAX - 1, int(PIPE_WINDOW / max(avg, 1e-6))))
+
+    def wanted(self, children: list[Child]) -> int:
+        """How many runs to claim now to fill every child and the buffer."""
+        room = sum(self.depth(c) - c.load() for c in children if c.can_take(self.depth(c)))
+        ahead = self.concurrency if self.prefetching() else 0
+        return max(0, room + ahead - len(self.buffer))
+
+    def feed(self, children: list[Child]) -> None:
+        """Hand buffered runs to children, least loaded first; one pipe message per child."""
+        if not self.buffer:
+            return
+        room = {c: self.depth(c) for c in children if c.can_take(self.depth(c))}
+        load = {c: c.load() for c in room}
+        batches: dict[Child, list[dict[str, Any]]] = {}
+        while self.buffer and room:
+            child = min(room, key=load.__getitem__)
+            row = self.buffer.popleft()
+            batches.setdefault(child, []).append(row)
+            load[child] += 1
+            if load[child] == 1:  # an idle child's depth follows the run it starts with
+                room[child] = self.depth_for(row["task_id"])
+            if load[child] >= room[child]:
+                del room[child]
+        for child, rows in batches.items():
+            if child.send_batch([self.job(row) for row in rows]):
+                self.fed = True
+            else:
+                self.buffer.extendleft(reversed(rows))
+
+    def take_all(self) -> list[Assignment]:
+        """Empty the buffer, as jobs the supervisor hands back."""
+        jobs = [self.job(row) for row in self.buffer]
+        self.buffer.clear()
+        return jobs
+
+    def job(self, row: dict[str, Any]) -> Assignment:
+        """The child's assignment for a claimed run row."""
+        preset = PRESETS.get(row["machine"])
+        memory = preset.memory_bytes if preset and self.enforce_memory else None
+        return Assignment(run=run_fields(row), lease_id=row["lease_id"],
+                          attempt=row["attempt_count"], memory_limit=memory,
+                          environment=self.environment)
+
+
+def run_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """What a child needs to know of a run (a claimed row holds more)."""
+    return {k: row.get(k) for k in _RUN_FIELDS}
+
+
+def _ewma(average: float | None, sample: float) -> float:
+    return sample if average is None else 0.8 * average + 0.2 * sample

@@ -1,0 +1,60 @@
+"""What the supervisor writes for an attempt, from what its child said or how it ended.
+
+A child reports a finished run itself (``Finished``); when it dies, is killed for a
+timeout, or the worker stops, the supervisor has to say what became of the runs the child
+held. These rules are pure, so they live here, apart from the loop that applies them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+from outlast.engine import Outcome
+from outlast.engine.attempts import OutcomeKind
+from outlast.jsonutil import dumps
+from outlast.worker.messages import Assignment, Finished, LogBatch
+from outlast.worker.pool import Child, crash_error
+
+
+def finished(m: Finished, machine: str | None) -> Outcome:
+    """The child ran the attempt to an end and said how it went."""
+    return Outcome(m.run_id, m.lease_id, m.attempt, cast(OutcomeKind, m.kind),
+                   m.executed, m.output, m.error, m.retry_override, m.hooks_done, machine)
+
+
+def released(jobs: list[Assignment], why: str) -> list[Outcome]:
+    """Claimed but never started: the runs (and their attempt numbers) go back."""
+    return [Outcome(job.run["id"], job.lease_id, job.attempt, "released", 0.0,
+                    error={"type": "WorkerShutdown", "message": why}) for job in jobs]
+
+
+def died(child: Child, job: Assignment) -> Outcome | None:
+    """The child's process ended while running ``job``; None if nothing is to be written."""
+    reason = child.killed_for
+    if reason == "cancel":
+        return None  # the run is already final
+    executed = time.monotonic() - child.started_at
+    kind: OutcomeKind
+    if reason == "timeout":
+        limit = job.run.get("max_duration")
+        error = {"type": "MaxDurationExceeded",
+                 "message": f"the run exceeded its max_duration of {limit} s"}
+        kind = "timed_out"
+    else:
+        error, kind = crash_error(child.process.exitcode), "crashed"
+    return Outcome(job.run["id"], job.lease_id, job.attempt, kind, executed, error=error)
+
+
+def stopped(child: Child, job: Assignment) -> Outcome:
+    """The worker's grace ran out mid-attempt: the run goes back to the queue."""
+    return Outcome(job.run["id"], job.lease_id, job.attempt, "released",
+                   time.monotonic() - child.started_at,
+                   error={"type": "WorkerShutdown", "message": "handed back on shutdown"})
+
+
+def log_rows(batch: LogBatch) -> list[dict[str, Any]]:
+    """A child's captured log lines as rows for the ``logs`` table."""
+    return [{"run_id": batch.run_id, "attempt": batch.attempt, "at": r["at"],
+             "level": r["level"], "message": r["message"],
+             "attributes": dumps(r["attributes"], "log attributes")} for r in batch.records]
