@@ -116,8 +116,10 @@ def test_small_key_behind_a_large_backlog_across_processes(
     enqueue(live, 5000, concurrency_key="A")
     workers = Workers(store_url, capacity=2, hold=0.005)
     wait_until(live, 20)
-    queued_at = time.monotonic()
     enqueue(live, 10, concurrency_key="B")
+    # from B's commit on: taken before it, a slow enqueue on a busy machine would count
+    # the A runs started while B was still being written
+    queued_at = time.monotonic()
     wait_until(live, 40)
     spans = workers.finish()
     first_b = min(s[2] for s in spans if s[1] == "B")

@@ -48,19 +48,24 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
     """Start up to ``capacity`` runs; return their rows (status EXECUTING)."""
     env_default = env_limit_default()
     started: list[Row] = []
-    limited = True
+    limited, recorded = True, False
     if env_default is None:
         answer = tx.all("claim_unlimited", environment=req.environment, queues=req.queues,
                         now=now, limit=req.capacity, lease_id=req.lease_id,
                         lease_expires_at=now + req.lease_seconds, worker_id=req.worker_id)
         started = [r for r in answer if r["id"] is not None]
-        limited = not answer or answer[0].pop("limited_queues") > 0
-        for row in started:
-            row.pop("limited_queues", None)
+        limited = not answer or answer[0]["limited_queues"] > 0
+        recorded = bool(started) and bool(started[0]["starts_recorded"])
+        for row in answer:
+            del row["limited_queues"], row["starts_recorded"]
     if not started and limited:
         started = _claim_counted(tx, req, now, env_default)
+        recorded = False
     started.sort(key=_claim_order)
-    _record_starts(tx, started, req, now)
+    if not recorded:
+        _record_starts(tx, started, req, now)
+    for row in started:
+        tx.notify(events.CHANGED_CHANNEL, row["id"])
     return started
 
 
@@ -201,6 +206,8 @@ def _log_rated_starts(tx: Tx, env: str, rows: list[Row], queues: dict[str, flow.
 
 
 def _record_starts(tx: Tx, started: list[Row], req: ClaimRequest, now: float) -> None:
+    """Each started run's attempt row and ``start_attempt`` event (``claim_unlimited``
+    writes them itself on PostgreSQL)."""
     if not started:
         return
     attempts: list[dict[str, Any]] = []
@@ -214,5 +221,3 @@ def _record_starts(tx: Tx, started: list[Row], req: ClaimRequest, now: float) ->
                                      row["attempt_count"], worker_id=req.worker_id))
     tx.many("insert_attempt", attempts)
     events.append(tx, evts)
-    for row in started:
-        tx.notify(events.CHANGED_CHANNEL, row["id"])

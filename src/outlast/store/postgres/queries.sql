@@ -58,7 +58,9 @@ LIMIT :limit
 -- never sit in front. Order: aged priority, (available_at - priority * 60) ascending
 -- (engine/flow.py). ``limited_queues`` > 0 means this statement claimed nothing on
 -- purpose and the caller must take the counting path; the row with a NULL id is only
--- there to carry that count.
+-- there to carry that count. Each started run's attempt row and ``start_attempt`` event
+-- are written here too (``starts_recorded``): one statement per claim, however many runs
+-- it starts, instead of two more batches from the worker.
 WITH limited AS (
     SELECT name FROM queues
     WHERE environment = :environment
@@ -95,8 +97,22 @@ WITH limited AS (
     WHERE status = 'QUEUED'
       AND id IN (SELECT id FROM any_queue UNION ALL SELECT id FROM per_queue)
     RETURNING *
+), new_attempts AS (
+    -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
+    INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
+    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now FROM started
+    ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING',
+        lease_id = excluded.lease_id, worker_id = excluded.worker_id,
+        machine = excluded.machine, started_at = excluded.started_at, finished_at = NULL,
+        error = NULL
+), new_events AS (
+    INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count,
+           jsonb_build_object('worker_id', :worker_id::text)::text
+    FROM started
+    ORDER BY (available_at - priority * 60), id
 )
-SELECT started.*, l.n AS limited_queues
+SELECT started.*, l.n AS limited_queues, 1 AS starts_recorded
 FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
 ORDER BY (started.available_at - started.priority * 60), started.id
 

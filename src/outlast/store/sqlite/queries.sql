@@ -56,7 +56,8 @@ LIMIT :limit
 -- needs counting, so candidates are started at once (the caller holds the write lock:
 -- BEGIN IMMEDIATE). No row back means either nothing was queued or a queue has a limit;
 -- the caller then takes the counting path. A returned row proves no queue had one, hence
--- ``limited_queues`` is 0. Order: aged priority (engine/flow.py).
+-- ``limited_queues`` is 0. Order: aged priority (engine/flow.py). SQLite has no writing
+-- CTEs, so the caller writes attempts and events (``starts_recorded`` 0).
 UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
     lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
     started_at = coalesce(started_at, :now), updated_at = :now
@@ -76,7 +77,7 @@ WHERE status = 'QUEUED' AND id IN (
         WHERE environment = :environment AND concurrency_limit IS NOT NULL)
     ORDER BY available_at - priority * 60, id
     LIMIT :limit)
-RETURNING *, 0 AS limited_queues
+RETURNING *, 0 AS limited_queues, 0 AS starts_recorded
 
 -- name: lock_flow_queues
 -- The controlled queues a claim may take from, locked in name order (so two claimers
