@@ -63,6 +63,8 @@ def operation(route: Route) -> dict[str, Any]:
     }
     params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
               for name in _PARAM.findall(route.path)]
+    params += [{"name": q.name, "in": "query", "required": False, "description": q.description,
+                "schema": {"type": q.type}} for q in route.query]
     if params:
         op["parameters"] = params
     if route.public:

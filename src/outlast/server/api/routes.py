@@ -45,6 +45,15 @@ Handler = Callable[[ApiContext, ApiRequest], tuple[int, Any]]
 
 
 @dataclass(frozen=True)
+class Query:
+    """A query parameter a route reads, for the OpenAPI document (all are optional)."""
+
+    name: str
+    description: str
+    type: str = "string"
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str
@@ -52,6 +61,8 @@ class Route:
     summary: str
     #: no API key: the path itself holds a secret (token callback URLs)
     public: bool = False
+    #: documented query parameters
+    query: tuple[Query, ...] = ()
 
     @property
     def pattern(self) -> re.Pattern[str]:

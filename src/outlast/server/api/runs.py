@@ -8,7 +8,7 @@ from outlast.durations import parse_instant
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
 from outlast.server.api.common import body_object, number_or_time
-from outlast.server.api.routes import ApiContext, ApiRequest, Route
+from outlast.server.api.routes import ApiContext, ApiRequest, Query, Route
 from outlast.server.api.tasks import triggered_json
 
 
@@ -28,6 +28,8 @@ def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
         created_after=number_or_time(req.q("created_after"), "created_after"),
         created_before=number_or_time(req.q("created_before"), "created_before"),
         parent_id=req.q("parent_id"),
+        root_id=req.q("root_id"),
+        idempotency_key=req.q("idempotency_key"),
         limit=int(limit_text),
         cursor=req.q("cursor"),
     )
@@ -78,8 +80,21 @@ def journal(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     return 200, {"data": ctx.engine.durable.run_journal(req.params["run_id"])}
 
 
+LIST_QUERY = (
+    Query("status", "Only these statuses, comma-separated (e.g. FAILED,CRASHED)"),
+    Query("task", "Only runs of this task id"),
+    Query("tag", "Only runs carrying this tag"),
+    Query("created_after", "Created at or after: epoch seconds or ISO-8601"),
+    Query("created_before", "Created before: epoch seconds or ISO-8601"),
+    Query("parent_id", "Only runs this run triggered"),
+    Query("root_id", "Only runs below this root run, at any depth (not the root itself)"),
+    Query("idempotency_key", "Only runs holding this idempotency key"),
+    Query("limit", "Page size, 1-1000 (default 50)", "integer"),
+    Query("cursor", "The next_cursor of the previous page"),
+)
+
 ROUTES = [
-    Route("GET", "/runs", list_runs, "List runs, newest first"),
+    Route("GET", "/runs", list_runs, "List runs, newest first", query=LIST_QUERY),
     Route("GET", "/runs/{run_id}", retrieve, "Retrieve a run"),
     Route("POST", "/runs/{run_id}/cancel", cancel, "Cancel a run"),
     Route("POST", "/runs/{run_id}/replay", replay, "Replay a run as a new run"),

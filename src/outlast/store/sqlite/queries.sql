@@ -47,6 +47,8 @@ WHERE environment = :environment
   AND (:created_before IS NULL OR created_at < :created_before)
   AND (:cursor IS NULL OR id < :cursor)
   AND (:parent_id IS NULL OR parent_id = :parent_id)
+  AND (:root_id IS NULL OR root_id = :root_id)
+  AND (:idempotency_key IS NULL OR idempotency_key = :idempotency_key)
 ORDER BY id DESC
 LIMIT :limit
 
