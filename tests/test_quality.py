@@ -20,7 +20,7 @@ PUBLIC = {
     "tasks",
     "DurableUsageError", "NonDeterminismError", "TaskRunResult", "Token", "WaitResult",
     "idempotency_keys", "step", "wait",
-    "metadata", "streams",
+    "metadata", "streams", "tags",
     "queues",
 }
 

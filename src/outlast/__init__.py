@@ -31,6 +31,7 @@ from outlast.sdk.queue import Queue
 from outlast.sdk.retry import Retry, RetryDecision
 from outlast.sdk.steps import step
 from outlast.sdk.streams import streams
+from outlast.sdk.tags import tags
 from outlast.sdk.task import Task, task
 from outlast.sdk.waits import Token, WaitResult, wait
 
@@ -84,6 +85,7 @@ __all__ = [
     "runs",
     "schedules",
     "streams",
+    "tags",
     "task",
     "tasks",
 ]

@@ -16,8 +16,10 @@ def register(engine: Engine, registry: Registry, env: str = "dev") -> None:
     engine.register_tasks(env, [t.definition() for t in registry.all()])
 
 
-def execute_one(engine: Engine, registry: Registry, env: str = "dev") -> Finished | None:
-    """Claim one run and run one attempt of it, as a worker would; None if none is queued."""
+def execute_one(engine: Engine, registry: Registry, env: str = "dev",
+                sent: list[Any] | None = None) -> Finished | None:
+    """Claim one run and run one attempt of it, as a worker would; None if none is queued.
+    Messages the attempt sends its supervisor (logs) go to ``sent`` when given."""
     rows = engine.claim(env, "test-worker", None, 1)
     if not rows:
         return None
@@ -28,7 +30,8 @@ def execute_one(engine: Engine, registry: Registry, env: str = "dev") -> Finishe
     def dispatch(op: str, args: dict[str, Any]) -> Any:
         return runtime.dispatch(engine, env, op, args)
 
-    done = run_attempt(registry.get(row["task_id"]), job, lambda message: None, dispatch)
+    done = run_attempt(registry.get(row["task_id"]), job,
+                       (lambda message: None) if sent is None else sent.append, dispatch)
     engine.record([Outcome(done.run_id, done.lease_id, done.attempt, done.kind,  # type: ignore[arg-type]
                            done.executed, done.output, done.error, done.retry_override,
                            done.hooks_done)])

@@ -8,7 +8,7 @@ import pytest
 
 from outlast import DurableUsageError, PayloadTooLargeError, metadata, streams, task
 from outlast.engine import Engine, NewRun
-from outlast.engine.realtime import apply_ops
+from outlast.engine.metadata import apply_ops
 from outlast.errors import InvalidTransitionError, ValidationError
 from outlast.sdk.options import TriggerOptions
 from outlast.sdk.registry import Registry

@@ -18,10 +18,12 @@ from outlast.engine import attempts, dequeue, queues, sweeper, transitions, wait
 from outlast.engine.attempts import Decision, Outcome, RunFacts
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.durable_ops import DurableOps
+from outlast.engine.metadata import MetadataOps
 from outlast.engine.realtime import RealtimeOps
 from outlast.engine.records import attempt_record, event_record, log_record, run_record
 from outlast.engine.schedules import Schedules
 from outlast.engine.statuses import FINAL, RunStatus
+from outlast.engine.tags import TagOps
 from outlast.engine.triggering import MAX_BATCH, NewRun, Triggered, trigger_many
 from outlast.errors import (
     InvalidTransitionError,
@@ -55,6 +57,10 @@ class Engine:
         self.durable = DurableOps(self)
         #: metadata and streams written by attempts, and the feeds subscribers read
         self.realtime = RealtimeOps(self)
+        #: metadata writes: an attempt's own, its parent's or root's, and from outside
+        self.metadata = MetadataOps(self)
+        #: tags added after a run was triggered
+        self.tags = TagOps(self)
         #: queues: counts, pause and resume, limits changed at run time
         self.queues = queues.QueueOps(self)
 

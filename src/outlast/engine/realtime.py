@@ -1,5 +1,5 @@
-"""Live data of runs: metadata written by a running attempt, stream chunks, and the feeds
-that realtime subscribers read.
+"""Live data of runs: metadata written by a running attempt (its rules live in
+``engine/metadata.py``), stream chunks, and the feeds that realtime subscribers read.
 
 Writes from an attempt are fenced by its lease like every durable operation, so a stale
 attempt cannot change metadata or add chunks after a newer one took over. Each write
@@ -17,63 +17,20 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from outlast.engine import events, journal
+from outlast.engine import journal
 from outlast.engine.records import run_record
 from outlast.engine.statuses import is_final
-from outlast.errors import PayloadTooLargeError, RunNotFoundError, ValidationError
-from outlast.jsonutil import dumps, loads
+from outlast.errors import RunNotFoundError, ValidationError
+from outlast.jsonutil import dumps
 
 if TYPE_CHECKING:
     from outlast.engine import Engine
 
-#: Trigger.dev's limit too: metadata is for progress and small results, not data.
-METADATA_LIMIT = 256 * 1024
 #: NOTIFY channel: a run wrote stream chunks (payload: the run id).
 STREAM_CHANNEL = "outlast_stream"
 STREAM_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-METADATA_OPS = ("set", "delete", "increment", "append")
 #: how many of a tag's most recent runs a new tag subscriber is shown first
 TAG_INITIAL = 100
-
-
-def apply_ops(metadata: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
-    """The metadata after ``ops`` (``{"op", "key", "value"}``), without touching the input."""
-    out = dict(metadata)
-    for item in ops:
-        op, key, value = item.get("op"), item.get("key"), item.get("value")
-        if op not in METADATA_OPS or not isinstance(key, str) or not key:
-            raise ValidationError(f"metadata: bad operation {item!r}")
-        if op == "set":
-            out[key] = value
-        elif op == "delete":
-            out.pop(key, None)
-        elif op == "increment":
-            out[key] = _incremented(key, out.get(key, 0), value)
-        else:
-            current = out.get(key)
-            out[key] = [*current, value] if isinstance(current, list) else (
-                [value] if current is None else [current, value])
-    return out
-
-
-def _incremented(key: str, current: Any, by: Any) -> float | int:
-    numbers = (int, float)
-    if isinstance(by, bool) or not isinstance(by, numbers):
-        raise ValidationError(f"metadata.increment({key!r}): the amount must be a number")
-    if isinstance(current, bool) or not isinstance(current, numbers):
-        raise ValidationError(
-            f"metadata.increment({key!r}): the current value {current!r} is not a number")
-    return current + by
-
-
-def metadata_json(metadata: dict[str, Any]) -> str:
-    text = dumps(metadata, "metadata")
-    size = len(text.encode())
-    if size > METADATA_LIMIT:
-        raise PayloadTooLargeError(
-            f"run metadata would be {size} bytes; the limit is {METADATA_LIMIT} bytes "
-            "(256 KB). Keep large results in the output or a stream.", limit=METADATA_LIMIT)
-    return text
 
 
 def check_stream_key(key: str) -> str:
@@ -102,19 +59,7 @@ class RealtimeOps:
     def update_metadata(self, run_id: str, lease_id: str,
                         ops: list[dict[str, Any]]) -> dict[str, Any]:
         """Apply ``ops`` to the run's metadata; no ops just reads it. Returns the result."""
-        now = self.engine.clock.now()
-        with self.engine.store.transaction() as tx:
-            row = journal.hold_lease(tx, run_id, lease_id)
-            current: dict[str, Any] = loads(row["metadata"]) or {}
-            if not ops:
-                return current
-            updated = apply_ops(current, ops)
-            tx.run("update_metadata", id=run_id, metadata=metadata_json(updated), now=now)
-            keys = sorted({str(op["key"]) for op in ops})
-            events.append(tx, [events.event_row(run_id, "metadata", now, row["status"],
-                                                row["attempt_count"], keys=keys)])
-            tx.notify(events.CHANGED_CHANNEL, run_id)
-        return updated
+        return self.engine.metadata.from_attempt(run_id, lease_id, ops).metadata
 
     def append_chunks(self, run_id: str, lease_id: str, key: str, chunks: list[Any]) -> int:
         """Append JSON chunks to stream ``key`` of the run; returns the last sequence number."""

@@ -116,6 +116,23 @@ def reschedule(run_id: str, delay: Any) -> Call:
     return run_action(run_id, "reschedule", {"delay": delay_json(delay)})
 
 
+def update_metadata(run_id: str, values: Mapping[str, Any] | None,
+                    operations: Iterable[Mapping[str, Any]] | None) -> Call:
+    body: dict[str, Any] = {}
+    if values:
+        body["set"] = dict(values)
+    if operations:
+        body["operations"] = [dict(op) for op in operations]
+    if not body:
+        raise ValidationError("update_metadata: give keys to set and/or operations")
+    return Call("PUT", f"/runs/{_seg(run_id)}/metadata", body)
+
+
+def add_tags(run_id: str, tags: str | Iterable[str]) -> Call:
+    return Call("POST", f"/runs/{_seg(run_id)}/tags",
+                {"tags": [tags] if isinstance(tags, str) else list(tags)})
+
+
 def run_part(run_id: str, part: str, after: int = 0) -> Call:
     return Call("GET", f"/runs/{_seg(run_id)}/{part}", query={"after": after} if after else None)
 

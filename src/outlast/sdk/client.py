@@ -43,6 +43,7 @@ def _batch(data: dict[str, Any], client: Client | None) -> BatchHandle:
 
 
 RunList = list[Run]
+TagList = list[str]
 DictList = list[dict[str, Any]]
 HandleList = list[AsyncRunHandle]
 
@@ -96,6 +97,20 @@ class _Runs:
 
     def reschedule(self, run_id: str, delay: Any) -> Run:
         return Run.from_record(self._c.send(calls.reschedule(run_id, delay)))
+
+    def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
+                        operations: Iterable[Mapping[str, Any]] | None = None
+                        ) -> dict[str, Any]:
+        """Set the keys of ``values``, then apply ``operations`` (``{"op": "increment",
+        "key": "n", "value": 1}``; ops: set, delete, increment, decrement, append) in one
+        write; returns the run's metadata. InvalidTransitionError once the run is final."""
+        call = calls.update_metadata(run_id, values, operations)
+        return dict(self._c.send(call)["metadata"])
+
+    def add_tags(self, run_id: str, tags: str | Iterable[str]) -> TagList:
+        """Add tags (at most 10 per run); returns the run's tags."""
+        tags_now: TagList = self._c.send(calls.add_tags(run_id, tags))["tags"]
+        return tags_now
 
     def poll(self, run_id: str, timeout: float = 60.0, interval: float = 0.2) -> Run:
         """Wait until the run is final; TimeoutError after ``timeout`` seconds."""
@@ -267,6 +282,16 @@ class _AsyncRuns:
 
     async def reschedule(self, run_id: str, delay: Any) -> Run:
         return Run.from_record(await self._c.send(calls.reschedule(run_id, delay)))
+
+    async def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
+                              operations: Iterable[Mapping[str, Any]] | None = None
+                              ) -> dict[str, Any]:
+        call = calls.update_metadata(run_id, values, operations)
+        return dict((await self._c.send(call))["metadata"])
+
+    async def add_tags(self, run_id: str, tags: str | Iterable[str]) -> TagList:
+        tags_now: TagList = (await self._c.send(calls.add_tags(run_id, tags)))["tags"]
+        return tags_now
 
     async def poll(self, run_id: str, timeout: float = 60.0, interval: float = 0.2) -> Run:
         deadline = time.monotonic() + timeout

@@ -17,6 +17,7 @@ from outlast.sdk.durable import current_run
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 
 RunList = list[Run]
+TagList = list[str]
 DictList = list[dict[str, Any]]
 HandleList = list[AsyncRunHandle]
 
@@ -85,6 +86,25 @@ class _RunsFacade:
 
     def reschedule(self, run_id: str, delay: Any) -> Run:
         return default_client().runs.reschedule(run_id, delay)
+
+    def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
+                        operations: Iterable[Mapping[str, Any]] | None = None
+                        ) -> dict[str, Any]:
+        """Update any unfinished run's metadata from outside it (see ``Client.runs``)."""
+        return default_client().runs.update_metadata(run_id, values, operations=operations)
+
+    async def update_metadata_async(self, run_id: str, values: Mapping[str, Any] | None = None,
+                                    *, operations: Iterable[Mapping[str, Any]] | None = None
+                                    ) -> dict[str, Any]:
+        return await default_async_client().runs.update_metadata(run_id, values,
+                                                                 operations=operations)
+
+    def add_tags(self, run_id: str, tags: str | Iterable[str]) -> TagList:
+        """Add tags to a run from outside it; inside a task use ``tags.add``."""
+        return default_client().runs.add_tags(run_id, tags)
+
+    async def add_tags_async(self, run_id: str, tags: str | Iterable[str]) -> TagList:
+        return await default_async_client().runs.add_tags(run_id, tags)
 
     def poll(self, run_id: str, timeout: float = 60.0, interval: float = 0.2) -> Run:
         return default_client().runs.poll(run_id, timeout=timeout, interval=interval)

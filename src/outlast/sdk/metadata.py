@@ -8,10 +8,21 @@
     metadata.get("progress")      # 0.5
     metadata.current()            # the whole dict
 
+    metadata.parent.increment("children_done")   # the run that triggered this one
+    metadata.root.append("log", "child 3 done")  # the first run of the tree
+
 Every update goes through the worker to the database at once (fenced by the attempt's
 lease), appends a ``metadata`` run event and wakes realtime subscribers. The whole
 document is limited to 256 KB; an update past that raises ``PayloadTooLargeError`` and
 changes nothing. Outside a running task every call raises ``DurableUsageError``.
+
+``metadata.parent`` and ``metadata.root`` have the same update methods (no ``get``): they
+write to the parent's or the root's metadata, for progress rolled up from children; the
+256 KB limit is the target's, and its subscribers see the change. A run with no parent
+(or that is its own root) writes to itself, as in Trigger.dev. A child cannot name any
+other run. When the target has already finished, its metadata no longer changes: the
+update is skipped with a warning in this run's logs, so a child that outlives its
+parent does not fail for it.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from outlast.sdk.durable import DurableRun, active
+from outlast.sdk.logger import logger
 
 _cache: WeakKeyDictionary[DurableRun, dict[str, Any]] = WeakKeyDictionary()
 
@@ -34,40 +46,49 @@ def _update(what: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _update_related(target: str, what: str, ops: list[dict[str, Any]]) -> None:
+    run = active(f"metadata.{target}.{what}")
+    done: dict[str, Any] = run.runtime("related_metadata", {
+        "run_id": run.run_id, "lease_id": run.lease_id, "ops": ops, "target": target})
+    if done["run_id"] == run.run_id:  # no parent (or its own root): this run's metadata
+        _cache[run] = done["metadata"]
+    elif not done["applied"]:
+        logger.warning(f"metadata.{target}.{what}: the {target} run {done['run_id']} has "
+                       "finished, so its metadata no longer changes; the update was skipped",
+                       run_id=done["run_id"])
+
+
 def _read(what: str) -> dict[str, Any]:
     run = active(f"metadata.{what}")
     cached = _cache.get(run)
     return cached if cached is not None else _update(what, [])
 
 
-class _Metadata:
-    """The running task's metadata (see the module docstring)."""
+class _Updates:
+    """The update methods, shared by the run's own metadata and its parent's and root's."""
+
+    def _write(self, what: str, ops: list[dict[str, Any]]) -> None:
+        _update(what, ops)
 
     def set(self, key: str, value: Any) -> None:
-        _update("set", [{"op": "set", "key": key, "value": value}])
+        self._write("set", [{"op": "set", "key": key, "value": value}])
 
     def delete(self, key: str) -> None:
-        _update("delete", [{"op": "delete", "key": key}])
+        self._write("delete", [{"op": "delete", "key": key}])
 
     def increment(self, key: str, amount: float = 1) -> None:
-        _update("increment", [{"op": "increment", "key": key, "value": amount}])
+        self._write("increment", [{"op": "increment", "key": key, "value": amount}])
 
     def decrement(self, key: str, amount: float = 1) -> None:
-        _update("decrement", [{"op": "increment", "key": key, "value": -amount}])
+        self._write("decrement", [{"op": "decrement", "key": key, "value": amount}])
 
     def append(self, key: str, value: Any) -> None:
         """Add ``value`` to the list at ``key`` (a missing key starts a list)."""
-        _update("append", [{"op": "append", "key": key, "value": value}])
+        self._write("append", [{"op": "append", "key": key, "value": value}])
 
     def update(self, values: dict[str, Any]) -> None:
         """Set several keys in one write."""
-        _update("update", [{"op": "set", "key": k, "value": v} for k, v in values.items()])
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return copy.deepcopy(_read("get").get(key, default))
-
-    def current(self) -> dict[str, Any]:
-        return copy.deepcopy(_read("current"))
+        self._write("update", [{"op": "set", "key": k, "value": v} for k, v in values.items()])
 
     async def set_async(self, key: str, value: Any) -> None:
         await asyncio.to_thread(self.set, key, value)
@@ -75,8 +96,36 @@ class _Metadata:
     async def increment_async(self, key: str, amount: float = 1) -> None:
         await asyncio.to_thread(self.increment, key, amount)
 
+    async def decrement_async(self, key: str, amount: float = 1) -> None:
+        await asyncio.to_thread(self.decrement, key, amount)
+
     async def append_async(self, key: str, value: Any) -> None:
         await asyncio.to_thread(self.append, key, value)
+
+
+class _Related(_Updates):
+    """``metadata.parent`` or ``metadata.root``: write-only, like Trigger.dev's."""
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+
+    def _write(self, what: str, ops: list[dict[str, Any]]) -> None:
+        _update_related(self._target, what, ops)
+
+
+class _Metadata(_Updates):
+    """The running task's metadata (see the module docstring)."""
+
+    #: the run that triggered this one (this run itself when it has no parent)
+    parent = _Related("parent")
+    #: the first run of this run's tree (this run itself when it is the root)
+    root = _Related("root")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return copy.deepcopy(_read("get").get(key, default))
+
+    def current(self) -> dict[str, Any]:
+        return copy.deepcopy(_read("current"))
 
 
 metadata = _Metadata()

@@ -6,6 +6,7 @@ it directly in process. Every operation is fenced by the attempt's lease.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from outlast.engine import Engine
@@ -17,17 +18,10 @@ from outlast.sdk.options import parse_options
 
 
 def dispatch(engine: Engine, env: str, op: str, args: dict[str, Any]) -> Any:
+    run_op = _RUN_OPS.get(op)
+    if run_op is not None:
+        return run_op(engine, env, args)
     ops = engine.durable
-    if op == "journal":
-        return ops.journal(args["run_id"], args["lease_id"])
-    if op == "complete_token":
-        return ops.complete_token(env, args["token_id"], args.get("output"))
-    if op == "metadata":
-        return engine.realtime.update_metadata(args["run_id"], args["lease_id"],
-                                               list(args.get("ops") or []))
-    if op == "stream_append":
-        return engine.realtime.append_chunks(args["run_id"], args["lease_id"], args["key"],
-                                             list(args["chunks"]))
     at = Op(args["run_id"], args["lease_id"], int(args["seq"]), args["kind"], args["name"])
     if op == "record":
         return ops.record(at, args.get("result"))
@@ -43,6 +37,30 @@ def dispatch(engine: Engine, env: str, op: str, args: dict[str, Any]) -> Any:
         requests = [_new_run(item, engine.clock.now()) for item in args["items"]]
         return ops.trigger(at, env, requests, wait=bool(args["wait"]), batch=bool(args["batch"]))
     raise ValidationError(f"unknown durable operation {op!r}")
+
+
+def _related_metadata(engine: Engine, env: str, args: dict[str, Any]) -> dict[str, Any]:
+    """``metadata.parent`` / ``metadata.root``: which run was written, and whether."""
+    done = engine.metadata.from_attempt(args["run_id"], args["lease_id"],
+                                        list(args.get("ops") or []), str(args["target"]))
+    return {"run_id": done.run_id, "metadata": done.metadata, "applied": done.applied}
+
+
+RunOp = Callable[[Engine, str, dict[str, Any]], Any]
+
+#: operations that write to the run (or read it) without a journal sequence number
+_RUN_OPS: dict[str, RunOp] = {
+    "journal": lambda engine, env, a: engine.durable.journal(a["run_id"], a["lease_id"]),
+    "complete_token": lambda engine, env, a: engine.durable.complete_token(
+        env, a["token_id"], a.get("output")),
+    "metadata": lambda engine, env, a: engine.realtime.update_metadata(
+        a["run_id"], a["lease_id"], list(a.get("ops") or [])),
+    "related_metadata": _related_metadata,
+    "add_tags": lambda engine, env, a: engine.tags.from_attempt(a["run_id"], a["lease_id"],
+                                                                a["tags"]),
+    "stream_append": lambda engine, env, a: engine.realtime.append_chunks(
+        a["run_id"], a["lease_id"], a["key"], list(a["chunks"])),
+}
 
 
 def _new_run(item: dict[str, Any], now: float) -> NewRun:

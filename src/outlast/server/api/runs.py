@@ -1,10 +1,12 @@
-"""``/runs``: read, list, cancel, replay and reschedule runs."""
+"""``/runs``: read, list, cancel, replay and reschedule runs; update their metadata and
+add tags from outside."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from outlast.durations import parse_instant
+from outlast.engine.metadata import set_ops
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
 from outlast.server.api.common import body_object, number_or_time
@@ -58,6 +60,31 @@ def reschedule(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     return 200, ctx.engine.reschedule(req.env, req.params["run_id"], at)
 
 
+def update_metadata(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    """``{"set": {...}, "operations": [{"op", "key", "value"}, ...]}``: the keys of ``set``
+    first, then the operations, in one write; answers the run's metadata afterwards."""
+    body = body_object(req.body)
+    unknown = set(body) - {"set", "operations"}
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))} (expected "
+                              "'set' and/or 'operations')")
+    values, operations = body.get("set") or {}, body.get("operations") or []
+    if not isinstance(values, dict) or not isinstance(operations, list):
+        raise ValidationError("'set' is an object of keys to set; 'operations' a list of "
+                              "{op, key, value} (op: set, delete, increment, decrement, append)")
+    metadata = ctx.engine.metadata.update(req.env, req.params["run_id"],
+                                          set_ops(values) + operations)
+    return 200, {"metadata": metadata}
+
+
+def add_tags(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    """``{"tags": [...]}``; answers the run's tags afterwards."""
+    body = body_object(req.body)
+    if set(body) != {"tags"}:
+        raise ValidationError("expected {\"tags\": [\"tag\", ...]}")
+    return 200, {"tags": ctx.engine.tags.add(req.env, req.params["run_id"], body["tags"])}
+
+
 def events(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     ctx.engine.retrieve(req.env, req.params["run_id"])  # 404 for other environments
     after = int(req.q("after") or 0)
@@ -99,6 +126,9 @@ ROUTES = [
     Route("POST", "/runs/{run_id}/cancel", cancel, "Cancel a run"),
     Route("POST", "/runs/{run_id}/replay", replay, "Replay a run as a new run"),
     Route("POST", "/runs/{run_id}/reschedule", reschedule, "Move a delayed run's start"),
+    Route("PUT", "/runs/{run_id}/metadata", update_metadata,
+          "Update a run's metadata (set keys and/or operations); 409 once it is final"),
+    Route("POST", "/runs/{run_id}/tags", add_tags, "Add tags to a run (at most 10 per run)"),
     Route("GET", "/runs/{run_id}/events", events, "A run's event timeline"),
     Route("GET", "/runs/{run_id}/logs", logs, "A run's logs, every attempt"),
     Route("GET", "/runs/{run_id}/attempts", attempts, "A run's attempts"),

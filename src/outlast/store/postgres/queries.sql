@@ -792,3 +792,10 @@ WITH d AS (
     SELECT id, :now, 'complete', 'COMPLETED', number, '{}' FROM done
 )
 SELECT id, parent_id, 1 AS logged FROM done
+
+-- metadata and tags
+
+-- name: update_run_tags
+-- The JSON copy of a run's tags that snapshots show; ``run_tags`` rows are added beside it.
+UPDATE runs SET tags = :tags, updated_at = :now
+WHERE id = :id

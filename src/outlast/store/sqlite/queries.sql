@@ -743,3 +743,10 @@ FROM (SELECT i.value AS run_id, l.value AS lease, o.value AS new_output, e.value
       JOIN json_each(:attempts) AS n ON n.key = i.key) AS d
 WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
 RETURNING id, parent_id, 0 AS logged
+
+-- metadata and tags
+
+-- name: update_run_tags
+-- The JSON copy of a run's tags that snapshots show; ``run_tags`` rows are added beside it.
+UPDATE runs SET tags = :tags, updated_at = :now
+WHERE id = :id
