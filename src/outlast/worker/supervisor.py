@@ -191,6 +191,7 @@ class Supervisor:
             self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
         self._register_definitions()
         self._sync()
+        self._feed()  # what was just claimed starts before heartbeats and sweeps
         self._maybe_heartbeat()
         self.sweeper.maybe_sweep()
         self._feed()
