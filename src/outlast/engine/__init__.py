@@ -238,6 +238,7 @@ class Engine:
 
     def claim(self, env: str, worker_id: str, queues: list[str] | None, capacity: int) -> list[Row]:
         with self.store.transaction() as tx:
+            tx.lazy_commit()
             return self._claim_in(tx, env, worker_id, queues, capacity)
 
     def _claim_in(self, tx: Any, env: str, worker_id: str, queues: list[str] | None,
@@ -257,8 +258,17 @@ class Engine:
         self, outcomes: list[Outcome], env: str, worker_id: str, queues: list[str] | None,
         capacity: int,
     ) -> tuple[list[Decision | None], list[Row]]:
-        """A worker's pass: record what ended and claim what is next, in one transaction."""
+        """A worker's pass: record what ended and claim what is next, in one transaction.
+
+        A pass that only claims commits lazily (``Tx.lazy_commit``): were the database to
+        crash before flushing it, the runs would be QUEUED again and the claiming worker
+        would learn at its next heartbeat that their leases are gone, as after a cancel.
+        That takes a disk flush off the path from trigger to start. Results are always
+        flushed before the commit returns.
+        """
         with self.store.transaction() as tx:
+            if not outcomes:
+                tx.lazy_commit()
             decisions = self._record_in(tx, outcomes, self.clock.now()) if outcomes else []
             rows = self._claim_in(tx, env, worker_id, queues, capacity) if capacity > 0 else []
         return decisions, rows

@@ -31,6 +31,14 @@ class Tx(Protocol):
         """Deliver ``payload`` to listeners of ``channel`` once this transaction commits."""
         ...
 
+    def lazy_commit(self) -> None:
+        """Let this transaction's commit return before it is on disk.
+
+        Only for writes whose loss in a database *crash* is harmless (a clean restart
+        loses nothing): a worker's claim, which would then simply be claimed again.
+        """
+        ...
+
 
 class Listener(Protocol):
     """Wakes a process when another one wrote something it cares about."""

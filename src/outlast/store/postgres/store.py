@@ -79,6 +79,11 @@ class PostgresTx:
     def notify(self, channel: str, payload: str = "") -> None:
         self.notifications[(channel, payload)] = None
 
+    def lazy_commit(self) -> None:
+        """``synchronous_commit = off`` for this transaction only: its commit skips the
+        WAL flush (about 0.6 ms here); the next ordinary commit flushes it too."""
+        self._conn.cursor().execute("SET LOCAL synchronous_commit = off")
+
     def send_notifications(self) -> None:
         """One round trip for all of this transaction's notifications, just before commit."""
         if self.notifications:

@@ -53,6 +53,9 @@ class SQLiteTx:
     def notify(self, channel: str, payload: str = "") -> None:
         self.notifications.append((channel, payload))
 
+    def lazy_commit(self) -> None:
+        """Nothing to relax: in WAL mode with ``synchronous=NORMAL`` no commit waits."""
+
 
 class SQLiteListener:
     """Cross-process wake-up for SQLite: ``PRAGMA data_version`` changes on foreign commits.
