@@ -157,3 +157,23 @@ def test_live_streams_need_a_session_and_keep_to_its_environment(
         [row] = engine.claim("prod", "w1", None, 1)
         complete(engine, row)
         assert events.join()[-1] == "final" and events.status == 200
+
+
+def test_runs_list_stream_ignores_other_environments(
+    engine: Engine, dash_tasks: list[str], register: Callable[..., Any],
+    trigger: Callable[..., Triggered]
+) -> None:
+    register(engine, "prod-task", env="prod")
+    app = create_app(engine, dev_api_key=DEV_KEY, scheduler=False)
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        events = Events(client, "/runs/live")  # the dev dashboard
+        subscribed(app)
+        for _ in range(3):
+            trigger(engine, "prod-task", {}, env="prod")
+        [row] = engine.claim("prod", "w1", None, 1)
+        complete(engine, row)
+        time.sleep(1.0)  # long enough for a wrongly sent event to arrive
+        assert events.names == []
+        trigger(engine, "hello-world", {})
+        events.wait_for("change")
+        events.hang_up()

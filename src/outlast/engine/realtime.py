@@ -95,6 +95,17 @@ class RealtimeOps:
             return run_record(row), last, final
         return None, after, final
 
+    def newest_event(self) -> int:
+        """The newest run event of any environment: where an environment's feed starts."""
+        with self.engine.store.transaction(write=False) as tx:
+            return int((tx.one("realtime_newest_event") or {}).get("id") or 0)
+
+    def env_changes(self, env: str, after: int) -> int:
+        """The newest event of ``env``'s runs after ``after``, or ``after`` if none."""
+        with self.engine.store.transaction(write=False) as tx:
+            row = tx.one("realtime_env_last_event", environment=env, after=after)
+        return int((row or {}).get("id") or after)
+
     def is_final(self, env: str, run_id: str) -> bool:
         with self.engine.store.transaction(write=False) as tx:
             row = tx.one("get_run", id=run_id, environment=env)

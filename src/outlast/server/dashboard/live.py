@@ -86,18 +86,30 @@ class Live:
         env = await self._env(request)
         if env is None:
             return PlainTextResponse("Sign in to the dashboard first.", status_code=401)
-        return _streaming(self._list_events())
+        return _streaming(self._list_events(env))
 
-    async def _list_events(self) -> AsyncIterator[str]:
+    async def _list_events(self, env: str) -> AsyncIterator[str]:
+        """A ``change`` when a run of ``env`` changed, at most one per ``debounce``.
+
+        The broadcaster wakes on a change to any run of any environment (and, on SQLite,
+        on any commit); one read shared by the environment's open lists tells whether one
+        of its runs has a new event, so other environments' work refreshes nothing.
+        """
+        realtime = self.dash.engine.realtime
         yield f"retry: {RETRY_MS}\n\n"
         with self.broadcaster.subscription(ANY_RUN) as woken:
+            cursor = await run_in_threadpool(realtime.newest_event)
             while True:
-                if await wait_woken(woken, self.heartbeat):
+                if not await wait_woken(woken, self.heartbeat):
+                    yield ": heartbeat\n\n"
+                    continue
+                newest = await self.broadcaster.shared(("env", env, cursor),
+                                                       realtime.env_changes, env, cursor)
+                if newest > cursor:
+                    cursor = newest
                     yield "event: change\ndata: {}\n\n"
                     # changes meanwhile set ``woken`` again: they make one more event
                     await asyncio.sleep(self.debounce)
-                else:
-                    yield ": heartbeat\n\n"
 
 
 def _streaming(body: AsyncIterator[str]) -> Response:

@@ -557,6 +557,15 @@ SELECT min(t) AS at FROM (
 -- name: realtime_last_event
 SELECT max(id) AS id FROM run_events WHERE run_id = :run_id
 
+-- name: realtime_newest_event
+SELECT max(id) AS id FROM run_events
+
+-- name: realtime_env_last_event
+-- The newest event of the environment's runs after ``after``: events are scanned from the
+-- cursor on (the primary key), so each call reads only what is new.
+SELECT max(e.id) AS id FROM run_events AS e JOIN runs AS r ON r.id = e.run_id
+WHERE e.id > :after AND r.environment = :environment
+
 -- name: realtime_tag_events
 SELECT e.id, e.run_id FROM run_events e
 JOIN run_tags t ON t.run_id = e.run_id
