@@ -3,8 +3,8 @@
 Routes are listed explicitly (no decorators), and every ``/api/v1`` route is built from
 ``routes.all_routes()``, the same table ``LocalTransport`` dispatches in process, so HTTP
 and in-process clients get one implementation and one set of checks. The engine is
-synchronous, so handlers (and key lookups) run in Starlette's thread pool; the event
-loop only moves bytes.
+synchronous, so handlers (and key lookups) run in worker threads, no more at once than the
+store can serve; the event loop only moves bytes.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+from anyio.lowlevel import RunVar
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -37,8 +38,11 @@ from outlast.server.realtime import Realtime
 from outlast.server.scheduler import Scheduler
 
 log = logging.getLogger("outlast.server")
+T = TypeVar("T")
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+#: a body declared no larger than this is read before the key is checked (see api_endpoint)
+SMALL_BODY_BYTES = 64 * 1024
 HEALTH_TIMEOUT = 5.0
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -78,24 +82,77 @@ def create_app(
 
 
 def api_routes(table: list[routes.Route], ctx: ApiContext, auth: Authenticator) -> list[Route]:
-    return [Route(openapi.API_PREFIX + r.path, guarded(api_endpoint(r, ctx, auth)),
+    threads = HandlerThreads(ctx.engine.store.concurrency)
+    return [Route(openapi.API_PREFIX + r.path, guarded(api_endpoint(r, ctx, auth, threads)),
                   methods=[r.method], name=openapi.operation_id(r)) for r in table]
 
 
-def api_endpoint(route: routes.Route, ctx: ApiContext, auth: Authenticator) -> Endpoint:
-    """An endpoint that authenticates, reads the JSON body and runs ``route.handler``."""
+class HandlerThreads:
+    """Runs API handlers in worker threads, at most ``size`` at once per event loop.
+
+    Every handler holds a database transaction, so threads beyond what the store serves
+    at once (its pool on PostgreSQL, one writer on SQLite) only wait inside it, and under
+    the GIL their wake-ups take CPU from the ones that run: with Starlette's 40 threads
+    and 50 triggers in flight, a trigger through the app cost 0.98 ms of CPU on
+    PostgreSQL against 0.69 ms with 10. The other endpoints keep Starlette's pool.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        # a limiter belongs to one event loop; tests run one app in several
+        self._limiter: RunVar[anyio.CapacityLimiter] = RunVar(f"outlast-api-{id(self)}")
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            limiter = self._limiter.get()
+        except LookupError:
+            limiter = anyio.CapacityLimiter(self._size)
+            self._limiter.set(limiter)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+
+
+def api_endpoint(route: routes.Route, ctx: ApiContext, auth: Authenticator,
+                 threads: HandlerThreads) -> Endpoint:
+    """An endpoint that authenticates, reads the JSON body and runs ``route.handler``.
+
+    A request whose body is declared small (every trigger) has it read first, and the key
+    check, the parse and the handler then share one trip to the thread pool: each trip
+    costs a queue hand-off and two wake-ups, as much CPU as the trigger's own SQL. A large
+    or undeclared body is read only after its key checked out, one trip earlier.
+    """
 
     async def endpoint(request: Request) -> Response:
-        # authenticate before reading a possibly large body from a stranger; a public
-        # route (a token's callback URL) carries its own secret and finds its environment
-        env = "" if route.public else await run_in_threadpool(
-            auth.environment, request.headers.get("authorization"))
-        raw = await read_body(request) if request.method in _BODY_METHODS else b""
-        api_request = ApiRequest(env, dict(request.path_params), query_lists(request))
-        status, data = await run_in_threadpool(_serve, route, ctx, api_request, raw)
+        # a public route (a token's callback URL) carries its own secret in the path
+        authorization = None if route.public else request.headers.get("authorization")
+        has_body = request.method in _BODY_METHODS
+        params, query = dict(request.path_params), query_lists(request)
+        if has_body and not route.public and not _small_body(request):
+            # authenticate before reading a possibly large body from a stranger
+            env = await threads.run(auth.environment, authorization)
+            raw = await read_body(request)
+            status, data = await threads.run(
+                _serve, route, ctx, ApiRequest(env, params, query), raw)
+        else:
+            raw = await read_body(request) if has_body else b""
+            status, data = await threads.run(
+                _authenticate_and_serve, route, ctx, auth, authorization,
+                ApiRequest("", params, query), raw)
         return JSONResponse(data, status_code=status)
 
     return endpoint
+
+
+def _small_body(request: Request) -> bool:
+    declared = request.headers.get("content-length", "")
+    return declared.isdigit() and int(declared) <= SMALL_BODY_BYTES
+
+
+def _authenticate_and_serve(route: routes.Route, ctx: ApiContext, auth: Authenticator,
+                            authorization: str | None, req: ApiRequest,
+                            raw: bytes) -> tuple[int, Any]:
+    """The key check (first, so a stranger gets 401 whatever the body) and the handler."""
+    env = "" if route.public else auth.environment(authorization)
+    return _serve(route, ctx, ApiRequest(env, req.params, req.query), raw)
 
 
 def _serve(route: routes.Route, ctx: ApiContext, req: ApiRequest, raw: bytes) -> tuple[int, Any]:

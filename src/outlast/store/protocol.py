@@ -55,6 +55,9 @@ class Listener(Protocol):
 class Store(Protocol):
     dialect: str
     url: str
+    #: transactions worth running at once from one process (the server sizes its
+    #: handler threads by it): more only wait inside the store, at a cost in CPU
+    concurrency: int
 
     def transaction(self, write: bool = True) -> AbstractContextManager[Tx]: ...
 

@@ -125,6 +125,8 @@ class PostgresStore:
     def __init__(self, url: str, min_size: int = 1, max_size: int = 10) -> None:
         self.url = url  # as given, ``?schema=`` included: child processes reopen from it
         self.target = parse_target(url)
+        #: one transaction per pooled connection; more threads would queue for the pool
+        self.concurrency = max_size
         self._queries = {k: to_pyformat(v) for k, v in load_queries("postgres").items()}
         self._pool = ConnectionPool(
             self.target.conninfo,

@@ -124,6 +124,9 @@ _WRITE_WAIT = 60.0
 
 class SQLiteStore:
     dialect = "sqlite"
+    #: transactions worth running at once in one process: writes take turns (see the
+    #: module docstring), reads run beside them, so a few threads keep the database busy
+    concurrency = 8
 
     def __init__(self, url: str) -> None:
         self.url = url
