@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from outlast.engine import Engine
 from outlast.engine.definitions import TaskDefinition
@@ -130,11 +131,43 @@ def test_schema_names_are_checked() -> None:
     assert target.schema == "billing_2"
     assert "sslmode=disable" in target.conninfo and "search_path=billing_2" in target.conninfo
     assert "schema=" not in target.conninfo
-    for bad in ("Billing", "1st", "a-b", "x;drop", "", "a" * 64):
+    assert parse_target("postgresql://h/db?schema=" + "a" * 47).schema == "a" * 47
+    for bad in ("Billing", "1st", "a-b", "x;drop", "", "a" * 48, "pg_temp"):
         with pytest.raises(ConfigError, match="schema"):
             parse_target(f"postgresql://h/db?schema={bad}")
     with pytest.raises(ConfigError, match="more than one schema"):
         parse_target("postgresql://h/db?schema=a&schema=b")
+
+
+def test_the_rest_of_the_url_is_kept_as_written() -> None:
+    info = conninfo_to_dict(parse_target(
+        "postgresql://u:p%40ss@h/db?options=-c%20statement_timeout%3D5000"
+        "&application_name=a%20b&schema=billing").conninfo)
+    assert info["options"] == "-c statement_timeout=5000 -c search_path=billing"
+    assert info["application_name"] == "a b" and info["password"] == "p@ss"
+    socket = conninfo_to_dict(parse_target(
+        "postgresql:///db?host=/var/run/postgresql&schema=billing").conninfo)
+    assert socket["host"] == "/var/run/postgresql" and socket["dbname"] == "db"
+    own = conninfo_to_dict(parse_target(
+        "postgresql://h/db?options=-c%20search_path%3Dmine").conninfo)
+    assert own["options"] == "-c search_path=mine"  # no schema asked: theirs is kept
+
+
+def test_without_a_schema_a_project_never_lands_in_a_schema_named_after_its_user(
+        shared_database: str) -> None:
+    """PostgreSQL's default path is ``"$user", public``: once another project made a schema
+    called ``postgres`` (our user), unpinned tables would be looked up there."""
+    other = open_store(f"{shared_database}?schema=postgres")
+    other.migrate()
+    plain = open_store(shared_database)
+    try:
+        plain.migrate()
+        key = Engine(other).create_api_key("prod")
+        assert Engine(plain).authenticate(key) is None
+        assert Engine(other).authenticate(key) == "prod"
+    finally:
+        other.close()
+        plain.close()
 
 
 def test_sqlite_refuses_options(tmp_path) -> None:

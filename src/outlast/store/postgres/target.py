@@ -15,22 +15,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote
 
+from psycopg import Error as PsycopgError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from outlast.errors import ConfigError
 
 #: lower-case, unquoted identifiers only, so the name needs no quoting anywhere and
-#: ``billing`` and ``Billing`` cannot become two different projects by accident
-_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+#: ``billing`` and ``Billing`` cannot become two different projects by accident. At most
+#: 47 characters: a channel name (``schema:outlast_changed``…) must stay under 64 bytes.
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,46}")
 DEFAULT_SCHEMA = "public"
 
 
 @dataclass(frozen=True)
 class PostgresTarget:
     conninfo: str
-    schema: str | None  # None: the server's default search_path (normally ``public``)
+    schema: str | None  # None: ``public``, the database's own
 
     def channel(self, name: str) -> str:
         """The database-wide channel name for this project's ``name``."""
@@ -42,28 +44,39 @@ class PostgresTarget:
 
 
 def parse_target(url: str) -> PostgresTarget:
-    """Split ``?schema=NAME`` off a PostgreSQL URL; ConfigError for a bad name."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schemas = [value for key, value in query if key == "schema"]
-    if not schemas:
-        return PostgresTarget(url, None)
+    """Split ``?schema=NAME`` off a PostgreSQL URL; ConfigError for a bad name.
+
+    The rest of the URL is kept byte for byte (no decoding and re-encoding: libpq reads
+    ``%20`` but not ``+``, and a socket URL's empty host must keep its ``//``). Without a
+    schema the search path is still pinned to ``public``: PostgreSQL's default,
+    ``"$user", public``, would find another project's tables in a schema that happens to
+    be named after the database user.
+    """
+    base, _, query = url.partition("?")
+    pairs = [p for p in query.split("&") if p] if query else []
+    schemas = [unquote(p.partition("=")[2]) for p in pairs if p.partition("=")[0] == "schema"]
+    rest = "&".join(p for p in pairs if p.partition("=")[0] != "schema")
+    bare = f"{base}?{rest}" if rest else base
     if len(schemas) > 1:
         raise ConfigError(f"database_url names more than one schema: {schemas}")
-    schema = schemas[0]
-    if not _SCHEMA.fullmatch(schema):
+    schema = schemas[0] if schemas else DEFAULT_SCHEMA
+    if not _SCHEMA.fullmatch(schema) or schema.startswith("pg_"):
         raise ConfigError(
             f"database_url schema {schema!r} is not a valid name: use lower-case letters, "
-            "digits and underscores, starting with a letter or underscore, at most 63")
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
-    bare = urlunsplit(parts._replace(query=rest))
-    if schema == DEFAULT_SCHEMA:
-        return PostgresTarget(bare, None)
-    return PostgresTarget(_with_search_path(bare, schema), schema)
+            "digits and underscores, starting with a letter or underscore, at most 47, "
+            "not starting with pg_")
+    try:
+        conninfo = _with_search_path(bare, schema)
+    except PsycopgError as exc:
+        raise ConfigError(f"database_url is not a valid PostgreSQL URL: {exc}") from exc
+    return PostgresTarget(conninfo, None if schema == DEFAULT_SCHEMA else schema)
 
 
 def _with_search_path(url: str, schema: str) -> str:
-    """``url`` with ``-c search_path=schema`` added to any ``options`` it already has."""
+    """``url`` with ``-c search_path=schema`` after any ``options`` it already has; a
+    search path the URL sets itself is kept when no schema was asked for."""
     existing = conninfo_to_dict(url).get("options") or ""
+    if schema == DEFAULT_SCHEMA and "search_path" in str(existing):
+        return url
     options = f"{existing} -c search_path={schema}".strip()
     return make_conninfo(url, options=options)
