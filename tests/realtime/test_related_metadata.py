@@ -191,3 +191,23 @@ def test_writes_are_fenced_by_the_callers_lease(engine: Engine) -> None:
     done = engine.metadata.from_attempt(child["id"], child["lease_id"], op, "parent")
     assert (done.run_id, done.metadata, done.applied) == (parent_id, {"k": 1}, True)
     assert engine.retrieve("dev", child["id"])["metadata"] == {}
+
+
+def test_a_running_task_reads_what_others_wrote_to_its_metadata(engine: Engine) -> None:
+    """Children and callers outside the run change its metadata while it runs: a read in
+    the task sees their writes, not a copy of its own last write."""
+    reg = Registry()
+    seen: dict[str, Any] = {}
+
+    @task(id="watched", registry=reg)
+    def watched(payload: Any) -> None:
+        metadata.set("mine", 1)
+        run_id = seen["run_id"]
+        engine.metadata.update("dev", run_id, [{"op": "set", "key": "theirs", "value": 2}])
+        seen["get"] = metadata.get("theirs")
+        seen["current"] = metadata.current()
+
+    register(engine, reg)
+    seen["run_id"] = trigger(engine, "watched")
+    execute_one(engine, reg)
+    assert seen["get"] == 2 and seen["current"] == {"mine": 1, "theirs": 2}

@@ -30,19 +30,15 @@ from __future__ import annotations
 import asyncio
 import copy
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from outlast.sdk.durable import DurableRun, active
+from outlast.sdk.durable import active
 from outlast.sdk.logger import logger
-
-_cache: WeakKeyDictionary[DurableRun, dict[str, Any]] = WeakKeyDictionary()
 
 
 def _update(what: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
     run = active(f"metadata.{what}")
     result: dict[str, Any] = run.runtime("metadata", {"run_id": run.run_id,
                                                       "lease_id": run.lease_id, "ops": ops})
-    _cache[run] = result
     return result
 
 
@@ -50,18 +46,16 @@ def _update_related(target: str, what: str, ops: list[dict[str, Any]]) -> None:
     run = active(f"metadata.{target}.{what}")
     done: dict[str, Any] = run.runtime("related_metadata", {
         "run_id": run.run_id, "lease_id": run.lease_id, "ops": ops, "target": target})
-    if done["run_id"] == run.run_id:  # no parent (or its own root): this run's metadata
-        _cache[run] = done["metadata"]
-    elif not done["applied"]:
+    if done["run_id"] != run.run_id and not done["applied"]:
         logger.warning(f"metadata.{target}.{what}: the {target} run {done['run_id']} has "
                        "finished, so its metadata no longer changes; the update was skipped",
                        run_id=done["run_id"])
 
 
 def _read(what: str) -> dict[str, Any]:
-    run = active(f"metadata.{what}")
-    cached = _cache.get(run)
-    return cached if cached is not None else _update(what, [])
+    """Always from the database: children (``metadata.parent``) and callers outside the run
+    (``runs.update_metadata``) change a running run's metadata too."""
+    return _update(what, [])
 
 
 class _Updates:
