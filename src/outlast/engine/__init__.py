@@ -205,6 +205,7 @@ class Engine:
                 run_id=run_id,
             )
         with self.store.transaction() as tx:
+            _lock_leaves_first(tx, row["id"])
             self._cancel_tree(tx, row, self.clock.now())
         return self.retrieve(env, run_id)
 
@@ -394,6 +395,21 @@ class Engine:
         if row is None or not hmac.compare_digest(row["key_hash"], digest):
             return None
         return str(row["environment"])
+
+
+def _lock_leaves_first(tx: Any, run_id: str) -> None:
+    """Lock a run's unfinished tree, every child before its parent.
+
+    Running runs write upwards, child row first (a completion resumes the parent, and
+    ``metadata.parent`` updates it): a cancel walking down the tree locking as it goes
+    would take the same two rows the other way round and deadlock with them.
+    """
+    tree, level = [run_id], [run_id]
+    while level:
+        level = [c["id"] for parent in level for c in tx.all("active_children", id=parent)]
+        tree.extend(level)
+    for node in reversed(tree):
+        tx.one("lock_run", id=node)
 
 
 def _batch_completions(outcomes: list[Outcome]) -> set[int]:

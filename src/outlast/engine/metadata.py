@@ -14,8 +14,9 @@ Three writers, one write path (``_write``: apply, check the size, store, append 
   a finished run's metadata is the record of how it ended, so a change is refused with
   ``InvalidTransitionError`` (409).
 
-Lock order is child before parent (the caller's row, then the target's), the same order
-cancellation and completion take, so concurrent writers cannot deadlock.
+Lock order is child before parent (the caller's row, then the target's), the order
+completion takes and in which a cancel locks a whole tree before changing it, so
+concurrent writers do not deadlock.
 """
 
 from __future__ import annotations
