@@ -24,6 +24,7 @@ import contextlib
 import logging
 import select
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -133,16 +134,22 @@ class Broadcaster:
 
     def _listen_once(self) -> None:
         listener = self._engine.store.listen([CHANGED_CHANNEL, STREAM_CHANNEL])
-        changed = getattr(listener, "changed", None)  # SQLite: other processes' commits
+        # SQLite: commits no wake-up announced (a lost datagram) are found by looking at
+        # ``changed()`` now and then; they wake every subscriber, who re-read
+        changed = getattr(listener, "changed", None)
+        recheck = max(getattr(listener, "recheck_every", self._poll), self._poll)
+        checked = time.monotonic()
         try:
             while not self._stop.is_set():
                 select.select([listener.fileno()], [], [], self._poll)
                 run_ids = {payload for channel, payload in listener.drain()
                            if channel in (CHANGED_CHANNEL, STREAM_CHANNEL)}
-                if changed is not None and changed():
-                    self._wake_from_thread(None)
-                elif run_ids:
+                if run_ids:
                     self._wake_from_thread(run_ids)
+                if changed is not None and time.monotonic() - checked >= recheck:
+                    checked = time.monotonic()
+                    if changed():
+                        self._wake_from_thread(None)
         finally:
             listener.close()
 

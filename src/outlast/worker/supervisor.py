@@ -53,9 +53,6 @@ from outlast.worker.sweeping import SweeperTurn
 log = logging.getLogger("outlast.worker")
 
 
-#: how often an idle SQLite worker looks at ``PRAGMA data_version`` (seconds)
-SQLITE_WAKE_CHECK = 0.003
-
 
 @dataclass
 class Pending:
@@ -217,7 +214,7 @@ class Supervisor:
             if self._more_work:
                 database.append(now)
             elif hasattr(self._listener, "changed"):
-                database.append(self._last_check + SQLITE_WAKE_CHECK)
+                database.append(self._last_check + self._listener.recheck_every)
         if self.pending.outcomes or self.pending.logs:
             database.append(now)
         sweep_due = self.sweeper.next_due()

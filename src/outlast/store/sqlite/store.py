@@ -16,6 +16,7 @@ Other processes still meet at the database lock, with ``busy_timeout``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -26,6 +27,13 @@ from typing import Any
 from outlast.store.migrate import apply_all
 from outlast.store.protocol import Row
 from outlast.store.queries import load_queries
+from outlast.store.sqlite.wake import WakeSender, WakeSocket
+
+log = logging.getLogger("outlast.store")
+
+#: how often a listener looks at ``data_version`` for commits no wake-up announced
+RECHECK_WITH_SOCKET = 0.25
+RECHECK_WITHOUT = 0.003
 
 
 def _adapt(params: dict[str, Any]) -> dict[str, Any]:
@@ -66,20 +74,35 @@ class SQLiteTx:
 
 
 class SQLiteListener:
-    """Cross-process wake-up for SQLite: ``PRAGMA data_version`` changes on foreign commits.
+    """Wake-ups for SQLite, which has no LISTEN/NOTIFY.
 
-    SQLite has no LISTEN/NOTIFY; a pipe wakes this process for its own commits and the
-    owner polls ``changed()`` on a short interval for other processes' commits.
+    This process's own commits reach it in process; other processes' commits arrive as
+    datagrams on a wake socket (``wake.py``). A datagram can be lost, so the owner still
+    calls ``changed()`` (``PRAGMA data_version`` moved) every ``recheck_every`` seconds:
+    seldom with a socket, every few milliseconds without one (a directory that cannot be
+    made, a platform without Unix sockets).
     """
+
+    #: how often the owner should look at ``changed()`` for commits nobody announced
+    recheck_every: float
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
-        self._read, self._write = os.pipe()
+        self._socket: WakeSocket | None = None
+        if store.path != ":memory:":
+            try:
+                self._socket = WakeSocket(store.path)
+            except OSError as exc:
+                log.info("no wake socket for %s (%s); polling for other processes' "
+                         "commits instead", store.path, exc)
+        self.recheck_every = RECHECK_WITH_SOCKET if self._socket else RECHECK_WITHOUT
+        self._read, self._write = os.pipe()  # this process's own commits, without a socket
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
         self._conn = store._connect()
         self._version = self._data_version()
         self._pending: list[tuple[str, str]] = []
+        self._lost = False
         self._lock = threading.Lock()
         store.add_local_listener(self._on_local)
 
@@ -89,17 +112,21 @@ class SQLiteListener:
     def _on_local(self, channel: str, payload: str) -> None:
         with self._lock:
             self._pending.append((channel, payload))
+        if self._socket is not None:
+            self._socket.poke()
+            return
         with suppress(BlockingIOError):
             os.write(self._write, b"x")
 
     def changed(self) -> bool:
-        """True when another process committed since the last call."""
+        """True when another process committed since the last call (or a wake-up was lost)."""
         version = self._data_version()
         moved, self._version = version != self._version, version
-        return moved
+        lost, self._lost = self._lost, False
+        return moved or lost
 
     def fileno(self) -> int:
-        return self._read
+        return self._socket.fileno() if self._socket is not None else self._read
 
     def drain(self) -> list[tuple[str, str]]:
         try:
@@ -107,14 +134,20 @@ class SQLiteListener:
                 pass
         except BlockingIOError:
             pass
+        received: list[tuple[str, str]] = []
+        if self._socket is not None:
+            received, lost = self._socket.receive()
+            self._lost = self._lost or lost
         with self._lock:
             pending, self._pending = self._pending, []
-        return pending
+        return pending + received
 
     def close(self) -> None:
         self._store.remove_local_listener(self._on_local)
         os.close(self._read)
         os.close(self._write)
+        if self._socket is not None:
+            self._socket.close()
         self._conn.close()
 
 
@@ -140,6 +173,7 @@ class SQLiteStore:
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._writer = _WriterLock()
+        self._wake = WakeSender(self.path) if self.path != ":memory:" else None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -177,6 +211,8 @@ class SQLiteStore:
         for channel, payload in tx.notifications:
             for callback in list(self._listeners):
                 callback(channel, payload)
+        if self._wake is not None and tx.notifications:
+            self._wake.send(tx.notifications)  # other processes' listeners
 
     def migrate(self) -> list[str]:
         conn = self._conn()
