@@ -30,8 +30,8 @@ from outlast.sdk.registry import Registry
               help="Import the task modules too, to validate typed payloads in the server.")
 @click.option("--no-scheduler", is_flag=True, help="Serve the API only; run no scheduler.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
-              help="Log a line per request; at full load it costs a seventh of the "
-                   "server's CPU per trigger, so it is off unless asked for.")
+              help="Log a line per request; at full load it takes about a tenth of "
+                   "the trigger rate, so it is off unless asked for.")
 def server(host: str, port: int, database_url: str | None, import_tasks: bool,
            no_scheduler: bool, access_log: bool) -> None:
     """Run the HTTP API, dashboard and scheduler."""
