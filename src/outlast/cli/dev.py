@@ -51,7 +51,7 @@ def build_session(config: Config, engine: Engine, sock: socket.socket, host: str
     from outlast.server.app import create_app
     from outlast.worker.supervisor import Supervisor
 
-    app = create_app(engine, dev_api_key=key)
+    app = create_app(engine, dev_api_key=key, project=config.project)
     server = uvicorn_server(app, host, port, access_log=False, log_level="warning")
     supervisor = Supervisor(engine, environment=DEV_ENVIRONMENT, task_dirs=list(config.dirs),
                             root=config.root, concurrency=concurrency,

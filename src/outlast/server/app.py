@@ -54,8 +54,12 @@ def create_app(
     dev_api_key: str | None = None,
     scheduler: bool = True,
     title: str = "Outlast",
+    project: str | None = None,
 ) -> Starlette:
-    """The server app; with ``scheduler`` it also sweeps while it holds the lease."""
+    """The server app; with ``scheduler`` it also sweeps while it holds the lease.
+
+    ``project`` (``outlast.toml``'s) is shown by the dashboard; the API does not use it.
+    """
     ctx = ApiContext(engine=engine, registry=registry)
     auth = Authenticator(engine, dev_api_key)
     table = routes.all_routes()
@@ -70,7 +74,7 @@ def create_app(
         *api_routes(table, ctx, auth),
         # last: every other path is a dashboard page (``outlast dev`` needs no login)
         DashboardMount(dashboard_app(engine, registry=registry, dev_mode=bool(dev_api_key),
-                                     broadcaster=live.broadcaster)),
+                                     broadcaster=live.broadcaster, project=project)),
     ]
     app = Starlette(routes=app_routes, exception_handlers=EXCEPTION_HANDLERS,
                     lifespan=_lifespan(engine) if scheduler else None)

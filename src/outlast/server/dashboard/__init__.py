@@ -48,14 +48,17 @@ class DashboardMount(Mount):
 
 def dashboard_app(engine: Engine, *, registry: Registry | None = None,
                   dev_mode: bool = False, secret: str | None = None,
-                  broadcaster: Broadcaster | None = None) -> Starlette:
+                  broadcaster: Broadcaster | None = None,
+                  project: str | None = None) -> Starlette:
     """The dashboard as an ASGI app; ``dev_mode`` (``outlast dev``) needs no login.
 
-    With the server's ``broadcaster`` the live parts refresh on server-sent events;
-    without it they only poll.
+    ``project`` names it in the header, the titles and the login form, so that
+    dashboards of several projects open side by side can be told apart. With the
+    server's ``broadcaster`` the live parts refresh on server-sent events; without it
+    they only poll.
     """
     dash = Dashboard(engine, templates(), Signer(secret), registry, dev_mode,
-                     live=broadcaster is not None)
+                     project=project or None, live=broadcaster is not None)
     streams: list[BaseRoute] = []
     if broadcaster is not None:
         live = Live(dash, broadcaster)
@@ -110,7 +113,7 @@ def not_found(dash: Dashboard) -> Callable[[Request, Exception], Awaitable[Respo
     async def handler(request: Request, exc: Exception) -> Response:
         html = dash.templates.get_template("not_found.html").render(
             page=None, nav=dash.nav(), path=request.url.path, env=None, csrf="", flash=None,
-            now=dash.engine.clock.now(), dev_mode=dash.dev_mode,
+            now=dash.engine.clock.now(), dev_mode=dash.dev_mode, project=dash.project,
             message=f"There is no page at {request.url.path}.")
         return Response(html, status_code=404, media_type="text/html")
 

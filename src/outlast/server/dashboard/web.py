@@ -55,6 +55,8 @@ class Dashboard:
     signer: Signer
     registry: Registry | None = None
     dev_mode: bool = False
+    #: the ``project`` of ``outlast.toml``, shown in the header and titles; None shows none
+    project: str | None = None
     #: whether the live parts may listen for server-sent events (``live.py``)
     live: bool = False
     pages: frozenset[str] = frozenset()
@@ -98,7 +100,7 @@ class Page:
         html = self.dash.templates.get_template(template).render(
             page=self, nav=self.dash.nav(), path=self.request.url.path, env=self.env,
             csrf=self.session.csrf, flash=flash, now=self.now, dev_mode=self.dash.dev_mode,
-            live=self.dash.live, **values)
+            project=self.dash.project, live=self.dash.live, **values)
         return HTMLResponse(html, status_code=status_code)
 
     def redirect(self, url: str) -> RedirectResponse:
