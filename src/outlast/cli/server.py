@@ -42,13 +42,28 @@ def server(host: str, port: int, database_url: str | None, import_tasks: bool,
     engine = open_engine(config)
     registry = task_registry(config) if import_tasks else None
     setup_logging()
-    app = create_app(engine, registry=registry, scheduler=not no_scheduler)
+    app = create_app(engine, registry=registry, scheduler=not no_scheduler,
+                     project=project_name(config))
     http = uvicorn_server(app, host, sock.getsockname()[1], access_log=access_log)
-    note(f"Outlast server on {public_url(host, sock.getsockname()[1])} "
-         f"(database {redact_url(config.database_url)})")
+    note(started(config, public_url(host, sock.getsockname()[1])))
     with stop_signals(lambda: setattr(http, "should_exit", True), "outlast server",
                       "finishing open requests"):
         http.run(sockets=[sock])
+
+
+def project_name(config: Config) -> str | None:
+    """The project the dashboard names: ``outlast.toml``'s, none without a file.
+
+    Without a file the name would only be the working directory's (``/app`` in a
+    container), which says nothing about the project.
+    """
+    return config.project if config.source is not None else None
+
+
+def started(config: Config, url: str) -> str:
+    project = project_name(config)
+    where = f" for project {project!r}" if project else ""
+    return f"Outlast server{where} on {url} (database {redact_url(config.database_url)})"
 
 
 def task_registry(config: Config) -> Registry:
