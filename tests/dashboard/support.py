@@ -16,6 +16,8 @@ from outlast.worker.supervisor import Supervisor
 
 PROJECT = Path(__file__).parent / "project"
 DEV_KEY = "ol_dev_dashboard-test-0123456789"
+#: the project the dashboard names, as ``outlast dev`` and ``outlast server`` pass it
+PROJECT_NAME = "acme"
 TASKS = ("hello-world", "send-welcome-email", "charge-card", "resize-image", "approve-refund")
 
 
@@ -59,6 +61,7 @@ def serve(app: object) -> Iterator[str]:
 @contextmanager
 def live_dashboard(engine: Engine, *, dev: bool = True) -> Iterator[str]:
     """The base URL of a real server (with its scheduler) over ``engine``."""
-    app = create_app(engine, dev_api_key=DEV_KEY if dev else None, scheduler=True)
+    app = create_app(engine, dev_api_key=DEV_KEY if dev else None, scheduler=True,
+                     project=PROJECT_NAME)
     with serve(app) as url:
         yield url
