@@ -185,16 +185,32 @@ class _Usage:
 
 def admits(q: QueueState, use: _Usage, key: str | None) -> bool:
     """May one more run of ``q`` (with ``key``) start, given what this claim took?"""
+    return refusal(q, use, key) is None
+
+
+#: refusals that hold every run of the queue, whatever its key
+QUEUE_WIDE = frozenset({"paused", "total", "rate"})
+
+
+def refusal(q: QueueState, use: _Usage, key: str | None) -> str | None:
+    """The first rule that keeps one more run of ``q`` (with ``key``) from starting:
+    ``paused``, ``total``, ``limit``, ``rate`` or ``key_rate``; None when it may start.
+
+    Limits come before rates, so a run held by both is reported as held by the limit: a
+    completion, not the passing of time, is what lets it start.
+    """
     if q.paused:
-        return False
+        return "paused"
     if q.total is not None and sum(q.running.values()) + use.total >= q.total:
-        return False
+        return "total"
     if q.limit is not None and q.running.get(key, 0) + use.slots.get(key, 0) >= q.limit:
-        return False
+        return "limit"
     if q.rate is not None and q.rate_used + use.rate >= q.rate.count:
-        return False
-    return not (q.key_rate is not None and key is not None
-                and q.key_rate_used.get(key, 0) + use.key_rate.get(key, 0) >= q.key_rate.count)
+        return "rate"
+    if (q.key_rate is not None and key is not None
+            and q.key_rate_used.get(key, 0) + use.key_rate.get(key, 0) >= q.key_rate.count):
+        return "key_rate"
+    return None
 
 
 def plan(
@@ -213,18 +229,22 @@ def plan(
     room = capacity if env_room is None else min(capacity, env_room)
     usage: dict[str, _Usage] = {}
     taken: list[Candidate] = []
+    refused: set[tuple[str, str, str | None]] = set()  # (rule, queue, key)
     for cand in ordered:
         if len(taken) >= room:
             break
         q = queues.get(cand.queue)
         if q is not None:
             use = usage.setdefault(cand.queue, _Usage())
-            if not admits(q, use, cand.concurrency_key):
+            why = refusal(q, use, cand.concurrency_key)
+            if why is not None:
+                refused.add((why, cand.queue, cand.concurrency_key))
                 continue
             _count(use, cand.concurrency_key)
         taken.append(cand)
     full = len(taken) >= room
-    moved = _cursors(ordered, taken, queues, full)
+    cut = {name for why, name, _ in refused if why in QUEUE_WIDE}
+    moved = _cursors(ordered, taken, queues, full, cut)
     return Plan([c.id for c in taken], moved)
 
 
@@ -237,15 +257,18 @@ def _count(use: _Usage, key: str | None) -> None:
 
 
 def _cursors(ordered: list[Candidate], taken: list[Candidate], queues: dict[str, QueueState],
-             full: bool) -> dict[str, str]:
+             full: bool, cut: set[str]) -> dict[str, str]:
     """Where each queue's turn resumes next claim.
 
-    When the claim filled up, after the last key served; otherwise after the furthest key
-    looked at, so keys that could not start (at their limit) never hold the turn.
+    When the claim filled up, or a rule of the whole queue (``cut``: its pause, total cap
+    or rate) ended the queue's share, after the last key served: the keys it turned away
+    go first next time, instead of starving behind the others' backlog. Otherwise after
+    the furthest key looked at, so keys that could not start (at their own limit) never
+    hold the turn.
     """
     moved: dict[str, str] = {}
     for name, q in queues.items():
-        if full:
+        if full or name in cut:
             keys = [c.concurrency_key for c in taken if c.queue == name]
         else:
             seen = [c.concurrency_key for c in ordered if c.queue == name]
