@@ -82,7 +82,7 @@ def test_record_and_claim_share_one_transaction(
     first = trigger(engine, "job").row["id"]
     [row] = engine.claim(ENV, "w", None, 1)
     second = trigger(engine, "job").row["id"]
-    decisions, rows = engine.record_and_claim([outcome(row, machine="small-1x")], ENV, "w",
-                                              None, 5)
+    decisions, claimed = engine.record_and_claim([outcome(row, machine="small-1x")], ENV, "w",
+                                                 None, 5)
     assert decisions[0] is not None and status_of(engine, first) == "COMPLETED"
-    assert [r["id"] for r in rows] == [second]
+    assert [r["id"] for r in claimed.rows] == [second]

@@ -25,8 +25,8 @@ def test_a_lazy_claim_does_not_leak_into_the_next_transaction(
         engine = Engine(store)
         register(engine, "t")
         run_id = trigger(engine, "t").row["id"]
-        decisions, rows = engine.record_and_claim([], "dev", "w", None, 1)
-        assert [r["id"] for r in rows] == [run_id] and decisions == []
+        decisions, claimed = engine.record_and_claim([], "dev", "w", None, 1)
+        assert [r["id"] for r in claimed.rows] == [run_id] and decisions == []
         assert _setting(store) == "on"
         with store.transaction() as tx:
             tx.lazy_commit()

@@ -240,10 +240,10 @@ class Engine:
     def claim(self, env: str, worker_id: str, queues: list[str] | None, capacity: int) -> list[Row]:
         with self.store.transaction() as tx:
             tx.lazy_commit()
-            return self._claim_in(tx, env, worker_id, queues, capacity)
+            return self._claim_in(tx, env, worker_id, queues, capacity).rows
 
     def _claim_in(self, tx: Any, env: str, worker_id: str, queues: list[str] | None,
-                  capacity: int) -> list[Row]:
+                  capacity: int) -> dequeue.Claimed:
         request = dequeue.ClaimRequest(env, worker_id, queues, capacity, new_id("lease"),
                                        self.lease_seconds)
         return dequeue.claim(tx, request, self.clock.now())
@@ -258,8 +258,10 @@ class Engine:
     def record_and_claim(
         self, outcomes: list[Outcome], env: str, worker_id: str, queues: list[str] | None,
         capacity: int,
-    ) -> tuple[list[Decision | None], list[Row]]:
+    ) -> tuple[list[Decision | None], dequeue.Claimed]:
         """A worker's pass: record what ended and claim what is next, in one transaction.
+
+        The claim's ``retry_at`` tells the worker when a rate that held runs back has room.
 
         A pass that only claims commits lazily (``Tx.lazy_commit``): were the database to
         crash before flushing it, the runs would be QUEUED again and the claiming worker
@@ -271,8 +273,9 @@ class Engine:
             if not outcomes:
                 tx.lazy_commit()
             decisions = self._record_in(tx, outcomes, self.clock.now()) if outcomes else []
-            rows = self._claim_in(tx, env, worker_id, queues, capacity) if capacity > 0 else []
-        return decisions, rows
+            claimed = self._claim_in(tx, env, worker_id, queues, capacity) if capacity > 0 \
+                else dequeue.Claimed([])
+        return decisions, claimed
 
     def _record_in(self, tx: Any, outcomes: list[Outcome], now: float) -> list[Decision | None]:
         batch = _batch_completions(outcomes)

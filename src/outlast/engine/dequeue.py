@@ -9,6 +9,10 @@ can never both see the last free slot or the last unit of rate budget (PostgreSQ
 locks; on SQLite the whole transaction is ``BEGIN IMMEDIATE``). Candidates are
 row-locked with ``SKIP LOCKED`` and started by an update guarded on ``QUEUED``.
 
+A claim that a rate held back also says when to try again (``Claimed.retry_at``): the
+earliest moment a start leaves one of the windows that turned its candidates away. Starts
+by other workers never free budget, only time does, so a timer in each worker is enough.
+
 Most environments have no limits at all; for them ``claim_unlimited`` picks and starts
 runs in one statement. It refuses to claim anything while one of the worker's queues is
 paused, limited or rated (or the environment has a limit), and the counting path below
@@ -44,10 +48,20 @@ class ClaimRequest:
     lease_seconds: float
 
 
-def claim(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
-    """Start up to ``capacity`` runs; return their rows (status EXECUTING)."""
+@dataclass(frozen=True)
+class Claimed:
+    """The rows a claim started (status EXECUTING), and when a rate that held queued runs
+    back has room again (None: no rate did; a completion or a trigger is what to wait for)."""
+
+    rows: list[Row]
+    retry_at: float | None = None
+
+
+def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
+    """Start up to ``capacity`` runs."""
     env_default = env_limit_default()
     started: list[Row] = []
+    retry_at: float | None = None
     limited, recorded = True, False
     if env_default is None:
         answer = tx.all("claim_unlimited", environment=req.environment, queues=req.queues,
@@ -59,38 +73,56 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
         for row in answer:
             del row["limited_queues"], row["starts_recorded"]
     if not started and limited:
-        started = _claim_counted(tx, req, now, env_default)
+        started, retry_at = _claim_counted(tx, req, now, env_default)
         recorded = False
     started.sort(key=_claim_order)
     if not recorded:
         _record_starts(tx, started, req, now)
     for row in started:
         tx.notify(events.CHANGED_CHANNEL, row["id"])
-    return started
+    return Claimed(started, retry_at)
 
 
 def _claim_order(row: Row) -> tuple[float, str]:
     return flow.aged_score(int(row["priority"]), float(row["available_at"])), str(row["id"])
 
 
-def _claim_counted(tx: Tx, req: ClaimRequest, now: float, env_default: int | None) -> list[Row]:
+def _claim_counted(tx: Tx, req: ClaimRequest, now: float,
+                   env_default: int | None) -> tuple[list[Row], float | None]:
     """Claim where a limit, a rate or a pause applies: lock, count, then plan."""
     env_room = _env_room(tx, req.environment, env_default, now)
     if env_room == 0:
-        return []
+        return [], None
     queues = _queue_states(tx, req, now)
     candidates = _candidates(tx, req, queues, now)
     if not candidates:
-        return []
+        return [], None
     decided = flow.plan(candidates, queues, req.capacity, env_room)
     for name, cursor in decided.cursors.items():
         tx.run("set_key_cursor", environment=req.environment, name=name, cursor=cursor)
+    retry_at = _retry_at(tx, req.environment, decided.waits, now)
     if not decided.ids:
-        return []
+        return [], retry_at
     rows = tx.all("start_runs", ids=decided.ids, lease_id=req.lease_id,
                   lease_expires_at=now + req.lease_seconds, worker_id=req.worker_id, now=now)
     _log_rated_starts(tx, req.environment, rows, queues, now)
-    return rows
+    return rows, retry_at
+
+
+def _retry_at(tx: Tx, env: str, waits: list[flow.RateWait], now: float) -> float | None:
+    """The earliest moment one of ``waits`` has room: its start at ``leaving`` leaves.
+
+    Read before this claim logs its own starts, which ``flow.frees_at`` accounts for.
+    """
+    moments: list[float] = []
+    for wait in waits:
+        leaving_at = None
+        if wait.leaving < wait.used:
+            row = tx.one("window_start_at", environment=env, queue=wait.queue, key=wait.key,
+                         since=now - wait.rate.window, skip=wait.leaving)
+            leaving_at = float(row["at"]) if row is not None else None
+        moments.append(flow.frees_at(wait, leaving_at, now))
+    return min(moments, default=None)
 
 
 def _env_room(tx: Tx, env: str, env_default: int | None, now: float) -> int | None:
@@ -161,7 +193,11 @@ def _candidates(tx: Tx, req: ClaimRequest, queues: dict[str, flow.QueueState],
     rows: dict[str, Row] = {}
     env, limit = req.environment, req.capacity
     for q in queues.values():
-        if q.paused or not _may_start_any(q):
+        if q.paused or _at_total(q):
+            continue
+        if not _within_rate(q):  # one head, only to learn whether the rate holds a run back
+            rows.update((r["id"], r) for r in tx.all(
+                "queue_candidates", environment=env, queue=q.name, now=now, limit=1))
             continue
         for r in tx.all("queue_candidates", environment=env, queue=q.name, now=now, limit=limit):
             rows[r["id"]] = r
@@ -177,10 +213,13 @@ def _candidates(tx: Tx, req: ClaimRequest, queues: dict[str, flow.QueueState],
             for r in rows.values()]
 
 
-def _may_start_any(q: flow.QueueState) -> bool:
-    """False when the whole queue is at its total cap or out of rate budget."""
-    if q.total is not None and sum(q.running.values()) >= q.total:
-        return False
+def _at_total(q: flow.QueueState) -> bool:
+    """The whole queue is at its total cap: none of its runs can start."""
+    return q.total is not None and sum(q.running.values()) >= q.total
+
+
+def _within_rate(q: flow.QueueState) -> bool:
+    """The queue's window has budget left (or it has no rate)."""
     return q.rate is None or q.rate_used < q.rate.count
 
 

@@ -16,6 +16,10 @@ Rules, in the order they are checked for each candidate:
   queue's start log);
 - at most ``capacity`` runs per claim.
 
+When a rate turns candidates away, the plan says so (``Plan.waits``): unlike a pause or a
+concurrency limit, which free through an action or a completion, a rate frees with time
+alone, at a moment the claim can compute (``frees_at``) and hand to the worker.
+
 Order. Within one key (or among a queue's keyless runs) runs go by aged priority:
 ``effective priority = priority + waited_seconds / AGING_SECONDS``, so one priority point
 is worth a minute of waiting and a low-priority run is overtaken by at most those
@@ -142,9 +146,44 @@ class QueueState:
 
 
 @dataclass(frozen=True)
+class RateWait:
+    """A rate window that turned at least one candidate away in this claim.
+
+    ``used`` starts of the window were logged before the claim, ``taken`` more are logged
+    by it (all at the claim's ``now``). The window has room again once the start at
+    ``leaving`` (oldest first, the claim's own starts last) has left it.
+    """
+
+    queue: str
+    key: str | None  # None: the queue's ``rate_limit``; else this key's ``key_rate_limit``
+    rate: Rate
+    used: int
+    taken: int
+
+    @property
+    def leaving(self) -> int:
+        """Index of the start whose leaving frees one unit (more than one start must leave
+        when a lowered rate left the window over budget)."""
+        return max(self.used + self.taken - self.rate.count, 0)
+
+
+def frees_at(wait: RateWait, leaving_at: float | None, now: float) -> float:
+    """When ``wait``'s window has room, given the time of its start at ``wait.leaving``.
+
+    Only starts logged before the claim are looked up (``leaving_at``); when the start to
+    leave is one of this claim's own, it was logged at ``now``. Same answer as ``next_start_at``
+    over the whole log, from one row.
+    """
+    if wait.leaving >= wait.used or leaving_at is None:
+        return now + wait.rate.window
+    return leaving_at + wait.rate.window
+
+
+@dataclass(frozen=True)
 class Plan:
     ids: list[str]
     cursors: dict[str, str]  # queue → new key cursor, only where it moved
+    waits: list[RateWait] = field(default_factory=list)  # rates that held candidates back
 
 
 def rotation(keys: Iterable[str | None], cursor: str | None) -> list[str | None]:
@@ -245,7 +284,27 @@ def plan(
     full = len(taken) >= room
     cut = {name for why, name, _ in refused if why in QUEUE_WIDE}
     moved = _cursors(ordered, taken, queues, full, cut)
-    return Plan([c.id for c in taken], moved)
+    rated = {(name, key if why == "key_rate" else None) for why, name, key in refused
+             if why in ("rate", "key_rate")}
+    return Plan([c.id for c in taken], moved, _waits(rated, queues, usage))
+
+
+def _waits(rated: set[tuple[str, str | None]], queues: dict[str, QueueState],
+           usage: dict[str, _Usage]) -> list[RateWait]:
+    """The rate windows that held candidates back, with what this claim added to them.
+
+    Once a rate turned a candidate away the claim adds no start to its window, so the
+    usage counted at the end is the usage at the refusal.
+    """
+    waits: list[RateWait] = []
+    for name, key in sorted(rated, key=lambda r: (r[0], r[1] is not None, r[1] or "")):
+        q, use = queues[name], usage[name]
+        if key is None and q.rate is not None:
+            waits.append(RateWait(name, None, q.rate, q.rate_used, use.rate))
+        elif key is not None and q.key_rate is not None:
+            waits.append(RateWait(name, key, q.key_rate, q.key_rate_used.get(key, 0),
+                                  use.key_rate.get(key, 0)))
+    return waits
 
 
 def _count(use: _Usage, key: str | None) -> None:

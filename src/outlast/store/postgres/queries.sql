@@ -808,3 +808,11 @@ SELECT id, parent_id, 1 AS logged FROM done
 -- The JSON copy of a run's tags that snapshots show; ``run_tags`` rows are added beside it.
 UPDATE runs SET tags = :tags, updated_at = :now
 WHERE id = :id
+
+-- name: window_start_at
+-- The start at offset :skip (oldest first) of a queue's rate window, over all its keys or
+-- only :key's: when it leaves the window, the claim that a rate held back may start more.
+SELECT at FROM queue_starts
+WHERE environment = :environment AND queue = :queue AND at > :since
+  AND (:key::text IS NULL OR concurrency_key = :key)
+ORDER BY at LIMIT 1 OFFSET :skip
