@@ -14,6 +14,12 @@ is killed as soon as it starts), handed back (``released``, the attempt number
 given back) on shutdown or when no child drew from the buffer between two heartbeats.
 Their attempt's ``started_at`` is the claim time, a few milliseconds early; the
 ``max_duration`` deadline starts when the child really starts the run.
+
+A claim that a rate limit held back says when the rate's window frees (``retry_at``); the
+loop claims again then rather than on its poll, so a "10/s" queue starts its runs as the
+window allows, not in lumps a poll apart. Only time frees a window (another worker's
+starts never do), so this timer is all a worker needs; ``RATE_WAKE_GAP`` keeps a hint in
+the past, or budget that another worker took first, from turning into a busy loop.
 """
 
 from __future__ import annotations
@@ -52,6 +58,10 @@ from outlast.worker.sweeping import SweeperTurn
 
 log = logging.getLogger("outlast.worker")
 
+#: seconds at least between two claims woken by a rate window (a cap on such wake-ups)
+RATE_WAKE_GAP = 0.02
+#: seconds after a window frees to claim, so the leaving start is surely out of it
+RATE_WAKE_LAG = 0.002
 
 
 @dataclass
@@ -115,6 +125,7 @@ class Supervisor:
         self._last_heartbeat = 0.0
         self._last_hooks = 0.0
         self._backoff_until = 0.0
+        self._rate_wake: float | None = None  # monotonic; when a rate window frees
         self._listener: Any = None
         self.heartbeat_interval = min(engine.lease_seconds / 3, 2.0)
         self.poll_interval = 1.0
@@ -211,6 +222,8 @@ class Supervisor:
         database = [self._last_heartbeat + self.heartbeat_interval]
         if self._wanted():
             database.append(self._last_claim + self.poll_interval)
+            if self._rate_wake is not None:
+                database.append(self._rate_wake)
             if self._more_work:
                 database.append(now)
             elif hasattr(self._listener, "changed"):
@@ -447,7 +460,8 @@ class Supervisor:
         if self._listener is not None and hasattr(self._listener, "changed"):
             self._last_check = now
             self._more_work = self._listener.changed() or self._more_work
-        return self._more_work or bool(self.pending.outcomes) or \
+        rate_due = self._rate_wake is not None and now >= self._rate_wake
+        return self._more_work or bool(self.pending.outcomes) or rate_due or \
             now - self._last_claim >= self.poll_interval
 
     def _sync(self) -> None:
@@ -461,16 +475,25 @@ class Supervisor:
         if outcomes or claim:
             if claim:
                 self._last_claim = time.monotonic()
-            _, rows = self.engine.record_and_claim(
+            _, claimed = self.engine.record_and_claim(
                 outcomes, self.environment, self.worker_id, self.queues,
                 wanted if claim else 0)
             self.pending.outcomes = []
-            self.ahead.buffer.extend(rows)
+            self.ahead.buffer.extend(claimed.rows)
             if claim:
-                self._more_work = len(rows) == wanted
+                self._more_work = len(claimed.rows) == wanted
+                self._rate_wake = self._rate_wake_at(claimed.retry_at)
         for run_id, lease_id in self.pending.hooks_done:
             self.engine.finish_hook(run_id, lease_id)
         self.pending.hooks_done = []
+
+    def _rate_wake_at(self, retry_at: float | None) -> float | None:
+        """``retry_at`` (engine clock) as a monotonic moment, never sooner than
+        ``RATE_WAKE_GAP`` after this claim: a past hint must not spin the loop."""
+        if retry_at is None:
+            return None
+        delay = retry_at - self.engine.clock.now()
+        return max(time.monotonic() + delay + RATE_WAKE_LAG, self._last_claim + RATE_WAKE_GAP)
 
     def _feed(self) -> None:
         self.ahead.feed(self.children)
