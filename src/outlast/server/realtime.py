@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import select
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -38,6 +37,7 @@ from outlast.engine.events import CHANGED_CHANNEL
 from outlast.engine.realtime import STREAM_CHANNEL, check_stream_key
 from outlast.errors import AuthError, ValidationError
 from outlast.jsonutil import dumps
+from outlast.readiness import readable
 from outlast.server import public_tokens
 from outlast.server.auth import Authenticator, bearer_key
 from outlast.server.errors import guarded
@@ -141,7 +141,7 @@ class Broadcaster:
         checked = time.monotonic()
         try:
             while not self._stop.is_set():
-                select.select([listener.fileno()], [], [], self._poll)
+                readable(listener.fileno(), self._poll)
                 run_ids = {payload for channel, payload in listener.drain()
                            if channel in (CHANGED_CHANNEL, STREAM_CHANNEL)}
                 if run_ids:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import select
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -26,6 +25,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from outlast.readiness import readable
 from outlast.store.migrate import apply_all
 from outlast.store.postgres.target import PostgresTarget, parse_target
 from outlast.store.protocol import Row
@@ -108,8 +108,7 @@ class PostgresListener:
 
     def drain(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        ready, _, _ = select.select([self._conn.fileno()], [], [], 0)
-        if not ready:
+        if not readable(self._conn.fileno()):
             return out
         for note in self._conn.notifies(timeout=0):
             out.append((self._target.local_channel(note.channel), note.payload))
@@ -217,6 +216,5 @@ def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
     """
     last = _last_used.pop(id(conn), None)
     idle = last is None or time.monotonic() - last > _CHECK_AFTER_IDLE
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if idle or readable:
+    if idle or readable(conn.fileno()):
         ConnectionPool.check_connection(conn)
