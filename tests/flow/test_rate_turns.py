@@ -44,8 +44,20 @@ def test_every_key_gets_its_turn_under_a_rate(engine: Engine, register: Any,
     opts = {k: parse_options({"concurrency_key": k}, engine.clock.now()) for k in KEYS}
     engine.trigger_batch("dev", [NewRun("job", json.dumps(i), opts[k])
                                  for i in range(2) for k in KEYS])
+    # the runs are equally old, so which sort first by id is chance; the turns are not
     first = engine.claim("dev", "w1", None, 10)
     assert sorted(r["concurrency_key"] for r in first) == list("abcde")
     clock.advance(1)
     second = engine.claim("dev", "w1", None, 10)
     assert sorted(r["concurrency_key"] for r in second) == list("abcfg")
+
+
+def test_turns_do_not_depend_on_which_equally_old_run_sorts_first(
+        engine: Engine, register: Any, clock: FakeClock) -> None:
+    """The oldest runs by id all belong to two keys; the rate still serves keys in turn."""
+    register(engine, definition("job", queue="q", rate_limit="3/s"))
+    opts = {k: parse_options({"concurrency_key": k}, engine.clock.now()) for k in "xyz"}
+    engine.trigger_batch("dev", [NewRun("job", "0", opts[k]) for k in "x" + "y" * 9])
+    engine.trigger_batch("dev", [NewRun("job", "0", opts["z"])])
+    first = engine.claim("dev", "w1", None, 3)
+    assert sorted(r["concurrency_key"] for r in first) == list("xyz")

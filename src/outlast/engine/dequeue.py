@@ -201,7 +201,11 @@ def _candidates(tx: Tx, req: ClaimRequest, queues: dict[str, flow.QueueState],
             continue
         for r in tx.all("queue_candidates", environment=env, queue=q.name, now=now, limit=limit):
             rows[r["id"]] = r
-        if q.limit is not None or q.key_rate is not None:
+        # every controlled queue takes turns between its keys: a queue-wide rate or total
+        # cap serves only a few runs per claim, and the oldest runs by themselves could
+        # all belong to the keys served last time
+        if q.limit is not None or q.key_rate is not None or q.rate is not None \
+                or q.total is not None:
             for r in _key_heads(tx, env, q, now, limit):
                 rows[r["id"]] = r
     if req.queues is None or any(name not in queues for name in req.queues):
