@@ -5,12 +5,12 @@ every change live."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from tests.server.collector import Collector
 
 import outlast
 from outlast.engine import Engine, NewRun, Outcome
@@ -25,30 +25,6 @@ from outlast.worker import runtime
 
 API = "/api/v1"
 LiveServer = Any
-
-
-class Collector:
-    """Iterate ``source()`` in a thread and keep what it yields."""
-
-    def __init__(self, source: Callable[[], Iterator[Any]]) -> None:
-        self.items: list[Any] = []
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(source,), daemon=True)
-        self.thread.start()
-
-    def _run(self, source: Callable[[], Iterator[Any]]) -> None:
-        try:
-            for item in source():
-                self.items.append(item)
-        except BaseException as exc:
-            self.error = exc
-
-    def join(self) -> list[Any]:
-        self.thread.join(30)
-        assert not self.thread.is_alive(), f"the subscription did not end: {self.items}"
-        if self.error is not None:
-            raise self.error
-        return self.items
 
 
 def new_run(engine: Engine, task: str = "hello", parent: str | None = None,

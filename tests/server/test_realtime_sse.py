@@ -4,12 +4,12 @@ runs by tag, streams, reconnecting with Last-Event-ID, heartbeats and public tok
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from tests.server.collector import Collector
 
 import outlast
 from outlast.engine import Engine, NewRun, Outcome
@@ -36,30 +36,6 @@ def claim(engine: Engine, env: str = "dev") -> dict[str, Any]:
 def complete(engine: Engine, row: dict[str, Any], output: Any = "done") -> None:
     engine.record([Outcome(row["id"], row["lease_id"], row["attempt_count"], "completed",
                            output=output)])
-
-
-class Collector:
-    """Iterate ``source`` in a thread and keep what it yields."""
-
-    def __init__(self, source: Callable[[], Iterator[Any]]) -> None:
-        self.items: list[Any] = []
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(source,), daemon=True)
-        self.thread.start()
-
-    def _run(self, source: Callable[[], Iterator[Any]]) -> None:
-        try:
-            for item in source():
-                self.items.append(item)
-        except BaseException as exc:
-            self.error = exc
-
-    def join(self) -> list[Any]:
-        self.thread.join(30)
-        assert not self.thread.is_alive(), f"the subscription did not end: {self.items}"
-        if self.error is not None:
-            raise self.error
-        return self.items
 
 
 def raw_events(url: str, path: str, headers: dict[str, str], count: int,

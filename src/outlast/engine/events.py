@@ -34,3 +34,10 @@ def event_row(
 
 def append(tx: Tx, rows: list[dict[str, Any]]) -> None:
     tx.many("insert_event", rows)
+
+
+def run_changed(tx: Tx, row: dict[str, Any], kind: str, at: float, **data: Any) -> None:
+    """Record a change to a run that leaves its status as it is (metadata, tags), and
+    wake its realtime subscribers."""
+    append(tx, [event_row(row["id"], kind, at, row["status"], row["attempt_count"], **data)])
+    tx.notify(CHANGED_CHANNEL, row["id"])

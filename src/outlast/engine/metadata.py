@@ -134,9 +134,7 @@ def _write(tx: Tx, row: Row, ops: list[dict[str, Any]], now: float,
     updated = apply_ops(current, ops)
     tx.run("update_metadata", id=row["id"], metadata=metadata_json(updated), now=now)
     keys = sorted({str(op["key"]) for op in ops})
-    events.append(tx, [events.event_row(row["id"], "metadata", now, row["status"],
-                                        row["attempt_count"], keys=keys, **event)])
-    tx.notify(events.CHANGED_CHANNEL, row["id"])
+    events.run_changed(tx, row, "metadata", now, keys=keys, **event)
     return updated
 
 

@@ -60,9 +60,7 @@ def _add(tx: Tx, row: Row, new: list[str], now: float, **event: Any) -> list[str
     tx.run("update_run_tags", id=row["id"], tags=dumps(tags), now=now)
     tx.many("insert_run_tag", [{"run_id": row["id"], "environment": row["environment"],
                                 "tag": t} for t in added])
-    events.append(tx, [events.event_row(row["id"], "tags", now, row["status"],
-                                        row["attempt_count"], added=added, **event)])
-    tx.notify(events.CHANGED_CHANNEL, row["id"])
+    events.run_changed(tx, row, "tags", now, added=added, **event)
     return tags
 
 
