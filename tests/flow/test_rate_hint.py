@@ -55,6 +55,9 @@ WAITS = [
     ("concurrency-limit-no-wait", cands(3), QueueState("a", limit=1, running={None: 1}), 10, []),
     ("limit-checked-before-rate", cands(3),
      QueueState("a", limit=1, running={None: 1}, rate=Rate(1, 1), rate_used=1), 10, []),
+    ("keyed-limit-and-a-full-window", [Candidate("a-u1", "a", "u1", 0.0)],
+     QueueState("a", limit=1, running={"u1": 1}, rate=Rate(2, 1), rate_used=2), 10,
+     [RateWait("a", None, Rate(2, 1), used=2, taken=0)]),
     ("total-checked-before-rate", cands(3),
      QueueState("a", total=1, running={None: 1}, rate=Rate(1, 1), rate_used=1), 10, []),
 ]
@@ -169,3 +172,16 @@ def test_no_hint_for_a_paused_queue_or_an_empty_one(engine: Engine, register: An
     clock.advance(1)
     assert claim(engine, 5) == (1, None)
     assert claim(engine, 5) == (0, None)
+
+
+def test_a_full_window_hints_even_when_its_first_run_waits_for_its_key(
+        engine: Engine, register: Any, clock: FakeClock) -> None:
+    """Key a is at its limit and the window is full: c waits only for the window."""
+    register(engine, definition("job", queue="q", rate_limit="2/s", concurrency_limit=1))
+    opts = {k: parse_options({"concurrency_key": k}, engine.clock.now()) for k in "abc"}
+    engine.trigger_batch("dev", [NewRun("job", "0", opts[k]) for k in "aabc"])
+    _, first = engine.record_and_claim([], "dev", "w1", None, 10)
+    assert len(first.rows) == 2 and first.retry_at is not None
+    clock.advance(0.5)
+    _, second = engine.record_and_claim([], "dev", "w1", None, 10)
+    assert second.rows == [] and second.retry_at == first.retry_at

@@ -252,6 +252,10 @@ def refusal(q: QueueState, use: _Usage, key: str | None) -> str | None:
     return None
 
 
+def _window_full(q: QueueState, use: _Usage) -> bool:
+    return q.rate is not None and q.rate_used + use.rate >= q.rate.count
+
+
 def plan(
     candidates: Iterable[Candidate],
     queues: dict[str, QueueState],
@@ -278,6 +282,10 @@ def plan(
             why = refusal(q, use, cand.concurrency_key)
             if why is not None:
                 refused.add((why, cand.queue, cand.concurrency_key))
+                if why == "limit" and cand.concurrency_key is not None and _window_full(q, use):
+                    # this key waits for a completion, but the queue's other keys wait
+                    # only for the window, which time frees
+                    refused.add(("rate", cand.queue, None))
                 continue
             _count(use, cand.concurrency_key)
         taken.append(cand)

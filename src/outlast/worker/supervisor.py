@@ -37,6 +37,7 @@ from typing import Any
 from outlast import __version__
 from outlast.engine import Engine, Outcome
 from outlast.engine.definitions import TaskDefinition
+from outlast.engine.dequeue import Claimed
 from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError
 from outlast.ids import new_id
@@ -482,10 +483,20 @@ class Supervisor:
             self.ahead.buffer.extend(claimed.rows)
             if claim:
                 self._more_work = len(claimed.rows) == wanted
-                self._rate_wake = self._rate_wake_at(claimed.retry_at)
+                self._rate_wake = self._next_rate_wake(claimed)
         for run_id, lease_id in self.pending.hooks_done:
             self.engine.finish_hook(run_id, lease_id)
         self.pending.hooks_done = []
+
+    def _next_rate_wake(self, claimed: Claimed) -> float | None:
+        """The claim's hint; a claim that took nothing and says nothing keeps a wake-up
+        still ahead (it may have looked only at runs that wait for something else)."""
+        wake = self._rate_wake_at(claimed.retry_at)
+        pending = self._rate_wake
+        if wake is None and not claimed.rows and pending is not None \
+                and pending > time.monotonic():
+            return pending
+        return wake
 
     def _rate_wake_at(self, retry_at: float | None) -> float | None:
         """``retry_at`` (engine clock) as a monotonic moment, never sooner than
