@@ -42,6 +42,7 @@ from outlast.server import public_tokens
 from outlast.server.auth import Authenticator, bearer_key
 from outlast.server.errors import guarded
 from outlast.server.public_tokens import Scope
+from outlast.store.protocol import ANY_CHANNEL
 
 log = logging.getLogger("outlast.server.realtime")
 
@@ -142,9 +143,12 @@ class Broadcaster:
         try:
             while not self._stop.is_set():
                 readable(listener.fileno(), self._poll)
-                run_ids = {payload for channel, payload in listener.drain()
+                notes = listener.drain()
+                run_ids = {payload for channel, payload in notes
                            if channel in (CHANGED_CHANNEL, STREAM_CHANNEL)}
-                if run_ids:
+                if any(channel == ANY_CHANNEL for channel, _ in notes):
+                    self._wake_from_thread(None)  # some were lost: everyone re-reads
+                elif run_ids:
                     self._wake_from_thread(run_ids)
                 if changed is not None and time.monotonic() - checked >= recheck:
                     checked = time.monotonic()

@@ -40,6 +40,10 @@ class Tx(Protocol):
         ...
 
 
+#: a note a listener reports when it knows it missed some: anything may have changed
+ANY_CHANNEL = "*"
+
+
 class Listener(Protocol):
     """Wakes a process when another one wrote something it cares about."""
 

@@ -41,6 +41,7 @@ from outlast.engine.dequeue import Claimed
 from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError
 from outlast.ids import new_id
+from outlast.store.protocol import ANY_CHANNEL
 from outlast.worker import outcomes
 from outlast.worker.child_calls import ChildCalls
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
@@ -265,6 +266,9 @@ class Supervisor:
         for channel, payload in notes:
             if channel == QUEUED_CHANNEL:
                 self._more_work = True
+            elif channel == ANY_CHANNEL:  # some wake-ups were lost: claim and check leases
+                self._more_work = True
+                self._last_heartbeat = 0.0
             elif channel == CANCEL_CHANNEL and payload in self._held_ids():
                 self._last_heartbeat = 0.0  # check our leases now
 

@@ -76,11 +76,12 @@ class SQLiteTx:
 class SQLiteListener:
     """Wake-ups for SQLite, which has no LISTEN/NOTIFY.
 
-    This process's own commits reach it in process; other processes' commits arrive as
-    datagrams on a wake socket (``wake.py``). A datagram can be lost, so the owner still
-    calls ``changed()`` (``PRAGMA data_version`` moved) every ``recheck_every`` seconds:
-    seldom with a socket, every few milliseconds without one (a directory that cannot be
-    made, a platform without Unix sockets).
+    This store's own commits reach it in process; other processes' (and other stores')
+    commits arrive as datagrams on a wake socket (``wake.py``). When some were lost,
+    ``drain`` reports ``wake.ANY``: re-check everything. A datagram can also be dropped
+    unseen, so the owner still calls ``changed()`` (``PRAGMA data_version`` moved) every
+    ``recheck_every`` seconds: seldom with a socket, every few milliseconds without one (a
+    directory that cannot be used, a platform without Unix sockets).
     """
 
     #: how often the owner should look at ``changed()`` for commits nobody announced
@@ -96,15 +97,20 @@ class SQLiteListener:
                 log.info("no wake socket for %s (%s); polling for other processes' "
                          "commits instead", store.path, exc)
         self.recheck_every = RECHECK_WITH_SOCKET if self._socket else RECHECK_WITHOUT
-        self._read, self._write = os.pipe()  # this process's own commits, without a socket
+        self._read, self._write = os.pipe()  # this store's own commits, without a socket
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
-        self._conn = store._connect()
-        self._version = self._data_version()
+        try:
+            self._conn = store._connect()
+            self._version = self._data_version()
+        except BaseException:
+            self._close_descriptors()
+            raise
         self._pending: list[tuple[str, str]] = []
-        self._lost = False
         self._lock = threading.Lock()
         store.add_local_listener(self._on_local)
+        if self._socket is not None:
+            store.own_sockets[self._socket.name] = os.getpid()
 
     def _data_version(self) -> int:
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
@@ -119,11 +125,10 @@ class SQLiteListener:
             os.write(self._write, b"x")
 
     def changed(self) -> bool:
-        """True when another process committed since the last call (or a wake-up was lost)."""
+        """True when another process committed since the last call."""
         version = self._data_version()
         moved, self._version = version != self._version, version
-        lost, self._lost = self._lost, False
-        return moved or lost
+        return moved
 
     def fileno(self) -> int:
         return self._socket.fileno() if self._socket is not None else self._read
@@ -134,21 +139,22 @@ class SQLiteListener:
                 pass
         except BlockingIOError:
             pass
-        received: list[tuple[str, str]] = []
-        if self._socket is not None:
-            received, lost = self._socket.receive()
-            self._lost = self._lost or lost
+        received = self._socket.receive() if self._socket is not None else []
         with self._lock:
             pending, self._pending = self._pending, []
         return pending + received
 
     def close(self) -> None:
         self._store.remove_local_listener(self._on_local)
+        self._close_descriptors()
+        self._conn.close()
+
+    def _close_descriptors(self) -> None:
         os.close(self._read)
         os.close(self._write)
         if self._socket is not None:
+            self._store.own_sockets.pop(self._socket.name, None)
             self._socket.close()
-        self._conn.close()
 
 
 #: seconds a writer waits for this process's other writers, as ``busy_timeout`` does
@@ -174,6 +180,9 @@ class SQLiteStore:
         self._conns_lock = threading.Lock()
         self._writer = _WriterLock()
         self._wake = WakeSender(self.path) if self.path != ":memory:" else None
+        #: this store's listeners' wake sockets (name → pid): they hear its commits in
+        #: process, so no datagram goes to them (a forked copy of the store still sends)
+        self.own_sockets: dict[str, int] = {}
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -212,7 +221,9 @@ class SQLiteStore:
             for callback in list(self._listeners):
                 callback(channel, payload)
         if self._wake is not None and tx.notifications:
-            self._wake.send(tx.notifications)  # other processes' listeners
+            pid = os.getpid()
+            self._wake.send(tx.notifications,  # every other listener of this file
+                            skip=[n for n, p in self.own_sockets.items() if p == pid])
 
     def migrate(self) -> list[str]:
         conn = self._conn()

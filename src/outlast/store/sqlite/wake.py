@@ -5,35 +5,79 @@ by polling ``PRAGMA data_version``, every few milliseconds for an idle worker: a
 from another process waited for the next poll, and an idle ``outlast dev`` woke hundreds
 of times a second. Here each listener binds a Unix datagram socket in a directory named
 after the database file, and a committing transaction sends its notifications to every
-socket there, so a run triggered by ``outlast trigger`` starts at once.
+other listener's socket there, so a run triggered by ``outlast trigger`` starts at once.
 
-A datagram can be lost (a listener too busy to read, a directory that cannot be created);
-listeners therefore still look at ``data_version``, only seldom. Sockets of processes
-that died are removed by the next sender that finds them refusing.
+The directory lives under ``$XDG_RUNTIME_DIR`` or the temp dir, in ``outlast-<uid>``.
+In a shared temp dir another user could have made that name first, or swap things in it
+for symlinks; so both levels must be real directories of ours that nobody else may
+write into, or wake-ups are off. Only entries shaped like our sockets are ever removed.
+
+A datagram can be lost (a listener too busy to read, a directory that cannot be used,
+a platform without Unix sockets); listeners therefore still look at ``data_version``,
+only seldom, and a listener that knows it missed something reports ``ANY``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import os
+import re
+import secrets
 import socket
+import stat
 import tempfile
+import time
+from collections.abc import Collection
 from pathlib import Path
 
-#: a datagram stays well under the default socket buffer; more notes than fit in one
-#: are sent as OVERFLOW, which tells listeners to re-check everything
-MAX_DATAGRAM = 32_000
+from outlast.store.protocol import ANY_CHANNEL
+
+#: macOS refuses Unix datagrams over 2,048 bytes by default; a commit with more notes than
+#: fit is sent as OVERFLOW, which tells listeners to re-check everything
+MAX_DATAGRAM = 2000
 OVERFLOW = b"*"
+#: the note a listener reports for notifications it knows it lost: re-check everything
+ANY = (ANY_CHANNEL, "")
 _SEP, _END = "\t", "\n"
-_numbers = itertools.count()
+_SOCKET_NAME = re.compile(r"\d+-[0-9a-f]{16}")
+#: a directory changed this recently (seconds) is listed again on every send: some
+#: kernels stamp times a whole tick apart, so an entry added in the same tick as the
+#: last listing would leave the time as it was
+_RELIST_WITHIN = 2.0
+
+
+def supported() -> bool:
+    return hasattr(socket, "AF_UNIX") and hasattr(os, "getuid")
 
 
 def wake_dir(db_path: str) -> Path:
-    """Short (socket paths are limited to ~100 bytes), private and per database file."""
+    """Short (socket paths are limited to ~100 bytes) and per database file."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     digest = hashlib.sha256(os.path.realpath(db_path).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"outlast-{os.getuid()}" / digest
+    return Path(base) / f"outlast-{os.getuid()}" / digest
+
+
+def usable(directory: Path, create: bool = False) -> bool:
+    """Both levels are real directories of ours, closed to everyone else."""
+    return _private(directory.parent, create) and _private(directory, create)
+
+
+def _private(path: Path, create: bool) -> bool:
+    if create:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o700)
+    try:
+        st = os.lstat(path)  # a symlink is not a directory here
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        return False
+    if st.st_mode & 0o077 and create:  # ours but open: close it (no one else can swap it)
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o700)
+            st = os.lstat(path)
+    return not st.st_mode & 0o077
 
 
 def encode(notes: list[tuple[str, str]]) -> bytes:
@@ -61,16 +105,25 @@ class WakeSocket:
     """One listener's socket: readable when another process committed notifications."""
 
     def __init__(self, db_path: str) -> None:
+        if not supported():
+            raise OSError("no Unix domain sockets on this platform")
         directory = wake_dir(db_path)
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if directory.stat().st_uid != os.getuid():  # someone else's: do not trust it
-            raise PermissionError(f"{directory} belongs to another user")
-        self.path = directory / f"{os.getpid()}-{next(_numbers)}"
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.setblocking(False)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()  # a leftover of a process that had our pid before
-        self._sock.bind(str(self.path))
+        if not usable(directory, create=True):
+            raise PermissionError(f"{directory} is not a private directory of this user")
+        self.name = f"{os.getpid()}-{secrets.token_hex(8)}"
+        self.path = directory / self.name
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            try:
+                sock.bind(str(self.path))
+            except FileNotFoundError:  # the last listener removed the directory meanwhile
+                usable(directory, create=True)
+                sock.bind(str(self.path))
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -80,15 +133,15 @@ class WakeSocket:
         with contextlib.suppress(OSError):  # full: it is readable already
             self._sock.sendto(b"", str(self.path))
 
-    def receive(self) -> tuple[list[tuple[str, str]], bool]:
-        """Everything waiting: (notes, whether some were lost and all must be re-checked)."""
+    def receive(self) -> list[tuple[str, str]]:
+        """Everything waiting; ``ANY`` among them when some notes were lost."""
         notes: list[tuple[str, str]] = []
         lost = False
         while True:
             try:
                 data = self._sock.recv(MAX_DATAGRAM + 1)
             except (BlockingIOError, InterruptedError):
-                return notes, lost
+                return [*notes, ANY] if lost else notes
             decoded = decode(data)
             if decoded is None:
                 lost = True
@@ -97,48 +150,57 @@ class WakeSocket:
 
     def close(self) -> None:
         self._sock.close()
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             self.path.unlink()
+        with contextlib.suppress(OSError):
+            os.rmdir(self.path.parent)  # only when it was the last one: leave no litter
 
 
 class WakeSender:
-    """Sends a commit's notifications to every other process's listeners."""
+    """Sends a commit's notifications to the other listeners of one database file."""
 
     def __init__(self, db_path: str) -> None:
-        self._dir = wake_dir(db_path)
+        self._dir = wake_dir(db_path) if supported() else None
         self._listing: tuple[int, list[str]] = (-1, [])
 
-    def send(self, notes: list[tuple[str, str]]) -> None:
-        """Best effort: a failure here never fails the commit that already happened."""
-        if not notes:
+    def send(self, notes: list[tuple[str, str]], skip: Collection[str] = ()) -> None:
+        """Best effort: a failure here never fails the commit that already happened.
+        ``skip``: sockets that hear this commit in process."""
+        if not notes or self._dir is None:
             return
         with contextlib.suppress(OSError):
-            self._send(encode(notes))
+            targets = [n for n in self._names() if n not in skip]
+            if targets:
+                self._send(encode(notes), targets)
 
-    def _send(self, data: bytes) -> None:
-        own = f"{os.getpid()}-"  # this process hears its own commits without a socket
-        targets = [n for n in self._names() if not n.startswith(own)]
-        if not targets:
-            return
+    def _send(self, data: bytes, targets: list[str]) -> None:
+        assert self._dir is not None
         # a socket per send: nothing to close, share across threads or carry over a fork
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.setblocking(False)
             for name in targets:
-                path = str(self._dir / name)
+                path = self._dir / name
                 try:
-                    sock.sendto(data, path)
+                    sock.sendto(data, str(path))
                 except (ConnectionRefusedError, FileNotFoundError):
-                    with contextlib.suppress(OSError):
-                        os.unlink(path)  # its process is gone
-                except BlockingIOError:
-                    pass  # that listener is behind; its data_version check catches up
+                    _remove_stale(path)
+                except OSError:
+                    pass  # that listener is full or refuses the size: it re-checks itself
 
     def _names(self) -> list[str]:
-        """The directory's sockets, listed again only when the directory changed."""
-        try:
-            stamp = os.stat(self._dir).st_mtime_ns
-        except FileNotFoundError:
+        """Our sockets in the directory; none unless the directory is ours alone."""
+        assert self._dir is not None
+        if not usable(self._dir):
             return []
-        if stamp != self._listing[0]:
-            self._listing = (stamp, os.listdir(self._dir))
+        stamp = os.lstat(self._dir).st_mtime_ns
+        if stamp != self._listing[0] or time.time() - stamp / 1e9 < _RELIST_WITHIN:
+            names = [n for n in os.listdir(self._dir) if _SOCKET_NAME.fullmatch(n)]
+            self._listing = (stamp, names)
         return self._listing[1]
+
+
+def _remove_stale(path: Path) -> None:
+    """A socket whose process is gone (it refuses datagrams); never anything else."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
