@@ -27,6 +27,7 @@ PUBLIC = {
 
 def test_public_names_are_pinned() -> None:
     assert set(outlast.__all__) == PUBLIC
+    assert len(outlast.__all__) == len(PUBLIC), "a name is listed twice"
     for name in outlast.__all__:
         assert hasattr(outlast, name), name
 
