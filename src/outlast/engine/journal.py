@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outlast.errors import InvalidTransitionError
+from outlast.errors import InvalidTransitionError, RunNotFoundError
 from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Tx
 
@@ -24,6 +24,15 @@ def hold_lease(tx: Tx, run_id: str, lease_id: str) -> Row:
             f"run {run_id}: this attempt no longer holds the run (canceled, timed out or "
             "taken over)", run_id=run_id,
         )
+    return row
+
+
+def lock_in_env(tx: Tx, env: str, run_id: str) -> Row:
+    """The run's row, locked, for a change from outside any run; RunNotFoundError when it
+    is not a run of ``env`` (a key never reaches another environment's runs)."""
+    row = tx.one("lock_run", id=run_id)
+    if row is None or row["environment"] != env:
+        raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}", run_id=run_id)
     return row
 
 

@@ -164,10 +164,7 @@ class MetadataOps:
         """A write from outside any run (API, client); refused once the run is final."""
         now = self.engine.clock.now()
         with self.engine.store.transaction() as tx:
-            row = tx.one("lock_run", id=run_id)
-            if row is None or row["environment"] != env:
-                raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}",
-                                       run_id=run_id)
+            row = journal.lock_in_env(tx, env, run_id)
             if ops and is_final(row["status"]):
                 raise InvalidTransitionError(
                     f"run {run_id} is {row['status']}: the metadata of a finished run is "

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from outlast.engine import events, journal
-from outlast.errors import RunNotFoundError, ValidationError
+from outlast.errors import ValidationError
 from outlast.jsonutil import dumps, loads
 from outlast.sdk.options import MAX_TAG_LENGTH, MAX_TAGS
 from outlast.store.protocol import Row, Tx
@@ -75,11 +75,7 @@ class TagOps:
         new = check_tags(tags)
         now = self.engine.clock.now()
         with self.engine.store.transaction() as tx:
-            row = tx.one("lock_run", id=run_id)
-            if row is None or row["environment"] != env:
-                raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}",
-                                       run_id=run_id)
-            return _add(tx, row, new, now, by="api")
+            return _add(tx, journal.lock_in_env(tx, env, run_id), new, now, by="api")
 
     def from_attempt(self, run_id: str, lease_id: str, tags: Any) -> list[str]:
         """Add tags to the attempt's own run, while its lease holds."""
