@@ -230,3 +230,24 @@ def register() -> Callable[..., list[TaskDefinition]]:
 def trigger() -> Callable[..., Triggered]:
     """``trigger(engine, "task-a", {"x": 1}, delay="5m", tags=["t"])`` → ``Triggered``."""
     return trigger_run
+
+
+@pytest.fixture
+def cli_on_store(store_url: str, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """``cli_on_store("queues", "list")``: the real ``outlast`` command against the test's
+    database, from an empty directory with no other ``OUTLAST_*`` setting."""
+    from click.testing import CliRunner
+
+    from outlast.cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("OUTLAST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("OUTLAST_DATABASE_URL", store_url)
+
+    def invoke(*args: str) -> Any:
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from starlette.exceptions import StarletteDeprecationWarning
 
 from outlast import AsyncClient, Client, configure, queues
-from outlast.cli.main import cli
 from outlast.engine import Engine
 from outlast.errors import NotFoundError, ValidationError
 from outlast.sdk.transports import AsyncLocalTransport, LocalTransport
@@ -116,19 +112,9 @@ def test_client_and_module_functions(engine: Engine, register: Any) -> None:
 
 
 @pytest.fixture
-def run(engine: Engine, register: Any, store_url: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Any:
+def run(engine: Engine, register: Any, cli_on_store: Any) -> Any:
     _register(engine, register)
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("OUTLAST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("OUTLAST_DATABASE_URL", store_url)
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, ["queues", *args], catch_exceptions=False)
-
-    return invoke
+    return lambda *args: cli_on_store("queues", *args)
 
 
 def test_cli_list_pause_resume_set_limit(run: Any) -> None:

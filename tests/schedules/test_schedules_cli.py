@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from outlast.cli.main import cli
 from outlast.engine import Engine
 
 
 @pytest.fixture
-def run(engine: Engine, register: Any, store_url: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Any:
+def run(engine: Engine, register: Any, cli_on_store: Any) -> Any:
     register(engine, "report")
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("OUTLAST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("OUTLAST_DATABASE_URL", store_url)
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, ["schedules", *args], catch_exceptions=False)
-
-    return invoke
+    return lambda *args: cli_on_store("schedules", *args)
 
 
 def test_create_list_pause_resume_delete(run: Any) -> None:
