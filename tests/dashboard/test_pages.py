@@ -258,6 +258,12 @@ def test_queues_workers_and_overview(dash: Any, engine: Engine,
                                                "queues": ["emails"], "concurrency": 8})
     workers = dash.get("/workers").text
     assert "worker_1" in workers and "box" in workers and "emails" in workers
+    engine.set_worker_import_errors("worker_1", {"tasks/x.py": {
+        "error": "SyntaxError: '(' was never closed (x.py, line 3)", "traceback": "Traceback…"}})
+    workers = dash.get("/workers").text
+    assert "1 file failed to import" in workers and "tone-red" in workers
+    assert "tasks/x.py</strong> failed to import: SyntaxError: &#39;(&#39; was never closed" \
+        in workers
     overview = dash.get("/overview").text
     assert "<svg" in overview and "Runs per minute" in overview
 

@@ -34,6 +34,7 @@ from outlast.errors import (
 from outlast.ids import new_id, new_secret
 from outlast.jsonutil import dumps, loads
 from outlast.sdk.options import TriggerOptions
+from outlast.sdk.registry import no_worker_has
 from outlast.sdk.retry import Retry
 from outlast.store.protocol import Row, Store
 
@@ -95,6 +96,9 @@ class Engine:
         with self.store.transaction(write=False) as tx:
             row = tx.one("get_task", environment=env, id=task_id)
         if row is None:
+            failures = self.import_failures(env)
+            if failures:  # a file that failed to import most likely holds it: say so
+                raise TaskNotFoundError(no_worker_has(task_id, failures), task=task_id)
             raise TaskNotFoundError(
                 f"unknown task {task_id!r} in environment {env!r}: no worker has registered it "
                 "(start `outlast dev` or a worker that imports it)", task=task_id,
@@ -320,6 +324,20 @@ class Engine:
             tx.run("upsert_worker", id=worker_id, environment=env, now=self.clock.now(),
                    hostname=info["hostname"], pid=info["pid"], version=info["version"],
                    queues=dumps(info["queues"]), concurrency=info["concurrency"])
+
+    def set_worker_import_errors(self, worker_id: str,
+                                 failures: dict[str, dict[str, str]] | None) -> None:
+        """The task files the worker could not import (none: all of them imported)."""
+        with self.store.transaction() as tx:
+            tx.run("set_worker_import_errors", id=worker_id,
+                   import_errors=dumps(failures) if failures else None)
+
+    def import_failures(self, env: str) -> dict[str, dict[str, str]]:
+        """The task files live workers of ``env`` could not import, by path."""
+        failures: dict[str, dict[str, str]] = {}
+        for worker in self.list_workers(env):
+            failures.update(loads(worker["import_errors"]) if worker["import_errors"] else {})
+        return failures
 
     def stop_worker(self, worker_id: str) -> None:
         with self.store.transaction() as tx:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,13 @@ class Registry:
     def clear(self) -> None:
         self._tasks.clear()
 
+    def snapshot(self) -> dict[str, Task[..., Any]]:
+        return dict(self._tasks)
+
+    def restore(self, snapshot: dict[str, Task[..., Any]]) -> None:
+        """Back to ``snapshot``: a module that failed half way keeps none of its tasks."""
+        self._tasks = dict(snapshot)
+
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._tasks
 
@@ -59,12 +68,65 @@ def import_task_modules(dirs: list[str], root: Path) -> list[str]:
     """Import every ``*.py`` under ``dirs`` (relative to ``root``) as ``dir.module``.
 
     The project root goes on ``sys.path`` so that task modules can import each other the
-    way the project's own code does. Returns the module names imported.
+    way the project's own code does. Returns the module names imported; the first module
+    that fails to import raises.
     """
+    names: list[str] = []
+    for module, _ in task_files(dirs, root):
+        importlib.import_module(module)
+        names.append(module)
+    return names
+
+
+#: what one task file that failed to import said: {"error": one line, "traceback": ...}
+ImportFailure = dict[str, str]
+
+
+def import_task_files(dirs: list[str], root: Path,
+                      registry: Registry | None = None) -> dict[str, ImportFailure]:
+    """Import each task file on its own; the files that failed, by path from ``root``.
+
+    One broken file must not stop the tasks of the others: its error is kept (the worker
+    reports it) and the next file is imported. Tasks a failing file registered before it
+    failed are taken out again, so a half-run module never serves runs.
+    """
+    registry = registry or default_registry
+    failures: dict[str, ImportFailure] = {}
+    for module, path in task_files(dirs, root):
+        before = registry.snapshot()
+        try:
+            importlib.import_module(module)
+        except (Exception, SystemExit) as exc:
+            registry.restore(before)
+            failures[path] = import_failure(exc, path)
+    return failures
+
+
+def import_failure(exc: BaseException, path: str) -> ImportFailure:
+    """One line a person can act on (the error, and where when it is not in the message)
+    and the whole traceback."""
+    line = f"{type(exc).__name__}: {exc}"
+    if not isinstance(exc, SyntaxError):  # a SyntaxError's message says file and line
+        frames = traceback.extract_tb(exc.__traceback__)
+        ours = [f for f in frames if not f.filename.startswith("<")] or frames
+        if ours:
+            where = ours[-1]
+            line += f" ({Path(where.filename).name}, line {where.lineno})"
+    return {"error": line, "traceback": "".join(traceback.format_exception(exc))[-20_000:]}
+
+
+def no_worker_has(task_id: str, failures: dict[str, ImportFailure]) -> str:
+    """Why a task is missing when task files failed to import: the message a run shows."""
+    why = "; ".join(f"{path} failed to import: {f['error']}"
+                    for path, f in sorted(failures.items()))
+    return f"no worker has task {task_id!r}: {why}"
+
+
+def task_files(dirs: list[str], root: Path) -> Iterator[tuple[str, str]]:
+    """(module name, path from the root) of each task file, in a stable order."""
     root = root.resolve()
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    names: list[str] = []
     for directory in dirs:
         base = (root / directory).resolve()
         if not base.is_dir():
@@ -72,7 +134,5 @@ def import_task_modules(dirs: list[str], root: Path) -> list[str]:
         for path in sorted(base.rglob("*.py")):
             if "__pycache__" in path.parts or path.name.startswith("_"):
                 continue
-            module = ".".join(path.relative_to(root).with_suffix("").parts)
-            importlib.import_module(module)
-            names.append(module)
-    return names
+            relative = path.relative_to(root)
+            yield ".".join(relative.with_suffix("").parts), relative.as_posix()

@@ -1,5 +1,9 @@
 """The child process: imports the task modules once, then runs attempts one at a time.
 
+Each task file is imported on its own: one that fails is reported (``Ready.import_errors``)
+and the tasks of the others run; a run of a task that is missing because of it fails
+saying which file failed and why.
+
 Warm between runs. Anything a run does to this process (``os._exit``, a segfault, a
 memory blow-up) ends only this process; the supervisor notices and replaces it.
 """
@@ -23,7 +27,7 @@ from outlast.observability import configure_export
 from outlast.sdk.calls import Call
 from outlast.sdk.client import set_worker_transport
 from outlast.sdk.durable import Runtime
-from outlast.sdk.registry import default_registry, import_task_modules
+from outlast.sdk.registry import ImportFailure, default_registry, import_task_files, no_worker_has
 from outlast.sdk.task import set_task_defaults
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
 from outlast.worker.messages import (
@@ -89,16 +93,16 @@ def main(conn: Connection, task_dirs: list[str], root: str,
     configure_export()
     try:
         set_task_defaults(**(task_defaults or {}))
-        import_task_modules(task_dirs, Path(root))
+        failures = import_task_files(task_dirs, Path(root))
     except BaseException:
         conn.send(Ready(os.getpid(), [], error=traceback.format_exc()))
         return
     definitions = [t.definition().to_dict() for t in default_registry.all()]
-    conn.send(Ready(os.getpid(), definitions))
+    conn.send(Ready(os.getpid(), definitions, import_errors=failures))
     lock = threading.Lock()
     pipe = PipeTransport(conn, lock)
     set_worker_transport(pipe)
-    _serve(conn, _locked_send(conn, lock), pipe)
+    _serve(conn, _locked_send(conn, lock), pipe, failures)
 
 
 def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None]:
@@ -111,7 +115,8 @@ def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None
     return send
 
 
-def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport) -> None:
+def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
+           failures: dict[str, ImportFailure]) -> None:
     runtime: Runtime = pipe.runtime
     while True:
         try:
@@ -124,17 +129,22 @@ def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport) -
         if isinstance(message, Stop):
             return
         if isinstance(message, Assignment):
-            send(_attempt(message, send, runtime))
+            send(_attempt(message, send, runtime, failures))
         elif isinstance(message, HookJob):
             _hook(message, send)
 
 
-def _attempt(job: Assignment, send: Callable[[Any], None], runtime: Runtime) -> Finished:
+def _attempt(job: Assignment, send: Callable[[Any], None], runtime: Runtime,
+             failures: dict[str, ImportFailure]) -> Finished:
     try:
         task = default_registry.get(job.run["task_id"])
     except TaskNotFoundError as exc:
+        missing = exc
+        if failures:  # the task is most likely in a file that failed: say which and why
+            missing = TaskNotFoundError(no_worker_has(job.run["task_id"], failures),
+                                        task=job.run["task_id"])
         return Finished(job.run["id"], job.lease_id, job.attempt, "failed", 0.0,
-                        error=error_info(exc))
+                        error=error_info(missing))
     return run_attempt(task, job, send, runtime)
 
 

@@ -53,9 +53,13 @@ class Reply:
 
 @dataclass(frozen=True)
 class Ready:
+    """The child imported the task files: the tasks it has, and the files that failed
+    ({path: {"error", "traceback"}}); ``error`` when it could not start at all."""
+
     pid: int
     definitions: list[dict[str, Any]]
     error: str | None = None
+    import_errors: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

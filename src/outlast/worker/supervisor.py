@@ -74,6 +74,7 @@ class Pending:
     logs: list[dict[str, Any]] = field(default_factory=list)
     hooks_done: list[tuple[str, str]] = field(default_factory=list)
     definitions: list[TaskDefinition] | None = None
+    import_errors: dict[str, dict[str, str]] | None = None  # written with ``definitions``
 
 
 class Supervisor:
@@ -112,6 +113,8 @@ class Supervisor:
         self.generation = 0
         self.registered_generation = -1
         self.import_error: str | None = None
+        #: set once the tasks are registered: ``outlast dev`` is ready (``/readyz``)
+        self.tasks_registered = False
         self.calls = ChildCalls(engine, environment, self._flush)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
@@ -134,9 +137,12 @@ class Supervisor:
 
     # -- control from other threads ------------------------------------------------------
 
-    def request_stop(self) -> None:
-        """Drain: claim nothing more, let running attempts finish within ``grace``."""
+    def request_stop(self, now: bool = False) -> None:
+        """Drain: claim nothing more, let running attempts finish within ``grace``;
+        ``now`` (a second Ctrl-C): hand the running attempts' runs back at once."""
         self._stop_requested = True
+        if now:
+            self._stop_deadline = time.monotonic()
         self._wake()
 
     def reload(self) -> None:
@@ -312,22 +318,32 @@ class Supervisor:
             child.kill("cancel")  # it was canceled while it waited in the pipe
 
     def _on_ready(self, child: Child, message: Ready) -> None:
-        if message.error:
-            self.import_error = message.error
-            log.error("task modules failed to import:\n%s", message.error)
+        failed = message.import_errors
+        error = message.error
+        if failed and self.exit_on_import_error:  # `outlast worker`: a broken deploy stops
+            error = "\n".join(f["traceback"] for f in failed.values())
+        if error:
+            self.import_error = error
+            log.error("task modules failed to import:\n%s", error)
             child.retire = True
             return
         self.import_error = None
         child.ready = True
         if self.registered_generation < child.generation:
             self.pending.definitions = [TaskDefinition.from_dict(d) for d in message.definitions]
+            self.pending.import_errors = failed  # the other files' tasks run meanwhile
             self.registered_generation = child.generation
+            for path, failure in sorted(failed.items()):
+                log.error("%s failed to import; its tasks do not run until it is fixed:\n%s",
+                          path, failure["traceback"])
 
     def _register_definitions(self) -> None:
         definitions = self.pending.definitions
         if definitions is not None:
             self.engine.register_tasks(self.environment, definitions)
+            self.engine.set_worker_import_errors(self.worker_id, self.pending.import_errors)
             self.pending.definitions = None
+            self.tasks_registered = True
             log.info("registered %d task(s): %s", len(definitions),
                      ", ".join(d.id for d in definitions))
 

@@ -59,7 +59,10 @@ def queues(engine: Engine, env: str) -> list[Row]:
 
 
 def workers(engine: Engine, env: str) -> list[dict[str, Any]]:
-    return [dict(w, queues=loads(w["queues"])) for w in engine.list_workers(env)]
+    """Live workers, each with the task files it could not import ({} when none)."""
+    return [dict(w, queues=loads(w["queues"]),
+                 import_errors=loads(w["import_errors"]) if w["import_errors"] else {})
+            for w in engine.list_workers(env)]
 
 
 def key_environment(engine: Engine, key_digest: str) -> str | None:

@@ -386,6 +386,9 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
 -- name: worker_heartbeat
 UPDATE workers SET heartbeat_at = :now WHERE id = :id
 
+-- name: set_worker_import_errors
+UPDATE workers SET import_errors = :import_errors WHERE id = :id
+
 -- name: stop_worker
 UPDATE workers SET stopped_at = :now WHERE id = :id
 
