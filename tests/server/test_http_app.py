@@ -101,3 +101,20 @@ def test_lifespan_runs_the_scheduler(engine: Engine) -> None:
 
 def test_no_scheduler_when_disabled(app: Starlette, client: TestClient) -> None:
     assert app.state.scheduler is None
+
+
+def test_readyz_waits_for_what_the_server_needs(engine: Engine) -> None:
+    reason: list[str | None] = ["the worker has not registered its tasks yet"]
+    app = create_app(engine, scheduler=False, readiness=lambda: reason[0])
+    with TestClient(app) as c:
+        r = c.get("/readyz")
+        assert (r.status_code, r.json()) == (503, {
+            "status": "not_ready", "reason": "the worker has not registered its tasks yet"})
+        reason[0] = None
+        r = c.get("/readyz")
+        assert (r.status_code, r.json()) == (200, {"status": "ready"})
+        assert "/readyz" in c.get("/api/openapi.json").json()["paths"]
+
+
+def test_readyz_without_a_readiness_check_asks_the_store(anonymous: TestClient) -> None:
+    assert anonymous.get("/readyz").json() == {"status": "ready"}

@@ -2,18 +2,27 @@
 
 SQLite in ``.outlast/``, the API and dashboard, the scheduler, one worker and hot
 reload. It writes ``.outlast/dev.env`` so that clients started in the project need no
-configuration at all.
+configuration at all, and prints its banner once the worker registered the tasks, so a
+trigger typed after it always finds them.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 
 import click
 
 from outlast.cli.common import open_engine, project_config, require_task_dirs
-from outlast.cli.devenv import DEV_ENVIRONMENT, dev_api_key, write_dev_env
-from outlast.cli.devsession import DevSession
+from outlast.cli.devenv import (
+    DEV_ENVIRONMENT,
+    DevLock,
+    dev_api_key,
+    make_database_private,
+    prepare_state_dir,
+    write_dev_env,
+)
+from outlast.cli.devsession import DevSession, worker_ready_reason
 from outlast.cli.output import redact_url
 from outlast.cli.serving import bind_socket, public_url, setup_logging, uvicorn_server
 from outlast.config import Config
@@ -32,17 +41,29 @@ def dev(port: int, host: str, concurrency: int, no_reload: bool, grace: float) -
     """Run the server, scheduler and a worker locally, reloading tasks on change."""
     config = project_config(required=True)
     require_task_dirs(config)
+    state = config.state_dir()
+    prepare_state_dir(state)
+    lock = DevLock(state)
+    lock.acquire()  # before the port: a second server is told where the first one runs
     sock = bind_socket(host, port)
     port = sock.getsockname()[1]
+    make_database_private(config.database_url, state)
     engine = open_engine(config)
-    key = dev_api_key(engine, config.state_dir() / "dev.env")
+    key = dev_api_key(engine, state / "dev.env")
     url = public_url(host, port)
-    write_dev_env(config.state_dir() / "dev.env", url, key)
-    banner(config, url, key, reload=not no_reload)
+    # token callback URLs point here unless the user says where the server is reached
+    engine.public_url = os.environ.get("OUTLAST_PUBLIC_URL") or url
+    write_dev_env(state / "dev.env", url, key)
+    lock.record(url)
     setup_logging()
     session = build_session(config, engine, sock, host, port, key, concurrency=concurrency,
                             reload=not no_reload, grace=grace)
-    raise SystemExit(session.run())
+    session.on_ready = lambda: banner(config, url, key, reload=not no_reload)
+    session.write_env = lambda: write_dev_env(state / "dev.env", url, key)
+    try:
+        raise SystemExit(session.run())
+    finally:
+        lock.release()
 
 
 def build_session(config: Config, engine: Engine, sock: socket.socket, host: str, port: int,
@@ -51,14 +72,15 @@ def build_session(config: Config, engine: Engine, sock: socket.socket, host: str
     from outlast.server.app import create_app
     from outlast.worker.supervisor import Supervisor
 
-    app = create_app(engine, dev_api_key=key, project=config.project)
-    server = uvicorn_server(app, host, port, access_log=False, log_level="warning")
     supervisor = Supervisor(engine, environment=DEV_ENVIRONMENT, task_dirs=list(config.dirs),
                             root=config.root, concurrency=concurrency,
                             task_defaults=config.task_defaults(), grace=grace,
                             # With hot reload a module that fails to import is fixed and
-                            # saved again; the worker waits for that instead of exiting.
+                            # saved again; the tasks of the other modules keep running.
                             exit_on_import_error=not reload)
+    app = create_app(engine, dev_api_key=key, project=config.project,
+                     readiness=lambda: worker_ready_reason(supervisor))
+    server = uvicorn_server(app, host, port, access_log=False, log_level="warning")
     return DevSession(config, server, supervisor, sock, reload=reload, grace=grace)
 
 

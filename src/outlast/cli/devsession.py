@@ -3,51 +3,77 @@
 uvicorn owns the main thread (it needs it for signals), the supervisor loop runs in a
 thread beside it, and the watcher asks the supervisor to recycle its children when a
 task module changes. Shutdown runs in the order that loses nothing: stop accepting
-HTTP, let the supervisor drain its running attempts, then stop watching.
+HTTP, let the supervisor drain its running attempts, then stop watching. A second
+Ctrl-C hands the running attempts back to the queue at once instead of draining.
+
+The session is ready (``/readyz``, and the banner) once its worker registered the tasks
+it could import; before that a trigger would be refused as an unknown task. A guard
+watches ``.outlast/``: with the database deleted under it, every run and token made
+from then on would vanish at exit, so the session stops and says why.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from outlast.cli.common import relative
-from outlast.cli.serving import stop_signals
+from outlast.cli.serving import ForcedStop, stop_signals
 from outlast.config import Config
 
 log = logging.getLogger("outlast.dev")
 
+#: seconds between two looks at ``.outlast/`` (deleted database or ``dev.env``)
+GUARD_INTERVAL = 1.0
+#: seconds a forced stop waits for the worker to hand its runs back and say so
+FORCED_STOP_WAIT = 5.0
+
 
 class DevSession:
     def __init__(self, config: Config, server: uvicorn.Server, supervisor: Any,
-                 sock: socket.socket, *, reload: bool, grace: float) -> None:
+                 sock: socket.socket, *, reload: bool, grace: float,
+                 on_ready: Callable[[], None] | None = None,
+                 write_env: Callable[[], None] | None = None) -> None:
         self.config = config
         self.server = server
         self.supervisor = supervisor
         self.sock = sock
         self.reload = reload
         self.grace = grace
+        self.on_ready = on_ready
+        self.write_env = write_env
         self.watch_stop = threading.Event()
         self.failed = False
         self._worker = threading.Thread(target=self._run_supervisor, name="outlast-worker",
                                         daemon=True)
         self._watcher = threading.Thread(target=self._watch, name="outlast-watch", daemon=True)
+        self._helpers = [threading.Thread(target=self._announce, name="outlast-ready",
+                                          daemon=True),
+                         threading.Thread(target=self._guard, name="outlast-guard",
+                                          daemon=True)]
 
     def run(self) -> int:
-        """Serve until Ctrl-C or SIGTERM; 1 when the worker died on its own."""
+        """Serve until Ctrl-C or SIGTERM; 1 when the worker died or the state was lost."""
         with stop_signals(self.stop, "outlast dev"):
             self._worker.start()
             if self.reload:
                 self._watcher.start()
+            for helper in self._helpers:
+                helper.start()
             try:
                 self.server.run(sockets=[self.sock])
                 self.stop()
                 self._worker.join(self.grace + 10)
+            except ForcedStop:
+                self._stop_now()
+                raise
             finally:
                 self.watch_stop.set()
         if self._worker.is_alive():
@@ -59,6 +85,13 @@ class DevSession:
         self.server.should_exit = True
         self.supervisor.request_stop()
 
+    def _stop_now(self) -> None:
+        """A second Ctrl-C: the worker kills its running attempts and hands their runs
+        back to the queue (no attempt spent, nothing left for recovery to crash)."""
+        self.server.should_exit = True
+        self.supervisor.request_stop(now=True)
+        self._worker.join(FORCED_STOP_WAIT)
+
     def _run_supervisor(self) -> None:
         try:
             self.supervisor.run()
@@ -66,6 +99,29 @@ class DevSession:
             log.exception("the worker stopped with an error; shutting down")
             self.failed = True
             self.server.should_exit = True
+
+    def _announce(self) -> None:
+        """Call ``on_ready`` (the banner) once HTTP is served and the tasks are known."""
+        while not self.watch_stop.wait(0.05):
+            if self.server.started and worker_ready_reason(self.supervisor) is None:
+                if self.on_ready is not None:
+                    self.on_ready()
+                return
+
+    def _guard(self) -> None:
+        files = StateFiles(self.config)
+        while not self.watch_stop.wait(GUARD_INTERVAL):
+            lost = files.database_lost()
+            if lost:
+                log.error("%s; stopping so that nothing more is lost. Start `outlast dev` "
+                          "again for a fresh database.", lost)
+                self.failed = True
+                self.stop()
+                return
+            if files.env_lost() and self.write_env is not None:
+                self.write_env()
+                files.env_lost()  # remember the new file
+                log.warning(".outlast/dev.env was deleted; written again")
 
     def _watch(self) -> None:
         import watchfiles
@@ -80,3 +136,50 @@ class DevSession:
             except Exception:
                 log.exception("reloading task modules failed; fix the error and save again")
 
+
+def worker_ready_reason(supervisor: Any) -> str | None:
+    """None once the worker registered its tasks; else why not yet (``/readyz``)."""
+    if supervisor.tasks_registered:
+        return None
+    error = supervisor.import_error
+    if error:
+        return f"the worker could not import the task modules: {error.strip()}"
+    return "the worker has not registered its tasks yet"
+
+
+class StateFiles:
+    """The SQLite database and ``dev.env`` as they were at start (by inode)."""
+
+    def __init__(self, config: Config) -> None:
+        url = config.database_url
+        sqlite = url.startswith("sqlite:///") and not url.endswith(":memory:")
+        self.database = Path(url.removeprefix("sqlite:///")) if sqlite else None
+        self.env = config.state_dir() / "dev.env"
+        self._inodes = {p: _inode(p) for p in (self.database, self.env) if p is not None}
+
+    def database_lost(self) -> str | None:
+        """Why the database this process writes to is no longer the one on disk."""
+        path = self.database
+        if path is None or self._inodes.get(path) is None:
+            return None
+        now = _inode(path)
+        if now is None:
+            return f"the database {path} was deleted while `outlast dev` ran"
+        if now != self._inodes[path]:
+            return f"the database {path} was replaced while `outlast dev` ran"
+        return None
+
+    def env_lost(self) -> bool:
+        """True once when ``dev.env`` disappeared (it is replaced on purpose, so only
+        absence counts)."""
+        present = _inode(self.env)
+        lost = present is None and self._inodes.get(self.env) is not None
+        self._inodes[self.env] = present
+        return lost
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None

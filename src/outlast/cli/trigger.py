@@ -2,22 +2,31 @@
 
 It goes through the same client as application code, so it exercises the real path
 (options checked client side, payload validated by the server) and works against a
-local ``outlast dev`` or a remote server alike.
+local ``outlast dev`` or a remote server alike. A task the server does not know while it
+is still starting (``/readyz`` answers 503 until ``outlast dev``'s worker registered the
+tasks) is triggered again once the server is ready, so a trigger typed right after
+``outlast dev`` started does not fail.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
 import click
+import httpx
 
 from outlast.cli.common import client_options, client_session
 from outlast.cli.output import fail, note, status, to_json
-from outlast.errors import ValidationError
+from outlast.errors import TaskNotFoundError, ValidationError
 from outlast.sdk.client import Client
-from outlast.sdk.handles import Run
+from outlast.sdk.handles import Run, RunHandle
+
+#: seconds a trigger of an unknown task waits for a starting server to become ready
+READY_WAIT = 30.0
+READY_POLL = 0.2
 
 
 def parse_payload(text: str | None) -> Any:
@@ -63,12 +72,45 @@ def trigger(task_id: str, payload: str | None, wait: bool, timeout: float, delay
     value = parse_payload(payload)
     options = trigger_options(delay, idempotency_key, tags, queue, priority)
     with client_session(url, api_key) as client:
-        handle = client.tasks.trigger(task_id, value, **options)
+        handle = trigger_when_ready(client, task_id, value, options)
         click.echo(handle.id)
         if not handle.created:
             note(f"(an existing run was returned for idempotency key {idempotency_key!r})")
         if wait:
             report(wait_for(client, handle.id, timeout))
+
+
+def trigger_when_ready(client: Client, task_id: str, value: Any,
+                       options: dict[str, Any]) -> RunHandle:
+    """Trigger; a task unknown to a server that was not ready yet is tried once more."""
+    try:
+        return client.tasks.trigger(task_id, value, **options)
+    except TaskNotFoundError:
+        if not wait_ready(client, READY_WAIT):
+            raise
+    return client.tasks.trigger(task_id, value, **options)
+
+
+def wait_ready(client: Client, timeout: float) -> bool:
+    """True once the server's ``/readyz`` says ready; False at once for a server without
+    one (or an in-process client), and after ``timeout`` for one that stays not ready."""
+    http = getattr(client.transport, "http", None)
+    if not isinstance(http, httpx.Client):
+        return False
+    url = http.base_url.join("/readyz")
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            status = http.get(url).status_code
+        except httpx.TransportError:
+            return False
+        if status != 503 or time.monotonic() >= deadline:
+            return status == 200
+        if not told:
+            note("the server is starting: waiting for its worker to register the tasks")
+            told = True
+        time.sleep(READY_POLL)
 
 
 def wait_for(client: Client, run_id: str, timeout: float) -> Run:

@@ -1,4 +1,4 @@
-"""The ASGI app: the API route table over HTTP, a health check and the OpenAPI document.
+"""The ASGI app: the API route table over HTTP, health checks and the OpenAPI document.
 
 Routes are listed explicitly (no decorators), and every ``/api/v1`` route is built from
 ``routes.all_routes()``, the same table ``LocalTransport`` dispatches in process, so HTTP
@@ -55,10 +55,13 @@ def create_app(
     scheduler: bool = True,
     title: str = "Outlast",
     project: str | None = None,
+    readiness: Callable[[], str | None] | None = None,
 ) -> Starlette:
     """The server app; with ``scheduler`` it also sweeps while it holds the lease.
 
     ``project`` (``outlast.toml``'s) is shown by the dashboard; the API does not use it.
+    ``readiness`` says why the server cannot serve yet (None once it can): ``outlast dev``
+    is not ready before its worker registered the tasks. ``/readyz`` answers with it.
     """
     ctx = ApiContext(engine=engine, registry=registry)
     auth = Authenticator(engine, dev_api_key)
@@ -68,6 +71,7 @@ def create_app(
     realtime.document(spec, openapi.API_PREFIX)
     app_routes: list[BaseRoute] = [
         Route("/healthz", guarded(healthz(engine)), methods=["GET"]),
+        Route("/readyz", guarded(readyz(engine, readiness)), methods=["GET"]),
         Route("/api/openapi.json", guarded(openapi_json(spec)), methods=["GET"]),
         # server-sent events: async endpoints, not the thread-pool handler table
         *live.routes(openapi.API_PREFIX),
@@ -216,6 +220,23 @@ def healthz(engine: Engine) -> Endpoint:
         if ok:
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    return endpoint
+
+
+def readyz(engine: Engine, readiness: Callable[[], str | None] | None) -> Endpoint:
+    """200 once the store answers and ``readiness`` has no objection; 503 with why not."""
+
+    async def endpoint(request: Request) -> Response:
+        ok = False
+        with anyio.move_on_after(HEALTH_TIMEOUT):
+            ok = await anyio.to_thread.run_sync(store_answers, engine, abandon_on_cancel=True)
+        reason = None if ok else "the database does not answer"
+        if reason is None and readiness is not None:
+            reason = readiness()
+        if reason is None:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not_ready", "reason": reason}, status_code=503)
 
     return endpoint
 

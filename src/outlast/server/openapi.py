@@ -26,6 +26,8 @@ _ERROR_SCHEMA = {
 
 _PUBLIC = {
     "/healthz": ("getHealth", "Health check: 200 once the database answers, else 503"),
+    "/readyz": ("getReadiness", "Readiness: 200 once the server can serve triggers (in "
+                "`outlast dev`, once its worker registered the tasks), else 503 with a reason"),
     "/api/openapi.json": ("getOpenapi", "This document"),
 }
 

@@ -30,7 +30,7 @@ from outlast.server.realtime import Broadcaster
 __all__ = ["DashboardMount", "dashboard_app"]
 
 #: paths that belong to the server itself: a miss there stays a JSON 404/405
-SERVER_PREFIXES = ("/api/", "/healthz")
+SERVER_PREFIXES = ("/api/", "/healthz", "/readyz")
 
 
 class DashboardMount(Mount):
