@@ -76,6 +76,7 @@ def test_each_file_imports_on_its_own(tmp_path: Path, clean_registry: None) -> N
     assert failures["jobs_each/half.py"]["error"] == (
         "RuntimeError: no config for this module (half.py, line 8)")
     assert "Traceback" in failures["jobs_each/half.py"]["traceback"]
+    assert failures["jobs_each/broken.py"]["names"] == "was-broken was_broken"
     assert "still-works" in default_registry
     assert "half-defined" not in default_registry  # a half-run module serves nothing
 
@@ -84,6 +85,15 @@ def test_the_missing_task_message_names_the_file() -> None:
     failures = {"tasks/x.py": {"error": "SyntaxError: bad (x.py, line 3)", "traceback": ""}}
     assert no_worker_has("x", failures) == (
         "no worker has task 'x': tasks/x.py failed to import: SyntaxError: bad (x.py, line 3)")
+
+
+def test_the_missing_task_message_names_the_file_that_mentions_it() -> None:
+    failures = {"tasks/a.py": {"error": "E: a", "names": "send-mail send_mail"},
+                "tasks/b.py": {"error": "E: b", "names": "resize_image"}}
+    assert no_worker_has("send-mail", failures) == (
+        "no worker has task 'send-mail': tasks/a.py failed to import: E: a")
+    assert no_worker_has("resize-image", failures).endswith("tasks/b.py failed to import: E: b")
+    assert no_worker_has("other", failures).count("failed to import") == 2
 
 
 @pytest.fixture

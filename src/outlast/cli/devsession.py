@@ -50,6 +50,10 @@ class DevSession:
         self.on_ready = on_ready
         self.write_env = write_env
         self.watch_stop = threading.Event()
+        #: set when the supervisor returned. Not ``Thread.join``: on Python 3.11 a join
+        #: interrupted by a signal handler's exception (the second Ctrl-C) marks the
+        #: thread stopped, and every later join returns at once while it still runs.
+        self.worker_done = threading.Event()
         self.failed = False
         self._worker = threading.Thread(target=self._run_supervisor, name="outlast-worker",
                                         daemon=True)
@@ -70,13 +74,13 @@ class DevSession:
             try:
                 self.server.run(sockets=[self.sock])
                 self.stop()
-                self._worker.join(self.grace + 10)
+                self.worker_done.wait(self.grace + 10)
             except ForcedStop:
                 self._stop_now()
                 raise
             finally:
                 self.watch_stop.set()
-        if self._worker.is_alive():
+        if not self.worker_done.is_set():
             log.warning("the worker did not stop within %.0fs; leaving it behind", self.grace)
         return 1 if self.failed else 0
 
@@ -90,7 +94,11 @@ class DevSession:
         back to the queue (no attempt spent, nothing left for recovery to crash)."""
         self.server.should_exit = True
         self.supervisor.request_stop(now=True)
-        self._worker.join(FORCED_STOP_WAIT)
+        if not self.worker_done.wait(FORCED_STOP_WAIT):
+            log.warning("the worker did not hand its runs back within %.0fs; recovery will "
+                        "retry them once their lease runs out", FORCED_STOP_WAIT)
+        else:
+            log.info("stopped; the runs that were running are back in the queue")
 
     def _run_supervisor(self) -> None:
         try:
@@ -99,6 +107,8 @@ class DevSession:
             log.exception("the worker stopped with an error; shutting down")
             self.failed = True
             self.server.should_exit = True
+        finally:
+            self.worker_done.set()
 
     def _announce(self) -> None:
         """Call ``on_ready`` (the banner) once HTTP is served and the tasks are known."""

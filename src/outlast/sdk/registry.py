@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import sys
 import traceback
 from collections.abc import Iterator
@@ -78,8 +79,10 @@ def import_task_modules(dirs: list[str], root: Path) -> list[str]:
     return names
 
 
-#: what one task file that failed to import said: {"error": one line, "traceback": ...}
+#: what one task file that failed to import said: {"error": one line, "traceback": ...,
+#: "names": the task ids and function names its text mentions, space-separated}
 ImportFailure = dict[str, str]
+_NAMES = re.compile(r"""\bid\s*=\s*["']([^"']+)["']|\bdef\s+(\w+)""")
 
 
 def import_task_files(dirs: list[str], root: Path,
@@ -99,7 +102,17 @@ def import_task_files(dirs: list[str], root: Path,
         except (Exception, SystemExit) as exc:
             registry.restore(before)
             failures[path] = import_failure(exc, path)
+            failures[path]["names"] = _names_in(root / path)
     return failures
+
+
+def _names_in(path: Path) -> str:
+    """Names a broken file's text mentions: which missing tasks it most likely defines."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return " ".join(sorted({a or b for a, b in _NAMES.findall(text)}))
 
 
 def import_failure(exc: BaseException, path: str) -> ImportFailure:
@@ -116,9 +129,14 @@ def import_failure(exc: BaseException, path: str) -> ImportFailure:
 
 
 def no_worker_has(task_id: str, failures: dict[str, ImportFailure]) -> str:
-    """Why a task is missing when task files failed to import: the message a run shows."""
+    """Why a task is missing when task files failed to import: the message a run shows.
+
+    The files whose text mentions the task are named; when none does, all of them.
+    """
+    names = {task_id, task_id.replace("-", "_")}
+    likely = {p: f for p, f in failures.items() if names & set(f.get("names", "").split())}
     why = "; ".join(f"{path} failed to import: {f['error']}"
-                    for path, f in sorted(failures.items()))
+                    for path, f in sorted((likely or failures).items()))
     return f"no worker has task {task_id!r}: {why}"
 
 
