@@ -125,10 +125,18 @@ class Dev:
         except httpx.TransportError:
             return None
 
-    def wait_ready(self) -> None:
-        eventually(lambda: self.process.poll() is not None or self.status("/readyz") == 200,
-                   60, "outlast dev to be ready")
+    def wait_ready(self, task_id: str) -> None:
+        """Until ``task_id`` is registered (asked through the API, as any client would)."""
+        eventually(lambda: self.process.poll() is not None or self._has(task_id), 60,
+                   f"outlast dev to register {task_id}")
         assert self.process.poll() is None, self.output()
+
+    def _has(self, task_id: str) -> bool:
+        try:
+            with self.client() as client:
+                return task_id in {t["id"] for t in client.tasks.list()}
+        except (OSError, KeyError, httpx.HTTPError):
+            return False
 
     def client(self) -> Client:
         env = read_env_file(self.root / ".outlast" / "dev.env")
@@ -171,7 +179,7 @@ def outlast(root: Path, *args: str, timeout: float = 90) -> subprocess.Completed
 
 def test_a_broken_task_file_stops_only_its_own_tasks(start: Callable[..., Dev]) -> None:
     dev = start({"tasks/good.py": ECHO, "tasks/broken.py": BROKEN, "tasks/later.py": LATER})
-    dev.wait_ready()
+    dev.wait_ready("echo")
     done = outlast(dev.root, "trigger", "echo", '{"a": 1}', "--wait", "--timeout", "60")
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout.split("\n", 1)[1]) == {"a": 1}
@@ -214,6 +222,7 @@ def test_a_trigger_right_after_the_start_waits_for_the_tasks(
     assert done.stdout.splitlines()[1] == '"here"'
     assert not banner_before_ready
     assert "Outlast dev server" in dev.output()  # printed once the tasks are there
+    assert dev.status("/readyz") == 200
 
     with dev.client() as client:  # callbacks go to the port dev listens on
         token = client.tokens.create()
@@ -222,7 +231,7 @@ def test_a_trigger_right_after_the_start_waits_for_the_tasks(
 
 def test_deleting_the_state_directory_stops_dev_loudly(start: Callable[..., Dev]) -> None:
     dev = start({"tasks/good.py": ECHO}, "--no-reload")
-    dev.wait_ready()
+    dev.wait_ready("echo")
     for path in sorted((dev.root / ".outlast").iterdir()):
         path.unlink()
     (dev.root / ".outlast").rmdir()
@@ -232,7 +241,7 @@ def test_deleting_the_state_directory_stops_dev_loudly(start: Callable[..., Dev]
 
 def test_a_second_dev_server_for_the_project_is_refused(start: Callable[..., Dev]) -> None:
     first = start({"tasks/good.py": ECHO}, "--no-reload")
-    first.wait_ready()
+    first.wait_ready("echo")
     env_file = (first.root / ".outlast" / "dev.env").read_text()
     second = start(None, "--no-reload", name="second")
     assert second.process.wait(60) == 1
@@ -246,7 +255,7 @@ def test_a_second_dev_server_for_the_project_is_refused(start: Callable[..., Dev
 def test_a_second_ctrl_c_hands_the_runs_back_at_once(start: Callable[..., Dev],
                                                      tmp_path: Path) -> None:
     dev = start({"tasks/sleeper.py": SLEEPER}, "--no-reload", "--grace", "120")
-    dev.wait_ready()
+    dev.wait_ready("sleeper")
     run_id = outlast(dev.root, "trigger", "sleeper").stdout.strip()
     eventually(lambda: (tmp_path / "sleeper-started").exists(), 60, "the run to start")
     dev.interrupt()
