@@ -102,15 +102,26 @@ def wait_ready(client: Client, timeout: float) -> bool:
     told = False
     while True:
         try:
-            status = http.get(url).status_code
+            answer = http.get(url)
         except httpx.TransportError:
             return False
-        if status != 503 or time.monotonic() >= deadline:
-            return status == 200
+        if answer.status_code != 503:
+            return answer.status_code == 200
+        if time.monotonic() >= deadline:
+            note(f"the server is still not ready after {timeout:g}s: "
+                 f"{_reason(answer)}")
+            return False
         if not told:
             note("the server is starting: waiting for its worker to register the tasks")
             told = True
         time.sleep(READY_POLL)
+
+
+def _reason(answer: httpx.Response) -> str:
+    try:
+        return str(answer.json().get("reason") or "no reason given")
+    except ValueError:
+        return "no reason given"
 
 
 def wait_for(client: Client, run_id: str, timeout: float) -> Run:
