@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ log = logging.getLogger("outlast.dev")
 
 #: seconds between two looks at ``.outlast/`` (deleted database or ``dev.env``)
 GUARD_INTERVAL = 1.0
+#: seconds before a start that is not ready yet says what it waits for
+ANNOUNCE_PATIENCE = 5.0
 #: seconds a forced stop waits for the worker to hand its runs back and say so
 FORCED_STOP_WAIT = 5.0
 
@@ -111,12 +114,18 @@ class DevSession:
             self.worker_done.set()
 
     def _announce(self) -> None:
-        """Call ``on_ready`` (the banner) once HTTP is served and the tasks are known."""
+        """Call ``on_ready`` (the banner) once HTTP is served and the tasks are known;
+        say what it waits for when that takes a while (a slow or failing import)."""
+        patience = time.monotonic() + ANNOUNCE_PATIENCE
         while not self.watch_stop.wait(0.05):
-            if self.server.started and worker_ready_reason(self.supervisor) is None:
+            reason = worker_ready_reason(self.supervisor)
+            if self.server.started and reason is None:
                 if self.on_ready is not None:
                     self.on_ready()
                 return
+            if reason is not None and time.monotonic() > patience:
+                log.info("not ready yet: %s", reason)
+                patience = float("inf")
 
     def _guard(self) -> None:
         files = StateFiles(self.config)
