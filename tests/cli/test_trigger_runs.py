@@ -12,8 +12,11 @@ import socket
 from collections.abc import Iterator
 
 import click
+import httpx
 import pytest
 
+from outlast import Client
+from outlast.cli import trigger as trigger_cli
 from outlast.engine import Engine
 from outlast.engine.definitions import TaskDefinition
 from outlast.store import open_store
@@ -176,3 +179,41 @@ def test_wait_prints_the_output_as_json(database: Engine, outlast, capsys) -> No
     printed = capsys.readouterr().out
     assert json.loads(printed) == {"greeting": "안녕하세요"}
     assert "안녕하세요" in printed
+
+
+def _client_answering(*statuses: int) -> Client:
+    """A client whose server answers ``/readyz`` with these statuses, then the last one."""
+    answers = list(statuses)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/readyz"
+        status = answers.pop(0) if len(answers) > 1 else answers[0]
+        body = {"status": "ready"} if status == 200 else {
+            "status": "not_ready", "reason": "the worker has not registered its tasks yet"}
+        return httpx.Response(status, json=body)
+
+    client = Client(url="http://dev.test", api_key="k")
+    client.transport._http = httpx.Client(  # type: ignore[attr-defined]
+        base_url="http://dev.test/api/v1", transport=httpx.MockTransport(handle))
+    return client
+
+
+@pytest.mark.parametrize(("statuses", "ready"), [
+    ((503, 503, 200), True),   # a starting dev server: wait, then trigger again
+    ((200,), True),            # it became ready between the trigger and the check
+    ((404,), False),           # a server without /readyz: the unknown task is the answer
+])
+def test_a_trigger_waits_for_a_starting_server(statuses: tuple[int, ...], ready: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trigger_cli, "READY_POLL", 0.0)
+    with _client_answering(*statuses) as client:
+        assert trigger_cli.wait_ready(client, timeout=30) is ready
+
+
+def test_a_server_that_stays_not_ready_is_named(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(trigger_cli, "READY_POLL", 0.0)
+    with _client_answering(503) as client:
+        assert trigger_cli.wait_ready(client, timeout=0.05) is False
+    assert "still not ready after 0.05s: the worker has not registered its tasks yet" \
+        in capsys.readouterr().err
