@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from outlast.engine import Engine
+from outlast.engine.definitions import TaskDefinition
 from outlast.errors import TaskNotFoundError
 from outlast.jsonutil import loads
 from outlast.sdk.registry import default_registry, import_task_files, no_worker_has
@@ -134,3 +135,14 @@ def test_a_worker_without_reload_still_stops_on_an_import_error(
                      concurrency=1)
     with pytest.raises(ConfigError, match="failed to import"):
         sup.run()
+
+
+def test_a_file_that_failed_to_import_keeps_its_schedules(engine: Engine) -> None:
+    """Its tasks are not gone from the code, so their declared schedules stay active."""
+    nightly = TaskDefinition(id="nightly", queue="nightly", schedule={"cron": "0 3 * * *"})
+    engine.register_tasks("dev", [nightly, TaskDefinition(id="other", queue="other")])
+    engine.register_tasks("dev", [TaskDefinition(id="other", queue="other")], complete=False)
+    [schedule] = engine.schedules.list("dev")[0]
+    assert (schedule["task"], schedule["active"]) == ("nightly", True)
+    engine.register_tasks("dev", [TaskDefinition(id="other", queue="other")])
+    assert not engine.schedules.list("dev")[0][0]["active"]  # really removed from the code

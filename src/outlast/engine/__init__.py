@@ -72,11 +72,13 @@ class Engine:
 
     # -- tasks -------------------------------------------------------------------------
 
-    def register_tasks(self, env: str, definitions: list[TaskDefinition]) -> None:
+    def register_tasks(self, env: str, definitions: list[TaskDefinition], *,
+                       complete: bool = True) -> None:
         """Record task definitions (and their queues) so any process can trigger by id.
 
         ``definitions`` is everything one worker's code defines: declarative schedules
-        follow it, and one whose task is missing from it is deactivated.
+        follow it, and one whose task is missing from it is deactivated, unless the list
+        is not ``complete`` (a task file failed to import: its tasks are not gone).
         """
         now = self.clock.now()
         with self.store.transaction() as tx:
@@ -84,7 +86,8 @@ class Engine:
                 tx.run("upsert_task", environment=env, id=d.id, queue=d.queue,
                        definition=dumps(d.to_dict()), now=now)
             queues.sync_code(tx, env, definitions, now)
-            self.schedules.sync_declarative(tx, env, definitions, now)
+            self.schedules.sync_declarative(tx, env, definitions, now,
+                                            deactivate_missing=complete)
         stamp = time.monotonic()
         for d in definitions:
             self._definitions[(env, d.id)] = (d, stamp)

@@ -211,7 +211,7 @@ class Schedules:
     # -- declarative sync and firing -------------------------------------------------------
 
     def sync_declarative(self, tx: Tx, env: str, definitions: Definitions,
-                         now: float) -> None:
+                         now: float, *, deactivate_missing: bool = True) -> None:
         """Make the declarative schedules of ``env`` match the tasks a worker just registered."""
         declared = {d.id: spec for d in definitions if (spec := _spec(d)) is not None}
         existing = {r["task_id"]: r for r in tx.all("list_declarative_schedules",
@@ -226,7 +226,7 @@ class Schedules:
             else:
                 _resync(tx, row, cron_text, tz, now)
         for task_id, row in sorted(existing.items()):
-            if task_id not in declared and row["active"]:
+            if task_id not in declared and row["active"] and deactivate_missing:
                 log.warning("task %r no longer declares schedule %s; deactivating it",
                             task_id, row["id"])
                 tx.run("set_schedule_active", id=row["id"], active=0,

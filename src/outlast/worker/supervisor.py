@@ -340,7 +340,8 @@ class Supervisor:
     def _register_definitions(self) -> None:
         definitions = self.pending.definitions
         if definitions is not None:
-            self.engine.register_tasks(self.environment, definitions)
+            self.engine.register_tasks(self.environment, definitions,
+                                       complete=not self.pending.import_errors)
             self.engine.set_worker_import_errors(self.worker_id, self.pending.import_errors)
             self.pending.definitions = None
             self.tasks_registered = True
