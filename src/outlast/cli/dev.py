@@ -15,7 +15,13 @@ from outlast.cli.common import open_engine, project_config, require_task_dirs
 from outlast.cli.devenv import DEV_ENVIRONMENT, dev_api_key, write_dev_env
 from outlast.cli.devsession import DevSession
 from outlast.cli.output import redact_url
-from outlast.cli.serving import bind_socket, public_url, setup_logging, uvicorn_server
+from outlast.cli.serving import (
+    bind_socket,
+    dev_hosts,
+    public_url,
+    setup_logging,
+    uvicorn_server,
+)
 from outlast.config import Config
 from outlast.engine import Engine
 
@@ -51,7 +57,8 @@ def build_session(config: Config, engine: Engine, sock: socket.socket, host: str
     from outlast.server.app import create_app
     from outlast.worker.supervisor import Supervisor
 
-    app = create_app(engine, dev_api_key=key, project=config.project)
+    app = create_app(engine, dev_api_key=key, project=config.project, secret=config.secret,
+                     allowed_hosts=dev_hosts(host))
     server = uvicorn_server(app, host, port, access_log=False, log_level="warning")
     supervisor = Supervisor(engine, environment=DEV_ENVIRONMENT, task_dirs=list(config.dirs),
                             root=config.root, concurrency=concurrency,
