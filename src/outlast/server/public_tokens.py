@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -59,7 +59,7 @@ def is_public_token(credential: str) -> bool:
 class ServerKeys:
     """What signs a project's tokens and sessions, and the project they are bound to."""
 
-    secret: bytes
+    secret: bytes = field(repr=False)
     project: str
 
 
