@@ -4,7 +4,8 @@ Routes are listed explicitly (no decorators), and every ``/api/v1`` route is bui
 ``routes.all_routes()``, the same table ``LocalTransport`` dispatches in process, so HTTP
 and in-process clients get one implementation and one set of checks. The engine is
 synchronous, so handlers (and key lookups) run in worker threads, no more at once than the
-store can serve; the event loop only moves bytes.
+store can serve; the event loop only moves bytes. Every request first passes
+``guard.RequestGuard`` (Host and Origin checks, a deadline for its body, security headers).
 """
 
 from __future__ import annotations
