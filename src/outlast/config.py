@@ -7,6 +7,10 @@ resolved against it, never against wherever the command happened to start.
 
 Environment variables override the file (``OUTLAST_DATABASE_URL``,
 ``OUTLAST_ENVIRONMENT``) so one checked-in file serves a laptop and a deployment.
+Secrets and deployment names come from the environment only, read here once:
+``OUTLAST_SECRET`` (signs public tokens and dashboard sessions; ``OUTLAST_SECRET_KEY`` is
+its deprecated old name), ``OUTLAST_PUBLIC_URL`` and ``OUTLAST_ALLOWED_HOSTS`` (the host
+names ``outlast server`` answers to).
 
     project = "my-app"
     dirs = ["tasks"]
@@ -26,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +65,12 @@ class Config:
     max_duration: float | None = None
     #: The file the values came from; None when no file was found.
     source: Path | None = None
+    #: ``OUTLAST_SECRET``: signs public tokens and dashboard sessions (None: the database's)
+    secret: str | None = field(default=None, repr=False)
+    #: ``OUTLAST_PUBLIC_URL``: where clients reach the server (its host is always allowed)
+    public_url: str | None = None
+    #: ``OUTLAST_ALLOWED_HOSTS``: more host names ``outlast server`` answers to (``*``: any)
+    allowed_hosts: tuple[str, ...] = ()
 
     def task_defaults(self) -> dict[str, Any]:
         """The ``[defaults]`` for workers to apply to tasks that set none themselves."""
@@ -195,7 +206,21 @@ def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
     if environment:
         config = dataclasses.replace(
             config, environment=_check_environment(environment, "OUTLAST_ENVIRONMENT"))
-    return config
+    hosts = tuple(h.strip() for h in env.get("OUTLAST_ALLOWED_HOSTS", "").split(",")
+                  if h.strip())
+    return dataclasses.replace(config, secret=server_secret(env), allowed_hosts=hosts,
+                               public_url=env.get("OUTLAST_PUBLIC_URL") or None)
+
+
+def server_secret(env: Mapping[str, str]) -> str | None:
+    """``OUTLAST_SECRET``, or its deprecated old name ``OUTLAST_SECRET_KEY`` (warned of)."""
+    secret, old = env.get("OUTLAST_SECRET"), env.get("OUTLAST_SECRET_KEY")
+    if old:
+        used = "ignored: OUTLAST_SECRET is set" if secret else "used as OUTLAST_SECRET"
+        warnings.warn(f"OUTLAST_SECRET_KEY is deprecated ({used}); set OUTLAST_SECRET, "
+                      "the one secret for public tokens and dashboard sessions",
+                      FutureWarning, stacklevel=2)
+    return secret or old or None
 
 
 # -- validation --------------------------------------------------------------------------

@@ -9,15 +9,18 @@ import pytest
 from outlast.server.dashboard import charts, data, format, timeline
 from outlast.server.dashboard.session import MAX_AGE, Signer
 from outlast.server.dashboard.web import safe_next
+from outlast.server.public_tokens import ServerKeys
 
 
 def test_session_cookies_round_trip_and_refuse_tampering_and_age() -> None:
-    signer = Signer("secret")
+    signer = Signer(ServerKeys(b"secret", "project_a"))
     cookie = signer.dumps({"env": "prod", "csrf": "t"}, now=1000)
     assert signer.loads(cookie, now=1001) == {"env": "prod", "csrf": "t"}
     body, mac = cookie.rsplit(".", 1)
     assert signer.loads(body + "." + mac[::-1], now=1001) == {}
-    assert Signer("other").loads(cookie, now=1001) == {}
+    assert Signer(ServerKeys(b"other", "project_a")).loads(cookie, now=1001) == {}
+    # the same secret in another project (a schema of a shared database): no session
+    assert Signer(ServerKeys(b"secret", "project_b")).loads(cookie, now=1001) == {}
     assert signer.loads(cookie, now=1000 + MAX_AGE + 1) == {}
     assert signer.loads("garbage", now=1001) == {}
     assert signer.loads(None) == {}

@@ -24,7 +24,13 @@ from outlast.cli.devenv import (
 )
 from outlast.cli.devsession import DevSession, worker_ready_reason
 from outlast.cli.output import redact_url
-from outlast.cli.serving import bind_socket, public_url, setup_logging, uvicorn_server
+from outlast.cli.serving import (
+    bind_socket,
+    dev_hosts,
+    public_url,
+    setup_logging,
+    uvicorn_server,
+)
 from outlast.config import Config
 from outlast.engine import Engine
 
@@ -78,7 +84,8 @@ def build_session(config: Config, engine: Engine, sock: socket.socket, host: str
                             # With hot reload a module that fails to import is fixed and
                             # saved again; the tasks of the other modules keep running.
                             exit_on_import_error=not reload)
-    app = create_app(engine, dev_api_key=key, project=config.project,
+    app = create_app(engine, dev_api_key=key, project=config.project, secret=config.secret,
+                     allowed_hosts=dev_hosts(host),
                      readiness=lambda: worker_ready_reason(supervisor))
     server = uvicorn_server(app, host, port, access_log=False, log_level="warning")
     return DevSession(config, server, supervisor, sock, reload=reload, grace=grace)

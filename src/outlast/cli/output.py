@@ -7,6 +7,7 @@ Results go to stdout and everything else (notes, progress, errors) to stderr, so
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NoReturn
@@ -83,10 +84,22 @@ def attributes(values: dict[str, Any] | None) -> str:
 
 
 def redact_url(url: str) -> str:
-    """A database URL with any password hidden, safe to print."""
+    """A database URL with any password hidden, safe to print.
+
+    Both places a URL can carry one: its user info (``user:pw@host``) and a
+    ``password=`` option in its query (``?password=pw``, any case).
+    """
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+    base, qmark, query = rest.partition("?")
+    if "@" in base:
+        credentials, _, host = base.rpartition("@")
+        if ":" in credentials:
+            base = f"{credentials.split(':', 1)[0]}:***@{host}"
+    if qmark:
+        query = _PASSWORD_OPTION.sub(r"\1***", query)
+    return f"{scheme}://{base}{qmark}{query}"
+
+
+_PASSWORD_OPTION = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)

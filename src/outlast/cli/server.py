@@ -13,6 +13,7 @@ from outlast.cli.output import note, redact_url
 from outlast.cli.serving import (
     bind_socket,
     public_url,
+    server_hosts,
     setup_logging,
     stop_signals,
     uvicorn_server,
@@ -43,7 +44,8 @@ def server(host: str, port: int, database_url: str | None, import_tasks: bool,
     registry = task_registry(config) if import_tasks else None
     setup_logging()
     app = create_app(engine, registry=registry, scheduler=not no_scheduler,
-                     project=project_name(config))
+                     project=project_name(config), secret=config.secret,
+                     allowed_hosts=server_hosts(config))
     http = uvicorn_server(app, host, sock.getsockname()[1], access_log=access_log)
     note(started(config, public_url(host, sock.getsockname()[1])))
     with stop_signals(lambda: setattr(http, "should_exit", True), "outlast server",

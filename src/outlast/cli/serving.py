@@ -7,6 +7,7 @@ error up front rather than a uvicorn log line after the worker has already begun
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import socket
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from outlast.cli.output import note
+from outlast.config import Config
 from outlast.errors import ConfigError
 
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
@@ -39,6 +41,20 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def dev_hosts(host: str) -> frozenset[str]:
+    """``outlast dev`` answers to loopback names, and to ``--host`` when it names one."""
+    from outlast.server.guard import allowed_host_names
+
+    return allowed_host_names(None, [] if host in _WILDCARDS else [host])
+
+
+def server_hosts(config: Config) -> frozenset[str]:
+    """``outlast server``: loopback, the public URL's host, ``OUTLAST_ALLOWED_HOSTS``."""
+    from outlast.server.guard import allowed_host_names
+
+    return allowed_host_names(config.public_url, config.allowed_hosts)
+
+
 def public_url(host: str, port: int) -> str:
     """The URL clients should use: wildcard binds are reached through loopback."""
     host = _WILDCARDS.get(host, host)
@@ -56,7 +72,37 @@ def uvicorn_server(app: Any, host: str, port: int, *, access_log: bool,
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
                             access_log=access_log, lifespan="on",
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN)
+    # after Config: it sets up uvicorn's loggers, keeping filters already on them
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactSecrets) for f in access.filters):
+        access.addFilter(RedactSecrets())
     return uvicorn.Server(config)
+
+
+#: a token's callback secret (a path segment) and a public token in the query string
+_SECRETS_IN_URLS = [
+    (re.compile(r"(/callback/)[^/?#\s\"]+"), r"\1***"),
+    (re.compile(r"([?&]access_token=)[^&#\s\"]*", re.IGNORECASE), r"\1***"),
+]
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` (a request line, a path) with the secrets URLs may carry masked."""
+    for pattern, replacement in _SECRETS_IN_URLS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    """Masks secrets in uvicorn's access lines: its arguments hold the path and query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_secrets(a) if isinstance(a, str) else a
+                                for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact_secrets(record.msg)
+        return True
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -6,7 +6,6 @@ the attempt's lease is checked first, so a stale attempt can change nothing.
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING, Any
 
 from outlast.engine import durable, journal, waitpoints
@@ -77,7 +76,7 @@ class DurableOps:
             row = waitpoints.get(tx, token_id, env)
             if row["kind"] != waitpoints.TOKEN:
                 raise ValidationError(f"{token_id} is not a token")
-            if secret is not None and not hmac.compare_digest(row["secret"] or "", secret):
+            if secret is not None and not waitpoints.secret_matches(row, secret):
                 raise RunNotFoundError(f"no token {token_id!r}")
             waitpoints.complete(tx, token_id, self.engine.clock.now(), output=output)
             done = waitpoints.get(tx, token_id)

@@ -10,6 +10,8 @@ resumes the run.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 from outlast.engine import journal, transitions
@@ -28,16 +30,29 @@ def create(tx: Tx, *, environment: str, kind: str, now: float, run_id: str | Non
            seq: int | None = None, idx: int = 0, due_at: float | None = None,
            child_run_id: str | None = None, tags: list[str] | None = None,
            idempotency_key: str | None = None, created_by_run: str | None = None) -> Row:
+    secret = new_secret() if kind == TOKEN else None
     row: dict[str, Any] = {
         "id": new_id("token" if kind == TOKEN else "wait"), "environment": environment,
         "kind": kind, "run_id": run_id, "seq": seq, "idx": idx, "due_at": due_at,
-        "child_run_id": child_run_id, "secret": new_secret() if kind == TOKEN else None,
+        "child_run_id": child_run_id, "secret_hash": secret and hash_secret(secret),
         "tags": dumps(tags or []), "idempotency_key": idempotency_key,
         "created_by_run": created_by_run, "now": now,
     }
     tx.run("insert_waitpoint", **row)
-    return row | {"status": PENDING, "output": None, "error": None, "created_at": now,
-                  "completed_at": None}
+    # the plain secret lives only in this answer (its callback URL), never in the store
+    return row | {"secret": secret, "status": PENDING, "output": None, "error": None,
+                  "created_at": now, "completed_at": None}
+
+
+def hash_secret(secret: str) -> str:
+    """What the store keeps of a token's callback secret, as of an API key: its SHA-256."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(row: Row, secret: str) -> bool:
+    """Whether ``secret`` is the token's callback secret (constant time)."""
+    stored = row.get("secret_hash") or ""
+    return hmac.compare_digest(stored.encode(), hash_secret(secret).encode())
 
 
 def get(tx: Tx, waitpoint_id: str, environment: str | None = None) -> Row:
@@ -124,6 +139,7 @@ def due(tx: Tx, now: float, limit: int = 500) -> int:
 
 
 def token_record(row: Row, public_url: str) -> dict[str, Any]:
+    """A token as the API shows it; ``url`` only when it was just made (see ``create``)."""
     return {
         "id": row["id"], "status": row["status"], "url": callback_url(row, public_url),
         "tags": loads(row["tags"]), "timeout_at": row["due_at"],
@@ -134,5 +150,9 @@ def token_record(row: Row, public_url: str) -> dict[str, Any]:
     }
 
 
-def callback_url(row: Row, public_url: str) -> str:
-    return f"{public_url.rstrip('/')}/api/v1/waitpoints/tokens/{row['id']}/callback/{row['secret']}"
+def callback_url(row: Row, public_url: str) -> str | None:
+    """The URL that completes the token; None once its secret is only a hash."""
+    secret = row.get("secret")
+    if not secret:
+        return None
+    return f"{public_url.rstrip('/')}/api/v1/waitpoints/tokens/{row['id']}/callback/{secret}"

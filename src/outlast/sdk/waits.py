@@ -39,8 +39,14 @@ class WaitResult:
 
 @dataclass(frozen=True)
 class Token:
+    """A waitpoint token; ``url`` (which completes it) is known only to whoever made it.
+
+    The store keeps a hash of the URL's secret, so a token read back later (``retrieve``,
+    ``list``, or made again with the same idempotency key) has ``url`` None.
+    """
+
     id: str
-    url: str
+    url: str | None
     status: str = "PENDING"
     tags: list[str] = field(default_factory=list)
     timeout_at: float | None = None
@@ -49,7 +55,7 @@ class Token:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Token:
-        return cls(id=data["id"], url=data["url"], status=data.get("status", "PENDING"),
+        return cls(id=data["id"], url=data.get("url"), status=data.get("status", "PENDING"),
                    tags=list(data.get("tags") or []), timeout_at=data.get("timeout_at"),
                    output=data.get("output"), error=data.get("error"))
 

@@ -4,7 +4,8 @@ Routes are listed explicitly (no decorators), and every ``/api/v1`` route is bui
 ``routes.all_routes()``, the same table ``LocalTransport`` dispatches in process, so HTTP
 and in-process clients get one implementation and one set of checks. The engine is
 synchronous, so handlers (and key lookups) run in worker threads, no more at once than the
-store can serve; the event loop only moves bytes.
+store can serve; the event loop only moves bytes. Every request first passes
+``guard.RequestGuard`` (Host and Origin checks, a deadline for its body, security headers).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import anyio.to_thread
 from anyio.lowlevel import RunVar
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -28,12 +30,13 @@ from outlast import __version__
 from outlast.engine import Engine
 from outlast.errors import PayloadTooLargeError, ValidationError
 from outlast.sdk.registry import Registry
-from outlast.server import openapi, realtime
+from outlast.server import openapi, public_tokens, realtime
 from outlast.server.api import routes
 from outlast.server.api.routes import ApiContext, ApiRequest
 from outlast.server.auth import Authenticator
 from outlast.server.dashboard import DashboardMount, dashboard_app
 from outlast.server.errors import EXCEPTION_HANDLERS, Endpoint, guarded
+from outlast.server.guard import BODY_TIMEOUT, RequestGuard
 from outlast.server.realtime import Realtime
 from outlast.server.scheduler import Scheduler
 
@@ -56,13 +59,20 @@ def create_app(
     title: str = "Outlast",
     project: str | None = None,
     readiness: Callable[[], str | None] | None = None,
+    secret: str | None = None,
+    allowed_hosts: frozenset[str] | None = None,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> Starlette:
     """The server app; with ``scheduler`` it also sweeps while it holds the lease.
 
     ``project`` (``outlast.toml``'s) is shown by the dashboard; the API does not use it.
     ``readiness`` says why the server cannot serve yet (None once it can): ``outlast dev``
     is not ready before its worker registered the tasks. ``/readyz`` answers with it.
+    ``secret`` (the config's ``OUTLAST_SECRET``) signs public tokens and dashboard
+    sessions; without it the database's own secret does. ``allowed_hosts`` are the host
+    names the server answers to (None: any, for an app embedded in tests); see ``guard``.
     """
+    keys = public_tokens.load_keys(engine, secret)
     ctx = ApiContext(engine=engine, registry=registry)
     auth = Authenticator(engine, dev_api_key)
     table = routes.all_routes()
@@ -77,11 +87,13 @@ def create_app(
         *live.routes(openapi.API_PREFIX),
         *api_routes(table, ctx, auth),
         # last: every other path is a dashboard page (``outlast dev`` needs no login)
-        DashboardMount(dashboard_app(engine, registry=registry, dev_mode=bool(dev_api_key),
+        DashboardMount(dashboard_app(engine, keys, registry=registry,
+                                     dev_mode=bool(dev_api_key),
                                      broadcaster=live.broadcaster, project=project)),
     ]
+    guard = Middleware(RequestGuard, allowed_hosts=allowed_hosts, body_timeout=body_timeout)
     app = Starlette(routes=app_routes, exception_handlers=EXCEPTION_HANDLERS,
-                    lifespan=_lifespan(engine) if scheduler else None)
+                    middleware=[guard], lifespan=_lifespan(engine) if scheduler else None)
     app.state.engine = engine
     app.state.auth = auth
     app.state.realtime = live

@@ -42,7 +42,10 @@ def outlast_error_response(exc: OutlastError) -> JSONResponse:
 
 
 def internal_error_response(request: Request, exc: BaseException) -> JSONResponse:
-    log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    # the route's template, not the path: a token's callback path holds its secret
+    route = request.scope.get("route")
+    log.error("unhandled error in %s %s", request.method,
+              getattr(route, "path", None) or "(no route)", exc_info=exc)
     return error_json("internal_error", "internal server error (details are in the server log)",
                       500)
 

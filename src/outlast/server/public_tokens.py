@@ -3,9 +3,13 @@
 A backend holding an API key asks ``POST /api/v1/auth/public-tokens`` for a token and
 hands it to a frontend, which may then subscribe to that run (or to runs with that tag)
 and read its streams, and do nothing else. A token is ``olpt_<claims>.<signature>``:
-base64url JSON claims (environment, scope, expiry) signed with HMAC-SHA256. The key is
-``OUTLAST_SECRET`` when set (give every server the same value), else a random secret
-created once and kept in the database, so several servers agree without configuration.
+base64url JSON claims (project, environment, scope, expiry) signed with HMAC-SHA256.
+
+The key is the server secret (``OUTLAST_SECRET``, read once into the config) when set,
+else a random secret created once and kept in the database, so several servers agree
+without configuration. The project is a random id the database also keeps: projects
+that share ``OUTLAST_SECRET`` (one PostgreSQL database, a schema each) still refuse each
+other's tokens, and the dashboard's session cookies carry it the same way.
 Tokens cannot be revoked; keep their lifetime short (default 15 minutes, at most 30 days).
 """
 
@@ -15,22 +19,24 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from outlast.errors import AuthError, ForbiddenError, ValidationError
-from outlast.ids import new_secret
+from outlast.ids import new_id, new_secret
 
 if TYPE_CHECKING:
     from outlast.engine import Engine
+    from outlast.store.protocol import Tx
 
 PREFIX = "olpt_"
 DEFAULT_TTL = 15 * 60.0
 MAX_TTL = 30 * 24 * 3600.0
 _SECRET_NAME = "public_tokens"
-_secrets: dict[int, bytes] = {}
+_PROJECT_NAME = "project_id"
+_keys: WeakKeyDictionary[Engine, ServerKeys] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -49,20 +55,40 @@ def is_public_token(credential: str) -> bool:
     return credential.startswith(PREFIX)
 
 
-def server_secret(engine: Engine) -> bytes:
-    """``OUTLAST_SECRET``, or the database's own secret (created by the first server)."""
-    configured = os.environ.get("OUTLAST_SECRET")
-    if configured:
-        return configured.encode()
-    cached = _secrets.get(id(engine))
-    if cached is None:
-        with engine.store.transaction() as tx:
-            tx.run("insert_server_secret", name=_SECRET_NAME, value=new_secret(),
-                   now=engine.clock.now())
-            row = tx.one("get_server_secret", name=_SECRET_NAME)
-        assert row is not None
-        cached = _secrets[id(engine)] = str(row["value"]).encode()
-    return cached
+@dataclass(frozen=True)
+class ServerKeys:
+    """What signs a project's tokens and sessions, and the project they are bound to."""
+
+    secret: bytes = field(repr=False)
+    project: str
+
+
+def load_keys(engine: Engine, secret: str | None = None) -> ServerKeys:
+    """The project's keys: ``secret`` when given, else the database's own; remembered.
+
+    The server calls this once at start with the configured secret; later calls (the
+    API's token endpoint, realtime) get the remembered keys.
+    """
+    with engine.store.transaction() as tx:
+        project = _stored(tx, _PROJECT_NAME, new_id("project"), engine)
+        stored = None if secret else _stored(tx, _SECRET_NAME, new_secret(), engine)
+    keys = ServerKeys((secret or stored or "").encode(), project)
+    _keys[engine] = keys
+    return keys
+
+
+def _stored(tx: Tx, name: str, fresh: str, engine: Engine) -> str:
+    """The value kept under ``name``; the first server to ask stores ``fresh``."""
+    tx.run("insert_server_secret", name=name, value=fresh, now=engine.clock.now())
+    row = tx.one("get_server_secret", name=name)
+    assert row is not None
+    return str(row["value"])
+
+
+def server_keys(engine: Engine) -> ServerKeys:
+    """The keys ``load_keys`` remembered for ``engine`` (the database's, if none yet)."""
+    keys = _keys.get(engine)
+    return keys if keys is not None else load_keys(engine)
 
 
 def _b64(data: bytes) -> str:
@@ -73,24 +99,27 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign(secret: bytes, scope: Scope, expires_at: float) -> str:
-    claims = {"env": scope.environment, "run_id": scope.run_id, "tag": scope.tag,
-              "exp": round(expires_at, 3)}
+def sign(keys: ServerKeys, scope: Scope, expires_at: float) -> str:
+    claims = {"prj": keys.project, "env": scope.environment, "run_id": scope.run_id,
+              "tag": scope.tag, "exp": round(expires_at, 3)}
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
-    signature = _b64(hmac.new(secret, body.encode(), hashlib.sha256).digest())
+    signature = _b64(hmac.new(keys.secret, body.encode(), hashlib.sha256).digest())
     return f"{PREFIX}{body}.{signature}"
 
 
-def verify(secret: bytes, token: str, now: float | None = None) -> Scope:
-    """The token's scope; AuthError when it is forged, malformed or expired."""
+def verify(keys: ServerKeys, token: str, now: float | None = None) -> Scope:
+    """The token's scope; AuthError when forged, malformed, expired or another project's."""
     body, _, signature = token.removeprefix(PREFIX).partition(".")
-    expected = _b64(hmac.new(secret, body.encode(), hashlib.sha256).digest())
+    expected = _b64(hmac.new(keys.secret, body.encode(), hashlib.sha256).digest())
     if not signature or not hmac.compare_digest(signature, expected):
         raise AuthError("invalid public token")
     try:
         claims: dict[str, Any] = json.loads(_unb64(body))
     except ValueError:
         raise AuthError("invalid public token") from None
+    if not isinstance(claims, dict) or claims.get("prj") != keys.project:
+        # same secret, another project (or a token from before tokens named theirs)
+        raise AuthError("invalid public token: it was issued by another project")
     if float(claims.get("exp", 0)) <= (time.time() if now is None else now):
         raise AuthError("public token expired")
     return Scope(str(claims["env"]), claims.get("run_id"), claims.get("tag"))

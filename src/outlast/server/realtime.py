@@ -187,8 +187,8 @@ class Access:
             header = f"Bearer {query_token}"
         credential = bearer_key(header)
         if public_tokens.is_public_token(credential):
-            secret = await run_in_threadpool(public_tokens.server_secret, self._engine)
-            scope = public_tokens.verify(secret, credential, self._engine.clock.now())
+            keys = await run_in_threadpool(public_tokens.server_keys, self._engine)
+            scope = public_tokens.verify(keys, credential, self._engine.clock.now())
             return scope.environment, scope
         env = await run_in_threadpool(self._auth.environment, header)
         return env, None

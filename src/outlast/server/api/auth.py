@@ -24,7 +24,7 @@ def create_public_token(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     if scope.run_id is not None:
         ctx.engine.retrieve(req.env, scope.run_id)  # 404 for another environment's run
     expires_at = ctx.engine.clock.now() + ttl
-    token = public_tokens.sign(public_tokens.server_secret(ctx.engine), scope, expires_at)
+    token = public_tokens.sign(public_tokens.server_keys(ctx.engine), scope, expires_at)
     return 201, {"token": token, "expires_at": expires_at,
                  "scope": {k: v for k, v in (("run_id", scope.run_id), ("tag", scope.tag))
                            if v is not None}}

@@ -25,6 +25,7 @@ from outlast.server.dashboard import pages, queues, run, runs, schedules, tasks,
 from outlast.server.dashboard.live import Live
 from outlast.server.dashboard.session import Signer
 from outlast.server.dashboard.web import Dashboard, Handler, endpoint, templates
+from outlast.server.public_tokens import ServerKeys
 from outlast.server.realtime import Broadcaster
 
 __all__ = ["DashboardMount", "dashboard_app"]
@@ -46,18 +47,20 @@ class DashboardMount(Mount):
         return super().matches(scope)
 
 
-def dashboard_app(engine: Engine, *, registry: Registry | None = None,
-                  dev_mode: bool = False, secret: str | None = None,
+def dashboard_app(engine: Engine, keys: ServerKeys, *, registry: Registry | None = None,
+                  dev_mode: bool = False,
                   broadcaster: Broadcaster | None = None,
                   project: str | None = None) -> Starlette:
     """The dashboard as an ASGI app; ``dev_mode`` (``outlast dev``) needs no login.
+
+    ``keys`` (the server's, see ``public_tokens``) sign its session cookies.
 
     ``project`` names it in the header, the titles and the login form, so that
     dashboards of several projects open side by side can be told apart. With the
     server's ``broadcaster`` the live parts refresh on server-sent events; without it
     they only poll.
     """
-    dash = Dashboard(engine, templates(), Signer(secret), registry, dev_mode,
+    dash = Dashboard(engine, templates(), Signer(keys), registry, dev_mode,
                      project=project or None, live=broadcaster is not None)
     streams: list[BaseRoute] = []
     if broadcaster is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from outlast.server.dashboard import charts, data, format
+from outlast.server.dashboard import charts, data, format, session
 from outlast.server.dashboard.web import Page, safe_next
 
 OVERVIEW_MINUTES = 60
@@ -65,10 +65,12 @@ def login(page: Page) -> Response:
                            error="That key is not valid (or was revoked).")
     page.session.set("env", found[0])
     page.session.set("key", found[1])
+    session.open_record(page.engine, page.session, found[0])
     return page.redirect(safe_next(page.field("next")))
 
 
 def logout(page: Page) -> Response:
+    session.close_record(page.engine, page.session)
     page.session.pop("env")
     page.session.pop("key")
     return page.redirect("/login")

@@ -1,10 +1,12 @@
-"""The dashboard's session: a signed cookie holding the environment and a CSRF token.
+"""The dashboard's session: a signed cookie naming a server-side session, plus CSRF.
 
-The cookie is ``base64(json).hmac`` with SHA-256 over a server secret
-(``OUTLAST_SECRET_KEY``; without it, a random secret per process, so sessions end when
-the server restarts and several servers behind one address need the variable set). It
-holds the environment and the hash of the API key that opened it, never the key; the
-key is looked up again on every request so a revoked key ends its sessions at once.
+The cookie is ``base64(json).hmac`` with SHA-256 over the server secret (the one public
+tokens use: ``OUTLAST_SECRET``, else the database's own, so sessions survive restarts and
+every server of a project accepts them). It carries the project's id, and a cookie of
+another project that shares the secret is no session here. It holds the environment, the
+hash of the API key that opened it (never the key: the key is looked up again on every
+request, so a revoked key ends its sessions at once) and the id of the session's row in
+``dashboard_sessions``: logging out deletes the row, so a copy of the cookie ends too.
 
 Every POST form carries the session's CSRF token, compared in constant time. The cookie
 is ``HttpOnly`` and ``SameSite=Lax`` on top of that.
@@ -16,7 +18,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+from outlast.engine import Engine
+from outlast.ids import new_secret
+from outlast.server.public_tokens import ServerKeys
 
 COOKIE = "outlast_session"
 MAX_AGE = 12 * 3600
@@ -63,18 +68,19 @@ class Session:
 
 
 class Signer:
-    """Signs and checks session cookies with one secret."""
+    """Signs and checks one project's session cookies with its server keys."""
 
-    def __init__(self, secret: str | None = None) -> None:
-        secret = secret or os.environ.get("OUTLAST_SECRET_KEY") or secrets.token_hex(32)
-        self._key = hashlib.sha256(b"outlast-dashboard-session:" + secret.encode()).digest()
+    def __init__(self, keys: ServerKeys) -> None:
+        self._project = keys.project
+        self._key = hashlib.sha256(b"outlast-dashboard-session:" + keys.secret).digest()
 
     def _mac(self, body: bytes) -> str:
         return base64.urlsafe_b64encode(hmac.new(self._key, body, hashlib.sha256).digest()
                                         ).decode().rstrip("=")
 
     def dumps(self, data: dict[str, Any], now: float | None = None) -> str:
-        stamped = dict(data, iat=int(now if now is not None else time.time()))
+        stamped = dict(data, iat=int(now if now is not None else time.time()),
+                       prj=self._project)
         body = base64.urlsafe_b64encode(json.dumps(stamped, separators=(",", ":")).encode())
         return f"{body.decode()}.{self._mac(body)}"
 
@@ -89,8 +95,10 @@ class Signer:
             data = json.loads(base64.urlsafe_b64decode(body.encode()))
         except ValueError:
             return {}
-        issued = data.pop("iat", 0) if isinstance(data, dict) else 0
-        if not isinstance(data, dict) or not isinstance(issued, int):
+        if not isinstance(data, dict) or data.pop("prj", None) != self._project:
+            return {}  # signed with the same secret by another project
+        issued = data.pop("iat", 0)
+        if not isinstance(issued, int):
             return {}
         if (now if now is not None else time.time()) - issued > MAX_AGE:
             return {}
@@ -105,3 +113,34 @@ class Signer:
         response.set_cookie(COOKIE, self.dumps(session.data), max_age=MAX_AGE, path="/",
                             httponly=True, samesite="lax",
                             secure=request.url.scheme == "https")
+
+
+# -- the server-side record ---------------------------------------------------------------
+
+
+def open_record(engine: Engine, session: Session, environment: str) -> None:
+    """Log ``session`` in: a new row (a new id, so an old cookie names nothing live)."""
+    now = engine.clock.now()
+    sid = new_secret()
+    with engine.store.transaction() as tx:
+        tx.run("delete_expired_dashboard_sessions", now=now)
+        tx.run("insert_dashboard_session", id=sid, environment=environment, now=now,
+               expires_at=now + MAX_AGE)
+    session.set("sid", sid)
+
+
+def record_live(engine: Engine, session: Session) -> bool:
+    """Whether the session's row is still there (not logged out, not expired)."""
+    sid = session.get("sid")
+    if not isinstance(sid, str):
+        return False
+    with engine.store.transaction(write=False) as tx:
+        return tx.one("dashboard_session_live", id=sid, now=engine.clock.now()) is not None
+
+
+def close_record(engine: Engine, session: Session) -> None:
+    """Log out: delete the row, so every copy of the cookie is logged out too."""
+    sid = session.pop("sid")
+    if isinstance(sid, str):
+        with engine.store.transaction() as tx:
+            tx.run("delete_dashboard_session", id=sid)

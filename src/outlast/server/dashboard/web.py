@@ -26,7 +26,7 @@ from outlast.engine import Engine
 from outlast.errors import NotFoundError, OutlastError
 from outlast.sdk.registry import Registry
 from outlast.server.dashboard import data, format
-from outlast.server.dashboard.session import Session, Signer
+from outlast.server.dashboard.session import Session, Signer, record_live
 
 log = logging.getLogger("outlast.dashboard")
 
@@ -121,7 +121,7 @@ def environment(dash: Dashboard, session: Session) -> str | None:
     if dash.dev_mode:
         return DEV_ENVIRONMENT
     digest = session.get("key")
-    if not isinstance(digest, str):
+    if not isinstance(digest, str) or not record_live(dash.engine, session):
         return None
     env = data.key_environment(dash.engine, digest)
     return env if env is not None and env == session.get("env") else None

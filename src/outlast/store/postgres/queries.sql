@@ -526,9 +526,9 @@ SELECT * FROM run_journal WHERE run_id = :run_id ORDER BY seq
 
 -- name: insert_waitpoint
 INSERT INTO waitpoints (id, environment, kind, status, run_id, seq, idx, due_at, child_run_id,
-    secret, tags, idempotency_key, created_by_run, created_at)
+    secret_hash, tags, idempotency_key, created_by_run, created_at)
 VALUES (:id, :environment, :kind, 'PENDING', :run_id, :seq, :idx, :due_at, :child_run_id,
-    :secret, :tags, :idempotency_key, :created_by_run, :now)
+    :secret_hash, :tags, :idempotency_key, :created_by_run, :now)
 
 -- name: get_waitpoint
 SELECT * FROM waitpoints WHERE id = :id
@@ -651,6 +651,19 @@ SELECT value FROM server_secrets WHERE name = :name
 -- name: insert_server_secret
 INSERT INTO server_secrets (name, value, created_at) VALUES (:name, :value, :now)
 ON CONFLICT (name) DO NOTHING
+
+-- name: insert_dashboard_session
+INSERT INTO dashboard_sessions (id, environment, created_at, expires_at)
+VALUES (:id, :environment, :now, :expires_at)
+
+-- name: dashboard_session_live
+SELECT id FROM dashboard_sessions WHERE id = :id AND expires_at > :now
+
+-- name: delete_dashboard_session
+DELETE FROM dashboard_sessions WHERE id = :id
+
+-- name: delete_expired_dashboard_sessions
+DELETE FROM dashboard_sessions WHERE expires_at <= :now
 
 -- name: revoke_api_key
 UPDATE api_keys SET revoked_at = :now

@@ -15,6 +15,7 @@ Other processes still meet at the database lock, with ``busy_timeout``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -191,6 +192,8 @@ class SQLiteStore:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=60000")
         conn.execute("PRAGMA foreign_keys=OFF")
+        # migration 0008 hashes the token secrets it finds; SQLite has no SHA-256 of its own
+        conn.create_function("outlast_sha256", 1, _sha256_hex, deterministic=True)
         with self._conns_lock:
             self._all_conns.append(conn)
         return conn
@@ -286,6 +289,10 @@ class _WriterLock:
             yield
         finally:
             lock.release()
+
+
+def _sha256_hex(value: str | None) -> str | None:
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
 
 
 def _split_statements(sql: str) -> list[str]:
