@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outlast.engine import journal, transitions
+from outlast.engine import announce, journal, transitions
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.errors import ConflictError, NotFoundError
 from outlast.ids import new_id, new_secret
@@ -36,6 +36,7 @@ def create(tx: Tx, *, environment: str, kind: str, now: float, run_id: str | Non
         "created_by_run": created_by_run, "now": now,
     }
     tx.run("insert_waitpoint", **row)
+    announce.due(tx, due_at, now)  # a short sleep: wake the upkeep holder's timer for it
     return row | {"status": PENDING, "output": None, "error": None, "created_at": now,
                   "completed_at": None}
 
