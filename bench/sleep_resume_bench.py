@@ -14,6 +14,9 @@ Two figures per run, p50 / p95 / max in ms:
   part: the run is queued again in the same transaction);
 - ``resumed``: when the resumed attempt reached the step after the sleep minus the due
   time (the whole chain: upkeep, the worker's wake-up and claim, the replay).
+
+The machine's load shows in ``resumed`` (the worker's children must be free to start the
+resumed attempts); ``due_spread_s`` says how long the first attempts took to suspend.
 """
 
 from __future__ import annotations
@@ -68,9 +71,11 @@ def woken_ms(url: str, ids: list[str]) -> list[float]:
     return [float(r[0]) for r in rows]
 
 
-def resumed_ms(engine: Engine, run_id: str) -> float:
+def resumed_ms(engine: Engine, run_id: str) -> tuple[float, float]:
+    """(due time, resume lateness in ms) of one run."""
     sleep, resumed = engine.durable.run_journal(run_id)[:2]
-    return (float(resumed["result"]) - float(sleep["result"]["until"])) * 1000
+    until = float(sleep["result"]["until"])
+    return until, (float(resumed["result"]) - until) * 1000
 
 
 def figures(name: str, values: list[float]) -> dict[str, float]:
@@ -102,7 +107,7 @@ def bench(store: str, sweeper: str) -> dict[str, Any]:
         ids = [h.id for h in client.tasks.batch_trigger(
             "w4-sleep", [{"payload": SLEEP_S}] * N).runs]
         wait_marks(sink, N, SLEEP_S + 120)
-        resumed = [resumed_ms(engine, run_id) for run_id in ids]
+        due, resumed = zip(*(resumed_ms(engine, run_id) for run_id in ids), strict=True)
         woken = woken_ms(url, ids)
     finally:
         for process in (worker, server):
@@ -112,8 +117,11 @@ def bench(store: str, sweeper: str) -> dict[str, Any]:
         log.close()
         client.close()
         engine.store.close()
+    # due_spread_s: how long the first attempts took to suspend them all; past SLEEP_S the
+    # first sleeps fall due while first attempts still wait for a worker
     return {"store": store, "sweeper": sweeper, "n": N, "sleep_s": SLEEP_S,
-            **figures("woken", woken), **figures("resumed", resumed)}
+            "due_spread_s": round(max(due) - min(due), 2),
+            **figures("woken", woken), **figures("resumed", list(resumed))}
 
 
 def main(stores: list[str]) -> None:

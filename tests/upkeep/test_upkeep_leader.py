@@ -51,3 +51,17 @@ def test_a_worker_that_leads_first_fires_ticks_and_sends_alerts(
         finally:
             server.stop()
     assert len(receiver.requests) == 1 and schedule_runs(engine, schedule["id"]) == 1
+
+
+def test_when_the_holder_dies_another_takes_over_within_the_ttl(
+        engine: Engine, clock: FakeClock) -> None:
+    assert engine.try_lead("sweeper", "a-worker-that-dies", 10.0)  # and never renews
+    server = Scheduler(engine, interval=0.01)
+    server.tick()
+    assert not server.leading
+    clock.advance(10.5)  # the lease ran out
+    server.start()
+    try:
+        wait_until(lambda: server.leading)
+    finally:
+        server.stop()

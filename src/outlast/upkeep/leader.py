@@ -39,8 +39,8 @@ MAX_BACKOFF = 30.0
 RECHECK = 1.0
 #: how often a process that does not hold the lease asks for it
 FOLLOW_EVERY = 1.0
-#: a pause after a pass that left something due undone (a row another transaction held):
-#: it is tried again soon, without spinning on it
+#: the first pause after a pass that left something due undone (a row another
+#: transaction held), doubled while it stays so: tried again soon, never spun on
 STUCK_PAUSE = 0.05
 
 
@@ -69,7 +69,8 @@ class Upkeep:
         self._timer: DueTimer | None = None  # while the thread runs
         self._next_lead = 0.0  # monotonic time of the next lease take/renew
         self._lead_until = 0.0  # we trust our lease until then (monotonic)
-        self._due_before: float | None = None  # the due moment the last pass left undone
+        self._overdue: float | None = None  # the due moment the last pass left undone
+        self._stuck_pause = STUCK_PAUSE
         #: failure webhooks, sent from their own thread while this process leads
         self.alerts = AlertSender(engine, lambda: self.leading)
 
@@ -169,9 +170,13 @@ class Upkeep:
         with self.engine.store.transaction(write=False) as tx:
             moment = sweeper.next_due(tx)
         until_due = math.inf if moment is None else moment - now
-        if until_due <= 0 and not did_work and moment == self._due_before:
-            until_due = STUCK_PAUSE  # due, yet this pass could do none of it
-        self._due_before = moment if until_due <= 0 else None
+        overdue = moment if until_due <= 0 else None
+        if overdue is not None and not did_work and overdue == self._overdue:
+            until_due = self._stuck_pause  # due, yet this pass could do none of it
+            self._stuck_pause = min(self._stuck_pause * 2, self.interval)
+        else:
+            self._stuck_pause = STUCK_PAUSE
+        self._overdue = overdue
         return max(0.0, min(until_due, self.interval, self._until_lease()))
 
     def _until_lease(self) -> float:

@@ -10,7 +10,9 @@ sleeps until that moment (engine clock), and wakes sooner when
 
 The listener is opened only while leading: followers hold no extra connection. On SQLite
 a listener hears every commit's notes, not just this channel's; the others are dropped
-here without a database read.
+here without a database read, and after such a wake-up the listener is left unheard for
+``NOTE_GAP`` so that a busy database costs the holder a few wake-ups a second, not one a
+commit (an announced moment is then heard at most that late).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from outlast.engine import announce
 from outlast.store.protocol import ANY_CHANNEL, Listener, Store
 
 log = logging.getLogger("outlast.upkeep")
+
+#: seconds the listener goes unheard after a wake-up that announced nothing useful
+NOTE_GAP = 0.005
 
 
 class DueTimer:
@@ -73,10 +78,14 @@ class DueTimer:
     def sleep(self, seconds: float, until: float) -> None:
         """Sleep ``seconds``, or less when poked or told of a moment before ``until``."""
         deadline = time.monotonic() + seconds
+        hear_from = 0.0  # monotonic; the listener is heard again from then
         while (remaining := deadline - time.monotonic()) > 0:
             waitables: list[Any] = [self._read]
-            if self._listener is not None:
+            quiet = hear_from - time.monotonic()
+            if self._listener is not None and quiet <= 0:
                 waitables.append(self._listener)
+            elif self._listener is not None:
+                remaining = min(remaining, quiet)
             ready = wait(waitables, remaining)
             if self._read in ready:
                 _drain_fd(self._read)
@@ -85,6 +94,7 @@ class DueTimer:
                 announced = self.drain()
                 if announced is not None and announced < until:
                     return
+                hear_from = time.monotonic() + NOTE_GAP
 
     def close(self) -> None:
         self.forget()
