@@ -39,6 +39,10 @@ MAX_BACKOFF = 30.0
 RECHECK = 1.0
 #: how often a process that does not hold the lease asks for it
 FOLLOW_EVERY = 1.0
+#: seconds at least from one pass's start to the next: when moments fall due every
+#: millisecond (a batch of sleeps), each pass takes all that are due by then, and the
+#: holder's process keeps time for its other work
+MIN_GAP = 0.005
 #: the first pause after a pass that left something due undone (a row another
 #: transaction held), doubled while it stays so: tried again soon, never spun on
 STUCK_PAUSE = 0.05
@@ -121,8 +125,9 @@ class Upkeep:
     def _loop(self, timer: DueTimer) -> None:
         failures = 0
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
-                pause = self._pass(timer)
+                pause = max(self._pass(timer), started + MIN_GAP - time.monotonic())
                 failures = 0
             except Exception:
                 failures += 1
