@@ -15,7 +15,7 @@ from outlast.engine import Engine, NewRun, Outcome
 from outlast.engine.alerts import MAX_ATTEMPTS, SETTLE_SECONDS, SIGNATURE_HEADER, Alerts, signature
 from outlast.engine.definitions import TaskDefinition
 from outlast.sdk.options import TriggerOptions
-from outlast.server.alerting import AlertSender, post
+from outlast.upkeep.alerting import AlertSender, post
 
 
 class Receiver:

@@ -1,7 +1,7 @@
 """Time-driven upkeep: due delayed runs, TTL expiry, and runs whose worker vanished.
 
-Runs forever in whichever process holds the ``sweeper`` leader lease (the server, and
-workers as a fallback), so recovery never depends on a process starting up.
+Runs forever in whichever process holds the ``sweeper`` leader lease (a server or a
+worker: ``outlast/upkeep``), so recovery never depends on a process starting up.
 """
 
 from __future__ import annotations
@@ -53,6 +53,13 @@ def expire_due(tx: Tx, now: float, hook_for: Callable[[Row], str | None]) -> int
         if final is not None and final.get("parent_id"):
             waitpoints.on_run_final(tx, final, now)
     return count
+
+
+def next_due(tx: Tx) -> float | None:
+    """The next moment a sweep or a cron tick has work (engine clock), or None: the
+    upkeep holder sleeps until then. Alerts keep their own pace (``upkeep/alerting.py``)."""
+    row = tx.one("upkeep_next_due")
+    return None if row is None or row["at"] is None else float(row["at"])
 
 
 def lapsed(tx: Tx, now: float) -> list[Row]:

@@ -2,7 +2,7 @@
 
 Three guards, each enough on its own in the common case, together enough in every case:
 
-1. Only the ``sweeper`` lease holder calls ``tick`` (server/scheduler.py).
+1. Only the ``sweeper`` lease holder calls ``tick`` (``outlast/upkeep``).
 2. Each schedule fires in its own transaction that reads the row (``FOR UPDATE`` on
    PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers) and moves ``next_tick``
    with a compare-and-set on its old value; a server that lost the race updates nothing
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("outlast.schedules")
 
-#: schedules fired per pass at most; the rest wait for the next pass (0.1 s later)
+#: schedules fired per pass at most; the rest are still due, so the next pass comes at once
 BATCH = 200
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outlast.engine import events
+from outlast.engine import announce, events
 from outlast.engine.statuses import TRANSITIONS, RunStatus
 from outlast.errors import InvalidTransitionError
 from outlast.jsonutil import dumps
@@ -153,6 +153,7 @@ def reschedule(tx: Tx, *, run_id: str, environment: str, available_at: float, no
     events.append(tx, [events.event_row(run_id, "reschedule", now, S.DELAYED.value,
                                         available_at=available_at)])
     tx.notify(events.CHANGED_CHANNEL, run_id)
+    announce.due(tx, available_at, now)
 
 
 def _end_attempt(

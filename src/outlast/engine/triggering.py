@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from outlast.engine import debounce, events
+from outlast.engine import announce, debounce, events
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.statuses import RunStatus
 from outlast.ids import new_id
@@ -144,6 +144,7 @@ def _record_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) ->
         tx.notify(events.QUEUED_CHANNEL, queue)
     for r in rows:  # realtime: tag subscribers learn of new runs
         tx.notify(events.CHANGED_CHANNEL, r["id"])
+    announce.due(tx, announce.earliest_run_moment(rows), now)  # a short delay or TTL: upkeep
 
 
 def _tag_list(tags_json: str) -> list[str]:

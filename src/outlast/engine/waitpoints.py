@@ -14,7 +14,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from outlast.engine import journal, transitions
+from outlast.engine import announce, journal, transitions
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.errors import ConflictError, NotFoundError
 from outlast.ids import new_id, new_secret
@@ -39,6 +39,7 @@ def create(tx: Tx, *, environment: str, kind: str, now: float, run_id: str | Non
         "created_by_run": created_by_run, "now": now,
     }
     tx.run("insert_waitpoint", **row)
+    announce.due(tx, due_at, now)  # a short sleep: wake the upkeep holder's timer for it
     # the plain secret lives only in this answer (its callback URL), never in the store
     return row | {"secret": secret, "status": PENDING, "output": None, "error": None,
                   "created_at": now, "completed_at": None}

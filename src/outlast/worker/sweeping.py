@@ -1,48 +1,45 @@
-"""A worker's share of upkeep: sweep while it holds the ``sweeper`` lease.
+"""A worker's share of upkeep: the same ``Upkeep`` loop a server runs, on its own thread.
 
-Delayed runs must be promoted, TTLs expired, durable sleeps woken and runs of vanished
-workers recovered even when no server is running. Every worker asks for the lease once a
-``LEAD_EVERY``; the one that holds it sweeps every ``SWEEP_EVERY``, so a durable sleep
-wakes within a fraction of a second of its time.
+Delayed runs must be promoted, TTLs expired, durable sleeps woken, runs of vanished
+workers recovered, cron ticks fired and failure alerts sent even when no server is
+running. Every worker runs the upkeep loop; the one that holds the ``sweeper`` lease does
+all of it, sleeping until the next due moment (``outlast/upkeep``).
+
+The loop has its own thread so that the supervisor's single-threaded loop neither waits
+for a sweep nor decides when one is due; the two share nothing but the engine, whose
+store gives each thread its own connection (SQLite) or a pooled one (PostgreSQL).
 """
 
 from __future__ import annotations
 
-import time
-
 from outlast.engine import Engine
-
-#: how often the sweeper-lease holder sweeps, and how often a worker asks for the lease
-SWEEP_EVERY = 0.2
-LEAD_EVERY = 1.0
-LEASE_TTL = 10.0
+from outlast.upkeep import Upkeep
 
 
 class SweeperTurn:
+    """The supervisor's handle on its upkeep thread, shaped for the supervisor's loop."""
+
     def __init__(self, engine: Engine, worker_id: str, enabled: bool = True) -> None:
-        self.engine = engine
-        self.worker_id = worker_id
-        self.enabled = enabled
-        self.leading = False
-        self._last_sweep = 0.0
-        self._last_lead = 0.0
+        self.upkeep = Upkeep(engine, holder=worker_id, name="outlast-worker-upkeep") \
+            if enabled else None
+        self._started = False
+
+    @property
+    def leading(self) -> bool:
+        return self.upkeep is not None and self.upkeep.leading
 
     def next_due(self) -> float | None:
-        """When the next sweep is due (monotonic), or None while another worker leads."""
-        return self._last_sweep + SWEEP_EVERY if self.leading else None
+        """Always None: the upkeep thread keeps its own time."""
+        return None
 
     def maybe_sweep(self) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self._last_sweep < SWEEP_EVERY:
-            return
-        self._last_sweep = now
-        if now - self._last_lead >= LEAD_EVERY:
-            self._last_lead = now
-            self.leading = self.engine.try_lead("sweeper", self.worker_id, ttl=LEASE_TTL)
-        if self.leading:
-            self.engine.sweep()
+        """Start the upkeep thread once the supervisor has reached the database."""
+        if self.upkeep is not None and not self._started:
+            self._started = True
+            self.upkeep.start()
 
     def release(self) -> None:
-        """On shutdown: let another worker lead at once rather than after the lease's TTL."""
-        self.engine.release_lead("sweeper", self.worker_id)
-        self.leading = False
+        """On shutdown: stop the thread and let another process lead at once rather than
+        after the lease's TTL."""
+        if self.upkeep is not None:
+            self.upkeep.stop()

@@ -595,6 +595,22 @@ SELECT min(t) AS at FROM (
     WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED') AND expires_at IS NOT NULL
 ) AS due
 
+-- name: upkeep_next_due
+-- The next moment upkeep has work: a due sleep or wait timeout, a delayed run's start, a
+-- TTL's end, a cron tick, a lease running out. Each part reads one partial index.
+SELECT min(t) AS at FROM (
+    SELECT min(due_at) AS t FROM waitpoints WHERE status = 'PENDING' AND due_at IS NOT NULL
+    UNION ALL
+    SELECT min(available_at) FROM runs WHERE status = 'DELAYED'
+    UNION ALL
+    SELECT min(expires_at) FROM runs
+    WHERE status IN ('QUEUED', 'DELAYED') AND expires_at IS NOT NULL
+    UNION ALL
+    SELECT min(next_tick) FROM schedules WHERE active = 1
+    UNION ALL
+    SELECT min(lease_expires_at) FROM runs WHERE status = 'EXECUTING'
+) AS due
+
 -- realtime ----------------------------------------------------------------------------
 -- metadata, stream chunks, subscriptions, key management, public-token secrets, alerts
 

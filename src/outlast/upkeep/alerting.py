@@ -1,7 +1,9 @@
-"""The alert sender: a thread beside the scheduler that moves the alert outbox.
+"""The alert sender: a thread beside the upkeep loop that moves the alert outbox.
 
-It works only while this server holds the sweeper lease, so one server sends; it has its
-own thread so a receiver that answers slowly delays other alerts, never the sweep.
+It works only while its process holds the upkeep lease, so one process sends, a server or
+a worker alike; it has its own thread so a receiver that answers slowly delays other
+alerts, never the sweep. Its database work goes through the engine's store, which gives
+each thread its own connection (SQLite) or a pooled one (PostgreSQL).
 """
 
 from __future__ import annotations
