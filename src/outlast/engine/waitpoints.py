@@ -16,6 +16,7 @@ from outlast.engine import journal, transitions
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.errors import ConflictError, NotFoundError
 from outlast.ids import new_id, new_secret
+from outlast.inputs import shown_time
 from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Tx
 
@@ -126,7 +127,7 @@ def due(tx: Tx, now: float, limit: int = 500) -> int:
 def token_record(row: Row, public_url: str) -> dict[str, Any]:
     return {
         "id": row["id"], "status": row["status"], "url": callback_url(row, public_url),
-        "tags": loads(row["tags"]), "timeout_at": row["due_at"],
+        "tags": loads(row["tags"]), "timeout_at": shown_time(row["due_at"]),
         "run_id": row.get("run_id"), "created_by_run": row.get("created_by_run"),
         "output": loads(row.get("output")), "error": loads(row.get("error")),
         "idempotency_key": row.get("idempotency_key"),
