@@ -185,7 +185,8 @@ class TestRuns:
     def _send(self, message: Any) -> None:
         if isinstance(message, LogBatch):
             self.engine.append_logs([
-                {"run_id": message.run_id, "attempt": message.attempt, "at": r["at"],
+                {"run_id": message.run_id, "lease_id": message.lease_id,
+                 "attempt": message.attempt, "at": r["at"],
                  "level": r["level"], "message": r["message"],
                  "attributes": json.dumps(r["attributes"])} for r in message.records])
 

@@ -54,7 +54,7 @@ def stopped(child: Child, job: Assignment) -> Outcome:
 
 
 def log_rows(batch: LogBatch) -> list[dict[str, Any]]:
-    """A child's captured log lines as rows for the ``logs`` table."""
-    return [{"run_id": batch.run_id, "attempt": batch.attempt, "at": r["at"],
-             "level": r["level"], "message": r["message"],
+    """A child's captured log lines as rows for the ``logs`` table (fenced by lease)."""
+    return [{"run_id": batch.run_id, "lease_id": batch.lease_id, "attempt": batch.attempt,
+             "at": r["at"], "level": r["level"], "message": r["message"],
              "attributes": dumps(r["attributes"], "log attributes")} for r in batch.records]
