@@ -86,6 +86,11 @@ CASES: list[tuple[str, Any, str]] = [
      "deduplication_key"),
     ("GET /schedules/sched_%00", None, "schedule_id"),
     ("GET /queues/q%00", None, "name"),
+    ("GET /runs/run_%00x/subscribe", None, "run_id"),
+    ("GET /runs/subscribe?tag=a%00", None, "tag"),
+    ("GET /runs/run_%00x/streams/k", None, "run_id"),
+    ("GET /runs/{RUN}/streams/k%00", None, "key"),
+    ("GET /runs/{RUN}/subscribe?after=%C2%B2", None, "Last-Event-ID"),
     # 2b. lone UTF-16 surrogates in payloads and texts
     (TRIGGER, '{"payload": "\\ud800"}', "payload"),
     (TRIGGER, '{"payload": {"\\udfff": 1}}', "payload"),

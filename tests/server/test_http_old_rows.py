@@ -8,13 +8,21 @@ then shows what it can (a time outside 1970-9999 is ``null``) and answers 200.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from click.testing import CliRunner
 from starlette.testclient import TestClient
 
+from outlast.cli.main import cli
 from outlast.engine import Engine, NewRun
 from outlast.engine.triggering import build_row
 from outlast.sdk.options import TriggerOptions
+
+if TYPE_CHECKING:
+    from tests.server.conftest import LiveServer
 
 API = "/api/v1"
 BAD_TIMES = [math.inf, 1e300, -1e300]
@@ -53,3 +61,19 @@ def test_a_token_with_an_infinite_timeout_does_not_break_the_tokens_list(
     assert listing.status_code == 200, listing.text
     assert [t["timeout_at"] for t in listing.json()["data"]] == [None]
     assert client.get(f"{API}/waitpoints/tokens/{token['id']}").status_code == 200
+
+
+
+def test_outlast_runs_list_and_show_an_old_run_over_http(
+        engine: Engine, live_server: LiveServer, dev_key: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    old = insert_old_run(engine, math.inf)
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("OUTLAST_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OUTLAST_API_URL", live_server.url)
+    monkeypatch.setenv("OUTLAST_API_KEY", dev_key)
+    for args in (["runs", "list"], ["runs", "show", old]):
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert old in result.output

@@ -149,6 +149,25 @@ BAD_OPTIONS = [
     ("long-idempotency-key", {"idempotency_key": "k" * 513}, "idempotency_key"),
     ("queue-empty", {"queue": ""}, "queue"),
     ("concurrency-key-list", {"concurrency_key": ["a"]}, "concurrency_key"),
+    # out of range: the same checks the HTTP API makes, for in-process triggers too
+    ("delay-at-infinite", {"delay": {"at": math.inf}}, "delay"),
+    ("delay-at-nan", {"delay": {"at": math.nan}}, "delay"),
+    ("delay-at-1e300", {"delay": {"at": 1e300}}, "delay"),
+    ("delay-at-before-1970", {"delay": {"at": -1}}, "delay"),
+    ("delay-centuries", {"delay": "99999999999999w"}, "delay"),
+    ("delay-timedelta-huge", {"delay": timedelta(days=999_999_999)}, "delay"),
+    ("ttl-centuries", {"ttl": "99999999999999w"}, "ttl"),
+    ("max-duration-1e300", {"max_duration": 1e300}, "max_duration"),
+    ("priority-over-int4", {"priority": 2**31}, "priority"),
+    ("priority-under-int4", {"priority": -(2**31) - 1}, "priority"),
+    ("max-attempts-over-int4", {"max_attempts": 2**31}, "max_attempts"),
+    ("tag-nul", {"tags": ["a\x00"]}, "tags"),
+    ("tag-lone-surrogate", {"tags": ["\ud800"]}, "tags"),
+    ("idempotency-key-nul", {"idempotency_key": "k\x00"}, "idempotency_key"),
+    ("concurrency-key-surrogate", {"concurrency_key": "\udfff"}, "concurrency_key"),
+    ("queue-nul", {"queue": "q\x00"}, "queue"),
+    ("metadata-lone-surrogate", {"metadata": {"k": "\ud800"}}, "metadata"),
+    ("debounce-key-nul", {"debounce": {"key": "k\x00", "delay": "1s"}}, "debounce.key"),
 ]
 
 
