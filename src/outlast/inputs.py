@@ -42,7 +42,7 @@ def time(value: float, field: str) -> float:
 def duration(value: float, field: str) -> float:
     """``value`` if it is a finite number of seconds between 0 and 100 years."""
     if not math.isfinite(value) or not 0 <= value <= MAX_DURATION:
-        raise ValidationError(f"{field}: {value!r} seconds is not a duration between 0 and "
+        raise ValidationError(f"{field}: {value:g} seconds is not a duration between 0 and "
                               "100 years", option=field)
     return value
 
