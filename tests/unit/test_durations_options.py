@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from outlast import wait
 from outlast.durations import parse_duration, parse_instant
 from outlast.errors import ValidationError
 from outlast.sdk.options import (
@@ -176,3 +177,14 @@ BAD_OPTIONS = [
 def test_bad_options_raise_naming_the_option(raw: dict[str, Any], named: str) -> None:
     with pytest.raises(ValidationError, match=named):
         parse_options(raw, NOW)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: wait.sleep(seconds=math.inf),
+    lambda: wait.sleep(days=1e300),
+    lambda: wait.sleep(timedelta(days=999_999_999)),
+    lambda: wait.until(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=5)))),
+], ids=["sleep-inf", "sleep-1e300-days", "sleep-timedelta", "until-after-9999"])
+def test_waits_out_of_range_are_refused_before_anything_runs(call: Any) -> None:
+    with pytest.raises(ValidationError, match=r"wait\.(sleep|until)"):
+        call()
