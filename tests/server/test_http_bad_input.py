@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from outlast.engine import Engine
@@ -157,3 +159,54 @@ def test_bad_input_is_a_400_naming_the_field(client: TestClient, engine: Engine,
     assert error["code"] == "invalid_request"
     assert field in error["message"], error
     assert _state(engine, run_id) == before
+
+
+# -- property: whatever the values, never a 5xx ------------------------------------------
+
+#: JSON leaves with the edges the table above is made of: huge and infinite numbers
+#: (sent as 1e400), integers past INT8, NUL and lone surrogates in texts
+LEAVES = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
+          | st.floats(allow_nan=False) | st.sampled_from([1e300, -1e300, 2.0**63])
+          | st.text(st.characters(codec=None, exclude_categories=()), max_size=8)
+          | st.sampled_from(["99999999999999w", "1h", "\x00", "\ud800", "abc", "1/s",
+                             "*/99999 * * * *", "9999-12-31T23:59:59-05:00"]))
+VALUES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(st.sampled_from(["at", "key", "delay"]), inner,
+                                        max_size=2), max_leaves=4)
+OPTION_NAMES = ["delay", "ttl", "idempotency_key", "idempotency_key_ttl", "concurrency_key",
+                "queue", "priority", "tags", "metadata", "max_attempts", "machine",
+                "max_duration", "debounce"]
+BODIES = {
+    "POST /tasks/hello/trigger": st.fixed_dictionaries(
+        {"payload": VALUES}, optional={"options": st.dictionaries(
+            st.sampled_from(OPTION_NAMES), VALUES, max_size=3)}),
+    "POST /runs/{RUN}/reschedule": st.fixed_dictionaries({"delay": VALUES}),
+    "POST /waitpoints/tokens": st.dictionaries(
+        st.sampled_from(["timeout", "tags", "idempotency_key"]), VALUES, max_size=3),
+    "PATCH /queues/hello": st.dictionaries(
+        st.sampled_from(["concurrency_limit", "total_limit", "rate_limit", "key_rate_limit"]),
+        VALUES, min_size=1, max_size=2),
+    "PUT /environment/limit": st.fixed_dictionaries({"concurrency_limit": VALUES}),
+    "POST /schedules": st.fixed_dictionaries(
+        {"task": st.just("hello"), "cron": VALUES},
+        optional={"timezone": VALUES, "external_id": VALUES}),
+    "POST /runs/{RUN}/tags": st.fixed_dictionaries({"tags": VALUES}),
+    "PUT /runs/{RUN}/metadata": st.fixed_dictionaries({"set": VALUES}),
+}
+
+
+def _json(value: Any) -> str:
+    """JSON as a client may send it: an infinite float is written as 1e400."""
+    return json.dumps(value).replace("-Infinity", "-1e400").replace("Infinity", "1e400")
+
+
+@pytest.mark.parametrize("request_line", list(BODIES))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_no_value_makes_a_5xx(client: TestClient, request_line: str,
+                              data: st.DataObject) -> None:
+    delayed = client.post(f"{API}/tasks/hello/trigger", json=opts(delay="1h"))
+    line = request_line.replace("{RUN}", delayed.json()["id"])
+    body = data.draw(BODIES[request_line])
+    r = _send(client, line, _json(body))
+    assert r.status_code < 500, (line, body, r.text)
