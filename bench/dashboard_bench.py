@@ -85,12 +85,15 @@ def finish_some(engine: Engine, count: int) -> None:
 def big_run(engine: Engine) -> str:
     now = engine.clock.now()
     run_id = str(engine.trigger("dev", NewRun(TASKS[0], '{"big": true}',
-                                              parse_options({}, now))).row["id"])
+                                              parse_options({"priority": 1000}, now))).row["id"])
+    [held] = engine.claim("dev", "bench-big", [TASKS[0]], 1)  # log lines need the lease
+    assert held["id"] == run_id
     events = [event_row(run_id, f"step_{i}", now + i * 0.01, "EXECUTING", 1, step=i)
               for i in range(999)]
     with engine.store.transaction() as tx:
         tx.many("insert_event", events)
-    engine.append_logs([{"run_id": run_id, "attempt": 1 + i // 500, "at": now + i * 0.01,
+    engine.append_logs([{"run_id": run_id, "lease_id": held["lease_id"],
+                         "attempt": 1 + i // 500, "at": now + i * 0.01,
                          "level": ("INFO", "DEBUG", "WARNING", "ERROR")[i % 4],
                          "message": f"line {i}", "attributes": json.dumps({"i": i})}
                         for i in range(1000)])

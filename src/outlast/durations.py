@@ -2,7 +2,8 @@
 
 ``"90s"``, ``"10m"``, ``"1h30m"``, ``"2d"``, ``"1w"``, a number of seconds, a
 ``timedelta`` or (for instants) an aware ``datetime``. Anything else is a
-``ValidationError`` naming the option, so ``delay="soon"`` fails loudly at trigger time.
+``ValidationError`` naming the option, so ``delay="soon"`` fails loudly at trigger time;
+so is a duration over 100 years or an instant outside 1970-9999 (``outlast.inputs``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 import re
 from datetime import datetime, timedelta
 
+from outlast import inputs
 from outlast.errors import ValidationError
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -20,7 +22,7 @@ DurationLike = str | int | float | timedelta
 
 
 def parse_duration(value: DurationLike, option: str = "duration") -> float:
-    """Seconds in ``value``; raises ValidationError for negative or unreadable values."""
+    """Seconds in ``value``; ValidationError for negative, unreadable or huge values."""
     if isinstance(value, bool):
         raise ValidationError(f"{option}: expected a duration, got {value!r}", option=option)
     if isinstance(value, timedelta):
@@ -35,7 +37,7 @@ def parse_duration(value: DurationLike, option: str = "duration") -> float:
         raise ValidationError(f"{option}: must be a finite number, got {value!r}", option=option)
     if seconds < 0:
         raise ValidationError(f"{option}: must not be negative, got {value!r}", option=option)
-    return seconds
+    return inputs.duration(seconds, option)
 
 
 def _parse_text(text: str, option: str) -> float:
@@ -55,12 +57,12 @@ def parse_instant(value: DurationLike | datetime, now: float, option: str = "del
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValidationError(f"{option}: datetime must be timezone-aware", option=option)
-        return value.timestamp()
+        return inputs.time(value.timestamp(), option)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
-            return parsed.timestamp()
-    return now + parse_duration(value, option)
+            return inputs.time(parsed.timestamp(), option)
+    return inputs.time(now + parse_duration(value, option), option)

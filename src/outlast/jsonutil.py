@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from outlast import inputs
 from outlast.errors import PayloadTooLargeError, ValidationError
 
 MAX_PAYLOAD_BYTES = 3 * 1024 * 1024
@@ -16,6 +17,7 @@ def dumps(value: Any, what: str = "payload") -> str:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from exc
+    inputs.json_text(text, what)  # a lone surrogate cannot be stored as UTF-8
     if len(text) * 4 > MAX_PAYLOAD_BYTES and len(text.encode()) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLargeError(
             f"{what} is {len(text.encode())} bytes; the limit is {MAX_PAYLOAD_BYTES}"

@@ -20,7 +20,6 @@ takes milliseconds. Memory limits and ``max_duration`` are not enforced here.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from datetime import datetime, timedelta
@@ -40,6 +39,7 @@ from outlast.store import open_store
 from outlast.worker import runtime
 from outlast.worker.executor import run_attempt, run_hook_job
 from outlast.worker.messages import Assignment, Finished, HookJob, LogBatch
+from outlast.worker.outcomes import log_rows
 
 __all__ = ["TestRuns"]
 
@@ -184,10 +184,7 @@ class TestRuns:
 
     def _send(self, message: Any) -> None:
         if isinstance(message, LogBatch):
-            self.engine.append_logs([
-                {"run_id": message.run_id, "attempt": message.attempt, "at": r["at"],
-                 "level": r["level"], "message": r["message"],
-                 "attributes": json.dumps(r["attributes"])} for r in message.records])
+            self.engine.append_logs(log_rows(message))
 
     def _runtime(self, op: str, args: dict[str, Any]) -> Any:
         return runtime.dispatch(self.engine, self.environment, op, args)

@@ -59,13 +59,15 @@ def test_runs_logs_follow_prints_lines_until_the_run_is_final(
         engine.register_tasks("dev", [TaskDefinition(id="report", queue="report")])
         run_id = str(engine.trigger("dev", NewRun("report", "{}", TriggerOptions())).row["id"])
         [row] = engine.claim("dev", "w", None, 1)
-        engine.append_logs([{"run_id": run_id, "attempt": 1, "at": 1.0, "level": "info",
-                             "message": f"line {i}", "attributes": "{}"} for i in range(3)])
+        engine.append_logs([{"run_id": run_id, "lease_id": row["lease_id"], "attempt": 1,
+                             "at": 1.0, "level": "info", "message": f"line {i}",
+                             "attributes": "{}"} for i in range(3)])
 
         def finish_later() -> None:
             time.sleep(0.7)
-            engine.append_logs([{"run_id": run_id, "attempt": 1, "at": 2.0, "level": "info",
-                                 "message": "last line", "attributes": "{}"}])
+            engine.append_logs([{"run_id": run_id, "lease_id": row["lease_id"], "attempt": 1,
+                                 "at": 2.0, "level": "info", "message": "last line",
+                                 "attributes": "{}"}])
             engine.record([Outcome(run_id, row["lease_id"], 1, "completed")])
 
         later = threading.Thread(target=finish_later)

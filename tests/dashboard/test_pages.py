@@ -144,7 +144,8 @@ def test_run_page_shows_everything_about_a_run(
     child = engine.trigger("dev", NewRun("typed", '{"name": "kid"}', parse_options({}, 0),
                                          parent_id=run_id)).row["id"]
     [claimed] = engine.claim("dev", "w1", ["hello-world"], 1)
-    engine.append_logs([{"run_id": run_id, "attempt": 1, "at": engine.clock.now(),
+    engine.append_logs([{"run_id": run_id, "lease_id": claimed["lease_id"], "attempt": 1,
+                         "at": engine.clock.now(),
                          "level": "WARNING", "message": "careful <now>",
                          "attributes": '{"user": 17}'}])
     page = dash.get(f"/runs/{run_id}").text

@@ -159,3 +159,25 @@ def test_expired_run_cannot_be_canceled(engine: Engine, clock: Any, trigger: Any
     engine.sweep()
     with pytest.raises(InvalidTransitionError):
         engine.cancel(ENV, run_id)
+
+
+def _log(row: dict[str, Any], message: str) -> dict[str, Any]:
+    return {"run_id": row["id"], "lease_id": row["lease_id"], "attempt": row["attempt_count"],
+            "at": 0.0, "level": "INFO", "message": message, "attributes": "{}"}
+
+
+def test_a_stale_attempts_log_lines_are_dropped(engine: Engine, clock: Any,
+                                               trigger: Any) -> None:
+    run_id = trigger(engine, "job").row["id"]
+    [old] = engine.claim(ENV, "w1", None, 1)
+    engine.append_logs([_log(old, "first attempt, lease held")])
+    lapse(engine, clock)
+    assert engine.sweep().recovered == 1
+    engine.append_logs([_log(old, "late: the run was recovered")])
+    clock.advance(60)
+    [new] = engine.claim(ENV, "w2", None, 1)
+    engine.append_logs([_log(old, "late: another attempt holds the run"),
+                        _log(new, "second attempt")])
+    assert [line["message"] for line in engine.logs(run_id)] == [
+        "first attempt, lease held", "second attempt"]
+    assert [line["attempt"] for line in engine.logs(run_id)] == [1, 2]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from outlast import wait
 from outlast.durations import parse_duration, parse_instant
 from outlast.errors import ValidationError
 from outlast.sdk.options import (
@@ -149,6 +150,25 @@ BAD_OPTIONS = [
     ("long-idempotency-key", {"idempotency_key": "k" * 513}, "idempotency_key"),
     ("queue-empty", {"queue": ""}, "queue"),
     ("concurrency-key-list", {"concurrency_key": ["a"]}, "concurrency_key"),
+    # out of range: the same checks the HTTP API makes, for in-process triggers too
+    ("delay-at-infinite", {"delay": {"at": math.inf}}, "delay"),
+    ("delay-at-nan", {"delay": {"at": math.nan}}, "delay"),
+    ("delay-at-1e300", {"delay": {"at": 1e300}}, "delay"),
+    ("delay-at-before-1970", {"delay": {"at": -1}}, "delay"),
+    ("delay-centuries", {"delay": "99999999999999w"}, "delay"),
+    ("delay-timedelta-huge", {"delay": timedelta(days=999_999_999)}, "delay"),
+    ("ttl-centuries", {"ttl": "99999999999999w"}, "ttl"),
+    ("max-duration-1e300", {"max_duration": 1e300}, "max_duration"),
+    ("priority-over-int4", {"priority": 2**31}, "priority"),
+    ("priority-under-int4", {"priority": -(2**31) - 1}, "priority"),
+    ("max-attempts-over-int4", {"max_attempts": 2**31}, "max_attempts"),
+    ("tag-nul", {"tags": ["a\x00"]}, "tags"),
+    ("tag-lone-surrogate", {"tags": ["\ud800"]}, "tags"),
+    ("idempotency-key-nul", {"idempotency_key": "k\x00"}, "idempotency_key"),
+    ("concurrency-key-surrogate", {"concurrency_key": "\udfff"}, "concurrency_key"),
+    ("queue-nul", {"queue": "q\x00"}, "queue"),
+    ("metadata-lone-surrogate", {"metadata": {"k": "\ud800"}}, "metadata"),
+    ("debounce-key-nul", {"debounce": {"key": "k\x00", "delay": "1s"}}, "debounce.key"),
 ]
 
 
@@ -157,3 +177,14 @@ BAD_OPTIONS = [
 def test_bad_options_raise_naming_the_option(raw: dict[str, Any], named: str) -> None:
     with pytest.raises(ValidationError, match=named):
         parse_options(raw, NOW)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: wait.sleep(seconds=math.inf),
+    lambda: wait.sleep(days=1e300),
+    lambda: wait.sleep(timedelta(days=999_999_999)),
+    lambda: wait.until(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=5)))),
+], ids=["sleep-inf", "sleep-1e300-days", "sleep-timedelta", "until-after-9999"])
+def test_waits_out_of_range_are_refused_before_anything_runs(call: Any) -> None:
+    with pytest.raises(ValidationError, match=r"wait\.(sleep|until)"):
+        call()

@@ -351,6 +351,8 @@ class Engine:
             return tx.all("list_workers", environment=env, since=self.clock.now() - stale_after)
 
     def append_logs(self, rows: list[dict[str, Any]]) -> None:
+        """Write an attempt's log lines; each row carries its ``lease_id``, and lines whose
+        lease no longer holds the run (a stale attempt's, after a recovery) are dropped."""
         with self.store.transaction() as tx:
             tx.many("insert_log", rows)
 

@@ -32,6 +32,8 @@ MACROS = {
 }
 #: how many skipped ticks one catch-up records row by row (the fired tick counts them all)
 MAX_SKIPPED_RECORDED = 100
+_FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
+_FIELD_SIZES = (60, 24, 31, 12, 7)
 UPCOMING = 5
 
 
@@ -47,11 +49,23 @@ def expand(cron: str) -> str:
             f"invalid cron {cron!r}: expected 5 fields (minute hour day-of-month month "
             f"day-of-week) or one of {', '.join(MACROS)}, got {len(fields)} field(s)"
         )
+    _check_steps(cron, fields)
     try:
         CronSim(text, datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC")))
     except CronSimError as exc:
         raise ValidationError(f"invalid cron {cron!r}: {exc}") from None
     return text
+
+
+def _check_steps(cron: str, fields: list[str]) -> None:
+    """Each ``/step`` at most its field's size (cronsim reads any number of digits)."""
+    for field, name, size in zip(fields, _FIELD_NAMES, _FIELD_SIZES, strict=True):
+        for part in field.split(","):
+            step = part.partition("/")[2]
+            if step.isdigit() and step.isascii() and not 1 <= int(step) <= size:
+                raise ValidationError(
+                    f"invalid cron {cron!r}: the {name} step /{step} must be 1 to {size}",
+                    option="cron")
 
 
 @lru_cache(maxsize=512)

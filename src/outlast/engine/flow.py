@@ -36,6 +36,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from outlast import inputs
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
 
@@ -91,13 +92,14 @@ def parse_rate(text: object, option: str = "rate_limit") -> Rate:
     if window is None:
         try:
             window = parse_duration(unit, option)
-        except ValidationError:
+        except ValidationError as exc:
             raise ValidationError(
-                f"{option}: unknown window {unit!r} in {text!r}; use s, m, h, d or a duration "
-                "like 30s", option=option) from None
+                f"{option}: unknown window {unit!r} in {text!r} ({exc.message}); use s, m, h, d "
+                "or a duration like 30s", option=option) from None
     if count < 1 or window <= 0:
         raise ValidationError(f"{option}: count and window must be positive, got {text!r}",
                               option=option)
+    inputs.integer(count, f"{option} count", 1)
     return Rate(count, window)
 
 

@@ -13,6 +13,7 @@ import builtins
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from outlast import inputs
 from outlast.engine import events, flow
 from outlast.engine.definitions import TaskDefinition
 from outlast.errors import NotFoundError, ValidationError
@@ -41,7 +42,7 @@ def check_limits(changes: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(f"{name} must be a positive integer or null, got {value!r}",
                                       option=name)
-            out[name] = value
+            out[name] = inputs.integer(value, name, 1)  # an INTEGER column
         else:
             out[name] = str(flow.parse_rate(value, name))
     return out

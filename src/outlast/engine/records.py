@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from outlast.engine.statuses import is_final
+from outlast.inputs import shown_time
 from outlast.jsonutil import loads
 from outlast.store.protocol import Row
 
@@ -35,9 +36,9 @@ def run_record(row: Row) -> dict[str, Any]:
         "batch_id": row.get("batch_id"),
         "replayed_from": row.get("replayed_from"),
         "created_at": row["created_at"],
-        "available_at": row["available_at"],
-        "started_at": started,
-        "finished_at": finished,
+        "available_at": shown_time(row["available_at"]),
+        "started_at": shown_time(started),
+        "finished_at": shown_time(finished),
         "duration": round(row["execution_seconds"], 6),
         "cost": row["cost"],
         "is_final": is_final(row["status"]),

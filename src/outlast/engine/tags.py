@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from outlast import inputs
 from outlast.engine import events, journal
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps, loads
@@ -36,6 +37,7 @@ def check_tags(tags: Any) -> list[str]:
         if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_LENGTH:
             raise ValidationError(
                 f"tags: each tag is a string of 1-{MAX_TAG_LENGTH} characters, got {tag!r}")
+        inputs.text(tag, "tags")
     return list(dict.fromkeys(tags))
 
 

@@ -18,6 +18,7 @@ from outlast.engine import announce, journal, transitions
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.errors import ConflictError, NotFoundError
 from outlast.ids import new_id, new_secret
+from outlast.inputs import shown_time
 from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Tx
 
@@ -143,7 +144,7 @@ def token_record(row: Row, public_url: str) -> dict[str, Any]:
     """A token as the API shows it; ``url`` only when it was just made (see ``create``)."""
     return {
         "id": row["id"], "status": row["status"], "url": callback_url(row, public_url),
-        "tags": loads(row["tags"]), "timeout_at": row["due_at"],
+        "tags": loads(row["tags"]), "timeout_at": shown_time(row["due_at"]),
         "run_id": row.get("run_id"), "created_by_run": row.get("created_by_run"),
         "output": loads(row.get("output")), "error": loads(row.get("error")),
         "idempotency_key": row.get("idempotency_key"),

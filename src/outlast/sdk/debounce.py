@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from outlast import inputs
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
 
@@ -53,6 +54,7 @@ def parse_debounce(value: Any) -> Debounce | None:
     if not isinstance(key, str) or not key.strip() or len(key) > 512:
         raise ValidationError(f"debounce.key: expected a non-empty string, got {key!r}",
                               option="debounce")
+    inputs.text(key, "debounce.key")
     if "delay" not in value:
         raise ValidationError("debounce.delay is required (for example '5s')", option="debounce")
     delay = parse_duration(value["delay"], "debounce.delay")

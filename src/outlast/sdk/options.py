@@ -1,4 +1,8 @@
-"""Trigger options: checked once, the same way for the SDK, the HTTP API and the CLI."""
+"""Trigger options: checked once, the same way for the SDK, the HTTP API and the CLI.
+
+Every value is checked against the ranges in ``outlast.inputs`` (times, durations, column
+integers, texts the store can hold), so nothing out of range reaches a run's row.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from outlast import inputs
 from outlast.durations import parse_duration, parse_instant
 from outlast.errors import ValidationError
+from outlast.jsonutil import dumps
 from outlast.machines import machine as check_machine
 from outlast.sdk.debounce import Debounce, parse_debounce
 
@@ -61,13 +67,13 @@ def parse_options(raw: Mapping[str, Any] | None, now: float) -> TriggerOptions:
         raise ValidationError("debounce and idempotency_key cannot be combined: a debounced "
                               "trigger already returns the run it joined", option="debounce")
     return TriggerOptions(
-        delay=_delay(raw.get("delay"), now),
+        delay=None if raw.get("delay") is None else parse_delay(raw["delay"], now),
         ttl=_opt_duration(raw.get("ttl"), "ttl"),
         idempotency_key=_opt_text(raw.get("idempotency_key"), "idempotency_key"),
         idempotency_key_ttl=_opt_duration(raw.get("idempotency_key_ttl"), "idempotency_key_ttl"),
         concurrency_key=_opt_text(raw.get("concurrency_key"), "concurrency_key"),
         queue=_opt_text(raw.get("queue"), "queue"),
-        priority=_int(raw.get("priority", 0), "priority"),
+        priority=inputs.integer(raw.get("priority", 0), "priority"),
         tags=_tags(raw.get("tags")),
         metadata=_metadata(raw.get("metadata")),
         max_attempts=_opt_positive_int(raw.get("max_attempts"), "max_attempts"),
@@ -77,16 +83,18 @@ def parse_options(raw: Mapping[str, Any] | None, now: float) -> TriggerOptions:
     )
 
 
-def _delay(value: Any, now: float) -> float | None:
-    if value is None:
-        return None
+def parse_delay(value: Any, now: float) -> float:
+    """Epoch seconds from a delay: a duration, an aware datetime or ``{"at": epoch}``."""
     if isinstance(value, Mapping) and set(value) == {"at"}:
         at = value["at"]
         if isinstance(at, int | float) and not isinstance(at, bool):
-            return float(at)
-        raise ValidationError(f"delay: bad absolute time {at!r}", option="delay")
-    if not isinstance(value, str | int | float | timedelta | datetime):
-        raise ValidationError(f"delay: expected a duration or datetime, got {value!r}")
+            return inputs.time(float(at), "delay")
+        raise ValidationError(f"delay: bad absolute time {at!r} (expected epoch seconds)",
+                              option="delay")
+    if not isinstance(value, str | int | float | timedelta | datetime) or isinstance(
+            value, bool):
+        raise ValidationError(f"delay: expected a duration or datetime, got {value!r}",
+                              option="delay")
     return parse_instant(value, now, "delay")
 
 
@@ -98,25 +106,15 @@ def _opt_text(value: Any, option: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{option}: expected a non-empty string, got {value!r}")
+        raise ValidationError(f"{option}: expected a non-empty string, got {value!r}",
+                              option=option)
     if len(value) > 512:
-        raise ValidationError(f"{option}: longer than 512 characters")
-    return value
-
-
-def _int(value: Any, option: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{option}: expected an integer, got {value!r}", option=option)
-    return value
+        raise ValidationError(f"{option}: longer than 512 characters", option=option)
+    return inputs.text(value, option)
 
 
 def _opt_positive_int(value: Any, option: str) -> int | None:
-    if value is None:
-        return None
-    number = _int(value, option)
-    if number < 1:
-        raise ValidationError(f"{option}: must be at least 1, got {number}", option=option)
-    return number
+    return None if value is None else inputs.integer(value, option, 1)
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -130,7 +128,7 @@ def _tags(value: Any) -> tuple[str, ...]:
         raise ValidationError(f"tags: at most {MAX_TAGS} tags, got {len(value)}")
     if any(len(t) > MAX_TAG_LENGTH for t in value):
         raise ValidationError(f"tags: each tag at most {MAX_TAG_LENGTH} characters")
-    return tuple(dict.fromkeys(value))
+    return tuple(dict.fromkeys(inputs.text(t, "tags") for t in value))
 
 
 def _metadata(value: Any) -> dict[str, Any]:
@@ -138,6 +136,7 @@ def _metadata(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise ValidationError(f"metadata: expected an object, got {value!r}")
+    dumps(value, "metadata")  # JSON without lone surrogates, within the size limit
     return value
 
 

@@ -148,11 +148,12 @@ class LocalTransport:
 
     def send(self, call: Call) -> Any:
         from outlast.server.api.routes import ApiRequest, match
+        from outlast.server.api.routes import call as serve
 
         route, params = match(call.method, call.path)
         query = {k: [str(v)] for k, v in (call.query or {}).items()}
         body = _json_roundtrip(call.body)
-        _, data = route.handler(self._ctx, ApiRequest(self.environment, params, query, body))
+        _, data = serve(route, self._ctx, ApiRequest(self.environment, params, query, body))
         return data
 
     def close(self) -> None:

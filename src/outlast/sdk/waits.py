@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from outlast import inputs
 from outlast.durations import DurationLike, parse_duration
 from outlast.errors import TaskRunFailed, ValidationError
 from outlast.sdk.durable import DurableRun, SuspendRun, active, current_run
@@ -67,13 +68,13 @@ def _seconds(delta: timedelta | float | None, seconds: float, minutes: float, ho
         total += parse_duration(delta, "wait.sleep")
     if total < 0:
         raise ValidationError("wait.sleep: the duration must not be negative")
-    return total
+    return inputs.duration(total, "wait.sleep")
 
 
 def _until_seconds(when: datetime) -> float:
     if not isinstance(when, datetime) or when.tzinfo is None:
         raise ValidationError("wait.until needs a timezone-aware datetime")
-    return when.timestamp()
+    return inputs.time(when.timestamp(), "wait.until")
 
 
 class _Wait:

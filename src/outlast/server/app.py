@@ -178,7 +178,7 @@ def _authenticate_and_serve(route: routes.Route, ctx: ApiContext, auth: Authenti
 def _serve(route: routes.Route, ctx: ApiContext, req: ApiRequest, raw: bytes) -> tuple[int, Any]:
     body = parse_json(raw)
     full = ApiRequest(req.env, req.params, req.query, body)
-    return route.handler(ctx, full)
+    return routes.call(route, ctx, full)
 
 
 def query_lists(request: Request) -> dict[str, list[str]]:

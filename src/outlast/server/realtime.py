@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from outlast import inputs
 from outlast.engine import Engine
 from outlast.engine.events import CHANGED_CHANNEL
 from outlast.engine.realtime import STREAM_CHANNEL, check_stream_key
@@ -201,7 +202,7 @@ class Access:
 
 def last_event_id(request: Request) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ValidationError(f"Last-Event-ID must be a non-negative integer, got {raw!r}")
     return int(raw)
 
@@ -249,7 +250,7 @@ class Realtime:
 
     async def subscribe_run(self, request: Request) -> Response:
         env, scope = await self.access.check(request)
-        run_id = request.path_params["run_id"]
+        run_id = inputs.text(request.path_params["run_id"], "run_id")
         await self.access.run_allowed(env, scope, run_id)
         return _streaming(self._run_events(env, run_id, last_event_id(request)))
 
@@ -275,6 +276,7 @@ class Realtime:
         tag = request.query_params.get("tag")
         if not tag:
             raise ValidationError("subscribe to runs by tag with ?tag=...")
+        inputs.text(tag, "tag")
         if scope is not None and scope.tag != tag:
             raise public_tokens.forbidden(f"runs tagged {tag!r}")
         return _streaming(self._tag_events(env, tag, last_event_id(request)))
@@ -296,7 +298,8 @@ class Realtime:
     async def stream(self, request: Request) -> Response:
         env, scope = await self.access.check(request)
         run_id, key = request.path_params["run_id"], request.path_params["key"]
-        check_stream_key(key)
+        inputs.text(run_id, "run_id")
+        check_stream_key(inputs.text(key, "key"))
         await self.access.run_allowed(env, scope, run_id)
         return _streaming(self._chunks(env, run_id, key, last_event_id(request)))
 

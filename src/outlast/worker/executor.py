@@ -85,7 +85,8 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
                 runtime: Runtime) -> Finished:
     """Execute one attempt of ``job`` with ``task``; never raises."""
     run = job.run
-    buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.attempt, records)))
+    buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id, job.attempt,
+                                                               records)))
     ctx = build_context(run, job.attempt, job.environment)
     durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime)
     started = time.monotonic()
@@ -183,7 +184,8 @@ def _replace(outcome: Outcome, **changes: Any) -> Outcome:
 def run_hook_job(task: Task[..., Any], job: HookJob, send: Send) -> None:
     """Call ``on_failure`` for a run that ended outside a child (cancel, expiry, crash)."""
     run = job.run
-    buffer = LogBuffer(lambda records: send(LogBatch(run["id"], run["attempt_count"], records)))
+    buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id,
+                                                     run["attempt_count"], records)))
     ctx = build_context(run, run["attempt_count"], job.environment)
     error = json.loads(run["error"]) if run.get("error") else {
         "type": run["status"], "message": f"run ended {run['status']}"}

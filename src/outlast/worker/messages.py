@@ -64,7 +64,11 @@ class Ready:
 
 @dataclass(frozen=True)
 class LogBatch:
+    """Captured log lines of one attempt (or hook job), written only while ``lease_id``
+    still holds the run: a stale attempt's late lines are dropped."""
+
     run_id: str
+    lease_id: str
     attempt: int
     records: list[dict[str, Any]] = field(default_factory=list)
 

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from outlast.engine import Outcome
 from outlast.engine.attempts import OutcomeKind
+from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
 from outlast.worker.messages import Assignment, Finished, LogBatch
 from outlast.worker.pool import Child, crash_error
@@ -54,7 +55,26 @@ def stopped(child: Child, job: Assignment) -> Outcome:
 
 
 def log_rows(batch: LogBatch) -> list[dict[str, Any]]:
-    """A child's captured log lines as rows for the ``logs`` table."""
-    return [{"run_id": batch.run_id, "attempt": batch.attempt, "at": r["at"],
-             "level": r["level"], "message": r["message"],
-             "attributes": dumps(r["attributes"], "log attributes")} for r in batch.records]
+    """A child's captured log lines as rows for the ``logs`` table (fenced by lease)."""
+    return [{"run_id": batch.run_id, "lease_id": batch.lease_id, "attempt": batch.attempt,
+             "at": r["at"], "level": storable(r["level"]), "message": storable(r["message"]),
+             "attributes": _attributes(r["attributes"])} for r in batch.records]
+
+
+def storable(text: str) -> str:
+    """Printed text as the store can hold it: a NUL (PostgreSQL text refuses it) and a lone
+    surrogate (no UTF-8 for it) become replacement characters, so one odd ``print`` in
+    a task can neither fail the write of its attempt's logs nor the reading of them."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _attributes(attributes: dict[str, Any]) -> str:
+    try:
+        return dumps(attributes, "log attributes")
+    except ValidationError:  # NaN, a lone surrogate: keep each value as readable text
+        return dumps({storable(str(k)): storable(repr(v)) for k, v in attributes.items()},
+                     "log attributes")

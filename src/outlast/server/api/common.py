@@ -1,10 +1,15 @@
-"""Helpers shared by the API handlers: reading bodies and building run requests."""
+"""Helpers shared by the API handlers: reading bodies, query values and run requests.
+
+Query values are checked here with ``outlast.inputs``' ranges, so a filter the store
+cannot compare (``nan``, a NUL, an id past BIGINT) is a 400 naming it, never a 500.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from outlast import inputs
 from outlast.engine import NewRun
 from outlast.engine.schemas import check_payload
 from outlast.errors import ValidationError
@@ -43,15 +48,27 @@ def new_run(ctx: ApiContext, env: str, task_id: str, item: dict[str, Any], now: 
 
 
 def number_or_time(value: str | None, name: str) -> float | None:
-    """Query values given as epoch seconds or ISO-8601 with a zone."""
+    """Query values given as epoch seconds or ISO-8601 with a zone (1970 to 9999)."""
     if value is None:
         return None
     try:
-        return float(value)
+        return inputs.time(float(value), name)
     except ValueError:
         pass
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValidationError(f"{name}: expected epoch seconds or an ISO-8601 time") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+        raise ValidationError(f"{name}: expected epoch seconds or an ISO-8601 time",
+                              option=name) from None
+    return inputs.time((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp(),
+                       name)
+
+
+def page_size(raw: str | None, default: int) -> int:
+    """The ``limit`` query value: 1 to 1000."""
+    return inputs.query_int(raw, "limit", default, 1, 1000)
+
+
+def after_id(raw: str | None) -> int:
+    """The ``after`` query value of event and log pages: an id (BIGINT), 0 for the start."""
+    return inputs.query_int(raw, "after", 0, 0)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from outlast import inputs
 from outlast.engine import Engine
 from outlast.errors import NotFoundError
 from outlast.sdk.registry import Registry
@@ -67,6 +68,17 @@ class Route:
     @property
     def pattern(self) -> re.Pattern[str]:
         return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path) + "$")
+
+
+def call(route: Route, ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    """Run ``route``'s handler once the path and query values are texts the store can hold
+    (a NUL in a run id is a 400 naming ``run_id``, not a database error)."""
+    for name, value in req.params.items():
+        inputs.text(value, name)
+    for name, values in req.query.items():
+        for value in values:
+            inputs.text(value, name)
+    return route.handler(ctx, req)
 
 
 def all_routes() -> list[Route]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from outlast.durations import parse_instant
 from outlast.engine.metadata import set_ops
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
-from outlast.server.api.common import body_object, number_or_time
+from outlast.sdk.options import parse_delay
+from outlast.server.api.common import after_id, body_object, number_or_time, page_size
 from outlast.server.api.routes import ApiContext, ApiRequest, Query, Route
 from outlast.server.api.tasks import triggered_json
 
@@ -19,9 +19,6 @@ def retrieve(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
-    limit_text = req.q("limit") or "50"
-    if not limit_text.isdigit():
-        raise ValidationError(f"limit must be a number, got {limit_text!r}")
     runs, cursor = ctx.engine.list_runs(
         req.env,
         status=[s.upper() for s in req.q_list("status")] or None,
@@ -32,7 +29,7 @@ def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
         parent_id=req.q("parent_id"),
         root_id=req.q("root_id"),
         idempotency_key=req.q("idempotency_key"),
-        limit=int(limit_text),
+        limit=page_size(req.q("limit"), 50),
         cursor=req.q("cursor"),
     )
     return 200, {"data": runs, "next_cursor": cursor}
@@ -53,10 +50,7 @@ def reschedule(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     body = body_object(req.body)
     if "delay" not in body:
         raise ValidationError("reschedule needs a 'delay' (e.g. '5m' or an ISO time)")
-    now = ctx.engine.clock.now()
-    delay = body["delay"]
-    at = float(delay["at"]) if isinstance(delay, dict) and "at" in delay else parse_instant(
-        delay, now, "delay")
+    at = parse_delay(body["delay"], ctx.engine.clock.now())
     return 200, ctx.engine.reschedule(req.env, req.params["run_id"], at)
 
 
@@ -87,13 +81,13 @@ def add_tags(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 def events(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     ctx.engine.retrieve(req.env, req.params["run_id"])  # 404 for other environments
-    after = int(req.q("after") or 0)
+    after = after_id(req.q("after"))
     return 200, {"data": ctx.engine.events(req.params["run_id"], after=after)}
 
 
 def logs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     ctx.engine.retrieve(req.env, req.params["run_id"])
-    after = int(req.q("after") or 0)
+    after = after_id(req.q("after"))
     return 200, {"data": ctx.engine.logs(req.params["run_id"], after=after)}
 
 

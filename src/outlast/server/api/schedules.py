@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast import inputs
 from outlast.errors import ValidationError
-from outlast.server.api.common import body_object
+from outlast.server.api.common import body_object, page_size
 from outlast.server.api.routes import ApiContext, ApiRequest, Route
 
 _CREATE = {"task", "cron", "timezone", "external_id", "deduplication_key"}
@@ -24,7 +25,9 @@ def _fields(body: Any, allowed: set[str]) -> dict[str, Any]:
         if value is None and name in _OPTIONAL:
             continue
         if not isinstance(value, str) or not value:
-            raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
+            raise ValidationError(f"{name} must be a non-empty string, got {value!r}",
+                                  option=name)
+        inputs.text(value, name)
     return data
 
 
@@ -41,11 +44,9 @@ def create(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 def list_schedules(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
-    limit_text = req.q("limit") or "100"
-    if not limit_text.isdigit():
-        raise ValidationError(f"limit must be a number, got {limit_text!r}")
     found, cursor = ctx.engine.schedules.list(req.env, task=req.q("task"),
-                                              limit=int(limit_text), cursor=req.q("cursor"))
+                                              limit=page_size(req.q("limit"), 100),
+                                              cursor=req.q("cursor"))
     return 200, {"data": found, "next_cursor": cursor}
 
 

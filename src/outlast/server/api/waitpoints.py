@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast import inputs
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
 from outlast.sdk.options import parse_options
-from outlast.server.api.common import body_object
+from outlast.server.api.common import body_object, page_size
 from outlast.server.api.routes import ApiContext, ApiRequest, Route
 
 
@@ -23,7 +24,10 @@ def create(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     timeout = body.get("timeout")
     key = body.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or not key):
-        raise ValidationError("idempotency_key must be a non-empty string")
+        raise ValidationError("idempotency_key must be a non-empty string",
+                              option="idempotency_key")
+    if key is not None:
+        inputs.text(key, "idempotency_key")
     token = ctx.engine.durable.new_token(
         req.env, None if timeout is None else parse_duration(timeout, "timeout"),
         list(parse_options({"tags": body.get("tags") or []}, 0.0).tags), key)
@@ -31,13 +35,10 @@ def create(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 def list_tokens(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
-    limit = req.q("limit") or "50"
-    if not limit.isdigit():
-        raise ValidationError(f"limit must be a number, got {limit!r}")
     status = req.q("status")
     tokens, cursor = ctx.engine.durable.list_tokens(
         req.env, status=status.upper() if status else None, tag=req.q("tag"),
-        run_id=req.q("run_id"), limit=int(limit), cursor=req.q("cursor"))
+        run_id=req.q("run_id"), limit=page_size(req.q("limit"), 50), cursor=req.q("cursor"))
     return 200, {"data": tokens, "next_cursor": cursor}
 
 

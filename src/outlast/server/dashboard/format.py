@@ -1,12 +1,19 @@
-"""Jinja filters: times, durations, money and JSON as people read them."""
+"""Jinja filters: times, durations, money and JSON as people read them.
+
+A filter never raises: a row written before times were range-checked (a start in 1e300
+seconds, an infinite timeout) shows "–" where its time would be, and the rest of the page
+still renders.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 from outlast.engine.statuses import FINAL, RunStatus
+from outlast.inputs import shown_time
 
 #: status → chip colour class; the palette lives in dashboard.css
 STATUS_TONE = {
@@ -25,18 +32,24 @@ def is_final(status: str) -> bool:
     return RunStatus(status) in FINAL
 
 
+def _utc(ts: float | None) -> datetime | None:
+    """``ts`` as a UTC datetime; None when there is none or it is no date (inf, 1e300)."""
+    if ts is None or shown_time(ts) is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC)
+
+
 def timestamp(ts: float | None) -> str:
     """``2026-01-01 12:00:03`` in UTC, or an en dash."""
-    if ts is None:
-        return "–"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    when = _utc(ts)
+    return "–" if when is None else when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def clock_time(ts: float | None, now: float | None = None) -> str:
     """``12:00:03`` today, ``Jan 3, 12:00`` otherwise (UTC)."""
-    if ts is None:
+    when = _utc(ts)
+    if ts is None or when is None:
         return "–"
-    when = datetime.fromtimestamp(ts, UTC)
     if now is not None and abs(now - ts) < 20 * 3600:
         return when.strftime("%H:%M:%S")
     return when.strftime("%b %-d, %H:%M")
@@ -44,7 +57,7 @@ def clock_time(ts: float | None, now: float | None = None) -> str:
 
 def duration(seconds: float | None) -> str:
     """``830 ms``, ``4.2 s``, ``3m 05s``, ``2h 10m``; an en dash for None."""
-    if seconds is None:
+    if seconds is None or not math.isfinite(seconds):
         return "–"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
@@ -58,6 +71,8 @@ def duration(seconds: float | None) -> str:
 def ago(ts: float | None, now: float) -> str:
     if ts is None:
         return "never"
+    if not math.isfinite(ts):
+        return "–"
     delta = max(0.0, now - ts)
     if delta < 60:
         return f"{delta:.0f}s ago"
@@ -81,9 +96,8 @@ def cost(value: float | None) -> str:
 
 def precise_time(ts: float | None) -> str:
     """``22:11:18.123`` (UTC) for log lines."""
-    if ts is None:
-        return "–"
-    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S.%f")[:-3]
+    when = _utc(ts)
+    return "–" if when is None else when.strftime("%H:%M:%S.%f")[:-3]
 
 
 def pretty_json(value: Any) -> str:

@@ -335,8 +335,13 @@ SELECT * FROM run_events WHERE run_id = :run_id AND id > :after ORDER BY id LIMI
 SELECT * FROM attempts WHERE run_id = :run_id ORDER BY number
 
 -- name: insert_log
+-- fenced like every write of an attempt: a line whose lease no longer holds the run (the
+-- attempt was canceled or recovered and the run moved on) is dropped; a hook job holds
+-- the run through hook_lease
 INSERT INTO run_logs (run_id, attempt, at, level, message, attributes)
-VALUES (:run_id, :attempt, :at, :level, :message, :attributes)
+SELECT :run_id, :attempt, :at, :level, :message, :attributes
+WHERE EXISTS (SELECT 1 FROM runs WHERE id = :run_id
+              AND (lease_id = :lease_id OR hook_lease = :lease_id))
 
 -- name: list_logs
 SELECT * FROM run_logs WHERE run_id = :run_id AND id > :after ORDER BY id LIMIT :limit
