@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import signal
@@ -67,11 +66,27 @@ class Child:
             return False
         return self.load() < depth
 
-    def assign(self, job: Assignment | HookJob, deadline: float | None) -> None:
-        self.conn.send(job)  # first: a child that already died keeps no job it never got
+    def send(self, message: Any) -> bool:
+        """Send ``message``; False when the child is gone (its pipe is closed or broken).
+
+        A dead pipe is this child's death, never the supervisor's error: the child is
+        retired, and reaping it records its job as crashed and hands its queued runs back.
+        """
+        try:
+            self.conn.send(message)
+        except (OSError, ValueError):  # BrokenPipeError, ConnectionResetError, closed handle
+            self.retire = True
+            return False
+        return True
+
+    def assign(self, job: Assignment | HookJob, deadline: float | None) -> bool:
+        """Start ``job`` in this idle child; False (and no job kept) when it is gone."""
+        if not self.send(job):  # first: a child that already died keeps no job it never got
+            return False
         self.job = job
         self.started_at = time.monotonic()
         self.deadline = deadline
+        return True
 
     def send_batch(self, jobs: list[Assignment]) -> bool:
         """Give runs to this child in one message; it starts each when the one before ends.
@@ -79,10 +94,7 @@ class Child:
         False when the child is gone (its pipe is closed): the caller keeps the runs. The
         child is retired and replaced when the supervisor reaps it.
         """
-        try:
-            self.conn.send(jobs[0] if len(jobs) == 1 else jobs)
-        except (OSError, ValueError):
-            self.retire = True
+        if not self.send(jobs[0] if len(jobs) == 1 else jobs):
             return False
         if self.job is None:
             self.job, rest = jobs[0], jobs[1:]
@@ -112,8 +124,7 @@ class Child:
             self.process.kill()
 
     def stop(self, timeout: float = 2.0) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(Stop())
+        self.send(Stop())
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()

@@ -288,9 +288,9 @@ class Supervisor:
         elif isinstance(message, LogBatch):
             self.pending.logs.extend(outcomes.log_rows(message))
         elif isinstance(message, ApiCall):
-            child.conn.send(self.calls.answer(message))
+            child.send(self.calls.answer(message))  # a dead child is reaped as a crash
         elif isinstance(message, RuntimeCall):
-            child.conn.send(self.calls.run_op(message))
+            child.send(self.calls.run_op(message))
         elif isinstance(message, HookDone):
             self.pending.hooks_done.append((message.run_id, message.lease_id))
             child.job, child.deadline = None, None

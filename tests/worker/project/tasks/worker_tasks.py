@@ -6,6 +6,7 @@ import ctypes
 import json
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,19 @@ def spawns_child(payload: Any) -> str:
 @task
 def bad_output(payload: Any) -> Any:
     return {1, 2, 3}
+
+
+@task(retry=Retry(max_attempts=1))
+def exits_awaiting_reply(payload: Any) -> None:
+    """Asks the worker something and dies before the answer: the reply meets a closed pipe."""
+    from outlast.sdk.durable import current_run
+    from outlast.worker.messages import RuntimeCall
+
+    run = current_run.get()
+    assert run is not None
+    pipe = run.runtime.__self__  # type: ignore[attr-defined]  # the child's PipeTransport
+    closing = socket.socket(fileno=os.dup(pipe._conn.fileno()))
+    closing.shutdown(socket.SHUT_RD)  # as dead already: the worker's reply gets EPIPE
+    pipe._conn.send(RuntimeCall(10**6, "journal", {"run_id": run.run_id,
+                                                    "lease_id": run.lease_id}))
+    os._exit(0)
