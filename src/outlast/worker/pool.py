@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import time
@@ -12,16 +11,8 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from outlast.worker import child
+from outlast.worker import child, forkserver
 from outlast.worker.messages import Assignment, HookJob, Stop
-
-# Not a plain fork: the supervisor holds database connections and threads. A fork server
-# (a fresh interpreter started once, with no connections or threads) imports Outlast once
-# and forks each child from there, so a worker's children start in milliseconds instead
-# of each importing Outlast on its own. Task modules are never imported there: every child
-# imports them afresh, so a reload sees changed code.
-_CTX = multiprocessing.get_context("forkserver")
-_CTX.set_forkserver_preload(["__main__", "outlast.worker.child"])
 
 
 class Child:
@@ -29,13 +20,12 @@ class Child:
 
     def __init__(self, task_dirs: list[str], root: Path, generation: int,
                  task_defaults: dict[str, Any] | None = None) -> None:
-        parent_conn, child_conn = _CTX.Pipe()
-        self.process: BaseProcess = _CTX.Process(
+        parent_conn, child_conn = forkserver.CONTEXT.Pipe()
+        self.process: BaseProcess = forkserver.start(lambda: forkserver.CONTEXT.Process(
             target=child.main,
             args=(child_conn, task_dirs, str(root), task_defaults, dict(os.environ)),
             name="outlast-child",
-        )
-        self.process.start()
+        ))
         child_conn.close()
         self.conn: Connection = parent_conn
         self.generation = generation
