@@ -144,3 +144,20 @@ def exits_awaiting_reply(payload: Any) -> None:
     pipe._conn.send(RuntimeCall(10**6, "journal", {"run_id": run.run_id,
                                                     "lease_id": run.lease_id}))
     os._exit(0)
+
+
+@task(retry=Retry(max_attempts=1))
+def writes_forever(payload: Any) -> None:
+    """A side effect every few milliseconds for a minute (the test kills the worker)."""
+    note("writer-pid", str(os.getpid()))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        note("writes", str(time.time()))
+        time.sleep(0.005)
+
+
+@task(retry=Retry(max_attempts=1))
+def holds_the_gil(payload: Any) -> int:
+    """C code that never lets another thread of this process run."""
+    note("writer-pid", str(os.getpid()))
+    return sum(range(10**13))
