@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,6 +21,7 @@ from outlast.cli.main import cli
 from outlast.engine import Engine
 from outlast.store import Store
 from outlast.worker import forkserver
+from outlast.worker.pool import Child
 from outlast.worker.supervisor import Supervisor, WorkerFailed
 from tests.worker.support import (
     PROJECT,
@@ -28,6 +30,7 @@ from tests.worker.support import (
     trigger,
     wait_final,
     wait_for,
+    wait_status,
 )
 
 OUTLAST = [sys.executable, "-m", "outlast.cli.main"]
@@ -179,3 +182,47 @@ def test_the_worker_command_never_exits_unsaid(
     result = CliRunner().invoke(cli, ["worker", "--database-url", store_url])
     assert result.exit_code == 1
     assert "error: the worker stopped on an unexpected error" in result.stderr, result.output
+
+
+def test_the_supervisor_never_talks_to_a_child_inside_a_write_transaction(
+        live_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process stopped (or slowed) while it holds the write lock stalls every writer
+    of a SQLite file; a pipe to a child can block, so none is touched inside one."""
+    state = threading.local()
+    seen: list[str] = []
+    real_tx = live_engine.store.transaction
+
+    @contextlib.contextmanager
+    def tracked(write: bool = True) -> Iterator[Any]:
+        outer = getattr(state, "writing", False)
+        state.writing = outer or write
+        try:
+            with real_tx(write) as tx:
+                yield tx
+        finally:
+            state.writing = outer
+
+    def watched(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if getattr(state, "writing", False):
+                seen.append(name)
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(live_engine.store, "transaction", tracked)
+    for name in ("send", "kill", "stop"):
+        monkeypatch.setattr(Child, name, watched(name, getattr(Child, name)))
+    monkeypatch.setattr(Supervisor, "_read_child",
+                        watched("recv", Supervisor._read_child))
+    with running_worker(live_engine, concurrency=2):
+        runs = [trigger(live_engine, "hello-world", {"name": str(i)}) for i in range(20)]
+        runs += [trigger(live_engine, task_id) for task_id in
+                 ("two-steps", "spawns-child", "exits", "flaky")]
+        runs.append(trigger(live_engine, "hooked", {"fail": True}))
+        for run_id in runs:
+            wait_final(live_engine, run_id)
+        canceled = trigger(live_engine, "sleeper", {"seconds": 30})
+        wait_status(live_engine, canceled, "EXECUTING")
+        live_engine.cancel("dev", canceled)
+        wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "last"}))
+    assert seen == []

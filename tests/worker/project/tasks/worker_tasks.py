@@ -11,7 +11,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from outlast import AbortTaskRunError, Queue, Retry, RetryDecision, logger, task, tasks
+from outlast import (
+    AbortTaskRunError,
+    Queue,
+    Retry,
+    RetryDecision,
+    logger,
+    step,
+    task,
+    tasks,
+)
 
 
 def out(name: str) -> Path:
@@ -161,3 +170,10 @@ def holds_the_gil(payload: Any) -> int:
     """C code that never lets another thread of this process run."""
     note("writer-pid", str(os.getpid()))
     return sum(range(10**13))
+
+
+@task
+def two_steps(payload: Any) -> int:
+    first = step.run("first", lambda: 1)
+    logger.info("between the steps")
+    return int(first + step.run("second", lambda: 2))
