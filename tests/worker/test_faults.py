@@ -51,21 +51,29 @@ def test_a_child_dying_before_its_reply_is_a_crash_not_the_workers(live_engine: 
     assert after["status"] == "COMPLETED"
 
 
-def test_a_killed_fork_server_is_replaced_and_runs_go_on(live_engine: Engine) -> None:
+def test_a_killed_fork_server_is_replaced_and_runs_go_on(
+        live_engine: Engine, tmp_path: Path) -> None:
     with running_worker(live_engine, concurrency=2) as sup:
         first = wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "1"}))
+        running = trigger(live_engine, "sleeper", {"seconds": 30})
+        wait_for((tmp_path / "sleeper-started").exists, 30, "the sleeper to start")
         pid = forkserver.server_pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        # reaped here, as a SIGCHLD handler elsewhere in the process would: multiprocessing
-        # then fails to ask after it (and while it exits, it refuses to fork)
-        os.waitpid(pid, 0)
+        # reaped here at once, as a SIGCHLD handler elsewhere in the process would:
+        # multiprocessing then fails to ask after it (and while it exits, it refuses to fork)
+        with contextlib.suppress(ChildProcessError):  # unless the worker was quicker
+            os.waitpid(pid, 0)
         after = [trigger(live_engine, "hello-world", {"name": str(i)}) for i in range(3)]
         runs = [wait_final(live_engine, run_id) for run_id in after]
+        wait_for(lambda: live_engine.attempts(running)[0]["status"] == "CRASHED", 30,
+                 "the sleeper's attempt to be recorded")
+        live_engine.cancel("dev", running)
         assert not sup._stop_requested
         assert forkserver.server_pid() not in (None, pid)
     assert first["status"] == "COMPLETED"
     assert {r["status"] for r in runs} == {"COMPLETED"}
+    assert "fork server died" in live_engine.attempts(running)[0]["error"]["message"]
 
 
 @pytest.fixture

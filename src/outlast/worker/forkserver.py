@@ -66,7 +66,7 @@ def forget_dead_server() -> bool:
         return False
     with lock:  # the lock ``ensure_running`` holds: no child starts meanwhile
         pid = server._forkserver_pid
-        if pid is not None and not _exited(pid):
+        if pid is not None and not _wait_exit(pid):
             return False
         if server._forkserver_alive_fd is not None:
             with contextlib.suppress(OSError):
@@ -77,7 +77,15 @@ def forget_dead_server() -> bool:
     return True
 
 
-def _exited(pid: int) -> bool:
+def exited(pid: int) -> bool:
+    """True once fork server ``pid`` has ended (it is left for ``multiprocessing`` to reap)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped already: forgotten, or by someone else
+        return True
+
+
+def _wait_exit(pid: int) -> bool:
     deadline = time.monotonic() + EXIT_WAIT
     while True:
         try:

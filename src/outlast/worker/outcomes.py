@@ -14,7 +14,7 @@ from outlast.engine import Outcome
 from outlast.engine.attempts import OutcomeKind
 from outlast.jsonutil import dumps
 from outlast.worker.messages import Assignment, Finished, LogBatch
-from outlast.worker.pool import Child, crash_error
+from outlast.worker.pool import Child
 
 
 def finished(m: Finished, machine: str | None) -> Outcome:
@@ -42,7 +42,7 @@ def died(child: Child, job: Assignment) -> Outcome | None:
                  "message": f"the run exceeded its max_duration of {limit} s"}
         kind = "timed_out"
     else:
-        error, kind = crash_error(child.process.exitcode), "crashed"
+        error, kind = child.crash_error(), "crashed"
     return Outcome(job.run["id"], job.lease_id, job.attempt, kind, executed, error=error)
 
 

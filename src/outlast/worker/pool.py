@@ -27,6 +27,8 @@ class Child:
             name="outlast-child",
         ))
         child_conn.close()
+        #: the fork server this child came from: its death ends the child (see child.py)
+        self.server = forkserver.server_pid()
         self.conn: Connection = parent_conn
         self.generation = generation
         self.ready = False
@@ -120,6 +122,14 @@ class Child:
             self.process.kill()
             self.process.join(1.0)
         self.conn.close()
+
+    def crash_error(self) -> dict[str, Any]:
+        """The attempt error for this child's death (its process has ended)."""
+        if self.server is not None and forkserver.exited(self.server):
+            return {"type": "WorkerProcessDied",
+                    "message": "the worker's fork server died, and with it the process "
+                               "running the attempt"}
+        return crash_error(self.process.exitcode)
 
     def run_id(self) -> str | None:
         return self.job.run["id"] if self.job is not None else None
