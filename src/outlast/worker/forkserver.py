@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from multiprocessing import forkserver
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -35,9 +36,9 @@ CONTEXT.set_forkserver_preload(["__main__", "outlast.worker.child"])
 EXIT_WAIT = 2.0
 
 
-def start(make: Any) -> BaseProcess:
+def start(make: Callable[[], BaseProcess]) -> BaseProcess:
     """Start the process ``make()`` builds; once more from a new fork server if it died."""
-    process: BaseProcess = make()
+    process = make()
     try:
         process.start()
         return process
