@@ -98,8 +98,16 @@ def main(conn: Connection, task_dirs: list[str], root: str,
     _exit_with_supervisor()
     configure_export()
     try:
+        _import_and_serve(conn, task_dirs, Path(root), task_defaults)
+    except (EOFError, OSError):  # the pipe broke: nobody is left to tell how a run ended
+        _orphaned()
+
+
+def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
+                      task_defaults: dict[str, Any] | None) -> None:
+    try:
         set_task_defaults(**(task_defaults or {}))
-        import_task_modules(task_dirs, Path(root))
+        import_task_modules(task_dirs, root)
     except BaseException:
         conn.send(Ready(os.getpid(), [], error=traceback.format_exc()))
         return
@@ -108,10 +116,7 @@ def main(conn: Connection, task_dirs: list[str], root: str,
     lock = threading.Lock()
     pipe = PipeTransport(conn, lock)
     set_worker_transport(pipe)
-    try:
-        _serve(conn, _locked_send(conn, lock), pipe)
-    except (EOFError, OSError):  # the pipe broke: nobody is left to tell how a run ended
-        _orphaned()
+    _serve(conn, _locked_send(conn, lock), pipe)
 
 
 def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None]:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import select
 import time
 from collections.abc import Callable
 from multiprocessing import forkserver
@@ -79,11 +80,28 @@ def forget_dead_server() -> bool:
 
 
 def exited(pid: int) -> bool:
-    """True once fork server ``pid`` has ended (it is left for ``multiprocessing`` to reap)."""
+    """True once fork server ``pid`` is gone or going (left for ``multiprocessing`` to reap).
+
+    Its children learn of its end first (their exit-code pipe closes as it exits), so the
+    test does not wait for it to be a zombie: a server whose end of the "alive" pipe is
+    closed is gone.
+    """
+    if pid != server_pid():
+        return True  # forgotten: it died
+    alive = getattr(_server(), "_forkserver_alive_fd", None)
+    if isinstance(alive, int) and _reader_gone(alive):
+        return True
     try:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:  # reaped already: forgotten, or by someone else
+    except ChildProcessError:  # reaped already, by someone else
         return True
+
+
+def _reader_gone(fd: int) -> bool:
+    """The write end ``fd`` of a pipe reports an error: nobody holds the read end."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def _wait_exit(pid: int) -> bool:
