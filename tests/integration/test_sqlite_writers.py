@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -62,3 +63,26 @@ def test_a_forked_child_gets_a_lock_of_its_own() -> None:
         lock._pid = -1  # as if this were a child forked while a parent thread held it
         with lock.held():  # a fresh lock: no wait for a holder that does not exist here
             pass
+
+
+def test_a_failed_commit_leaves_no_transaction_holding_the_lock(tmp_path: Path) -> None:
+    store = SQLiteStore(f"sqlite:///{tmp_path}/w.db")
+    store.migrate()
+    conn = store._conn()
+    conn.execute("PRAGMA foreign_keys=ON")  # a deferred constraint fails at COMMIT itself
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) "
+                 "DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as tx:
+        tx._conn.execute("INSERT INTO child VALUES (1)")
+    assert not conn.in_transaction
+    other = sqlite3.connect(store.path, timeout=0.5)  # another process's writer
+    try:
+        other.execute("BEGIN IMMEDIATE")  # would wait, then fail: "database is locked"
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    with store.transaction() as tx:  # and this thread's next transaction commits
+        tx._conn.execute("INSERT INTO parent VALUES (1)")
+    assert store._conn().execute("SELECT count(*) FROM parent").fetchone()[0] == 1
+    store.close()

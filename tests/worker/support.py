@@ -27,7 +27,7 @@ def running_worker(engine: Engine, concurrency: int = 2, grace: float = 5.0, *,
     thread = threading.Thread(target=sup.run, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: _registered(engine, probe), 30, "task registration")
+        wait_for(lambda: registered(engine, probe), 30, "task registration")
         yield sup
     finally:
         sup.request_stop()
@@ -35,7 +35,7 @@ def running_worker(engine: Engine, concurrency: int = 2, grace: float = 5.0, *,
         assert not thread.is_alive(), "the supervisor did not stop"
 
 
-def _registered(engine: Engine, task_id: str) -> bool:
+def registered(engine: Engine, task_id: str) -> bool:
     try:
         engine.definition("dev", task_id)
         return True

@@ -3,16 +3,22 @@
 The first SIGTERM (what a deploy sends) drains: no new claims, running attempts get
 ``--grace`` seconds to finish, the rest go back to the queue for another worker. A
 second signal stops at once; the sweeper then recovers whatever was running.
+
+The worker never exits unsaid: an error that ends it is one ``error:`` line and a
+non-zero status, after the supervisor handed back the runs it held.
 """
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from outlast.cli.common import database_url_option, open_engine, project_config, require_task_dirs
-from outlast.cli.output import note, redact_url
+from outlast.cli.output import fail, note, redact_url
 from outlast.cli.serving import setup_logging, stop_signals
 from outlast.config import ENVIRONMENTS
+from outlast.errors import OutlastError
 
 
 @click.command()
@@ -28,7 +34,7 @@ from outlast.config import ENVIRONMENTS
 def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
            environment: str | None, grace: float) -> None:
     """Execute runs of the project's tasks."""
-    from outlast.worker.supervisor import Supervisor
+    from outlast.worker.supervisor import Supervisor, database_error
 
     config = project_config(database_url).with_environment(environment)
     require_task_dirs(config)
@@ -41,4 +47,12 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
     note(f"Outlast worker: environment {config.environment}, concurrency {concurrency}, "
          f"queues {', '.join(queues) or 'all'}, database {redact_url(config.database_url)}")
     with stop_signals(supervisor.request_stop, "the worker"):
-        supervisor.run()
+        try:
+            supervisor.run()
+        except Exception as exc:
+            if isinstance(exc, OutlastError) or database_error(exc):
+                raise  # one line from the command group
+            # never a silent exit (click would turn a broken pipe into exit code 1 unsaid)
+            logging.getLogger("outlast.worker").exception("the worker stopped on an error")
+            fail(f"the worker stopped on an unexpected error: {exc!r}; its runs were "
+                 "handed back")

@@ -10,17 +10,20 @@ memory blow-up) ends only this process; the supervisor notices and replaces it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
+import multiprocessing
 import os
 import signal
 import threading
 import traceback
 from collections import deque
 from collections.abc import Callable
-from multiprocessing.connection import Connection
+from multiprocessing import forkserver
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from outlast.errors import OutlastError, TaskNotFoundError, error_from_body
 from outlast.observability import configure_export
@@ -41,6 +44,9 @@ from outlast.worker.messages import (
     RuntimeCall,
     Stop,
 )
+
+#: the exit code of a child whose supervisor is gone (nobody reads it; ``ps`` may)
+ORPHANED_EXIT = 0
 
 
 class PipeTransport:
@@ -66,11 +72,14 @@ class PipeTransport:
     def _ask(self, message: Callable[[int], Any]) -> Any:
         with self._lock:
             request_id = next(self._ids)
-            self._conn.send(message(request_id))
-            reply = self._conn.recv()
-            while isinstance(reply, Assignment | HookJob | Stop | list):
-                self.inbox.extend(reply if isinstance(reply, list) else [reply])
+            try:
+                self._conn.send(message(request_id))
                 reply = self._conn.recv()
+                while isinstance(reply, Assignment | HookJob | Stop | list):
+                    self.inbox.extend(reply if isinstance(reply, list) else [reply])
+                    reply = self._conn.recv()
+            except (EOFError, OSError):  # not into task code, which could carry on
+                _orphaned()
         if not isinstance(reply, Reply) or reply.request_id != request_id:
             raise OutlastError(f"unexpected reply from the worker: {reply!r}")
         if not reply.ok:
@@ -89,11 +98,20 @@ def main(conn: Connection, task_dirs: list[str], root: str,
         os.environ.clear()
         os.environ.update(environ)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # shutdown is the supervisor's decision
-    _die_with_parent()
+    _die_with_fork_server()
+    _exit_with_supervisor()
     configure_export()
     try:
+        _import_and_serve(conn, task_dirs, Path(root), task_defaults)
+    except (EOFError, OSError):  # the pipe broke: nobody is left to tell how a run ended
+        _orphaned()
+
+
+def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
+                      task_defaults: dict[str, Any] | None) -> None:
+    try:
         set_task_defaults(**(task_defaults or {}))
-        failures = import_task_files(task_dirs, Path(root))
+        failures = import_task_files(task_dirs, root)
     except BaseException:
         conn.send(Ready(os.getpid(), [], error=traceback.format_exc()))
         return
@@ -121,8 +139,8 @@ def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
     while True:
         try:
             message = pipe.inbox.popleft() if pipe.inbox else conn.recv()
-        except (EOFError, OSError):
-            return
+        except (EOFError, OSError):  # the supervisor closed the pipe: it is gone
+            _orphaned()
         if isinstance(message, list):  # several runs sent at once: run them in order
             pipe.inbox.extendleft(reversed(message))
             continue
@@ -155,10 +173,50 @@ def _hook(job: HookJob, send: Callable[[Any], None]) -> None:
     send(HookDone(job.run["id"], job.lease_id))
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this child if the supervisor dies (even by ``kill -9``)."""
+def _die_with_fork_server() -> None:
+    """Ask Linux to kill this child when its parent dies (even by ``kill -9``).
+
+    The parent is the fork server, not the supervisor. A child outliving its fork server
+    would look dead to the supervisor (which learns exit codes through the server), which
+    would record its run as crashed while the run went on. Once this child holds no copy
+    of the server's "alive" pipe, the server exits when the supervisor dies, and this
+    signal then ends the child even while task code holds the GIL in C code.
+    """
+    server = getattr(forkserver, "_forkserver", None)
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(alive, int):  # a task starting processes this way gets a server of its own
+        with contextlib.suppress(OSError):
+            os.close(alive)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
+        server._forkserver_address = None  # type: ignore[union-attr]
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def _exit_with_supervisor() -> None:
+    """End this child as soon as its supervisor dies, on any platform.
+
+    The supervisor holds the only write end of the pipe behind ``parent_process()``'s
+    sentinel, so it reads as closed the moment the supervisor is gone: a task writing
+    side effects in a loop stops at once instead of running on, unwatched, with a lease
+    the sweeper will hand to another worker.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])
+        _orphaned()
+
+    threading.Thread(target=watch, name="outlast-supervisor-watch", daemon=True).start()
+
+
+def _orphaned() -> NoReturn:
+    """The supervisor is gone (or stopped listening): exit now, quietly. No traceback and
+    no ``atexit`` work, which could block; the run is recovered by the sweeper."""
+    os._exit(ORPHANED_EXIT)

@@ -15,7 +15,7 @@ from outlast.engine.attempts import OutcomeKind
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
 from outlast.worker.messages import Assignment, Finished, LogBatch
-from outlast.worker.pool import Child, crash_error
+from outlast.worker.pool import Child
 
 
 def finished(m: Finished, machine: str | None) -> Outcome:
@@ -43,7 +43,7 @@ def died(child: Child, job: Assignment) -> Outcome | None:
                  "message": f"the run exceeded its max_duration of {limit} s"}
         kind = "timed_out"
     else:
-        error, kind = crash_error(child.process.exitcode), "crashed"
+        error, kind = child.crash_error(), "crashed"
     return Outcome(job.run["id"], job.lease_id, job.attempt, kind, executed, error=error)
 
 

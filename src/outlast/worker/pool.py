@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
 import signal
 import time
@@ -13,16 +11,8 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from outlast.worker import child
+from outlast.worker import child, forkserver
 from outlast.worker.messages import Assignment, HookJob, Stop
-
-# Not a plain fork: the supervisor holds database connections and threads. A fork server
-# (a fresh interpreter started once, with no connections or threads) imports Outlast once
-# and forks each child from there, so a worker's children start in milliseconds instead
-# of each importing Outlast on its own. Task modules are never imported there: every child
-# imports them afresh, so a reload sees changed code.
-_CTX = multiprocessing.get_context("forkserver")
-_CTX.set_forkserver_preload(["__main__", "outlast.worker.child"])
 
 
 class Child:
@@ -30,14 +20,15 @@ class Child:
 
     def __init__(self, task_dirs: list[str], root: Path, generation: int,
                  task_defaults: dict[str, Any] | None = None) -> None:
-        parent_conn, child_conn = _CTX.Pipe()
-        self.process: BaseProcess = _CTX.Process(
+        parent_conn, child_conn = forkserver.CONTEXT.Pipe()
+        self.process: BaseProcess = forkserver.start(lambda: forkserver.CONTEXT.Process(
             target=child.main,
             args=(child_conn, task_dirs, str(root), task_defaults, dict(os.environ)),
             name="outlast-child",
-        )
-        self.process.start()
+        ))
         child_conn.close()
+        #: the fork server this child came from: its death ends the child (see child.py)
+        self.server = forkserver.server_pid()
         self.conn: Connection = parent_conn
         self.generation = generation
         self.ready = False
@@ -67,11 +58,27 @@ class Child:
             return False
         return self.load() < depth
 
-    def assign(self, job: Assignment | HookJob, deadline: float | None) -> None:
-        self.conn.send(job)  # first: a child that already died keeps no job it never got
+    def send(self, message: Any) -> bool:
+        """Send ``message``; False when the child is gone (its pipe is closed or broken).
+
+        A dead pipe is this child's death, never the supervisor's error: the child is
+        retired, and reaping it records its job as crashed and hands its queued runs back.
+        """
+        try:
+            self.conn.send(message)
+        except (OSError, ValueError):  # BrokenPipeError, ConnectionResetError, closed handle
+            self.retire = True
+            return False
+        return True
+
+    def assign(self, job: Assignment | HookJob, deadline: float | None) -> bool:
+        """Start ``job`` in this idle child; False (and no job kept) when it is gone."""
+        if not self.send(job):  # first: a child that already died keeps no job it never got
+            return False
         self.job = job
         self.started_at = time.monotonic()
         self.deadline = deadline
+        return True
 
     def send_batch(self, jobs: list[Assignment]) -> bool:
         """Give runs to this child in one message; it starts each when the one before ends.
@@ -79,10 +86,7 @@ class Child:
         False when the child is gone (its pipe is closed): the caller keeps the runs. The
         child is retired and replaced when the supervisor reaps it.
         """
-        try:
-            self.conn.send(jobs[0] if len(jobs) == 1 else jobs)
-        except (OSError, ValueError):
-            self.retire = True
+        if not self.send(jobs[0] if len(jobs) == 1 else jobs):
             return False
         if self.job is None:
             self.job, rest = jobs[0], jobs[1:]
@@ -112,13 +116,20 @@ class Child:
             self.process.kill()
 
     def stop(self, timeout: float = 2.0) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(Stop())
+        self.send(Stop())
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(1.0)
         self.conn.close()
+
+    def crash_error(self) -> dict[str, Any]:
+        """The attempt error for this child's death (its process has ended)."""
+        if self.server is not None and forkserver.exited(self.server):
+            return {"type": "WorkerProcessDied",
+                    "message": "the worker's fork server died, and with it the process "
+                               "running the attempt"}
+        return crash_error(self.process.exitcode)
 
     def run_id(self) -> str | None:
         return self.job.run["id"] if self.job is not None else None

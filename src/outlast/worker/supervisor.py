@@ -28,6 +28,7 @@ import contextlib
 import logging
 import os
 import socket
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -39,7 +40,7 @@ from outlast.engine import Engine, Outcome
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.dequeue import Claimed
 from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
-from outlast.errors import ConfigError
+from outlast.errors import ConfigError, OutlastError
 from outlast.ids import new_id
 from outlast.store.protocol import ANY_CHANNEL
 from outlast.worker import outcomes
@@ -64,6 +65,18 @@ log = logging.getLogger("outlast.worker")
 RATE_WAKE_GAP = 0.02
 #: seconds after a window frees to claim, so the leaving start is surely out of it
 RATE_WAKE_LAG = 0.002
+
+
+#: failed loop passes in a row after which the worker gives up, and the first pause after
+#: one (doubled after each further one: 0.1 s, 0.2 s, 0.4 s, 0.8 s)
+LOOP_ERRORS = 5
+LOOP_ERROR_PAUSE = 0.1
+
+
+class WorkerFailed(OutlastError):
+    """The supervisor's loop kept failing; the worker handed its runs back and stopped."""
+
+    code = "worker_failed"
 
 
 @dataclass
@@ -123,6 +136,7 @@ class Supervisor:
         self._reload_requested = False
         self._stop_deadline: float | None = None
         self._more_work = True
+        self._loop_errors = 0
         self.ahead = ClaimAhead(concurrency, environment, enforce_memory)
         self._revoked: set[str] = set()
         self._last_check = 0.0
@@ -163,10 +177,13 @@ class Supervisor:
             "hostname": socket.gethostname(), "pid": os.getpid(), "version": __version__,
             "queues": self.queues or ["*"], "concurrency": self.concurrency,
         })
-        self._spawn_all()
         try:
+            self._spawn_all()
             while not self._finished():
-                self._tick()
+                self._guarded_tick()
+        except Exception:
+            self._abandon()  # what it held goes back to the queue before the error ends it
+            raise
         finally:
             self._shutdown()
 
@@ -184,6 +201,39 @@ class Supervisor:
             return True
         return False
 
+    def _guarded_tick(self) -> None:
+        """One pass; an unexpected error is logged with its traceback and the pass retried.
+
+        The parts that can break are rebuilt by the next pass (a dead child is reaped and
+        replaced, a lost listener listens again); ``LOOP_ERRORS`` failed passes in a row
+        mean the worker cannot go on: ``WorkerFailed`` ends ``run``, which hands back
+        every run it holds first.
+        """
+        try:
+            self._tick()
+        except ConfigError:
+            raise
+        except Exception as exc:
+            self._loop_errors += 1
+            log.error("worker loop error (%d in a row)", self._loop_errors, exc_info=exc)
+            if self._loop_errors >= LOOP_ERRORS:
+                raise WorkerFailed(
+                    f"the worker stopped after {self._loop_errors} errors in a row in its "
+                    f"loop, the last: {exc!r}; its runs were handed back") from exc
+            self._restart_listener()
+            time.sleep(LOOP_ERROR_PAUSE * 2 ** (self._loop_errors - 1))
+        else:
+            self._loop_errors = 0
+
+    def _restart_listener(self) -> None:
+        """After an error nobody expected: listen afresh and look at everything again."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                listener.close()
+        self._more_work = True
+        self._last_heartbeat = 0.0
+
     def _tick(self) -> None:
         ready = wait(self._waitables(), self._timeout())
         self._dispatch(ready)
@@ -199,7 +249,8 @@ class Supervisor:
         except ConfigError:
             raise
         except Exception as exc:  # e.g. the database restarted: keep state, retry soon
-            log.warning("worker database call failed (%s); retrying in 1 s", exc)
+            log.warning("worker database call failed (%s); retrying in 1 s", exc,
+                        exc_info=None if database_error(exc) else exc)  # else: a bug
             self._backoff_until = time.monotonic() + 1.0
 
     def _database_work(self) -> None:
@@ -294,9 +345,9 @@ class Supervisor:
         elif isinstance(message, LogBatch):
             self.pending.logs.extend(outcomes.log_rows(message))
         elif isinstance(message, ApiCall):
-            child.conn.send(self.calls.answer(message))
+            child.send(self.calls.answer(message))  # a dead child is reaped as a crash
         elif isinstance(message, RuntimeCall):
-            child.conn.send(self.calls.run_op(message))
+            child.send(self.calls.run_op(message))
         elif isinstance(message, HookDone):
             self.pending.hooks_done.append((message.run_id, message.lease_id))
             child.job, child.deadline = None, None
@@ -401,6 +452,14 @@ class Supervisor:
         for c in self.children:
             if c.deadline is not None and now >= c.deadline and c.killed_for is None:
                 c.kill("timeout")
+
+    def _abandon(self) -> None:
+        """The loop failed: hand back the buffer and every attempt (recorded on shutdown)."""
+        try:
+            self._release_buffer("handed back: the worker stopped on an error")
+            self._hand_back([c for c in self.children if c.load()])
+        except Exception:  # never hide the error that ended the loop
+            log.exception("could not hand the worker's runs back")
 
     def _hand_back(self, busy: list[Child]) -> None:
         """Grace ran out: stop the attempts and put their runs back in the queue."""
@@ -557,6 +616,11 @@ class Supervisor:
             self._listener.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+
+def database_error(exc: BaseException) -> bool:
+    """The database (or the way to it) failed, as opposed to a bug on this side."""
+    return isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg")
 
 
 def _drain_fd(fd: int) -> None:

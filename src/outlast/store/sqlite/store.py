@@ -216,10 +216,10 @@ class SQLiteStore:
             tx = SQLiteTx(conn, self._queries)
             try:
                 yield tx
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._roll_back(conn)
                 raise
-            conn.execute("COMMIT")
         for channel, payload in tx.notifications:
             for callback in list(self._listeners):
                 callback(channel, payload)
@@ -245,11 +245,27 @@ class SQLiteStore:
                 )
 
             done = apply_all(self.dialect, applied, apply_one)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            self._roll_back(conn)
             raise
-        conn.execute("COMMIT")
         return done
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """End the open transaction whatever ended its body, a failed ``COMMIT`` included.
+
+        A transaction left open would keep this connection's write lock: every other
+        writer of the file would wait for it, and this thread's later transactions would
+        join it (see ``transaction``) and never commit.
+        """
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:  # a closed connection holds no lock; the next use opens one
+            log.exception("could not roll a transaction back; closing its connection")
+            conn.close()
+            self._local.conn = None
 
     def listen(self, channels: list[str]) -> SQLiteListener:
         return SQLiteListener(self)

@@ -6,11 +6,21 @@ import ctypes
 import json
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
-from outlast import AbortTaskRunError, Queue, Retry, RetryDecision, logger, task, tasks
+from outlast import (
+    AbortTaskRunError,
+    Queue,
+    Retry,
+    RetryDecision,
+    logger,
+    step,
+    task,
+    tasks,
+)
 
 
 def out(name: str) -> Path:
@@ -127,3 +137,43 @@ def spawns_child(payload: Any) -> str:
 @task
 def bad_output(payload: Any) -> Any:
     return {1, 2, 3}
+
+
+@task(retry=Retry(max_attempts=1))
+def exits_awaiting_reply(payload: Any) -> None:
+    """Asks the worker something and dies before the answer: the reply meets a closed pipe."""
+    from outlast.sdk.durable import current_run
+    from outlast.worker.messages import RuntimeCall
+
+    run = current_run.get()
+    assert run is not None
+    pipe = run.runtime.__self__  # type: ignore[attr-defined]  # the child's PipeTransport
+    closing = socket.socket(fileno=os.dup(pipe._conn.fileno()))
+    closing.shutdown(socket.SHUT_RD)  # as dead already: the worker's reply gets EPIPE
+    pipe._conn.send(RuntimeCall(10**6, "journal", {"run_id": run.run_id,
+                                                    "lease_id": run.lease_id}))
+    os._exit(0)
+
+
+@task(retry=Retry(max_attempts=1))
+def writes_forever(payload: Any) -> None:
+    """A side effect every few milliseconds for a minute (the test kills the worker)."""
+    note("writer-pid", str(os.getpid()))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        note("writes", str(time.time()))
+        time.sleep(0.005)
+
+
+@task(retry=Retry(max_attempts=1))
+def holds_the_gil(payload: Any) -> int:
+    """C code that never lets another thread of this process run."""
+    note("writer-pid", str(os.getpid()))
+    return sum(range(10**13))
+
+
+@task
+def two_steps(payload: Any) -> int:
+    first = step.run("first", lambda: 1)
+    logger.info("between the steps")
+    return int(first + step.run("second", lambda: 2))

@@ -1,0 +1,236 @@
+"""Faults around the worker's processes: children that die mid-call, a dead fork server,
+errors in the supervisor's loop, a supervisor killed under its children."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from outlast.cli.main import cli
+from outlast.engine import Engine
+from outlast.store import Store
+from outlast.worker import forkserver
+from outlast.worker.pool import Child
+from outlast.worker.supervisor import Supervisor, WorkerFailed
+from tests.worker.support import (
+    PROJECT,
+    registered,
+    running_worker,
+    trigger,
+    wait_final,
+    wait_for,
+    wait_status,
+)
+
+OUTLAST = [sys.executable, "-m", "outlast.cli.main"]
+
+
+@pytest.fixture
+def live_engine(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("OUTLAST_TEST_OUT", str(tmp_path))
+    return Engine(store, lease_seconds=3)
+
+
+def test_a_child_dying_before_its_reply_is_a_crash_not_the_workers(live_engine: Engine) -> None:
+    with running_worker(live_engine, concurrency=1) as sup:
+        dies = wait_final(live_engine, trigger(live_engine, "exits-awaiting-reply"))
+        after = wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "next"}))
+        assert not sup._stop_requested
+    assert dies["status"] == "CRASHED", dies
+    assert after["status"] == "COMPLETED"
+
+
+def test_a_killed_fork_server_is_replaced_and_runs_go_on(
+        live_engine: Engine, tmp_path: Path) -> None:
+    with running_worker(live_engine, concurrency=2) as sup:
+        first = wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "1"}))
+        running = trigger(live_engine, "sleeper", {"seconds": 30})
+        wait_for((tmp_path / "sleeper-started").exists, 30, "the sleeper to start")
+        pid = forkserver.server_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        # reaped here at once, as a SIGCHLD handler elsewhere in the process would:
+        # multiprocessing then fails to ask after it (and while it exits, it refuses to fork)
+        with contextlib.suppress(ChildProcessError):  # unless the worker was quicker
+            os.waitpid(pid, 0)
+        after = [trigger(live_engine, "hello-world", {"name": str(i)}) for i in range(3)]
+        runs = [wait_final(live_engine, run_id) for run_id in after]
+        wait_for(lambda: live_engine.attempts(running)[0]["status"] == "CRASHED", 30,
+                 "the sleeper's attempt to be recorded")
+        live_engine.cancel("dev", running)
+        assert not sup._stop_requested
+        assert forkserver.server_pid() not in (None, pid)
+    assert first["status"] == "COMPLETED"
+    assert {r["status"] for r in runs} == {"COMPLETED"}
+    assert "fork server died" in live_engine.attempts(running)[0]["error"]["message"]
+
+
+@pytest.fixture
+def worker_process(store_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """``outlast worker`` over the test project, in a session of its own (for cleanup)."""
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT / "tasks", root / "tasks")
+    (root / "outlast.toml").write_text('project = "faults"\ndirs = ["tasks"]\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTLAST_")}
+    env.update(OUTLAST_DATABASE_URL=store_url, OUTLAST_TEST_OUT=str(tmp_path),
+               PYTHONUNBUFFERED="1")
+    with open(tmp_path / "worker.log", "w") as log:
+        process = subprocess.Popen([*OUTLAST, "worker", "--concurrency", "1"], cwd=root,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+@pytest.mark.parametrize("task_id", ["writes-forever", "holds-the-gil"])
+def test_children_of_a_killed_supervisor_stop_at_once_and_quietly(
+        live_engine: Engine, worker_process: subprocess.Popen[str], tmp_path: Path,
+        task_id: str) -> None:
+    wait_for(lambda: registered(live_engine, task_id), 60, "the worker to register its tasks")
+    trigger(live_engine, task_id)
+    pid_file = tmp_path / "writer-pid"
+    wait_for(pid_file.exists, 30, "the task to start")
+    child = int(pid_file.read_text().split()[0])
+    os.kill(worker_process.pid, signal.SIGKILL)  # the supervisor alone, not its group
+    worker_process.wait(10)
+    wait_for(lambda: not _alive(child), 10, "the orphaned child to stop")
+    log = (tmp_path / "worker.log").read_text()
+    assert "Traceback" not in log, log
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie still answers kill(0); its state says it is gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_an_error_in_the_loop_is_logged_and_the_loop_goes_on(
+        live_engine: Engine, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    real, failures = Supervisor._enforce_deadlines, [RuntimeError("a bug, once")]
+
+    def broken(self: Supervisor) -> None:
+        if failures:
+            raise failures.pop()
+        real(self)
+
+    with running_worker(live_engine) as sup:
+        monkeypatch.setattr(Supervisor, "_enforce_deadlines", broken)
+        run = wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "x"}))
+        assert not failures and not sup._stop_requested
+    assert run["status"] == "COMPLETED"
+    logged = [r for r in caplog.records if r.getMessage().startswith("worker loop error")]
+    assert logged and logged[0].exc_info is not None  # with its traceback
+
+
+def test_a_loop_that_keeps_failing_hands_its_runs_back_and_ends(
+        live_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    sup = Supervisor(live_engine, environment="dev", task_dirs=["tasks"], root=PROJECT,
+                     concurrency=1, grace=5)
+    ended: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            sup.run()
+        except BaseException as exc:  # noqa: BLE001 - what ended the loop is the result
+            ended.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_for(lambda: registered(live_engine, "sleeper"), 30, "task registration")
+    run_id = trigger(live_engine, "sleeper", {"seconds": 30})
+    wait_for((tmp_path / "sleeper-started").exists, 30, "the attempt to start")
+
+    def broken(self: Supervisor) -> None:
+        raise RuntimeError("a bug, every time")
+
+    monkeypatch.setattr(Supervisor, "_enforce_deadlines", broken)
+    thread.join(30)
+    assert not thread.is_alive()
+    assert len(ended) == 1 and isinstance(ended[0], WorkerFailed), ended
+    assert "a bug, every time" in ended[0].message
+    run = live_engine.retrieve("dev", run_id)
+    assert (run["status"], run["attempts"]) == ("QUEUED", 0)  # handed back, no attempt spent
+
+
+def test_the_worker_command_never_exits_unsaid(
+        store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT / "tasks", root / "tasks")
+    (root / "outlast.toml").write_text('project = "faults"\ndirs = ["tasks"]\n')
+    monkeypatch.chdir(root)
+    for name in [n for n in os.environ if n.startswith("OUTLAST_")]:
+        monkeypatch.delenv(name)
+
+    def broken_pipe(self: Supervisor) -> None:
+        raise BrokenPipeError(32, "Broken pipe")  # click alone exits 1 and says nothing
+
+    monkeypatch.setattr(Supervisor, "run", broken_pipe)
+    result = CliRunner().invoke(cli, ["worker", "--database-url", store_url])
+    assert result.exit_code == 1
+    assert "error: the worker stopped on an unexpected error" in result.stderr, result.output
+
+
+def test_the_supervisor_never_talks_to_a_child_inside_a_write_transaction(
+        live_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process stopped (or slowed) while it holds the write lock stalls every writer
+    of a SQLite file; a pipe to a child can block, so none is touched inside one."""
+    state = threading.local()
+    seen: list[str] = []
+    real_tx = live_engine.store.transaction
+
+    @contextlib.contextmanager
+    def tracked(write: bool = True) -> Iterator[Any]:
+        outer = getattr(state, "writing", False)
+        state.writing = outer or write
+        try:
+            with real_tx(write) as tx:
+                yield tx
+        finally:
+            state.writing = outer
+
+    def watched(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if getattr(state, "writing", False):
+                seen.append(name)
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(live_engine.store, "transaction", tracked)
+    for name in ("send", "kill", "stop"):
+        monkeypatch.setattr(Child, name, watched(name, getattr(Child, name)))
+    monkeypatch.setattr(Supervisor, "_read_child",
+                        watched("recv", Supervisor._read_child))
+    with running_worker(live_engine, concurrency=2):
+        runs = [trigger(live_engine, "hello-world", {"name": str(i)}) for i in range(20)]
+        runs += [trigger(live_engine, task_id) for task_id in
+                 ("two-steps", "spawns-child", "exits", "flaky")]
+        runs.append(trigger(live_engine, "hooked", {"fail": True}))
+        for run_id in runs:
+            wait_final(live_engine, run_id)
+        canceled = trigger(live_engine, "sleeper", {"seconds": 30})
+        wait_status(live_engine, canceled, "EXECUTING")
+        live_engine.cancel("dev", canceled)
+        wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "last"}))
+    assert seen == []
