@@ -1,0 +1,107 @@
+"""What the fault suite asserts, computed from the store and the side-effect log.
+
+- lost: a run the suite triggered that the store does not know.
+- stuck: a run (triggered, or a child run) not final once the drain is over.
+- failed: a final run that did not complete; the tasks never fail on their own.
+- recorded steps re-run: an execution of a step that began after the step's result was
+  committed to the journal. The journal's result names the recorded execution (its nonce
+  and attempt number). Another execution is a re-run when it belongs to a later attempt
+  (that attempt began after the recorded attempt lost or gave up its lease, so after the
+  commit: writes are fenced by the lease) or began more than ``MARGIN`` seconds after the
+  journal's write time (a stale attempt still executing). Executions of an earlier attempt
+  before the commit are the allowed at-least-once case: the process died between the side
+  effect and the journal write.
+- duplicate child runs: a parent with more than one child (``trigger_and_wait`` replayed
+  into a second trigger).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from outlast.engine import Engine
+
+#: seconds between the journal's write time (taken before the commit) and a later start
+#: that surely saw the commit
+MARGIN = 0.5
+
+
+@dataclass
+class Findings:
+    triggered: int = 0
+    completed: int = 0
+    lost: list[str] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    reruns: list[str] = field(default_factory=list)
+    duplicate_children: list[str] = field(default_factory=list)
+    step_executions: int = 0
+    steps_at_least_once: int = 0  # allowed: lost before the journal write
+
+
+def all_runs(engine: Engine) -> dict[str, dict[str, Any]]:
+    runs: dict[str, dict[str, Any]] = {}
+    cursor = None
+    while True:
+        page, cursor = engine.list_runs("dev", limit=1000, cursor=cursor)
+        runs.update((r["id"], r) for r in page)
+        if cursor is None:
+            return runs
+
+
+def read_effects(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """run id → step name → executions, in log order."""
+    by_run: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    if path.exists():
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            by_run[record["run"]][record["step"]].append(record)
+    return by_run
+
+
+def check(engine: Engine, triggered: list[str], out: Path) -> Findings:
+    runs = all_runs(engine)
+    found = Findings(triggered=len(triggered))
+    found.lost = [run_id for run_id in triggered if run_id not in runs]
+    found.stuck = sorted(r for r, row in runs.items() if not row["is_final"])
+    found.failed = sorted(r for r, row in runs.items()
+                          if row["is_final"] and row["status"] != "COMPLETED")
+    found.completed = sum(1 for row in runs.values() if row["status"] == "COMPLETED")
+    children: dict[str, int] = defaultdict(int)
+    for row in runs.values():
+        if row.get("parent_id"):
+            children[row["parent_id"]] += 1
+    found.duplicate_children = sorted(p for p, n in children.items() if n > 1)
+    effects = read_effects(out / "effects.jsonl")
+    for run_id, steps in effects.items():
+        journal = {e["name"]: e for e in engine.durable.run_journal(run_id)
+                   if e["kind"] == "step" and e["status"] != "pending"}
+        for name, executions in steps.items():
+            found.step_executions += len(executions)
+            entry = journal.get(name)
+            if entry is not None:
+                _judge(found, run_id, name, entry, executions)
+    return found
+
+
+def _judge(found: Findings, run_id: str, name: str, entry: dict[str, Any],
+           executions: list[dict[str, Any]]) -> None:
+    recorded = entry["result"] or {}
+    written = float(entry["completed_at"] or entry["created_at"])
+    for e in executions:
+        if e["nonce"] == recorded.get("nonce"):
+            continue
+        later_attempt = e["attempt"] > int(recorded.get("attempt", 0))
+        after_commit = float(e["t"]) > written + MARGIN
+        if later_attempt or after_commit:
+            why = "a later attempt" if later_attempt else "a stale attempt after the commit"
+            found.reruns.append(
+                f"{run_id} step {name!r}: recorded by attempt {recorded.get('attempt')}, "
+                f"ran again in attempt {e['attempt']} ({why}, "
+                f"{float(e['t']) - written:+.2f}s after the journal write, pid {e['pid']})")
+        else:
+            found.steps_at_least_once += 1
