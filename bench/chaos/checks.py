@@ -11,6 +11,9 @@
   journal's write time (a stale attempt still executing). Executions of an earlier attempt
   before the commit are the allowed at-least-once case: the process died between the side
   effect and the journal write.
+- attempts failed by platform errors: an attempt that ended FAILED. The tasks never
+  raise, so the error came from the platform (a database call of a durable operation, a
+  broken pipe) and cost the run a retry; kills end attempts CRASHED, not FAILED.
 - duplicate child runs: a parent with more than one child (``trigger_and_wait`` replayed
   into a second trigger).
 """
@@ -39,6 +42,8 @@ class Findings:
     failed: list[str] = field(default_factory=list)
     reruns: list[str] = field(default_factory=list)
     duplicate_children: list[str] = field(default_factory=list)
+    platform_failed_attempts: list[str] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=dict)  # by status
     step_executions: int = 0
     steps_at_least_once: int = 0  # allowed: lost before the journal write
 
@@ -76,6 +81,7 @@ def check(engine: Engine, triggered: list[str], out: Path) -> Findings:
         if row.get("parent_id"):
             children[row["parent_id"]] += 1
     found.duplicate_children = sorted(p for p, n in children.items() if n > 1)
+    _attempts(engine, found, sorted(runs))
     effects = read_effects(out / "effects.jsonl")
     for run_id, steps in effects.items():
         journal = {e["name"]: e for e in engine.durable.run_journal(run_id)
@@ -86,6 +92,19 @@ def check(engine: Engine, triggered: list[str], out: Path) -> Findings:
             if entry is not None:
                 _judge(found, run_id, name, entry, executions)
     return found
+
+
+def _attempts(engine: Engine, found: Findings, run_ids: list[str]) -> None:
+    statuses: dict[str, int] = defaultdict(int)
+    for run_id in run_ids:
+        for attempt in engine.attempts(run_id):
+            statuses[attempt["status"]] += 1
+            if attempt["status"] == "FAILED":
+                error = attempt["error"] or {}
+                found.platform_failed_attempts.append(
+                    f"{run_id} attempt {attempt['number']}: {error.get('type')}: "
+                    f"{str(error.get('message'))[:300]}")
+    found.attempts = dict(sorted(statuses.items()))
 
 
 def _judge(found: Findings, run_id: str, name: str, entry: dict[str, Any],

@@ -34,6 +34,10 @@ TASKS = Path(__file__).with_name("project_tasks.py")
 BIN = Path(sys.executable).parent
 OUTLAST = [str(BIN / "outlast")] if (BIN / "outlast").exists() else [
     sys.executable, "-m", "outlast.cli.main"]
+#: ``outlast`` without click's ``main``, which turns an exception killing the worker into a
+#: silent exit 1 (BrokenPipeError) or "Aborted!" (EOFError): here it shows its traceback
+TRACEBACKS = [sys.executable, "-c", "import sys; from outlast.cli.main import cli; "
+              "cli.invoke(cli.make_context('outlast', sys.argv[1:]))"]
 
 
 @dataclass
@@ -49,6 +53,7 @@ class Options:
     lease: float = 2.0
     gap: tuple[float, float] = (1.0, 4.0)  # seconds between two faults
     keep: bool = False  # keep the temporary directory (logs) for a look afterwards
+    tracebacks: bool = False  # run workers without click's standalone mode (see TRACEBACKS)
 
 
 @dataclass
@@ -69,6 +74,7 @@ class Report:
         f = self.findings
         return {"lost": len(f.lost), "stuck": len(f.stuck), "failed (platform)": len(f.failed),
                 "recorded steps re-run": len(f.reruns),
+                "attempts failed by platform errors": len(f.platform_failed_attempts),
                 "duplicate child runs": len(f.duplicate_children),
                 "unexpected worker deaths": len(self.deaths),
                 "unclean worker stops": len(self.unclean_stops)}
@@ -81,8 +87,10 @@ class Report:
 class Fleet:
     """The running workers; a killed or dead one is replaced by a new one."""
 
-    def __init__(self, root: Path, env: dict[str, str], concurrency: int) -> None:
+    def __init__(self, root: Path, env: dict[str, str], concurrency: int,
+                 command: list[str]) -> None:
         self.root, self.env, self.concurrency = root, env, concurrency
+        self.command = command
         self.workers: list[WorkerProc] = []
         self.retired: list[WorkerProc] = []
         self.deaths: list[str] = []
@@ -91,7 +99,7 @@ class Fleet:
     def start(self) -> WorkerProc:
         self.count += 1
         name = f"w{self.count}"
-        worker = WorkerProc(name, [*OUTLAST, "worker", "--concurrency", str(self.concurrency),
+        worker = WorkerProc(name, [*self.command, "worker", "--concurrency", str(self.concurrency),
                                    "--grace", "5"],
                             self.root, self.env, self.root / f"{name}.log")
         self.workers.append(worker)
@@ -169,7 +177,8 @@ def write_project(root: Path) -> None:
 
 def worker_env(url: str, out: Path, lease: float) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTLAST_")}
-    env.update(PYTHONUNBUFFERED="1", OUTLAST_DATABASE_URL=url, CHAOS_OUT=str(out),
+    env.update(PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1", OUTLAST_DATABASE_URL=url,
+               CHAOS_OUT=str(out),
                OUTLAST_LEASE_SECONDS=str(lease))
     return env
 
@@ -212,7 +221,8 @@ def run_suite(options: Options, say: Any = print) -> Report:
         env = worker_env(url, out, options.lease)
         subprocess.run([*OUTLAST, "migrate"], cwd=root, env=env, check=True,
                        capture_output=True, timeout=120)
-        fleet = Fleet(root, env, options.concurrency)
+        fleet = Fleet(root, env, options.concurrency,
+                      TRACEBACKS if options.tracebacks else OUTLAST)
         return _exercise(options, url, out, fleet, cluster, say)
     finally:
         if fleet is not None:
@@ -308,6 +318,7 @@ def table(report: Report) -> str:
         ("store", report.options.store), ("seed", report.options.seed),
         ("workers (started in all)", f"{report.options.workers} ({report.started})"),
         ("runs triggered", f.triggered), ("runs completed (with children)", f.completed),
+        ("attempts by status", ", ".join(f"{k} {v}" for k, v in f.attempts.items())),
         ("step executions", f.step_executions),
         ("steps run again before their record (allowed)", f.steps_at_least_once),
     ]
@@ -326,7 +337,9 @@ def details(report: Report, limit: int = 10) -> str:
     f = report.findings
     parts = []
     for title, items in [("lost", f.lost), ("stuck", f.stuck), ("failed", f.failed),
-                         ("re-run", f.reruns), ("duplicate children", f.duplicate_children),
+                         ("re-run", f.reruns),
+                         ("attempts failed by platform errors", f.platform_failed_attempts),
+                         ("duplicate children", f.duplicate_children),
                          ("deaths", report.deaths), ("unclean stops", report.unclean_stops)]:
         if items:
             parts.append(f"-- {title} ({len(items)}):\n" + "\n".join(items[:limit]))
@@ -345,6 +358,8 @@ def parse(argv: list[str] | None) -> Options:
     p.add_argument("--faults", default=",".join(FAULTS),
                    help=f"comma-separated subset of {','.join(FAULTS)} (empty: none)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--tracebacks", action="store_true",
+                   help="run workers outside click's standalone mode: deaths show a traceback")
     a = p.parse_args(argv)
     chosen = [f for f in a.faults.split(",") if f]
     unknown = set(chosen) - set(FAULTS)
@@ -352,7 +367,7 @@ def parse(argv: list[str] | None) -> Options:
         p.error(f"unknown faults: {', '.join(sorted(unknown))}")
     return Options(store=a.store, workers=a.workers, concurrency=a.concurrency, runs=a.runs,
                    duration=a.duration, drain=a.drain, seed=a.seed, faults=chosen,
-                   keep=a.keep)
+                   keep=a.keep, tracebacks=a.tracebacks)
 
 
 def main(argv: list[str] | None = None) -> int:
