@@ -101,9 +101,11 @@ class WorkerProc:
         except subprocess.TimeoutExpired:
             return None
 
-    def tail(self, lines: int = 30) -> str:
+    def tail(self, lines: int = 40) -> str:
+        """The end of the worker's log without its INFO lines, so a traceback shows."""
         with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log.read_text(errors="replace").splitlines()
+            return "\n".join([t for t in text if " INFO " not in t][-lines:])
         return ""
 
 
