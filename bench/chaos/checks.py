@@ -90,7 +90,7 @@ def check(engine: Engine, triggered: list[str], out: Path) -> Findings:
             found.step_executions += len(executions)
             entry = journal.get(name)
             if entry is not None:
-                _judge(found, run_id, name, entry, executions)
+                judge(found, run_id, name, entry, executions)
     return found
 
 
@@ -107,7 +107,7 @@ def _attempts(engine: Engine, found: Findings, run_ids: list[str]) -> None:
     found.attempts = dict(sorted(statuses.items()))
 
 
-def _judge(found: Findings, run_id: str, name: str, entry: dict[str, Any],
+def judge(found: Findings, run_id: str, name: str, entry: dict[str, Any],
            executions: list[dict[str, Any]]) -> None:
     recorded = entry["result"] or {}
     written = float(entry["completed_at"] or entry["created_at"])
