@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -60,6 +61,13 @@ class PrivatePostgres:
         """``pg_ctl restart -m fast|immediate``: every connection is cut."""
         self._as_owner("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o",
                        self._options(), "-m", mode, "-w", "-t", "60", "restart")
+        self.restarts += 1
+
+    def outage(self, seconds: float) -> None:
+        """Down for ``seconds`` (``-m immediate``, a crash), then up again."""
+        self._as_owner("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        time.sleep(seconds)
+        self._start()
         self.restarts += 1
 
     def close(self) -> None:

@@ -11,7 +11,8 @@ each of them; one that finds no target (no child forked yet) is tried again next
   supervisor must fork a replacement without its fork server.
 - ``stop``: ``SIGSTOP`` a supervisor for twice the lease and a second more, then
   ``SIGCONT``: its leases expire and its runs are recovered elsewhere meanwhile.
-- ``pg-restart``: restart the private PostgreSQL cluster (``-m fast`` or ``-m immediate``).
+- ``pg-restart``: restart the private PostgreSQL cluster (``-m fast`` or ``-m immediate``),
+  or stop it with ``-m immediate`` and start it 3 s later.
 """
 
 from __future__ import annotations
@@ -116,7 +117,10 @@ class Faults:
 
     def _pg_restart(self) -> str | None:
         assert self.cluster is not None
-        mode = self.rng.choice(["fast", "immediate"])
+        mode = self.rng.choice(["fast", "immediate", "down"])
+        if mode == "down":
+            self.cluster.outage(3.0)
+            return "down for 3s (-m immediate, then start)"
         self.cluster.restart(mode)
         return f"-m {mode}"
 

@@ -101,6 +101,12 @@ class WorkerProc:
         except subprocess.TimeoutExpired:
             return None
 
+    def registered(self) -> bool:
+        """Whether the worker got as far as registering its tasks (its log says so)."""
+        with contextlib.suppress(OSError):
+            return "outlast.worker: registered " in self.log.read_text(errors="replace")
+        return False
+
     def tail(self, lines: int = 40) -> str:
         """The end of the worker's log without its INFO lines, so a traceback shows."""
         with contextlib.suppress(OSError):

@@ -63,6 +63,7 @@ class Report:
     applied: dict[str, int]
     skipped: dict[str, int]
     deaths: list[str]
+    failed_starts: list[str]  # exited before registering (reported, not asserted)
     unclean_stops: list[str]
     orphans: int
     started: int  # workers started in all, replacements included
@@ -95,6 +96,7 @@ class Fleet:
         self.workers: list[WorkerProc] = []
         self.retired: list[WorkerProc] = []
         self.deaths: list[str] = []
+        self.failed_starts: list[str] = []
         self.count = 0
 
     def start(self) -> WorkerProc:
@@ -115,13 +117,19 @@ class Fleet:
         self.start()
 
     def supervise(self) -> None:
-        """A supervisor that exited without being killed by us is a death: note, replace."""
+        """A supervisor that exited without being killed by us is a death: note, replace.
+
+        One that exited before it registered its tasks failed to start (the database was
+        away as it started): reported apart, as a crash loop at start-up is how a fleet
+        manager sees it, not a running worker's death.
+        """
         for worker in list(self.workers):
             code = worker.process.poll()
-            if code is not None and not worker.killed:
-                self.deaths.append(f"{worker.name} (pid {worker.pid}) exited with {code}:\n"
-                                   f"{worker.tail()}")
-                self.replace(worker)
+            if code is None or worker.killed:
+                continue
+            line = f"{worker.name} (pid {worker.pid}) exited with {code}:\n{worker.tail()}"
+            (self.deaths if worker.registered() else self.failed_starts).append(line)
+            self.replace(worker)
 
 
 class Triggerer:
@@ -263,6 +271,7 @@ def _exercise(options: Options, url: str, out: Path, fleet: Fleet,
     with engine_at(url) as engine:
         findings = checks.check(engine, triggerer.ids, out)
     return Report(options, findings, dict(faults.applied), dict(faults.skipped), fleet.deaths,
+                  fleet.failed_starts,
                   unclean, orphans, fleet.count, faults.enabled, faults.log,
                   time.monotonic() - started)
 
@@ -328,6 +337,7 @@ def table(report: Report) -> str:
               + (f" (+{report.skipped[k]} without a target)" if report.skipped.get(k) else ""))
              for k in report.enabled]
     rows.append(("orphans left by killed supervisors", report.orphans))
+    rows.append(("workers that failed to start (database away)", len(report.failed_starts)))
     rows += [(f"ASSERT {k} == 0", v if v == 0 else f"{v}  <-- FAIL")
              for k, v in report.failures().items()]
     rows.append(("seconds", f"{report.seconds:.0f}"))
@@ -342,7 +352,8 @@ def details(report: Report, limit: int = 10) -> str:
                          ("re-run", f.reruns),
                          ("attempts failed by platform errors", f.platform_failed_attempts),
                          ("duplicate children", f.duplicate_children),
-                         ("deaths", report.deaths), ("unclean stops", report.unclean_stops)]:
+                         ("deaths", report.deaths), ("failed starts", report.failed_starts),
+                         ("unclean stops", report.unclean_stops)]:
         if items:
             parts.append(f"-- {title} ({len(items)}):\n" + "\n".join(items[:limit]))
     return "\n".join(parts)
