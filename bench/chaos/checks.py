@@ -72,8 +72,10 @@ def check(engine: Engine, triggered: list[str], out: Path) -> Findings:
     runs = all_runs(engine)
     found = Findings(triggered=len(triggered))
     found.lost = [run_id for run_id in triggered if run_id not in runs]
-    found.stuck = sorted(r for r, row in runs.items() if not row["is_final"])
-    found.failed = sorted(r for r, row in runs.items()
+    found.stuck = sorted(f"{r} {row['status']} ({row['task']})" for r, row in runs.items()
+                         if not row["is_final"])
+    found.failed = sorted(f"{r} {row['status']} ({row['task']}): {row.get('error')}"
+                          for r, row in runs.items()
                           if row["is_final"] and row["status"] != "COMPLETED")
     found.completed = sum(1 for row in runs.values() if row["status"] == "COMPLETED")
     children: dict[str, int] = defaultdict(int)

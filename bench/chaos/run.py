@@ -12,6 +12,7 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -236,7 +237,7 @@ def run_suite(options: Options, say: Any = print) -> Report:
     finally:
         if fleet is not None:
             for worker in fleet.workers + fleet.retired:
-                worker.signal(18)  # SIGCONT: a stopped process cannot die of SIGKILL's wait
+                worker.signal(signal.SIGCONT)
                 worker.kill_session()
         if cluster is not None:
             cluster.close()
@@ -383,8 +384,15 @@ def parse(argv: list[str] | None) -> Options:
                    keep=a.keep, tracebacks=a.tracebacks)
 
 
+def _exit_on(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through run_suite's cleanup
+
+
 def main(argv: list[str] | None = None) -> int:
-    report = run_suite(parse(argv))
+    options = parse(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on)
+    report = run_suite(options)
     print(table(report))
     extra = details(report)
     if extra:
