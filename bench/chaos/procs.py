@@ -101,10 +101,11 @@ class WorkerProc:
         except subprocess.TimeoutExpired:
             return None
 
-    def registered(self) -> bool:
-        """Whether the worker got as far as registering its tasks (its log says so)."""
+    def failed_start(self) -> bool:
+        """Exited before registering its tasks, with the command's "database error" line."""
         with contextlib.suppress(OSError):
-            return "outlast.worker: registered " in self.log.read_text(errors="replace")
+            text = self.log.read_text(errors="replace")
+            return "outlast.worker: registered " not in text and "error: database error" in text
         return False
 
     def tail(self, lines: int = 40) -> str:

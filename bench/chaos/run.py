@@ -120,16 +120,16 @@ class Fleet:
     def supervise(self) -> None:
         """A supervisor that exited without being killed by us is a death: note, replace.
 
-        One that exited before it registered its tasks failed to start (the database was
-        away as it started): reported apart, as a crash loop at start-up is how a fleet
-        manager sees it, not a running worker's death.
+        One that exited before it registered its tasks saying the database was away failed
+        to start: reported apart, as a crash loop at start-up is how a fleet manager sees
+        it, not a running worker's death. Any other exit is a death.
         """
         for worker in list(self.workers):
             code = worker.process.poll()
             if code is None or worker.killed:
                 continue
             line = f"{worker.name} (pid {worker.pid}) exited with {code}:\n{worker.tail()}"
-            (self.deaths if worker.registered() else self.failed_starts).append(line)
+            (self.failed_starts if worker.failed_start() else self.deaths).append(line)
             self.replace(worker)
 
 
