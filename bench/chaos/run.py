@@ -271,6 +271,10 @@ def _exercise(options: Options, url: str, out: Path, fleet: Fleet,
     unclean = _stop_all(fleet)
     with engine_at(url) as engine:
         findings = checks.check(engine, triggerer.ids, out)
+    # a trigger the store never accepted (it was away until the end) is lost as well
+    findings.lost += [f"trigger #{i} never accepted" for i in range(len(triggerer.ids),
+                                                                    options.runs)]
+    findings.triggered = options.runs
     return Report(options, findings, dict(faults.applied), dict(faults.skipped), fleet.deaths,
                   fleet.failed_starts,
                   unclean, orphans, fleet.count, faults.enabled, faults.log,
