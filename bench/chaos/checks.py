@@ -58,6 +58,11 @@ def all_runs(engine: Engine) -> dict[str, dict[str, Any]]:
             return runs
 
 
+def stuck(runs: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(f"{r} {row['status']} ({row['task']})" for r, row in runs.items()
+                  if not row["is_final"])
+
+
 def read_effects(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """run id → step name → executions, in log order."""
     by_run: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
@@ -72,8 +77,7 @@ def check(engine: Engine, triggered: list[str], out: Path) -> Findings:
     runs = all_runs(engine)
     found = Findings(triggered=len(triggered))
     found.lost = [run_id for run_id in triggered if run_id not in runs]
-    found.stuck = sorted(f"{r} {row['status']} ({row['task']})" for r, row in runs.items()
-                         if not row["is_final"])
+    found.stuck = stuck(runs)
     found.failed = sorted(f"{r} {row['status']} ({row['task']}): {row.get('error')}"
                           for r, row in runs.items()
                           if row["is_final"] and row["status"] != "COMPLETED")

@@ -215,6 +215,14 @@ def _all_final(url: str, ids: list[str]) -> bool:
     return all(i in runs for i in ids) and all(r["is_final"] for r in runs.values())
 
 
+def _non_final(url: str) -> list[str]:
+    for _ in range(30):  # the database may be restarting still
+        with contextlib.suppress(Exception), engine_at(url) as engine:
+            return checks.stuck(checks.all_runs(engine))
+        time.sleep(1)
+    return ["(the database did not answer after the drain)"]
+
+
 def run_suite(options: Options, say: Any = print) -> Report:
     tmp = Path(tempfile.mkdtemp(prefix="outlast-chaos-"))
     cluster: PrivatePostgres | None = None
@@ -267,6 +275,7 @@ def _exercise(options: Options, url: str, out: Path, fleet: Fleet,
     drained = _drain(options, url, fleet, triggerer)
     triggerer.close()
     say(f"chaos: drain {'done' if drained else 'TIMED OUT'}")
+    stuck = [] if drained else _non_final(url)  # before stopping the workers changes them
     orphans = _orphans(fleet, faults)
     unclean = _stop_all(fleet)
     with engine_at(url) as engine:
@@ -275,6 +284,7 @@ def _exercise(options: Options, url: str, out: Path, fleet: Fleet,
     findings.lost += [f"trigger #{i} never accepted" for i in range(len(triggerer.ids),
                                                                     options.runs)]
     findings.triggered = options.runs
+    findings.stuck = sorted(set(findings.stuck) | set(stuck))
     return Report(options, findings, dict(faults.applied), dict(faults.skipped), fleet.deaths,
                   fleet.failed_starts,
                   unclean, orphans, fleet.count, faults.enabled, faults.log,
