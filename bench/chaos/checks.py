@@ -14,6 +14,8 @@
 - attempts failed by platform errors: an attempt that ended FAILED. The tasks never
   raise, so the error came from the platform (a database call of a durable operation, a
   broken pipe) and cost the run a retry; kills end attempts CRASHED, not FAILED.
+- outputs that disagree with the journal: a completed run returns the nonces of its
+  steps; they must be the ones the journal recorded (replay answered from the record).
 - duplicate child runs: a parent with more than one child (``trigger_and_wait`` replayed
   into a second trigger).
 """
@@ -42,6 +44,7 @@ class Findings:
     failed: list[str] = field(default_factory=list)
     reruns: list[str] = field(default_factory=list)
     duplicate_children: list[str] = field(default_factory=list)
+    wrong_outputs: list[str] = field(default_factory=list)
     platform_failed_attempts: list[str] = field(default_factory=list)
     attempts: dict[str, int] = field(default_factory=dict)  # by status
     step_executions: int = 0
@@ -92,6 +95,8 @@ def check(engine: Engine, triggered: list[str], out: Path) -> Findings:
     for run_id, steps in effects.items():
         journal = {e["name"]: e for e in engine.durable.run_journal(run_id)
                    if e["kind"] == "step" and e["status"] != "pending"}
+        if run_id in runs:
+            compare_output(found, runs[run_id], journal)
         for name, executions in steps.items():
             found.step_executions += len(executions)
             entry = journal.get(name)
@@ -111,6 +116,24 @@ def _attempts(engine: Engine, found: Findings, run_ids: list[str]) -> None:
                     f"{run_id} attempt {attempt['number']}: {error.get('type')}: "
                     f"{str(error.get('message'))[:300]}")
     found.attempts = dict(sorted(statuses.items()))
+
+
+#: the steps whose recorded nonces a completed run returns, in order, per task
+OUTPUT_STEPS = {"chaos-durable": ["one", "two", "three"],
+                "chaos-parent": ["before-child", "after-child"]}
+
+
+def compare_output(found: Findings, run: dict[str, Any],
+                    journal: dict[str, dict[str, Any]]) -> None:
+    """A completed run returns the nonces its journal recorded: replay answered from it."""
+    names = OUTPUT_STEPS.get(run["task"])
+    if run["status"] != "COMPLETED" or names is None:
+        return
+    output = run["output"]
+    got = output if isinstance(output, list) else [output.get("first"), output.get("last")]
+    recorded = [(journal.get(n) or {}).get("result", {}).get("nonce") for n in names]
+    if got != recorded:
+        found.wrong_outputs.append(f"{run['id']}: returned {got}, journal has {recorded}")
 
 
 def judge(found: Findings, run_id: str, name: str, entry: dict[str, Any],

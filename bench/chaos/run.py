@@ -79,6 +79,7 @@ class Report:
                 "recorded steps re-run": len(f.reruns),
                 "attempts failed by platform errors": len(f.platform_failed_attempts),
                 "duplicate child runs": len(f.duplicate_children),
+                "outputs that disagree with the journal": len(f.wrong_outputs),
                 "unexpected worker deaths": len(self.deaths),
                 "unclean worker stops": len(self.unclean_stops)}
 
@@ -367,6 +368,7 @@ def details(report: Report, limit: int = 10) -> str:
                          ("re-run", f.reruns),
                          ("attempts failed by platform errors", f.platform_failed_attempts),
                          ("duplicate children", f.duplicate_children),
+                         ("outputs that disagree with the journal", f.wrong_outputs),
                          ("deaths", report.deaths), ("failed starts", report.failed_starts),
                          ("unclean stops", report.unclean_stops)]:
         if items:

@@ -54,7 +54,7 @@ def counts(report: Report, *names: str) -> dict[str, int]:
 def test_faults_lose_no_run_and_rerun_no_recorded_step(report: Report) -> None:
     assert set(report.applied) == set(report.enabled), shown(report)
     names = ("lost", "stuck", "failed (platform)", "recorded steps re-run",
-             "duplicate child runs")
+             "duplicate child runs", "outputs that disagree with the journal")
     assert counts(report, *names) == dict.fromkeys(names, 0), shown(report)
 
 

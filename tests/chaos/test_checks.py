@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from bench.chaos.checks import Findings, judge
+from bench.chaos.checks import Findings, compare_output, judge
 
 WRITTEN = 1000.0  # when the journal entry was written
 
@@ -34,3 +34,14 @@ def test_a_rerun_is_a_start_after_the_record(other: dict[str, Any], rerun: bool)
     found = Findings()
     judge(found, "run_1", "one", ENTRY, [run("rec", 2, WRITTEN - 0.2), other])
     assert (len(found.reruns), found.steps_at_least_once) == ((1, 0) if rerun else (0, 1))
+
+
+def test_a_completed_run_returns_what_its_journal_recorded() -> None:
+    journal = {name: {"result": {"nonce": name[0], "attempt": 1}}
+               for name in ("one", "two", "three")}
+    found = Findings()
+    for output in (["o", "t", "t"], ["o", "x", "t"]):
+        compare_output(found, {"id": "run_1", "task": "chaos-durable", "status": "COMPLETED",
+                               "output": output}, journal)
+    assert found.wrong_outputs == ["run_1: returned ['o', 'x', 't'], journal has "
+                                   "['o', 't', 't']"]
