@@ -48,6 +48,9 @@ CASES = [
     ("timed-out-last", outcome("timed_out", 3), FIXED, Decision("time_out")),
     ("released", outcome("released", 1), FIXED, Decision("release")),
     ("released-last", outcome("released", 3), FIXED, Decision("release")),
+    ("platform-error-gives-back", outcome("platform_error", 1), FIXED, Decision("release")),
+    ("platform-error-last-gives-back", outcome("platform_error", 3), FIXED,
+     Decision("release")),
 ]
 
 

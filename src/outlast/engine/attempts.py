@@ -29,7 +29,8 @@ from outlast.store.protocol import Tx
 log = logging.getLogger("outlast.engine")
 
 OutcomeKind = Literal[
-    "completed", "failed", "aborted", "crashed", "oom", "timed_out", "released", "suspended"
+    "completed", "failed", "aborted", "crashed", "oom", "timed_out", "released", "suspended",
+    "platform_error",
 ]
 
 
@@ -72,7 +73,7 @@ def decide(outcome: Outcome, facts: RunFacts) -> Decision:
     kind = outcome.kind
     if kind == "completed":
         return Decision("complete")
-    if kind == "released":
+    if kind in ("released", "platform_error"):  # not the task's doing: attempt given back
         return Decision("release")
     if kind == "suspended":
         return Decision("suspend")

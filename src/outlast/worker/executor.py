@@ -22,7 +22,7 @@ from outlast.jsonutil import dumps
 from outlast.observability import span
 from outlast.sdk import streams
 from outlast.sdk.context import AttemptInfo, QueueInfo, RunContext, RunInfo, TaskInfo
-from outlast.sdk.durable import DurableRun, Runtime, SuspendRun, current_run
+from outlast.sdk.durable import DurableRun, HandBack, Runtime, SuspendRun, current_run
 from outlast.sdk.logger import logger
 from outlast.sdk.retry import RetryDecision
 from outlast.sdk.task import Task
@@ -108,7 +108,7 @@ def _finish_streams(durable: DurableRun) -> None:
     """Write the attempt's buffered stream chunks before it reports how it ended."""
     try:
         streams.finish(durable)
-    except OutlastError as exc:  # the lease is gone: the outcome will be refused too
+    except (OutlastError, HandBack) as exc:  # lease gone or database away: not the run's
         logger.error(f"stream chunks were not written: {exc}")
 
 
@@ -125,6 +125,9 @@ def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext) -> Outcome:
         dumps(output, f"output of task {task.id!r}")
     except SuspendRun:
         return _replace(base, kind="suspended")
+    except HandBack as exc:  # the database, not the task, failed: back to the queue uncharged
+        return _replace(base, kind="platform_error",
+                        error={"type": "PlatformUnavailable", "message": str(exc)})
     except BaseException as exc:  # noqa: BLE001 - classify every way user code can end
         return _failed(task, base, payload, ctx, exc)
     _run_hook(task, "on_success", payload, output, ctx)
