@@ -105,6 +105,10 @@ def worker(store: Store) -> Iterator[tuple[Engine, Supervisor]]:
         yield engine, sup
 
 
+def executing(engine: Engine, run_id: str) -> None:
+    wait_for(lambda: engine.retrieve("dev", run_id)["status"] == "EXECUTING", 30, "the start")
+
+
 def started(engine: Engine, run_id: str, tmp_path: Path) -> Path:
     """Wait until the run recorded its first step; the file that lets it go on."""
     wait_for(lambda: len(engine.durable.run_journal(run_id)) == 1, 30, "the first step")
@@ -145,3 +149,18 @@ def test_an_outage_longer_than_the_lease_allows_hands_the_attempt_back_uncharged
     released = [e for e in engine.events(run_id) if e["kind"] == "release"]
     assert len(released) == 1
     assert released[0]["data"]["error"]["type"] == "PlatformUnavailable"
+
+
+def test_a_result_that_ends_in_an_outage_is_written_once_the_database_is_back(
+        store_url: str, outage_store: Store, tmp_path: Path) -> None:
+    with worker(outage_store) as (engine, sup):
+        run_id = trigger(engine, "dw-outage-result", {"go": str(tmp_path / "go")})
+        executing(engine, run_id)
+        with outage(store_url, run_id):
+            (tmp_path / "go").touch()
+            wait_for(lambda: any(o.run_id == run_id for o in sup.pending.outcomes), 30,
+                     "the outcome to wait for the database")
+            wait_for(lambda: sup._backoff_until > 0, 30, "a write to meet the fault")
+            assert any(o.run_id == run_id for o in sup.pending.outcomes)  # kept, not lost
+        run = wait_final(engine, run_id, 60)
+    assert (run["status"], run["output"], run["attempts"]) == ("COMPLETED", "done", 1)

@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from outlast.engine.attempts import Decision, Outcome, RunFacts, decide, is_final_failure
+from outlast.engine.attempts import (
+    MAX_PLATFORM_HANDBACKS,
+    Decision,
+    Outcome,
+    RunFacts,
+    decide,
+    is_final_failure,
+)
 from outlast.sdk.retry import Retry
 
 FIXED = Retry(max_attempts=3, factor=2.0, min_delay=1.0, max_delay=30.0, randomize=False)
@@ -59,6 +66,17 @@ CASES = [
 def test_decide(result: Outcome, policy: Retry, expected: Decision) -> None:
     facts = RunFacts(max_attempts=policy.max_attempts, retry=policy, machine="small-1x")
     assert decide(result, facts) == expected
+
+
+@pytest.mark.parametrize(("earlier", "expected"), [
+    (0, "release"), (1, "release"), (MAX_PLATFORM_HANDBACKS - 2, "release"),
+    (MAX_PLATFORM_HANDBACKS - 1, "system_failure"), (MAX_PLATFORM_HANDBACKS, "system_failure"),
+])
+def test_platform_handbacks_end_in_system_failure_only_past_the_cap(earlier: int,
+                                                                   expected: str) -> None:
+    facts = RunFacts(max_attempts=1, retry=FIXED, machine="small-1x",
+                     platform_handbacks=earlier)
+    assert decide(outcome("platform_error", 1), facts) == Decision(expected)
 
 
 def test_run_max_attempts_overrides_the_policy() -> None:

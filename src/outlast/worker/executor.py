@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from outlast.clock import to_datetime
-from outlast.engine.attempts import Outcome, is_final_failure
+from outlast.engine.attempts import PLATFORM_ERROR, Outcome, is_final_failure
 from outlast.errors import AbortTaskRunError, OutlastError, ValidationError
 from outlast.jsonutil import dumps
 from outlast.observability import span
@@ -127,7 +127,7 @@ def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext) -> Outcome:
         return _replace(base, kind="suspended")
     except HandBack as exc:  # the database, not the task, failed: back to the queue uncharged
         return _replace(base, kind="platform_error",
-                        error={"type": "PlatformUnavailable", "message": str(exc)})
+                        error={"type": PLATFORM_ERROR, "message": str(exc)})
     except BaseException as exc:  # noqa: BLE001 - classify every way user code can end
         return _failed(task, base, payload, ctx, exc)
     _run_hook(task, "on_success", payload, output, ctx)

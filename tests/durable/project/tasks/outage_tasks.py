@@ -25,3 +25,12 @@ def through_an_outage(payload: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - the platform's trouble must not reach here
         return {"saw": f"{type(exc).__name__}: {exc}"}
     return {"first": first, "second": second}
+
+
+@task(id="dw-outage-result", retry=Retry(max_attempts=1))
+def result_in_an_outage(payload: dict[str, Any]) -> str:
+    """No durable call: it ends (once ``go`` exists) while the database is away."""
+    go = Path(payload["go"])
+    while not go.exists():
+        time.sleep(0.02)
+    return "done"
