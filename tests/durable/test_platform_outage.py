@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -23,10 +24,12 @@ import pytest
 import tests.worker.support as worker_support
 from outlast.engine import Engine
 from outlast.store import Store
+from outlast.store.faults import is_transient
 from outlast.store.open import open_store
 from outlast.store.sqlite.store import SQLiteStore
 from outlast.worker.supervisor import Supervisor
-from tests.worker.support import trigger, wait_final, wait_for
+from tests.conftest import PG_ADMIN_URL
+from tests.worker.support import trigger, wait_for
 
 PROJECT = Path(__file__).parent / "project"
 #: short enough for a test, long enough that heartbeats keep the run through the outage
@@ -99,8 +102,26 @@ def _terminating(url: str, run_id: str) -> Iterator[None]:
 
 
 @contextmanager
-def worker(store: Store) -> Iterator[tuple[Engine, Supervisor]]:
-    engine = Engine(store, lease_seconds=LEASE)
+def refusing(url: str) -> Iterator[None]:
+    """PostgreSQL: this test's database refuses connections and drops the ones it has,
+    as a server does while it restarts (the cluster and other databases are untouched)."""
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    database = psycopg.sql.Identifier(str(name))
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(psycopg.sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false")
+                      .format(database))
+        try:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s", (name,))
+            yield
+        finally:
+            admin.execute(psycopg.sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true")
+                          .format(database))
+
+
+@contextmanager
+def worker(store: Store, lease: float = LEASE) -> Iterator[tuple[Engine, Supervisor]]:
+    engine = Engine(store, lease_seconds=lease)
     with worker_support.running_worker(engine, 1, root=PROJECT, probe="dw-outage") as sup:
         yield engine, sup
 
@@ -115,8 +136,25 @@ def started(engine: Engine, run_id: str, tmp_path: Path) -> Path:
     return tmp_path / "go"
 
 
+def final_after_outage(engine: Engine, run_id: str) -> dict[str, Any]:
+    """The run once final; the pool may take a few seconds to connect again first."""
+    seen: dict[str, Any] = {}
+
+    def final() -> bool:
+        try:
+            seen["run"] = engine.retrieve("dev", run_id)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            return False
+        return bool(seen["run"]["is_final"])
+
+    wait_for(final, 90, f"run {run_id} to finish")
+    return seen["run"]
+
+
 def assert_completed_uncharged(engine: Engine, run_id: str) -> None:
-    run = wait_final(engine, run_id, 60)
+    run = final_after_outage(engine, run_id)
     assert run["output"] == {"first": "before", "second": "during"}, run
     assert run["status"] == "COMPLETED"
     assert run["attempts"] == 1  # the outage charged nothing
@@ -162,5 +200,21 @@ def test_a_result_that_ends_in_an_outage_is_written_once_the_database_is_back(
                      "the outcome to wait for the database")
             wait_for(lambda: sup._backoff_until > 0, 30, "a write to meet the fault")
             assert any(o.run_id == run_id for o in sup.pending.outcomes)  # kept, not lost
-        run = wait_final(engine, run_id, 60)
+        run = final_after_outage(engine, run_id)
     assert (run["status"], run["output"], run["attempts"]) == ("COMPLETED", "done", 1)
+
+
+def test_a_restarting_postgres_that_refuses_connections_hands_the_attempt_back(
+        store_url: str, outage_store: Store, tmp_path: Path) -> None:
+    """No connection to be had: each try gives up after the store's checkout timeout
+    (the worker's loop goes on), until the attempt is handed back, uncharged."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("refused connections are a PostgreSQL matter")
+    with worker(outage_store, lease=24.0) as (engine, sup):
+        run_id = trigger(engine, "dw-outage", {"go": str(tmp_path / "go")})
+        go = started(engine, run_id, tmp_path)
+        with refusing(store_url):
+            go.touch()
+            wait_for(lambda: any(o.kind == "platform_error" for o in sup.pending.outcomes),
+                     60, "the attempt to be handed back")
+        assert_completed_uncharged(engine, run_id)
