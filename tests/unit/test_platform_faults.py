@@ -4,6 +4,8 @@ running attempt waits it out or gives up without its code ever seeing it."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+from multiprocessing import Pipe
 from typing import Any
 
 import psycopg
@@ -12,9 +14,12 @@ import psycopg_pool
 import pytest
 
 from outlast.errors import OutlastError, PlatformUnavailableError, ValidationError, error_from_body
+from outlast.sdk import calls
 from outlast.sdk.durable import HandBack, patiently
 from outlast.store.faults import is_transient
+from outlast.worker.child import PipeTransport
 from outlast.worker.child_calls import PlatformFaults
+from outlast.worker.messages import Reply
 
 TRANSIENT: list[tuple[str, BaseException]] = [
     ("pg-connection-lost", psycopg.OperationalError(
@@ -137,3 +142,25 @@ def test_patiently_leaves_real_errors_alone() -> None:
 
     with pytest.raises(OutlastError, match="bad"):
         patiently(ask, lambda _: pytest.fail("a real error must not be waited on"))
+
+
+def test_an_sdk_call_from_task_code_waits_out_the_database_too() -> None:
+    """``runs.retrieve`` in a task goes up the child's pipe; the worker's "unavailable,
+    ask again" answers never reach task code."""
+    child_end, worker_end = Pipe()
+    away = PlatformUnavailableError("database away", retry_after=0.01, hand_back=False)
+
+    def worker() -> None:
+        for answer in (away, away, {"id": "run_1"}):
+            request = worker_end.recv()
+            if isinstance(answer, PlatformUnavailableError):
+                worker_end.send(Reply(request.request_id, False, error=answer.to_dict(),
+                                      status=503))
+            else:
+                worker_end.send(Reply(request.request_id, True, answer))
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    pipe = PipeTransport(child_end, threading.Lock())
+    assert pipe.send(calls.retrieve("run_1")) == {"id": "run_1"}
+    thread.join(10)

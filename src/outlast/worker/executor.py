@@ -75,9 +75,11 @@ def _run_hook(task: Task[..., Any], name: str, *args: Any) -> None:
     hook = task.hooks.get(name)
     if hook is None:
         return
+    # a failing hook is logged and never changes the run's result; nor does the database
+    # staying away during a hook's SDK call (HandBack): the run's own outcome still stands
     try:
         call_flexibly(hook, *args)
-    except Exception as exc:  # a failing hook is logged, never changes the run's result
+    except (Exception, HandBack) as exc:
         logger.error(f"{name} hook failed: {exc!r}", hook=name)
 
 
