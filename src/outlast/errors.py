@@ -1,20 +1,20 @@
 """Every error Outlast raises on purpose, under one root.
 
-    OutlastError                      code               HTTP
-    ├── ValidationError               invalid_request     400
-    │   └── PayloadTooLargeError      payload_too_large   413
-    ├── NotFoundError                 not_found           404
-    │   ├── TaskNotFoundError         task_not_found      404
-    │   ├── RunNotFoundError          run_not_found       404
-    │   └── ScheduleNotFoundError     schedule_not_found  404
-    ├── ConflictError                 conflict            409
-    │   └── InvalidTransitionError    invalid_transition  409
-    ├── AuthError                     unauthorized        401
-    │   └── ForbiddenError            forbidden           403
-    ├── PlatformUnavailableError      platform_unavailable 503
-    ├── ApiError                      (from the server)   any
-    ├── TaskRunFailed                 run_failed          -
-    └── ConfigError                   config_error        -
+    OutlastError                      code                  HTTP
+    ├── ValidationError               invalid_request       400
+    │   └── PayloadTooLargeError      payload_too_large     413
+    ├── NotFoundError                 not_found             404
+    │   ├── TaskNotFoundError         task_not_found        404
+    │   ├── RunNotFoundError          run_not_found         404
+    │   └── ScheduleNotFoundError     schedule_not_found    404
+    ├── ConflictError                 conflict              409
+    │   └── InvalidTransitionError    invalid_transition    409
+    ├── AuthError                     unauthorized          401
+    │   └── ForbiddenError            forbidden             403
+    ├── PlatformUnavailableError      platform_unavailable  503
+    ├── ApiError                      (from the server)     any
+    ├── TaskRunFailed                 run_failed            -
+    └── ConfigError                   config_error          -
 
     AbortTaskRunError  raised by task code: fail now, no further attempts.
 

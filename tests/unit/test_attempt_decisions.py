@@ -55,9 +55,10 @@ CASES = [
     ("timed-out-last", outcome("timed_out", 3), FIXED, Decision("time_out")),
     ("released", outcome("released", 1), FIXED, Decision("release")),
     ("released-last", outcome("released", 3), FIXED, Decision("release")),
-    ("platform-error-gives-back", outcome("platform_error", 1), FIXED, Decision("release")),
+    ("platform-error-gives-back", outcome("platform_error", 1), FIXED,
+     Decision("release", 1.0)),
     ("platform-error-last-gives-back", outcome("platform_error", 3), FIXED,
-     Decision("release")),
+     Decision("release", 1.0)),
 ]
 
 
@@ -69,14 +70,16 @@ def test_decide(result: Outcome, policy: Retry, expected: Decision) -> None:
 
 
 @pytest.mark.parametrize(("earlier", "expected"), [
-    (0, "release"), (1, "release"), (MAX_PLATFORM_HANDBACKS - 2, "release"),
-    (MAX_PLATFORM_HANDBACKS - 1, "system_failure"), (MAX_PLATFORM_HANDBACKS, "system_failure"),
+    (0, Decision("release", 1.0)), (1, Decision("release", 2.0)),
+    (3, Decision("release", 8.0)), (MAX_PLATFORM_HANDBACKS - 2, Decision("release", 60.0)),
+    (MAX_PLATFORM_HANDBACKS - 1, Decision("system_failure")),
+    (MAX_PLATFORM_HANDBACKS, Decision("system_failure")),
 ])
-def test_platform_handbacks_end_in_system_failure_only_past_the_cap(earlier: int,
-                                                                   expected: str) -> None:
+def test_platform_handbacks_back_off_and_end_in_system_failure_only_past_the_cap(
+        earlier: int, expected: Decision) -> None:
     facts = RunFacts(max_attempts=1, retry=FIXED, machine="small-1x",
                      platform_handbacks=earlier)
-    assert decide(outcome("platform_error", 1), facts) == Decision(expected)
+    assert decide(outcome("platform_error", 1), facts) == expected
 
 
 def test_run_max_attempts_overrides_the_policy() -> None:

@@ -12,7 +12,8 @@ outcome goes through ``record_one``.
 
 An attempt the platform could not carry through (``platform_error``: the database stayed
 unavailable longer than its lease allows) is given back like a shutdown's hand-back: it
-never counts against the task's retries. Only a run handed back that way
+never counts against the task's retries (it waits a backoff before its next claim, so
+a flaky database gets time to settle). Only a run handed back that way
 ``MAX_PLATFORM_HANDBACKS`` times ends ``SYSTEM_FAILURE``: the platform gives up on it,
 and says so, rather than taking it back forever or blaming the task's code.
 """
@@ -36,6 +37,8 @@ log = logging.getLogger("outlast.engine")
 
 #: platform hand-backs of one run before the platform gives up on it (SYSTEM_FAILURE)
 MAX_PLATFORM_HANDBACKS = 10
+#: seconds a handed-back run waits before its next claim, at most (doubling from 1 s)
+MAX_PLATFORM_BACKOFF = 60.0
 #: the error type of a platform hand-back, in its outcome and its ``release`` event
 PLATFORM_ERROR = "PlatformUnavailable"
 
@@ -92,7 +95,7 @@ def decide(outcome: Outcome, facts: RunFacts) -> Decision:
     if kind == "platform_error":  # not the task's doing: the attempt is given back
         if facts.platform_handbacks + 1 >= MAX_PLATFORM_HANDBACKS:
             return Decision("system_failure")
-        return Decision("release")
+        return Decision("release", delay=platform_backoff(facts.platform_handbacks))
     if kind == "suspended":
         return Decision("suspend")
     if kind == "timed_out":
@@ -111,6 +114,12 @@ def decide(outcome: Outcome, facts: RunFacts) -> Decision:
     if kind == "oom" and facts.retry.out_of_memory_machine:
         machine = facts.retry.out_of_memory_machine
     return Decision("retry", delay=delay, machine=machine)
+
+
+def platform_backoff(earlier: int) -> float:
+    """Seconds before a run handed back for platform errors is claimed again: a flaky
+    database gets time to settle rather than the run bouncing straight back."""
+    return min(MAX_PLATFORM_BACKOFF, 2.0 ** earlier)
 
 
 def is_final_failure(outcome: Outcome, max_attempts: int) -> bool:
