@@ -13,13 +13,16 @@ import psycopg.errors as pg
 import psycopg_pool
 import pytest
 
+from outlast import step, task
 from outlast.errors import OutlastError, PlatformUnavailableError, ValidationError, error_from_body
 from outlast.sdk import calls
 from outlast.sdk.durable import HandBack, patiently
+from outlast.sdk.registry import Registry
 from outlast.store.faults import is_transient
 from outlast.worker.child import PipeTransport
 from outlast.worker.child_calls import PlatformFaults
-from outlast.worker.messages import Reply
+from outlast.worker.executor import run_attempt
+from outlast.worker.messages import Assignment, Reply
 
 TRANSIENT: list[tuple[str, BaseException]] = [
     ("pg-connection-lost", psycopg.OperationalError(
@@ -164,3 +167,50 @@ def test_an_sdk_call_from_task_code_waits_out_the_database_too() -> None:
     pipe = PipeTransport(child_end, threading.Lock())
     assert pipe.send(calls.retrieve("run_1")) == {"id": "run_1"}
     thread.join(10)
+
+
+# -- the attempt ends uncharged, sync or async ------------------------------------------------
+
+
+def _hand_back_runtime(op: str, args: dict[str, Any]) -> Any:
+    if op == "journal":
+        return []
+    raise PlatformUnavailableError("database away", retry_after=0.0, hand_back=True)
+
+
+def _job(task_id: str) -> Assignment:
+    run = {"id": "run_1", "task_id": task_id, "payload": "null", "tags": "[]",
+           "created_at": 0.0, "metadata": "{}", "max_attempts": 1, "queue": task_id,
+           "machine": "small-1x"}
+    return Assignment(run, "lease_1", 1, None, "dev")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_an_attempt_the_database_gave_up_on_ends_as_a_platform_error(kind: str) -> None:
+    reg = Registry()
+    seen: list[str] = []
+
+    if kind == "sync":
+        @task(id="t", registry=reg)
+        def sync_task(payload: Any) -> str:
+            try:
+                return str(step.run("s", lambda: 1))
+            except Exception as exc:  # what task code would write
+                seen.append(repr(exc))
+                raise
+    else:
+        @task(id="t", registry=reg)
+        async def async_task(payload: Any) -> str:
+            try:
+                return str(await step.run_async("s", _one))
+            except Exception as exc:
+                seen.append(repr(exc))
+                raise
+
+    done = run_attempt(reg.get("t"), _job("t"), lambda message: None, _hand_back_runtime)
+    assert (done.kind, seen) == ("platform_error", [])
+    assert done.error is not None and done.error["type"] == "PlatformUnavailable"
+
+
+async def _one() -> int:
+    return 1
