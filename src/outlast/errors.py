@@ -1,26 +1,32 @@
 """Every error Outlast raises on purpose, under one root.
 
-    OutlastError                      code               HTTP
-    ├── ValidationError               invalid_request     400
-    │   └── PayloadTooLargeError      payload_too_large   413
-    ├── NotFoundError                 not_found           404
-    │   ├── TaskNotFoundError         task_not_found      404
-    │   ├── RunNotFoundError          run_not_found       404
-    │   └── ScheduleNotFoundError     schedule_not_found  404
-    ├── ConflictError                 conflict            409
-    │   └── InvalidTransitionError    invalid_transition  409
-    ├── AuthError                     unauthorized        401
-    │   └── ForbiddenError            forbidden           403
-    ├── ApiError                      (from the server)   any
-    ├── TaskRunFailed                 run_failed          -
-    └── ConfigError                   config_error        -
+    OutlastError                      code                  HTTP
+    ├── ValidationError               invalid_request       400
+    │   └── PayloadTooLargeError      payload_too_large     413
+    ├── NotFoundError                 not_found             404
+    │   ├── TaskNotFoundError         task_not_found        404
+    │   ├── RunNotFoundError          run_not_found         404
+    │   └── ScheduleNotFoundError     schedule_not_found    404
+    ├── ConflictError                 conflict              409
+    │   └── InvalidTransitionError    invalid_transition    409
+    ├── AuthError                     unauthorized          401
+    │   └── ForbiddenError            forbidden             403
+    ├── PlatformUnavailableError      platform_unavailable  503
+    ├── ApiError                      (from the server)     any
+    ├── TaskRunFailed                 run_failed            -
+    └── ConfigError                   config_error          -
 
     AbortTaskRunError  raised by task code: fail now, no further attempts.
 
 Each error has a stable ``code`` so that the HTTP layer maps it to a status in one
 place (``server/errors.py``) and the HTTP client maps it back to the same class.
-Signals that must not be swallowed by user code (suspension, cancellation) derive
-from ``BaseException`` and live in ``worker``.
+Signals that must not be swallowed by user code (suspension, a hand-back when the
+platform is unavailable) derive from ``BaseException`` and live in ``sdk/durable.py``.
+
+``PlatformUnavailableError`` is the platform's trouble, never the task's: the database
+is away or busy for a moment. Task code never sees it from a durable operation (the
+worker retries it, then hands the attempt back uncharged); from a client it means
+"try again shortly".
 """
 
 from __future__ import annotations
@@ -105,6 +111,17 @@ class ConfigError(OutlastError):
     code = "config_error"
 
 
+class PlatformUnavailableError(OutlastError):
+    """The database is unreachable or busy for now (a restart, a lost connection, a lock).
+
+    ``details`` may say ``retry_after`` (seconds) and, for a running attempt's durable
+    operation, ``hand_back`` (stop trying: the attempt goes back to the queue uncharged).
+    """
+
+    code = "platform_unavailable"
+    http_status = 503
+
+
 class ApiError(OutlastError):
     """An error answer from an Outlast server that maps to no local class."""
 
@@ -144,6 +161,7 @@ _BY_CODE: dict[str, type[OutlastError]] = {
         InvalidTransitionError,
         AuthError,
         ForbiddenError,
+        PlatformUnavailableError,
     )
 }
 

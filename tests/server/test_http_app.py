@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -36,6 +37,19 @@ def test_healthz_is_503_when_the_store_does_not_answer(
         r = anonymous.get("/healthz")
     assert (r.status_code, r.json()) == (503, {"status": "unavailable"})
     assert "database is restarting" in caplog.text
+
+
+def test_a_database_away_for_a_moment_is_a_503_to_retry(
+        client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    @contextmanager
+    def locked(write: bool = True) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(engine.store, "transaction", locked)
+    r = client.get(f"{API}/runs")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert r.json()["error"]["code"] == "platform_unavailable"
 
 
 def test_openapi_lists_every_route(anonymous: TestClient) -> None:

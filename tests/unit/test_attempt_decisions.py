@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from outlast.engine.attempts import Decision, Outcome, RunFacts, decide, is_final_failure
+from outlast.engine.attempts import (
+    MAX_PLATFORM_HANDBACKS,
+    Decision,
+    Outcome,
+    RunFacts,
+    decide,
+    is_final_failure,
+)
 from outlast.sdk.retry import Retry
 
 FIXED = Retry(max_attempts=3, factor=2.0, min_delay=1.0, max_delay=30.0, randomize=False)
@@ -48,6 +55,10 @@ CASES = [
     ("timed-out-last", outcome("timed_out", 3), FIXED, Decision("time_out")),
     ("released", outcome("released", 1), FIXED, Decision("release")),
     ("released-last", outcome("released", 3), FIXED, Decision("release")),
+    ("platform-error-gives-back", outcome("platform_error", 1), FIXED,
+     Decision("release", 1.0)),
+    ("platform-error-last-gives-back", outcome("platform_error", 3), FIXED,
+     Decision("release", 1.0)),
 ]
 
 
@@ -56,6 +67,19 @@ CASES = [
 def test_decide(result: Outcome, policy: Retry, expected: Decision) -> None:
     facts = RunFacts(max_attempts=policy.max_attempts, retry=policy, machine="small-1x")
     assert decide(result, facts) == expected
+
+
+@pytest.mark.parametrize(("earlier", "expected"), [
+    (0, Decision("release", 1.0)), (1, Decision("release", 2.0)),
+    (3, Decision("release", 8.0)), (MAX_PLATFORM_HANDBACKS - 2, Decision("release", 60.0)),
+    (MAX_PLATFORM_HANDBACKS - 1, Decision("system_failure")),
+    (MAX_PLATFORM_HANDBACKS, Decision("system_failure")),
+])
+def test_platform_handbacks_back_off_and_end_in_system_failure_only_past_the_cap(
+        earlier: int, expected: Decision) -> None:
+    facts = RunFacts(max_attempts=1, retry=FIXED, machine="small-1x",
+                     platform_handbacks=earlier)
+    assert decide(outcome("platform_error", 1), facts) == expected
 
 
 def test_run_max_attempts_overrides_the_policy() -> None:

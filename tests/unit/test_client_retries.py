@@ -79,3 +79,20 @@ def test_server_sent_events_are_parsed() -> None:
     events: list[Any] = list(parse(text.split("\n")))
     assert [(e.id, e.event, e.data) for e in events] == [(3, "run", '{"a":1}'),
                                                          (None, "message", "x\ny")]
+
+
+class Unavailable(Flaky):
+    """Answers the first ``failures`` requests as a server whose database is away."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if len(self.requests) <= self.failures:
+            return httpx.Response(503, headers={"Retry-After": "1"}, json={"error": {
+                "code": "platform_unavailable", "message": "the database is unavailable"}})
+        return httpx.Response(200, json={"id": "run_1", "task": "t", "created": True})
+
+
+def test_a_server_whose_database_is_away_is_asked_again() -> None:
+    flaky = Unavailable(2)
+    assert transport(flaky).send(calls.retrieve("run_1"))["id"] == "run_1"
+    assert len(flaky.requests) == 3

@@ -9,27 +9,42 @@ Plain completions (the bulk of a busy worker's outcomes) need no facts about the
 ``record_completed`` writes all of them with one guarded statement (on PostgreSQL the
 same statement also finishes their attempt rows and appends their events); every other
 outcome goes through ``record_one``.
+
+An attempt the platform could not carry through (``platform_error``: the database stayed
+unavailable longer than its lease allows) is given back like a shutdown's hand-back: it
+never counts against the task's retries (it waits a backoff before its next claim, so
+a flaky database gets time to settle). Only a run handed back that way
+``MAX_PLATFORM_HANDBACKS`` times ends ``SYSTEM_FAILURE``: the platform gives up on it,
+and says so, rather than taking it back forever or blaming the task's code.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from outlast.engine import durable, events, transitions, waitpoints
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.statuses import RunStatus
 from outlast.errors import InvalidTransitionError
-from outlast.jsonutil import dumps
+from outlast.jsonutil import dumps, loads
 from outlast.machines import COST_PER_SECOND
 from outlast.sdk.retry import Retry, retry_delay
 from outlast.store.protocol import Tx
 
 log = logging.getLogger("outlast.engine")
 
+#: platform hand-backs of one run before the platform gives up on it (SYSTEM_FAILURE)
+MAX_PLATFORM_HANDBACKS = 10
+#: seconds a handed-back run waits before its next claim, at most (doubling from 1 s)
+MAX_PLATFORM_BACKOFF = 60.0
+#: the error type of a platform hand-back, in its outcome and its ``release`` event
+PLATFORM_ERROR = "PlatformUnavailable"
+
 OutcomeKind = Literal[
-    "completed", "failed", "aborted", "crashed", "oom", "timed_out", "released", "suspended"
+    "completed", "failed", "aborted", "crashed", "oom", "timed_out", "released", "suspended",
+    "platform_error",
 ]
 
 
@@ -52,7 +67,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Decision:
-    transition: str  # complete | retry | fail | crash | time_out | release | suspend
+    #: complete | retry | fail | crash | time_out | release | suspend | system_failure
+    transition: str
     delay: float = 0.0
     machine: str | None = None
 
@@ -65,6 +81,8 @@ class RunFacts:
     retry: Retry
     machine: str
     parent_id: str | None = None
+    #: earlier attempts of the run handed back for platform errors (read only for one)
+    platform_handbacks: int = 0
 
 
 def decide(outcome: Outcome, facts: RunFacts) -> Decision:
@@ -74,6 +92,10 @@ def decide(outcome: Outcome, facts: RunFacts) -> Decision:
         return Decision("complete")
     if kind == "released":
         return Decision("release")
+    if kind == "platform_error":  # not the task's doing: the attempt is given back
+        if facts.platform_handbacks + 1 >= MAX_PLATFORM_HANDBACKS:
+            return Decision("system_failure")
+        return Decision("release", delay=platform_backoff(facts.platform_handbacks))
     if kind == "suspended":
         return Decision("suspend")
     if kind == "timed_out":
@@ -94,6 +116,12 @@ def decide(outcome: Outcome, facts: RunFacts) -> Decision:
     return Decision("retry", delay=delay, machine=machine)
 
 
+def platform_backoff(earlier: int) -> float:
+    """Seconds before a run handed back for platform errors is claimed again: a flaky
+    database gets time to settle rather than the run bouncing straight back."""
+    return min(MAX_PLATFORM_BACKOFF, 2.0 ** earlier)
+
+
 def is_final_failure(outcome: Outcome, max_attempts: int) -> bool:
     """Will this failed outcome end the run? (The child uses it to call ``on_failure``.)"""
     if outcome.kind in ("aborted", "timed_out") or outcome.retry_override is False:
@@ -104,6 +132,8 @@ def is_final_failure(outcome: Outcome, max_attempts: int) -> bool:
 def apply(
     tx: Tx, outcome: Outcome, facts: RunFacts, definition: TaskDefinition | None, now: float
 ) -> Decision:
+    if outcome.kind == "platform_error":
+        facts = replace(facts, platform_handbacks=platform_handbacks(tx, outcome.run_id))
     decision = decide(outcome, facts)
     cost = cost_of(facts.machine, outcome.executed)
     if decision.transition == "suspend":
@@ -133,6 +163,13 @@ def apply(
         if final is not None:
             waitpoints.on_run_final(tx, final, now)
     return decision
+
+
+def platform_handbacks(tx: Tx, run_id: str) -> int:
+    """How many times the run was handed back for platform errors (its events say)."""
+    rows = tx.all("list_events", run_id=run_id, after=0, limit=1_000_000)
+    return sum(1 for r in rows if r["kind"] == "release"
+               and ((loads(r["data"]) or {}).get("error") or {}).get("type") == PLATFORM_ERROR)
 
 
 def cost_of(machine: str, seconds: float) -> float:

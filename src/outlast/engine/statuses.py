@@ -1,4 +1,11 @@
-"""Run statuses, the allowed transitions between them, and pure predicates about them."""
+"""Run statuses, the allowed transitions between them, and pure predicates about them.
+
+``FAILED``, ``CRASHED`` and ``TIMED_OUT`` are the task's own ends: its code raised, its
+process died, or it ran too long, after its retries. ``SYSTEM_FAILURE`` is the platform's
+end: the platform could not carry the run through, for reasons that are not the task's
+(its attempts were handed back for platform errors ``MAX_PLATFORM_HANDBACKS`` times, see
+``attempts.py``); a platform error never spends one of the task's attempts on the way.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +44,7 @@ TRANSITIONS: dict[str, tuple[frozenset[RunStatus], RunStatus | None]] = {
     "fail": (frozenset({S.EXECUTING}), S.FAILED),
     "crash": (frozenset({S.EXECUTING}), S.CRASHED),
     "time_out": (frozenset({S.EXECUTING}), S.TIMED_OUT),
-    "system_failure": (frozenset({S.EXECUTING, S.QUEUED, S.WAITING}), S.SYSTEM_FAILURE),
+    "system_failure": (frozenset({S.EXECUTING}), S.SYSTEM_FAILURE),
     "release": (frozenset({S.EXECUTING}), S.QUEUED),
     "suspend": (frozenset({S.EXECUTING}), S.WAITING),
     "resume": (frozenset({S.WAITING}), S.QUEUED),

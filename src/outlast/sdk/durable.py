@@ -5,17 +5,23 @@ has an entry there, the operation returns the recorded result without running (a
 checking that kind and name match: a mismatch is ``NonDeterminismError``). Otherwise it
 runs for real and its result is written to the journal through the ``Runtime`` — the
 worker's supervisor, or the engine itself in ``outlast.testing``.
+
+The database's trouble never reaches task code as an exception it could take for its
+own: a ``PlatformUnavailableError`` answer is waited out and asked again (``patiently``),
+and when the worker says to give up, ``HandBack`` (a ``BaseException``, like
+``SuspendRun``) ends the attempt, which goes back to the queue uncharged.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from outlast.errors import OutlastError
+from outlast.errors import OutlastError, PlatformUnavailableError
 from outlast.observability import span
 
 #: Waits shorter than this stay in the process instead of suspending the run.
@@ -42,8 +48,39 @@ class SuspendRun(BaseException):  # noqa: N818 - a control-flow signal, not an e
     """
 
 
+class HandBack(BaseException):  # noqa: N818 - a control-flow signal, not an error
+    """Ends the attempt because the platform, not the task, could not go on.
+
+    The database stayed unavailable for longer than the attempt's lease allows; the
+    worker hands the run back to its queue without charging the attempt. A
+    ``BaseException`` so that ``except Exception`` in task code cannot swallow it.
+    """
+
+
 class Runtime(Protocol):
     def __call__(self, op: str, args: dict[str, Any]) -> Any: ...
+
+
+T = TypeVar("T")
+
+
+def patiently(ask: Callable[[], T], pause: Callable[[float], None] = time.sleep) -> T:
+    """``ask()``, asked again after the delay the worker gives while the database is
+    unavailable; ``HandBack`` when the worker says the attempt must give up."""
+    while True:
+        try:
+            return ask()
+        except PlatformUnavailableError as exc:
+            if exc.details.get("hand_back", True):  # no advice: do not spin, hand back
+                raise HandBack(exc.message) from None
+            pause(float(exc.details.get("retry_after", 1.0)))
+
+
+def _patient(runtime: Runtime) -> Runtime:
+    def ask(op: str, args: dict[str, Any]) -> Any:
+        return patiently(lambda: runtime(op, args))
+
+    return ask
 
 
 @dataclass(frozen=True)
@@ -64,7 +101,7 @@ class DurableRun:
         self.lease_id = lease_id
         self.attempt = attempt
         self.environment = environment
-        self.runtime = runtime
+        self.runtime: Runtime = _patient(runtime)
         self._journal: dict[int, Entry] | None = None
         self._seq = 0
         self._busy = threading.Lock()

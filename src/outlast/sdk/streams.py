@@ -23,7 +23,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from outlast.jsonutil import dumps
-from outlast.sdk.durable import DurableRun, active
+from outlast.sdk.durable import DurableRun, HandBack, active
 
 log = logging.getLogger("outlast.streams")
 
@@ -74,7 +74,8 @@ class _Writer:
     def _flush_quietly(self) -> None:
         try:
             self.flush()
-        except Exception as exc:  # the attempt's next flush (or its end) reports it too
+        except (Exception, HandBack) as exc:  # a timer thread: the attempt's next flush
+            # (or its end) reports it too, and meets the same database if it is still away
             log.debug("stream flush failed: %s", exc)
 
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from outlast.errors import OutlastError, ValidationError, error_from_body
+from outlast.errors import OutlastError, PlatformUnavailableError, ValidationError, error_from_body
 from outlast.sdk.calls import Call
 
 
@@ -98,7 +98,7 @@ class HttpTransport:
             try:
                 return _answer(self._http.request(call.method, call.path, json=call.body,
                                                   params=call.query))
-            except httpx.TransportError:
+            except (httpx.TransportError, PlatformUnavailableError):
                 if attempt + 1 >= attempts:
                     raise
                 time.sleep(retry_delay(attempt))
@@ -126,7 +126,7 @@ class AsyncHttpTransport:
             try:
                 return _answer(await self._http.request(call.method, call.path,
                                                         json=call.body, params=call.query))
-            except httpx.TransportError:
+            except (httpx.TransportError, PlatformUnavailableError):
                 if attempt + 1 >= attempts:
                     raise
                 await asyncio.sleep(retry_delay(attempt))

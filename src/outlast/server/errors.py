@@ -2,8 +2,10 @@
 
 Every ``OutlastError`` carries a stable ``code`` and an ``http_status``; this module turns
 it into ``{"error": {"code", "message", "details"?}}`` so the HTTP client can map it back
-to the same class. Anything else is a bug: it is logged with its traceback and answered
-as a bare 500, because a traceback may hold payloads, SQL or secrets.
+to the same class. The database away for a moment (``store/faults.py``) is answered 503
+``platform_unavailable`` with ``Retry-After``, so clients retry instead of reporting a
+failure. Anything else is a bug: it is logged with its traceback and answered as a bare
+500, because a traceback may hold payloads, SQL or secrets.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from outlast.errors import AuthError, OutlastError
+from outlast.errors import AuthError, OutlastError, PlatformUnavailableError
+from outlast.store.faults import is_transient
 
 log = logging.getLogger("outlast.server")
 
@@ -50,6 +53,14 @@ def internal_error_response(request: Request, exc: BaseException) -> JSONRespons
                       500)
 
 
+def unavailable_response(exc: BaseException) -> JSONResponse:
+    log.warning("the database is unavailable: %s", exc)
+    response = outlast_error_response(PlatformUnavailableError(
+        "the database is unavailable for a moment; try again shortly", retry_after=1.0))
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def guarded(endpoint: Endpoint) -> Endpoint:
     """Wrap an endpoint so that no exception escapes it as anything but a JSON error."""
 
@@ -62,6 +73,8 @@ def guarded(endpoint: Endpoint) -> Endpoint:
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it; not a bug either
         except Exception as exc:
+            if is_transient(exc):
+                return unavailable_response(exc)
             return internal_error_response(request, exc)
 
     return wrapper

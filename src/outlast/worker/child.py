@@ -29,7 +29,7 @@ from outlast.errors import OutlastError, TaskNotFoundError, error_from_body
 from outlast.observability import configure_export
 from outlast.sdk.calls import Call
 from outlast.sdk.client import set_worker_transport
-from outlast.sdk.durable import Runtime
+from outlast.sdk.durable import Runtime, patiently
 from outlast.sdk.registry import ImportFailure, default_registry, import_task_files, no_worker_has
 from outlast.sdk.task import set_task_defaults
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
@@ -63,7 +63,8 @@ class PipeTransport:
         self.inbox: deque[Any] = deque()
 
     def send(self, call: Call) -> Any:
-        return self._ask(lambda request_id: ApiCall(request_id, call))
+        """Waited out while the database is away, as durable operations are."""
+        return patiently(lambda: self._ask(lambda request_id: ApiCall(request_id, call)))
 
     def runtime(self, op: str, args: dict[str, Any]) -> Any:
         """The durable-operation runtime of the attempt running in this child."""

@@ -3,20 +3,64 @@
 A task's ``runs.retrieve`` or ``metadata.set`` is sent up the child's pipe and answered
 here, against the database the worker already holds, so children need no connection of
 their own. Errors go back as a reply the child raises; nothing here may stop the loop.
+
+The database's trouble is not the task's. A transient fault (``store/faults.py``) is
+answered ``platform_unavailable`` with a delay: the child waits and asks again, so this
+single loop never sleeps and heartbeats and other children keep flowing meanwhile. When
+the fault outlasts ``patience`` (half the lease: heartbeats may be failing too, and the
+hand-back must land while the attempt still holds its run), the answer says
+``hand_back``: the attempt stops with a signal task code cannot catch and the run goes
+back to its queue without charging the attempt.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from typing import Any
 
 from outlast.engine import Engine
-from outlast.errors import OutlastError
+from outlast.errors import OutlastError, PlatformUnavailableError
+from outlast.sdk.retry import Retry, retry_delay
 from outlast.sdk.transports import LocalTransport
+from outlast.store.faults import is_transient
 from outlast.worker import runtime
 from outlast.worker.messages import ApiCall, Reply, RuntimeCall
 
 log = logging.getLogger("outlast.worker")
+
+#: how long a child waits before asking again, by how many times in a row it failed
+PLATFORM_RETRY = Retry(max_attempts=1_000_000, factor=2.0, min_delay=0.05, max_delay=2.0)
+
+
+class PlatformFaults:
+    """Transient faults in a row, per caller (a run, or ``""``), and what to answer."""
+
+    def __init__(self, patience: float) -> None:
+        self.patience = patience
+        self._since: dict[str, tuple[float, int]] = {}  # key → (first fault, faults)
+
+    def failing(self, key: str) -> bool:
+        """Did this caller's last call meet a fault (so this one is a second try)?"""
+        return key in self._since
+
+    def ok(self, key: str) -> None:
+        self._since.pop(key, None)
+
+    def answer(self, key: str, exc: BaseException, now: float) -> PlatformUnavailableError:
+        """Wait and ask again, or (past ``patience``) hand the attempt back."""
+        first, count = self._since.get(key, (now, 0))
+        count += 1
+        delay = retry_delay(PLATFORM_RETRY, count)
+        hand_back = now + delay - first >= self.patience
+        if hand_back:
+            self._since.pop(key, None)
+        else:
+            self._since[key] = (first, count)
+        return PlatformUnavailableError(
+            f"the database is unavailable ({type(exc).__name__}: {exc})",
+            retry_after=delay, hand_back=hand_back)
 
 
 class ChildCalls:
@@ -25,28 +69,47 @@ class ChildCalls:
         self.environment = environment
         self._flush = flush
         self._api = LocalTransport(engine, environment)
+        self.faults = PlatformFaults(engine.lease_seconds / 2)
 
     def answer(self, message: ApiCall) -> Reply:
         """An SDK call (trigger, retrieve, …) made from task code."""
-        try:
-            return Reply(message.request_id, True, self._api.send(message.call))
-        except OutlastError as exc:
-            return Reply(message.request_id, False, error=exc.to_dict(), status=exc.http_status)
-        except Exception as exc:
-            log.exception("a task's API call failed")
-            return _internal(message.request_id, exc)
+        return self._reply(message.request_id, "", lambda: self._api.send(message.call),
+                           "a task's API call")
 
     def run_op(self, message: RuntimeCall) -> Reply:
         """A durable operation of a running attempt; the reply unblocks the child."""
-        try:
+
+        key = str(message.args.get("run_id") or "")
+
+        def op() -> Any:
             self._flush()  # logs and results first, so the journal follows them in order
-            data = runtime.dispatch(self.engine, self.environment, message.op, message.args)
-            return Reply(message.request_id, True, data)
+            if self.faults.failing(key):  # the last try may have committed before the fault
+                done = runtime.committed(self.engine, message.op, message.args)
+                if done is not None:
+                    return done
+            return runtime.dispatch(self.engine, self.environment, message.op, message.args)
+
+        return self._reply(message.request_id, key, op, f"durable operation {message.op}")
+
+    def _reply(self, request_id: int, key: str, call: Callable[[], Any], what: str) -> Reply:
+        try:
+            data = call()
         except OutlastError as exc:
-            return Reply(message.request_id, False, error=exc.to_dict(), status=exc.http_status)
+            self.faults.ok(key)
+            return _error(request_id, exc)
         except Exception as exc:
-            log.exception("durable operation %s failed", message.op)
-            return _internal(message.request_id, exc)
+            if is_transient(exc):
+                log.warning("%s met a database fault (%s); the task will ask again", what, exc)
+                return _error(request_id, self.faults.answer(key, exc, time.monotonic()))
+            self.faults.ok(key)
+            log.exception("%s failed", what)
+            return _internal(request_id, exc)
+        self.faults.ok(key)
+        return Reply(request_id, True, data)
+
+
+def _error(request_id: int, exc: OutlastError) -> Reply:
+    return Reply(request_id, False, error=exc.to_dict(), status=exc.http_status)
 
 
 def _internal(request_id: int, exc: Exception) -> Reply:

@@ -16,13 +16,13 @@ from dataclasses import replace
 from typing import Any
 
 from outlast.clock import to_datetime
-from outlast.engine.attempts import Outcome, is_final_failure
+from outlast.engine.attempts import PLATFORM_ERROR, Outcome, is_final_failure
 from outlast.errors import AbortTaskRunError, OutlastError, ValidationError
 from outlast.jsonutil import dumps
 from outlast.observability import span
 from outlast.sdk import streams
 from outlast.sdk.context import AttemptInfo, QueueInfo, RunContext, RunInfo, TaskInfo
-from outlast.sdk.durable import DurableRun, Runtime, SuspendRun, current_run
+from outlast.sdk.durable import DurableRun, HandBack, Runtime, SuspendRun, current_run
 from outlast.sdk.logger import logger
 from outlast.sdk.retry import RetryDecision
 from outlast.sdk.task import Task
@@ -75,9 +75,11 @@ def _run_hook(task: Task[..., Any], name: str, *args: Any) -> None:
     hook = task.hooks.get(name)
     if hook is None:
         return
+    # a failing hook is logged and never changes the run's result; nor does the database
+    # staying away during a hook's SDK call (HandBack): the run's own outcome still stands
     try:
         call_flexibly(hook, *args)
-    except Exception as exc:  # a failing hook is logged, never changes the run's result
+    except (Exception, HandBack) as exc:
         logger.error(f"{name} hook failed: {exc!r}", hook=name)
 
 
@@ -109,7 +111,7 @@ def _finish_streams(durable: DurableRun) -> None:
     """Write the attempt's buffered stream chunks before it reports how it ended."""
     try:
         streams.finish(durable)
-    except OutlastError as exc:  # the lease is gone: the outcome will be refused too
+    except (OutlastError, HandBack) as exc:  # lease gone or database away: not the run's
         logger.error(f"stream chunks were not written: {exc}")
 
 
@@ -126,6 +128,9 @@ def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext) -> Outcome:
         dumps(output, f"output of task {task.id!r}")
     except SuspendRun:
         return _replace(base, kind="suspended")
+    except HandBack as exc:  # the database, not the task, failed: back to the queue uncharged
+        return _replace(base, kind="platform_error",
+                        error={"type": PLATFORM_ERROR, "message": str(exc)})
     except BaseException as exc:  # noqa: BLE001 - classify every way user code can end
         return _failed(task, base, payload, ctx, exc)
     _run_hook(task, "on_success", payload, output, ctx)

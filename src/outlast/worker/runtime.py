@@ -2,6 +2,11 @@
 
 The supervisor answers its children's calls with ``dispatch``; ``outlast.testing`` calls
 it directly in process. Every operation is fenced by the attempt's lease.
+
+An operation asked again after a database fault may have committed the first time (the
+connection dropped after ``COMMIT`` was sent, before its answer came back): ``committed``
+finds its journal entry and answers from it, so a step is not recorded twice and child
+runs are not triggered twice.
 """
 
 from __future__ import annotations
@@ -37,6 +42,24 @@ def dispatch(engine: Engine, env: str, op: str, args: dict[str, Any]) -> Any:
         requests = [_new_run(item, engine.clock.now()) for item in args["items"]]
         return ops.trigger(at, env, requests, wait=bool(args["wait"]), batch=bool(args["batch"]))
     raise ValidationError(f"unknown durable operation {op!r}")
+
+
+#: operations whose only trace is their journal entry at ``seq`` (written last)
+_JOURNALED = frozenset({"record", "sleep", "create_token", "wait_token", "trigger"})
+
+
+def committed(engine: Engine, op: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer ``op`` gave if an earlier try of it committed; None if none did."""
+    if op not in _JOURNALED:
+        return None
+    for entry in engine.durable.journal(args["run_id"], args["lease_id"]):
+        if entry["seq"] == int(args["seq"]):
+            if (entry["kind"], entry["name"]) != (args["kind"], args["name"]):
+                return None  # not this operation's: let it fail as it would have
+            if entry["status"] == "pending":
+                return {"done": False}
+            return {"done": True, "result": entry["result"]}
+    return None
 
 
 def _related_metadata(engine: Engine, env: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from outlast.readiness import readable
 from outlast.store.migrate import apply_all
@@ -35,6 +35,9 @@ _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _MIGRATION_LOCK = 7_262_001  # advisory lock id: one migrator at a time
 #: a pooled connection idle longer than this is checked (one empty query) before use
 _CHECK_AFTER_IDLE = 5.0
+#: seconds to wait for a connection when none can be had (the server is away): a
+#: worker's single loop must get the error and go on, not hang the pool's default 30 s
+CHECKOUT_TIMEOUT = 5.0
 
 
 def to_pyformat(sql: str) -> str:
@@ -153,16 +156,19 @@ class PostgresStore:
 
         A connection that turns out dead before anything was sent (the server restarted)
         is dropped and the next one tried, so callers see an error only when the server is
-        really gone.
+        really gone. No connection to be had at all (``PoolTimeout``) is that error at
+        once: asking again would only wait as long again.
         """
         for attempt in itertools.count():
             with ExitStack() as stack:
                 try:
-                    conn = cast("psycopg.Connection[Row]",
-                                stack.enter_context(self._pool.connection()))
+                    conn = cast("psycopg.Connection[Row]", stack.enter_context(
+                        self._pool.connection(timeout=CHECKOUT_TIMEOUT)))
                     stack.callback(_mark_used, conn)
                     pipeline = stack.enter_context(conn.pipeline())
                     stack.enter_context(conn.transaction())
+                except PoolTimeout:
+                    raise
                 except psycopg.OperationalError:
                     if attempt >= self._pool.max_size:
                         raise
