@@ -147,7 +147,9 @@ def exits_awaiting_reply(payload: Any) -> None:
 
     run = current_run.get()
     assert run is not None
-    pipe = run.runtime.__self__  # type: ignore[attr-defined]  # the child's PipeTransport
+    from outlast.sdk import client
+
+    pipe: Any = client._worker_transport  # the child's PipeTransport
     closing = socket.socket(fileno=os.dup(pipe._conn.fileno()))
     closing.shutdown(socket.SHUT_RD)  # as dead already: the worker's reply gets EPIPE
     pipe._conn.send(RuntimeCall(10**6, "journal", {"run_id": run.run_id,
