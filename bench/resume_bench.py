@@ -17,8 +17,11 @@ Reported per sleeper, in ms, p50 / p99 / max:
   time spent queued: the claim order's part);
 - ``late``  the resumed attempt's start minus the due time (the two together);
 
-and fresh runs completed per second while sleepers were due (first due time to the last
-resumed start) and over the whole run.
+and, while sleepers were due (first due time to the last resumed start), fresh runs
+completed per second and all runs per second (fresh completions plus resumed starts: what
+the worker got through, whichever went first), and fresh runs per second over the whole
+run (which depends on how long the run lasted: sleepers that resume late leave the worker
+to fresh runs for longer).
 """
 
 from __future__ import annotations
@@ -189,6 +192,7 @@ def _report(store: str, args: argparse.Namespace, times: list[tuple[float, float
             feeder: Feeder, began: float, ended: float) -> dict[str, Any]:
     first_due = min(t[0] for t in times)
     last_start = max(t[2] for t in times)
+    window = max(last_start - first_due, 1e-9)
     during = feeder.completed_at(last_start) - feeder.completed_at(first_due)
     return {
         "store": store, "n": args.n, "sleep_s": args.sleep, "backlog": args.backlog,
@@ -196,7 +200,8 @@ def _report(store: str, args: argparse.Namespace, times: list[tuple[float, float
         "wake_ms": spread([(r - d) * 1000 for d, r, _ in times]),
         "claim_ms": spread([(s - r) * 1000 for _, r, s in times]),
         "late_ms": spread([(s - d) * 1000 for d, _, s in times]),
-        "fresh_per_s_while_due": round(during / max(last_start - first_due, 1e-9), 1),
+        "fresh_per_s_while_due": round(during / window, 1),
+        "runs_per_s_while_due": round((during + len(times)) / window, 1),
         "fresh_per_s_overall": round(size_at_end(feeder) / max(ended - began, 1e-9), 1),
     }
 

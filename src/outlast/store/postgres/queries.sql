@@ -55,30 +55,28 @@ LIMIT :limit
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused
 -- or has a limit (concurrency, total or rate) and the environment has no limit, nothing
--- needs counting, so candidates are locked and started at once. With a named list of
--- queues each is read through its own indexes, so runs queued in other queues never sit
--- in front. Order (engine/flow.py, claim_rank): runs that already started (tier 0), oldest
--- due first, through runs_claim_started; then fresh runs (tier 1) by aged priority,
--- (available_at - priority * 60) ascending, through runs_claim. In each UNION ALL the
--- fresh half is read (and its rows locked) only when the started half left room under
--- the LIMIT. ``limited_queues`` > 0 means this statement claimed nothing on purpose and
--- the caller must take the counting path; the row with a NULL id is only there to carry
--- that count. Each started run's attempt row and ``start_attempt`` event are written here
--- too (``starts_recorded``): one statement per claim, however many runs it starts,
--- instead of two more batches from the worker.
+-- needs counting, so candidates are locked and started at once. This one takes from every
+-- queue; claim_unlimited_in from a named list. Order (engine/flow.py, claim_rank): runs
+-- that already started, oldest due first (runs_claim_any_started), then fresh runs by aged
+-- priority, (available_at - priority * 60) ascending (runs_claim_any). The UNION ALL reads
+-- the fresh half (and locks its rows) only when the started half left room under the
+-- LIMIT. ``limited_queues`` > 0 means this statement claimed nothing on purpose and the
+-- caller must take the counting path; the row with a NULL id is only there to carry that
+-- count. Each started run's attempt row and ``start_attempt`` event are written here too
+-- (``starts_recorded``): one statement per claim, however many runs it starts, instead of
+-- two more batches from the worker.
 WITH limited AS (
     SELECT name FROM queues
     WHERE environment = :environment
       AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
            OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
-      AND (:queues::text[] IS NULL OR name = ANY(:queues))
     UNION ALL
     SELECT '*' FROM environment_limits
     WHERE environment = :environment AND concurrency_limit IS NOT NULL
-), any_queue AS (
+), picked AS (
     SELECT * FROM (
-        SELECT id, 0 AS tier, available_at AS score FROM runs
-        WHERE :queues::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM limited)
+        SELECT id FROM runs
+        WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
         ORDER BY available_at, id
@@ -86,16 +84,56 @@ WITH limited AS (
         FOR UPDATE SKIP LOCKED) AS resumed
     UNION ALL
     SELECT * FROM (
-        SELECT id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
-        WHERE :queues::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM limited)
+        SELECT id FROM runs
+        WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
         ORDER BY (available_at - priority * 60), id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS fresh
     LIMIT :limit
-), per_queue AS (
-    SELECT c.id, c.tier, c.score FROM unnest(:queues::text[]) AS q(name)
+), started AS (
+    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
+        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+        started_at = coalesce(started_at, :now), updated_at = :now
+    WHERE status = 'QUEUED'
+      AND id IN (SELECT id FROM picked)
+    RETURNING *
+), new_attempts AS (
+    -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
+    INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
+    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now FROM started
+    ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING',
+        lease_id = excluded.lease_id, worker_id = excluded.worker_id,
+        machine = excluded.machine, started_at = excluded.started_at, finished_at = NULL,
+        error = NULL
+), new_events AS (
+    INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+    -- in claim order: a run started before this claim has an earlier started_at
+    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count,
+           jsonb_build_object('worker_id', :worker_id::text)::text
+    FROM started
+    ORDER BY started_at = :now,
+        CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
+)
+SELECT started.*, l.n AS limited_queues, 1 AS starts_recorded
+FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
+
+-- name: claim_unlimited_in
+-- claim_unlimited for a named list of queues: each queue is read through its own indexes
+-- (runs_claim_started, then runs_claim), so runs queued in other queues never sit in
+-- front; the queues' heads then go in claim order (started runs first).
+WITH limited AS (
+    SELECT name FROM queues
+    WHERE environment = :environment
+      AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+           OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
+      AND name = ANY(:queues)
+    UNION ALL
+    SELECT '*' FROM environment_limits
+    WHERE environment = :environment AND concurrency_limit IS NOT NULL
+), picked AS (
+    SELECT c.id FROM unnest(:queues::text[]) AS q(name)
     CROSS JOIN LATERAL (
         SELECT * FROM (
             SELECT id, 0 AS tier, available_at AS score FROM runs
@@ -119,13 +157,12 @@ WITH limited AS (
         LIMIT :limit) AS c
     ORDER BY c.tier, c.score, c.id
     LIMIT :limit
-), picked AS (
-    SELECT id, tier, score FROM any_queue UNION ALL SELECT id, tier, score FROM per_queue
 ), started AS (
     UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
         lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
         started_at = coalesce(started_at, :now), updated_at = :now
-    WHERE status = 'QUEUED' AND id IN (SELECT id FROM picked)
+    WHERE status = 'QUEUED'
+      AND id IN (SELECT id FROM picked)
     RETURNING *
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
@@ -137,15 +174,15 @@ WITH limited AS (
         error = NULL
 ), new_events AS (
     INSERT INTO run_events (run_id, at, kind, status, attempt, data)
-    SELECT s.id, :now, 'start_attempt', 'EXECUTING', s.attempt_count,
+    -- in claim order: a run started before this claim has an earlier started_at
+    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count,
            jsonb_build_object('worker_id', :worker_id::text)::text
-    FROM started AS s JOIN picked AS p ON p.id = s.id
-    ORDER BY p.tier, p.score, s.id
+    FROM started
+    ORDER BY started_at = :now,
+        CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
 )
 SELECT started.*, l.n AS limited_queues, 1 AS starts_recorded
 FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
-LEFT JOIN picked ON picked.id = started.id
-ORDER BY picked.tier, picked.score, started.id
 
 -- name: lock_flow_queues
 -- The controlled queues a claim may take from, locked in name order (so two claimers

@@ -56,8 +56,9 @@ LIMIT :limit
 -- The common case in one statement: when none of the queues a worker takes from is paused
 -- or has a limit (concurrency, total or rate) and the environment has no limit, nothing
 -- needs counting, so candidates are started at once (the caller holds the write lock:
--- BEGIN IMMEDIATE). No row back means either nothing was queued or a queue has a limit;
--- the caller then takes the counting path. A returned row proves no queue had one, hence
+-- BEGIN IMMEDIATE). This one takes from every queue; claim_unlimited_in from a named
+-- list. No row back means either nothing was queued or a queue has a limit; the caller
+-- then takes the counting path. A returned row proves no queue had one, hence
 -- ``limited_queues`` is 0. Order (engine/flow.py, claim_rank): runs that already started,
 -- oldest due first (runs_claim_any_started), then fresh runs by aged priority; the fresh
 -- half is read only when the started half left room under the LIMIT. SQLite has no
@@ -70,14 +71,12 @@ WHERE status = 'QUEUED' AND id IN (
         SELECT id FROM runs
         WHERE environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
           AND available_at <= :now
-          AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
           AND (expires_at IS NULL OR expires_at > :now)
           AND NOT EXISTS (
             SELECT 1 FROM queues
             WHERE environment = :environment
               AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
-                   OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
-              AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues))))
+                   OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL))
           AND NOT EXISTS (
             SELECT 1 FROM environment_limits
             WHERE environment = :environment AND concurrency_limit IS NOT NULL)
@@ -88,14 +87,56 @@ WHERE status = 'QUEUED' AND id IN (
         SELECT id FROM runs
         WHERE environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now
-          AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+          AND (expires_at IS NULL OR expires_at > :now)
+          AND NOT EXISTS (
+            SELECT 1 FROM queues
+            WHERE environment = :environment
+              AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+                   OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL))
+          AND NOT EXISTS (
+            SELECT 1 FROM environment_limits
+            WHERE environment = :environment AND concurrency_limit IS NOT NULL)
+        ORDER BY available_at - priority * 60, id
+        LIMIT :limit)
+    LIMIT :limit)
+RETURNING *, 0 AS limited_queues, 0 AS starts_recorded
+
+-- name: claim_unlimited_in
+-- claim_unlimited for a named list of queues.
+UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
+    lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+    started_at = coalesce(started_at, :now), updated_at = :now
+WHERE status = 'QUEUED' AND id IN (
+    SELECT id FROM (
+        SELECT id FROM runs
+        WHERE environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
+          AND available_at <= :now
+          AND queue IN (SELECT value FROM json_each(:queues))
           AND (expires_at IS NULL OR expires_at > :now)
           AND NOT EXISTS (
             SELECT 1 FROM queues
             WHERE environment = :environment
               AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
                    OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
-              AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues))))
+              AND name IN (SELECT value FROM json_each(:queues)))
+          AND NOT EXISTS (
+            SELECT 1 FROM environment_limits
+            WHERE environment = :environment AND concurrency_limit IS NOT NULL)
+        ORDER BY available_at, id
+        LIMIT :limit)
+    UNION ALL
+    SELECT id FROM (
+        SELECT id FROM runs
+        WHERE environment = :environment AND status = 'QUEUED' AND started_at IS NULL
+          AND available_at <= :now
+          AND queue IN (SELECT value FROM json_each(:queues))
+          AND (expires_at IS NULL OR expires_at > :now)
+          AND NOT EXISTS (
+            SELECT 1 FROM queues
+            WHERE environment = :environment
+              AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+                   OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
+              AND name IN (SELECT value FROM json_each(:queues)))
           AND NOT EXISTS (
             SELECT 1 FROM environment_limits
             WHERE environment = :environment AND concurrency_limit IS NOT NULL)
