@@ -143,3 +143,23 @@ def _resumable_pair(engine: Engine, clock: Any) -> tuple[str, str]:
                            error={"type": "Boom", "message": "try again"})])
     trigger_run(engine, "job")
     return sleeper, failing
+
+
+def test_each_key_offers_its_started_run_first(engine: Engine, clock: Any,
+                                               register: Callable[..., Any]) -> None:
+    """The key whose turn it is offers its started run, not an older fresh run of the key,
+    even when another key's started run is due earlier (the queue's head)."""
+    register(engine, TaskDefinition(id="job", queue="q", retry=RETRY, concurrency_limit=5))
+    boom = {"type": "Boom", "message": "try again"}
+    trigger_run(engine, "job", concurrency_key="B")
+    [b] = _any(engine, 1)
+    trigger_run(engine, "job", concurrency_key="A")
+    [a] = _any(engine, 1)  # the turn is now after A: B goes next
+    engine.record([Outcome(a["id"], a["lease_id"], 1, "failed", error=boom)])  # due +10 s
+    clock.advance(1)
+    engine.record([Outcome(b["id"], b["lease_id"], 1, "failed", error=boom)])  # due +11 s
+    fresh = [_fresh(engine, clock, k, 1)[0] for k in "AB"]
+    clock.advance(10)
+    assert [r["id"] for r in _any(engine, 1)] == [b["id"]]
+    assert [r["id"] for r in _any(engine, 1)] == [a["id"]]
+    assert {r["id"] for r in _any(engine, 5)} == set(fresh)
