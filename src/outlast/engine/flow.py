@@ -23,8 +23,8 @@ alone, at a moment the claim can compute (``frees_at``) and hand to the worker.
 Order. Within one key (or among a queue's keyless runs), runs that already started go
 first: a run resumed after a wait, retried, or put back after its worker was lost is work
 in progress, and a fresh run that overtook it would make it late (a sleep of 30 s that
-resumes seconds late). They go in the order they became due (``available_at``), since each
-of them is already late by the time it waited. Fresh runs follow, by aged priority:
+resumes seconds late). They go in the order they became due (``available_at``): the one
+due first is the one already latest. Fresh runs follow, by aged priority:
 ``effective priority = priority + waited_seconds / AGING_SECONDS``, so one priority point
 is worth a minute of waiting and a low-priority run is overtaken by at most those
 triggered less than ``(p_high - p_low)`` minutes after it (``claim_rank``).
@@ -34,10 +34,12 @@ runs exactly as for fresh ones, and a started run comes back only after it made 
 (a wait ended, a backoff passed, a worker was lost) and takes one slot. Fresh runs get
 every slot the started runs do not need; only when work already in progress fills a
 queue by itself do fresh runs wait, and starting new work then would only make all of
-it later. Across the keys of a queue,
-keys take turns (round robin from a cursor kept on the queue row), so a key with few runs
-is never stuck behind another key's backlog: with K keys holding ready runs, a key's next
-run waits for at most K - 1 starts of other keys of that queue once a slot is free.
+it later.
+
+Across the keys of a queue, keys take turns (round robin from a cursor kept on the queue
+row), so a key with few runs is never stuck behind another key's backlog: with K keys
+holding ready runs, a key's next run waits for at most K - 1 starts of other keys of that
+queue once a slot is free.
 Across queues, claims also take turns, best head first.
 """
 
