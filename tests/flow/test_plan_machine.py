@@ -1,7 +1,8 @@
 """A state machine over the pure claim policy: runs are triggered, claimed through
-``flow.plan``, completed, time passes, the queue is paused and its limits change. After
-every claim: no limit, total, rate budget, pause or capacity is broken, and a claim that
-starts nothing had nothing it could start."""
+``flow.plan``, completed or put back (a wait ended, a retry), time passes, the queue is
+paused and its limits change. After every claim: no limit, total, rate budget, pause or
+capacity is broken, a claim that starts nothing had nothing it could start, and no fresh
+run started while a run of its queue and key that had already started was left queued."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ class ClaimPolicy(RuleBasedStateMachine):
     @rule(data=st.data())
     def complete(self, data: st.DataObject) -> None:
         self.running.remove(data.draw(st.sampled_from(self.running)))
+
+    @precondition(lambda self: self.running)
+    @rule(data=st.data())
+    def come_back(self, data: st.DataObject) -> None:
+        """A running run is queued again after a wait or a failed attempt: it has started."""
+        run = data.draw(st.sampled_from(self.running))
+        self.running.remove(run)
+        self.queued.append(Candidate(run.id, run.queue, run.concurrency_key, self.now,
+                                     started=True))
 
     @rule(seconds=st.sampled_from([0.5, 1.0, 3.0]))
     def advance(self, seconds: float) -> None:
@@ -99,6 +109,9 @@ class ClaimPolicy(RuleBasedStateMachine):
                 assert q.key_rate_used.get(key, 0) + n <= q.key_rate.count
         if q.rate is not None and mine:
             assert q.rate_used + len(mine) <= q.rate.count
+        left = {(c.queue, c.concurrency_key) for c in self.queued
+                if c.started and c not in chosen}
+        assert not [c for c in chosen if not c.started and (c.queue, c.concurrency_key) in left]
         if not chosen and room > 0:  # nothing started: then nothing could have
             assert not any(c.queue == "u" for c in self.queued)
             alone = [c for c in self.queued if c.queue == "q" and _admits_alone(q, c)]

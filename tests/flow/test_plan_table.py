@@ -1,4 +1,5 @@
-"""flow.plan and its parts as tables: limits, keys, totals, rates, pause, order, aging."""
+"""flow.plan and its parts as tables: limits, keys, totals, rates, pause, order, aging,
+started runs first."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from outlast.engine.flow import (
     QueueState,
     Rate,
     aged_score,
+    claim_rank,
     effective_priority,
     next_start_at,
     order,
@@ -196,3 +198,52 @@ def test_sliding_window(rate: Rate, starts: list[float], now: float, room: int,
     in_window = [t for t in starts if t > now - rate.window]
     assert window_room(rate, len(in_window)) == room
     assert next_start_at(rate, starts, now) == next_at
+
+
+RANKS = [
+    # (a: started, priority, available_at), (b: ...), does a start before b
+    ((True, 0, 1000.0), (False, 0, 0.0), True),  # resumed: ahead of older fresh runs
+    ((True, 0, 1000.0), (False, 100, 0.0), True),  # ... whatever their priority
+    ((True, -5, 1000.0), (False, 0, 999.0), True),
+    ((True, 0, 900.0), (True, 10, 1000.0), True),  # started runs: oldest due first
+    ((True, 10, 1000.0), (True, 0, 900.0), False),
+    ((False, 0, 0.0), (True, 0, 1000.0), False),
+    ((False, 10, 1000.0), (False, 0, 1000.0 - 9 * AGING_SECONDS), True),  # fresh: aged
+]
+
+
+@pytest.mark.parametrize(("a", "b", "a_first"), RANKS)
+def test_claim_rank(a: tuple[bool, int, float], b: tuple[bool, int, float],
+                    a_first: bool) -> None:
+    assert (claim_rank(*a) < claim_rank(*b)) is a_first
+
+
+def resumed(id: str, queue: str, key: str | None, due: float) -> Candidate:
+    return Candidate(id, queue, key, due, started=True)
+
+
+STARTED_FIRST = [
+    # (id, candidates, controlled queues, capacity, expected ids in order)
+    ("resumed-before-older-fresh", cands("q", "q", "q") + [resumed("s", "q", None, 50.0)],
+     {}, 2, ["s", "r0"]),
+    ("started-oldest-due-first", [resumed("s2", "q", None, 9.0), resumed("s1", "q", None, 5.0)]
+     + cands("q"), {}, 3, ["s1", "s2", "r0"]),
+    ("limit-caps-started", [resumed("s1", "q", None, 5.0), resumed("s2", "q", None, 9.0)]
+     + cands("q"), qs(q=QueueState("q", limit=1)), 3, ["s1"]),
+    ("rate-caps-started", [resumed("s1", "q", None, 5.0)] + cands("q", "q"),
+     qs(q=QueueState("q", rate=Rate(2, 60), rate_used=1)), 3, ["s1"]),
+    ("key-turns-still-hold", keyed(("q", "A"), ("q", "B")) + [resumed("sA", "q", "A", 50.0)],
+     qs(q=QueueState("q", limit=5, cursor="A")), 2, ["k1", "sA"]),
+    ("per-key-limit-spares-other-keys", [resumed("sA", "q", "A", 50.0)]
+     + keyed(("q", "A"), ("q", "B")), qs(q=QueueState("q", limit=1, cursor="B")), 5,
+     ["sA", "k1"]),
+    ("queues-take-turns-resumed-head-first", cands("a", "a") + [resumed("sb", "b", None, 50.0)],
+     {}, 3, ["sb", "r0", "r1"]),
+]
+
+
+@pytest.mark.parametrize(("candidates", "queues", "capacity", "expected"),
+                         [c[1:] for c in STARTED_FIRST], ids=[c[0] for c in STARTED_FIRST])
+def test_started_runs_first(candidates: list[Candidate], queues: dict[str, QueueState],
+                            capacity: int, expected: list[str]) -> None:
+    assert plan(candidates, queues, capacity).ids == expected

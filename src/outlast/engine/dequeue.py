@@ -64,9 +64,7 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
     retry_at: float | None = None
     limited, recorded = True, False
     if env_default is None:
-        answer = tx.all("claim_unlimited", environment=req.environment, queues=req.queues,
-                        now=now, limit=req.capacity, lease_id=req.lease_id,
-                        lease_expires_at=now + req.lease_seconds, worker_id=req.worker_id)
+        answer = _claim_unlimited(tx, req, now)
         started = [r for r in answer if r["id"] is not None]
         limited = not answer or answer[0]["limited_queues"] > 0
         recorded = bool(started) and bool(started[0]["starts_recorded"])
@@ -75,7 +73,7 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
     if not started and limited:
         started, retry_at = _claim_counted(tx, req, now, env_default)
         recorded = False
-    started.sort(key=_claim_order)
+    started.sort(key=lambda row: _claim_order(row, now))
     if not recorded:
         _record_starts(tx, started, req, now)
     for row in started:
@@ -83,8 +81,30 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
     return Claimed(started, retry_at)
 
 
-def _claim_order(row: Row) -> tuple[float, str]:
-    return flow.aged_score(int(row["priority"]), float(row["available_at"])), str(row["id"])
+def _claim_unlimited(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
+    """The one-statement claim, from every queue or from the named ones.
+
+    Two statements rather than one that handles both: PostgreSQL plans each claim, and a
+    branch that cannot run would cost as much planning as the one that does.
+    """
+    args: dict[str, Any] = {
+        "environment": req.environment, "now": now, "limit": req.capacity,
+        "lease_id": req.lease_id, "lease_expires_at": now + req.lease_seconds,
+        "worker_id": req.worker_id}
+    if req.queues is None:
+        return tx.all("claim_unlimited", **args)
+    return tx.all("claim_unlimited_in", queues=req.queues, **args)
+
+
+def _claim_order(row: Row, now: float) -> tuple[tuple[int, float], str]:
+    """The claim order of a run this claim started (the worker hands runs out in it).
+
+    The row is read after the start, which sets ``started_at`` only on a first start: a
+    run started before this claim has an earlier one.
+    """
+    started = float(row["started_at"]) < now
+    return flow.claim_rank(started, int(row["priority"]), float(row["available_at"])), \
+        str(row["id"])
 
 
 def _claim_counted(tx: Tx, req: ClaimRequest, now: float,
@@ -212,9 +232,13 @@ def _candidates(tx: Tx, req: ClaimRequest, queues: dict[str, flow.QueueState],
         for r in tx.all("other_candidates", environment=env, queues=req.queues,
                         controlled=sorted(queues), now=now, limit=limit):
             rows[r["id"]] = r
-    return [flow.Candidate(r["id"], r["queue"], r["concurrency_key"],
-                           flow.aged_score(int(r["priority"]), float(r["available_at"])))
-            for r in rows.values()]
+    return [_candidate(r) for r in rows.values()]
+
+
+def _candidate(row: Row) -> flow.Candidate:
+    started = row["started_at"] is not None
+    _, score = flow.claim_rank(started, int(row["priority"]), float(row["available_at"]))
+    return flow.Candidate(row["id"], row["queue"], row["concurrency_key"], score, started)
 
 
 def _at_total(q: flow.QueueState) -> bool:

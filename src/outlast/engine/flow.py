@@ -20,13 +20,26 @@ When a rate turns candidates away, the plan says so (``Plan.waits``): unlike a p
 concurrency limit, which free through an action or a completion, a rate frees with time
 alone, at a moment the claim can compute (``frees_at``) and hand to the worker.
 
-Order. Within one key (or among a queue's keyless runs) runs go by aged priority:
+Order. Within one key (or among a queue's keyless runs), runs that already started go
+first: a run resumed after a wait, retried, or put back after its worker was lost is work
+in progress, and a fresh run that overtook it would make it late (a sleep of 30 s that
+resumes seconds late). They go in the order they became due (``available_at``): the one
+due first is the one already latest. Fresh runs follow, by aged priority:
 ``effective priority = priority + waited_seconds / AGING_SECONDS``, so one priority point
 is worth a minute of waiting and a low-priority run is overtaken by at most those
-triggered less than ``(p_high - p_low)`` minutes after it. Across the keys of a queue,
-keys take turns (round robin from a cursor kept on the queue row), so a key with few runs
-is never stuck behind another key's backlog: with K keys holding ready runs, a key's next
-run waits for at most K - 1 starts of other keys of that queue once a slot is free.
+triggered less than ``(p_high - p_low)`` minutes after it (``claim_rank``).
+
+Why fresh runs do not starve: the queue's limits, key turns and rates hold for started
+runs exactly as for fresh ones, and a started run comes back only after it made progress
+(a wait ended, a backoff passed, a worker was lost) and takes one slot. Fresh runs get
+every slot the started runs do not need; only when work already in progress fills a
+queue by itself do fresh runs wait, and starting new work then would only make all of
+it later.
+
+Across the keys of a queue, keys take turns (round robin from a cursor kept on the queue
+row), so a key with few runs is never stuck behind another key's backlog: with K keys
+holding ready runs, a key's next run waits for at most K - 1 starts of other keys of that
+queue once a slot is free.
 Across queues, claims also take turns, best head first.
 """
 
@@ -59,6 +72,17 @@ def aged_score(priority: int, available_at: float) -> float:
     for any ``now``, which is what lets an index keep the order.
     """
     return available_at - priority * AGING_SECONDS
+
+
+def claim_rank(started: bool, priority: int, available_at: float) -> tuple[int, float]:
+    """Sort key of the claim order within one key, smallest first: runs that already
+    started, oldest due first, then fresh runs by aged priority (``aged_score``).
+
+    The two halves each come straight from an index: started runs by ``available_at`` (so
+    a claim reads only those due, however many retries still back off), fresh runs by
+    ``available_at - priority * AGING_SECONDS``.
+    """
+    return (0, available_at) if started else (1, aged_score(priority, available_at))
 
 
 @dataclass(frozen=True)
@@ -125,10 +149,18 @@ def next_start_at(rate: Rate, window_starts: Sequence[float], now: float) -> flo
 
 @dataclass(frozen=True)
 class Candidate:
+    """A queued run the claim may start. ``score`` orders it within its tier (see
+    ``claim_rank``); ``started``: it ran before, so it goes ahead of fresh runs."""
+
     id: str
     queue: str
     concurrency_key: str | None
     score: float = 0.0
+    started: bool = False
+
+    @property
+    def rank(self) -> tuple[bool, float, str]:
+        return not self.started, self.score, self.id
 
 
 @dataclass(frozen=True)
@@ -198,13 +230,14 @@ def rotation(keys: Iterable[str | None], cursor: str | None) -> list[str | None]
 
 
 def order(candidates: Iterable[Candidate], cursors: dict[str, str | None]) -> list[Candidate]:
-    """Round robin over keys within each queue, and over queues; aged priority within a key."""
+    """Round robin over keys within each queue, and over queues (best head first); within
+    a key, started runs first, then aged priority (``Candidate.rank``)."""
     groups: dict[str, dict[str | None, list[Candidate]]] = {}
-    for cand in sorted(candidates, key=lambda c: (c.score, c.id)):
+    for cand in sorted(candidates, key=lambda c: c.rank):
         groups.setdefault(cand.queue, {}).setdefault(cand.concurrency_key, []).append(cand)
     per_queue = [_interleave([by_key[k] for k in rotation(by_key, cursors.get(q))])
                  for q, by_key in groups.items()]
-    per_queue.sort(key=lambda seq: (seq[0].score, seq[0].id))
+    per_queue.sort(key=lambda seq: seq[0].rank)
     return _interleave(per_queue)
 
 

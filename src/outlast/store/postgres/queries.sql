@@ -55,49 +55,49 @@ LIMIT :limit
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused
 -- or has a limit (concurrency, total or rate) and the environment has no limit, nothing
--- needs counting, so candidates are locked and started at once. With a named list of
--- queues each is read through its own index (runs_claim), so runs queued in other queues
--- never sit in front. Order: aged priority, (available_at - priority * 60) ascending
--- (engine/flow.py). ``limited_queues`` > 0 means this statement claimed nothing on
--- purpose and the caller must take the counting path; the row with a NULL id is only
--- there to carry that count. Each started run's attempt row and ``start_attempt`` event
--- are written here too (``starts_recorded``): one statement per claim, however many runs
--- it starts, instead of two more batches from the worker.
+-- needs counting, so candidates are locked and started at once. This one takes from every
+-- queue; claim_unlimited_in from a named list. Order (engine/flow.py, claim_rank): runs
+-- that already started, oldest due first (runs_claim_any_started), then fresh runs by aged
+-- priority, (available_at - priority * 60) ascending (runs_claim_any). The UNION ALL reads
+-- the fresh half (and locks its rows) only when the started half left room under the
+-- LIMIT. ``limited_queues`` > 0 means this statement claimed nothing on purpose and the
+-- caller must take the counting path; the row with a NULL id is only there to carry that
+-- count. Each started run's attempt row and ``start_attempt`` event are written here too
+-- (``starts_recorded``): one statement per claim, however many runs it starts, instead of
+-- two more batches from the worker.
 WITH limited AS (
     SELECT name FROM queues
     WHERE environment = :environment
       AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
            OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
-      AND (:queues::text[] IS NULL OR name = ANY(:queues))
     UNION ALL
     SELECT '*' FROM environment_limits
     WHERE environment = :environment AND concurrency_limit IS NOT NULL
-), any_queue AS (
-    SELECT id FROM runs
-    WHERE :queues::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM limited)
-      AND environment = :environment AND status = 'QUEUED' AND available_at <= :now
-      AND (expires_at IS NULL OR expires_at > :now)
-    ORDER BY (available_at - priority * 60), id
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
-), per_queue AS (
-    SELECT c.id FROM unnest(:queues::text[]) AS q(name)
-    CROSS JOIN LATERAL (
-        SELECT id, (available_at - priority * 60) AS score FROM runs
+), picked AS (
+    SELECT * FROM (
+        SELECT id FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
-          AND environment = :environment AND queue = q.name AND status = 'QUEUED'
+          AND environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY available_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED) AS resumed
+    UNION ALL
+    SELECT * FROM (
+        SELECT id FROM runs
+        WHERE NOT EXISTS (SELECT 1 FROM limited)
+          AND environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
         ORDER BY (available_at - priority * 60), id
         LIMIT :limit
-        FOR UPDATE SKIP LOCKED) AS c
-    ORDER BY c.score, c.id
+        FOR UPDATE SKIP LOCKED) AS fresh
     LIMIT :limit
 ), started AS (
     UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
         lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
         started_at = coalesce(started_at, :now), updated_at = :now
     WHERE status = 'QUEUED'
-      AND id IN (SELECT id FROM any_queue UNION ALL SELECT id FROM per_queue)
+      AND id IN (SELECT id FROM picked)
     RETURNING *
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
@@ -109,14 +109,80 @@ WITH limited AS (
         error = NULL
 ), new_events AS (
     INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+    -- in claim order: a run started before this claim has an earlier started_at
     SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count,
            jsonb_build_object('worker_id', :worker_id::text)::text
     FROM started
-    ORDER BY (available_at - priority * 60), id
+    ORDER BY started_at = :now,
+        CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
 )
 SELECT started.*, l.n AS limited_queues, 1 AS starts_recorded
 FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
-ORDER BY (started.available_at - started.priority * 60), started.id
+
+-- name: claim_unlimited_in
+-- claim_unlimited for a named list of queues: each queue is read through its own indexes
+-- (runs_claim_started, then runs_claim), so runs queued in other queues never sit in
+-- front; the queues' heads then go in claim order (started runs first).
+WITH limited AS (
+    SELECT name FROM queues
+    WHERE environment = :environment
+      AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+           OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
+      AND name = ANY(:queues)
+    UNION ALL
+    SELECT '*' FROM environment_limits
+    WHERE environment = :environment AND concurrency_limit IS NOT NULL
+), picked AS (
+    SELECT c.id FROM unnest(:queues::text[]) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT * FROM (
+            SELECT id, 0 AS tier, available_at AS score FROM runs
+            WHERE NOT EXISTS (SELECT 1 FROM limited)
+              AND environment = :environment AND queue = q.name AND status = 'QUEUED'
+              AND started_at IS NOT NULL
+              AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+            ORDER BY available_at, id
+            LIMIT :limit
+            FOR UPDATE SKIP LOCKED) AS resumed
+        UNION ALL
+        SELECT * FROM (
+            SELECT id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
+            WHERE NOT EXISTS (SELECT 1 FROM limited)
+              AND environment = :environment AND queue = q.name AND status = 'QUEUED'
+              AND started_at IS NULL
+              AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+            ORDER BY (available_at - priority * 60), id
+            LIMIT :limit
+            FOR UPDATE SKIP LOCKED) AS fresh
+        LIMIT :limit) AS c
+    ORDER BY c.tier, c.score, c.id
+    LIMIT :limit
+), started AS (
+    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
+        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+        started_at = coalesce(started_at, :now), updated_at = :now
+    WHERE status = 'QUEUED'
+      AND id IN (SELECT id FROM picked)
+    RETURNING *
+), new_attempts AS (
+    -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
+    INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
+    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now FROM started
+    ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING',
+        lease_id = excluded.lease_id, worker_id = excluded.worker_id,
+        machine = excluded.machine, started_at = excluded.started_at, finished_at = NULL,
+        error = NULL
+), new_events AS (
+    INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+    -- in claim order: a run started before this claim has an earlier started_at
+    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count,
+           jsonb_build_object('worker_id', :worker_id::text)::text
+    FROM started
+    ORDER BY started_at = :now,
+        CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
+)
+SELECT started.*, l.n AS limited_queues, 1 AS starts_recorded
+FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
 
 -- name: lock_flow_queues
 -- The controlled queues a claim may take from, locked in name order (so two claimers
@@ -146,18 +212,33 @@ FOR UPDATE
 SELECT count(*) AS running FROM runs WHERE environment = :environment AND status = 'EXECUTING'
 
 -- name: queue_candidates
--- The head of one controlled queue in aged priority order.
-SELECT id, queue, concurrency_key, priority, available_at FROM runs
-WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
-  AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-ORDER BY (available_at - priority * 60), id
+-- The head of one controlled queue in claim order: runs that already started, oldest due
+-- first, then fresh runs by aged priority (read as in claim_unlimited).
+SELECT * FROM (
+    SELECT id, queue, concurrency_key, priority, available_at, started_at FROM runs
+    WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+      AND started_at IS NOT NULL
+      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY available_at, id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED) AS resumed
+UNION ALL
+SELECT * FROM (
+    SELECT id, queue, concurrency_key, priority, available_at, started_at FROM runs
+    WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+      AND started_at IS NULL
+      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY (available_at - priority * 60), id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED) AS fresh
 LIMIT :limit
-FOR UPDATE SKIP LOCKED
 
 -- name: key_heads
 -- The first run of each of the next :limit concurrency keys after :after (in byte order),
 -- found by a skip scan over runs_claim_keyed: one index probe per key, however many runs
--- each key has queued, so 50,000 runs of one key cost nothing to step over.
+-- each key has queued, so 50,000 runs of one key cost nothing to step over. A key's first
+-- run is its oldest due started run if it has one (runs_claim_keyed_started), else its
+-- best fresh run.
 WITH RECURSIVE keys(k, n) AS (
     (SELECT concurrency_key COLLATE "C", 1 FROM runs
      WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
@@ -170,21 +251,35 @@ WITH RECURSIVE keys(k, n) AS (
             ORDER BY r.concurrency_key COLLATE "C" LIMIT 1), keys.n + 1
     FROM keys WHERE keys.k IS NOT NULL AND keys.n < :limit
 )
-SELECT c.id, c.queue, c.concurrency_key, c.priority, c.available_at FROM keys
+SELECT c.* FROM keys
 CROSS JOIN LATERAL (
-    SELECT id, queue, concurrency_key, priority, available_at FROM runs
-    WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
-      AND concurrency_key IS NOT NULL AND concurrency_key COLLATE "C" = keys.k
-      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-    ORDER BY (available_at - priority * 60), id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED) AS c
+    SELECT * FROM (
+        SELECT id, queue, concurrency_key, priority, available_at, started_at FROM runs
+        WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+          AND concurrency_key IS NOT NULL AND concurrency_key COLLATE "C" = keys.k
+          AND started_at IS NOT NULL
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY available_at, id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED) AS resumed
+    UNION ALL
+    SELECT * FROM (
+        SELECT id, queue, concurrency_key, priority, available_at, started_at FROM runs
+        WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+          AND concurrency_key IS NOT NULL AND concurrency_key COLLATE "C" = keys.k
+          AND started_at IS NULL
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY (available_at - priority * 60), id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED) AS fresh
+    LIMIT 1) AS c
 WHERE keys.k IS NOT NULL
 
 -- name: other_candidates
 -- Runs of the queues nothing controls, when the counting path runs for another reason:
 -- the queues holding queued runs are found by a skip scan over runs_claim (one probe per
--- queue), so a controlled queue's backlog is never read row by row.
+-- queue), so a controlled queue's backlog is never read row by row. Each queue's head is
+-- read in claim order as in claim_unlimited.
 WITH RECURSIVE qs(name) AS (
     (SELECT queue FROM runs WHERE environment = :environment AND status = 'QUEUED'
      ORDER BY queue LIMIT 1)
@@ -194,17 +289,31 @@ WITH RECURSIVE qs(name) AS (
             ORDER BY r.queue LIMIT 1)
     FROM qs WHERE qs.name IS NOT NULL
 )
-SELECT c.id, c.queue, c.concurrency_key, c.priority, c.available_at FROM qs
+SELECT c.id, c.queue, c.concurrency_key, c.priority, c.available_at, c.started_at FROM qs
 CROSS JOIN LATERAL (
-    SELECT id, queue, concurrency_key, priority, available_at FROM runs
-    WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
-      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-    ORDER BY (available_at - priority * 60), id
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED) AS c
+    SELECT * FROM (
+        SELECT id, queue, concurrency_key, priority, available_at, started_at, 0 AS tier,
+               available_at AS score FROM runs
+        WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
+          AND started_at IS NOT NULL
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY available_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED) AS resumed
+    UNION ALL
+    SELECT * FROM (
+        SELECT id, queue, concurrency_key, priority, available_at, started_at, 1 AS tier,
+               (available_at - priority * 60) AS score FROM runs
+        WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
+          AND started_at IS NULL
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY (available_at - priority * 60), id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED) AS fresh
+    LIMIT :limit) AS c
 WHERE qs.name IS NOT NULL AND (:queues::text[] IS NULL OR qs.name = ANY(:queues))
   AND qs.name <> ALL(:controlled)
-ORDER BY (c.available_at - c.priority * 60), c.id
+ORDER BY c.tier, c.score, c.id
 LIMIT :limit
 
 -- name: queue_window_starts

@@ -56,28 +56,92 @@ LIMIT :limit
 -- The common case in one statement: when none of the queues a worker takes from is paused
 -- or has a limit (concurrency, total or rate) and the environment has no limit, nothing
 -- needs counting, so candidates are started at once (the caller holds the write lock:
--- BEGIN IMMEDIATE). No row back means either nothing was queued or a queue has a limit;
--- the caller then takes the counting path. A returned row proves no queue had one, hence
--- ``limited_queues`` is 0. Order: aged priority (engine/flow.py). SQLite has no writing
--- CTEs, so the caller writes attempts and events (``starts_recorded`` 0).
+-- BEGIN IMMEDIATE). This one takes from every queue; claim_unlimited_in from a named
+-- list. No row back means either nothing was queued or a queue has a limit; the caller
+-- then takes the counting path. A returned row proves no queue had one, hence
+-- ``limited_queues`` is 0. Order (engine/flow.py, claim_rank): runs that already started,
+-- oldest due first (runs_claim_any_started), then fresh runs by aged priority; the fresh
+-- half is read only when the started half left room under the LIMIT. SQLite has no
+-- writing CTEs, so the caller writes attempts and events (``starts_recorded`` 0).
 UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
     lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
     started_at = coalesce(started_at, :now), updated_at = :now
 WHERE status = 'QUEUED' AND id IN (
-    SELECT id FROM runs
-    WHERE environment = :environment AND status = 'QUEUED' AND available_at <= :now
-      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-      AND (expires_at IS NULL OR expires_at > :now)
-      AND NOT EXISTS (
-        SELECT 1 FROM queues
-        WHERE environment = :environment
-          AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
-               OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
-          AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues))))
-      AND NOT EXISTS (
-        SELECT 1 FROM environment_limits
-        WHERE environment = :environment AND concurrency_limit IS NOT NULL)
-    ORDER BY available_at - priority * 60, id
+    SELECT id FROM (
+        SELECT id FROM runs
+        WHERE environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
+          AND available_at <= :now
+          AND (expires_at IS NULL OR expires_at > :now)
+          AND NOT EXISTS (
+            SELECT 1 FROM queues
+            WHERE environment = :environment
+              AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+                   OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL))
+          AND NOT EXISTS (
+            SELECT 1 FROM environment_limits
+            WHERE environment = :environment AND concurrency_limit IS NOT NULL)
+        ORDER BY available_at, id
+        LIMIT :limit)
+    UNION ALL
+    SELECT id FROM (
+        SELECT id FROM runs
+        WHERE environment = :environment AND status = 'QUEUED' AND started_at IS NULL
+          AND available_at <= :now
+          AND (expires_at IS NULL OR expires_at > :now)
+          AND NOT EXISTS (
+            SELECT 1 FROM queues
+            WHERE environment = :environment
+              AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+                   OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL))
+          AND NOT EXISTS (
+            SELECT 1 FROM environment_limits
+            WHERE environment = :environment AND concurrency_limit IS NOT NULL)
+        ORDER BY available_at - priority * 60, id
+        LIMIT :limit)
+    LIMIT :limit)
+RETURNING *, 0 AS limited_queues, 0 AS starts_recorded
+
+-- name: claim_unlimited_in
+-- claim_unlimited for a named list of queues.
+UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
+    lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+    started_at = coalesce(started_at, :now), updated_at = :now
+WHERE status = 'QUEUED' AND id IN (
+    SELECT id FROM (
+        SELECT id FROM runs
+        WHERE environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
+          AND available_at <= :now
+          AND queue IN (SELECT value FROM json_each(:queues))
+          AND (expires_at IS NULL OR expires_at > :now)
+          AND NOT EXISTS (
+            SELECT 1 FROM queues
+            WHERE environment = :environment
+              AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+                   OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
+              AND name IN (SELECT value FROM json_each(:queues)))
+          AND NOT EXISTS (
+            SELECT 1 FROM environment_limits
+            WHERE environment = :environment AND concurrency_limit IS NOT NULL)
+        ORDER BY available_at, id
+        LIMIT :limit)
+    UNION ALL
+    SELECT id FROM (
+        SELECT id FROM runs
+        WHERE environment = :environment AND status = 'QUEUED' AND started_at IS NULL
+          AND available_at <= :now
+          AND queue IN (SELECT value FROM json_each(:queues))
+          AND (expires_at IS NULL OR expires_at > :now)
+          AND NOT EXISTS (
+            SELECT 1 FROM queues
+            WHERE environment = :environment
+              AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
+                   OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
+              AND name IN (SELECT value FROM json_each(:queues)))
+          AND NOT EXISTS (
+            SELECT 1 FROM environment_limits
+            WHERE environment = :environment AND concurrency_limit IS NOT NULL)
+        ORDER BY available_at - priority * 60, id
+        LIMIT :limit)
     LIMIT :limit)
 RETURNING *, 0 AS limited_queues, 0 AS starts_recorded
 
@@ -109,7 +173,9 @@ SELECT count(*) AS running FROM runs WHERE environment = :environment AND status
 -- name: key_heads
 -- The first run of each of the next :limit concurrency keys after :after (in byte order),
 -- found by a skip scan over runs_claim_keyed: one index probe per key, however many runs
--- each key has queued, so 50,000 runs of one key cost nothing to step over.
+-- each key has queued, so 50,000 runs of one key cost nothing to step over. A key's first
+-- run is its oldest due started run if it has one (runs_claim_keyed_started), else its
+-- best fresh run.
 WITH RECURSIVE keys(k, n) AS (
     SELECT (SELECT concurrency_key FROM runs
             WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
@@ -122,28 +188,53 @@ WITH RECURSIVE keys(k, n) AS (
             ORDER BY r.concurrency_key LIMIT 1), keys.n + 1
     FROM keys WHERE keys.k IS NOT NULL AND keys.n < :limit
 )
-SELECT r.id, r.queue, r.concurrency_key, r.priority, r.available_at FROM keys
+SELECT r.id, r.queue, r.concurrency_key, r.priority, r.available_at, r.started_at FROM keys
 JOIN runs r ON r.id = (
-    SELECT id FROM runs
-    WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
-      AND concurrency_key IS NOT NULL AND concurrency_key = keys.k
-      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-    ORDER BY available_at - priority * 60, id
+    SELECT id FROM (
+        SELECT id FROM runs
+        WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+          AND concurrency_key IS NOT NULL AND concurrency_key = keys.k
+          AND started_at IS NOT NULL
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY available_at, id
+        LIMIT 1)
+    UNION ALL
+    SELECT id FROM (
+        SELECT id FROM runs
+        WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+          AND concurrency_key IS NOT NULL AND concurrency_key = keys.k
+          AND started_at IS NULL
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY available_at - priority * 60, id
+        LIMIT 1)
     LIMIT 1)
 WHERE keys.k IS NOT NULL
 
 -- name: queue_candidates
--- The head of one controlled queue in aged priority order.
-SELECT id, queue, concurrency_key, priority, available_at FROM runs
-WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
-  AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-ORDER BY (available_at - priority * 60), id
+-- The head of one controlled queue in claim order: runs that already started, oldest due
+-- first, then fresh runs by aged priority (read as in claim_unlimited).
+SELECT * FROM (
+    SELECT id, queue, concurrency_key, priority, available_at, started_at FROM runs
+    WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+      AND started_at IS NOT NULL
+      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY available_at, id
+    LIMIT :limit)
+UNION ALL
+SELECT * FROM (
+    SELECT id, queue, concurrency_key, priority, available_at, started_at FROM runs
+    WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
+      AND started_at IS NULL
+      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY available_at - priority * 60, id
+    LIMIT :limit)
 LIMIT :limit
 
 -- name: other_candidates
 -- Runs of the queues nothing controls, when the counting path runs for another reason:
 -- the queues holding queued runs are found by a skip scan over runs_claim (one probe per
--- queue), so a controlled queue's backlog is never read row by row.
+-- queue), so a controlled queue's backlog is never read row by row. Each queue's head is
+-- read in claim order as in claim_unlimited.
 WITH RECURSIVE qs(name) AS (
     SELECT (SELECT queue FROM runs WHERE environment = :environment AND status = 'QUEUED'
             ORDER BY queue LIMIT 1)
@@ -153,17 +244,30 @@ WITH RECURSIVE qs(name) AS (
             ORDER BY r.queue LIMIT 1)
     FROM qs WHERE qs.name IS NOT NULL
 )
-SELECT r.id, r.queue, r.concurrency_key, r.priority, r.available_at FROM qs
+SELECT r.id, r.queue, r.concurrency_key, r.priority, r.available_at, r.started_at FROM qs
 JOIN runs r ON r.id IN (
-    SELECT id FROM runs
-    WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
-      AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-    ORDER BY available_at - priority * 60, id
+    SELECT id FROM (
+        SELECT id FROM runs
+        WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
+          AND started_at IS NOT NULL
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY available_at, id
+        LIMIT :limit)
+    UNION ALL
+    SELECT id FROM (
+        SELECT id FROM runs
+        WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
+          AND started_at IS NULL
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY available_at - priority * 60, id
+        LIMIT :limit)
     LIMIT :limit)
 WHERE qs.name IS NOT NULL
   AND (:queues IS NULL OR qs.name IN (SELECT value FROM json_each(:queues)))
   AND qs.name NOT IN (SELECT value FROM json_each(:controlled))
-ORDER BY r.available_at - r.priority * 60, r.id
+ORDER BY r.started_at IS NULL,
+    CASE WHEN r.started_at IS NULL THEN r.available_at - r.priority * 60 ELSE r.available_at END,
+    r.id
 LIMIT :limit
 
 -- name: queue_window_starts
