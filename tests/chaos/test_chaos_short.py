@@ -59,11 +59,6 @@ def test_faults_lose_no_run_and_rerun_no_recorded_step(report: Report) -> None:
 
 
 @pytest.mark.timeout(360)
-@pytest.mark.xfail(strict=False, reason=(
-    "known bugs, being fixed: the supervisor dies when its fork server is killed "
-    "(ConnectionRefusedError / EOFError 'Aborted!' / BrokenPipe from forkserver) and on "
-    "BrokenPipeError replying to a child it just killed after a lost lease (silent exit 1); "
-    "a database error during a durable call (record) fails the attempt, costing a retry"))
 def test_faults_kill_no_worker_and_cost_no_attempt(report: Report) -> None:
     names = ("unexpected worker deaths", "unclean worker stops",
              "attempts failed by platform errors")
