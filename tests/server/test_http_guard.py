@@ -127,6 +127,12 @@ def test_behind_a_proxy_that_sends_its_own_host_the_public_site_may_post(
             refused = http.post(f"{API}/tasks/hello/trigger", json={"payload": {}},
                                 headers={**proxied, "Origin": hostile})
             assert refused.status_code == 403, hostile
+    # a public URL written without its scheme names no site: "null" is no match for it
+    lax = create_app(engine, scheduler=False, public_url="outlast.acme.example")
+    with TestClient(lax) as http:
+        refused = http.post(f"{API}/tasks/hello/trigger", json={"payload": {}},
+                            headers={**auth(key), "Origin": "null"})
+        assert refused.status_code == 403
 
 
 def test_a_cross_site_post_is_refused_even_without_a_host_list(client: TestClient) -> None:

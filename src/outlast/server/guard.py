@@ -70,7 +70,8 @@ class RequestGuard:
         self.allowed_hosts = allowed_hosts  # None: any host (an app embedded in tests)
         self.body_timeout = body_timeout
         #: the public URL's host and port: the server's own site, whatever the Host says
-        self.public_site = _site(public_url) if public_url else None
+        #: (None when it names none, as a URL without a scheme: "" would match ``null``)
+        self.public_site = (_site(public_url) if public_url else "") or None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
