@@ -110,6 +110,31 @@ def test_a_cross_site_post_is_refused(dev: TestClient) -> None:
     assert dev.get(f"{API}/runs", headers={"Origin": "http://evil.example"}).status_code == 200
 
 
+def test_behind_a_proxy_that_sends_its_own_host_the_public_site_may_post(
+        engine: Engine, tasks: tuple[str, ...], tmp_path: Path) -> None:
+    """nginx sends the upstream's address as Host by default; the browser names the
+    public site as Origin. That is the server's own site: its forms and fetches work."""
+    config = load_config(tmp_path, environ={"OUTLAST_PUBLIC_URL": "https://outlast.acme.example"})
+    app = create_app(engine, scheduler=False, allowed_hosts=server_hosts(config),
+                     public_url=config.public_url)
+    key = engine.create_api_key("dev")
+    proxied = {"Host": "127.0.0.1:8030", **auth(key)}
+    with TestClient(app, base_url="http://127.0.0.1:8030") as http:
+        ours = http.post(f"{API}/tasks/hello/trigger", json={"payload": {}},
+                         headers={**proxied, "Origin": "https://outlast.acme.example"})
+        assert ours.status_code == 201, ours.text
+        for hostile in ("https://evil.example", "https://outlast.acme.example.evil", "null"):
+            refused = http.post(f"{API}/tasks/hello/trigger", json={"payload": {}},
+                                headers={**proxied, "Origin": hostile})
+            assert refused.status_code == 403, hostile
+    # a public URL written without its scheme names no site: "null" is no match for it
+    lax = create_app(engine, scheduler=False, public_url="outlast.acme.example")
+    with TestClient(lax) as http:
+        refused = http.post(f"{API}/tasks/hello/trigger", json={"payload": {}},
+                            headers={**auth(key), "Origin": "null"})
+        assert refused.status_code == 403
+
+
 def test_a_cross_site_post_is_refused_even_without_a_host_list(client: TestClient) -> None:
     refused = client.post(f"{API}/tasks/hello/trigger", json={"payload": {}},
                           headers={"Origin": "null"})

@@ -171,3 +171,19 @@ def dump(url: str) -> str:
             return repr(conn.execute("SELECT * FROM waitpoints").fetchall())
     with psycopg.connect(url) as conn:
         return repr(conn.execute("SELECT * FROM waitpoints").fetchall())
+
+
+def test_a_public_token_made_in_process_is_good_on_a_server_with_the_secret(
+        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend on ``Client(database_url=...)`` signs with ``OUTLAST_SECRET`` as well."""
+    from outlast.sdk.client import Client
+
+    monkeypatch.setenv("OUTLAST_SECRET", SHARED_SECRET)
+    backend = Client(database_url=store_url, environment="prod")
+    token = backend.auth.create_public_token(tag="order-42")
+    server = Engine(open_store(store_url))
+    try:
+        keys = public_tokens.load_keys(server, SHARED_SECRET)  # as ``outlast server`` does
+        assert public_tokens.verify(keys, token).tag == "order-42"
+    finally:
+        server.store.close()

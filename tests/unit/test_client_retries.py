@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from outlast.sdk import calls, transports
+from outlast.sdk.options import parse_options
 from outlast.sdk.realtime import parse
 from outlast.sdk.transports import HttpTransport
 
@@ -58,6 +59,15 @@ def test_a_callers_idempotency_key_is_kept() -> None:
     transport(flaky).send(calls.trigger("t", None, {"idempotency_key": "order-1"}))
     assert [json.loads(r.content)["options"]["idempotency_key"]
             for r in flaky.requests] == ["order-1", "order-1"]
+
+
+def test_a_debounced_trigger_gets_no_generated_idempotency_key() -> None:
+    """The server refuses debounce with an idempotency key; a debounce joins its run."""
+    flaky = Flaky(0)
+    transport(flaky).send(calls.trigger("t", None, {"debounce": {"key": "k", "delay": "5s"}}))
+    options = json.loads(flaky.requests[0].content)["options"]
+    assert "idempotency_key" not in options
+    parse_options(options, 0.0)  # what the server does with it: no ValidationError
 
 
 def test_other_writes_are_not_retried() -> None:

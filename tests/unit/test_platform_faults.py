@@ -169,6 +169,31 @@ def test_an_sdk_call_from_task_code_waits_out_the_database_too() -> None:
     thread.join(10)
 
 
+def test_a_trigger_from_task_code_asked_again_is_the_same_trigger() -> None:
+    """The first try may have committed before the database went away: asked again, the
+    trigger carries the same idempotency key, so it finds that run instead of a second."""
+    child_end, worker_end = Pipe()
+    away = PlatformUnavailableError("database away", retry_after=0.01, hand_back=False)
+    keys: list[Any] = []
+
+    def worker() -> None:
+        for answer in (away, {"id": "run_2", "task": "t", "created": True}):
+            request = worker_end.recv()
+            keys.append((request.call.body.get("options") or {}).get("idempotency_key"))
+            if isinstance(answer, PlatformUnavailableError):
+                worker_end.send(Reply(request.request_id, False, error=answer.to_dict(),
+                                      status=503))
+            else:
+                worker_end.send(Reply(request.request_id, True, answer))
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    pipe = PipeTransport(child_end, threading.Lock())
+    assert pipe.send(calls.trigger("t", {"x": 1}, None))["id"] == "run_2"
+    thread.join(10)
+    assert len(keys) == 2 and keys[0] is not None and keys[0] == keys[1]
+
+
 # -- the attempt ends uncharged, sync or async ------------------------------------------------
 
 

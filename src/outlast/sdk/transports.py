@@ -54,13 +54,15 @@ AUTO_KEY_TTL = 3600
 
 def with_retry_key(call: Call) -> Call:
     """A trigger without an idempotency key gets one, so that resending it after a lost
-    answer finds the run the first request created instead of starting a second one."""
+    answer finds the run the first request created instead of starting a second one.
+    A debounced trigger gets none: the server refuses the two together, and sent again
+    it joins the run the first one made or joined anyway."""
     if call.method != "POST" or not call.path.endswith("/trigger"):
         return call
     if not isinstance(call.body, dict) or not isinstance(call.body.get("options"), dict):
         return call
     options = call.body["options"]
-    if options.get("idempotency_key"):
+    if options.get("idempotency_key") or options.get("debounce") is not None:
         return call
     options = {**options, "idempotency_key": f"auto-{uuid.uuid4().hex}",
                "idempotency_key_ttl": AUTO_KEY_TTL}

@@ -62,6 +62,7 @@ def create_app(
     secret: str | None = None,
     allowed_hosts: frozenset[str] | None = None,
     body_timeout: float = BODY_TIMEOUT,
+    public_url: str | None = None,
 ) -> Starlette:
     """The server app; with ``scheduler`` it also sweeps while it holds the lease.
 
@@ -71,6 +72,7 @@ def create_app(
     ``secret`` (the config's ``OUTLAST_SECRET``) signs public tokens and dashboard
     sessions; without it the database's own secret does. ``allowed_hosts`` are the host
     names the server answers to (None: any, for an app embedded in tests); see ``guard``.
+    ``public_url`` (``OUTLAST_PUBLIC_URL``) is the server's own site for the Origin check.
     """
     keys = public_tokens.load_keys(engine, secret)
     ctx = ApiContext(engine=engine, registry=registry)
@@ -91,7 +93,8 @@ def create_app(
                                      dev_mode=bool(dev_api_key),
                                      broadcaster=live.broadcaster, project=project)),
     ]
-    guard = Middleware(RequestGuard, allowed_hosts=allowed_hosts, body_timeout=body_timeout)
+    guard = Middleware(RequestGuard, allowed_hosts=allowed_hosts, body_timeout=body_timeout,
+                       public_url=public_url)
     app = Starlette(routes=app_routes, exception_handlers=EXCEPTION_HANDLERS,
                     middleware=[guard], lifespan=_lifespan(engine) if scheduler else None)
     app.state.engine = engine

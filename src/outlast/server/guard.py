@@ -6,8 +6,10 @@
   (``allowed_hosts``). ``/healthz`` and ``/readyz`` answer any host: load balancers probe
   them by address, and they tell a foreign page nothing.
 - **Origin.** A browser names the page behind a POST, PUT, PATCH or DELETE in ``Origin``;
-  one from another site than the ``Host`` it was sent to is refused. Clients that send no
-  ``Origin`` (curl, the SDK, webhooks) are not browsers and pass.
+  one from another site than the ``Host`` it was sent to is refused, unless it is the
+  server's public URL (``OUTLAST_PUBLIC_URL``): a reverse proxy may send its own ``Host``
+  (nginx's default is the upstream's address) while the browser names the public site.
+  Clients that send no ``Origin`` (curl, the SDK, webhooks) are not browsers and pass.
 - **Body pace.** A stranger may open a request and send its body a byte a minute, holding
   a connection and a handler as long as they like; uvicorn has no timeout for that. The
   body must arrive within ``body_timeout`` of its first read, else the request is
@@ -63,10 +65,13 @@ class RequestGuard:
     """ASGI middleware doing the checks of the module docstring."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] | None = None,
-                 body_timeout: float = BODY_TIMEOUT) -> None:
+                 body_timeout: float = BODY_TIMEOUT, public_url: str | None = None) -> None:
         self.app = app
         self.allowed_hosts = allowed_hosts  # None: any host (an app embedded in tests)
         self.body_timeout = body_timeout
+        #: the public URL's host and port: the server's own site, whatever the Host says
+        #: (None when it names none, as a URL without a scheme: "" would match ``null``)
+        self.public_site = (_site(public_url) if public_url else "") or None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,7 +94,8 @@ class RequestGuard:
                     "to the name clients use")
         origin = headers.get("origin")
         if (scope["method"] in _STATE_CHANGING and origin is not None
-                and not same_origin(origin, host)):
+                and not same_origin(origin, host)
+                and (self.public_site is None or _site(origin) != self.public_site)):
             return (403, "forbidden", "cross-site request refused: its Origin is not this "
                     "server")
         return None
@@ -97,8 +103,13 @@ class RequestGuard:
 
 def same_origin(origin: str, host: str) -> bool:
     """Whether a browser's ``Origin`` names the host (and port) the request went to."""
-    netloc = urlsplit(origin.strip()).netloc.lower()
+    netloc = _site(origin)
     return bool(netloc) and netloc == host.strip().lower()
+
+
+def _site(url: str) -> str:
+    """The host and port of ``url``, lower case ("" for ``null``)."""
+    return urlsplit(url.strip()).netloc.rpartition("@")[2].lower()
 
 
 class _Exchange:

@@ -19,11 +19,13 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from outlast.config import server_secret
 from outlast.errors import AuthError, ForbiddenError, ValidationError
 from outlast.ids import new_id, new_secret
 
@@ -86,9 +88,11 @@ def _stored(tx: Tx, name: str, fresh: str, engine: Engine) -> str:
 
 
 def server_keys(engine: Engine) -> ServerKeys:
-    """The keys ``load_keys`` remembered for ``engine`` (the database's, if none yet)."""
+    """The keys ``load_keys`` remembered for ``engine``; if none yet (a process that is
+    no server: ``Client(database_url=...)``), ``OUTLAST_SECRET``'s, else the database's,
+    so that its tokens are good on the servers of the project."""
     keys = _keys.get(engine)
-    return keys if keys is not None else load_keys(engine)
+    return keys if keys is not None else load_keys(engine, server_secret(os.environ))
 
 
 def _b64(data: bytes) -> str:

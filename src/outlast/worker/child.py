@@ -32,6 +32,7 @@ from outlast.sdk.client import set_worker_transport
 from outlast.sdk.durable import Runtime, patiently
 from outlast.sdk.registry import ImportFailure, default_registry, import_task_files, no_worker_has
 from outlast.sdk.task import set_task_defaults
+from outlast.sdk.transports import with_retry_key
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
 from outlast.worker.messages import (
     ApiCall,
@@ -63,7 +64,10 @@ class PipeTransport:
         self.inbox: deque[Any] = deque()
 
     def send(self, call: Call) -> Any:
-        """Waited out while the database is away, as durable operations are."""
+        """Waited out while the database is away, as durable operations are. A trigger is
+        asked again with the idempotency key of its first try (``with_retry_key``): that
+        try may have committed before the database went away."""
+        call = with_retry_key(call)
         return patiently(lambda: self._ask(lambda request_id: ApiCall(request_id, call)))
 
     def runtime(self, op: str, args: dict[str, Any]) -> Any:
