@@ -181,12 +181,14 @@ def test_wait_prints_the_output_as_json(database: Engine, outlast, capsys) -> No
     assert "안녕하세요" in printed
 
 
-def _client_answering(*statuses: int) -> Client:
-    """A client whose server answers ``/readyz`` with these statuses, then the last one."""
+def _client_answering(*statuses: int, prefix: str = "") -> Client:
+    """A client whose server (at ``http://dev.test`` + ``prefix``) answers its ``/readyz``
+    with these statuses, then the last one."""
     answers = list(statuses)
 
     def handle(request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/readyz"
+        if request.url.path != f"{prefix}/readyz":
+            return httpx.Response(404)
         status = answers.pop(0) if len(answers) > 1 else answers[0]
         body = {"status": "ready"} if status == 200 else {
             "status": "not_ready", "reason": "the worker has not registered its tasks yet"}
@@ -194,7 +196,7 @@ def _client_answering(*statuses: int) -> Client:
 
     client = Client(url="http://dev.test", api_key="k")
     client.transport._http = httpx.Client(  # type: ignore[attr-defined]
-        base_url="http://dev.test/api/v1", transport=httpx.MockTransport(handle))
+        base_url=f"http://dev.test{prefix}/api/v1", transport=httpx.MockTransport(handle))
     return client
 
 
@@ -217,3 +219,21 @@ def test_a_server_that_stays_not_ready_is_named(monkeypatch: pytest.MonkeyPatch,
         assert trigger_cli.wait_ready(client, timeout=0.05) is False
     assert "still not ready after 0.05s: the worker has not registered its tasks yet" \
         in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("server", "ready"), [
+    ("http://dev.test", "http://dev.test/readyz"),
+    ("http://dev.test/", "http://dev.test/readyz"),
+    ("https://host.example/outlast", "https://host.example/outlast/readyz"),
+    ("https://host.example:8443/a/b/", "https://host.example:8443/a/b/readyz"),
+])
+def test_readiness_is_asked_under_the_servers_path_prefix(server: str, ready: str) -> None:
+    with Client(url=server, api_key="k") as client:
+        http = client.transport.http  # type: ignore[attr-defined]
+        assert str(trigger_cli.ready_url(http.base_url)) == ready
+
+
+def test_a_server_behind_a_path_prefix_is_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trigger_cli, "READY_POLL", 0.0)
+    with _client_answering(503, 200, prefix="/outlast") as client:
+        assert trigger_cli.wait_ready(client, timeout=30) is True

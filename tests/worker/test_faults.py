@@ -19,9 +19,10 @@ from click.testing import CliRunner
 
 from outlast.cli.main import cli
 from outlast.engine import Engine
+from outlast.engine.attempts import PLATFORM_ERROR
 from outlast.store import Store
 from outlast.worker import forkserver
-from outlast.worker.pool import Child
+from outlast.worker.pool import NO_REPORT_EXIT, Child, lost_with_server
 from outlast.worker.supervisor import Supervisor, WorkerFailed
 from tests.worker.support import (
     PROJECT,
@@ -55,8 +56,8 @@ def test_a_killed_fork_server_is_replaced_and_runs_go_on(
         live_engine: Engine, tmp_path: Path) -> None:
     with running_worker(live_engine, concurrency=2) as sup:
         first = wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "1"}))
-        running = trigger(live_engine, "sleeper", {"seconds": 30})
-        wait_for((tmp_path / "sleeper-started").exists, 30, "the sleeper to start")
+        running = trigger(live_engine, "waits-the-first-time")  # max_attempts=1
+        wait_for((tmp_path / "waits-started").exists, 30, "the attempt to start")
         pid = forkserver.server_pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
@@ -66,14 +67,24 @@ def test_a_killed_fork_server_is_replaced_and_runs_go_on(
             os.waitpid(pid, 0)
         after = [trigger(live_engine, "hello-world", {"name": str(i)}) for i in range(3)]
         runs = [wait_final(live_engine, run_id) for run_id in after]
-        wait_for(lambda: live_engine.attempts(running)[0]["status"] == "CRASHED", 30,
-                 "the sleeper's attempt to be recorded")
-        live_engine.cancel("dev", running)
+        handed_back = wait_final(live_engine, running)
         assert not sup._stop_requested
         assert forkserver.server_pid() not in (None, pid)
     assert first["status"] == "COMPLETED"
     assert {r["status"] for r in runs} == {"COMPLETED"}
-    assert "fork server died" in live_engine.attempts(running)[0]["error"]["message"]
+    # the fork server's death was the platform's fault: the attempt went back uncharged
+    assert handed_back["status"] == "COMPLETED" and handed_back["attempts"] == 1
+    [release] = [e for e in live_engine.events(running) if e["kind"] == "release"]
+    assert release["data"]["error"]["type"] == PLATFORM_ERROR
+    assert "fork server died" in release["data"]["error"]["message"]
+
+
+def test_a_child_that_died_first_is_charged_though_its_fork_server_died_after() -> None:
+    """Only the fork server reports a child's exit code: a real code came from a child
+    that died of its own cause before the server did."""
+    assert lost_with_server(None) and lost_with_server(NO_REPORT_EXIT)
+    for own in (-signal.SIGSEGV, -signal.SIGKILL, 1, 3, 0):
+        assert not lost_with_server(own)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from outlast.cli.output import fail, note, status, to_json
 from outlast.errors import TaskNotFoundError, ValidationError
 from outlast.sdk.client import Client
 from outlast.sdk.handles import Run, RunHandle
+from outlast.sdk.transports import API_PATH
 
 #: seconds a trigger of an unknown task waits for a starting server to become ready
 READY_WAIT = 30.0
@@ -91,13 +92,23 @@ def trigger_when_ready(client: Client, task_id: str, value: Any,
     return client.tasks.trigger(task_id, value, **options)
 
 
+def ready_url(api_base: httpx.URL) -> httpx.URL:
+    """The server's ``/readyz``, beside its API under the server URL's own path prefix
+    (``http://host/outlast`` → ``http://host/outlast/readyz``): an absolute join would
+    drop the prefix and ask whatever else answers at ``http://host/readyz``."""
+    path = api_base.path.rstrip("/")
+    if path.endswith(API_PATH):
+        path = path[: -len(API_PATH)]
+    return api_base.copy_with(path=path + "/readyz")
+
+
 def wait_ready(client: Client, timeout: float) -> bool:
     """True once the server's ``/readyz`` says ready; False at once for a server without
     one (or an in-process client), and after ``timeout`` for one that stays not ready."""
     http = getattr(client.transport, "http", None)
     if not isinstance(http, httpx.Client):
         return False
-    url = http.base_url.join("/readyz")
+    url = ready_url(http.base_url)
     deadline = time.monotonic() + timeout
     told = False
     while True:

@@ -384,15 +384,18 @@ class Engine:
         with self.store.transaction() as tx:
             tx.run("release_leader", name=name, holder=holder)
 
-    def sweep(self) -> sweeper.SweepReport:
-        """One pass of upkeep; cheap when there is nothing to do."""
+    def sweep(self, *, recover: bool = True) -> sweeper.SweepReport:
+        """One pass of upkeep; cheap when there is nothing to do.
+
+        ``recover=False`` leaves lapsed leases alone (the upkeep holder's grace after a
+        database outage: ``upkeep/leader.py``)."""
         report = sweeper.SweepReport()
         now = self.clock.now()
         with self.store.transaction() as tx:
             report.enqueued = sweeper.enqueue_due(tx, now)
             report.expired = sweeper.expire_due(tx, now, self._hook_for_expired)
             report.woken = waitpoints.due(tx, now)
-            lost = sweeper.lapsed(tx, now)
+            lost = sweeper.lapsed(tx, now) if recover else []
             report.recovered = sum(
                 self._record_one(tx, sweeper.lost_worker_outcome(r), r, now) is not None
                 for r in lost

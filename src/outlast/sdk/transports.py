@@ -47,6 +47,8 @@ def _headers(api_key: str | None) -> dict[str, str]:
 
 #: how often an idempotent request is retried after a connection error
 RETRIES = 4
+#: where the HTTP API lives under a server's URL (which may have a path prefix itself)
+API_PATH = "/api/v1"
 RETRY_BACKOFF = 0.2
 #: how long an automatic trigger idempotency key holds (retries happen within seconds)
 AUTO_KEY_TTL = 3600
@@ -85,7 +87,7 @@ def retry_delay(attempt: int) -> float:
 class HttpTransport:
     def __init__(self, url: str, api_key: str | None, timeout: float = 30.0,
                  retries: int = RETRIES) -> None:
-        self._http = httpx.Client(base_url=url.rstrip("/") + "/api/v1",
+        self._http = httpx.Client(base_url=url.rstrip("/") + API_PATH,
                                   headers=_headers(api_key), timeout=timeout)
         self.retries = retries
 
@@ -113,7 +115,7 @@ class HttpTransport:
 class AsyncHttpTransport:
     def __init__(self, url: str, api_key: str | None, timeout: float = 30.0,
                  retries: int = RETRIES) -> None:
-        self._http = httpx.AsyncClient(base_url=url.rstrip("/") + "/api/v1",
+        self._http = httpx.AsyncClient(base_url=url.rstrip("/") + API_PATH,
                                        headers=_headers(api_key), timeout=timeout)
         self.retries = retries
 

@@ -13,6 +13,13 @@ Between passes the holder sleeps until the next due moment read from the store
 (``DueTimer``), at most ``interval``; a due note wakes it sooner. Recovery is continuous,
 not a start-up step, so the loop never gives up: a failing database (a restart, a
 failover) is logged and retried with backoff.
+
+An outage longer than a run lease lets every running run's lease lapse, though its worker
+is alive and only waiting for the database like the holder. So after a failed pass, the
+holder recovers lapsed leases only once one ``lease_seconds`` (engine clock) has gone by
+since the database answered again: live workers heartbeat within that and keep their
+runs uncharged; a worker that really died meanwhile is recovered then, one lease later.
+Every other duty goes on at once.
 """
 
 from __future__ import annotations
@@ -75,6 +82,10 @@ class Upkeep:
         self._lead_until = 0.0  # we trust our lease until then (monotonic)
         self._overdue: float | None = None  # the due moment the last pass left undone
         self._stuck_pause = STUCK_PAUSE
+        #: a pass failed since recovery was last allowed: the grace starts when one works
+        self._saw_failure = False
+        #: engine-clock moment from which lapsed leases may be recovered again
+        self._recover_from = 0.0
         #: failure webhooks, sent from their own thread while this process leads
         self.alerts = AlertSender(engine, lambda: self.leading)
 
@@ -130,6 +141,7 @@ class Upkeep:
                 pause = max(self._pass(timer), started + MIN_GAP - time.monotonic())
                 failures = 0
             except Exception:
+                self._saw_failure = True  # also a failure outside tick (the timer's)
                 failures += 1
                 pause = backoff(failures, self.interval)
                 timer.forget()  # a fresh listener once the database answers
@@ -157,9 +169,16 @@ class Upkeep:
 
         Returns the seconds until the next pass is due.
         """
+        try:
+            return self._tick()
+        except Exception:
+            self._saw_failure = True  # the database (or the lease) failed us: see _may_recover
+            raise
+
+    def _tick(self) -> float:
         if not self._lease():
             return self._until_lease()
-        report = self.engine.sweep()
+        report = self.engine.sweep(recover=self._may_recover())
         if report.total:
             log.debug("swept: %d enqueued, %d expired, %d woken, %d recovered",
                       report.enqueued, report.expired, report.woken, report.recovered)
@@ -168,6 +187,16 @@ class Upkeep:
             log.debug("schedules: %d run(s) fired, %d tick(s) skipped",
                       len(ticked.fired), ticked.skipped)
         return self._pause(report.total + ticked.total > 0)
+
+    def _may_recover(self) -> bool:
+        """May this pass recover runs whose lease lapsed? Not within one run lease of a
+        failure: the workers failed to heartbeat for the same reason, and are given one
+        lease's time from now to do so before their runs count as lost."""
+        now = self.engine.clock.now()
+        if self._saw_failure:
+            self._saw_failure = False
+            self._recover_from = now + self.engine.lease_seconds
+        return now >= self._recover_from
 
     def _pause(self, did_work: bool) -> float:
         """Until the next due moment, the lease renewal or the re-check, whichever is first."""

@@ -11,7 +11,8 @@ The fork server is one process, and it can die (an operator's ``kill``, the OOM 
 that is still exiting refuses the connection, and one reaped elsewhere (a ``SIGCHLD``
 handler) makes ``waitpid`` fail, and either error would end the worker. ``start`` waits
 for a dying server to exit, forgets it, and starts the child from a new one. The old
-server's children die with it (``child.py`` asks for that), and are reaped as crashes.
+server's children die with it (``child.py`` asks for that); their attempts are handed
+back uncharged, the platform's fault and not the task's (``outcomes.died``).
 """
 
 from __future__ import annotations

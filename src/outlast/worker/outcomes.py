@@ -11,11 +11,17 @@ import time
 from typing import Any, cast
 
 from outlast.engine import Outcome
-from outlast.engine.attempts import OutcomeKind
+from outlast.engine.attempts import PLATFORM_ERROR, OutcomeKind
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
 from outlast.worker.messages import Assignment, Finished, LogBatch
 from outlast.worker.pool import Child
+
+#: a child ended by its fork server's death: like the database's outage, not the task's
+#: failure, so the attempt goes back without counting against its retries
+FORK_SERVER_DIED = {"type": PLATFORM_ERROR,
+                    "message": "the worker's fork server died, and with it the process "
+                               "running the attempt; handed back"}
 
 
 def finished(m: Finished, machine: str | None) -> Outcome:
@@ -42,6 +48,8 @@ def died(child: Child, job: Assignment) -> Outcome | None:
         error = {"type": "MaxDurationExceeded",
                  "message": f"the run exceeded its max_duration of {limit} s"}
         kind = "timed_out"
+    elif child.died_with_server():  # the platform's fault: handed back uncharged
+        error, kind = dict(FORK_SERVER_DIED), "platform_error"
     else:
         error, kind = child.crash_error(), "crashed"
     return Outcome(job.run["id"], job.lease_id, job.attempt, kind, executed, error=error)

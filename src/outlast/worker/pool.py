@@ -125,14 +125,28 @@ class Child:
 
     def crash_error(self) -> dict[str, Any]:
         """The attempt error for this child's death (its process has ended)."""
-        if self.server is not None and forkserver.exited(self.server):
-            return {"type": "WorkerProcessDied",
-                    "message": "the worker's fork server died, and with it the process "
-                               "running the attempt"}
         return crash_error(self.process.exitcode)
+
+    def died_with_server(self) -> bool:
+        """Did this child end because its fork server died (the platform's fault) rather
+        than first for a reason of its own? Only the server reports a child's exit code,
+        so a child that died first has its real code; one that died with it has none."""
+        if self.server is None or not forkserver.exited(self.server):
+            return False
+        return lost_with_server(self.process.exitcode)
 
     def run_id(self) -> str | None:
         return self.job.run["id"] if self.job is not None else None
+
+
+#: the exit code ``multiprocessing`` gives a child whose fork server ended before it
+#: reported the child's own (the server died first, and the child with it: ``child.py``)
+NO_REPORT_EXIT = 255
+
+
+def lost_with_server(exitcode: int | None) -> bool:
+    """A child of a fork server that has died: was its exit code never reported?"""
+    return exitcode is None or exitcode == NO_REPORT_EXIT
 
 
 def run_deadline(job: Assignment, started: float) -> float | None:

@@ -94,6 +94,16 @@ def dies_once(payload: Any, ctx: Any) -> int:
     return int(ctx.attempt.number)
 
 
+@task(retry=Retry(max_attempts=1))
+def waits_the_first_time(payload: Any) -> str:
+    """Sleeps on its first start (the test kills something under it), not after."""
+    first = not out("waits-started").exists()
+    note("waits-started", str(os.getpid()))
+    if first:
+        time.sleep(30)
+    return "done"
+
+
 def _record_hook(kind: str) -> Any:
     def hook(payload: Any, result: Any, ctx: Any) -> None:
         note("hooks", json.dumps({"hook": kind, "run": ctx.run.id, "result": result}))
