@@ -6,6 +6,8 @@ makes them unguessable enough to be used in URLs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import time
 
@@ -30,3 +32,10 @@ def new_id(prefix: str) -> str:
 def new_secret(nbytes: int = 24) -> str:
     """A URL-safe random secret (API keys, token callback URLs)."""
     return _encode(int.from_bytes(os.urandom(nbytes), "big"), (nbytes * 8 + 4) // 5)
+
+
+def derived_secret(key: bytes, message: str) -> str:
+    """A secret computed, not drawn: HMAC-SHA256 of ``message`` under ``key``, encoded as
+    ``new_secret``'s are. Whoever holds ``key`` can compute it again; nobody else can."""
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return _encode(int.from_bytes(digest, "big"), (len(digest) * 8 + 4) // 5)

@@ -73,6 +73,13 @@ def fan_out(payload: Any) -> list[Any]:
     return [r.output for r in results] + [failed.ok, failed.status]
 
 
+@task(registry=reg)
+def hands_out_its_url(payload: Any) -> str | None:
+    token = wait.create_token(timeout="24h")
+    wait.sleep(hours=1)  # a resume: the token is replayed from the journal
+    return token.url
+
+
 flip = {"order": ["a", "b"]}
 
 
@@ -93,8 +100,8 @@ def test_the_order_flow_from_the_issue() -> None:
         run = env.run(process_order, {"order_id": "42"})
         assert run.status == "WAITING"
         [token] = env.tokens(run.id)
-        # the callback URL went to the run that made it; the store keeps only its hash
-        assert token["tags"] == ["approval"] and token["url"] is None
+        # the callback URL is derived from the token's id: read back, it is there again
+        assert token["tags"] == ["approval"] and "/callback/" in token["url"]
         env.complete_token(token["id"], {"approved": True})
         run = env.run_until_final(run.id)
     assert run.status == "COMPLETED", run.error
@@ -102,6 +109,18 @@ def test_the_order_flow_from_the_issue() -> None:
                           "shipment": {"shipped": "ch_42"}}
     assert calls["charge"] == 1  # replayed four times, charged once
     assert run.attempts == 1  # waits never use up attempts
+
+
+def test_a_replayed_token_has_the_url_it_was_made_with_and_the_journal_does_not() -> None:
+    with TestRuns(reg) as env:
+        run = env.run(hands_out_its_url)
+        [token] = env.tokens()
+        with env.store.transaction(write=False) as tx:
+            stored = [dict(r) for r in tx.all("list_journal", run_id=run.id)]
+        secret = str(run.output).rsplit("/", 1)[1]
+        done = env.engine.durable.complete_token(None, token["id"], {"ok": True}, secret)
+    assert run.status == "COMPLETED" and run.output == token["url"]
+    assert secret not in repr(stored) and done["status"] == "COMPLETED"
 
 
 def test_time_jumps_through_long_waits() -> None:

@@ -8,9 +8,11 @@ other. A token's callback secret is kept as a hash, like an API key.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -20,11 +22,12 @@ from starlette.testclient import TestClient
 from outlast.clock import FakeClock
 from outlast.engine import Engine, hash_key
 from outlast.engine.definitions import TaskDefinition
-from outlast.errors import AuthError
+from outlast.errors import AuthError, RunNotFoundError
 from outlast.server import public_tokens
 from outlast.server.app import create_app
 from outlast.store import open_store
 from outlast.store.queries import migration_files
+from outlast.worker import runtime
 
 API = "/api/v1"
 SHARED_SECRET = "one-secret-for-every-project"
@@ -119,8 +122,8 @@ def test_a_token_callback_secret_is_stored_only_as_its_hash(engine: Engine) -> N
             row = dict(tx.one("get_waitpoint", id=token["id"]) or {})
         assert secret not in {str(v) for v in row.values()}
         assert row["secret_hash"] == hashlib.sha256(secret.encode()).hexdigest()
-        # read back later, a token has no URL: nobody can learn the secret again
-        assert http.get(f"{API}/waitpoints/tokens/{token['id']}").json()["url"] is None
+        # read back later, the URL is derived again from the id (the store cannot)
+        assert http.get(f"{API}/waitpoints/tokens/{token['id']}").json()["url"] == token["url"]
         anonymous = TestClient(http.app)
         assert anonymous.post(urlsplit(token["url"]).path + "x", json={}).status_code == 404
         done = anonymous.post(urlsplit(token["url"]).path, json={"ok": 1})
@@ -165,12 +168,17 @@ def insert_old_token(url: str, token_id: str, secret: str) -> None:
 
 
 def dump(url: str) -> str:
-    """Every value of every waitpoint, as text."""
+    """Every value of every table, as text."""
     if url.startswith("sqlite"):
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-            return repr(conn.execute("SELECT * FROM waitpoints").fetchall())
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")]
+            return repr([conn.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables])
     with psycopg.connect(url) as conn:
-        return repr(conn.execute("SELECT * FROM waitpoints").fetchall())
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema()")]
+        return repr([conn.execute(f'SELECT * FROM "{t}"'.encode()).fetchall() for t in tables])
 
 
 def test_a_public_token_made_in_process_is_good_on_a_server_with_the_secret(
@@ -187,3 +195,89 @@ def test_a_public_token_made_in_process_is_good_on_a_server_with_the_secret(
         assert public_tokens.verify(keys, token).tag == "order-42"
     finally:
         server.store.close()
+
+
+# -- token URLs: derived from the id, never stored ----------------------------------------
+
+
+def secret_of(url: str) -> str:
+    return urlsplit(url).path.rsplit("/", 1)[1]
+
+
+def test_no_table_holds_a_token_secret_yet_every_url_completes_it(
+        engine: Engine, store_url: str, register: Callable[..., Any],
+        trigger: Callable[..., Any]) -> None:
+    register(engine, "approve")
+    run_id = trigger(engine, "approve").row["id"]
+    run = engine.claim("dev", "worker-1", None, 1)[0]
+    at = {"run_id": run_id, "lease_id": run["lease_id"], "kind": "create_token",
+          "name": "token"}
+    made = runtime.dispatch(engine, "dev", "create_token", at | {"seq": 0, "tags": []})
+    url = made["result"]["url"]
+    assert url and secret_of(url) not in dump(store_url)  # not the waitpoint, not the journal
+    # the answers that come later give the same URL: retrieve, list, and the replay
+    assert engine.durable.retrieve_token("dev", made["result"]["id"])["url"] == url
+    assert [t["url"] for t in engine.durable.list_tokens("dev")[0]] == [url]
+    [replayed] = runtime.dispatch(engine, "dev", "journal", at)
+    assert replayed["result"] == made["result"]
+    assert runtime.committed(engine, "create_token", at | {"seq": 0}) == made
+    assert secret_of(url) not in dump(store_url)
+    anonymous = TestClient(create_app(engine, scheduler=False))
+    with anonymous:
+        done = anonymous.post(urlsplit(replayed["result"]["url"]).path, json={"ok": 1})
+    assert done.status_code == 200 and done.json()["status"] == "COMPLETED"
+
+
+def test_an_idempotent_repeat_answers_the_url_again(engine: Engine) -> None:
+    first = engine.durable.new_token("prod", None, [], "order-42")
+    again = engine.durable.new_token("prod", None, [], "order-42")
+    assert again["id"] == first["id"] and again["url"] == first["url"] is not None
+
+
+def test_another_project_secret_invalidates_the_outstanding_token_urls(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTLAST_SECRET", "the-secret-before")
+    token = engine.durable.new_token("prod", None, [], None)
+    rotated = Engine(engine.store, clock=engine.clock)  # a process started after rotation
+    monkeypatch.setenv("OUTLAST_SECRET", "the-secret-after")
+    assert rotated.durable.retrieve_token("prod", token["id"])["url"] is None
+    with pytest.raises(RunNotFoundError):
+        rotated.durable.complete_token(None, token["id"], 1, secret=secret_of(token["url"]))
+    # the process that still has the old secret completes it, as before
+    assert engine.durable.complete_token(None, token["id"], 1,
+                                         secret=secret_of(token["url"]))["status"] == "COMPLETED"
+
+
+def test_migration_0011_scrubs_token_urls_from_the_journal(empty_store_url: str,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    dialect = "sqlite" if empty_store_url.startswith("sqlite") else "postgres"
+    files = migration_files(dialect)
+    at = next(i for i, f in enumerate(files) if f[0].startswith("0011"))
+    monkeypatch.setattr("outlast.store.migrate.migration_files", lambda d: files[:at])
+    store = open_store(empty_store_url)
+    try:
+        store.migrate()
+        secret = "0ldpla1nsecretinthejourna1"
+        with store.transaction() as tx:  # what a run's create_token wrote before 0011
+            tx.run("insert_waitpoint", id="token_old", environment="prod", kind="token",
+                   run_id=None, seq=None, idx=0, due_at=None, child_run_id=None,
+                   secret_hash=hashlib.sha256(secret.encode()).hexdigest(), tags="[]",
+                   idempotency_key=None, created_by_run="run_old", now=1.0)
+            tx.run("insert_journal", run_id="run_old", seq=0, kind="create_token",
+                   name="token", status="ok", error=None, now=1.0, result=json.dumps(
+                       {"id": "token_old", "status": "PENDING", "tags": [],
+                        "url": f"http://h/api/v1/waitpoints/tokens/token_old/callback/{secret}"}))
+        assert secret in dump(empty_store_url)
+        monkeypatch.undo()
+        assert store.migrate() == [f[0] for f in files[at:]]
+        assert secret not in dump(empty_store_url)
+        engine = Engine(store)
+        [entry] = engine.durable.run_journal("run_old")
+        # a random secret cannot be derived again: no URL, but the one handed out works
+        assert entry["result"] == {"id": "token_old", "status": "PENDING", "tags": [],
+                                   "url": None}
+        done = engine.durable.complete_token(None, "token_old", 1, secret=secret)
+        assert done["status"] == "COMPLETED"
+    finally:
+        store.close()

@@ -61,17 +61,23 @@ def sleep_until(tx: Tx, op: Op, until: float, now: float) -> dict[str, Any]:
 
 
 def create_token(tx: Tx, op: Op, *, timeout: float | None, tags: list[str],
-                 idempotency_key: str | None, now: float, public_url: str) -> dict[str, Any]:
+                 idempotency_key: str | None, now: float, public_url: str,
+                 token_key: bytes) -> dict[str, Any]:
+    """A token made by a run: the answer holds its URL, the journal does not (the URL
+    holds the secret); replay rebuilds it from the id (``waitpoints.with_url``)."""
     run = journal.hold_lease(tx, op.run_id, op.lease_id)
     row = new_token(tx, run["environment"], timeout=timeout, tags=tags,
-                    idempotency_key=idempotency_key, now=now, created_by_run=op.run_id)
-    result = waitpoints.token_record(row, public_url)
-    journal.record(tx, op.run_id, op.seq, op.kind, op.name, now, result=result)
+                    idempotency_key=idempotency_key, now=now, created_by_run=op.run_id,
+                    token_key=token_key)
+    result = waitpoints.token_record(row, public_url, token_key)
+    journal.record(tx, op.run_id, op.seq, op.kind, op.name, now,
+                   result=waitpoints.journal_record(result))
     return done(result)
 
 
 def new_token(tx: Tx, environment: str, *, timeout: float | None, tags: list[str],
-              idempotency_key: str | None, now: float, created_by_run: str | None = None) -> Row:
+              idempotency_key: str | None, now: float, token_key: bytes,
+              created_by_run: str | None = None) -> Row:
     """A token waitpoint; an idempotency key returns the existing token instead."""
     if idempotency_key:
         existing = tx.one("find_idempotent_waitpoint", environment=environment,
@@ -80,7 +86,8 @@ def new_token(tx: Tx, environment: str, *, timeout: float | None, tags: list[str
             return existing
     return waitpoints.create(tx, environment=environment, kind=waitpoints.TOKEN, now=now,
                              due_at=None if timeout is None else now + timeout, tags=tags,
-                             idempotency_key=idempotency_key, created_by_run=created_by_run)
+                             idempotency_key=idempotency_key, created_by_run=created_by_run,
+                             token_key=token_key)
 
 
 def wait_for_token(tx: Tx, op: Op, token_id: str, now: float) -> dict[str, Any]:

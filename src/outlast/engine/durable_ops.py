@@ -25,10 +25,24 @@ class DurableOps:
     def _tx(self) -> Any:
         return self.engine.store.transaction()
 
+    def token_key(self) -> bytes:
+        """The project's one secret, which derives token callback secrets; the same in
+        every process of the project (``OUTLAST_SECRET``, else the database's own)."""
+        from outlast.server.public_tokens import server_keys  # it owns the project's keys
+
+        return server_keys(self.engine).secret
+
     def journal(self, run_id: str, lease_id: str) -> list[dict[str, Any]]:
+        key = self.token_key()
         with self._tx() as tx:
             journal.hold_lease(tx, run_id, lease_id)
-            return journal.entries(tx, run_id)
+            return self._with_urls(tx, journal.entries(tx, run_id), key)
+
+    def _with_urls(self, tx: Any, entries: list[dict[str, Any]],
+                   key: bytes) -> list[dict[str, Any]]:
+        """Journal entries with the callback URLs of their tokens rebuilt (not stored)."""
+        return [e | {"result": waitpoints.with_url(tx, e["result"], self.engine.public_url, key)}
+                if e["kind"] == "create_token" else e for e in entries]
 
     def record(self, op: durable.Op, result: Any) -> dict[str, Any]:
         with self._tx() as tx:
@@ -44,7 +58,8 @@ class DurableOps:
             return durable.create_token(tx, op, timeout=timeout, tags=tags,
                                         idempotency_key=idempotency_key,
                                         now=self.engine.clock.now(),
-                                        public_url=self.engine.public_url)
+                                        public_url=self.engine.public_url,
+                                        token_key=self.token_key())
 
     def wait_for_token(self, op: durable.Op, token_id: str) -> dict[str, Any]:
         with self._tx() as tx:
@@ -63,29 +78,32 @@ class DurableOps:
 
     def new_token(self, env: str, timeout: float | None, tags: list[str],
                   idempotency_key: str | None) -> dict[str, Any]:
+        key = self.token_key()
         with self._tx() as tx:
             row = durable.new_token(tx, env, timeout=timeout, tags=tags,
                                     idempotency_key=idempotency_key,
-                                    now=self.engine.clock.now())
-        return waitpoints.token_record(row, self.engine.public_url)
+                                    now=self.engine.clock.now(), token_key=key)
+        return waitpoints.token_record(row, self.engine.public_url, key)
 
     def complete_token(self, env: str | None, token_id: str, output: Any,
                        secret: str | None = None) -> dict[str, Any]:
         """Complete a token (by API key's ``env``, or by the callback URL's ``secret``)."""
+        key = self.token_key()
         with self._tx() as tx:
             row = waitpoints.get(tx, token_id, env)
             if row["kind"] != waitpoints.TOKEN:
                 raise ValidationError(f"{token_id} is not a token")
-            if secret is not None and not waitpoints.secret_matches(row, secret):
+            if secret is not None and not waitpoints.callback_accepts(row, secret, key):
                 raise RunNotFoundError(f"no token {token_id!r}")
             waitpoints.complete(tx, token_id, self.engine.clock.now(), output=output)
             done = waitpoints.get(tx, token_id)
-        return waitpoints.token_record(done, self.engine.public_url)
+        return waitpoints.token_record(done, self.engine.public_url, key)
 
     def retrieve_token(self, env: str, token_id: str) -> dict[str, Any]:
+        key = self.token_key()
         with self.engine.store.transaction(write=False) as tx:
             row = waitpoints.get(tx, token_id, env)
-        return waitpoints.token_record(row, self.engine.public_url)
+        return waitpoints.token_record(row, self.engine.public_url, key)
 
     def list_tokens(self, env: str, *, status: str | None = None, tag: str | None = None,
                     run_id: str | None = None, limit: int = 50,
@@ -99,9 +117,11 @@ class DurableOps:
                           run_id=run_id, cursor=cursor, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        return ([waitpoints.token_record(r, self.engine.public_url) for r in rows],
+        key = self.token_key()
+        return ([waitpoints.token_record(r, self.engine.public_url, key) for r in rows],
                 rows[-1]["id"] if more else None)
 
     def run_journal(self, run_id: str) -> list[dict[str, Any]]:
+        key = self.token_key()
         with self.engine.store.transaction(write=False) as tx:
-            return journal.entries(tx, run_id)
+            return self._with_urls(tx, journal.entries(tx, run_id), key)

@@ -17,7 +17,7 @@ from typing import Any
 from outlast.engine import announce, journal, transitions
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.errors import ConflictError, NotFoundError
-from outlast.ids import new_id, new_secret
+from outlast.ids import derived_secret, new_id
 from outlast.inputs import shown_time
 from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Tx
@@ -25,15 +25,20 @@ from outlast.store.protocol import Row, Tx
 TIME, TOKEN, RUN = "time", "token", "run"
 PENDING, COMPLETED = "PENDING", "COMPLETED"
 TIMEOUT_ERROR = {"type": "Timeout", "message": "timeout"}
+#: a derived callback secret's length (a random one, from before they were derived, is 39)
+_DERIVED_LENGTH = 52
 
 
 def create(tx: Tx, *, environment: str, kind: str, now: float, run_id: str | None = None,
            seq: int | None = None, idx: int = 0, due_at: float | None = None,
            child_run_id: str | None = None, tags: list[str] | None = None,
-           idempotency_key: str | None = None, created_by_run: str | None = None) -> Row:
-    secret = new_secret() if kind == TOKEN else None
+           idempotency_key: str | None = None, created_by_run: str | None = None,
+           token_key: bytes = b"") -> Row:
+    """A waitpoint; a token's callback secret is derived from its id under ``token_key``."""
+    waitpoint_id = new_id("token" if kind == TOKEN else "wait")
+    secret = token_secret(token_key, waitpoint_id) if kind == TOKEN else None
     row: dict[str, Any] = {
-        "id": new_id("token" if kind == TOKEN else "wait"), "environment": environment,
+        "id": waitpoint_id, "environment": environment,
         "kind": kind, "run_id": run_id, "seq": seq, "idx": idx, "due_at": due_at,
         "child_run_id": child_run_id, "secret_hash": secret and hash_secret(secret),
         "tags": dumps(tags or []), "idempotency_key": idempotency_key,
@@ -41,9 +46,17 @@ def create(tx: Tx, *, environment: str, kind: str, now: float, run_id: str | Non
     }
     tx.run("insert_waitpoint", **row)
     announce.due(tx, due_at, now)  # a short sleep: wake the upkeep holder's timer for it
-    # the plain secret lives only in this answer (its callback URL), never in the store
-    return row | {"secret": secret, "status": PENDING, "output": None, "error": None,
+    return row | {"status": PENDING, "output": None, "error": None,
                   "created_at": now, "completed_at": None}
+
+
+def token_secret(key: bytes, token_id: str) -> str:
+    """A token's callback secret: derived from its id under the project's secret, so the
+    store keeps only its hash and the URL can still be rebuilt by whoever holds the key.
+    The label keeps these HMACs apart from the public tokens' signatures (same key)."""
+    if not key:
+        raise ValueError("a token's callback secret needs the project's secret")
+    return derived_secret(key, f"token-callback:{token_id}")
 
 
 def hash_secret(secret: str) -> str:
@@ -55,6 +68,20 @@ def secret_matches(row: Row, secret: str) -> bool:
     """Whether ``secret`` is the token's callback secret (constant time)."""
     stored = row.get("secret_hash") or ""
     return hmac.compare_digest(stored.encode(), hash_secret(secret).encode())
+
+
+def callback_accepts(row: Row, secret: str, token_key: bytes) -> bool:
+    """Whether a callback URL's ``secret`` completes the token (constant time).
+
+    The stored hash decides, so tokens made before secrets were derived (random secrets,
+    shorter) keep working. A derived secret must also be the one the project's secret
+    derives today: rotating that secret invalidates every outstanding callback URL, even
+    for someone who learned the old secret and computes URLs with it.
+    """
+    stored = secret_matches(row, secret)
+    if len(secret) != _DERIVED_LENGTH:
+        return stored
+    return hmac.compare_digest(secret, token_secret(token_key, row["id"])) and stored
 
 
 def get(tx: Tx, waitpoint_id: str, environment: str | None = None) -> Row:
@@ -140,10 +167,11 @@ def due(tx: Tx, now: float, limit: int = 500) -> int:
     return count
 
 
-def token_record(row: Row, public_url: str) -> dict[str, Any]:
-    """A token as the API shows it; ``url`` only when it was just made (see ``create``)."""
+def token_record(row: Row, public_url: str, token_key: bytes) -> dict[str, Any]:
+    """A token as the API shows it, with the callback URL rebuilt from its id."""
     return {
-        "id": row["id"], "status": row["status"], "url": callback_url(row, public_url),
+        "id": row["id"], "status": row["status"],
+        "url": callback_url(row, public_url, token_key),
         "tags": loads(row["tags"]), "timeout_at": shown_time(row["due_at"]),
         "run_id": row.get("run_id"), "created_by_run": row.get("created_by_run"),
         "output": loads(row.get("output")), "error": loads(row.get("error")),
@@ -152,9 +180,25 @@ def token_record(row: Row, public_url: str) -> dict[str, Any]:
     }
 
 
-def callback_url(row: Row, public_url: str) -> str | None:
-    """The URL that completes the token; None once its secret is only a hash."""
-    secret = row.get("secret")
-    if not secret:
+def callback_url(row: Row, public_url: str, token_key: bytes) -> str | None:
+    """The URL that completes the token; None when its secret is not the derived one (a
+    token made before secrets were derived, or under a project secret since rotated)."""
+    secret = token_secret(token_key, row["id"])
+    if not secret_matches(row, secret):
         return None
     return f"{public_url.rstrip('/')}/api/v1/waitpoints/tokens/{row['id']}/callback/{secret}"
+
+
+def journal_record(record: dict[str, Any]) -> dict[str, Any]:
+    """What the journal keeps of a token record: no URL (it holds the secret)."""
+    return record | {"url": None}
+
+
+def with_url(tx: Tx, record: Any, public_url: str, token_key: bytes) -> Any:
+    """A ``create_token`` journal result with its URL rebuilt, as the run was first
+    handed it (None if the token is gone or its secret is not a derived one)."""
+    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+        return record
+    row = tx.one("get_waitpoint", id=record["id"])
+    url = None if row is None else callback_url(row, public_url, token_key)
+    return record | {"url": url}

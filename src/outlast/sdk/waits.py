@@ -40,10 +40,13 @@ class WaitResult:
 
 @dataclass(frozen=True)
 class Token:
-    """A waitpoint token; ``url`` (which completes it) is known only to whoever made it.
+    """A waitpoint token; a POST to ``url`` completes it (no API key: the secret is in it).
 
-    The store keeps a hash of the URL's secret, so a token read back later (``retrieve``,
-    ``list``, or made again with the same idempotency key) has ``url`` None.
+    The URL's secret is derived from the token's id with the project's secret and stored
+    only as a hash, so every read of the token (``retrieve``, ``list``, the same
+    idempotency key again, ``wait.create_token`` replayed after a resume) rebuilds the
+    same ``url``. It is None for a token made under a project secret since rotated (that
+    URL no longer works) or by a version that drew random secrets (that URL still works).
     """
 
     id: str

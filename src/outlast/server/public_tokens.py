@@ -11,6 +11,8 @@ without configuration. The project is a random id the database also keeps: proje
 that share ``OUTLAST_SECRET`` (one PostgreSQL database, a schema each) still refuse each
 other's tokens, and the dashboard's session cookies carry it the same way.
 Tokens cannot be revoked; keep their lifetime short (default 15 minutes, at most 30 days).
+The same secret derives waitpoint tokens' callback secrets (``waitpoints.token_secret``),
+so rotating it invalidates those URLs as well.
 """
 
 from __future__ import annotations
