@@ -68,12 +68,12 @@ def test_survives_errors_and_keeps_sweeping(engine: Engine, monkeypatch: pytest.
     real_sweep = engine.sweep
     calls = {"failed": 0, "ok": 0}
 
-    def flaky() -> Any:
+    def flaky(**options: Any) -> Any:
         if calls["failed"] < 1:
             calls["failed"] += 1
             raise ConnectionError("server closed the connection unexpectedly")
         calls["ok"] += 1
-        return real_sweep()
+        return real_sweep(**options)
 
     monkeypatch.setattr(engine, "sweep", flaky)
     with caplog.at_level(logging.ERROR, "outlast.scheduler"):
