@@ -163,3 +163,19 @@ def test_each_key_offers_its_started_run_first(engine: Engine, clock: Any,
     assert [r["id"] for r in _any(engine, 1)] == [b["id"]]
     assert [r["id"] for r in _any(engine, 1)] == [a["id"]]
     assert {r["id"] for r in _any(engine, 5)} == set(fresh)
+
+
+def test_the_claim_says_how_many_of_its_runs_had_started(
+        engine: Engine, clock: Any, path: tuple[Claim, str | None]) -> None:
+    """The worker puts those ahead of the fresh runs it already holds (claim_ahead.py)."""
+    claim, key = path
+    sleeper, failing = _started_runs(engine, clock, claim, key)
+    fresh = _fresh(engine, clock, key, 2)
+    clock.advance(61)
+    engine.sweep()
+    queues = ["q"] if claim is _named else None
+    _, claimed = engine.record_and_claim([], ENV, "w", queues, 10)
+    assert [r["id"] for r in claimed.rows] == [failing, sleeper, *fresh]
+    assert claimed.resumed == 2
+    trigger_run(engine, "job", concurrency_key=key)
+    assert engine.record_and_claim([], ENV, "w", queues, 10)[1].resumed == 0
