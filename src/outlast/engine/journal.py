@@ -48,6 +48,14 @@ def complete(tx: Tx, run_id: str, seq: int, result: Any, now: float) -> bool:
                   result=dumps(result, "wait result"), error=None, now=now) > 0
 
 
+def complete_settled(tx: Tx, waits: list[tuple[str, int, Any]], now: float) -> None:
+    """Give each wait ``(run_id, seq, result)`` its result, where no waitpoint at that
+    sequence number is still pending (a wait for several things completes with the last)."""
+    tx.many("complete_settled_journal", [
+        {"run_id": run_id, "seq": seq, "status": OK, "result": dumps(result, "wait result"),
+         "now": now} for run_id, seq, result in waits])
+
+
 def entries(tx: Tx, run_id: str) -> list[dict[str, Any]]:
     """The journal as the child replays it: seq, kind, name, status, result."""
     return [
