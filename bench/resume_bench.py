@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -156,6 +157,8 @@ def _bench(store: str, url: str, root: Path, args: argparse.Namespace) -> dict[s
                 process.send_signal(signal.SIGTERM)
                 process.wait(60)
         log.close()
+        if args.log:
+            shutil.copy(root / "processes.log", args.log)
     try:
         ran = _ran(sleep_sink)
         times = [(*_times(engine, run_id), ran[run_id]) for run_id in ids]
@@ -269,6 +272,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=5000, help="fresh runs kept queued")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--sweeper", choices=["server", "worker"], default="server")
+    parser.add_argument("--log", help="keep the server's and worker's output in this file")
     args = parser.parse_args()
     stores = ["sqlite", "pg"] if args.store == "both" else [args.store]
     for store in stores:

@@ -58,9 +58,18 @@ def complete_settled(tx: Tx, waits: list[tuple[str, int, Any]], now: float) -> N
 
 def entries(tx: Tx, run_id: str) -> list[dict[str, Any]]:
     """The journal as the child replays it: seq, kind, name, status, result."""
-    return [
-        {"seq": r["seq"], "kind": r["kind"], "name": r["name"], "status": r["status"],
-         "result": loads(r["result"]), "created_at": r["created_at"],
-         "completed_at": r["completed_at"]}
-        for r in tx.all("list_journal", run_id=run_id)
-    ]
+    return [_entry(r) for r in tx.all("list_journal", run_id=run_id)]
+
+
+def entries_of(tx: Tx, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """``entries`` of several runs in one statement (a claim's resumed runs)."""
+    journals: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
+    for r in tx.all("list_journals", ids=run_ids):
+        journals[r["run_id"]].append(_entry(r))
+    return journals
+
+
+def _entry(r: Row) -> dict[str, Any]:
+    return {"seq": r["seq"], "kind": r["kind"], "name": r["name"], "status": r["status"],
+            "result": loads(r["result"]), "created_at": r["created_at"],
+            "completed_at": r["completed_at"]}

@@ -124,7 +124,7 @@ class ClaimAhead:
         memory = preset.memory_bytes if preset and self.enforce_memory else None
         return Assignment(run=run_fields(row), lease_id=row["lease_id"],
                           attempt=row["attempt_count"], memory_limit=memory,
-                          environment=self.environment)
+                          environment=self.environment, journal=row.get("journal"))
 
 
 def run_fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -594,6 +594,9 @@ WHERE run_id = :run_id AND seq = :seq AND status = 'pending'
 -- name: list_journal
 SELECT * FROM run_journal WHERE run_id = :run_id ORDER BY seq
 
+-- name: list_journals
+SELECT * FROM run_journal WHERE run_id IN (SELECT value FROM json_each(:ids)) ORDER BY run_id, seq
+
 -- name: insert_waitpoint
 INSERT INTO waitpoints (id, environment, kind, status, run_id, seq, idx, due_at, child_run_id,
     secret_hash, tags, idempotency_key, created_by_run, created_at)
