@@ -133,3 +133,24 @@ def test_a_due_time_waitpoint_of_no_run_completes(engine: Engine, clock: Any) ->
     assert engine.sweep().woken == 1
     with engine.store.transaction() as tx:
         assert waitpoints.get(tx, row["id"])["status"] == waitpoints.COMPLETED
+
+
+def test_a_sleep_due_while_the_pass_waited_to_begin_is_woken_by_it(
+        engine: Engine, clock: Any, register: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SQLite a writing transaction begins once other writers are done (a big trigger,
+    say): a sleep that fell due meanwhile is woken by this pass, not the next one."""
+    register(engine, "job")
+    [run_id] = _sleeping(engine, clock, 1, seconds=10)
+    clock.advance(9.9)
+    opened = engine.store.transaction
+
+    @contextmanager
+    def transaction(write: bool = True) -> Iterator[Any]:
+        clock.advance(0.2)  # the wait for the database
+        with opened(write) as tx:
+            yield tx
+
+    monkeypatch.setattr(engine.store, "transaction", transaction)
+    assert engine.sweep().woken == 1
+    assert engine.retrieve(ENV, run_id)["status"] == "QUEUED"

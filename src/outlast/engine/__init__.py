@@ -388,8 +388,10 @@ class Engine:
     def sweep(self) -> sweeper.SweepReport:
         """One pass of upkeep; cheap when there is nothing to do."""
         report = sweeper.SweepReport()
-        now = self.clock.now()
         with self.store.transaction() as tx:
+            # the time once the transaction has begun: on SQLite, beginning waits for the
+            # database's one writer, and what fell due meanwhile is this pass's work too
+            now = self.clock.now()
             report.enqueued = sweeper.enqueue_due(tx, now)
             report.expired = sweeper.expire_due(tx, now, self._hook_for_expired)
             report.woken = waitpoints.due(tx, now)
