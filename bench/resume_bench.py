@@ -16,8 +16,11 @@ Reported per sleeper, in ms, p50 / p99 / max:
 - ``claim`` the resumed attempt's ``start_attempt`` event minus the ``resume`` event (the
   time spent queued: the claim order's part);
 - ``late``  the resumed attempt's start minus the due time (the two together);
+- ``ran``   when the sleeper's code after the sleep ran minus the due time: what its user
+  sees. A claimed run's attempt starts when it is claimed, so ``late`` leaves out the time
+  it then waits in the worker's buffer and a child's pipe, and the replay up to the sleep.
 
-and, while sleepers were due (first due time to the last resumed start), fresh runs
+and, while sleepers were due (first due time to the last sleeper's code after the sleep), fresh runs
 completed per second and all runs per second (fresh completions plus resumed starts: what
 the worker got through, whichever went first), and fresh runs per second over the whole
 run (which depends on how long the run lasted: sleepers that resume late leave the worker
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -52,19 +56,20 @@ BATCH = 1000  # the API's batch limit
 
 TASKS = '''
 import os
+import time
 from outlast import task, wait
 
 
-def mark(sink: str) -> None:
+def mark(sink: str, line: bytes = b"x") -> None:
     fd = os.open(os.environ[sink], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    os.write(fd, b"x")
+    os.write(fd, line)
     os.close(fd)
 
 
 @task(id="rb-sleep", queue="rb")
-def sleeper(payload):
+def sleeper(payload, ctx):
     wait.sleep(seconds=payload)
-    mark("BENCH_SLEEP_SINK")
+    mark("BENCH_SLEEP_SINK", f"{ctx.run.id} {time.time()}\\n".encode())
 
 
 @task(id="rb-fresh", queue="rb")
@@ -152,8 +157,11 @@ def _bench(store: str, url: str, root: Path, args: argparse.Namespace) -> dict[s
                 process.send_signal(signal.SIGTERM)
                 process.wait(60)
         log.close()
+        if args.log:
+            shutil.copy(root / "processes.log", args.log)
     try:
-        times = [_times(engine, run_id) for run_id in ids]
+        ran = _ran(sleep_sink)
+        times = [(*_times(engine, run_id), ran[run_id]) for run_id in ids]
     finally:
         engine.store.close()
     return _report(store, args, times, feeder, began, ended)
@@ -171,10 +179,23 @@ def _trigger_sleepers(url: str, n: int, seconds: float) -> list[str]:
 
 def _wait_for(sink: Path, count: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while size(sink) < count:
+    while lines(sink) < count:
         if time.monotonic() > deadline:
-            raise SystemExit(f"only {size(sink)} of {count} sleepers finished in {timeout}s")
+            raise SystemExit(f"only {lines(sink)} of {count} sleepers finished in {timeout}s")
         time.sleep(0.05)
+
+
+def lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def _ran(sink: Path) -> dict[str, float]:
+    """When each sleeper's code after the sleep ran (its first line: a retry would add one)."""
+    ran: dict[str, float] = {}
+    for line in sink.read_text().splitlines():
+        run_id, at = line.split()
+        ran.setdefault(run_id, float(at))
+    return ran
 
 
 def _times(engine: Engine, run_id: str) -> tuple[float, float, float]:
@@ -188,18 +209,20 @@ def _times(engine: Engine, run_id: str) -> tuple[float, float, float]:
     return due, resumed, restarted
 
 
-def _report(store: str, args: argparse.Namespace, times: list[tuple[float, float, float]],
+def _report(store: str, args: argparse.Namespace,
+            times: list[tuple[float, float, float, float]],
             feeder: Feeder, began: float, ended: float) -> dict[str, Any]:
     first_due = min(t[0] for t in times)
-    last_start = max(t[2] for t in times)
+    last_start = max(t[3] for t in times)
     window = max(last_start - first_due, 1e-9)
     during = feeder.completed_at(last_start) - feeder.completed_at(first_due)
     return {
         "store": store, "n": args.n, "sleep_s": args.sleep, "backlog": args.backlog,
         "concurrency": args.concurrency, "sweeper": args.sweeper,
-        "wake_ms": spread([(r - d) * 1000 for d, r, _ in times]),
-        "claim_ms": spread([(s - r) * 1000 for _, r, s in times]),
-        "late_ms": spread([(s - d) * 1000 for d, _, s in times]),
+        "wake_ms": spread([(r - d) * 1000 for d, r, _, _ in times]),
+        "claim_ms": spread([(s - r) * 1000 for _, r, s, _ in times]),
+        "late_ms": spread([(s - d) * 1000 for d, _, s, _ in times]),
+        "ran_ms": spread([(a - d) * 1000 for d, _, _, a in times]),
         "fresh_per_s_while_due": round(during / window, 1),
         "runs_per_s_while_due": round((during + len(times)) / window, 1),
         "fresh_per_s_overall": round(size_at_end(feeder) / max(ended - began, 1e-9), 1),
@@ -249,6 +272,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=5000, help="fresh runs kept queued")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--sweeper", choices=["server", "worker"], default="server")
+    parser.add_argument("--log", help="keep the server's and worker's output in this file")
     args = parser.parse_args()
     stores = ["sqlite", "pg"] if args.store == "both" else [args.store]
     for store in stores:

@@ -163,3 +163,36 @@ def test_each_key_offers_its_started_run_first(engine: Engine, clock: Any,
     assert [r["id"] for r in _any(engine, 1)] == [b["id"]]
     assert [r["id"] for r in _any(engine, 1)] == [a["id"]]
     assert {r["id"] for r in _any(engine, 5)} == set(fresh)
+
+
+def test_the_claim_says_how_many_of_its_runs_had_started(
+        engine: Engine, clock: Any, path: tuple[Claim, str | None]) -> None:
+    """The worker puts those ahead of the fresh runs it already holds (claim_ahead.py)."""
+    claim, key = path
+    sleeper, failing = _started_runs(engine, clock, claim, key)
+    fresh = _fresh(engine, clock, key, 2)
+    clock.advance(61)
+    engine.sweep()
+    queues = ["q"] if claim is _named else None
+    _, claimed = engine.record_and_claim([], ENV, "w", queues, 10)
+    assert [r["id"] for r in claimed.rows] == [failing, sleeper, *fresh]
+    assert claimed.resumed == 2
+    trigger_run(engine, "job", concurrency_key=key)
+    assert engine.record_and_claim([], ENV, "w", queues, 10)[1].resumed == 0
+
+
+def test_a_claimed_run_that_had_started_comes_with_its_journal(
+        engine: Engine, clock: Any, path: tuple[Claim, str | None]) -> None:
+    """Its replay needs no round trip to ask for it; a fresh run has none to replay."""
+    claim, key = path
+    sleeper, failing = _started_runs(engine, clock, claim, key)
+    [fresh] = _fresh(engine, clock, key, 1)
+    clock.advance(61)
+    engine.sweep()
+    queues = ["q"] if claim is _named else None
+    _, claimed = engine.record_and_claim([], ENV, "w", queues, 10)
+    rows = {r["id"]: r for r in claimed.rows}
+    [entry] = rows[sleeper]["journal"]
+    assert (entry["seq"], entry["kind"], entry["status"]) == (0, "sleep", "ok")
+    assert rows[failing]["journal"] == []
+    assert "journal" not in rows[fresh]

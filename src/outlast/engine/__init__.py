@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from outlast.clock import Clock, SystemClock
-from outlast.engine import attempts, dequeue, queues, sweeper, transitions, waitpoints
+from outlast.engine import attempts, dequeue, journal, queues, sweeper, transitions, waitpoints
 from outlast.engine.attempts import Decision, Outcome, RunFacts
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.durable_ops import DurableOps
@@ -282,6 +282,7 @@ class Engine:
             decisions = self._record_in(tx, outcomes, self.clock.now()) if outcomes else []
             claimed = self._claim_in(tx, env, worker_id, queues, capacity) if capacity > 0 \
                 else dequeue.Claimed([])
+            _with_journals(tx, claimed)
         return decisions, claimed
 
     def _record_in(self, tx: Any, outcomes: list[Outcome], now: float) -> list[Decision | None]:
@@ -390,8 +391,10 @@ class Engine:
         ``recover=False`` leaves lapsed leases alone (the upkeep holder's grace after a
         database outage: ``upkeep/leader.py``)."""
         report = sweeper.SweepReport()
-        now = self.clock.now()
         with self.store.transaction() as tx:
+            # the time once the transaction has begun: on SQLite, beginning waits for the
+            # database's one writer, and what fell due meanwhile is this pass's work too
+            now = self.clock.now()
             report.enqueued = sweeper.enqueue_due(tx, now)
             report.expired = sweeper.expire_due(tx, now, self._hook_for_expired)
             report.woken = waitpoints.due(tx, now)
@@ -439,6 +442,17 @@ def _lock_leaves_first(tx: Any, run_id: str) -> None:
         tree.extend(level)
     for node in reversed(tree):
         tx.one("lock_run", id=node)
+
+
+def _with_journals(tx: Any, claimed: dequeue.Claimed) -> None:
+    """Give each claimed run that had started its journal (``row["journal"]``), read in
+    the claim's transaction: its replay then starts without asking the worker for it, a
+    round trip through the worker's loop for every resumed run."""
+    resumed = claimed.rows[:claimed.resumed]
+    if resumed:
+        journals = journal.entries_of(tx, [row["id"] for row in resumed])
+        for row in resumed:
+            row["journal"] = journals[row["id"]]
 
 
 def _batch_completions(outcomes: list[Outcome]) -> set[int]:

@@ -55,6 +55,9 @@ class Claimed:
 
     rows: list[Row]
     retry_at: float | None = None
+    #: how many of ``rows``, the first ones, had started before this claim (resumed,
+    #: retried, recovered): the worker hands them out ahead of fresh runs it holds
+    resumed: int = 0
 
 
 def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
@@ -78,7 +81,8 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
         _record_starts(tx, started, req, now)
     for row in started:
         tx.notify(events.CHANGED_CHANNEL, row["id"])
-    return Claimed(started, retry_at)
+    resumed = sum(float(row["started_at"]) < now for row in started)
+    return Claimed(started, retry_at, resumed)
 
 
 def _claim_unlimited(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:

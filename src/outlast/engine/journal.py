@@ -48,11 +48,28 @@ def complete(tx: Tx, run_id: str, seq: int, result: Any, now: float) -> bool:
                   result=dumps(result, "wait result"), error=None, now=now) > 0
 
 
+def complete_settled(tx: Tx, waits: list[tuple[str, int, Any]], now: float) -> None:
+    """Give each wait ``(run_id, seq, result)`` its result, where no waitpoint at that
+    sequence number is still pending (a wait for several things completes with the last)."""
+    tx.many("complete_settled_journal", [
+        {"run_id": run_id, "seq": seq, "status": OK, "result": dumps(result, "wait result"),
+         "now": now} for run_id, seq, result in waits])
+
+
 def entries(tx: Tx, run_id: str) -> list[dict[str, Any]]:
     """The journal as the child replays it: seq, kind, name, status, result."""
-    return [
-        {"seq": r["seq"], "kind": r["kind"], "name": r["name"], "status": r["status"],
-         "result": loads(r["result"]), "created_at": r["created_at"],
-         "completed_at": r["completed_at"]}
-        for r in tx.all("list_journal", run_id=run_id)
-    ]
+    return [_entry(r) for r in tx.all("list_journal", run_id=run_id)]
+
+
+def entries_of(tx: Tx, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """``entries`` of several runs in one statement (a claim's resumed runs)."""
+    journals: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
+    for r in tx.all("list_journals", ids=run_ids):
+        journals[r["run_id"]].append(_entry(r))
+    return journals
+
+
+def _entry(r: Row) -> dict[str, Any]:
+    return {"seq": r["seq"], "kind": r["kind"], "name": r["name"], "status": r["status"],
+            "result": loads(r["result"]), "created_at": r["created_at"],
+            "completed_at": r["completed_at"]}

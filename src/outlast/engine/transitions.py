@@ -194,3 +194,14 @@ def resume(tx: Tx, *, run_id: str, now: float) -> bool:
     tx.notify(events.QUEUED_CHANNEL, run_id)
     tx.notify(events.CHANGED_CHANNEL, run_id)
     return True
+
+
+def resume_settled(tx: Tx, run_ids: list[str], now: float) -> list[str]:
+    """``resume`` for many runs in one statement: each WAITING run with nothing pending in
+    its journal goes QUEUED. Returns the ids it queued."""
+    resumed = [r["id"] for r in tx.all("resume_settled_runs", ids=run_ids, now=now)]
+    events.append(tx, [events.event_row(i, "resume", now, S.QUEUED.value) for i in resumed])
+    for run_id in resumed:
+        tx.notify(events.QUEUED_CHANNEL, run_id)
+        tx.notify(events.CHANGED_CHANNEL, run_id)
+    return resumed

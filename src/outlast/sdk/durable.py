@@ -96,21 +96,21 @@ class DurableRun:
     """The durable state of one attempt of one run."""
 
     def __init__(self, run_id: str, lease_id: str, attempt: int, environment: str,
-                 runtime: Runtime) -> None:
+                 runtime: Runtime, journal: list[dict[str, Any]] | None = None) -> None:
         self.run_id = run_id
         self.lease_id = lease_id
         self.attempt = attempt
         self.environment = environment
         self.runtime: Runtime = _patient(runtime)
-        self._journal: dict[int, Entry] | None = None
+        #: given when the worker read it with the claim; else loaded on first use
+        self._journal: dict[int, Entry] | None = None if journal is None else _index(journal)
         self._seq = 0
         self._busy = threading.Lock()
 
     def _entries(self) -> dict[int, Entry]:
         if self._journal is None:  # loaded on first use: plain tasks never pay for it
             rows = self.runtime("journal", {"run_id": self.run_id, "lease_id": self.lease_id})
-            self._journal = {r["seq"]: Entry(r["seq"], r["kind"], r["name"], r["status"],
-                                             r["result"]) for r in rows}
+            self._journal = _index(rows)
         return self._journal
 
     def call(self, kind: str, name: str, fresh: Callable[[int], Any]) -> Any:
@@ -189,3 +189,8 @@ def active(what: str) -> DurableRun:
     if run is None:
         raise DurableUsageError(f"{what} can only be used inside a running task")
     return run
+
+
+def _index(rows: list[dict[str, Any]]) -> dict[int, Entry]:
+    return {r["seq"]: Entry(r["seq"], r["kind"], r["name"], r["status"], r["result"])
+            for r in rows}

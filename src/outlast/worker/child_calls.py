@@ -30,6 +30,9 @@ from outlast.worker.messages import ApiCall, Reply, RuntimeCall
 
 log = logging.getLogger("outlast.worker")
 
+#: durable operations that only read; a resumed run asks for its journal first thing, and
+#: flushing the worker's pending results before answering cost a transaction per resume
+READS = frozenset({"journal"})
 #: how long a child waits before asking again, by how many times in a row it failed
 PLATFORM_RETRY = Retry(max_attempts=1_000_000, factor=2.0, min_delay=0.05, max_delay=2.0)
 
@@ -82,7 +85,8 @@ class ChildCalls:
         key = str(message.args.get("run_id") or "")
 
         def op() -> Any:
-            self._flush()  # logs and results first, so the journal follows them in order
+            if message.op not in READS:  # a read orders nothing: what waits, waits for a pass
+                self._flush()  # logs and results first, so the journal follows them in order
             if self.faults.failing(key):  # the last try may have committed before the fault
                 done = runtime.committed(self.engine, message.op, message.args)
                 if done is not None:

@@ -9,6 +9,10 @@ starts the moment the one before ends, so children keep working while a database
 in flight. Long runs are never claimed ahead, so they cannot wait behind each other while
 another worker idles.
 
+Runs that already started (resumed after a wait, retried, recovered) go first here too, as
+they do in the claim (``engine/flow.py``): one claimed while fresh runs sit in the buffer
+is put ahead of them, behind the started runs already there.
+
 This module owns only the arithmetic and the hand-out; leases, heartbeats and handing
 runs back stay with the supervisor, which knows when the database can be reached.
 """
@@ -32,6 +36,8 @@ _RUN_FIELDS = ("id", "task_id", "payload", "attempt_count", "max_attempts", "tag
                "created_at", "queue", "machine", "replayed_from", "parent_id", "root_id",
                "idempotency_key", "max_duration", "execution_seconds", "status", "error",
                "environment")
+#: marks a buffered row that had started before its claim (never sent to a child)
+_RESUMED = "_resumed"
 
 
 class ClaimAhead:
@@ -76,6 +82,14 @@ class ClaimAhead:
         ahead = self.concurrency if self.prefetching() else 0
         return max(0, room + ahead - len(self.buffer))
 
+    def add(self, rows: list[dict[str, Any]], resumed: int = 0) -> None:
+        """Buffer claimed ``rows``; the first ``resumed`` had started before their claim
+        and go ahead of every fresh run buffered, in claim order."""
+        front = sum(1 for row in self.buffer if row.get(_RESUMED))
+        for i, row in enumerate(rows[:resumed]):
+            self.buffer.insert(front + i, row | {_RESUMED: True})
+        self.buffer.extend(rows[resumed:])
+
     def feed(self, children: list[Child]) -> None:
         """Hand buffered runs to children, least loaded first; one pipe message per child."""
         if not self.buffer:
@@ -95,7 +109,7 @@ class ClaimAhead:
         for child, rows in batches.items():
             if child.send_batch([self.job(row) for row in rows]):
                 self.fed = True
-            else:
+            else:  # the child is gone: the runs go back where they were
                 self.buffer.extendleft(reversed(rows))
 
     def take_all(self) -> list[Assignment]:
@@ -110,7 +124,7 @@ class ClaimAhead:
         memory = preset.memory_bytes if preset and self.enforce_memory else None
         return Assignment(run=run_fields(row), lease_id=row["lease_id"],
                           attempt=row["attempt_count"], memory_limit=memory,
-                          environment=self.environment)
+                          environment=self.environment, journal=row.get("journal"))
 
 
 def run_fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -90,7 +90,8 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id, job.attempt,
                                                                records)))
     ctx = build_context(run, job.attempt, job.environment)
-    durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime)
+    durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime,
+                         journal=job.journal)
     started = time.monotonic()
     token = current_run.set(durable)
     try:

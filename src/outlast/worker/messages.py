@@ -22,6 +22,8 @@ class Assignment:
     attempt: int
     memory_limit: int | None
     environment: str
+    #: the run's journal read at its claim (it had started), so its replay asks for none
+    journal: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

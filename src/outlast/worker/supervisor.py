@@ -560,7 +560,7 @@ class Supervisor:
                 outcomes, self.environment, self.worker_id, self.queues,
                 wanted if claim else 0)
             self.pending.outcomes = []
-            self.ahead.buffer.extend(claimed.rows)
+            self.ahead.add(claimed.rows, claimed.resumed)
             if claim:
                 self._more_work = len(claimed.rows) == wanted
                 self._rate_wake = self._next_rate_wake(claimed)

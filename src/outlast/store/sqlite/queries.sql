@@ -594,6 +594,9 @@ WHERE run_id = :run_id AND seq = :seq AND status = 'pending'
 -- name: list_journal
 SELECT * FROM run_journal WHERE run_id = :run_id ORDER BY seq
 
+-- name: list_journals
+SELECT * FROM run_journal WHERE run_id IN (SELECT value FROM json_each(:ids)) ORDER BY run_id, seq
+
 -- name: insert_waitpoint
 INSERT INTO waitpoints (id, environment, kind, status, run_id, seq, idx, due_at, child_run_id,
     secret_hash, tags, idempotency_key, created_by_run, created_at)
@@ -626,6 +629,29 @@ SELECT id FROM waitpoints WHERE child_run_id = :child_run_id AND status = 'PENDI
 SELECT id, kind FROM waitpoints
 WHERE status = 'PENDING' AND due_at IS NOT NULL AND due_at <= :now
 ORDER BY due_at LIMIT :limit
+
+-- name: complete_due_sleeps
+-- Due time waitpoints, all at once (``waitpoints.wake_sleeps``).
+UPDATE waitpoints SET status = 'COMPLETED', output = :output, error = NULL, completed_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids)) AND kind = 'time' AND status = 'PENDING'
+RETURNING run_id, seq, due_at
+
+-- name: lock_runs
+-- The writing transaction holds the whole database already.
+SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id
+
+-- name: complete_settled_journal
+-- A wait's journal entry gets its result once no waitpoint at its (run, seq) is pending.
+UPDATE run_journal SET status = :status, result = :result, error = NULL, completed_at = :now
+WHERE run_id = :run_id AND seq = :seq AND status = 'pending'
+  AND NOT EXISTS (SELECT 1 FROM waitpoints w
+                  WHERE w.run_id = :run_id AND w.seq = :seq AND w.status = 'PENDING')
+
+-- name: resume_settled_runs
+UPDATE runs SET status = 'QUEUED', available_at = :now, queued_at = :now, updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'WAITING'
+  AND NOT EXISTS (SELECT 1 FROM run_journal j WHERE j.run_id = runs.id AND j.status = 'pending')
+RETURNING id
 
 -- name: suspend_run
 UPDATE runs SET status = 'WAITING', lease_id = NULL, lease_expires_at = NULL, worker_id = NULL,

@@ -1,0 +1,55 @@
+"""The worker's buffer of claimed runs: runs that had started go ahead of fresh ones."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from outlast.worker.claim_ahead import ClaimAhead
+from outlast.worker.messages import Assignment
+from outlast.worker.pool import Child
+
+
+class StubChild:
+    """As much of ``pool.Child`` as the hand-out uses: a pipe that records what it got."""
+
+    def __init__(self) -> None:
+        self.job: Assignment | None = None
+        self.queued: list[Assignment] = []
+        self.got: list[str] = []
+
+    def load(self) -> int:
+        return (self.job is not None) + len(self.queued)
+
+    def can_take(self, depth: int) -> bool:
+        return self.load() < depth
+
+    def send_batch(self, jobs: list[Assignment]) -> bool:
+        if self.job is None:
+            self.job, jobs = jobs[0], jobs[1:]
+            self.got.append(self.job.run["id"])
+        self.queued.extend(jobs)
+        self.got.extend(job.run["id"] for job in jobs)
+        return True
+
+
+def rows(*ids: str) -> list[dict[str, Any]]:
+    return [{"id": i, "task_id": "t", "machine": None, "attempt_count": 1, "lease_id": "l"}
+            for i in ids]
+
+
+def test_a_run_that_had_started_goes_ahead_of_buffered_fresh_runs() -> None:
+    ahead = ClaimAhead(4, "dev", enforce_memory=False)
+    ahead.add(rows("f1", "f2"))
+    ahead.add(rows("r1", "f3"), resumed=1)
+    ahead.add(rows("r2", "r3", "f4"), resumed=2)
+    assert [r["id"] for r in ahead.buffer] == ["r1", "r2", "r3", "f1", "f2", "f3", "f4"]
+    child = StubChild()
+    ahead.feed([cast(Child, child)])
+    assert child.got == ["r1"]  # depth 1 while nothing says runs are short
+    child.job = None
+    ahead.feed([cast(Child, child)])
+    assert child.got == ["r1", "r2"]
+    assert [job.run["id"] for job in ahead.take_all()] == ["r3", "f1", "f2", "f3", "f4"]
+    ahead.add(rows("r4"), resumed=1)
+    assert [r["id"] for r in ahead.buffer] == ["r4"]
+    assert "_resumed" not in ahead.job(ahead.buffer[0]).run
