@@ -116,6 +116,16 @@ def test_token_completed_through_its_callback_url_without_a_key(live_engine: Eng
     assert run["attempts"] == 1
 
 
+def test_a_resumed_run_replays_its_token_with_the_same_url(live_engine: Engine) -> None:
+    with running_worker(live_engine) as _, http_client(live_engine) as http:
+        run_id = trigger(live_engine, "dw-token-url")
+        token = token_of(live_engine, run_id)
+        wait_status(live_engine, run_id, "WAITING")
+        assert http.post(urlsplit(token["url"]).path, json={}).status_code == 200
+        run = wait_final(live_engine, run_id)
+    assert (run["status"], run["output"]) == ("COMPLETED", token["url"])
+
+
 def test_token_completed_through_the_client_and_twice_is_a_conflict(
         live_engine: Engine) -> None:
     client = Client(transport=LocalTransport(live_engine, "dev"))

@@ -276,14 +276,27 @@ class Engine:
         That takes a disk flush off the path from trigger to start. Results are always
         flushed before the commit returns.
         """
+        # read before the transaction: the first read of the project's key opens its own
+        token_key = self.durable.token_key() if capacity > 0 else b""
         with self.store.transaction() as tx:
             if not outcomes:
                 tx.lazy_commit()
             decisions = self._record_in(tx, outcomes, self.clock.now()) if outcomes else []
             claimed = self._claim_in(tx, env, worker_id, queues, capacity) if capacity > 0 \
                 else dequeue.Claimed([])
-            _with_journals(tx, claimed)
+            self._with_journals(tx, claimed, token_key)
         return decisions, claimed
+
+    def _with_journals(self, tx: Any, claimed: dequeue.Claimed, token_key: bytes) -> None:
+        """Give each claimed run that had started its journal (``row["journal"]``), read in
+        the claim's transaction: its replay then starts without asking the worker for it, a
+        round trip through the worker's loop for every resumed run. Token entries get their
+        callback URLs rebuilt, as ``DurableOps.journal`` gives them (none is stored)."""
+        resumed = claimed.rows[:claimed.resumed]
+        if resumed:
+            journals = journal.entries_of(tx, [row["id"] for row in resumed])
+            for row in resumed:
+                row["journal"] = self.durable.with_urls(tx, journals[row["id"]], token_key)
 
     def _record_in(self, tx: Any, outcomes: list[Outcome], now: float) -> list[Decision | None]:
         batch = _batch_completions(outcomes)
@@ -442,17 +455,6 @@ def _lock_leaves_first(tx: Any, run_id: str) -> None:
         tree.extend(level)
     for node in reversed(tree):
         tx.one("lock_run", id=node)
-
-
-def _with_journals(tx: Any, claimed: dequeue.Claimed) -> None:
-    """Give each claimed run that had started its journal (``row["journal"]``), read in
-    the claim's transaction: its replay then starts without asking the worker for it, a
-    round trip through the worker's loop for every resumed run."""
-    resumed = claimed.rows[:claimed.resumed]
-    if resumed:
-        journals = journal.entries_of(tx, [row["id"] for row in resumed])
-        for row in resumed:
-            row["journal"] = journals[row["id"]]
 
 
 def _batch_completions(outcomes: list[Outcome]) -> set[int]:

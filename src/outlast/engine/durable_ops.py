@@ -36,9 +36,9 @@ class DurableOps:
         key = self.token_key()
         with self._tx() as tx:
             journal.hold_lease(tx, run_id, lease_id)
-            return self._with_urls(tx, journal.entries(tx, run_id), key)
+            return self.with_urls(tx, journal.entries(tx, run_id), key)
 
-    def _with_urls(self, tx: Any, entries: list[dict[str, Any]],
+    def with_urls(self, tx: Any, entries: list[dict[str, Any]],
                    key: bytes) -> list[dict[str, Any]]:
         """Journal entries with the callback URLs of their tokens rebuilt (not stored)."""
         return [e | {"result": waitpoints.with_url(tx, e["result"], self.engine.public_url, key)}
@@ -124,4 +124,4 @@ class DurableOps:
     def run_journal(self, run_id: str) -> list[dict[str, Any]]:
         key = self.token_key()
         with self.engine.store.transaction(write=False) as tx:
-            return self._with_urls(tx, journal.entries(tx, run_id), key)
+            return self.with_urls(tx, journal.entries(tx, run_id), key)

@@ -25,6 +25,14 @@ def token_waiter(payload: dict[str, Any] | None) -> dict[str, Any]:
     return {"ok": answer.ok, "output": answer.output, "error": answer.error}
 
 
+@task(id="dw-token-url")
+def token_url_after_resume(payload: Any) -> Any:
+    """The URL the replayed ``create_token`` gives after the run resumed (none is stored)."""
+    token = wait.create_token()
+    wait.for_token(token)
+    return token.url
+
+
 @task(id="dw-ok")
 def ok(payload: Any) -> Any:
     return payload
