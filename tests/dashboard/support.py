@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -65,3 +66,15 @@ def live_dashboard(engine: Engine, *, dev: bool = True) -> Iterator[str]:
                      project=PROJECT_NAME)
     with serve(app) as url:
         yield url
+
+
+def screenshot(page: Any, path: Path) -> None:
+    """``page.screenshot``, once more after Chromium's transient "Unable to capture
+    screenshot" (a compositor hiccup on a loaded machine, not a page fault)."""
+    try:
+        page.screenshot(path=str(path), full_page=False)
+    except Exception as exc:  # playwright's Error; its module is the browser tests' only
+        if "Unable to capture screenshot" not in str(exc):
+            raise
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(path), full_page=False)

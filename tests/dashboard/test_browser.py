@@ -17,7 +17,7 @@ import pytest
 
 from outlast.engine import Engine, NewRun
 from outlast.sdk.options import parse_options
-from tests.dashboard.support import live_dashboard, running_worker
+from tests.dashboard.support import live_dashboard, running_worker, screenshot
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -36,7 +36,7 @@ def seed(engine: Engine) -> None:
 
 
 def shoot(page: Any, shots: Path, name: str) -> None:
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=False)
+    screenshot(page, shots / f"{name}.png")
 
 
 def test_trigger_watch_fail_filter_and_bulk_replay(

@@ -17,7 +17,7 @@ import pytest
 from outlast.engine import Engine
 from outlast.engine.definitions import TaskDefinition
 from tests.conftest import trigger_run
-from tests.dashboard.support import TASKS, live_dashboard, running_worker
+from tests.dashboard.support import TASKS, live_dashboard, running_worker, screenshot
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -58,7 +58,7 @@ def test_pause_a_queue_and_change_its_limit(browser: Any, live_engine: Engine,
         page.fill("#f-concurrency_limit", "2")
         page.fill("#f-rate_limit", "fast")
         page.click("button:has-text('Save limits')")
-        page.screenshot(path=str(shots / "queue-form-error.png"), full_page=False)
+        screenshot(page, shots / "queue-form-error.png")
         assert "Expected COUNT/WINDOW like '100/m'" in page.inner_text("#f-rate_limit-error")
         assert page.input_value("#f-concurrency_limit") == "2"
         assert page.input_value("#f-rate_limit") == "fast"
@@ -70,7 +70,7 @@ def test_pause_a_queue_and_change_its_limit(browser: Any, live_engine: Engine,
         assert "The code says no limit" in page.inner_text("#limit-concurrency_limit")
         queue = live_engine.queues.retrieve("dev", "resize-image")
         assert queue["overrides"] == {"concurrency_limit": 2, "rate_limit": "30/m"}
-        page.screenshot(path=str(shots / "queue.png"), full_page=False)
+        screenshot(page, shots / "queue.png")
 
         # the environment limit, viewed and set from the list
         page.goto(f"{url}/queues")
@@ -90,7 +90,7 @@ def test_pause_a_queue_and_change_its_limit(browser: Any, live_engine: Engine,
         assert "active" in resized.locator(".chip").inner_text().lower()
         page.reload()
         page.locator("#environment-limit", has_text="2 of 8 executing").wait_for()
-        page.screenshot(path=str(shots / "queues.png"), full_page=False)
+        screenshot(page, shots / "queues.png")
         executing = [q["running"] for q in live_engine.queues.list("dev")
                      if q["name"] == "resize-image"]
         assert executing[0] <= 2

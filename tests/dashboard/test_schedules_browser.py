@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from outlast.engine import Engine
-from tests.dashboard.support import live_dashboard, running_worker
+from tests.dashboard.support import live_dashboard, running_worker, screenshot
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -23,7 +23,7 @@ PARIS_NINE = re.compile(r"^\w{3} \w{3} \d{1,2}, 09:00 CES?T")
 
 
 def shoot(page: Any, shots: Path, name: str) -> None:
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=False)
+    screenshot(page, shots / f"{name}.png")
 
 
 def paused_schedule(engine: Engine) -> str:
