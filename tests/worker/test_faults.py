@@ -87,6 +87,41 @@ def test_a_child_that_died_first_is_charged_though_its_fork_server_died_after() 
         assert not lost_with_server(own)
 
 
+def test_leases_are_kept_while_a_new_child_is_slow_to_start(
+        live_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new fork server is a fresh interpreter importing Outlast: seconds on a loaded
+    machine, longer than a short lease, and the supervisor's loop waits for it. The
+    attempts it holds meanwhile must keep their leases, or the sweeper charges them."""
+    gate, starting, renewed = threading.Event(), threading.Event(), threading.Event()
+    real_start, real_heartbeat = forkserver.start, live_engine.heartbeat
+
+    def slow_start(make: Any) -> Any:
+        starting.set()
+        gate.wait(60)
+        return real_start(make)
+
+    with running_worker(live_engine, concurrency=2, grace=0.5) as sup:
+        run_id = trigger(live_engine, "sleeper", {"seconds": 30})
+        wait_for((tmp_path / "sleeper-started").exists, 30, "the attempt to start")
+
+        def heartbeat(worker_id: str, run_ids: list[str]) -> dict[str, str]:
+            held = real_heartbeat(worker_id, run_ids)
+            if starting.is_set() and not gate.is_set() and run_id in held:
+                renewed.set()
+            return held
+
+        monkeypatch.setattr(live_engine, "heartbeat", heartbeat)
+        monkeypatch.setattr(forkserver, "start", slow_start)
+        [idle] = [c for c in sup.children if c.job is None]
+        os.kill(idle.process.pid, signal.SIGKILL)  # its replacement starts slowly
+        try:
+            assert starting.wait(30), "the replacement child was never started"
+            assert renewed.wait(20), "the held attempt's lease lapsed while a child started"
+        finally:
+            gate.set()
+    assert all(e["kind"] != "crash" for e in live_engine.events(run_id))
+
+
 @pytest.fixture
 def worker_process(store_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """``outlast worker`` over the test project, in a session of its own (for cleanup)."""

@@ -30,6 +30,7 @@ import os
 import socket
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -43,7 +44,7 @@ from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError, OutlastError
 from outlast.ids import new_id
 from outlast.store.protocol import ANY_CHANNEL
-from outlast.worker import outcomes
+from outlast.worker import lease_keeper, outcomes
 from outlast.worker.child_calls import ChildCalls
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
 from outlast.worker.messages import (
@@ -431,8 +432,15 @@ class Supervisor:
             if self.import_error and not self.children:
                 raise ConfigError(f"task modules failed to import:\n{self.import_error}")
             return
-        if self.import_error is None:
-            self._spawn_all()
+        if self.import_error is None and len(self.children) < self.concurrency:
+            with lease_keeper.kept(self._held_heartbeat(), self.heartbeat_interval):
+                self._spawn_all()  # seconds when the fork server must start anew
+
+    def _held_heartbeat(self) -> Callable[[], object]:
+        """A heartbeat of the attempts held now, for another thread to send while this
+        loop waits: those of dead children whose outcomes are not yet written included."""
+        ids = sorted(self._held_ids() | {o.run_id for o in self.pending.outcomes})
+        return lambda: self.engine.heartbeat(self.worker_id, ids)
 
     def _on_death(self, child: Child) -> None:
         # read what the child sent before it died (it may have finished a run, then died
