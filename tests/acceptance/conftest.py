@@ -68,7 +68,8 @@ class Worker:
         self.log = project.root / f"{name}.log"
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
-                [*OUTLAST, "worker", *args], cwd=project.root, env=project.env(),
+                [*OUTLAST, "worker", *args], cwd=project.root,
+                env=project.env(OUTLAST_TEST_WORKER=name),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill9(self) -> None:

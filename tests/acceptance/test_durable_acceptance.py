@@ -106,6 +106,7 @@ def test_two_workers_execute_each_run_exactly_once(project: Project,
         engine.store.close()
     # a run claimed ahead and handed back unstarted (a "release") is claimed once more
     assert starts["start_attempt"] - starts["release"] == N_RUNS
+    # the runs wait at a barrier until each worker started one (acceptance_tasks.once)
     assert len(workers_seen) == 2, "both workers should have taken part"
 
 

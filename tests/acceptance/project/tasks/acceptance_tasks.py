@@ -62,11 +62,33 @@ def token_waiter(payload: Any) -> Any:
     return wait.for_token(token).output
 
 
+#: how long a run waits at the barrier for the other worker before it gives up (the
+#: test then fails on its "both workers" assertion, not on a timeout)
+BARRIER_SECONDS = 60.0
+
+
 @task(id="acc-once")
 def once(payload: Any, ctx: Any) -> int:
     note("once", ctx.run.id)
-    time.sleep(0.05)  # long enough for both workers to take part
+    both_workers_started()
     return int(payload)
+
+
+def both_workers_started() -> None:
+    """A barrier: hold the run until a run has started on each of the two workers.
+
+    Both take part whatever the machine's scheduler does: on a loaded machine one
+    worker's children can otherwise drain the queue before the other's are ready.
+    The runs held here keep their leases, and the rest wait in the queue for the other
+    worker; once it started one, no run waits any more.
+    """
+    note(f"started-on-{os.environ['OUTLAST_TEST_WORKER']}")
+    deadline = time.monotonic() + BARRIER_SECONDS
+    while len(list(out("").glob("started-on-*"))) < 2 and not out("gave-up").exists():
+        if time.monotonic() > deadline:
+            note("gave-up")  # no later run waits: the test says what went wrong
+            return
+        time.sleep(0.05)  # polls the barrier: orders nothing
 
 
 @task(id="acc-drain")
