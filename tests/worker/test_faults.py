@@ -229,13 +229,20 @@ def test_the_worker_command_never_exits_unsaid(
     for name in [n for n in os.environ if n.startswith("OUTLAST_")]:
         monkeypatch.delenv(name)
 
+    closed: list[Store] = []
+
     def broken_pipe(self: Supervisor) -> None:
+        store, real_close = self.engine.store, self.engine.store.close
+        monkeypatch.setattr(store, "close", lambda: (closed.append(store), real_close()))
         raise BrokenPipeError(32, "Broken pipe")  # click alone exits 1 and says nothing
 
     monkeypatch.setattr(Supervisor, "run", broken_pipe)
     result = CliRunner().invoke(cli, ["worker", "--database-url", store_url])
     assert result.exit_code == 1
     assert "error: the worker stopped on an unexpected error" in result.stderr, result.output
+    # its database connections too: an open pool left to the garbage collector warns
+    # later, in whatever runs then
+    assert len(closed) == 1
 
 
 def test_the_supervisor_never_talks_to_a_child_inside_a_write_transaction(

@@ -56,3 +56,5 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
             logging.getLogger("outlast.worker").exception("the worker stopped on an error")
             fail(f"the worker stopped on an unexpected error: {exc!r}; its runs were "
                  "handed back")
+        finally:  # its connections end with it, also where the process goes on (a test)
+            engine.store.close()
