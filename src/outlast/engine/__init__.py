@@ -288,15 +288,22 @@ class Engine:
         return decisions, claimed
 
     def _with_journals(self, tx: Any, claimed: dequeue.Claimed, token_key: bytes) -> None:
-        """Give each claimed run that had started its journal (``row["journal"]``), read in
-        the claim's transaction: its replay then starts without asking the worker for it, a
-        round trip through the worker's loop for every resumed run. Token entries get their
-        callback URLs rebuilt, as ``DurableOps.journal`` gives them (none is stored)."""
+        """Give each claimed run its journal (``row["journal"]``): its first durable
+        operation then starts without asking the worker for it, a round trip through the
+        worker's loop (and a read transaction there) for every run that sleeps or waits.
+
+        A run that had started gets it read in the claim's transaction, token entries with
+        their callback URLs rebuilt, as ``DurableOps.journal`` gives them (none is stored).
+        A run that never started has none: only an attempt holding the run's lease writes
+        to its journal, and ``started_at`` is set by the claim that gave out that lease
+        and is never cleared."""
         resumed = claimed.rows[:claimed.resumed]
         if resumed:
             journals = journal.entries_of(tx, [row["id"] for row in resumed])
             for row in resumed:
                 row["journal"] = self.durable.with_urls(tx, journals[row["id"]], token_key)
+        for row in claimed.rows[claimed.resumed:]:
+            row["journal"] = []
 
     def _record_in(self, tx: Any, outcomes: list[Outcome], now: float) -> list[Decision | None]:
         batch = _batch_completions(outcomes)
