@@ -417,13 +417,16 @@ class Engine:
             now = self.clock.now()
             report.enqueued = sweeper.enqueue_due(tx, now)
             report.expired = sweeper.expire_due(tx, now, self._hook_for_expired)
-            report.woken = waitpoints.due(tx, now)
             lost = sweeper.lapsed(tx, now) if recover else []
             report.recovered = sum(
                 self._record_one(tx, sweeper.lost_worker_outcome(r), r, now) is not None
                 for r in lost
             )
             tx.run("release_stale_hooks", before=now - 10 * self.lease_seconds)
+            # waits last, with the time read again: the runs they resume are queued by
+            # the commit right after, not a few statements later, and a sleep that fell
+            # due while the duties above ran is woken now rather than by the next pass
+            report.woken = waitpoints.due(tx, self.clock.now())
         return report
 
     def _hook_for_expired(self, row: Row) -> str | None:
