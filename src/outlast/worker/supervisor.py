@@ -371,7 +371,7 @@ class Supervisor:
         machine = job.run.get("machine") if isinstance(job, Assignment) else None
         self.pending.outcomes.append(outcomes.finished(message, machine))
         self.ahead.observe(job.run["task_id"] if isinstance(job, Assignment) else None,
-                           message.executed)
+                           message.executed, time.monotonic() - child.started_at)
         child.advance()
         if message.kind == "oom":
             child.retire = True  # a MemoryError may leave the process unusable
