@@ -1,5 +1,5 @@
-"""A child's durable write waits for the worker's pass, which records the logs and results
-that came before it: no transaction of its own to flush them first."""
+"""A child's durable writes wait for the worker's pass, which first records the logs and
+results that came before them: one flush for all of them, not one each."""
 
 from __future__ import annotations
 
@@ -36,40 +36,50 @@ def supervisor(engine: Engine, register: Callable[..., Any]) -> Iterator[Supervi
     sup._shutdown()  # closes its listener and wake-up pipe
 
 
-def _two_runs(engine: Engine, trigger: Callable[..., Any]) -> tuple[Outcome, RuntimeCall]:
-    """One run that completed (its result pending in the worker) and a step of another."""
-    trigger(engine, "job")
-    trigger(engine, "job")
-    done, running = engine.claim("dev", "worker-1", None, 2)
-    result = Outcome(done["id"], done["lease_id"], done["attempt_count"], "completed", 0.0)
-    step = RuntimeCall(1, "record", {"run_id": running["id"], "lease_id": running["lease_id"],
-                                     "seq": 0, "kind": "step", "name": "s", "result": 1})
-    return result, step
+def _runs(engine: Engine, trigger: Callable[..., Any], n: int) -> list[dict[str, Any]]:
+    for _ in range(n):
+        trigger(engine, "job")
+    return engine.claim("dev", "worker-1", None, n)
 
 
-def test_a_write_is_answered_after_the_pass_that_records_what_came_before_it(
+def _completed(row: dict[str, Any]) -> Outcome:
+    return Outcome(row["id"], row["lease_id"], row["attempt_count"], "completed", 0.0)
+
+
+def _step(request_id: int, row: dict[str, Any]) -> RuntimeCall:
+    return RuntimeCall(request_id, "record", {"run_id": row["id"], "lease_id": row["lease_id"],
+                                              "seq": 0, "kind": "step", "name": "s",
+                                              "result": 1})
+
+
+def test_writes_are_answered_after_one_flush_of_what_came_before_them(
         engine: Engine, supervisor: Supervisor, trigger: Callable[..., Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    result, step = _two_runs(engine, trigger)
+    """A result, a step, another result, another step (two children at once): both steps
+    are answered after the two results are recorded together, not one flush each."""
+    done_1, done_2, step_1, step_2 = _runs(engine, trigger, 4)
     flushes: list[int] = []
     record = engine.record
     monkeypatch.setattr(engine, "record", lambda o: flushes.append(len(o)) or record(o))
-    child = FakeChild()
-    supervisor.pending.outcomes.append(result)
-    supervisor._handle(child, step)  # type: ignore[arg-type]
-    assert child.sent == []  # not before the pass
+    first, second = FakeChild(), FakeChild()
+    supervisor.pending.outcomes.append(_completed(done_1))
+    supervisor._handle(first, _step(1, step_1))  # type: ignore[arg-type]
+    supervisor.pending.outcomes.append(_completed(done_2))
+    supervisor._handle(second, _step(1, step_2))  # type: ignore[arg-type]
+    assert first.sent == second.sent == []  # not before the pass
     supervisor._database_work()
-    [reply] = child.sent
-    assert isinstance(reply, Reply) and reply.ok
-    assert flushes == []  # the pass wrote the result; the write needed no flush of its own
-    assert engine.retrieve("dev", result.run_id)["status"] == "COMPLETED"
+    assert flushes == [2]
+    for child in (first, second):
+        [reply] = child.sent
+        assert isinstance(reply, Reply) and reply.ok
+    assert engine.retrieve("dev", done_2["id"])["status"] == "COMPLETED"
 
 
 def test_a_write_is_answered_when_the_pass_fails(
         engine: Engine, supervisor: Supervisor, trigger: Callable[..., Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The database is away: the child is told to ask again, not left waiting."""
-    result, step = _two_runs(engine, trigger)
+    done, running = _runs(engine, trigger, 2)
 
     def away(*args: Any, **kwargs: Any) -> Any:
         raise sqlite3.OperationalError("database is locked")
@@ -77,8 +87,8 @@ def test_a_write_is_answered_when_the_pass_fails(
     monkeypatch.setattr(engine, "record_and_claim", away)
     monkeypatch.setattr(engine, "record", away)
     child = FakeChild()
-    supervisor.pending.outcomes.append(result)
-    supervisor._handle(child, step)  # type: ignore[arg-type]
+    supervisor.pending.outcomes.append(_completed(done))
+    supervisor._handle(child, _step(1, running))  # type: ignore[arg-type]
     supervisor._tick()
     [reply] = child.sent
     assert isinstance(reply, Reply) and not reply.ok

@@ -6,9 +6,10 @@ Heartbeats are sent from here, never from a child, so task code cannot starve th
 Every result is written with the attempt's lease id: a late result from an attempt
 whose lease was taken over (canceled, or recovered by the sweeper) is dropped.
 
-A child's durable write (a step's result, a sleep, a wait) is answered right after the
-pass that follows its arrival: the journal follows the logs and results before it, and
-the pass writes those anyway, rather than a transaction of their own for each write.
+A child's durable write (a step's result, a sleep, a wait) is answered at the start of
+the pass that follows its arrival: the journal follows the logs and results before it, so
+the pass writes those first, in one transaction for every write that arrived, rather
+than one of their own for each write.
 
 Short runs are claimed ahead (``claim_ahead.py`` says how many and which child gets
 which). One transaction per pass records what ended and tops the children up.
@@ -266,8 +267,8 @@ class Supervisor:
         if self._listener is None:  # lost with a database restart; failing here backs off
             self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
         self._register_definitions()
-        self._sync()
         self._answer_writes()
+        self._sync()
         self._feed()  # what was just claimed starts before heartbeats and sweeps
         self._maybe_heartbeat()
         self.sweeper.maybe_sweep()
@@ -508,14 +509,18 @@ class Supervisor:
     def _answer_writes(self) -> None:
         """Answer the durable writes that arrived before this pass, in arrival order.
 
-        The pass has just recorded the logs and results that came before them, so the
-        flush each write asks for first (``ChildCalls``) finds nothing left to write: one
-        transaction per pass for all of them, not one per write (a crowd of runs that
-        each sleep or record steps made the flushes most of a worker's database work).
-        When the pass failed, each write meets the fault itself and its child is told to
-        ask again, as it was before it had to wait for the pass.
+        The logs and results that came before them are written first, in one
+        transaction, so the flush each write asks for (``ChildCalls``) finds nothing left:
+        one flush a pass, not one per write (a crowd of runs that each sleep or record
+        steps made those flushes most of a worker's database work). Their children wait
+        no longer than they did: the claim comes after. When the database fails, each
+        write meets the fault itself and its child is told to ask again.
         """
         waiting, self.writes = self.writes, []
+        if not waiting:
+            return
+        with contextlib.suppress(Exception):  # kept for the pass; each write meets it
+            self._flush()
         for child, message in waiting:
             child.send(self.calls.run_op(message))  # a dead child is reaped as a crash
 
