@@ -4,6 +4,7 @@ Write a task as a plain function, trigger it from anywhere, and its run survives
 retries, crashes and restarts. See README.md for the tour; API.md is the contract.
 """
 
+from outlast.core.retry import Retry, RetryDecision
 from outlast.errors import (
     AbortTaskRunError,
     ConfigError,
@@ -28,7 +29,6 @@ from outlast.sdk.idempotency import idempotency_keys
 from outlast.sdk.logger import logger
 from outlast.sdk.metadata import metadata
 from outlast.sdk.queue import Queue
-from outlast.sdk.retry import Retry, RetryDecision
 from outlast.sdk.steps import step
 from outlast.sdk.streams import streams
 from outlast.sdk.tags import tags

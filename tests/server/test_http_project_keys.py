@@ -20,8 +20,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from outlast.clock import FakeClock
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine, hash_key
-from outlast.engine.definitions import TaskDefinition
 from outlast.errors import AuthError, RunNotFoundError
 from outlast.server import public_tokens
 from outlast.server.app import create_app

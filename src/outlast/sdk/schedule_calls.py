@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from outlast.engine.cron import expand, zone
+from outlast.core.cron import expand, zone
 from outlast.errors import ValidationError
 from outlast.sdk.calls import Call, _seg
 from outlast.sdk.scheduled import Schedule

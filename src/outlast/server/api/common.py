@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outlast import inputs
+from outlast.core.options import parse_options
 from outlast.engine import NewRun
 from outlast.engine.schemas import check_payload
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
-from outlast.sdk.options import parse_options
 from outlast.server.api.routes import ApiContext
 
 
