@@ -144,15 +144,15 @@ class LocalTransport:
     """Dispatches calls to the API handlers in this process (no HTTP, same checks)."""
 
     def __init__(self, engine: Any, environment: str, registry: Any = None) -> None:
-        from outlast.server.api.routes import ApiContext
+        from outlast.api.routes import ApiContext  # the table imports the engine: load it late
 
         self.engine = engine
         self.environment = environment
         self._ctx = ApiContext(engine=engine, registry=registry)
 
     def send(self, call: Call) -> Any:
-        from outlast.server.api.routes import ApiRequest, match
-        from outlast.server.api.routes import call as serve
+        from outlast.api.routes import ApiRequest, match
+        from outlast.api.routes import call as serve
 
         route, params = match(call.method, call.path)
         query = {k: [str(v)] for k, v in (call.query or {}).items()}
