@@ -12,7 +12,7 @@ import pytest
 from outlast.clock import FakeClock
 from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.sdk.scheduled import ScheduledPayload
+from outlast.sdk.schedule_records import ScheduledPayload
 from outlast.store import open_store
 from tests.conftest import LEASE_SECONDS, T0
 

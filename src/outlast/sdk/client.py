@@ -21,8 +21,8 @@ from typing import Any
 from outlast.errors import ConfigError
 from outlast.sdk import calls, realtime
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
-from outlast.sdk.queue_calls import AsyncQueues, Queues
-from outlast.sdk.schedule_calls import AsyncSchedules, Schedules
+from outlast.sdk.queue_client import AsyncQueues, Queues
+from outlast.sdk.schedule_client import AsyncSchedules, Schedules
 from outlast.sdk.transports import (
     AsyncHttpTransport,
     AsyncLocalTransport,

@@ -24,7 +24,7 @@ from outlast.sdk.client import default_async_client, default_client
 from outlast.sdk.durable import current_run
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, RunHandle
 from outlast.sdk.payloads import PayloadCodec
-from outlast.sdk.queue import Queue
+from outlast.sdk.queue_declaration import Queue
 from outlast.sdk.registry import Registry, default_registry
 
 P = ParamSpec("P")
