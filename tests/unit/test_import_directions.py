@@ -49,7 +49,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "config": frozenset({"core"}),
     "engine": frozenset({"core", "store", "config"}),
     "upkeep": frozenset({"core", "store", "engine"}),
-    "api": frozenset({"core", "store", "config", "engine"}),
+    "api": frozenset({"core", "store", "engine"}),
     "sdk": frozenset({"core", "api"}),
     "worker": frozenset({"core", "store", "engine", "upkeep", "sdk", "outlast"}),
     "server": frozenset({"core", "store", "config", "engine", "upkeep", "api", "sdk",

@@ -68,7 +68,6 @@ def opt_rate(text: str | None) -> Rate | None:
     return None if text is None else parse_rate(text)
 
 
-
 #: the limits a queue has, each None for "no limit"
 LIMITS = ("concurrency_limit", "total_limit", "rate_limit", "key_rate_limit")
 _COUNTS = ("concurrency_limit", "total_limit")
