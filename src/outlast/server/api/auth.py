@@ -6,6 +6,8 @@ from typing import Any
 
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
+from outlast.params import PublicTokenBody
+from outlast.records import PublicTokenJson
 from outlast.server import public_tokens
 from outlast.server.api.common import body_object
 from outlast.server.api.routes import ApiContext, ApiRequest, Route
@@ -32,5 +34,6 @@ def create_public_token(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 ROUTES = [
     Route("POST", "/auth/public-tokens", create_public_token,
-          "Create a short-lived public token for read-only realtime access to a run or tag"),
+          "Create a short-lived public token for read-only realtime access to a run or tag",
+          body=PublicTokenBody, returns=PublicTokenJson),
 ]

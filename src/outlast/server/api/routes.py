@@ -64,6 +64,10 @@ class Route:
     public: bool = False
     #: documented query parameters
     query: tuple[Query, ...] = ()
+    #: the request body's type (a ``TypedDict`` of ``outlast.params``), for OpenAPI
+    body: Any = None
+    #: the response's type (a record or JSON shape of ``outlast.records``), for OpenAPI
+    returns: Any = None
 
     @property
     def pattern(self) -> re.Pattern[str]:

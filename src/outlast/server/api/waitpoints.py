@@ -11,6 +11,8 @@ from typing import Any
 from outlast import inputs
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
+from outlast.params import JsonValue, TokenCompleteBody, TokenCreateBody
+from outlast.records import CompletedToken, Page, Token
 from outlast.sdk.options import parse_options
 from outlast.server.api.common import body_object, page_size
 from outlast.server.api.routes import ApiContext, ApiRequest, Route
@@ -65,11 +67,15 @@ def callback(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 ROUTES = [
-    Route("POST", "/waitpoints/tokens", create, "Create a waitpoint token"),
-    Route("GET", "/waitpoints/tokens", list_tokens, "List waitpoint tokens"),
-    Route("GET", "/waitpoints/tokens/{token_id}", retrieve, "Retrieve a waitpoint token"),
+    Route("POST", "/waitpoints/tokens", create, "Create a waitpoint token",
+          body=TokenCreateBody, returns=Token),
+    Route("GET", "/waitpoints/tokens", list_tokens, "List waitpoint tokens",
+          returns=Page[Token]),
+    Route("GET", "/waitpoints/tokens/{token_id}", retrieve, "Retrieve a waitpoint token",
+          returns=Token),
     Route("POST", "/waitpoints/tokens/{token_id}/complete", complete,
-          "Complete a waitpoint token"),
+          "Complete a waitpoint token", body=TokenCompleteBody, returns=Token),
     Route("POST", "/waitpoints/tokens/{token_id}/callback/{secret}", callback,
-          "Complete a token through its callback URL (no API key)", public=True),
+          "Complete a token through its callback URL (no API key)", public=True,
+          body=JsonValue, returns=CompletedToken),
 ]
