@@ -4,6 +4,7 @@ a failed child never raises in the parent until ``unwrap()``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ class TaskRunResult:
         return self.output
 
 
-def item(task_id: str, payload: Any, options: dict[str, Any] | None) -> dict[str, Any]:
+def item(task_id: str, payload: Any, options: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"task": task_id, "payload": payload, "options": options_json(options)}
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from outlast import inputs
 from outlast.durations import DurationLike, parse_duration
 from outlast.errors import TaskRunFailed, ValidationError
+from outlast.records import Token
 from outlast.sdk.durable import DurableRun, SuspendRun, active, current_run
 
 
@@ -36,32 +37,6 @@ class WaitResult:
         if not self.ok:
             raise TaskRunFailed("", "WAIT_FAILED", self.error)
         return self.output
-
-
-@dataclass(frozen=True)
-class Token:
-    """A waitpoint token; a POST to ``url`` completes it (no API key: the secret is in it).
-
-    The URL's secret is derived from the token's id with the project's secret and stored
-    only as a hash, so every read of the token (``retrieve``, ``list``, the same
-    idempotency key again, ``wait.create_token`` replayed after a resume) rebuilds the
-    same ``url``. It is None for a token made under a project secret since rotated (that
-    URL no longer works) or by a version that drew random secrets (that URL still works).
-    """
-
-    id: str
-    url: str | None
-    status: str = "PENDING"
-    tags: list[str] = field(default_factory=list)
-    timeout_at: float | None = None
-    output: Any = None
-    error: dict[str, Any] | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Token:
-        return cls(id=data["id"], url=data.get("url"), status=data.get("status", "PENDING"),
-                   tags=list(data.get("tags") or []), timeout_at=data.get("timeout_at"),
-                   output=data.get("output"), error=data.get("error"))
 
 
 def _seconds(delta: timedelta | float | None, seconds: float, minutes: float, hours: float,
@@ -143,7 +118,7 @@ class _Wait:
         if run is None:
             from outlast.sdk.client import default_client
 
-            return Token.from_dict(default_client().tokens.create(**args))
+            return default_client().tokens.create(**args)
         return Token.from_dict(run.call(
             "create_token", "token",
             lambda seq: run.op("create_token", seq, "create_token", "token", **args)["result"]))
@@ -155,7 +130,7 @@ class _Wait:
             from outlast.sdk.client import default_async_client
 
             args = _token_args(timeout, tags, idempotency_key)
-            return Token.from_dict(await default_async_client().tokens.create(**args))
+            return await default_async_client().tokens.create(**args)
         return self.create_token(timeout, tags, idempotency_key)
 
     def for_token(self, token: Token | str) -> WaitResult:
@@ -175,7 +150,7 @@ class _Wait:
         if run is None:
             from outlast.sdk.client import default_client
 
-            return Token.from_dict(default_client().tokens.complete(token_id, output))
+            return default_client().tokens.complete(token_id, output)
         return Token.from_dict(run.call(
             "complete_token", token_id,
             lambda seq: _complete_in_run(run, seq, token_id, output)))
@@ -185,7 +160,7 @@ class _Wait:
         if current_run.get() is None:
             from outlast.sdk.client import default_async_client
 
-            return Token.from_dict(await default_async_client().tokens.complete(token_id, output))
+            return await default_async_client().tokens.complete(token_id, output)
         return self.complete_token(token_id, output)
 
 
@@ -211,3 +186,5 @@ def _complete_in_run(run: DurableRun, seq: int, token_id: str, output: Any) -> A
 
 
 wait = _Wait()
+
+__all__ = ["Token", "WaitResult", "wait"]
