@@ -12,10 +12,11 @@ Durations and times accept more Python types than JSON can carry (``timedelta``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired, Protocol
 
-from pydantic import WithJsonSchema
+from pydantic import PlainValidator, WithJsonSchema
 from typing_extensions import TypedDict
 
 #: "5m", "1h30m", "2d" or seconds
@@ -53,6 +54,16 @@ JsonObject = Annotated[
     WithJsonSchema({"type": "object", "additionalProperties": True,
                     "description": "Free-form: any JSON object of the caller's keys"}),
 ]
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+#: a task id, or a ``Task`` (its id is sent)
+TaskRef = Annotated[str | _HasId, PlainValidator(lambda value: value),
+                    WithJsonSchema({"type": "string", "description": "A task id"})]
 
 
 class DebounceParams(TypedDict):
@@ -132,10 +143,21 @@ class QueueLimits(TypedDict, total=False):
 class ScheduleChanges(TypedDict, total=False):
     """``schedules.update(id, ...)``: what to change."""
 
-    task: str
+    task: TaskRef
     cron: str
     timezone: str
     external_id: str | None
+
+
+def check_keywords(given: Mapping[str, object], shape: Any, call: str) -> None:
+    """A ``TypeError`` naming the keywords ``shape`` does not declare, worded as Python's
+    own for a bad keyword, for calls whose options travel as a ``TypedDict``."""
+    known = shape.__required_keys__ | shape.__optional_keys__
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise TypeError(f"{call}() got unexpected keyword argument(s) "
+                        f"{', '.join(map(repr, unknown))}; expected some of "
+                        f"{', '.join(sorted(known))}")
 
 
 # -- request bodies of the HTTP API ---------------------------------------------------------

@@ -27,8 +27,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from typing_extensions import Unpack
+
 from outlast.clock import FakeClock
 from outlast.engine import Engine, Outcome
+from outlast.params import TriggerParams
 from outlast.sdk.client import Client, configure
 from outlast.sdk.handles import Run, RunHandle
 from outlast.sdk.registry import Registry, default_registry
@@ -86,11 +89,12 @@ class TestRuns:
     # -- triggering and running ------------------------------------------------------------
 
     def trigger(self, task: Task[..., Any] | str, payload: Any = None,
-                **options: Any) -> RunHandle:
+                **options: Unpack[TriggerParams]) -> RunHandle:
         task_id = task if isinstance(task, str) else task.id
         return self.client.tasks.trigger(task_id, _plain(task, payload), **options)
 
-    def run(self, task: Task[..., Any] | str, payload: Any = None, **options: Any) -> Run:
+    def run(self, task: Task[..., Any] | str, payload: Any = None,
+            **options: Unpack[TriggerParams]) -> Run:
         """Trigger and run until this run is final or waits on something only you can do."""
         handle = self.trigger(task, payload, **options)
         self.run_until_idle()

@@ -65,16 +65,18 @@ def test_queues_tasks_and_run_parts_are_frozen_records(client: Client) -> None:
 def test_unknown_keyword_options_fail_at_run_time_naming_the_option(client: Client) -> None:
     with pytest.raises(ValidationError, match="dealy"):
         client.tasks.trigger("hello", {}, dealy="5m")  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match="stauts"):
+    with pytest.raises(TypeError, match="runs.list.*stauts"):
         client.runs.list(stauts="FAILED")  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match="colour"):
+    with pytest.raises(TypeError, match="tokens.list.*colour"):
         client.tokens.list(colour="red")  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="speed_limit"):
         client.queues.update("hello", speed_limit=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="schedules.update.*cronn"):
+        client.schedules.update("sched_1", cronn="* * * * *")  # type: ignore[call-arg]
 
 
 MISTAKES = """
-    from outlast import Client, runs, task, tasks
+    from outlast import Client, runs, schedules, task, tasks
 
     @task
     def hello(payload: dict) -> None: ...
@@ -89,6 +91,9 @@ MISTAKES = """
     token = client.tokens.create()
     token.nope
     hello.trigger({}, delay="5m", tags=["a"], debounce={"key": "k", "delay": 5})
+    schedules.update("s", task=hello, cron="0 * * * *")
+    schedules.update("s", crom="0 * * * *")
+    schedules.task(cron="@hourly", retyr=None)
 """
 
 
@@ -102,4 +107,4 @@ def test_mypy_rejects_unknown_options_and_wrong_types(
                               str(source)])
     lines = [line for line in out.splitlines() if ": error:" in line]
     wrong = {int(line.split(":")[1]) for line in lines}
-    assert wrong == {8, 9, 10, 11, 12, 13, 15}, out  # line 16 is right
+    assert wrong == {8, 9, 10, 11, 12, 13, 15, 18, 19}, out  # lines 16 and 17 are right

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
+from outlast.params import RunFilters, TokenFilters, check_keywords
 from outlast.sdk.options import parse_options
 
 
@@ -108,6 +109,12 @@ def list_runs(
     return Call("GET", "/runs", query=query)
 
 
+def runs_page(filters: RunFilters) -> Call:
+    """``runs.list(**filters)``: an unknown filter is a TypeError that names it."""
+    check_keywords(filters, RunFilters, "runs.list")
+    return list_runs(**filters)
+
+
 def run_action(run_id: str, action: str, body: Any = None) -> Call:
     return Call("POST", f"/runs/{_seg(run_id)}/{action}", body or {})
 
@@ -148,6 +155,11 @@ def token_complete(token_id: str, output: Any) -> Call:
 
 def token_retrieve(token_id: str) -> Call:
     return Call("GET", f"/waitpoints/tokens/{_seg(token_id)}")
+
+
+def tokens_page(filters: TokenFilters) -> Call:
+    check_keywords(filters, TokenFilters, "tokens.list")
+    return token_list(**filters)
 
 
 def token_list(status: str | None = None, tag: str | None = None, run_id: str | None = None,

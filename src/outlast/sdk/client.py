@@ -91,11 +91,11 @@ class _Runs:
 
     def list(self, **filters: Unpack[RunFilters]) -> RunList:
         """One page of runs, newest first (``limit``, ``cursor`` and filters as in the API)."""
-        data = self._c.send(calls.list_runs(**filters))
+        data = self._c.send(calls.runs_page(filters))
         return [Run.from_record(r) for r in data["data"]]
 
     def page(self, **filters: Unpack[RunFilters]) -> tuple[RunList, str | None]:
-        data = self._c.send(calls.list_runs(**filters))
+        data = self._c.send(calls.runs_page(filters))
         return [Run.from_record(r) for r in data["data"]], data["next_cursor"]
 
     def cancel(self, run_id: str) -> Run:
@@ -179,7 +179,7 @@ class _Tokens:
         return Token.from_json(self._c.send(calls.token_retrieve(token_id)))
 
     def list(self, **filters: Unpack[TokenFilters]) -> Tokens:
-        return [Token.from_json(t) for t in self._c.send(calls.token_list(**filters))["data"]]
+        return [Token.from_json(t) for t in self._c.send(calls.tokens_page(filters))["data"]]
 
 
 class _Auth:
@@ -287,7 +287,7 @@ class _AsyncRuns:
         return Run.from_record(await self._c.send(calls.retrieve(run_id)))
 
     async def list(self, **filters: Unpack[RunFilters]) -> RunList:
-        data = await self._c.send(calls.list_runs(**filters))
+        data = await self._c.send(calls.runs_page(filters))
         return [Run.from_record(r) for r in data["data"]]
 
     async def cancel(self, run_id: str) -> Run:
@@ -344,7 +344,7 @@ class _AsyncTokens:
         return Token.from_json(await self._c.send(calls.token_retrieve(token_id)))
 
     async def list(self, **filters: Unpack[TokenFilters]) -> Tokens:
-        data = await self._c.send(calls.token_list(**filters))
+        data = await self._c.send(calls.tokens_page(filters))
         return [Token.from_json(t) for t in data["data"]]
 
 

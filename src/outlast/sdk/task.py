@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from typing_extensions import Unpack
+from typing_extensions import TypedDict, Unpack
 
 from outlast.durations import DurationLike, parse_duration
 from outlast.engine.definitions import DEFAULT_MACHINE, TaskDefinition
@@ -169,6 +169,21 @@ class Task(Generic[P, R]):
              "options": i.get("options") or {}}
             for i in items
         ]
+
+
+class TaskOptions(TypedDict, total=False):
+    """The keywords of ``@task`` besides ``id`` (``@schedules.task`` passes them on)."""
+
+    retry: Retry | None
+    queue: Queue | str | None
+    machine: str | None
+    max_duration: DurationLike | None
+    ttl: DurationLike | None
+    on_start: Hook | None
+    on_success: Hook | None
+    on_failure: Hook | None
+    handle_error: Hook | None
+    registry: Registry | None
 
 
 def _default_id(fn: Callable[..., Any]) -> str:
