@@ -32,6 +32,7 @@ from typing_extensions import Unpack
 from outlast.clock import FakeClock
 from outlast.engine import Engine, Outcome
 from outlast.params import TriggerParams
+from outlast.records import JournalEntry, LogLine, RunEvent, Token
 from outlast.sdk.client import Client, configure
 from outlast.sdk.handles import Run, RunHandle
 from outlast.sdk.registry import Registry, default_registry
@@ -136,23 +137,23 @@ class TestRuns:
     def retrieve(self, run_id: str) -> Run:
         return self.client.runs.retrieve(run_id)
 
-    def events(self, run_id: str) -> list[dict[str, Any]]:
-        return self.engine.events(run_id)
+    def events(self, run_id: str) -> list[RunEvent]:
+        return [RunEvent.from_json(e) for e in self.engine.events(run_id)]
 
-    def logs(self, run_id: str) -> list[dict[str, Any]]:
-        return self.engine.logs(run_id)
+    def logs(self, run_id: str) -> list[LogLine]:
+        return [LogLine.from_json(line) for line in self.engine.logs(run_id)]
 
-    def journal(self, run_id: str) -> list[dict[str, Any]]:
-        return self.engine.durable.run_journal(run_id)
+    def journal(self, run_id: str) -> list[JournalEntry]:
+        return [JournalEntry.from_json(e) for e in self.engine.durable.run_journal(run_id)]
 
-    def tokens(self, run_id: str | None = None, status: str | None = "PENDING") -> list[
-            dict[str, Any]]:
+    def tokens(self, run_id: str | None = None, status: str | None = "PENDING") -> list[Token]:
         tokens, _ = self.engine.durable.list_tokens(self.environment, run_id=run_id,
                                                     status=status, limit=1000)
-        return tokens
+        return [Token.from_json(t) for t in tokens]
 
-    def complete_token(self, token_id: str, output: Any = None) -> dict[str, Any]:
-        return self.engine.durable.complete_token(self.environment, token_id, output)
+    def complete_token(self, token_id: str, output: Any = None) -> Token:
+        return Token.from_json(
+            self.engine.durable.complete_token(self.environment, token_id, output))
 
     # -- internals -------------------------------------------------------------------------
 
