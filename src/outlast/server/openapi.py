@@ -9,6 +9,7 @@ document, the SDK and its type checks describe one set of shapes.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any, Literal
 
@@ -64,9 +65,26 @@ def document(routes: list[Route], title: str, version: str) -> dict[str, Any]:
     }
 
 
-def body_schemas(routes: list[Route]) -> tuple[dict[tuple[str, Mode], Any], dict[str, Any]]:
+Refs = dict[tuple[str, Mode], Any]
+#: rendered schemas by route table; each entry keeps its routes, so their ids stay theirs
+_RENDERED: dict[tuple[tuple[str, int, int], ...], tuple[list[Route], Refs, dict[str, Any]]] = {}
+
+
+def body_schemas(routes: list[Route]) -> tuple[Refs, dict[str, Any]]:
     """Each route's body and response schema as a ``$ref`` (keyed by operation id and
-    mode), and the shared component schemas they point to."""
+    mode), and the shared component schemas they point to.
+
+    Rendering takes pydantic a good part of a second and every app (each test's too)
+    asks for the same table, so it is done once per table and copied out.
+    """
+    key = tuple((operation_id(r), id(r.body), id(r.returns)) for r in routes)
+    if key not in _RENDERED:
+        _RENDERED[key] = (list(routes), *_render(routes))
+    _, refs, schemas = _RENDERED[key]
+    return copy.deepcopy(refs), copy.deepcopy(schemas)
+
+
+def _render(routes: list[Route]) -> tuple[Refs, dict[str, Any]]:
     adapters: list[tuple[str, Mode, TypeAdapter[Any]]] = []
     for route in routes:
         shapes: tuple[tuple[Mode, Any], ...] = (("validation", route.body),
@@ -78,8 +96,7 @@ def body_schemas(routes: list[Route]) -> tuple[dict[tuple[str, Mode], Any], dict
     return dict(refs), dict(defs.get("$defs", {}))
 
 
-def operation(route: Route, refs: dict[tuple[str, Mode], Any] | None = None
-              ) -> dict[str, Any]:
+def operation(route: Route, refs: Refs | None = None) -> dict[str, Any]:
     refs = refs if refs is not None else body_schemas([route])[0]
     name = operation_id(route)
     answer: dict[str, Any] = {}
