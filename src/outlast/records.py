@@ -26,6 +26,8 @@ class _Record:
     """``from_json``, ``to_json`` and dict-style reads for the frozen dataclasses below."""
 
     __dataclass_fields__: ClassVar[dict[str, Any]]
+    #: not a sequence: ``record[0]`` is a KeyError, so iterating must not try it
+    __iter__: ClassVar[None] = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:

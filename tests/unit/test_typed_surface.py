@@ -35,6 +35,13 @@ def test_a_token_from_the_client_is_the_token_wait_hands_out(client: Client) -> 
     assert done["status"] == "COMPLETED"  # read as a dict, as before
     with pytest.raises(dataclasses.FrozenInstanceError):
         done.status = "PENDING"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        list(done)  # a record, not a sequence of its keys
+
+
+def test_a_record_from_a_newer_server_ignores_fields_it_does_not_know() -> None:
+    token = Token.from_json({"id": "wp_1", "url": None, "colour": "red"})
+    assert token == Token(id="wp_1", url=None) and token.get("colour") is None
 
 
 def test_wait_create_token_outside_a_run_returns_the_clients_token(
