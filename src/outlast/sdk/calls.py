@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
-from outlast.params import RunFilters, TokenFilters, check_keywords
+from outlast.params import MetadataOperation, RunFilters, TokenFilters, check_keywords
 from outlast.sdk.options import parse_options
 
 
@@ -124,7 +124,7 @@ def reschedule(run_id: str, delay: Any) -> Call:
 
 
 def update_metadata(run_id: str, values: Mapping[str, Any] | None,
-                    operations: Iterable[Mapping[str, Any]] | None) -> Call:
+                    operations: Iterable[MetadataOperation] | None) -> Call:
     body: dict[str, Any] = {}
     if values:
         body["set"] = dict(values)

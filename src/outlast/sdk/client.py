@@ -21,7 +21,14 @@ from typing import Any
 from typing_extensions import Unpack
 
 from outlast.errors import ConfigError
-from outlast.params import BatchItem, RunFilters, TaskBatchItem, TokenFilters, TriggerParams
+from outlast.params import (
+    BatchItem,
+    MetadataOperation,
+    RunFilters,
+    TaskBatchItem,
+    TokenFilters,
+    TriggerParams,
+)
 from outlast.records import AttemptRecord, JournalEntry, LogLine, RunEvent, TaskRecord, Token
 from outlast.sdk import calls, realtime
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
@@ -109,7 +116,7 @@ class _Runs:
         return Run.from_record(self._c.send(calls.reschedule(run_id, delay)))
 
     def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
-                        operations: Iterable[Mapping[str, Any]] | None = None
+                        operations: Iterable[MetadataOperation] | None = None
                         ) -> dict[str, Any]:
         """Set the keys of ``values``, then apply ``operations`` (``{"op": "increment",
         "key": "n", "value": 1}``; ops: set, delete, increment, decrement, append) in one
@@ -301,7 +308,7 @@ class _AsyncRuns:
         return Run.from_record(await self._c.send(calls.reschedule(run_id, delay)))
 
     async def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
-                              operations: Iterable[Mapping[str, Any]] | None = None
+                              operations: Iterable[MetadataOperation] | None = None
                               ) -> dict[str, Any]:
         call = calls.update_metadata(run_id, values, operations)
         return dict((await self._c.send(call))["metadata"])

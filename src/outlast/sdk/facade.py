@@ -12,7 +12,7 @@ from typing import Any
 from typing_extensions import Unpack
 
 from outlast.errors import ValidationError
-from outlast.params import BatchItem, RunFilters, TaskBatchItem, TriggerParams
+from outlast.params import BatchItem, MetadataOperation, RunFilters, TaskBatchItem, TriggerParams
 from outlast.records import LogLine, RunEvent
 from outlast.sdk import children
 from outlast.sdk.children import TaskRunResult
@@ -94,13 +94,13 @@ class _RunsFacade:
         return default_client().runs.reschedule(run_id, delay)
 
     def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
-                        operations: Iterable[Mapping[str, Any]] | None = None
+                        operations: Iterable[MetadataOperation] | None = None
                         ) -> dict[str, Any]:
         """Update any unfinished run's metadata from outside it (see ``Client.runs``)."""
         return default_client().runs.update_metadata(run_id, values, operations=operations)
 
     async def update_metadata_async(self, run_id: str, values: Mapping[str, Any] | None = None,
-                                    *, operations: Iterable[Mapping[str, Any]] | None = None
+                                    *, operations: Iterable[MetadataOperation] | None = None
                                     ) -> dict[str, Any]:
         return await default_async_client().runs.update_metadata(run_id, values,
                                                                  operations=operations)
