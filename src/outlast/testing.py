@@ -30,9 +30,9 @@ from typing import Any
 from typing_extensions import Unpack
 
 from outlast.clock import FakeClock
+from outlast.core.params import TriggerParams
+from outlast.core.records import JournalEntry, LogLine, RunEvent, Token
 from outlast.engine import Engine, Outcome
-from outlast.params import TriggerParams
-from outlast.records import JournalEntry, LogLine, RunEvent, Token
 from outlast.sdk.client import Client, configure
 from outlast.sdk.handles import Run, RunHandle
 from outlast.sdk.registry import Registry, default_registry

@@ -1,8 +1,8 @@
 """The OpenAPI document describes every body: what each operation reads and answers.
 
-Schemas come from the types the SDK uses (``outlast.params``, ``outlast.records``), so these
-tests pin two things: no body is an undescribed ``{"type": "object"}``, and what the server
-really answers (on SQLite and PostgreSQL) matches the schema the document declares.
+Schemas come from the types the SDK uses (``outlast.core.params``, ``outlast.core.records``),
+so these tests pin two things: no body is an undescribed ``{"type": "object"}``, and what the
+server really answers (on SQLite and PostgreSQL) matches the schema the document declares.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from starlette.testclient import TestClient
 
-from outlast.params import TriggerParams
-from outlast.sdk.options import _OPTION_NAMES
-from outlast.server.api.routes import all_routes
+from outlast.api.routes import all_routes
+from outlast.core.options import _OPTION_NAMES
+from outlast.core.params import TriggerParams
 
 API = "/api/v1"
 

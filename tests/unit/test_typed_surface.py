@@ -12,9 +12,9 @@ from mypy import api as mypy_api
 
 import outlast
 from outlast import Client, Token, wait
+from outlast.core.records import AttemptRecord, EnvironmentLimit, QueueRecord, RunEvent, TaskRecord
 from outlast.engine import Engine
 from outlast.errors import ValidationError
-from outlast.records import AttemptRecord, EnvironmentLimit, QueueRecord, RunEvent, TaskRecord
 from outlast.sdk.transports import LocalTransport
 from tests.conftest import definition
 

@@ -8,7 +8,7 @@ import click
 
 from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, table
-from outlast.records import QueueRecord
+from outlast.core.records import QueueRecord
 
 HEADERS = ("QUEUE", "QUEUED", "RUNNING", "LIMIT", "TOTAL", "RATE", "KEY RATE", "STATE")
 _NONE = ("none", "unlimited", "null")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from outlast.cli import output as out
-from outlast.records import AttemptRecord, LogLine
+from outlast.core.records import AttemptRecord, LogLine
 from outlast.sdk.handles import Run
 
 RUN_HEADERS = ("ID", "TASK", "STATUS", "ATTEMPTS", "CREATED", "DURATION", "TAGS")

@@ -11,8 +11,8 @@ from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, status, table
 from outlast.cli.render import RUN_HEADERS, log_line, run_detail, run_row
 from outlast.cli.trigger import parse_payload
+from outlast.core.records import LogLine
 from outlast.engine.statuses import RunStatus
-from outlast.records import LogLine
 from outlast.sdk import calls
 
 _STATUSES = [s.value for s in RunStatus]

@@ -7,8 +7,8 @@ import click
 from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, status, table, to_json, when
 from outlast.cli.trigger import parse_payload
+from outlast.core.records import Token
 from outlast.durations import parse_duration
-from outlast.records import Token
 
 _HEADERS = ("ID", "STATUS", "RUN", "TAGS", "TIMEOUT", "CREATED")
 

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from outlast.core.options import parse_options
+from outlast.core.params import MetadataOperation, RunFilters, TokenFilters, check_keywords
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
-from outlast.params import MetadataOperation, RunFilters, TokenFilters, check_keywords
-from outlast.sdk.options import parse_options
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,15 @@ from typing import Any
 
 from typing_extensions import Unpack
 
+from outlast.core.params import (
+    BatchItem,
+    MetadataOperation,
+    RunFilters,
+    TaskBatchItem,
+    TriggerParams,
+)
+from outlast.core.records import LogLine, RunEvent
 from outlast.errors import ValidationError
-from outlast.params import BatchItem, MetadataOperation, RunFilters, TaskBatchItem, TriggerParams
-from outlast.records import LogLine, RunEvent
 from outlast.sdk import children
 from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import default_async_client, default_client

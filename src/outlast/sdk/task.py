@@ -15,20 +15,20 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from typing_extensions import TypedDict, Unpack
 
+from outlast.core.definitions import DEFAULT_MACHINE, TaskDefinition
+from outlast.core.params import BatchItem, TriggerParams
+from outlast.core.retry import Retry
 from outlast.durations import DurationLike, parse_duration
-from outlast.engine.definitions import DEFAULT_MACHINE, TaskDefinition
 from outlast.errors import ConfigError
 from outlast.machines import machine as check_machine
-from outlast.params import BatchItem, TriggerParams
 from outlast.sdk import children
 from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import default_async_client, default_client
 from outlast.sdk.durable import current_run
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, RunHandle
 from outlast.sdk.payloads import PayloadCodec
-from outlast.sdk.queue import Queue
+from outlast.sdk.queue_declaration import Queue
 from outlast.sdk.registry import Registry, default_registry
-from outlast.sdk.retry import Retry
 
 P = ParamSpec("P")
 R = TypeVar("R")

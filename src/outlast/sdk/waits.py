@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from outlast import inputs
+from outlast.core.records import Token
 from outlast.durations import DurationLike, parse_duration
 from outlast.errors import TaskRunFailed, ValidationError
-from outlast.records import Token
 from outlast.sdk.durable import DurableRun, SuspendRun, active, current_run
 
 
@@ -166,7 +166,7 @@ class _Wait:
 
 def _token_args(timeout: DurationLike | None, tags: list[str] | None,
                 idempotency_key: str | None) -> dict[str, Any]:
-    from outlast.sdk.options import parse_options
+    from outlast.core.options import parse_options
 
     checked = parse_options({"tags": tags or []}, 0.0)
     return {"timeout": None if timeout is None else parse_duration(timeout, "timeout"),

@@ -2,8 +2,8 @@
 
 Because both come from ``routes.all_routes()``, the document cannot drift from the API.
 Request and response schemas come from the types each route names (``Route.body``,
-``Route.returns``): the ``TypedDict``s of ``outlast.params`` the SDK's signatures take and
-the records of ``outlast.records`` the SDK reads back, rendered by pydantic, so the
+``Route.returns``): the ``TypedDict``s of ``outlast.core.params`` the SDK's signatures take and
+the records of ``outlast.core.records`` the SDK reads back, rendered by pydantic, so the
 document, the SDK and its type checks describe one set of shapes.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
-from outlast.server.api.routes import Route
+from outlast.api.routes import Route
 
 SCHEMAS = "#/components/schemas/"
 Mode = Literal["validation", "serialization"]

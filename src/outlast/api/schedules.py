@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from outlast import inputs
+from outlast.api.common import body_object, page_size
+from outlast.api.routes import ApiContext, ApiRequest, Route
+from outlast.core.params import ScheduleChanges, ScheduleCreateBody
+from outlast.core.records import Items, Page, ScheduleJson, ScheduleTick
 from outlast.errors import ValidationError
-from outlast.params import ScheduleChanges, ScheduleCreateBody
-from outlast.records import Items, Page, ScheduleJson, ScheduleTick
-from outlast.server.api.common import body_object, page_size
-from outlast.server.api.routes import ApiContext, ApiRequest, Route
 
 _CREATE = {"task", "cron", "timezone", "external_id", "deduplication_key"}
 _UPDATE = {"task", "cron", "timezone", "external_id"}

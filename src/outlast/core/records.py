@@ -3,7 +3,7 @@
 Records whose JSON fields are already the Python values (tokens, queues, tasks, events,
 logs, attempts, journal entries) are frozen dataclasses here, built by ``from_json``. A
 run and a schedule carry times as epoch seconds on the wire and as ``datetime`` in the
-SDK (``outlast.sdk.handles.Run``, ``outlast.sdk.scheduled.Schedule``), so their JSON
+SDK (``outlast.sdk.handles.Run``, ``outlast.sdk.schedule_records.Schedule``), so their JSON
 shapes are ``TypedDict``s (``RunJson``, ``ScheduleJson``) that those records are read from.
 
 The OpenAPI document derives every response schema from these same declarations.
@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Generic, Literal, NotRequired, Self, TypeVar
 
 from typing_extensions import TypedDict
 
-from outlast.params import JsonObject, JsonValue, PublicTokenScope, QueueLimits
+from outlast.core.params import JsonObject, JsonValue, PublicTokenScope, QueueLimits
 
 
 class _Record:

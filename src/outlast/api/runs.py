@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from outlast.engine.metadata import set_ops
-from outlast.errors import ValidationError
-from outlast.jsonutil import dumps
-from outlast.params import MetadataBody, ReplayBody, RescheduleBody, TagsBody
-from outlast.records import (
+from outlast.api.common import after_id, body_object, number_or_time, page_size
+from outlast.api.routes import ApiContext, ApiRequest, Query, Route
+from outlast.api.tasks import triggered_json
+from outlast.core.options import parse_delay
+from outlast.core.params import MetadataBody, ReplayBody, RescheduleBody, TagsBody
+from outlast.core.records import (
     AttemptRecord,
     Items,
     JournalEntry,
@@ -21,10 +22,9 @@ from outlast.records import (
     TagsJson,
     TriggeredJson,
 )
-from outlast.sdk.options import parse_delay
-from outlast.server.api.common import after_id, body_object, number_or_time, page_size
-from outlast.server.api.routes import ApiContext, ApiRequest, Query, Route
-from outlast.server.api.tasks import triggered_json
+from outlast.engine.metadata import set_ops
+from outlast.errors import ValidationError
+from outlast.jsonutil import dumps
 
 
 def retrieve(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing_extensions import Unpack
 
-from outlast.params import QueueLimits
-from outlast.records import EnvironmentLimit, QueueRecord
+from outlast.core.params import QueueLimits
+from outlast.core.records import EnvironmentLimit, QueueRecord
 from outlast.sdk.client import default_async_client, default_client
 
 __all__ = [

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
-from outlast.params import QueueLimits
-from outlast.records import EnvironmentLimit, QueueRecord
+from outlast.core.limits import check_limits
+from outlast.core.params import QueueLimits
+from outlast.core.records import EnvironmentLimit, QueueRecord
 from outlast.sdk.calls import Call, _seg
 
 if TYPE_CHECKING:
@@ -35,8 +36,6 @@ def action(name: str, verb: str) -> Call:
 
 
 def update(name: str, changes: Mapping[str, Any], reset: list[str] | None) -> Call:
-    from outlast.engine.queues import check_limits
-
     body: dict[str, Any] = dict(check_limits(changes))
     if reset:
         body["reset"] = list(reset)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.api.common import body_object, new_run
+from outlast.api.routes import ApiContext, ApiRequest, Route
+from outlast.core.params import BatchBody, TriggerBody
+from outlast.core.records import BatchJson, Items, TaskRecord, TriggeredJson
 from outlast.engine.triggering import MAX_BATCH, Triggered
 from outlast.errors import ValidationError
 from outlast.ids import new_id
-from outlast.params import BatchBody, TriggerBody
-from outlast.records import BatchJson, Items, TaskRecord, TriggeredJson
-from outlast.server.api.common import body_object, new_run
-from outlast.server.api.routes import ApiContext, ApiRequest, Route
 
 
 def triggered_json(t: Triggered) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 One declaration serves three readers. The SDK's signatures take these with ``Unpack``
 (``trigger(payload, **options: Unpack[TriggerParams])``), so a misspelt option fails type
-checking; the checks at run time (``outlast.sdk.options.parse_options``, the handlers) reject
+checking; the checks at run time (``outlast.core.options.parse_options``, the handlers) reject
 the same unknown names; and the OpenAPI document derives each request body's schema from
 them (through pydantic), so the document says what the server accepts.
 
@@ -76,7 +76,7 @@ class DebounceParams(TypedDict):
 
 
 class TriggerParams(TypedDict, total=False):
-    """The options of every ``trigger`` call (see ``outlast.sdk.options`` for the checks)."""
+    """The options of every ``trigger`` call (see ``outlast.core.options`` for the checks)."""
 
     delay: Delay | None
     ttl: Duration | None

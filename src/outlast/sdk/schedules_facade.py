@@ -26,10 +26,10 @@ from typing import Any, ParamSpec, TypeVar
 
 from typing_extensions import Unpack
 
-from outlast.engine.schedules import checked
-from outlast.params import ScheduleChanges
+from outlast.core.cron import checked
+from outlast.core.params import ScheduleChanges
 from outlast.sdk.client import default_async_client, default_client
-from outlast.sdk.scheduled import Schedule, ScheduledPayload
+from outlast.sdk.schedule_records import Schedule, ScheduledPayload
 from outlast.sdk.task import Task, TaskOptions
 from outlast.sdk.task import task as plain_task
 

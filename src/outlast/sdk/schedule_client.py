@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
-from outlast.engine.cron import expand, zone
+from outlast.core.cron import expand, zone
+from outlast.core.params import ScheduleChanges, TaskRef, check_keywords
 from outlast.errors import ValidationError
-from outlast.params import ScheduleChanges, TaskRef, check_keywords
 from outlast.sdk.calls import Call, _seg
-from outlast.sdk.scheduled import Schedule
+from outlast.sdk.schedule_records import Schedule
 
 if TYPE_CHECKING:
     from outlast.sdk.client import AsyncClient, Client
