@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.durable_requests import DurableRequest
 from outlast.sdk.durable import DurableRun
 
 
 def test_a_journal_given_up_front_is_replayed_without_asking() -> None:
     asked: list[str] = []
 
-    def runtime(op: str, args: dict[str, Any]) -> Any:
-        asked.append(op)
+    def runtime(request: DurableRequest) -> Any:
+        asked.append(request.op)
         return []
 
     entry = {"seq": 0, "kind": "sleep", "name": "sleep", "status": "ok",

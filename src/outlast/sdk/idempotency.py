@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
+from outlast.durable_requests import Record
 from outlast.errors import ValidationError
 from outlast.sdk.durable import current_run
 
@@ -31,9 +32,8 @@ class _IdempotencyKeys:
         owner = [run.run_id] if scope == "run" else [run.run_id, str(run.attempt)]
         value = _digest([scope, *owner, *parts])
         name = ":".join(parts)
-        return str(run.call("idempotency_key", name,
-                            lambda seq: run.op("record", seq, "idempotency_key", name,
-                                               result=value)["result"]))
+        return str(run.call("idempotency_key", name, lambda seq: run.ask(
+            Record(run.at(seq, "idempotency_key", name), value))["result"]))
 
 
 def _digest(parts: list[str]) -> str:

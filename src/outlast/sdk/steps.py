@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
+from outlast.durable_requests import Record
 from outlast.errors import AbortTaskRunError
 from outlast.jsonutil import dumps
 from outlast.sdk.durable import active, current_run
@@ -40,7 +41,7 @@ def _run_sync(name: str, retry: Retry | None, fn: Callable[..., Any], args: Any,
 
     def fresh(seq: int) -> Any:
         value = _check_json(name, _attempts(retry, lambda: fn(*args, **kwargs)))
-        return run.op("record", seq, KIND, name, result=value)["result"]
+        return run.ask(Record(run.at(seq, KIND, name), value))["result"]
 
     return run.call(KIND, name, fresh)
 
@@ -53,7 +54,7 @@ async def _run_async(name: str, retry: Retry | None, fn: Callable[..., Awaitable
 
     async def fresh(seq: int) -> Any:
         value = _check_json(name, await _attempts_async(retry, lambda: fn(*args, **kwargs)))
-        return run.op("record", seq, KIND, name, result=value)["result"]
+        return run.ask(Record(run.at(seq, KIND, name), value))["result"]
 
     return await run.acall(KIND, name, fresh)
 

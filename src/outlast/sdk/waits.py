@@ -15,6 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from outlast import inputs
+from outlast.durable_requests import (
+    CompleteToken,
+    CreateToken,
+    Record,
+    SleepFor,
+    SleepUntil,
+    WaitToken,
+)
 from outlast.durations import DurationLike, parse_duration
 from outlast.errors import TaskRunFailed, ValidationError
 from outlast.sdk.durable import DurableRun, SuspendRun, active, current_run
@@ -91,38 +99,40 @@ class _Wait:
         """Wait for a duration; the run holds no process while it waits (≥ 5 s)."""
         total = _seconds(delta, seconds, minutes, hours, days)
         run = active("wait.sleep")
-        run.call("sleep", "sleep", lambda seq: self._sleep(run, seq, "sleep", {"seconds": total}))
+        run.call("sleep", "sleep",
+                 lambda seq: self._sleep(run, SleepFor(run.at(seq, "sleep", "sleep"), total)))
 
     def until(self, when: datetime) -> None:
         """Wait until an aware datetime; a time in the past returns at once."""
         until = _until_seconds(when)
         run = active("wait.until")
-        run.call("sleep", "until", lambda seq: self._sleep(run, seq, "until", {"until": until}))
+        run.call("sleep", "until",
+                 lambda seq: self._sleep(run, SleepUntil(run.at(seq, "sleep", "until"), until)))
 
-    def _sleep(self, run: DurableRun, seq: int, name: str, args: dict[str, Any]) -> Any:
-        answer = run.op("sleep", seq, "sleep", name, **args)
+    def _sleep(self, run: DurableRun, request: SleepFor | SleepUntil) -> Any:
+        answer = run.ask(request)
         if answer.get("done"):
             return answer["result"]
         if "pause" in answer:  # short: wait here, then record it
             self.pause(answer["pause"])
-            return run.op("record", seq, "sleep", name, result={"until": answer["until"]})
-        raise SuspendRun(f"sleeping at #{seq}")
+            return run.ask(Record(request.at, {"until": answer["until"]}))
+        raise SuspendRun(f"sleeping at #{request.at.seq}")
 
     async def sleep_async(self, delta: timedelta | float | None = None, *, seconds: float = 0,
                           minutes: float = 0, hours: float = 0, days: float = 0) -> None:
         total = _seconds(delta, seconds, minutes, hours, days)
         run = active("wait.sleep_async")
-        await run.acall("sleep", "sleep",
-                        lambda seq: self._asleep(run, seq, "sleep", {"seconds": total}))
+        await run.acall("sleep", "sleep", lambda seq: self._asleep(
+            run, SleepFor(run.at(seq, "sleep", "sleep"), total)))
 
     async def until_async(self, when: datetime) -> None:
         until = _until_seconds(when)
         run = active("wait.until_async")
-        await run.acall("sleep", "until",
-                        lambda seq: self._asleep(run, seq, "until", {"until": until}))
+        await run.acall("sleep", "until", lambda seq: self._asleep(
+            run, SleepUntil(run.at(seq, "sleep", "until"), until)))
 
-    async def _asleep(self, run: DurableRun, seq: int, name: str, args: dict[str, Any]) -> Any:
-        answer = run.op("sleep", seq, "sleep", name, **args)
+    async def _asleep(self, run: DurableRun, request: SleepFor | SleepUntil) -> Any:
+        answer = run.ask(request)
         if answer.get("done"):
             return answer["result"]
         if "pause" in answer:
@@ -130,8 +140,8 @@ class _Wait:
                 await asyncio.sleep(answer["pause"])
             else:
                 self.pause(answer["pause"])
-            return run.op("record", seq, "sleep", name, result={"until": answer["until"]})
-        raise SuspendRun(f"sleeping at #{seq}")
+            return run.ask(Record(request.at, {"until": answer["until"]}))
+        raise SuspendRun(f"sleeping at #{request.at.seq}")
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -144,9 +154,8 @@ class _Wait:
             from outlast.sdk.client import default_client
 
             return Token.from_dict(default_client().tokens.create(**args))
-        return Token.from_dict(run.call(
-            "create_token", "token",
-            lambda seq: run.op("create_token", seq, "create_token", "token", **args)["result"]))
+        return Token.from_dict(run.call("create_token", "token", lambda seq: run.ask(CreateToken(
+            run.at(seq, "create_token", "token"), **args))["result"]))
 
     async def create_token_async(self, timeout: DurationLike | None = None,
                                  tags: list[str] | None = None,
@@ -199,15 +208,15 @@ def _token_args(timeout: DurationLike | None, tags: list[str] | None,
 
 
 def _wait_token(run: DurableRun, seq: int, token_id: str) -> Any:
-    answer = run.op("wait_token", seq, "wait_token", token_id, token_id=token_id)
+    answer = run.ask(WaitToken(run.at(seq, "wait_token", token_id), token_id))
     if answer.get("done"):
         return answer["result"]
     raise SuspendRun(f"waiting for token {token_id} at #{seq}")
 
 
 def _complete_in_run(run: DurableRun, seq: int, token_id: str, output: Any) -> Any:
-    token = run.runtime("complete_token", {"token_id": token_id, "output": output})
-    return run.op("record", seq, "complete_token", token_id, result=token)["result"]
+    token = run.ask(CompleteToken(token_id, output))
+    return run.ask(Record(run.at(seq, "complete_token", token_id), token))["result"]
 
 
 wait = _Wait()
