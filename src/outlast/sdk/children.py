@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from outlast.durable_requests import ChildRun, Trigger
+from outlast.durable_requests import ChildRun, Op, Trigger
 from outlast.errors import TaskRunFailed
 from outlast.sdk.calls import options_json
 from outlast.sdk.durable import DurableRun, SuspendRun, active
@@ -41,25 +41,22 @@ def trigger(items: list[ChildRun], name: str) -> list[str]:
     """Trigger runs from inside a task, once per run whatever the replays."""
     run = active("trigger inside a task")
 
-    def fresh(seq: int) -> Any:
-        return run.ask(Trigger(run.at(seq, "trigger", name), items, wait=False,
-                               batch=False))["result"]
+    def fresh(at: Op) -> Any:
+        return run.ask(Trigger(at, items, wait=False, batch=False))["result"]
 
     return list(run.call("trigger", name, fresh)["ids"])
 
 
 def trigger_and_wait(items: list[ChildRun], name: str, batch: bool) -> Any:
     run = active("trigger_and_wait")
-    result = run.call("trigger_wait", name, lambda seq: _trigger_wait(run, seq, name, items,
-                                                                      batch))
+    result = run.call("trigger_wait", name, lambda at: _trigger_wait(run, at, items, batch))
     if batch:
         return [TaskRunResult.from_dict(r) for r in result]
     return TaskRunResult.from_dict(result)
 
 
-def _trigger_wait(run: DurableRun, seq: int, name: str, items: list[ChildRun],
-                  batch: bool) -> Any:
-    answer = run.ask(Trigger(run.at(seq, "trigger_wait", name), items, wait=True, batch=batch))
+def _trigger_wait(run: DurableRun, at: Op, items: list[ChildRun], batch: bool) -> Any:
+    answer = run.ask(Trigger(at, items, wait=True, batch=batch))
     if answer.get("done"):
         return answer["result"]
-    raise SuspendRun(f"waiting for child runs at #{seq}")
+    raise SuspendRun(f"waiting for child runs at #{at.seq}")

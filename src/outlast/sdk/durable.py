@@ -120,25 +120,26 @@ class DurableRun:
             self._journal = _index(rows)
         return self._journal
 
-    def call(self, kind: str, name: str, fresh: Callable[[int], Any]) -> Any:
-        """Run one durable operation: replay it from the journal, or ``fresh(seq)``."""
+    def call(self, kind: str, name: str, fresh: Callable[[Op], Any]) -> Any:
+        """Run one durable operation: replay it from the journal, or ``fresh(at)``, where
+        ``at`` is the place its request writes (this run, lease, sequence, kind and name)."""
         seq, entry = self._take(kind, name)
         try:
             if entry is not None:
                 return _recorded(entry, seq)
             with span(f"outlast.{kind}", operation=name, seq=seq, run_id=self.run_id):
-                return fresh(seq)
+                return fresh(Op(self.run_id, self.lease_id, seq, kind, name))
         finally:
             self._busy.release()
 
-    async def acall(self, kind: str, name: str, fresh: Callable[[int], Awaitable[Any]]) -> Any:
+    async def acall(self, kind: str, name: str, fresh: Callable[[Op], Awaitable[Any]]) -> Any:
         """``call`` for asyncio code; a second operation while one is awaited is an error."""
         seq, entry = self._take(kind, name)
         try:
             if entry is not None:
                 return _recorded(entry, seq)
             with span(f"outlast.{kind}", operation=name, seq=seq, run_id=self.run_id):
-                return await fresh(seq)
+                return await fresh(Op(self.run_id, self.lease_id, seq, kind, name))
         finally:
             self._busy.release()
 
@@ -163,10 +164,6 @@ class DurableRun:
             self._busy.release()
             raise
         return seq, entry
-
-    def at(self, seq: int, kind: str, name: str) -> Op:
-        """Where a journaled request of this attempt writes: ``seq``, as ``kind name``."""
-        return Op(self.run_id, self.lease_id, seq, kind, name)
 
 
 def _recorded(entry: Entry, seq: int) -> Any:

@@ -32,8 +32,8 @@ class _IdempotencyKeys:
         owner = [run.run_id] if scope == "run" else [run.run_id, str(run.attempt)]
         value = _digest([scope, *owner, *parts])
         name = ":".join(parts)
-        return str(run.call("idempotency_key", name, lambda seq: run.ask(
-            Record(run.at(seq, "idempotency_key", name), value))["result"]))
+        return str(run.call("idempotency_key", name,
+                            lambda at: run.ask(Record(at, value))["result"]))
 
 
 def _digest(parts: list[str]) -> str:

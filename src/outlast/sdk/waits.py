@@ -18,6 +18,7 @@ from outlast import inputs
 from outlast.durable_requests import (
     CompleteToken,
     CreateToken,
+    Op,
     Record,
     SleepFor,
     SleepUntil,
@@ -99,15 +100,13 @@ class _Wait:
         """Wait for a duration; the run holds no process while it waits (≥ 5 s)."""
         total = _seconds(delta, seconds, minutes, hours, days)
         run = active("wait.sleep")
-        run.call("sleep", "sleep",
-                 lambda seq: self._sleep(run, SleepFor(run.at(seq, "sleep", "sleep"), total)))
+        run.call("sleep", "sleep", lambda at: self._sleep(run, SleepFor(at, total)))
 
     def until(self, when: datetime) -> None:
         """Wait until an aware datetime; a time in the past returns at once."""
         until = _until_seconds(when)
         run = active("wait.until")
-        run.call("sleep", "until",
-                 lambda seq: self._sleep(run, SleepUntil(run.at(seq, "sleep", "until"), until)))
+        run.call("sleep", "until", lambda at: self._sleep(run, SleepUntil(at, until)))
 
     def _sleep(self, run: DurableRun, request: SleepFor | SleepUntil) -> Any:
         answer = run.ask(request)
@@ -122,14 +121,12 @@ class _Wait:
                           minutes: float = 0, hours: float = 0, days: float = 0) -> None:
         total = _seconds(delta, seconds, minutes, hours, days)
         run = active("wait.sleep_async")
-        await run.acall("sleep", "sleep", lambda seq: self._asleep(
-            run, SleepFor(run.at(seq, "sleep", "sleep"), total)))
+        await run.acall("sleep", "sleep", lambda at: self._asleep(run, SleepFor(at, total)))
 
     async def until_async(self, when: datetime) -> None:
         until = _until_seconds(when)
         run = active("wait.until_async")
-        await run.acall("sleep", "until", lambda seq: self._asleep(
-            run, SleepUntil(run.at(seq, "sleep", "until"), until)))
+        await run.acall("sleep", "until", lambda at: self._asleep(run, SleepUntil(at, until)))
 
     async def _asleep(self, run: DurableRun, request: SleepFor | SleepUntil) -> Any:
         answer = run.ask(request)
@@ -154,8 +151,8 @@ class _Wait:
             from outlast.sdk.client import default_client
 
             return Token.from_dict(default_client().tokens.create(**args))
-        return Token.from_dict(run.call("create_token", "token", lambda seq: run.ask(CreateToken(
-            run.at(seq, "create_token", "token"), **args))["result"]))
+        return Token.from_dict(run.call(
+            "create_token", "token", lambda at: run.ask(CreateToken(at, **args))["result"]))
 
     async def create_token_async(self, timeout: DurationLike | None = None,
                                  tags: list[str] | None = None,
@@ -172,7 +169,7 @@ class _Wait:
         token_id = token.id if isinstance(token, Token) else token
         run = active("wait.for_token")
         return WaitResult.from_dict(run.call("wait_token", token_id,
-                                             lambda seq: _wait_token(run, seq, token_id)))
+                                             lambda at: _wait_token(run, at, token_id)))
 
     async def for_token_async(self, token: Token | str) -> WaitResult:
         return self.for_token(token)
@@ -186,8 +183,7 @@ class _Wait:
 
             return Token.from_dict(default_client().tokens.complete(token_id, output))
         return Token.from_dict(run.call(
-            "complete_token", token_id,
-            lambda seq: _complete_in_run(run, seq, token_id, output)))
+            "complete_token", token_id, lambda at: _complete_in_run(run, at, token_id, output)))
 
     async def complete_token_async(self, token: Token | str, output: Any = None) -> Token:
         token_id = token.id if isinstance(token, Token) else token
@@ -207,16 +203,16 @@ def _token_args(timeout: DurationLike | None, tags: list[str] | None,
             "tags": list(checked.tags), "idempotency_key": idempotency_key}
 
 
-def _wait_token(run: DurableRun, seq: int, token_id: str) -> Any:
-    answer = run.ask(WaitToken(run.at(seq, "wait_token", token_id), token_id))
+def _wait_token(run: DurableRun, at: Op, token_id: str) -> Any:
+    answer = run.ask(WaitToken(at, token_id))
     if answer.get("done"):
         return answer["result"]
-    raise SuspendRun(f"waiting for token {token_id} at #{seq}")
+    raise SuspendRun(f"waiting for token {token_id} at #{at.seq}")
 
 
-def _complete_in_run(run: DurableRun, seq: int, token_id: str, output: Any) -> Any:
+def _complete_in_run(run: DurableRun, at: Op, token_id: str, output: Any) -> Any:
     token = run.ask(CompleteToken(token_id, output))
-    return run.ask(Record(run.at(seq, "complete_token", token_id), token))["result"]
+    return run.ask(Record(at, token))["result"]
 
 
 wait = _Wait()
