@@ -3,8 +3,10 @@ cross the child's pipe unchanged."""
 
 from __future__ import annotations
 
+import ast
 import pickle
 import typing
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,3 +63,11 @@ def test_faults_are_counted_for_the_run_that_asks(request_: Any) -> None:
 def test_only_journaled_requests_have_a_place_in_the_journal() -> None:
     journaled = {type(e) for e in EXAMPLES if hasattr(e, "at")}
     assert journaled == set(typing.get_args(req.Journaled))
+
+
+def test_the_requests_module_imports_nothing_of_outlast() -> None:
+    """The SDK and the worker both import it; it must not pull in the engine or server."""
+    tree = ast.parse(Path(req.__file__).read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported <= {"__future__", "dataclasses", "typing"}
