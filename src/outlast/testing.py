@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from outlast.clock import FakeClock
-from outlast.durable_requests import DurableRequest
+from outlast.core.durable_requests import DurableRequest
 from outlast.engine import Engine, Outcome
 from outlast.sdk.client import Client, configure
 from outlast.sdk.handles import Run, RunHandle

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from outlast.durable_requests import (
+from outlast.core.durable_requests import (
     ChildRun,
     DurableRequest,
     Op,

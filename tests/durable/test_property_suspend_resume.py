@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from outlast import AbortTaskRunError, Retry, step, task, wait
-from outlast.durable_requests import DurableRequest, ReadJournal, Record
+from outlast.core.durable_requests import DurableRequest, ReadJournal, Record
 from outlast.errors import ConflictError
 from outlast.sdk.registry import Registry
 from outlast.testing import TestRuns

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from outlast import DurableUsageError, NonDeterminismError
-from outlast.durable_requests import DurableRequest, ReadJournal, Record
+from outlast.core.durable_requests import DurableRequest, ReadJournal, Record
 from outlast.sdk.durable import DurableRun, SuspendRun, current_run
 from outlast.testing import TestRuns
 from tests.replay import tasks

@@ -20,7 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from outlast.clock import FakeClock
-from outlast.durable_requests import CreateToken, Op, ReadJournal
+from outlast.core.durable_requests import CreateToken, Op, ReadJournal
 from outlast.engine import Engine, hash_key
 from outlast.engine.definitions import TaskDefinition
 from outlast.errors import AuthError, RunNotFoundError

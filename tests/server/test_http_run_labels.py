@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from tests.server.collector import Collector
 
 import outlast
-from outlast.durable_requests import UpdateRelatedMetadata
+from outlast.core.durable_requests import UpdateRelatedMetadata
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.errors import (
     InvalidTransitionError,

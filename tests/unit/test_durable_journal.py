@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outlast.durable_requests import DurableRequest
+from outlast.core.durable_requests import DurableRequest
 from outlast.sdk.durable import DurableRun
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from outlast import durable_requests as req
+from outlast.core import durable_requests as req
 from outlast.errors import ValidationError
 from outlast.worker import runtime
 

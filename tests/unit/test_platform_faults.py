@@ -14,7 +14,7 @@ import psycopg_pool
 import pytest
 
 from outlast import step, task
-from outlast.durable_requests import DurableRequest, ReadJournal
+from outlast.core.durable_requests import DurableRequest, ReadJournal
 from outlast.errors import OutlastError, PlatformUnavailableError, ValidationError, error_from_body
 from outlast.sdk import calls
 from outlast.sdk.durable import HandBack, patiently

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from outlast.durable_requests import Op, ReadJournal, Record
+from outlast.core.durable_requests import Op, ReadJournal, Record
 from outlast.engine import Engine
 from outlast.worker.child_calls import ChildCalls
 from outlast.worker.messages import RuntimeCall

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from outlast.durable_requests import ChildRun, Op, Trigger
+from outlast.core.durable_requests import ChildRun, Op, Trigger
 from outlast.errors import TaskRunFailed
 from outlast.sdk.calls import options_json
 from outlast.sdk.durable import DurableRun, SuspendRun, active

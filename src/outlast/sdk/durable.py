@@ -11,7 +11,7 @@ own: a ``PlatformUnavailableError`` answer is waited out and asked again (``pati
 and when the worker says to give up, ``HandBack`` (a ``BaseException``, like
 ``SuspendRun``) ends the attempt, which goes back to the queue uncharged.
 
-Each operation travels as one typed request (``outlast.durable_requests``); the runtime
+Each operation travels as one typed request (``outlast.core.durable_requests``); the runtime
 answers it by its type.
 """
 
@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from outlast.durable_requests import DurableRequest, Op, ReadJournal
+from outlast.core.durable_requests import DurableRequest, Op, ReadJournal
 from outlast.errors import OutlastError, PlatformUnavailableError
 from outlast.observability import span
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
-from outlast.durable_requests import ChildRun
+from outlast.core.durable_requests import ChildRun
 from outlast.errors import ValidationError
 from outlast.sdk import children
 from outlast.sdk.children import TaskRunResult

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-from outlast.durable_requests import Record
+from outlast.core.durable_requests import Record
 from outlast.errors import ValidationError
 from outlast.sdk.durable import current_run
 

@@ -31,7 +31,7 @@ import asyncio
 import copy
 from typing import Any
 
-from outlast.durable_requests import UpdateMetadata, UpdateRelatedMetadata
+from outlast.core.durable_requests import UpdateMetadata, UpdateRelatedMetadata
 from outlast.sdk.durable import active
 from outlast.sdk.logger import logger
 

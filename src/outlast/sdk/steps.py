@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
-from outlast.durable_requests import Op, Record
+from outlast.core.durable_requests import Op, Record
 from outlast.errors import AbortTaskRunError
 from outlast.jsonutil import dumps
 from outlast.sdk.durable import active, current_run

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterable, Iterable
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from outlast.durable_requests import AppendStream
+from outlast.core.durable_requests import AppendStream
 from outlast.jsonutil import dumps
 from outlast.sdk.durable import DurableRun, HandBack, active
 

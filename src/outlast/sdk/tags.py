@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 
-from outlast.durable_requests import AddTags
+from outlast.core.durable_requests import AddTags
 from outlast.sdk.durable import active
 
 

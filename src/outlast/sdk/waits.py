@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from outlast import inputs
-from outlast.durable_requests import (
+from outlast.core.durable_requests import (
     CompleteToken,
     CreateToken,
     Op,

@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NoReturn
 
-from outlast.durable_requests import DurableRequest
+from outlast.core.durable_requests import DurableRequest
 from outlast.errors import OutlastError, TaskNotFoundError, error_from_body
 from outlast.observability import configure_export
 from outlast.sdk.calls import Call

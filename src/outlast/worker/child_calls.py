@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from outlast.durable_requests import ReadJournal, caller
+from outlast.core.durable_requests import ReadJournal, caller
 from outlast.engine import Engine
 from outlast.errors import OutlastError, PlatformUnavailableError
 from outlast.sdk.retry import Retry, retry_delay

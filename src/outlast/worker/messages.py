@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from outlast.durable_requests import DurableRequest
+from outlast.core.durable_requests import DurableRequest
 from outlast.sdk.calls import Call
 
 

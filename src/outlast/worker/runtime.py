@@ -1,6 +1,6 @@
 """The engine side of durable operations: what a running attempt's ``Runtime`` asks.
 
-Each request type (``outlast.durable_requests``) has one handler, registered with
+Each request type (``outlast.core.durable_requests``) has one handler, registered with
 ``@handles``; ``dispatch`` looks it up by the request's type. The supervisor answers its
 children's requests with it; ``outlast.testing`` calls it directly in process. Every
 operation is fenced by the attempt's lease.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from outlast.durable_requests import (
+from outlast.core.durable_requests import (
     AddTags,
     AppendStream,
     ChildRun,

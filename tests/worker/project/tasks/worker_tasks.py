@@ -152,7 +152,7 @@ def bad_output(payload: Any) -> Any:
 @task(retry=Retry(max_attempts=1))
 def exits_awaiting_reply(payload: Any) -> None:
     """Asks the worker something and dies before the answer: the reply meets a closed pipe."""
-    from outlast.durable_requests import ReadJournal
+    from outlast.core.durable_requests import ReadJournal
     from outlast.sdk.durable import current_run
     from outlast.worker.messages import RuntimeCall
 
