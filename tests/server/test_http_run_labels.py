@@ -14,6 +14,7 @@ from tests.server.collector import Collector
 
 import outlast
 from outlast.core.durable_requests import UpdateRelatedMetadata
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.errors import (
     InvalidTransitionError,
@@ -21,7 +22,6 @@ from outlast.errors import (
     RunNotFoundError,
     ValidationError,
 )
-from outlast.sdk.options import TriggerOptions
 from outlast.worker import runtime
 
 API = "/api/v1"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.core.definitions import TaskDefinition
 from outlast.core.durable_requests import Op as Op  # where a request's answer goes
 from outlast.engine import journal, transitions, waitpoints
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.triggering import NewRun, trigger_many
 from outlast.errors import ConflictError, ValidationError
 from outlast.store.protocol import Row, Tx

@@ -33,11 +33,11 @@ from outlast.core.durable_requests import (
     UpdateRelatedMetadata,
     WaitToken,
 )
+from outlast.core.options import parse_options
 from outlast.engine import Engine
 from outlast.engine.triggering import NewRun
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
-from outlast.sdk.options import parse_options
 
 R = TypeVar("R")
 Handler = Callable[[Engine, str, R], Any]
