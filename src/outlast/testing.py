@@ -30,6 +30,7 @@ from typing import Any
 from typing_extensions import Unpack
 
 from outlast.clock import FakeClock
+from outlast.core.durable_requests import DurableRequest
 from outlast.core.params import TriggerParams
 from outlast.core.records import JournalEntry, LogLine, RunEvent, Token
 from outlast.engine import Engine, Outcome
@@ -191,8 +192,8 @@ class TestRuns:
         if isinstance(message, LogBatch):
             self.engine.append_logs(log_rows(message))
 
-    def _runtime(self, op: str, args: dict[str, Any]) -> Any:
-        return runtime.dispatch(self.engine, self.environment, op, args)
+    def _runtime(self, request: DurableRequest) -> Any:
+        return runtime.dispatch(self.engine, self.environment, request)
 
 
 def _plain(task: Task[..., Any] | str, payload: Any) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 from typing_extensions import Unpack
 
+from outlast.core.durable_requests import ChildRun
 from outlast.core.params import (
     BatchItem,
     MetadataOperation,
@@ -60,7 +61,7 @@ class _BatchFacade:
         if current_run.get() is not None:
             batch = _items(items)
             ids = children.trigger(batch, "batch")
-            return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=b["task"])
+            return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=b.task)
                                                   for i, b in zip(ids, batch, strict=True)])
         return default_client().batch.trigger(items)
 
@@ -146,7 +147,7 @@ class _RunsFacade:
         return default_async_client().runs.stream(run_id, key)
 
 
-def _items(items: Iterable[TaskBatchItem]) -> list[dict[str, Any]]:
+def _items(items: Iterable[TaskBatchItem]) -> list[ChildRun]:
     out = []
     for entry in items:
         task_id = entry.get("task")
