@@ -263,10 +263,10 @@ def claim_unlimited(
     the change.
 
     The answer also carries ``limited_queues`` (> 0: a queue or the environment has a limit
-    and nothing was claimed on purpose) and ``starts_recorded`` (1: the statement wrote the
-    attempt rows and events itself). Two statements rather than one that handles both:
-    PostgreSQL plans each claim, and a branch that cannot run would cost as much planning
-    as the one that does.
+    and nothing was claimed on purpose). On PostgreSQL the statement writes the attempt
+    rows and events too. Two statements rather than one that handles both: PostgreSQL
+    plans each claim, and a branch that cannot run would cost as much planning as the one
+    that does.
     """
     args: dict[str, Any] = {
         "environment": environment, "now": now, "limit": limit, "lease_id": lease.lease_id,
