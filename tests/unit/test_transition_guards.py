@@ -5,8 +5,9 @@ The SQL of both dialects is read here: every ``UPDATE runs SET status = …`` (a
 statement or a writing CTE) must be a query ``transitions.QUERIES`` names, its
 ``WHERE … status`` guard must be the ``from`` set of the transitions it applies, and its
 new status their target. A guard or target passed as a parameter is allowed only where the
-transitions differ, and then ``transitions.py`` passes them from the table itself. The
-Python is read too: no other module runs one of these queries.
+transitions differ (``tests/integration/test_transition_table.py`` tries every transition
+on every status, on both stores, so those are checked by what they do). The Python is read
+too: no other module runs one of these queries, nor one that writes an attempt row.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 
 import outlast
 from outlast.engine.statuses import TRANSITIONS, RunStatus
-from outlast.engine.transitions import QUERIES
+from outlast.engine.transitions import ATTEMPT_QUERIES, QUERIES
 from outlast.store.queries import load_queries, parse_queries
 
 SRC = Path(outlast.__file__).parent
@@ -182,26 +183,24 @@ def test_each_querys_guard_and_target_match_the_status_table(dialect: str, name:
         assert write.target == {s.value for s in targets if s is not None}, name
 
 
+_ATTEMPT_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+attempts\b", re.I)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_query_writing_an_attempt_row_is_one_transitions_owns(dialect: str) -> None:
+    found = {name for name, sql in load_queries(dialect).items() if _ATTEMPT_WRITE.search(sql)}
+    assert sorted(found - set(QUERIES) - set(ATTEMPT_QUERIES)) == []
+    assert sorted(set(ATTEMPT_QUERIES) - found) == []
+
+
 def test_no_module_but_transitions_runs_a_status_changing_query() -> None:
+    owned = set(QUERIES) | set(ATTEMPT_QUERIES)
     offenders = {
         str(path.relative_to(SRC)): uses
         for path in sorted(SRC.rglob("*.py"))
-        if path != OWNER and (uses := foreign_uses(path.read_text(), set(QUERIES)))
+        if path != OWNER and (uses := foreign_uses(path.read_text(), owned))
     }
     assert offenders == {}
-
-
-def test_transitions_runs_each_of_its_queries() -> None:
-    source = OWNER.read_text()
-    assert [n for n in QUERIES if not re.search(rf"""["']{n}["']""", source)] == []
-
-
-def test_a_query_passed_its_guard_takes_it_from_the_table() -> None:
-    """``end_waiting_run`` is the one query whose guard is a parameter (cancel and expire
-    leave different statuses); transitions passes the transition's declared ``from`` set."""
-    source = OWNER.read_text()
-    assert 'from_statuses=sorted(from_statuses)' in source
-    assert "from_statuses, status = TRANSITIONS[transition]" in source
 
 
 # -- the checks can fail ---------------------------------------------------------------------

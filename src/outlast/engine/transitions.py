@@ -48,6 +48,10 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "reschedule_run": ("reschedule",),
 }
 
+#: queries that write an attempt row (its status moves only with its run's, so these run
+#: only here too); some of ``QUERIES`` write attempt rows as well, on PostgreSQL
+ATTEMPT_QUERIES: tuple[str, ...] = ("insert_attempt", "finish_attempt", "cancel_attempts")
+
 
 def _applies(query: str, transition: str) -> None:
     """A query whose guard or target is a parameter applies only its own transitions."""
