@@ -69,9 +69,11 @@ def _flatten(text: str) -> tuple[str, list[str]]:
     return "".join(flat), groups
 
 
-_UPDATE_RUNS = re.compile(r"\bUPDATE\s+runs\b(?:\s+(?:AS\s+)?\w+)?\s+SET\b(.*)", re.I | re.S)
+_UPDATE_RUNS = re.compile(
+    r"(?:\bUPDATE\s+runs\b(?:\s+(?:AS\s+)?\w+)?|\bINSERT\s+INTO\s+runs\b.*?\bDO\s+UPDATE)"
+    r"\s+SET\b(.*)", re.I | re.S)
 _CLAUSE_END = re.compile(r"\b(?:FROM|WHERE|RETURNING)\b", re.I)
-_STATUS_SET = re.compile(r"(?<![\w.])status\s*=\s*(?:'(\w+)'|:(\w+))", re.I)
+_STATUS_SET = re.compile(r"(?<![\w.])status\s*=\s*([^,]+)", re.I)
 _GUARD = re.compile(
     r"(?<!\w)(?:runs\.)?status\s*(?:=\s*'(?P<one>\w+)'|=\s*:(?P<param>\w+)"
     r"|IN\s*\(#(?P<in>\d+)\)|=\s*ANY\s*\(#(?P<any>\d+)\))",
@@ -91,8 +93,10 @@ def _statement_writes(flat: str, groups: list[str]) -> list[StatusWrite]:
     if not targets:
         return []
     assert len(targets) == 1, f"status set twice: {set_clause}"
-    literal, param = targets[0]
-    target: frozenset[str] | str = frozenset({literal}) if literal else param
+    value = targets[0].strip()
+    literal, param = re.fullmatch(r"'(\w+)'", value), re.fullmatch(r":(\w+)", value)
+    assert literal or param, f"status set to neither a literal nor a parameter: {value}"
+    target = frozenset({literal.group(1)}) if literal else param.group(1) if param else ""
     where = re.search(r"\bWHERE\b(.*?)(?:\bRETURNING\b|$)", rest, re.I | re.S)
     guards = _GUARD.findall(where.group(1)) if where else []
     assert len(guards) <= 1, f"more than one guard on status: {where and where.group(1)}"
@@ -223,6 +227,11 @@ def test_the_sql_check_sees_a_new_status_write_and_its_guard() -> None:
         "cte": [StatusWrite("status", "from")],
     }
     assert not set(found) <= set(QUERIES)
+    upsert = "INSERT INTO runs (id, status) VALUES (:id, 'QUEUED')\n" \
+        "ON CONFLICT (id) DO UPDATE SET status = 'QUEUED'"
+    assert status_writes(upsert) == [StatusWrite(frozenset({"QUEUED"}), None)]
+    with pytest.raises(AssertionError, match="neither a literal nor a parameter"):
+        status_writes("UPDATE runs SET status = CASE WHEN a THEN 'QUEUED' END WHERE id = :id")
 
 
 def test_the_python_check_sees_a_foreign_call() -> None:
