@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from outlast.clock import FakeClock
+from outlast.core.durable_requests import DurableRequest
 from outlast.engine import Engine, Outcome
 from outlast.sdk.client import Client, configure
 from outlast.sdk.handles import Run, RunHandle
@@ -186,8 +187,8 @@ class TestRuns:
         if isinstance(message, LogBatch):
             self.engine.append_logs(log_rows(message))
 
-    def _runtime(self, op: str, args: dict[str, Any]) -> Any:
-        return runtime.dispatch(self.engine, self.environment, op, args)
+    def _runtime(self, request: DurableRequest) -> Any:
+        return runtime.dispatch(self.engine, self.environment, request)
 
 
 def _plain(task: Task[..., Any] | str, payload: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
+from outlast.core.durable_requests import ChildRun
 from outlast.errors import ValidationError
 from outlast.sdk import children
 from outlast.sdk.children import TaskRunResult
@@ -48,7 +49,7 @@ class _BatchFacade:
         if current_run.get() is not None:
             batch = _items(items)
             ids = children.trigger(batch, "batch")
-            return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=b["task"])
+            return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=b.task)
                                                   for i, b in zip(ids, batch, strict=True)])
         return default_client().batch.trigger(items)
 
@@ -134,7 +135,7 @@ class _RunsFacade:
         return default_async_client().runs.stream(run_id, key)
 
 
-def _items(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _items(items: Iterable[Mapping[str, Any]]) -> list[ChildRun]:
     out = []
     for entry in items:
         task_id = entry.get("task")
