@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from outlast.core.durable_requests import Op, Record
 from outlast.engine import Engine, Outcome
 from outlast.worker.messages import Reply, RuntimeCall
 from outlast.worker.supervisor import Supervisor
@@ -47,9 +48,7 @@ def _completed(row: dict[str, Any]) -> Outcome:
 
 
 def _step(request_id: int, row: dict[str, Any]) -> RuntimeCall:
-    return RuntimeCall(request_id, "record", {"run_id": row["id"], "lease_id": row["lease_id"],
-                                              "seq": 0, "kind": "step", "name": "s",
-                                              "result": 1})
+    return RuntimeCall(request_id, Record(Op(row["id"], row["lease_id"], 0, "step", "s"), 1))
 
 
 def test_writes_are_answered_after_one_flush_of_what_came_before_them(

@@ -357,7 +357,7 @@ class Supervisor:
             self.pending.logs.extend(outcomes.log_rows(message))
         elif isinstance(message, ApiCall):
             child.send(self.calls.answer(message))  # a dead child is reaped as a crash
-        elif isinstance(message, RuntimeCall) and message.op in READS:
+        elif isinstance(message, RuntimeCall) and isinstance(message.request, READS):
             child.send(self.calls.run_op(message))  # a read orders nothing: no need to wait
         elif isinstance(message, RuntimeCall):
             self.writes.append((child, message))
