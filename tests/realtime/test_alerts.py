@@ -16,6 +16,7 @@ from outlast.engine.alerts import MAX_ATTEMPTS, SETTLE_SECONDS, SIGNATURE_HEADER
 from outlast.engine.definitions import TaskDefinition
 from outlast.sdk.options import TriggerOptions
 from outlast.upkeep.alerting import AlertSender, post
+from tests.eventually import eventually
 
 
 class Receiver:
@@ -121,11 +122,7 @@ def test_the_environment_variable_webhook_and_the_sender_thread(
     try:
         fail_run(engine, env="dev")
         clock.advance(SETTLE_SECONDS)
-        deadline = threading.Event()
-        for _ in range(500):
-            if receiver.requests:
-                break
-            deadline.wait(0.02)
+        eventually(lambda: receiver.requests, 10, "the alert to be sent")
     finally:
         sender.stop()
     headers, body = receiver.requests[0]
