@@ -68,7 +68,6 @@ class TestRuns:
 
     def __enter__(self) -> TestRuns:
         configure(self.client)
-        self._pause = wait.__dict__.get("pause")
         wait.pause = self.clock.advance  # type: ignore[assignment]
         return self
 

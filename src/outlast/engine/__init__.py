@@ -370,12 +370,6 @@ class Engine:
         with self.store.transaction() as tx:
             tx.many("insert_log", rows)
 
-    def set_metadata(self, run_id: str, metadata: dict[str, Any]) -> None:
-        with self.store.transaction() as tx:
-            tx.run("update_metadata", id=run_id, metadata=dumps(metadata, "metadata"),
-                   now=self.clock.now())
-            tx.notify("outlast_changed", run_id)
-
     def claim_hooks(self, env: str, queues: list[str] | None, limit: int) -> list[Row]:
         with self.store.transaction() as tx:
             return tx.all("claim_hooks", environment=env, queues=queues, limit=limit,

@@ -24,9 +24,6 @@ from typing import Any, Protocol, TypeVar
 from outlast.errors import OutlastError, PlatformUnavailableError
 from outlast.observability import span
 
-#: Waits shorter than this stay in the process instead of suspending the run.
-IN_PROCESS_WAIT = 5.0
-
 
 class NonDeterminismError(OutlastError):
     """Replay found a different durable operation than the journal recorded."""
