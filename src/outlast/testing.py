@@ -35,6 +35,7 @@ from outlast.sdk.registry import Registry, default_registry
 from outlast.sdk.task import Task
 from outlast.sdk.transports import LocalTransport
 from outlast.sdk.waits import wait
+from outlast.settings import read_settings
 from outlast.store import open_store
 from outlast.worker import runtime
 from outlast.worker.executor import run_attempt, run_hook_job
@@ -58,7 +59,8 @@ class TestRuns:
         self._dir = Path(tempfile.mkdtemp(prefix="outlast-test-"))
         self.store = open_store(f"sqlite:///{self._dir / 'test.db'}")
         self.store.migrate()
-        self.engine = Engine(self.store, clock=self.clock, lease_seconds=3600)
+        self.engine = Engine(self.store, clock=self.clock, lease_seconds=3600,
+                             settings=read_settings())
         self.engine.register_tasks(environment, [t.definition() for t in self.registry.all()])
         self.client = Client(transport=LocalTransport(self.engine, environment, self.registry))
         self._worker_id = "test-worker"

@@ -15,6 +15,7 @@ from outlast.engine import Engine, NewRun, Outcome
 from outlast.engine.alerts import MAX_ATTEMPTS, SETTLE_SECONDS, SIGNATURE_HEADER, Alerts, signature
 from outlast.engine.definitions import TaskDefinition
 from outlast.sdk.options import TriggerOptions
+from outlast.settings import read_settings
 from outlast.upkeep.alerting import AlertSender, post
 from tests.eventually import eventually
 
@@ -114,8 +115,8 @@ def test_failed_deliveries_retry_with_backoff_then_give_up(
 def test_the_environment_variable_webhook_and_the_sender_thread(
         engine: Engine, clock: FakeClock, receiver: Receiver,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OUTLAST_ALERT_WEBHOOK_URL", receiver.url)
-    monkeypatch.setenv("OUTLAST_ALERT_WEBHOOK_SECRET", "from-env")
+    monkeypatch.setattr(engine, "settings", read_settings({
+        "OUTLAST_ALERT_WEBHOOK_URL": receiver.url, "OUTLAST_ALERT_WEBHOOK_SECRET": "from-env"}))
     Alerts(engine).enqueue()
     sender = AlertSender(engine, lambda: True, interval=0.02)
     sender.start()

@@ -25,6 +25,7 @@ from outlast.engine.definitions import TaskDefinition
 from outlast.errors import AuthError, RunNotFoundError
 from outlast.server import public_tokens
 from outlast.server.app import create_app
+from outlast.settings import read_settings
 from outlast.store import open_store
 from outlast.store.queries import migration_files
 from outlast.worker import runtime
@@ -236,10 +237,11 @@ def test_an_idempotent_repeat_answers_the_url_again(engine: Engine) -> None:
 
 def test_another_project_secret_invalidates_the_outstanding_token_urls(
         engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OUTLAST_SECRET", "the-secret-before")
+    monkeypatch.setattr(engine, "settings", read_settings({"OUTLAST_SECRET": "the-secret-before"}))
     token = engine.durable.new_token("prod", None, [], None)
-    rotated = Engine(engine.store, clock=engine.clock)  # a process started after rotation
-    monkeypatch.setenv("OUTLAST_SECRET", "the-secret-after")
+    # a process started after rotation
+    rotated = Engine(engine.store, clock=engine.clock,
+                     settings=read_settings({"OUTLAST_SECRET": "the-secret-after"}))
     assert rotated.durable.retrieve_token("prod", token["id"])["url"] is None
     with pytest.raises(RunNotFoundError):
         rotated.durable.complete_token(None, token["id"], 1, secret=secret_of(token["url"]))

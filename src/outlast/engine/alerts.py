@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -68,12 +67,10 @@ class Alerts:
             row = tx.one("get_alert_webhook", environment=env)
         if row is not None:
             return Webhook(row["url"], row["secret"])
-        url = os.environ.get("OUTLAST_ALERT_WEBHOOK_URL")
-        if not url:
+        settings = self.engine.settings
+        if not settings.alert_webhook_url:
             return None
-        secret = (os.environ.get("OUTLAST_ALERT_WEBHOOK_SECRET")
-                  or os.environ.get("OUTLAST_SECRET") or "")
-        return Webhook(url, secret)
+        return Webhook(settings.alert_webhook_url, settings.alert_webhook_secret)
 
     def set_webhook(self, env: str, url: str, secret: str | None = None) -> str:
         """Point ``env``'s alerts at ``url``; returns the signing secret."""

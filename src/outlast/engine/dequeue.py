@@ -21,21 +21,12 @@ takes over.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from outlast.engine import events, flow
 from outlast.engine.statuses import RunStatus
 from outlast.store.protocol import Row, Tx
-
-#: the environment-wide limit when none was set through the API (OUTLAST_ENV_CONCURRENCY_LIMIT)
-ENV_LIMIT_VAR = "OUTLAST_ENV_CONCURRENCY_LIMIT"
-
-
-def env_limit_default() -> int | None:
-    text = os.environ.get(ENV_LIMIT_VAR, "").strip()
-    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 @dataclass(frozen=True)
@@ -46,6 +37,8 @@ class ClaimRequest:
     capacity: int
     lease_id: str
     lease_seconds: float
+    #: the environment-wide limit when none was set through the API (settings)
+    env_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +55,7 @@ class Claimed:
 
 def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
     """Start up to ``capacity`` runs."""
-    env_default = env_limit_default()
+    env_default = req.env_limit
     started: list[Row] = []
     retry_at: float | None = None
     limited, recorded = True, False

@@ -224,12 +224,13 @@ def _make_transport(url: str | None, api_key: str | None, database_url: str | No
 def local_transport(database_url: str, environment: str) -> LocalTransport:
     from outlast.engine import Engine
     from outlast.sdk.registry import default_registry
+    from outlast.settings import read_settings
     from outlast.store import open_store
 
     store = open_store(database_url)
     if store.dialect == "sqlite":
         store.migrate()
-    return LocalTransport(Engine(store), environment, default_registry)
+    return LocalTransport(Engine(store, settings=read_settings()), environment, default_registry)
 
 
 # -- async -------------------------------------------------------------------------------

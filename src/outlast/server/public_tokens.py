@@ -21,13 +21,11 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from outlast.config import server_secret
 from outlast.errors import AuthError, ForbiddenError, ValidationError
 from outlast.ids import new_id, new_secret
 
@@ -91,10 +89,11 @@ def _stored(tx: Tx, name: str, fresh: str, engine: Engine) -> str:
 
 def server_keys(engine: Engine) -> ServerKeys:
     """The keys ``load_keys`` remembered for ``engine``; if none yet (a process that is
-    no server: ``Client(database_url=...)``), ``OUTLAST_SECRET``'s, else the database's,
+    no server: ``Client(database_url=...)``), its settings' ``OUTLAST_SECRET``, else the
+    database's,
     so that its tokens are good on the servers of the project."""
     keys = _keys.get(engine)
-    return keys if keys is not None else load_keys(engine, server_secret(os.environ))
+    return keys if keys is not None else load_keys(engine, engine.settings.secret)
 
 
 def _b64(data: bytes) -> str:

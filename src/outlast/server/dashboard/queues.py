@@ -16,10 +16,10 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from outlast.engine import flow
-from outlast.engine.dequeue import ENV_LIMIT_VAR
 from outlast.engine.queues import LIMITS
 from outlast.errors import OutlastError, ValidationError
 from outlast.server.dashboard.web import Page, safe_next
+from outlast.settings import ENV_LIMIT_VAR
 
 #: (field, label, hint) in the order the page shows them
 FIELDS = (
