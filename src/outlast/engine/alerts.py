@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from outlast.backoff import backoff
 from outlast.ids import new_secret
 from outlast.jsonutil import dumps, loads
 
@@ -53,7 +54,7 @@ def signature(secret: str, body: bytes) -> str:
 
 def retry_delay(attempts: int) -> float:
     """Seconds before the next try after ``attempts`` failed ones."""
-    return float(min(3600.0, 10.0 * 2 ** (attempts - 1)))
+    return backoff(attempts, first=10.0, most=3600.0)
 
 
 class Alerts:

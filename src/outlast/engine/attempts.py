@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from outlast.backoff import backoff
 from outlast.engine import durable, events, transitions, waitpoints
 from outlast.engine.definitions import TaskDefinition
 from outlast.engine.statuses import RunStatus
@@ -119,7 +120,7 @@ def decide(outcome: Outcome, facts: RunFacts) -> Decision:
 def platform_backoff(earlier: int) -> float:
     """Seconds before a run handed back for platform errors is claimed again: a flaky
     database gets time to settle rather than the run bouncing straight back."""
-    return min(MAX_PLATFORM_BACKOFF, 2.0 ** earlier)
+    return backoff(earlier + 1, first=1.0, most=MAX_PLATFORM_BACKOFF)
 
 
 def is_final_failure(outcome: Outcome, max_attempts: int) -> bool:
