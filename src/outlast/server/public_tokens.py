@@ -89,9 +89,8 @@ def _stored(tx: Tx, name: str, fresh: str, engine: Engine) -> str:
 
 def server_keys(engine: Engine) -> ServerKeys:
     """The keys ``load_keys`` remembered for ``engine``; if none yet (a process that is
-    no server: ``Client(database_url=...)``), its settings' ``OUTLAST_SECRET``, else the
-    database's,
-    so that its tokens are good on the servers of the project."""
+    no server: ``Client(database_url=...)``), those of its settings' ``OUTLAST_SECRET``,
+    else the database's, so that its tokens are good on the servers of the project."""
     keys = _keys.get(engine)
     return keys if keys is not None else load_keys(engine, engine.settings.secret)
 
