@@ -8,7 +8,7 @@ resolved against it, never against wherever the command happened to start.
 Environment variables override the file (``OUTLAST_DATABASE_URL``,
 ``OUTLAST_ENVIRONMENT``) so one checked-in file serves a laptop and a deployment.
 Secrets, deployment names and limits come from the environment only, read here once
-into ``Config.settings`` (see ``outlast.settings``), which commands hand to the engine
+into ``Config.settings`` (see ``outlast.core.settings``), which commands hand to the engine
 and the app.
 
     project = "my-app"
@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from outlast.core.definitions import DEFAULT_MACHINE
+from outlast.core.retry import Retry
+from outlast.core.settings import Settings, read_settings
 from outlast.durations import parse_duration
-from outlast.engine.definitions import DEFAULT_MACHINE
 from outlast.errors import ConfigError, ValidationError
 from outlast.machines import machine as check_machine
-from outlast.sdk.retry import Retry
-from outlast.settings import Settings, read_settings
 
 CONFIG_FILE = "outlast.toml"
 PYPROJECT = "pyproject.toml"

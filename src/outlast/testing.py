@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from outlast.clock import FakeClock
+from outlast.core.settings import read_settings
 from outlast.engine import Engine, Outcome
 from outlast.sdk.client import Client, configure
 from outlast.sdk.handles import Run, RunHandle
@@ -35,7 +36,6 @@ from outlast.sdk.registry import Registry, default_registry
 from outlast.sdk.task import Task
 from outlast.sdk.transports import LocalTransport
 from outlast.sdk.waits import wait
-from outlast.settings import read_settings
 from outlast.store import open_store
 from outlast.worker import runtime
 from outlast.worker.executor import run_attempt, run_hook_job

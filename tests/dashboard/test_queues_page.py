@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.settings import ENV_LIMIT_VAR, read_settings
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.triggering import Triggered
-from outlast.settings import ENV_LIMIT_VAR, read_settings
 from tests.dashboard.test_pages import csrf_of, flash, post
 
 CRM = TaskDefinition(id="sync-crm", queue="crm-api", concurrency_limit=2, total_limit=10,

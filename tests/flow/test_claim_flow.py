@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from outlast.core.options import parse_options
+from outlast.core.settings import ENV_LIMIT_VAR, read_settings
 from outlast.engine import Engine, NewRun, Outcome
-from outlast.sdk.options import parse_options
-from outlast.settings import ENV_LIMIT_VAR, read_settings
 from tests.conftest import definition
 
 

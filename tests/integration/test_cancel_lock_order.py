@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
-from outlast.sdk.options import TriggerOptions
 
 
 def _child(engine: Engine, parent: str | None, root: str | None) -> str:

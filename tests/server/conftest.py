@@ -21,8 +21,8 @@ with warnings.catch_warnings():
 
 from tests.eventually import eventually
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.server.app import create_app
 
 DEV_KEY = "ol_dev_test-key-0123456789"

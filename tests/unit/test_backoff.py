@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from outlast.backoff import backoff
+from outlast.core.backoff import backoff
 from outlast.engine import alerts, attempts
 from outlast.sdk import realtime, transports
 from outlast.upkeep import leader

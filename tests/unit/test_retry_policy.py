@@ -6,8 +6,8 @@ import random
 
 import pytest
 
+from outlast.core.retry import Retry, retry_delay
 from outlast.errors import ValidationError
-from outlast.sdk.retry import Retry, retry_delay
 
 EXACT = [
     # (min_delay, factor, max_delay, attempt, expected)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import outlast
+from outlast.core.settings import DEFAULT_LEASE_SECONDS, Settings, read_settings
 from outlast.errors import ConfigError
-from outlast.settings import DEFAULT_LEASE_SECONDS, Settings, read_settings
 
 PACKAGE = Path(outlast.__file__).parent
 

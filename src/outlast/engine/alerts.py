@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from outlast.backoff import backoff
+from outlast.core.backoff import backoff
 from outlast.ids import new_secret
 from outlast.jsonutil import dumps, loads
 

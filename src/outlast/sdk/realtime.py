@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from outlast.backoff import backoff
+from outlast.core.backoff import backoff
 from outlast.errors import ConfigError
 from outlast.sdk.calls import Call, _seg
 from outlast.sdk.handles import Run

@@ -32,7 +32,7 @@ import socket
 import threading
 import time
 
-from outlast.backoff import backoff as backoff_after
+from outlast.core.backoff import backoff as backoff_after
 from outlast.engine import Engine, sweeper
 from outlast.upkeep.alerting import AlertSender
 from outlast.upkeep.timer import DueTimer

@@ -3,7 +3,7 @@
 The delay rule is a pure function so the worker, the sweeper and tests agree on it:
 delay before attempt n+1 = min(max_delay, min_delay * factor ** (n - 1)), then, when
 ``randomize`` is on, multiplied by a random factor in [0.75, 1.25] (and capped again):
-``outlast.backoff`` with the policy's numbers.
+``outlast.core.backoff`` with the policy's numbers.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from outlast.backoff import EXACT, backoff
+from outlast.core.backoff import EXACT, backoff
 from outlast.errors import ValidationError
 
 
