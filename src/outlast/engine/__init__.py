@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ from outlast.core.definitions import TaskDefinition
 from outlast.core.import_failures import no_worker_has
 from outlast.core.options import TriggerOptions
 from outlast.core.retry import Retry
+from outlast.core.settings import DEFAULT_PUBLIC_URL, Settings
 from outlast.engine import attempts, dequeue, journal, queues, sweeper, transitions, waitpoints
 from outlast.engine.attempts import Decision, Outcome, RunFacts
 from outlast.engine.durable_ops import DurableOps
@@ -45,13 +45,16 @@ _DEFINITION_TTL = 2.0
 
 class Engine:
     def __init__(self, store: Store, clock: Clock | None = None,
-                 lease_seconds: float | None = None) -> None:
+                 lease_seconds: float | None = None, settings: Settings | None = None) -> None:
+        """``settings`` come from the process's entry point (``read_settings``); without
+        them, an empty environment's. The engine never reads the environment itself."""
         self.store = store
         self.clock: Clock = clock or SystemClock()
+        self.settings = settings or Settings()
         #: how long an attempt owns its run without a heartbeat (OUTLAST_LEASE_SECONDS)
-        self.lease_seconds = lease_seconds or float(os.environ.get("OUTLAST_LEASE_SECONDS", 30))
+        self.lease_seconds = lease_seconds or self.settings.lease_seconds
         #: the address token callback URLs point at (OUTLAST_PUBLIC_URL)
-        self.public_url = os.environ.get("OUTLAST_PUBLIC_URL", "http://127.0.0.1:8030")
+        self.public_url = self.settings.public_url or DEFAULT_PUBLIC_URL
         self._definitions: dict[tuple[str, str], tuple[TaskDefinition, float]] = {}
         #: cron schedules: CRUD, declarative sync, and ``tick`` for the scheduler
         self.schedules = Schedules(self)
@@ -252,7 +255,8 @@ class Engine:
     def _claim_in(self, tx: Any, env: str, worker_id: str, queues: list[str] | None,
                   capacity: int) -> dequeue.Claimed:
         request = dequeue.ClaimRequest(env, worker_id, queues, capacity, new_id("lease"),
-                                       self.lease_seconds)
+                                       self.lease_seconds,
+                                       self.settings.env_concurrency_limit)
         return dequeue.claim(tx, request, self.clock.now())
 
     def record(self, outcomes: list[Outcome]) -> list[Decision | None]:
@@ -376,12 +380,6 @@ class Engine:
         lease no longer holds the run (a stale attempt's, after a recovery) are dropped."""
         with self.store.transaction() as tx:
             tx.many("insert_log", rows)
-
-    def set_metadata(self, run_id: str, metadata: dict[str, Any]) -> None:
-        with self.store.transaction() as tx:
-            tx.run("update_metadata", id=run_id, metadata=dumps(metadata, "metadata"),
-                   now=self.clock.now())
-            tx.notify("outlast_changed", run_id)
 
     def claim_hooks(self, env: str, queues: list[str] | None, limit: int) -> list[Row]:
         with self.store.transaction() as tx:
