@@ -19,11 +19,14 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
+from outlast.api import public_tokens
 from outlast.clock import FakeClock
+from outlast.core.definitions import TaskDefinition
+from outlast.core.durable_requests import CreateToken, Op, ReadJournal
+from outlast.core.settings import read_settings
 from outlast.engine import Engine, hash_key
-from outlast.engine.definitions import TaskDefinition
+from outlast.engine.project_keys import load_keys, server_keys
 from outlast.errors import AuthError, RunNotFoundError
-from outlast.server import public_tokens
 from outlast.server.app import create_app
 from outlast.store import open_store
 from outlast.store.queries import migration_files
@@ -60,7 +63,7 @@ def test_a_public_token_is_refused_by_another_project_with_the_same_secret(
     with TestClient(create_app(engine, secret=SHARED_SECRET, scheduler=False)) as ours:
         token = public_token(engine, ours)
     # it is good where it was made...
-    scope = public_tokens.verify(public_tokens.server_keys(engine), token, engine.clock.now())
+    scope = public_tokens.verify(server_keys(engine), token, engine.clock.now())
     assert scope.tag == "order-42" and scope.environment == "prod"
     # ...and nowhere else, though the other project signs with the very same secret
     theirs = create_app(other_engine, secret=SHARED_SECRET, scheduler=False)
@@ -70,15 +73,15 @@ def test_a_public_token_is_refused_by_another_project_with_the_same_secret(
     assert refused.status_code == 401
     assert "another project" in refused.json()["error"]["message"]
     with pytest.raises(AuthError):
-        public_tokens.verify(public_tokens.server_keys(other_engine), token,
+        public_tokens.verify(server_keys(other_engine), token,
                              engine.clock.now())
 
 
 def test_the_project_identity_is_kept_by_the_database(engine: Engine,
                                                       other_engine: Engine) -> None:
-    first = public_tokens.load_keys(engine, SHARED_SECRET)
-    again = public_tokens.load_keys(Engine(engine.store, clock=engine.clock), SHARED_SECRET)
-    other = public_tokens.load_keys(other_engine, SHARED_SECRET)
+    first = load_keys(engine, SHARED_SECRET)
+    again = load_keys(Engine(engine.store, clock=engine.clock), SHARED_SECRET)
+    other = load_keys(other_engine, SHARED_SECRET)
     assert first == again  # every server of a project, every restart
     assert other.secret == first.secret and other.project != first.project
 
@@ -191,7 +194,7 @@ def test_a_public_token_made_in_process_is_good_on_a_server_with_the_secret(
     token = backend.auth.create_public_token(tag="order-42")
     server = Engine(open_store(store_url))
     try:
-        keys = public_tokens.load_keys(server, SHARED_SECRET)  # as ``outlast server`` does
+        keys = load_keys(server, SHARED_SECRET)  # as ``outlast server`` does
         assert public_tokens.verify(keys, token).tag == "order-42"
     finally:
         server.store.close()
@@ -210,17 +213,17 @@ def test_no_table_holds_a_token_secret_yet_every_url_completes_it(
     register(engine, "approve")
     run_id = trigger(engine, "approve").row["id"]
     run = engine.claim("dev", "worker-1", None, 1)[0]
-    at = {"run_id": run_id, "lease_id": run["lease_id"], "kind": "create_token",
-          "name": "token"}
-    made = runtime.dispatch(engine, "dev", "create_token", at | {"seq": 0, "tags": []})
+    create = CreateToken(Op(run_id, run["lease_id"], 0, "create_token", "token"), None, [],
+                         None)
+    made = runtime.dispatch(engine, "dev", create)
     url = made["result"]["url"]
     assert url and secret_of(url) not in dump(store_url)  # not the waitpoint, not the journal
     # the answers that come later give the same URL: retrieve, list, and the replay
     assert engine.durable.retrieve_token("dev", made["result"]["id"])["url"] == url
     assert [t["url"] for t in engine.durable.list_tokens("dev")[0]] == [url]
-    [replayed] = runtime.dispatch(engine, "dev", "journal", at)
+    [replayed] = runtime.dispatch(engine, "dev", ReadJournal(run_id, run["lease_id"]))
     assert replayed["result"] == made["result"]
-    assert runtime.committed(engine, "create_token", at | {"seq": 0}) == made
+    assert runtime.committed(engine, create) == made
     assert secret_of(url) not in dump(store_url)
     anonymous = TestClient(create_app(engine, scheduler=False))
     with anonymous:
@@ -236,10 +239,11 @@ def test_an_idempotent_repeat_answers_the_url_again(engine: Engine) -> None:
 
 def test_another_project_secret_invalidates_the_outstanding_token_urls(
         engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OUTLAST_SECRET", "the-secret-before")
+    monkeypatch.setattr(engine, "settings", read_settings({"OUTLAST_SECRET": "the-secret-before"}))
     token = engine.durable.new_token("prod", None, [], None)
-    rotated = Engine(engine.store, clock=engine.clock)  # a process started after rotation
-    monkeypatch.setenv("OUTLAST_SECRET", "the-secret-after")
+    # a process started after rotation
+    rotated = Engine(engine.store, clock=engine.clock,
+                     settings=read_settings({"OUTLAST_SECRET": "the-secret-after"}))
     assert rotated.durable.retrieve_token("prod", token["id"])["url"] is None
     with pytest.raises(RunNotFoundError):
         rotated.durable.complete_token(None, token["id"], 1, secret=secret_of(token["url"]))

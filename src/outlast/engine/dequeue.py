@@ -21,21 +21,11 @@ takes over.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Any
 
-from outlast.engine import events, flow
-from outlast.engine.statuses import RunStatus
+from outlast.core.limits import Rate, opt_rate
+from outlast.engine import flow, transitions
 from outlast.store.protocol import Row, Tx
-
-#: the environment-wide limit when none was set through the API (OUTLAST_ENV_CONCURRENCY_LIMIT)
-ENV_LIMIT_VAR = "OUTLAST_ENV_CONCURRENCY_LIMIT"
-
-
-def env_limit_default() -> int | None:
-    text = os.environ.get(ENV_LIMIT_VAR, "").strip()
-    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 @dataclass(frozen=True)
@@ -46,6 +36,8 @@ class ClaimRequest:
     capacity: int
     lease_id: str
     lease_seconds: float
+    #: the environment-wide limit when none was set through the API (settings)
+    env_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +54,7 @@ class Claimed:
 
 def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
     """Start up to ``capacity`` runs."""
-    env_default = env_limit_default()
+    env_default = req.env_limit
     started: list[Row] = []
     retry_at: float | None = None
     limited, recorded = True, False
@@ -77,27 +69,19 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
         started, retry_at = _claim_counted(tx, req, now, env_default)
         recorded = False
     started.sort(key=lambda row: _claim_order(row, now))
-    if not recorded:
-        _record_starts(tx, started, req, now)
-    for row in started:
-        tx.notify(events.CHANGED_CHANNEL, row["id"])
+    transitions.log_starts(tx, _lease(req, now), started, logged=recorded, now=now)
     resumed = sum(float(row["started_at"]) < now for row in started)
     return Claimed(started, retry_at, resumed)
 
 
 def _claim_unlimited(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
-    """The one-statement claim, from every queue or from the named ones.
+    """The one-statement claim, from every queue or from the named ones."""
+    return transitions.claim_unlimited(tx, _lease(req, now), environment=req.environment,
+                                       queues=req.queues, limit=req.capacity, now=now)
 
-    Two statements rather than one that handles both: PostgreSQL plans each claim, and a
-    branch that cannot run would cost as much planning as the one that does.
-    """
-    args: dict[str, Any] = {
-        "environment": req.environment, "now": now, "limit": req.capacity,
-        "lease_id": req.lease_id, "lease_expires_at": now + req.lease_seconds,
-        "worker_id": req.worker_id}
-    if req.queues is None:
-        return tx.all("claim_unlimited", **args)
-    return tx.all("claim_unlimited_in", queues=req.queues, **args)
+
+def _lease(req: ClaimRequest, now: float) -> transitions.Lease:
+    return transitions.Lease(req.lease_id, req.worker_id, now + req.lease_seconds)
 
 
 def _claim_order(row: Row, now: float) -> tuple[tuple[int, float], str]:
@@ -127,8 +111,7 @@ def _claim_counted(tx: Tx, req: ClaimRequest, now: float,
     retry_at = _retry_at(tx, req.environment, decided.waits, now)
     if not decided.ids:
         return [], retry_at
-    rows = tx.all("start_runs", ids=decided.ids, lease_id=req.lease_id,
-                  lease_expires_at=now + req.lease_seconds, worker_id=req.worker_id, now=now)
+    rows = transitions.start_runs(tx, _lease(req, now), decided.ids, now)
     _log_rated_starts(tx, req.environment, rows, queues, now)
     return rows, retry_at
 
@@ -168,7 +151,7 @@ def _queue_states(tx: Tx, req: ClaimRequest, now: float) -> dict[str, flow.Queue
     running = _running(tx, req.environment, names)
     states: dict[str, flow.QueueState] = {}
     for r in rows:
-        rate, key_rate = flow.opt_rate(r["rate_limit"]), flow.opt_rate(r["key_rate_limit"])
+        rate, key_rate = opt_rate(r["rate_limit"]), opt_rate(r["key_rate_limit"])
         used, key_used = _window_use(tx, req.environment, r["name"], rate, key_rate, now)
         states[r["name"]] = flow.QueueState(
             name=r["name"], paused=bool(r["paused"]), limit=r["concurrency_limit"],
@@ -191,8 +174,8 @@ def _running(tx: Tx, env: str, names: list[str]) -> dict[str, dict[str | None, i
     return out
 
 
-def _window_use(tx: Tx, env: str, queue: str, rate: flow.Rate | None,
-                key_rate: flow.Rate | None, now: float) -> tuple[int, dict[str, int]]:
+def _window_use(tx: Tx, env: str, queue: str, rate: Rate | None,
+                key_rate: Rate | None, now: float) -> tuple[int, dict[str, int]]:
     """Starts inside each window of the sliding-window log (pruned of older starts)."""
     windows = [r.window for r in (rate, key_rate) if r is not None]
     if not windows:
@@ -275,20 +258,3 @@ def _log_rated_starts(tx: Tx, env: str, rows: list[Row], queues: dict[str, flow.
     if log:
         tx.many("insert_queue_start", log)
 
-
-def _record_starts(tx: Tx, started: list[Row], req: ClaimRequest, now: float) -> None:
-    """Each started run's attempt row and ``start_attempt`` event (``claim_unlimited``
-    writes them itself on PostgreSQL)."""
-    if not started:
-        return
-    attempts: list[dict[str, Any]] = []
-    evts: list[dict[str, Any]] = []
-    for row in started:
-        attempts.append({
-            "run_id": row["id"], "number": row["attempt_count"], "lease_id": req.lease_id,
-            "worker_id": req.worker_id, "machine": row["machine"], "started_at": now,
-        })
-        evts.append(events.event_row(row["id"], "start_attempt", now, RunStatus.EXECUTING.value,
-                                     row["attempt_count"], worker_id=req.worker_id))
-    tx.many("insert_attempt", attempts)
-    events.append(tx, evts)

@@ -7,7 +7,7 @@ checks it), so the engine's logic is written once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -77,7 +77,3 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
-
-def iter_batches(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

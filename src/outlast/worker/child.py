@@ -25,12 +25,14 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NoReturn
 
+from outlast.core.durable_requests import DurableRequest
+from outlast.core.import_failures import ImportFailure, no_worker_has
 from outlast.errors import OutlastError, TaskNotFoundError, error_from_body
 from outlast.observability import configure_export
 from outlast.sdk.calls import Call
 from outlast.sdk.client import set_worker_transport
 from outlast.sdk.durable import Runtime, patiently
-from outlast.sdk.registry import ImportFailure, default_registry, import_task_files, no_worker_has
+from outlast.sdk.registry import default_registry, import_task_files
 from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
@@ -70,9 +72,9 @@ class PipeTransport:
         call = with_retry_key(call)
         return patiently(lambda: self._ask(lambda request_id: ApiCall(request_id, call)))
 
-    def runtime(self, op: str, args: dict[str, Any]) -> Any:
+    def runtime(self, request: DurableRequest) -> Any:
         """The durable-operation runtime of the attempt running in this child."""
-        return self._ask(lambda request_id: RuntimeCall(request_id, op, args))
+        return self._ask(lambda request_id: RuntimeCall(request_id, request))
 
     def _ask(self, message: Callable[[int], Any]) -> Any:
         with self._lock:

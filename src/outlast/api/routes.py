@@ -1,0 +1,129 @@
+"""The HTTP API as a table of plain handler functions.
+
+The Starlette app serves this table over HTTP, and ``LocalTransport`` (a client talking
+to a database directly, or a worker answering its children) dispatches the very same
+table in process, so both paths share one implementation and one set of checks. It lives
+outside ``server`` so that the SDK and the worker reach it without importing the server.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from outlast import inputs
+from outlast.engine import Engine
+from outlast.errors import NotFoundError
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    env: str
+    params: dict[str, str] = field(default_factory=dict)
+    query: dict[str, list[str]] = field(default_factory=dict)
+    body: Any = None
+
+    def q(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    def q_list(self, name: str) -> list[str]:
+        out: list[str] = []
+        for value in self.query.get(name, []):
+            out.extend(v for v in value.split(",") if v)
+        return out
+
+
+class PayloadCodec(Protocol):
+    def to_json(self, payload: Any, task_id: str) -> str: ...
+
+
+class LocalTask(Protocol):
+    @property
+    def codec(self) -> PayloadCodec: ...
+
+
+class LocalTasks(Protocol):
+    """The tasks this process has loaded (the SDK's ``Registry``): a trigger's payload is
+    checked by the task's own code when it is here, else against its registered schema.
+    Declared here so the handlers never import the SDK."""
+
+    def find(self, task_id: str) -> LocalTask | None: ...
+
+
+@dataclass
+class ApiContext:
+    engine: Engine
+    registry: LocalTasks | None = None
+
+
+Handler = Callable[[ApiContext, ApiRequest], tuple[int, Any]]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query parameter a route reads, for the OpenAPI document (all are optional)."""
+
+    name: str
+    description: str
+    type: str = "string"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    #: no API key: the path itself holds a secret (token callback URLs)
+    public: bool = False
+    #: documented query parameters
+    query: tuple[Query, ...] = ()
+    #: the request body's type (a ``TypedDict`` of ``outlast.core.params``), for OpenAPI
+    body: Any = None
+    #: the response's type (a record or JSON shape of ``outlast.core.records``), for OpenAPI
+    returns: Any = None
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path) + "$")
+
+
+def call(route: Route, ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    """Run ``route``'s handler once the path and query values are texts the store can hold
+    (a NUL in a run id is a 400 naming ``run_id``, not a database error)."""
+    for name, value in req.params.items():
+        inputs.text(value, name)
+    for name, values in req.query.items():
+        for value in values:
+            inputs.text(value, name)
+    return route.handler(ctx, req)
+
+
+def all_routes() -> list[Route]:
+    from outlast.api import auth, batch, queues, runs, schedules, tasks, waitpoints
+
+    return [*tasks.ROUTES, *batch.ROUTES, *runs.ROUTES, *schedules.ROUTES, *waitpoints.ROUTES,
+            *auth.ROUTES, *queues.ROUTES]
+
+
+_COMPILED: list[tuple[Route, re.Pattern[str]]] = []
+
+
+def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The route for ``method path`` (path below ``/api/v1``) and its path parameters."""
+    if not _COMPILED:
+        _COMPILED.extend((r, r.pattern) for r in all_routes())
+    path_matched = False
+    for route, pattern in _COMPILED:
+        found = pattern.match(path)
+        if found:
+            path_matched = True
+            if route.method == method:
+                return route, found.groupdict()
+    raise NotFoundError(
+        f"{method} {path} is not an API endpoint"
+        + (" (wrong method)" if path_matched else ""), path=path
+    )

@@ -1,0 +1,152 @@
+"""``/runs``: read, list, cancel, replay and reschedule runs; update their metadata and
+add tags from outside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outlast.api.common import after_id, body_object, number_or_time, page_size
+from outlast.api.routes import ApiContext, ApiRequest, Query, Route
+from outlast.api.tasks import triggered_json
+from outlast.core.options import parse_delay
+from outlast.core.params import MetadataBody, ReplayBody, RescheduleBody, TagsBody
+from outlast.core.records import (
+    AttemptRecord,
+    Items,
+    JournalEntry,
+    LogLine,
+    MetadataJson,
+    Page,
+    RunEvent,
+    RunJson,
+    TagsJson,
+    TriggeredJson,
+)
+from outlast.engine.metadata import set_ops
+from outlast.errors import ValidationError
+from outlast.jsonutil import dumps
+
+
+def retrieve(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    return 200, ctx.engine.retrieve(req.env, req.params["run_id"])
+
+
+def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    runs, cursor = ctx.engine.list_runs(
+        req.env,
+        status=[s.upper() for s in req.q_list("status")] or None,
+        task=req.q("task"),
+        tag=req.q("tag"),
+        created_after=number_or_time(req.q("created_after"), "created_after"),
+        created_before=number_or_time(req.q("created_before"), "created_before"),
+        parent_id=req.q("parent_id"),
+        root_id=req.q("root_id"),
+        idempotency_key=req.q("idempotency_key"),
+        limit=page_size(req.q("limit"), 50),
+        cursor=req.q("cursor"),
+    )
+    return 200, {"data": runs, "next_cursor": cursor}
+
+
+def cancel(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    return 200, ctx.engine.cancel(req.env, req.params["run_id"])
+
+
+def replay(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    body = body_object(req.body)
+    payload = dumps(body["payload"]) if "payload" in body else None
+    triggered = ctx.engine.replay(req.env, req.params["run_id"], payload)
+    return 201, triggered_json(triggered)
+
+
+def reschedule(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    body = body_object(req.body)
+    if "delay" not in body:
+        raise ValidationError("reschedule needs a 'delay' (e.g. '5m' or an ISO time)")
+    at = parse_delay(body["delay"], ctx.engine.clock.now())
+    return 200, ctx.engine.reschedule(req.env, req.params["run_id"], at)
+
+
+def update_metadata(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    """``{"set": {...}, "operations": [{"op", "key", "value"}, ...]}``: the keys of ``set``
+    first, then the operations, in one write; answers the run's metadata afterwards."""
+    body = body_object(req.body)
+    unknown = set(body) - {"set", "operations"}
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))} (expected "
+                              "'set' and/or 'operations')")
+    values, operations = body.get("set") or {}, body.get("operations") or []
+    if not isinstance(values, dict) or not isinstance(operations, list):
+        raise ValidationError("'set' is an object of keys to set; 'operations' a list of "
+                              "{op, key, value} (op: set, delete, increment, decrement, append)")
+    metadata = ctx.engine.metadata.update(req.env, req.params["run_id"],
+                                          set_ops(values) + operations)
+    return 200, {"metadata": metadata}
+
+
+def add_tags(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    """``{"tags": [...]}``; answers the run's tags afterwards."""
+    body = body_object(req.body)
+    if set(body) != {"tags"}:
+        raise ValidationError("expected {\"tags\": [\"tag\", ...]}")
+    return 200, {"tags": ctx.engine.tags.add(req.env, req.params["run_id"], body["tags"])}
+
+
+def events(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    ctx.engine.retrieve(req.env, req.params["run_id"])  # 404 for other environments
+    after = after_id(req.q("after"))
+    return 200, {"data": ctx.engine.events(req.params["run_id"], after=after)}
+
+
+def logs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    ctx.engine.retrieve(req.env, req.params["run_id"])
+    after = after_id(req.q("after"))
+    return 200, {"data": ctx.engine.logs(req.params["run_id"], after=after)}
+
+
+def attempts(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    ctx.engine.retrieve(req.env, req.params["run_id"])
+    return 200, {"data": ctx.engine.attempts(req.params["run_id"])}
+
+
+def journal(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    ctx.engine.retrieve(req.env, req.params["run_id"])
+    return 200, {"data": ctx.engine.durable.run_journal(req.params["run_id"])}
+
+
+LIST_QUERY = (
+    Query("status", "Only these statuses, comma-separated (e.g. FAILED,CRASHED)"),
+    Query("task", "Only runs of this task id"),
+    Query("tag", "Only runs carrying this tag"),
+    Query("created_after", "Created at or after: epoch seconds or ISO-8601"),
+    Query("created_before", "Created before: epoch seconds or ISO-8601"),
+    Query("parent_id", "Only runs this run triggered"),
+    Query("root_id", "Only runs below this root run, at any depth (not the root itself)"),
+    Query("idempotency_key", "Only runs holding this idempotency key"),
+    Query("limit", "Page size, 1-1000 (default 50)", "integer"),
+    Query("cursor", "The next_cursor of the previous page"),
+)
+
+ROUTES = [
+    Route("GET", "/runs", list_runs, "List runs, newest first", query=LIST_QUERY,
+          returns=Page[RunJson]),
+    Route("GET", "/runs/{run_id}", retrieve, "Retrieve a run", returns=RunJson),
+    Route("POST", "/runs/{run_id}/cancel", cancel, "Cancel a run", returns=RunJson),
+    Route("POST", "/runs/{run_id}/replay", replay, "Replay a run as a new run",
+          body=ReplayBody, returns=TriggeredJson),
+    Route("POST", "/runs/{run_id}/reschedule", reschedule, "Move a delayed run's start",
+          body=RescheduleBody, returns=RunJson),
+    Route("PUT", "/runs/{run_id}/metadata", update_metadata,
+          "Update a run's metadata (set keys and/or operations); 409 once it is final",
+          body=MetadataBody, returns=MetadataJson),
+    Route("POST", "/runs/{run_id}/tags", add_tags, "Add tags to a run (at most 10 per run)",
+          body=TagsBody, returns=TagsJson),
+    Route("GET", "/runs/{run_id}/events", events, "A run's event timeline",
+          returns=Items[RunEvent]),
+    Route("GET", "/runs/{run_id}/logs", logs, "A run's logs, every attempt",
+          returns=Items[LogLine]),
+    Route("GET", "/runs/{run_id}/attempts", attempts, "A run's attempts",
+          returns=Items[AttemptRecord]),
+    Route("GET", "/runs/{run_id}/journal", journal, "A run's durable operations",
+          returns=Items[JournalEntry]),
+]

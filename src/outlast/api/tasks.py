@@ -1,0 +1,57 @@
+"""``/tasks``: list tasks, trigger one, trigger a batch of one task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outlast.api.common import body_object, new_run
+from outlast.api.routes import ApiContext, ApiRequest, Route
+from outlast.core.params import BatchBody, TriggerBody
+from outlast.core.records import BatchJson, Items, TaskRecord, TriggeredJson
+from outlast.engine.triggering import MAX_BATCH, Triggered
+from outlast.errors import ValidationError
+from outlast.ids import new_id
+
+
+def triggered_json(t: Triggered) -> dict[str, Any]:
+    return {"id": t.row["id"], "task": t.row["task_id"], "created": t.created,
+            "status": t.row["status"]}
+
+
+def trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    body = body_object(req.body)
+    now = ctx.engine.clock.now()
+    triggered = ctx.engine.trigger(req.env, new_run(ctx, req.env, req.params["task_id"], body, now))
+    return (201 if triggered.created else 200), triggered_json(triggered)
+
+
+def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    items = batch_items(req.body)
+    now = ctx.engine.clock.now()
+    batch_id = new_id("batch")
+    runs = [new_run(ctx, req.env, req.params["task_id"], body_object(i, "item"), now, batch_id)
+            for i in items]
+    done = ctx.engine.trigger_batch(req.env, runs)
+    return 201, {"batch_id": batch_id, "runs": [triggered_json(t) for t in done]}
+
+
+def batch_items(body: Any) -> list[Any]:
+    items = body_object(body).get("items")
+    if not isinstance(items, list) or not items:
+        raise ValidationError("items must be a non-empty list")
+    if len(items) > MAX_BATCH:
+        raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(items)}")
+    return items
+
+
+def list_tasks(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    return 200, {"data": ctx.engine.list_tasks(req.env)}
+
+
+ROUTES = [
+    Route("GET", "/tasks", list_tasks, "List registered tasks", returns=Items[TaskRecord]),
+    Route("POST", "/tasks/{task_id}/trigger", trigger, "Trigger a run of a task",
+          body=TriggerBody, returns=TriggeredJson),
+    Route("POST", "/tasks/{task_id}/batch", batch_trigger, "Trigger up to 1,000 runs of a task",
+          body=BatchBody, returns=BatchJson),
+]
