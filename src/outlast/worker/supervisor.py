@@ -2,7 +2,8 @@
 
 A single-threaded loop waits on every child's pipe and process sentinel, the database
 listener and a wake-up pipe, so there is no shared state between threads to guard.
-Heartbeats are sent from here, never from a child, so task code cannot starve them.
+Heartbeats are sent from here, never from a child, so task code cannot starve them
+(``heartbeats.py`` keeps the leases and says what a lost one means).
 Every result is written with the attempt's lease id: a late result from an attempt
 whose lease was taken over (canceled, or recovered by the sweeper) is dropped.
 
@@ -51,6 +52,7 @@ from outlast.store.protocol import ANY_CHANNEL
 from outlast.worker import outcomes
 from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
+from outlast.worker.heartbeats import Heartbeats, held_ids
 from outlast.worker.messages import (
     ApiCall,
     Assignment,
@@ -146,16 +148,22 @@ class Supervisor:
         self._more_work = True
         self._loop_errors = 0
         self.ahead = ClaimAhead(concurrency, environment, enforce_memory)
-        self._revoked: set[str] = set()
+        self.heartbeats = Heartbeats(engine, self.worker_id, self._release)
         self._last_check = 0.0
         self._last_claim = 0.0
-        self._last_heartbeat = 0.0
         self._last_hooks = 0.0
         self._backoff_until = 0.0
         self._rate_wake: float | None = None  # monotonic; when a rate window frees
         self._listener: Any = None
-        self.heartbeat_interval = min(engine.lease_seconds / 3, 2.0)
         self.poll_interval = 1.0
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.heartbeats.interval
+
+    @heartbeat_interval.setter
+    def heartbeat_interval(self, seconds: float) -> None:
+        self.heartbeats.interval = seconds
 
     # -- control from other threads ------------------------------------------------------
 
@@ -240,7 +248,7 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 listener.close()
         self._more_work = True
-        self._last_heartbeat = 0.0
+        self.heartbeats.check_now()
 
     def _tick(self) -> None:
         ready = wait(self._waitables(), self._timeout())
@@ -270,7 +278,7 @@ class Supervisor:
         self._answer_writes()
         self._sync()
         self._feed()  # what was just claimed starts before heartbeats and sweeps
-        self._maybe_heartbeat()
+        self.heartbeats.maybe_beat(self.ahead, self.children)
         self.sweeper.maybe_sweep()
         self._feed()
         self._maybe_hooks()
@@ -289,7 +297,7 @@ class Supervisor:
         due = [c.deadline for c in self.children if c.deadline is not None]
         if self._stop_deadline is not None:
             due.append(self._stop_deadline)
-        database = [self._last_heartbeat + self.heartbeat_interval]
+        database = [self.heartbeats.next_due()]
         if self._wanted():
             database.append(self._last_claim + self.poll_interval)
             if self._rate_wake is not None:
@@ -336,9 +344,9 @@ class Supervisor:
                 self._more_work = True
             elif channel == ANY_CHANNEL:  # some wake-ups were lost: claim and check leases
                 self._more_work = True
-                self._last_heartbeat = 0.0
+                self.heartbeats.check_now()
             elif channel == CANCEL_CHANNEL and payload in self._held_ids():
-                self._last_heartbeat = 0.0  # check our leases now
+                self.heartbeats.check_now()
 
     def _read_child(self, child: Child) -> None:
         while True:
@@ -376,10 +384,7 @@ class Supervisor:
         child.advance()
         if message.kind == "oom":
             child.retire = True  # a MemoryError may leave the process unusable
-        head = child.job
-        if isinstance(head, Assignment) and head.run["id"] in self._revoked:
-            self._revoked.discard(head.run["id"])
-            child.kill("cancel")  # it was canceled while it waited in the pipe
+        self.heartbeats.kill_if_revoked(child)
 
     def _on_ready(self, child: Child, message: Ready) -> None:
         failed = message.import_errors
@@ -524,42 +529,8 @@ class Supervisor:
         for child, message in waiting:
             child.send(self.calls.run_op(message))  # a dead child is reaped as a crash
 
-    def _maybe_heartbeat(self) -> None:
-        now = time.monotonic()
-        if now - self._last_heartbeat < self.heartbeat_interval:
-            return
-        self._last_heartbeat = now
-        buffer = self.ahead.buffer
-        if buffer and not self.ahead.fed:
-            self._release_buffer("no free process to start it")
-        self.ahead.fed = False
-        held = self.engine.heartbeat(self.worker_id, sorted(self._held_ids()))
-        lost = [r for r in buffer if held.get(r["id"]) != r["lease_id"]]
-        for row in lost:
-            log.info("run %s is no longer ours (canceled or recovered); dropping it", row["id"])
-            buffer.remove(row)
-        for c in self.children:
-            if c.killed_for is None:
-                self._check_leases(c, held)
-
-    def _check_leases(self, child: Child, held: dict[str, str]) -> None:
-        """Stop a child whose running attempt lost its lease; mark lost queued ones."""
-        for job in child.held():
-            if held.get(job.run["id"]) == job.lease_id:
-                continue
-            log.info("run %s is no longer ours (canceled or recovered); stopping it",
-                     job.run["id"])
-            if job is child.job:
-                child.kill("cancel")
-                return
-            self._revoked.add(job.run["id"])
-
     def _held_ids(self) -> set[str]:
-        ids = {r["id"] for r in self.ahead.buffer}
-        for c in self.children:
-            if c.killed_for is None:
-                ids.update(job.run["id"] for job in c.held())
-        return ids
+        return held_ids(self.ahead, self.children)
 
     def _wanted(self) -> int:
         """How many runs to claim now to fill every child and the buffer."""
