@@ -22,10 +22,7 @@ Their attempt's ``started_at`` is the claim time, a few milliseconds early; the
 ``max_duration`` deadline starts when the child really starts the run.
 
 A claim that a rate limit held back says when the rate's window frees (``retry_at``); the
-loop claims again then rather than on its poll, so a "10/s" queue starts its runs as the
-window allows, not in lumps a poll apart. Only time frees a window (another worker's
-starts never do), so this timer is all a worker needs; ``RATE_WAKE_GAP`` keeps a hint in
-the past, or budget that another worker took first, from turning into a busy loop.
+loop claims again then rather than on its poll (``rate_wakeups.py`` says when).
 """
 
 from __future__ import annotations
@@ -44,7 +41,6 @@ from typing import Any
 from outlast import __version__
 from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine, Outcome
-from outlast.engine.dequeue import Claimed
 from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError, OutlastError
 from outlast.ids import new_id
@@ -64,15 +60,10 @@ from outlast.worker.messages import (
     RuntimeCall,
 )
 from outlast.worker.pool import Child
+from outlast.worker.rate_wakeups import RateWakeups
 from outlast.worker.sweeping import SweeperTurn
 
 log = logging.getLogger("outlast.worker")
-
-#: seconds at least between two claims woken by a rate window (a cap on such wake-ups)
-RATE_WAKE_GAP = 0.02
-#: seconds after a window frees to claim, so the leaving start is surely out of it
-RATE_WAKE_LAG = 0.002
-
 
 #: failed loop passes in a row after which the worker gives up, and the first pause after
 #: one (doubled after each further one: 0.1 s, 0.2 s, 0.4 s, 0.8 s)
@@ -153,7 +144,7 @@ class Supervisor:
         self._last_claim = 0.0
         self._last_hooks = 0.0
         self._backoff_until = 0.0
-        self._rate_wake: float | None = None  # monotonic; when a rate window frees
+        self.rate_wakeups = RateWakeups(engine.clock)
         self._listener: Any = None
         self.poll_interval = 1.0
 
@@ -300,8 +291,9 @@ class Supervisor:
         database = [self.heartbeats.next_due()]
         if self._wanted():
             database.append(self._last_claim + self.poll_interval)
-            if self._rate_wake is not None:
-                database.append(self._rate_wake)
+            rate_due = self.rate_wakeups.next_due()
+            if rate_due is not None:
+                database.append(rate_due)
             if self._more_work:
                 database.append(now)
             elif hasattr(self._listener, "changed"):
@@ -543,7 +535,7 @@ class Supervisor:
         if self._listener is not None and hasattr(self._listener, "changed"):
             self._last_check = now
             self._more_work = self._listener.changed() or self._more_work
-        rate_due = self._rate_wake is not None and now >= self._rate_wake
+        rate_due = self.rate_wakeups.due(now)
         return self._more_work or bool(self.pending.outcomes) or rate_due or \
             now - self._last_claim >= self.poll_interval
 
@@ -565,28 +557,10 @@ class Supervisor:
             self.ahead.add(claimed.rows, claimed.resumed)
             if claim:
                 self._more_work = len(claimed.rows) == wanted
-                self._rate_wake = self._next_rate_wake(claimed)
+                self.rate_wakeups.after_claim(claimed, self._last_claim)
         for run_id, lease_id in self.pending.hooks_done:
             self.engine.finish_hook(run_id, lease_id)
         self.pending.hooks_done = []
-
-    def _next_rate_wake(self, claimed: Claimed) -> float | None:
-        """The claim's hint; a claim that took nothing and says nothing keeps a wake-up
-        still ahead (it may have looked only at runs that wait for something else)."""
-        wake = self._rate_wake_at(claimed.retry_at)
-        pending = self._rate_wake
-        if wake is None and not claimed.rows and pending is not None \
-                and pending > time.monotonic():
-            return pending
-        return wake
-
-    def _rate_wake_at(self, retry_at: float | None) -> float | None:
-        """``retry_at`` (engine clock) as a monotonic moment, never sooner than
-        ``RATE_WAKE_GAP`` after this claim: a past hint must not spin the loop."""
-        if retry_at is None:
-            return None
-        delay = retry_at - self.engine.clock.now()
-        return max(time.monotonic() + delay + RATE_WAKE_LAG, self._last_claim + RATE_WAKE_GAP)
 
     def _feed(self) -> None:
         self.ahead.feed(self.children)
