@@ -26,9 +26,6 @@ VALUES (:run_id, :at, :kind, :status, :attempt, :data)
 -- name: get_run
 SELECT * FROM runs WHERE id = :id AND environment = :environment
 
--- name: get_run_any_env
-SELECT * FROM runs WHERE id = :id
-
 -- name: find_idempotent_run
 SELECT * FROM runs
 WHERE environment = :environment AND task_id = :task_id AND idempotency_key = :idempotency_key

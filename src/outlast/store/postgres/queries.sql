@@ -293,19 +293,6 @@ UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1, lease_i
 WHERE id = ANY(:ids) AND status = 'QUEUED'
 RETURNING *
 
--- name: complete_runs
--- Many completed attempts in one statement, each row still guarded by its own lease: a run
--- whose lease moved on (canceled, recovered) is not written and its id is missing from
--- the answer, so the caller knows exactly which outcomes were stale.
-UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL, finished_at = :now,
-    lease_id = NULL, lease_expires_at = NULL, hook_pending = NULL,
-    execution_seconds = runs.execution_seconds + d.ran, cost = runs.cost + d.priced,
-    updated_at = :now
-FROM unnest(:ids::text[], :lease_ids::text[], :outputs::text[], :executed::float8[],
-            :costs::float8[]) AS d(run_id, lease, new_output, ran, priced)
-WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
-RETURNING runs.id, runs.parent_id
-
 -- name: heartbeat_runs
 UPDATE runs SET lease_expires_at = :lease_expires_at
 WHERE worker_id = :worker_id AND status = 'EXECUTING'
@@ -424,9 +411,11 @@ FOR UPDATE
 -- record path
 
 -- name: complete_runs_logged
--- ``complete_runs`` with the attempt rows and the ``complete`` events written by the same
--- statement, for the runs it really completed (guarded by their leases as there).
--- ``logged`` = 1: nothing is left for the caller to write.
+-- Many completed attempts in one statement, each row still guarded by its own lease: a run
+-- whose lease moved on (canceled, recovered) is not written and its id is missing from
+-- the answer, so the caller knows exactly which outcomes were stale. The attempt rows and
+-- the ``complete`` events of the runs it really completed are written by the same
+-- statement: ``logged`` = 1, nothing is left for the caller to write.
 WITH d AS (
     SELECT * FROM unnest(:ids::text[], :lease_ids::text[], :outputs::text[],
                          :executed::float8[], :costs::float8[], :attempts::int[])

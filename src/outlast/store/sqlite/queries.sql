@@ -247,24 +247,6 @@ UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1, lease_i
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'QUEUED'
 RETURNING *
 
--- name: complete_runs
--- Many completed attempts in one statement, each row still guarded by its own lease: a run
--- whose lease moved on (canceled, recovered) is not written and its id is missing from
--- the answer, so the caller knows exactly which outcomes were stale.
-UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL, finished_at = :now,
-    lease_id = NULL, lease_expires_at = NULL, hook_pending = NULL,
-    execution_seconds = runs.execution_seconds + d.ran, cost = runs.cost + d.priced,
-    updated_at = :now
-FROM (SELECT i.value AS run_id, l.value AS lease, o.value AS new_output, e.value AS ran,
-             c.value AS priced
-      FROM json_each(:ids) AS i
-      JOIN json_each(:lease_ids) AS l ON l.key = i.key
-      JOIN json_each(:outputs) AS o ON o.key = i.key
-      JOIN json_each(:executed) AS e ON e.key = i.key
-      JOIN json_each(:costs) AS c ON c.key = i.key) AS d
-WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
-RETURNING id, parent_id
-
 -- name: heartbeat_runs
 UPDATE runs SET lease_expires_at = :lease_expires_at
 WHERE worker_id = :worker_id AND status = 'EXECUTING'
@@ -378,8 +360,11 @@ SELECT * FROM debounces WHERE environment = :environment AND task_id = :task_id 
 -- record path
 
 -- name: complete_runs_logged
--- Same as ``complete_runs`` (SQLite has no data-modifying CTEs): ``logged`` = 0 tells the
--- caller to write the attempt rows and events itself, in the same transaction.
+-- Many completed attempts in one statement, each row still guarded by its own lease: a run
+-- whose lease moved on (canceled, recovered) is not written and its id is missing from
+-- the answer, so the caller knows exactly which outcomes were stale. SQLite has no
+-- data-modifying CTEs: ``logged`` = 0 tells the caller to write the attempt rows and
+-- events itself, in the same transaction.
 UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL, finished_at = :now,
     lease_id = NULL, lease_expires_at = NULL, hook_pending = NULL,
     execution_seconds = runs.execution_seconds + d.ran, cost = runs.cost + d.priced,
