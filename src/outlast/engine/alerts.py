@@ -128,9 +128,10 @@ class Alerts:
 
         On PostgreSQL an event id is taken at insert but seen at commit, so a lower id can
         appear after a higher one: the cursor only passes events a few seconds old, whose
-        transactions have long committed. SQLite commits one writer at a time, in id order.
+        transactions have long committed. A store whose writers commit one at a time, in
+        id order (SQLite), has no such gap.
         """
-        if self.engine.store.dialect == "sqlite":
+        if self.engine.store.serial_writes:
             top = tx.one("realtime_max_event")
             return min(cursor + BATCH, int(top["id"] or 0) if top else cursor)
         row = tx.one("settled_max_event", after=cursor, upto=cursor + BATCH,

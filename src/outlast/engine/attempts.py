@@ -209,7 +209,7 @@ def record_completed(tx: Tx, outcomes: list[Outcome], now: float) -> list[Decisi
         costs=[cost_of(o.machine or "", o.executed) for o in outcomes],
         attempts=[o.attempt for o in outcomes])}
     done = [o for o in outcomes if o.run_id in written]
-    if done and not written[done[0].run_id]["logged"]:  # the dialect left them to us
+    if done and not tx.compound_writes:  # the statement could not write them
         _log_completions(tx, done, now)
     for o in done:
         tx.notify(events.CHANGED_CHANNEL, o.run_id)

@@ -227,7 +227,7 @@ def local_transport(database_url: str, environment: str) -> LocalTransport:
     from outlast.store import open_store
 
     store = open_store(database_url)
-    if store.dialect == "sqlite":
+    if store.embedded:  # a project's own file: brought up to date on the spot
         store.migrate()
     return LocalTransport(Engine(store), environment, default_registry)
 

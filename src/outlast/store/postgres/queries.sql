@@ -30,7 +30,7 @@ LIMIT :limit
 -- LIMIT. ``limited_queues`` > 0 means this statement claimed nothing on purpose and the
 -- caller must take the counting path; the row with a NULL id is only there to carry that
 -- count. Each started run's attempt row and ``start_attempt`` event are written here too
--- (``starts_recorded``): one statement per claim, however many runs it starts, instead of
+-- (``Tx.compound_writes``): one statement per claim, however many runs it starts, instead of
 -- two more batches from the worker.
 WITH limited AS (
     SELECT name FROM queues
@@ -83,7 +83,7 @@ WITH limited AS (
     ORDER BY started_at = :now,
         CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
 )
-SELECT started.*, l.n AS limited_queues, 1 AS starts_recorded
+SELECT started.*, l.n AS limited_queues
 FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
 
 -- name: claim_unlimited_in
@@ -148,7 +148,7 @@ WITH limited AS (
     ORDER BY started_at = :now,
         CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
 )
-SELECT started.*, l.n AS limited_queues, 1 AS starts_recorded
+SELECT started.*, l.n AS limited_queues
 FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
 
 -- name: lock_flow_queues
@@ -415,7 +415,7 @@ FOR UPDATE
 -- whose lease moved on (canceled, recovered) is not written and its id is missing from
 -- the answer, so the caller knows exactly which outcomes were stale. The attempt rows and
 -- the ``complete`` events of the runs it really completed are written by the same
--- statement: ``logged`` = 1, nothing is left for the caller to write.
+-- statement (``Tx.compound_writes``): nothing is left for the caller to write.
 WITH d AS (
     SELECT * FROM unnest(:ids::text[], :lease_ids::text[], :outputs::text[],
                          :executed::float8[], :costs::float8[], :attempts::int[])
@@ -435,7 +435,7 @@ WITH d AS (
     INSERT INTO run_events (run_id, at, kind, status, attempt, data)
     SELECT id, :now, 'complete', 'COMPLETED', number, '{}' FROM done
 )
-SELECT id, parent_id, 1 AS logged FROM done
+SELECT id, parent_id FROM done
 
 -- metadata and tags
 

@@ -15,7 +15,9 @@ is acceptable).
 from __future__ import annotations
 
 import itertools
+import math
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -28,7 +30,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from outlast.readiness import readable
 from outlast.store.migrate import apply_all
 from outlast.store.postgres.target import PostgresTarget, parse_target
-from outlast.store.protocol import Row
+from outlast.store.protocol import NestedTransactionError, Row
 from outlast.store.queries import load_queries
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
@@ -46,6 +48,10 @@ def to_pyformat(sql: str) -> str:
 
 
 class PostgresTx:
+    #: data-modifying CTEs: a claim records its starts and a batch completion its
+    #: attempts and events in the statement itself
+    compound_writes = True
+
     def __init__(self, conn: psycopg.Connection[Row], queries: dict[str, str],
                  pipeline: psycopg.Pipeline, target: PostgresTarget) -> None:
         self._conn = conn
@@ -100,6 +106,9 @@ class PostgresTx:
 class PostgresListener:
     """A dedicated autocommit connection that LISTENs; its socket goes into select()."""
 
+    #: every commit's notifications arrive (or the connection fails, and says so)
+    recheck_every = math.inf
+
     def __init__(self, target: PostgresTarget, channels: list[str]) -> None:
         self._target = target
         self._conn = psycopg.connect(target.conninfo, autocommit=True)
@@ -117,12 +126,20 @@ class PostgresListener:
             out.append((self._target.local_channel(note.channel), note.payload))
         return out
 
+    def changed(self) -> bool:
+        """Nothing goes unannounced: no reason to re-read."""
+        return False
+
     def close(self) -> None:
         self._conn.close()
 
 
 class PostgresStore:
     dialect = "postgres"
+    #: a server shared by many processes and machines, migrated on purpose
+    embedded = False
+    #: transactions commit concurrently: ids become visible out of order
+    serial_writes = False
 
     def __init__(self, url: str, min_size: int = 1, max_size: int = 10) -> None:
         self.url = url  # as given, ``?schema=`` included: child processes reopen from it
@@ -139,13 +156,22 @@ class PostgresStore:
             check=_check_if_idle,
         )
         self._local_listeners: list[Callable[[str, str], None]] = []
+        self._open = threading.local()  # ``.tx``: this thread has a transaction open
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
-        with self._begin() as (conn, pipeline):
-            tx = PostgresTx(conn, self._queries, pipeline, self.target)
-            yield tx
-            tx.send_notifications()
+        if getattr(self._open, "tx", False):
+            # a second pooled connection would wait on the first one's row locks
+            raise NestedTransactionError(
+                "a transaction is already open on this thread; pass its Tx down")
+        self._open.tx = True
+        try:
+            with self._begin() as (conn, pipeline):
+                tx = PostgresTx(conn, self._queries, pipeline, self.target)
+                yield tx
+                tx.send_notifications()
+        finally:
+            self._open.tx = False
         for channel, payload in tx.notifications:
             for callback in list(self._local_listeners):
                 callback(channel, payload)
@@ -200,6 +226,10 @@ class PostgresStore:
 
     def add_local_listener(self, callback: Callable[[str, str], None]) -> None:
         self._local_listeners.append(callback)
+
+    def remove_local_listener(self, callback: Callable[[str, str], None]) -> None:
+        if callback in self._local_listeners:
+            self._local_listeners.remove(callback)
 
     def close(self) -> None:
         self._pool.close()

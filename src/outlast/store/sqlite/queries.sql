@@ -29,7 +29,7 @@ LIMIT :limit
 -- ``limited_queues`` is 0. Order (engine/flow.py, claim_rank): runs that already started,
 -- oldest due first (runs_claim_any_started), then fresh runs by aged priority; the fresh
 -- half is read only when the started half left room under the LIMIT. SQLite has no
--- writing CTEs, so the caller writes attempts and events (``starts_recorded`` 0).
+-- writing CTEs, so the caller writes attempts and events (``Tx.compound_writes``).
 UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
     lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
     started_at = coalesce(started_at, :now), updated_at = :now
@@ -66,7 +66,7 @@ WHERE status = 'QUEUED' AND id IN (
         ORDER BY available_at - priority * 60, id
         LIMIT :limit)
     LIMIT :limit)
-RETURNING *, 0 AS limited_queues, 0 AS starts_recorded
+RETURNING *, 0 AS limited_queues
 
 -- name: claim_unlimited_in
 -- claim_unlimited for a named list of queues.
@@ -110,7 +110,7 @@ WHERE status = 'QUEUED' AND id IN (
         ORDER BY available_at - priority * 60, id
         LIMIT :limit)
     LIMIT :limit)
-RETURNING *, 0 AS limited_queues, 0 AS starts_recorded
+RETURNING *, 0 AS limited_queues
 
 -- name: lock_flow_queues
 -- The controlled queues a claim may take from, locked in name order (so two claimers
@@ -363,7 +363,7 @@ SELECT * FROM debounces WHERE environment = :environment AND task_id = :task_id 
 -- Many completed attempts in one statement, each row still guarded by its own lease: a run
 -- whose lease moved on (canceled, recovered) is not written and its id is missing from
 -- the answer, so the caller knows exactly which outcomes were stale. SQLite has no
--- data-modifying CTEs: ``logged`` = 0 tells the caller to write the attempt rows and
+-- data-modifying CTEs (``Tx.compound_writes``): the caller writes the attempt rows and
 -- events itself, in the same transaction.
 UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL, finished_at = :now,
     lease_id = NULL, lease_expires_at = NULL, hook_pending = NULL,
@@ -378,7 +378,7 @@ FROM (SELECT i.value AS run_id, l.value AS lease, o.value AS new_output, e.value
       JOIN json_each(:costs) AS c ON c.key = i.key
       JOIN json_each(:attempts) AS n ON n.key = i.key) AS d
 WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
-RETURNING id, parent_id, 0 AS logged
+RETURNING id, parent_id
 
 -- metadata and tags
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
 from outlast.store.migrate import apply_all
-from outlast.store.protocol import Row
+from outlast.store.protocol import NestedTransactionError, Row
 from outlast.store.queries import load_queries
 from outlast.store.sqlite.wake import WakeSender, WakeSocket
 
@@ -43,6 +43,9 @@ def _adapt(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class SQLiteTx:
+    #: SQLite has no data-modifying CTEs: callers write the rows a statement cannot
+    compound_writes = False
+
     def __init__(self, conn: sqlite3.Connection, queries: dict[str, str]) -> None:
         self._conn = conn
         self._queries = queries
@@ -164,6 +167,10 @@ _WRITE_WAIT = 60.0
 
 class SQLiteStore:
     dialect = "sqlite"
+    #: a file of the project's own: ``outlast dev``, the CLI and a local client migrate it
+    embedded = True
+    #: one writer at a time (``BEGIN IMMEDIATE``), committing in the order it began
+    serial_writes = True
     #: transactions worth running at once in one process: writes take turns (see the
     #: module docstring), reads run beside them, so a few threads keep the database busy
     concurrency = 8
@@ -208,9 +215,11 @@ class SQLiteStore:
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[SQLiteTx]:
         conn = self._conn()
-        if conn.in_transaction:  # nested use from the same thread joins the outer one
-            yield SQLiteTx(conn, self._queries)
-            return
+        if conn.in_transaction:
+            # joining the outer one would lose this one's notifications: they are sent
+            # after a commit this block does not make
+            raise NestedTransactionError(
+                "a transaction is already open on this thread; pass its Tx down")
         with self._writer.held() if write else nullcontext():
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             tx = SQLiteTx(conn, self._queries)
@@ -255,8 +264,7 @@ class SQLiteStore:
         """End the open transaction whatever ended its body, a failed ``COMMIT`` included.
 
         A transaction left open would keep this connection's write lock: every other
-        writer of the file would wait for it, and this thread's later transactions would
-        join it (see ``transaction``) and never commit.
+        writer of the file would wait for it, and this thread could open no other.
         """
         if not conn.in_transaction:
             return
