@@ -65,7 +65,10 @@ class Alerts:
 
     def webhook(self, env: str) -> Webhook | None:
         with self.engine.store.transaction(write=False) as tx:
-            row = tx.one("get_alert_webhook", environment=env)
+            return self._webhook(tx, env)
+
+    def _webhook(self, tx: Any, env: str) -> Webhook | None:
+        row = tx.one("get_alert_webhook", environment=env)
         if row is not None:
             return Webhook(row["url"], row["secret"])
         url = os.environ.get("OUTLAST_ALERT_WEBHOOK_URL")
@@ -116,7 +119,7 @@ class Alerts:
             for row in rows:
                 env = row["environment"]
                 if env not in hooks:
-                    hooks[env] = self.webhook(env) is not None
+                    hooks[env] = self._webhook(tx, env) is not None
                 if hooks[env]:
                     queued += tx.run("insert_alert", environment=env, run_id=row["run_id"],
                                      event_id=row["id"], body=dumps(_body(row)), now=now)
