@@ -6,6 +6,6 @@ All SQL lives in this package: named queries in ``queries.sql`` (both dialects) 
 """
 
 from outlast.store.open import open_store
-from outlast.store.protocol import Listener, Store, Tx
+from outlast.store.protocol import Listener, NestedTransactionError, Store, Tx
 
-__all__ = ["Listener", "Store", "Tx", "open_store"]
+__all__ = ["Listener", "NestedTransactionError", "Store", "Tx", "open_store"]

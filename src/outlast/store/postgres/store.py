@@ -17,9 +17,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, cast
 
@@ -28,9 +27,10 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from outlast.readiness import readable
+from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
 from outlast.store.postgres.target import PostgresTarget, parse_target
-from outlast.store.protocol import NestedTransactionError, Row
+from outlast.store.protocol import Row
 from outlast.store.queries import load_queries
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
@@ -134,7 +134,7 @@ class PostgresListener:
         self._conn.close()
 
 
-class PostgresStore:
+class PostgresStore(BaseStore):
     dialect = "postgres"
     #: a server shared by many processes and machines, migrated on purpose
     embedded = False
@@ -142,7 +142,7 @@ class PostgresStore:
     serial_writes = False
 
     def __init__(self, url: str, min_size: int = 1, max_size: int = 10) -> None:
-        self.url = url  # as given, ``?schema=`` included: child processes reopen from it
+        super().__init__(url)  # as given, ``?schema=`` included: children reopen from it
         self.target = parse_target(url)
         #: one transaction per pooled connection; more threads would queue for the pool
         self.concurrency = max_size
@@ -155,26 +155,14 @@ class PostgresStore:
             open=True,
             check=_check_if_idle,
         )
-        self._local_listeners: list[Callable[[str, str], None]] = []
-        self._open = threading.local()  # ``.tx``: this thread has a transaction open
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
-        if getattr(self._open, "tx", False):
-            # a second pooled connection would wait on the first one's row locks
-            raise NestedTransactionError(
-                "a transaction is already open on this thread; pass its Tx down")
-        self._open.tx = True
-        try:
-            with self._begin() as (conn, pipeline):
-                tx = PostgresTx(conn, self._queries, pipeline, self.target)
-                yield tx
-                tx.send_notifications()
-        finally:
-            self._open.tx = False
-        for channel, payload in tx.notifications:
-            for callback in list(self._local_listeners):
-                callback(channel, payload)
+        with self.one_transaction(), self._begin() as (conn, pipeline):
+            tx = PostgresTx(conn, self._queries, pipeline, self.target)
+            yield tx
+            tx.send_notifications()
+        self.announce(tx.notifications)
 
     @contextmanager
     def _begin(self) -> Iterator[tuple[psycopg.Connection[Row], psycopg.Pipeline]]:
@@ -223,13 +211,6 @@ class PostgresStore:
 
     def listen(self, channels: list[str]) -> PostgresListener:
         return PostgresListener(self.target, channels)
-
-    def add_local_listener(self, callback: Callable[[str, str], None]) -> None:
-        self._local_listeners.append(callback)
-
-    def remove_local_listener(self, callback: Callable[[str, str], None]) -> None:
-        if callback in self._local_listeners:
-            self._local_listeners.remove(callback)
 
     def close(self) -> None:
         self._pool.close()
