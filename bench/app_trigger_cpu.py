@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _databases import fresh_database  # noqa: E402
 
 import outlast.server.app as app_module  # noqa: E402
+from outlast.core.definitions import TaskDefinition  # noqa: E402
+from outlast.core.options import TriggerOptions  # noqa: E402
 from outlast.engine import Engine, NewRun  # noqa: E402
-from outlast.engine.definitions import TaskDefinition  # noqa: E402
-from outlast.sdk.options import TriggerOptions  # noqa: E402
 from outlast.store import open_store  # noqa: E402
 
 PATH = "/api/v1/tasks/bench/trigger"

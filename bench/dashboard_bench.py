@@ -25,10 +25,10 @@ from contextlib import AbstractContextManager
 
 from _databases import fresh_database
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun, Outcome
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.events import event_row
-from outlast.sdk.options import parse_options
 from outlast.store import open_store
 
 with warnings.catch_warnings():

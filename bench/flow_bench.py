@@ -28,9 +28,9 @@ from typing import Any
 
 from _databases import fresh_database
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun, Outcome
-from outlast.engine.definitions import TaskDefinition
-from outlast.sdk.options import parse_options
 from outlast.store import open_store
 
 RUNS = int(os.environ.get("RUNS", 5000))

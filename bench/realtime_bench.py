@@ -33,9 +33,9 @@ from typing import Any
 import httpx
 import psycopg
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
-from outlast.engine.definitions import TaskDefinition
-from outlast.sdk.options import TriggerOptions
 from outlast.store import open_store
 
 KEY = "ol_dev_bench-0123456789abcdef"

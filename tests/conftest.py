@@ -30,10 +30,10 @@ import pytest
 from psycopg import sql
 
 from outlast.clock import FakeClock
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.triggering import Triggered
-from outlast.sdk.options import parse_options
 from outlast.store import Store, open_store
 
 PG_ADMIN_URL = os.environ.get(

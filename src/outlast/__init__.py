@@ -4,6 +4,7 @@ Write a task as a plain function, trigger it from anywhere, and its run survives
 retries, crashes and restarts. See README.md for the tour; API.md is the contract.
 """
 
+from outlast.core.retry import Retry, RetryDecision
 from outlast.errors import (
     AbortTaskRunError,
     ConfigError,
@@ -17,7 +18,8 @@ from outlast.errors import (
     TaskRunFailed,
     ValidationError,
 )
-from outlast.sdk import queues, schedules
+from outlast.sdk import queues_facade as queues
+from outlast.sdk import schedules_facade as schedules
 from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import AsyncClient, Client, configure
 from outlast.sdk.context import RunContext
@@ -27,8 +29,7 @@ from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 from outlast.sdk.idempotency import idempotency_keys
 from outlast.sdk.logger import logger
 from outlast.sdk.metadata import metadata
-from outlast.sdk.queue import Queue
-from outlast.sdk.retry import Retry, RetryDecision
+from outlast.sdk.queue_declaration import Queue
 from outlast.sdk.steps import step
 from outlast.sdk.streams import streams
 from outlast.sdk.tags import tags

@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from outlast.core.definitions import DEFAULT_MACHINE
+from outlast.core.retry import Retry
 from outlast.durations import parse_duration
-from outlast.engine.definitions import DEFAULT_MACHINE
 from outlast.errors import ConfigError, ValidationError
 from outlast.machines import machine as check_machine
-from outlast.sdk.retry import Retry
 
 CONFIG_FILE = "outlast.toml"
 PYPROJECT = "pyproject.toml"

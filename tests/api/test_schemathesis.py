@@ -19,9 +19,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
-from outlast.engine.definitions import TaskDefinition
-from outlast.sdk.options import parse_options
 from outlast.server.app import create_app
 from outlast.store import open_store
 

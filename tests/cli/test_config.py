@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from outlast.config import Config, find_config_file, load_config, resolve_database_url
+from outlast.core.retry import Retry
 from outlast.errors import ConfigError
-from outlast.sdk.retry import Retry
 
 
 def write(path: Path, text: str) -> Path:

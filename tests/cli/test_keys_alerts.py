@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun, Outcome
-from outlast.engine.definitions import TaskDefinition
-from outlast.sdk.options import TriggerOptions
 from outlast.store import open_store
 
 

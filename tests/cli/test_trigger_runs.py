@@ -17,8 +17,8 @@ import pytest
 
 from outlast import Client
 from outlast.cli import trigger as trigger_cli
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.store import open_store
 
 

@@ -25,8 +25,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.server.app import create_app
 from outlast.store import open_store
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
-from outlast.sdk.options import parse_options
 from tests.dashboard.support import live_dashboard, running_worker, screenshot
 
 pytestmark = pytest.mark.timeout(180)

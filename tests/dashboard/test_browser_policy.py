@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
-from outlast.engine.definitions import TaskDefinition
-from outlast.sdk.options import parse_options
 from tests.dashboard.support import live_dashboard
 
 pytestmark = pytest.mark.timeout(180)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
 from outlast.engine.triggering import build_row
-from outlast.sdk.options import TriggerOptions
 
 EXTREMES = [math.inf, 1e300, -1e300]
 IDS = ["inf", "1e300", "-1e300"]

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from outlast.clock import FakeClock
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
 from outlast.engine.triggering import Triggered
-from outlast.sdk.options import parse_options
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from outlast.engine.project_keys import ServerKeys
 from outlast.server.dashboard import charts, data, format, timeline
 from outlast.server.dashboard.session import MAX_AGE, Signer
 from outlast.server.dashboard.web import safe_next
-from outlast.server.public_tokens import ServerKeys
 
 
 def test_session_cookies_round_trip_and_refuse_tampering_and_age() -> None:

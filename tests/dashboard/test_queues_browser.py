@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from tests.conftest import trigger_run
 from tests.dashboard.support import TASKS, live_dashboard, running_worker, screenshot
 

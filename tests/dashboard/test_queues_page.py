@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.dequeue import ENV_LIMIT_VAR
 from outlast.engine.triggering import Triggered
 from tests.dashboard.test_pages import csrf_of, flash, post

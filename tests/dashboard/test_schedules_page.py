@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from outlast.clock import FakeClock
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.errors import ConflictError
 from tests.dashboard.test_pages import csrf_of, flash, post
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from outlast.clock import FakeClock
+from outlast.core.retry import Retry
 from outlast.engine import Engine, Outcome
 from outlast.engine.attempts import MAX_PLATFORM_BACKOFF, MAX_PLATFORM_HANDBACKS, PLATFORM_ERROR
-from outlast.sdk.retry import Retry
 from tests.conftest import definition
 
 ERROR = {"type": PLATFORM_ERROR, "message": "the database is unavailable"}

@@ -15,11 +15,11 @@ import pytest
 
 import tests.worker.support as worker_support
 from outlast.clock import FakeClock
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.engine.durable import Op
 from outlast.errors import ConflictError
 from outlast.sdk.client import Client
-from outlast.sdk.options import parse_options
 from outlast.sdk.transports import LocalTransport
 from outlast.server.app import create_app
 from outlast.store import Store

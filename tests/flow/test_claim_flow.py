@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun, Outcome
-from outlast.sdk.options import parse_options
 from tests.conftest import definition
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from outlast.core.debounce import Debounce, parse_debounce
+from outlast.core.options import parse_options
 from outlast.engine import Engine
 from outlast.engine.debounce import leading_window_open, postponed_start
 from outlast.errors import ValidationError
-from outlast.sdk.debounce import Debounce, parse_debounce
-from outlast.sdk.options import parse_options
 
 
 def trailing(**extra: Any) -> dict[str, Any]:

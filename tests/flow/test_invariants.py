@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
-from outlast.sdk.options import parse_options
 from tests.conftest import definition
 
 from . import flow_worker

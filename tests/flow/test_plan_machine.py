@@ -12,7 +12,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from outlast.engine.flow import Candidate, QueueState, Rate, plan
+from outlast.core.limits import Rate
+from outlast.engine.flow import Candidate, QueueState, plan
 
 KEYS = st.sampled_from([None, "a", "b", "c"])
 LIMITS = st.one_of(st.none(), st.integers(1, 3))

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from outlast.core.limits import Rate, parse_rate
 from outlast.engine.flow import (
     AGING_SECONDS,
     Candidate,
     QueueState,
-    Rate,
     aged_score,
     claim_rank,
     effective_priority,
     next_start_at,
     order,
-    parse_rate,
     plan,
     rotation,
     window_room,

@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 
 from outlast.clock import FakeClock
+from outlast.core.limits import Rate
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
 from outlast.engine.flow import (
     Candidate,
     QueueState,
-    Rate,
     RateWait,
     frees_at,
     next_start_at,
     plan,
 )
-from outlast.sdk.options import parse_options
 from tests.conftest import T0, definition
 
 

@@ -11,9 +11,10 @@ import json
 from typing import Any
 
 from outlast.clock import FakeClock
+from outlast.core.limits import Rate
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
-from outlast.engine.flow import Candidate, QueueState, Rate, plan
-from outlast.sdk.options import parse_options
+from outlast.engine.flow import Candidate, QueueState, plan
 from tests.conftest import definition
 
 KEYS = "abcdefg"

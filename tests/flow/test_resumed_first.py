@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.retry import Retry
 from outlast.engine import Engine, Outcome
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.durable import Op
-from outlast.sdk.retry import Retry
 from tests.conftest import trigger_run
 
 ENV = "dev"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 
 from .support import event_kinds, outcome, status_of
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import time
 
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
-from outlast.sdk.options import TriggerOptions
 
 
 def _child(engine: Engine, parent: str | None, root: str | None) -> str:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.retry import Retry
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
-from outlast.sdk.retry import Retry
 
 from .support import outcome
 

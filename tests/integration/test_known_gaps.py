@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.events import QUEUED_CHANNEL
-from outlast.sdk.options import TriggerOptions
 
 from .support import outcome, status_of
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.retry import Retry
 from outlast.engine import Engine
 from outlast.engine.attempts import Decision
-from outlast.engine.definitions import TaskDefinition
 from outlast.errors import InvalidTransitionError, RunNotFoundError
-from outlast.sdk.retry import Retry
 
 from .support import event_kinds, outcome, status_of
 

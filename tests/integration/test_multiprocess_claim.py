@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
-from outlast.sdk.options import TriggerOptions
 
 from . import claim_worker
 

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.events import QUEUED_CHANNEL
 from outlast.errors import ConfigError
 from outlast.server.app import create_app

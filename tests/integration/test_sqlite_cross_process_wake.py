@@ -6,8 +6,8 @@ import multiprocessing
 import select
 from pathlib import Path
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.events import QUEUED_CHANNEL
 from outlast.store import open_store
 from tests.conftest import trigger_run

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
-from outlast.engine.definitions import TaskDefinition
-from outlast.sdk.options import TriggerOptions
 from outlast.store.sqlite.store import SQLiteStore, _WriterLock
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from outlast.core.options import TriggerOptions, parse_options
 from outlast.engine import Engine, NewRun
 from outlast.engine.triggering import MAX_BATCH
 from outlast.errors import (
@@ -15,7 +16,6 @@ from outlast.errors import (
     TaskNotFoundError,
     ValidationError,
 )
-from outlast.sdk.options import TriggerOptions, parse_options
 
 from .support import count_runs, status_of
 
@@ -161,7 +161,7 @@ def test_ttl_of_a_delayed_run_counts_from_when_it_is_due(
 
 
 def test_task_default_ttl_applies(engine: Engine, register: Any, trigger: Any, clock: Any) -> None:
-    from outlast.engine.definitions import TaskDefinition
+    from outlast.core.definitions import TaskDefinition
 
     register(engine, TaskDefinition(id="short", queue="short", ttl=30.0))
     run_id = trigger(engine, "short").row["id"]

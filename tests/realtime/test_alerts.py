@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from outlast.clock import FakeClock
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.engine.alerts import MAX_ATTEMPTS, SETTLE_SECONDS, SIGNATURE_HEADER, Alerts, signature
-from outlast.engine.definitions import TaskDefinition
-from outlast.sdk.options import TriggerOptions
 from outlast.upkeep.alerting import AlertSender, post
 
 

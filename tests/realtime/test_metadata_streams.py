@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from outlast import DurableUsageError, PayloadTooLargeError, metadata, streams, task
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
 from outlast.engine.metadata import apply_ops
 from outlast.errors import InvalidTransitionError, ValidationError
-from outlast.sdk.options import TriggerOptions
 from outlast.sdk.registry import Registry
 
 from .support import execute_one, register

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from outlast import PayloadTooLargeError, metadata, task
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
 from outlast.errors import InvalidTransitionError, ValidationError
-from outlast.sdk.options import TriggerOptions
 from outlast.sdk.registry import Registry
 from outlast.worker.messages import LogBatch
 

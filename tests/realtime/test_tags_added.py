@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from outlast import DurableUsageError, ValidationError, tags, task
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
 from outlast.errors import InvalidTransitionError, RunNotFoundError
-from outlast.sdk.options import TriggerOptions
 from outlast.sdk.registry import Registry
 
 from .support import execute_one, register

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from outlast.engine import cron
+from outlast.core import cron
 from outlast.errors import ValidationError
 
 

@@ -14,8 +14,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from outlast import AsyncClient, Client, configure, schedules
 from outlast.clock import FakeClock
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.errors import ConflictError, ScheduleNotFoundError, TaskNotFoundError, ValidationError
 from outlast.sdk.transports import AsyncLocalTransport, LocalTransport
 from outlast.server.app import create_app

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from outlast.clock import FakeClock
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
-from outlast.sdk.scheduled import ScheduledPayload
+from outlast.sdk.schedule_records import ScheduledPayload
 from outlast.store import open_store
 from tests.conftest import LEASE_SECONDS, T0
 

@@ -11,8 +11,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from outlast.api.routes import all_routes
 from outlast.engine import Engine
-from outlast.server.api.routes import all_routes
 from outlast.server.app import create_app
 from outlast.server.openapi import operation_id
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from starlette.testclient import TestClient
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.errors import AuthError
 from outlast.server.auth import Authenticator, bearer_key
 

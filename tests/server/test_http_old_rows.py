@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from outlast.cli.main import cli
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
 from outlast.engine.triggering import build_row
-from outlast.sdk.options import TriggerOptions
 
 if TYPE_CHECKING:
     from tests.server.conftest import LiveServer

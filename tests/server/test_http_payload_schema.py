@@ -6,8 +6,8 @@ from __future__ import annotations
 import pydantic
 from starlette.testclient import TestClient
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 
 API = "/api/v1"
 

@@ -19,11 +19,12 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
+from outlast.api import public_tokens
 from outlast.clock import FakeClock
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine, hash_key
-from outlast.engine.definitions import TaskDefinition
+from outlast.engine.project_keys import load_keys, server_keys
 from outlast.errors import AuthError, RunNotFoundError
-from outlast.server import public_tokens
 from outlast.server.app import create_app
 from outlast.store import open_store
 from outlast.store.queries import migration_files
@@ -60,7 +61,7 @@ def test_a_public_token_is_refused_by_another_project_with_the_same_secret(
     with TestClient(create_app(engine, secret=SHARED_SECRET, scheduler=False)) as ours:
         token = public_token(engine, ours)
     # it is good where it was made...
-    scope = public_tokens.verify(public_tokens.server_keys(engine), token, engine.clock.now())
+    scope = public_tokens.verify(server_keys(engine), token, engine.clock.now())
     assert scope.tag == "order-42" and scope.environment == "prod"
     # ...and nowhere else, though the other project signs with the very same secret
     theirs = create_app(other_engine, secret=SHARED_SECRET, scheduler=False)
@@ -70,15 +71,15 @@ def test_a_public_token_is_refused_by_another_project_with_the_same_secret(
     assert refused.status_code == 401
     assert "another project" in refused.json()["error"]["message"]
     with pytest.raises(AuthError):
-        public_tokens.verify(public_tokens.server_keys(other_engine), token,
+        public_tokens.verify(server_keys(other_engine), token,
                              engine.clock.now())
 
 
 def test_the_project_identity_is_kept_by_the_database(engine: Engine,
                                                       other_engine: Engine) -> None:
-    first = public_tokens.load_keys(engine, SHARED_SECRET)
-    again = public_tokens.load_keys(Engine(engine.store, clock=engine.clock), SHARED_SECRET)
-    other = public_tokens.load_keys(other_engine, SHARED_SECRET)
+    first = load_keys(engine, SHARED_SECRET)
+    again = load_keys(Engine(engine.store, clock=engine.clock), SHARED_SECRET)
+    other = load_keys(other_engine, SHARED_SECRET)
     assert first == again  # every server of a project, every restart
     assert other.secret == first.secret and other.project != first.project
 
@@ -191,7 +192,7 @@ def test_a_public_token_made_in_process_is_good_on_a_server_with_the_secret(
     token = backend.auth.create_public_token(tag="order-42")
     server = Engine(open_store(store_url))
     try:
-        keys = public_tokens.load_keys(server, SHARED_SECRET)  # as ``outlast server`` does
+        keys = load_keys(server, SHARED_SECRET)  # as ``outlast server`` does
         assert public_tokens.verify(keys, token).tag == "order-42"
     finally:
         server.store.close()

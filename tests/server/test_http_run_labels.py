@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from tests.server.collector import Collector
 
 import outlast
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.errors import (
     InvalidTransitionError,
@@ -20,7 +21,6 @@ from outlast.errors import (
     RunNotFoundError,
     ValidationError,
 )
-from outlast.sdk.options import TriggerOptions
 from outlast.worker import runtime
 
 API = "/api/v1"

@@ -12,9 +12,9 @@ import pytest
 from tests.server.collector import Collector
 
 import outlast
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.errors import AuthError, ForbiddenError, RunNotFoundError
-from outlast.sdk.options import TriggerOptions
 from outlast.sdk.realtime import ServerEvent, parse
 
 LiveServer = Any  # tests/server/conftest.py's live uvicorn

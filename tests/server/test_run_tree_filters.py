@@ -8,8 +8,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun
-from outlast.sdk.options import TriggerOptions
 
 API = "/api/v1"
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from outlast.core.retry import Retry
 from outlast.engine.attempts import (
     MAX_PLATFORM_HANDBACKS,
     Decision,
@@ -14,7 +15,6 @@ from outlast.engine.attempts import (
     decide,
     is_final_failure,
 )
-from outlast.sdk.retry import Retry
 
 FIXED = Retry(max_attempts=3, factor=2.0, min_delay=1.0, max_delay=30.0, randomize=False)
 OOM = Retry(max_attempts=3, factor=2.0, min_delay=1.0, max_delay=30.0, randomize=False,

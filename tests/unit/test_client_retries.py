@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from outlast.core.options import parse_options
 from outlast.sdk import calls, transports
-from outlast.sdk.options import parse_options
 from outlast.sdk.realtime import parse
 from outlast.sdk.transports import HttpTransport
 

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from outlast import wait
-from outlast.durations import parse_duration, parse_instant
-from outlast.errors import ValidationError
-from outlast.sdk.options import (
+from outlast.core.options import (
     DEFAULT_IDEMPOTENCY_TTL,
     MAX_TAGS,
     TriggerOptions,
     parse_options,
 )
+from outlast.durations import parse_duration, parse_instant
+from outlast.errors import ValidationError
 
 NOW = 1_767_225_600.0
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
+from outlast.core.retry import Retry, retry_delay, should_retry
 from outlast.errors import ValidationError
-from outlast.sdk.retry import Retry, retry_delay, should_retry
 
 EXACT = [
     # (min_delay, factor, max_delay, attempt, expected)

@@ -13,10 +13,10 @@ import psycopg
 import pytest
 
 from outlast.clock import FakeClock
+from outlast.core.definitions import TaskDefinition
+from outlast.core.retry import Retry
 from outlast.engine import Engine
 from outlast.engine.attempts import Decision
-from outlast.engine.definitions import TaskDefinition
-from outlast.sdk.retry import Retry
 from outlast.upkeep.leader import Upkeep
 from tests.integration.support import outcome, status_of
 

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
-from outlast.sdk.options import parse_options
 from outlast.worker.supervisor import Supervisor
 
 PROJECT = Path(__file__).parent / "project"

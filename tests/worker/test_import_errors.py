@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.import_failures import no_worker_has
 from outlast.engine import Engine
-from outlast.engine.definitions import TaskDefinition
 from outlast.errors import TaskNotFoundError
 from outlast.jsonutil import loads
-from outlast.sdk.registry import default_registry, import_task_files, no_worker_has
+from outlast.sdk.registry import default_registry, import_task_files
 from outlast.store import Store
 from tests.conftest import definition
 from tests.worker.support import running_worker, trigger, wait_final

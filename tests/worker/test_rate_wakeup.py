@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
-from outlast.sdk.options import parse_options
 from outlast.store import Store
 from tests.worker.support import running_worker, wait_for
 

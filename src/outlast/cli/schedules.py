@@ -8,7 +8,7 @@ import click
 
 from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, table
-from outlast.sdk.scheduled import Schedule
+from outlast.sdk.schedule_records import Schedule
 
 HEADERS = ("ID", "TASK", "CRON", "TIMEZONE", "NEXT RUN", "ACTIVE", "SOURCE", "EXTERNAL ID")
 

@@ -14,9 +14,12 @@ import time
 from typing import Any
 
 from outlast.clock import Clock, SystemClock
+from outlast.core.definitions import TaskDefinition
+from outlast.core.import_failures import no_worker_has
+from outlast.core.options import TriggerOptions
+from outlast.core.retry import Retry
 from outlast.engine import attempts, dequeue, journal, queues, sweeper, transitions, waitpoints
 from outlast.engine.attempts import Decision, Outcome, RunFacts
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.durable_ops import DurableOps
 from outlast.engine.metadata import MetadataOps
 from outlast.engine.realtime import RealtimeOps
@@ -33,9 +36,6 @@ from outlast.errors import (
 )
 from outlast.ids import new_id, new_secret
 from outlast.jsonutil import dumps, loads
-from outlast.sdk.options import TriggerOptions
-from outlast.sdk.registry import no_worker_has
-from outlast.sdk.retry import Retry
 from outlast.store.protocol import Row, Store, Tx
 
 __all__ = ["Engine", "NewRun", "Outcome", "Triggered"]

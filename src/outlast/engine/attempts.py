@@ -24,13 +24,13 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.retry import Retry, retry_delay
 from outlast.engine import durable, events, transitions, waitpoints
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.statuses import RunStatus
 from outlast.errors import InvalidTransitionError
 from outlast.jsonutil import dumps, loads
 from outlast.machines import COST_PER_SECOND
-from outlast.sdk.retry import Retry, retry_delay
 from outlast.store.protocol import Tx
 
 log = logging.getLogger("outlast.engine")

@@ -5,7 +5,7 @@ collects into. It is locked (or, for the first trigger, inserted and raced on it
 key) in the trigger's transaction, so concurrent triggers with one key agree on one run.
 Trailing debounce edits the waiting run with an update guarded on DELAYED: once the run
 has been queued or has started it is never changed, and the trigger starts a new run.
-See ``outlast.sdk.debounce`` for the user-facing rules.
+See ``outlast.core.debounce`` for the user-facing rules.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from outlast.sdk.debounce import Debounce
+from outlast.core.debounce import Debounce
 from outlast.store.protocol import Row, Tx
 
 

@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from outlast.core.limits import Rate, opt_rate
 from outlast.engine import events, flow
 from outlast.engine.statuses import RunStatus
 from outlast.store.protocol import Row, Tx
@@ -168,7 +169,7 @@ def _queue_states(tx: Tx, req: ClaimRequest, now: float) -> dict[str, flow.Queue
     running = _running(tx, req.environment, names)
     states: dict[str, flow.QueueState] = {}
     for r in rows:
-        rate, key_rate = flow.opt_rate(r["rate_limit"]), flow.opt_rate(r["key_rate_limit"])
+        rate, key_rate = opt_rate(r["rate_limit"]), opt_rate(r["key_rate_limit"])
         used, key_used = _window_use(tx, req.environment, r["name"], rate, key_rate, now)
         states[r["name"]] = flow.QueueState(
             name=r["name"], paused=bool(r["paused"]), limit=r["concurrency_limit"],
@@ -191,8 +192,8 @@ def _running(tx: Tx, env: str, names: list[str]) -> dict[str, dict[str | None, i
     return out
 
 
-def _window_use(tx: Tx, env: str, queue: str, rate: flow.Rate | None,
-                key_rate: flow.Rate | None, now: float) -> tuple[int, dict[str, int]]:
+def _window_use(tx: Tx, env: str, queue: str, rate: Rate | None,
+                key_rate: Rate | None, now: float) -> tuple[int, dict[str, int]]:
     """Starts inside each window of the sliding-window log (pruned of older starts)."""
     windows = [r.window for r in (rate, key_rate) if r is not None]
     if not windows:

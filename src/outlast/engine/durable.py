@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import journal, transitions, waitpoints
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.triggering import NewRun, trigger_many
 from outlast.errors import ConflictError, ValidationError
 from outlast.store.protocol import Row, Tx

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from outlast.engine import durable, journal, waitpoints
+from outlast.engine.project_keys import server_keys
 from outlast.engine.triggering import MAX_BATCH, NewRun
 from outlast.errors import RunNotFoundError, ValidationError
 
@@ -28,8 +29,6 @@ class DurableOps:
     def token_key(self) -> bytes:
         """The project's one secret, which derives token callback secrets; the same in
         every process of the project (``OUTLAST_SECRET``, else the database's own)."""
-        from outlast.server.public_tokens import server_keys  # it owns the project's keys
-
         return server_keys(self.engine).secret
 
     def journal(self, run_id: str, lease_id: str) -> list[dict[str, Any]]:

@@ -45,19 +45,13 @@ Across queues, claims also take turns, best head first.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from outlast import inputs
-from outlast.durations import parse_duration
-from outlast.errors import ValidationError
+from outlast.core.limits import Rate
 
 #: seconds of waiting worth one point of priority (also fixed in the claim indexes)
 AGING_SECONDS = 60
-
-_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
 
 
 def effective_priority(priority: int, waited: float) -> float:
@@ -83,52 +77,6 @@ def claim_rank(started: bool, priority: int, available_at: float) -> tuple[int, 
     ``available_at - priority * AGING_SECONDS``.
     """
     return (0, available_at) if started else (1, aged_score(priority, available_at))
-
-
-@dataclass(frozen=True)
-class Rate:
-    """At most ``count`` starts in any window of ``window`` seconds."""
-
-    count: int
-    window: float
-
-    def __str__(self) -> str:
-        return f"{self.count}/{_window_text(self.window)}"
-
-
-def _window_text(window: float) -> str:
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0)):
-        if window == size:
-            return unit
-    return f"{window:g}s"
-
-
-def parse_rate(text: object, option: str = "rate_limit") -> Rate:
-    """``"100/m"``, ``"10/s"``, ``"1000/h"``, ``"5/d"`` or ``"20/30s"`` → ``Rate``."""
-    found = _RATE.match(text) if isinstance(text, str) else None
-    if found is None:
-        raise ValidationError(
-            f"{option}: expected COUNT/WINDOW like '100/m', '10/s' or '20/30s', got {text!r}",
-            option=option)
-    count = int(found.group(1))
-    unit = found.group(2)
-    window = _UNITS.get(unit)
-    if window is None:
-        try:
-            window = parse_duration(unit, option)
-        except ValidationError as exc:
-            raise ValidationError(
-                f"{option}: unknown window {unit!r} in {text!r} ({exc.message}); use s, m, h, d "
-                "or a duration like 30s", option=option) from None
-    if count < 1 or window <= 0:
-        raise ValidationError(f"{option}: count and window must be positive, got {text!r}",
-                              option=option)
-    inputs.integer(count, f"{option} count", 1)
-    return Rate(count, window)
-
-
-def opt_rate(text: str | None) -> Rate | None:
-    return None if text is None else parse_rate(text)
 
 
 def window_room(rate: Rate | None, starts_in_window: int) -> int | None:

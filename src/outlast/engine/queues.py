@@ -13,40 +13,15 @@ import builtins
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from outlast import inputs
-from outlast.engine import events, flow
-from outlast.engine.definitions import TaskDefinition
+from outlast.core.definitions import TaskDefinition
+from outlast.core.limits import LIMITS, check_limits
+from outlast.engine import events
 from outlast.errors import NotFoundError, ValidationError
 from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Tx
 
 if TYPE_CHECKING:
     from outlast.engine import Engine
-
-#: the limits a queue has, each None for "no limit"
-LIMITS = ("concurrency_limit", "total_limit", "rate_limit", "key_rate_limit")
-_COUNTS = ("concurrency_limit", "total_limit")
-
-
-def check_limits(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated limit values (counts ≥ 1, rates as COUNT/WINDOW, None for no limit)."""
-    unknown = set(changes) - set(LIMITS)
-    if unknown:
-        raise ValidationError(f"unknown queue setting(s): {', '.join(sorted(unknown))}; "
-                              f"expected some of {', '.join(LIMITS)}")
-    out: dict[str, Any] = {}
-    for name, value in changes.items():
-        if value is None:
-            out[name] = None
-        elif name in _COUNTS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValidationError(f"{name} must be a positive integer or null, got {value!r}",
-                                      option=name)
-            out[name] = inputs.integer(value, name, 1)  # an INTEGER column
-        else:
-            out[name] = str(flow.parse_rate(value, name))
-    return out
-
 
 def merged(code: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The limits in force: an operator's override where there is one, else the code's."""

@@ -8,7 +8,7 @@ the table match what the code says, and a schedule whose task vanished (or lost 
 is deactivated, never left firing. Code owns a declarative schedule's cron, so the API may
 pause and resume it but not edit or delete it.
 
-Firing is in ``engine/ticks.py``; the next-fire policy is in ``engine/cron.py``.
+Firing is in ``engine/ticks.py``; the next-fire policy is in ``core/cron.py``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from outlast.engine import cron
+from outlast.core import cron
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import ticks as ticking
-from outlast.engine.definitions import TaskDefinition
 from outlast.errors import ConflictError, ScheduleNotFoundError, ValidationError
 from outlast.ids import new_id
 from outlast.store.protocol import Row, Tx
@@ -62,13 +62,6 @@ def schedule_record(row: Row) -> Record:
         "updated_at": row["updated_at"],
         "environment": row["environment"],
     }
-
-
-def checked(cron_text: str, tz: str) -> str:
-    """The five-field cron after checking both the expression and the zone."""
-    expanded = cron.expand(cron_text)
-    cron.zone(tz)
-    return expanded
 
 
 class Schedules:
@@ -119,7 +112,7 @@ class Schedules:
 
         Returns (schedule, created).
         """
-        expanded = checked(cron_text, timezone)
+        expanded = cron.checked(cron_text, timezone)
         self.engine.definition(env, task)  # TaskNotFoundError for a task no worker registered
         now = self.engine.clock.now()
         values = {"task_id": task, "cron": expanded, "timezone": timezone,
@@ -159,7 +152,7 @@ class Schedules:
                       "cron": changes.get("cron", row["cron"]),
                       "timezone": changes.get("timezone", row["timezone"]),
                       "external_id": changes.get("external_id", row["external_id"])}
-            values["cron"] = checked(values["cron"], values["timezone"])
+            values["cron"] = cron.checked(values["cron"], values["timezone"])
             return self._apply_update(tx, row, values, self.engine.clock.now())
 
     def _apply_update(self, tx: Tx, row: Row, values: Record, now: float) -> Record:
@@ -256,7 +249,7 @@ def _spec(definition: TaskDefinition) -> tuple[str, str] | None:
         return None
     try:
         tz = str(schedule.get("timezone") or "UTC")
-        return checked(str(schedule.get("cron")), tz), tz
+        return cron.checked(str(schedule.get("cron")), tz), tz
     except ValidationError as exc:
         log.error("task %r declares an invalid schedule: %s", definition.id, exc.message)
         return None

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from outlast import inputs
+from outlast.core.options import MAX_TAG_LENGTH, MAX_TAGS
 from outlast.engine import events, journal
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps, loads
-from outlast.sdk.options import MAX_TAG_LENGTH, MAX_TAGS
 from outlast.store.protocol import Row, Tx
 
 if TYPE_CHECKING:

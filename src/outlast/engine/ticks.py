@@ -22,16 +22,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from outlast.engine import cron
+from outlast.core import cron
+from outlast.core.options import TriggerOptions
 from outlast.engine.triggering import NewRun, trigger_many
 from outlast.errors import TaskNotFoundError
 from outlast.jsonutil import dumps
-from outlast.sdk.options import TriggerOptions
 from outlast.store.protocol import Row, Tx
 
 if TYPE_CHECKING:
+    from outlast.core.definitions import TaskDefinition
     from outlast.engine import Engine
-    from outlast.engine.definitions import TaskDefinition
 
 log = logging.getLogger("outlast.schedules")
 

@@ -11,12 +11,12 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import DEFAULT_IDEMPOTENCY_TTL, TriggerOptions
 from outlast.engine import announce, debounce, events
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.statuses import RunStatus
 from outlast.ids import new_id
 from outlast.jsonutil import dumps
-from outlast.sdk.options import DEFAULT_IDEMPOTENCY_TTL, TriggerOptions
 from outlast.store.protocol import Row, Tx
 
 MAX_BATCH = 1000

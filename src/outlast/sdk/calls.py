@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from outlast.core.options import parse_options
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
-from outlast.sdk.options import parse_options
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from typing import Any
 from outlast.errors import ConfigError
 from outlast.sdk import calls, realtime
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
-from outlast.sdk.queue_calls import AsyncQueues, Queues
-from outlast.sdk.schedule_calls import AsyncSchedules, Schedules
+from outlast.sdk.queue_client import AsyncQueues, Queues
+from outlast.sdk.schedule_client import AsyncSchedules, Schedules
 from outlast.sdk.transports import (
     AsyncHttpTransport,
     AsyncLocalTransport,
@@ -222,14 +222,10 @@ def _make_transport(url: str | None, api_key: str | None, database_url: str | No
 
 
 def local_transport(database_url: str, environment: str) -> LocalTransport:
-    from outlast.engine import Engine
+    from outlast.api.local import open_engine  # the engine loads for this client only
     from outlast.sdk.registry import default_registry
-    from outlast.store import open_store
 
-    store = open_store(database_url)
-    if store.embedded:  # a project's own file: brought up to date on the spot
-        store.migrate()
-    return LocalTransport(Engine(store), environment, default_registry)
+    return LocalTransport(open_engine(database_url), environment, default_registry)
 
 
 # -- async -------------------------------------------------------------------------------

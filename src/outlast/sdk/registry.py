@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from outlast.core.import_failures import ImportFailure
 from outlast.errors import ConfigError, TaskNotFoundError
 
 if TYPE_CHECKING:
@@ -79,9 +80,6 @@ def import_task_modules(dirs: list[str], root: Path) -> list[str]:
     return names
 
 
-#: what one task file that failed to import said: {"error": one line, "traceback": ...,
-#: "names": the task ids and function names its text mentions, space-separated}
-ImportFailure = dict[str, str]
 _NAMES = re.compile(r"""\bid\s*=\s*["']([^"']+)["']|\bdef\s+(\w+)""")
 
 
@@ -126,18 +124,6 @@ def import_failure(exc: BaseException, path: str) -> ImportFailure:
             where = ours[-1]
             line += f" ({Path(where.filename).name}, line {where.lineno})"
     return {"error": line, "traceback": "".join(traceback.format_exception(exc))[-20_000:]}
-
-
-def no_worker_has(task_id: str, failures: dict[str, ImportFailure]) -> str:
-    """Why a task is missing when task files failed to import: the message a run shows.
-
-    The files whose text mentions the task are named; when none does, all of them.
-    """
-    names = {task_id, task_id.replace("-", "_")}
-    likely = {p: f for p, f in failures.items() if names & set(f.get("names", "").split())}
-    why = "; ".join(f"{path} failed to import: {f['error']}"
-                    for path, f in sorted((likely or failures).items()))
-    return f"no worker has task {task_id!r}: {why}"
 
 
 def task_files(dirs: list[str], root: Path) -> Iterator[tuple[str, str]]:

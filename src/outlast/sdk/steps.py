@@ -16,10 +16,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
+from outlast.core.retry import Retry, retry_delay
 from outlast.errors import AbortTaskRunError
 from outlast.jsonutil import dumps
 from outlast.sdk.durable import active, current_run
-from outlast.sdk.retry import Retry, retry_delay
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from outlast.core.definitions import DEFAULT_MACHINE, TaskDefinition
+from outlast.core.retry import Retry
 from outlast.durations import DurationLike, parse_duration
-from outlast.engine.definitions import DEFAULT_MACHINE, TaskDefinition
 from outlast.errors import ConfigError
 from outlast.machines import machine as check_machine
 from outlast.sdk import children
@@ -23,9 +24,8 @@ from outlast.sdk.client import default_async_client, default_client
 from outlast.sdk.durable import current_run
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, RunHandle
 from outlast.sdk.payloads import PayloadCodec
-from outlast.sdk.queue import Queue
+from outlast.sdk.queue_declaration import Queue
 from outlast.sdk.registry import Registry, default_registry
-from outlast.sdk.retry import Retry
 
 P = ParamSpec("P")
 R = TypeVar("R")

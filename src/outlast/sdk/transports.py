@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from outlast.errors import OutlastError, PlatformUnavailableError, ValidationError, error_from_body
+from outlast.errors import OutlastError, PlatformUnavailableError, error_from_body
 from outlast.sdk.calls import Call
 
 
@@ -144,21 +144,14 @@ class LocalTransport:
     """Dispatches calls to the API handlers in this process (no HTTP, same checks)."""
 
     def __init__(self, engine: Any, environment: str, registry: Any = None) -> None:
-        from outlast.server.api.routes import ApiContext
+        from outlast.api.local import LocalApi  # it imports the engine: loaded late
 
         self.engine = engine
         self.environment = environment
-        self._ctx = ApiContext(engine=engine, registry=registry)
+        self._api = LocalApi(engine, registry)
 
     def send(self, call: Call) -> Any:
-        from outlast.server.api.routes import ApiRequest, match
-        from outlast.server.api.routes import call as serve
-
-        route, params = match(call.method, call.path)
-        query = {k: [str(v)] for k, v in (call.query or {}).items()}
-        body = _json_roundtrip(call.body)
-        _, data = serve(route, self._ctx, ApiRequest(self.environment, params, query, body))
-        return data
+        return self._api.handle(self.environment, call.method, call.path, call.query, call.body)
 
     def close(self) -> None:
         pass
@@ -179,16 +172,6 @@ class AsyncLocalTransport:
 
     async def aclose(self) -> None:
         pass
-
-
-def _json_roundtrip(body: Any) -> Any:
-    """Make in-process calls see exactly what an HTTP server would (and fail the same way)."""
-    if body is None:
-        return None
-    try:
-        return json.loads(json.dumps(body, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"request is not JSON-serialisable: {exc}") from exc
 
 
 __all__ = ["AsyncHttpTransport", "AsyncLocalTransport", "HttpTransport", "LocalTransport",

@@ -191,7 +191,7 @@ class _Wait:
 
 def _token_args(timeout: DurationLike | None, tags: list[str] | None,
                 idempotency_key: str | None) -> dict[str, Any]:
-    from outlast.sdk.options import parse_options
+    from outlast.core.options import parse_options
 
     checked = parse_options({"tags": tags or []}, 0.0)
     return {"timeout": None if timeout is None else parse_duration(timeout, "timeout"),

@@ -27,12 +27,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from outlast import __version__
+from outlast.api import routes
+from outlast.api.routes import ApiContext, ApiRequest
 from outlast.engine import Engine
+from outlast.engine.project_keys import load_keys
 from outlast.errors import PayloadTooLargeError, ValidationError
 from outlast.sdk.registry import Registry
-from outlast.server import openapi, public_tokens, realtime
-from outlast.server.api import routes
-from outlast.server.api.routes import ApiContext, ApiRequest
+from outlast.server import openapi, realtime
 from outlast.server.auth import Authenticator
 from outlast.server.dashboard import DashboardMount, dashboard_app
 from outlast.server.errors import EXCEPTION_HANDLERS, Endpoint, guarded
@@ -74,7 +75,7 @@ def create_app(
     names the server answers to (None: any, for an app embedded in tests); see ``guard``.
     ``public_url`` (``OUTLAST_PUBLIC_URL``) is the server's own site for the Origin check.
     """
-    keys = public_tokens.load_keys(engine, secret)
+    keys = load_keys(engine, secret)
     ctx = ApiContext(engine=engine, registry=registry)
     auth = Authenticator(engine, dev_api_key)
     table = routes.all_routes()

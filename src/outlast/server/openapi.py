@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from outlast.server.api.routes import Route
+from outlast.api.routes import Route
 
 API_PREFIX = "/api/v1"
 _PARAM = re.compile(r"\{(\w+)\}")

@@ -33,16 +33,17 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from outlast import inputs
+from outlast.api import public_tokens
+from outlast.api.public_tokens import Scope
 from outlast.engine import Engine
 from outlast.engine.events import CHANGED_CHANNEL
+from outlast.engine.project_keys import server_keys
 from outlast.engine.realtime import STREAM_CHANNEL, check_stream_key
 from outlast.errors import AuthError, ValidationError
 from outlast.jsonutil import dumps
 from outlast.readiness import readable
-from outlast.server import public_tokens
 from outlast.server.auth import Authenticator, bearer_key
 from outlast.server.errors import guarded
-from outlast.server.public_tokens import Scope
 from outlast.store.protocol import ANY_CHANNEL
 
 log = logging.getLogger("outlast.server.realtime")
@@ -187,7 +188,7 @@ class Access:
             header = f"Bearer {query_token}"
         credential = bearer_key(header)
         if public_tokens.is_public_token(credential):
-            keys = await run_in_threadpool(public_tokens.server_keys, self._engine)
+            keys = await run_in_threadpool(server_keys, self._engine)
             scope = public_tokens.verify(keys, credential, self._engine.clock.now())
             return scope.environment, scope
         env = await run_in_threadpool(self._auth.environment, header)

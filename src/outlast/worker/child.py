@@ -25,12 +25,13 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NoReturn
 
+from outlast.core.import_failures import ImportFailure, no_worker_has
 from outlast.errors import OutlastError, TaskNotFoundError, error_from_body
 from outlast.observability import configure_export
 from outlast.sdk.calls import Call
 from outlast.sdk.client import set_worker_transport
 from outlast.sdk.durable import Runtime, patiently
-from outlast.sdk.registry import ImportFailure, default_registry, import_task_files, no_worker_has
+from outlast.sdk.registry import default_registry, import_task_files
 from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
 from outlast.worker.executor import error_info, run_attempt, run_hook_job

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from outlast.core.retry import Retry, retry_delay
 from outlast.engine import Engine
 from outlast.errors import OutlastError, PlatformUnavailableError
-from outlast.sdk.retry import Retry, retry_delay
 from outlast.sdk.transports import LocalTransport
 from outlast.store.faults import is_transient
 from outlast.worker import runtime

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from outlast.clock import to_datetime
+from outlast.core.retry import RetryDecision
 from outlast.engine.attempts import PLATFORM_ERROR, Outcome, is_final_failure
 from outlast.errors import AbortTaskRunError, OutlastError, ValidationError
 from outlast.jsonutil import dumps
@@ -24,7 +25,6 @@ from outlast.sdk import streams
 from outlast.sdk.context import AttemptInfo, QueueInfo, RunContext, RunInfo, TaskInfo
 from outlast.sdk.durable import DurableRun, HandBack, Runtime, SuspendRun, current_run
 from outlast.sdk.logger import logger
-from outlast.sdk.retry import RetryDecision
 from outlast.sdk.task import Task
 from outlast.worker.capture import LogBuffer, captured
 from outlast.worker.limits import memory_limit

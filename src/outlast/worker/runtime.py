@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from outlast.core.options import parse_options
 from outlast.engine import Engine
 from outlast.engine.durable import Op
 from outlast.engine.triggering import NewRun
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
-from outlast.sdk.options import parse_options
 
 
 def dispatch(engine: Engine, env: str, op: str, args: dict[str, Any]) -> Any:

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from outlast import __version__
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine, Outcome
-from outlast.engine.definitions import TaskDefinition
 from outlast.engine.dequeue import Claimed
 from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError, OutlastError

@@ -20,12 +20,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
 from outlast.engine import Engine
+from outlast.engine.project_keys import ServerKeys
 from outlast.sdk.registry import Registry
 from outlast.server.dashboard import pages, queues, run, runs, schedules, tasks, tokens
 from outlast.server.dashboard.live import Live
 from outlast.server.dashboard.session import Signer
 from outlast.server.dashboard.web import Dashboard, Handler, endpoint, templates
-from outlast.server.public_tokens import ServerKeys
 from outlast.server.realtime import Broadcaster
 
 __all__ = ["DashboardMount", "dashboard_app"]

@@ -15,9 +15,8 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
-from outlast.engine import flow
+from outlast.core.limits import LIMITS, parse_rate
 from outlast.engine.dequeue import ENV_LIMIT_VAR
-from outlast.engine.queues import LIMITS
 from outlast.errors import OutlastError, ValidationError
 from outlast.server.dashboard.web import Page, safe_next
 
@@ -72,7 +71,7 @@ def parse_form(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
                 parsed[name] = int(text)
         else:
             try:
-                parsed[name] = str(flow.parse_rate(text, name))
+                parsed[name] = str(parse_rate(text, name))
             except ValidationError as exc:
                 message = exc.message.removeprefix(f"{name}: ")
                 errors[name] = message[:1].upper() + message[1:]

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from outlast.engine import cron
+from outlast.core import cron
 from outlast.engine.schedules import DEACTIVATED, DECLARATIVE, REMOVED_FROM_CODE
 from outlast.errors import OutlastError, TaskNotFoundError, ValidationError
 from outlast.server.dashboard.format import duration

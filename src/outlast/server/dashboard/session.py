@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from outlast.engine import Engine
+from outlast.engine.project_keys import ServerKeys
 from outlast.ids import new_secret
-from outlast.server.public_tokens import ServerKeys
 
 COOKIE = "outlast_session"
 MAX_AGE = 12 * 3600

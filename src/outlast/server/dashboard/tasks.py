@@ -8,9 +8,9 @@ from urllib.parse import quote, urlencode
 
 from starlette.responses import Response
 
+from outlast.api.common import new_run
+from outlast.api.routes import ApiContext
 from outlast.errors import ValidationError
-from outlast.server.api.common import new_run
-from outlast.server.api.routes import ApiContext
 from outlast.server.dashboard import data
 from outlast.server.dashboard.format import pretty_json
 from outlast.server.dashboard.run import parse_json_field

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from outlast.core.limits import parse_rate
 from outlast.errors import ValidationError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
@@ -31,8 +32,6 @@ class Queue:
     key_rate_limit: str | None = None
 
     def __post_init__(self) -> None:
-        from outlast.engine.flow import parse_rate
-
         check_queue_name(self.name)
         for option in ("concurrency_limit", "total_limit"):
             limit = getattr(self, option)

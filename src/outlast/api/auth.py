@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.api import public_tokens
+from outlast.api.common import body_object
+from outlast.api.routes import ApiContext, ApiRequest, Route
 from outlast.durations import parse_duration
+from outlast.engine.project_keys import server_keys
 from outlast.errors import ValidationError
-from outlast.server import public_tokens
-from outlast.server.api.common import body_object
-from outlast.server.api.routes import ApiContext, ApiRequest, Route
 
 
 def create_public_token(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
@@ -24,7 +25,7 @@ def create_public_token(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     if scope.run_id is not None:
         ctx.engine.retrieve(req.env, scope.run_id)  # 404 for another environment's run
     expires_at = ctx.engine.clock.now() + ttl
-    token = public_tokens.sign(public_tokens.server_keys(ctx.engine), scope, expires_at)
+    token = public_tokens.sign(server_keys(ctx.engine), scope, expires_at)
     return 201, {"token": token, "expires_at": expires_at,
                  "scope": {k: v for k, v in (("run_id", scope.run_id), ("tag", scope.tag))
                            if v is not None}}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.api.common import body_object, new_run
+from outlast.api.routes import ApiContext, ApiRequest, Route
 from outlast.engine.triggering import MAX_BATCH, Triggered
 from outlast.errors import ValidationError
 from outlast.ids import new_id
-from outlast.server.api.common import body_object, new_run
-from outlast.server.api.routes import ApiContext, ApiRequest, Route
 
 
 def triggered_json(t: Triggered) -> dict[str, Any]:

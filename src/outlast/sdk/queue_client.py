@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from outlast.core.limits import check_limits
 from outlast.sdk.calls import Call, _seg
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ def action(name: str, verb: str) -> Call:
 
 
 def update(name: str, changes: dict[str, Any], reset: list[str] | None) -> Call:
-    from outlast.engine.queues import check_limits
-
     body: dict[str, Any] = dict(check_limits(changes))
     if reset:
         body["reset"] = list(reset)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from outlast import inputs
+from outlast.api.common import body_object, page_size
+from outlast.api.routes import ApiContext, ApiRequest, Route
 from outlast.errors import ValidationError
-from outlast.server.api.common import body_object, page_size
-from outlast.server.api.routes import ApiContext, ApiRequest, Route
 
 _CREATE = {"task", "cron", "timezone", "external_id", "deduplication_key"}
 _UPDATE = {"task", "cron", "timezone", "external_id"}

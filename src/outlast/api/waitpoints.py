@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from outlast import inputs
+from outlast.api.common import body_object, page_size
+from outlast.api.routes import ApiContext, ApiRequest, Route
+from outlast.core.options import parse_options
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
-from outlast.sdk.options import parse_options
-from outlast.server.api.common import body_object, page_size
-from outlast.server.api.routes import ApiContext, ApiRequest, Route
 
 
 def create(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outlast import inputs
+from outlast.api.routes import ApiContext
+from outlast.core.options import parse_options
 from outlast.engine import NewRun
 from outlast.engine.schemas import check_payload
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
-from outlast.sdk.options import parse_options
-from outlast.server.api.routes import ApiContext
 
 
 def body_object(body: Any, what: str = "request body") -> dict[str, Any]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.api.common import body_object, new_run
+from outlast.api.routes import ApiContext, ApiRequest, Route
+from outlast.api.tasks import batch_items, triggered_json
 from outlast.errors import ValidationError
 from outlast.ids import new_id
-from outlast.server.api.common import body_object, new_run
-from outlast.server.api.routes import ApiContext, ApiRequest, Route
-from outlast.server.api.tasks import batch_items, triggered_json
 
 
 def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:

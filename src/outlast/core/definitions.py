@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from outlast.sdk.retry import Retry
+from outlast.core.retry import Retry
 
 DEFAULT_MACHINE = "small-1x"
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from outlast.engine.cron import expand, zone
+from outlast.core.cron import expand, zone
 from outlast.errors import ValidationError
 from outlast.sdk.calls import Call, _seg
-from outlast.sdk.scheduled import Schedule
+from outlast.sdk.schedule_records import Schedule
 
 if TYPE_CHECKING:
     from outlast.sdk.client import AsyncClient, Client

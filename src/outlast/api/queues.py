@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.api.common import body_object
+from outlast.api.routes import ApiContext, ApiRequest, Route
 from outlast.errors import ValidationError
-from outlast.server.api.common import body_object
-from outlast.server.api.routes import ApiContext, ApiRequest, Route
 
 
 def list_queues(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:

@@ -2,7 +2,8 @@
 
 The Starlette app serves this table over HTTP, and ``LocalTransport`` (a client talking
 to a database directly, or a worker answering its children) dispatches the very same
-table in process, so both paths share one implementation and one set of checks.
+table in process, so both paths share one implementation and one set of checks. It lives
+outside ``server`` so that the SDK and the worker reach it without importing the server.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from outlast import inputs
 from outlast.engine import Engine
 from outlast.errors import NotFoundError
-from outlast.sdk.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,27 @@ class ApiRequest:
         return out
 
 
+class PayloadCodec(Protocol):
+    def to_json(self, payload: Any, task_id: str) -> str: ...
+
+
+class LocalTask(Protocol):
+    @property
+    def codec(self) -> PayloadCodec: ...
+
+
+class LocalTasks(Protocol):
+    """The tasks this process has loaded (the SDK's ``Registry``): a trigger's payload is
+    checked by the task's own code when it is here, else against its registered schema.
+    Declared here so the handlers never import the SDK."""
+
+    def find(self, task_id: str) -> LocalTask | None: ...
+
+
 @dataclass
 class ApiContext:
     engine: Engine
-    registry: Registry | None = None
+    registry: LocalTasks | None = None
 
 
 Handler = Callable[[ApiContext, ApiRequest], tuple[int, Any]]
@@ -82,7 +99,7 @@ def call(route: Route, ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 def all_routes() -> list[Route]:
-    from outlast.server.api import auth, batch, queues, runs, schedules, tasks, waitpoints
+    from outlast.api import auth, batch, queues, runs, schedules, tasks, waitpoints
 
     return [*tasks.ROUTES, *batch.ROUTES, *runs.ROUTES, *schedules.ROUTES, *waitpoints.ROUTES,
             *auth.ROUTES, *queues.ROUTES]

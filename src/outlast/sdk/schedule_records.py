@@ -9,7 +9,7 @@ from typing import Any
 import pydantic
 from pydantic import ConfigDict, ValidationInfo, field_validator
 
-from outlast.engine.cron import zone
+from outlast.core.cron import zone
 
 
 class ScheduledPayload(pydantic.BaseModel):

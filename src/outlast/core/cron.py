@@ -81,6 +81,13 @@ def zone(name: str) -> ZoneInfo:
         ) from None
 
 
+def checked(cron: str, tz: str) -> str:
+    """The five-field cron after checking both the expression and the zone."""
+    expanded = expand(cron)
+    zone(tz)
+    return expanded
+
+
 def describe(cron: str) -> str:
     """A plain-English reading of ``cron`` ("At 09:00 on Monday through Friday")."""
     return str(CronSim(expand(cron), datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))).explain())

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from outlast.sdk.client import default_async_client, default_client
-from outlast.sdk.queue_calls import QueueRecord
+from outlast.sdk.queue_client import QueueRecord
 
 __all__ = [
     "environment_limit", "list", "list_async", "pause", "pause_async", "resume", "resume_async",

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.api.common import after_id, body_object, number_or_time, page_size
+from outlast.api.routes import ApiContext, ApiRequest, Query, Route
+from outlast.api.tasks import triggered_json
+from outlast.core.options import parse_delay
 from outlast.engine.metadata import set_ops
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
-from outlast.sdk.options import parse_delay
-from outlast.server.api.common import after_id, body_object, number_or_time, page_size
-from outlast.server.api.routes import ApiContext, ApiRequest, Query, Route
-from outlast.server.api.tasks import triggered_json
 
 
 def retrieve(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:

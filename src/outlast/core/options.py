@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from outlast import inputs
+from outlast.core.debounce import Debounce, parse_debounce
 from outlast.durations import parse_duration, parse_instant
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
 from outlast.machines import machine as check_machine
-from outlast.sdk.debounce import Debounce, parse_debounce
 
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 128

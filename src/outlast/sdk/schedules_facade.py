@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from outlast.engine.schedules import checked
+from outlast.core.cron import checked
 from outlast.sdk.client import default_async_client, default_client
-from outlast.sdk.scheduled import Schedule, ScheduledPayload
+from outlast.sdk.schedule_records import Schedule, ScheduledPayload
 from outlast.sdk.task import Task
 from outlast.sdk.task import task as plain_task
 

@@ -1,0 +1,54 @@
+"""The handler table in process: what ``LocalTransport`` sends a client's calls to.
+
+``Client(database_url=...)`` talks to the database with no server between, and a worker
+answers its children's calls the same way: a ``LocalApi`` matches each call to its route
+and runs the same handler, with the same checks, as the HTTP server would. The SDK imports
+this module only when such a transport is made, so ``import outlast`` loads no engine and
+no store.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from outlast.api.routes import ApiContext, ApiRequest, LocalTasks, call, match
+from outlast.engine import Engine
+from outlast.errors import ValidationError
+from outlast.store import open_store
+
+
+class LocalApi:
+    """The API table bound to one engine (and the tasks this process has loaded)."""
+
+    def __init__(self, engine: Engine, registry: LocalTasks | None = None) -> None:
+        self.engine = engine
+        self._ctx = ApiContext(engine=engine, registry=registry)
+
+    def handle(self, env: str, method: str, path: str, query: dict[str, Any] | None,
+               body: Any) -> Any:
+        """The answer to ``method path`` (below ``/api/v1``); errors raise as over HTTP."""
+        route, params = match(method, path)
+        values = {k: [str(v)] for k, v in (query or {}).items()}
+        request = ApiRequest(env, params, values, _json_roundtrip(body))
+        _, data = call(route, self._ctx, request)
+        return data
+
+
+def _json_roundtrip(body: Any) -> Any:
+    """Make in-process calls see exactly what an HTTP server would (and fail the same way)."""
+    if body is None:
+        return None
+    try:
+        return json.loads(json.dumps(body, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"request is not JSON-serialisable: {exc}") from exc
+
+
+def open_engine(database_url: str) -> Engine:
+    """An engine over the store at ``database_url``; a project's own file (SQLite) is
+    migrated first."""
+    store = open_store(database_url)
+    if store.embedded:
+        store.migrate()
+    return Engine(store)
