@@ -27,7 +27,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from typing_extensions import Unpack
+
 from outlast.clock import FakeClock
+from outlast.core.durable_requests import DurableRequest
+from outlast.core.params import TriggerParams
+from outlast.core.records import JournalEntry, LogLine, RunEvent, Token
 from outlast.engine import Engine, Outcome
 from outlast.sdk.client import Client, configure
 from outlast.sdk.handles import Run, RunHandle
@@ -86,11 +91,12 @@ class TestRuns:
     # -- triggering and running ------------------------------------------------------------
 
     def trigger(self, task: Task[..., Any] | str, payload: Any = None,
-                **options: Any) -> RunHandle:
+                **options: Unpack[TriggerParams]) -> RunHandle:
         task_id = task if isinstance(task, str) else task.id
         return self.client.tasks.trigger(task_id, _plain(task, payload), **options)
 
-    def run(self, task: Task[..., Any] | str, payload: Any = None, **options: Any) -> Run:
+    def run(self, task: Task[..., Any] | str, payload: Any = None,
+            **options: Unpack[TriggerParams]) -> Run:
         """Trigger and run until this run is final or waits on something only you can do."""
         handle = self.trigger(task, payload, **options)
         self.run_until_idle()
@@ -132,23 +138,23 @@ class TestRuns:
     def retrieve(self, run_id: str) -> Run:
         return self.client.runs.retrieve(run_id)
 
-    def events(self, run_id: str) -> list[dict[str, Any]]:
-        return self.engine.events(run_id)
+    def events(self, run_id: str) -> list[RunEvent]:
+        return [RunEvent.from_json(e) for e in self.engine.events(run_id)]
 
-    def logs(self, run_id: str) -> list[dict[str, Any]]:
-        return self.engine.logs(run_id)
+    def logs(self, run_id: str) -> list[LogLine]:
+        return [LogLine.from_json(line) for line in self.engine.logs(run_id)]
 
-    def journal(self, run_id: str) -> list[dict[str, Any]]:
-        return self.engine.durable.run_journal(run_id)
+    def journal(self, run_id: str) -> list[JournalEntry]:
+        return [JournalEntry.from_json(e) for e in self.engine.durable.run_journal(run_id)]
 
-    def tokens(self, run_id: str | None = None, status: str | None = "PENDING") -> list[
-            dict[str, Any]]:
+    def tokens(self, run_id: str | None = None, status: str | None = "PENDING") -> list[Token]:
         tokens, _ = self.engine.durable.list_tokens(self.environment, run_id=run_id,
                                                     status=status, limit=1000)
-        return tokens
+        return [Token.from_json(t) for t in tokens]
 
-    def complete_token(self, token_id: str, output: Any = None) -> dict[str, Any]:
-        return self.engine.durable.complete_token(self.environment, token_id, output)
+    def complete_token(self, token_id: str, output: Any = None) -> Token:
+        return Token.from_json(
+            self.engine.durable.complete_token(self.environment, token_id, output))
 
     # -- internals -------------------------------------------------------------------------
 
@@ -186,8 +192,8 @@ class TestRuns:
         if isinstance(message, LogBatch):
             self.engine.append_logs(log_rows(message))
 
-    def _runtime(self, op: str, args: dict[str, Any]) -> Any:
-        return runtime.dispatch(self.engine, self.environment, op, args)
+    def _runtime(self, request: DurableRequest) -> Any:
+        return runtime.dispatch(self.engine, self.environment, request)
 
 
 def _plain(task: Task[..., Any] | str, payload: Any) -> Any:

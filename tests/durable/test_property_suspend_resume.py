@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from outlast import AbortTaskRunError, Retry, step, task, wait
+from outlast.core.durable_requests import DurableRequest, ReadJournal, Record
 from outlast.errors import ConflictError
 from outlast.sdk.registry import Registry
 from outlast.testing import TestRuns
@@ -170,15 +171,16 @@ class DyingRuntime:
         self.env, self.at, self.before, self.lost_steps = env, at, before, lost_steps
         self.writes = 0
 
-    def __call__(self, op: str, args: dict[str, Any]) -> Any:
-        if op == "journal":
-            return self.env._runtime(op, args)
+    def __call__(self, request: DurableRequest) -> Any:
+        if isinstance(request, ReadJournal):
+            return self.env._runtime(request)
         self.writes += 1
         if self.writes == self.at and self.before:
-            if op == "record" and args["kind"] == "step" and args["name"].startswith("s"):
-                self.lost_steps[int(args["name"][1:])] += 1  # the body ran, unrecorded
+            if (isinstance(request, Record) and request.at.kind == "step"
+                    and request.at.name.startswith("s")):
+                self.lost_steps[int(request.at.name[1:])] += 1  # the body ran, unrecorded
             raise Died()
-        answer = self.env._runtime(op, args)
+        answer = self.env._runtime(request)
         if self.writes == self.at:
             raise Died()
         return answer

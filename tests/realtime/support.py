@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.core.durable_requests import DurableRequest
 from outlast.engine import Engine
 from outlast.engine.attempts import Outcome
 from outlast.sdk.registry import Registry
@@ -27,8 +28,8 @@ def execute_one(engine: Engine, registry: Registry, env: str = "dev",
     job = Assignment(run=dict(row), lease_id=row["lease_id"], attempt=row["attempt_count"],
                      memory_limit=None, environment=env)
 
-    def dispatch(op: str, args: dict[str, Any]) -> Any:
-        return runtime.dispatch(engine, env, op, args)
+    def dispatch(request: DurableRequest) -> Any:
+        return runtime.dispatch(engine, env, request)
 
     done = run_attempt(registry.get(row["task_id"]), job,
                        (lambda message: None) if sent is None else sent.append, dispatch)

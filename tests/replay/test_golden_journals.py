@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from outlast import DurableUsageError, NonDeterminismError
+from outlast.core.durable_requests import DurableRequest, ReadJournal, Record
 from outlast.sdk.durable import DurableRun, SuspendRun, current_run
 from outlast.testing import TestRuns
 from tests.replay import tasks
@@ -34,11 +35,10 @@ class JournalOnly:
         self.journal = journal
         self.ops: list[str] = []
 
-    def __call__(self, op: str, args: dict[str, Any]) -> Any:
-        self.ops.append(op)
-        if op != "journal":
-            raise AssertionError(f"replay executed {op} {args.get('kind')} "
-                                 f"{args.get('name')!r} at #{args.get('seq')} for real")
+    def __call__(self, request: DurableRequest) -> Any:
+        self.ops.append(request.op)
+        if not isinstance(request, ReadJournal):
+            raise AssertionError(f"replay executed {request!r} for real")
         return [{k: e[k] for k in JOURNAL_FIELDS} for e in self.journal]
 
 
@@ -48,12 +48,12 @@ class RecordingRuntime:
     def __init__(self) -> None:
         self.written: list[tuple[int, str, str]] = []
 
-    def __call__(self, op: str, args: dict[str, Any]) -> Any:
-        if op == "journal":
+    def __call__(self, request: DurableRequest) -> Any:
+        if isinstance(request, ReadJournal):
             return []
-        assert op == "record", op
-        self.written.append((args["seq"], args["kind"], args["name"]))
-        return {"done": True, "result": args["result"]}
+        assert isinstance(request, Record), request
+        self.written.append((request.at.seq, request.at.kind, request.at.name))
+        return {"done": True, "result": request.result}
 
 
 def replay(golden: dict[str, Any], runtime: Any) -> Any:

@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 from outlast.api import public_tokens
 from outlast.clock import FakeClock
 from outlast.core.definitions import TaskDefinition
+from outlast.core.durable_requests import CreateToken, Op, ReadJournal
 from outlast.engine import Engine, hash_key
 from outlast.engine.project_keys import load_keys, server_keys
 from outlast.errors import AuthError, RunNotFoundError
@@ -211,17 +212,17 @@ def test_no_table_holds_a_token_secret_yet_every_url_completes_it(
     register(engine, "approve")
     run_id = trigger(engine, "approve").row["id"]
     run = engine.claim("dev", "worker-1", None, 1)[0]
-    at = {"run_id": run_id, "lease_id": run["lease_id"], "kind": "create_token",
-          "name": "token"}
-    made = runtime.dispatch(engine, "dev", "create_token", at | {"seq": 0, "tags": []})
+    create = CreateToken(Op(run_id, run["lease_id"], 0, "create_token", "token"), None, [],
+                         None)
+    made = runtime.dispatch(engine, "dev", create)
     url = made["result"]["url"]
     assert url and secret_of(url) not in dump(store_url)  # not the waitpoint, not the journal
     # the answers that come later give the same URL: retrieve, list, and the replay
     assert engine.durable.retrieve_token("dev", made["result"]["id"])["url"] == url
     assert [t["url"] for t in engine.durable.list_tokens("dev")[0]] == [url]
-    [replayed] = runtime.dispatch(engine, "dev", "journal", at)
+    [replayed] = runtime.dispatch(engine, "dev", ReadJournal(run_id, run["lease_id"]))
     assert replayed["result"] == made["result"]
-    assert runtime.committed(engine, "create_token", at | {"seq": 0}) == made
+    assert runtime.committed(engine, create) == made
     assert secret_of(url) not in dump(store_url)
     anonymous = TestClient(create_app(engine, scheduler=False))
     with anonymous:

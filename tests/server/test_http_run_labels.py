@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from tests.server.collector import Collector
 
 import outlast
+from outlast.core.durable_requests import UpdateRelatedMetadata
 from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.errors import (
@@ -174,9 +175,9 @@ def test_subscribers_of_the_parent_see_a_childs_update_live(
         seen = Collector(lambda: c.runs.subscribe(parent_id))
         eventually(lambda: len(seen.items) == 1)
         # what a worker does for ``metadata.parent.increment("done")`` in the child
-        done = runtime.dispatch(engine, "dev", "related_metadata", {
-            "run_id": child_id, "lease_id": child["lease_id"], "target": "parent",
-            "ops": [{"op": "increment", "key": "done", "value": 1}]})
+        done = runtime.dispatch(engine, "dev", UpdateRelatedMetadata(
+            child_id, child["lease_id"], [{"op": "increment", "key": "done", "value": 1}],
+            "parent"))
         assert done == {"run_id": parent_id, "metadata": {"done": 1}, "applied": True}
         eventually(lambda: len(seen.items) == 2)
         finish(engine, parent)

@@ -14,6 +14,7 @@ import psycopg_pool
 import pytest
 
 from outlast import step, task
+from outlast.core.durable_requests import DurableRequest, ReadJournal
 from outlast.errors import OutlastError, PlatformUnavailableError, ValidationError, error_from_body
 from outlast.sdk import calls
 from outlast.sdk.durable import HandBack, patiently
@@ -197,8 +198,8 @@ def test_a_trigger_from_task_code_asked_again_is_the_same_trigger() -> None:
 # -- the attempt ends uncharged, sync or async ------------------------------------------------
 
 
-def _hand_back_runtime(op: str, args: dict[str, Any]) -> Any:
-    if op == "journal":
+def _hand_back_runtime(request: DurableRequest) -> Any:
+    if isinstance(request, ReadJournal):
         return []
     raise PlatformUnavailableError("database away", retry_after=0.0, hand_back=True)
 

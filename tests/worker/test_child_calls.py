@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from outlast.core.durable_requests import Op, ReadJournal, Record
 from outlast.engine import Engine
 from outlast.worker.child_calls import ChildCalls
 from outlast.worker.messages import RuntimeCall
@@ -17,11 +18,10 @@ def test_a_journal_read_does_not_flush_but_a_write_does(
     register(engine, "job")
     trigger(engine, "job")
     row = engine.claim("dev", "worker-1", None, 1)[0]
-    attempt = {"run_id": row["id"], "lease_id": row["lease_id"]}
     flushes: list[int] = []
     calls = ChildCalls(engine, "dev", lambda: flushes.append(1))
-    read = calls.run_op(RuntimeCall(1, "journal", attempt))
+    read = calls.run_op(RuntimeCall(1, ReadJournal(row["id"], row["lease_id"])))
     assert read.ok and read.data == [] and flushes == []
-    step = {**attempt, "seq": 0, "kind": "step", "name": "s", "result": 1}
-    assert calls.run_op(RuntimeCall(2, "record", step)).ok
+    step = Record(Op(row["id"], row["lease_id"], 0, "step", "s"), 1)
+    assert calls.run_op(RuntimeCall(2, step)).ok
     assert flushes == [1]

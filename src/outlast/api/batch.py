@@ -7,6 +7,8 @@ from typing import Any
 from outlast.api.common import body_object, new_run
 from outlast.api.routes import ApiContext, ApiRequest, Route
 from outlast.api.tasks import batch_items, triggered_json
+from outlast.core.params import BatchManyBody
+from outlast.core.records import BatchJson
 from outlast.errors import ValidationError
 from outlast.ids import new_id
 
@@ -25,4 +27,5 @@ def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     return 201, {"batch_id": batch_id, "runs": [triggered_json(t) for t in done]}
 
 
-ROUTES = [Route("POST", "/batch", batch_trigger, "Trigger runs of several tasks at once")]
+ROUTES = [Route("POST", "/batch", batch_trigger, "Trigger runs of several tasks at once",
+                body=BatchManyBody, returns=BatchJson)]

@@ -6,6 +6,8 @@ from typing import Any
 
 from outlast.api.common import body_object
 from outlast.api.routes import ApiContext, ApiRequest, Route
+from outlast.core.params import EnvironmentLimitBody, QueueUpdateBody
+from outlast.core.records import EnvironmentLimit, Items, QueueRecord
 from outlast.errors import ValidationError
 
 
@@ -50,14 +52,19 @@ def set_environment_limit(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 ROUTES = [
-    Route("GET", "/queues", list_queues, "List queues with queued and running counts and limits"),
+    Route("GET", "/queues", list_queues, "List queues with queued and running counts and limits",
+          returns=Items[QueueRecord]),
     Route("GET", "/environment/limit", environment_limit,
-          "The environment-wide concurrency limit and how many runs execute"),
+          "The environment-wide concurrency limit and how many runs execute",
+          returns=EnvironmentLimit),
     Route("PUT", "/environment/limit", set_environment_limit,
-          "Set the environment-wide concurrency limit (null: back to the configuration)"),
-    Route("GET", "/queues/{name}", retrieve, "Retrieve a queue"),
+          "Set the environment-wide concurrency limit (null: back to the configuration)",
+          body=EnvironmentLimitBody, returns=EnvironmentLimit),
+    Route("GET", "/queues/{name}", retrieve, "Retrieve a queue", returns=QueueRecord),
     Route("PATCH", "/queues/{name}", update,
-          "Override a queue's limits at run time (null: no limit; reset: back to the code's)"),
-    Route("POST", "/queues/{name}/pause", pause, "Pause a queue: it starts no new runs"),
-    Route("POST", "/queues/{name}/resume", resume, "Resume a paused queue"),
+          "Override a queue's limits at run time (null: no limit; reset: back to the code's)",
+          body=QueueUpdateBody, returns=QueueRecord),
+    Route("POST", "/queues/{name}/pause", pause, "Pause a queue: it starts no new runs",
+          returns=QueueRecord),
+    Route("POST", "/queues/{name}/resume", resume, "Resume a paused queue", returns=QueueRecord),
 ]

@@ -81,6 +81,10 @@ class Route:
     public: bool = False
     #: documented query parameters
     query: tuple[Query, ...] = ()
+    #: the request body's type (a ``TypedDict`` of ``outlast.core.params``), for OpenAPI
+    body: Any = None
+    #: the response's type (a record or JSON shape of ``outlast.core.records``), for OpenAPI
+    returns: Any = None
 
     @property
     def pattern(self) -> re.Pattern[str]:

@@ -9,6 +9,19 @@ from outlast.api.common import after_id, body_object, number_or_time, page_size
 from outlast.api.routes import ApiContext, ApiRequest, Query, Route
 from outlast.api.tasks import triggered_json
 from outlast.core.options import parse_delay
+from outlast.core.params import MetadataBody, ReplayBody, RescheduleBody, TagsBody
+from outlast.core.records import (
+    AttemptRecord,
+    Items,
+    JournalEntry,
+    LogLine,
+    MetadataJson,
+    Page,
+    RunEvent,
+    RunJson,
+    TagsJson,
+    TriggeredJson,
+)
 from outlast.engine.metadata import set_ops
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
@@ -115,16 +128,25 @@ LIST_QUERY = (
 )
 
 ROUTES = [
-    Route("GET", "/runs", list_runs, "List runs, newest first", query=LIST_QUERY),
-    Route("GET", "/runs/{run_id}", retrieve, "Retrieve a run"),
-    Route("POST", "/runs/{run_id}/cancel", cancel, "Cancel a run"),
-    Route("POST", "/runs/{run_id}/replay", replay, "Replay a run as a new run"),
-    Route("POST", "/runs/{run_id}/reschedule", reschedule, "Move a delayed run's start"),
+    Route("GET", "/runs", list_runs, "List runs, newest first", query=LIST_QUERY,
+          returns=Page[RunJson]),
+    Route("GET", "/runs/{run_id}", retrieve, "Retrieve a run", returns=RunJson),
+    Route("POST", "/runs/{run_id}/cancel", cancel, "Cancel a run", returns=RunJson),
+    Route("POST", "/runs/{run_id}/replay", replay, "Replay a run as a new run",
+          body=ReplayBody, returns=TriggeredJson),
+    Route("POST", "/runs/{run_id}/reschedule", reschedule, "Move a delayed run's start",
+          body=RescheduleBody, returns=RunJson),
     Route("PUT", "/runs/{run_id}/metadata", update_metadata,
-          "Update a run's metadata (set keys and/or operations); 409 once it is final"),
-    Route("POST", "/runs/{run_id}/tags", add_tags, "Add tags to a run (at most 10 per run)"),
-    Route("GET", "/runs/{run_id}/events", events, "A run's event timeline"),
-    Route("GET", "/runs/{run_id}/logs", logs, "A run's logs, every attempt"),
-    Route("GET", "/runs/{run_id}/attempts", attempts, "A run's attempts"),
-    Route("GET", "/runs/{run_id}/journal", journal, "A run's durable operations"),
+          "Update a run's metadata (set keys and/or operations); 409 once it is final",
+          body=MetadataBody, returns=MetadataJson),
+    Route("POST", "/runs/{run_id}/tags", add_tags, "Add tags to a run (at most 10 per run)",
+          body=TagsBody, returns=TagsJson),
+    Route("GET", "/runs/{run_id}/events", events, "A run's event timeline",
+          returns=Items[RunEvent]),
+    Route("GET", "/runs/{run_id}/logs", logs, "A run's logs, every attempt",
+          returns=Items[LogLine]),
+    Route("GET", "/runs/{run_id}/attempts", attempts, "A run's attempts",
+          returns=Items[AttemptRecord]),
+    Route("GET", "/runs/{run_id}/journal", journal, "A run's durable operations",
+          returns=Items[JournalEntry]),
 ]

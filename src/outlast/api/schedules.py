@@ -7,6 +7,8 @@ from typing import Any
 from outlast import inputs
 from outlast.api.common import body_object, page_size
 from outlast.api.routes import ApiContext, ApiRequest, Route
+from outlast.core.params import ScheduleChanges, ScheduleCreateBody
+from outlast.core.records import Items, Page, ScheduleJson, ScheduleTick
 from outlast.errors import ValidationError
 
 _CREATE = {"task", "cron", "timezone", "external_id", "deduplication_key"}
@@ -76,14 +78,21 @@ def ticks(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 ROUTES = [
-    Route("GET", "/schedules", list_schedules, "List cron schedules"),
+    Route("GET", "/schedules", list_schedules, "List cron schedules",
+          returns=Page[ScheduleJson]),
     Route("POST", "/schedules", create,
-          "Create a schedule (an existing deduplication_key updates it instead)"),
-    Route("GET", "/schedules/{schedule_id}", retrieve, "Retrieve a schedule"),
-    Route("PATCH", "/schedules/{schedule_id}", update, "Change a schedule's cron, zone or task"),
-    Route("DELETE", "/schedules/{schedule_id}", delete, "Delete a schedule"),
-    Route("POST", "/schedules/{schedule_id}/activate", activate, "Resume a schedule"),
-    Route("POST", "/schedules/{schedule_id}/deactivate", deactivate, "Pause a schedule"),
+          "Create a schedule (an existing deduplication_key updates it instead)",
+          body=ScheduleCreateBody, returns=ScheduleJson),
+    Route("GET", "/schedules/{schedule_id}", retrieve, "Retrieve a schedule",
+          returns=ScheduleJson),
+    Route("PATCH", "/schedules/{schedule_id}", update, "Change a schedule's cron, zone or task",
+          body=ScheduleChanges, returns=ScheduleJson),
+    Route("DELETE", "/schedules/{schedule_id}", delete, "Delete a schedule",
+          returns=ScheduleJson),
+    Route("POST", "/schedules/{schedule_id}/activate", activate, "Resume a schedule",
+          returns=ScheduleJson),
+    Route("POST", "/schedules/{schedule_id}/deactivate", deactivate, "Pause a schedule",
+          returns=ScheduleJson),
     Route("GET", "/schedules/{schedule_id}/ticks", ticks,
-          "A schedule's latest fired and skipped ticks"),
+          "A schedule's latest fired and skipped ticks", returns=Items[ScheduleTick]),
 ]

@@ -12,6 +12,8 @@ from outlast import inputs
 from outlast.api.common import body_object, page_size
 from outlast.api.routes import ApiContext, ApiRequest, Route
 from outlast.core.options import parse_options
+from outlast.core.params import JsonValue, TokenCompleteBody, TokenCreateBody
+from outlast.core.records import CompletedToken, Page, Token
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
 
@@ -65,11 +67,15 @@ def callback(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 ROUTES = [
-    Route("POST", "/waitpoints/tokens", create, "Create a waitpoint token"),
-    Route("GET", "/waitpoints/tokens", list_tokens, "List waitpoint tokens"),
-    Route("GET", "/waitpoints/tokens/{token_id}", retrieve, "Retrieve a waitpoint token"),
+    Route("POST", "/waitpoints/tokens", create, "Create a waitpoint token",
+          body=TokenCreateBody, returns=Token),
+    Route("GET", "/waitpoints/tokens", list_tokens, "List waitpoint tokens",
+          returns=Page[Token]),
+    Route("GET", "/waitpoints/tokens/{token_id}", retrieve, "Retrieve a waitpoint token",
+          returns=Token),
     Route("POST", "/waitpoints/tokens/{token_id}/complete", complete,
-          "Complete a waitpoint token"),
+          "Complete a waitpoint token", body=TokenCompleteBody, returns=Token),
     Route("POST", "/waitpoints/tokens/{token_id}/callback/{secret}", callback,
-          "Complete a token through its callback URL (no API key)", public=True),
+          "Complete a token through its callback URL (no API key)", public=True,
+          body=JsonValue, returns=CompletedToken),
 ]

@@ -8,25 +8,26 @@ import click
 
 from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, table
+from outlast.core.records import QueueRecord
 
 HEADERS = ("QUEUE", "QUEUED", "RUNNING", "LIMIT", "TOTAL", "RATE", "KEY RATE", "STATE")
 _NONE = ("none", "unlimited", "null")
 
 
-def _show(value: Any, name: str, record: dict[str, Any]) -> str:
+def _show(value: Any, name: str, record: QueueRecord) -> str:
     text = "-" if value is None else str(value)
-    return text + ("*" if name in record.get("overrides", {}) else "")
+    return text + ("*" if name in record.overrides else "")
 
 
-def queue_row(q: dict[str, Any]) -> list[str]:
+def queue_row(q: QueueRecord) -> list[str]:
     limits = [_show(q.get(n), n, q) for n in
               ("concurrency_limit", "total_limit", "rate_limit", "key_rate_limit")]
-    return [q["name"], str(q["queued"]), str(q["running"]), *limits,
-            "paused" if q["paused"] else "active"]
+    return [q.name, str(q.queued), str(q.running), *limits,
+            "paused" if q.paused else "active"]
 
 
-def _echo_one(q: dict[str, Any]) -> None:
-    click.echo(q["name"])
+def _echo_one(q: QueueRecord) -> None:
+    click.echo(q.name)
     note(table(HEADERS, [queue_row(q)]))
 
 
@@ -46,8 +47,8 @@ def list_queues(url: str | None, api_key: str | None) -> None:
         note("no queues")
         return
     click.echo(table(HEADERS, [queue_row(q) for q in found]))
-    if env.get("concurrency_limit") is not None:
-        note(f"environment limit: {env['running']}/{env['concurrency_limit']} executing")
+    if env.concurrency_limit is not None:
+        note(f"environment limit: {env.running}/{env.concurrency_limit} executing")
 
 
 @queues.command("pause")

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from outlast.cli import output as out
+from outlast.core.records import AttemptRecord, LogLine
 from outlast.sdk.handles import Run
 
 RUN_HEADERS = ("ID", "TASK", "STATUS", "ATTEMPTS", "CREATED", "DURATION", "TAGS")
@@ -24,7 +25,7 @@ def run_row(run: Run) -> list[str]:
     ]
 
 
-def run_detail(run: Run, attempts: list[dict[str, Any]]) -> str:
+def run_detail(run: Run, attempts: list[AttemptRecord]) -> str:
     raw = run.raw
     lines = [
         f"{click.style(run.id, bold=True)}  {run.task}  {out.status(run.status)}",
@@ -64,18 +65,18 @@ def _error_text(error: dict[str, Any]) -> str:
     return f"{head}\n\n{stack.rstrip()}" if stack else head
 
 
-def attempt_line(attempt: dict[str, Any]) -> str:
-    started, finished = attempt.get("started_at"), attempt.get("finished_at")
+def attempt_line(attempt: AttemptRecord) -> str:
+    started, finished = attempt.started_at, attempt.finished_at
     took = out.seconds(finished - started) if started and finished else "-"
-    error = attempt.get("error") or {}
+    error = attempt.error or {}
     reason = f"  {error.get('type', '')}: {error.get('message', '')}" if error else ""
-    return (f"#{attempt['number']}  {out.status(attempt['status'])}  "
-            f"{out.when(started)}  {took}  {attempt.get('worker_id') or ''}{reason}")
+    return (f"#{attempt.number}  {out.status(attempt.status)}  "
+            f"{out.when(started)}  {took}  {attempt.worker_id or ''}{reason}")
 
 
-def log_line(log: dict[str, Any]) -> str:
-    level = log["level"]
+def log_line(log: LogLine) -> str:
+    level = log.level
     color = {"ERROR": "red", "WARNING": "yellow", "DEBUG": "bright_black"}.get(level)
-    attrs = out.attributes(log.get("attributes"))
-    return (f"{out.clock_time(log['at'])} {click.style(f'{level:<7}', fg=color)} "
-            f"#{log.get('attempt') or '-'} {log['message']}" + (f"  {attrs}" if attrs else ""))
+    attrs = out.attributes(log.attributes)
+    return (f"{out.clock_time(log.at)} {click.style(f'{level:<7}', fg=color)} "
+            f"#{log.attempt or '-'} {log.message}" + (f"  {attrs}" if attrs else ""))

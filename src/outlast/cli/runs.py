@@ -11,6 +11,7 @@ from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, status, table
 from outlast.cli.render import RUN_HEADERS, log_line, run_detail, run_row
 from outlast.cli.trigger import parse_payload
+from outlast.core.records import LogLine
 from outlast.engine.statuses import RunStatus
 from outlast.sdk import calls
 
@@ -109,10 +110,11 @@ def follow_logs(client: Any, run_id: str) -> None:
     after = 0
     while True:
         final = client.runs.retrieve(run_id).is_final  # before reading: no line is missed
-        lines = client.send(calls.run_part(run_id, "logs", after))["data"]
+        data = client.send(calls.run_part(run_id, "logs", after))["data"]
+        lines = [LogLine.from_json(line) for line in data]
         for line in lines:
             click.echo(log_line(line))
-            after = max(after, int(line["id"]))
+            after = max(after, line.id)
         if final and not lines:
             return
         if not lines:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, status, table, to_json, when
 from outlast.cli.trigger import parse_payload
+from outlast.core.records import Token
 from outlast.durations import parse_duration
 
 _HEADERS = ("ID", "STATUS", "RUN", "TAGS", "TIMEOUT", "CREATED")
 
 
-def _row(token: dict[str, Any]) -> list[str]:
-    return [token["id"], status(token["status"]), token.get("run_id") or "-",
-            ",".join(token.get("tags") or []) or "-", when(token.get("timeout_at")),
-            when(token.get("created_at"))]
+def _row(token: Token) -> list[str]:
+    return [token.id, status(token.status), token.run_id or "-",
+            ",".join(token.tags) or "-", when(token.timeout_at), when(token.created_at)]
 
 
 @click.group()
@@ -52,7 +50,7 @@ def complete(token_id: str, output: str | None, url: str | None, api_key: str | 
     value = parse_payload(output)
     with client_session(url, api_key) as client:
         token = client.tokens.complete(token_id, value)
-    click.echo(f"{token['id']} {status(token['status'])}")
+    click.echo(f"{token.id} {status(token.status)}")
 
 
 @tokens.command("create")
@@ -66,4 +64,4 @@ def create(timeout: str | None, tags: tuple[str, ...], idempotency_key: str | No
     seconds = None if timeout is None else parse_duration(timeout, "timeout")
     with client_session(url, api_key) as client:
         token = client.tokens.create(seconds, list(tags), idempotency_key)
-    click.echo(to_json(token))
+    click.echo(to_json(token.to_json()))

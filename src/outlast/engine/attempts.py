@@ -26,10 +26,9 @@ from typing import Any, Literal
 
 from outlast.core.definitions import TaskDefinition
 from outlast.core.retry import Retry, retry_delay
-from outlast.engine import durable, events, transitions, waitpoints
-from outlast.engine.statuses import RunStatus
+from outlast.engine import durable, transitions, waitpoints
 from outlast.errors import InvalidTransitionError
-from outlast.jsonutil import dumps, loads
+from outlast.jsonutil import loads
 from outlast.machines import COST_PER_SECOND
 from outlast.store.protocol import Tx
 
@@ -196,37 +195,20 @@ def batchable(outcome: Outcome) -> bool:
 def record_completed(tx: Tx, outcomes: list[Outcome], now: float) -> list[Decision | None]:
     """Complete many runs with one guarded statement; None marks a stale outcome.
 
-    Same writes as ``transitions.finish`` for each run (run row, attempt row, event,
-    notification), and a waiting parent hears of it as after ``apply``.
+    Same writes as ``transitions.finish`` for each run (``transitions.complete_batch``), and
+    a waiting parent hears of it as after ``apply``.
     """
     if not outcomes:
         return []
-    written = {r["id"]: r for r in tx.all(
-        "complete_runs_logged", now=now,
-        ids=[o.run_id for o in outcomes], lease_ids=[o.lease_id for o in outcomes],
-        outputs=[dumps(o.output, "output") for o in outcomes],
-        executed=[o.executed for o in outcomes],
-        costs=[cost_of(o.machine or "", o.executed) for o in outcomes],
-        attempts=[o.attempt for o in outcomes])}
-    done = [o for o in outcomes if o.run_id in written]
-    if done and not tx.compound_writes:  # the statement could not write them
-        _log_completions(tx, done, now)
-    for o in done:
-        tx.notify(events.CHANGED_CHANNEL, o.run_id)
-        if written[o.run_id]["parent_id"] is not None:  # a parent may be waiting for it
+    parents = transitions.complete_batch(tx, [
+        transitions.Completion(o.run_id, o.lease_id, o.attempt, o.output, o.executed,
+                               cost_of(o.machine or "", o.executed))
+        for o in outcomes], now)
+    for o in outcomes:
+        if o.run_id not in parents:
+            log.info("dropped a stale outcome for run %s (attempt %s)", o.run_id, o.attempt)
+        elif parents[o.run_id] is not None:  # a parent may be waiting for it
             final = tx.one("lock_run", id=o.run_id)
             if final is not None:
                 waitpoints.on_run_final(tx, final, now)
-    for o in outcomes:
-        if o.run_id not in written:
-            log.info("dropped a stale outcome for run %s (attempt %s)", o.run_id, o.attempt)
-    return [Decision("complete") if o.run_id in written else None for o in outcomes]
-
-
-def _log_completions(tx: Tx, done: list[Outcome], now: float) -> None:
-    """Attempt rows and ``complete`` events of completed runs (same transaction)."""
-    status = RunStatus.COMPLETED.value
-    tx.many("finish_attempt", [{"run_id": o.run_id, "number": o.attempt, "status": status,
-                                "error": None, "now": now} for o in done])
-    events.append(tx, [events.event_row(o.run_id, "complete", now, status, o.attempt)
-                       for o in done])
+    return [Decision("complete") if o.run_id in parents else None for o in outcomes]

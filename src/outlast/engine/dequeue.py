@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from outlast.core.limits import Rate, opt_rate
-from outlast.engine import events, flow
-from outlast.engine.statuses import RunStatus
+from outlast.engine import flow, transitions
 from outlast.store.protocol import Row, Tx
 
 #: the environment-wide limit when none was set through the API (OUTLAST_ENV_CONCURRENCY_LIMIT)
@@ -78,27 +76,19 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
         started, retry_at = _claim_counted(tx, req, now, env_default)
         recorded = False
     started.sort(key=lambda row: _claim_order(row, now))
-    if not recorded:
-        _record_starts(tx, started, req, now)
-    for row in started:
-        tx.notify(events.CHANGED_CHANNEL, row["id"])
+    transitions.log_starts(tx, _lease(req, now), started, logged=recorded, now=now)
     resumed = sum(float(row["started_at"]) < now for row in started)
     return Claimed(started, retry_at, resumed)
 
 
 def _claim_unlimited(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
-    """The one-statement claim, from every queue or from the named ones.
+    """The one-statement claim, from every queue or from the named ones."""
+    return transitions.claim_unlimited(tx, _lease(req, now), environment=req.environment,
+                                       queues=req.queues, limit=req.capacity, now=now)
 
-    Two statements rather than one that handles both: PostgreSQL plans each claim, and a
-    branch that cannot run would cost as much planning as the one that does.
-    """
-    args: dict[str, Any] = {
-        "environment": req.environment, "now": now, "limit": req.capacity,
-        "lease_id": req.lease_id, "lease_expires_at": now + req.lease_seconds,
-        "worker_id": req.worker_id}
-    if req.queues is None:
-        return tx.all("claim_unlimited", **args)
-    return tx.all("claim_unlimited_in", queues=req.queues, **args)
+
+def _lease(req: ClaimRequest, now: float) -> transitions.Lease:
+    return transitions.Lease(req.lease_id, req.worker_id, now + req.lease_seconds)
 
 
 def _claim_order(row: Row, now: float) -> tuple[tuple[int, float], str]:
@@ -128,8 +118,7 @@ def _claim_counted(tx: Tx, req: ClaimRequest, now: float,
     retry_at = _retry_at(tx, req.environment, decided.waits, now)
     if not decided.ids:
         return [], retry_at
-    rows = tx.all("start_runs", ids=decided.ids, lease_id=req.lease_id,
-                  lease_expires_at=now + req.lease_seconds, worker_id=req.worker_id, now=now)
+    rows = transitions.start_runs(tx, _lease(req, now), decided.ids, now)
     _log_rated_starts(tx, req.environment, rows, queues, now)
     return rows, retry_at
 
@@ -276,20 +265,3 @@ def _log_rated_starts(tx: Tx, env: str, rows: list[Row], queues: dict[str, flow.
     if log:
         tx.many("insert_queue_start", log)
 
-
-def _record_starts(tx: Tx, started: list[Row], req: ClaimRequest, now: float) -> None:
-    """Each started run's attempt row and ``start_attempt`` event (``claim_unlimited``
-    writes them itself on PostgreSQL)."""
-    if not started:
-        return
-    attempts: list[dict[str, Any]] = []
-    evts: list[dict[str, Any]] = []
-    for row in started:
-        attempts.append({
-            "run_id": row["id"], "number": row["attempt_count"], "lease_id": req.lease_id,
-            "worker_id": req.worker_id, "machine": row["machine"], "started_at": now,
-        })
-        evts.append(events.event_row(row["id"], "start_attempt", now, RunStatus.EXECUTING.value,
-                                     row["attempt_count"], worker_id=req.worker_id))
-    tx.many("insert_attempt", attempts)
-    events.append(tx, evts)

@@ -8,25 +8,14 @@ that it must suspend until the wait completes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from outlast.core.definitions import TaskDefinition
+from outlast.core.durable_requests import Op as Op  # where a request's answer goes
 from outlast.engine import journal, transitions, waitpoints
 from outlast.engine.triggering import NewRun, trigger_many
 from outlast.errors import ConflictError, ValidationError
 from outlast.store.protocol import Row, Tx
-
-
-@dataclass(frozen=True)
-class Op:
-    """Who asks (run and lease) and where in the journal the answer goes."""
-
-    run_id: str
-    lease_id: str
-    seq: int
-    kind: str
-    name: str
 
 
 def done(result: Any) -> dict[str, Any]:

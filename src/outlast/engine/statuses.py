@@ -34,7 +34,8 @@ FINAL: frozenset[RunStatus] = frozenset(
 ACTIVE: frozenset[RunStatus] = frozenset(set(RunStatus) - FINAL)
 
 #: Every allowed change, by name. ``engine/transitions.py`` applies exactly these;
-#: each guarded UPDATE uses the ``from`` set below in its ``WHERE status IN (...)``.
+#: each guarded UPDATE uses the ``from`` set below in its ``WHERE status IN (...)``
+#: (``transitions.QUERIES`` names the queries; a test checks their SQL against this table).
 TRANSITIONS: dict[str, tuple[frozenset[RunStatus], RunStatus | None]] = {
     # name: (from statuses, to status; None = decided by the transition)
     "enqueue_delayed": (frozenset({S.DELAYED}), S.QUEUED),

@@ -4,19 +4,59 @@ One function per change of status. Each runs a guarded UPDATE (``WHERE status IN
 (allowed) [AND lease_id = the attempt's lease]``), appends the run event in the same
 transaction, and raises ``InvalidTransitionError`` when zero rows changed: a stale
 attempt (its lease was taken over) or a run already final never passes silently.
+
+The batch changes (a claim starting many runs, many completions in one statement,
+resuming the runs a batch of waits settled) answer with the rows they changed instead:
+in a batch, a run another process got to first is an expected answer, not an error, and
+one stale row must not undo the others. Their statements stay one per batch; the claim's
+are the hottest writes of the platform.
+
+``QUERIES`` names every query that changes a run's status and the transitions it applies;
+the ``from`` statuses of each are declared once, in ``statuses.TRANSITIONS``. A test reads
+the SQL of both dialects and checks each query's guard and target against that table, and
+that no other module runs these queries.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from outlast.engine import announce, events
 from outlast.engine.statuses import TRANSITIONS, RunStatus
 from outlast.errors import InvalidTransitionError
 from outlast.jsonutil import dumps
-from outlast.store.protocol import Tx
+from outlast.store.protocol import Row, Tx
 
 S = RunStatus
+
+#: query name → the transitions it applies. The query's ``WHERE … status`` guard is their
+#: ``from`` set and its ``SET status`` their target (a parameter where they differ).
+QUERIES: dict[str, tuple[str, ...]] = {
+    "claim_unlimited": ("start_attempt",),
+    "claim_unlimited_in": ("start_attempt",),
+    "start_runs": ("start_attempt",),
+    "finish_run": ("complete", "fail", "crash", "time_out", "system_failure"),
+    "complete_runs": ("complete",),
+    "complete_runs_logged": ("complete",),
+    "requeue_run": ("retry", "release"),
+    "suspend_run": ("suspend",),
+    "resume_run": ("resume",),
+    "resume_settled_runs": ("resume",),
+    "enqueue_delayed": ("enqueue_delayed",),
+    "end_waiting_run": ("cancel", "expire"),
+    "reschedule_run": ("reschedule",),
+}
+
+#: queries that write an attempt row (its status moves only with its run's, so these run
+#: only here too); some of ``QUERIES`` write attempt rows as well, on PostgreSQL
+ATTEMPT_QUERIES: tuple[str, ...] = ("insert_attempt", "finish_attempt", "cancel_attempts")
+
+
+def _applies(query: str, transition: str) -> None:
+    """A query whose guard or target is a parameter applies only its own transitions."""
+    if transition not in QUERIES[query]:
+        raise ValueError(f"{query} applies {', '.join(QUERIES[query])}, not {transition!r}")
 
 
 def _guard(changed: int, run_id: str, transition: str) -> None:
@@ -43,7 +83,8 @@ def finish(
     hook: str | None = None,
     cost: float = 0.0,
 ) -> None:
-    """End an executing run for good: complete, fail, crash or time_out."""
+    """End an executing run for good: complete, fail, crash, time_out or system_failure."""
+    _applies("finish_run", transition)
     status = TRANSITIONS[transition][1]
     assert status is not None
     changed = tx.run(
@@ -82,6 +123,7 @@ def requeue(
     attempt_status: str = "FAILED",
 ) -> None:
     """Put an executing run back in its queue: a retry, or a hand-back on shutdown."""
+    _applies("requeue_run", transition)
     changed = tx.run(
         "requeue_run",
         id=run_id,
@@ -116,6 +158,7 @@ def end_inactive(
     hook: str | None = None,
 ) -> None:
     """End a run that no attempt holds (cancel, expire), or cancel an executing one."""
+    _applies("end_waiting_run", transition)
     from_statuses, status = TRANSITIONS[transition]
     assert status is not None
     changed = tx.run(
@@ -205,3 +248,98 @@ def resume_settled(tx: Tx, run_ids: list[str], now: float) -> list[str]:
         tx.notify(events.QUEUED_CHANNEL, run_id)
         tx.notify(events.CHANGED_CHANNEL, run_id)
     return resumed
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Whom a claim starts runs for: the attempts' lease, their worker, when it runs out."""
+
+    lease_id: str
+    worker_id: str
+    expires_at: float
+
+
+def claim_unlimited(
+    tx: Tx, lease: Lease, *, environment: str, queues: list[str] | None, limit: int, now: float
+) -> list[Row]:
+    """QUEUED → EXECUTING (``start_attempt``) for up to ``limit`` runs, picked and started by
+    one statement, from every queue or from the named ones; ``log_starts`` then finishes
+    the change.
+
+    The answer also carries ``limited_queues`` (> 0: a queue or the environment has a limit
+    and nothing was claimed on purpose). On PostgreSQL the statement writes the attempt
+    rows and events too. Two statements rather than one that handles both: PostgreSQL
+    plans each claim, and a branch that cannot run would cost as much planning as the one
+    that does.
+    """
+    args: dict[str, Any] = {
+        "environment": environment, "now": now, "limit": limit, "lease_id": lease.lease_id,
+        "lease_expires_at": lease.expires_at, "worker_id": lease.worker_id}
+    if queues is None:
+        return tx.all("claim_unlimited", **args)
+    return tx.all("claim_unlimited_in", queues=queues, **args)
+
+
+def start_runs(tx: Tx, lease: Lease, ids: list[str], now: float) -> list[Row]:
+    """QUEUED → EXECUTING (``start_attempt``) for the runs a counted claim chose, in one
+    statement guarded on ``QUEUED``; returns the rows it started. ``log_starts`` then
+    finishes the change."""
+    return tx.all("start_runs", ids=ids, lease_id=lease.lease_id,
+                  lease_expires_at=lease.expires_at, worker_id=lease.worker_id, now=now)
+
+
+def log_starts(tx: Tx, lease: Lease, started: list[Row], *, logged: bool, now: float) -> None:
+    """The rest of ``start_attempt`` for runs a claim started: each one's attempt row and
+    event (in the order given, the claim's), unless its statement ``logged`` them already
+    (``claim_unlimited`` on PostgreSQL), and the realtime notification."""
+    if started and not logged:
+        attempts: list[dict[str, Any]] = []
+        evts: list[dict[str, Any]] = []
+        for row in started:
+            attempts.append({
+                "run_id": row["id"], "number": row["attempt_count"], "lease_id": lease.lease_id,
+                "worker_id": lease.worker_id, "machine": row["machine"], "started_at": now,
+            })
+            evts.append(events.event_row(row["id"], "start_attempt", now, S.EXECUTING.value,
+                                         row["attempt_count"], worker_id=lease.worker_id))
+        tx.many("insert_attempt", attempts)
+        events.append(tx, evts)
+    for row in started:
+        tx.notify(events.CHANGED_CHANNEL, row["id"])
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One attempt that returned, for ``complete_batch``."""
+
+    run_id: str
+    lease_id: str
+    attempt: int
+    output: Any
+    executed: float
+    cost: float
+
+
+def complete_batch(tx: Tx, done: list[Completion], now: float) -> dict[str, str | None]:
+    """``finish`` with ``complete`` for many runs in one statement, each row still guarded
+    by its own lease. Returns the parent id (or None) of each run it completed; a run
+    missing from the answer was stale (its lease moved on) and nothing was written for it.
+    """
+    if not done:
+        return {}
+    written = {r["id"]: r for r in tx.all(
+        "complete_runs_logged", now=now,
+        ids=[c.run_id for c in done], lease_ids=[c.lease_id for c in done],
+        outputs=[dumps(c.output, "output") for c in done],
+        executed=[c.executed for c in done], costs=[c.cost for c in done],
+        attempts=[c.attempt for c in done])}
+    completed = [c for c in done if c.run_id in written]
+    if completed and not tx.compound_writes:  # the statement could not write them
+        status = S.COMPLETED.value
+        tx.many("finish_attempt", [{"run_id": c.run_id, "number": c.attempt, "status": status,
+                                    "error": None, "now": now} for c in completed])
+        events.append(tx, [events.event_row(c.run_id, "complete", now, status, c.attempt)
+                           for c in completed])
+    for c in completed:
+        tx.notify(events.CHANGED_CHANNEL, c.run_id)
+    return {c.run_id: written[c.run_id]["parent_id"] for c in completed}

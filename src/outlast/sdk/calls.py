@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from outlast.core.options import parse_options
+from outlast.core.params import MetadataOperation, RunFilters, TokenFilters, check_keywords
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
 
@@ -108,6 +109,12 @@ def list_runs(
     return Call("GET", "/runs", query=query)
 
 
+def runs_page(filters: RunFilters) -> Call:
+    """``runs.list(**filters)``: an unknown filter is a TypeError that names it."""
+    check_keywords(filters, RunFilters, "runs.list")
+    return list_runs(**filters)
+
+
 def run_action(run_id: str, action: str, body: Any = None) -> Call:
     return Call("POST", f"/runs/{_seg(run_id)}/{action}", body or {})
 
@@ -117,7 +124,7 @@ def reschedule(run_id: str, delay: Any) -> Call:
 
 
 def update_metadata(run_id: str, values: Mapping[str, Any] | None,
-                    operations: Iterable[Mapping[str, Any]] | None) -> Call:
+                    operations: Iterable[MetadataOperation] | None) -> Call:
     body: dict[str, Any] = {}
     if values:
         body["set"] = dict(values)
@@ -148,6 +155,11 @@ def token_complete(token_id: str, output: Any) -> Call:
 
 def token_retrieve(token_id: str) -> Call:
     return Call("GET", f"/waitpoints/tokens/{_seg(token_id)}")
+
+
+def tokens_page(filters: TokenFilters) -> Call:
+    check_keywords(filters, TokenFilters, "tokens.list")
+    return token_list(**filters)
 
 
 def token_list(status: str | None = None, tag: str | None = None, run_id: str | None = None,

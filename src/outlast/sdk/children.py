@@ -4,9 +4,11 @@ a failed child never raises in the parent until ``unwrap()``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from outlast.core.durable_requests import ChildRun, Op, Trigger
 from outlast.errors import TaskRunFailed
 from outlast.sdk.calls import options_json
 from outlast.sdk.durable import DurableRun, SuspendRun, active
@@ -32,33 +34,30 @@ class TaskRunResult:
         return self.output
 
 
-def item(task_id: str, payload: Any, options: dict[str, Any] | None) -> dict[str, Any]:
-    return {"task": task_id, "payload": payload, "options": options_json(options)}
+def item(task_id: str, payload: Any, options: Mapping[str, Any] | None) -> ChildRun:
+    return ChildRun(task_id, payload, options_json(options))
 
 
-def trigger(items: list[dict[str, Any]], name: str) -> list[str]:
+def trigger(items: list[ChildRun], name: str) -> list[str]:
     """Trigger runs from inside a task, once per run whatever the replays."""
     run = active("trigger inside a task")
 
-    def fresh(seq: int) -> Any:
-        return run.op("trigger", seq, "trigger", name, items=items, wait=False,
-                      batch=False)["result"]
+    def fresh(at: Op) -> Any:
+        return run.ask(Trigger(at, items, wait=False, batch=False))["result"]
 
     return list(run.call("trigger", name, fresh)["ids"])
 
 
-def trigger_and_wait(items: list[dict[str, Any]], name: str, batch: bool) -> Any:
+def trigger_and_wait(items: list[ChildRun], name: str, batch: bool) -> Any:
     run = active("trigger_and_wait")
-    result = run.call("trigger_wait", name, lambda seq: _trigger_wait(run, seq, name, items,
-                                                                      batch))
+    result = run.call("trigger_wait", name, lambda at: _trigger_wait(run, at, items, batch))
     if batch:
         return [TaskRunResult.from_dict(r) for r in result]
     return TaskRunResult.from_dict(result)
 
 
-def _trigger_wait(run: DurableRun, seq: int, name: str, items: list[dict[str, Any]],
-                  batch: bool) -> Any:
-    answer = run.op("trigger", seq, "trigger_wait", name, items=items, wait=True, batch=batch)
+def _trigger_wait(run: DurableRun, at: Op, items: list[ChildRun], batch: bool) -> Any:
+    answer = run.ask(Trigger(at, items, wait=True, batch=batch))
     if answer.get("done"):
         return answer["result"]
-    raise SuspendRun(f"waiting for child runs at #{seq}")
+    raise SuspendRun(f"waiting for child runs at #{at.seq}")

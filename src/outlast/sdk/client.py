@@ -18,6 +18,17 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import Unpack
+
+from outlast.core.params import (
+    BatchItem,
+    MetadataOperation,
+    RunFilters,
+    TaskBatchItem,
+    TokenFilters,
+    TriggerParams,
+)
+from outlast.core.records import AttemptRecord, JournalEntry, LogLine, RunEvent, TaskRecord, Token
 from outlast.errors import ConfigError
 from outlast.sdk import calls, realtime
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
@@ -44,30 +55,36 @@ def _batch(data: dict[str, Any], client: Client | None) -> BatchHandle:
 
 RunList = list[Run]
 TagList = list[str]
-DictList = list[dict[str, Any]]
 HandleList = list[AsyncRunHandle]
+Json = dict[str, Any]
+Events = list[RunEvent]
+Logs = list[LogLine]
+Attempts = list[AttemptRecord]
+Journal = list[JournalEntry]
+Tokens = list[Token]
 
 
 class _Tasks:
     def __init__(self, client: Client) -> None:
         self._c = client
 
-    def trigger(self, task_id: str, payload: Any = None, **options: Any) -> RunHandle:
+    def trigger(self, task_id: str, payload: Any = None,
+                **options: Unpack[TriggerParams]) -> RunHandle:
         return _handle(self._c.send(calls.trigger(task_id, payload, options)), self._c)
 
-    def batch_trigger(self, task_id: str, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
+    def batch_trigger(self, task_id: str, items: Iterable[BatchItem]) -> BatchHandle:
         body = calls.batch_items(items, with_task=False)
         return _batch(self._c.send(calls.batch_trigger(task_id, body)), self._c)
 
-    def list(self) -> DictList:
-        return list(self._c.send(calls.Call("GET", "/tasks"))["data"])
+    def list(self) -> list[TaskRecord]:
+        return [TaskRecord.from_json(t) for t in self._c.send(calls.Call("GET", "/tasks"))["data"]]
 
 
 class _Batch:
     def __init__(self, client: Client) -> None:
         self._c = client
 
-    def trigger(self, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
+    def trigger(self, items: Iterable[TaskBatchItem]) -> BatchHandle:
         body = calls.batch_items(items, with_task=True)
         return _batch(self._c.send(calls.batch_many(body)), self._c)
 
@@ -79,13 +96,13 @@ class _Runs:
     def retrieve(self, run_id: str) -> Run:
         return Run.from_record(self._c.send(calls.retrieve(run_id)))
 
-    def list(self, **filters: Any) -> RunList:
+    def list(self, **filters: Unpack[RunFilters]) -> RunList:
         """One page of runs, newest first (``limit``, ``cursor`` and filters as in the API)."""
-        data = self._c.send(calls.list_runs(**filters))
+        data = self._c.send(calls.runs_page(filters))
         return [Run.from_record(r) for r in data["data"]]
 
-    def page(self, **filters: Any) -> tuple[RunList, str | None]:
-        data = self._c.send(calls.list_runs(**filters))
+    def page(self, **filters: Unpack[RunFilters]) -> tuple[RunList, str | None]:
+        data = self._c.send(calls.runs_page(filters))
         return [Run.from_record(r) for r in data["data"]], data["next_cursor"]
 
     def cancel(self, run_id: str) -> Run:
@@ -99,7 +116,7 @@ class _Runs:
         return Run.from_record(self._c.send(calls.reschedule(run_id, delay)))
 
     def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
-                        operations: Iterable[Mapping[str, Any]] | None = None
+                        operations: Iterable[MetadataOperation] | None = None
                         ) -> dict[str, Any]:
         """Set the keys of ``values``, then apply ``operations`` (``{"op": "increment",
         "key": "n", "value": 1}``; ops: set, delete, increment, decrement, append) in one
@@ -123,18 +140,22 @@ class _Runs:
                 raise TimeoutError(f"run {run_id} is still {run.status} after {timeout}s")
             time.sleep(interval)
 
-    def events(self, run_id: str) -> DictList:
-        return list(self._c.send(calls.run_part(run_id, "events"))["data"])
+    def events(self, run_id: str) -> Events:
+        return [RunEvent.from_json(e) for e in self._part(run_id, "events")]
 
-    def logs(self, run_id: str) -> DictList:
-        return list(self._c.send(calls.run_part(run_id, "logs"))["data"])
+    def logs(self, run_id: str) -> Logs:
+        return [LogLine.from_json(line) for line in self._part(run_id, "logs")]
 
-    def attempts(self, run_id: str) -> DictList:
-        return list(self._c.send(calls.run_part(run_id, "attempts"))["data"])
+    def attempts(self, run_id: str) -> Attempts:
+        return [AttemptRecord.from_json(a) for a in self._part(run_id, "attempts")]
 
-    def journal(self, run_id: str) -> DictList:
+    def journal(self, run_id: str) -> Journal:
         """The run's durable operations and their recorded results."""
-        return list(self._c.send(calls.run_part(run_id, "journal"))["data"])
+        return [JournalEntry.from_json(e) for e in self._part(run_id, "journal")]
+
+    def _part(self, run_id: str, part: str) -> Iterable[Json]:
+        data: Iterable[Json] = self._c.send(calls.run_part(run_id, part))["data"]
+        return data
 
     def subscribe(self, run_id: str | None = None, *, tag: str | None = None) -> Iterator[Run]:
         """A snapshot of the run on every status, metadata or tag change, until it is
@@ -153,17 +174,19 @@ class _Tokens:
         self._c = client
 
     def create(self, timeout: float | None = None, tags: list[str] | None = None,
-               idempotency_key: str | None = None) -> dict[str, Any]:
-        return dict(self._c.send(calls.token_create(timeout, tags or [], idempotency_key)))
+               idempotency_key: str | None = None) -> Token:
+        """The same ``Token`` as ``wait.create_token`` returns outside a run."""
+        return Token.from_json(self._c.send(
+            calls.token_create(timeout, tags or [], idempotency_key)))
 
-    def complete(self, token_id: str, output: Any = None) -> dict[str, Any]:
-        return dict(self._c.send(calls.token_complete(token_id, output)))
+    def complete(self, token_id: str, output: Any = None) -> Token:
+        return Token.from_json(self._c.send(calls.token_complete(token_id, output)))
 
-    def retrieve(self, token_id: str) -> dict[str, Any]:
-        return dict(self._c.send(calls.token_retrieve(token_id)))
+    def retrieve(self, token_id: str) -> Token:
+        return Token.from_json(self._c.send(calls.token_retrieve(token_id)))
 
-    def list(self, **filters: Any) -> DictList:
-        return list(self._c.send(calls.token_list(**filters))["data"])
+    def list(self, **filters: Unpack[TokenFilters]) -> Tokens:
+        return [Token.from_json(t) for t in self._c.send(calls.tokens_page(filters))["data"]]
 
 
 class _Auth:
@@ -240,10 +263,11 @@ class _AsyncTasks:
     def __init__(self, client: AsyncClient) -> None:
         self._c = client
 
-    async def trigger(self, task_id: str, payload: Any = None, **options: Any) -> AsyncRunHandle:
+    async def trigger(self, task_id: str, payload: Any = None,
+                      **options: Unpack[TriggerParams]) -> AsyncRunHandle:
         return _ahandle(await self._c.send(calls.trigger(task_id, payload, options)), self._c)
 
-    async def batch_trigger(self, task_id: str, items: Iterable[Mapping[str, Any]]) -> HandleList:
+    async def batch_trigger(self, task_id: str, items: Iterable[BatchItem]) -> HandleList:
         body = calls.batch_items(items, with_task=False)
         data = await self._c.send(calls.batch_trigger(task_id, body))
         return [_ahandle(r, self._c) for r in data["runs"]]
@@ -253,7 +277,7 @@ class _AsyncBatch:
     def __init__(self, client: AsyncClient) -> None:
         self._c = client
 
-    async def trigger(self, items: Iterable[Mapping[str, Any]]) -> HandleList:
+    async def trigger(self, items: Iterable[TaskBatchItem]) -> HandleList:
         data = await self._c.send(calls.batch_many(calls.batch_items(items, with_task=True)))
         return [_ahandle(r, self._c) for r in data["runs"]]
 
@@ -265,8 +289,8 @@ class _AsyncRuns:
     async def retrieve(self, run_id: str) -> Run:
         return Run.from_record(await self._c.send(calls.retrieve(run_id)))
 
-    async def list(self, **filters: Any) -> RunList:
-        data = await self._c.send(calls.list_runs(**filters))
+    async def list(self, **filters: Unpack[RunFilters]) -> RunList:
+        data = await self._c.send(calls.runs_page(filters))
         return [Run.from_record(r) for r in data["data"]]
 
     async def cancel(self, run_id: str) -> Run:
@@ -280,7 +304,7 @@ class _AsyncRuns:
         return Run.from_record(await self._c.send(calls.reschedule(run_id, delay)))
 
     async def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
-                              operations: Iterable[Mapping[str, Any]] | None = None
+                              operations: Iterable[MetadataOperation] | None = None
                               ) -> dict[str, Any]:
         call = calls.update_metadata(run_id, values, operations)
         return dict((await self._c.send(call))["metadata"])
@@ -312,17 +336,19 @@ class _AsyncTokens:
         self._c = client
 
     async def create(self, timeout: float | None = None, tags: list[str] | None = None,
-                     idempotency_key: str | None = None) -> dict[str, Any]:
-        return dict(await self._c.send(calls.token_create(timeout, tags or [], idempotency_key)))
+                     idempotency_key: str | None = None) -> Token:
+        return Token.from_json(await self._c.send(
+            calls.token_create(timeout, tags or [], idempotency_key)))
 
-    async def complete(self, token_id: str, output: Any = None) -> dict[str, Any]:
-        return dict(await self._c.send(calls.token_complete(token_id, output)))
+    async def complete(self, token_id: str, output: Any = None) -> Token:
+        return Token.from_json(await self._c.send(calls.token_complete(token_id, output)))
 
-    async def retrieve(self, token_id: str) -> dict[str, Any]:
-        return dict(await self._c.send(calls.token_retrieve(token_id)))
+    async def retrieve(self, token_id: str) -> Token:
+        return Token.from_json(await self._c.send(calls.token_retrieve(token_id)))
 
-    async def list(self, **filters: Any) -> DictList:
-        return list((await self._c.send(calls.token_list(**filters)))["data"])
+    async def list(self, **filters: Unpack[TokenFilters]) -> Tokens:
+        data = await self._c.send(calls.tokens_page(filters))
+        return [Token.from_json(t) for t in data["data"]]
 
 
 class _AsyncAuth:

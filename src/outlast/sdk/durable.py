@@ -10,6 +10,9 @@ The database's trouble never reaches task code as an exception it could take for
 own: a ``PlatformUnavailableError`` answer is waited out and asked again (``patiently``),
 and when the worker says to give up, ``HandBack`` (a ``BaseException``, like
 ``SuspendRun``) ends the attempt, which goes back to the queue uncharged.
+
+Each operation travels as one typed request (``outlast.core.durable_requests``); the runtime
+answers it by its type.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from outlast.core.durable_requests import DurableRequest, Op, ReadJournal
 from outlast.errors import OutlastError, PlatformUnavailableError
 from outlast.observability import span
 
@@ -58,7 +62,10 @@ class HandBack(BaseException):  # noqa: N818 - a control-flow signal, not an err
 
 
 class Runtime(Protocol):
-    def __call__(self, op: str, args: dict[str, Any]) -> Any: ...
+    """Answers an attempt's durable requests: the worker over the child's pipe, or the
+    engine itself in ``outlast.testing``."""
+
+    def __call__(self, request: DurableRequest) -> Any: ...
 
 
 T = TypeVar("T")
@@ -77,8 +84,8 @@ def patiently(ask: Callable[[], T], pause: Callable[[float], None] = time.sleep)
 
 
 def _patient(runtime: Runtime) -> Runtime:
-    def ask(op: str, args: dict[str, Any]) -> Any:
-        return patiently(lambda: runtime(op, args))
+    def ask(request: DurableRequest) -> Any:
+        return patiently(lambda: runtime(request))
 
     return ask
 
@@ -101,7 +108,7 @@ class DurableRun:
         self.lease_id = lease_id
         self.attempt = attempt
         self.environment = environment
-        self.runtime: Runtime = _patient(runtime)
+        self.ask: Runtime = _patient(runtime)
         #: given when the worker read it with the claim; else loaded on first use
         self._journal: dict[int, Entry] | None = None if journal is None else _index(journal)
         self._seq = 0
@@ -109,29 +116,30 @@ class DurableRun:
 
     def _entries(self) -> dict[int, Entry]:
         if self._journal is None:  # loaded on first use: plain tasks never pay for it
-            rows = self.runtime("journal", {"run_id": self.run_id, "lease_id": self.lease_id})
+            rows = self.ask(ReadJournal(self.run_id, self.lease_id))
             self._journal = _index(rows)
         return self._journal
 
-    def call(self, kind: str, name: str, fresh: Callable[[int], Any]) -> Any:
-        """Run one durable operation: replay it from the journal, or ``fresh(seq)``."""
+    def call(self, kind: str, name: str, fresh: Callable[[Op], Any]) -> Any:
+        """Run one durable operation: replay it from the journal, or ``fresh(at)``, where
+        ``at`` is the place its request writes (this run, lease, sequence, kind and name)."""
         seq, entry = self._take(kind, name)
         try:
             if entry is not None:
                 return _recorded(entry, seq)
             with span(f"outlast.{kind}", operation=name, seq=seq, run_id=self.run_id):
-                return fresh(seq)
+                return fresh(Op(self.run_id, self.lease_id, seq, kind, name))
         finally:
             self._busy.release()
 
-    async def acall(self, kind: str, name: str, fresh: Callable[[int], Awaitable[Any]]) -> Any:
+    async def acall(self, kind: str, name: str, fresh: Callable[[Op], Awaitable[Any]]) -> Any:
         """``call`` for asyncio code; a second operation while one is awaited is an error."""
         seq, entry = self._take(kind, name)
         try:
             if entry is not None:
                 return _recorded(entry, seq)
             with span(f"outlast.{kind}", operation=name, seq=seq, run_id=self.run_id):
-                return await fresh(seq)
+                return await fresh(Op(self.run_id, self.lease_id, seq, kind, name))
         finally:
             self._busy.release()
 
@@ -156,11 +164,6 @@ class DurableRun:
             self._busy.release()
             raise
         return seq, entry
-
-    def op(self, op: str, seq: int, kind: str, name: str, **args: Any) -> Any:
-        """Ask the runtime for a durable write at ``seq``."""
-        return self.runtime(op, {"run_id": self.run_id, "lease_id": self.lease_id, "seq": seq,
-                                 "kind": kind, "name": name, **args})
 
 
 def _recorded(entry: Entry, seq: int) -> Any:

@@ -9,6 +9,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
+from typing_extensions import Unpack
+
+from outlast.core.durable_requests import ChildRun
+from outlast.core.params import (
+    BatchItem,
+    MetadataOperation,
+    RunFilters,
+    TaskBatchItem,
+    TriggerParams,
+)
+from outlast.core.records import LogLine, RunEvent
 from outlast.errors import ValidationError
 from outlast.sdk import children
 from outlast.sdk.children import TaskRunResult
@@ -18,47 +29,49 @@ from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 
 RunList = list[Run]
 TagList = list[str]
-DictList = list[dict[str, Any]]
 HandleList = list[AsyncRunHandle]
+Logs = list[LogLine]
+Events = list[RunEvent]
 
 
 class _TasksFacade:
-    def trigger(self, task_id: str, payload: Any = None, **options: Any) -> RunHandle:
+    def trigger(self, task_id: str, payload: Any = None,
+                **options: Unpack[TriggerParams]) -> RunHandle:
         if current_run.get() is not None:  # inside a task: durable, once per run
             [run_id] = children.trigger([children.item(task_id, payload, options)], task_id)
             return RunHandle(id=run_id, task=task_id)
         return default_client().tasks.trigger(task_id, payload, **options)
 
     def trigger_and_wait(self, task_id: str, payload: Any = None,
-                         **options: Any) -> TaskRunResult:
+                         **options: Unpack[TriggerParams]) -> TaskRunResult:
         result: TaskRunResult = children.trigger_and_wait(
             [children.item(task_id, payload, options)], task_id, batch=False)
         return result
 
     async def trigger_async(self, task_id: str, payload: Any = None,
-                            **options: Any) -> AsyncRunHandle:
+                            **options: Unpack[TriggerParams]) -> AsyncRunHandle:
         return await default_async_client().tasks.trigger(task_id, payload, **options)
 
-    def batch_trigger(self, task_id: str, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
+    def batch_trigger(self, task_id: str, items: Iterable[BatchItem]) -> BatchHandle:
         return default_client().tasks.batch_trigger(task_id, items)
 
 
 class _BatchFacade:
-    def trigger(self, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
+    def trigger(self, items: Iterable[TaskBatchItem]) -> BatchHandle:
         if current_run.get() is not None:
             batch = _items(items)
             ids = children.trigger(batch, "batch")
-            return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=b["task"])
+            return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=b.task)
                                                   for i, b in zip(ids, batch, strict=True)])
         return default_client().batch.trigger(items)
 
-    def trigger_and_wait(self, items: Iterable[Mapping[str, Any]]) -> list[TaskRunResult]:
+    def trigger_and_wait(self, items: Iterable[TaskBatchItem]) -> list[TaskRunResult]:
         """Inside a task: runs of several tasks, waited for together; results in order."""
         results: list[TaskRunResult] = children.trigger_and_wait(_items(items), "batch",
                                                                  batch=True)
         return results
 
-    async def trigger_async(self, items: Iterable[Mapping[str, Any]]) -> HandleList:
+    async def trigger_async(self, items: Iterable[TaskBatchItem]) -> HandleList:
         return await default_async_client().batch.trigger(items)
 
 
@@ -69,10 +82,10 @@ class _RunsFacade:
     async def retrieve_async(self, run_id: str) -> Run:
         return await default_async_client().runs.retrieve(run_id)
 
-    def list(self, **filters: Any) -> RunList:
+    def list(self, **filters: Unpack[RunFilters]) -> RunList:
         return default_client().runs.list(**filters)
 
-    async def list_async(self, **filters: Any) -> RunList:
+    async def list_async(self, **filters: Unpack[RunFilters]) -> RunList:
         return await default_async_client().runs.list(**filters)
 
     def cancel(self, run_id: str) -> Run:
@@ -88,13 +101,13 @@ class _RunsFacade:
         return default_client().runs.reschedule(run_id, delay)
 
     def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
-                        operations: Iterable[Mapping[str, Any]] | None = None
+                        operations: Iterable[MetadataOperation] | None = None
                         ) -> dict[str, Any]:
         """Update any unfinished run's metadata from outside it (see ``Client.runs``)."""
         return default_client().runs.update_metadata(run_id, values, operations=operations)
 
     async def update_metadata_async(self, run_id: str, values: Mapping[str, Any] | None = None,
-                                    *, operations: Iterable[Mapping[str, Any]] | None = None
+                                    *, operations: Iterable[MetadataOperation] | None = None
                                     ) -> dict[str, Any]:
         return await default_async_client().runs.update_metadata(run_id, values,
                                                                  operations=operations)
@@ -112,10 +125,10 @@ class _RunsFacade:
     async def poll_async(self, run_id: str, timeout: float = 60.0, interval: float = 0.2) -> Run:
         return await default_async_client().runs.poll(run_id, timeout=timeout, interval=interval)
 
-    def logs(self, run_id: str) -> DictList:
+    def logs(self, run_id: str) -> Logs:
         return default_client().runs.logs(run_id)
 
-    def events(self, run_id: str) -> DictList:
+    def events(self, run_id: str) -> Events:
         return default_client().runs.events(run_id)
 
     def subscribe(self, run_id: str | None = None, *, tag: str | None = None) -> Iterator[Run]:
@@ -134,7 +147,7 @@ class _RunsFacade:
         return default_async_client().runs.stream(run_id, key)
 
 
-def _items(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _items(items: Iterable[TaskBatchItem]) -> list[ChildRun]:
     out = []
     for entry in items:
         task_id = entry.get("task")

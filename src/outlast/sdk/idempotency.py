@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
+from outlast.core.durable_requests import Record
 from outlast.errors import ValidationError
 from outlast.sdk.durable import current_run
 
@@ -32,8 +33,7 @@ class _IdempotencyKeys:
         value = _digest([scope, *owner, *parts])
         name = ":".join(parts)
         return str(run.call("idempotency_key", name,
-                            lambda seq: run.op("record", seq, "idempotency_key", name,
-                                               result=value)["result"]))
+                            lambda at: run.ask(Record(at, value))["result"]))
 
 
 def _digest(parts: list[str]) -> str:

@@ -31,21 +31,20 @@ import asyncio
 import copy
 from typing import Any
 
+from outlast.core.durable_requests import UpdateMetadata, UpdateRelatedMetadata
 from outlast.sdk.durable import active
 from outlast.sdk.logger import logger
 
 
 def _update(what: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
     run = active(f"metadata.{what}")
-    result: dict[str, Any] = run.runtime("metadata", {"run_id": run.run_id,
-                                                      "lease_id": run.lease_id, "ops": ops})
+    result: dict[str, Any] = run.ask(UpdateMetadata(run.run_id, run.lease_id, ops))
     return result
 
 
 def _update_related(target: str, what: str, ops: list[dict[str, Any]]) -> None:
     run = active(f"metadata.{target}.{what}")
-    done: dict[str, Any] = run.runtime("related_metadata", {
-        "run_id": run.run_id, "lease_id": run.lease_id, "ops": ops, "target": target})
+    done: dict[str, Any] = run.ask(UpdateRelatedMetadata(run.run_id, run.lease_id, ops, target))
     if done["run_id"] != run.run_id and not done["applied"]:
         logger.warning(f"metadata.{target}.{what}: the {target} run {done['run_id']} has "
                        "finished, so its metadata no longer changes; the update was skipped",

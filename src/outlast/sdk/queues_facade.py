@@ -4,7 +4,7 @@
 
     from outlast import queues
 
-    queues.list()                       # [{"name", "queued", "running", "paused", limits…}]
+    queues.list()                       # [QueueRecord(name, queued, running, paused, limits…)]
     queues.pause("api-calls")           # starts nothing new; TTLs still expire runs
     queues.resume("api-calls")
     queues.update("api-calls", concurrency_limit=10, rate_limit="100/m")
@@ -18,10 +18,11 @@ not undo it. The functions use the default client; every client has the same cal
 
 from __future__ import annotations
 
-from typing import Any
+from typing_extensions import Unpack
 
+from outlast.core.params import QueueLimits
+from outlast.core.records import EnvironmentLimit, QueueRecord
 from outlast.sdk.client import default_async_client, default_client
-from outlast.sdk.queue_client import QueueRecord
 
 __all__ = [
     "environment_limit", "list", "list_async", "pause", "pause_async", "resume", "resume_async",
@@ -64,20 +65,21 @@ async def resume_async(name: str) -> QueueRecord:
     return await default_async_client().queues.resume(name)
 
 
-def update(name: str, reset: _list[str] | None = None, **limits: Any) -> QueueRecord:
+def update(name: str, reset: _list[str] | None = None,
+           **limits: Unpack[QueueLimits]) -> QueueRecord:
     """Override limits (None: no limit); ``reset`` names overrides to drop."""
     return default_client().queues.update(name, reset, **limits)
 
 
 async def update_async(name: str, reset: _list[str] | None = None,
-                       **limits: Any) -> QueueRecord:
+                       **limits: Unpack[QueueLimits]) -> QueueRecord:
     return await default_async_client().queues.update(name, reset, **limits)
 
 
-def environment_limit() -> QueueRecord:
+def environment_limit() -> EnvironmentLimit:
     return default_client().queues.environment_limit()
 
 
-def set_environment_limit(limit: int | None) -> QueueRecord:
+def set_environment_limit(limit: int | None) -> EnvironmentLimit:
     """Cap EXECUTING runs across every queue of the environment (None: the configuration's)."""
     return default_client().queues.set_environment_limit(limit)

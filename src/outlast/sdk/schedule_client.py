@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import Unpack
+
 from outlast.core.cron import expand, zone
+from outlast.core.params import ScheduleChanges, TaskRef, check_keywords
 from outlast.errors import ValidationError
 from outlast.sdk.calls import Call, _seg
 from outlast.sdk.schedule_records import Schedule
@@ -27,7 +30,7 @@ def task_id(task: Any) -> str:
     return value
 
 
-def create(task: Any, cron: str, timezone: str = "UTC", external_id: str | None = None,
+def create(task: TaskRef, cron: str, timezone: str = "UTC", external_id: str | None = None,
            deduplication_key: str | None = None) -> Call:
     expand(cron)
     zone(timezone)
@@ -49,14 +52,15 @@ def one(schedule_id: str, method: str = "GET") -> Call:
     return Call(method, f"/schedules/{_seg(schedule_id)}")
 
 
-def update(schedule_id: str, changes: dict[str, Any]) -> Call:
+def update(schedule_id: str, changes: ScheduleChanges) -> Call:
+    check_keywords(changes, ScheduleChanges, "schedules.update")
     if "cron" in changes:
         expand(changes["cron"])
     if "timezone" in changes:
         zone(changes["timezone"])
     if "task" in changes:
         changes = {**changes, "task": task_id(changes["task"])}
-    return Call("PATCH", f"/schedules/{_seg(schedule_id)}", changes)
+    return Call("PATCH", f"/schedules/{_seg(schedule_id)}", dict(changes))
 
 
 def action(schedule_id: str, verb: str) -> Call:
@@ -72,7 +76,7 @@ class Schedules:
     def _one(self, call: Call) -> Schedule:
         return Schedule.from_record(self._c.send(call))
 
-    def create(self, task: Any, cron: str, timezone: str = "UTC",
+    def create(self, task: TaskRef, cron: str, timezone: str = "UTC",
                external_id: str | None = None, deduplication_key: str | None = None) -> Schedule:
         """A new schedule; with an existing ``deduplication_key``, that schedule updated."""
         return self._one(create(task, cron, timezone, external_id, deduplication_key))
@@ -84,7 +88,7 @@ class Schedules:
     def retrieve(self, schedule_id: str) -> Schedule:
         return self._one(one(schedule_id))
 
-    def update(self, schedule_id: str, **changes: Any) -> Schedule:
+    def update(self, schedule_id: str, **changes: Unpack[ScheduleChanges]) -> Schedule:
         """Change ``task``, ``cron``, ``timezone`` or ``external_id``."""
         return self._one(update(schedule_id, changes))
 
@@ -107,7 +111,7 @@ class AsyncSchedules:
     async def _one(self, call: Call) -> Schedule:
         return Schedule.from_record(await self._c.send(call))
 
-    async def create(self, task: Any, cron: str, timezone: str = "UTC",
+    async def create(self, task: TaskRef, cron: str, timezone: str = "UTC",
                      external_id: str | None = None,
                      deduplication_key: str | None = None) -> Schedule:
         return await self._one(create(task, cron, timezone, external_id, deduplication_key))
@@ -120,7 +124,7 @@ class AsyncSchedules:
     async def retrieve(self, schedule_id: str) -> Schedule:
         return await self._one(one(schedule_id))
 
-    async def update(self, schedule_id: str, **changes: Any) -> Schedule:
+    async def update(self, schedule_id: str, **changes: Unpack[ScheduleChanges]) -> Schedule:
         return await self._one(update(schedule_id, changes))
 
     async def activate(self, schedule_id: str) -> Schedule:

@@ -24,10 +24,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from typing_extensions import Unpack
+
 from outlast.core.cron import checked
+from outlast.core.params import ScheduleChanges
 from outlast.sdk.client import default_async_client, default_client
 from outlast.sdk.schedule_records import Schedule, ScheduledPayload
-from outlast.sdk.task import Task
+from outlast.sdk.task import Task, TaskOptions
 from outlast.sdk.task import task as plain_task
 
 __all__ = [
@@ -41,7 +44,7 @@ ScheduleList = list[Schedule]
 
 
 def task(id: str | None = None, *, cron: str, timezone: str = "UTC",
-         **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]:
+         **options: Unpack[TaskOptions]) -> Callable[[Callable[P, R]], Task[P, R]]:
     """``@task`` plus a cron schedule that fires it in ``timezone`` (an IANA name).
 
     ``cron`` has five fields (minute hour day-of-month month day-of-week) with ranges,
@@ -90,12 +93,12 @@ async def retrieve_async(schedule_id: str) -> Schedule:
     return await default_async_client().schedules.retrieve(schedule_id)
 
 
-def update(schedule_id: str, **changes: Any) -> Schedule:
+def update(schedule_id: str, **changes: Unpack[ScheduleChanges]) -> Schedule:
     """Change ``task``, ``cron``, ``timezone`` or ``external_id`` (not of declared ones)."""
     return default_client().schedules.update(schedule_id, **changes)
 
 
-async def update_async(schedule_id: str, **changes: Any) -> Schedule:
+async def update_async(schedule_id: str, **changes: Unpack[ScheduleChanges]) -> Schedule:
     return await default_async_client().schedules.update(schedule_id, **changes)
 
 

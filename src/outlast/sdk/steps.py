@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
+from outlast.core.durable_requests import Op, Record
 from outlast.core.retry import Retry, retry_delay
 from outlast.errors import AbortTaskRunError
 from outlast.jsonutil import dumps
@@ -38,9 +39,9 @@ def _run_sync(name: str, retry: Retry | None, fn: Callable[..., Any], args: Any,
         return _attempts(retry, lambda: fn(*args, **kwargs))
     run = active(f"step {name!r}")
 
-    def fresh(seq: int) -> Any:
+    def fresh(at: Op) -> Any:
         value = _check_json(name, _attempts(retry, lambda: fn(*args, **kwargs)))
-        return run.op("record", seq, KIND, name, result=value)["result"]
+        return run.ask(Record(at, value))["result"]
 
     return run.call(KIND, name, fresh)
 
@@ -51,9 +52,9 @@ async def _run_async(name: str, retry: Retry | None, fn: Callable[..., Awaitable
         return await _attempts_async(retry, lambda: fn(*args, **kwargs))
     run = active(f"step {name!r}")
 
-    async def fresh(seq: int) -> Any:
+    async def fresh(at: Op) -> Any:
         value = _check_json(name, await _attempts_async(retry, lambda: fn(*args, **kwargs)))
-        return run.op("record", seq, KIND, name, result=value)["result"]
+        return run.ask(Record(at, value))["result"]
 
     return await run.acall(KIND, name, fresh)
 

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterable, Iterable
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from outlast.core.durable_requests import AppendStream
 from outlast.jsonutil import dumps
 from outlast.sdk.durable import DurableRun, HandBack, active
 
@@ -67,9 +68,7 @@ class _Writer:
                     self._timer.cancel()
                     self._timer = None
             for key, chunks in batch.items():
-                self.run.runtime("stream_append", {"run_id": self.run.run_id,
-                                                   "lease_id": self.run.lease_id,
-                                                   "key": key, "chunks": chunks})
+                self.run.ask(AppendStream(self.run.run_id, self.run.lease_id, key, chunks))
 
     def _flush_quietly(self) -> None:
         try:

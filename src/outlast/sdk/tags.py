@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 
+from outlast.core.durable_requests import AddTags
 from outlast.sdk.durable import active
 
 
@@ -23,9 +24,7 @@ class _Tags:
     def add(self, *tags: str) -> list[str]:
         """Add ``tags`` to this run (fenced by the attempt's lease); returns its tags."""
         run = active("tags.add")
-        result: list[str] = run.runtime("add_tags", {"run_id": run.run_id,
-                                                     "lease_id": run.lease_id,
-                                                     "tags": list(tags)})
+        result: list[str] = run.ask(AddTags(run.run_id, run.lease_id, list(tags)))
         return result
 
     async def add_async(self, *tags: str) -> list[str]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from typing_extensions import TypedDict, Unpack
+
 from outlast.core.definitions import DEFAULT_MACHINE, TaskDefinition
+from outlast.core.params import BatchItem, TriggerParams
 from outlast.core.retry import Retry
 from outlast.durations import DurationLike, parse_duration
 from outlast.errors import ConfigError
@@ -112,7 +115,7 @@ class Task(Generic[P, R]):
 
         return json.loads(self.codec.to_json(payload, self.id))
 
-    def trigger(self, payload: Any = None, **options: Any) -> RunHandle:
+    def trigger(self, payload: Any = None, **options: Unpack[TriggerParams]) -> RunHandle:
         """Create a run and return at once (inside a task: once, whatever the replays)."""
         value = self.payload_json_value(payload)
         if current_run.get() is not None:
@@ -120,17 +123,19 @@ class Task(Generic[P, R]):
             return RunHandle(id=run_id, task=self.id)
         return default_client().tasks.trigger(self.id, value, **options)
 
-    def trigger_and_wait(self, payload: Any = None, **options: Any) -> TaskRunResult:
+    def trigger_and_wait(self, payload: Any = None,
+                         **options: Unpack[TriggerParams]) -> TaskRunResult:
         """Inside a task: run a child and wait for it without holding a worker."""
         value = self.payload_json_value(payload)
         result: TaskRunResult = children.trigger_and_wait(
             [children.item(self.id, value, options)], self.id, batch=False)
         return result
 
-    async def trigger_and_wait_async(self, payload: Any = None, **options: Any) -> TaskRunResult:
+    async def trigger_and_wait_async(self, payload: Any = None,
+                                     **options: Unpack[TriggerParams]) -> TaskRunResult:
         return self.trigger_and_wait(payload, **options)
 
-    def batch_trigger_and_wait(self, items: Iterable[Mapping[str, Any]]) -> list[TaskRunResult]:
+    def batch_trigger_and_wait(self, items: Iterable[BatchItem]) -> list[TaskRunResult]:
         """Inside a task: run children and wait for all; results in input order."""
         batch = [children.item(self.id, i["payload"], i.get("options"))
                  for i in self._checked(items)]
@@ -138,14 +143,15 @@ class Task(Generic[P, R]):
         return results
 
     async def batch_trigger_and_wait_async(
-            self, items: Iterable[Mapping[str, Any]]) -> list[TaskRunResult]:
+            self, items: Iterable[BatchItem]) -> list[TaskRunResult]:
         return self.batch_trigger_and_wait(items)
 
-    async def trigger_async(self, payload: Any = None, **options: Any) -> AsyncRunHandle:
+    async def trigger_async(self, payload: Any = None,
+                            **options: Unpack[TriggerParams]) -> AsyncRunHandle:
         client = default_async_client()
         return await client.tasks.trigger(self.id, self.payload_json_value(payload), **options)
 
-    def batch_trigger(self, items: Iterable[Mapping[str, Any]]) -> BatchHandle:
+    def batch_trigger(self, items: Iterable[BatchItem]) -> BatchHandle:
         """Up to 1,000 runs in one transaction: ``[{"payload": ..., "options": {...}}]``."""
         checked = self._checked(items)
         if current_run.get() is not None:
@@ -154,15 +160,30 @@ class Task(Generic[P, R]):
             return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=self.id) for i in ids])
         return default_client().tasks.batch_trigger(self.id, checked)
 
-    async def batch_trigger_async(self, items: Iterable[Mapping[str, Any]]) -> list[
-            AsyncRunHandle]:
+    async def batch_trigger_async(self, items: Iterable[BatchItem]) -> list[AsyncRunHandle]:
         return await default_async_client().tasks.batch_trigger(self.id, self._checked(items))
 
-    def _checked(self, items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def _checked(self, items: Iterable[BatchItem]) -> list[BatchItem]:
         return [
-            {"payload": self.payload_json_value(i.get("payload")), "options": i.get("options")}
+            {"payload": self.payload_json_value(i.get("payload")),
+             "options": i.get("options") or {}}
             for i in items
         ]
+
+
+class TaskOptions(TypedDict, total=False):
+    """The keywords of ``@task`` besides ``id`` (``@schedules.task`` passes them on)."""
+
+    retry: Retry | None
+    queue: Queue | str | None
+    machine: str | None
+    max_duration: DurationLike | None
+    ttl: DurationLike | None
+    on_start: Hook | None
+    on_success: Hook | None
+    on_failure: Hook | None
+    handle_error: Hook | None
+    registry: Registry | None
 
 
 def _default_id(fn: Callable[..., Any]) -> str:

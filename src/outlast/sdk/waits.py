@@ -10,11 +10,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from outlast import inputs
+from outlast.core.durable_requests import (
+    CompleteToken,
+    CreateToken,
+    Op,
+    Record,
+    SleepFor,
+    SleepUntil,
+    WaitToken,
+)
+from outlast.core.records import Token
 from outlast.durations import DurationLike, parse_duration
 from outlast.errors import TaskRunFailed, ValidationError
 from outlast.sdk.durable import DurableRun, SuspendRun, active, current_run
@@ -36,32 +46,6 @@ class WaitResult:
         if not self.ok:
             raise TaskRunFailed("", "WAIT_FAILED", self.error)
         return self.output
-
-
-@dataclass(frozen=True)
-class Token:
-    """A waitpoint token; a POST to ``url`` completes it (no API key: the secret is in it).
-
-    The URL's secret is derived from the token's id with the project's secret and stored
-    only as a hash, so every read of the token (``retrieve``, ``list``, the same
-    idempotency key again, ``wait.create_token`` replayed after a resume) rebuilds the
-    same ``url``. It is None for a token made under a project secret since rotated (that
-    URL no longer works) or by a version that drew random secrets (that URL still works).
-    """
-
-    id: str
-    url: str | None
-    status: str = "PENDING"
-    tags: list[str] = field(default_factory=list)
-    timeout_at: float | None = None
-    output: Any = None
-    error: dict[str, Any] | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Token:
-        return cls(id=data["id"], url=data.get("url"), status=data.get("status", "PENDING"),
-                   tags=list(data.get("tags") or []), timeout_at=data.get("timeout_at"),
-                   output=data.get("output"), error=data.get("error"))
 
 
 def _seconds(delta: timedelta | float | None, seconds: float, minutes: float, hours: float,
@@ -91,38 +75,36 @@ class _Wait:
         """Wait for a duration; the run holds no process while it waits (≥ 5 s)."""
         total = _seconds(delta, seconds, minutes, hours, days)
         run = active("wait.sleep")
-        run.call("sleep", "sleep", lambda seq: self._sleep(run, seq, "sleep", {"seconds": total}))
+        run.call("sleep", "sleep", lambda at: self._sleep(run, SleepFor(at, total)))
 
     def until(self, when: datetime) -> None:
         """Wait until an aware datetime; a time in the past returns at once."""
         until = _until_seconds(when)
         run = active("wait.until")
-        run.call("sleep", "until", lambda seq: self._sleep(run, seq, "until", {"until": until}))
+        run.call("sleep", "until", lambda at: self._sleep(run, SleepUntil(at, until)))
 
-    def _sleep(self, run: DurableRun, seq: int, name: str, args: dict[str, Any]) -> Any:
-        answer = run.op("sleep", seq, "sleep", name, **args)
+    def _sleep(self, run: DurableRun, request: SleepFor | SleepUntil) -> Any:
+        answer = run.ask(request)
         if answer.get("done"):
             return answer["result"]
         if "pause" in answer:  # short: wait here, then record it
             self.pause(answer["pause"])
-            return run.op("record", seq, "sleep", name, result={"until": answer["until"]})
-        raise SuspendRun(f"sleeping at #{seq}")
+            return run.ask(Record(request.at, {"until": answer["until"]}))
+        raise SuspendRun(f"sleeping at #{request.at.seq}")
 
     async def sleep_async(self, delta: timedelta | float | None = None, *, seconds: float = 0,
                           minutes: float = 0, hours: float = 0, days: float = 0) -> None:
         total = _seconds(delta, seconds, minutes, hours, days)
         run = active("wait.sleep_async")
-        await run.acall("sleep", "sleep",
-                        lambda seq: self._asleep(run, seq, "sleep", {"seconds": total}))
+        await run.acall("sleep", "sleep", lambda at: self._asleep(run, SleepFor(at, total)))
 
     async def until_async(self, when: datetime) -> None:
         until = _until_seconds(when)
         run = active("wait.until_async")
-        await run.acall("sleep", "until",
-                        lambda seq: self._asleep(run, seq, "until", {"until": until}))
+        await run.acall("sleep", "until", lambda at: self._asleep(run, SleepUntil(at, until)))
 
-    async def _asleep(self, run: DurableRun, seq: int, name: str, args: dict[str, Any]) -> Any:
-        answer = run.op("sleep", seq, "sleep", name, **args)
+    async def _asleep(self, run: DurableRun, request: SleepFor | SleepUntil) -> Any:
+        answer = run.ask(request)
         if answer.get("done"):
             return answer["result"]
         if "pause" in answer:
@@ -130,8 +112,8 @@ class _Wait:
                 await asyncio.sleep(answer["pause"])
             else:
                 self.pause(answer["pause"])
-            return run.op("record", seq, "sleep", name, result={"until": answer["until"]})
-        raise SuspendRun(f"sleeping at #{seq}")
+            return run.ask(Record(request.at, {"until": answer["until"]}))
+        raise SuspendRun(f"sleeping at #{request.at.seq}")
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -143,10 +125,9 @@ class _Wait:
         if run is None:
             from outlast.sdk.client import default_client
 
-            return Token.from_dict(default_client().tokens.create(**args))
+            return default_client().tokens.create(**args)
         return Token.from_dict(run.call(
-            "create_token", "token",
-            lambda seq: run.op("create_token", seq, "create_token", "token", **args)["result"]))
+            "create_token", "token", lambda at: run.ask(CreateToken(at, **args))["result"]))
 
     async def create_token_async(self, timeout: DurationLike | None = None,
                                  tags: list[str] | None = None,
@@ -155,7 +136,7 @@ class _Wait:
             from outlast.sdk.client import default_async_client
 
             args = _token_args(timeout, tags, idempotency_key)
-            return Token.from_dict(await default_async_client().tokens.create(**args))
+            return await default_async_client().tokens.create(**args)
         return self.create_token(timeout, tags, idempotency_key)
 
     def for_token(self, token: Token | str) -> WaitResult:
@@ -163,7 +144,7 @@ class _Wait:
         token_id = token.id if isinstance(token, Token) else token
         run = active("wait.for_token")
         return WaitResult.from_dict(run.call("wait_token", token_id,
-                                             lambda seq: _wait_token(run, seq, token_id)))
+                                             lambda at: _wait_token(run, at, token_id)))
 
     async def for_token_async(self, token: Token | str) -> WaitResult:
         return self.for_token(token)
@@ -175,17 +156,16 @@ class _Wait:
         if run is None:
             from outlast.sdk.client import default_client
 
-            return Token.from_dict(default_client().tokens.complete(token_id, output))
+            return default_client().tokens.complete(token_id, output)
         return Token.from_dict(run.call(
-            "complete_token", token_id,
-            lambda seq: _complete_in_run(run, seq, token_id, output)))
+            "complete_token", token_id, lambda at: _complete_in_run(run, at, token_id, output)))
 
     async def complete_token_async(self, token: Token | str, output: Any = None) -> Token:
         token_id = token.id if isinstance(token, Token) else token
         if current_run.get() is None:
             from outlast.sdk.client import default_async_client
 
-            return Token.from_dict(await default_async_client().tokens.complete(token_id, output))
+            return await default_async_client().tokens.complete(token_id, output)
         return self.complete_token(token_id, output)
 
 
@@ -198,16 +178,18 @@ def _token_args(timeout: DurationLike | None, tags: list[str] | None,
             "tags": list(checked.tags), "idempotency_key": idempotency_key}
 
 
-def _wait_token(run: DurableRun, seq: int, token_id: str) -> Any:
-    answer = run.op("wait_token", seq, "wait_token", token_id, token_id=token_id)
+def _wait_token(run: DurableRun, at: Op, token_id: str) -> Any:
+    answer = run.ask(WaitToken(at, token_id))
     if answer.get("done"):
         return answer["result"]
-    raise SuspendRun(f"waiting for token {token_id} at #{seq}")
+    raise SuspendRun(f"waiting for token {token_id} at #{at.seq}")
 
 
-def _complete_in_run(run: DurableRun, seq: int, token_id: str, output: Any) -> Any:
-    token = run.runtime("complete_token", {"token_id": token_id, "output": output})
-    return run.op("record", seq, "complete_token", token_id, result=token)["result"]
+def _complete_in_run(run: DurableRun, at: Op, token_id: str, output: Any) -> Any:
+    token = run.ask(CompleteToken(token_id, output))
+    return run.ask(Record(at, token))["result"]
 
 
 wait = _Wait()
+
+__all__ = ["Token", "WaitResult", "wait"]

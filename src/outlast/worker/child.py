@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NoReturn
 
+from outlast.core.durable_requests import DurableRequest
 from outlast.core.import_failures import ImportFailure, no_worker_has
 from outlast.errors import OutlastError, TaskNotFoundError, error_from_body
 from outlast.observability import configure_export
@@ -71,9 +72,9 @@ class PipeTransport:
         call = with_retry_key(call)
         return patiently(lambda: self._ask(lambda request_id: ApiCall(request_id, call)))
 
-    def runtime(self, op: str, args: dict[str, Any]) -> Any:
+    def runtime(self, request: DurableRequest) -> Any:
         """The durable-operation runtime of the attempt running in this child."""
-        return self._ask(lambda request_id: RuntimeCall(request_id, op, args))
+        return self._ask(lambda request_id: RuntimeCall(request_id, request))
 
     def _ask(self, message: Callable[[int], Any]) -> Any:
         with self._lock:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from outlast.core.durable_requests import ReadJournal, caller
 from outlast.core.retry import Retry, retry_delay
 from outlast.engine import Engine
 from outlast.errors import OutlastError, PlatformUnavailableError
@@ -32,7 +33,7 @@ log = logging.getLogger("outlast.worker")
 
 #: durable operations that only read; a resumed run asks for its journal first thing, and
 #: flushing the worker's pending results before answering cost a transaction per resume
-READS = frozenset({"journal"})
+READS = (ReadJournal,)
 #: how long a child waits before asking again, by how many times in a row it failed
 PLATFORM_RETRY = Retry(max_attempts=1_000_000, factor=2.0, min_delay=0.05, max_delay=2.0)
 
@@ -82,18 +83,19 @@ class ChildCalls:
     def run_op(self, message: RuntimeCall) -> Reply:
         """A durable operation of a running attempt; the reply unblocks the child."""
 
-        key = str(message.args.get("run_id") or "")
+        request = message.request
+        key = caller(request)
 
         def op() -> Any:
-            if message.op not in READS:  # a read orders nothing: what waits, waits for a pass
-                self._flush()  # logs and results first, so the journal follows them in order
+            if not isinstance(request, READS):  # a read orders nothing: what waits, waits
+                self._flush()  # for a pass; logs and results first, so the journal follows
             if self.faults.failing(key):  # the last try may have committed before the fault
-                done = runtime.committed(self.engine, message.op, message.args)
+                done = runtime.committed(self.engine, request)
                 if done is not None:
                     return done
-            return runtime.dispatch(self.engine, self.environment, message.op, message.args)
+            return runtime.dispatch(self.engine, self.environment, request)
 
-        return self._reply(message.request_id, key, op, f"durable operation {message.op}")
+        return self._reply(message.request_id, key, op, f"durable operation {request.op}")
 
     def _reply(self, request_id: int, key: str, call: Callable[[], Any], what: str) -> Reply:
         try:

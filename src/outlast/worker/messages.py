@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from outlast.core.durable_requests import DurableRequest
 from outlast.sdk.calls import Call
 
 
@@ -86,8 +87,7 @@ class RuntimeCall:
     """A durable operation of the running attempt (journal, waits, child runs)."""
 
     request_id: int
-    op: str
-    args: dict[str, Any]
+    request: DurableRequest
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""The engine side of durable operations: what a running attempt's ``Runtime`` calls.
+"""The engine side of durable operations: what a running attempt's ``Runtime`` asks.
 
-The supervisor answers its children's calls with ``dispatch``; ``outlast.testing`` calls
-it directly in process. Every operation is fenced by the attempt's lease.
+Each request type (``outlast.core.durable_requests``) has one handler, registered with
+``@handles``; ``dispatch`` looks it up by the request's type. The supervisor answers its
+children's requests with it; ``outlast.testing`` calls it directly in process. Every
+operation is fenced by the attempt's lease.
 
 An operation asked again after a database fault may have committed the first time (the
 connection dropped after ``COMMIT`` was sent, before its answer came back): ``committed``
@@ -12,49 +14,68 @@ runs are not triggered twice.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from outlast.core.durable_requests import (
+    AddTags,
+    AppendStream,
+    ChildRun,
+    CompleteToken,
+    CreateToken,
+    DurableRequest,
+    Journaled,
+    ReadJournal,
+    Record,
+    SleepFor,
+    SleepUntil,
+    Trigger,
+    UpdateMetadata,
+    UpdateRelatedMetadata,
+    WaitToken,
+)
 from outlast.core.options import parse_options
 from outlast.engine import Engine
-from outlast.engine.durable import Op
 from outlast.engine.triggering import NewRun
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
 
+R = TypeVar("R")
+Handler = Callable[[Engine, str, R], Any]
 
-def dispatch(engine: Engine, env: str, op: str, args: dict[str, Any]) -> Any:
-    run_op = _RUN_OPS.get(op)
-    if run_op is not None:
-        return run_op(engine, env, args)
-    ops = engine.durable
-    at = Op(args["run_id"], args["lease_id"], int(args["seq"]), args["kind"], args["name"])
-    if op == "record":
-        return ops.record(at, args.get("result"))
-    if op == "sleep":
-        until = args["until"] if "until" in args else engine.clock.now() + args["seconds"]
-        return ops.sleep_until(at, float(until))
-    if op == "create_token":
-        return ops.create_token(at, args.get("timeout"), args.get("tags") or [],
-                                args.get("idempotency_key"))
-    if op == "wait_token":
-        return ops.wait_for_token(at, args["token_id"])
-    if op == "trigger":
-        requests = [_new_run(item, engine.clock.now()) for item in args["items"]]
-        return ops.trigger(at, env, requests, wait=bool(args["wait"]), batch=bool(args["batch"]))
-    raise ValidationError(f"unknown durable operation {op!r}")
+#: request type → the handler that answers it (filled by ``@handles`` below)
+HANDLERS: dict[type[Any], Handler[Any]] = {}
 
 
-#: operations whose only trace is their journal entry at ``seq`` (written last)
-_JOURNALED = frozenset({"record", "sleep", "create_token", "wait_token", "trigger"})
+def handles(kind: type[R]) -> Callable[[Handler[R]], Handler[R]]:
+    """Register the decorated function as the one handler of ``kind``."""
+
+    def register(handler: Handler[R]) -> Handler[R]:
+        if kind in HANDLERS:
+            raise TypeError(f"{kind.__name__} already has a handler")
+        HANDLERS[kind] = handler
+        return handler
+
+    return register
 
 
-def committed(engine: Engine, op: str, args: dict[str, Any]) -> dict[str, Any] | None:
-    """The answer ``op`` gave if an earlier try of it committed; None if none did."""
-    if op not in _JOURNALED:
+def dispatch(engine: Engine, env: str, request: DurableRequest) -> Any:
+    """Answer ``request`` for an attempt of environment ``env``."""
+    handler = HANDLERS.get(type(request))
+    if handler is None:
+        raise ValidationError(f"unknown durable operation {type(request).__name__}")
+    return handler(engine, env, request)
+
+
+def committed(engine: Engine, request: DurableRequest) -> dict[str, Any] | None:
+    """The answer ``request`` gave if an earlier try of it committed; None if none did.
+
+    Only journaled requests can tell: their entry at ``seq`` is written last."""
+    if not isinstance(request, Journaled):
         return None
-    for entry in engine.durable.journal(args["run_id"], args["lease_id"]):
-        if entry["seq"] == int(args["seq"]):
-            if (entry["kind"], entry["name"]) != (args["kind"], args["name"]):
+    at = request.at
+    for entry in engine.durable.journal(at.run_id, at.lease_id):
+        if entry["seq"] == at.seq:
+            if (entry["kind"], entry["name"]) != (at.kind, at.name):
                 return None  # not this operation's: let it fail as it would have
             if entry["status"] == "pending":
                 return {"done": False}
@@ -62,30 +83,79 @@ def committed(engine: Engine, op: str, args: dict[str, Any]) -> dict[str, Any] |
     return None
 
 
-def _related_metadata(engine: Engine, env: str, args: dict[str, Any]) -> dict[str, Any]:
+# -- journaled ---------------------------------------------------------------------------
+
+
+@handles(Record)
+def _record(engine: Engine, env: str, request: Record) -> Any:
+    return engine.durable.record(request.at, request.result)
+
+
+@handles(SleepFor)
+def _sleep_for(engine: Engine, env: str, request: SleepFor) -> Any:
+    return engine.durable.sleep_until(request.at, engine.clock.now() + request.seconds)
+
+
+@handles(SleepUntil)
+def _sleep_until(engine: Engine, env: str, request: SleepUntil) -> Any:
+    return engine.durable.sleep_until(request.at, float(request.until))
+
+
+@handles(CreateToken)
+def _create_token(engine: Engine, env: str, request: CreateToken) -> Any:
+    return engine.durable.create_token(request.at, request.timeout, list(request.tags),
+                                       request.idempotency_key)
+
+
+@handles(WaitToken)
+def _wait_token(engine: Engine, env: str, request: WaitToken) -> Any:
+    return engine.durable.wait_for_token(request.at, request.token_id)
+
+
+@handles(Trigger)
+def _trigger(engine: Engine, env: str, request: Trigger) -> Any:
+    now = engine.clock.now()
+    runs = [_new_run(item, now) for item in request.items]
+    return engine.durable.trigger(request.at, env, runs, wait=request.wait,
+                                  batch=request.batch)
+
+
+def _new_run(item: ChildRun, now: float) -> NewRun:
+    return NewRun(item.task, dumps(item.payload), parse_options(item.options or {}, now))
+
+
+# -- run requests ------------------------------------------------------------------------
+
+
+@handles(ReadJournal)
+def _read_journal(engine: Engine, env: str, request: ReadJournal) -> Any:
+    return engine.durable.journal(request.run_id, request.lease_id)
+
+
+@handles(CompleteToken)
+def _complete_token(engine: Engine, env: str, request: CompleteToken) -> Any:
+    return engine.durable.complete_token(env, request.token_id, request.output)
+
+
+@handles(UpdateMetadata)
+def _metadata(engine: Engine, env: str, request: UpdateMetadata) -> Any:
+    return engine.realtime.update_metadata(request.run_id, request.lease_id, list(request.ops))
+
+
+@handles(UpdateRelatedMetadata)
+def _related_metadata(engine: Engine, env: str, request: UpdateRelatedMetadata) -> Any:
     """``metadata.parent`` / ``metadata.root``: which run was written, and whether."""
-    done = engine.metadata.from_attempt(args["run_id"], args["lease_id"],
-                                        list(args.get("ops") or []), str(args["target"]))
+    done = engine.metadata.from_attempt(request.run_id, request.lease_id, list(request.ops),
+                                        request.target)
     return {"run_id": done.run_id, "metadata": done.metadata, "applied": done.applied}
 
 
-RunOp = Callable[[Engine, str, dict[str, Any]], Any]
-
-#: operations that write to the run (or read it) without a journal sequence number
-_RUN_OPS: dict[str, RunOp] = {
-    "journal": lambda engine, env, a: engine.durable.journal(a["run_id"], a["lease_id"]),
-    "complete_token": lambda engine, env, a: engine.durable.complete_token(
-        env, a["token_id"], a.get("output")),
-    "metadata": lambda engine, env, a: engine.realtime.update_metadata(
-        a["run_id"], a["lease_id"], list(a.get("ops") or [])),
-    "related_metadata": _related_metadata,
-    "add_tags": lambda engine, env, a: engine.tags.from_attempt(a["run_id"], a["lease_id"],
-                                                                a["tags"]),
-    "stream_append": lambda engine, env, a: engine.realtime.append_chunks(
-        a["run_id"], a["lease_id"], a["key"], list(a["chunks"])),
-}
+@handles(AddTags)
+def _add_tags(engine: Engine, env: str, request: AddTags) -> Any:
+    return engine.tags.from_attempt(request.run_id, request.lease_id, request.tags)
 
 
-def _new_run(item: dict[str, Any], now: float) -> NewRun:
-    return NewRun(item["task"], dumps(item.get("payload")),
-                  parse_options(item.get("options") or {}, now))
+@handles(AppendStream)
+def _append_stream(engine: Engine, env: str, request: AppendStream) -> Any:
+    return engine.realtime.append_chunks(request.run_id, request.lease_id, request.key,
+                                         list(request.chunks))

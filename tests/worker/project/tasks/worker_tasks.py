@@ -152,6 +152,7 @@ def bad_output(payload: Any) -> Any:
 @task(retry=Retry(max_attempts=1))
 def exits_awaiting_reply(payload: Any) -> None:
     """Asks the worker something and dies before the answer: the reply meets a closed pipe."""
+    from outlast.core.durable_requests import ReadJournal
     from outlast.sdk.durable import current_run
     from outlast.worker.messages import RuntimeCall
 
@@ -162,8 +163,7 @@ def exits_awaiting_reply(payload: Any) -> None:
     pipe: Any = client._worker_transport  # the child's PipeTransport
     closing = socket.socket(fileno=os.dup(pipe._conn.fileno()))
     closing.shutdown(socket.SHUT_RD)  # as dead already: the worker's reply gets EPIPE
-    pipe._conn.send(RuntimeCall(10**6, "journal", {"run_id": run.run_id,
-                                                    "lease_id": run.lease_id}))
+    pipe._conn.send(RuntimeCall(10**6, ReadJournal(run.run_id, run.lease_id)))
     os._exit(0)
 
 

@@ -1,0 +1,304 @@
+"""What callers get back: the API's records, as frozen dataclasses and JSON shapes.
+
+Records whose JSON fields are already the Python values (tokens, queues, tasks, events,
+logs, attempts, journal entries) are frozen dataclasses here, built by ``from_json``. A
+run and a schedule carry times as epoch seconds on the wire and as ``datetime`` in the
+SDK (``outlast.sdk.handles.Run``, ``outlast.sdk.schedule_records.Schedule``), so their JSON
+shapes are ``TypedDict``s (``RunJson``, ``ScheduleJson``) that those records are read from.
+
+The OpenAPI document derives every response schema from these same declarations.
+
+Records also answer ``record["field"]`` and ``record.get("field")``: they were plain
+dicts before, and code that reads them that way keeps working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Generic, Literal, NotRequired, Self, TypeVar
+
+from typing_extensions import TypedDict
+
+from outlast.core.params import JsonObject, JsonValue, PublicTokenScope, QueueLimits
+
+
+class _Record:
+    """``from_json``, ``to_json`` and dict-style reads for the frozen dataclasses below."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    #: not a sequence: ``record[0]`` is a KeyError, so iterating must not try it
+    __iter__: ClassVar[None] = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        """The record from its JSON object; fields a newer server adds are ignored."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.__dataclass_fields__:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self.__dataclass_fields__ else default
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the API sent it (a JSON object)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Token(_Record):
+    """A waitpoint token; a POST to ``url`` completes it (no API key: the secret is in it).
+
+    The URL's secret is derived from the token's id with the project's secret and stored
+    only as a hash, so every read of the token (``retrieve``, ``list``, the same
+    idempotency key again, ``wait.create_token`` replayed after a resume) rebuilds the
+    same ``url``. It is None for a token made under a project secret since rotated (that
+    URL no longer works) or by a version that drew random secrets (that URL still works).
+    """
+
+    id: str
+    url: str | None
+    status: str = "PENDING"
+    tags: list[str] = field(default_factory=list)
+    timeout_at: float | None = None
+    output: JsonValue = None
+    error: JsonObject | None = None
+    run_id: str | None = None
+    created_by_run: str | None = None
+    idempotency_key: str | None = None
+    created_at: float | None = None
+    completed_at: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Token:
+        return cls.from_json(data)
+
+
+@dataclass(frozen=True)
+class CompletedToken(_Record):
+    """What a token's callback URL answers (the caller holds only the URL)."""
+
+    id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class QueueRecord(_Record):
+    """A queue's counts and limits in force: an operator's override, else the code's."""
+
+    name: str
+    queued: int
+    running: int
+    paused: bool
+    concurrency_limit: int | None = None
+    total_limit: int | None = None
+    rate_limit: str | None = None
+    key_rate_limit: str | None = None
+    #: the limits the code declares
+    code: QueueLimits = field(default_factory=lambda: QueueLimits())
+    #: the limits an operator set, which win over the code's
+    overrides: QueueLimits = field(default_factory=lambda: QueueLimits())
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True)
+class EnvironmentLimit(_Record):
+    environment: str
+    running: int
+    concurrency_limit: int | None
+    source: Literal["api", "config"]
+
+
+class RetryJson(TypedDict):
+    max_attempts: int
+    factor: float
+    min_delay: float
+    max_delay: float
+    randomize: bool
+    out_of_memory_machine: NotRequired[str | None]
+
+
+class TaskSchedule(TypedDict):
+    cron: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class TaskRecord(_Record):
+    """A registered task, as its worker declared it."""
+
+    id: str
+    queue: str
+    concurrency_limit: int | None = None
+    total_limit: int | None = None
+    rate_limit: str | None = None
+    key_rate_limit: str | None = None
+    retry: RetryJson | None = None
+    machine: str = "small-1x"
+    max_duration: float | None = None
+    ttl: float | None = None
+    hooks: list[str] = field(default_factory=list)
+    #: the JSON schema of a typed payload (a JSON Schema document)
+    payload_schema: JsonObject | None = None
+    schedule: TaskSchedule | None = None
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RunEvent(_Record):
+    """One step of a run's timeline (status changes, attempts, waits)."""
+
+    id: int
+    run_id: str
+    at: float
+    kind: str
+    status: str | None = None
+    attempt: int | None = None
+    data: JsonValue = None
+
+
+@dataclass(frozen=True)
+class LogLine(_Record):
+    id: int
+    attempt: int | None
+    at: float
+    level: str
+    message: str
+    attributes: JsonObject | None = None
+
+
+@dataclass(frozen=True)
+class AttemptRecord(_Record):
+    number: int
+    status: str
+    worker_id: str | None = None
+    machine: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: JsonObject | None = None
+
+
+@dataclass(frozen=True)
+class JournalEntry(_Record):
+    """A durable operation of a run and its recorded result."""
+
+    seq: int
+    kind: str
+    name: str
+    status: str
+    result: JsonValue = None
+    created_at: float | None = None
+    completed_at: float | None = None
+
+
+# -- JSON shapes of records the SDK reads into datetime-bearing classes ---------------------
+
+
+class RunJson(TypedDict):
+    """A run on the wire (times in epoch seconds); the SDK reads it into ``Run``."""
+
+    id: str
+    status: str
+    task: str
+    queue: str
+    payload: JsonValue
+    output: JsonValue
+    error: JsonObject | None
+    attempts: int
+    max_attempts: int
+    tags: list[str]
+    metadata: JsonObject
+    priority: int
+    concurrency_key: str | None
+    machine: str
+    idempotency_key: str | None
+    parent_id: str | None
+    root_id: str | None
+    batch_id: str | None
+    replayed_from: str | None
+    created_at: float
+    available_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    duration: float
+    cost: float
+    is_final: bool
+    environment: str
+
+
+class ScheduleJson(TypedDict):
+    """A schedule on the wire; the SDK reads it into ``Schedule``."""
+
+    id: str
+    task: str
+    cron: str
+    description: str
+    timezone: str
+    external_id: str | None
+    deduplication_key: str | None
+    source: Literal["declarative", "imperative"]
+    active: bool
+    inactive_reason: str | None
+    last_run: float | None
+    next_run: float | None
+    #: the next ticks, ISO-8601 in the schedule's zone
+    upcoming: list[str]
+    created_at: float
+    updated_at: float
+    environment: str
+
+
+class TriggeredJson(TypedDict):
+    """What a trigger answers; ``created`` is False for an idempotent repeat."""
+
+    id: str
+    task: str
+    created: bool
+    status: str
+
+
+class BatchJson(TypedDict):
+    batch_id: str
+    runs: list[TriggeredJson]
+
+
+class MetadataJson(TypedDict):
+    metadata: JsonObject
+
+
+class TagsJson(TypedDict):
+    tags: list[str]
+
+
+class PublicTokenJson(TypedDict):
+    token: str
+    expires_at: float
+    scope: PublicTokenScope
+
+
+class ScheduleTick(TypedDict):
+    """A fired or skipped tick of a schedule."""
+
+    tick: float
+    status: str
+    run_id: str | None
+    skipped: bool | int
+    recorded_at: float
+
+
+T = TypeVar("T")
+
+
+class Page(TypedDict, Generic[T]):
+    """A page of a list; ``next_cursor`` reads the next one (None: the last page)."""
+
+    data: list[T]
+    next_cursor: str | None
+
+
+class Items(TypedDict, Generic[T]):
+    """A whole (unpaged) list."""
+
+    data: list[T]
