@@ -37,7 +37,6 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "claim_unlimited_in": ("start_attempt",),
     "start_runs": ("start_attempt",),
     "finish_run": ("complete", "fail", "crash", "time_out", "system_failure"),
-    "complete_runs": ("complete",),
     "complete_runs_logged": ("complete",),
     "requeue_run": ("retry", "release"),
     "suspend_run": ("suspend",),
