@@ -164,6 +164,10 @@ def _bench(store: str, url: str, root: Path, args: argparse.Namespace) -> dict[s
         times = [(*_times(engine, run_id), ran[run_id]) for run_id in ids]
     finally:
         engine.store.close()
+    if args.dump:
+        rows = zip(ids, times, strict=True)
+        Path(args.dump).write_text("".join(
+            f"{run_id} {' '.join(f'{t:.4f}' for t in row)}\n" for run_id, row in rows))
     return _report(store, args, times, feeder, began, ended)
 
 
@@ -273,6 +277,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--sweeper", choices=["server", "worker"], default="server")
     parser.add_argument("--log", help="keep the server's and worker's output in this file")
+    parser.add_argument("--dump", help="write each sleeper's id, due, resume, start and ran "
+                                       "times (epoch seconds) to this file")
     args = parser.parse_args()
     stores = ["sqlite", "pg"] if args.store == "both" else [args.store]
     for store in stores:

@@ -7,10 +7,9 @@ resolved against it, never against wherever the command happened to start.
 
 Environment variables override the file (``OUTLAST_DATABASE_URL``,
 ``OUTLAST_ENVIRONMENT``) so one checked-in file serves a laptop and a deployment.
-Secrets and deployment names come from the environment only, read here once:
-``OUTLAST_SECRET`` (signs public tokens and dashboard sessions; ``OUTLAST_SECRET_KEY`` is
-its deprecated old name), ``OUTLAST_PUBLIC_URL`` and ``OUTLAST_ALLOWED_HOSTS`` (the host
-names ``outlast server`` answers to).
+Secrets, deployment names and limits come from the environment only, read here once
+into ``Config.settings`` (see ``outlast.core.settings``), which commands hand to the engine
+and the app.
 
     project = "my-app"
     dirs = ["tasks"]
@@ -30,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +36,7 @@ from typing import Any
 
 from outlast.core.definitions import DEFAULT_MACHINE
 from outlast.core.retry import Retry
+from outlast.core.settings import Settings, read_settings
 from outlast.durations import parse_duration
 from outlast.errors import ConfigError, ValidationError
 from outlast.machines import machine as check_machine
@@ -65,12 +64,26 @@ class Config:
     max_duration: float | None = None
     #: The file the values came from; None when no file was found.
     source: Path | None = None
-    #: ``OUTLAST_SECRET``: signs public tokens and dashboard sessions (None: the database's)
-    secret: str | None = field(default=None, repr=False)
-    #: ``OUTLAST_PUBLIC_URL``: where clients reach the server (its host is always allowed)
-    public_url: str | None = None
-    #: ``OUTLAST_ALLOWED_HOSTS``: more host names ``outlast server`` answers to (``*``: any)
-    allowed_hosts: tuple[str, ...] = ()
+    #: what the environment says, read once by ``load_config``
+    settings: Settings = field(default_factory=Settings)
+
+    @property
+    def secret(self) -> str | None:
+        """``OUTLAST_SECRET``: signs public tokens and dashboard sessions (None: the
+        database's)."""
+        return self.settings.secret
+
+    @property
+    def public_url(self) -> str | None:
+        """``OUTLAST_PUBLIC_URL``: where clients reach the server (its host is always
+        allowed)."""
+        return self.settings.public_url
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """``OUTLAST_ALLOWED_HOSTS``: more host names ``outlast server`` answers to (``*``:
+        any)."""
+        return self.settings.allowed_hosts
 
     def task_defaults(self) -> dict[str, Any]:
         """The ``[defaults]`` for workers to apply to tasks that set none themselves."""
@@ -206,21 +219,7 @@ def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
     if environment:
         config = dataclasses.replace(
             config, environment=_check_environment(environment, "OUTLAST_ENVIRONMENT"))
-    hosts = tuple(h.strip() for h in env.get("OUTLAST_ALLOWED_HOSTS", "").split(",")
-                  if h.strip())
-    return dataclasses.replace(config, secret=server_secret(env), allowed_hosts=hosts,
-                               public_url=env.get("OUTLAST_PUBLIC_URL") or None)
-
-
-def server_secret(env: Mapping[str, str]) -> str | None:
-    """``OUTLAST_SECRET``, or its deprecated old name ``OUTLAST_SECRET_KEY`` (warned of)."""
-    secret, old = env.get("OUTLAST_SECRET"), env.get("OUTLAST_SECRET_KEY")
-    if old:
-        used = "ignored: OUTLAST_SECRET is set" if secret else "used as OUTLAST_SECRET"
-        warnings.warn(f"OUTLAST_SECRET_KEY is deprecated ({used}); set OUTLAST_SECRET, "
-                      "the one secret for public tokens and dashboard sessions",
-                      FutureWarning, stacklevel=2)
-    return secret or old or None
+    return dataclasses.replace(config, settings=read_settings(env))
 
 
 # -- validation --------------------------------------------------------------------------

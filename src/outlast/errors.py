@@ -14,7 +14,10 @@
     ├── PlatformUnavailableError      platform_unavailable  503
     ├── ApiError                      (from the server)     any
     ├── TaskRunFailed                 run_failed            -
-    └── ConfigError                   config_error          -
+    ├── ConfigError                   config_error          -
+    ├── NonDeterminismError           non_determinism       -     (sdk/durable.py)
+    ├── DurableUsageError             durable_usage         400   (sdk/durable.py)
+    └── WorkerFailed                  worker_failed         -     (worker/supervisor.py)
 
     AbortTaskRunError  raised by task code: fail now, no further attempts.
 

@@ -24,10 +24,6 @@ except ImportError:  # pragma: no cover - exercised when the extra is not instal
 _TRACER_NAME = "outlast"
 
 
-def enabled() -> bool:
-    return _trace is not None
-
-
 def span(name: str, **attributes: Any) -> Any:
     """A context manager: a span named ``name`` when OpenTelemetry is there, else nothing."""
     if _trace is None:

@@ -33,6 +33,7 @@ from outlast.clock import FakeClock
 from outlast.core.durable_requests import DurableRequest
 from outlast.core.params import TriggerParams
 from outlast.core.records import JournalEntry, LogLine, RunEvent, Token
+from outlast.core.settings import read_settings
 from outlast.engine import Engine, Outcome
 from outlast.sdk.client import Client, configure
 from outlast.sdk.handles import Run, RunHandle
@@ -63,7 +64,8 @@ class TestRuns:
         self._dir = Path(tempfile.mkdtemp(prefix="outlast-test-"))
         self.store = open_store(f"sqlite:///{self._dir / 'test.db'}")
         self.store.migrate()
-        self.engine = Engine(self.store, clock=self.clock, lease_seconds=3600)
+        self.engine = Engine(self.store, clock=self.clock, lease_seconds=3600,
+                             settings=read_settings())
         self.engine.register_tasks(environment, [t.definition() for t in self.registry.all()])
         self.client = Client(transport=LocalTransport(self.engine, environment, self.registry))
         self._worker_id = "test-worker"
@@ -73,7 +75,6 @@ class TestRuns:
 
     def __enter__(self) -> TestRuns:
         configure(self.client)
-        self._pause = wait.__dict__.get("pause")
         wait.pause = self.clock.advance  # type: ignore[assignment]
         return self
 

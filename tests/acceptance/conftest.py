@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import pytest
 from outlast.engine import Engine
 from outlast.store import open_store
 from tests.conftest import DIALECTS, create_pg_database, drop_pg_database, require_postgres
+from tests.eventually import eventually
 
 TASKS = Path(__file__).parent / "project" / "tasks"
 BIN = Path(sys.executable).parent
@@ -154,12 +154,3 @@ def worker_rows(project: Project) -> list[Any]:
         engine.store.close()
 
 
-def eventually(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)

@@ -16,6 +16,7 @@ import pytest
 
 from outlast import Client
 from outlast.sdk.client import read_env_file
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.acceptance
 
@@ -74,20 +75,19 @@ def dev(tmp_path: Path) -> Iterator[Client]:
 
 
 def _wait_ready(url: str, project: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         try:
             ok = httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-            if ok and (project / ".outlast" / "dev.env").exists():
-                env = read_env_file(project / ".outlast" / "dev.env")
-                tasks = httpx.get(f"{url}/api/v1/tasks", timeout=1, headers={
-                    "Authorization": f"Bearer {env['OUTLAST_API_KEY']}"}).json()["data"]
-                if {"flaky", "refuses", "slow", "echo"} <= {t["id"] for t in tasks}:
-                    return
+            if not (ok and (project / ".outlast" / "dev.env").exists()):
+                return False
+            env = read_env_file(project / ".outlast" / "dev.env")
+            tasks = httpx.get(f"{url}/api/v1/tasks", timeout=1, headers={
+                "Authorization": f"Bearer {env['OUTLAST_API_KEY']}"}).json()["data"]
+            return {"flaky", "refuses", "slow", "echo"} <= {t["id"] for t in tasks}
         except (httpx.TransportError, KeyError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError("outlast dev did not become ready with the tasks registered")
+            return False
+
+    eventually(ready, 60, "outlast dev to be ready with the tasks registered", interval=0.2)
 
 
 def test_dev_server_lifecycle(dev: Client) -> None:
@@ -117,7 +117,5 @@ def test_dev_server_lifecycle(dev: Client) -> None:
 
 
 def _wait_status(client: Client, run_id: str, status: str) -> None:
-    deadline = time.monotonic() + 30
-    while client.runs.retrieve(run_id).status != status:
-        assert time.monotonic() < deadline, f"run {run_id} never became {status}"
-        time.sleep(0.1)
+    eventually(lambda: client.runs.retrieve(run_id).status == status, 30,
+               f"run {run_id} to become {status}", interval=0.1)

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from outlast.sdk.client import Client
-from tests.acceptance.conftest import OUTLAST, Project, Worker, eventually
+from tests.acceptance.conftest import OUTLAST, Project, Worker
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.acceptance
 

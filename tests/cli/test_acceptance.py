@@ -12,12 +12,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.acceptance
 
@@ -42,16 +43,14 @@ def outlast(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedP
 
 
 def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         assert process.poll() is None, f"outlast dev exited early:\n{process.stdout.read()}"  # type: ignore[union-attr]
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url}/healthz did not answer within {timeout}s")
+            return False
+
+    eventually(healthy, timeout, f"{url}/healthz to answer")
 
 
 @pytest.fixture
@@ -98,10 +97,8 @@ def test_quick_start(dev_server: tuple[Path, str, subprocess.Popen[str]]) -> Non
     # Hot reload: the next run sees the edited task without a restart.
     example = project / "tasks" / "example.py"
     example.write_text(example.read_text().replace('f"Hello, {name}!"', 'f"Bonjour, {name}!"'))
-    deadline = time.monotonic() + 30
-    while "Bonjour, Ada!" not in (result := trigger_hello(project)).stdout:
-        assert time.monotonic() < deadline, "the edited task was not reloaded"
-        time.sleep(0.5)
+    eventually(lambda: "Bonjour, Ada!" in trigger_hello(project).stdout, 30,
+               "the edited task to be reloaded", interval=0.5)
 
     # A graceful stop: SIGTERM drains and exits 0, and the dev key is kept for next time.
     process.send_signal(signal.SIGTERM)

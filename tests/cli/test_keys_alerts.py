@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from outlast.cli import runs as runs_cli
 from outlast.core.definitions import TaskDefinition
 from outlast.core.options import TriggerOptions
 from outlast.engine import Engine, NewRun, Outcome
@@ -63,8 +64,16 @@ def test_runs_logs_follow_prints_lines_until_the_run_is_final(
                              "at": 1.0, "level": "info", "message": f"line {i}",
                              "attributes": "{}"} for i in range(3)])
 
+        idle = threading.Event()
+
+        def poll_pause(seconds: float) -> None:
+            idle.set()  # the follower printed what there was and waits for more
+            threading.Event().wait(0.05)
+
+        monkeypatch.setattr(runs_cli, "time", SimpleNamespace(sleep=poll_pause))
+
         def finish_later() -> None:
-            time.sleep(0.7)
+            assert idle.wait(30), "the follower never waited for more lines"
             engine.append_logs([{"run_id": run_id, "lease_id": row["lease_id"], "attempt": 1,
                                  "at": 2.0, "level": "info", "message": "last line",
                                  "attributes": "{}"}])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +13,7 @@ import uvicorn
 from outlast.engine import Engine
 from outlast.server.app import create_app
 from outlast.worker.supervisor import Supervisor
+from tests.eventually import eventually
 
 PROJECT = Path(__file__).parent / "project"
 DEV_KEY = "ol_dev_dashboard-test-0123456789"
@@ -29,10 +29,8 @@ def running_worker(engine: Engine, concurrency: int = 4) -> Iterator[Supervisor]
     thread = threading.Thread(target=sup.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while {t["id"] for t in engine.list_tasks("dev")} < set(TASKS):
-            assert time.monotonic() < deadline, "the worker did not register its tasks"
-            time.sleep(0.05)
+        eventually(lambda: {t["id"] for t in engine.list_tasks("dev")} >= set(TASKS), 30,
+                   "the worker to register its tasks")
         yield sup
     finally:
         sup.request_stop()
@@ -48,9 +46,12 @@ def serve(app: object) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
-    while not server.started:
+
+    def started() -> bool:
         assert thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.01)
+        return bool(server.started)
+
+    eventually(started, 10, "uvicorn to start")
     host, port = server.servers[0].sockets[0].getsockname()[:2]
     try:
         yield f"http://{host}:{port}"

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from outlast.engine import Engine, Outcome
@@ -18,6 +18,7 @@ from outlast.engine.triggering import Triggered
 from outlast.sdk.realtime import parse
 from outlast.server.app import create_app
 from tests.dashboard.support import DEV_KEY, serve
+from tests.eventually import eventually
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -50,11 +51,9 @@ class Events:
                 if self._stop.is_set():
                     return
 
-    def wait_for(self, name: str, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while name not in self.names:
-            assert time.monotonic() < deadline, f"no {name!r} event, only {self.names}"
-            time.sleep(0.02)
+    def wait_for(self, name: str, count: int = 1, timeout: float = 10) -> None:
+        eventually(lambda: self.names.count(name) >= count, timeout,
+                   f"{count} {name!r} event(s), not only {self.names}")
 
     def hang_up(self) -> None:
         self._stop.set()  # the server's shutdown ends the connection
@@ -65,12 +64,38 @@ class Events:
         return self.names
 
 
+class ListReads:
+    """What the runs list stream read after each wake-up: ``(cursor, newest)`` pairs.
+
+    A read whose newest event is past its cursor is one the stream answers with a
+    ``change``; the reads tell a test when the stream has seen a write, so it can count
+    events instead of waiting a while for ones that should not come.
+    """
+
+    def __init__(self, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.pairs: list[tuple[int, int]] = []
+        self._read = engine.realtime.env_changes
+        self._engine = engine
+        monkeypatch.setattr(engine.realtime, "env_changes", self._record)
+
+    def _record(self, env: str, after: int) -> int:
+        newest = self._read(env, after)
+        self.pairs.append((after, newest))
+        return newest
+
+    def past_newest_write(self) -> int:
+        """Wait until a read has seen the newest write so far (one of the stream's own
+        environment); return how many reads found news."""
+        newest = self._engine.realtime.newest_event()
+        eventually(lambda: any(cursor >= newest or found >= newest
+                               for cursor, found in self.pairs), 10, "the stream's read")
+        return sum(found > cursor for cursor, found in self.pairs)
+
+
 def subscribed(app: Starlette, count: int = 1) -> None:
     """Wait until ``count`` streams listen, so a change after this is one they hear."""
-    deadline = time.monotonic() + 10
-    while app.state.realtime.broadcaster.subscribers < count:
-        assert time.monotonic() < deadline, "the stream never subscribed"
-        time.sleep(0.02)
+    eventually(lambda: app.state.realtime.broadcaster.subscribers >= count, 10,
+               "the stream to subscribe")
 
 
 def complete(engine: Engine, row: Any) -> None:
@@ -122,8 +147,10 @@ def test_run_stream_sends_a_change_per_update_then_final(
 
 
 def test_runs_list_stream_sends_a_change_when_a_run_changes(
-    engine: Engine, dash_tasks: list[str], trigger: Callable[..., Triggered]
+    engine: Engine, dash_tasks: list[str], trigger: Callable[..., Triggered],
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    reads = ListReads(engine, monkeypatch)
     app = create_app(engine, dev_api_key=DEV_KEY, scheduler=False)
     with serve(app) as url, httpx.Client(base_url=url) as client:
         assert 'data-live="/runs/live"' in client.get("/").text
@@ -133,8 +160,10 @@ def test_runs_list_stream_sends_a_change_when_a_run_changes(
         events.wait_for("change")
         for _ in range(5):  # a burst of changes...
             trigger(engine, "hello-world", {})
-        time.sleep(0.5)
-        assert events.names.count("change") <= 2  # ...makes at most one more event a second
+        news = reads.past_newest_write()
+        assert news == 2  # ...makes one more event, a second after the first
+        events.wait_for("change", count=news)
+        assert events.names == ["change", "change"]
         events.hang_up()
 
 
@@ -161,9 +190,10 @@ def test_live_streams_need_a_session_and_keep_to_its_environment(
 
 def test_runs_list_stream_ignores_other_environments(
     engine: Engine, dash_tasks: list[str], register: Callable[..., Any],
-    trigger: Callable[..., Triggered]
+    trigger: Callable[..., Triggered], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register(engine, "prod-task", env="prod")
+    reads = ListReads(engine, monkeypatch)
     app = create_app(engine, dev_api_key=DEV_KEY, scheduler=False)
     with serve(app) as url, httpx.Client(base_url=url) as client:
         events = Events(client, "/runs/live")  # the dev dashboard
@@ -172,8 +202,8 @@ def test_runs_list_stream_ignores_other_environments(
             trigger(engine, "prod-task", {}, env="prod")
         [row] = engine.claim("prod", "w1", None, 1)
         complete(engine, row)
-        time.sleep(1.0)  # long enough for a wrongly sent event to arrive
-        assert events.names == []
-        trigger(engine, "hello-world", {})
+        trigger(engine, "hello-world", {})  # the sentinel: this environment's only change
+        assert reads.past_newest_write() == 1  # its change, and none for prod's
         events.wait_for("change")
+        assert events.names == ["change"]
         events.hang_up()

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from outlast.core.definitions import TaskDefinition
+from outlast.core.settings import ENV_LIMIT_VAR, read_settings
 from outlast.engine import Engine
-from outlast.engine.dequeue import ENV_LIMIT_VAR
 from outlast.engine.triggering import Triggered
 from tests.dashboard.test_pages import csrf_of, flash, post
 
@@ -250,7 +250,6 @@ def test_a_queue_name_with_a_slash(dash: Any, engine: Engine) -> None:
 def test_environment_limit_set_refused_and_back_to_the_configuration(
     dash: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(ENV_LIMIT_VAR, raising=False)
     bad = post(dash, "/queues/environment-limit", concurrency_limit="-4")
     assert bad.status_code == 422
     assert "Must be at least 1, not -4" in field_error(bad, "env-limit")
@@ -266,14 +265,14 @@ def test_environment_limit_set_refused_and_back_to_the_configuration(
     assert "At most 4 runs of dev execute at once across all queues." in page
     assert typed(dash.get("/queues"), "f-env-limit") == "4"
 
-    monkeypatch.setenv(ENV_LIMIT_VAR, "12")
+    monkeypatch.setattr(engine, "settings", read_settings({ENV_LIMIT_VAR: "12"}))
     post(dash, "/queues/environment-limit", concurrency_limit="")
     assert engine.queues.environment_limit("dev")["source"] == "config"
     page = said(dash.get("/queues"))
     assert "0 of 12 executing" in page and f"from {ENV_LIMIT_VAR}" in page
     assert engine.queues.environment_limit("prod")["concurrency_limit"] == 12  # untouched
 
-    monkeypatch.delenv(ENV_LIMIT_VAR)
+    monkeypatch.setattr(engine, "settings", read_settings({}))
     post(dash, "/queues/environment-limit", concurrency_limit="")
     assert "No environment-wide limit" in flashed(dash, "/queues")
 

@@ -29,7 +29,8 @@ from outlast.store.open import open_store
 from outlast.store.sqlite.store import SQLiteStore
 from outlast.worker.supervisor import Supervisor
 from tests.conftest import PG_ADMIN_URL
-from tests.worker.support import trigger, wait_for
+from tests.eventually import eventually
+from tests.worker.support import trigger
 
 PROJECT = Path(__file__).parent / "project"
 #: short enough for a test, long enough that heartbeats keep the run through the outage
@@ -127,12 +128,12 @@ def worker(store: Store, lease: float = LEASE) -> Iterator[tuple[Engine, Supervi
 
 
 def executing(engine: Engine, run_id: str) -> None:
-    wait_for(lambda: engine.retrieve("dev", run_id)["status"] == "EXECUTING", 30, "the start")
+    eventually(lambda: engine.retrieve("dev", run_id)["status"] == "EXECUTING", 30, "the start")
 
 
 def started(engine: Engine, run_id: str, tmp_path: Path) -> Path:
     """Wait until the run recorded its first step; the file that lets it go on."""
-    wait_for(lambda: len(engine.durable.run_journal(run_id)) == 1, 30, "the first step")
+    eventually(lambda: len(engine.durable.run_journal(run_id)) == 1, 30, "the first step")
     return tmp_path / "go"
 
 
@@ -149,7 +150,7 @@ def final_after_outage(engine: Engine, run_id: str) -> dict[str, Any]:
             return False
         return bool(seen["run"]["is_final"])
 
-    wait_for(final, 90, f"run {run_id} to finish")
+    eventually(final, 90, f"run {run_id} to finish")
     return seen["run"]
 
 
@@ -169,7 +170,7 @@ def test_a_durable_call_rides_out_a_database_outage(store_url: str, outage_store
         go = started(engine, run_id, tmp_path)
         with outage(store_url, run_id):
             go.touch()
-            wait_for(lambda: sup.calls.faults.failing(run_id), 30, "a call to meet the fault")
+            eventually(lambda: sup.calls.faults.failing(run_id), 30, "a call to meet the fault")
         assert_completed_uncharged(engine, run_id)
     assert not any(e["kind"] == "release" for e in engine.events(run_id))
 
@@ -181,8 +182,8 @@ def test_an_outage_longer_than_the_lease_allows_hands_the_attempt_back_uncharged
         go = started(engine, run_id, tmp_path)
         with outage(store_url, run_id):
             go.touch()
-            wait_for(lambda: any(o.kind == "platform_error" for o in sup.pending.outcomes),
-                     30, "the attempt to be handed back")
+            eventually(lambda: any(o.kind == "platform_error" for o in sup.pending.outcomes),
+                        30, "the attempt to be handed back")
         assert_completed_uncharged(engine, run_id)
     released = [e for e in engine.events(run_id) if e["kind"] == "release"]
     assert len(released) == 1
@@ -196,9 +197,9 @@ def test_a_result_that_ends_in_an_outage_is_written_once_the_database_is_back(
         executing(engine, run_id)
         with outage(store_url, run_id):
             (tmp_path / "go").touch()
-            wait_for(lambda: any(o.run_id == run_id for o in sup.pending.outcomes), 30,
-                     "the outcome to wait for the database")
-            wait_for(lambda: sup._backoff_until > 0, 30, "a write to meet the fault")
+            eventually(lambda: any(o.run_id == run_id for o in sup.pending.outcomes), 30,
+                        "the outcome to wait for the database")
+            eventually(lambda: sup._backoff_until > 0, 30, "a write to meet the fault")
             assert any(o.run_id == run_id for o in sup.pending.outcomes)  # kept, not lost
         run = final_after_outage(engine, run_id)
     assert (run["status"], run["output"], run["attempts"]) == ("COMPLETED", "done", 1)
@@ -215,6 +216,6 @@ def test_a_restarting_postgres_that_refuses_connections_hands_the_attempt_back(
         go = started(engine, run_id, tmp_path)
         with refusing(store_url):
             go.touch()
-            wait_for(lambda: any(o.kind == "platform_error" for o in sup.pending.outcomes),
-                     60, "the attempt to be handed back")
+            eventually(lambda: any(o.kind == "platform_error" for o in sup.pending.outcomes),
+                        60, "the attempt to be handed back")
         assert_completed_uncharged(engine, run_id)

@@ -24,7 +24,8 @@ from outlast.sdk.transports import LocalTransport
 from outlast.server.app import create_app
 from outlast.store import Store
 from outlast.worker.supervisor import Supervisor
-from tests.worker.support import trigger, wait_final, wait_for, wait_status
+from tests.eventually import eventually
+from tests.worker.support import trigger, wait_final, wait_status
 
 with warnings.catch_warnings():
     from starlette.exceptions import StarletteDeprecationWarning
@@ -58,7 +59,7 @@ def token_of(engine: Engine, run_id: str, timeout: float = 30) -> dict[str, Any]
         found[:] = tokens
         return len(tokens) == 1
 
-    wait_for(one, timeout, f"the token of {run_id}")
+    eventually(one, timeout, f"the token of {run_id}")
     return found[0]  # its callback URL, derived from its id again
 
 
@@ -199,9 +200,9 @@ def test_parents_resume_whatever_their_children_became(live_engine: Engine,
         both = trigger(live_engine, "dw-parent", {"kinds": KINDS, "batch": True})
         parents = [*singles.values(), both]
         to_cancel = 2
-        wait_for(lambda: sum(c["task"] == "dw-token" and c["status"] == "WAITING"
-                             for p in parents for c in children_of(live_engine, p))
-                 == to_cancel, 30, "the token-waiting children")
+        eventually(lambda: sum(c["task"] == "dw-token" and c["status"] == "WAITING"
+                                for p in parents for c in children_of(live_engine, p))
+                    == to_cancel, 30, "the token-waiting children")
         assert cancel_token_children(live_engine, parents) == to_cancel
         finals = {p: final_or_explain(live_engine, p) for p in parents}
 
@@ -246,7 +247,7 @@ def test_batch_of_one_task_resumes_after_completion_timeout_and_cancel(
         live_engine: Engine) -> None:
     with running_worker(live_engine):
         parent = trigger(live_engine, "dw-token-batch")
-        wait_for(lambda: len(children_of(live_engine, parent)) == 3, 30, "children")
+        eventually(lambda: len(children_of(live_engine, parent)) == 3, 30, "children")
         kids = {c["payload"]["tags"][0]: c["id"] for c in children_of(live_engine, parent)}
         wait_status(live_engine, kids["item-0"], "WAITING")
         live_engine.durable.complete_token("dev", token_of(live_engine, kids["item-0"])["id"],
@@ -267,8 +268,8 @@ def test_canceling_a_waiting_parent_cancels_its_waiting_children(live_engine: En
     with running_worker(live_engine):
         parent = trigger(live_engine, "dw-parent", {"kinds": ["cancel", "cancel"],
                                                     "batch": True})
-        wait_for(lambda: [c["status"] for c in children_of(live_engine, parent)]
-                 == ["WAITING", "WAITING"], 30, "both children waiting")
+        eventually(lambda: [c["status"] for c in children_of(live_engine, parent)]
+                    == ["WAITING", "WAITING"], 30, "both children waiting")
         wait_status(live_engine, parent, "WAITING")
         live_engine.cancel("dev", parent)
         run = live_engine.retrieve("dev", parent)
@@ -292,15 +293,15 @@ def test_a_thousand_runs_wait_on_tokens_with_one_slot(live_engine: Engine) -> No
         requests = [NewRun("dw-token", '{"tags": ["many"]}', parse_options({}, now))
                     for _ in range(N_WAITING)]
         ids = [t.row["id"] for t in live_engine.trigger_batch("dev", requests)]
-        wait_for(lambda: waiting_count(live_engine) == N_WAITING, 240, "all runs waiting")
+        eventually(lambda: waiting_count(live_engine) == N_WAITING, 240, "all runs waiting")
         assert busy(sup) == 0 and len(sup.children) == 1
         tokens, more = live_engine.durable.list_tokens("dev", tag="many", status="PENDING",
                                                        limit=1000)
         assert len(tokens) == N_WAITING and more is None
         for i, token in enumerate(tokens):
             live_engine.durable.complete_token("dev", token["id"], i)
-        wait_for(lambda: len(live_engine.list_runs("dev", status=["COMPLETED"], task="dw-token",
-                                                   limit=1000)[0]) == N_WAITING,
-                 240, "all runs completed")
+        eventually(lambda: len(live_engine.list_runs("dev", status=["COMPLETED"], task="dw-token",
+                                                      limit=1000)[0]) == N_WAITING,
+                    240, "all runs completed")
     outputs = sorted(live_engine.retrieve("dev", r)["output"]["output"] for r in ids)
     assert outputs == list(range(N_WAITING))

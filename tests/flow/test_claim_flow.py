@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from outlast.core.options import parse_options
+from outlast.core.settings import ENV_LIMIT_VAR, read_settings
 from outlast.engine import Engine, NewRun, Outcome
 from tests.conftest import definition
 
@@ -146,7 +147,7 @@ def test_environment_limit(engine: Engine, register: Any, monkeypatch: Any) -> N
     assert len(claim(engine)) == 2
     assert claim(engine) == []
     engine.queues.set_environment_limit("dev", None)
-    monkeypatch.setenv("OUTLAST_ENV_CONCURRENCY_LIMIT", "3")
+    monkeypatch.setattr(engine, "settings", read_settings({ENV_LIMIT_VAR: "3"}))
     assert len(claim(engine)) == 1
     assert engine.queues.environment_limit("dev")["concurrency_limit"] == 3
 

@@ -14,6 +14,7 @@ import pytest
 from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
 from tests.conftest import definition
+from tests.eventually import eventually
 
 from . import flow_worker
 
@@ -64,14 +65,11 @@ class Workers:
         return [span for spans in reports.values() for span in spans]
 
 
-def wait_until(engine: Engine, done: int, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs, _ = engine.list_runs("dev", status=["COMPLETED"], limit=1000)
-        if len(runs) >= done:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {done} runs completed in {timeout} s")
+def wait_completed(engine: Engine, done: int, timeout: float = 120.0) -> None:
+    def completed() -> bool:
+        return len(engine.list_runs("dev", status=["COMPLETED"], limit=1000)[0]) >= done
+
+    eventually(completed, timeout, f"{done} runs to complete")
 
 
 @pytest.fixture
@@ -85,7 +83,7 @@ def test_queue_limit_never_exceeded_and_reached(live: Engine, store_url: str,
     register(live, definition("job", queue="q", concurrency_limit=3))
     enqueue(live, 120)
     workers = Workers(store_url, capacity=2, hold=0.03)
-    wait_until(live, 120)
+    wait_completed(live, 120)
     spans = workers.finish()
     assert len(spans) == 120 and len({s[0] for s in spans}) == 120
     assert max_overlap(spans) == 3
@@ -98,7 +96,7 @@ def test_per_key_and_total_limits_hold_across_processes(live: Engine, store_url:
     for key in "abcd":
         enqueue(live, 30, concurrency_key=key)
     workers = Workers(store_url, capacity=3, hold=0.03)
-    wait_until(live, 120)
+    wait_completed(live, 120)
     spans = workers.finish()
     assert len(spans) == 120
     for key in "abcd":
@@ -115,12 +113,12 @@ def test_small_key_behind_a_large_backlog_across_processes(
     register(live, definition("job", queue="q", concurrency_limit=2, total_limit=2))
     enqueue(live, 5000, concurrency_key="A")
     workers = Workers(store_url, capacity=2, hold=0.005)
-    wait_until(live, 20)
+    wait_completed(live, 20)
     enqueue(live, 10, concurrency_key="B")
     # from B's commit on: taken before it, a slow enqueue on a busy machine would count
     # the A runs started while B was still being written
     queued_at = time.monotonic()
-    wait_until(live, 40)
+    wait_completed(live, 40)
     spans = workers.finish()
     first_b = min(s[2] for s in spans if s[1] == "B")
     a_between = [s for s in spans if s[1] == "A" and queued_at <= s[2] < first_b]

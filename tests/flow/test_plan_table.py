@@ -17,7 +17,6 @@ from outlast.engine.flow import (
     order,
     plan,
     rotation,
-    window_room,
 )
 from outlast.errors import ValidationError
 
@@ -195,7 +194,8 @@ WINDOWS = [
 def test_sliding_window(rate: Rate, starts: list[float], now: float, room: int,
                         next_at: float) -> None:
     in_window = [t for t in starts if t > now - rate.window]
-    assert window_room(rate, len(in_window)) == room
+    state = QueueState("q", rate=rate, rate_used=len(in_window))
+    assert len(plan(cands(*["q"] * 5), {"q": state}, 10).ids) == room
     assert next_start_at(rate, starts, now) == next_at
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -34,6 +35,7 @@ def test_many_writing_threads_each_commit_every_run(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join(60)
+    assert not any(t.is_alive() for t in threads), "a writer is still waiting"
     assert errors == []
     runs, _ = engine.list_runs("dev", limit=1000)
     assert len(runs) == 400
@@ -60,9 +62,12 @@ def test_a_failed_transaction_hands_the_lock_on(tmp_path: Path) -> None:
 def test_a_forked_child_gets_a_lock_of_its_own() -> None:
     lock = _WriterLock()
     with lock.held():
+        inherited = lock._lock
         lock._pid = -1  # as if this were a child forked while a parent thread held it
         with lock.held():  # a fresh lock: no wait for a holder that does not exist here
-            pass
+            assert lock._lock is not inherited and lock._lock.locked()
+            assert lock._pid == os.getpid()
+    assert not lock._lock.locked()
 
 
 def test_a_failed_commit_leaves_no_transaction_holding_the_lock(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from outlast.engine import Engine, Outcome, waitpoints
+from outlast.engine import Engine, Outcome, sweeper, waitpoints
 from outlast.engine.durable import Op
 from tests.conftest import trigger_run
 
@@ -152,5 +152,25 @@ def test_a_sleep_due_while_the_pass_waited_to_begin_is_woken_by_it(
             yield tx
 
     monkeypatch.setattr(engine.store, "transaction", transaction)
+    assert engine.sweep().woken == 1
+    assert engine.retrieve(ENV, run_id)["status"] == "QUEUED"
+
+
+def test_a_sleep_due_while_the_pass_did_its_other_duties_is_woken_by_it(
+        engine: Engine, clock: Any, register: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waits are woken last in the pass, with the time read again: a sleep that fell due
+    while the pass promoted delayed runs and recovered lost ones is woken by this pass,
+    and its resume is as close to the commit as it can be."""
+    register(engine, "job")
+    [run_id] = _sleeping(engine, clock, 1, seconds=10)
+    clock.advance(9.9)
+    enqueue_due = sweeper.enqueue_due
+
+    def slow_enqueue_due(tx: Any, now: float) -> int:
+        clock.advance(0.2)  # many delayed runs fell due too
+        return enqueue_due(tx, now)
+
+    monkeypatch.setattr(sweeper, "enqueue_due", slow_enqueue_due)
     assert engine.sweep().woken == 1
     assert engine.retrieve(ENV, run_id)["status"] == "QUEUED"

@@ -13,9 +13,11 @@ import pytest
 from outlast.clock import FakeClock
 from outlast.core.definitions import TaskDefinition
 from outlast.core.options import TriggerOptions
+from outlast.core.settings import read_settings
 from outlast.engine import Engine, NewRun, Outcome
 from outlast.engine.alerts import MAX_ATTEMPTS, SETTLE_SECONDS, SIGNATURE_HEADER, Alerts, signature
 from outlast.upkeep.alerting import AlertSender, post
+from tests.eventually import eventually
 
 
 class Receiver:
@@ -113,19 +115,15 @@ def test_failed_deliveries_retry_with_backoff_then_give_up(
 def test_the_environment_variable_webhook_and_the_sender_thread(
         engine: Engine, clock: FakeClock, receiver: Receiver,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OUTLAST_ALERT_WEBHOOK_URL", receiver.url)
-    monkeypatch.setenv("OUTLAST_ALERT_WEBHOOK_SECRET", "from-env")
+    monkeypatch.setattr(engine, "settings", read_settings({
+        "OUTLAST_ALERT_WEBHOOK_URL": receiver.url, "OUTLAST_ALERT_WEBHOOK_SECRET": "from-env"}))
     Alerts(engine).enqueue()
     sender = AlertSender(engine, lambda: True, interval=0.02)
     sender.start()
     try:
         fail_run(engine, env="dev")
         clock.advance(SETTLE_SECONDS)
-        deadline = threading.Event()
-        for _ in range(500):
-            if receiver.requests:
-                break
-            deadline.wait(0.02)
+        eventually(lambda: receiver.requests, 10, "the alert to be sent")
     finally:
         sender.stop()
     headers, body = receiver.requests[0]

@@ -6,7 +6,6 @@ The ``engine`` (SQLite and PostgreSQL, fake clock) comes from ``tests/conftest.p
 from __future__ import annotations
 
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -20,6 +19,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
+from tests.eventually import eventually
+
 from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
 from outlast.server.app import create_app
@@ -28,19 +29,10 @@ DEV_KEY = "ol_dev_test-key-0123456789"
 TASKS = ("hello", "other")
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for another thread to make ``condition`` true (time itself is the fake clock)."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        pause.wait(0.01)
-
-
-@pytest.fixture
-def eventually() -> Callable[..., None]:
+@pytest.fixture(name="eventually")
+def eventually_fixture() -> Callable[..., object]:
     """``eventually(lambda: ...)``: poll until true, fail after 10 s."""
-    return wait_until
+    return eventually
 
 
 def auth(key: str) -> dict[str, str]:
@@ -103,11 +95,13 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        started = threading.Event()
-        while not self.server.started:
+
+        def started() -> bool:
             if not self.thread.is_alive():
                 raise RuntimeError("uvicorn did not start")
-            started.wait(0.01)
+            return bool(self.server.started)
+
+        eventually(started, 10, "uvicorn to start")
         return self
 
     @property

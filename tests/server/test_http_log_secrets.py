@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from starlette.testclient import TestClient
+from tests.eventually import eventually
 
 from outlast.cli.output import redact_url
 from outlast.cli.serving import redact_secrets, uvicorn_server
@@ -61,9 +61,12 @@ def served_with_access_log(app: Any) -> Iterator[tuple[str, list[str]]]:
 def _running(server: Any) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    while not server.started:
+
+    def started() -> bool:
         assert thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.01)
+        return bool(server.started)
+
+    eventually(started, 10, "uvicorn to start")
     host, port = server.servers[0].sockets[0].getsockname()[:2]
     try:
         yield f"http://{host}:{port}"

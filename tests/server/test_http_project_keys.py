@@ -23,6 +23,7 @@ from outlast.api import public_tokens
 from outlast.clock import FakeClock
 from outlast.core.definitions import TaskDefinition
 from outlast.core.durable_requests import CreateToken, Op, ReadJournal
+from outlast.core.settings import read_settings
 from outlast.engine import Engine, hash_key
 from outlast.engine.project_keys import load_keys, server_keys
 from outlast.errors import AuthError, RunNotFoundError
@@ -238,10 +239,11 @@ def test_an_idempotent_repeat_answers_the_url_again(engine: Engine) -> None:
 
 def test_another_project_secret_invalidates_the_outstanding_token_urls(
         engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OUTLAST_SECRET", "the-secret-before")
+    monkeypatch.setattr(engine, "settings", read_settings({"OUTLAST_SECRET": "the-secret-before"}))
     token = engine.durable.new_token("prod", None, [], None)
-    rotated = Engine(engine.store, clock=engine.clock)  # a process started after rotation
-    monkeypatch.setenv("OUTLAST_SECRET", "the-secret-after")
+    # a process started after rotation
+    rotated = Engine(engine.store, clock=engine.clock,
+                     settings=read_settings({"OUTLAST_SECRET": "the-secret-after"}))
     assert rotated.durable.retrieve_token("prod", token["id"])["url"] is None
     with pytest.raises(RunNotFoundError):
         rotated.durable.complete_token(None, token["id"], 1, secret=secret_of(token["url"]))

@@ -89,15 +89,17 @@ def test_lease_errors_drop_leadership_until_the_store_answers(
     down = threading.Event()
     down.set()
     real = engine.try_lead
+    refused = [0]
 
     def try_lead(*args: Any) -> bool:
         if down.is_set():
+            refused[0] += 1
             raise ConnectionError("database is starting up")
         return real(*args)
 
     monkeypatch.setattr(engine, "try_lead", try_lead)
     scheduler = schedulers()
-    threading.Event().wait(0.1)
+    eventually(lambda: refused[0] >= 2)  # it tried again after an error: the thread lives
     assert not scheduler.leading and scheduler.running
     down.clear()
     eventually(lambda: scheduler.leading)

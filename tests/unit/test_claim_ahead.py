@@ -53,3 +53,18 @@ def test_a_run_that_had_started_goes_ahead_of_buffered_fresh_runs() -> None:
     ahead.add(rows("r4"), resumed=1)
     assert [r["id"] for r in ahead.buffer] == ["r4"]
     assert "_resumed" not in ahead.job(ahead.buffer[0]).run
+
+
+def test_a_pipe_holds_what_its_runs_take_in_the_child_not_their_own_time() -> None:
+    """A no-op that takes 0.1 ms of its own but 10 ms each from hand-out to end (a busy
+    machine): its child holds 1 + 30 ms / 10 ms runs, not the 32 its own time would
+    allow, so a resumed run claimed now waits behind three runs, not thirty-one."""
+    ahead = ClaimAhead(4, "dev", enforce_memory=False)
+    for _ in range(20):
+        ahead.observe("t", 0.0001, 0.010)
+    assert ahead.prefetching()  # the task is short: runs are still claimed ahead
+    assert ahead.depth_for("t") == 4
+    quick = ClaimAhead(4, "dev", enforce_memory=False)
+    for _ in range(20):
+        quick.observe("t", 0.0001, 0.0005)
+    assert quick.depth_for("t") == 32  # where runs are quick, pipes stay deep

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from outlast.core.retry import Retry, retry_delay, should_retry
+from outlast.core.retry import Retry, retry_delay
 from outlast.errors import ValidationError
 
 EXACT = [
@@ -73,9 +73,3 @@ def test_policy_round_trips_through_a_dict() -> None:
                    out_of_memory_machine="large-1x")
     assert Retry.from_dict(policy.to_dict()) == policy
     assert Retry.from_dict(None) == Retry()
-
-
-@pytest.mark.parametrize(("max_attempts", "attempt", "expected"),
-                         [(3, 1, True), (3, 2, True), (3, 3, False), (1, 1, False)])
-def test_should_retry(max_attempts: int, attempt: int, expected: bool) -> None:
-    assert should_retry(max_attempts, attempt) is expected

@@ -12,8 +12,8 @@ from outlast.engine import Engine
 from outlast.engine.alerts import SETTLE_SECONDS, Alerts
 from outlast.server.scheduler import Scheduler
 from tests.conftest import T0
+from tests.eventually import eventually
 from tests.realtime.test_alerts import Receiver
-from tests.server.conftest import wait_until
 from tests.worker.support import running_worker, trigger, wait_final
 
 
@@ -36,7 +36,7 @@ def test_a_worker_that_leads_first_fires_ticks_and_sends_alerts(
     alerts.set_webhook("dev", receiver.url)
     alerts.enqueue()  # the alert cursor starts here
     with running_worker(engine, concurrency=1) as worker:
-        wait_until(lambda: worker.sweeper.leading)
+        eventually(lambda: worker.sweeper.leading)
         server = Scheduler(engine, interval=0.01)
         server.start()
         try:
@@ -45,8 +45,8 @@ def test_a_worker_that_leads_first_fires_ticks_and_sends_alerts(
             failed = trigger(engine, "aborts")
             assert wait_final(engine, failed)["status"] == "FAILED"
             clock.advance(SETTLE_SECONDS)  # due: the tick, and the alert's settled event
-            wait_until(lambda: schedule_runs(engine, schedule["id"]) == 1)
-            wait_until(lambda: len(receiver.requests) == 1)
+            eventually(lambda: schedule_runs(engine, schedule["id"]) == 1)
+            eventually(lambda: len(receiver.requests) == 1)
             assert worker.sweeper.leading and not server.leading
         finally:
             server.stop()
@@ -62,6 +62,6 @@ def test_when_the_holder_dies_another_takes_over_within_the_ttl(
     clock.advance(10.5)  # the lease ran out
     server.start()
     try:
-        wait_until(lambda: server.leading)
+        eventually(lambda: server.leading)
     finally:
         server.stop()

@@ -18,7 +18,7 @@ from outlast.engine import Engine, waitpoints
 from outlast.store import open_store
 from outlast.upkeep import Upkeep
 from tests.conftest import LEASE_SECONDS
-from tests.server.conftest import wait_until
+from tests.eventually import eventually
 
 Make = Callable[[], Upkeep]
 
@@ -56,7 +56,7 @@ def holder(live: Engine) -> Iterator[Make]:
         upkeep.tick = counted  # type: ignore[method-assign]
         made.append(upkeep)
         upkeep.start()
-        wait_until(lambda: len(passes) >= 2)  # took the lease, then listened and read
+        eventually(lambda: len(passes) >= 2)  # took the lease, then listened and read
         assert upkeep.leading
         return upkeep
 
@@ -75,7 +75,7 @@ def test_a_due_moment_read_before_sleeping_wakes_the_holder(
     run_id = trigger(live, "hello", delay=timedelta(seconds=1.5)).row["id"]
     holder()
     assert status(live, run_id) == "DELAYED"
-    wait_until(lambda: status(live, run_id) == "QUEUED")
+    eventually(lambda: status(live, run_id) == "QUEUED")
 
 
 def test_a_short_delay_written_elsewhere_wakes_the_sleeping_holder(
@@ -83,7 +83,7 @@ def test_a_short_delay_written_elsewhere_wakes_the_sleeping_holder(
     register(live, "hello")
     holder()
     run_id = trigger(elsewhere, "hello", delay=timedelta(milliseconds=300)).row["id"]
-    wait_until(lambda: status(live, run_id) == "QUEUED")
+    eventually(lambda: status(live, run_id) == "QUEUED")
 
 
 def test_a_short_sleep_written_elsewhere_is_woken_at_its_time(
@@ -98,4 +98,4 @@ def test_a_short_sleep_written_elsewhere_is_woken_at_its_time(
         with live.store.transaction() as tx:
             return waitpoints.get(tx, row["id"])["status"] == waitpoints.COMPLETED
 
-    wait_until(completed)
+    eventually(completed)

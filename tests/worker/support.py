@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
 from outlast.worker.supervisor import Supervisor
+from tests.eventually import eventually
 
 PROJECT = Path(__file__).parent / "project"
 
@@ -27,7 +27,7 @@ def running_worker(engine: Engine, concurrency: int = 2, grace: float = 5.0, *,
     thread = threading.Thread(target=sup.run, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: registered(engine, probe), 30, "task registration")
+        eventually(lambda: registered(engine, probe), 30, "task registration")
         yield sup
     finally:
         sup.request_stop()
@@ -43,30 +43,19 @@ def registered(engine: Engine, task_id: str) -> bool:
         return False
 
 
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def trigger(engine: Engine, task_id: str, payload: Any = None, **options: Any) -> str:
     request = NewRun(task_id, json.dumps(payload), parse_options(options, engine.clock.now()))
     return str(engine.trigger("dev", request).row["id"])
 
 
 def wait_final(engine: Engine, run_id: str, timeout: float = 30) -> dict[str, Any]:
-    holder: dict[str, Any] = {}
+    def final() -> dict[str, Any] | None:
+        run = engine.retrieve("dev", run_id)
+        return run if run["is_final"] else None
 
-    def final() -> bool:
-        holder["run"] = engine.retrieve("dev", run_id)
-        return bool(holder["run"]["is_final"])
-
-    wait_for(final, timeout, f"run {run_id} to finish")
-    return holder["run"]
+    return eventually(final, timeout, f"run {run_id} to finish")
 
 
 def wait_status(engine: Engine, run_id: str, status: str, timeout: float = 30) -> None:
-    wait_for(lambda: engine.retrieve("dev", run_id)["status"] == status, timeout,
-             f"run {run_id} to be {status}")
+    eventually(lambda: engine.retrieve("dev", run_id)["status"] == status, timeout,
+                f"run {run_id} to be {status}")

@@ -24,13 +24,13 @@ from outlast.store import Store
 from outlast.worker import forkserver
 from outlast.worker.pool import NO_REPORT_EXIT, Child, lost_with_server
 from outlast.worker.supervisor import Supervisor, WorkerFailed
+from tests.eventually import eventually
 from tests.worker.support import (
     PROJECT,
     registered,
     running_worker,
     trigger,
     wait_final,
-    wait_for,
     wait_status,
 )
 
@@ -57,7 +57,7 @@ def test_a_killed_fork_server_is_replaced_and_runs_go_on(
     with running_worker(live_engine, concurrency=2) as sup:
         first = wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "1"}))
         running = trigger(live_engine, "waits-the-first-time")  # max_attempts=1
-        wait_for((tmp_path / "waits-started").exists, 30, "the attempt to start")
+        eventually((tmp_path / "waits-started").exists, 30, "the attempt to start")
         pid = forkserver.server_pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
@@ -112,14 +112,14 @@ def worker_process(store_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[
 def test_children_of_a_killed_supervisor_stop_at_once_and_quietly(
         live_engine: Engine, worker_process: subprocess.Popen[str], tmp_path: Path,
         task_id: str) -> None:
-    wait_for(lambda: registered(live_engine, task_id), 60, "the worker to register its tasks")
+    eventually(lambda: registered(live_engine, task_id), 60, "the worker to register its tasks")
     trigger(live_engine, task_id)
     pid_file = tmp_path / "writer-pid"
-    wait_for(pid_file.exists, 30, "the task to start")
+    eventually(pid_file.exists, 30, "the task to start")
     child = int(pid_file.read_text().split()[0])
     os.kill(worker_process.pid, signal.SIGKILL)  # the supervisor alone, not its group
     worker_process.wait(10)
-    wait_for(lambda: not _alive(child), 10, "the orphaned child to stop")
+    eventually(lambda: not _alive(child), 10, "the orphaned child to stop")
     log = (tmp_path / "worker.log").read_text()
     assert "Traceback" not in log, log
 
@@ -169,9 +169,9 @@ def test_a_loop_that_keeps_failing_hands_its_runs_back_and_ends(
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    wait_for(lambda: registered(live_engine, "sleeper"), 30, "task registration")
+    eventually(lambda: registered(live_engine, "sleeper"), 30, "task registration")
     run_id = trigger(live_engine, "sleeper", {"seconds": 30})
-    wait_for((tmp_path / "sleeper-started").exists, 30, "the attempt to start")
+    eventually((tmp_path / "sleeper-started").exists, 30, "the attempt to start")
 
     def broken(self: Supervisor) -> None:
         raise RuntimeError("a bug, every time")

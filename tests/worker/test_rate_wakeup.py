@@ -10,7 +10,8 @@ import pytest
 from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
 from outlast.store import Store
-from tests.worker.support import running_worker, wait_for
+from tests.eventually import eventually
+from tests.worker.support import running_worker
 
 RUNS = 15
 
@@ -36,8 +37,8 @@ def test_rate_limited_runs_start_in_waves_as_the_window_frees(live_engine: Engin
         ids = [t.row["id"] for t in engine.trigger_batch(
             "dev", [NewRun("hello-world", json.dumps({"name": str(i)}), opts)
                     for i in range(RUNS)])]
-        wait_for(lambda: all(engine.retrieve("dev", i)["is_final"] for i in ids), 10,
-                 "all runs to finish")
+        eventually(lambda: all(engine.retrieve("dev", i)["is_final"] for i in ids), 10,
+                    "all runs to finish")
     starts = sorted(engine.attempts(i)[0]["started_at"] for i in ids)
     waves = [starts[0:5], starts[5:10], starts[10:15]]
     for earlier, later in zip(waves, waves[1:], strict=False):

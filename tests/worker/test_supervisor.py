@@ -11,11 +11,11 @@ import pytest
 
 from outlast.engine import Engine
 from outlast.store import Store
+from tests.eventually import eventually
 from tests.worker.support import (
     running_worker,
     trigger,
     wait_final,
-    wait_for,
     wait_status,
 )
 
@@ -98,10 +98,10 @@ def test_bad_output_fails_clearly(live_engine: Engine) -> None:
 def test_cancel_kills_the_executing_attempt(live_engine: Engine, tmp_path: Path) -> None:
     with running_worker(live_engine, concurrency=1):
         run_id = trigger(live_engine, "sleeper", {"seconds": 30})
-        wait_for(lambda: (tmp_path / "sleeper-started").exists(), 20, "sleeper start")
+        eventually(lambda: (tmp_path / "sleeper-started").exists(), 20, "sleeper start")
         pid = int((tmp_path / "sleeper-started").read_text().split()[0])
         live_engine.cancel("dev", run_id)
-        wait_for(lambda: not _alive(pid), 10, "the attempt's process to be killed")
+        eventually(lambda: not _alive(pid), 10, "the attempt's process to be killed")
         after = wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "next"}))
     assert live_engine.retrieve("dev", run_id)["status"] == "CANCELED"
     assert after["status"] == "COMPLETED"
@@ -113,7 +113,7 @@ def test_hooks_run_on_success_failure_and_cancel(live_engine: Engine, tmp_path: 
         bad = wait_final(live_engine, trigger(live_engine, "hooked", {"fail": True}))
         canceled = trigger(live_engine, "hooked", {}, delay="1h")
         live_engine.cancel("dev", canceled)
-        wait_for(lambda: len(_hooks(tmp_path)) >= 3, 20, "three hook calls")
+        eventually(lambda: len(_hooks(tmp_path)) >= 3, 20, "three hook calls")
     calls = {h["run"]: h for h in _hooks(tmp_path)}
     assert calls[ok["id"]]["hook"] == "success" and calls[ok["id"]]["result"] == "fine"
     assert calls[bad["id"]]["hook"] == "failure"
@@ -160,7 +160,7 @@ def test_drain_hands_back_what_outlives_the_grace(live_engine: Engine) -> None:
 def test_killed_child_is_retried_by_policy(live_engine: Engine, tmp_path: Path) -> None:
     with running_worker(live_engine):
         run_id = trigger(live_engine, "dies-once")
-        wait_for(lambda: (tmp_path / "dies-once").exists(), 20, "first attempt")
+        eventually(lambda: (tmp_path / "dies-once").exists(), 20, "first attempt")
         os.kill(int((tmp_path / "dies-once").read_text().split()[0]), signal.SIGKILL)
         run = wait_final(live_engine, run_id)
     assert (run["status"], run["attempts"], run["output"]) == ("COMPLETED", 2, 2)

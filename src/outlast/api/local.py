@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from outlast.api.routes import ApiContext, ApiRequest, LocalTasks, call, match
+from outlast.core.settings import read_settings
 from outlast.engine import Engine
 from outlast.errors import ValidationError
 from outlast.store import open_store
@@ -46,9 +47,9 @@ def _json_roundtrip(body: Any) -> Any:
 
 
 def open_engine(database_url: str) -> Engine:
-    """An engine over the store at ``database_url``; a project's own file (SQLite) is
-    migrated first."""
+    """An engine over the store at ``database_url``, with the settings of this process's
+    environment; a project's own file (SQLite) is migrated first."""
     store = open_store(database_url)
     if store.embedded:
         store.migrate()
-    return Engine(store)
+    return Engine(store, settings=read_settings())

@@ -47,7 +47,7 @@ def open_engine(config: Config) -> Engine:
     store = open_store(config.database_url)
     if store.embedded:
         store.migrate()
-    return Engine(store)
+    return Engine(store, settings=config.settings)
 
 
 def require_task_dirs(config: Config) -> None:

@@ -8,7 +8,6 @@ trigger typed after it always finds them.
 
 from __future__ import annotations
 
-import os
 import socket
 
 import click
@@ -58,7 +57,7 @@ def dev(port: int, host: str, concurrency: int, no_reload: bool, grace: float) -
     key = dev_api_key(engine, state / "dev.env")
     url = public_url(host, port)
     # token callback URLs point here unless the user says where the server is reached
-    engine.public_url = os.environ.get("OUTLAST_PUBLIC_URL") or url
+    engine.public_url = config.public_url or url
     write_dev_env(state / "dev.env", url, key)
     lock.record(url)
     setup_logging()

@@ -2,7 +2,8 @@
 
 The delay rule is a pure function so the worker, the sweeper and tests agree on it:
 delay before attempt n+1 = min(max_delay, min_delay * factor ** (n - 1)), then, when
-``randomize`` is on, multiplied by a random factor in [0.75, 1.25] (and capped again).
+``randomize`` is on, multiplied by a random factor in [0.75, 1.25] (and capped again):
+``outlast.core.backoff`` with the policy's numbers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from outlast.core.backoff import EXACT, backoff
 from outlast.errors import ValidationError
 
 
@@ -53,14 +55,12 @@ class RetryDecision:
         return cls(retry=True, delay=seconds)
 
 
+#: a randomized policy waits between 75% and 125% of its delay (never over ``max_delay``)
+JITTER = (0.75, 1.25)
+
+
 def retry_delay(policy: Retry, attempt: int, rng: random.Random | None = None) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-    base = min(policy.max_delay, policy.min_delay * policy.factor ** (attempt - 1))
-    if policy.randomize:
-        base = min(policy.max_delay, base * (rng or random).uniform(0.75, 1.25))
-    return base
-
-
-def should_retry(policy_max_attempts: int, attempt: int) -> bool:
-    """May another attempt follow failed attempt number ``attempt``?"""
-    return attempt < policy_max_attempts
+    delay = backoff(attempt, first=policy.min_delay, factor=policy.factor,
+                    most=policy.max_delay, jitter=JITTER if policy.randomize else EXACT, rng=rng)
+    return min(policy.max_delay, delay)

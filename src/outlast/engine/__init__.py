@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ from outlast.core.definitions import TaskDefinition
 from outlast.core.import_failures import no_worker_has
 from outlast.core.options import TriggerOptions
 from outlast.core.retry import Retry
+from outlast.core.settings import DEFAULT_PUBLIC_URL, Settings
 from outlast.engine import attempts, dequeue, journal, queues, sweeper, transitions, waitpoints
 from outlast.engine.attempts import Decision, Outcome, RunFacts
 from outlast.engine.durable_ops import DurableOps
@@ -45,13 +45,16 @@ _DEFINITION_TTL = 2.0
 
 class Engine:
     def __init__(self, store: Store, clock: Clock | None = None,
-                 lease_seconds: float | None = None) -> None:
+                 lease_seconds: float | None = None, settings: Settings | None = None) -> None:
+        """``settings`` come from the process's entry point (``read_settings``); without
+        them, an empty environment's. The engine never reads the environment itself."""
         self.store = store
         self.clock: Clock = clock or SystemClock()
+        self.settings = settings or Settings()
         #: how long an attempt owns its run without a heartbeat (OUTLAST_LEASE_SECONDS)
-        self.lease_seconds = lease_seconds or float(os.environ.get("OUTLAST_LEASE_SECONDS", 30))
+        self.lease_seconds = lease_seconds or self.settings.lease_seconds
         #: the address token callback URLs point at (OUTLAST_PUBLIC_URL)
-        self.public_url = os.environ.get("OUTLAST_PUBLIC_URL", "http://127.0.0.1:8030")
+        self.public_url = self.settings.public_url or DEFAULT_PUBLIC_URL
         self._definitions: dict[tuple[str, str], tuple[TaskDefinition, float]] = {}
         #: cron schedules: CRUD, declarative sync, and ``tick`` for the scheduler
         self.schedules = Schedules(self)
@@ -262,7 +265,8 @@ class Engine:
     def _claim_in(self, tx: Any, env: str, worker_id: str, queues: list[str] | None,
                   capacity: int) -> dequeue.Claimed:
         request = dequeue.ClaimRequest(env, worker_id, queues, capacity, new_id("lease"),
-                                       self.lease_seconds)
+                                       self.lease_seconds,
+                                       self.settings.env_concurrency_limit)
         return dequeue.claim(tx, request, self.clock.now())
 
     def record(self, outcomes: list[Outcome]) -> list[Decision | None]:
@@ -298,15 +302,22 @@ class Engine:
         return decisions, claimed
 
     def _with_journals(self, tx: Any, claimed: dequeue.Claimed, token_key: bytes) -> None:
-        """Give each claimed run that had started its journal (``row["journal"]``), read in
-        the claim's transaction: its replay then starts without asking the worker for it, a
-        round trip through the worker's loop for every resumed run. Token entries get their
-        callback URLs rebuilt, as ``DurableOps.journal`` gives them (none is stored)."""
+        """Give each claimed run its journal (``row["journal"]``): its first durable
+        operation then starts without asking the worker for it, a round trip through the
+        worker's loop (and a read transaction there) for every run that sleeps or waits.
+
+        A run that had started gets it read in the claim's transaction, token entries with
+        their callback URLs rebuilt, as ``DurableOps.journal`` gives them (none is stored).
+        A run that never started has none: only an attempt holding the run's lease writes
+        to its journal, and ``started_at`` is set by the claim that gave out that lease
+        and is never cleared."""
         resumed = claimed.rows[:claimed.resumed]
         if resumed:
             journals = journal.entries_of(tx, [row["id"] for row in resumed])
             for row in resumed:
                 row["journal"] = self.durable.with_urls(tx, journals[row["id"]], token_key)
+        for row in claimed.rows[claimed.resumed:]:
+            row["journal"] = []
 
     def _record_in(self, tx: Any, outcomes: list[Outcome], now: float) -> list[Decision | None]:
         batch = _batch_completions(outcomes)
@@ -387,12 +398,6 @@ class Engine:
         with self.store.transaction() as tx:
             tx.many("insert_log", rows)
 
-    def set_metadata(self, run_id: str, metadata: dict[str, Any]) -> None:
-        with self.store.transaction() as tx:
-            tx.run("update_metadata", id=run_id, metadata=dumps(metadata, "metadata"),
-                   now=self.clock.now())
-            tx.notify("outlast_changed", run_id)
-
     def claim_hooks(self, env: str, queues: list[str] | None, limit: int) -> list[Row]:
         with self.store.transaction() as tx:
             return tx.all("claim_hooks", environment=env, queues=queues, limit=limit,
@@ -428,13 +433,16 @@ class Engine:
             report.enqueued = sweeper.enqueue_due(tx, now)
             report.expired = sweeper.expire_due(
                 tx, now, lambda row: self._hook_for_expired(tx, row))
-            report.woken = waitpoints.due(tx, now)
             lost = sweeper.lapsed(tx, now) if recover else []
             report.recovered = sum(
                 self._record_one(tx, sweeper.lost_worker_outcome(r), r, now) is not None
                 for r in lost
             )
             tx.run("release_stale_hooks", before=now - 10 * self.lease_seconds)
+            # waits last, with the time read again: the runs they resume are queued by
+            # the commit right after, not a few statements later, and a sleep that fell
+            # due while the duties above ran is woken now rather than by the next pass
+            report.woken = waitpoints.due(tx, self.clock.now())
         return report
 
     def _hook_for_expired(self, tx: Tx, row: Row) -> str | None:

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from outlast.core.backoff import backoff
 from outlast.ids import new_secret
 from outlast.jsonutil import dumps, loads
 
@@ -54,7 +54,7 @@ def signature(secret: str, body: bytes) -> str:
 
 def retry_delay(attempts: int) -> float:
     """Seconds before the next try after ``attempts`` failed ones."""
-    return float(min(3600.0, 10.0 * 2 ** (attempts - 1)))
+    return backoff(attempts, first=10.0, most=3600.0)
 
 
 class Alerts:
@@ -71,12 +71,10 @@ class Alerts:
         row = tx.one("get_alert_webhook", environment=env)
         if row is not None:
             return Webhook(row["url"], row["secret"])
-        url = os.environ.get("OUTLAST_ALERT_WEBHOOK_URL")
-        if not url:
+        settings = self.engine.settings
+        if not settings.alert_webhook_url:
             return None
-        secret = (os.environ.get("OUTLAST_ALERT_WEBHOOK_SECRET")
-                  or os.environ.get("OUTLAST_SECRET") or "")
-        return Webhook(url, secret)
+        return Webhook(settings.alert_webhook_url, settings.alert_webhook_secret)
 
     def set_webhook(self, env: str, url: str, secret: str | None = None) -> str:
         """Point ``env``'s alerts at ``url``; returns the signing secret."""

@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from outlast.core.backoff import backoff
 from outlast.core.definitions import TaskDefinition
 from outlast.core.retry import Retry, retry_delay
 from outlast.engine import durable, transitions, waitpoints
@@ -118,7 +119,7 @@ def decide(outcome: Outcome, facts: RunFacts) -> Decision:
 def platform_backoff(earlier: int) -> float:
     """Seconds before a run handed back for platform errors is claimed again: a flaky
     database gets time to settle rather than the run bouncing straight back."""
-    return min(MAX_PLATFORM_BACKOFF, 2.0 ** earlier)
+    return backoff(earlier + 1, first=1.0, most=MAX_PLATFORM_BACKOFF)
 
 
 def is_final_failure(outcome: Outcome, max_attempts: int) -> bool:

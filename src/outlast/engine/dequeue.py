@@ -21,20 +21,11 @@ takes over.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from outlast.core.limits import Rate, opt_rate
 from outlast.engine import flow, transitions
 from outlast.store.protocol import Row, Tx
-
-#: the environment-wide limit when none was set through the API (OUTLAST_ENV_CONCURRENCY_LIMIT)
-ENV_LIMIT_VAR = "OUTLAST_ENV_CONCURRENCY_LIMIT"
-
-
-def env_limit_default() -> int | None:
-    text = os.environ.get(ENV_LIMIT_VAR, "").strip()
-    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 @dataclass(frozen=True)
@@ -45,6 +36,8 @@ class ClaimRequest:
     capacity: int
     lease_id: str
     lease_seconds: float
+    #: the environment-wide limit when none was set through the API (settings)
+    env_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +54,7 @@ class Claimed:
 
 def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
     """Start up to ``capacity`` runs."""
-    env_default = env_limit_default()
+    env_default = req.env_limit
     started: list[Row] = []
     retry_at: float | None = None
     limited, recorded = True, False

@@ -8,9 +8,13 @@ from typing import Any
 from outlast.jsonutil import dumps
 from outlast.store.protocol import Tx
 
-#: NOTIFY channels. ``runs_queued`` wakes idle workers; ``run_changed`` feeds realtime.
+#: NOTIFY channel: a run became claimable, wakes idle workers (payload: a queue name or
+#: run id, ``*`` for any queue)
 QUEUED_CHANNEL = "outlast_queued"
+#: NOTIFY channel: a run changed, feeds realtime subscribers (payload: the run id)
 CHANGED_CHANNEL = "outlast_changed"
+#: NOTIFY channel: a run was canceled, a worker running it kills the attempt (payload:
+#: the run id). The others: ``realtime.STREAM_CHANNEL``, ``announce.DUE_CHANNEL``.
 CANCEL_CHANNEL = "outlast_cancel"
 
 

@@ -79,9 +79,6 @@ def claim_rank(started: bool, priority: int, available_at: float) -> tuple[int, 
     return (0, available_at) if started else (1, aged_score(priority, available_at))
 
 
-def window_room(rate: Rate | None, starts_in_window: int) -> int | None:
-    """How many more starts the window allows now (None: no rate limit)."""
-    return None if rate is None else max(rate.count - starts_in_window, 0)
 
 
 def next_start_at(rate: Rate, window_starts: Sequence[float], now: float) -> float:
@@ -203,11 +200,6 @@ class _Usage:
     slots: dict[str | None, int] = field(default_factory=dict)
     rate: int = 0
     key_rate: dict[str, int] = field(default_factory=dict)
-
-
-def admits(q: QueueState, use: _Usage, key: str | None) -> bool:
-    """May one more run of ``q`` (with ``key``) start, given what this claim took?"""
-    return refusal(q, use, key) is None
 
 
 #: refusals that hold every run of the queue, whatever its key

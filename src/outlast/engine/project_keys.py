@@ -1,6 +1,6 @@
 """The project's keys: the one secret that signs its tokens and sessions, and its id.
 
-The secret is ``OUTLAST_SECRET`` (read once into the server's config) when set, else a
+The secret is ``OUTLAST_SECRET`` (read once into the process's settings) when set, else a
 random secret created once and kept in the database, so several servers agree without
 configuration. The project is a random id the database also keeps: projects that share
 ``OUTLAST_SECRET`` (one PostgreSQL database, a schema each) still refuse each other's
@@ -11,12 +11,10 @@ so rotating it invalidates those URLs as well.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from outlast.config import server_secret
 from outlast.ids import new_id, new_secret
 
 if TYPE_CHECKING:
@@ -60,7 +58,7 @@ def _stored(tx: Tx, name: str, fresh: str, engine: Engine) -> str:
 
 def server_keys(engine: Engine) -> ServerKeys:
     """The keys ``load_keys`` remembered for ``engine``; if none yet (a process that is
-    no server: ``Client(database_url=...)``), ``OUTLAST_SECRET``'s, else the database's,
-    so that its tokens are good on the servers of the project."""
+    no server: ``Client(database_url=...)``), those of its settings' ``OUTLAST_SECRET``,
+    else the database's, so that its tokens are good on the servers of the project."""
     keys = _keys.get(engine)
-    return keys if keys is not None else load_keys(engine, server_secret(os.environ))
+    return keys if keys is not None else load_keys(engine, engine.settings.secret)

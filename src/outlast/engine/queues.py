@@ -98,15 +98,13 @@ class QueueOps:
             return self._record(tx, env, self._row(tx, env, name))
 
     def environment_limit(self, env: str) -> dict[str, Any]:
-        from outlast.engine.dequeue import env_limit_default
-
         with self.engine.store.transaction(write=False) as tx:
             row = tx.one("get_environment_limit", environment=env)
             running = tx.one("executing_in_environment", environment=env)
         stored = row["concurrency_limit"] if row is not None else None
+        limit = stored if stored is not None else self.engine.settings.env_concurrency_limit
         return {"environment": env, "running": int(running["running"]) if running else 0,
-                "concurrency_limit": stored if stored is not None else env_limit_default(),
-                "source": "api" if stored is not None else "config"}
+                "concurrency_limit": limit, "source": "api" if stored is not None else "config"}
 
     def set_environment_limit(self, env: str, limit: int | None) -> dict[str, Any]:
         """Cap EXECUTING runs across every queue of ``env`` (None: back to the config)."""

@@ -9,8 +9,6 @@ from outlast.inputs import shown_time
 from outlast.jsonutil import loads
 from outlast.store.protocol import Row
 
-_JSON_FIELDS = ("payload", "output", "error", "tags", "metadata", "retry")
-
 
 def run_record(row: Row) -> dict[str, Any]:
     """The JSON shape of a run, as the HTTP API and the clients see it."""

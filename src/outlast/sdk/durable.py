@@ -28,9 +28,6 @@ from outlast.core.durable_requests import DurableRequest, Op, ReadJournal
 from outlast.errors import OutlastError, PlatformUnavailableError
 from outlast.observability import span
 
-#: Waits shorter than this stay in the process instead of suspending the run.
-IN_PROCESS_WAIT = 5.0
-
 
 class NonDeterminismError(OutlastError):
     """Replay found a different durable operation than the journal recorded."""

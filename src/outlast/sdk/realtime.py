@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from outlast.core.backoff import backoff
 from outlast.errors import ConfigError
 from outlast.sdk.calls import Call, _seg
 from outlast.sdk.handles import Run
@@ -61,8 +61,9 @@ def parse(lines: Iterable[str]) -> Iterator[ServerEvent]:
             data.append(value)
 
 
-def backoff(failures: int) -> float:
-    return float(min(MAX_BACKOFF, BACKOFF * 2 ** (failures - 1)) * (0.5 + random.random()))
+def reconnect_delay(failures: int) -> float:
+    """Seconds before reconnecting after ``failures`` failed connections in a row."""
+    return backoff(failures, first=BACKOFF, most=MAX_BACKOFF, jitter=(0.5, 1.5))
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -100,7 +101,7 @@ def http_events(http: httpx.Client, call: Call) -> Iterator[ServerEvent]:
             failures += 1
             if failures > RECONNECTS:
                 raise
-        time.sleep(backoff(failures))
+        time.sleep(reconnect_delay(failures))
 
 
 async def ahttp_events(http: httpx.AsyncClient, call: Call) -> AsyncIterator[ServerEvent]:
@@ -125,7 +126,7 @@ async def ahttp_events(http: httpx.AsyncClient, call: Call) -> AsyncIterator[Ser
             failures += 1
             if failures > RECONNECTS:
                 raise
-        await asyncio.sleep(backoff(failures))
+        await asyncio.sleep(reconnect_delay(failures))
 
 
 async def _aparse(lines: AsyncIterator[str]) -> AsyncIterator[ServerEvent]:

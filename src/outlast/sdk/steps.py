@@ -123,9 +123,5 @@ class _Step:
                         retry: Retry | None = None, **kwargs: Any) -> R:
         return await _run_async(name, retry, fn, args, kwargs)  # type: ignore[no-any-return]
 
-    @staticmethod
-    def inside_run() -> bool:
-        return current_run.get() is not None
-
 
 step = _Step()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 import uuid
 from typing import Any, Protocol
 
 import httpx
 
+from outlast.core.backoff import backoff
 from outlast.errors import OutlastError, PlatformUnavailableError, error_from_body
 from outlast.sdk.calls import Call
 
@@ -81,7 +81,8 @@ def retryable(call: Call) -> bool:
 
 
 def retry_delay(attempt: int) -> float:
-    return float(RETRY_BACKOFF * 2 ** attempt * (0.5 + random.random()))
+    """Seconds before resending after try ``attempt`` (0-based) met a connection error."""
+    return backoff(attempt + 1, first=RETRY_BACKOFF, jitter=(0.5, 1.5))
 
 
 class HttpTransport:

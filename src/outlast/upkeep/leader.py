@@ -32,6 +32,7 @@ import socket
 import threading
 import time
 
+from outlast.core.backoff import backoff as backoff_after
 from outlast.engine import Engine, sweeper
 from outlast.upkeep.alerting import AlertSender
 from outlast.upkeep.timer import DueTimer
@@ -62,7 +63,7 @@ def holder_id() -> str:
 
 def backoff(failures: int, interval: float) -> float:
     """Seconds to wait after ``failures`` consecutive errors."""
-    return float(min(MAX_BACKOFF, max(interval, 0.5) * 2.0 ** (failures - 1)))
+    return backoff_after(failures, first=max(interval, 0.5), most=MAX_BACKOFF)
 
 
 class Upkeep:

@@ -9,6 +9,12 @@ starts the moment the one before ends, so children keep working while a database
 in flight. Long runs are never claimed ahead, so they cannot wait behind each other while
 another worker idles.
 
+Whether runs are short is the task's own time; how many a pipe holds is what a run takes
+from the moment its child takes it up to the moment its end is read here (its own time,
+the child's messages and its wait for a CPU). A no-op that takes 0.1 ms of its own takes
+a few milliseconds each on a busy machine: sized by its own time, 32 of them (a tenth of
+a second of work) sat in each pipe, and a resumed run claimed then waited behind them.
+
 Runs that already started (resumed after a wait, retried, recovered) go first here too, as
 they do in the claim (``engine/flow.py``): one claimed while fresh runs sit in the buffer
 is put ahead of them, behind the started runs already there.
@@ -53,11 +59,12 @@ class ClaimAhead:
         self._avg_run: float | None = None
         self._task_avg: dict[str, float] = {}
 
-    def observe(self, task_id: str | None, executed: float) -> None:
-        """An attempt ended after ``executed`` seconds: update the averages."""
+    def observe(self, task_id: str | None, executed: float, wall: float = 0.0) -> None:
+        """An attempt ended after ``executed`` seconds of its own, ``wall`` seconds after
+        its child took it up: update the averages (see the module docstring)."""
         self._avg_run = _ewma(self._avg_run, executed)
         if task_id is not None:
-            self._task_avg[task_id] = _ewma(self._task_avg.get(task_id), executed)
+            self._task_avg[task_id] = _ewma(self._task_avg.get(task_id), max(executed, wall))
 
     def prefetching(self) -> bool:
         avg = self._avg_run

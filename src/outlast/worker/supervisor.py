@@ -6,6 +6,11 @@ Heartbeats are sent from here, never from a child, so task code cannot starve th
 Every result is written with the attempt's lease id: a late result from an attempt
 whose lease was taken over (canceled, or recovered by the sweeper) is dropped.
 
+A child's durable write (a step's result, a sleep, a wait) is answered at the start of
+the pass that follows its arrival: the journal follows the logs and results before it, so
+the pass writes those first, in one transaction for every write that arrived, rather
+than one of their own for each write.
+
 Short runs are claimed ahead (``claim_ahead.py`` says how many and which child gets
 which). One transaction per pass records what ended and tops the children up.
 Claimed-ahead runs are EXECUTING under a lease like any other: heartbeated from here,
@@ -44,7 +49,7 @@ from outlast.errors import ConfigError, OutlastError
 from outlast.ids import new_id
 from outlast.store.protocol import ANY_CHANNEL
 from outlast.worker import outcomes
-from outlast.worker.child_calls import ChildCalls
+from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
 from outlast.worker.messages import (
     ApiCall,
@@ -129,6 +134,9 @@ class Supervisor:
         #: set once the tasks are registered: ``outlast dev`` is ready (``/readyz``)
         self.tasks_registered = False
         self.calls = ChildCalls(engine, environment, self._flush)
+        #: durable writes that arrived this pass, answered once it has recorded what came
+        #: before them (``_answer_writes``)
+        self.writes: list[tuple[Child, RuntimeCall]] = []
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
@@ -243,6 +251,7 @@ class Supervisor:
         self._enforce_deadlines()
         self._feed()
         if time.monotonic() < self._backoff_until:
+            self._answer_writes()  # each meets the fault itself and is told to ask again
             return
         try:
             self._database_work()
@@ -252,11 +261,13 @@ class Supervisor:
             log.warning("worker database call failed (%s); retrying in 1 s", exc,
                         exc_info=None if database_error(exc) else exc)  # else: a bug
             self._backoff_until = time.monotonic() + 1.0
+            self._answer_writes()
 
     def _database_work(self) -> None:
         if self._listener is None:  # lost with a database restart; failing here backs off
             self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
         self._register_definitions()
+        self._answer_writes()
         self._sync()
         self._feed()  # what was just claimed starts before heartbeats and sweeps
         self._maybe_heartbeat()
@@ -287,7 +298,7 @@ class Supervisor:
                 database.append(now)
             elif self._listener is not None:  # commits its notes may have missed
                 database.append(self._last_check + self._listener.recheck_every)
-        if self.pending.outcomes or self.pending.logs:
+        if self.pending.outcomes or self.pending.logs or self.writes:
             database.append(now)
         sweep_due = self.sweeper.next_due()
         if sweep_due is not None:
@@ -346,8 +357,10 @@ class Supervisor:
             self.pending.logs.extend(outcomes.log_rows(message))
         elif isinstance(message, ApiCall):
             child.send(self.calls.answer(message))  # a dead child is reaped as a crash
+        elif isinstance(message, RuntimeCall) and isinstance(message.request, READS):
+            child.send(self.calls.run_op(message))  # a read orders nothing: no need to wait
         elif isinstance(message, RuntimeCall):
-            child.send(self.calls.run_op(message))
+            self.writes.append((child, message))
         elif isinstance(message, HookDone):
             self.pending.hooks_done.append((message.run_id, message.lease_id))
             child.job, child.deadline = None, None
@@ -359,7 +372,7 @@ class Supervisor:
         machine = job.run.get("machine") if isinstance(job, Assignment) else None
         self.pending.outcomes.append(outcomes.finished(message, machine))
         self.ahead.observe(job.run["task_id"] if isinstance(job, Assignment) else None,
-                           message.executed)
+                           message.executed, time.monotonic() - child.started_at)
         child.advance()
         if message.kind == "oom":
             child.retire = True  # a MemoryError may leave the process unusable
@@ -492,6 +505,24 @@ class Supervisor:
         for run_id, lease_id in self.pending.hooks_done:
             self.engine.finish_hook(run_id, lease_id)
         self.pending.hooks_done = []
+
+    def _answer_writes(self) -> None:
+        """Answer the durable writes that arrived before this pass, in arrival order.
+
+        The logs and results that came before them are written first, in one
+        transaction, so the flush each write asks for (``ChildCalls``) finds nothing left:
+        one flush a pass, not one per write (a crowd of runs that each sleep or record
+        steps made those flushes most of a worker's database work). Their children wait
+        no longer than they did: the claim comes after. When the database fails, each
+        write meets the fault itself and its child is told to ask again.
+        """
+        waiting, self.writes = self.writes, []
+        if not waiting:
+            return
+        with contextlib.suppress(Exception):  # kept for the pass; each write meets it
+            self._flush()
+        for child, message in waiting:
+            child.send(self.calls.run_op(message))  # a dead child is reaped as a crash
 
     def _maybe_heartbeat(self) -> None:
         now = time.monotonic()

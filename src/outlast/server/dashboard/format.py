@@ -21,7 +21,6 @@ STATUS_TONE = {
     "COMPLETED": "green", "FAILED": "red", "CRASHED": "red", "SYSTEM_FAILURE": "red",
     "TIMED_OUT": "orange", "EXPIRED": "muted", "CANCELED": "muted",
 }
-FAILURES = ("FAILED", "CRASHED", "SYSTEM_FAILURE", "TIMED_OUT")
 
 
 def tone(status: str | None) -> str:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from outlast.core.limits import LIMITS, parse_rate
-from outlast.engine.dequeue import ENV_LIMIT_VAR
+from outlast.core.settings import ENV_LIMIT_VAR
 from outlast.errors import OutlastError, ValidationError
 from outlast.server.dashboard.web import Page, safe_next
 

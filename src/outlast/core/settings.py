@@ -1,0 +1,86 @@
+"""Settings that come from the environment, read once per process into one frozen record.
+
+The command line (``load_config``) and the in-process client read them when they start and
+hand the record to the engine and the app; the engine itself never looks at
+``os.environ`` (a test says so), so what a process does cannot change behind its back
+and a test states its settings instead of patching the environment.
+
+    OUTLAST_LEASE_SECONDS            how long an attempt keeps its run without a heartbeat
+    OUTLAST_PUBLIC_URL               where clients reach the server (token callback URLs)
+    OUTLAST_SECRET                   signs public tokens and dashboard sessions
+                                     (``OUTLAST_SECRET_KEY``: its deprecated old name)
+    OUTLAST_ALLOWED_HOSTS            more host names ``outlast server`` answers to
+    OUTLAST_ENV_CONCURRENCY_LIMIT    EXECUTING runs per environment, unless set by the API
+    OUTLAST_ALERT_WEBHOOK_URL        where failure alerts go, unless set by the API
+    OUTLAST_ALERT_WEBHOOK_SECRET     signs them (default: ``OUTLAST_SECRET``)
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from outlast.errors import ConfigError
+
+#: the environment-wide limit when none was set through the API
+ENV_LIMIT_VAR = "OUTLAST_ENV_CONCURRENCY_LIMIT"
+DEFAULT_LEASE_SECONDS = 30.0
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8030"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment says; the defaults are what an empty environment means."""
+
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    #: None: not set (the engine's token URLs then point at ``DEFAULT_PUBLIC_URL``)
+    public_url: str | None = None
+    #: None: the secret the database keeps
+    secret: str | None = field(default=None, repr=False)
+    allowed_hosts: tuple[str, ...] = ()
+    env_concurrency_limit: int | None = None
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str = field(default="", repr=False)
+
+
+def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings ``environ`` (``os.environ`` by default) gives."""
+    env = os.environ if environ is None else environ
+    secret = server_secret(env)
+    return Settings(
+        lease_seconds=_seconds(env, "OUTLAST_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
+        public_url=env.get("OUTLAST_PUBLIC_URL") or None,
+        secret=secret,
+        allowed_hosts=tuple(h.strip() for h in env.get("OUTLAST_ALLOWED_HOSTS", "").split(",")
+                            if h.strip()),
+        env_concurrency_limit=_positive(env.get(ENV_LIMIT_VAR, "")),
+        alert_webhook_url=env.get("OUTLAST_ALERT_WEBHOOK_URL") or None,
+        alert_webhook_secret=(env.get("OUTLAST_ALERT_WEBHOOK_SECRET")
+                              or env.get("OUTLAST_SECRET") or ""),
+    )
+
+
+def server_secret(env: Mapping[str, str]) -> str | None:
+    """``OUTLAST_SECRET``, or its deprecated old name ``OUTLAST_SECRET_KEY`` (warned of)."""
+    secret, old = env.get("OUTLAST_SECRET"), env.get("OUTLAST_SECRET_KEY")
+    if old:
+        used = "ignored: OUTLAST_SECRET is set" if secret else "used as OUTLAST_SECRET"
+        warnings.warn(f"OUTLAST_SECRET_KEY is deprecated ({used}); set OUTLAST_SECRET, "
+                      "the one secret for public tokens and dashboard sessions",
+                      FutureWarning, stacklevel=3)
+    return secret or old or None
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name) or ""
+    try:
+        return float(text) if text.strip() else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {text!r}") from None
+
+
+def _positive(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
