@@ -19,8 +19,9 @@ Runs that already started (resumed after a wait, retried, recovered) go first he
 they do in the claim (``engine/flow.py``): one claimed while fresh runs sit in the buffer
 is put ahead of them, behind the started runs already there.
 
-This module owns only the arithmetic and the hand-out; leases, heartbeats and handing
-runs back stay with the supervisor, which knows when the database can be reached.
+This module owns only the arithmetic and the hand-out; leases and heartbeats are
+``heartbeats.py``'s, and handing runs back stays with the supervisor, which knows when the
+database can be reached.
 """
 
 from __future__ import annotations

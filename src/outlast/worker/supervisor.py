@@ -2,7 +2,8 @@
 
 A single-threaded loop waits on every child's pipe and process sentinel, the database
 listener and a wake-up pipe, so there is no shared state between threads to guard.
-Heartbeats are sent from here, never from a child, so task code cannot starve them.
+Heartbeats are sent from here, never from a child, so task code cannot starve them
+(``heartbeats.py`` keeps the leases and says what a lost one means).
 Every result is written with the attempt's lease id: a late result from an attempt
 whose lease was taken over (canceled, or recovered by the sweeper) is dropped.
 
@@ -21,10 +22,7 @@ Their attempt's ``started_at`` is the claim time, a few milliseconds early; the
 ``max_duration`` deadline starts when the child really starts the run.
 
 A claim that a rate limit held back says when the rate's window frees (``retry_at``); the
-loop claims again then rather than on its poll, so a "10/s" queue starts its runs as the
-window allows, not in lumps a poll apart. Only time frees a window (another worker's
-starts never do), so this timer is all a worker needs; ``RATE_WAKE_GAP`` keeps a hint in
-the past, or budget that another worker took first, from turning into a busy loop.
+loop claims again then rather than on its poll (``rate_wakeups.py`` says when).
 """
 
 from __future__ import annotations
@@ -43,7 +41,6 @@ from typing import Any
 from outlast import __version__
 from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine, Outcome
-from outlast.engine.dequeue import Claimed
 from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError, OutlastError
 from outlast.ids import new_id
@@ -51,6 +48,7 @@ from outlast.store.protocol import ANY_CHANNEL
 from outlast.worker import outcomes
 from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
+from outlast.worker.heartbeats import Heartbeats, held_ids
 from outlast.worker.messages import (
     ApiCall,
     Assignment,
@@ -62,15 +60,10 @@ from outlast.worker.messages import (
     RuntimeCall,
 )
 from outlast.worker.pool import Child
+from outlast.worker.rate_wakeups import RateWakeups
 from outlast.worker.sweeping import SweeperTurn
 
 log = logging.getLogger("outlast.worker")
-
-#: seconds at least between two claims woken by a rate window (a cap on such wake-ups)
-RATE_WAKE_GAP = 0.02
-#: seconds after a window frees to claim, so the leaving start is surely out of it
-RATE_WAKE_LAG = 0.002
-
 
 #: failed loop passes in a row after which the worker gives up, and the first pause after
 #: one (doubled after each further one: 0.1 s, 0.2 s, 0.4 s, 0.8 s)
@@ -146,16 +139,22 @@ class Supervisor:
         self._more_work = True
         self._loop_errors = 0
         self.ahead = ClaimAhead(concurrency, environment, enforce_memory)
-        self._revoked: set[str] = set()
+        self.heartbeats = Heartbeats(engine, self.worker_id, self._release)
         self._last_check = 0.0
         self._last_claim = 0.0
-        self._last_heartbeat = 0.0
         self._last_hooks = 0.0
         self._backoff_until = 0.0
-        self._rate_wake: float | None = None  # monotonic; when a rate window frees
+        self.rate_wakeups = RateWakeups(engine.clock)
         self._listener: Any = None
-        self.heartbeat_interval = min(engine.lease_seconds / 3, 2.0)
         self.poll_interval = 1.0
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.heartbeats.interval
+
+    @heartbeat_interval.setter
+    def heartbeat_interval(self, seconds: float) -> None:
+        self.heartbeats.interval = seconds
 
     # -- control from other threads ------------------------------------------------------
 
@@ -240,7 +239,7 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 listener.close()
         self._more_work = True
-        self._last_heartbeat = 0.0
+        self.heartbeats.check_now()
 
     def _tick(self) -> None:
         ready = wait(self._waitables(), self._timeout())
@@ -270,7 +269,7 @@ class Supervisor:
         self._answer_writes()
         self._sync()
         self._feed()  # what was just claimed starts before heartbeats and sweeps
-        self._maybe_heartbeat()
+        self.heartbeats.maybe_beat(self.ahead, self.children)
         self.sweeper.maybe_sweep()
         self._feed()
         self._maybe_hooks()
@@ -289,11 +288,12 @@ class Supervisor:
         due = [c.deadline for c in self.children if c.deadline is not None]
         if self._stop_deadline is not None:
             due.append(self._stop_deadline)
-        database = [self._last_heartbeat + self.heartbeat_interval]
+        database = [self.heartbeats.next_due()]
         if self._wanted():
             database.append(self._last_claim + self.poll_interval)
-            if self._rate_wake is not None:
-                database.append(self._rate_wake)
+            rate_due = self.rate_wakeups.next_due()
+            if rate_due is not None:
+                database.append(rate_due)
             if self._more_work:
                 database.append(now)
             elif self._listener is not None:  # commits its notes may have missed
@@ -336,9 +336,9 @@ class Supervisor:
                 self._more_work = True
             elif channel == ANY_CHANNEL:  # some wake-ups were lost: claim and check leases
                 self._more_work = True
-                self._last_heartbeat = 0.0
+                self.heartbeats.check_now()
             elif channel == CANCEL_CHANNEL and payload in self._held_ids():
-                self._last_heartbeat = 0.0  # check our leases now
+                self.heartbeats.check_now()
 
     def _read_child(self, child: Child) -> None:
         while True:
@@ -376,10 +376,7 @@ class Supervisor:
         child.advance()
         if message.kind == "oom":
             child.retire = True  # a MemoryError may leave the process unusable
-        head = child.job
-        if isinstance(head, Assignment) and head.run["id"] in self._revoked:
-            self._revoked.discard(head.run["id"])
-            child.kill("cancel")  # it was canceled while it waited in the pipe
+        self.heartbeats.kill_if_revoked(child)
 
     def _on_ready(self, child: Child, message: Ready) -> None:
         failed = message.import_errors
@@ -524,42 +521,8 @@ class Supervisor:
         for child, message in waiting:
             child.send(self.calls.run_op(message))  # a dead child is reaped as a crash
 
-    def _maybe_heartbeat(self) -> None:
-        now = time.monotonic()
-        if now - self._last_heartbeat < self.heartbeat_interval:
-            return
-        self._last_heartbeat = now
-        buffer = self.ahead.buffer
-        if buffer and not self.ahead.fed:
-            self._release_buffer("no free process to start it")
-        self.ahead.fed = False
-        held = self.engine.heartbeat(self.worker_id, sorted(self._held_ids()))
-        lost = [r for r in buffer if held.get(r["id"]) != r["lease_id"]]
-        for row in lost:
-            log.info("run %s is no longer ours (canceled or recovered); dropping it", row["id"])
-            buffer.remove(row)
-        for c in self.children:
-            if c.killed_for is None:
-                self._check_leases(c, held)
-
-    def _check_leases(self, child: Child, held: dict[str, str]) -> None:
-        """Stop a child whose running attempt lost its lease; mark lost queued ones."""
-        for job in child.held():
-            if held.get(job.run["id"]) == job.lease_id:
-                continue
-            log.info("run %s is no longer ours (canceled or recovered); stopping it",
-                     job.run["id"])
-            if job is child.job:
-                child.kill("cancel")
-                return
-            self._revoked.add(job.run["id"])
-
     def _held_ids(self) -> set[str]:
-        ids = {r["id"] for r in self.ahead.buffer}
-        for c in self.children:
-            if c.killed_for is None:
-                ids.update(job.run["id"] for job in c.held())
-        return ids
+        return held_ids(self.ahead, self.children)
 
     def _wanted(self) -> int:
         """How many runs to claim now to fill every child and the buffer."""
@@ -572,7 +535,7 @@ class Supervisor:
         if self._listener is not None:
             self._last_check = now
             self._more_work = self._listener.changed() or self._more_work
-        rate_due = self._rate_wake is not None and now >= self._rate_wake
+        rate_due = self.rate_wakeups.due(now)
         return self._more_work or bool(self.pending.outcomes) or rate_due or \
             now - self._last_claim >= self.poll_interval
 
@@ -594,28 +557,10 @@ class Supervisor:
             self.ahead.add(claimed.rows, claimed.resumed)
             if claim:
                 self._more_work = len(claimed.rows) == wanted
-                self._rate_wake = self._next_rate_wake(claimed)
+                self.rate_wakeups.after_claim(claimed, self._last_claim)
         for run_id, lease_id in self.pending.hooks_done:
             self.engine.finish_hook(run_id, lease_id)
         self.pending.hooks_done = []
-
-    def _next_rate_wake(self, claimed: Claimed) -> float | None:
-        """The claim's hint; a claim that took nothing and says nothing keeps a wake-up
-        still ahead (it may have looked only at runs that wait for something else)."""
-        wake = self._rate_wake_at(claimed.retry_at)
-        pending = self._rate_wake
-        if wake is None and not claimed.rows and pending is not None \
-                and pending > time.monotonic():
-            return pending
-        return wake
-
-    def _rate_wake_at(self, retry_at: float | None) -> float | None:
-        """``retry_at`` (engine clock) as a monotonic moment, never sooner than
-        ``RATE_WAKE_GAP`` after this claim: a past hint must not spin the loop."""
-        if retry_at is None:
-            return None
-        delay = retry_at - self.engine.clock.now()
-        return max(time.monotonic() + delay + RATE_WAKE_LAG, self._last_claim + RATE_WAKE_GAP)
 
     def _feed(self) -> None:
         self.ahead.feed(self.children)
