@@ -1,16 +1,50 @@
-"""Both dialects define the same named queries, and each engine call names a real query."""
+"""Named queries: written once where the dialects agree, and each one used.
+
+``store/queries.sql`` holds the queries both dialects run as written; a dialect's own
+``queries.sql`` holds only the ones it writes differently. ``MAY_DIFFER`` is the list of
+those: a new override has to be added here on purpose, and one that no longer differs has
+to move back to the shared file.
+"""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 import pytest
 
 import outlast
-from outlast.store.queries import load_queries, migration_files, parse_queries
+from outlast.store.queries import (
+    dialect_queries,
+    load_queries,
+    migration_files,
+    parse_queries,
+    shared_queries,
+)
 
 SRC = Path(outlast.__file__).parent
+DIALECTS = ["sqlite", "postgres"]
+
+#: Queries each dialect writes its own way. The reasons, in SQL: lists (SQLite reads JSON
+#: text with ``json_each``, PostgreSQL takes arrays), row locks (``FOR UPDATE [SKIP
+#: LOCKED]``, which SQLite neither has nor needs under ``BEGIN IMMEDIATE``), typed NULL
+#: tests (``:param::text IS NULL``), byte-order collation of keys, and statements that
+#: write several tables at once (PostgreSQL's data-modifying CTEs).
+MAY_DIFFER = frozenset({
+    "claim_hooks", "claim_unlimited", "claim_unlimited_in", "complete_due_sleeps",
+    "complete_runs_logged", "due_waitpoints", "end_waiting_run", "executing_counts",
+    "executing_key_counts", "find_schedule_by_dedup", "get_runs", "get_waitpoint",
+    "heartbeat_runs", "insert_journal", "key_heads", "lapsed_leases", "list_api_keys",
+    "list_declarative_schedules", "list_journals", "list_runs", "list_schedules",
+    "list_tokens", "lock_debounce", "lock_environment_limit", "lock_flow_queues",
+    "lock_queue", "lock_run", "lock_run_lease", "lock_runs", "lock_schedule",
+    "other_candidates", "queue_candidates", "resume_settled_runs", "start_runs",
+    "window_start_at",
+})
+
+#: what marks a text as one dialect's: it belongs in that dialect's own file
+_DIALECT_ONLY = re.compile(r"json_each|::\w|FOR UPDATE|ANY\(|unnest|jsonb|COLLATE")
 
 
 def test_both_dialects_define_the_same_query_names() -> None:
@@ -20,13 +54,38 @@ def test_both_dialects_define_the_same_query_names() -> None:
     assert sorted(postgres - sqlite) == [], "only in postgres"
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_dialect_writes_its_own_way_only_the_queries_listed(dialect: str) -> None:
+    assert sorted(set(dialect_queries(dialect)) - MAY_DIFFER) == []
+
+
+def test_every_query_listed_as_differing_is_written_per_dialect() -> None:
+    overridden = set(dialect_queries("sqlite")) | set(dialect_queries("postgres"))
+    assert sorted(MAY_DIFFER - overridden) == []
+
+
+def test_a_dialects_own_query_really_differs() -> None:
+    """Text both dialects (or a dialect and the shared file) agree on is written once."""
+    shared = shared_queries()
+    sqlite, postgres = dialect_queries("sqlite"), dialect_queries("postgres")
+    same = [n for n in sqlite.keys() & postgres.keys() if sqlite[n] == postgres[n]]
+    same += [n for d in (sqlite, postgres) for n in d if shared.get(n) == d[n]]
+    assert sorted(same) == []
+
+
+def test_shared_queries_use_no_one_dialects_syntax() -> None:
+    marked = {n: m.group() for n, q in shared_queries().items()
+              if (m := _DIALECT_ONLY.search(q))}
+    assert marked == {}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
 def test_no_query_is_empty(dialect: str) -> None:
     empty = [name for name, text in load_queries(dialect).items() if not text.strip()]
     assert empty == []
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+@pytest.mark.parametrize("dialect", DIALECTS)
 def test_both_dialects_use_the_same_parameters(dialect: str) -> None:
     param = re.compile(r"(?<![:\w]):(\w+)")
     mine = {n: set(param.findall(q)) for n, q in load_queries(dialect).items()}
@@ -44,6 +103,17 @@ def test_every_query_named_in_the_code_exists() -> None:
     }
     assert used, "the pattern found no query calls"
     assert sorted(used - set(load_queries("sqlite"))) == []
+
+
+def test_every_query_is_named_somewhere_in_the_code() -> None:
+    """A query no code names is dead text that still has to be kept in step."""
+    strings = {
+        node.value
+        for path in SRC.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    assert sorted(set(load_queries("sqlite")) - strings) == []
 
 
 def test_migrations_are_numbered_alike_in_both_dialects() -> None:
@@ -65,3 +135,14 @@ def test_parse_queries_splits_on_headers() -> None:
         "a": "SELECT 1",
         "b": "SELECT :x",
     }
+
+
+def test_a_query_ends_before_the_next_sections_heading() -> None:
+    text = "-- name: a\n-- why\nSELECT 1\n\n-- next section\n\n-- name: b\nSELECT 2\n"
+    assert parse_queries(text) == {"a": "-- why\nSELECT 1", "b": "SELECT 2"}
+
+
+def test_a_dialects_own_query_wins_over_the_shared_one() -> None:
+    for dialect in DIALECTS:
+        merged = load_queries(dialect)
+        assert {n: merged[n] for n in dialect_queries(dialect)} == dialect_queries(dialect)

@@ -48,8 +48,8 @@ def _json_roundtrip(body: Any) -> Any:
 
 def open_engine(database_url: str) -> Engine:
     """An engine over the store at ``database_url``, with the settings of this process's
-    environment; a SQLite file is migrated first."""
+    environment; a project's own file (SQLite) is migrated first."""
     store = open_store(database_url)
-    if store.dialect == "sqlite":
+    if store.embedded:
         store.migrate()
     return Engine(store, settings=read_settings())

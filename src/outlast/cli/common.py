@@ -45,7 +45,7 @@ def open_engine(config: Config) -> Engine:
     spot; a shared PostgreSQL is migrated on purpose, with ``outlast migrate``.
     """
     store = open_store(config.database_url)
-    if store.dialect == "sqlite":
+    if store.embedded:
         store.migrate()
     return Engine(store, settings=config.settings)
 

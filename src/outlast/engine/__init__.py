@@ -36,7 +36,7 @@ from outlast.errors import (
 )
 from outlast.ids import new_id, new_secret
 from outlast.jsonutil import dumps, loads
-from outlast.store.protocol import Row, Store
+from outlast.store.protocol import Row, Store, Tx
 
 __all__ = ["Engine", "NewRun", "Outcome", "Triggered"]
 
@@ -95,14 +95,24 @@ class Engine:
         for d in definitions:
             self._definitions[(env, d.id)] = (d, stamp)
 
-    def definition(self, env: str, task_id: str) -> TaskDefinition:
+    def definition(self, env: str, task_id: str, tx: Tx | None = None) -> TaskDefinition:
+        """A task's registered definition, cached a couple of seconds.
+
+        ``tx``: the caller's open transaction, which a stale cache is read in (a store
+        opens no transaction inside another).
+        """
         cached = self._definitions.get((env, task_id))
         if cached and time.monotonic() - cached[1] < _DEFINITION_TTL:
             return cached[0]
-        with self.store.transaction(write=False) as tx:
-            row = tx.one("get_task", environment=env, id=task_id)
+        if tx is None:
+            with self.store.transaction(write=False) as own:
+                return self._read_definition(own, env, task_id)
+        return self._read_definition(tx, env, task_id)
+
+    def _read_definition(self, tx: Tx, env: str, task_id: str) -> TaskDefinition:
+        row = tx.one("get_task", environment=env, id=task_id)
         if row is None:
-            failures = self.import_failures(env)
+            failures = self._import_failures(tx, env)
             if failures:  # a file that failed to import most likely holds it: say so
                 raise TaskNotFoundError(no_worker_has(task_id, failures), task=task_id)
             raise TaskNotFoundError(
@@ -226,7 +236,7 @@ class Engine:
             if child_row is not None and RunStatus(child_row["status"]) not in FINAL:
                 self._cancel_tree(tx, child_row, now)
         transitions.end_inactive(tx, run_id=row["id"], transition="cancel", now=now,
-                                 hook=self._hook_for(row))
+                                 hook=self._hook_for(tx, row))
         if row.get("parent_id"):
             final = tx.one("lock_run", id=row["id"])
             if final is not None:
@@ -238,9 +248,9 @@ class Engine:
                                    available_at=available_at, now=self.clock.now())
         return self.retrieve(env, run_id)
 
-    def _hook_for(self, row: Row) -> str | None:
+    def _hook_for(self, tx: Tx, row: Row) -> str | None:
         try:
-            definition = self.definition(row["environment"], row["task_id"])
+            definition = self.definition(row["environment"], row["task_id"], tx)
         except TaskNotFoundError:
             return None
         return "on_failure" if "on_failure" in definition.hooks else None
@@ -327,12 +337,12 @@ class Engine:
             return None
         facts = RunFacts(row["max_attempts"], Retry.from_dict(loads(row["retry"])), row["machine"],
                          parent_id=row.get("parent_id"))
-        definition = self._definition_or_none(row)
+        definition = self._definition_or_none(tx, row)
         return attempts.record_one(tx, outcome, facts, definition, now)
 
-    def _definition_or_none(self, row: Row) -> TaskDefinition | None:
+    def _definition_or_none(self, tx: Tx, row: Row) -> TaskDefinition | None:
         try:
-            return self.definition(row["environment"], row["task_id"])
+            return self.definition(row["environment"], row["task_id"], tx)
         except TaskNotFoundError:
             return None
 
@@ -362,8 +372,12 @@ class Engine:
 
     def import_failures(self, env: str) -> dict[str, dict[str, str]]:
         """The task files live workers of ``env`` could not import, by path."""
+        with self.store.transaction(write=False) as tx:
+            return self._import_failures(tx, env)
+
+    def _import_failures(self, tx: Tx, env: str) -> dict[str, dict[str, str]]:
         failures: dict[str, dict[str, str]] = {}
-        for worker in self.list_workers(env):
+        for worker in self._workers(tx, env):
             failures.update(loads(worker["import_errors"]) if worker["import_errors"] else {})
         return failures
 
@@ -373,7 +387,10 @@ class Engine:
 
     def list_workers(self, env: str, stale_after: float = 60.0) -> list[Row]:
         with self.store.transaction(write=False) as tx:
-            return tx.all("list_workers", environment=env, since=self.clock.now() - stale_after)
+            return self._workers(tx, env, stale_after)
+
+    def _workers(self, tx: Tx, env: str, stale_after: float = 60.0) -> list[Row]:
+        return tx.all("list_workers", environment=env, since=self.clock.now() - stale_after)
 
     def append_logs(self, rows: list[dict[str, Any]]) -> None:
         """Write an attempt's log lines; each row carries its ``lease_id``, and lines whose
@@ -414,7 +431,8 @@ class Engine:
             # database's one writer, and what fell due meanwhile is this pass's work too
             now = self.clock.now()
             report.enqueued = sweeper.enqueue_due(tx, now)
-            report.expired = sweeper.expire_due(tx, now, self._hook_for_expired)
+            report.expired = sweeper.expire_due(
+                tx, now, lambda row: self._hook_for_expired(tx, row))
             lost = sweeper.lapsed(tx, now) if recover else []
             report.recovered = sum(
                 self._record_one(tx, sweeper.lost_worker_outcome(r), r, now) is not None
@@ -427,8 +445,9 @@ class Engine:
             report.woken = waitpoints.due(tx, self.clock.now())
         return report
 
-    def _hook_for_expired(self, row: Row) -> str | None:
-        return self._hook_for({"environment": row["environment"], "task_id": row["task_id"]})
+    def _hook_for_expired(self, tx: Tx, row: Row) -> str | None:
+        return self._hook_for(tx, {"environment": row["environment"],
+                                   "task_id": row["task_id"]})
 
     # -- API keys --------------------------------------------------------------------------
 

@@ -65,7 +65,10 @@ class Alerts:
 
     def webhook(self, env: str) -> Webhook | None:
         with self.engine.store.transaction(write=False) as tx:
-            row = tx.one("get_alert_webhook", environment=env)
+            return self._webhook(tx, env)
+
+    def _webhook(self, tx: Any, env: str) -> Webhook | None:
+        row = tx.one("get_alert_webhook", environment=env)
         if row is not None:
             return Webhook(row["url"], row["secret"])
         settings = self.engine.settings
@@ -114,7 +117,7 @@ class Alerts:
             for row in rows:
                 env = row["environment"]
                 if env not in hooks:
-                    hooks[env] = self.webhook(env) is not None
+                    hooks[env] = self._webhook(tx, env) is not None
                 if hooks[env]:
                     queued += tx.run("insert_alert", environment=env, run_id=row["run_id"],
                                      event_id=row["id"], body=dumps(_body(row)), now=now)
@@ -126,9 +129,10 @@ class Alerts:
 
         On PostgreSQL an event id is taken at insert but seen at commit, so a lower id can
         appear after a higher one: the cursor only passes events a few seconds old, whose
-        transactions have long committed. SQLite commits one writer at a time, in id order.
+        transactions have long committed. A store whose writers commit one at a time, in
+        id order (SQLite), has no such gap.
         """
-        if self.engine.store.dialect == "sqlite":
+        if self.engine.store.serial_writes:
             top = tx.one("realtime_max_event")
             return min(cursor + BATCH, int(top["id"] or 0) if top else cursor)
         row = tx.one("settled_max_event", after=cursor, upto=cursor + BATCH,

@@ -62,9 +62,9 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
         answer = _claim_unlimited(tx, req, now)
         started = [r for r in answer if r["id"] is not None]
         limited = not answer or answer[0]["limited_queues"] > 0
-        recorded = bool(started) and bool(started[0]["starts_recorded"])
+        recorded = bool(started) and tx.compound_writes
         for row in answer:
-            del row["limited_queues"], row["starts_recorded"]
+            del row["limited_queues"]
     if not started and limited:
         started, retry_at = _claim_counted(tx, req, now, env_default)
         recorded = False

@@ -53,12 +53,12 @@ class DurableOps:
 
     def create_token(self, op: durable.Op, timeout: float | None, tags: list[str],
                      idempotency_key: str | None) -> dict[str, Any]:
+        key = self.token_key()  # before the transaction: its first read opens its own
         with self._tx() as tx:
             return durable.create_token(tx, op, timeout=timeout, tags=tags,
                                         idempotency_key=idempotency_key,
                                         now=self.engine.clock.now(),
-                                        public_url=self.engine.public_url,
-                                        token_key=self.token_key())
+                                        public_url=self.engine.public_url, token_key=key)
 
     def wait_for_token(self, op: durable.Op, token_id: str) -> dict[str, Any]:
         with self._tx() as tx:

@@ -37,7 +37,6 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "claim_unlimited_in": ("start_attempt",),
     "start_runs": ("start_attempt",),
     "finish_run": ("complete", "fail", "crash", "time_out", "system_failure"),
-    "complete_runs": ("complete",),
     "complete_runs_logged": ("complete",),
     "requeue_run": ("retry", "release"),
     "suspend_run": ("suspend",),
@@ -334,7 +333,7 @@ def complete_batch(tx: Tx, done: list[Completion], now: float) -> dict[str, str 
         executed=[c.executed for c in done], costs=[c.cost for c in done],
         attempts=[c.attempt for c in done])}
     completed = [c for c in done if c.run_id in written]
-    if completed and not written[completed[0].run_id]["logged"]:  # the dialect left them to us
+    if completed and not tx.compound_writes:  # the statement could not write them
         status = S.COMPLETED.value
         tx.many("finish_attempt", [{"run_id": c.run_id, "number": c.attempt, "status": status,
                                     "error": None, "now": now} for c in completed])

@@ -137,10 +137,9 @@ class Broadcaster:
 
     def _listen_once(self) -> None:
         listener = self._engine.store.listen([CHANGED_CHANNEL, STREAM_CHANNEL])
-        # SQLite: commits no wake-up announced (a lost datagram) are found by looking at
+        # commits no wake-up announced (SQLite: a lost datagram) are found by looking at
         # ``changed()`` now and then; they wake every subscriber, who re-read
-        changed = getattr(listener, "changed", None)
-        recheck = max(getattr(listener, "recheck_every", self._poll), self._poll)
+        recheck = max(listener.recheck_every, self._poll)
         checked = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -152,9 +151,9 @@ class Broadcaster:
                     self._wake_from_thread(None)  # some were lost: everyone re-reads
                 elif run_ids:
                     self._wake_from_thread(run_ids)
-                if changed is not None and time.monotonic() - checked >= recheck:
+                if time.monotonic() - checked >= recheck:
                     checked = time.monotonic()
-                    if changed():
+                    if listener.changed():
                         self._wake_from_thread(None)
         finally:
             listener.close()

@@ -1,8 +1,13 @@
-"""The narrow interface the engine uses to talk to a database.
+"""The narrow interface the engine uses to talk to a database: everything it relies on.
 
 The engine never sees SQL: it calls named queries (``tx.one("get_run", id=...)``) whose
-text lives in the dialect's ``queries.sql``. Both dialects define the same names (a test
-checks it), so the engine's logic is written once.
+text lives in ``queries.sql`` (shared) and the dialect's own ``queries.sql`` (a test checks
+that both dialects define the same names). Where the dialects behave differently in a way
+the engine must know, the store says so through a member declared here, named for what it
+means (``Store.serial_writes``, ``Tx.compound_writes``, ``Listener.recheck_every``);
+nothing outside the store asks which dialect it is, or probes for a member.
+
+``tests/store/test_contract.py`` runs every member against both dialects.
 """
 
 from __future__ import annotations
@@ -14,21 +19,50 @@ from typing import Any, Protocol
 Row = dict[str, Any]
 
 
+class NestedTransactionError(RuntimeError):
+    """A transaction was opened while this thread already had one open on the store.
+
+    A programming error, never the database's: the inner transaction would either join the
+    outer one (SQLite: its notifications went with neither) or take a second pooled
+    connection that waits on the outer one's row locks (PostgreSQL). Pass the open ``Tx``
+    down instead.
+    """
+
+
 class Tx(Protocol):
     """One open transaction."""
 
-    def one(self, name: str, /, **params: Any) -> Row | None: ...
+    #: whether one named query may write several tables (PostgreSQL's data-modifying CTEs).
+    #: When it may, a claim's queries record the starts they make (attempt rows, events,
+    #: rate-window starts) and ``complete_runs_logged`` writes its attempts and events;
+    #: when it may not (SQLite), the caller writes them itself, in the same transaction.
+    compound_writes: bool
 
-    def all(self, name: str, /, **params: Any) -> list[Row]: ...
+    def one(self, name: str, /, **params: Any) -> Row | None:
+        """The first row of the answer, or None.
 
-    def run(self, name: str, /, **params: Any) -> int:
-        """Execute and return the number of rows affected."""
+        A writing statement with ``RETURNING`` answers rows like a ``SELECT`` and has run
+        to its end when this returns: every row it matched is written, not only the first.
+        """
         ...
 
-    def many(self, name: str, /, rows: list[dict[str, Any]]) -> None: ...
+    def all(self, name: str, /, **params: Any) -> list[Row]:
+        """Every row of the answer (also a writing statement's ``RETURNING`` rows)."""
+        ...
+
+    def run(self, name: str, /, **params: Any) -> int:
+        """Execute and return the number of rows affected (a guard that held: 1, not 0)."""
+        ...
+
+    def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
+        """Execute once per parameter row; nothing is answered (an empty list: nothing)."""
+        ...
 
     def notify(self, channel: str, payload: str = "") -> None:
-        """Deliver ``payload`` to listeners of ``channel`` once this transaction commits."""
+        """Deliver ``payload`` to listeners of ``channel`` once this transaction commits.
+
+        Nothing is delivered when it rolls back.
+        """
         ...
 
     def lazy_commit(self) -> None:
@@ -45,25 +79,61 @@ ANY_CHANNEL = "*"
 
 
 class Listener(Protocol):
-    """Wakes a process when another one wrote something it cares about."""
+    """Wakes a process when another one wrote something it cares about.
+
+    Its owner waits on ``fileno()`` (``select``), then calls ``drain()``. A listener that
+    may miss a notification unseen (SQLite's datagrams) also answers ``changed()``: the
+    owner calls it every ``recheck_every`` seconds and re-reads everything when it says
+    True. One that hears every commit has ``recheck_every = math.inf``.
+    """
+
+    #: seconds between the owner's calls of ``changed()``; ``math.inf``: never needed
+    recheck_every: float
 
     def fileno(self) -> int: ...
 
     def drain(self) -> list[tuple[str, str]]:
-        """Pending (channel, payload) notifications; never blocks."""
+        """Pending (channel, payload) notifications; never blocks.
+
+        (``ANY_CHANNEL``, "") among them means some were lost: re-check everything.
+        """
+        ...
+
+    def changed(self) -> bool:
+        """True when something was committed since the last call that may not have been
+        announced; always False for a listener that hears every commit."""
         ...
 
     def close(self) -> None: ...
 
 
 class Store(Protocol):
+    #: names the dialect's own query and migration files (``sqlite``, ``postgres``); the
+    #: engine never branches on it: it asks the members below
     dialect: str
+    #: the URL the store was opened from; child processes reopen the store from it
     url: str
     #: transactions worth running at once from one process (the server sizes its
     #: handler threads by it): more only wait inside the store, at a cost in CPU
     concurrency: int
+    #: the database is one file of this project's own, reached by nobody else, so opening
+    #: it may bring its schema up to date; a shared server is migrated on purpose
+    #: (``outlast migrate``)
+    embedded: bool
+    #: writers commit one at a time, in the order they began: a row's id taken in a
+    #: writing transaction is visible before any id taken after it. False (PostgreSQL):
+    #: a lower id can become visible after a higher one, so a reader that follows ids
+    #: must stay behind the newest ones until their transactions have settled
+    serial_writes: bool
 
-    def transaction(self, write: bool = True) -> AbstractContextManager[Tx]: ...
+    def transaction(self, write: bool = True) -> AbstractContextManager[Tx]:
+        """Open a transaction; commit when the block ends, roll back when it raises.
+
+        ``write=False`` promises to write nothing (SQLite then takes no writer's lock).
+        One per thread at a time: opening one inside another raises
+        ``NestedTransactionError``.
+        """
+        ...
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; return the names applied."""
@@ -75,5 +145,8 @@ class Store(Protocol):
         """Call ``callback(channel, payload)`` after commits made by this process."""
         ...
 
-    def close(self) -> None: ...
+    def remove_local_listener(self, callback: Callable[[str, str], None]) -> None:
+        """Stop calling ``callback``; one never added is ignored."""
+        ...
 
+    def close(self) -> None: ...

@@ -297,7 +297,7 @@ class Supervisor:
                 database.append(rate_due)
             if self._more_work:
                 database.append(now)
-            elif hasattr(self._listener, "changed"):
+            elif self._listener is not None:  # commits its notes may have missed
                 database.append(self._last_check + self._listener.recheck_every)
         if self.pending.outcomes or self.pending.logs or self.writes:
             database.append(now)
@@ -540,7 +540,7 @@ class Supervisor:
         if wanted == 0:
             return False
         now = time.monotonic()
-        if self._listener is not None and hasattr(self._listener, "changed"):
+        if self._listener is not None:
             self._last_check = now
             self._more_work = self._listener.changed() or self._more_work
         rate_due = self.rate_wakeups.due(now)

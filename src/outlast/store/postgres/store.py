@@ -15,9 +15,10 @@ is acceptable).
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, cast
 
@@ -26,6 +27,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from outlast.readiness import readable
+from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
 from outlast.store.postgres.target import PostgresTarget, parse_target
 from outlast.store.protocol import Row
@@ -46,6 +48,10 @@ def to_pyformat(sql: str) -> str:
 
 
 class PostgresTx:
+    #: data-modifying CTEs: a claim records its starts and a batch completion its
+    #: attempts and events in the statement itself
+    compound_writes = True
+
     def __init__(self, conn: psycopg.Connection[Row], queries: dict[str, str],
                  pipeline: psycopg.Pipeline, target: PostgresTarget) -> None:
         self._conn = conn
@@ -100,6 +106,9 @@ class PostgresTx:
 class PostgresListener:
     """A dedicated autocommit connection that LISTENs; its socket goes into select()."""
 
+    #: every commit's notifications arrive (or the connection fails, and says so)
+    recheck_every = math.inf
+
     def __init__(self, target: PostgresTarget, channels: list[str]) -> None:
         self._target = target
         self._conn = psycopg.connect(target.conninfo, autocommit=True)
@@ -117,15 +126,23 @@ class PostgresListener:
             out.append((self._target.local_channel(note.channel), note.payload))
         return out
 
+    def changed(self) -> bool:
+        """Nothing goes unannounced: no reason to re-read."""
+        return False
+
     def close(self) -> None:
         self._conn.close()
 
 
-class PostgresStore:
+class PostgresStore(BaseStore):
     dialect = "postgres"
+    #: a server shared by many processes and machines, migrated on purpose
+    embedded = False
+    #: transactions commit concurrently: ids become visible out of order
+    serial_writes = False
 
     def __init__(self, url: str, min_size: int = 1, max_size: int = 10) -> None:
-        self.url = url  # as given, ``?schema=`` included: child processes reopen from it
+        super().__init__(url)  # as given, ``?schema=`` included: children reopen from it
         self.target = parse_target(url)
         #: one transaction per pooled connection; more threads would queue for the pool
         self.concurrency = max_size
@@ -138,17 +155,14 @@ class PostgresStore:
             open=True,
             check=_check_if_idle,
         )
-        self._local_listeners: list[Callable[[str, str], None]] = []
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
-        with self._begin() as (conn, pipeline):
+        with self.one_transaction(), self._begin() as (conn, pipeline):
             tx = PostgresTx(conn, self._queries, pipeline, self.target)
             yield tx
             tx.send_notifications()
-        for channel, payload in tx.notifications:
-            for callback in list(self._local_listeners):
-                callback(channel, payload)
+        self.announce(tx.notifications)
 
     @contextmanager
     def _begin(self) -> Iterator[tuple[psycopg.Connection[Row], psycopg.Pipeline]]:
@@ -197,9 +211,6 @@ class PostgresStore:
 
     def listen(self, channels: list[str]) -> PostgresListener:
         return PostgresListener(self.target, channels)
-
-    def add_local_listener(self, callback: Callable[[str, str], None]) -> None:
-        self._local_listeners.append(callback)
 
     def close(self) -> None:
         self._pool.close()

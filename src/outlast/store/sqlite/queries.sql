@@ -1,41 +1,8 @@
--- Named queries for SQLite. Lists arrive as JSON text and are read with json_each.
--- Every status change is guarded on the current status (and, for attempts, the lease).
-
--- name: insert_run
-INSERT INTO runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
-    tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
-    max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
-    created_at, queued_at, updated_at)
-VALUES (:id, :environment, :task_id, :queue, :status, :payload, :priority, :concurrency_key,
-    :tags, :metadata, :idempotency_key, :idempotency_expires_at, :max_attempts, :retry, :machine,
-    :max_duration, :ttl, :available_at, :expires_at, :parent_id, :root_id, :batch_id,
-    :replayed_from, :created_at, :queued_at, :created_at)
-ON CONFLICT DO NOTHING
-
--- name: insert_run_tag
-INSERT INTO run_tags (run_id, environment, tag) VALUES (:run_id, :environment, :tag)
-ON CONFLICT DO NOTHING
-
--- name: insert_event
-INSERT INTO run_events (run_id, at, kind, status, attempt, data)
-VALUES (:run_id, :at, :kind, :status, :attempt, :data)
-
--- name: get_run
-SELECT * FROM runs WHERE id = :id AND environment = :environment
-
--- name: get_run_any_env
-SELECT * FROM runs WHERE id = :id
+-- SQLite's own versions of the named queries whose text differs from ../queries.sql.
+-- Lists arrive as JSON text and are read with json_each.
 
 -- name: get_runs
 SELECT * FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
-
--- name: find_idempotent_run
-SELECT * FROM runs
-WHERE environment = :environment AND task_id = :task_id AND idempotency_key = :idempotency_key
-
--- name: release_idempotency_key
-UPDATE runs SET idempotency_key = NULL, idempotency_expires_at = NULL, updated_at = :now
-WHERE id = :id AND idempotency_key IS NOT NULL
 
 -- name: list_runs
 SELECT * FROM runs
@@ -62,7 +29,7 @@ LIMIT :limit
 -- ``limited_queues`` is 0. Order (engine/flow.py, claim_rank): runs that already started,
 -- oldest due first (runs_claim_any_started), then fresh runs by aged priority; the fresh
 -- half is read only when the started half left room under the LIMIT. SQLite has no
--- writing CTEs, so the caller writes attempts and events (``starts_recorded`` 0).
+-- writing CTEs, so the caller writes attempts and events (``Tx.compound_writes``).
 UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
     lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
     started_at = coalesce(started_at, :now), updated_at = :now
@@ -99,7 +66,7 @@ WHERE status = 'QUEUED' AND id IN (
         ORDER BY available_at - priority * 60, id
         LIMIT :limit)
     LIMIT :limit)
-RETURNING *, 0 AS limited_queues, 0 AS starts_recorded
+RETURNING *, 0 AS limited_queues
 
 -- name: claim_unlimited_in
 -- claim_unlimited for a named list of queues.
@@ -143,7 +110,7 @@ WHERE status = 'QUEUED' AND id IN (
         ORDER BY available_at - priority * 60, id
         LIMIT :limit)
     LIMIT :limit)
-RETURNING *, 0 AS limited_queues, 0 AS starts_recorded
+RETURNING *, 0 AS limited_queues
 
 -- name: lock_flow_queues
 -- The controlled queues a claim may take from, locked in name order (so two claimers
@@ -157,18 +124,9 @@ WHERE environment = :environment
   AND (:queues IS NULL OR name IN (SELECT value FROM json_each(:queues)))
 ORDER BY name
 
--- name: ensure_environment_row
--- A row to lock even when the limit comes from the process's configuration.
-INSERT INTO environment_limits (environment, concurrency_limit, updated_at)
-VALUES (:environment, NULL, :now)
-ON CONFLICT DO NOTHING
-
 -- name: lock_environment_limit
 SELECT concurrency_limit FROM environment_limits
 WHERE environment = :environment
-
--- name: executing_in_environment
-SELECT count(*) AS running FROM runs WHERE environment = :environment AND status = 'EXECUTING'
 
 -- name: key_heads
 -- The first run of each of the next :limit concurrency keys after :after (in byte order),
@@ -270,21 +228,6 @@ ORDER BY r.started_at IS NULL,
     r.id
 LIMIT :limit
 
--- name: queue_window_starts
-SELECT concurrency_key, count(*) AS n FROM queue_starts
-WHERE environment = :environment AND queue = :queue AND at > :since
-GROUP BY concurrency_key
-
--- name: prune_queue_starts
-DELETE FROM queue_starts WHERE environment = :environment AND queue = :queue AND at <= :before
-
--- name: insert_queue_start
-INSERT INTO queue_starts (environment, queue, concurrency_key, at)
-VALUES (:environment, :queue, :concurrency_key, :at)
-
--- name: set_key_cursor
-UPDATE queues SET key_cursor = :cursor WHERE environment = :environment AND name = :name
-
 -- name: executing_key_counts
 SELECT queue, concurrency_key, count(*) AS running FROM runs
 WHERE environment = :environment AND status = 'EXECUTING' AND concurrency_key IS NOT NULL
@@ -304,57 +247,6 @@ UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1, lease_i
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'QUEUED'
 RETURNING *
 
--- name: insert_attempt
--- A handed-back attempt gave its number back; the next start takes the row over.
-INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
-VALUES (:run_id, :number, 'EXECUTING', :lease_id, :worker_id, :machine, :started_at)
-ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING', lease_id = excluded.lease_id,
-    worker_id = excluded.worker_id, machine = excluded.machine,
-    started_at = excluded.started_at, finished_at = NULL, error = NULL
-
--- name: cancel_attempts
-UPDATE attempts SET status = 'CANCELED', finished_at = :now
-WHERE run_id = :run_id AND status = 'EXECUTING'
-
--- name: ping
-SELECT 1 AS ok
-
--- name: finish_attempt
-UPDATE attempts SET status = :status, finished_at = :now, error = :error
-WHERE run_id = :run_id AND number = :number
-
--- name: finish_run
-UPDATE runs SET status = :status, output = :output, error = :error, finished_at = :now,
-    lease_id = NULL, lease_expires_at = NULL, hook_pending = :hook_pending,
-    execution_seconds = execution_seconds + :executed, cost = cost + :cost, updated_at = :now
-WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
-
--- name: complete_runs
--- Many completed attempts in one statement, each row still guarded by its own lease: a run
--- whose lease moved on (canceled, recovered) is not written and its id is missing from
--- the answer, so the caller knows exactly which outcomes were stale.
-UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL, finished_at = :now,
-    lease_id = NULL, lease_expires_at = NULL, hook_pending = NULL,
-    execution_seconds = runs.execution_seconds + d.ran, cost = runs.cost + d.priced,
-    updated_at = :now
-FROM (SELECT i.value AS run_id, l.value AS lease, o.value AS new_output, e.value AS ran,
-             c.value AS priced
-      FROM json_each(:ids) AS i
-      JOIN json_each(:lease_ids) AS l ON l.key = i.key
-      JOIN json_each(:outputs) AS o ON o.key = i.key
-      JOIN json_each(:executed) AS e ON e.key = i.key
-      JOIN json_each(:costs) AS c ON c.key = i.key) AS d
-WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
-RETURNING id, parent_id
-
--- name: requeue_run
-UPDATE runs SET status = 'QUEUED', available_at = :available_at, error = :error,
-    machine = :machine, lease_id = NULL, lease_expires_at = NULL, worker_id = NULL,
-    queued_at = :now, expires_at = NULL,
-    attempt_count = attempt_count - :give_back,
-    execution_seconds = execution_seconds + :executed, cost = cost + :cost, updated_at = :now
-WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
-
 -- name: heartbeat_runs
 UPDATE runs SET lease_expires_at = :lease_expires_at
 WHERE worker_id = :worker_id AND status = 'EXECUTING'
@@ -367,115 +259,14 @@ WHERE status = 'EXECUTING' AND lease_expires_at < :now
 ORDER BY lease_expires_at
 LIMIT :limit
 
--- name: due_delayed
-SELECT id FROM runs WHERE status = 'DELAYED' AND available_at <= :now
-ORDER BY available_at LIMIT :limit
-
--- name: enqueue_delayed
-UPDATE runs SET status = 'QUEUED', queued_at = :now, updated_at = :now,
-    expires_at = CASE WHEN ttl IS NULL THEN NULL ELSE :now + ttl END
-WHERE id = :id AND status = 'DELAYED'
-
--- name: due_expired
-SELECT id, environment, task_id FROM runs
-WHERE status IN ('QUEUED', 'DELAYED') AND expires_at IS NOT NULL AND expires_at <= :now
-ORDER BY expires_at LIMIT :limit
-
 -- name: end_waiting_run
 UPDATE runs SET status = :status, error = :error, finished_at = :now, hook_pending = :hook_pending,
     lease_id = NULL, lease_expires_at = NULL, updated_at = :now
 WHERE id = :id AND status IN (SELECT value FROM json_each(:from_statuses))
 
--- name: reschedule_run
-UPDATE runs SET status = 'DELAYED', available_at = :available_at, updated_at = :now,
-    expires_at = CASE WHEN ttl IS NULL THEN NULL ELSE :available_at + ttl END
-WHERE id = :id AND environment = :environment AND status IN ('DELAYED', 'QUEUED')
-
--- name: update_metadata
-UPDATE runs SET metadata = :metadata, updated_at = :now
-WHERE id = :id
-
--- name: list_events
-SELECT * FROM run_events WHERE run_id = :run_id AND id > :after ORDER BY id LIMIT :limit
-
--- name: list_attempts
-SELECT * FROM attempts WHERE run_id = :run_id ORDER BY number
-
--- name: insert_log
--- fenced like every write of an attempt: a line whose lease no longer holds the run (the
--- attempt was canceled or recovered and the run moved on) is dropped; a hook job holds
--- the run through hook_lease
-INSERT INTO run_logs (run_id, attempt, at, level, message, attributes)
-SELECT :run_id, :attempt, :at, :level, :message, :attributes
-WHERE EXISTS (SELECT 1 FROM runs WHERE id = :run_id
-              AND (lease_id = :lease_id OR hook_lease = :lease_id))
-
--- name: list_logs
-SELECT * FROM run_logs WHERE run_id = :run_id AND id > :after ORDER BY id LIMIT :limit
-
--- name: upsert_task
-INSERT INTO tasks (environment, id, queue, definition, updated_at)
-VALUES (:environment, :id, :queue, :definition, :now)
-ON CONFLICT (environment, id) DO UPDATE SET queue = excluded.queue,
-    definition = excluded.definition, updated_at = excluded.updated_at
-
--- name: get_task
-SELECT * FROM tasks WHERE environment = :environment AND id = :id
-
--- name: list_tasks
-SELECT * FROM tasks WHERE environment = :environment ORDER BY id
-
--- name: list_queues
--- One grouped pass per status over its partial index (runs_claim, runs_executing), not a
--- count per queue: correlated counts rescanned every queued run of the environment per queue.
-SELECT q.*, COALESCE(waiting.n, 0) AS queued, COALESCE(executing.n, 0) AS running
-FROM queues q
-LEFT JOIN (SELECT queue, count(*) AS n FROM runs
-    WHERE environment = :environment AND status = 'QUEUED' GROUP BY queue) waiting
-    ON waiting.queue = q.name
-LEFT JOIN (SELECT queue, count(*) AS n FROM runs
-    WHERE environment = :environment AND status = 'EXECUTING' GROUP BY queue) executing
-    ON executing.queue = q.name
-WHERE q.environment = :environment ORDER BY q.name
-
--- name: insert_api_key
-INSERT INTO api_keys (id, environment, key_hash, prefix, created_at)
-VALUES (:id, :environment, :key_hash, :prefix, :now)
-
--- name: find_api_key
-SELECT * FROM api_keys WHERE key_hash = :key_hash AND revoked_at IS NULL
-
 -- name: list_api_keys
 SELECT id, environment, prefix, created_at, revoked_at FROM api_keys
 WHERE (:environment IS NULL OR environment = :environment) ORDER BY created_at
-
--- name: upsert_worker
-INSERT INTO workers (id, environment, hostname, pid, version, queues, concurrency, started_at,
-    heartbeat_at)
-VALUES (:id, :environment, :hostname, :pid, :version, :queues, :concurrency, :now, :now)
-ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
-
--- name: worker_heartbeat
-UPDATE workers SET heartbeat_at = :now WHERE id = :id
-
--- name: set_worker_import_errors
-UPDATE workers SET import_errors = :import_errors WHERE id = :id
-
--- name: stop_worker
-UPDATE workers SET stopped_at = :now WHERE id = :id
-
--- name: list_workers
-SELECT * FROM workers WHERE environment = :environment AND stopped_at IS NULL
-    AND heartbeat_at > :since ORDER BY started_at
-
--- name: acquire_leader
-INSERT INTO leader_leases (name, holder, expires_at) VALUES (:name, :holder, :expires_at)
-ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-WHERE leader_leases.holder = excluded.holder OR leader_leases.expires_at < :now
-RETURNING holder
-
--- name: release_leader
-DELETE FROM leader_leases WHERE name = :name AND holder = :holder
 
 -- name: claim_hooks
 UPDATE runs SET hook_lease = :lease_id, updated_at = :now
@@ -486,26 +277,8 @@ WHERE id IN (
     LIMIT :limit)
 RETURNING *
 
--- name: finish_hook
-UPDATE runs SET hook_pending = NULL, hook_lease = NULL WHERE id = :id AND hook_lease = :lease_id
-
--- name: release_stale_hooks
-UPDATE runs SET hook_lease = NULL
-WHERE hook_lease IS NOT NULL AND hook_pending IS NOT NULL AND updated_at < :before
-
-
 -- schedules ------------------------------------------------------------------------------
 -- Cron schedules (engine/schedules.py) and their fired or skipped ticks (engine/ticks.py).
-
--- name: insert_schedule
-INSERT INTO schedules (id, environment, task_id, cron, timezone, external_id, deduplication_key,
-    source, active, inactive_reason, last_tick, next_tick, created_at, updated_at)
-VALUES (:id, :environment, :task_id, :cron, :timezone, :external_id, :deduplication_key,
-    :source, :active, :inactive_reason, NULL, :next_tick, :now, :now)
-ON CONFLICT DO NOTHING
-
--- name: get_schedule
-SELECT * FROM schedules WHERE id = :id AND environment = :environment
 
 -- name: lock_schedule
 SELECT * FROM schedules WHERE id = :id
@@ -525,55 +298,6 @@ WHERE environment = :environment
   AND (:cursor IS NULL OR id > :cursor)
 ORDER BY id LIMIT :limit
 
--- name: update_schedule
-UPDATE schedules SET task_id = :task_id, cron = :cron, timezone = :timezone,
-    external_id = :external_id, next_tick = :next_tick, updated_at = :now
-WHERE id = :id
-
--- name: set_schedule_active
-UPDATE schedules SET active = :active, inactive_reason = :inactive_reason,
-    next_tick = :next_tick, updated_at = :now
-WHERE id = :id
-
--- name: delete_schedule
-DELETE FROM schedules WHERE id = :id AND environment = :environment
-
--- name: delete_schedule_ticks
-DELETE FROM schedule_ticks WHERE schedule_id = :schedule_id
-
--- name: due_schedules
-SELECT * FROM schedules WHERE active = 1 AND next_tick <= :now ORDER BY next_tick LIMIT :limit
-
--- name: advance_schedule
-UPDATE schedules SET next_tick = :next_tick, last_tick = :last_tick, updated_at = :now
-WHERE id = :id AND active = 1 AND next_tick = :expected
-
--- name: insert_schedule_tick
-INSERT INTO schedule_ticks (schedule_id, tick, status, run_id, skipped, recorded_at)
-VALUES (:schedule_id, :tick, :status, :run_id, :skipped, :now)
-ON CONFLICT DO NOTHING
-
--- name: list_schedule_ticks
-SELECT * FROM schedule_ticks WHERE schedule_id = :schedule_id ORDER BY tick DESC LIMIT :limit
-
--- dashboard ------------------------------------------------------------------------------
--- Reads for the dashboard's pages (server/dashboard/data.py).
-
--- name: dashboard_task_recent
-SELECT status, execution_seconds, created_at FROM runs
-WHERE environment = :environment AND task_id = :task_id
-ORDER BY id DESC LIMIT :limit
-
--- name: dashboard_active_counts
-SELECT status, count(*) AS n FROM runs
-WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING')
-GROUP BY status
-
--- name: dashboard_recent_runs
-SELECT status, created_at, finished_at, execution_seconds FROM runs
-WHERE environment = :environment AND created_at >= :since
-ORDER BY id DESC LIMIT :limit
-
 -- durable execution ----------------------------------------------------------------------
 
 -- name: lock_run_lease
@@ -587,43 +311,11 @@ INSERT INTO run_journal (run_id, seq, kind, name, status, result, error, created
 VALUES (:run_id, :seq, :kind, :name, :status, :result, :error, :now,
     CASE WHEN :status = 'pending' THEN NULL ELSE :now END)
 
--- name: complete_journal
-UPDATE run_journal SET status = :status, result = :result, error = :error, completed_at = :now
-WHERE run_id = :run_id AND seq = :seq AND status = 'pending'
-
--- name: list_journal
-SELECT * FROM run_journal WHERE run_id = :run_id ORDER BY seq
-
 -- name: list_journals
 SELECT * FROM run_journal WHERE run_id IN (SELECT value FROM json_each(:ids)) ORDER BY run_id, seq
 
--- name: insert_waitpoint
-INSERT INTO waitpoints (id, environment, kind, status, run_id, seq, idx, due_at, child_run_id,
-    secret_hash, tags, idempotency_key, created_by_run, created_at)
-VALUES (:id, :environment, :kind, 'PENDING', :run_id, :seq, :idx, :due_at, :child_run_id,
-    :secret_hash, :tags, :idempotency_key, :created_by_run, :now)
-
 -- name: get_waitpoint
 SELECT * FROM waitpoints WHERE id = :id
-
--- name: find_idempotent_waitpoint
-SELECT * FROM waitpoints WHERE environment = :environment AND idempotency_key = :idempotency_key
-
--- name: block_on_waitpoint
-UPDATE waitpoints SET run_id = :run_id, seq = :seq WHERE id = :id AND run_id IS NULL
-
--- name: complete_waitpoint
-UPDATE waitpoints SET status = 'COMPLETED', output = :output, error = :error, completed_at = :now
-WHERE id = :id AND status = 'PENDING'
-
--- name: waitpoints_for
-SELECT * FROM waitpoints WHERE run_id = :run_id AND seq = :seq ORDER BY idx
-
--- name: pending_journal
-SELECT seq FROM run_journal WHERE run_id = :run_id AND status = 'pending' ORDER BY seq
-
--- name: child_waitpoints
-SELECT id FROM waitpoints WHERE child_run_id = :child_run_id AND status = 'PENDING'
 
 -- name: due_waitpoints
 SELECT id, kind FROM waitpoints
@@ -640,28 +332,11 @@ RETURNING run_id, seq, due_at
 -- The writing transaction holds the whole database already.
 SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id
 
--- name: complete_settled_journal
--- A wait's journal entry gets its result once no waitpoint at its (run, seq) is pending.
-UPDATE run_journal SET status = :status, result = :result, error = NULL, completed_at = :now
-WHERE run_id = :run_id AND seq = :seq AND status = 'pending'
-  AND NOT EXISTS (SELECT 1 FROM waitpoints w
-                  WHERE w.run_id = :run_id AND w.seq = :seq AND w.status = 'PENDING')
-
 -- name: resume_settled_runs
 UPDATE runs SET status = 'QUEUED', available_at = :now, queued_at = :now, updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'WAITING'
   AND NOT EXISTS (SELECT 1 FROM run_journal j WHERE j.run_id = runs.id AND j.status = 'pending')
 RETURNING id
-
--- name: suspend_run
-UPDATE runs SET status = 'WAITING', lease_id = NULL, lease_expires_at = NULL, worker_id = NULL,
-    attempt_count = attempt_count - 1, execution_seconds = execution_seconds + :executed,
-    cost = cost + :cost, updated_at = :now
-WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
-
--- name: resume_run
-UPDATE runs SET status = 'QUEUED', available_at = :now, queued_at = :now, updated_at = :now
-WHERE id = :id AND status = 'WAITING'
 
 -- name: list_tokens
 SELECT * FROM waitpoints
@@ -673,238 +348,23 @@ WHERE environment = :environment AND kind = 'token'
 ORDER BY id DESC
 LIMIT :limit
 
--- name: active_children
-SELECT id FROM runs
-WHERE parent_id = :id AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING')
-
--- name: next_due
-SELECT min(t) AS at FROM (
-    SELECT min(due_at) AS t FROM waitpoints WHERE status = 'PENDING' AND due_at IS NOT NULL
-        AND (:tokens = 1 OR kind <> 'token')
-    UNION ALL
-    SELECT min(available_at) FROM runs
-    WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED') AND available_at > :now
-    UNION ALL
-    SELECT min(expires_at) FROM runs
-    WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED') AND expires_at IS NOT NULL
-) AS due
-
--- name: upkeep_next_due
--- The next moment upkeep has work: a due sleep or wait timeout, a delayed run's start, a
--- TTL's end, a cron tick, a lease running out. Each part reads one partial index.
-SELECT min(t) AS at FROM (
-    SELECT min(due_at) AS t FROM waitpoints WHERE status = 'PENDING' AND due_at IS NOT NULL
-    UNION ALL
-    SELECT min(available_at) FROM runs WHERE status = 'DELAYED'
-    UNION ALL
-    SELECT min(expires_at) FROM runs
-    WHERE status IN ('QUEUED', 'DELAYED') AND expires_at IS NOT NULL
-    UNION ALL
-    SELECT min(next_tick) FROM schedules WHERE active = 1
-    UNION ALL
-    SELECT min(lease_expires_at) FROM runs WHERE status = 'EXECUTING'
-) AS due
-
 -- realtime ----------------------------------------------------------------------------
 -- metadata, stream chunks, subscriptions, key management, public-token secrets, alerts
-
--- name: realtime_last_event
-SELECT max(id) AS id FROM run_events WHERE run_id = :run_id
-
--- name: realtime_newest_event
-SELECT max(id) AS id FROM run_events
-
--- name: realtime_env_last_event
--- The newest event of the environment's runs after ``after``: events are scanned from the
--- cursor on (the primary key), so each call reads only what is new.
-SELECT max(e.id) AS id FROM run_events AS e JOIN runs AS r ON r.id = e.run_id
-WHERE e.id > :after AND r.environment = :environment
-
--- name: realtime_tag_events
-SELECT e.id, e.run_id FROM run_events e
-JOIN run_tags t ON t.run_id = e.run_id
-WHERE t.environment = :environment AND t.tag = :tag AND e.id > :after
-ORDER BY e.id
-LIMIT :limit
-
--- name: realtime_tag_latest
-SELECT t.run_id, (SELECT max(e.id) FROM run_events e WHERE e.run_id = t.run_id) AS id
-FROM run_tags t
-WHERE t.environment = :environment AND t.tag = :tag
-ORDER BY t.run_id DESC
-LIMIT :limit
-
--- name: realtime_max_event
-SELECT max(id) AS id FROM run_events
-
--- name: settled_max_event
--- The highest event id in (after, upto] written at or before :settled: ids are handed out
--- at insert but become visible at commit, so a cursor must not pass fresher ones.
-SELECT max(id) AS id FROM run_events WHERE id > :after AND id <= :upto AND at <= :settled
-
--- name: stream_last_seq
-SELECT max(seq) AS seq FROM run_stream_chunks WHERE run_id = :run_id AND key = :key
-
--- name: insert_stream_chunk
-INSERT INTO run_stream_chunks (run_id, key, seq, chunk, created_at)
-VALUES (:run_id, :key, :seq, :chunk, :now)
-
--- name: list_stream_chunks
-SELECT seq, chunk FROM run_stream_chunks
-WHERE run_id = :run_id AND key = :key AND seq > :after
-ORDER BY seq
-LIMIT :limit
-
--- name: get_server_secret
-SELECT value FROM server_secrets WHERE name = :name
-
--- name: insert_server_secret
-INSERT INTO server_secrets (name, value, created_at) VALUES (:name, :value, :now)
-ON CONFLICT (name) DO NOTHING
-
--- name: insert_dashboard_session
-INSERT INTO dashboard_sessions (id, environment, created_at, expires_at)
-VALUES (:id, :environment, :now, :expires_at)
-
--- name: dashboard_session_live
-SELECT id FROM dashboard_sessions WHERE id = :id AND expires_at > :now
-
--- name: delete_dashboard_session
-DELETE FROM dashboard_sessions WHERE id = :id
-
--- name: delete_expired_dashboard_sessions
-DELETE FROM dashboard_sessions WHERE expires_at <= :now
-
--- name: revoke_api_key
-UPDATE api_keys SET revoked_at = :now
-WHERE (id = :key OR prefix = :key) AND revoked_at IS NULL
-
--- name: get_alert_cursor
-SELECT event_id FROM alert_cursor WHERE name = :name
-
--- name: set_alert_cursor
-INSERT INTO alert_cursor (name, event_id) VALUES (:name, :event_id)
-ON CONFLICT (name) DO UPDATE SET event_id = excluded.event_id
-
--- name: failure_events
-SELECT e.id, e.run_id, e.status, e.at, r.environment, r.task_id, r.error, r.tags,
-       r.attempt_count
-FROM run_events e JOIN runs r ON r.id = e.run_id
-WHERE e.id > :after AND e.id <= :upto AND e.status IN ('FAILED', 'CRASHED', 'TIMED_OUT')
-ORDER BY e.id
-
--- name: insert_alert
-INSERT INTO alert_outbox (environment, run_id, event_id, body, next_at, created_at)
-VALUES (:environment, :run_id, :event_id, :body, :now, :now)
-ON CONFLICT (event_id) DO NOTHING
-
--- name: due_alerts
-SELECT * FROM alert_outbox
-WHERE delivered_at IS NULL AND next_at <= :now
-ORDER BY next_at, id
-LIMIT :limit
-
--- name: alert_delivered
-UPDATE alert_outbox SET delivered_at = :now, attempts = attempts + 1, last_error = NULL
-WHERE id = :id
-
--- name: alert_retry
-UPDATE alert_outbox SET attempts = attempts + 1, next_at = :next_at, last_error = :error,
-       delivered_at = :gave_up
-WHERE id = :id
-
--- name: list_alerts
-SELECT * FROM alert_outbox WHERE environment = :environment ORDER BY id DESC LIMIT :limit
-
--- name: get_alert_webhook
-SELECT * FROM alert_webhooks WHERE environment = :environment
-
--- name: list_alert_webhooks
-SELECT * FROM alert_webhooks ORDER BY environment
-
--- name: upsert_alert_webhook
-INSERT INTO alert_webhooks (environment, url, secret, created_at)
-VALUES (:environment, :url, :secret, :now)
-ON CONFLICT (environment) DO UPDATE SET url = excluded.url, secret = excluded.secret
-
--- name: delete_alert_webhook
-DELETE FROM alert_webhooks WHERE environment = :environment
-
--- name: get_queue
-SELECT * FROM queues WHERE environment = :environment AND name = :name
 
 -- name: lock_queue
 SELECT * FROM queues WHERE environment = :environment AND name = :name
 
--- name: sync_queue
--- A worker's code declares its queues: ``code_limits`` is what the code says, the limit
--- columns are that merged with the operator's overrides (computed by engine/queues.py),
--- so a restart never undoes an override.
-INSERT INTO queues (environment, name, concurrency_limit, total_limit, rate_limit, key_rate_limit,
-    code_limits, paused, updated_at)
-VALUES (:environment, :name, :concurrency_limit, :total_limit, :rate_limit, :key_rate_limit,
-    :code_limits, 0, :now)
-ON CONFLICT (environment, name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit,
-    total_limit = excluded.total_limit, rate_limit = excluded.rate_limit,
-    key_rate_limit = excluded.key_rate_limit, code_limits = excluded.code_limits,
-    updated_at = excluded.updated_at
-
--- name: set_queue_paused
-UPDATE queues SET paused = :paused, updated_at = :now
-WHERE environment = :environment AND name = :name
-
--- name: set_queue_limits
-UPDATE queues SET concurrency_limit = :concurrency_limit, total_limit = :total_limit,
-    rate_limit = :rate_limit, key_rate_limit = :key_rate_limit, overrides = :overrides,
-    updated_at = :now
-WHERE environment = :environment AND name = :name
-
--- name: queue_counts
-SELECT
-    (SELECT count(*) FROM runs WHERE environment = :environment AND queue = :name
-        AND status = 'QUEUED') AS queued,
-    (SELECT count(*) FROM runs WHERE environment = :environment AND queue = :name
-        AND status = 'EXECUTING') AS running
-
--- name: get_environment_limit
-SELECT concurrency_limit, updated_at FROM environment_limits WHERE environment = :environment
-
--- name: set_environment_limit
-INSERT INTO environment_limits (environment, concurrency_limit, updated_at)
-VALUES (:environment, :concurrency_limit, :now)
-ON CONFLICT (environment) DO UPDATE SET concurrency_limit = excluded.concurrency_limit,
-    updated_at = excluded.updated_at
-
 -- name: lock_debounce
 SELECT * FROM debounces WHERE environment = :environment AND task_id = :task_id AND key = :key
-
--- name: insert_debounce
-INSERT INTO debounces (environment, task_id, key, run_id, mode, first_at, last_at)
-VALUES (:environment, :task_id, :key, :run_id, :mode, :now, :now)
-ON CONFLICT DO NOTHING
-
--- name: restart_debounce
-UPDATE debounces SET run_id = :run_id, mode = :mode, first_at = :now, last_at = :now
-WHERE environment = :environment AND task_id = :task_id AND key = :key
-
--- name: touch_debounce
-UPDATE debounces SET last_at = :now
-WHERE environment = :environment AND task_id = :task_id AND key = :key
-
--- name: debounce_postpone
--- Trailing debounce: the newest payload replaces the waiting run's and its start moves
--- later. Guarded on DELAYED and not yet due: once the run is due, queued or started it is
--- left alone and the trigger makes a new run instead.
-UPDATE runs SET payload = :payload, available_at = :available_at,
-    expires_at = CASE WHEN ttl IS NULL THEN NULL ELSE :available_at + ttl END, updated_at = :now
-WHERE id = :id AND status = 'DELAYED' AND available_at > :now
-RETURNING *
 
 -- record path
 
 -- name: complete_runs_logged
--- Same as ``complete_runs`` (SQLite has no data-modifying CTEs): ``logged`` = 0 tells the
--- caller to write the attempt rows and events itself, in the same transaction.
+-- Many completed attempts in one statement, each row still guarded by its own lease: a run
+-- whose lease moved on (canceled, recovered) is not written and its id is missing from
+-- the answer, so the caller knows exactly which outcomes were stale. SQLite has no
+-- data-modifying CTEs (``Tx.compound_writes``): the caller writes the attempt rows and
+-- events itself, in the same transaction.
 UPDATE runs SET status = 'COMPLETED', output = d.new_output, error = NULL, finished_at = :now,
     lease_id = NULL, lease_expires_at = NULL, hook_pending = NULL,
     execution_seconds = runs.execution_seconds + d.ran, cost = runs.cost + d.priced,
@@ -918,14 +378,9 @@ FROM (SELECT i.value AS run_id, l.value AS lease, o.value AS new_output, e.value
       JOIN json_each(:costs) AS c ON c.key = i.key
       JOIN json_each(:attempts) AS n ON n.key = i.key) AS d
 WHERE runs.id = d.run_id AND runs.status = 'EXECUTING' AND runs.lease_id = d.lease
-RETURNING id, parent_id, 0 AS logged
+RETURNING id, parent_id
 
 -- metadata and tags
-
--- name: update_run_tags
--- The JSON copy of a run's tags that snapshots show; ``run_tags`` rows are added beside it.
-UPDATE runs SET tags = :tags, updated_at = :now
-WHERE id = :id
 
 -- name: window_start_at
 -- The start at offset :skip (oldest first) of a queue's rate window, over all its keys or

@@ -21,10 +21,11 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
+from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
 from outlast.store.protocol import Row
 from outlast.store.queries import load_queries
@@ -43,6 +44,9 @@ def _adapt(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class SQLiteTx:
+    #: SQLite has no data-modifying CTEs: callers write the rows a statement cannot
+    compound_writes = False
+
     def __init__(self, conn: sqlite3.Connection, queries: dict[str, str]) -> None:
         self._conn = conn
         self._queries = queries
@@ -162,21 +166,24 @@ class SQLiteListener:
 _WRITE_WAIT = 60.0
 
 
-class SQLiteStore:
+class SQLiteStore(BaseStore):
     dialect = "sqlite"
+    #: a file of the project's own: ``outlast dev``, the CLI and a local client migrate it
+    embedded = True
+    #: one writer at a time (``BEGIN IMMEDIATE``), committing in the order it began
+    serial_writes = True
     #: transactions worth running at once in one process: writes take turns (see the
     #: module docstring), reads run beside them, so a few threads keep the database busy
     concurrency = 8
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        super().__init__(url)
         self.path = url.removeprefix("sqlite:///")
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, exist_ok=True)
         self._queries = load_queries("sqlite")
         self._local = threading.local()
-        self._listeners: list[Callable[[str, str], None]] = []
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._writer = _WriterLock()
@@ -207,22 +214,18 @@ class SQLiteStore:
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[SQLiteTx]:
-        conn = self._conn()
-        if conn.in_transaction:  # nested use from the same thread joins the outer one
-            yield SQLiteTx(conn, self._queries)
-            return
-        with self._writer.held() if write else nullcontext():
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            tx = SQLiteTx(conn, self._queries)
-            try:
-                yield tx
-                conn.execute("COMMIT")
-            except BaseException:
-                self._roll_back(conn)
-                raise
-        for channel, payload in tx.notifications:
-            for callback in list(self._listeners):
-                callback(channel, payload)
+        with self.one_transaction():
+            conn = self._conn()
+            with self._writer.held() if write else nullcontext():
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                tx = SQLiteTx(conn, self._queries)
+                try:
+                    yield tx
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._roll_back(conn)
+                    raise
+        self.announce(tx.notifications)
         if self._wake is not None and tx.notifications:
             pid = os.getpid()
             self._wake.send(tx.notifications,  # every other listener of this file
@@ -255,8 +258,7 @@ class SQLiteStore:
         """End the open transaction whatever ended its body, a failed ``COMMIT`` included.
 
         A transaction left open would keep this connection's write lock: every other
-        writer of the file would wait for it, and this thread's later transactions would
-        join it (see ``transaction``) and never commit.
+        writer of the file would wait for it, and this thread could open no other.
         """
         if not conn.in_transaction:
             return
@@ -269,13 +271,6 @@ class SQLiteStore:
 
     def listen(self, channels: list[str]) -> SQLiteListener:
         return SQLiteListener(self)
-
-    def add_local_listener(self, callback: Callable[[str, str], None]) -> None:
-        self._listeners.append(callback)
-
-    def remove_local_listener(self, callback: Callable[[str, str], None]) -> None:
-        if callback in self._listeners:
-            self._listeners.remove(callback)
 
     def close(self) -> None:
         with self._conns_lock:

@@ -1,0 +1,333 @@
+"""The store contract (``store/protocol.py``), member by member, on both dialects.
+
+Each test names the member it pins. The engine relies on nothing else: a member that
+is not declared and exercised here is not part of the contract.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from outlast.clock import FakeClock
+from outlast.engine import Engine
+from outlast.readiness import readable
+from outlast.store import Listener, Store, open_store
+from outlast.store.protocol import ANY_CHANNEL, NestedTransactionError
+from outlast.store.queries import load_queries
+from tests.conftest import LEASE_SECONDS, T0, register_tasks, trigger_run
+
+ENV = "dev"
+
+
+def _event(run_id: str, kind: str = "note", at: float = T0) -> dict[str, Any]:
+    return {"run_id": run_id, "at": at, "kind": kind, "status": None, "attempt": None,
+            "data": "{}"}
+
+
+def _events(store: Store, run_id: str) -> list[str]:
+    with store.transaction(write=False) as tx:
+        return [r["kind"] for r in tx.all("list_events", run_id=run_id, after=0, limit=100)]
+
+
+def _heard(listener: Listener, want: Callable[[list[tuple[str, str]]], bool],
+           timeout: float = 10.0) -> list[tuple[str, str]]:
+    """Notes drained from ``listener`` until ``want`` holds of them (or the timeout)."""
+    notes: list[tuple[str, str]] = []
+    deadline = time.monotonic() + timeout
+    while not want(notes) and (left := deadline - time.monotonic()) > 0:
+        readable(listener.fileno(), left)
+        notes += listener.drain()
+    return notes
+
+
+@pytest.fixture
+def executing(engine: Engine) -> list[dict[str, Any]]:
+    """Two runs of task ``job`` started by worker ``w``."""
+    register_tasks(engine, "job")
+    for _ in range(2):
+        trigger_run(engine, "job")
+    return engine.claim(ENV, "w", None, 2)
+
+
+# -- Store: what it is --------------------------------------------------------------------
+
+
+def test_dialect_names_the_query_files(store: Store) -> None:
+    assert store.dialect in ("sqlite", "postgres")
+    assert "get_run" in load_queries(store.dialect)
+
+
+def test_url_reopens_the_same_database(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_url")])
+    again = open_store(store.url)
+    try:
+        assert _events(again, "run_url") == ["note"]
+    finally:
+        again.close()
+
+
+def test_concurrency_is_a_positive_count(store: Store) -> None:
+    assert isinstance(store.concurrency, int) and store.concurrency >= 1
+
+
+def test_embedded_is_said_of_a_file_of_the_projects_own(store: Store) -> None:
+    assert store.embedded is store.url.startswith("sqlite:")
+
+
+def test_migrate_applies_nothing_twice(store: Store) -> None:
+    assert store.migrate() == []
+
+
+def test_close_leaves_the_database_to_the_next_store(store_url: str) -> None:
+    first = open_store(store_url)
+    with first.transaction() as tx:
+        tx.many("insert_event", [_event("run_close")])
+    first.close()
+    second = open_store(store_url)
+    try:
+        assert _events(second, "run_close") == ["note"]
+    finally:
+        second.close()
+
+
+# -- Store.transaction --------------------------------------------------------------------
+
+
+def test_a_transaction_commits_when_its_block_ends(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_a")])
+    assert _events(store, "run_a") == ["note"]
+
+
+def test_a_transaction_rolls_back_when_its_block_raises(store: Store) -> None:
+    heard: list[tuple[str, str]] = []
+    store.add_local_listener(lambda channel, payload: heard.append((channel, payload)))
+    with pytest.raises(KeyError), store.transaction() as tx:
+        tx.many("insert_event", [_event("run_b")])
+        tx.notify("outlast_changed", "run_b")
+        raise KeyError("boom")
+    assert _events(store, "run_b") == []
+    assert heard == []  # nothing is announced of what was never written
+
+
+def test_a_read_transaction_reads(store: Store) -> None:
+    with store.transaction(write=False) as tx:
+        assert tx.one("ping") == {"ok": 1}
+
+
+@pytest.mark.parametrize(("outer", "inner"), [(True, True), (True, False), (False, True),
+                                              (False, False)])
+def test_a_transaction_inside_another_is_refused(store: Store, outer: bool,
+                                                 inner: bool) -> None:
+    with store.transaction(write=outer) as tx:
+        with pytest.raises(NestedTransactionError, match="pass its Tx down"), \
+                store.transaction(write=inner):
+            pass  # pragma: no cover - never entered
+        if outer:
+            tx.many("insert_event", [_event("run_outer")])
+    assert _events(store, "run_outer") == (["note"] if outer else [])
+    with store.transaction(write=False) as tx:  # the thread may open the next one
+        assert tx.one("ping") is not None
+
+
+def test_other_threads_open_their_own_transactions_meanwhile(store: Store) -> None:
+    answers: list[Any] = []
+
+    def read() -> None:
+        with store.transaction(write=False) as tx:
+            answers.append(tx.one("ping"))
+
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_meanwhile")])
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(30)
+    assert answers == [{"ok": 1}]
+
+
+def test_serial_writes_make_a_second_writer_wait_for_the_first(store: Store) -> None:
+    """With ``serial_writes`` a writer begins once the one before has committed, so ids
+    become visible in the order they were taken (what ``engine/alerts.py`` relies on)."""
+    assert isinstance(store.serial_writes, bool)
+    if not store.serial_writes:
+        pytest.skip("writers commit concurrently on this store: nothing to wait for")
+    second_done = threading.Event()
+
+    def second_writer() -> None:
+        with store.transaction() as tx:
+            tx.many("insert_event", [_event("run_order", "second")])
+        second_done.set()
+
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_order", "first")])
+        writer = threading.Thread(target=second_writer)
+        writer.start()
+        assert not second_done.wait(0.2)  # it cannot finish while this one is open
+    writer.join(30)
+    assert _events(store, "run_order") == ["first", "second"]
+
+
+# -- Tx -----------------------------------------------------------------------------------
+
+
+def test_one_answers_the_first_row_or_none(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_one", "a"), _event("run_one", "b")])
+    with store.transaction(write=False) as tx:
+        first = tx.one("list_events", run_id="run_one", after=0, limit=10)
+        missing = tx.one("list_events", run_id="nobody", after=0, limit=10)
+    assert first is not None and first["kind"] == "a"
+    assert missing is None
+
+
+def test_one_runs_a_writing_statement_to_its_end(store: Store, clock: FakeClock,
+                                                 executing: list[dict[str, Any]]) -> None:
+    """Rows back from an update: every row it matched is written, not only the first."""
+    ids = [r["id"] for r in executing]
+    until = clock.now() + 1000
+    with store.transaction() as tx:
+        answered = tx.one("heartbeat_runs", worker_id="w", ids=ids, lease_expires_at=until)
+    assert answered is not None and answered["id"] in ids
+    with store.transaction(write=False) as tx:
+        rows = tx.all("get_runs", ids=ids)
+    assert [r["lease_expires_at"] for r in rows] == [until, until]
+
+
+def test_all_answers_every_row_also_of_a_writing_statement(
+        store: Store, clock: FakeClock, executing: list[dict[str, Any]]) -> None:
+    ids = sorted(r["id"] for r in executing)
+    with store.transaction() as tx:
+        rows = tx.all("heartbeat_runs", worker_id="w", ids=ids,
+                      lease_expires_at=clock.now() + 60)
+        none = tx.all("heartbeat_runs", worker_id="other", ids=ids,
+                      lease_expires_at=clock.now() + 60)
+    assert sorted(r["id"] for r in rows) == ids
+    assert none == []
+
+
+def test_run_counts_the_rows_a_guarded_write_changed(store: Store,
+                                                     executing: list[dict[str, Any]]) -> None:
+    run_id = executing[0]["id"]
+    with store.transaction() as tx:
+        assert tx.run("upsert_worker", id="w", environment=ENV, now=T0, hostname="h", pid=1,
+                      version="1", queues="[]", concurrency=1) == 1
+        assert tx.run("worker_heartbeat", id="w", now=T0 + 1) == 1
+        assert tx.run("worker_heartbeat", id="nobody", now=T0 + 1) == 0
+        assert tx.run("finish_hook", id=run_id, lease_id="not-held") == 0
+
+
+def test_many_runs_once_per_row_and_not_at_all_for_none(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_many", kind) for kind in "abc"])
+        tx.many("insert_event", [])
+    assert _events(store, "run_many") == ["a", "b", "c"]
+
+
+def test_notify_reaches_local_listeners_once_after_commit(store: Store) -> None:
+    heard: list[tuple[str, str]] = []
+    store.add_local_listener(lambda channel, payload: heard.append((channel, payload)))
+    with store.transaction() as tx:
+        tx.notify("outlast_changed", "run_n")
+        assert heard == []  # not before the commit
+    assert heard == [("outlast_changed", "run_n")]
+
+
+def test_remove_local_listener_stops_the_calls(store: Store) -> None:
+    heard: list[tuple[str, str]] = []
+
+    def callback(channel: str, payload: str) -> None:
+        heard.append((channel, payload))
+
+    store.add_local_listener(callback)
+    store.remove_local_listener(callback)
+    store.remove_local_listener(callback)  # one no longer there is ignored
+    with store.transaction() as tx:
+        tx.notify("outlast_changed", "run_r")
+    assert heard == []
+
+
+def test_lazy_commit_still_commits(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.lazy_commit()
+        tx.many("insert_event", [_event("run_lazy")])
+    assert _events(store, "run_lazy") == ["note"]
+
+
+def test_compound_writes_says_who_records_a_claims_starts(
+        store: Store, engine: Engine) -> None:
+    """The claim query writes each start's attempt row itself exactly when the store
+    says its statements may write several tables; otherwise it leaves them to the caller."""
+    register_tasks(engine, "job")
+    run_id = trigger_run(engine, "job").row["id"]
+    with store.transaction() as tx:
+        assert isinstance(tx.compound_writes, bool)
+        rows = tx.all("claim_unlimited", environment=ENV, now=T0, limit=1, lease_id="l1",
+                      lease_expires_at=T0 + LEASE_SECONDS, worker_id="w")
+        compound = tx.compound_writes
+    assert [r["id"] for r in rows] == [run_id]
+    assert len(engine.attempts(run_id)) == (1 if compound else 0)
+
+
+def test_compound_writes_says_who_logs_a_batch_completion(
+        store: Store, executing: list[dict[str, Any]]) -> None:
+    run = executing[0]
+    with store.transaction() as tx:
+        done = tx.all("complete_runs_logged", now=T0 + 1, ids=[run["id"]],
+                      lease_ids=[run["lease_id"]], outputs=["null"], executed=[1.0],
+                      costs=[0.0], attempts=[1])
+        compound = tx.compound_writes
+    assert [r["id"] for r in done] == [run["id"]]
+    assert ("complete" in _events(store, run["id"])) is compound
+
+
+# -- Listener -----------------------------------------------------------------------------
+
+
+def test_a_listener_hears_a_commit_on_its_channels(store: Store) -> None:
+    listener = store.listen(["outlast_changed"])
+    try:
+        assert isinstance(listener.fileno(), int)
+        with store.transaction() as tx:
+            tx.notify("outlast_changed", "run_l")
+        notes = _heard(listener, lambda notes: ("outlast_changed", "run_l") in notes
+                       or (ANY_CHANNEL, "") in notes)
+        assert ("outlast_changed", "run_l") in notes or (ANY_CHANNEL, "") in notes
+    finally:
+        listener.close()
+
+
+def test_drain_never_blocks(store: Store) -> None:
+    listener = store.listen(["outlast_changed"])
+    try:
+        listener.drain()
+        started = time.monotonic()
+        assert listener.drain() == []
+        assert time.monotonic() - started < 1.0
+    finally:
+        listener.close()
+
+
+def test_changed_reports_commits_a_listener_may_have_missed(store: Store,
+                                                             store_url: str) -> None:
+    """``recheck_every`` says how often to ask ``changed()``; a listener that hears every
+    commit says ``math.inf`` and never reports a change."""
+    listener = store.listen(["outlast_changed"])
+    other = open_store(store_url)  # another process's commits, as far as the store knows
+    try:
+        assert listener.recheck_every > 0
+        listener.changed()
+        with other.transaction() as tx:
+            tx.many("insert_event", [_event("run_other")])
+        expected = not math.isinf(listener.recheck_every)
+        assert listener.changed() is expected
+        assert listener.changed() is False  # nothing new since the last call
+    finally:
+        other.close()
+        listener.close()
