@@ -66,6 +66,8 @@ CASES: list[tuple[str, Any, str]] = [
     (TRIGGER, opts(concurrency_key="k\x00"), "concurrency_key"),
     (TRIGGER, opts(idempotency_key="k\x00"), "idempotency_key"),
     (TRIGGER, opts(queue="q\x00"), "queue"),
+    ("POST /batch", {"items": [{"task": "hel\x00lo"}]}, "task"),
+    ("POST /batch", {"items": [{"task": "hello\ud800"}]}, "task"),
     (TRIGGER, opts(debounce={"key": "k\x00", "delay": "1s"}), "debounce.key"),
     ("POST /tasks/hel%00lo/trigger", {}, "task_id"),
     ("GET /runs/run_%00x", None, "run_id"),

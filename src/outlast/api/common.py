@@ -33,6 +33,7 @@ def new_run(ctx: ApiContext, env: str, task_id: str, item: dict[str, Any], now: 
     The payload is checked by the task's own code when this process has it loaded, else
     against the JSON schema its worker registered (typed tasks only).
     """
+    inputs.text(task_id, "task")  # a body's task id (/batch) is not checked by routing
     unknown = set(item) - {"payload", "options", "task"}
     if unknown:
         raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
