@@ -65,12 +65,14 @@ def test_the_servers_broadcaster_past_1023_wakes_a_subscriber(
         broadcaster = Broadcaster(engine, poll=0.05)
         try:
             with broadcaster.subscription("*") as woken:
-                await asyncio.sleep(0.3)  # its listener is open (with a number past 1023)
+                # woken first once its listener is open (with a number past 1023)
+                await asyncio.wait_for(woken.wait(), 5)
+                woken.clear()
                 await asyncio.to_thread(trigger, engine, "t")
                 await asyncio.wait_for(woken.wait(), 5)
         finally:
             await asyncio.to_thread(broadcaster.close)
 
     asyncio.run(main())
-    # a failing listener also wakes everyone (to re-read), so that alone proves nothing
+    # a listener that fails and reconnects also wakes everyone, so that alone proves nothing
     assert "realtime listener failed" not in caplog.text

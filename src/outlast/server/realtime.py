@@ -98,7 +98,12 @@ class Broadcaster:
 
     @contextlib.contextmanager
     def subscription(self, key: str) -> Iterator[asyncio.Event]:
-        """An event set whenever ``key`` (a run id, or ``"*"`` for any run) changes."""
+        """An event set whenever ``key`` (a run id, or ``"*"`` for any run) changes.
+
+        It is also set once the listener is up (and after every reconnect), since changes
+        committed before that wake nobody: a subscriber that reads after subscribing and
+        again whenever woken misses no change committed after it subscribed.
+        """
         self._ensure_started()
         event = asyncio.Event()
         self._waiters.setdefault(key, set()).add(event)
@@ -132,11 +137,13 @@ class Broadcaster:
                 self._listen_once()
             except Exception as exc:
                 log.warning("realtime listener failed (%s); reconnecting", exc)
-                self._wake_from_thread(None)  # subscribers re-read: nothing is lost
                 self._stop.wait(1.0)
 
     def _listen_once(self) -> None:
         listener = self._engine.store.listen([CHANGED_CHANNEL, STREAM_CHANNEL])
+        # nobody heard what was committed before the listener was up (this thread starts
+        # as the first subscriber reads; a reconnect leaves a gap): everyone re-reads
+        self._wake_from_thread(None)
         # commits no wake-up announced (SQLite: a lost datagram) are found by looking at
         # ``changed()`` now and then; they wake every subscriber, who re-read
         recheck = max(listener.recheck_every, self._poll)

@@ -1,0 +1,40 @@
+"""The server's broadcaster never lets a subscriber miss a change committed after it
+subscribed, even one committed before the broadcaster's listener was listening."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from outlast.engine import Engine
+from outlast.server.realtime import Broadcaster
+from outlast.store.protocol import Listener
+
+
+def test_a_commit_before_the_listener_is_up_still_wakes_a_subscriber(
+        engine: Engine, register, trigger, monkeypatch: pytest.MonkeyPatch) -> None:
+    register(engine, "t")
+    listening = threading.Event()
+    open_listener = engine.store.listen
+
+    def late_listen(channels: list[str]) -> Listener:
+        listening.wait(5)  # held back until the change below is committed
+        return open_listener(channels)
+
+    monkeypatch.setattr(engine.store, "listen", late_listen)
+
+    async def main() -> None:
+        broadcaster = Broadcaster(engine, poll=0.05)
+        try:
+            with broadcaster.subscription("*") as woken:
+                # the subscriber has read the current state; a run is triggered before the
+                # listener hears anything, so no notification of it will ever arrive
+                await asyncio.to_thread(trigger, engine, "t")
+                listening.set()
+                await asyncio.wait_for(woken.wait(), 5)
+        finally:
+            await asyncio.to_thread(broadcaster.close)
+
+    asyncio.run(main())
