@@ -20,11 +20,22 @@ from outlast.store import open_store
 
 
 class LocalApi:
-    """The API table bound to one engine (and the tasks this process has loaded)."""
+    """The API table bound to one engine (and the tasks this process has loaded).
 
-    def __init__(self, engine: Engine, registry: LocalTasks | None = None) -> None:
+    With ``owns_engine`` the engine was opened for this object alone (a client given a
+    database URL), and ``close()`` closes its store; an engine lent by a worker or a test
+    stays open for its owner.
+    """
+
+    def __init__(self, engine: Engine, registry: LocalTasks | None = None, *,
+                 owns_engine: bool = False) -> None:
         self.engine = engine
         self._ctx = ApiContext(engine=engine, registry=registry)
+        self._owns_engine = owns_engine
+
+    def close(self) -> None:
+        if self._owns_engine:
+            self.engine.store.close()
 
     def handle(self, env: str, method: str, path: str, query: dict[str, Any] | None,
                body: Any) -> Any:
@@ -34,6 +45,26 @@ class LocalApi:
         request = ApiRequest(env, params, values, _json_roundtrip(body))
         _, data = call(route, self._ctx, request)
         return data
+
+    # -- feeds: what the realtime routes stream over HTTP, read by polling in process ----
+
+    def run_changes(self, env: str, run_id: str,
+                    after: int) -> tuple[dict[str, Any] | None, int, bool]:
+        """The run's snapshot if it changed after event ``after`` (else None), the new
+        cursor, and whether the run is final."""
+        return self.engine.realtime.run_changes(env, run_id, after)
+
+    def tag_changes(self, env: str, tag: str,
+                    after: int) -> list[tuple[int, dict[str, Any]]]:
+        """(event id, snapshot) of the runs tagged ``tag`` that changed after ``after``."""
+        return self.engine.realtime.tag_changes(env, tag, after)
+
+    def chunks(self, env: str, run_id: str, key: str,
+               after: int) -> tuple[list[tuple[int, str]], bool]:
+        """(sequence number, JSON text) of stream ``key`` after ``after``, and whether
+        the stream is done (the run is final and nothing more follows)."""
+        page = self.engine.realtime.chunks(env, run_id, key, after)
+        return page.items, page.done
 
 
 def _json_roundtrip(body: Any) -> Any:

@@ -14,7 +14,6 @@ from outlast.config import Config, load_config
 from outlast.engine import Engine
 from outlast.errors import ConfigError
 from outlast.sdk.client import Client, read_env_file, resolve_settings
-from outlast.sdk.transports import LocalTransport
 from outlast.store import open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,14 +62,13 @@ def require_task_dirs(config: Config) -> None:
 
 @contextmanager
 def client_session(url: str | None, api_key: str | None) -> Iterator[Client]:
-    """``make_client`` for one command; an in-process database connection is closed too."""
+    """``make_client`` for one command, closed after it (with the database connection a
+    client bound to a database opened)."""
     client = make_client(url, api_key)
     try:
         yield client
     finally:
         client.close()
-        if isinstance(client.transport, LocalTransport):
-            client.transport.engine.store.close()
 
 
 def make_client(url: str | None, api_key: str | None) -> Client:

@@ -248,7 +248,8 @@ def local_transport(database_url: str, environment: str) -> LocalTransport:
     from outlast.api.local import open_engine  # the engine loads for this client only
     from outlast.sdk.registry import default_registry
 
-    return LocalTransport(open_engine(database_url), environment, default_registry)
+    return LocalTransport(open_engine(database_url), environment, default_registry,
+                          owns_engine=True)
 
 
 # -- async -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -224,33 +224,58 @@ async def _aclose(events: AsyncIterator[ServerEvent]) -> None:
 # -- in process ------------------------------------------------------------------------------
 
 
-def local_runs(engine: Any, env: str, run_id: str | None, tag: str | None) -> Iterator[Run]:
-    """``subscribe`` for a client bound to a database: poll the engine's feeds."""
+class LocalFeeds(Protocol):
+    """The realtime feeds of the in-process API (``outlast.api.local.LocalApi``)."""
+
+    def run_changes(self, env: str, run_id: str,
+                    after: int) -> tuple[dict[str, Any] | None, int, bool]: ...
+
+    def tag_changes(self, env: str, tag: str,
+                    after: int) -> list[tuple[int, dict[str, Any]]]: ...
+
+    def chunks(self, env: str, run_id: str, key: str,
+               after: int) -> tuple[list[tuple[int, str]], bool]: ...
+
+
+def local_runs(feeds: LocalFeeds, env: str, run_id: str | None,
+               tag: str | None) -> Iterator[Run]:
+    """``subscribe`` for a client bound to a database: poll the API's feeds."""
     subscribe_call(run_id, tag)  # same argument checks
+    if run_id is not None:
+        return _local_run(feeds, env, run_id)
+    assert tag is not None
+    return _local_tag(feeds, env, tag)
+
+
+def _local_run(feeds: LocalFeeds, env: str, run_id: str) -> Iterator[Run]:
     cursor = 0
     while True:
-        if run_id is not None:
-            snapshot, cursor, final = engine.realtime.run_changes(env, run_id, cursor)
-            if snapshot is not None:
-                yield Run.from_record(snapshot)
-            if final:
-                return
-        else:
-            changes = engine.realtime.tag_changes(env, tag, cursor)
-            cursor = changes[-1][0] if changes else cursor
-            yield from (Run.from_record(snapshot) for _, snapshot in changes)
+        snapshot, cursor, final = feeds.run_changes(env, run_id, cursor)
+        if snapshot is not None:
+            yield Run.from_record(snapshot)
+        if final:
+            return
         time.sleep(LOCAL_POLL)
 
 
-def local_chunks(engine: Any, env: str, run_id: str, key: str) -> Iterator[Any]:
+def _local_tag(feeds: LocalFeeds, env: str, tag: str) -> Iterator[Run]:
+    cursor = 0
+    while True:
+        changes = feeds.tag_changes(env, tag, cursor)
+        cursor = changes[-1][0] if changes else cursor
+        yield from (Run.from_record(snapshot) for _, snapshot in changes)
+        time.sleep(LOCAL_POLL)
+
+
+def local_chunks(feeds: LocalFeeds, env: str, run_id: str, key: str) -> Iterator[Any]:
     after = 0
     while True:
-        page = engine.realtime.chunks(env, run_id, key, after)
-        after = page.items[-1][0] if page.items else after
-        yield from (json.loads(text) for _, text in page.items)
-        if page.done:
+        items, done = feeds.chunks(env, run_id, key, after)
+        after = items[-1][0] if items else after
+        yield from (json.loads(text) for _, text in items)
+        if done:
             return
-        if not page.items:
+        if not items:
             time.sleep(LOCAL_POLL)
 
 
@@ -264,7 +289,7 @@ def subscribe(transport: Any, run_id: str | None, tag: str | None) -> Iterator[R
     if isinstance(transport, HttpTransport):
         return runs_of(http_events(transport.http, call), until_final=run_id is not None)
     if isinstance(transport, LocalTransport):
-        return local_runs(transport.engine, transport.environment, run_id, tag)
+        return local_runs(transport.api, transport.environment, run_id, tag)
     raise ConfigError("runs.subscribe needs a client with a server URL or a database URL")
 
 
@@ -275,7 +300,7 @@ def stream(transport: Any, run_id: str, key: str) -> Iterator[Any]:
     if isinstance(transport, HttpTransport):
         return chunks_of(http_events(transport.http, call))
     if isinstance(transport, LocalTransport):
-        return local_chunks(transport.engine, transport.environment, run_id, key)
+        return local_chunks(transport.api, transport.environment, run_id, key)
     raise ConfigError("runs.stream needs a client with a server URL or a database URL")
 
 
@@ -287,7 +312,7 @@ def asubscribe(transport: Any, run_id: str | None, tag: str | None) -> AsyncIter
         return aruns_of(ahttp_events(transport.http, call), until_final=run_id is not None)
     if isinstance(transport, AsyncLocalTransport):
         local = transport.local
-        return _in_thread(local_runs(local.engine, local.environment, run_id, tag))
+        return _in_thread(local_runs(local.api, local.environment, run_id, tag))
     raise ConfigError("runs.subscribe needs a client with a server URL or a database URL")
 
 
@@ -299,7 +324,7 @@ def astream(transport: Any, run_id: str, key: str) -> AsyncIterator[Any]:
         return achunks_of(ahttp_events(transport.http, call))
     if isinstance(transport, AsyncLocalTransport):
         local = transport.local
-        return _in_thread(local_chunks(local.engine, local.environment, run_id, key))
+        return _in_thread(local_chunks(local.api, local.environment, run_id, key))
     raise ConfigError("runs.stream needs a client with a server URL or a database URL")
 
 

@@ -142,20 +142,30 @@ class AsyncHttpTransport:
 
 
 class LocalTransport:
-    """Dispatches calls to the API handlers in this process (no HTTP, same checks)."""
+    """Dispatches calls to the API handlers in this process (no HTTP, same checks).
 
-    def __init__(self, engine: Any, environment: str, registry: Any = None) -> None:
+    The engine is handed to ``outlast.api.local.LocalApi`` and never touched here: the SDK
+    reaches it through that API object only, as it reaches a server through HTTP. With
+    ``owns_engine`` (a client given a database URL opened it) ``close()`` closes it.
+    """
+
+    def __init__(self, engine: Any, environment: str, registry: Any = None, *,
+                 owns_engine: bool = False) -> None:
         from outlast.api.local import LocalApi  # it imports the engine: loaded late
 
-        self.engine = engine
         self.environment = environment
-        self._api = LocalApi(engine, registry)
+        self._api = LocalApi(engine, registry, owns_engine=owns_engine)
+
+    @property
+    def api(self) -> Any:
+        """The in-process API (``outlast.api.local.LocalApi``): calls and realtime feeds."""
+        return self._api
 
     def send(self, call: Call) -> Any:
         return self._api.handle(self.environment, call.method, call.path, call.query, call.body)
 
     def close(self) -> None:
-        pass
+        self._api.close()
 
 
 class AsyncLocalTransport:
@@ -172,7 +182,7 @@ class AsyncLocalTransport:
         return await asyncio.to_thread(self._local.send, call)
 
     async def aclose(self) -> None:
-        pass
+        await asyncio.to_thread(self._local.close)
 
 
 __all__ = ["AsyncHttpTransport", "AsyncLocalTransport", "HttpTransport", "LocalTransport",
