@@ -97,7 +97,7 @@ def create_app(
     guard = Middleware(RequestGuard, allowed_hosts=allowed_hosts, body_timeout=body_timeout,
                        public_url=public_url)
     app = Starlette(routes=app_routes, exception_handlers=EXCEPTION_HANDLERS,
-                    middleware=[guard], lifespan=_lifespan(engine) if scheduler else None)
+                    middleware=[guard], lifespan=_lifespan(engine, scheduler))
     app.state.engine = engine
     app.state.auth = auth
     app.state.realtime = live
@@ -273,16 +273,24 @@ def openapi_json(spec: dict[str, Any]) -> Endpoint:
     return endpoint
 
 
-def _lifespan(engine: Engine) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+def _lifespan(engine: Engine,
+              with_scheduler: bool) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Start upkeep when asked; always stop the realtime listener at shutdown.
+
+    Without the second, an app built with ``scheduler=False`` (embedded, or in tests) kept
+    its listener thread and its database connection reconnecting after shutdown.
+    """
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        scheduler = Scheduler(engine)
+        scheduler = Scheduler(engine) if with_scheduler else None
         app.state.scheduler = scheduler
-        scheduler.start()
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
-            await run_in_threadpool(scheduler.stop)
+            if scheduler is not None:
+                await run_in_threadpool(scheduler.stop)
             app.state.scheduler = None
             await run_in_threadpool(app.state.realtime.close)
 
