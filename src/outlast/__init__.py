@@ -1,7 +1,8 @@
 """Outlast: durable background tasks for Python.
 
 Write a task as a plain function, trigger it from anywhere, and its run survives
-retries, crashes and restarts. See README.md for the tour; API.md is the contract.
+retries, crashes and restarts. The README is the tour and the
+reference: concepts, the API in examples, deployment and limits.
 """
 
 from outlast.core.retry import Retry, RetryDecision

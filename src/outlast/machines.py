@@ -1,4 +1,4 @@
-"""Machine presets: the CPU and memory a run may use (API.md §9)."""
+"""Machine presets: the CPU and memory a run may use, named by a task's `machine=` option."""
 
 from __future__ import annotations
 

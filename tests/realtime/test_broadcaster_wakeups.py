@@ -34,6 +34,7 @@ def test_a_commit_before_the_listener_is_up_still_wakes_a_subscriber(
                 await asyncio.to_thread(trigger, engine, "t")
                 listening.set()
                 await asyncio.wait_for(woken.wait(), 5)
+                assert woken.is_set(), "the subscriber was never woken"
         finally:
             await asyncio.to_thread(broadcaster.close)
 
