@@ -226,6 +226,10 @@ class RunJson(TypedDict):
     cost: float
     is_final: bool
     environment: str
+    #: the version of the code the run is pinned to (None until its first attempt starts)
+    version: str | None
+    #: why a PARKED run stopped: {seq, recorded, called, message, version, attempt, at}
+    parked: JsonObject | None
 
 
 class ScheduleJson(TypedDict):

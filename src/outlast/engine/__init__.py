@@ -22,6 +22,7 @@ from outlast.engine import attempts, dequeue, journal, queues, sweeper, transiti
 from outlast.engine.attempts import Decision, Outcome, RunFacts
 from outlast.engine.durable_ops import DurableOps
 from outlast.engine.metadata import MetadataOps
+from outlast.engine.parking import ParkingOps
 from outlast.engine.realtime import RealtimeOps
 from outlast.engine.records import attempt_record, event_record, log_record, run_record
 from outlast.engine.schedules import Schedules
@@ -67,6 +68,8 @@ class Engine:
         self.tags = TagOps(self)
         #: queues: counts, pause and resume, limits changed at run time
         self.queues = queues.QueueOps(self)
+        #: parked runs: resume them, or move runs to another version
+        self.parking = ParkingOps(self)
 
     def ping(self) -> bool:
         """True when the store answers a trivial query (``/healthz``)."""
@@ -336,7 +339,7 @@ class Engine:
         if row is None:
             return None
         facts = RunFacts(row["max_attempts"], Retry.from_dict(loads(row["retry"])), row["machine"],
-                         parent_id=row.get("parent_id"))
+                         parent_id=row.get("parent_id"), version=row.get("version"))
         definition = self._definition_or_none(tx, row)
         return attempts.record_one(tx, outcome, facts, definition, now)
 

@@ -41,6 +41,8 @@ def run_record(row: Row) -> dict[str, Any]:
         "cost": row["cost"],
         "is_final": is_final(row["status"]),
         "environment": row["environment"],
+        "version": row.get("version"),
+        "parked": loads(row.get("parked")),
     }
 
 

@@ -253,7 +253,8 @@ ORDER BY id DESC LIMIT :limit
 
 -- name: dashboard_active_counts
 SELECT status, count(*) AS n FROM runs
-WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING')
+WHERE environment = :environment
+  AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING', 'PARKED')
 GROUP BY status
 
 -- name: dashboard_recent_runs
@@ -312,9 +313,26 @@ WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
 UPDATE runs SET status = 'QUEUED', available_at = :now, queued_at = :now, updated_at = :now
 WHERE id = :id AND status = 'WAITING'
 
+-- name: park_run
+-- The attempt's number is given back, as for a suspend: a parked run spends no retry.
+UPDATE runs SET status = 'PARKED', parked = :parked, lease_id = NULL, lease_expires_at = NULL,
+    worker_id = NULL, attempt_count = attempt_count - 1,
+    execution_seconds = execution_seconds + :executed, cost = cost + :cost, updated_at = :now
+WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
+
+-- name: unpark_run
+UPDATE runs SET status = 'QUEUED', parked = NULL, version = coalesce(:version, version),
+    available_at = :now, queued_at = :now, updated_at = :now
+WHERE id = :id AND status = 'PARKED'
+
+-- name: set_run_version
+-- A run no attempt holds, not final and not parked (a parked one moves by ``unpark_run``).
+UPDATE runs SET version = :version, updated_at = :now
+WHERE id = :id AND status IN ('DELAYED', 'QUEUED', 'WAITING')
+
 -- name: active_children
 SELECT id FROM runs
-WHERE parent_id = :id AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING')
+WHERE parent_id = :id AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING', 'PARKED')
 
 -- name: next_due
 SELECT min(t) AS at FROM (
