@@ -20,7 +20,7 @@ _STATUSES = [s.value for s in RunStatus]
 
 @click.group()
 def runs() -> None:
-    """List, inspect, cancel and replay runs."""
+    """List, inspect, cancel, replay, resume and move runs."""
 
 
 @runs.command("list")
@@ -68,6 +68,30 @@ def cancel(run_id: str, url: str | None, api_key: str | None) -> None:
     with client_session(url, api_key) as client:
         run = client.runs.cancel(run_id)
     click.echo(f"{run.id} {status(run.status)}")
+
+
+@runs.command("resume")
+@click.argument("run_id", metavar="ID")
+@click.option("--version", metavar="V", help="Also move it to this version's workers.")
+@client_options
+def resume(run_id: str, version: str | None, url: str | None, api_key: str | None) -> None:
+    """Queue a PARKED run again, once code that matches its history is deployed."""
+    with client_session(url, api_key) as client:
+        run = client.runs.resume(run_id, version)
+    click.echo(f"{run.id} {status(run.status)}" + (f" (version {run.version})"
+                                                   if run.version else ""))
+
+
+@runs.command("move")
+@click.argument("run_id", metavar="ID")
+@click.option("--version", metavar="V", required=True,
+              help="The version whose workers run it from now on.")
+@client_options
+def move(run_id: str, version: str, url: str | None, api_key: str | None) -> None:
+    """Pin an unfinished run to another version (a PARKED run is also queued)."""
+    with client_session(url, api_key) as client:
+        run = client.runs.move(run_id, version)
+    click.echo(f"{run.id} {status(run.status)} (version {run.version})")
 
 
 @runs.command("replay")

@@ -115,6 +115,15 @@ class _Runs:
     def reschedule(self, run_id: str, delay: Any) -> Run:
         return Run.from_record(self._c.send(calls.reschedule(run_id, delay)))
 
+    def resume(self, run_id: str, version: str | None = None) -> Run:
+        """Queue a PARKED run again, to replay on code that matches its history; with
+        ``version``, pinned to that version's workers."""
+        return Run.from_record(self._c.send(calls.resume(run_id, version)))
+
+    def move(self, run_id: str, version: str) -> Run:
+        """Pin an unfinished run (not executing) to ``version``; a PARKED one is queued."""
+        return Run.from_record(self._c.send(calls.move(run_id, version)))
+
     def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
                         operations: Iterable[MetadataOperation] | None = None
                         ) -> dict[str, Any]:
@@ -303,6 +312,12 @@ class _AsyncRuns:
 
     async def reschedule(self, run_id: str, delay: Any) -> Run:
         return Run.from_record(await self._c.send(calls.reschedule(run_id, delay)))
+
+    async def resume(self, run_id: str, version: str | None = None) -> Run:
+        return Run.from_record(await self._c.send(calls.resume(run_id, version)))
+
+    async def move(self, run_id: str, version: str) -> Run:
+        return Run.from_record(await self._c.send(calls.move(run_id, version)))
 
     async def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
                               operations: Iterable[MetadataOperation] | None = None
