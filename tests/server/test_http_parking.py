@@ -114,7 +114,9 @@ def test_resume_with_a_bad_version_is_400(client: TestClient, engine: Engine,
 def test_cancel_a_parked_run(client: TestClient, engine: Engine) -> None:
     run_id = parked_run(client, engine)
     r = client.post(f"{API}/runs/{run_id}/cancel")
-    assert (r.status_code, r.json()["status"]) == (200, "CANCELED")
+    assert (r.status_code, r.json()["status"], r.json()["parked"]) == (200, "CANCELED", None)
+    kinds = [e["kind"] for e in client.get(f"{API}/runs/{run_id}/events").json()["data"]]
+    assert kinds[-2:] == ["park", "cancel"]
 
 
 def test_the_clients_resume_and_move(client: TestClient, engine: Engine) -> None:

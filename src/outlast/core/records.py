@@ -196,6 +196,31 @@ class JournalEntry(_Record):
 # -- JSON shapes of records the SDK reads into datetime-bearing classes ---------------------
 
 
+class OperationJson(TypedDict):
+    """A durable operation as the journal names it (``step 'charge'``)."""
+
+    kind: str
+    name: str
+
+
+class ParkedJson(TypedDict):
+    """Why a run is PARKED: replaying its journal met code that no longer matches it."""
+
+    #: the place in the journal where replay diverged (None if the worker did not say)
+    seq: int | None
+    #: what the journal recorded there
+    recorded: OperationJson
+    #: what the code called instead
+    called: OperationJson
+    #: what changed and the ways out (``outlast runs resume`` / ``move``)
+    message: str
+    #: the version the run was pinned to when it parked
+    version: str | None
+    #: the attempt that parked (its number was given back)
+    attempt: int
+    at: float
+
+
 class RunJson(TypedDict):
     """A run on the wire (times in epoch seconds); the SDK reads it into ``Run``."""
 
@@ -228,8 +253,8 @@ class RunJson(TypedDict):
     environment: str
     #: the version of the code the run is pinned to (None until its first attempt starts)
     version: str | None
-    #: why a PARKED run stopped: {seq, recorded, called, message, version, attempt, at}
-    parked: JsonObject | None
+    #: why a PARKED run stopped; None for a run in any other status
+    parked: ParkedJson | None
 
 
 class ScheduleJson(TypedDict):

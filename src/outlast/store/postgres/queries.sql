@@ -308,7 +308,7 @@ FOR UPDATE SKIP LOCKED
 
 -- name: end_waiting_run
 UPDATE runs SET status = :status, error = :error, finished_at = :now, hook_pending = :hook_pending,
-    lease_id = NULL, lease_expires_at = NULL, updated_at = :now
+    lease_id = NULL, lease_expires_at = NULL, parked = NULL, updated_at = :now
 WHERE id = :id AND status = ANY(:from_statuses)
 
 -- name: list_api_keys
