@@ -253,7 +253,8 @@ def test_runs_resume_and_move_a_parked_run(database: Engine, outlast) -> None:
     again = outlast("runs", "move", run_id)
     assert again.exit_code == 2 and "--version" in again.stderr
     bad = outlast("runs", "move", run_id, "--version", "not a version")
-    assert bad.exit_code == 2 and bad.stderr.startswith("error: version:"), bad.output
+    assert bad.exit_code == 2, bad.output
+    assert bad.stderr.startswith("error: version 'not a version' is not a version name")
     moved = outlast("runs", "move", run_id, "--version", "20261204.1")
     assert moved.exit_code == 0, moved.output
     assert moved.stdout.strip() == f"{run_id} QUEUED (version 20261204.1)"

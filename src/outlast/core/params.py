@@ -60,8 +60,9 @@ JsonObject = Annotated[
 Version = Annotated[
     str,
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 100,
-                    "pattern": "^[A-Za-z0-9._+-]{1,100}$",
-                    "description": "A version: 1-100 of letters, digits and . _ + -"}),
+                    "pattern": "^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$",
+                    "description": "A version: 1-100 of letters, digits and . _ + -, "
+                                   "starting with a letter or digit"}),
 ]
 
 

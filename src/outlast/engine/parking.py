@@ -15,12 +15,12 @@ another version whose code can finish it (``move``, or ``resume`` with a version
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
+from outlast.core.versions import check_version
 from outlast.engine import journal, transitions
 from outlast.engine.statuses import FINAL, RunStatus
-from outlast.errors import InvalidTransitionError, ValidationError
+from outlast.errors import InvalidTransitionError
 from outlast.store.protocol import Row, Tx
 
 if TYPE_CHECKING:
@@ -28,18 +28,6 @@ if TYPE_CHECKING:
     from outlast.engine.attempts import Outcome
 
 S = RunStatus
-
-#: a version as operators and workers write it: 1-100 of letters, digits and ``._+-``
-VERSION_PATTERN = re.compile(r"[A-Za-z0-9._+-]{1,100}")
-
-
-def check_version(version: Any) -> str:
-    """``version`` if it is a valid version string; else a ``ValidationError`` saying why."""
-    if not isinstance(version, str) or not VERSION_PATTERN.fullmatch(version):
-        raise ValidationError(
-            f"version: expected 1-100 characters of letters, digits and . _ + -, got "
-            f"{version!r}")
-    return version
 
 
 def _operation(value: Any) -> dict[str, str]:
