@@ -56,13 +56,16 @@ class TestRuns:
     __test__ = False  # not a pytest test class
 
     def __init__(self, registry: Registry | None = None, *, environment: str = "test",
-                 start: datetime | float | None = None) -> None:
+                 start: datetime | float | None = None,
+                 database_url: str | None = None) -> None:
+        """``database_url``: an empty database of your own (PostgreSQL too) instead of a
+        temporary SQLite file; it is migrated, and left in place at the end."""
         self.registry = registry if registry is not None else default_registry
         self.environment = environment
         start_at = start.timestamp() if isinstance(start, datetime) else start
         self.clock = FakeClock(start_at)
         self._dir = Path(tempfile.mkdtemp(prefix="outlast-test-"))
-        self.store = open_store(f"sqlite:///{self._dir / 'test.db'}")
+        self.store = open_store(database_url or f"sqlite:///{self._dir / 'test.db'}")
         self.store.migrate()
         self.engine = Engine(self.store, clock=self.clock, lease_seconds=3600,
                              settings=read_settings())
