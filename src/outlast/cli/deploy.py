@@ -1,0 +1,104 @@
+"""``outlast deploy --check``: would this code break the runs in flight?
+
+Imports the project's task modules from the working directory (as ``outlast worker``
+does), reads the environment's runs that are not final straight from the database, and
+replays each against this code without doing anything (``outlast.worker.replay``): no step
+runs, nothing is written. Runs whose replay would stop (a renamed or reordered step, a
+removed task, code that raises before the end of the record) are listed, and the command
+exits 1; with none, 0. CI pipelines can call ``outlast.worker.replay.check_environment``
+directly.
+
+Which runs: those of ``--version V`` when given; otherwise every non-final run of the
+environment (``_version_to_check`` is where the current version plugs in once versions
+are registered by deploys).
+"""
+
+from __future__ import annotations
+
+import click
+
+from outlast.cli.common import database_url_option, project_config, require_task_dirs
+from outlast.cli.output import fail, note, redact_url, table
+from outlast.config import ENVIRONMENTS, Config
+from outlast.core.import_failures import ImportFailure
+from outlast.sdk.registry import default_registry, import_task_files
+from outlast.sdk.task import set_task_defaults
+from outlast.store import open_store
+from outlast.store.protocol import Store
+from outlast.worker.replay import Verdict, check_environment
+
+HEADERS = ["RUN", "TASK", "POSITION", "RECORDED", "NOW"]
+
+
+@click.command()
+@click.option("--check", is_flag=True,
+              help="Replay the runs in flight against this code; exit 1 if any would break.")
+@click.option("--version", "version", metavar="V",
+              help="Only the runs pinned to version V (default: all runs in flight).")
+@database_url_option
+@click.option("--env", "environment", type=click.Choice(ENVIRONMENTS),
+              help="Environment to check (default: the config's, else dev).")
+def deploy(check: bool, version: str | None, database_url: str | None,
+           environment: str | None) -> None:
+    """Deploy this code; --check replays the runs in flight against it first."""
+    if not check:
+        fail("outlast deploy needs --check in this version: `outlast deploy --check` replays "
+             "the runs in flight against this code", 2)
+    config = project_config(database_url).with_environment(environment)
+    _load_tasks(config)
+    store = open_store(config.database_url)
+    try:
+        if store.embedded:
+            store.migrate()
+        chosen = _version_to_check(store, config.environment, version)
+        note(f"checking runs in flight of environment {config.environment}"
+             f"{f', version {chosen}' if chosen else ''} "
+             f"(database {redact_url(config.database_url)})")
+        verdicts = check_environment(store, config.environment, version=chosen,
+                                      registry=default_registry)
+    finally:
+        store.close()
+    raise click.exceptions.Exit(report(verdicts))
+
+
+def _load_tasks(config: Config) -> None:
+    """The project's tasks, imported as a worker's child imports them."""
+    require_task_dirs(config)
+    set_task_defaults(**config.task_defaults())
+    failures = import_task_files(list(config.dirs), config.root)
+    for path, failure in sorted(failures.items()):
+        _warn_import(path, failure)
+
+
+def _warn_import(path: str, failure: ImportFailure) -> None:
+    note(f"warning: {path} did not import ({failure['error']}); runs of its tasks count "
+         "as gone")
+
+
+def _version_to_check(store: Store, environment: str, version: str | None) -> str | None:
+    """The version whose runs are checked: ``--version`` when given. Without it, every
+    run in flight (None): once deploys register versions, the current one goes here."""
+    return version
+
+
+def report(verdicts: list[Verdict]) -> int:
+    """Print the runs that would break and a summary; the exit code (1 if any would)."""
+    broken = [v for v in verdicts if v.breaks]
+    if broken:
+        click.echo(table(HEADERS, [_row(v) for v in broken]))
+    runs = f"{len(verdicts)} run{'' if len(verdicts) == 1 else 's'} in flight checked"
+    click.echo(f"{runs}: {len(broken) or 'none'} would break on this code")
+    return 1 if broken else 0
+
+
+def _row(v: Verdict) -> list[str]:
+    position = "-" if v.seq is None else f"#{v.seq}"
+    if v.kind == "task_missing":
+        return [v.run_id, v.task_id, position, "-", "task is gone"]
+    if v.kind == "raised" and v.error:
+        return [v.run_id, v.task_id, position, "-",
+                f"raises {v.error['type']}: {v.error['message']}"]
+    recorded = v.recorded or {"kind": "?", "name": "?"}
+    called = v.called or {"kind": "?", "name": "?"}
+    return [v.run_id, v.task_id, position, f"{recorded['kind']} {recorded['name']!r}",
+            f"{called['kind']} {called['name']!r}"]
