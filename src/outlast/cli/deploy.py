@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import click
 
-from outlast.cli.common import database_url_option, project_config, require_task_dirs
+from outlast.cli.common import database_url_option, project_config
 from outlast.cli.output import fail, note, redact_url, table
-from outlast.config import ENVIRONMENTS, Config
-from outlast.core.import_failures import ImportFailure
-from outlast.sdk.registry import default_registry, import_task_files
-from outlast.sdk.task import set_task_defaults
+from outlast.cli.project_tasks import load_project_tasks
+from outlast.config import ENVIRONMENTS
+from outlast.sdk.registry import default_registry
 from outlast.store import open_store
 from outlast.store.protocol import Store
 from outlast.worker.replay import Verdict, check_environment
@@ -45,7 +44,7 @@ def deploy(check: bool, version: str | None, database_url: str | None,
         fail("outlast deploy needs --check in this version: `outlast deploy --check` replays "
              "the runs in flight against this code", 2)
     config = project_config(database_url).with_environment(environment)
-    _load_tasks(config)
+    load_project_tasks(config)
     store = open_store(config.database_url)
     try:
         if store.embedded:
@@ -59,20 +58,6 @@ def deploy(check: bool, version: str | None, database_url: str | None,
     finally:
         store.close()
     raise click.exceptions.Exit(report(verdicts))
-
-
-def _load_tasks(config: Config) -> None:
-    """The project's tasks, imported as a worker's child imports them."""
-    require_task_dirs(config)
-    set_task_defaults(**config.task_defaults())
-    failures = import_task_files(list(config.dirs), config.root)
-    for path, failure in sorted(failures.items()):
-        _warn_import(path, failure)
-
-
-def _warn_import(path: str, failure: ImportFailure) -> None:
-    note(f"warning: {path} did not import ({failure['error']}); runs of its tasks count "
-         "as gone")
 
 
 def _version_to_check(store: Store, environment: str, version: str | None) -> str | None:
