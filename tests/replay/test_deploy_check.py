@@ -121,6 +121,12 @@ def noisy(payload: Any) -> str:
     return first
 
 
+@task(id="eager", registry=checks)
+def eager(payload: Any) -> None:
+    touched.append("eager")  # code before the first step runs again on every replay
+    step.run("first", lambda: touched.append("first"))
+
+
 @task(id="raises", registry=checks)
 def raises(payload: Any) -> None:
     step.run("first", lambda: touched.append("first"))
@@ -158,6 +164,14 @@ def test_code_that_raises_before_the_end_of_the_record_would_break() -> None:
     assert [(v.run_id, v.kind, v.seq) for v in verdicts] == [("r1", "raised", 1),
                                                              ("r2", "ok", None)]
     assert verdicts[0].error == {"type": "RuntimeError", "message": "broken for 1"}
+
+
+def test_a_run_with_nothing_recorded_runs_no_code() -> None:
+    touched.clear()
+    verdicts = check_runs(checks, [RecordedRun(row("r1", "eager", None), []),
+                                   RecordedRun(row("r2", "eager", None), journal("first"))])
+    assert [v.kind for v in verdicts] == ["ok", "ok"]
+    assert touched == ["eager"]  # only the run with a record to replay ran its code
 
 
 def test_a_payload_that_no_longer_loads_would_break() -> None:
@@ -310,7 +324,8 @@ def removed(payload):
 '''
 
 
-def deploy_check(tmp_path: Path, store_url: str, code: str) -> subprocess.CompletedProcess[str]:
+def deploy_check(tmp_path: Path, store_url: str, code: str,
+                 *extra: str) -> subprocess.CompletedProcess[str]:
     project = tmp_path / f"project-{len(list(tmp_path.iterdir()))}"
     (project / "tasks").mkdir(parents=True)
     (project / "outlast.toml").write_text('dirs = ["tasks"]\n')
@@ -318,7 +333,7 @@ def deploy_check(tmp_path: Path, store_url: str, code: str) -> subprocess.Comple
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OUTLAST_")}
     return subprocess.run(
         [sys.executable, "-m", "outlast.cli.main", "deploy", "--check",
-         "--database-url", store_url],
+         "--database-url", store_url, *extra],
         cwd=project, env=environ, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -341,6 +356,19 @@ def test_deploy_check_exits_0_when_no_run_would_break(recorded: TestRuns, store_
     done = deploy_check(tmp_path, store_url, FIXED)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == ["6 runs in flight checked: none would break on this code"]
+
+
+def test_deploy_check_of_one_version_reads_only_its_runs(recorded: TestRuns, store_url: str,
+                                                         tmp_path: Path) -> None:
+    [renamed] = [r for r in recorded.client.runs.list(task="renamed")]
+    pin(store_url, renamed.id, "20261204.1")
+    done = deploy_check(tmp_path, store_url, BROKEN, "--version", "20261204.1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "1 run in flight checked: 1 would break on this code"
+    assert renamed.id in done.stdout
+    other = deploy_check(tmp_path, store_url, BROKEN, "--version", "20200101.1")
+    assert (other.returncode, other.stdout) == (0, "0 runs in flight checked: none would "
+                                                   "break on this code\n")
 
 
 def test_deploy_without_check_says_what_exists(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import click
 from outlast.cli.common import database_url_option, project_config
 from outlast.cli.output import fail, note, redact_url, table
 from outlast.cli.project_tasks import load_project_tasks
-from outlast.config import ENVIRONMENTS
+from outlast.config import ENVIRONMENTS, Config
 from outlast.sdk.registry import default_registry
 from outlast.store import open_store
 from outlast.store.protocol import Store
@@ -40,10 +40,16 @@ HEADERS = ["RUN", "TASK", "POSITION", "RECORDED", "NOW"]
 def deploy(check: bool, version: str | None, database_url: str | None,
            environment: str | None) -> None:
     """Deploy this code; --check replays the runs in flight against it first."""
-    if not check:
+    config = project_config(database_url).with_environment(environment)
+    if not check:  # registering and promoting a version is not here yet
         fail("outlast deploy needs --check in this version: `outlast deploy --check` replays "
              "the runs in flight against this code", 2)
-    config = project_config(database_url).with_environment(environment)
+    raise click.exceptions.Exit(check_deploy(config, version))
+
+
+def check_deploy(config: Config, version: str | None) -> int:
+    """Replay the runs in flight of ``config``'s environment against the project's tasks,
+    print those that would break; the exit code (1 if any would, else 0)."""
     load_project_tasks(config)
     store = open_store(config.database_url)
     try:
@@ -57,7 +63,7 @@ def deploy(check: bool, version: str | None, database_url: str | None,
                                       registry=default_registry)
     finally:
         store.close()
-    raise click.exceptions.Exit(report(verdicts))
+    return report(verdicts)
 
 
 def _version_to_check(store: Store, environment: str, version: str | None) -> str | None:

@@ -223,6 +223,8 @@ def _replay_in(task: Task[..., Any], recorded: RecordedRun, run: ReplayRun, ctx:
         payload = task.codec.from_json(json.loads(recorded.row["payload"]), task.id)
     except ValidationError as exc:
         return Ending(0, total, exc, payload_ok=False)
+    if total == 0:  # nothing recorded to differ from (a run not started): no code runs
+        return Ending(0, 0)
     try:
         _on_start(task, payload, ctx)
         result = task.fn(*((payload, ctx) if task.wants_ctx else (payload,)))
