@@ -539,3 +539,45 @@ RETURNING *
 -- The JSON copy of a run's tags that snapshots show; ``run_tags`` rows are added beside it.
 UPDATE runs SET tags = :tags, updated_at = :now
 WHERE id = :id
+
+-- versions
+
+-- name: get_version
+SELECT * FROM versions WHERE environment = :environment AND version = :version
+
+-- name: current_version
+SELECT * FROM versions WHERE environment = :environment AND state = 'current'
+
+-- name: insert_version
+-- A version seen for the first time starts out draining; registering promotes it after,
+-- when the rule says so (``engine/versions.py``).
+INSERT INTO versions (environment, version, state, source, created_at)
+VALUES (:environment, :version, 'draining', :source, :now)
+ON CONFLICT (environment, version) DO NOTHING
+
+-- name: demote_current_version
+-- Before another version becomes current: at most one is (versions_current).
+UPDATE versions SET state = 'draining'
+WHERE environment = :environment AND state = 'current' AND version <> :version
+
+-- name: promote_version
+UPDATE versions SET state = 'current', promoted_at = :now, retired_at = NULL
+WHERE environment = :environment AND version = :version
+
+-- name: deploy_managed
+-- Versions are made current by ``outlast deploy`` in this environment, not by workers.
+SELECT 1 AS managed FROM versions
+WHERE environment = :environment AND source = 'deploy'
+LIMIT 1
+
+-- name: upsert_version_task
+-- A version's tasks are what its workers registered, together: one whose task file failed
+-- to import does not take the task away from the version.
+INSERT INTO version_tasks (environment, version, task_id, definition)
+VALUES (:environment, :version, :task_id, :definition)
+ON CONFLICT (environment, version, task_id) DO UPDATE SET definition = excluded.definition
+
+-- name: version_task_ids
+SELECT task_id FROM version_tasks
+WHERE environment = :environment AND version = :version
+ORDER BY task_id
