@@ -20,6 +20,8 @@ import psycopg
 import pytest
 
 from outlast import metadata, step, streams, tags, task
+from outlast.engine.replay_reads import Scope, scope_of
+from outlast.engine.versions import register
 from outlast.errors import ValidationError
 from outlast.sdk.registry import Registry
 from outlast.testing import TestRuns
@@ -232,6 +234,29 @@ def test_the_check_reads_only_the_runs_of_a_version(recorded: TestRuns,
                                  registry=versions.v2)
     assert sorted(v.task_id for v in verdicts) == ["renamed", "unchanged"]
     assert outcomes(verdicts) == {"renamed": BREAK["renamed"]}
+
+
+def test_the_check_reads_the_current_version_and_the_runs_not_pinned_yet(
+        recorded: TestRuns, store_url: str) -> None:
+    runs = {v.task_id: v.run_id for v in check_environment(recorded.store, "dev",
+                                                           registry=versions.v1)}
+    pin(store_url, runs["renamed"], "v-current")
+    pin(store_url, runs["unchanged"], "v-old")   # stays with its own version's workers
+    with recorded.store.transaction() as tx:
+        register(tx, "dev", "v-old", [], source="deploy", now=1.0)
+        register(tx, "dev", "v-current", [], source="deploy", now=2.0)
+    scope = scope_of(recorded.store, "dev")
+    assert scope == Scope("v-current", unpinned=True)
+    verdicts = check_environment(recorded.store, "dev", registry=versions.v2)
+    assert sorted(v.task_id for v in verdicts) == sorted(set(IN_FLIGHT) - {"unchanged"})
+    assert outcomes(verdicts) == BREAK
+    assert [v.task_id for v in check_environment(recorded.store, "dev", version="v-old",
+                                                 registry=versions.v2)] == ["unchanged"]
+
+
+def test_a_version_to_check_must_be_a_version_name(recorded: TestRuns) -> None:
+    with pytest.raises(ValidationError, match="not a version name"):
+        check_environment(recorded.store, "dev", version="no spaces", registry=versions.v2)
 
 
 def pin(store_url: str, run_id: str, version: str) -> None:

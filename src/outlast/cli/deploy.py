@@ -8,9 +8,9 @@ removed task, code that raises before the end of the record) are listed, and the
 exits 1; with none, 0. CI pipelines can call ``outlast.worker.replay.check_environment``
 directly.
 
-Which runs: those of ``--version V`` when given; otherwise every non-final run of the
-environment (``_version_to_check`` is where the current version plugs in once versions
-are registered by deploys).
+Which runs: those pinned to ``--version V`` when given; otherwise those of the
+environment's current version and those not pinned yet (the current version's workers
+take them); in an environment with no current version, every run that is not final.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from outlast.cli.common import database_url_option, project_config
 from outlast.cli.output import fail, note, redact_url, table
 from outlast.cli.project_tasks import load_project_tasks
 from outlast.config import ENVIRONMENTS, Config
+from outlast.engine.replay_reads import scope_of
 from outlast.sdk.registry import default_registry
 from outlast.store import open_store
-from outlast.store.protocol import Store
-from outlast.worker.replay import Verdict, check_environment
+from outlast.worker.replay import Verdict, check_scope
 
 HEADERS = ["RUN", "TASK", "POSITION", "RECORDED", "NOW"]
 
@@ -33,7 +33,8 @@ HEADERS = ["RUN", "TASK", "POSITION", "RECORDED", "NOW"]
 @click.option("--check", is_flag=True,
               help="Replay the runs in flight against this code; exit 1 if any would break.")
 @click.option("--version", "version", metavar="V",
-              help="Only the runs pinned to version V (default: all runs in flight).")
+              help="Only the runs pinned to version V (default: the current version's, "
+                   "and those not pinned yet).")
 @database_url_option
 @click.option("--env", "environment", type=click.Choice(ENVIRONMENTS),
               help="Environment to check (default: the config's, else dev).")
@@ -55,21 +56,13 @@ def check_deploy(config: Config, version: str | None) -> int:
     try:
         if store.embedded:
             store.migrate()
-        chosen = _version_to_check(store, config.environment, version)
-        note(f"checking runs in flight of environment {config.environment}"
-             f"{f', version {chosen}' if chosen else ''} "
-             f"(database {redact_url(config.database_url)})")
-        verdicts = check_environment(store, config.environment, version=chosen,
-                                      registry=default_registry)
+        scope = scope_of(store, config.environment, version)
+        note(f"checking runs in flight of environment {config.environment}, "
+             f"{scope.describe()} (database {redact_url(config.database_url)})")
+        verdicts = check_scope(store, config.environment, scope, registry=default_registry)
     finally:
         store.close()
     return report(verdicts)
-
-
-def _version_to_check(store: Store, environment: str, version: str | None) -> str | None:
-    """The version whose runs are checked: ``--version`` when given. Without it, every
-    run in flight (None): once deploys register versions, the current one goes here."""
-    return version
 
 
 def report(verdicts: list[Verdict]) -> int:

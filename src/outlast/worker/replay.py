@@ -39,7 +39,7 @@ from outlast.core.durable_requests import (
     UpdateRelatedMetadata,
 )
 from outlast.engine.metadata import apply_ops
-from outlast.engine.replay_reads import PAGE, runs_to_check
+from outlast.engine.replay_reads import PAGE, Scope, runs_to_check, scope_of
 from outlast.errors import ValidationError
 from outlast.sdk import streams
 from outlast.sdk.durable import DurableRun, Entry, NonDeterminismError, current_run
@@ -268,14 +268,24 @@ def check_runs(registry: Registry, runs: Iterable[RecordedRun],
 
 def check_environment(store: Store, environment: str, *, version: str | None = None,
                       registry: Registry | None = None, page: int = PAGE) -> list[Verdict]:
-    """Replay every non-final run of ``environment`` (of ``version`` when given) against
-    the tasks of ``registry`` (default: the ones imported); a verdict per run.
+    """Replay the runs in flight of ``environment`` against the tasks of ``registry``
+    (default: the ones imported); a verdict per run.
 
-    For CI pipelines: ``any(v.breaks for v in check_environment(...))`` fails the build.
+    Which runs: those pinned to ``version`` when given; else those of the current version
+    and those not pinned yet; in an environment with no current version, all of them
+    (``outlast.engine.replay_reads.scope_of``). For CI pipelines:
+    ``any(v.breaks for v in check_environment(...))`` fails the build.
     """
+    return check_scope(store, environment, scope_of(store, environment, version),
+                       registry=registry, page=page)
+
+
+def check_scope(store: Store, environment: str, scope: Scope, *,
+                registry: Registry | None = None, page: int = PAGE) -> list[Verdict]:
+    """``check_environment`` for the runs of an explicit ``scope``."""
     tasks = registry if registry is not None else default_registry
     verdicts: list[Verdict] = []
-    for rows in runs_to_check(store, environment, version=version, page=page):
+    for rows in runs_to_check(store, environment, scope, page=page):
         verdicts += check_runs(tasks, [RecordedRun(row, entries) for row, entries in rows],
                                environment)
     return verdicts
