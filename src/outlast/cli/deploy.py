@@ -21,6 +21,7 @@ from outlast.cli.common import database_url_option, project_config
 from outlast.cli.output import fail, note, redact_url, table
 from outlast.cli.project_tasks import load_project_tasks
 from outlast.config import ENVIRONMENTS, Config
+from outlast.core.versions import check_version
 from outlast.engine.replay_reads import scope_of
 from outlast.sdk.registry import default_registry
 from outlast.store import open_store
@@ -42,6 +43,8 @@ def deploy(check: bool, version: str | None, database_url: str | None,
            environment: str | None) -> None:
     """Deploy this code; --check replays the runs in flight against it first."""
     config = project_config(database_url).with_environment(environment)
+    if version is not None:
+        check_version(version, "--version")
     if not check:  # registering and promoting a version is not here yet
         fail("outlast deploy needs --check in this version: `outlast deploy --check` replays "
              "the runs in flight against this code", 2)
