@@ -25,7 +25,8 @@ from outlast.core.versions import check_version
 from outlast.engine.replay_reads import scope_of
 from outlast.sdk.registry import default_registry
 from outlast.store import open_store
-from outlast.worker.replay import Verdict, check_scope
+from outlast.worker.replay import check_scope
+from outlast.worker.replay_verdicts import Verdict
 
 HEADERS = ["RUN", "TASK", "POSITION", "RECORDED", "NOW"]
 

@@ -8,17 +8,11 @@ hold (or a wait still pending) ends the replay with ``ReplayEnd``: from there th
 would go on live, so it is fine. Metadata, tags and stream writes stay in the process;
 logs and prints are captured and dropped.
 
-Each replay ends in a ``Verdict``:
-
-- ``ok``: the code reached the end of the record (or returned);
-- ``non_determinism``: it called another operation than the one recorded (position,
-  recorded and called kind and name) — a worker with this code would park the run;
-- ``task_missing``: the run's task is not in this code at all;
-- ``raised``: the code raised before it reached the end of the record.
-
-``judge`` (how a replay ended → verdict) is pure; ``check_runs`` replays runs given in
-memory; ``check_environment`` reads an environment's non-final runs from the database a
-page at a time (``outlast deploy --check`` and CI pipelines call it).
+Each replay ends in a ``Verdict`` (``outlast.worker.replay_verdicts``, the pure core):
+``ok``, ``non_determinism`` (a worker with this code would stop the run there),
+``task_missing`` or ``raised``. ``check_runs`` replays runs given in memory;
+``check_environment`` reads the runs in flight of an environment from the database a page
+at a time (``outlast deploy --check`` and CI pipelines call it).
 """
 
 from __future__ import annotations
@@ -28,8 +22,8 @@ import contextlib
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from outlast.core.durable_requests import (
     AddTags,
@@ -48,18 +42,10 @@ from outlast.sdk.task import Task
 from outlast.store.protocol import Store
 from outlast.worker.capture import LogBuffer, captured
 from outlast.worker.executor import build_context, call_flexibly
+from outlast.worker.replay_verdicts import Ending, ReplayEnd, Verdict, judge
 
-Kind = Literal["ok", "non_determinism", "task_missing", "raised"]
-OK: Kind = "ok"
-
-
-class ReplayEnd(BaseException):  # noqa: N818 - a control-flow signal, not an error
-    """The replay reached where the record ends: past it the run would go on live.
-
-    A ``BaseException``, like ``SuspendRun``, so that ``except Exception`` in task code
-    cannot swallow it.
-    """
-
+__all__ = ["Ending", "RecordedRun", "ReplayEnd", "ReplayRun", "Verdict", "check_environment",
+           "check_runs", "check_scope", "judge", "replay"]
 
 @dataclass(frozen=True)
 class RecordedRun:
@@ -75,67 +61,6 @@ class RecordedRun:
     @property
     def task_id(self) -> str:
         return str(self.row["task_id"])
-
-
-@dataclass(frozen=True)
-class Ending:
-    """How one replay ended: what it raised (None: the task returned), how many journal
-    positions it took, the first replay mismatch (even one task code caught), and whether
-    the payload still loads."""
-
-    reached: int
-    recorded: int
-    exc: BaseException | None = None
-    mismatch: dict[str, Any] | None = None
-    payload_ok: bool = True
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Would this code carry the run on? ``kind`` says; the other fields say where not."""
-
-    run_id: str
-    task_id: str
-    kind: Kind
-    seq: int | None = None
-    recorded: dict[str, str] | None = None
-    called: dict[str, str] | None = None
-    error: dict[str, str] | None = field(default=None)
-
-    @property
-    def breaks(self) -> bool:
-        return self.kind != OK
-
-    def describe(self) -> str:
-        """One line for a person: what this code would do to the run."""
-        if self.kind == "task_missing":
-            return f"task {self.task_id!r} is gone"
-        if self.kind == "non_determinism" and self.recorded and self.called:
-            return (f"#{self.seq}: recorded {self.recorded['kind']} {self.recorded['name']!r}, "
-                    f"code calls {self.called['kind']} {self.called['name']!r}")
-        if self.kind == "raised" and self.error:
-            return f"#{self.seq}: raised {self.error['type']}: {self.error['message']}"
-        return "would continue"
-
-
-# -- the pure core -----------------------------------------------------------------------
-
-
-def judge(run_id: str, task_id: str, ending: Ending | None) -> Verdict:
-    """The verdict on a replay that ended so (None: the task is not in the code)."""
-    if ending is None:
-        return Verdict(run_id, task_id, "task_missing")
-    if ending.mismatch is not None:
-        return Verdict(run_id, task_id, "non_determinism", seq=ending.mismatch["seq"],
-                       recorded=ending.mismatch["recorded"], called=ending.mismatch["called"])
-    exc = ending.exc
-    if exc is None or isinstance(exc, ReplayEnd):
-        return Verdict(run_id, task_id, OK)
-    if not ending.payload_ok or ending.reached < ending.recorded:
-        return Verdict(run_id, task_id, "raised", seq=ending.reached,
-                       error={"type": type(exc).__name__, "message": str(exc)[:500]})
-    # past the record, a raise is what the run would do live anyway (and retry)
-    return Verdict(run_id, task_id, OK)
 
 
 # -- the replay --------------------------------------------------------------------------
