@@ -22,6 +22,7 @@ PUBLIC = {
     "idempotency_keys", "step", "wait",
     "metadata", "streams", "tags",
     "queues",
+    "patched",
 }
 
 

@@ -30,6 +30,7 @@ from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 from outlast.sdk.idempotency import idempotency_keys
 from outlast.sdk.logger import logger
 from outlast.sdk.metadata import metadata
+from outlast.sdk.patches import patched
 from outlast.sdk.queue_declaration import Queue
 from outlast.sdk.steps import step
 from outlast.sdk.streams import streams
@@ -73,6 +74,7 @@ __all__ = [
     "idempotency_keys",
     "logger",
     "metadata",
+    "patched",
     "queues",
     "runs",
     "schedules",

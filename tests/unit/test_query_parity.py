@@ -39,7 +39,7 @@ MAY_DIFFER = frozenset({
     "list_declarative_schedules", "list_journals", "list_runs", "list_schedules",
     "list_tokens", "lock_debounce", "lock_environment_limit", "lock_flow_queues",
     "lock_queue", "lock_run", "lock_run_lease", "lock_runs", "lock_schedule",
-    "other_candidates", "queue_candidates", "resume_settled_runs", "start_runs",
+    "other_candidates", "queue_candidates", "resume_settled_runs", "runs_to_check", "start_runs",
     "window_start_at",
 })
 

@@ -15,6 +15,7 @@ import httpx
 from outlast import __version__
 from outlast.cli import (
     alerts,
+    deploy,
     dev,
     init,
     keys,
@@ -80,6 +81,7 @@ for _command in (
     dev.dev,
     server.server,
     worker.worker,
+    deploy.deploy,
     migrate.migrate,
     trigger.trigger,
     runs.runs,
