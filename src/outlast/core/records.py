@@ -146,6 +146,61 @@ class TaskRecord(_Record):
     updated_at: float | None = None
 
 
+
+@dataclass(frozen=True)
+class VersionWorker(_Record):
+    """A live worker running a version's code."""
+
+    id: str
+    hostname: str
+    pid: int
+    concurrency: int
+    started_at: float
+    heartbeat_at: float
+    queues: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VersionRecord(_Record):
+    """A version of the project's code in one environment, and whether it is still needed.
+
+    ``pinned_runs`` counts the unfinished runs pinned to it, by status; only its workers
+    take them. ``safe_to_stop``: it is not current and none is pinned, so its workers can
+    stop without leaving a run waiting. ``definitions`` and ``workers`` are given when one
+    version is retrieved (None in lists).
+    """
+
+    version: str
+    state: Literal["current", "draining", "retired"]
+    source: str
+    created_at: float
+    promoted_at: float | None = None
+    retired_at: float | None = None
+    environment: str | None = None
+    tasks: list[str] = field(default_factory=list)
+    live_workers: int = 0
+    pinned_runs: dict[str, int] = field(default_factory=dict)
+    safe_to_stop: bool = False
+    definitions: list[TaskRecord] | None = None
+    workers: list[VersionWorker] | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("definitions") is not None:
+            known["definitions"] = [TaskRecord.from_json(d) for d in known["definitions"]]
+        if known.get("workers") is not None:
+            known["workers"] = [VersionWorker.from_json(w) for w in known["workers"]]
+        return cls(**known)
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        for name in ("definitions", "workers"):
+            if data[name] is not None:
+                data[name] = [item.to_json() for item in data[name]]
+        return data
+
+
 @dataclass(frozen=True)
 class RunEvent(_Record):
     """One step of a run's timeline (status changes, attempts, waits)."""
