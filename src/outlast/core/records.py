@@ -15,8 +15,9 @@ dicts before, and code that reads them that way keeps working.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Generic, Literal, NotRequired, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, NotRequired, Self, TypeVar
 
+from pydantic import WithJsonSchema
 from typing_extensions import TypedDict
 
 from outlast.core.params import JsonObject, JsonValue, PublicTokenScope, QueueLimits
@@ -146,6 +147,13 @@ class TaskRecord(_Record):
     updated_at: float | None = None
 
 
+#: unfinished runs by status, e.g. {"QUEUED": 2, "WAITING": 1}
+RunCounts = Annotated[
+    dict[str, int],
+    WithJsonSchema({"type": "object", "additionalProperties": {"type": "integer"},
+                    "description": "Unfinished runs by status, e.g. {\"QUEUED\": 2}"}),
+]
+
 
 @dataclass(frozen=True)
 class VersionWorker(_Record):
@@ -179,7 +187,7 @@ class VersionRecord(_Record):
     environment: str | None = None
     tasks: list[str] = field(default_factory=list)
     live_workers: int = 0
-    pinned_runs: dict[str, int] = field(default_factory=dict)
+    pinned_runs: RunCounts = field(default_factory=dict)
     safe_to_stop: bool = False
     definitions: list[TaskRecord] | None = None
     workers: list[VersionWorker] | None = None
