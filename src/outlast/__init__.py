@@ -21,6 +21,7 @@ from outlast.errors import (
 )
 from outlast.sdk import queues_facade as queues
 from outlast.sdk import schedules_facade as schedules
+from outlast.sdk import versions_facade as versions
 from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import AsyncClient, Client, configure
 from outlast.sdk.context import RunContext
@@ -83,5 +84,6 @@ __all__ = [
     "tags",
     "task",
     "tasks",
+    "versions",
     "wait",
 ]

@@ -26,6 +26,7 @@ from outlast.cli import (
     server,
     tokens,
     trigger,
+    versions,
     worker,
 )
 from outlast.cli.output import fail
@@ -87,6 +88,7 @@ for _command in (
     runs.runs,
     schedules.schedules,
     queues.queues,
+    versions.versions,
     tokens.tokens,
     keys.keys,
     alerts.alerts,

@@ -404,6 +404,9 @@ LIMIT :limit
 -- name: lock_queue
 SELECT * FROM queues WHERE environment = :environment AND name = :name FOR UPDATE
 
+-- name: lock_version
+SELECT * FROM versions WHERE environment = :environment AND version = :version FOR UPDATE
+
 -- name: lock_debounce
 SELECT * FROM debounces WHERE environment = :environment AND task_id = :task_id AND key = :key
 FOR UPDATE
