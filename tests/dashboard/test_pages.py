@@ -64,7 +64,7 @@ def test_nav_links_only_to_pages_that_exist(dash: Any, engine: Engine) -> None:
     links = set(re.findall(r'<nav>(.*?)</nav>', page, re.S)[0].split('href="')[1:])
     for link in links:
         assert dash.get(link.split('"')[0]).status_code == 200
-    assert len(links) == 7
+    assert len(links) == 8
     assert {p for p, _, _ in web.NAV} >= {"/schedules", "/tokens"}
 
 
@@ -154,7 +154,8 @@ def test_run_page_shows_everything_about_a_run(
     assert "start attempt" in page and "Attempt 1" in page
     assert f'href="/runs/{child}"' in page
     assert f'data-live="/runs/{run_id}/live?after=' in page  # live while not final
-    assert 'hx-trigger="every 15s, outlast-live"' in page  # events, and a slow poll besides
+    assert ('hx-trigger="every 15s [outlastIdle()], outlast-live[outlastIdle()]"'
+            in page)  # events, and a slow poll besides, unless a confirmation is open
     assert f'href="/runs/{run_id}"' in dash.get(f"/runs/{child}").text  # parent link
     assert claimed["id"] == run_id
 

@@ -49,6 +49,7 @@ def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
         parent_id=req.q("parent_id"),
         root_id=req.q("root_id"),
         idempotency_key=req.q("idempotency_key"),
+        version=req.q("version"),
         limit=page_size(req.q("limit"), 50),
         cursor=req.q("cursor"),
     )
@@ -156,6 +157,7 @@ LIST_QUERY = (
     Query("parent_id", "Only runs this run triggered"),
     Query("root_id", "Only runs below this root run, at any depth (not the root itself)"),
     Query("idempotency_key", "Only runs holding this idempotency key"),
+    Query("version", "Only runs pinned to this version"),
     Query("limit", "Page size, 1-1000 (default 50)", "integer"),
     Query("cursor", "The next_cursor of the previous page"),
 )

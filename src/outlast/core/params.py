@@ -127,6 +127,7 @@ class RunFilters(TypedDict, total=False):
     parent_id: str | None
     root_id: str | None
     idempotency_key: str | None
+    version: str | None
     limit: int
     cursor: str | None
 

@@ -182,12 +182,14 @@ class Engine:
         parent_id: str | None = None,
         root_id: str | None = None,
         idempotency_key: str | None = None,
+        version: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Newest first; returns (runs, cursor for the next page or None).
 
-        ``root_id`` finds every run below a root (the root itself has none).
+        ``root_id`` finds every run below a root (the root itself has none); ``version``
+        the runs pinned to that version (unpinned runs belong to none yet).
         """
         if status:
             unknown = set(status) - {s.value for s in RunStatus}
@@ -199,7 +201,8 @@ class Engine:
             rows = tx.all("list_runs", environment=env, statuses=status or None, task_id=task,
                           tag=tag, created_after=created_after, created_before=created_before,
                           cursor=cursor, parent_id=parent_id, root_id=root_id,
-                          idempotency_key=idempotency_key, limit=limit + 1)
+                          idempotency_key=idempotency_key, version=version,
+                          limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return [run_record(r) for r in rows], (rows[-1]["id"] if more else None)

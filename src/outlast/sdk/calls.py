@@ -95,12 +95,14 @@ def list_runs(
     cursor: str | None = None,
     root_id: str | None = None,
     idempotency_key: str | None = None,
+    version: str | None = None,
 ) -> Call:
     query: dict[str, Any] = {"limit": limit}
     if status:
         query["status"] = ",".join([status] if isinstance(status, str) else status)
     for key, value in (("task", task), ("tag", tag), ("cursor", cursor), ("parent_id", parent_id),
-                       ("root_id", root_id), ("idempotency_key", idempotency_key)):
+                       ("root_id", root_id), ("idempotency_key", idempotency_key),
+                       ("version", version)):
         if value is not None:
             query[key] = value
     for key, when in (("created_after", created_after), ("created_before", created_before)):

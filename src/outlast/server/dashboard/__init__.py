@@ -22,7 +22,16 @@ from starlette.types import ASGIApp, Scope
 from outlast.engine import Engine
 from outlast.engine.project_keys import ServerKeys
 from outlast.sdk.registry import Registry
-from outlast.server.dashboard import pages, queues, run, runs, schedules, tasks, tokens
+from outlast.server.dashboard import (
+    pages,
+    queues,
+    run,
+    runs,
+    schedules,
+    tasks,
+    tokens,
+    versions,
+)
 from outlast.server.dashboard.live import Live
 from outlast.server.dashboard.session import Signer
 from outlast.server.dashboard.web import Dashboard, Handler, endpoint, templates
@@ -83,6 +92,8 @@ def dashboard_app(engine: Engine, keys: ServerKeys, *, registry: Registry | None
         post("/runs/{run_id}/cancel", run.cancel),
         post("/runs/{run_id}/replay", run.replay),
         post("/runs/{run_id}/reschedule", run.reschedule),
+        post("/runs/{run_id}/resume", run.resume),
+        post("/runs/{run_id}/move", run.move),
         get("/tasks", tasks.tasks_page),
         get("/tasks/{task_id}", tasks.task_page),
         post("/tasks/{task_id}/test", tasks.test_trigger),
@@ -102,6 +113,9 @@ def dashboard_app(engine: Engine, keys: ServerKeys, *, registry: Registry | None
         get("/tokens", tokens.tokens_page),
         post("/tokens/{token_id}/complete", tokens.complete),
         get("/workers", pages.workers_page),
+        get("/versions", versions.versions_page),
+        post("/versions/{version}/promote", versions.promote),
+        post("/versions/{version}/retire", versions.retire),
         get("/overview", pages.overview_page),
         get("/login", pages.login_page, public=True),
         post("/login", pages.login, public=True),

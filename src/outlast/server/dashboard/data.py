@@ -65,6 +65,12 @@ def workers(engine: Engine, env: str) -> list[dict[str, Any]]:
             for w in engine.list_workers(env)]
 
 
+def version_names(engine: Engine, env: str) -> list[str]:
+    """The environment's versions, newest first: the runs list's version filter."""
+    with engine.store.transaction(write=False) as tx:
+        return [str(r["version"]) for r in tx.all("list_versions", environment=env)]
+
+
 def key_environment(engine: Engine, key_digest: str) -> str | None:
     """The environment of a live (unrevoked) key, by the hash a session holds."""
     with engine.store.transaction(write=False) as tx:

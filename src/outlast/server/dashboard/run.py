@@ -9,7 +9,8 @@ from starlette.responses import Response
 
 from outlast.durations import parse_instant
 from outlast.engine.schemas import check_payload
-from outlast.errors import TaskNotFoundError, ValidationError
+from outlast.engine.statuses import RunStatus
+from outlast.errors import NotFoundError, OutlastError, TaskNotFoundError, ValidationError
 from outlast.jsonutil import dumps
 from outlast.server.dashboard import format, timeline
 from outlast.server.dashboard.web import Page
@@ -17,10 +18,18 @@ from outlast.server.dashboard.web import Page
 MAX_EVENTS = 1000
 MAX_LOGS = 1000
 MAX_CHILDREN = 50
+#: the order of a move's choices: the current version first, retired ones last
+STATE_ORDER = {"current": 0, "draining": 1, "retired": 2}
 
 
 def run_page(page: Page) -> Response:
-    run_id = page.request.path_params["run_id"]
+    return _render_run(page, page.request.path_params["run_id"])
+
+
+def _render_run(page: Page, run_id: str, status_code: int = 200,
+                action_error: dict[str, str] | None = None) -> Response:
+    """The run page; ``action_error`` (an action on a parked run that was refused) is
+    shown beside that action, and ``status_code`` is the refusal's (409, 400)."""
     # the run's last event before reading it: the live stream reports changes after that
     live_after = (page.engine.realtime.run_changes(page.env, run_id, 0)[1]
                   if page.dash.live else 0)
@@ -31,13 +40,60 @@ def run_page(page: Page) -> Response:
     children, more_children = page.engine.list_runs(page.env, parent_id=run_id,
                                                     limit=MAX_CHILDREN)
     waterfall = timeline.build(run, attempts, events, children, page.now, format.tone)
-    return page.render("run.html", run=run, attempts=attempts, events=events,
+    return page.render("run.html", status_code=status_code, run=run, attempts=attempts,
+                       events=events, action_error=action_error,
+                       move_targets=move_targets(page, run),
                        logs=logs, logs_by_attempt=group_logs(logs), children=children,
                        more_children=more_children is not None, waterfall=waterfall,
                        events_capped=len(events) >= MAX_EVENTS,
                        logs_capped=len(logs) >= MAX_LOGS,
                        payload_text=format.pretty_json(run["payload"]),
                        live_after=live_after)
+
+
+def move_targets(page: Page, run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The versions a parked run can be moved to: those that have its task, but not the
+    one it is on (nor the one that parked it: its code is what no longer matches).
+    Retired ones come last; the page offers them disabled (no worker runs them)."""
+    if run["status"] != RunStatus.PARKED.value:
+        return []
+    parked_on = run.get("version") or (run.get("parked") or {}).get("version")
+    found = [v for v in page.engine.list_versions(page.env)
+             if run["task"] in v["tasks"] and v["version"] != parked_on]
+    return sorted(found, key=lambda v: (STATE_ORDER.get(v["state"], 3), -v["created_at"]))
+
+
+def resume(page: Page) -> Response:
+    """PARKED → QUEUED: it replays from its journal again (after matching code is out)."""
+    run_id = page.request.path_params["run_id"]
+    try:
+        run = page.engine.parking.resume(page.env, run_id)
+    except NotFoundError:
+        raise
+    except OutlastError as exc:
+        return _render_run(page, run_id, exc.http_status, {"action": "resume",
+                                                           "message": exc.message})
+    on = f" on version {run['version']}" if run.get("version") else ""
+    page.flash(f"Resumed {run_id}: it is queued to replay its history{on}.")
+    return page.redirect(f"/runs/{run_id}")
+
+
+def move(page: Page) -> Response:
+    """Pin a parked run to another version and queue it for that version's workers."""
+    run_id = page.request.path_params["run_id"]
+    version = page.field("version")
+    try:
+        if not version:
+            raise ValidationError("Choose the version to move the run to.")
+        page.engine.parking.move(page.env, run_id, version)
+    except NotFoundError:
+        raise
+    except OutlastError as exc:
+        return _render_run(page, run_id, exc.http_status, {"action": "move",
+                                                           "message": exc.message})
+    page.flash(f"Moved {run_id} to version {version}: it is queued for that version's "
+               "workers.")
+    return page.redirect(f"/runs/{run_id}")
 
 
 def group_logs(logs: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any]]]]:

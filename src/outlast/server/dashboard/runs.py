@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from outlast.engine.statuses import RunStatus
 from outlast.errors import OutlastError, RunNotFoundError, ValidationError
+from outlast.server.dashboard import data
 from outlast.server.dashboard.web import Page, safe_next
 
 PAGE_SIZE = 50
@@ -29,6 +30,7 @@ class RunFilters:
     end: str = ""
     search: str = ""
     parent: str = ""
+    version: str = ""
 
     @classmethod
     def from_page(cls, page: Page) -> RunFilters:
@@ -37,18 +39,20 @@ class RunFilters:
                     if s.upper() in valid]
         period = page.q("period")
         return cls(statuses, page.q("task"), page.q("tag"), period if period in PERIODS else "",
-                   page.q("from"), page.q("to"), page.q("q"), page.q("parent"))
+                   page.q("from"), page.q("to"), page.q("q"), page.q("parent"),
+                   page.q("version"))
 
     @property
     def active(self) -> bool:
         return any([self.statuses, self.task, self.tag, self.period, self.start, self.end,
-                    self.search, self.parent])
+                    self.search, self.parent, self.version])
 
     def query(self, **changes: Any) -> str:
         """This filter set as a query string, with ``changes`` applied."""
         params: dict[str, Any] = {"status": self.statuses, "task": self.task, "tag": self.tag,
                                   "period": self.period, "from": self.start, "to": self.end,
-                                  "q": self.search, "parent": self.parent}
+                                  "q": self.search, "parent": self.parent,
+                                  "version": self.version}
         params.update(changes)
         pairs = [(k, v) for k, value in params.items()
                  for v in (value if isinstance(value, list) else [value]) if v]
@@ -81,7 +85,8 @@ def find_runs(page: Page, filters: RunFilters) -> tuple[list[dict[str, Any]], st
     return page.engine.list_runs(
         page.env, status=filters.statuses or None, task=filters.task or None,
         tag=filters.tag or None, created_after=after, created_before=before,
-        parent_id=filters.parent or None, limit=PAGE_SIZE, cursor=page.q("cursor") or None)
+        parent_id=filters.parent or None, version=filters.version or None, limit=PAGE_SIZE,
+        cursor=page.q("cursor") or None)
 
 
 def runs_page(page: Page) -> Response:
@@ -94,6 +99,7 @@ def runs_page(page: Page) -> Response:
     tasks = [t["id"] for t in page.engine.list_tasks(page.env)]
     return page.render("runs.html", runs=runs, next_cursor=cursor, filters=filters,
                        statuses=[s.value for s in RunStatus], tasks=tasks, periods=PERIODS,
+                       versions=data.version_names(page.engine, page.env),
                        filter_error=error, paged=bool(page.q("cursor")))
 
 

@@ -42,6 +42,7 @@ NAV: list[tuple[str, str, str | None]] = [
     ("/schedules", "Schedules", "schedules"),
     ("/tokens", "Waitpoint tokens", "durable"),
     ("/workers", "Workers", None),
+    ("/versions", "Versions", None),
     ("/overview", "Overview", None),
 ]
 

@@ -16,6 +16,7 @@ WHERE environment = :environment
   AND (:parent_id::text IS NULL OR parent_id = :parent_id)
   AND (:root_id::text IS NULL OR root_id = :root_id)
   AND (:idempotency_key::text IS NULL OR idempotency_key = :idempotency_key)
+  AND (:version::text IS NULL OR version = :version)
 ORDER BY id DESC
 LIMIT :limit
 

@@ -16,6 +16,7 @@ WHERE environment = :environment
   AND (:parent_id IS NULL OR parent_id = :parent_id)
   AND (:root_id IS NULL OR root_id = :root_id)
   AND (:idempotency_key IS NULL OR idempotency_key = :idempotency_key)
+  AND (:version IS NULL OR version = :version)
 ORDER BY id DESC
 LIMIT :limit
 
