@@ -14,6 +14,7 @@ from outlast.store.protocol import Row
 
 RECENT_RUNS = 100
 OVERVIEW_LIMIT = 20_000
+VERSION_CHOICES = 50
 SUCCESS = "COMPLETED"
 UNSUCCESSFUL = frozenset({"FAILED", "CRASHED", "SYSTEM_FAILURE", "TIMED_OUT"})
 
@@ -65,10 +66,12 @@ def workers(engine: Engine, env: str) -> list[dict[str, Any]]:
             for w in engine.list_workers(env)]
 
 
-def version_names(engine: Engine, env: str) -> list[str]:
-    """The environment's versions, newest first: the runs list's version filter."""
+def version_names(engine: Engine, env: str, limit: int = VERSION_CHOICES) -> list[str]:
+    """The environment's newest versions: the runs list's version filter offers them
+    (``outlast dev`` makes one per reload, so an old environment has many)."""
     with engine.store.transaction(write=False) as tx:
-        return [str(r["version"]) for r in tx.all("list_versions", environment=env)]
+        rows = tx.all("list_versions", environment=env)
+    return [str(r["version"]) for r in rows[:limit]]
 
 
 def key_environment(engine: Engine, key_digest: str) -> str | None:

@@ -69,7 +69,7 @@ def resume(page: Page) -> Response:
     try:
         run = page.engine.parking.resume(page.env, run_id)
     except NotFoundError:
-        raise
+        raise  # no such run here: the usual message on the page it came from
     except OutlastError as exc:
         return _render_run(page, run_id, exc.http_status, {"action": "resume",
                                                            "message": exc.message})
