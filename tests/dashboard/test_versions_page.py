@@ -80,6 +80,7 @@ def test_each_version_with_its_state_tasks_workers_and_pinned_runs(
     assert ">deploy<" in new and ">worker<" in old
     assert 'href="/?version=v1&status=QUEUED"' in old and "<strong>2</strong>" in old
     assert 'href="/?version=v1&status=DELAYED"' in old
+    assert 'href="/?version=v1" title="Every run pinned to v1"' in old
     assert re.search(r'class="num workers"><a href="/workers">1</a>', new)
     assert "safe to stop" not in old
     # retire is refused while runs need v1, and for the current version: disabled, with why
