@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from outlast.cli import run_debug
 from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, status, table
 from outlast.cli.render import RUN_HEADERS, log_line, run_detail, run_row
@@ -106,6 +107,9 @@ def replay(run_id: str, payload: str | None, url: str | None, api_key: str | Non
         else:
             handle = client.runs.replay(run_id, parse_payload(payload))
     click.echo(handle.id)
+
+
+runs.add_command(run_debug.debug)
 
 
 @runs.command("logs")

@@ -31,8 +31,11 @@ from outlast.errors import OutlastError
               help="Environment to serve (default: the config's, else dev).")
 @click.option("--grace", type=float, default=30.0, show_default=True,
               help="Seconds running attempts get to finish when stopping.")
+@click.option("--exit-when-drained", is_flag=True,
+              help="Stop once this worker's version is not current and no unfinished run "
+                   "is pinned to it (checked every few seconds).")
 def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
-           environment: str | None, grace: float) -> None:
+           environment: str | None, grace: float, exit_when_drained: bool) -> None:
     """Execute runs of the project's tasks."""
     from outlast.worker.supervisor import Supervisor, database_error
 
@@ -43,7 +46,8 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
     supervisor = Supervisor(engine, environment=config.environment, task_dirs=list(config.dirs),
                             root=config.root, concurrency=concurrency,
                             task_defaults=config.task_defaults(),
-                            queues=list(queues) or None, grace=grace)
+                            queues=list(queues) or None, grace=grace,
+                            exit_when_drained=exit_when_drained)
     note(f"Outlast worker: environment {config.environment}, concurrency {concurrency}, "
          f"queues {', '.join(queues) or 'all'}, database {redact_url(config.database_url)}")
     with stop_signals(supervisor.request_stop, "the worker"):

@@ -15,8 +15,9 @@ dicts before, and code that reads them that way keeps working.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Generic, Literal, NotRequired, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, NotRequired, Self, TypeVar
 
+from pydantic import WithJsonSchema
 from typing_extensions import TypedDict
 
 from outlast.core.params import JsonObject, JsonValue, PublicTokenScope, QueueLimits
@@ -144,6 +145,68 @@ class TaskRecord(_Record):
     payload_schema: JsonObject | None = None
     schedule: TaskSchedule | None = None
     updated_at: float | None = None
+
+
+#: unfinished runs by status, e.g. {"QUEUED": 2, "WAITING": 1}
+RunCounts = Annotated[
+    dict[str, int],
+    WithJsonSchema({"type": "object", "additionalProperties": {"type": "integer"},
+                    "description": "Unfinished runs by status, e.g. {\"QUEUED\": 2}"}),
+]
+
+
+@dataclass(frozen=True)
+class VersionWorker(_Record):
+    """A live worker running a version's code."""
+
+    id: str
+    hostname: str
+    pid: int
+    concurrency: int
+    started_at: float
+    heartbeat_at: float
+    queues: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VersionRecord(_Record):
+    """A version of the project's code in one environment, and whether it is still needed.
+
+    ``pinned_runs`` counts the unfinished runs pinned to it, by status; only its workers
+    take them. ``safe_to_stop``: it is not current and none is pinned, so its workers can
+    stop without leaving a run waiting. ``definitions`` and ``workers`` are given when one
+    version is retrieved (None in lists).
+    """
+
+    version: str
+    state: Literal["current", "draining", "retired"]
+    source: str
+    created_at: float
+    promoted_at: float | None = None
+    retired_at: float | None = None
+    environment: str | None = None
+    tasks: list[str] = field(default_factory=list)
+    live_workers: int = 0
+    pinned_runs: RunCounts = field(default_factory=dict)
+    safe_to_stop: bool = False
+    definitions: list[TaskRecord] | None = None
+    workers: list[VersionWorker] | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("definitions") is not None:
+            known["definitions"] = [TaskRecord.from_json(d) for d in known["definitions"]]
+        if known.get("workers") is not None:
+            known["workers"] = [VersionWorker.from_json(w) for w in known["workers"]]
+        return cls(**known)
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        for name in ("definitions", "workers"):
+            if data[name] is not None:
+                data[name] = [item.to_json() for item in data[name]]
+        return data
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from outlast.engine.schedules import Schedules
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.engine.tags import TagOps
 from outlast.engine.triggering import MAX_BATCH, NewRun, Triggered, trigger_many
+from outlast.engine.version_admin import VersionAdmin
 from outlast.errors import (
     InvalidTransitionError,
     RunNotFoundError,
@@ -70,6 +71,7 @@ class Engine:
         self.queues = queues.QueueOps(self)
         #: parked runs: resume them, or move runs to another version
         self.parking = ParkingOps(self)
+        self._versions = VersionAdmin(self)
 
     def ping(self) -> bool:
         """True when the store answers a trivial query (``/healthz``)."""
@@ -257,6 +259,28 @@ class Engine:
         except TaskNotFoundError:
             return None
         return "on_failure" if "on_failure" in definition.hooks else None
+
+    # -- versions --------------------------------------------------------------------------
+
+    def list_versions(self, env: str) -> list[dict[str, Any]]:
+        """Each version with its tasks, live workers, unfinished pinned runs, and whether
+        its workers are safe to stop (``version_admin``)."""
+        return self._versions.list(env)
+
+    def get_version(self, env: str, version: str) -> dict[str, Any]:
+        return self._versions.get(env, version)
+
+    def promote(self, env: str, version: str) -> dict[str, Any]:
+        """Make ``version`` current; the current one drains."""
+        return self._versions.promote(env, version)
+
+    def retire(self, env: str, version: str) -> dict[str, Any]:
+        """Retire ``version``: refused while it is current or runs are pinned to it."""
+        return self._versions.retire(env, version)
+
+    def drained(self, env: str, version: str) -> bool:
+        """Not current, and no unfinished run pinned to it: its workers may stop."""
+        return self._versions.drained(env, version)
 
     # -- workers ---------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from outlast.sdk.transports import (
     LocalTransport,
     Transport,
 )
+from outlast.sdk.version_client import AsyncVersions, Versions
 
 
 def _handle(data: dict[str, Any], client: Client | None) -> RunHandle:
@@ -228,6 +229,7 @@ class Client:
         self.batch = _Batch(self)
         self.schedules = Schedules(self)
         self.queues = Queues(self)
+        self.versions = Versions(self)
         self.tokens = _Tokens(self)
         self.auth = _Auth(self)
 
@@ -398,6 +400,7 @@ class AsyncClient:
         self.batch = _AsyncBatch(self)
         self.schedules = AsyncSchedules(self)
         self.queues = AsyncQueues(self)
+        self.versions = AsyncVersions(self)
         self.tokens = _AsyncTokens(self)
         self.auth = _AsyncAuth(self)
 

@@ -143,6 +143,11 @@ class DurableRun:
         finally:
             self._busy.release()
 
+    def peek(self) -> Entry | None:
+        """The journal entry at the next sequence number, without taking it: lets
+        ``patched`` ask what a run recorded there before deciding which branch it is on."""
+        return self._entries().get(self._seq)
+
     def _take(self, kind: str, name: str) -> tuple[int, Entry | None]:
         """Claim the next sequence number (holding the one-at-a-time guard) and its entry.
 

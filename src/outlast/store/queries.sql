@@ -558,6 +558,46 @@ RETURNING *
 UPDATE runs SET tags = :tags, updated_at = :now
 WHERE id = :id
 
+-- version administration (``engine/version_admin.py``)
+
+-- name: list_versions
+SELECT * FROM versions WHERE environment = :environment
+ORDER BY created_at DESC, version DESC
+
+-- name: lock_version
+SELECT * FROM versions WHERE environment = :environment AND version = :version
+
+-- name: version_tasks_of_environment
+SELECT version, task_id FROM version_tasks WHERE environment = :environment
+ORDER BY version, task_id
+
+-- name: version_task_definitions
+SELECT task_id, definition FROM version_tasks
+WHERE environment = :environment AND version = :version
+ORDER BY task_id
+
+-- name: pinned_run_counts
+-- Runs pinned to each version that are not final yet, by status: what keeps a version's
+-- workers needed. Final statuses are listed (not active ones), so a new active status is
+-- counted without changing this.
+SELECT version, status, count(*) AS n FROM runs
+WHERE environment = :environment AND version IS NOT NULL
+    AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                       'EXPIRED', 'TIMED_OUT')
+GROUP BY version, status
+
+-- name: pinned_active_run
+-- Any run pinned to the version that is not final: the version is not drained.
+SELECT id FROM runs
+WHERE environment = :environment AND version = :version
+    AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                       'EXPIRED', 'TIMED_OUT')
+LIMIT 1
+
+-- name: retire_version
+UPDATE versions SET state = 'retired', retired_at = :now
+WHERE environment = :environment AND version = :version AND state <> 'current'
+
 -- versions
 
 -- name: get_version

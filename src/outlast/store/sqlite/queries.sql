@@ -389,3 +389,15 @@ SELECT at FROM queue_starts
 WHERE environment = :environment AND queue = :queue AND at > :since
   AND (:key IS NULL OR concurrency_key = :key)
 ORDER BY at LIMIT 1 OFFSET :skip
+
+-- replay checks
+
+-- name: runs_to_check
+-- One page of an environment's runs that are not final, by id after :after: what
+-- ``outlast deploy --check`` replays against new code. :version keeps those pinned to it
+-- (NULL: any), and :unpinned adds those not pinned yet.
+SELECT * FROM runs
+WHERE environment = :environment AND id > :after
+  AND status NOT IN (SELECT value FROM json_each(:final))
+  AND (:version IS NULL OR version = :version OR (:unpinned AND version IS NULL))
+ORDER BY id LIMIT :limit
