@@ -173,6 +173,10 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
 -- name: worker_heartbeat
 UPDATE workers SET heartbeat_at = :now WHERE id = :id
 
+-- name: set_worker_code_version
+-- The version of the code the worker runs (``workers.version`` is Outlast's own).
+UPDATE workers SET code_version = :code_version WHERE id = :id
+
 -- name: set_worker_import_errors
 UPDATE workers SET import_errors = :import_errors WHERE id = :id
 

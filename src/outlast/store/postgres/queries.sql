@@ -40,12 +40,28 @@ WITH limited AS (
     UNION ALL
     SELECT '*' FROM environment_limits
     WHERE environment = :environment AND concurrency_limit IS NOT NULL
+), fresh_tasks AS (
+    -- The tasks whose unpinned runs this worker takes (core/versions.py, fresh_tasks): its
+    -- own, less those the current version has when it is another one; none once its own
+    -- version is retired. Read here, in the claim, so a promotion counts from the next
+    -- claim on; two small primary-key reads, evaluated once per statement (an InitPlan).
+    SELECT coalesce(array_agg(t.task_id), '{}') AS tasks FROM unnest(:tasks::text[]) AS t(task_id)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM versions
+        WHERE environment = :environment AND version = :version::text AND state = 'retired')
+      AND NOT EXISTS (
+        SELECT 1 FROM versions c
+        JOIN version_tasks vt ON vt.environment = c.environment AND vt.version = c.version
+        WHERE c.environment = :environment AND c.state = 'current'
+          AND c.version <> :version::text AND vt.task_id = t.task_id)
 ), picked AS (
     SELECT * FROM (
         SELECT id FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+               OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
         ORDER BY available_at, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS resumed
@@ -55,6 +71,8 @@ WITH limited AS (
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+               OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
         ORDER BY (available_at - priority * 60), id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS fresh
@@ -62,7 +80,8 @@ WITH limited AS (
 ), started AS (
     UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
         lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-        started_at = coalesce(started_at, :now), updated_at = :now
+        started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+        updated_at = :now
     WHERE status = 'QUEUED'
       AND id IN (SELECT id FROM picked)
     RETURNING *
@@ -99,6 +118,20 @@ WITH limited AS (
     UNION ALL
     SELECT '*' FROM environment_limits
     WHERE environment = :environment AND concurrency_limit IS NOT NULL
+), fresh_tasks AS (
+    -- The tasks whose unpinned runs this worker takes (core/versions.py, fresh_tasks): its
+    -- own, less those the current version has when it is another one; none once its own
+    -- version is retired. Read here, in the claim, so a promotion counts from the next
+    -- claim on; two small primary-key reads, evaluated once per statement (an InitPlan).
+    SELECT coalesce(array_agg(t.task_id), '{}') AS tasks FROM unnest(:tasks::text[]) AS t(task_id)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM versions
+        WHERE environment = :environment AND version = :version::text AND state = 'retired')
+      AND NOT EXISTS (
+        SELECT 1 FROM versions c
+        JOIN version_tasks vt ON vt.environment = c.environment AND vt.version = c.version
+        WHERE c.environment = :environment AND c.state = 'current'
+          AND c.version <> :version::text AND vt.task_id = t.task_id)
 ), picked AS (
     SELECT c.id FROM unnest(:queues::text[]) AS q(name)
     CROSS JOIN LATERAL (
@@ -108,6 +141,8 @@ WITH limited AS (
               AND environment = :environment AND queue = q.name AND status = 'QUEUED'
               AND started_at IS NOT NULL
               AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+               OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
             ORDER BY available_at, id
             LIMIT :limit
             FOR UPDATE SKIP LOCKED) AS resumed
@@ -118,6 +153,8 @@ WITH limited AS (
               AND environment = :environment AND queue = q.name AND status = 'QUEUED'
               AND started_at IS NULL
               AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+               OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
             ORDER BY (available_at - priority * 60), id
             LIMIT :limit
             FOR UPDATE SKIP LOCKED) AS fresh
@@ -127,7 +164,8 @@ WITH limited AS (
 ), started AS (
     UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
         lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-        started_at = coalesce(started_at, :now), updated_at = :now
+        started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+        updated_at = :now
     WHERE status = 'QUEUED'
       AND id IN (SELECT id FROM picked)
     RETURNING *
@@ -177,6 +215,8 @@ SELECT * FROM (
     WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
       AND started_at IS NOT NULL
       AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+       OR (version IS NULL AND task_id = ANY(:fresh)))
     ORDER BY available_at, id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED) AS resumed
@@ -186,6 +226,8 @@ SELECT * FROM (
     WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
       AND started_at IS NULL
       AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+       OR (version IS NULL AND task_id = ANY(:fresh)))
     ORDER BY (available_at - priority * 60), id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED) AS fresh
@@ -217,6 +259,8 @@ CROSS JOIN LATERAL (
           AND concurrency_key IS NOT NULL AND concurrency_key COLLATE "C" = keys.k
           AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+       OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY available_at, id
         LIMIT 1
         FOR UPDATE SKIP LOCKED) AS resumed
@@ -227,6 +271,8 @@ CROSS JOIN LATERAL (
           AND concurrency_key IS NOT NULL AND concurrency_key COLLATE "C" = keys.k
           AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+       OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY (available_at - priority * 60), id
         LIMIT 1
         FOR UPDATE SKIP LOCKED) AS fresh
@@ -255,6 +301,8 @@ CROSS JOIN LATERAL (
         WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
           AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+       OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY available_at, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS resumed
@@ -265,6 +313,8 @@ CROSS JOIN LATERAL (
         WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
           AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+       OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY (available_at - priority * 60), id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS fresh
@@ -289,7 +339,8 @@ GROUP BY queue
 -- name: start_runs
 UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1, lease_id = :lease_id,
     lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-    started_at = coalesce(started_at, :now), updated_at = :now
+    started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+    updated_at = :now
 WHERE id = ANY(:ids) AND status = 'QUEUED'
 RETURNING *
 
@@ -321,6 +372,7 @@ WHERE id IN (
     SELECT id FROM runs WHERE environment = :environment AND hook_pending IS NOT NULL
       AND hook_lease IS NULL
       AND (:queues::text[] IS NULL OR queue = ANY(:queues))
+      AND (:tasks::text[] IS NULL OR task_id = ANY(:tasks))
     LIMIT :limit FOR UPDATE SKIP LOCKED)
 RETURNING *
 
