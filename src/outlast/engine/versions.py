@@ -3,9 +3,11 @@
 Workers, ``outlast deploy`` and ``outlast dev`` register the version of the code they run
 with its task definitions. Whether registering makes it current is a rule
 (``promotes``): ``outlast dev`` always does (each reload is the newest code), a deploy
-always does, and a worker does unless the environment's versions are managed by
-``outlast deploy`` — then a worker of a version nobody deployed serves only the runs pinned
-to it, and says so, instead of taking new runs away from the deployed code.
+always does, and a worker does when its version is new, unless the environment's versions
+are managed by ``outlast deploy`` — then a worker of a version nobody deployed serves only
+the runs pinned to it, and says so, instead of taking new runs away from the deployed code.
+A worker of a version seen before (an old worker restarting during a rolling deploy)
+leaves the current version alone: promoting it back takes a person.
 """
 
 from __future__ import annotations
@@ -13,9 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from outlast.core.definitions import TaskDefinition
-from outlast.core.versions import CURRENT, SOURCE_DEPLOY, SOURCE_DEV, SOURCE_WORKER
+from outlast.core.versions import (
+    CURRENT,
+    RETIRED,
+    SOURCE_DEPLOY,
+    SOURCE_DEV,
+    SOURCE_WORKER,
+    fresh_tasks,
+)
 from outlast.jsonutil import dumps
-from outlast.store.protocol import Tx
+from outlast.store.protocol import Row, Tx
 
 
 @dataclass(frozen=True)
@@ -27,11 +36,12 @@ class Registered:
     current: str | None
 
 
-def promotes(source: str, managed: bool) -> bool:
-    """Pure: does registering from ``source`` make the version current?"""
+def promotes(source: str, managed: bool, new: bool = True) -> bool:
+    """Pure: does registering from ``source`` make the version current? ``new``: the
+    version was never registered before."""
     if source in (SOURCE_DEPLOY, SOURCE_DEV):
         return True
-    return source == SOURCE_WORKER and not managed
+    return source == SOURCE_WORKER and new and not managed
 
 
 def register(tx: Tx, env: str, version: str, definitions: list[TaskDefinition], *,
@@ -39,11 +49,12 @@ def register(tx: Tx, env: str, version: str, definitions: list[TaskDefinition], 
     """Record ``version`` and its tasks; make it current when ``promote`` (or the rule,
     when ``promote`` is None) says so."""
     managed = tx.one("deploy_managed", environment=env) is not None
-    tx.run("insert_version", environment=env, version=version, source=source, now=now)
+    new = tx.run("insert_version", environment=env, version=version, source=source,
+                 now=now) > 0
     for d in definitions:
         tx.run("upsert_version_task", environment=env, version=version, task_id=d.id,
                definition=dumps(d.to_dict()))
-    if promote if promote is not None else promotes(source, managed):
+    if promote if promote is not None else promotes(source, managed, new):
         make_current(tx, env, version, now)
     return Registered(version, state_of(tx, env, version) or CURRENT, current(tx, env))
 
@@ -67,3 +78,40 @@ def state_of(tx: Tx, env: str, version: str) -> str | None:
 def task_ids(tx: Tx, env: str, version: str) -> list[str]:
     return [str(r["task_id"]) for r in tx.all("version_task_ids", environment=env,
                                               version=version)]
+
+
+#: a worker is live while it is not stopped and its last heartbeat is this recent (the
+#: Workers page and the import-failure messages judge liveness the same way)
+LIVE_AFTER = 60.0
+
+
+def waiting_for(tx: Tx, env: str, row: Row, now: float) -> str | None:
+    """Who a QUEUED run waits for when no live worker can take it, in words; None when
+    one can (or the run is not queued). It is read, not stored: it changes as workers
+    come and go, and a run that waits spends no attempt."""
+    if row["status"] != "QUEUED":
+        return None
+    task, pinned = str(row["task_id"]), row.get("version")
+    live = live_versions(tx, env, now)
+    if None in live:  # a worker that claims without versions takes any run
+        return None
+    if pinned is not None:
+        return None if task in live.get(pinned, ()) else f"a worker of version {pinned}"
+    cur = current(tx, env)
+    theirs = task_ids(tx, env, cur) if cur is not None else []
+    for version, tasks in live.items():
+        assert version is not None
+        if state_of(tx, env, version) != RETIRED and \
+                task in fresh_tasks(version, tasks, cur, theirs):
+            return None
+    if cur is not None and task in theirs:
+        return f"a worker of the current version {cur}"
+    return f"a worker with task {task!r}"
+
+
+def live_versions(tx: Tx, env: str, now: float) -> dict[str | None, list[str]]:
+    """The versions live workers run, with each version's tasks (None: a worker that
+    registered no version)."""
+    rows = tx.all("list_workers", environment=env, since=now - LIVE_AFTER)
+    names = {r.get("code_version") for r in rows}
+    return {v: task_ids(tx, env, v) if v is not None else [] for v in names}
