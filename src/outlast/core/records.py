@@ -226,6 +226,10 @@ class RunJson(TypedDict):
     cost: float
     is_final: bool
     environment: str
+    #: the version the run is pinned to (None: not yet)
+    version: NotRequired[str | None]
+    #: who a QUEUED run waits for when no live worker can take it (read on retrieve only)
+    waiting_for: NotRequired[str | None]
 
 
 class ScheduleJson(TypedDict):

@@ -34,6 +34,9 @@ class Run:
     parent_id: str | None = None
     root_id: str | None = None
     idempotency_key: str | None = None
+    #: who a QUEUED run waits for when no live worker can take it, e.g. "a worker of
+    #: version 20261204.1" (None: one can, or the run is not queued)
+    waiting_for: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -47,7 +50,8 @@ class Run:
             finished_at=to_datetime(data["finished_at"]),
             duration=data["duration"], cost=data["cost"], is_final=data["is_final"],
             queue=data["queue"], parent_id=data.get("parent_id"), root_id=data.get("root_id"),
-            idempotency_key=data.get("idempotency_key"), raw=data,
+            idempotency_key=data.get("idempotency_key"),
+            waiting_for=data.get("waiting_for"), raw=data,
         )
 
     @property
