@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from outlast.core.definitions import TaskDefinition
+from outlast.core.import_failures import failed_files
 from outlast.core.versions import (
     CURRENT,
     RETIRED,
@@ -23,7 +24,7 @@ from outlast.core.versions import (
     SOURCE_WORKER,
     fresh_tasks,
 )
-from outlast.jsonutil import dumps
+from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Tx
 
 
@@ -106,12 +107,26 @@ def waiting_for(tx: Tx, env: str, row: Row, now: float) -> str | None:
             return None
     if cur is not None and task in theirs:
         return f"a worker of the current version {cur}"
-    return f"a worker with task {task!r}"
+    failures = import_failures(tx, env, now)
+    why = f" ({failed_files(task, failures)})" if failures else ""
+    return f"a worker with task {task!r}{why}"
+
+
+def live_workers(tx: Tx, env: str, now: float) -> list[Row]:
+    return tx.all("list_workers", environment=env, since=now - LIVE_AFTER)
 
 
 def live_versions(tx: Tx, env: str, now: float) -> dict[str | None, list[str]]:
     """The versions live workers run, with each version's tasks (None: a worker that
     registered no version)."""
-    rows = tx.all("list_workers", environment=env, since=now - LIVE_AFTER)
-    names = {r.get("code_version") for r in rows}
+    names = {r.get("code_version") for r in live_workers(tx, env, now)}
     return {v: task_ids(tx, env, v) if v is not None else [] for v in names}
+
+
+def import_failures(tx: Tx, env: str, now: float) -> dict[str, dict[str, str]]:
+    """The task files live workers could not import, by path: a task missing from every
+    version most likely is in one of them."""
+    failures: dict[str, dict[str, str]] = {}
+    for worker in live_workers(tx, env, now):
+        failures.update(loads(worker["import_errors"]) if worker["import_errors"] else {})
+    return failures
