@@ -21,7 +21,8 @@ PUBLIC = {
     "DurableUsageError", "NonDeterminismError", "TaskRunResult", "Token", "WaitResult",
     "idempotency_keys", "step", "wait",
     "metadata", "streams", "tags",
-    "queues",
+    "queues", "versions",
+    "patched",
 }
 
 

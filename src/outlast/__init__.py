@@ -21,6 +21,7 @@ from outlast.errors import (
 )
 from outlast.sdk import queues_facade as queues
 from outlast.sdk import schedules_facade as schedules
+from outlast.sdk import versions_facade as versions
 from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import AsyncClient, Client, configure
 from outlast.sdk.context import RunContext
@@ -30,6 +31,7 @@ from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 from outlast.sdk.idempotency import idempotency_keys
 from outlast.sdk.logger import logger
 from outlast.sdk.metadata import metadata
+from outlast.sdk.patches import patched
 from outlast.sdk.queue_declaration import Queue
 from outlast.sdk.steps import step
 from outlast.sdk.streams import streams
@@ -73,6 +75,7 @@ __all__ = [
     "idempotency_keys",
     "logger",
     "metadata",
+    "patched",
     "queues",
     "runs",
     "schedules",
@@ -81,5 +84,6 @@ __all__ = [
     "tags",
     "task",
     "tasks",
+    "versions",
     "wait",
 ]

@@ -16,6 +16,11 @@ Runs execute in this process, one attempt at a time, through the same engine, jo
 and replay as on a worker. When nothing is runnable, the clock moves to the next thing
 that is due (a delayed run, a retry, a wait, a token timeout), so ``wait.sleep(days=3)``
 takes milliseconds. Memory limits and ``max_duration`` are not enforced here.
+
+``TestRuns.from_run(run_id)`` copies a recorded run (its payload and journal, read through
+the client) into a fresh ``TestRuns``: ``env.run_until_final(run_id)`` replays what the
+record holds (steps return their recorded results without running) and then goes on live,
+in this process, under the fake clock, where a breakpoint in the task stops it.
 """
 
 from __future__ import annotations
@@ -31,11 +36,14 @@ from typing_extensions import Unpack
 
 from outlast.clock import FakeClock
 from outlast.core.durable_requests import DurableRequest
+from outlast.core.options import parse_options
 from outlast.core.params import TriggerParams
 from outlast.core.records import JournalEntry, LogLine, RunEvent, Token
 from outlast.core.settings import read_settings
-from outlast.engine import Engine, Outcome
-from outlast.sdk.client import Client, configure
+from outlast.engine import Engine, NewRun, Outcome, events, journal
+from outlast.engine.triggering import build_row
+from outlast.jsonutil import dumps
+from outlast.sdk.client import Client, configure, default_client
 from outlast.sdk.handles import Run, RunHandle
 from outlast.sdk.registry import Registry, default_registry
 from outlast.sdk.task import Task
@@ -56,13 +64,16 @@ class TestRuns:
     __test__ = False  # not a pytest test class
 
     def __init__(self, registry: Registry | None = None, *, environment: str = "test",
-                 start: datetime | float | None = None) -> None:
+                 start: datetime | float | None = None,
+                 database_url: str | None = None) -> None:
+        """``database_url``: an empty database of your own (PostgreSQL too) instead of a
+        temporary SQLite file; it is migrated, and left in place at the end."""
         self.registry = registry if registry is not None else default_registry
         self.environment = environment
         start_at = start.timestamp() if isinstance(start, datetime) else start
         self.clock = FakeClock(start_at)
         self._dir = Path(tempfile.mkdtemp(prefix="outlast-test-"))
-        self.store = open_store(f"sqlite:///{self._dir / 'test.db'}")
+        self.store = open_store(database_url or f"sqlite:///{self._dir / 'test.db'}")
         self.store.migrate()
         self.engine = Engine(self.store, clock=self.clock, lease_seconds=3600,
                              settings=read_settings())
@@ -70,6 +81,49 @@ class TestRuns:
         self.client = Client(transport=LocalTransport(self.engine, environment, self.registry))
         self._worker_id = "test-worker"
         self._last_jump: float | None = None
+        #: run id → how many journal entries ``from_run`` copied from the record
+        self.loaded: dict[str, int] = {}
+
+    @classmethod
+    def from_run(cls, run_id: str, *, client: Client | None = None,
+                 registry: Registry | None = None, environment: str = "test") -> TestRuns:
+        """A fresh TestRuns holding a copy of the recorded run ``run_id`` (same id).
+
+        The run is read with ``client`` (default: the one configured from the environment,
+        e.g. ``OUTLAST_API_URL``); its task must be in ``registry`` (default: the tasks
+        imported). The clock starts when the run was created. Journal entries are copied up
+        to the first wait still pending (it waits again here, under the fake clock); a
+        token the record created but never finished waiting for is created again.
+        """
+        source = client if client is not None else default_client()
+        run = source.runs.retrieve(run_id)
+        entries = [e.to_json() for e in source.runs.journal(run_id)]
+        env = cls(registry, environment=environment, start=run.raw.get("created_at"))
+        try:
+            env.load(run, entries)
+        except BaseException:
+            env.close()
+            raise
+        return env
+
+    def load(self, run: Run, entries: list[dict[str, Any]]) -> None:
+        """Insert a copy of a recorded run (with its id) and the replayable part of its
+        journal (``replayable``), ready to be claimed."""
+        now = self.clock.now()
+        definition = self.engine.definition(self.environment, run.task)
+        options = parse_options({"tags": run.tags, "metadata": run.metadata,
+                                 "max_attempts": run.raw.get("max_attempts")}, now)
+        row = build_row(self.environment, definition,
+                        NewRun(run.task, dumps(run.payload), options), now)
+        row["id"] = run.id
+        kept = replayable(entries)
+        with self.store.transaction() as tx:
+            tx.run("insert_run", **row)
+            events.append(tx, [events.event_row(run.id, "created", now, row["status"])])
+            for e in kept:
+                journal.record(tx, run.id, e["seq"], e["kind"], e["name"], now,
+                               result=e["result"])
+        self.loaded[run.id] = len(kept)
 
     # -- context ---------------------------------------------------------------------------
 
@@ -195,6 +249,24 @@ class TestRuns:
 
     def _runtime(self, request: DurableRequest) -> Any:
         return runtime.dispatch(self.engine, self.environment, request)
+
+
+def replayable(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The part of a recorded journal a local copy of the run can replay: the entries in
+    order up to the first one not done (a wait still pending runs again, locally), and
+    none from a token whose wait is not among them (the token exists only where it was
+    recorded, so a local run creates its own)."""
+    kept: list[dict[str, Any]] = []
+    for entry in sorted(entries, key=lambda e: int(e["seq"])):
+        if entry["seq"] != len(kept) or entry["status"] != "ok":
+            break
+        kept.append(entry)
+    waited = {e["name"] for e in kept if e["kind"] == "wait_token"}
+    for index, entry in enumerate(kept):
+        token = entry["result"] if entry["kind"] == "create_token" else None
+        if isinstance(token, dict) and token.get("id") not in waited:
+            return kept[:index]
+    return kept
 
 
 def _plain(task: Task[..., Any] | str, payload: Any) -> Any:

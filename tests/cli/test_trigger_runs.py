@@ -237,3 +237,38 @@ def test_a_server_behind_a_path_prefix_is_waited_for(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(trigger_cli, "READY_POLL", 0.0)
     with _client_answering(503, 200, prefix="/outlast") as client:
         assert trigger_cli.wait_ready(client, timeout=30) is True
+
+
+def test_runs_resume_and_move_a_parked_run(database: Engine, outlast) -> None:
+    from outlast.engine import Outcome
+
+    run_id = outlast("trigger", "report").stdout.strip()
+    (row,) = database.claim("dev", "worker-1", None, 1)
+    database.record([Outcome(run_id, row["lease_id"], row["attempt_count"], "parked", error={
+        "seq": 0, "recorded": {"kind": "step", "name": "a"},
+        "called": {"kind": "step", "name": "b"}})])
+    shown = outlast("runs", "show", run_id)
+    assert "PARKED" in shown.stdout and f"outlast runs resume {run_id}" in shown.stdout
+    assert run_id in outlast("runs", "list", "--status", "parked").stdout
+    again = outlast("runs", "move", run_id)
+    assert again.exit_code == 2 and "--version" in again.stderr
+    bad = outlast("runs", "move", run_id, "--version", "not a version")
+    assert bad.exit_code == 2, bad.output
+    assert bad.stderr.startswith("error: version 'not a version' is not a version name")
+    moved = outlast("runs", "move", run_id, "--version", "20261204.1")
+    assert moved.exit_code == 0, moved.output
+    assert moved.stdout.strip() == f"{run_id} QUEUED (version 20261204.1)"
+    refused = outlast("runs", "resume", run_id)
+    assert refused.exit_code == 1 and "not PARKED" in refused.stderr
+    assert database.retrieve("dev", run_id)["version"] == "20261204.1"
+
+
+def test_runs_resume_with_a_version(database: Engine, outlast) -> None:
+    from outlast.engine import Outcome
+
+    run_id = outlast("trigger", "report").stdout.strip()
+    (row,) = database.claim("dev", "worker-1", None, 1)
+    database.record([Outcome(run_id, row["lease_id"], row["attempt_count"], "parked")])
+    resumed = outlast("runs", "resume", run_id, "--version", "v2")
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.stdout.strip() == f"{run_id} QUEUED (version v2)"

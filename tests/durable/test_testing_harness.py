@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from outlast import AbortTaskRunError, NonDeterminismError, Retry, step, task, wait
+from outlast import AbortTaskRunError, Retry, step, task, wait
 from outlast.sdk.registry import Registry
 from outlast.testing import TestRuns
 
@@ -155,7 +155,7 @@ def test_batch_results_in_order_and_failed_children_do_not_throw() -> None:
     assert len(children) == 4 and {c.root_id for c in children} == {run.id}
 
 
-def test_replay_mismatch_is_a_non_determinism_error() -> None:
+def test_replay_mismatch_parks_the_run_and_resume_finishes_it() -> None:
     with TestRuns(reg) as env:
         handle = env.trigger(changes_its_mind)
         env.engine.sweep()
@@ -168,6 +168,14 @@ def test_replay_mismatch_is_a_non_determinism_error() -> None:
             run = env.run_until_final(handle.id)
         finally:
             flip["order"] = ["a", "b"]
-    assert run.status == "FAILED"
-    assert run.error is not None and run.error["type"] == NonDeterminismError.__name__
-    assert "#0" in run.error["message"] and "'a'" in run.error["message"]
+        assert (run.status, run.attempts, run.error) == ("PARKED", 0, None)
+        assert run.parked is not None and run.parked["seq"] == 0
+        assert run.parked["recorded"] == {"kind": "step", "name": "a"}
+        assert run.parked["called"] == {"kind": "step", "name": "c"}
+        assert f"outlast runs resume {run.id}" in run.parked["message"]
+        assert [e.kind for e in env.events(run.id)][-1] == "park"
+        resumed = env.client.runs.resume(run.id)
+        assert (resumed.status, resumed.parked) == ("QUEUED", None)
+        run = env.run_until_final(handle.id)
+    assert (run.status, run.attempts) == ("COMPLETED", 1)
+    assert calls == {"x": 1, "y": 1}, "the step recorded before the mismatch ran again"

@@ -73,6 +73,18 @@ def _suspend(tx: Tx, row: Row, now: float) -> bool:
         attempt=row["attempt_count"], now=now, executed=0.0))
 
 
+def _park(tx: Tx, row: Row, now: float) -> bool:
+    return _refused(lambda: transitions.park(
+        tx, run_id=row["id"], lease_id=row["lease_id"] or "none",
+        attempt=row["attempt_count"], now=now, executed=0.0,
+        parked={"seq": 0, "message": "mismatch"}))
+
+
+def _unpark(tx: Tx, row: Row, now: float) -> bool:
+    return _refused(lambda: transitions.unpark(tx, run_id=row["id"], now=now, version=None,
+                                               event="resume_parked"))
+
+
 def _reschedule(tx: Tx, row: Row, now: float) -> bool:
     return _refused(lambda: transitions.reschedule(
         tx, run_id=row["id"], environment=ENV, available_at=now + 60, now=now))
@@ -90,6 +102,8 @@ ATTEMPTS: dict[str, Attempt] = {
     "release": _requeue("release"),
     "suspend": _suspend,
     "resume": lambda tx, row, now: transitions.resume(tx, run_id=row["id"], now=now),
+    "park": _park,
+    "unpark": _unpark,
     "cancel": _end("cancel"),
     "expire": _end("expire"),
     "reschedule": _reschedule,
@@ -100,6 +114,7 @@ PATHS: dict[RunStatus, list[str]] = {
     S.QUEUED: [],
     S.EXECUTING: ["start_attempt"],
     S.WAITING: ["start_attempt", "suspend"],
+    S.PARKED: ["start_attempt", "park"],
     S.COMPLETED: ["start_attempt", "complete"],
     S.FAILED: ["start_attempt", "fail"],
     S.CRASHED: ["start_attempt", "crash"],

@@ -14,7 +14,16 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from outlast import AbortTaskRunError, Retry, batch, idempotency_keys, step, task, wait
+from outlast import (
+    AbortTaskRunError,
+    Retry,
+    batch,
+    idempotency_keys,
+    patched,
+    step,
+    task,
+    wait,
+)
 from outlast.sdk.registry import Registry
 
 reg = Registry()
@@ -143,6 +152,23 @@ def order_flow(payload: dict[str, Any]) -> dict[str, Any]:
     answer = wait.for_token(token)
     shipment = ship.trigger_and_wait({"charge": charge_id}).unwrap()
     return {"charge": charge_id, "approved": answer.ok, "shipment": shipment}
+
+
+def mark(name: str) -> str:
+    executed.append(name)
+    return name
+
+
+@task(registry=reg)
+def patched_flow(payload: Any) -> dict[str, Any]:
+    """A change made with ``patched``: its golden was recorded on the new branch, and
+    ``patched-flow-before-patch`` holds a run recorded before the change existed."""
+    first = step.run("first", mark, "first")
+    if patched("golden-change"):
+        path = step.run("new-path", mark, "new-path")
+    else:
+        path = step.run("old-path", mark, "old-path")
+    return {"first": first, "path": path, "again": patched("golden-change")}
 
 
 #: what ``record_goldens`` does from outside while each task runs: token outputs, by order

@@ -104,7 +104,7 @@ def test_goldens_cover_every_durable_operation_and_outcome() -> None:
     goldens = [load(f) for f in FILES]
     kinds = {e["kind"] for g in goldens for e in g["journal"]}
     assert kinds >= {"step", "sleep", "create_token", "wait_token", "trigger", "trigger_wait",
-                     "idempotency_key"}
+                     "idempotency_key", "patch"}
     outcomes = {next(iter(g["expect"])) for g in goldens}
     assert outcomes == {"output", "suspend_at", "non_determinism"}
     assert any(tasks.reg.get(g["task"]).is_async for g in goldens)

@@ -53,6 +53,10 @@ CASES = [
      Decision("fail")),
     ("timed-out", outcome("timed_out", 1), FIXED, Decision("time_out")),
     ("timed-out-last", outcome("timed_out", 3), FIXED, Decision("time_out")),
+    ("parked", outcome("parked", 1), FIXED, Decision("park")),
+    ("parked-last", outcome("parked", 3), FIXED, Decision("park")),
+    ("parked-override-false", outcome("parked", 1, retry_override=False), FIXED,
+     Decision("park")),
     ("released", outcome("released", 1), FIXED, Decision("release")),
     ("released-last", outcome("released", 3), FIXED, Decision("release")),
     ("platform-error-gives-back", outcome("platform_error", 1), FIXED,
@@ -107,6 +111,7 @@ def test_jittered_retry_delay_stays_in_bounds() -> None:
         (outcome("timed_out", 1), 3, True),
         (outcome("failed", 1, retry_override=False), 3, True),
         (outcome("crashed", 2), 3, False),
+        (outcome("parked", 3), 3, False),
     ],
 )
 def test_is_final_failure(result: Outcome, max_attempts: int, expected: bool) -> None:

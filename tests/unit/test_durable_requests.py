@@ -24,6 +24,7 @@ EXAMPLES: list[Any] = [
     req.CreateToken(AT, 60.0, ["approval"], "key-1"),
     req.WaitToken(AT, "wp_1"),
     req.Trigger(AT, [req.ChildRun("child", {"n": 1}, {"queue": "q"})], wait=True, batch=True),
+    req.Patch(req.Op("run_1", "lease_1", 3, "patch", "send-sms-v2")),
     req.ReadJournal("run_1", "lease_1"),
     req.CompleteToken("wp_1", {"ok": True}),
     req.UpdateMetadata("run_1", "lease_1", [{"op": "set", "key": "k", "value": 1}]),

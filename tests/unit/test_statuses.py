@@ -11,7 +11,7 @@ S = RunStatus
 
 def test_the_contracts_statuses_and_final_set() -> None:
     assert [s.value for s in RunStatus] == [
-        "DELAYED", "QUEUED", "EXECUTING", "WAITING", "COMPLETED", "FAILED", "CANCELED",
+        "DELAYED", "QUEUED", "EXECUTING", "WAITING", "PARKED", "COMPLETED", "FAILED", "CANCELED",
         "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT",
     ]
     assert {s.value for s in FINAL} == {
@@ -62,6 +62,9 @@ TABLE = [
     ("reschedule", "DELAYED", True), ("reschedule", "QUEUED", True),
     ("reschedule", "EXECUTING", False), ("resume", "WAITING", True), ("resume", "QUEUED", False),
     ("enqueue_delayed", "DELAYED", True), ("enqueue_delayed", "QUEUED", False),
+    ("park", "EXECUTING", True), ("park", "WAITING", False), ("unpark", "PARKED", True),
+    ("unpark", "WAITING", False), ("cancel", "PARKED", True), ("resume", "PARKED", False),
+    ("start_attempt", "PARKED", False), ("expire", "PARKED", False),
 ]
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from outlast.engine import Engine, WorkerCode
 from tests.conftest import definition, trigger_run
-from tests.versions.support import execute, register, set_state
+from tests.versions.support import execute, pin, register, set_state
 
 MINE, THEIRS = "v-mine", "v-theirs"
 PATHS = ["unlimited", "unlimited_in", "counted", "counted_keyed", "counted_other"]
@@ -38,7 +38,7 @@ CASES = list(itertools.product([MINE, THEIRS, None], ["current", "draining", "re
 
 @pytest.mark.parametrize(("pinned", "state", "has_task", "theirs_has", "path"), CASES)
 def test_a_claim_takes_exactly_the_runs_its_code_may_run(
-        engine: Engine, store_url: str, pinned: str | None, state: str, has_task: bool,
+        engine: Engine, pinned: str | None, state: str, has_task: bool,
         theirs_has: bool, path: str) -> None:
     engine.register_tasks("dev", [definition("t"), definition("own")])  # triggerable
     register(engine, THEIRS, ["t"] if theirs_has else ["other"])
@@ -46,14 +46,14 @@ def test_a_claim_takes_exactly_the_runs_its_code_may_run(
     if state != "current":
         register(engine, THEIRS, [], promote=True)  # theirs becomes current; mine drains
     if state == "retired":
-        set_state(store_url, MINE, "retired")
+        set_state(engine, MINE, "retired")
     if path.startswith("counted"):
         engine.queues.update("dev", "own" if path == "counted_other" else "t",
                              {"concurrency_limit": 5})
     key = {"concurrency_key": "k"} if path == "counted_keyed" else {}
     run_id = trigger_run(engine, "t", **key).row["id"]
     if pinned is not None:
-        execute(store_url, "UPDATE runs SET version = ? WHERE id = ?", (pinned, run_id))
+        pin(engine, run_id, pinned)
     code = WorkerCode(MINE, ("t", "own") if has_task else ("own",))
     rows = engine.claim("dev", "w1", ["t"] if path == "unlimited_in" else None, 5, code)
     want = expected(pinned, state, has_task, theirs_has)
@@ -63,11 +63,10 @@ def test_a_claim_takes_exactly_the_runs_its_code_may_run(
         assert engine.retrieve("dev", run_id)["status"] == "EXECUTING"
 
 
-def test_a_claim_with_no_code_takes_any_run_and_pins_none(engine: Engine,
-                                                          store_url: str) -> None:
+def test_a_claim_with_no_code_takes_any_run_and_pins_none(engine: Engine) -> None:
     register(engine, MINE, ["t"])
     pinned = trigger_run(engine, "t").row["id"]
-    execute(store_url, "UPDATE runs SET version = ? WHERE id = ?", (THEIRS, pinned))
+    pin(engine, pinned, THEIRS)
     free = trigger_run(engine, "t").row["id"]
     rows = engine.claim("dev", "w1", None, 5)
     assert sorted(r["id"] for r in rows) == sorted([pinned, free])
@@ -75,14 +74,14 @@ def test_a_claim_with_no_code_takes_any_run_and_pins_none(engine: Engine,
 
 
 def test_with_no_current_version_every_worker_takes_its_own_tasks(
-        engine: Engine, store_url: str) -> None:
+        engine: Engine) -> None:
     register(engine, MINE, ["t"], promote=False)
     run_id = trigger_run(engine, "t").row["id"]
     rows = engine.claim("dev", "w1", None, 5, WorkerCode(MINE, ("t",)))
     assert [r["id"] for r in rows] == [run_id]
 
 
-def test_a_retried_run_goes_back_to_its_own_version(engine: Engine, store_url: str) -> None:
+def test_a_retried_run_goes_back_to_its_own_version(engine: Engine) -> None:
     """Pinned at its first start, a run's next attempt is for that version only."""
     from outlast.engine import Outcome
 
@@ -98,12 +97,10 @@ def test_a_retried_run_goes_back_to_its_own_version(engine: Engine, store_url: s
     assert [(r["id"], r["attempt_count"], r["version"]) for r in again] == [(run_id, 2, MINE)]
 
 
-def test_hooks_are_claimed_only_for_the_tasks_a_worker_has(engine: Engine,
-                                                           store_url: str) -> None:
+def test_hooks_are_claimed_only_for_the_tasks_a_worker_has(engine: Engine) -> None:
     register(engine, MINE, ["t", "u"])
     run_ids = [trigger_run(engine, task).row["id"] for task in ("t", "u")]
     for run_id in run_ids:
-        execute(store_url, "UPDATE runs SET hook_pending = 'on_failure' WHERE id = ?",
-                (run_id,))
+        execute(engine, f"UPDATE runs SET hook_pending = 'on_failure' WHERE id = '{run_id}'")
     assert [r["id"] for r in engine.claim_hooks("dev", None, 5, ["u"])] == [run_ids[1]]
     assert engine.claim_hooks("dev", None, 5, []) == []

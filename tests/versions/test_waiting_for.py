@@ -7,7 +7,7 @@ from typing import Any
 from outlast.clock import FakeClock
 from outlast.engine import Engine
 from tests.conftest import definition, trigger_run
-from tests.versions.support import execute, register, set_state
+from tests.versions.support import pin, register, set_state
 
 
 def worker(engine: Engine, worker_id: str, version: str, tasks: list[str]) -> None:
@@ -47,17 +47,17 @@ def test_a_draining_worker_takes_the_tasks_the_current_version_lacks(engine: Eng
     assert queued(engine, "old")["waiting_for"] is None
 
 
-def test_a_retired_version_takes_no_unpinned_runs(engine: Engine, store_url: str) -> None:
+def test_a_retired_version_takes_no_unpinned_runs(engine: Engine) -> None:
     worker(engine, "w1", "v1", ["old"])
     register(engine, "v2", ["t"])
-    set_state(store_url, "v1", "retired")
+    set_state(engine, "v1", "retired")
     assert queued(engine, "old")["waiting_for"] == "a worker with task 'old'"
 
 
-def test_a_pinned_run_waits_for_its_version(engine: Engine, store_url: str) -> None:
+def test_a_pinned_run_waits_for_its_version(engine: Engine) -> None:
     worker(engine, "w2", "v2", ["t"])
     run_id = trigger_run(engine, "t").row["id"]
-    execute(store_url, "UPDATE runs SET version = 'v1' WHERE id = ?", (run_id,))
+    pin(engine, run_id, "v1")
     assert engine.retrieve("dev", run_id)["waiting_for"] == "a worker of version v1"
     worker(engine, "w1", "v1", ["t"])
     assert engine.retrieve("dev", run_id)["waiting_for"] is None

@@ -103,10 +103,10 @@ def call(route: Route, ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 def all_routes() -> list[Route]:
-    from outlast.api import auth, batch, queues, runs, schedules, tasks, waitpoints
+    from outlast.api import auth, batch, queues, runs, schedules, tasks, versions, waitpoints
 
     return [*tasks.ROUTES, *batch.ROUTES, *runs.ROUTES, *schedules.ROUTES, *waitpoints.ROUTES,
-            *auth.ROUTES, *queues.ROUTES]
+            *auth.ROUTES, *queues.ROUTES, *versions.ROUTES]
 
 
 _COMPILED: list[tuple[Route, re.Pattern[str]]] = []

@@ -1,5 +1,5 @@
-"""``/runs``: read, list, cancel, replay and reschedule runs; update their metadata and
-add tags from outside."""
+"""``/runs``: read, list, cancel, replay and reschedule runs; resume parked runs and move
+runs to another version; update their metadata and add tags from outside."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from outlast.api.common import after_id, body_object, number_or_time, page_size
 from outlast.api.routes import ApiContext, ApiRequest, Query, Route
 from outlast.api.tasks import triggered_json
 from outlast.core.options import parse_delay
-from outlast.core.params import MetadataBody, ReplayBody, RescheduleBody, TagsBody
+from outlast.core.params import (
+    MetadataBody,
+    MoveBody,
+    ReplayBody,
+    RescheduleBody,
+    ResumeBody,
+    TagsBody,
+)
 from outlast.core.records import (
     AttemptRecord,
     Items,
@@ -65,6 +72,32 @@ def reschedule(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
         raise ValidationError("reschedule needs a 'delay' (e.g. '5m' or an ISO time)")
     at = parse_delay(body["delay"], ctx.engine.clock.now())
     return 200, ctx.engine.reschedule(req.env, req.params["run_id"], at)
+
+
+def resume(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    """``{"version"?}``: a PARKED run goes back to its queue, to replay again."""
+    body = body_object(req.body)
+    _only(body, {"version"})
+    version = body.get("version")
+    if "version" in body and version is None:
+        raise ValidationError("version: expected a version string, got null")
+    return 200, ctx.engine.parking.resume(req.env, req.params["run_id"], version)
+
+
+def move(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    """``{"version"}``: pin an unfinished run to another version; a PARKED one is queued."""
+    body = body_object(req.body)
+    _only(body, {"version"})
+    if "version" not in body:
+        raise ValidationError("move needs a 'version' (the version whose workers run it)")
+    return 200, ctx.engine.parking.move(req.env, req.params["run_id"], body["version"])
+
+
+def _only(body: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(body) - allowed
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))} (expected "
+                              f"{', '.join(repr(a) for a in sorted(allowed))})")
 
 
 def update_metadata(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
@@ -136,6 +169,12 @@ ROUTES = [
           body=ReplayBody, returns=TriggeredJson),
     Route("POST", "/runs/{run_id}/reschedule", reschedule, "Move a delayed run's start",
           body=RescheduleBody, returns=RunJson),
+    Route("POST", "/runs/{run_id}/resume", resume,
+          "Resume a PARKED run (replay met code that no longer matched); 409 if not parked",
+          body=ResumeBody, returns=RunJson),
+    Route("POST", "/runs/{run_id}/move", move,
+          "Pin an unfinished run to another version (a PARKED one is also queued); 409 if "
+          "it is final or executing", body=MoveBody, returns=RunJson),
     Route("PUT", "/runs/{run_id}/metadata", update_metadata,
           "Update a run's metadata (set keys and/or operations); 409 once it is final",
           body=MetadataBody, returns=MetadataJson),

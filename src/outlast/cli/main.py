@@ -15,6 +15,7 @@ import httpx
 from outlast import __version__
 from outlast.cli import (
     alerts,
+    deploy,
     dev,
     init,
     keys,
@@ -25,6 +26,7 @@ from outlast.cli import (
     server,
     tokens,
     trigger,
+    versions,
     worker,
 )
 from outlast.cli.output import fail
@@ -80,11 +82,13 @@ for _command in (
     dev.dev,
     server.server,
     worker.worker,
+    deploy.deploy,
     migrate.migrate,
     trigger.trigger,
     runs.runs,
     schedules.schedules,
     queues.queues,
+    versions.versions,
     tokens.tokens,
     keys.keys,
     alerts.alerts,

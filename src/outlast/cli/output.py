@@ -20,6 +20,7 @@ STATUS_COLORS = {
     "QUEUED": "cyan",
     "DELAYED": "cyan",
     "WAITING": "magenta",
+    "PARKED": "yellow",
     "CANCELED": "yellow",
     "EXPIRED": "yellow",
 }

@@ -40,6 +40,8 @@ def run_detail(run: Run, attempts: list[AttemptRecord]) -> str:
     lines += _section("payload", out.to_json(run.payload))
     if run.output is not None:
         lines += _section("output", out.to_json(run.output))
+    if run.parked:
+        lines += _section("parked", str(run.parked.get("message", "")))
     if run.error:
         lines += _section("error", _error_text(run.error))
     if attempts:
@@ -51,6 +53,7 @@ def _optional(raw: dict[str, Any], run: Run) -> list[str]:
     pairs = [("waiting for", run.waiting_for),
              ("tags", ", ".join(run.tags)), ("idempotency", run.idempotency_key),
              ("parent", run.parent_id), ("replay of", raw.get("replayed_from")),
+             ("version", run.version),
              ("metadata", out.to_json(run.metadata) if run.metadata else None)]
     return [f"  {name:<11} {value}" for name, value in pairs if value]
 

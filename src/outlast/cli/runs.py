@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from outlast.cli import run_debug
 from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, status, table
 from outlast.cli.render import RUN_HEADERS, log_line, run_detail, run_row
@@ -20,7 +21,7 @@ _STATUSES = [s.value for s in RunStatus]
 
 @click.group()
 def runs() -> None:
-    """List, inspect, cancel and replay runs."""
+    """List, inspect, cancel, replay, resume and move runs."""
 
 
 @runs.command("list")
@@ -70,6 +71,30 @@ def cancel(run_id: str, url: str | None, api_key: str | None) -> None:
     click.echo(f"{run.id} {status(run.status)}")
 
 
+@runs.command("resume")
+@click.argument("run_id", metavar="ID")
+@click.option("--version", metavar="V", help="Also move it to this version's workers.")
+@client_options
+def resume(run_id: str, version: str | None, url: str | None, api_key: str | None) -> None:
+    """Queue a PARKED run again, once code that matches its history is deployed."""
+    with client_session(url, api_key) as client:
+        run = client.runs.resume(run_id, version)
+    click.echo(f"{run.id} {status(run.status)}" + (f" (version {run.version})"
+                                                   if run.version else ""))
+
+
+@runs.command("move")
+@click.argument("run_id", metavar="ID")
+@click.option("--version", metavar="V", required=True,
+              help="The version whose workers run it from now on.")
+@client_options
+def move(run_id: str, version: str, url: str | None, api_key: str | None) -> None:
+    """Pin an unfinished run to another version (a PARKED run is also queued)."""
+    with client_session(url, api_key) as client:
+        run = client.runs.move(run_id, version)
+    click.echo(f"{run.id} {status(run.status)} (version {run.version})")
+
+
 @runs.command("replay")
 @click.argument("run_id", metavar="ID")
 @click.argument("payload", metavar="[JSON]", required=False)
@@ -82,6 +107,9 @@ def replay(run_id: str, payload: str | None, url: str | None, api_key: str | Non
         else:
             handle = client.runs.replay(run_id, parse_payload(payload))
     click.echo(handle.id)
+
+
+runs.add_command(run_debug.debug)
 
 
 @runs.command("logs")

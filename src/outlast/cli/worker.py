@@ -36,8 +36,12 @@ from outlast.errors import OutlastError, ValidationError
               callback=lambda _ctx, _param, value: _version(value),
               help="The version of the code this worker runs, e.g. a release number "
                    "(env OUTLAST_VERSION; default: a hash of the task modules it loads).")
+@click.option("--exit-when-drained", is_flag=True,
+              help="Stop once this worker's version is not current and no unfinished run "
+                   "is pinned to it (checked every few seconds).")
 def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
-           environment: str | None, grace: float, version: str | None) -> None:
+           environment: str | None, grace: float, version: str | None,
+           exit_when_drained: bool) -> None:
     """Execute runs of the project's tasks."""
     from outlast.worker.supervisor import Supervisor, database_error
 
@@ -48,7 +52,8 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
     supervisor = Supervisor(engine, environment=config.environment, task_dirs=list(config.dirs),
                             root=config.root, concurrency=concurrency,
                             task_defaults=config.task_defaults(),
-                            queues=list(queues) or None, grace=grace, version=version)
+                            queues=list(queues) or None, grace=grace, version=version,
+                            exit_when_drained=exit_when_drained)
     note(f"Outlast worker: environment {config.environment}, concurrency {concurrency}, "
          f"queues {', '.join(queues) or 'all'}, version {version or '(hash of the code)'}, "
          f"database {redact_url(config.database_url)}")

@@ -101,7 +101,16 @@ class Trigger:
     batch: bool
 
 
-Journaled = Record | SleepFor | SleepUntil | CreateToken | WaitToken | Trigger
+@dataclass(frozen=True)
+class Patch:
+    """Mark that this run took the new branch of a code change (``patched``): the entry at
+    ``at`` (kind "patch", named after the change) makes every replay take it again."""
+
+    op: ClassVar[str] = "patch"
+    at: Op
+
+
+Journaled = Record | SleepFor | SleepUntil | CreateToken | WaitToken | Trigger | Patch
 
 # -- run requests -------------------------------------------------------------------------
 

@@ -56,6 +56,16 @@ JsonObject = Annotated[
 ]
 
 
+#: the name of a version of the project's code (``runs.resume``, ``runs.move``)
+Version = Annotated[
+    str,
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 100,
+                    "pattern": "^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$",
+                    "description": "A version: 1-100 of letters, digits and . _ + -, "
+                                   "starting with a letter or digit"}),
+]
+
+
 class _HasId(Protocol):
     @property
     def id(self) -> str: ...
@@ -188,6 +198,16 @@ class ReplayBody(TypedDict, total=False):
 
 class RescheduleBody(TypedDict):
     delay: Delay
+
+
+class ResumeBody(TypedDict, total=False):
+    """Without ``version``, the parked run replays on the version it is pinned to."""
+
+    version: Version
+
+
+class MoveBody(TypedDict):
+    version: Version
 
 
 class MetadataOperation(TypedDict):

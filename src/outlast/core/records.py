@@ -15,8 +15,9 @@ dicts before, and code that reads them that way keeps working.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Generic, Literal, NotRequired, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, NotRequired, Self, TypeVar
 
+from pydantic import WithJsonSchema
 from typing_extensions import TypedDict
 
 from outlast.core.params import JsonObject, JsonValue, PublicTokenScope, QueueLimits
@@ -146,6 +147,68 @@ class TaskRecord(_Record):
     updated_at: float | None = None
 
 
+#: unfinished runs by status, e.g. {"QUEUED": 2, "WAITING": 1}
+RunCounts = Annotated[
+    dict[str, int],
+    WithJsonSchema({"type": "object", "additionalProperties": {"type": "integer"},
+                    "description": "Unfinished runs by status, e.g. {\"QUEUED\": 2}"}),
+]
+
+
+@dataclass(frozen=True)
+class VersionWorker(_Record):
+    """A live worker running a version's code."""
+
+    id: str
+    hostname: str
+    pid: int
+    concurrency: int
+    started_at: float
+    heartbeat_at: float
+    queues: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VersionRecord(_Record):
+    """A version of the project's code in one environment, and whether it is still needed.
+
+    ``pinned_runs`` counts the unfinished runs pinned to it, by status; only its workers
+    take them. ``safe_to_stop``: it is not current and none is pinned, so its workers can
+    stop without leaving a run waiting. ``definitions`` and ``workers`` are given when one
+    version is retrieved (None in lists).
+    """
+
+    version: str
+    state: Literal["current", "draining", "retired"]
+    source: str
+    created_at: float
+    promoted_at: float | None = None
+    retired_at: float | None = None
+    environment: str | None = None
+    tasks: list[str] = field(default_factory=list)
+    live_workers: int = 0
+    pinned_runs: RunCounts = field(default_factory=dict)
+    safe_to_stop: bool = False
+    definitions: list[TaskRecord] | None = None
+    workers: list[VersionWorker] | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("definitions") is not None:
+            known["definitions"] = [TaskRecord.from_json(d) for d in known["definitions"]]
+        if known.get("workers") is not None:
+            known["workers"] = [VersionWorker.from_json(w) for w in known["workers"]]
+        return cls(**known)
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        for name in ("definitions", "workers"):
+            if data[name] is not None:
+                data[name] = [item.to_json() for item in data[name]]
+        return data
+
+
 @dataclass(frozen=True)
 class RunEvent(_Record):
     """One step of a run's timeline (status changes, attempts, waits)."""
@@ -196,6 +259,31 @@ class JournalEntry(_Record):
 # -- JSON shapes of records the SDK reads into datetime-bearing classes ---------------------
 
 
+class OperationJson(TypedDict):
+    """A durable operation as the journal names it (``step 'charge'``)."""
+
+    kind: str
+    name: str
+
+
+class ParkedJson(TypedDict):
+    """Why a run is PARKED: replaying its journal met code that no longer matches it."""
+
+    #: the place in the journal where replay diverged (None if the worker did not say)
+    seq: int | None
+    #: what the journal recorded there
+    recorded: OperationJson
+    #: what the code called instead
+    called: OperationJson
+    #: what changed and the ways out (``outlast runs resume`` / ``move``)
+    message: str
+    #: the version the run was pinned to when it parked
+    version: str | None
+    #: the attempt that parked (its number was given back)
+    attempt: int
+    at: float
+
+
 class RunJson(TypedDict):
     """A run on the wire (times in epoch seconds); the SDK reads it into ``Run``."""
 
@@ -226,10 +314,12 @@ class RunJson(TypedDict):
     cost: float
     is_final: bool
     environment: str
-    #: the version the run is pinned to (None: not yet)
-    version: NotRequired[str | None]
+    #: the version of the code the run is pinned to (None until its first attempt starts)
+    version: str | None
+    #: why a PARKED run stopped; None for a run in any other status
+    parked: ParkedJson | None
     #: who a QUEUED run waits for when no live worker can take it (read on retrieve only)
-    waiting_for: NotRequired[str | None]
+    waiting_for: str | None
 
 
 class ScheduleJson(TypedDict):

@@ -32,12 +32,14 @@ from outlast.engine.attempts import Decision, Outcome, RunFacts
 from outlast.engine.dequeue import WorkerCode
 from outlast.engine.durable_ops import DurableOps
 from outlast.engine.metadata import MetadataOps
+from outlast.engine.parking import ParkingOps
 from outlast.engine.realtime import RealtimeOps
 from outlast.engine.records import attempt_record, event_record, log_record, run_record
 from outlast.engine.schedules import Schedules
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.engine.tags import TagOps
 from outlast.engine.triggering import MAX_BATCH, NewRun, Triggered, trigger_many
+from outlast.engine.version_admin import VersionAdmin
 from outlast.errors import (
     InvalidTransitionError,
     RunNotFoundError,
@@ -77,6 +79,9 @@ class Engine:
         self.tags = TagOps(self)
         #: queues: counts, pause and resume, limits changed at run time
         self.queues = queues.QueueOps(self)
+        #: parked runs: resume them, or move runs to another version
+        self.parking = ParkingOps(self)
+        self._versions = VersionAdmin(self)
 
     def ping(self) -> bool:
         """True when the store answers a trivial query (``/healthz``)."""
@@ -272,6 +277,28 @@ class Engine:
             return None
         return "on_failure" if "on_failure" in definition.hooks else None
 
+    # -- versions --------------------------------------------------------------------------
+
+    def list_versions(self, env: str) -> list[dict[str, Any]]:
+        """Each version with its tasks, live workers, unfinished pinned runs, and whether
+        its workers are safe to stop (``version_admin``)."""
+        return self._versions.list(env)
+
+    def get_version(self, env: str, version: str) -> dict[str, Any]:
+        return self._versions.get(env, version)
+
+    def promote(self, env: str, version: str) -> dict[str, Any]:
+        """Make ``version`` current; the current one drains."""
+        return self._versions.promote(env, version)
+
+    def retire(self, env: str, version: str) -> dict[str, Any]:
+        """Retire ``version``: refused while it is current or runs are pinned to it."""
+        return self._versions.retire(env, version)
+
+    def drained(self, env: str, version: str) -> bool:
+        """Not current, and no unfinished run pinned to it: its workers may stop."""
+        return self._versions.drained(env, version)
+
     # -- workers ---------------------------------------------------------------------------
 
     def claim(self, env: str, worker_id: str, queues: list[str] | None, capacity: int,
@@ -356,7 +383,7 @@ class Engine:
         if row is None:
             return None
         facts = RunFacts(row["max_attempts"], Retry.from_dict(loads(row["retry"])), row["machine"],
-                         parent_id=row.get("parent_id"))
+                         parent_id=row.get("parent_id"), version=row.get("version"))
         definition = self._definition_or_none(tx, row)
         return attempts.record_one(tx, outcome, facts, definition, now)
 

@@ -16,6 +16,10 @@ never counts against the task's retries (it waits a backoff before its next clai
 a flaky database gets time to settle). Only a run handed back that way
 ``MAX_PLATFORM_HANDBACKS`` times ends ``SYSTEM_FAILURE``: the platform gives up on it,
 and says so, rather than taking it back forever or blaming the task's code.
+
+An attempt whose replay met code that no longer matches the run's journal (``parked``)
+is given back the same way, but the run stops PARKED until an operator resumes or moves
+it (``parking.py``): running the same code again could only meet the same mismatch.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any, Literal
 from outlast.core.backoff import backoff
 from outlast.core.definitions import TaskDefinition
 from outlast.core.retry import Retry, retry_delay
-from outlast.engine import durable, transitions, waitpoints
+from outlast.engine import durable, parking, transitions, waitpoints
 from outlast.errors import InvalidTransitionError
 from outlast.jsonutil import loads
 from outlast.machines import COST_PER_SECOND
@@ -44,7 +48,7 @@ PLATFORM_ERROR = "PlatformUnavailable"
 
 OutcomeKind = Literal[
     "completed", "failed", "aborted", "crashed", "oom", "timed_out", "released", "suspended",
-    "platform_error",
+    "platform_error", "parked",
 ]
 
 
@@ -67,7 +71,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Decision:
-    #: complete | retry | fail | crash | time_out | release | suspend | system_failure
+    #: complete | retry | fail | crash | time_out | release | suspend | system_failure | park
     transition: str
     delay: float = 0.0
     machine: str | None = None
@@ -83,23 +87,27 @@ class RunFacts:
     parent_id: str | None = None
     #: earlier attempts of the run handed back for platform errors (read only for one)
     platform_handbacks: int = 0
+    #: the version the run is pinned to (``runs.version``), kept in its ``parked`` record
+    version: str | None = None
+
+
+#: outcomes that lead to one transition whatever else is known. ``parked``: the code no
+#: longer matches the run's journal, so no retry of it could help (``parking.py``)
+_PLAIN: dict[str, str] = {
+    "completed": "complete", "released": "release", "suspended": "suspend",
+    "parked": "park", "timed_out": "time_out",
+}
 
 
 def decide(outcome: Outcome, facts: RunFacts) -> Decision:
     """Pure: the transition an attempt's outcome leads to."""
     kind = outcome.kind
-    if kind == "completed":
-        return Decision("complete")
-    if kind == "released":
-        return Decision("release")
+    if kind in _PLAIN:
+        return Decision(_PLAIN[kind])
     if kind == "platform_error":  # not the task's doing: the attempt is given back
         if facts.platform_handbacks + 1 >= MAX_PLATFORM_HANDBACKS:
             return Decision("system_failure")
         return Decision("release", delay=platform_backoff(facts.platform_handbacks))
-    if kind == "suspended":
-        return Decision("suspend")
-    if kind == "timed_out":
-        return Decision("time_out")
     if kind == "aborted" or outcome.retry_override is False:
         return Decision("fail")
     if outcome.attempt >= facts.max_attempts:
@@ -124,6 +132,8 @@ def platform_backoff(earlier: int) -> float:
 
 def is_final_failure(outcome: Outcome, max_attempts: int) -> bool:
     """Will this failed outcome end the run? (The child uses it to call ``on_failure``.)"""
+    if outcome.kind == "parked":
+        return False
     if outcome.kind in ("aborted", "timed_out") or outcome.retry_override is False:
         return True
     return outcome.attempt >= max_attempts
@@ -141,6 +151,9 @@ def apply(
                             attempt=outcome.attempt, now=now, executed=outcome.executed,
                             cost=cost)
         durable.after_suspend(tx, outcome.run_id, now)
+        return decision
+    if decision.transition == "park":
+        parking.park(tx, outcome, facts.version, cost, now)
         return decision
     if decision.transition in ("retry", "release"):
         transitions.requeue(

@@ -44,6 +44,7 @@ def run_record(row: Row, waiting_for: str | None = None) -> dict[str, Any]:
         "is_final": is_final(row["status"]),
         "environment": row["environment"],
         "version": row.get("version"),
+        "parked": loads(row.get("parked")),
         "waiting_for": waiting_for,
     }
 

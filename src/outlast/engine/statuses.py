@@ -5,6 +5,12 @@ process died, or it ran too long, after its retries. ``SYSTEM_FAILURE`` is the p
 end: the platform could not carry the run through, for reasons that are not the task's
 (its attempts were handed back for platform errors ``MAX_PLATFORM_HANDBACKS`` times, see
 ``attempts.py``); a platform error never spends one of the task's attempts on the way.
+
+``PARKED`` is neither: replaying the run's journal met code that no longer matches it (a
+step renamed, moved or removed since the run started). Retrying the same code could only
+fail the same way, and failing would throw away the work the journal holds, so the run
+stops, active and uncharged, until an operator resumes it on code that matches or moves
+it to another version (``parking.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ class RunStatus(StrEnum):
     QUEUED = "QUEUED"
     EXECUTING = "EXECUTING"
     WAITING = "WAITING"
+    PARKED = "PARKED"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELED = "CANCELED"
@@ -49,7 +56,9 @@ TRANSITIONS: dict[str, tuple[frozenset[RunStatus], RunStatus | None]] = {
     "release": (frozenset({S.EXECUTING}), S.QUEUED),
     "suspend": (frozenset({S.EXECUTING}), S.WAITING),
     "resume": (frozenset({S.WAITING}), S.QUEUED),
-    "cancel": (frozenset({S.DELAYED, S.QUEUED, S.EXECUTING, S.WAITING}), S.CANCELED),
+    "park": (frozenset({S.EXECUTING}), S.PARKED),
+    "unpark": (frozenset({S.PARKED}), S.QUEUED),
+    "cancel": (frozenset({S.DELAYED, S.QUEUED, S.EXECUTING, S.WAITING, S.PARKED}), S.CANCELED),
     "expire": (frozenset({S.DELAYED, S.QUEUED}), S.EXPIRED),
     "reschedule": (frozenset({S.DELAYED, S.QUEUED}), S.DELAYED),
 }

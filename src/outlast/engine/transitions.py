@@ -42,6 +42,8 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "suspend_run": ("suspend",),
     "resume_run": ("resume",),
     "resume_settled_runs": ("resume",),
+    "park_run": ("park",),
+    "unpark_run": ("unpark",),
     "enqueue_delayed": ("enqueue_delayed",),
     "end_waiting_run": ("cancel", "expire"),
     "reschedule_run": ("reschedule",),
@@ -236,6 +238,56 @@ def resume(tx: Tx, *, run_id: str, now: float) -> bool:
     tx.notify(events.QUEUED_CHANNEL, run_id)
     tx.notify(events.CHANGED_CHANNEL, run_id)
     return True
+
+
+def park(
+    tx: Tx, *, run_id: str, lease_id: str, attempt: int, now: float, executed: float,
+    parked: dict[str, Any], cost: float = 0.0,
+) -> None:
+    """EXECUTING → PARKED: replay met code that no longer matches the run's journal.
+
+    Like ``suspend``, the attempt frees its worker and queue slot and gives its number
+    back: the run did nothing wrong that another try of the same code could fix, so no
+    retry is spent. ``parked`` (why, as ``parking.parked_record`` builds it) is kept on
+    the run and in its ``park`` event.
+    """
+    changed = tx.run("park_run", id=run_id, lease_id=lease_id, parked=dumps(parked, "parked"),
+                     executed=executed, cost=cost, now=now)
+    _guard(changed, run_id, "park")
+    _end_attempt(tx, run_id, attempt, S.PARKED.value,
+                 {"type": "NonDeterminismError", "message": parked["message"]}, now)
+    event = events.event_row(run_id, "park", now, S.PARKED.value, attempt)
+    event["data"] = dumps(parked, "event data")  # its keys ``at`` and ``attempt`` included
+    events.append(tx, [event])
+    tx.notify(events.CHANGED_CHANNEL, run_id)
+
+
+def unpark(
+    tx: Tx, *, run_id: str, now: float, version: str | None, event: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """PARKED → QUEUED, its ``parked`` cleared; pinned to ``version`` when one is given.
+
+    ``event`` names what the operator did (``resume_parked`` or ``move_version``).
+    """
+    changed = tx.run("unpark_run", id=run_id, version=version, now=now)
+    _guard(changed, run_id, "unpark")
+    events.append(tx, [events.event_row(run_id, event, now, S.QUEUED.value, **(data or {}))])
+    tx.notify(events.QUEUED_CHANNEL, run_id)
+    tx.notify(events.CHANGED_CHANNEL, run_id)
+
+
+def move(tx: Tx, row: Row, *, version: str, now: float) -> None:
+    """Pin a run no attempt holds (DELAYED, QUEUED or WAITING) to ``version``; its status
+    stays. A PARKED run moves with ``unpark``, an EXECUTING one not at all (its attempt
+    runs the code it started with)."""
+    if tx.run("set_run_version", id=row["id"], version=version, now=now) == 0:
+        raise InvalidTransitionError(
+            f"cannot move run {row['id']}: it is no longer DELAYED, QUEUED or WAITING",
+            run_id=row["id"])
+    events.append(tx, [events.event_row(row["id"], "move_version", now, row["status"],
+                                        version=version, previous=row.get("version"))])
+    tx.notify(events.CHANGED_CHANNEL, row["id"])
 
 
 def resume_settled(tx: Tx, run_ids: list[str], now: float) -> list[str]:

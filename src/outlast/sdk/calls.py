@@ -119,6 +119,14 @@ def run_action(run_id: str, action: str, body: Any = None) -> Call:
     return Call("POST", f"/runs/{_seg(run_id)}/{action}", body or {})
 
 
+def resume(run_id: str, version: str | None) -> Call:
+    return run_action(run_id, "resume", {} if version is None else {"version": version})
+
+
+def move(run_id: str, version: str) -> Call:
+    return run_action(run_id, "move", {"version": version})
+
+
 def reschedule(run_id: str, delay: Any) -> Call:
     return run_action(run_id, "reschedule", {"delay": delay_json(delay)})
 

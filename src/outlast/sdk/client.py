@@ -42,6 +42,7 @@ from outlast.sdk.transports import (
     LocalTransport,
     Transport,
 )
+from outlast.sdk.version_client import AsyncVersions, Versions
 
 
 def _handle(data: dict[str, Any], client: Client | None) -> RunHandle:
@@ -114,6 +115,15 @@ class _Runs:
 
     def reschedule(self, run_id: str, delay: Any) -> Run:
         return Run.from_record(self._c.send(calls.reschedule(run_id, delay)))
+
+    def resume(self, run_id: str, version: str | None = None) -> Run:
+        """Queue a PARKED run again, to replay on code that matches its history; with
+        ``version``, pinned to that version's workers."""
+        return Run.from_record(self._c.send(calls.resume(run_id, version)))
+
+    def move(self, run_id: str, version: str) -> Run:
+        """Pin an unfinished run (not executing) to ``version``; a PARKED one is queued."""
+        return Run.from_record(self._c.send(calls.move(run_id, version)))
 
     def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
                         operations: Iterable[MetadataOperation] | None = None
@@ -219,6 +229,7 @@ class Client:
         self.batch = _Batch(self)
         self.schedules = Schedules(self)
         self.queues = Queues(self)
+        self.versions = Versions(self)
         self.tokens = _Tokens(self)
         self.auth = _Auth(self)
 
@@ -304,6 +315,12 @@ class _AsyncRuns:
     async def reschedule(self, run_id: str, delay: Any) -> Run:
         return Run.from_record(await self._c.send(calls.reschedule(run_id, delay)))
 
+    async def resume(self, run_id: str, version: str | None = None) -> Run:
+        return Run.from_record(await self._c.send(calls.resume(run_id, version)))
+
+    async def move(self, run_id: str, version: str) -> Run:
+        return Run.from_record(await self._c.send(calls.move(run_id, version)))
+
     async def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
                               operations: Iterable[MetadataOperation] | None = None
                               ) -> dict[str, Any]:
@@ -383,6 +400,7 @@ class AsyncClient:
         self.batch = _AsyncBatch(self)
         self.schedules = AsyncSchedules(self)
         self.queues = AsyncQueues(self)
+        self.versions = AsyncVersions(self)
         self.tokens = _AsyncTokens(self)
         self.auth = _AsyncAuth(self)
 

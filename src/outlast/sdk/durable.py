@@ -110,6 +110,9 @@ class DurableRun:
         self._journal: dict[int, Entry] | None = None if journal is None else _index(journal)
         self._seq = 0
         self._busy = threading.Lock()
+        #: the first replay mismatch, kept even if task code swallows the exception: the
+        #: attempt then ends parked whatever the code did next (``worker.executor``)
+        self.mismatch: NonDeterminismError | None = None
 
     def _entries(self) -> dict[int, Entry]:
         if self._journal is None:  # loaded on first use: plain tasks never pay for it
@@ -140,6 +143,11 @@ class DurableRun:
         finally:
             self._busy.release()
 
+    def peek(self) -> Entry | None:
+        """The journal entry at the next sequence number, without taking it: lets
+        ``patched`` ask what a run recorded there before deciding which branch it is on."""
+        return self._entries().get(self._seq)
+
     def _take(self, kind: str, name: str) -> tuple[int, Entry | None]:
         """Claim the next sequence number (holding the one-at-a-time guard) and its entry.
 
@@ -152,11 +160,13 @@ class DurableRun:
                 "a time so that their order, and so the replay, does not depend on scheduling"
             )
         try:
+            if self.mismatch is not None:  # past a mismatch nothing may run or be written
+                raise NonDeterminismError(self.mismatch.message, **self.mismatch.details)
             seq = self._seq
             self._seq += 1
             entry = self._entries().get(seq)
             if entry is not None:
-                _check(entry, seq, kind, name)
+                _check(entry, seq, kind, name, self)
         except BaseException:
             self._busy.release()
             raise
@@ -169,15 +179,16 @@ def _recorded(entry: Entry, seq: int) -> Any:
     return entry.result
 
 
-def _check(entry: Entry, seq: int, kind: str, name: str) -> None:
+def _check(entry: Entry, seq: int, kind: str, name: str, run: DurableRun) -> None:
     if entry.kind != kind or entry.name != name:
-        raise NonDeterminismError(
+        run.mismatch = NonDeterminismError(
             f"replay mismatch at durable operation #{seq}: the journal recorded "
             f"{entry.kind} {entry.name!r}, but the code now calls {kind} {name!r}. "
             "Code between durable operations must take the same path on every replay.",
             seq=seq, recorded={"kind": entry.kind, "name": entry.name},
             called={"kind": kind, "name": name},
         )
+        raise run.mismatch
 
 
 current_run: ContextVar[DurableRun | None] = ContextVar("outlast_durable_run", default=None)

@@ -100,6 +100,20 @@ class _RunsFacade:
     def reschedule(self, run_id: str, delay: Any) -> Run:
         return default_client().runs.reschedule(run_id, delay)
 
+    def resume(self, run_id: str, version: str | None = None) -> Run:
+        """Queue a PARKED run again (see ``Client.runs.resume``)."""
+        return default_client().runs.resume(run_id, version)
+
+    async def resume_async(self, run_id: str, version: str | None = None) -> Run:
+        return await default_async_client().runs.resume(run_id, version)
+
+    def move(self, run_id: str, version: str) -> Run:
+        """Pin an unfinished run to ``version`` (see ``Client.runs.move``)."""
+        return default_client().runs.move(run_id, version)
+
+    async def move_async(self, run_id: str, version: str) -> Run:
+        return await default_async_client().runs.move(run_id, version)
+
     def update_metadata(self, run_id: str, values: Mapping[str, Any] | None = None, *,
                         operations: Iterable[MetadataOperation] | None = None
                         ) -> dict[str, Any]:

@@ -34,6 +34,10 @@ class Run:
     parent_id: str | None = None
     root_id: str | None = None
     idempotency_key: str | None = None
+    #: the version of the code the run is pinned to
+    version: str | None = None
+    #: why a PARKED run stopped (replay met code that no longer matches its history)
+    parked: dict[str, Any] | None = None
     #: who a QUEUED run waits for when no live worker can take it, e.g. "a worker of
     #: version 20261204.1" (None: one can, or the run is not queued)
     waiting_for: str | None = None
@@ -50,8 +54,8 @@ class Run:
             finished_at=to_datetime(data["finished_at"]),
             duration=data["duration"], cost=data["cost"], is_final=data["is_final"],
             queue=data["queue"], parent_id=data.get("parent_id"), root_id=data.get("root_id"),
-            idempotency_key=data.get("idempotency_key"),
-            waiting_for=data.get("waiting_for"), raw=data,
+            idempotency_key=data.get("idempotency_key"), version=data.get("version"),
+            parked=data.get("parked"), waiting_for=data.get("waiting_for"), raw=data,
         )
 
     @property

@@ -257,7 +257,8 @@ ORDER BY id DESC LIMIT :limit
 
 -- name: dashboard_active_counts
 SELECT status, count(*) AS n FROM runs
-WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING')
+WHERE environment = :environment
+  AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING', 'PARKED')
 GROUP BY status
 
 -- name: dashboard_recent_runs
@@ -316,9 +317,26 @@ WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
 UPDATE runs SET status = 'QUEUED', available_at = :now, queued_at = :now, updated_at = :now
 WHERE id = :id AND status = 'WAITING'
 
+-- name: park_run
+-- The attempt's number is given back, as for a suspend: a parked run spends no retry.
+UPDATE runs SET status = 'PARKED', parked = :parked, lease_id = NULL, lease_expires_at = NULL,
+    worker_id = NULL, attempt_count = attempt_count - 1,
+    execution_seconds = execution_seconds + :executed, cost = cost + :cost, updated_at = :now
+WHERE id = :id AND status = 'EXECUTING' AND lease_id = :lease_id
+
+-- name: unpark_run
+UPDATE runs SET status = 'QUEUED', parked = NULL, version = coalesce(:version, version),
+    available_at = :now, queued_at = :now, updated_at = :now
+WHERE id = :id AND status = 'PARKED'
+
+-- name: set_run_version
+-- A run no attempt holds, not final and not parked (a parked one moves by ``unpark_run``).
+UPDATE runs SET version = :version, updated_at = :now
+WHERE id = :id AND status IN ('DELAYED', 'QUEUED', 'WAITING')
+
 -- name: active_children
 SELECT id FROM runs
-WHERE parent_id = :id AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING')
+WHERE parent_id = :id AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING', 'PARKED')
 
 -- name: next_due
 SELECT min(t) AS at FROM (
@@ -543,6 +561,46 @@ RETURNING *
 -- The JSON copy of a run's tags that snapshots show; ``run_tags`` rows are added beside it.
 UPDATE runs SET tags = :tags, updated_at = :now
 WHERE id = :id
+
+-- version administration (``engine/version_admin.py``)
+
+-- name: list_versions
+SELECT * FROM versions WHERE environment = :environment
+ORDER BY created_at DESC, version DESC
+
+-- name: lock_version
+SELECT * FROM versions WHERE environment = :environment AND version = :version
+
+-- name: version_tasks_of_environment
+SELECT version, task_id FROM version_tasks WHERE environment = :environment
+ORDER BY version, task_id
+
+-- name: version_task_definitions
+SELECT task_id, definition FROM version_tasks
+WHERE environment = :environment AND version = :version
+ORDER BY task_id
+
+-- name: pinned_run_counts
+-- Runs pinned to each version that are not final yet, by status: what keeps a version's
+-- workers needed. Final statuses are listed (not active ones), so a new active status is
+-- counted without changing this.
+SELECT version, status, count(*) AS n FROM runs
+WHERE environment = :environment AND version IS NOT NULL
+    AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                       'EXPIRED', 'TIMED_OUT')
+GROUP BY version, status
+
+-- name: pinned_active_run
+-- Any run pinned to the version that is not final: the version is not drained.
+SELECT id FROM runs
+WHERE environment = :environment AND version = :version
+    AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                       'EXPIRED', 'TIMED_OUT')
+LIMIT 1
+
+-- name: retire_version
+UPDATE versions SET state = 'retired', retired_at = :now
+WHERE environment = :environment AND version = :version AND state <> 'current'
 
 -- versions
 

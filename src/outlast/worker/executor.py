@@ -12,7 +12,7 @@ import json
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from outlast.clock import to_datetime
@@ -23,7 +23,14 @@ from outlast.jsonutil import dumps
 from outlast.observability import span
 from outlast.sdk import streams
 from outlast.sdk.context import AttemptInfo, QueueInfo, RunContext, RunInfo, TaskInfo
-from outlast.sdk.durable import DurableRun, HandBack, Runtime, SuspendRun, current_run
+from outlast.sdk.durable import (
+    DurableRun,
+    HandBack,
+    NonDeterminismError,
+    Runtime,
+    SuspendRun,
+    current_run,
+)
 from outlast.sdk.logger import logger
 from outlast.sdk.task import Task
 from outlast.worker.capture import LogBuffer, captured
@@ -97,7 +104,7 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     try:
         with span("outlast.attempt", run_id=run["id"], task=task.id, attempt=job.attempt,
                   queue=run["queue"]) as current, captured(buffer):
-            outcome = _execute(task, job, ctx)
+            outcome = _execute(task, job, ctx, durable)
             _finish_streams(durable)
             if current is not None:
                 current.set_attribute("outlast.outcome", outcome.kind)
@@ -116,12 +123,38 @@ def _finish_streams(durable: DurableRun) -> None:
         logger.error(f"stream chunks were not written: {exc}")
 
 
-def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext) -> Outcome:
+def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
+             durable: DurableRun) -> Outcome:
     base = Outcome(job.run["id"], job.lease_id, job.attempt, "completed")
     try:
         payload = task.codec.from_json(json.loads(job.run["payload"]), task.id)
     except ValidationError as exc:
         return _replace(base, kind="aborted", error=error_info(exc))
+    ended = _body(task, job, payload, ctx, base)
+    if durable.mismatch is not None:  # whatever the code did with the exception
+        return _parked(base, durable.mismatch)
+    if isinstance(ended, Outcome):
+        return ended
+    if isinstance(ended, _Raised):
+        return _failed(task, base, payload, ctx, ended.exc)
+    _run_hook(task, "on_success", payload, ended.output, ctx)
+    return _replace(base, output=ended.output, hooks_done=True)
+
+
+@dataclass(frozen=True)
+class _Returned:
+    output: Any
+
+
+@dataclass(frozen=True)
+class _Raised:
+    exc: BaseException
+
+
+def _body(task: Task[..., Any], job: Assignment, payload: Any, ctx: RunContext,
+          base: Outcome) -> Outcome | _Returned | _Raised:
+    """Run ``on_start`` and the task: how it ended, before anything reacts to it (a replay
+    mismatch must be seen before ``handle_error``, ``on_failure`` or ``on_success`` run)."""
     try:
         with memory_limit(job.memory_limit):
             _run_hook(task, "on_start", payload, ctx)
@@ -133,9 +166,16 @@ def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext) -> Outcome:
         return _replace(base, kind="platform_error",
                         error={"type": PLATFORM_ERROR, "message": str(exc)})
     except BaseException as exc:  # noqa: BLE001 - classify every way user code can end
-        return _failed(task, base, payload, ctx, exc)
-    _run_hook(task, "on_success", payload, output, ctx)
-    return _replace(base, output=output, hooks_done=True)
+        return _Raised(exc)
+    return _Returned(output)
+
+
+def _parked(base: Outcome, mismatch: NonDeterminismError) -> Outcome:
+    """The code no longer matches the run's journal: the engine parks the run, uncharged,
+    with no hook (``engine.parking``)."""
+    return _replace(base, kind="parked", hooks_done=True,
+                    error={"type": type(mismatch).__name__, "message": mismatch.message,
+                           **mismatch.details})
 
 
 def _invoke(task: Task[..., Any], payload: Any, ctx: RunContext) -> Any:

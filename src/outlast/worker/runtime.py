@@ -24,6 +24,7 @@ from outlast.core.durable_requests import (
     CreateToken,
     DurableRequest,
     Journaled,
+    Patch,
     ReadJournal,
     Record,
     SleepFor,
@@ -89,6 +90,11 @@ def committed(engine: Engine, request: DurableRequest) -> dict[str, Any] | None:
 @handles(Record)
 def _record(engine: Engine, env: str, request: Record) -> Any:
     return engine.durable.record(request.at, request.result)
+
+
+@handles(Patch)
+def _patch(engine: Engine, env: str, request: Patch) -> Any:
+    return engine.durable.record(request.at, True)
 
 
 @handles(SleepFor)

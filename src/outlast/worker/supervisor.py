@@ -49,6 +49,7 @@ from outlast.store.protocol import ANY_CHANNEL
 from outlast.worker import lease_keeper, outcomes
 from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
+from outlast.worker.drain import DrainWatch
 from outlast.worker.heartbeats import Heartbeats, held_ids
 from outlast.worker.messages import (
     ApiCall,
@@ -109,6 +110,7 @@ class Supervisor:
         task_defaults: dict[str, Any] | None = None,
         version: str | None = None,
         dev: bool = False,
+        exit_when_drained: bool = False,
     ) -> None:
         """``version``: the version to run as (else the hash of the loaded code); ``dev``:
         under ``outlast dev``, whose every reload is the newest code (it registers as such)."""
@@ -155,6 +157,9 @@ class Supervisor:
         self.rate_wakeups = RateWakeups(engine.clock)
         self._listener: Any = None
         self.poll_interval = 1.0
+        #: ``--exit-when-drained``: stop once no run needs this version (``drain.py``)
+        self.drain = DrainWatch(engine, environment, self._drain_version) \
+            if exit_when_drained else None
 
     @property
     def heartbeat_interval(self) -> float:
@@ -281,6 +286,14 @@ class Supervisor:
         self.sweeper.maybe_sweep()
         self._feed()
         self._maybe_hooks()
+        if self.drain is not None and self.drain.drained():
+            self.request_stop()
+
+    def _drain_version(self) -> str | None:
+        """The version to check for ``--exit-when-drained``: once it is registered with the
+        tasks, and not while stopping anyway."""
+        code = self.version.code
+        return None if self._stop_requested or code is None else code.version
 
     def _waitables(self) -> list[Any]:
         items: list[Any] = [self._wake_r]
@@ -311,6 +324,8 @@ class Supervisor:
         sweep_due = self.sweeper.next_due()
         if sweep_due is not None:
             database.append(sweep_due)
+        if self.drain is not None:
+            database.append(self.drain.next_due())
         due.append(max(min(database), self._backoff_until))  # no busy loop while backing off
         return max(0.0, min(due) - now)
 

@@ -18,6 +18,7 @@ from outlast.inputs import shown_time
 #: status → chip colour class; the palette lives in dashboard.css
 STATUS_TONE = {
     "DELAYED": "muted", "QUEUED": "muted", "EXECUTING": "blue", "WAITING": "violet",
+    "PARKED": "amber",
     "COMPLETED": "green", "FAILED": "red", "CRASHED": "red", "SYSTEM_FAILURE": "red",
     "TIMED_OUT": "orange", "EXPIRED": "muted", "CANCELED": "muted",
 }

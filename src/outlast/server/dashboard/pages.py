@@ -9,8 +9,8 @@ from outlast.server.dashboard.web import Page, safe_next
 
 OVERVIEW_MINUTES = 60
 PERCENTILE_BUCKET = 5  # minutes per point of the duration chart
-CHART_ORDER = ["COMPLETED", "EXECUTING", "WAITING", "QUEUED", "DELAYED", "FAILED", "CRASHED",
-               "SYSTEM_FAILURE", "TIMED_OUT", "CANCELED", "EXPIRED"]
+CHART_ORDER = ["COMPLETED", "EXECUTING", "WAITING", "QUEUED", "DELAYED", "PARKED", "FAILED",
+               "CRASHED", "SYSTEM_FAILURE", "TIMED_OUT", "CANCELED", "EXPIRED"]
 
 
 def workers_page(page: Page) -> Response:

@@ -359,7 +359,7 @@ FOR UPDATE SKIP LOCKED
 
 -- name: end_waiting_run
 UPDATE runs SET status = :status, error = :error, finished_at = :now, hook_pending = :hook_pending,
-    lease_id = NULL, lease_expires_at = NULL, updated_at = :now
+    lease_id = NULL, lease_expires_at = NULL, parked = NULL, updated_at = :now
 WHERE id = :id AND status = ANY(:from_statuses)
 
 -- name: list_api_keys
@@ -456,6 +456,9 @@ LIMIT :limit
 -- name: lock_queue
 SELECT * FROM queues WHERE environment = :environment AND name = :name FOR UPDATE
 
+-- name: lock_version
+SELECT * FROM versions WHERE environment = :environment AND version = :version FOR UPDATE
+
 -- name: lock_debounce
 SELECT * FROM debounces WHERE environment = :environment AND task_id = :task_id AND key = :key
 FOR UPDATE
@@ -498,3 +501,16 @@ SELECT at FROM queue_starts
 WHERE environment = :environment AND queue = :queue AND at > :since
   AND (:key::text IS NULL OR concurrency_key = :key)
 ORDER BY at LIMIT 1 OFFSET :skip
+
+-- replay checks
+
+-- name: runs_to_check
+-- One page of an environment's runs that are not final, by id after :after: what
+-- ``outlast deploy --check`` replays against new code. :version keeps those pinned to it
+-- (NULL: any), and :unpinned adds those not pinned yet.
+SELECT * FROM runs
+WHERE environment = :environment AND id > :after
+  AND status <> ALL(:final)
+  AND (:version::text IS NULL OR version = :version
+       OR (:unpinned::boolean AND version IS NULL))
+ORDER BY id LIMIT :limit

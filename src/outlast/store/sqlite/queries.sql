@@ -334,7 +334,7 @@ LIMIT :limit
 
 -- name: end_waiting_run
 UPDATE runs SET status = :status, error = :error, finished_at = :now, hook_pending = :hook_pending,
-    lease_id = NULL, lease_expires_at = NULL, updated_at = :now
+    lease_id = NULL, lease_expires_at = NULL, parked = NULL, updated_at = :now
 WHERE id = :id AND status IN (SELECT value FROM json_each(:from_statuses))
 
 -- name: list_api_keys
@@ -463,3 +463,15 @@ SELECT at FROM queue_starts
 WHERE environment = :environment AND queue = :queue AND at > :since
   AND (:key IS NULL OR concurrency_key = :key)
 ORDER BY at LIMIT 1 OFFSET :skip
+
+-- replay checks
+
+-- name: runs_to_check
+-- One page of an environment's runs that are not final, by id after :after: what
+-- ``outlast deploy --check`` replays against new code. :version keeps those pinned to it
+-- (NULL: any), and :unpinned adds those not pinned yet.
+SELECT * FROM runs
+WHERE environment = :environment AND id > :after
+  AND status NOT IN (SELECT value FROM json_each(:final))
+  AND (:version IS NULL OR version = :version OR (:unpinned AND version IS NULL))
+ORDER BY id LIMIT :limit

@@ -189,3 +189,9 @@ def two_steps(payload: Any) -> int:
     first = step.run("first", lambda: 1)
     logger.info("between the steps")
     return int(first + step.run("second", lambda: 2))
+
+
+@task(queue=one_at_a_time, retry=Retry(max_attempts=1))
+def renamed_step(payload: Any) -> str:
+    """Its step was called "charge" when the run started (the test records that)."""
+    return str(step.run("charge-card", lambda: note("renamed-step", "charged")))
