@@ -643,3 +643,25 @@ ON CONFLICT (environment, version, task_id) DO UPDATE SET definition = excluded.
 SELECT task_id FROM version_tasks
 WHERE environment = :environment AND version = :version
 ORDER BY task_id
+
+-- name: set_version_source
+-- ``outlast deploy`` of a version a worker registered first: it is deployed now, and the
+-- environment's versions are managed by deploys from then on (deploy_managed).
+UPDATE versions SET source = :source
+WHERE environment = :environment AND version = :version
+
+-- name: dev_runs_to_follow
+-- ``outlast dev`` reloaded: its unfinished runs pinned to an earlier reload of the
+-- environment follow the newest code (``engine/versions.py``, ``follow_reload``).
+SELECT id, status, version FROM runs
+WHERE environment = :environment AND version <> :version
+    AND version IN (SELECT version FROM versions
+                    WHERE environment = :environment AND source = 'dev')
+    AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                       'EXPIRED', 'TIMED_OUT')
+ORDER BY id
+
+-- name: follow_version
+-- One run of ``dev_runs_to_follow`` pinned to the new reload, whatever its status.
+UPDATE runs SET version = :version, updated_at = :now
+WHERE id = :id AND version = :previous
