@@ -18,6 +18,7 @@ from outlast.core.import_failures import no_worker_has
 from outlast.core.options import TriggerOptions
 from outlast.core.retry import Retry
 from outlast.core.settings import DEFAULT_PUBLIC_URL, Settings
+from outlast.core.versions import SOURCE_DEV
 from outlast.engine import (
     attempts,
     dequeue,
@@ -414,10 +415,13 @@ class Engine:
                          definitions: list[TaskDefinition], *,
                          source: str) -> versions.Registered:
         """A worker's version and its tasks, registered (``engine/versions.py`` says
-        whether that makes it current), and recorded as the code the worker runs."""
+        whether that makes it current), and recorded as the code the worker runs. Under
+        ``outlast dev`` (source "dev") the runs pinned to an earlier reload follow it."""
         with self.store.transaction() as tx:
             registered = versions.register(tx, env, version, definitions, source=source,
                                            now=self.clock.now())
+            if source == SOURCE_DEV:  # each reload is the newest code: its runs follow it
+                versions.follow_reload(tx, env, version, self.clock.now())
             tx.run("set_worker_code_version", id=worker_id, code_version=version)
         return registered
 

@@ -24,6 +24,7 @@ from outlast.core.versions import (
     SOURCE_WORKER,
     fresh_tasks,
 )
+from outlast.engine import events
 from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Tx
 
@@ -130,3 +131,25 @@ def import_failures(tx: Tx, env: str, now: float) -> dict[str, dict[str, str]]:
     for worker in live_workers(tx, env, now):
         failures.update(loads(worker["import_errors"]) if worker["import_errors"] else {})
     return failures
+
+
+def follow_reload(tx: Tx, env: str, version: str, now: float) -> list[str]:
+    """``outlast dev`` reloaded as ``version``: its unfinished runs pinned to an earlier
+    reload follow it (their ids). Under dev nobody keeps the old code's workers running,
+    so a run left on an earlier reload would wait forever; on the new code it resumes, or,
+    when the change no longer matches its history, parks and says what changed. An
+    EXECUTING run finishes its attempt on the code it started with; its next attempt is
+    on the new version. Each run gets a ``move_version`` event that says "reloaded"."""
+    moved: list[str] = []
+    for row in tx.all("dev_runs_to_follow", environment=env, version=version):
+        if tx.run("follow_version", id=row["id"], version=version, previous=row["version"],
+                  now=now) == 0:
+            continue
+        moved.append(str(row["id"]))
+        events.append(tx, [events.event_row(str(row["id"]), "move_version", now,
+                                            str(row["status"]), version=version,
+                                            previous=row["version"], reason="reloaded")])
+        tx.notify(events.CHANGED_CHANNEL, str(row["id"]))
+    if moved:
+        tx.notify(events.QUEUED_CHANNEL, "*")
+    return moved
