@@ -121,7 +121,8 @@ def test_a_broken_file_stops_only_its_tasks(live_engine: Engine, tmp_path: Path)
     assert (fine["status"], fine["output"]) == ("COMPLETED", "fine")
     # no worker has its task: it waits for one (a fixed deploy) instead of failing
     assert (missing["status"], missing["attempts"]) == ("QUEUED", 0)
-    assert missing["waiting_for"] == "a worker with task 'was-broken'"
+    assert missing["waiting_for"].startswith(
+        "a worker with task 'was-broken' (tasks/broken.py failed to import: SyntaxError")
     failed = loads(rows[0]["import_errors"])
     assert sorted(failed) == ["tasks/broken.py", "tasks/half.py"]
     assert "tasks/broken.py failed to import: SyntaxError" in str(never.value)

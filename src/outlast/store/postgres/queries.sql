@@ -71,11 +71,27 @@ WITH limited AS (
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version::text IS NULL
+               OR cardinality((SELECT tasks FROM fresh_tasks)::text[]) > 0)
           AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
                OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
         ORDER BY (available_at - priority * 60), id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS fresh
+    UNION ALL
+    -- instead of the fresh half when this worker takes no unpinned runs (a draining
+    -- version whose tasks the current one has): only runs pinned to it, read through
+    -- runs_version rather than by stepping over the whole queue of others' runs
+    SELECT * FROM (
+        SELECT id FROM runs
+        WHERE NOT EXISTS (SELECT 1 FROM limited)
+          AND cardinality((SELECT tasks FROM fresh_tasks)::text[]) = 0
+          AND environment = :environment AND version = :version::text AND status = 'QUEUED'
+          AND started_at IS NULL AND task_id = ANY(:tasks)
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY (available_at - priority * 60), id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED) AS pinned
     LIMIT :limit
 ), started AS (
     UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
@@ -141,8 +157,9 @@ WITH limited AS (
               AND environment = :environment AND queue = q.name AND status = 'QUEUED'
               AND started_at IS NOT NULL
               AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-          AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-               OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
+              AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+                   OR (version IS NULL
+                       AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
             ORDER BY available_at, id
             LIMIT :limit
             FOR UPDATE SKIP LOCKED) AS resumed
@@ -153,11 +170,26 @@ WITH limited AS (
               AND environment = :environment AND queue = q.name AND status = 'QUEUED'
               AND started_at IS NULL
               AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-          AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-               OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
+              AND (:version::text IS NULL
+                   OR cardinality((SELECT tasks FROM fresh_tasks)::text[]) > 0)
+              AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+                   OR (version IS NULL
+                       AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
             ORDER BY (available_at - priority * 60), id
             LIMIT :limit
             FOR UPDATE SKIP LOCKED) AS fresh
+        UNION ALL
+        SELECT * FROM (  -- as in claim_unlimited: no unpinned runs to take, only pinned ones
+            SELECT id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
+            WHERE NOT EXISTS (SELECT 1 FROM limited)
+              AND cardinality((SELECT tasks FROM fresh_tasks)::text[]) = 0
+              AND environment = :environment AND version = :version::text
+              AND status = 'QUEUED' AND queue = q.name AND started_at IS NULL
+              AND task_id = ANY(:tasks)
+              AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+            ORDER BY (available_at - priority * 60), id
+            LIMIT :limit
+            FOR UPDATE SKIP LOCKED) AS pinned
         LIMIT :limit) AS c
     ORDER BY c.tier, c.score, c.id
     LIMIT :limit
@@ -216,7 +248,7 @@ SELECT * FROM (
       AND started_at IS NOT NULL
       AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
       AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-       OR (version IS NULL AND task_id = ANY(:fresh)))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
     ORDER BY available_at, id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED) AS resumed
@@ -227,7 +259,7 @@ SELECT * FROM (
       AND started_at IS NULL
       AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
       AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-       OR (version IS NULL AND task_id = ANY(:fresh)))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
     ORDER BY (available_at - priority * 60), id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED) AS fresh
@@ -260,7 +292,7 @@ CROSS JOIN LATERAL (
           AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
       AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-       OR (version IS NULL AND task_id = ANY(:fresh)))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY available_at, id
         LIMIT 1
         FOR UPDATE SKIP LOCKED) AS resumed
@@ -272,7 +304,7 @@ CROSS JOIN LATERAL (
           AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
       AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-       OR (version IS NULL AND task_id = ANY(:fresh)))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY (available_at - priority * 60), id
         LIMIT 1
         FOR UPDATE SKIP LOCKED) AS fresh
@@ -302,7 +334,7 @@ CROSS JOIN LATERAL (
           AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
       AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-       OR (version IS NULL AND task_id = ANY(:fresh)))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY available_at, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS resumed
@@ -314,7 +346,7 @@ CROSS JOIN LATERAL (
           AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
       AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-       OR (version IS NULL AND task_id = ANY(:fresh)))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY (available_at - priority * 60), id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS fresh
