@@ -20,9 +20,11 @@ from outlast.engine import Engine
 from outlast.engine.version_admin import VersionAdmin
 from outlast.store import open_store
 from outlast.testing import TestRuns
+from tests.eventually import eventually
 from tests.replay import versions as code
 from tests.replay.test_deploy_check import BROKEN, FIXED
 from tests.versions.support import execute, pin
+from tests.worker.support import running_worker
 
 IN_FLIGHT = ["sms", "renamed", "reordered", "removed", "unchanged", "grown"]
 CLEAN = {"sms", "unchanged", "grown"}  # replay cleanly on BROKEN; the others would not
@@ -202,3 +204,36 @@ def test_a_bad_version_is_refused_before_anything_happens(
     assert done.returncode == 2, done.stdout + done.stderr
     assert says in done.stderr
     assert versions_of(engine_on) == {}
+
+
+def test_move_safe_queues_a_clean_parked_run_and_leaves_an_executing_one(
+        in_flight: tuple[TestRuns, str], store_url: str, tmp_path: Path,
+        engine_on: Engine) -> None:
+    env, first = in_flight
+    runs = {r.task: r.id for r in env.client.runs.list()}
+    execute(engine_on, "UPDATE runs SET status = 'PARKED', parked = '{}' "
+                       f"WHERE id = '{runs['unchanged']}'")
+    execute(engine_on, f"UPDATE runs SET status = 'EXECUTING' WHERE id = '{runs['grown']}'")
+    done = outlast_deploy(tmp_path, store_url, BROKEN, "--move-safe")
+    second = deployed_version(done)
+    parked = env.client.runs.retrieve(runs["unchanged"])
+    assert (parked.status, parked.version) == ("QUEUED", second)
+    executing = env.client.runs.retrieve(runs["grown"])
+    assert (executing.status, executing.version) == ("EXECUTING", first)
+    assert f"moved 2 runs of older versions to {second}" in done.stdout
+    assert re.search(rf"{runs['grown']}\s+{first}\s+EXECUTING: its attempt runs the code",
+                     done.stdout), done.stdout
+
+
+def test_workers_started_from_the_deployed_code_run_the_deployed_version(
+        store_url: str, tmp_path: Path, engine_on: Engine) -> None:
+    release = (Path(__file__).parent / "projects" / "v1" / "tasks" / "deploy_tasks.py")
+    done = outlast_deploy(tmp_path, store_url, release.read_text())
+    version = deployed_version(done)
+    [root] = tmp_path.glob("project-*")  # where that deploy ran
+    engine = Engine(engine_on.store, lease_seconds=5)
+    with running_worker(engine, root=root, probe="a") as worker:
+        eventually(lambda: worker.version.code is not None, 30, "the worker's version")
+        assert worker.version.code is not None
+        assert worker.version.code.version == version
+    assert versions_of(engine_on) == {version: ("current", "deploy")}

@@ -136,7 +136,7 @@ def _move_safe(tx: Tx, env: str, version: str, verdicts: Mapping[str, str | None
         elif row["status"] == S.PARKED.value:
             transitions.unpark(tx, run_id=run_id, now=now, version=version,
                                event="move_version",
-                               data={"version": version, "previous": pinned, "by": "deploy"})
+                               data={"version": version, "previous": pinned})
             moved.append(run_id)
         else:
             transitions.move(tx, row, version=version, now=now)
