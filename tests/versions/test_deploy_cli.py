@@ -168,7 +168,7 @@ def test_move_safe_moves_exactly_the_runs_that_replay_cleanly(
     assert {t for t, v in pinned.items() if v == second} == CLEAN
     assert {t for t, v in pinned.items() if v == first} == set(IN_FLIGHT) - CLEAN
     out = done.stdout
-    assert f"moved 3 runs of older versions to {second}: they replay cleanly" in out
+    assert f"moved 3 runs of other versions to {second}: they replay cleanly" in out
     assert "3 stay pinned to their version:" in out
     assert "code calls step 'charge-card'" in out and "task 'removed' is gone" in out
     assert f"version {first} still has 3 unfinished runs (3 WAITING)" in out
@@ -187,7 +187,7 @@ def test_dry_run_says_what_would_happen_and_writes_nothing(
     out = done.stdout
     assert f"version {second} (new) would be current; previous current version: {first}" \
         in out
-    assert f"would move 3 runs of older versions to {second}" in out
+    assert f"would move 3 runs of other versions to {second}" in out
     assert out.splitlines()[-1] == "dry run: nothing was written"
     assert (versions_of(engine_on), pinned_versions(engine_on, env)) == before
 
@@ -220,7 +220,7 @@ def test_move_safe_queues_a_clean_parked_run_and_leaves_an_executing_one(
     assert (parked.status, parked.version) == ("QUEUED", second)
     executing = env.client.runs.retrieve(runs["grown"])
     assert (executing.status, executing.version) == ("EXECUTING", first)
-    assert f"moved 2 runs of older versions to {second}" in done.stdout
+    assert f"moved 2 runs of other versions to {second}" in done.stdout
     assert re.search(rf"{runs['grown']}\s+{first}\s+EXECUTING: its attempt runs the code",
                      done.stdout), done.stdout
 

@@ -56,7 +56,7 @@ STAYING_HEADERS = ["RUN", "VERSION", "WHY IT STAYS"]
                    "modules). With --check: only the runs pinned to V (default: the current "
                    "version's, and those not pinned yet).")
 @click.option("--move-safe", is_flag=True,
-              help="After promoting, move the runs of older versions that replay cleanly on "
+              help="After promoting, move the runs of other versions that replay cleanly on "
                    "this code to it (EXECUTING ones stay).")
 @click.option("--dry-run", is_flag=True, help="Say what the deploy would do; write nothing.")
 @database_url_option
@@ -151,7 +151,7 @@ def print_deployed(d: Deployed, move_safe: bool = False) -> None:
 
 def _print_moves(d: Deployed) -> None:
     verb = "would move" if d.dry_run else "moved"
-    click.echo(f"{verb} {len(d.moved)} run{'' if len(d.moved) == 1 else 's'} of older "
+    click.echo(f"{verb} {len(d.moved)} run{'' if len(d.moved) == 1 else 's'} of other "
                f"versions to {d.version}: they replay cleanly on this code")
     if d.staying:
         click.echo(f"{len(d.staying)} stay pinned to their version:")

@@ -7,11 +7,11 @@ registering and promoting, a deploy answers the operator's next questions: which
 versions still hold unfinished runs (their workers must keep running, or the runs be
 moved), and which versions nothing needs any more (their workers may stop).
 
-With ``move_safe``, runs of older versions that the deploy check says replay cleanly on
-the new code are moved to it, so old workers drain sooner. The check ran before the move
-and a run may have gone on since: one that no longer matches parks on the new version and
-says so, which loses nothing. An EXECUTING run is never moved: its attempt runs the code it
-started with.
+With ``move_safe``, runs of other versions (older ones, or newer ones when a deploy rolls
+back) that the deploy check says replay cleanly on the new code are moved to it, so the
+other workers drain sooner. The check ran before the move and a run may have gone on
+since: one that no longer matches parks on the new version and says so, which loses
+nothing. An EXECUTING run is never moved: its attempt runs the code it started with.
 
 ``dry_run`` does all of it in a transaction that is rolled back, so what it reports is
 exactly what a deploy would have done at that moment.
@@ -85,7 +85,7 @@ def deploy(engine: Engine, env: str, version: str, definitions: list[TaskDefinit
     register the tasks so that triggers by id work before any new worker starts.
 
     ``move_safe``: the deploy check's verdicts, {run id: None when the run replays cleanly
-    on this code, else why not}; clean runs of older versions are moved to ``version``.
+    on this code, else why not}; clean runs of other versions are moved to ``version``.
     ``complete``: every task file imported (else schedules of missing tasks stay).
     """
     try:
@@ -118,7 +118,7 @@ def _deploy_in(tx: Tx, env: str, version: str, definitions: list[TaskDefinition]
 
 def _move_safe(tx: Tx, env: str, version: str, verdicts: Mapping[str, str | None],
                now: float) -> tuple[list[str], list[Staying]]:
-    """Move the runs of older versions whose verdict is clean; say why the others stay."""
+    """Move the runs of other versions whose verdict is clean; say why the others stay."""
     moved: list[str] = []
     staying: list[Staying] = []
     for run_id, why in sorted(verdicts.items()):
