@@ -122,8 +122,8 @@ def _check_in_flight(store: Store, config: Config) -> list[Verdict]:
     verdicts = check_scope(store, config.environment, Scope(), registry=default_registry)
     report(verdicts)
     if any(v.breaks for v in verdicts):
-        note("these runs stay pinned to the version they started on and keep running on "
-             "its workers; moving them to this code would park them")
+        note("a deploy moves no run by itself: a run pinned to a version keeps running on "
+             "that version's workers (moving these to this code would park them)")
     return verdicts
 
 
