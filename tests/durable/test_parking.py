@@ -22,6 +22,7 @@ from outlast.sdk.task import Task
 from outlast.worker import runtime
 from outlast.worker.executor import run_attempt
 from outlast.worker.messages import Assignment
+from outlast.worker.outcomes import log_rows
 
 ENV = "dev"
 effects: list[str] = []
@@ -100,7 +101,7 @@ def attempt(engine: Engine, code: Task[..., Any]) -> str | None:
     row = claimed[0]
     job = Assignment(run=dict(row), lease_id=row["lease_id"], attempt=row["attempt_count"],
                      memory_limit=None, environment=ENV)
-    done = run_attempt(code, job, lambda message: None,
+    done = run_attempt(code, job, lambda batch: engine.append_logs(log_rows(batch)),
                        lambda request: runtime.dispatch(engine, ENV, request))
     engine.record([Outcome(done.run_id, done.lease_id, done.attempt, done.kind,  # type: ignore[arg-type]
                            done.executed, done.output, done.error, done.retry_override,
@@ -149,6 +150,8 @@ def test_a_renamed_step_parks_the_run_without_spending_an_attempt(
     park = engine.events(run_id)[-1]
     assert (park["kind"], park["status"], park["data"]) == ("park", "PARKED", info)
     assert hooks == [] and alerts_for(engine, run_id) == []
+    logs = engine.logs(run_id)
+    assert any(line["level"] == "WARNING" and "parked" in line["message"] for line in logs), logs
     assert attempt(engine, order_v2) is None, "a parked run was claimed again"
     assert effects == ["charge"]
 

@@ -172,7 +172,8 @@ def _body(task: Task[..., Any], job: Assignment, payload: Any, ctx: RunContext,
 
 def _parked(base: Outcome, mismatch: NonDeterminismError) -> Outcome:
     """The code no longer matches the run's journal: the engine parks the run, uncharged,
-    with no hook (``engine.parking``)."""
+    with no hook (``engine.parking``). The run's logs say so too."""
+    logger.warning(f"the run is parked: {mismatch.message}")
     return _replace(base, kind="parked", hooks_done=True,
                     error={"type": type(mismatch).__name__, "message": mismatch.message,
                            **mismatch.details})
