@@ -425,12 +425,6 @@ class Engine:
             tx.run("set_worker_code_version", id=worker_id, code_version=version)
         return registered
 
-    def adopt_dev_runs(self, env: str, version: str) -> int:
-        """``outlast dev``: the unfinished runs of its earlier reloads go on with ``version``
-        (``versions.adopt_dev_runs``); how many moved."""
-        with self.store.transaction() as tx:
-            return versions.adopt_dev_runs(tx, env, version, self.clock.now())
-
     def set_worker_import_errors(self, worker_id: str,
                                  failures: dict[str, dict[str, str]] | None) -> None:
         """The task files the worker could not import (none: all of them imported)."""

@@ -24,7 +24,7 @@ from outlast.core.versions import (
     SOURCE_WORKER,
     fresh_tasks,
 )
-from outlast.engine import events, transitions
+from outlast.engine import events
 from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Tx
 
@@ -80,24 +80,6 @@ def state_of(tx: Tx, env: str, version: str) -> str | None:
 def task_ids(tx: Tx, env: str, version: str) -> list[str]:
     return [str(r["task_id"]) for r in tx.all("version_task_ids", environment=env,
                                               version=version)]
-
-
-#: runs adopted by one pass of ``adopt_dev_runs`` (the rest wait for the next pass)
-ADOPT_BATCH = 500
-
-
-def adopt_dev_runs(tx: Tx, env: str, version: str, now: float) -> int:
-    """Pin the unfinished runs of earlier ``outlast dev`` reloads to ``version``, the newest.
-
-    Under ``outlast dev`` each save is a new version, and a run sleeping across it must not
-    wait for code that is gone: it goes on with the new code (a replay that no longer
-    matches parks it, saying why). Runs an attempt holds keep their version until it ends;
-    a later pass adopts them. Returns how many runs moved.
-    """
-    rows = tx.all("dev_runs_to_adopt", environment=env, version=version, limit=ADOPT_BATCH)
-    for row in rows:
-        transitions.move(tx, row, version=version, now=now)
-    return len(rows)
 
 
 #: a worker is live while it is not stopped and its last heartbeat is this recent (the

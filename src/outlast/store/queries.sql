@@ -639,16 +639,6 @@ INSERT INTO version_tasks (environment, version, task_id, definition)
 VALUES (:environment, :version, :task_id, :definition)
 ON CONFLICT (environment, version, task_id) DO UPDATE SET definition = excluded.definition
 
--- name: dev_runs_to_adopt
--- Unfinished runs no attempt holds, pinned to an earlier ``outlast dev`` reload of the code.
-SELECT id, status, version FROM runs
-WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED', 'WAITING')
-  AND version IS NOT NULL AND version <> :version
-  AND version IN (SELECT version FROM versions
-                  WHERE environment = :environment AND source = 'dev')
-ORDER BY id
-LIMIT :limit
-
 -- name: version_task_ids
 SELECT task_id FROM version_tasks
 WHERE environment = :environment AND version = :version

@@ -10,17 +10,12 @@ then does the worker claim: a claim carries the version and the task ids
 from __future__ import annotations
 
 import logging
-import time
 
 from outlast.core.definitions import TaskDefinition
 from outlast.core.versions import CURRENT, RETIRED, SOURCE_DEV, SOURCE_WORKER, code_version
 from outlast.engine import Engine, WorkerCode
 
 log = logging.getLogger("outlast.worker")
-
-#: seconds between two passes of ``outlast dev`` adopting its earlier reloads' runs
-ADOPT_SECONDS = 2.0
-
 
 class WorkerVersion:
     """The version a supervisor claims as; ``code`` is None until it is registered."""
@@ -31,7 +26,6 @@ class WorkerVersion:
         self.source = SOURCE_DEV if dev else SOURCE_WORKER
         self.dev = dev
         self.code: WorkerCode | None = None
-        self._adopted_at = float("-inf")
 
     def register(self, engine: Engine, environment: str, worker_id: str,
                  definitions: list[TaskDefinition], hashed: str | None) -> None:
@@ -41,7 +35,6 @@ class WorkerVersion:
         registered = engine.register_version(environment, worker_id, version, definitions,
                                              source=self.source)
         self.code = WorkerCode(version, tuple(sorted(d.id for d in definitions)))
-        self._adopted_at = float("-inf")  # a new version adopts at the next pass
         if registered.state == RETIRED:
             log.warning("version %s is retired; it takes only runs pinned to it", version)
         elif registered.state != CURRENT:
@@ -51,18 +44,6 @@ class WorkerVersion:
                 version, registered.current, version)
         else:
             log.info("running version %s (current)", version)
-
-    def maybe_adopt(self, engine: Engine, environment: str) -> None:
-        """Under ``outlast dev``, every few seconds: runs pinned to earlier reloads go on
-        with this code (runs an attempt held at the reload become free later)."""
-        now = time.monotonic()
-        if not self.dev or self.code is None or now - self._adopted_at < ADOPT_SECONDS:
-            return
-        self._adopted_at = now
-        moved = engine.adopt_dev_runs(environment, self.code.version)
-        if moved:
-            log.info("%d run(s) of earlier versions go on with version %s", moved,
-                     self.code.version)
 
     @property
     def tasks(self) -> list[str] | None:

@@ -279,7 +279,6 @@ class Supervisor:
         if self._listener is None:  # lost with a database restart; failing here backs off
             self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
         self._register_definitions()
-        self.version.maybe_adopt(self.engine, self.environment)
         self._answer_writes()
         self._sync()
         self._feed()  # what was just claimed starts before heartbeats and sweeps
