@@ -6,7 +6,8 @@ an index, and how many rows does a claim touch?
 Fills a scratch database (``OUTLAST_BENCH_PG_URL``) with ``--fresh`` fresh queued runs,
 ``--backoff`` started runs whose retry is not due yet and ``--due`` started runs that are
 due (half of them keyed), then prints ``EXPLAIN (ANALYZE, BUFFERS)`` of one claim of 10
-through each claim query, inside a transaction that is rolled back.
+through each claim query, inside a transaction that is rolled back: once as no worker
+(no version filter) and once as a worker of the current version ``v1`` with task ``job``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ def fill(conn: psycopg.Connection[Any], args: argparse.Namespace, now: float) ->
     conn.execute(FILL, {"tag": "f", "n": args.fresh, "at": now - 600, "started": None})
     conn.execute(FILL, {"tag": "b", "n": args.backoff, "at": now + 300, "started": now - 900})
     conn.execute(FILL, {"tag": "d", "n": args.due, "at": now - 30, "started": now - 900})
-    conn.execute("ANALYZE runs")
+    conn.execute("INSERT INTO versions (environment, version, state, source, created_at) "
+                 "VALUES ('dev', 'v1', 'current', 'worker', %(at)s)", {"at": now})
+    conn.execute("INSERT INTO version_tasks (environment, version, task_id, definition) "
+                 "VALUES ('dev', 'v1', 'job', '{}')")
+    conn.execute("ANALYZE")
 
 
 CALLS: dict[str, dict[str, Any]] = {
@@ -74,8 +79,11 @@ def main() -> None:
             fill(conn, args, now)
             base = {"environment": "dev", "now": now, "limit": 10, "lease_id": "l",
                     "lease_expires_at": now + 60, "worker_id": "w"}
-            for name, params in CALLS.items():
-                explain(conn, name, {**base, **params})
+            for code in ({"version": None, "tasks": None, "fresh": None},
+                         {"version": "v1", "tasks": ["job"], "fresh": ["job"]}):
+                for name, params in CALLS.items():
+                    explain(conn, f"{name} (version {code['version']})",
+                            {**base, **code, **params})
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     OutlastError                      code                  HTTP
     ├── ValidationError               invalid_request       400
-    │   └── PayloadTooLargeError      payload_too_large     413
+    │   ├── PayloadTooLargeError      payload_too_large     413
+    │   └── UnknownVersionError       unknown_version       400
     ├── NotFoundError                 not_found             404
     │   ├── TaskNotFoundError         task_not_found        404
     │   ├── RunNotFoundError          run_not_found         404
@@ -68,6 +69,12 @@ class PayloadTooLargeError(ValidationError):
 
     code = "payload_too_large"
     http_status = 413
+
+
+class UnknownVersionError(ValidationError):
+    """A run pinned to a version that is not registered, or that lacks its task."""
+
+    code = "unknown_version"
 
 
 class NotFoundError(OutlastError):
@@ -156,6 +163,7 @@ _BY_CODE: dict[str, type[OutlastError]] = {
     for cls in (
         ValidationError,
         PayloadTooLargeError,
+        UnknownVersionError,
         NotFoundError,
         TaskNotFoundError,
         RunNotFoundError,

@@ -396,8 +396,9 @@ def test_deploy_check_of_one_version_reads_only_its_runs(recorded: TestRuns, sto
                                                    "break on this code\n")
 
 
-def test_deploy_without_check_says_what_exists(tmp_path: Path) -> None:
+def test_deploy_without_task_directories_says_so_and_writes_nothing(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "outlast.cli.main", "deploy"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 2
-    assert "outlast deploy needs --check" in done.stderr
+    assert done.returncode == 1
+    assert "task directory 'tasks' not found" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # not even a database file

@@ -269,7 +269,8 @@ def test_compound_writes_says_who_records_a_claims_starts(
     with store.transaction() as tx:
         assert isinstance(tx.compound_writes, bool)
         rows = tx.all("claim_unlimited", environment=ENV, now=T0, limit=1, lease_id="l1",
-                      lease_expires_at=T0 + LEASE_SECONDS, worker_id="w")
+                      lease_expires_at=T0 + LEASE_SECONDS, worker_id="w",
+                      version=None, tasks=None)
         compound = tx.compound_writes
     assert [r["id"] for r in rows] == [run_id]
     assert len(engine.attempts(run_id)) == (1 if compound else 0)

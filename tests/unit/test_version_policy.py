@@ -56,3 +56,9 @@ def test_fresh_tasks(own: str, current: str | None, current_tasks: list[str],
 ])
 def test_who_makes_a_version_current(source: str, managed: bool, expected: bool) -> None:
     assert promotes(source, managed) is expected
+
+
+def test_a_worker_promotes_only_a_version_never_seen() -> None:
+    assert promotes("worker", False, new=False) is False
+    assert promotes("dev", False, new=False) is True
+    assert promotes("deploy", True, new=False) is True

@@ -37,6 +37,23 @@ def add_version(engine: Engine, version: str, tasks: list[str], *, env: str = "d
                           now=engine.clock.now(), promote=promote)
 
 
+def register(engine: Engine, version: str, tasks: list[str], source: str = "worker",
+             promote: bool | None = None, env: str = "dev") -> registry.Registered:
+    """``version`` with ``tasks`` in the registry (and the tasks themselves, to trigger);
+    what registering answered."""
+    defs = [definition(t) for t in tasks]
+    engine.register_tasks(env, defs)
+    with engine.store.transaction() as tx:
+        return registry.register(tx, env, version, defs, source=source,
+                                 now=engine.clock.now(), promote=promote)
+
+
+def set_state(engine: Engine, version: str, state: str, env: str = "dev") -> None:
+    """Force a version's state (e.g. retired while runs are still pinned to it)."""
+    execute(engine, f"UPDATE versions SET state = '{state}' "
+                    f"WHERE environment = '{env}' AND version = '{version}'")
+
+
 def pin(engine: Engine, run_id: str, version: str) -> None:
     execute(engine, f"UPDATE runs SET version = '{version}' WHERE id = '{run_id}'")
 

@@ -46,3 +46,12 @@ def test_an_explicit_promotion_wins_over_the_rule(engine: Engine) -> None:
     register(engine, "v1", ["a"], source="deploy")
     assert register(engine, "v2", ["a"], promote=True).current == "v2"
     assert register(engine, "v3", ["a"], source="dev", promote=False).current == "v2"
+
+
+def test_an_old_worker_restarting_does_not_take_current_back(engine: Engine) -> None:
+    """During a rolling deploy an old worker may restart: v2 stays current."""
+    register(engine, "v1", ["a"])
+    register(engine, "v2", ["a"])
+    again = register(engine, "v1", ["a"])
+    assert (again.state, again.current) == ("draining", "v2")
+    assert register(engine, "v1", ["a"], source="dev").current == "v1"  # a dev reload does

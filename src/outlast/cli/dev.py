@@ -82,7 +82,7 @@ def build_session(config: Config, engine: Engine, sock: socket.socket, host: str
                             task_defaults=config.task_defaults(), grace=grace,
                             # With hot reload a module that fails to import is fixed and
                             # saved again; the tasks of the other modules keep running.
-                            exit_on_import_error=not reload)
+                            exit_on_import_error=not reload, dev=True)
     app = create_app(engine, dev_api_key=key, project=config.project, secret=config.secret,
                      allowed_hosts=dev_hosts(host),
                      readiness=lambda: worker_ready_reason(supervisor))

@@ -10,14 +10,17 @@ from __future__ import annotations
 from outlast.cli.common import require_task_dirs
 from outlast.cli.output import note
 from outlast.config import Config
+from outlast.core.import_failures import ImportFailure
 from outlast.sdk.registry import import_task_files
 from outlast.sdk.task import set_task_defaults
 
 
-def load_project_tasks(config: Config) -> None:
-    """Import the project's tasks into the default registry; warn about broken files."""
+def load_project_tasks(config: Config) -> dict[str, ImportFailure]:
+    """Import the project's tasks into the default registry; warn about broken files
+    (and return them, by path)."""
     require_task_dirs(config)
     set_task_defaults(**config.task_defaults())
     failures = import_task_files(list(config.dirs), config.root)
     for path, failure in sorted(failures.items()):
         note(f"warning: {path} did not import ({failure['error']}); its tasks are missing")
+    return failures

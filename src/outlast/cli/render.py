@@ -50,7 +50,8 @@ def run_detail(run: Run, attempts: list[AttemptRecord]) -> str:
 
 
 def _optional(raw: dict[str, Any], run: Run) -> list[str]:
-    pairs = [("tags", ", ".join(run.tags)), ("idempotency", run.idempotency_key),
+    pairs = [("waiting for", run.waiting_for),
+             ("tags", ", ".join(run.tags)), ("idempotency", run.idempotency_key),
              ("parent", run.parent_id), ("replay of", raw.get("replayed_from")),
              ("version", run.version),
              ("metadata", out.to_json(run.metadata) if run.metadata else None)]

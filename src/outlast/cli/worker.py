@@ -18,7 +18,8 @@ from outlast.cli.common import database_url_option, open_engine, project_config,
 from outlast.cli.output import fail, note, redact_url
 from outlast.cli.serving import setup_logging, stop_signals
 from outlast.config import ENVIRONMENTS
-from outlast.errors import OutlastError
+from outlast.core.versions import check_version
+from outlast.errors import OutlastError, ValidationError
 
 
 @click.command()
@@ -31,11 +32,16 @@ from outlast.errors import OutlastError
               help="Environment to serve (default: the config's, else dev).")
 @click.option("--grace", type=float, default=30.0, show_default=True,
               help="Seconds running attempts get to finish when stopping.")
+@click.option("--version", "version", envvar="OUTLAST_VERSION", metavar="V",
+              callback=lambda _ctx, _param, value: _version(value),
+              help="The version of the code this worker runs, e.g. a release number "
+                   "(env OUTLAST_VERSION; default: a hash of the task modules it loads).")
 @click.option("--exit-when-drained", is_flag=True,
               help="Stop once this worker's version is not current and no unfinished run "
                    "is pinned to it (checked every few seconds).")
 def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
-           environment: str | None, grace: float, exit_when_drained: bool) -> None:
+           environment: str | None, grace: float, version: str | None,
+           exit_when_drained: bool) -> None:
     """Execute runs of the project's tasks."""
     from outlast.worker.supervisor import Supervisor, database_error
 
@@ -46,10 +52,11 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
     supervisor = Supervisor(engine, environment=config.environment, task_dirs=list(config.dirs),
                             root=config.root, concurrency=concurrency,
                             task_defaults=config.task_defaults(),
-                            queues=list(queues) or None, grace=grace,
+                            queues=list(queues) or None, grace=grace, version=version,
                             exit_when_drained=exit_when_drained)
     note(f"Outlast worker: environment {config.environment}, concurrency {concurrency}, "
-         f"queues {', '.join(queues) or 'all'}, database {redact_url(config.database_url)}")
+         f"queues {', '.join(queues) or 'all'}, version {version or '(hash of the code)'}, "
+         f"database {redact_url(config.database_url)}")
     with stop_signals(supervisor.request_stop, "the worker"):
         try:
             supervisor.run()
@@ -62,3 +69,13 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
                  "handed back")
         finally:  # its connections end with it, also where the process goes on (a test)
             engine.store.close()
+
+
+def _version(value: str | None) -> str | None:
+    """``--version`` / ``OUTLAST_VERSION``, checked before anything starts (exit 2)."""
+    if value is None or value == "":
+        return None
+    try:
+        return check_version(value, "--version (or OUTLAST_VERSION)")
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc)) from None

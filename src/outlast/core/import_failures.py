@@ -17,8 +17,12 @@ def no_worker_has(task_id: str, failures: dict[str, ImportFailure]) -> str:
 
     The files whose text mentions the task are named; when none does, all of them.
     """
+    return f"no worker has task {task_id!r}: {failed_files(task_id, failures)}"
+
+
+def failed_files(task_id: str, failures: dict[str, ImportFailure]) -> str:
+    """The files that most likely held ``task_id`` and why each failed to import."""
     names = {task_id, task_id.replace("-", "_")}
     likely = {p: f for p, f in failures.items() if names & set(f.get("names", "").split())}
-    why = "; ".join(f"{path} failed to import: {f['error']}"
-                    for path, f in sorted((likely or failures).items()))
-    return f"no worker has task {task_id!r}: {why}"
+    return "; ".join(f"{path} failed to import: {f['error']}"
+                     for path, f in sorted((likely or failures).items()))

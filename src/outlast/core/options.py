@@ -13,6 +13,7 @@ from typing import Any
 
 from outlast import inputs
 from outlast.core.debounce import Debounce, parse_debounce
+from outlast.core.versions import check_version
 from outlast.durations import parse_duration, parse_instant
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
@@ -38,6 +39,8 @@ class TriggerOptions:
     machine: str | None = None
     max_duration: float | None = None
     debounce: Debounce | None = None
+    #: the version the run is pinned to from its trigger on (None: its first start pins it)
+    version: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict that ``parse_options`` reads back unchanged."""
@@ -54,7 +57,8 @@ class TriggerOptions:
         return out
 
 
-_OPTION_NAMES = {f.name for f in fields(TriggerOptions)}
+#: ``lock_to_version``: another name for ``version``
+_OPTION_NAMES = {f.name for f in fields(TriggerOptions)} | {"lock_to_version"}
 
 
 def parse_options(raw: Mapping[str, Any] | None, now: float) -> TriggerOptions:
@@ -80,6 +84,7 @@ def parse_options(raw: Mapping[str, Any] | None, now: float) -> TriggerOptions:
         machine=_machine(raw.get("machine")),
         max_duration=_opt_duration(raw.get("max_duration"), "max_duration"),
         debounce=parse_debounce(raw.get("debounce")),
+        version=_version(raw.get("version"), raw.get("lock_to_version")),
     )
 
 
@@ -138,6 +143,15 @@ def _metadata(value: Any) -> dict[str, Any]:
         raise ValidationError(f"metadata: expected an object, got {value!r}")
     dumps(value, "metadata")  # JSON without lone surrogates, within the size limit
     return value
+
+
+def _version(version: Any, alias: Any) -> str | None:
+    """``version`` or its alias ``lock_to_version`` (both only when they agree)."""
+    if version is not None and alias is not None and version != alias:
+        raise ValidationError(f"version {version!r} and lock_to_version {alias!r} differ: "
+                              "give one of them", option="version")
+    value = version if version is not None else alias
+    return None if value is None else check_version(value)
 
 
 def _machine(value: Any) -> str | None:

@@ -101,6 +101,10 @@ class TriggerParams(TypedDict, total=False):
     machine: str | None
     max_duration: Duration | None
     debounce: DebounceParams | None
+    #: pin the run to this registered version of the code (its workers alone run it)
+    version: str | None
+    #: the same as ``version`` (the name other platforms use)
+    lock_to_version: str | None
 
 
 class BatchItem(TypedDict):

@@ -318,6 +318,8 @@ class RunJson(TypedDict):
     version: str | None
     #: why a PARKED run stopped; None for a run in any other status
     parked: ParkedJson | None
+    #: who a QUEUED run waits for when no live worker can take it (read on retrieve only)
+    waiting_for: str | None
 
 
 class ScheduleJson(TypedDict):

@@ -18,8 +18,19 @@ from outlast.core.import_failures import no_worker_has
 from outlast.core.options import TriggerOptions
 from outlast.core.retry import Retry
 from outlast.core.settings import DEFAULT_PUBLIC_URL, Settings
-from outlast.engine import attempts, dequeue, journal, queues, sweeper, transitions, waitpoints
+from outlast.core.versions import SOURCE_DEV
+from outlast.engine import (
+    attempts,
+    dequeue,
+    journal,
+    queues,
+    sweeper,
+    transitions,
+    versions,
+    waitpoints,
+)
 from outlast.engine.attempts import Decision, Outcome, RunFacts
+from outlast.engine.dequeue import WorkerCode
 from outlast.engine.durable_ops import DurableOps
 from outlast.engine.metadata import MetadataOps
 from outlast.engine.parking import ParkingOps
@@ -40,7 +51,7 @@ from outlast.ids import new_id, new_secret
 from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Store, Tx
 
-__all__ = ["Engine", "NewRun", "Outcome", "Triggered"]
+__all__ = ["Engine", "NewRun", "Outcome", "Triggered", "WorkerCode"]
 
 _DEFINITION_TTL = 2.0
 
@@ -168,7 +179,14 @@ class Engine:
         return row
 
     def retrieve(self, env: str, run_id: str) -> dict[str, Any]:
-        return run_record(self._run_row(env, run_id))
+        """A run, with ``waiting_for``: who it waits for when no live worker can take it."""
+        with self.store.transaction(write=False) as tx:
+            row = tx.one("get_run", id=run_id, environment=env)
+            if row is None:
+                raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}",
+                                       run_id=run_id)
+            waiting = versions.waiting_for(tx, env, row, self.clock.now())
+        return run_record(row, waiting_for=waiting)
 
     def list_runs(
         self,
@@ -287,16 +305,18 @@ class Engine:
 
     # -- workers ---------------------------------------------------------------------------
 
-    def claim(self, env: str, worker_id: str, queues: list[str] | None, capacity: int) -> list[Row]:
+    def claim(self, env: str, worker_id: str, queues: list[str] | None, capacity: int,
+              code: WorkerCode | None = None) -> list[Row]:
+        """Start up to ``capacity`` runs; with ``code``, only those that code can execute."""
         with self.store.transaction() as tx:
             tx.lazy_commit()
-            return self._claim_in(tx, env, worker_id, queues, capacity).rows
+            return self._claim_in(tx, env, worker_id, queues, capacity, code).rows
 
     def _claim_in(self, tx: Any, env: str, worker_id: str, queues: list[str] | None,
-                  capacity: int) -> dequeue.Claimed:
+                  capacity: int, code: WorkerCode | None = None) -> dequeue.Claimed:
         request = dequeue.ClaimRequest(env, worker_id, queues, capacity, new_id("lease"),
                                        self.lease_seconds,
-                                       self.settings.env_concurrency_limit)
+                                       self.settings.env_concurrency_limit, code)
         return dequeue.claim(tx, request, self.clock.now())
 
     def record(self, outcomes: list[Outcome]) -> list[Decision | None]:
@@ -308,7 +328,7 @@ class Engine:
 
     def record_and_claim(
         self, outcomes: list[Outcome], env: str, worker_id: str, queues: list[str] | None,
-        capacity: int,
+        capacity: int, code: WorkerCode | None = None,
     ) -> tuple[list[Decision | None], dequeue.Claimed]:
         """A worker's pass: record what ended and claim what is next, in one transaction.
 
@@ -326,7 +346,8 @@ class Engine:
             if not outcomes:
                 tx.lazy_commit()
             decisions = self._record_in(tx, outcomes, self.clock.now()) if outcomes else []
-            claimed = self._claim_in(tx, env, worker_id, queues, capacity) if capacity > 0 \
+            claimed = self._claim_in(tx, env, worker_id, queues, capacity, code) \
+                if capacity > 0 \
                 else dequeue.Claimed([])
             self._with_journals(tx, claimed, token_key)
         return decisions, claimed
@@ -393,6 +414,20 @@ class Engine:
                    hostname=info["hostname"], pid=info["pid"], version=info["version"],
                    queues=dumps(info["queues"]), concurrency=info["concurrency"])
 
+    def register_version(self, env: str, worker_id: str, version: str,
+                         definitions: list[TaskDefinition], *,
+                         source: str) -> versions.Registered:
+        """A worker's version and its tasks, registered (``engine/versions.py`` says
+        whether that makes it current), and recorded as the code the worker runs. Under
+        ``outlast dev`` (source "dev") the runs pinned to an earlier reload follow it."""
+        with self.store.transaction() as tx:
+            registered = versions.register(tx, env, version, definitions, source=source,
+                                           now=self.clock.now())
+            if source == SOURCE_DEV:  # each reload is the newest code: its runs follow it
+                versions.follow_reload(tx, env, version, self.clock.now())
+            tx.run("set_worker_code_version", id=worker_id, code_version=version)
+        return registered
+
     def set_worker_import_errors(self, worker_id: str,
                                  failures: dict[str, dict[str, str]] | None) -> None:
         """The task files the worker could not import (none: all of them imported)."""
@@ -415,11 +450,11 @@ class Engine:
         with self.store.transaction() as tx:
             tx.run("stop_worker", id=worker_id, now=self.clock.now())
 
-    def list_workers(self, env: str, stale_after: float = 60.0) -> list[Row]:
+    def list_workers(self, env: str, stale_after: float = versions.LIVE_AFTER) -> list[Row]:
         with self.store.transaction(write=False) as tx:
             return self._workers(tx, env, stale_after)
 
-    def _workers(self, tx: Tx, env: str, stale_after: float = 60.0) -> list[Row]:
+    def _workers(self, tx: Tx, env: str, stale_after: float = versions.LIVE_AFTER) -> list[Row]:
         return tx.all("list_workers", environment=env, since=self.clock.now() - stale_after)
 
     def append_logs(self, rows: list[dict[str, Any]]) -> None:
@@ -428,10 +463,13 @@ class Engine:
         with self.store.transaction() as tx:
             tx.many("insert_log", rows)
 
-    def claim_hooks(self, env: str, queues: list[str] | None, limit: int) -> list[Row]:
+    def claim_hooks(self, env: str, queues: list[str] | None, limit: int,
+                    tasks: list[str] | None = None) -> list[Row]:
+        """Runs whose final-state hook is due; with ``tasks``, only runs of those tasks
+        (a worker calls the hooks of the tasks its code has)."""
         with self.store.transaction() as tx:
             return tx.all("claim_hooks", environment=env, queues=queues, limit=limit,
-                          lease_id=new_id("hook"), now=self.clock.now())
+                          lease_id=new_id("hook"), now=self.clock.now(), tasks=tasks)
 
     def finish_hook(self, run_id: str, lease_id: str) -> None:
         with self.store.transaction() as tx:

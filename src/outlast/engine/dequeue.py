@@ -17,6 +17,15 @@ Most environments have no limits at all; for them ``claim_unlimited`` picks and 
 runs in one statement. It refuses to claim anything while one of the worker's queues is
 paused, limited or rated (or the environment has a limit), and the counting path below
 takes over.
+
+A worker claims as its code (``WorkerCode``): only runs pinned to its version, and
+unpinned runs of the tasks ``core.versions.fresh_tasks`` gives it; what it starts is
+pinned to its version. The fresh tasks are read inside the claim, not from a copy the
+worker refreshes: the one-statement claim reads the current version in a CTE (two
+primary-key reads, once per statement), and the counting path reads it once per claim
+under the same transaction. So a promotion counts from the very next claim, a worker
+never needs a timer for it, and no test waits a refresh interval. A claim with no code
+(the testing harness, engine-level tests) takes any run, as before versions.
 """
 
 from __future__ import annotations
@@ -24,8 +33,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from outlast.core.limits import Rate, opt_rate
-from outlast.engine import flow, transitions
+from outlast.core.versions import RETIRED, fresh_tasks
+from outlast.engine import flow, transitions, versions
 from outlast.store.protocol import Row, Tx
+
+
+@dataclass(frozen=True)
+class WorkerCode:
+    """The code a worker runs: its version and the ids of the tasks it has."""
+
+    version: str
+    tasks: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -38,6 +56,16 @@ class ClaimRequest:
     lease_seconds: float
     #: the environment-wide limit when none was set through the API (settings)
     env_limit: int | None = None
+    #: the claiming worker's code; None: no version filter (and no pinning)
+    code: WorkerCode | None = None
+
+    @property
+    def version(self) -> str | None:
+        return self.code.version if self.code is not None else None
+
+    @property
+    def tasks(self) -> list[str] | None:
+        return list(self.code.tasks) if self.code is not None else None
 
 
 @dataclass(frozen=True)
@@ -77,7 +105,8 @@ def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
 def _claim_unlimited(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
     """The one-statement claim, from every queue or from the named ones."""
     return transitions.claim_unlimited(tx, _lease(req, now), environment=req.environment,
-                                       queues=req.queues, limit=req.capacity, now=now)
+                                       queues=req.queues, limit=req.capacity, now=now,
+                                       version=req.version, tasks=req.tasks)
 
 
 def _lease(req: ClaimRequest, now: float) -> transitions.Lease:
@@ -102,7 +131,7 @@ def _claim_counted(tx: Tx, req: ClaimRequest, now: float,
     if env_room == 0:
         return [], None
     queues = _queue_states(tx, req, now)
-    candidates = _candidates(tx, req, queues, now)
+    candidates = _candidates(tx, req, queues, _takes(tx, req), now)
     if not candidates:
         return [], None
     decided = flow.plan(candidates, queues, req.capacity, env_room)
@@ -111,7 +140,7 @@ def _claim_counted(tx: Tx, req: ClaimRequest, now: float,
     retry_at = _retry_at(tx, req.environment, decided.waits, now)
     if not decided.ids:
         return [], retry_at
-    rows = transitions.start_runs(tx, _lease(req, now), decided.ids, now)
+    rows = transitions.start_runs(tx, _lease(req, now), decided.ids, now, req.version)
     _log_rated_starts(tx, req.environment, rows, queues, now)
     return rows, retry_at
 
@@ -194,8 +223,24 @@ def _window_use(tx: Tx, env: str, queue: str, rate: Rate | None,
     return used, key_used
 
 
+def _takes(tx: Tx, req: ClaimRequest) -> dict[str, object]:
+    """The version filter's parameters for the counting path's candidate queries: the
+    worker's version and tasks, and the tasks whose unpinned runs it takes, read once."""
+    code = req.code
+    if code is None:
+        return {"version": None, "tasks": None, "fresh": None}
+    env = req.environment
+    fresh: frozenset[str] = frozenset()
+    if versions.state_of(tx, env, code.version) != RETIRED:
+        current = versions.current(tx, env)
+        theirs = versions.task_ids(tx, env, current) \
+            if current is not None and current != code.version else []
+        fresh = fresh_tasks(code.version, code.tasks, current, theirs)
+    return {"version": code.version, "tasks": list(code.tasks), "fresh": sorted(fresh)}
+
+
 def _candidates(tx: Tx, req: ClaimRequest, queues: dict[str, flow.QueueState],
-                now: float) -> list[flow.Candidate]:
+                takes: dict[str, object], now: float) -> list[flow.Candidate]:
     """Heads of each open controlled queue, the next keys in turn, and the other queues."""
     rows: dict[str, Row] = {}
     env, limit = req.environment, req.capacity
@@ -204,20 +249,21 @@ def _candidates(tx: Tx, req: ClaimRequest, queues: dict[str, flow.QueueState],
             continue
         if not _within_rate(q):  # one head, only to learn whether the rate holds a run back
             rows.update((r["id"], r) for r in tx.all(
-                "queue_candidates", environment=env, queue=q.name, now=now, limit=1))
+                "queue_candidates", environment=env, queue=q.name, now=now, limit=1, **takes))
             continue
-        for r in tx.all("queue_candidates", environment=env, queue=q.name, now=now, limit=limit):
+        for r in tx.all("queue_candidates", environment=env, queue=q.name, now=now,
+                        limit=limit, **takes):
             rows[r["id"]] = r
         # every controlled queue takes turns between its keys: a queue-wide rate or total
         # cap serves only a few runs per claim, and the oldest runs by themselves could
         # all belong to the keys served last time
         if q.limit is not None or q.key_rate is not None or q.rate is not None \
                 or q.total is not None:
-            for r in _key_heads(tx, env, q, now, limit):
+            for r in _key_heads(tx, env, q, now, limit, takes):
                 rows[r["id"]] = r
     if req.queues is None or any(name not in queues for name in req.queues):
         for r in tx.all("other_candidates", environment=env, queues=req.queues,
-                        controlled=sorted(queues), now=now, limit=limit):
+                        controlled=sorted(queues), now=now, limit=limit, **takes):
             rows[r["id"]] = r
     return [_candidate(r) for r in rows.values()]
 
@@ -238,14 +284,16 @@ def _within_rate(q: flow.QueueState) -> bool:
     return q.rate is None or q.rate_used < q.rate.count
 
 
-def _key_heads(tx: Tx, env: str, q: flow.QueueState, now: float, limit: int) -> list[Row]:
+def _key_heads(tx: Tx, env: str, q: flow.QueueState, now: float, limit: int,
+               takes: dict[str, object]) -> list[Row]:
     """The first run of the next ``limit`` keys after the cursor, wrapping to the start."""
     after = q.cursor or ""
-    found = tx.all("key_heads", environment=env, queue=q.name, after=after, now=now, limit=limit)
+    found = tx.all("key_heads", environment=env, queue=q.name, after=after, now=now,
+                   limit=limit, **takes)
     if len(found) < limit and after:
         seen = {r["id"] for r in found}
         found += [r for r in tx.all("key_heads", environment=env, queue=q.name, after="",
-                                    now=now, limit=limit) if r["id"] not in seen]
+                                    now=now, limit=limit, **takes) if r["id"] not in seen]
     return found
 
 

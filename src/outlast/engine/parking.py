@@ -46,9 +46,10 @@ def parked_record(run_id: str, error: dict[str, Any] | None, *, version: str | N
         f"run {run_id} is parked: replaying its history, durable operation #{seq} was "
         f"recorded as {recorded['kind']} {recorded['name']!r}, but the code "
         f"{'of version ' + version + ' ' if version else ''}now calls {called['kind']} "
-        f"{called['name']!r}. No attempt was spent. Either deploy code that matches the "
-        f"run's history and resume it (`outlast runs resume {run_id}`), or move it to a "
-        f"version whose code does (`outlast runs move {run_id} --version V`)."
+        f"{called['name']!r}. No attempt was spent. Two ways out: bring back code that "
+        f"matches the run's history (revert the change, or deploy a fix that keeps the old "
+        f"path with `patched()`) and resume it (`outlast runs resume {run_id}`), or move it "
+        f"to a version whose code matches (`outlast runs move {run_id} --version V`)."
     )
     return {"seq": seq, "recorded": recorded, "called": called, "message": message,
             "version": version, "attempt": attempt, "at": now}

@@ -10,8 +10,10 @@ from outlast.jsonutil import loads
 from outlast.store.protocol import Row
 
 
-def run_record(row: Row) -> dict[str, Any]:
-    """The JSON shape of a run, as the HTTP API and the clients see it."""
+def run_record(row: Row, waiting_for: str | None = None) -> dict[str, Any]:
+    """The JSON shape of a run, as the HTTP API and the clients see it. ``waiting_for``:
+    who a queued run waits for (``versions.waiting_for``; read when one run is asked for,
+    not for lists)."""
     started, finished = row.get("started_at"), row.get("finished_at")
     return {
         "id": row["id"],
@@ -43,6 +45,7 @@ def run_record(row: Row) -> dict[str, Any]:
         "environment": row["environment"],
         "version": row.get("version"),
         "parked": loads(row.get("parked")),
+        "waiting_for": waiting_for,
     }
 
 

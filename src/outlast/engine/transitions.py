@@ -311,11 +311,17 @@ class Lease:
 
 
 def claim_unlimited(
-    tx: Tx, lease: Lease, *, environment: str, queues: list[str] | None, limit: int, now: float
+    tx: Tx, lease: Lease, *, environment: str, queues: list[str] | None, limit: int, now: float,
+    version: str | None = None, tasks: list[str] | None = None,
 ) -> list[Row]:
     """QUEUED → EXECUTING (``start_attempt``) for up to ``limit`` runs, picked and started by
     one statement, from every queue or from the named ones; ``log_starts`` then finishes
     the change.
+
+    With a ``version`` (the claiming worker's, and ``tasks``, the ids its code has), only
+    runs it can execute: those pinned to its version, and unpinned runs of the tasks
+    ``core.versions.fresh_tasks`` gives it, which the statement reads itself; each run it
+    starts is pinned to ``version``. Without one (tests claiming as no worker), any run.
 
     The answer also carries ``limited_queues`` (> 0: a queue or the environment has a limit
     and nothing was claimed on purpose). On PostgreSQL the statement writes the attempt
@@ -325,18 +331,22 @@ def claim_unlimited(
     """
     args: dict[str, Any] = {
         "environment": environment, "now": now, "limit": limit, "lease_id": lease.lease_id,
-        "lease_expires_at": lease.expires_at, "worker_id": lease.worker_id}
+        "lease_expires_at": lease.expires_at, "worker_id": lease.worker_id,
+        "version": version, "tasks": tasks}
     if queues is None:
         return tx.all("claim_unlimited", **args)
     return tx.all("claim_unlimited_in", queues=queues, **args)
 
 
-def start_runs(tx: Tx, lease: Lease, ids: list[str], now: float) -> list[Row]:
+def start_runs(tx: Tx, lease: Lease, ids: list[str], now: float,
+               version: str | None = None) -> list[Row]:
     """QUEUED → EXECUTING (``start_attempt``) for the runs a counted claim chose, in one
-    statement guarded on ``QUEUED``; returns the rows it started. ``log_starts`` then
-    finishes the change."""
+    statement guarded on ``QUEUED``; returns the rows it started, each pinned to
+    ``version`` unless it was already (the candidates were read with the version filter,
+    under their row locks). ``log_starts`` then finishes the change."""
     return tx.all("start_runs", ids=ids, lease_id=lease.lease_id,
-                  lease_expires_at=lease.expires_at, worker_id=lease.worker_id, now=now)
+                  lease_expires_at=lease.expires_at, worker_id=lease.worker_id, now=now,
+                  version=version)
 
 
 def log_starts(tx: Tx, lease: Lease, started: list[Row], *, logged: bool, now: float) -> None:

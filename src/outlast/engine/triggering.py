@@ -13,8 +13,9 @@ from typing import Any
 
 from outlast.core.definitions import TaskDefinition
 from outlast.core.options import DEFAULT_IDEMPOTENCY_TTL, TriggerOptions
-from outlast.engine import announce, debounce, events
+from outlast.engine import announce, debounce, events, versions
 from outlast.engine.statuses import RunStatus
+from outlast.errors import UnknownVersionError
 from outlast.ids import new_id
 from outlast.jsonutil import dumps
 from outlast.store.protocol import Row, Tx
@@ -75,6 +76,7 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float) -> 
         "root_id": req.root_id or req.parent_id,
         "batch_id": req.batch_id,
         "replayed_from": req.replayed_from,
+        "version": opts.version,
         "created_at": now,
         "queued_at": None if delayed else now,
     }
@@ -86,6 +88,7 @@ def trigger_many(
     """Insert runs (or find their idempotent twins) inside the caller's transaction."""
     results: list[Triggered] = []
     created_rows: list[dict[str, Any]] = []
+    _check_versions(tx, env, items)
     for definition, req in items:
         if req.options.debounce is not None:
             results.append(_debounced(tx, env, definition, req, now))
@@ -107,6 +110,26 @@ def trigger_many(
     _insert_plain(tx, [r for r in created_rows if not r["idempotency_key"]])
     _record_created(tx, env, created_rows, now)
     return results
+
+
+def _check_versions(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]]) -> None:
+    """A run pinned at trigger time must be runnable: its version registered in this
+    environment, with the run's task (else it would wait for a worker that cannot exist)."""
+    tasks: dict[str, list[str]] = {}
+    for definition, req in items:
+        version = req.options.version
+        if version is None:
+            continue
+        if version not in tasks:
+            if versions.state_of(tx, env, version) is None:
+                raise UnknownVersionError(
+                    f"version {version!r} is not registered in environment {env!r}: start a "
+                    "worker of it (or deploy it) first", version=version)
+            tasks[version] = versions.task_ids(tx, env, version)
+        if definition.id not in tasks[version]:
+            raise UnknownVersionError(
+                f"version {version!r} has no task {definition.id!r}: its workers could never "
+                "run it", version=version, task=definition.id)
 
 
 def _debounced(tx: Tx, env: str, definition: TaskDefinition, req: NewRun,

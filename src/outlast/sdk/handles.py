@@ -38,6 +38,9 @@ class Run:
     version: str | None = None
     #: why a PARKED run stopped (replay met code that no longer matches its history)
     parked: dict[str, Any] | None = None
+    #: who a QUEUED run waits for when no live worker can take it, e.g. "a worker of
+    #: version 20261204.1" (None: one can, or the run is not queued)
+    waiting_for: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -52,7 +55,7 @@ class Run:
             duration=data["duration"], cost=data["cost"], is_final=data["is_final"],
             queue=data["queue"], parent_id=data.get("parent_id"), root_id=data.get("root_id"),
             idempotency_key=data.get("idempotency_key"), version=data.get("version"),
-            parked=data.get("parked"), raw=data,
+            parked=data.get("parked"), waiting_for=data.get("waiting_for"), raw=data,
         )
 
     @property

@@ -8,11 +8,11 @@
 INSERT INTO runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
     tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
     max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
-    created_at, queued_at, updated_at)
+    version, created_at, queued_at, updated_at)
 VALUES (:id, :environment, :task_id, :queue, :status, :payload, :priority, :concurrency_key,
     :tags, :metadata, :idempotency_key, :idempotency_expires_at, :max_attempts, :retry, :machine,
     :max_duration, :ttl, :available_at, :expires_at, :parent_id, :root_id, :batch_id,
-    :replayed_from, :created_at, :queued_at, :created_at)
+    :replayed_from, :version, :created_at, :queued_at, :created_at)
 ON CONFLICT DO NOTHING
 
 -- name: insert_run_tag
@@ -172,6 +172,10 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
 
 -- name: worker_heartbeat
 UPDATE workers SET heartbeat_at = :now WHERE id = :id
+
+-- name: set_worker_code_version
+-- The version of the code the worker runs (``workers.version`` is Outlast's own).
+UPDATE workers SET code_version = :code_version WHERE id = :id
 
 -- name: set_worker_import_errors
 UPDATE workers SET import_errors = :import_errors WHERE id = :id
@@ -639,3 +643,25 @@ ON CONFLICT (environment, version, task_id) DO UPDATE SET definition = excluded.
 SELECT task_id FROM version_tasks
 WHERE environment = :environment AND version = :version
 ORDER BY task_id
+
+-- name: set_version_source
+-- ``outlast deploy`` of a version a worker registered first: it is deployed now, and the
+-- environment's versions are managed by deploys from then on (deploy_managed).
+UPDATE versions SET source = :source
+WHERE environment = :environment AND version = :version
+
+-- name: dev_runs_to_follow
+-- ``outlast dev`` reloaded: its unfinished runs pinned to an earlier reload of the
+-- environment follow the newest code (``engine/versions.py``, ``follow_reload``).
+SELECT id, status, version FROM runs
+WHERE environment = :environment AND version <> :version
+    AND version IN (SELECT version FROM versions
+                    WHERE environment = :environment AND source = 'dev')
+    AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                       'EXPIRED', 'TIMED_OUT')
+ORDER BY id
+
+-- name: follow_version
+-- One run of ``dev_runs_to_follow`` pinned to the new reload, whatever its status.
+UPDATE runs SET version = :version, updated_at = :now
+WHERE id = :id AND version = :previous

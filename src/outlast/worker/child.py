@@ -35,6 +35,7 @@ from outlast.sdk.durable import Runtime, patiently
 from outlast.sdk.registry import default_registry, import_task_files
 from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
+from outlast.worker.code_identity import project_version
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
 from outlast.worker.messages import (
     ApiCall,
@@ -123,7 +124,8 @@ def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
         conn.send(Ready(os.getpid(), [], error=traceback.format_exc()))
         return
     definitions = [t.definition().to_dict() for t in default_registry.all()]
-    conn.send(Ready(os.getpid(), definitions, import_errors=failures))
+    conn.send(Ready(os.getpid(), definitions, import_errors=failures,
+                    code_version=project_version(root)))
     lock = threading.Lock()
     pipe = PipeTransport(conn, lock)
     set_worker_transport(pipe)

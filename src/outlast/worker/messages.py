@@ -57,12 +57,15 @@ class Reply:
 @dataclass(frozen=True)
 class Ready:
     """The child imported the task files: the tasks it has, and the files that failed
-    ({path: {"error", "traceback"}}); ``error`` when it could not start at all."""
+    ({path: {"error", "traceback"}}); ``error`` when it could not start at all.
+    ``code_version``: the hash of the project files it loaded (``code_identity``), the
+    worker's version unless one was given."""
 
     pid: int
     definitions: list[dict[str, Any]]
     error: str | None = None
     import_errors: dict[str, dict[str, str]] = field(default_factory=dict)
+    code_version: str | None = None
 
 
 @dataclass(frozen=True)

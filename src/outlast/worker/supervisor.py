@@ -63,6 +63,7 @@ from outlast.worker.messages import (
 )
 from outlast.worker.pool import Child
 from outlast.worker.rate_wakeups import RateWakeups
+from outlast.worker.registration import WorkerVersion
 from outlast.worker.sweeping import SweeperTurn
 
 log = logging.getLogger("outlast.worker")
@@ -88,6 +89,7 @@ class Pending:
     hooks_done: list[tuple[str, str]] = field(default_factory=list)
     definitions: list[TaskDefinition] | None = None
     import_errors: dict[str, dict[str, str]] | None = None  # written with ``definitions``
+    code_version: str | None = None  # the hash of the code that defined ``definitions``
 
 
 class Supervisor:
@@ -107,8 +109,11 @@ class Supervisor:
         enforce_memory: bool = True,
         task_defaults: dict[str, Any] | None = None,
         version: str | None = None,
+        dev: bool = False,
         exit_when_drained: bool = False,
     ) -> None:
+        """``version``: the version to run as (else the hash of the loaded code); ``dev``:
+        under ``outlast dev``, whose every reload is the newest code (it registers as such)."""
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         self.engine = engine
@@ -123,6 +128,7 @@ class Supervisor:
         self.exit_on_import_error = exit_on_import_error
         self.enforce_memory = enforce_memory
         self.task_defaults = task_defaults
+        self.version = WorkerVersion(version, dev=dev)
         self.children: list[Child] = []
         self.pending = Pending()
         self.generation = 0
@@ -151,8 +157,6 @@ class Supervisor:
         self.rate_wakeups = RateWakeups(engine.clock)
         self._listener: Any = None
         self.poll_interval = 1.0
-        #: the version of the code this worker runs
-        self.version = version
         #: ``--exit-when-drained``: stop once no run needs this version (``drain.py``)
         self.drain = DrainWatch(engine, environment, self._drain_version) \
             if exit_when_drained else None
@@ -288,7 +292,8 @@ class Supervisor:
     def _drain_version(self) -> str | None:
         """The version to check for ``--exit-when-drained``: once it is registered with the
         tasks, and not while stopping anyway."""
-        return None if self._stop_requested or not self.tasks_registered else self.version
+        code = self.version.code
+        return None if self._stop_requested or code is None else code.version
 
     def _waitables(self) -> list[Any]:
         items: list[Any] = [self._wake_r]
@@ -411,6 +416,7 @@ class Supervisor:
         if self.registered_generation < child.generation:
             self.pending.definitions = [TaskDefinition.from_dict(d) for d in message.definitions]
             self.pending.import_errors = failed  # the other files' tasks run meanwhile
+            self.pending.code_version = message.code_version
             self.registered_generation = child.generation
             for path, failure in sorted(failed.items()):
                 log.error("%s failed to import; its tasks do not run until it is fixed:\n%s",
@@ -422,6 +428,8 @@ class Supervisor:
             self.engine.register_tasks(self.environment, definitions,
                                        complete=not self.pending.import_errors)
             self.engine.set_worker_import_errors(self.worker_id, self.pending.import_errors)
+            self.version.register(self.engine, self.environment, self.worker_id, definitions,
+                                  self.pending.code_version)
             self.pending.definitions = None
             self.tasks_registered = True
             log.info("registered %d task(s): %s", len(definitions),
@@ -550,8 +558,11 @@ class Supervisor:
         return held_ids(self.ahead, self.children)
 
     def _wanted(self) -> int:
-        """How many runs to claim now to fill every child and the buffer."""
-        return 0 if self._stop_requested else self.ahead.wanted(self.children)
+        """How many runs to claim now to fill every child and the buffer (none before the
+        worker's version is registered: a claim must say which tasks it can run)."""
+        if self._stop_requested or self.version.code is None:
+            return 0
+        return self.ahead.wanted(self.children)
 
     def _should_claim(self, wanted: int) -> bool:
         if wanted == 0:
@@ -577,7 +588,7 @@ class Supervisor:
                 self._last_claim = time.monotonic()
             _, claimed = self.engine.record_and_claim(
                 outcomes, self.environment, self.worker_id, self.queues,
-                wanted if claim else 0)
+                wanted if claim else 0, self.version.code)
             self.pending.outcomes = []
             self.ahead.add(claimed.rows, claimed.resumed)
             if claim:
@@ -596,8 +607,9 @@ class Supervisor:
         if not idle or self.ahead.buffer or self._stop_requested or now - self._last_hooks < 1.0:
             return
         self._last_hooks = now
-        for child, row in zip(idle, self.engine.claim_hooks(self.environment, self.queues,
-                                                            len(idle)), strict=False):
+        hooks = self.engine.claim_hooks(self.environment, self.queues, len(idle),
+                                        self.version.tasks or [])
+        for child, row in zip(idle, hooks, strict=False):
             child.assign(HookJob(run_fields(row), row["hook_pending"], row["hook_lease"],
                                  self.environment), None)
 

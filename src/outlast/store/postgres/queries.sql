@@ -41,12 +41,28 @@ WITH limited AS (
     UNION ALL
     SELECT '*' FROM environment_limits
     WHERE environment = :environment AND concurrency_limit IS NOT NULL
+), fresh_tasks AS (
+    -- The tasks whose unpinned runs this worker takes (core/versions.py, fresh_tasks): its
+    -- own, less those the current version has when it is another one; none once its own
+    -- version is retired. Read here, in the claim, so a promotion counts from the next
+    -- claim on; two small primary-key reads, evaluated once per statement (an InitPlan).
+    SELECT coalesce(array_agg(t.task_id), '{}') AS tasks FROM unnest(:tasks::text[]) AS t(task_id)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM versions
+        WHERE environment = :environment AND version = :version::text AND state = 'retired')
+      AND NOT EXISTS (
+        SELECT 1 FROM versions c
+        JOIN version_tasks vt ON vt.environment = c.environment AND vt.version = c.version
+        WHERE c.environment = :environment AND c.state = 'current'
+          AND c.version <> :version::text AND vt.task_id = t.task_id)
 ), picked AS (
     SELECT * FROM (
         SELECT id FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+               OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
         ORDER BY available_at, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS resumed
@@ -56,14 +72,33 @@ WITH limited AS (
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version::text IS NULL
+               OR cardinality((SELECT tasks FROM fresh_tasks)::text[]) > 0)
+          AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+               OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
         ORDER BY (available_at - priority * 60), id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS fresh
+    UNION ALL
+    -- instead of the fresh half when this worker takes no unpinned runs (a draining
+    -- version whose tasks the current one has): only runs pinned to it, read through
+    -- runs_version rather than by stepping over the whole queue of others' runs
+    SELECT * FROM (
+        SELECT id FROM runs
+        WHERE NOT EXISTS (SELECT 1 FROM limited)
+          AND cardinality((SELECT tasks FROM fresh_tasks)::text[]) = 0
+          AND environment = :environment AND version = :version::text AND status = 'QUEUED'
+          AND started_at IS NULL AND task_id = ANY(:tasks)
+          AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+        ORDER BY (available_at - priority * 60), id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED) AS pinned
     LIMIT :limit
 ), started AS (
     UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
         lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-        started_at = coalesce(started_at, :now), updated_at = :now
+        started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+        updated_at = :now
     WHERE status = 'QUEUED'
       AND id IN (SELECT id FROM picked)
     RETURNING *
@@ -100,6 +135,20 @@ WITH limited AS (
     UNION ALL
     SELECT '*' FROM environment_limits
     WHERE environment = :environment AND concurrency_limit IS NOT NULL
+), fresh_tasks AS (
+    -- The tasks whose unpinned runs this worker takes (core/versions.py, fresh_tasks): its
+    -- own, less those the current version has when it is another one; none once its own
+    -- version is retired. Read here, in the claim, so a promotion counts from the next
+    -- claim on; two small primary-key reads, evaluated once per statement (an InitPlan).
+    SELECT coalesce(array_agg(t.task_id), '{}') AS tasks FROM unnest(:tasks::text[]) AS t(task_id)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM versions
+        WHERE environment = :environment AND version = :version::text AND state = 'retired')
+      AND NOT EXISTS (
+        SELECT 1 FROM versions c
+        JOIN version_tasks vt ON vt.environment = c.environment AND vt.version = c.version
+        WHERE c.environment = :environment AND c.state = 'current'
+          AND c.version <> :version::text AND vt.task_id = t.task_id)
 ), picked AS (
     SELECT c.id FROM unnest(:queues::text[]) AS q(name)
     CROSS JOIN LATERAL (
@@ -109,6 +158,9 @@ WITH limited AS (
               AND environment = :environment AND queue = q.name AND status = 'QUEUED'
               AND started_at IS NOT NULL
               AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+              AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+                   OR (version IS NULL
+                       AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
             ORDER BY available_at, id
             LIMIT :limit
             FOR UPDATE SKIP LOCKED) AS resumed
@@ -119,16 +171,34 @@ WITH limited AS (
               AND environment = :environment AND queue = q.name AND status = 'QUEUED'
               AND started_at IS NULL
               AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+              AND (:version::text IS NULL
+                   OR cardinality((SELECT tasks FROM fresh_tasks)::text[]) > 0)
+              AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+                   OR (version IS NULL
+                       AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
             ORDER BY (available_at - priority * 60), id
             LIMIT :limit
             FOR UPDATE SKIP LOCKED) AS fresh
+        UNION ALL
+        SELECT * FROM (  -- as in claim_unlimited: no unpinned runs to take, only pinned ones
+            SELECT id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
+            WHERE NOT EXISTS (SELECT 1 FROM limited)
+              AND cardinality((SELECT tasks FROM fresh_tasks)::text[]) = 0
+              AND environment = :environment AND version = :version::text
+              AND status = 'QUEUED' AND queue = q.name AND started_at IS NULL
+              AND task_id = ANY(:tasks)
+              AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+            ORDER BY (available_at - priority * 60), id
+            LIMIT :limit
+            FOR UPDATE SKIP LOCKED) AS pinned
         LIMIT :limit) AS c
     ORDER BY c.tier, c.score, c.id
     LIMIT :limit
 ), started AS (
     UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
         lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-        started_at = coalesce(started_at, :now), updated_at = :now
+        started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+        updated_at = :now
     WHERE status = 'QUEUED'
       AND id IN (SELECT id FROM picked)
     RETURNING *
@@ -178,6 +248,8 @@ SELECT * FROM (
     WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
       AND started_at IS NOT NULL
       AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
     ORDER BY available_at, id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED) AS resumed
@@ -187,6 +259,8 @@ SELECT * FROM (
     WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
       AND started_at IS NULL
       AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
     ORDER BY (available_at - priority * 60), id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED) AS fresh
@@ -218,6 +292,8 @@ CROSS JOIN LATERAL (
           AND concurrency_key IS NOT NULL AND concurrency_key COLLATE "C" = keys.k
           AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY available_at, id
         LIMIT 1
         FOR UPDATE SKIP LOCKED) AS resumed
@@ -228,6 +304,8 @@ CROSS JOIN LATERAL (
           AND concurrency_key IS NOT NULL AND concurrency_key COLLATE "C" = keys.k
           AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY (available_at - priority * 60), id
         LIMIT 1
         FOR UPDATE SKIP LOCKED) AS fresh
@@ -256,6 +334,8 @@ CROSS JOIN LATERAL (
         WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
           AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY available_at, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS resumed
@@ -266,6 +346,8 @@ CROSS JOIN LATERAL (
         WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
           AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+      AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
+           OR (version IS NULL AND task_id = ANY(:fresh)))
         ORDER BY (available_at - priority * 60), id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS fresh
@@ -290,7 +372,8 @@ GROUP BY queue
 -- name: start_runs
 UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1, lease_id = :lease_id,
     lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-    started_at = coalesce(started_at, :now), updated_at = :now
+    started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+    updated_at = :now
 WHERE id = ANY(:ids) AND status = 'QUEUED'
 RETURNING *
 
@@ -322,6 +405,7 @@ WHERE id IN (
     SELECT id FROM runs WHERE environment = :environment AND hook_pending IS NOT NULL
       AND hook_lease IS NULL
       AND (:queues::text[] IS NULL OR queue = ANY(:queues))
+      AND (:tasks::text[] IS NULL OR task_id = ANY(:tasks))
     LIMIT :limit FOR UPDATE SKIP LOCKED)
 RETURNING *
 

@@ -33,13 +33,27 @@ LIMIT :limit
 -- writing CTEs, so the caller writes attempts and events (``Tx.compound_writes``).
 UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
     lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-    started_at = coalesce(started_at, :now), updated_at = :now
+    started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+    updated_at = :now
 WHERE status = 'QUEUED' AND id IN (
     SELECT id FROM (
         SELECT id FROM runs
         WHERE environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
           AND available_at <= :now
           AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version IS NULL
+               OR (version = :version AND task_id IN (SELECT value FROM json_each(:tasks)))
+               OR (version IS NULL AND task_id IN (SELECT value FROM json_each(:tasks))
+                   AND NOT EXISTS (
+                     SELECT 1 FROM versions
+                     WHERE environment = :environment AND version = :version
+                       AND state = 'retired')
+                   AND NOT EXISTS (
+                     SELECT 1 FROM versions c
+                     JOIN version_tasks vt
+                       ON vt.environment = c.environment AND vt.version = c.version
+                     WHERE c.environment = :environment AND c.state = 'current'
+                       AND c.version <> :version AND vt.task_id = runs.task_id)))
           AND NOT EXISTS (
             SELECT 1 FROM queues
             WHERE environment = :environment
@@ -56,6 +70,19 @@ WHERE status = 'QUEUED' AND id IN (
         WHERE environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now
           AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version IS NULL
+               OR (version = :version AND task_id IN (SELECT value FROM json_each(:tasks)))
+               OR (version IS NULL AND task_id IN (SELECT value FROM json_each(:tasks))
+                   AND NOT EXISTS (
+                     SELECT 1 FROM versions
+                     WHERE environment = :environment AND version = :version
+                       AND state = 'retired')
+                   AND NOT EXISTS (
+                     SELECT 1 FROM versions c
+                     JOIN version_tasks vt
+                       ON vt.environment = c.environment AND vt.version = c.version
+                     WHERE c.environment = :environment AND c.state = 'current'
+                       AND c.version <> :version AND vt.task_id = runs.task_id)))
           AND NOT EXISTS (
             SELECT 1 FROM queues
             WHERE environment = :environment
@@ -73,7 +100,8 @@ RETURNING *, 0 AS limited_queues
 -- claim_unlimited for a named list of queues.
 UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
     lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-    started_at = coalesce(started_at, :now), updated_at = :now
+    started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+    updated_at = :now
 WHERE status = 'QUEUED' AND id IN (
     SELECT id FROM (
         SELECT id FROM runs
@@ -81,6 +109,19 @@ WHERE status = 'QUEUED' AND id IN (
           AND available_at <= :now
           AND queue IN (SELECT value FROM json_each(:queues))
           AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version IS NULL
+               OR (version = :version AND task_id IN (SELECT value FROM json_each(:tasks)))
+               OR (version IS NULL AND task_id IN (SELECT value FROM json_each(:tasks))
+                   AND NOT EXISTS (
+                     SELECT 1 FROM versions
+                     WHERE environment = :environment AND version = :version
+                       AND state = 'retired')
+                   AND NOT EXISTS (
+                     SELECT 1 FROM versions c
+                     JOIN version_tasks vt
+                       ON vt.environment = c.environment AND vt.version = c.version
+                     WHERE c.environment = :environment AND c.state = 'current'
+                       AND c.version <> :version AND vt.task_id = runs.task_id)))
           AND NOT EXISTS (
             SELECT 1 FROM queues
             WHERE environment = :environment
@@ -99,6 +140,19 @@ WHERE status = 'QUEUED' AND id IN (
           AND available_at <= :now
           AND queue IN (SELECT value FROM json_each(:queues))
           AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version IS NULL
+               OR (version = :version AND task_id IN (SELECT value FROM json_each(:tasks)))
+               OR (version IS NULL AND task_id IN (SELECT value FROM json_each(:tasks))
+                   AND NOT EXISTS (
+                     SELECT 1 FROM versions
+                     WHERE environment = :environment AND version = :version
+                       AND state = 'retired')
+                   AND NOT EXISTS (
+                     SELECT 1 FROM versions c
+                     JOIN version_tasks vt
+                       ON vt.environment = c.environment AND vt.version = c.version
+                     WHERE c.environment = :environment AND c.state = 'current'
+                       AND c.version <> :version AND vt.task_id = runs.task_id)))
           AND NOT EXISTS (
             SELECT 1 FROM queues
             WHERE environment = :environment
@@ -155,6 +209,9 @@ JOIN runs r ON r.id = (
           AND concurrency_key IS NOT NULL AND concurrency_key = keys.k
           AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version IS NULL
+           OR (version = :version AND task_id IN (SELECT value FROM json_each(:tasks)))
+           OR (version IS NULL AND task_id IN (SELECT value FROM json_each(:fresh))))
         ORDER BY available_at, id
         LIMIT 1)
     UNION ALL
@@ -164,6 +221,9 @@ JOIN runs r ON r.id = (
           AND concurrency_key IS NOT NULL AND concurrency_key = keys.k
           AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version IS NULL
+           OR (version = :version AND task_id IN (SELECT value FROM json_each(:tasks)))
+           OR (version IS NULL AND task_id IN (SELECT value FROM json_each(:fresh))))
         ORDER BY available_at - priority * 60, id
         LIMIT 1)
     LIMIT 1)
@@ -177,6 +237,9 @@ SELECT * FROM (
     WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
       AND started_at IS NOT NULL
       AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version IS NULL
+           OR (version = :version AND task_id IN (SELECT value FROM json_each(:tasks)))
+           OR (version IS NULL AND task_id IN (SELECT value FROM json_each(:fresh))))
     ORDER BY available_at, id
     LIMIT :limit)
 UNION ALL
@@ -185,6 +248,9 @@ SELECT * FROM (
     WHERE environment = :environment AND queue = :queue AND status = 'QUEUED'
       AND started_at IS NULL
       AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version IS NULL
+           OR (version = :version AND task_id IN (SELECT value FROM json_each(:tasks)))
+           OR (version IS NULL AND task_id IN (SELECT value FROM json_each(:fresh))))
     ORDER BY available_at - priority * 60, id
     LIMIT :limit)
 LIMIT :limit
@@ -210,6 +276,9 @@ JOIN runs r ON r.id IN (
         WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
           AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version IS NULL
+           OR (version = :version AND task_id IN (SELECT value FROM json_each(:tasks)))
+           OR (version IS NULL AND task_id IN (SELECT value FROM json_each(:fresh))))
         ORDER BY available_at, id
         LIMIT :limit)
     UNION ALL
@@ -218,6 +287,9 @@ JOIN runs r ON r.id IN (
         WHERE environment = :environment AND queue = qs.name AND status = 'QUEUED'
           AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
+          AND (:version IS NULL
+           OR (version = :version AND task_id IN (SELECT value FROM json_each(:tasks)))
+           OR (version IS NULL AND task_id IN (SELECT value FROM json_each(:fresh))))
         ORDER BY available_at - priority * 60, id
         LIMIT :limit)
     LIMIT :limit)
@@ -244,7 +316,8 @@ GROUP BY queue
 -- name: start_runs
 UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1, lease_id = :lease_id,
     lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-    started_at = coalesce(started_at, :now), updated_at = :now
+    started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+    updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'QUEUED'
 RETURNING *
 
@@ -275,6 +348,7 @@ WHERE id IN (
     SELECT id FROM runs WHERE environment = :environment AND hook_pending IS NOT NULL
       AND hook_lease IS NULL
       AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+      AND (:tasks IS NULL OR task_id IN (SELECT value FROM json_each(:tasks)))
     LIMIT :limit)
 RETURNING *
 
