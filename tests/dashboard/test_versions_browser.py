@@ -87,6 +87,8 @@ def test_promote_a_version_and_resume_a_parked_run(browser: Any, live_engine: En
         page.locator("h1 .chip", has_text="queued").wait_for()
         assert page.locator("#needs-attention").count() == 0
         assert live_engine.retrieve("dev", first)["status"] == "QUEUED"
+        # no live worker runs its version: the page says whom it waits for
+        assert "Waiting for a worker of version 20261203.2" in page.inner_text("#waiting-for")
         shoot(page, shots, "run-resumed")
 
         # narrow: the same pages still read and act

@@ -7,8 +7,6 @@ import html
 import re
 from typing import Any
 
-import pytest
-
 from outlast.clock import FakeClock
 from outlast.engine import Engine, Outcome
 from outlast.sdk.client import Client
@@ -226,19 +224,17 @@ def test_a_parked_run_with_nowhere_to_move(dash: Any, engine: Engine) -> None:
 # -- waiting for a worker ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("waiting_for", ["a worker of version 20261204.1", None])
-def test_a_queued_run_says_which_worker_it_waits_for(
-        dash: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch,
-        waiting_for: str | None) -> None:
-    run_id = str(trigger_run(engine, "hello-world").row["id"])
-    retrieve = engine.retrieve
+def test_a_queued_run_says_which_worker_it_waits_for(dash: Any, engine: Engine) -> None:
+    add_version(engine, "v1", ["hello-world"])
+    add_version(engine, "v2", ["hello-world"])
+    live_worker(engine, "w2", "v2")
+    stuck = pinned_run(engine, "v1")  # no worker of v1 is live
+    page = text(dash.get(f"/runs/{stuck}"))
+    assert "Waiting for a worker of version v1" in page
+    assert page.index('id="waiting-for"') < page.index("facts")
 
-    def with_waiting(env: str, rid: str) -> dict[str, Any]:
-        return retrieve(env, rid) | {"waiting_for": waiting_for}
-
-    monkeypatch.setattr(engine, "retrieve", with_waiting)
-    page = text(dash.get(f"/runs/{run_id}"))
-    if waiting_for:
-        assert "Waiting for a worker of version 20261204.1" in page
-    else:
-        assert 'id="waiting-for"' not in page
+    taken = str(trigger_run(engine, "hello-world").row["id"])  # v2's live worker can
+    assert engine.retrieve("dev", taken)["waiting_for"] is None
+    assert 'id="waiting-for"' not in dash.get(f"/runs/{taken}").text
+    engine.cancel("dev", stuck)
+    assert 'id="waiting-for"' not in dash.get(f"/runs/{stuck}").text  # only QUEUED runs wait
