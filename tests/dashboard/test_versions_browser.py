@@ -59,6 +59,7 @@ def test_promote_a_version_and_resume_a_parked_run(browser: Any, live_engine: En
         old.locator("summary", has_text="Promote").click()
         confirm = old.locator("button", has_text="Promote 20261203.2")
         confirm.wait_for()
+        assert page.locator("details.dropdown[open]").count() == 1  # the task list closed
         shoot(page, shots, "versions-promote-confirm")
         confirm.click()
         page.locator(".flash-ok", has_text="Version 20261203.2 is current").wait_for()

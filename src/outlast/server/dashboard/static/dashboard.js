@@ -31,6 +31,24 @@
     refreshBar();
   });
   document.addEventListener("htmx:afterSwap", refreshBar);
+
+  // One dropdown (a menu or a confirmation) open at a time; a click elsewhere or Escape
+  // closes it, so a confirmation left open does not hold a live page still.
+  function closeDropdowns(except) {
+    document.querySelectorAll("details.dropdown[open]").forEach(function (d) {
+      if (d !== except && !d.contains(except)) d.open = false;
+    });
+  }
+  document.addEventListener("toggle", function (event) {
+    var d = event.target;
+    if (d.matches && d.matches("details.dropdown") && d.open) closeDropdowns(d);
+  }, true);
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest || !event.target.closest("details.dropdown")) closeDropdowns(null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closeDropdowns(null);
+  });
   document.addEventListener("DOMContentLoaded", refreshBar);
 
   // A live part with data-live listens to that server-sent event stream: each "change"
