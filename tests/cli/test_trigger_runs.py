@@ -19,6 +19,7 @@ from outlast import Client
 from outlast.cli import trigger as trigger_cli
 from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
+from outlast.engine import versions as registry
 from outlast.store import open_store
 
 
@@ -28,6 +29,10 @@ def database(store_url: str, project, monkeypatch: pytest.MonkeyPatch) -> Iterat
     store = open_store(store_url)
     engine = Engine(store)
     engine.register_tasks("dev", [TaskDefinition(id="report", queue="report")])
+    with engine.store.transaction() as tx:  # versions runs are pinned or moved to here
+        for version in ("20261204.1", "v2"):
+            registry.register(tx, "dev", version, [TaskDefinition(id="report", queue="report")],
+                              source="deploy", now=engine.clock.now(), promote=False)
     monkeypatch.setenv("OUTLAST_DATABASE_URL", store_url)
     yield engine
     store.close()
@@ -272,3 +277,15 @@ def test_runs_resume_with_a_version(database: Engine, outlast) -> None:
     resumed = outlast("runs", "resume", run_id, "--version", "v2")
     assert resumed.exit_code == 0, resumed.output
     assert resumed.stdout.strip() == f"{run_id} QUEUED (version v2)"
+
+
+def test_trigger_pins_a_version_and_runs_list_filters_by_it(database: Engine, outlast) -> None:
+    pinned = outlast("trigger", "report", "--version", "v2")
+    assert pinned.exit_code == 0, pinned.output
+    run_id = pinned.stdout.strip()
+    other = outlast("trigger", "report").stdout.strip()
+    assert database.retrieve("dev", run_id)["version"] == "v2"
+    listed = outlast("runs", "list", "--version", "v2")
+    assert run_id in listed.stdout and other not in listed.stdout
+    unknown = outlast("trigger", "report", "--version", "never-deployed")
+    assert unknown.exit_code == 2 and "not registered" in unknown.stderr

@@ -16,7 +16,13 @@ from outlast import Retry, step, task, wait
 from outlast.clock import FakeClock
 from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun, Outcome
-from outlast.errors import InvalidTransitionError, RunNotFoundError, ValidationError
+from outlast.engine import versions as registry
+from outlast.errors import (
+    InvalidTransitionError,
+    RunNotFoundError,
+    UnknownVersionError,
+    ValidationError,
+)
 from outlast.sdk.registry import Registry
 from outlast.sdk.task import Task
 from outlast.worker import runtime
@@ -78,9 +84,17 @@ def _reset() -> None:
     hooks.clear()
 
 
+#: versions runs are moved to in these tests, each registered with task "order"
+VERSIONS = ("2026.12.04+1", "v2", "v3", "v4")
+
+
 @pytest.fixture
 def order(engine: Engine) -> Callable[[], str]:
     engine.register_tasks(ENV, [order_v1.definition()])
+    with engine.store.transaction() as tx:
+        for version in VERSIONS:
+            registry.register(tx, ENV, version, [order_v1.definition()], source="deploy",
+                              now=engine.clock.now(), promote=False)
 
     def trigger() -> str:
         return str(engine.trigger(ENV, _new_run(engine)).row["id"])
@@ -240,6 +254,13 @@ def test_ways_out_refuse_what_they_cannot_do(
             engine.parking.move(ENV, queued, bad)
     with pytest.raises(ValidationError, match="version"):
         engine.parking.resume(ENV, queued, version="")
+    with pytest.raises(UnknownVersionError, match="not registered"):
+        engine.parking.move(ENV, queued, "v9")  # its run would wait for nobody
+    with engine.store.transaction() as tx:
+        registry.register(tx, ENV, "other", [], source="deploy", now=clock.now(),
+                          promote=False)
+    with pytest.raises(UnknownVersionError, match="has no task 'order'"):
+        engine.parking.move(ENV, queued, "other")
     claimed = engine.claim(ENV, "worker-1", None, 1)
     assert [r["id"] for r in claimed] == [queued]
     with pytest.raises(InvalidTransitionError, match="EXECUTING"):

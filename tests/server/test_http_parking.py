@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine, Outcome
+from outlast.engine import versions as registry
 from outlast.errors import ConflictError, NotFoundError, ValidationError
 from outlast.sdk.client import AsyncClient, Client
 from outlast.sdk.transports import AsyncLocalTransport, LocalTransport
@@ -18,6 +20,15 @@ API = "/api/v1"
 MISMATCH = {"type": "NonDeterminismError", "message": "replay mismatch", "seq": 2,
             "recorded": {"kind": "step", "name": "charge"},
             "called": {"kind": "step", "name": "charge-card"}}
+
+
+@pytest.fixture(autouse=True)
+def versions(engine: Engine) -> None:
+    """The versions runs are moved to here, each registered with task ``hello``."""
+    with engine.store.transaction() as tx:
+        for version in ("20261204.1", "20261204.2", "v1", "v9", "v10", "v11"):
+            registry.register(tx, "dev", version, [TaskDefinition("hello", "hello")],
+                              source="deploy", now=engine.clock.now(), promote=False)
 
 
 def trigger(client: TestClient, task: str = "hello") -> str:
@@ -64,6 +75,14 @@ def test_resume_with_a_version_and_move(client: TestClient, engine: Engine) -> N
                                                                         "QUEUED")
     kinds = [e["kind"] for e in client.get(f"{API}/runs/{run_id}/events").json()["data"]]
     assert kinds[-3:] == ["park", "resume_parked", "move_version"]
+
+
+def test_a_version_nobody_registered_is_400(client: TestClient, engine: Engine) -> None:
+    run_id = parked_run(client, engine)
+    for action in ("resume", "move"):
+        r = client.post(f"{API}/runs/{run_id}/{action}", json={"version": "never-deployed"})
+        assert error_of(r) == (400, "unknown_version")
+    assert client.get(f"{API}/runs/{run_id}").json()["status"] == "PARKED"
 
 
 def test_unknown_run_is_404(client: TestClient) -> None:

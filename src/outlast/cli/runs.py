@@ -34,16 +34,18 @@ def runs() -> None:
 @click.option("--root", "root_id", metavar="ID",
               help="Only runs below this root run (its children, theirs, and so on).")
 @click.option("--idempotency-key", metavar="KEY", help="Only runs holding this key.")
+@click.option("--version", metavar="V", help="Only runs pinned to this version.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @client_options
 def list_runs(statuses: tuple[str, ...], task_id: str | None, tag: str | None,
               parent_id: str | None, root_id: str | None, idempotency_key: str | None,
-              limit: int, url: str | None, api_key: str | None) -> None:
+              version: str | None, limit: int, url: str | None, api_key: str | None) -> None:
     """The newest runs, as a table."""
     with client_session(url, api_key) as client:
         found = client.runs.list(status=[s.upper() for s in statuses] or None, task=task_id,
                                  tag=tag, parent_id=parent_id, root_id=root_id,
-                                 idempotency_key=idempotency_key, limit=limit)
+                                 idempotency_key=idempotency_key, version=version,
+                                 limit=limit)
     if not found:
         note("no runs match")
         return

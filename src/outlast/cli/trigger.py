@@ -44,9 +44,10 @@ def parse_payload(text: str | None) -> Any:
 
 
 def trigger_options(delay: str | None, idempotency_key: str | None, tags: tuple[str, ...],
-                    queue: str | None, priority: int | None) -> dict[str, Any]:
+                    queue: str | None, priority: int | None,
+                    version: str | None = None) -> dict[str, Any]:
     given = {"delay": delay, "idempotency_key": idempotency_key, "tags": list(tags) or None,
-             "queue": queue, "priority": priority}
+             "queue": queue, "priority": priority, "version": version}
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -61,17 +62,20 @@ def trigger_options(delay: str | None, idempotency_key: str | None, tags: tuple[
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the run (repeatable).")
 @click.option("--queue", metavar="NAME", help="Run in this queue instead of the task's.")
 @click.option("--priority", type=int, help="Higher starts first among queued runs.")
+@click.option("--version", metavar="V",
+              help="Pin the run to this version now: only its workers run it.")
 @client_options
 def trigger(task_id: str, payload: str | None, wait: bool, timeout: float, delay: str | None,
             idempotency_key: str | None, tags: tuple[str, ...], queue: str | None,
-            priority: int | None, url: str | None, api_key: str | None) -> None:
+            priority: int | None, version: str | None, url: str | None,
+            api_key: str | None) -> None:
     """Trigger TASK with an optional JSON payload ('-' reads it from stdin).
 
     Prints the run id; with --wait, then prints the run's output as JSON, and exits 1
     if the run did not complete.
     """
     value = parse_payload(payload)
-    options = trigger_options(delay, idempotency_key, tags, queue, priority)
+    options = trigger_options(delay, idempotency_key, tags, queue, priority, version)
     with client_session(url, api_key) as client:
         handle = trigger_when_ready(client, task_id, value, options)
         click.echo(handle.id)

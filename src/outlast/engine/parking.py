@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from outlast.core.versions import check_version
-from outlast.engine import journal, transitions
+from outlast.engine import journal, transitions, versions
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.errors import InvalidTransitionError
 from outlast.store.protocol import Row, Tx
@@ -80,6 +80,8 @@ class ParkingOps:
                 raise InvalidTransitionError(
                     f"run {run_id} is {row['status']}, not PARKED: only a parked run can be "
                     "resumed", run_id=run_id, status=row["status"])
+            if version is not None:
+                versions.require_runnable(tx, env, version, str(row["task_id"]))
             transitions.unpark(tx, run_id=run_id, now=self.engine.clock.now(), version=version,
                                event="resume_parked",
                                data={"version": version} if version else None)
@@ -91,6 +93,7 @@ class ParkingOps:
         with self.engine.store.transaction() as tx:
             row = journal.lock_in_env(tx, env, run_id)
             _check_movable(row)
+            versions.require_runnable(tx, env, version, str(row["task_id"]))
             now = self.engine.clock.now()
             if row["status"] == S.PARKED.value:
                 transitions.unpark(tx, run_id=run_id, now=now, version=version,

@@ -15,7 +15,6 @@ from outlast.core.definitions import TaskDefinition
 from outlast.core.options import DEFAULT_IDEMPOTENCY_TTL, TriggerOptions
 from outlast.engine import announce, debounce, events, versions
 from outlast.engine.statuses import RunStatus
-from outlast.errors import UnknownVersionError
 from outlast.ids import new_id
 from outlast.jsonutil import dumps
 from outlast.store.protocol import Row, Tx
@@ -113,23 +112,10 @@ def trigger_many(
 
 
 def _check_versions(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]]) -> None:
-    """A run pinned at trigger time must be runnable: its version registered in this
-    environment, with the run's task (else it would wait for a worker that cannot exist)."""
-    tasks: dict[str, list[str]] = {}
+    """A run pinned at trigger time must be runnable (``versions.require_runnable``)."""
     for definition, req in items:
-        version = req.options.version
-        if version is None:
-            continue
-        if version not in tasks:
-            if versions.state_of(tx, env, version) is None:
-                raise UnknownVersionError(
-                    f"version {version!r} is not registered in environment {env!r}: start a "
-                    "worker of it (or deploy it) first", version=version)
-            tasks[version] = versions.task_ids(tx, env, version)
-        if definition.id not in tasks[version]:
-            raise UnknownVersionError(
-                f"version {version!r} has no task {definition.id!r}: its workers could never "
-                "run it", version=version, task=definition.id)
+        if req.options.version is not None:
+            versions.require_runnable(tx, env, req.options.version, definition.id)
 
 
 def _debounced(tx: Tx, env: str, definition: TaskDefinition, req: NewRun,

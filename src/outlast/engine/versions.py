@@ -25,6 +25,7 @@ from outlast.core.versions import (
     fresh_tasks,
 )
 from outlast.engine import events
+from outlast.errors import UnknownVersionError
 from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Tx
 
@@ -75,6 +76,20 @@ def current(tx: Tx, env: str) -> str | None:
 def state_of(tx: Tx, env: str, version: str) -> str | None:
     row = tx.one("get_version", environment=env, version=version)
     return str(row["state"]) if row is not None else None
+
+
+def require_runnable(tx: Tx, env: str, version: str, task_id: str) -> None:
+    """A run pinned to ``version`` (at trigger time, or moved there) must be runnable:
+    the version registered in this environment, with the run's task. Otherwise it would
+    wait for a worker that cannot exist: ``UnknownVersionError`` (400) says so instead."""
+    if state_of(tx, env, version) is None:
+        raise UnknownVersionError(
+            f"version {version!r} is not registered in environment {env!r}: start a "
+            "worker of it (or deploy it) first", version=version)
+    if task_id not in task_ids(tx, env, version):
+        raise UnknownVersionError(
+            f"version {version!r} has no task {task_id!r}: its workers could never run it",
+            version=version, task=task_id)
 
 
 def task_ids(tx: Tx, env: str, version: str) -> list[str]:
