@@ -109,6 +109,9 @@ class DurableRun:
         #: given when the worker read it with the claim; else loaded on first use
         self._journal: dict[int, Entry] | None = None if journal is None else _index(journal)
         self._seq = 0
+        self._last: int | None = None  # the journal's highest sequence number, once known
+        #: set when the task's body has ended: what follows (its error, hooks) is new
+        self.body_ended = False
         self._busy = threading.Lock()
         #: the first replay mismatch, kept even if task code swallows the exception: the
         #: attempt then ends parked whatever the code did next (``worker.executor``)
@@ -119,6 +122,24 @@ class DurableRun:
             rows = self.ask(ReadJournal(self.run_id, self.lease_id))
             self._journal = _index(rows)
         return self._journal
+
+    @property
+    def replaying(self) -> bool | None:
+        """Whether the task is still re-running code whose effects the journal recorded
+        (an entry at or after the next sequence number): its log lines were written once
+        already, by the attempt that recorded them. None while the journal is not known
+        (not given with the claim and no durable operation has loaded it yet): no read is
+        forced for this, so plain tasks never pay for it."""
+        return False if self.body_ended else self.replays(self._seq)
+
+    def replays(self, seq: int) -> bool | None:
+        """Whether the operation at ``seq`` or a later one is answered from the journal;
+        None while the journal is not known."""
+        if self._journal is None:
+            return None
+        if self._last is None:  # the journal does not change under a running attempt
+            self._last = max(self._journal, default=-1)
+        return self._last >= seq
 
     def call(self, kind: str, name: str, fresh: Callable[[Op], Any]) -> Any:
         """Run one durable operation: replay it from the journal, or ``fresh(at)``, where

@@ -2,6 +2,14 @@
 
 Records are buffered in the child and shipped to the supervisor in batches (by count
 or age), which writes them to the run's logs in batches too.
+
+A resumed run replays its task from the top: lines written while the attempt is still
+re-running recorded work (``DurableRun.replaying``) were written by the attempt that
+recorded it, and are not recorded again. When the journal is not known yet (not given
+with the claim, as in ``outlast.testing``), lines are held until the first durable
+operation loads it, then dropped if the journal had entries; an attempt that ends with
+the journal still unknown keeps them (nothing showed it replayed anything, and no read is
+forced for plain tasks).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from outlast.observability import trace_id
+from outlast.sdk.durable import DurableRun, current_run
 from outlast.sdk.logger import current_sink
 
 Ship = Callable[[list[dict[str, Any]]], None]
@@ -28,19 +37,52 @@ class LogBuffer:
         self._ship = ship
         self._records: list[dict[str, Any]] = []
         self._oldest = 0.0
+        #: lines written before the replay state was known, and the run they wait on
+        self._held: list[dict[str, Any]] = []
+        self._held_for: DurableRun | None = None
 
     def add(self, level: str, message: str, attributes: dict[str, Any], at: float) -> None:
+        run = current_run.get()
+        replaying = None if run is None else run.replaying
+        if replaying:
+            return
         current_trace = trace_id()
         if current_trace is not None:  # correlate the log line with the attempt's span
             attributes = {**attributes, "trace_id": current_trace}
+        record = {"level": level, "message": message[:10_000],
+                  "attributes": _jsonable(attributes), "at": at}
+        if run is not None and replaying is None:
+            self._held.append(record)
+            self._held_for = run
+            return
+        self._settle(keep_unknown=False)
+        self._append(record)
+
+    def _append(self, record: dict[str, Any]) -> None:
         if not self._records:
-            self._oldest = at
-        self._records.append({"level": level, "message": message[:10_000],
-                              "attributes": _jsonable(attributes), "at": at})
-        if len(self._records) >= _MAX_BUFFER or at - self._oldest > _MAX_AGE:
+            self._oldest = record["at"]
+        self._records.append(record)
+        if len(self._records) >= _MAX_BUFFER or record["at"] - self._oldest > _MAX_AGE:
             self.flush()
 
-    def flush(self) -> None:
+    def _settle(self, keep_unknown: bool) -> None:
+        """Decide on the held lines once the journal is known: they were written before
+        the first durable operation, so they replayed if the journal has any entry."""
+        if self._held_for is None:
+            return
+        replayed = self._held_for.replays(0)
+        if replayed is None and not keep_unknown:
+            return
+        held, self._held, self._held_for = self._held, [], None
+        if not replayed:
+            for record in held:
+                self._append(record)
+
+    def flush(self, final: bool = False) -> None:
+        """Ship what is buffered; ``final`` at the attempt's end also ships held lines
+        whose replay state never became known."""
+        if final:
+            self._settle(keep_unknown=True)
         if self._records:
             records, self._records = self._records, []
             self._ship(records)
@@ -115,4 +157,4 @@ def captured(buffer: LogBuffer) -> Iterator[None]:
         current_sink.reset(token)
         root.removeHandler(handler)
         root.setLevel(old_level)
-        buffer.flush()
+        buffer.flush(final=True)

@@ -129,8 +129,10 @@ def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
     try:
         payload = task.codec.from_json(json.loads(job.run["payload"]), task.id)
     except ValidationError as exc:
+        durable.body_ended = True
         return _replace(base, kind="aborted", error=error_info(exc))
     ended = _body(task, job, payload, ctx, base)
+    durable.body_ended = True  # how it ended, hooks and errors are this attempt's own lines
     if durable.mismatch is not None:  # whatever the code did with the exception
         return _parked(base, durable.mismatch)
     if isinstance(ended, Outcome):
