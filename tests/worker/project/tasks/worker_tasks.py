@@ -20,6 +20,7 @@ from outlast import (
     step,
     task,
     tasks,
+    wait,
 )
 
 
@@ -195,3 +196,18 @@ def two_steps(payload: Any) -> int:
 def renamed_step(payload: Any) -> str:
     """Its step was called "charge" when the run started (the test records that)."""
     return str(step.run("charge-card", lambda: note("renamed-step", "charged")))
+
+
+@task(retry=Retry(max_attempts=2, min_delay=0.05, randomize=False))
+def logs_around_waits(payload: Any, ctx: Any) -> int:
+    """Logs around a step, a failure (first attempt) and a token wait: replays repeat them."""
+    logger.info("start")
+    print("printed start")
+    logging.getLogger("user.code").warning("logged start")
+    first = step.run("a", lambda: 1)
+    logger.info("between")
+    if ctx.attempt.number == 1:
+        raise RuntimeError("fails after step a")
+    wait.for_token(wait.create_token(timeout="1h"))
+    logger.info("after")
+    return int(first + step.run("b", lambda: 2))
