@@ -112,7 +112,12 @@ def test_leases_are_kept_while_a_new_child_is_slow_to_start(
 
         monkeypatch.setattr(live_engine, "heartbeat", heartbeat)
         monkeypatch.setattr(forkserver, "start", slow_start)
-        [idle] = [c for c in sup.children if c.job is None]
+        # the child may start the run before the supervisor's thread records the job it
+        # sent: wait until the supervisor shows which child holds the run
+        holder = eventually(lambda: next((c for c in sup.children if c.job is not None
+                                          and c.job.run["id"] == run_id), None),
+                            10, "the supervisor to record the child holding the run")
+        [idle] = [c for c in sup.children if c is not holder]
         os.kill(idle.process.pid, signal.SIGKILL)  # its replacement starts slowly
         try:
             assert starting.wait(30), "the replacement child was never started"
