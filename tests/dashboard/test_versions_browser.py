@@ -59,7 +59,9 @@ def test_promote_a_version_and_resume_a_parked_run(browser: Any, live_engine: En
         old.locator("summary", has_text="Promote").click()
         confirm = old.locator("button", has_text="Promote 20261203.2")
         confirm.wait_for()
-        assert page.locator("details.dropdown[open]").count() == 1  # the task list closed
+        # the task list closes (the page's toggle handler runs after the click returns)
+        page.wait_for_function(
+            "document.querySelectorAll('details.dropdown[open]').length === 1", timeout=5000)
         shoot(page, shots, "versions-promote-confirm")
         confirm.click()
         page.locator(".flash-ok", has_text="Version 20261203.2 is current").wait_for()
