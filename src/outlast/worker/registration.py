@@ -24,7 +24,6 @@ class WorkerVersion:
         #: ``--version`` / ``OUTLAST_VERSION``: wins over the hash of the code
         self.given = given
         self.source = SOURCE_DEV if dev else SOURCE_WORKER
-        self.dev = dev
         self.code: WorkerCode | None = None
 
     def register(self, engine: Engine, environment: str, worker_id: str,
