@@ -206,7 +206,6 @@ def test_confirmations_local_times_and_a_form_the_run_outgrew(
         listed = page.locator("#runs-table time").first
         assert listed.get_attribute("title") == utc_title(listed.get_attribute("datetime"))
         assert re.fullmatch(r"\d\d:\d\d:\d\d", listed.inner_text())
-        screenshot(page, shots / "phone-runs-canceled.png")
 
         # rejecting a token asks too, from the phone's token list
         trigger_run(live_engine, "approve-refund", {"order": 7})
