@@ -385,3 +385,26 @@ def test_inside_a_task_connection_is_refused(env: TestRuns) -> None:
     run = env.run(nested, None, max_attempts=1)
     assert run.status == "FAILED"
     assert "inside a task" in str(run.error)
+
+
+def test_a_project_in_its_own_schema(store_url: str) -> None:
+    """PostgreSQL ``?schema=``: the run goes to the project's schema whatever the app's
+    search path, which is as it was afterwards; the wake-up names the project's channel."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("schemas are a PostgreSQL matter")
+    schema = f"outlast_tx_{os.getpid()}"
+    with TestRuns(reg, database_url=f"{store_url}?schema={schema}") as env:
+        listener = env.store.listen([QUEUED_CHANNEL])
+        try:
+            with psycopg.connect(store_url) as conn:
+                handle = ship.trigger({"order_id": 7}, connection=conn)
+                assert conn.execute("SHOW search_path").fetchone() == ('"$user", public',)
+            eventually(lambda: (QUEUED_CHANNEL, "ship") in listener.drain(),
+                       what="the project's wake-up")
+        finally:
+            listener.close()
+        env.run_until_idle()
+        assert env.retrieve(handle.id).status == "COMPLETED"
+    with psycopg.connect(store_url, autocommit=True) as admin:
+        assert admin.execute("SELECT count(*) FROM public.runs").fetchone() == (0,)
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
