@@ -349,6 +349,11 @@ def test_an_http_client_names_its_environment_by_its_key(env: TestRuns,
 def test_what_is_not_a_connection_is_refused(env: TestRuns) -> None:
     with pytest.raises(TypeError, match="psycopg Connection, a SQLAlchemy Session"):
         ship.trigger({"order_id": 7}, connection="postgresql://nope")
+    local = env.client.transport
+    assert isinstance(local, LocalTransport)
+    client = AsyncClient(transport=AsyncLocalTransport(local))
+    with pytest.raises(TypeError, match="psycopg AsyncConnection or Connection"):
+        asyncio.run(client.tasks.trigger("ship", {"order_id": 7}, connection=object()))
 
 
 def test_an_autocommit_connection_is_refused(env: TestRuns, app: AppDatabase) -> None:

@@ -20,6 +20,8 @@ from outlast.clock import Clock, SystemClock
 from outlast.engine import Engine
 from outlast.errors import AuthError, ConfigError, ValidationError
 from outlast.store.borrowed import (
+    ACCEPTED,
+    ACCEPTED_ASYNC,
     BorrowedStore,
     dbapi_connection,
     dbapi_connection_async,
@@ -47,10 +49,11 @@ class Origin:
     local: LocalApi | None = None
 
 
-def handle(origin: Origin, connection: Any, method: str, path: str, body: Any) -> Any:
+def handle(origin: Origin, connection: Any, method: str, path: str, body: Any, *,
+           accepted: str = ACCEPTED) -> Any:
     """The answer of a trigger call written with ``connection``."""
     _check_call(method, path)
-    with lend(dbapi_connection(connection), _url(origin)) as tx:
+    with lend(dbapi_connection(connection), _url(origin), accepted=accepted) as tx:
         return _handle_in(tx, origin, method, path, body)
 
 
@@ -61,7 +64,7 @@ async def handle_async(origin: Origin, connection: Any, method: str, path: str,
     _check_call(method, path)
     connection = await dbapi_connection_async(connection)
     if not is_async(connection):
-        return handle(origin, connection, method, path, body)
+        return handle(origin, connection, method, path, body, accepted=ACCEPTED_ASYNC)
     loop = asyncio.get_running_loop()
 
     def work() -> Any:

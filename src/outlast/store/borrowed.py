@@ -60,11 +60,13 @@ async def dbapi_connection_async(obj: Any) -> Any:
     return raw.driver_connection
 
 
-def lend(connection: Any, url: str | None) -> AbstractContextManager[Tx]:
+def lend(connection: Any, url: str | None, *,
+         accepted: str = ACCEPTED) -> AbstractContextManager[Tx]:
     """A ``Tx`` over ``connection`` (already unwrapped) inside its transaction.
 
     ``url``: the project's database URL when this process knows it (a client given
     ``database_url``): its schema (PostgreSQL) or file (SQLite) is where the run goes.
+    ``accepted``: what the refusal of anything else lists (the async twins take more).
     """
     import psycopg  # a dependency; loaded when a connection is lent
 
@@ -80,7 +82,7 @@ def lend(connection: Any, url: str | None) -> AbstractContextManager[Tx]:
     if isinstance(connection, psycopg.AsyncConnection):
         raise TypeError("connection=: a psycopg AsyncConnection is for the async twin "
                         "(trigger_async, batch_trigger_async); here use a Connection")
-    raise TypeError(f"connection= takes {ACCEPTED}; got {type(connection).__name__}")
+    raise TypeError(f"connection= takes {accepted}; got {type(connection).__name__}")
 
 
 def is_async(connection: Any) -> bool:
