@@ -68,7 +68,7 @@ def test_every_page_is_in_the_nav_and_built(site: Path) -> None:
 def test_the_pages_the_issue_asks_for_exist() -> None:
     guides = ["tasks", "retries", "durable-steps-and-waits", "human-approval", "child-runs",
               "queues-and-flow-control", "schedules", "realtime", "deploying-new-code",
-              "postgresql", "embedding", "testing", "security"]
+              "postgresql", "metrics", "embedding", "testing", "security"]
     wanted = {"index.md", "getting-started.md", "concepts.md", "limits.md",
               "reference/cli.md", "reference/http.md", "reference/python.md",
               *(f"guides/{g}.md" for g in guides)}
