@@ -19,10 +19,9 @@ def error(message: str, kind: str = "ValueError") -> dict[str, Any]:
                      f"{kind}: {message}\n"}
 
 
-def attempt(engine: Engine, task: str, kind: str = "completed",
-            **fields: Any) -> list[str]:
-    """End the attempt of every queued run of ``task`` (its own queue) as ``kind``."""
-    claimed = engine.claim("dev", "worker-1", [task], 100)
+def attempt(engine: Engine, kind: str = "completed", **fields: Any) -> list[str]:
+    """End the attempt of every run due in ``dev`` as ``kind``."""
+    claimed = engine.claim("dev", "worker-1", None, 100)
     decided = engine.record([outcome(row, kind, **fields) for row in claimed])
     assert all(d is not None for d in decided), decided
     return [str(row["id"]) for row in claimed]
@@ -32,7 +31,7 @@ def fail_run(engine: Engine, task: str, message: str, kind: str = "ValueError",
              **options: Any) -> str:
     """Trigger a run of ``task`` and fail its first attempt with ``kind: message``."""
     run_id = str(trigger_run(engine, task, {"n": 1}, **options).row["id"])
-    claimed = {str(row["id"]): row for row in engine.claim("dev", "worker-1", [task], 100)}
+    claimed = {str(row["id"]): row for row in engine.claim("dev", "worker-1", None, 100)}
     # any other run due again is handed back: that is no failure, and spends no attempt
     decided = engine.record([
         outcome(row, "failed", error=error(message, kind)) if row_id == run_id

@@ -64,7 +64,7 @@ def test_a_retried_then_successful_run_counts_its_failed_attempt_only(
         client: TestClient, engine: Engine, clock: FakeClock, tasks: tuple[str, ...]) -> None:
     run_id = fail_run(engine, "hello", "connection reset by peer 10.0.0.7:5432")
     retry_due(clock)
-    assert attempt(engine, "hello", "completed", output={"ok": True}) == [run_id]
+    assert attempt(engine, "completed", output={"ok": True}) == [run_id]
 
     (group,) = groups(client).values()
     assert (group["attempts_failed"], group["runs_failed"]) == (1, 0)
@@ -81,7 +81,7 @@ def test_runs_failed_for_good_are_counted_apart_from_attempts(
     fail_run(engine, "hello", "timeout after 30s", max_attempts=1)
     run_id = fail_run(engine, "hello", "timeout after 31s", max_attempts=2)
     retry_due(clock)
-    attempt(engine, "hello", "failed", error=error("timeout after 32s"))
+    attempt(engine, "failed", error=error("timeout after 32s"))
     assert engine.retrieve("dev", run_id)["status"] == "FAILED"
 
     (group,) = groups(client).values()
@@ -96,8 +96,8 @@ def test_a_lost_worker_and_a_timeout_are_failures_a_hand_back_is_not(
         client: TestClient, engine: Engine, clock: FakeClock, tasks: tuple[str, ...]) -> None:
     fail_run(engine, "hello", "boom")  # another task's failure, filtered out
     trigger_run(engine, "other", max_attempts=1)
-    attempt(engine, "other", "released", error={"type": "WorkerShutdown", "message": "bye"})
-    attempt(engine, "other", "timed_out",
+    attempt(engine, "released", error={"type": "WorkerShutdown", "message": "bye"})
+    attempt(engine, "timed_out",
             error={"type": "MaxDurationExceeded", "message": "ran over 60 s"})
     trigger_run(engine, "other")
     engine.claim("dev", "worker-9", ["other"], 10)
