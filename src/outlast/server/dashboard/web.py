@@ -37,6 +37,7 @@ MAX_FORM_BYTES = 4 * 1024 * 1024
 #: the feature and the dashboard has a page at that path, so no link ever leads nowhere.
 NAV: list[tuple[str, str, str | None]] = [
     ("/", "Runs", None),
+    ("/errors", "Errors", None),
     ("/tasks", "Tasks", None),
     ("/queues", "Queues", None),
     ("/schedules", "Schedules", "schedules"),

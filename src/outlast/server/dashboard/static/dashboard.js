@@ -187,3 +187,12 @@
   }
   document.addEventListener("DOMContentLoaded", listen);
 })();
+
+// A select marked data-autosubmit applies its form as soon as it changes (the Errors
+// page's task filter); without JavaScript the form's own button does it.
+document.addEventListener("change", function (event) {
+  var target = event.target;
+  if (target.matches && target.matches("select[data-autosubmit]") && target.form) {
+    target.form.submit();
+  }
+});
