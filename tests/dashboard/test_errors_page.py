@@ -32,7 +32,7 @@ def test_groups_with_counts_links_and_the_nav_entry(dash: Any, engine: Engine,
     clock.advance(60)
 
     page = text(dash.get("/errors"))
-    assert '<a href="/errors" class="active">Errors</a>' in page
+    assert '<a href="/errors" class="active" aria-current="page">Errors</a>' in page
     found = rows(page)
     assert len(found) == 2
     (hello,) = [r for r in found.values() if "/tasks/hello-world" in r]
