@@ -28,7 +28,7 @@ and the app.
     failed = "90d"
 
     [retention.prod]             # per environment: what it sets wins, the rest is inherited
-    failed = "1y"
+    failed = "365d"
 """
 
 from __future__ import annotations
