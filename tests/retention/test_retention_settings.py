@@ -154,3 +154,9 @@ def test_a_tree_goes_only_when_every_run_may() -> None:
     trees = [{"batch_id": "b1", "tree": "a"}, {"batch_id": "b1", "tree": "d"},
              {"batch_id": "b1", "tree": "e"}]
     assert groups(rows, trees) == [frozenset("ade"), frozenset("c")]
+
+
+def test_every_table_has_its_delete_in_order() -> None:
+    from outlast.engine.pruning import DELETES, TABLES
+
+    assert list(DELETES) == list(TABLES) and TABLES[-1] == "runs"

@@ -33,6 +33,20 @@ TABLES: tuple[str, ...] = (
     "run_events", "run_logs", "attempts", "run_journal", "run_tags", "run_stream_chunks",
     "waitpoints", "alert_outbox", "schedule_ticks", "debounces", "runs",
 )
+#: the statement that deletes a batch's rows from each table
+DELETES: dict[str, str] = {
+    "run_events": "retention_delete_run_events",
+    "run_logs": "retention_delete_run_logs",
+    "attempts": "retention_delete_attempts",
+    "run_journal": "retention_delete_run_journal",
+    "run_tags": "retention_delete_run_tags",
+    "run_stream_chunks": "retention_delete_run_stream_chunks",
+    "waitpoints": "retention_delete_waitpoints",
+    "alert_outbox": "retention_delete_alert_outbox",
+    "schedule_ticks": "retention_delete_schedule_ticks",
+    "debounces": "retention_delete_debounces",
+    "runs": "retention_delete_runs",
+}
 BATCH_SIZE = 500
 #: where a (environment, task, status) scan resumes: (since, id) of the last run passed
 Cursors = dict[tuple[str, str, str], tuple[float, str]]
@@ -204,8 +218,7 @@ class Pruning:
         self.report.batches += 1
 
     def _delete(self, tx: Any, ids: list[str]) -> None:
-        self.report.add({table: tx.run(f"retention_delete_{table}", ids=ids)
-                         for table in TABLES})
+        self.report.add({table: tx.run(DELETES[table], ids=ids) for table in TABLES})
 
     def _after_batch(self) -> None:
         self.report.batches += 1
