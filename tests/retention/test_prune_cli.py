@@ -3,6 +3,7 @@ delete, deletes it, and rejects a bad duration with a clear error."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -58,3 +59,16 @@ def test_a_bad_duration_is_a_clear_error(cli_on_store: Callable[..., Any]) -> No
     assert result.exit_code == 2
     assert "--older-than: cannot read '7x' as a duration" in result.stderr
     assert cli_on_store("prune", "--env", "nowhere").exit_code == 2
+
+
+def test_vacuum_gives_the_space_back(cli_on_store: Callable[..., Any], store_url: str) -> None:
+    runs_finished_days_ago(store_url, 40, 1500)
+    path = store_url.removeprefix("sqlite:///")
+    before = os.path.getsize(path) if store_url.startswith("sqlite") else 0
+    result = cli_on_store("prune", "--vacuum")
+    assert result.exit_code == 0, result.output
+    assert "deleted 1500 run(s)" in result.stdout and "vacuumed" in result.stderr
+    if store_url.startswith("sqlite"):  # PostgreSQL keeps its files' size, reusable
+        assert os.path.getsize(path) < before / 2
+    refused = cli_on_store("prune", "--vacuum", "--dry-run")
+    assert refused.exit_code == 2 and "a dry run deletes nothing" in refused.stderr

@@ -26,10 +26,17 @@ from outlast.engine.pruning import TABLES, PruneReport
 @click.option("--older-than", metavar="DURATION",
               help="Delete runs finished longer ago than this (e.g. 7d), whatever their "
                    "tasks' retention; live trees and live idempotency keys still stay.")
+@click.option("--vacuum", is_flag=True,
+              help="Then give the space back: SQLite rewrites its file smaller (VACUUM, "
+                   "needs that much free disk); PostgreSQL runs VACUUM ANALYZE on the run "
+                   "tables.")
 @database_url_option
-def prune(dry_run: bool, environment: str | None, older_than: str | None,
+def prune(dry_run: bool, environment: str | None, older_than: str | None, vacuum: bool,
           database_url: str | None) -> None:
     """Delete finished runs past their retention, with everything that belongs to them."""
+    if dry_run and vacuum:
+        raise click.UsageError("--vacuum gives back the space of what prune deleted; a dry "
+                               "run deletes nothing")
     period = None if older_than is None else parse_period(older_than, "--older-than")
     config = project_config(database_url).with_environment(environment)
     engine = open_engine(config)
@@ -40,6 +47,10 @@ def prune(dry_run: bool, environment: str | None, older_than: str | None,
         if not dry_run:
             engine.retention.record(report)
         click.echo(summary(report))
+        if vacuum:
+            note("vacuuming (the database is busy meanwhile)…")
+            engine.store.compact()
+            note("vacuumed")
         for line in last_passes(engine):
             note(line)
     finally:
