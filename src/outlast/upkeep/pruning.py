@@ -4,10 +4,10 @@ Like the alert sender it works only while its process holds the upkeep lease, so
 process prunes, and it has its own thread so a long backlog never delays a due wake-up.
 A pass prunes every environment with runs, at most ``batches`` batches of ``batch_size``
 runs each, pausing between batches so other writers get the database in turn; it comes
-back after ``interval`` when it finished, or after ``BACKLOG_PAUSE`` when it stopped at
-its budget with runs still due. Each environment's pass is recorded
-(``retention_status``: ``outlast prune --dry-run`` shows it) and logged at INFO when it
-deleted something.
+back after ``interval`` (``OUTLAST_RETENTION_INTERVAL``, 5 minutes) when it finished, or
+after ``BACKLOG_PAUSE`` when it stopped at its budget with runs still due. Each
+environment's pass is recorded (``retention_status``: ``outlast prune --dry-run`` shows
+it) and logged at INFO when it deleted something.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from outlast.engine.pruning import BATCH_SIZE, Cursors, PruneLimits, PruneReport
 
 log = logging.getLogger("outlast.retention")
 
-#: seconds between passes once a pass found nothing more to delete
-INTERVAL = 300.0
 #: seconds until the first pass of a process, and between looks while not leading
 FIRST_PASS = 10.0
 #: seconds until the next pass when one stopped at its budget
@@ -35,11 +33,11 @@ PASS_BATCHES = 20
 
 class Pruner:
     def __init__(self, engine: Engine, leading: Callable[[], bool], *,
-                 interval: float = INTERVAL, first_pass: float = FIRST_PASS,
+                 interval: float | None = None, first_pass: float = FIRST_PASS,
                  batch_size: int = BATCH_SIZE, batches: int = PASS_BATCHES) -> None:
         self.engine = engine
         self._leading = leading
-        self._interval = interval
+        self._interval = engine.settings.retention_interval if interval is None else interval
         self._first_pass = first_pass
         self._limits = PruneLimits(batch_size=batch_size, budget=batch_size * batches,
                                    pause=self._pause)
