@@ -35,6 +35,7 @@ from outlast.engine.dequeue import WorkerCode
 from outlast.engine.durable_ops import DurableOps
 from outlast.engine.metadata import MetadataOps
 from outlast.engine.parking import ParkingOps
+from outlast.engine.pruning import RetentionOps
 from outlast.engine.realtime import RealtimeOps
 from outlast.engine.records import attempt_record, event_record, log_record, run_record
 from outlast.engine.schedules import Schedules
@@ -83,6 +84,8 @@ class Engine:
         self.queues = queues.QueueOps(self)
         #: parked runs: resume them, or move runs to another version
         self.parking = ParkingOps(self)
+        #: deleting finished runs whose retention is over (``outlast prune``, upkeep)
+        self.retention = RetentionOps(self)
         self._versions = VersionAdmin(self)
         #: failed attempts grouped by fingerprint (the Errors page)
         self.errors = failures.ErrorGroups(self)

@@ -666,6 +666,41 @@ ORDER BY id
 UPDATE runs SET version = :version, updated_at = :now
 WHERE id = :id AND version = :previous
 
+-- retention ---------------------------------------------------------------------------
+-- Finding finished runs whose time is up and deleting them with everything of theirs
+-- (engine/pruning.py). Lists of ids are per dialect; these read no list.
+
+-- name: retention_environments
+-- Every environment with runs: a loose index scan (one seek per environment), not a
+-- read of every run.
+WITH RECURSIVE envs(environment) AS (
+    SELECT min(environment) FROM runs
+    UNION ALL
+    SELECT (SELECT min(r.environment) FROM runs r WHERE r.environment > envs.environment)
+    FROM envs WHERE envs.environment IS NOT NULL
+)
+SELECT environment FROM envs WHERE environment IS NOT NULL
+
+-- name: retention_task_ids
+-- Every task with runs in an environment, registered or not (one seek per task).
+WITH RECURSIVE tasks_seen(task_id) AS (
+    SELECT min(task_id) FROM runs WHERE environment = :environment
+    UNION ALL
+    SELECT (SELECT min(r.task_id) FROM runs r
+            WHERE r.environment = :environment AND r.task_id > tasks_seen.task_id)
+    FROM tasks_seen WHERE tasks_seen.task_id IS NOT NULL
+)
+SELECT task_id FROM tasks_seen WHERE task_id IS NOT NULL
+
+-- name: retention_record_pass
+INSERT INTO retention_status (environment, pruned_at, runs, total_runs)
+VALUES (:environment, :now, :runs, :runs)
+ON CONFLICT (environment) DO UPDATE SET pruned_at = excluded.pruned_at,
+    runs = excluded.runs, total_runs = retention_status.total_runs + excluded.runs
+
+-- name: retention_status
+SELECT * FROM retention_status ORDER BY environment
+
 -- metrics and health (``engine/metrics.py``, ``engine/health.py``) -------------------------
 -- What ``GET /metrics`` reads. Each count reads live rows only, through a status or
 -- partial index, so a scrape costs the same beside a million finished runs as beside none.
