@@ -67,8 +67,16 @@ ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING', lease_id = excl
     started_at = excluded.started_at, finished_at = NULL, error = NULL
 
 -- name: cancel_attempts
+-- Returns the attempts it ended: their time up to the cancel is charged to the run.
 UPDATE attempts SET status = 'CANCELED', finished_at = :now
 WHERE run_id = :run_id AND status = 'EXECUTING'
+RETURNING number, machine, started_at
+
+-- name: charge_run
+-- Execution no worker reported (an attempt canceled or lost mid-run), added to the run's.
+UPDATE runs SET execution_seconds = execution_seconds + :executed, cost = cost + :cost,
+    updated_at = :now
+WHERE id = :id
 
 -- name: ping
 SELECT 1 AS ok
@@ -116,6 +124,17 @@ WHERE id = :id
 
 -- name: list_events
 SELECT * FROM run_events WHERE run_id = :run_id AND id > :after ORDER BY id LIMIT :limit
+
+-- name: list_events_without_kind
+-- A run's events but one kind (its timeline without its many metadata changes).
+SELECT * FROM run_events WHERE run_id = :run_id AND kind <> :kind AND id > :after
+ORDER BY id LIMIT :limit
+
+-- name: list_latest_events_of_kind
+SELECT * FROM run_events WHERE run_id = :run_id AND kind = :kind ORDER BY id DESC LIMIT :limit
+
+-- name: count_events_of_kind
+SELECT count(*) AS n FROM run_events WHERE run_id = :run_id AND kind = :kind
 
 -- name: list_attempts
 SELECT * FROM attempts WHERE run_id = :run_id ORDER BY number
