@@ -94,6 +94,7 @@ def dashboard_app(engine: Engine, keys: ServerKeys, *, registry: Registry | None
         post("/runs/{run_id}/reschedule", run.reschedule),
         post("/runs/{run_id}/resume", run.resume),
         post("/runs/{run_id}/move", run.move),
+        post("/runs/{run_id}/skip-wait", run.skip_wait),
         get("/tasks", tasks.tasks_page),
         get("/tasks/{task_id}", tasks.task_page),
         post("/tasks/{task_id}/test", tasks.test_trigger),
