@@ -216,7 +216,11 @@ def _place(attempts: list[Span], root: Span, op: Span) -> None:
 
 
 def _home(attempts: list[Span], root: Span, at: float) -> Span:
-    """The attempt that was running at ``at`` (the last one started by then), else the run."""
+    """The attempt that was running at ``at`` (the first whose time holds it, else the
+    last one started by then), else the run."""
+    for a in attempts:
+        if a.start <= at + 1e-6 and (a.end is None or at <= float(a.end) + 1e-6):
+            return a
     found = [a for a in attempts if a.start <= at + 1e-6]
     return found[-1] if found else root
 
