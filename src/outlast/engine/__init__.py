@@ -247,15 +247,6 @@ class Engine:
             rows = tx.all("list_events", run_id=run_id, after=after, limit=limit)
         return [event_record(r) for r in rows]
 
-    def status_events(self, run_id: str, after: int = 0,
-                      limit: int = 1000) -> list[dict[str, Any]]:
-        """``events`` without metadata changes (which a busy task writes by the thousand):
-        what the run did, for its timeline."""
-        with self.store.transaction(write=False) as tx:
-            rows = tx.all("list_events_without_kind", run_id=run_id, kind="metadata",
-                          after=after, limit=limit)
-        return [event_record(r) for r in rows]
-
     def logs(self, run_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self.store.transaction(write=False) as tx:
             rows = tx.all("list_logs", run_id=run_id, after=after, limit=limit)
