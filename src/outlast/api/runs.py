@@ -29,6 +29,7 @@ from outlast.core.records import (
     TagsJson,
     TriggeredJson,
 )
+from outlast.engine.listing import SEARCH_WINDOW
 from outlast.engine.metadata import set_ops
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
@@ -164,8 +165,8 @@ LIST_QUERY = (
     Query("queue", "Only runs of this queue"),
     Query("search", "Text starting with run_: runs whose id starts with it; other text: "
           "runs whose idempotency key starts with it, carrying exactly that tag, or whose "
-          "payload contains it (any case; looked for in 5,000 runs a page: a page can come "
-          "back short, or empty, with a next_cursor)"),
+          f"payload contains it (any case; looked for in {SEARCH_WINDOW:,} runs a page: a page "
+          "can come back short, or empty, with a next_cursor)"),
     Query("sort", "created (default: newest first), started or finished (that time, newest "
           "first; runs without it are left out)"),
     Query("limit", "Page size, 1-1000 (default 50)", "integer"),

@@ -28,7 +28,7 @@ from outlast.store.protocol import Row, Tx
 SORTS = ("created", "started", "finished")
 RUN_ID_PREFIX = "run_"
 #: runs read per page when looking for payload text (the bounded scan)
-SEARCH_WINDOW = 5_000
+SEARCH_WINDOW = 2_000
 #: an idempotency-key prefix held by this many runs is looked for in page order
 DENSE_KEYS = 500
 MAX_SEARCH = 200

@@ -55,7 +55,7 @@ SELECT * FROM (
       AND runs.idempotency_key || '' >= :key_from -- when key_dense
       AND substr(runs.idempotency_key, 1, :key_length) = :key_from -- when key_from
       AND runs.id < :after_id -- when after_id_only
-      AND run_tags.run_id < :after_id -- when after_tag_id
+      AND run_tags.run_id < :after_id AND runs.id < :after_id -- when after_tag_id
       AND runs.created_at <= :after_at -- when after_created_at
       AND (runs.created_at < :after_at OR runs.id < :after_id) -- when after_created_at
       AND runs.started_at IS NOT NULL -- when by_started_at

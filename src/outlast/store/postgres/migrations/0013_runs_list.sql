@@ -13,7 +13,9 @@
 -- holds only those (its WHERE is pinned_run_counts' own), where runs_version would have it
 -- step over every finished run ever pinned.
 
-CREATE INDEX runs_env_queue ON runs (environment, queue, id DESC);
+-- Not (environment, queue, ...): SQLite's planner would take that one over the partial
+-- indexes the claim's counts of queued and executing runs read (runs_claim, runs_executing).
+CREATE INDEX runs_queue ON runs (queue, id DESC);
 CREATE INDEX runs_env_task_status ON runs (environment, task_id, status, id DESC);
 CREATE INDEX runs_env_version_id ON runs (environment, version, id DESC)
     WHERE version IS NOT NULL;
