@@ -6,7 +6,8 @@ holding the file is the project root: task directories and relative SQLite paths
 resolved against it, never against wherever the command happened to start.
 
 Environment variables override the file (``OUTLAST_DATABASE_URL``,
-``OUTLAST_ENVIRONMENT``) so one checked-in file serves a laptop and a deployment.
+``OUTLAST_ENVIRONMENT``, ``OUTLAST_METRICS_PUBLIC``) so one checked-in file serves a laptop
+and a deployment.
 Secrets, deployment names and limits come from the environment only, read here once
 into ``Config.settings`` (see ``outlast.core.settings``), which commands hand to the engine
 and the app.
@@ -15,6 +16,7 @@ and the app.
     dirs = ["tasks"]
     database_url = "sqlite:///.outlast/dev.db"
     environment = "dev"
+    metrics_public = false      # true: GET /metrics needs no API key
 
     [defaults]
     machine = "small-1x"
@@ -46,7 +48,8 @@ PYPROJECT = "pyproject.toml"
 DEFAULT_DATABASE_URL = "sqlite:///.outlast/dev.db"
 ENVIRONMENTS = ("dev", "staging", "prod")
 
-_TOP_KEYS = {"project", "dirs", "database_url", "environment", "defaults"}
+_TOP_KEYS = {"project", "dirs", "database_url", "environment", "defaults", "metrics_public"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 _DEFAULT_KEYS = {"retry", "machine", "max_duration"}
 
 
@@ -62,6 +65,8 @@ class Config:
     retry: Retry = field(default_factory=Retry)
     machine: str = DEFAULT_MACHINE
     max_duration: float | None = None
+    #: ``GET /metrics`` answers without an API key (for a scraper on a private network)
+    metrics_public: bool = False
     #: The file the values came from; None when no file was found.
     source: Path | None = None
     #: what the environment says, read once by ``load_config``
@@ -169,6 +174,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
                              where), where), root),
         environment=_check_environment(
             _text(data.get("environment", "dev"), "environment", where), where),
+        metrics_public=_flag(data.get("metrics_public", False), "metrics_public", where),
         source=path,
         **defaults,
     )
@@ -219,6 +225,10 @@ def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
     if environment:
         config = dataclasses.replace(
             config, environment=_check_environment(environment, "OUTLAST_ENVIRONMENT"))
+    public = env.get("OUTLAST_METRICS_PUBLIC")
+    if public is not None:
+        config = dataclasses.replace(config, metrics_public=_env_flag(
+            public, "OUTLAST_METRICS_PUBLIC"))
     return dataclasses.replace(config, settings=read_settings(env))
 
 
@@ -229,6 +239,19 @@ def _text(value: Any, name: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: {name} must be a non-empty string, got {value!r}")
     return value.strip()
+
+
+def _flag(value: Any, name: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {name} must be true or false, got {value!r}")
+    return value
+
+
+def _env_flag(value: str, name: str) -> bool:
+    text = value.strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise ConfigError(f"{name} must be 1 or 0 (true or false), got {value!r}")
+    return text in _TRUE
 
 
 def _dirs(value: Any, where: str) -> tuple[str, ...]:

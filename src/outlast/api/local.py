@@ -33,6 +33,11 @@ class LocalApi:
         self._ctx = ApiContext(engine=engine, registry=registry)
         self._owns_engine = owns_engine
 
+    @property
+    def registry(self) -> LocalTasks | None:
+        """The tasks this process has loaded (their payloads are checked by their code)."""
+        return self._ctx.registry
+
     def close(self) -> None:
         if self._owns_engine:
             self.engine.store.close()

@@ -39,24 +39,37 @@ from outlast.errors import OutlastError, ValidationError
 @click.option("--exit-when-drained", is_flag=True,
               help="Stop once this worker's version is not current and no unfinished run "
                    "is pinned to it (checked every few seconds).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), envvar="OUTLAST_WORKER_METRICS_PORT",
+              metavar="N", help="Serve this worker's Prometheus metrics at "
+              "http://HOST:N/metrics (env OUTLAST_WORKER_METRICS_PORT; default: not served).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              envvar="OUTLAST_WORKER_METRICS_HOST",
+              help="Interface for --metrics-port (0.0.0.0: reachable from other machines).")
 def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
            environment: str | None, grace: float, version: str | None,
-           exit_when_drained: bool) -> None:
+           exit_when_drained: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Execute runs of the project's tasks."""
+    from outlast.worker.metrics import MetricsServer, WorkerMetrics
     from outlast.worker.supervisor import Supervisor, database_error
 
     config = project_config(database_url).with_environment(environment)
     require_task_dirs(config)
+    metrics = WorkerMetrics()
+    # bound before anything starts: a busy port is an error up front, not after claims
+    served = None if metrics_port is None else MetricsServer(metrics, metrics_host, metrics_port)
     engine = open_engine(config)
     setup_logging()
     supervisor = Supervisor(engine, environment=config.environment, task_dirs=list(config.dirs),
                             root=config.root, concurrency=concurrency,
                             task_defaults=config.task_defaults(),
                             queues=list(queues) or None, grace=grace, version=version,
-                            exit_when_drained=exit_when_drained)
+                            exit_when_drained=exit_when_drained, metrics=metrics)
     note(f"Outlast worker: environment {config.environment}, concurrency {concurrency}, "
          f"queues {', '.join(queues) or 'all'}, version {version or '(hash of the code)'}, "
          f"database {redact_url(config.database_url)}")
+    if served is not None:
+        served.start()
+        note(f"worker metrics on http://{metrics_host}:{served.port}/metrics")
     with stop_signals(supervisor.request_stop, "the worker"):
         try:
             supervisor.run()
@@ -68,6 +81,8 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
             fail(f"the worker stopped on an unexpected error: {exc!r}; its runs were "
                  "handed back")
         finally:  # its connections end with it, also where the process goes on (a test)
+            if served is not None:
+                served.stop()
             engine.store.close()
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from outlast.core.backoff import backoff
+from outlast.engine import events
 from outlast.ids import new_secret
 from outlast.jsonutil import dumps, loads
 
@@ -35,7 +36,7 @@ CURSOR = "failures"
 MAX_ATTEMPTS = 10
 BATCH = 5000
 #: how old an event must be before the PostgreSQL cursor passes it
-SETTLE_SECONDS = 2.0
+SETTLE_SECONDS = events.SETTLE_SECONDS
 SIGNATURE_HEADER = "X-Outlast-Signature"
 
 #: (url, body bytes, headers) -> None; raises on failure (HTTP status >= 300 included)
@@ -125,19 +126,9 @@ class Alerts:
         return queued
 
     def _horizon(self, tx: Any, cursor: int, now: float) -> int:
-        """How far the cursor may move now.
-
-        On PostgreSQL an event id is taken at insert but seen at commit, so a lower id can
-        appear after a higher one: the cursor only passes events a few seconds old, whose
-        transactions have long committed. A store whose writers commit one at a time, in
-        id order (SQLite), has no such gap.
-        """
-        if self.engine.store.serial_writes:
-            top = tx.one("realtime_max_event")
-            return min(cursor + BATCH, int(top["id"] or 0) if top else cursor)
-        row = tx.one("settled_max_event", after=cursor, upto=cursor + BATCH,
-                     settled=now - SETTLE_SECONDS)
-        return int(row["id"]) if row and row["id"] is not None else cursor
+        """How far the cursor may move now (``events.settled_upto``)."""
+        return events.settled_upto(tx, cursor, now, batch=BATCH,
+                                   serial_writes=self.engine.store.serial_writes)
 
     def deliver(self, post: Poster, limit: int = 20) -> int:
         """Send due alerts; returns how many were delivered."""

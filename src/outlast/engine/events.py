@@ -45,3 +45,24 @@ def run_changed(tx: Tx, row: dict[str, Any], kind: str, at: float, **data: Any) 
     wake its realtime subscribers."""
     append(tx, [event_row(row["id"], kind, at, row["status"], row["attempt_count"], **data)])
     tx.notify(CHANGED_CHANNEL, row["id"])
+
+
+#: how old an event must be before a cursor passes it where ids can commit out of order
+SETTLE_SECONDS = 2.0
+
+
+def settled_upto(tx: Tx, cursor: int, now: float, *, batch: int, serial_writes: bool) -> int:
+    """How far a reader following run events from ``cursor`` may move now (at most
+    ``batch`` ids).
+
+    On PostgreSQL an event id is taken at insert but seen at commit, so a lower id can
+    appear after a higher one: the cursor only passes events a few seconds old, whose
+    transactions have long committed. A store whose writers commit one at a time, in
+    id order (SQLite), has no such gap.
+    """
+    if serial_writes:
+        top = tx.one("realtime_max_event")
+        return min(cursor + batch, int(top["id"] or 0) if top else cursor)
+    row = tx.one("settled_max_event", after=cursor, upto=cursor + batch,
+                 settled=now - SETTLE_SECONDS)
+    return int(row["id"]) if row and row["id"] is not None else cursor

@@ -30,7 +30,7 @@ from outlast.core.params import (
 )
 from outlast.core.records import AttemptRecord, JournalEntry, LogLine, RunEvent, TaskRecord, Token
 from outlast.errors import ConfigError
-from outlast.sdk import calls, realtime
+from outlast.sdk import calls, in_transaction, realtime
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 from outlast.sdk.queue_client import AsyncQueues, Queues
 from outlast.sdk.schedule_client import AsyncSchedules, Schedules
@@ -69,13 +69,18 @@ class _Tasks:
     def __init__(self, client: Client) -> None:
         self._c = client
 
-    def trigger(self, task_id: str, payload: Any = None,
+    def trigger(self, task_id: str, payload: Any = None, *, connection: Any = None,
                 **options: Unpack[TriggerParams]) -> RunHandle:
-        return _handle(self._c.send(calls.trigger(task_id, payload, options)), self._c)
+        """Create a run; with ``connection`` (psycopg, SQLAlchemy or sqlite3, reaching
+        Outlast's database), inside that connection's transaction: the run exists if and
+        only if it commits."""
+        call = calls.trigger(task_id, payload, options)
+        return _handle(self._c.send(call, connection), self._c)
 
-    def batch_trigger(self, task_id: str, items: Iterable[BatchItem]) -> BatchHandle:
+    def batch_trigger(self, task_id: str, items: Iterable[BatchItem], *,
+                      connection: Any = None) -> BatchHandle:
         body = calls.batch_items(items, with_task=False)
-        return _batch(self._c.send(calls.batch_trigger(task_id, body)), self._c)
+        return _batch(self._c.send(calls.batch_trigger(task_id, body), connection), self._c)
 
     def list(self) -> list[TaskRecord]:
         return [TaskRecord.from_json(t) for t in self._c.send(calls.Call("GET", "/tasks"))["data"]]
@@ -85,9 +90,10 @@ class _Batch:
     def __init__(self, client: Client) -> None:
         self._c = client
 
-    def trigger(self, items: Iterable[TaskBatchItem]) -> BatchHandle:
+    def trigger(self, items: Iterable[TaskBatchItem], *,
+                connection: Any = None) -> BatchHandle:
         body = calls.batch_items(items, with_task=True)
-        return _batch(self._c.send(calls.batch_many(body)), self._c)
+        return _batch(self._c.send(calls.batch_many(body), connection), self._c)
 
 
 class _Runs:
@@ -233,7 +239,10 @@ class Client:
         self.tokens = _Tokens(self)
         self.auth = _Auth(self)
 
-    def send(self, call: calls.Call) -> Any:
+    def send(self, call: calls.Call, connection: Any = None) -> Any:
+        """Answer ``call``; a trigger given ``connection`` is written with it instead."""
+        if connection is not None:
+            return in_transaction.send(self.transport, connection, call)
         return self.transport.send(call)
 
     def close(self) -> None:
@@ -275,13 +284,15 @@ class _AsyncTasks:
     def __init__(self, client: AsyncClient) -> None:
         self._c = client
 
-    async def trigger(self, task_id: str, payload: Any = None,
+    async def trigger(self, task_id: str, payload: Any = None, *, connection: Any = None,
                       **options: Unpack[TriggerParams]) -> AsyncRunHandle:
-        return _ahandle(await self._c.send(calls.trigger(task_id, payload, options)), self._c)
+        call = calls.trigger(task_id, payload, options)
+        return _ahandle(await self._c.send(call, connection), self._c)
 
-    async def batch_trigger(self, task_id: str, items: Iterable[BatchItem]) -> HandleList:
+    async def batch_trigger(self, task_id: str, items: Iterable[BatchItem], *,
+                            connection: Any = None) -> HandleList:
         body = calls.batch_items(items, with_task=False)
-        data = await self._c.send(calls.batch_trigger(task_id, body))
+        data = await self._c.send(calls.batch_trigger(task_id, body), connection)
         return [_ahandle(r, self._c) for r in data["runs"]]
 
 
@@ -289,8 +300,10 @@ class _AsyncBatch:
     def __init__(self, client: AsyncClient) -> None:
         self._c = client
 
-    async def trigger(self, items: Iterable[TaskBatchItem]) -> HandleList:
-        data = await self._c.send(calls.batch_many(calls.batch_items(items, with_task=True)))
+    async def trigger(self, items: Iterable[TaskBatchItem], *,
+                      connection: Any = None) -> HandleList:
+        call = calls.batch_many(calls.batch_items(items, with_task=True))
+        data = await self._c.send(call, connection)
         return [_ahandle(r, self._c) for r in data["runs"]]
 
 
@@ -404,7 +417,9 @@ class AsyncClient:
         self.tokens = _AsyncTokens(self)
         self.auth = _AsyncAuth(self)
 
-    async def send(self, call: calls.Call) -> Any:
+    async def send(self, call: calls.Call, connection: Any = None) -> Any:
+        if connection is not None:
+            return await in_transaction.send_async(self.transport, connection, call)
         return await self.transport.send(call)
 
     async def aclose(self) -> None:

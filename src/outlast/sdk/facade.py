@@ -35,12 +35,15 @@ Events = list[RunEvent]
 
 
 class _TasksFacade:
-    def trigger(self, task_id: str, payload: Any = None,
+    def trigger(self, task_id: str, payload: Any = None, *, connection: Any = None,
                 **options: Unpack[TriggerParams]) -> RunHandle:
-        if current_run.get() is not None:  # inside a task: durable, once per run
+        """Create a run; with ``connection``, inside that connection's transaction (see
+        ``Client.tasks.trigger``)."""
+        if current_run.get() is not None and connection is None:  # durable, once per run
             [run_id] = children.trigger([children.item(task_id, payload, options)], task_id)
             return RunHandle(id=run_id, task=task_id)
-        return default_client().tasks.trigger(task_id, payload, **options)
+        return default_client().tasks.trigger(task_id, payload, connection=connection,
+                                               **options)
 
     def trigger_and_wait(self, task_id: str, payload: Any = None,
                          **options: Unpack[TriggerParams]) -> TaskRunResult:
@@ -48,22 +51,26 @@ class _TasksFacade:
             [children.item(task_id, payload, options)], task_id, batch=False)
         return result
 
-    async def trigger_async(self, task_id: str, payload: Any = None,
+    async def trigger_async(self, task_id: str, payload: Any = None, *,
+                            connection: Any = None,
                             **options: Unpack[TriggerParams]) -> AsyncRunHandle:
-        return await default_async_client().tasks.trigger(task_id, payload, **options)
+        return await default_async_client().tasks.trigger(task_id, payload,
+                                                          connection=connection, **options)
 
-    def batch_trigger(self, task_id: str, items: Iterable[BatchItem]) -> BatchHandle:
-        return default_client().tasks.batch_trigger(task_id, items)
+    def batch_trigger(self, task_id: str, items: Iterable[BatchItem], *,
+                      connection: Any = None) -> BatchHandle:
+        return default_client().tasks.batch_trigger(task_id, items, connection=connection)
 
 
 class _BatchFacade:
-    def trigger(self, items: Iterable[TaskBatchItem]) -> BatchHandle:
-        if current_run.get() is not None:
+    def trigger(self, items: Iterable[TaskBatchItem], *,
+                connection: Any = None) -> BatchHandle:
+        if current_run.get() is not None and connection is None:
             batch = _items(items)
             ids = children.trigger(batch, "batch")
             return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=b.task)
                                                   for i, b in zip(ids, batch, strict=True)])
-        return default_client().batch.trigger(items)
+        return default_client().batch.trigger(items, connection=connection)
 
     def trigger_and_wait(self, items: Iterable[TaskBatchItem]) -> list[TaskRunResult]:
         """Inside a task: runs of several tasks, waited for together; results in order."""
@@ -71,8 +78,9 @@ class _BatchFacade:
                                                                  batch=True)
         return results
 
-    async def trigger_async(self, items: Iterable[TaskBatchItem]) -> HandleList:
-        return await default_async_client().batch.trigger(items)
+    async def trigger_async(self, items: Iterable[TaskBatchItem], *,
+                            connection: Any = None) -> HandleList:
+        return await default_async_client().batch.trigger(items, connection=connection)
 
 
 class _RunsFacade:

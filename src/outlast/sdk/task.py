@@ -115,13 +115,19 @@ class Task(Generic[P, R]):
 
         return json.loads(self.codec.to_json(payload, self.id))
 
-    def trigger(self, payload: Any = None, **options: Unpack[TriggerParams]) -> RunHandle:
-        """Create a run and return at once (inside a task: once, whatever the replays)."""
+    def trigger(self, payload: Any = None, *, connection: Any = None,
+                **options: Unpack[TriggerParams]) -> RunHandle:
+        """Create a run and return at once (inside a task: once, whatever the replays).
+
+        ``connection``: the app's psycopg connection, SQLAlchemy session or connection (or
+        sqlite3 connection) to Outlast's database: the run is written in its transaction
+        and exists if and only if that commits."""
         value = self.payload_json_value(payload)
-        if current_run.get() is not None:
+        if current_run.get() is not None and connection is None:
             [run_id] = children.trigger([children.item(self.id, value, options)], self.id)
             return RunHandle(id=run_id, task=self.id)
-        return default_client().tasks.trigger(self.id, value, **options)
+        return default_client().tasks.trigger(self.id, value, connection=connection,
+                                              **options)
 
     def trigger_and_wait(self, payload: Any = None,
                          **options: Unpack[TriggerParams]) -> TaskRunResult:
@@ -146,22 +152,27 @@ class Task(Generic[P, R]):
             self, items: Iterable[BatchItem]) -> list[TaskRunResult]:
         return self.batch_trigger_and_wait(items)
 
-    async def trigger_async(self, payload: Any = None,
+    async def trigger_async(self, payload: Any = None, *, connection: Any = None,
                             **options: Unpack[TriggerParams]) -> AsyncRunHandle:
         client = default_async_client()
-        return await client.tasks.trigger(self.id, self.payload_json_value(payload), **options)
+        return await client.tasks.trigger(self.id, self.payload_json_value(payload),
+                                          connection=connection, **options)
 
-    def batch_trigger(self, items: Iterable[BatchItem]) -> BatchHandle:
-        """Up to 1,000 runs in one transaction: ``[{"payload": ..., "options": {...}}]``."""
+    def batch_trigger(self, items: Iterable[BatchItem], *,
+                      connection: Any = None) -> BatchHandle:
+        """Up to 1,000 runs in one transaction: ``[{"payload": ..., "options": {...}}]``
+        (with ``connection``, the caller's transaction)."""
         checked = self._checked(items)
-        if current_run.get() is not None:
+        if current_run.get() is not None and connection is None:
             ids = children.trigger([children.item(self.id, i["payload"], i.get("options"))
                                     for i in checked], self.id)
             return BatchHandle(batch_id="", runs=[RunHandle(id=i, task=self.id) for i in ids])
-        return default_client().tasks.batch_trigger(self.id, checked)
+        return default_client().tasks.batch_trigger(self.id, checked, connection=connection)
 
-    async def batch_trigger_async(self, items: Iterable[BatchItem]) -> list[AsyncRunHandle]:
-        return await default_async_client().tasks.batch_trigger(self.id, self._checked(items))
+    async def batch_trigger_async(self, items: Iterable[BatchItem], *,
+                                  connection: Any = None) -> list[AsyncRunHandle]:
+        return await default_async_client().tasks.batch_trigger(
+            self.id, self._checked(items), connection=connection)
 
     def _checked(self, items: Iterable[BatchItem]) -> list[BatchItem]:
         return [

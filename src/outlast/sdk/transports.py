@@ -91,6 +91,8 @@ class HttpTransport:
         self._http = httpx.Client(base_url=url.rstrip("/") + API_PATH,
                                   headers=_headers(api_key), timeout=timeout)
         self.retries = retries
+        #: names the environment of triggers written with ``connection=``
+        self.api_key = api_key
 
     @property
     def http(self) -> httpx.Client:
@@ -119,6 +121,8 @@ class AsyncHttpTransport:
         self._http = httpx.AsyncClient(base_url=url.rstrip("/") + API_PATH,
                                        headers=_headers(api_key), timeout=timeout)
         self.retries = retries
+        #: names the environment of triggers written with ``connection=``
+        self.api_key = api_key
 
     @property
     def http(self) -> httpx.AsyncClient:

@@ -30,6 +30,7 @@ from outlast import __version__
 from outlast.api import routes
 from outlast.api.routes import ApiContext, ApiRequest
 from outlast.engine import Engine
+from outlast.engine.health import pending_migrations
 from outlast.engine.project_keys import load_keys
 from outlast.errors import PayloadTooLargeError, ValidationError
 from outlast.sdk.registry import Registry
@@ -38,6 +39,7 @@ from outlast.server.auth import Authenticator
 from outlast.server.dashboard import DashboardMount, dashboard_app
 from outlast.server.errors import EXCEPTION_HANDLERS, Endpoint, guarded
 from outlast.server.guard import BODY_TIMEOUT, RequestGuard
+from outlast.server.metrics import ServerMetrics, metrics_endpoint
 from outlast.server.realtime import Realtime
 from outlast.server.scheduler import Scheduler
 
@@ -64,6 +66,7 @@ def create_app(
     allowed_hosts: frozenset[str] | None = None,
     body_timeout: float = BODY_TIMEOUT,
     public_url: str | None = None,
+    metrics_public: bool = False,
 ) -> Starlette:
     """The server app; with ``scheduler`` it also sweeps while it holds the lease.
 
@@ -74,6 +77,7 @@ def create_app(
     sessions; without it the database's own secret does. ``allowed_hosts`` are the host
     names the server answers to (None: any, for an app embedded in tests); see ``guard``.
     ``public_url`` (``OUTLAST_PUBLIC_URL``) is the server's own site for the Origin check.
+    ``metrics_public`` lets ``/metrics`` answer without an API key (``server/metrics.py``).
     """
     keys = load_keys(engine, secret)
     ctx = ApiContext(engine=engine, registry=registry)
@@ -85,6 +89,8 @@ def create_app(
     app_routes: list[BaseRoute] = [
         Route("/healthz", guarded(healthz(engine)), methods=["GET"]),
         Route("/readyz", guarded(readyz(engine, readiness)), methods=["GET"]),
+        Route("/metrics", guarded(metrics_endpoint(
+            ServerMetrics(engine, auth, public=metrics_public))), methods=["GET"]),
         Route("/api/openapi.json", guarded(openapi_json(spec)), methods=["GET"]),
         # server-sent events: async endpoints, not the thread-pool handler table
         *live.routes(openapi.API_PREFIX),
@@ -228,12 +234,13 @@ def parse_json(raw: bytes) -> Any:
 
 
 def healthz(engine: Engine) -> Endpoint:
+    """200 while the process runs and the database answers a query: for a liveness
+    probe, which restarts a process that fails it. Says nothing about the schema or the
+    tasks: a server waiting for ``outlast migrate`` is alive, and restarting it helps
+    nobody."""
+
     async def endpoint(request: Request) -> Response:
-        ok = False
-        # a database that hangs must not hang the health check: give up after a while
-        with anyio.move_on_after(HEALTH_TIMEOUT):
-            ok = await anyio.to_thread.run_sync(store_answers, engine, abandon_on_cancel=True)
-        if ok:
+        if await _answers(engine):
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "unavailable"}, status_code=503)
 
@@ -241,13 +248,21 @@ def healthz(engine: Engine) -> Endpoint:
 
 
 def readyz(engine: Engine, readiness: Callable[[], str | None] | None) -> Endpoint:
-    """200 once the store answers and ``readiness`` has no objection; 503 with why not."""
+    """200 once this server can serve triggers; 503 with why not: the database does not
+    answer, its schema lacks migrations this code has, or ``readiness`` objects
+    (``outlast dev``: its worker has not registered the tasks yet). For a load balancer's
+    readiness probe, which sends traffic only to a ready server."""
+    migrated = False  # once the schema is current it stays so: not asked again
 
     async def endpoint(request: Request) -> Response:
-        ok = False
-        with anyio.move_on_after(HEALTH_TIMEOUT):
-            ok = await anyio.to_thread.run_sync(store_answers, engine, abandon_on_cancel=True)
-        reason = None if ok else "the database does not answer"
+        nonlocal migrated
+        reason = None if await _answers(engine) else "the database does not answer"
+        if reason is None and not migrated:
+            missing = await anyio.to_thread.run_sync(pending_migrations, engine.store)
+            migrated = not missing
+            if missing:
+                reason = (f"the database schema lacks {len(missing)} migration(s) "
+                          f"({missing[0]}…): run `outlast migrate`")
         if reason is None and readiness is not None:
             reason = readiness()
         if reason is None:
@@ -255,6 +270,15 @@ def readyz(engine: Engine, readiness: Callable[[], str | None] | None) -> Endpoi
         return JSONResponse({"status": "not_ready", "reason": reason}, status_code=503)
 
     return endpoint
+
+
+async def _answers(engine: Engine) -> bool:
+    """Whether the store answers within ``HEALTH_TIMEOUT``: a database that hangs must
+    not hang the probe."""
+    ok = False
+    with anyio.move_on_after(HEALTH_TIMEOUT):
+        ok = await anyio.to_thread.run_sync(store_answers, engine, abandon_on_cancel=True)
+    return ok
 
 
 def store_answers(engine: Engine) -> bool:

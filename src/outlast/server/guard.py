@@ -4,7 +4,9 @@
   another site could reach it through DNS rebinding (its own name, pointed at 127.0.0.1)
   if any ``Host`` were accepted: only the names the server is meant to be reached by are
   (``allowed_hosts``). ``/healthz`` and ``/readyz`` answer any host: load balancers probe
-  them by address, and they tell a foreign page nothing.
+  them by address, and they tell a foreign page nothing. So does ``/metrics``, which
+  scrapers reach by address too: it asks for an API key a foreign page does not have
+  (unless made public on purpose, for a private network).
 - **Origin.** A browser names the page behind a POST, PUT, PATCH or DELETE in ``Origin``;
   one from another site than the ``Host`` it was sent to is refused, unless it is the
   server's public URL (``OUTLAST_PUBLIC_URL``): a reverse proxy may send its own ``Host``
@@ -32,8 +34,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 #: seconds a request's whole body may take to arrive
 BODY_TIMEOUT = 60.0
-#: probes answered whatever the Host (they say "up" and nothing else)
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+#: probes answered whatever the Host (they say "up" and nothing else; metrics ask for a key)
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: htmx evaluates its trigger filters (``[outlastIdle()]``) and adds an indicator style
 CONTENT_SECURITY_POLICY = (

@@ -36,10 +36,27 @@ _ERROR_SCHEMA = {
 }
 
 _PUBLIC = {
-    "/healthz": ("getHealth", "Health check: 200 once the database answers, else 503"),
-    "/readyz": ("getReadiness", "Readiness: 200 once the server can serve triggers (in "
-                "`outlast dev`, once its worker registered the tasks), else 503 with a reason"),
+    "/healthz": ("getHealth", "Liveness: 200 while the process runs and the database "
+                 "answers, else 503"),
+    "/readyz": ("getReadiness", "Readiness: 200 once the server can serve triggers (the "
+                "database answers, its schema has every migration, and in `outlast dev` the "
+                "worker registered the tasks), else 503 with a reason"),
     "/api/openapi.json": ("getOpenapi", "This document"),
+}
+
+#: ``/metrics`` takes the API key (or none, with ``metrics_public``) and answers text
+_METRICS: dict[str, Any] = {
+    "operationId": "getMetrics",
+    "summary": "Prometheus metrics (text format 0.0.4): runs, queues, workers, waits, "
+               "upkeep lag, finished runs and durations",
+    "security": [{"bearerAuth": []}, {}],
+    "responses": {
+        "200": {"description": "The metrics",
+                "content": {"text/plain": {"schema": {"type": "string"}}}},
+        "401": {"description": "No valid API key (and metrics are not public)",
+                "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Error"}}}},
+    },
 }
 
 
@@ -52,6 +69,7 @@ def document(routes: list[Route], title: str, version: str) -> dict[str, Any]:
     for path, (operation_id, summary) in _PUBLIC.items():
         paths[path] = {"get": {"operationId": operation_id, "summary": summary, "security": [],
                                "responses": {"200": {"description": "OK"}}}}
+    paths["/metrics"] = {"get": _METRICS}
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},

@@ -740,3 +740,65 @@ ORDER BY id
 -- One run of ``dev_runs_to_follow`` pinned to the new reload, whatever its status.
 UPDATE runs SET version = :version, updated_at = :now
 WHERE id = :id AND version = :previous
+
+-- metrics and health (``engine/metrics.py``, ``engine/health.py``) -------------------------
+-- What ``GET /metrics`` reads. Each count reads live rows only, through a status or
+-- partial index, so a scrape costs the same beside a million finished runs as beside none.
+
+-- name: metrics_environments
+-- The environments with anything to report: a queue (every run has one) or a live worker.
+SELECT environment FROM queues
+UNION
+SELECT environment FROM workers WHERE stopped_at IS NULL
+
+-- name: metrics_live_runs
+SELECT task_id, status, count(*) AS n FROM runs
+WHERE environment = :environment
+  AND status IN ('DELAYED', 'QUEUED', 'EXECUTING', 'WAITING', 'PARKED')
+GROUP BY task_id, status
+
+-- name: metrics_queues
+-- Every queue, with its QUEUED runs (runs_claim) and the earliest moment one of them
+-- became claimable: a retry's backoff end, a resume, a trigger.
+SELECT q.name, COALESCE(w.n, 0) AS depth, w.oldest
+FROM queues q
+LEFT JOIN (SELECT queue, count(*) AS n, min(available_at) AS oldest FROM runs
+    WHERE environment = :environment AND status = 'QUEUED' GROUP BY queue) w
+    ON w.queue = q.name
+WHERE q.environment = :environment
+ORDER BY q.name
+
+-- name: metrics_workers
+SELECT COALESCE(code_version, '') AS version, count(*) AS n, sum(concurrency) AS slots
+FROM workers
+WHERE environment = :environment AND stopped_at IS NULL AND heartbeat_at > :since
+GROUP BY COALESCE(code_version, '')
+
+-- name: metrics_waits
+-- Pending waitpoints per kind, each count one prefix of waitpoints_list (an IN over the
+-- kinds would read every completed waitpoint of the environment as well).
+SELECT 'time' AS kind, count(*) AS n FROM waitpoints
+WHERE environment = :environment AND kind = 'time' AND status = 'PENDING'
+UNION ALL
+SELECT 'token', count(*) FROM waitpoints
+WHERE environment = :environment AND kind = 'token' AND status = 'PENDING'
+UNION ALL
+SELECT 'run', count(*) FROM waitpoints
+WHERE environment = :environment AND kind = 'run' AND status = 'PENDING'
+
+-- name: metrics_lease
+SELECT holder, expires_at FROM leader_leases WHERE name = :name
+
+-- name: metrics_events
+-- Attempt starts and run ends in (after, upto]: a range of the primary key, so each
+-- scrape reads what happened since the one before, never the history.
+SELECT e.kind, e.at, e.status, r.environment, r.task_id, r.queue, r.execution_seconds,
+       r.started_at, r.queued_at, r.available_at
+FROM run_events e JOIN runs r ON r.id = e.run_id
+WHERE e.id > :after AND e.id <= :upto
+  AND e.kind IN ('start_attempt', 'complete', 'fail', 'crash', 'time_out', 'system_failure',
+                 'cancel', 'expire')
+ORDER BY e.id
+
+-- name: applied_migrations
+SELECT name FROM outlast_migrations

@@ -61,6 +61,7 @@ from outlast.worker.messages import (
     Ready,
     RuntimeCall,
 )
+from outlast.worker.metrics import WorkerMetrics
 from outlast.worker.pool import Child
 from outlast.worker.rate_wakeups import RateWakeups
 from outlast.worker.registration import WorkerVersion
@@ -111,9 +112,11 @@ class Supervisor:
         version: str | None = None,
         dev: bool = False,
         exit_when_drained: bool = False,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         """``version``: the version to run as (else the hash of the loaded code); ``dev``:
-        under ``outlast dev``, whose every reload is the newest code (it registers as such)."""
+        under ``outlast dev``, whose every reload is the newest code (it registers as such);
+        ``metrics``: where to count what it does (``--metrics-port`` serves them)."""
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         self.engine = engine
@@ -160,6 +163,8 @@ class Supervisor:
         #: ``--exit-when-drained``: stop once no run needs this version (``drain.py``)
         self.drain = DrainWatch(engine, environment, self._drain_version) \
             if exit_when_drained else None
+        #: what ``--metrics-port`` serves (``metrics.py``); kept whether served or not
+        self.metrics = metrics or WorkerMetrics()
 
     @property
     def heartbeat_interval(self) -> float:
@@ -255,6 +260,13 @@ class Supervisor:
         self.heartbeats.check_now()
 
     def _tick(self) -> None:
+        try:
+            self._tick_once()
+        finally:
+            busy = sum(1 for c in self.children if isinstance(c.job, Assignment))
+            self.metrics.set_slots(busy, self.concurrency)
+
+    def _tick_once(self) -> None:
         ready = wait(self._waitables(), self._timeout())
         self._dispatch(ready)
         if self._reload_requested:
@@ -394,6 +406,8 @@ class Supervisor:
         job = child.job
         machine = job.run.get("machine") if isinstance(job, Assignment) else None
         self.pending.outcomes.append(outcomes.finished(message, machine))
+        if isinstance(job, Assignment):
+            self.metrics.ended(job.run["task_id"], message.kind, message.executed)
         self.ahead.observe(job.run["task_id"] if isinstance(job, Assignment) else None,
                            message.executed, time.monotonic() - child.started_at)
         child.advance()
@@ -487,8 +501,9 @@ class Supervisor:
         self._release(list(child.queued), "the worker process died before it started")
         child.queued.clear()
         outcome = outcomes.died(child, job) if isinstance(job, Assignment) else None
-        if outcome is not None:
+        if outcome is not None and isinstance(job, Assignment):
             self.pending.outcomes.append(outcome)
+            self.metrics.ended(job.run["task_id"], outcome.kind, outcome.executed)
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -512,7 +527,9 @@ class Supervisor:
             self._release(list(c.queued), "handed back on shutdown")
             c.queued.clear()
             if isinstance(job, Assignment):
-                self.pending.outcomes.append(outcomes.stopped(c, job))
+                stopped = outcomes.stopped(c, job)
+                self.pending.outcomes.append(stopped)
+                self.metrics.ended(job.run["task_id"], stopped.kind, stopped.executed)
             c.job = None
 
     # -- database work -------------------------------------------------------------------
@@ -520,6 +537,8 @@ class Supervisor:
     def _release(self, jobs: list[Assignment], why: str) -> None:
         """Claimed but never started: give the runs (and attempt numbers) back."""
         self.pending.outcomes.extend(outcomes.released(jobs, why))
+        for job in jobs:
+            self.metrics.ended(job.run["task_id"], "released", None)
 
     def _release_buffer(self, why: str = "handed back on shutdown") -> None:
         self._release(self.ahead.take_all(), why)
@@ -552,6 +571,7 @@ class Supervisor:
         with contextlib.suppress(Exception):  # kept for the pass; each write meets it
             self._flush()
         for child, message in waiting:
+            self.metrics.wrote(message.request)
             child.send(self.calls.run_op(message))  # a dead child is reaped as a crash
 
     def _held_ids(self) -> set[str]:
@@ -589,6 +609,9 @@ class Supervisor:
             _, claimed = self.engine.record_and_claim(
                 outcomes, self.environment, self.worker_id, self.queues,
                 wanted if claim else 0, self.version.code)
+            if claim:
+                self.metrics.claims.observe(time.monotonic() - self._last_claim)
+                self.metrics.claimed(claimed.rows, self.engine.clock.now())
             self.pending.outcomes = []
             self.ahead.add(claimed.rows, claimed.resumed)
             if claim:

@@ -1,0 +1,130 @@
+"""A worker's own numbers, and ``outlast worker --metrics-port N`` serving them.
+
+The server's ``/metrics`` counts runs from the database; this says what one worker
+process did: attempts it started and how each ended, how long they ran, its slots busy
+and free, how long its claims took, how long the runs it claimed had waited, and the
+durable writes its attempts asked for. Every number is kept in the supervisor's loop as
+it happens (a counter's increment under a lock: nothing the loop would notice) and only
+read by the HTTP thread, so a scrape never touches the database or the loop.
+
+The page is served by the standard library's HTTP server on a thread of its own, at
+``/metrics`` on ``--metrics-host`` (default 127.0.0.1; ``0.0.0.0`` for a scraper on
+another machine). It asks for no key: bind it where only the scraper reaches it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from outlast.core import prometheus as prom
+from outlast.core.durable_requests import DurableRequest, Journaled
+from outlast.errors import ConfigError
+
+log = logging.getLogger("outlast.worker")
+
+
+class WorkerMetrics:
+    """What the supervisor records; ``render`` is the page."""
+
+    def __init__(self) -> None:
+        self.started = prom.Counter(
+            "outlast_worker_attempts_started_total",
+            "Attempts this worker claimed to run, by task.", ("task",))
+        self.finished = prom.Counter(
+            "outlast_worker_attempts_finished_total",
+            "Attempts this worker ended, by task and outcome (completed, failed, crashed, "
+            "timed_out, suspended, released, …).", ("task", "outcome"))
+        self.durations = prom.Histogram(
+            "outlast_worker_attempt_duration_seconds",
+            "Seconds attempts ran in this worker's children, by task.", ("task",))
+        self.slots = prom.Gauge(
+            "outlast_worker_slots", "This worker's slots: busy (running an attempt) and "
+            "free.", ("state",))
+        self.claims = prom.Histogram(
+            "outlast_worker_claim_seconds", "Seconds each claim's transaction took (with "
+            "the outcomes written in it).", (), prom.LATENCY_BUCKETS)
+        self.queue_waits = prom.Histogram(
+            "outlast_worker_queue_wait_seconds", "Seconds the runs this worker claimed had "
+            "been claimable, by queue.", ("queue",))
+        self.journal_writes = prom.Counter(
+            "outlast_worker_journal_writes_total", "Durable operations this worker's "
+            "attempts recorded in their journals (steps, waits, triggers), by operation; "
+            "one asked again after a database fault counts again.", ("op",))
+
+    def claimed(self, rows: list[dict[str, Any]], now: float) -> None:
+        """Runs a claim started: an attempt each, and how long each had waited."""
+        for row in rows:
+            self.started.inc(str(row["task_id"]))
+            ready = max(float(row.get("queued_at") or 0.0), float(row.get("available_at") or 0.0))
+            if ready:
+                self.queue_waits.observe(max(0.0, now - ready), str(row["queue"]))
+
+    def ended(self, task: str, outcome: str, executed: float | None) -> None:
+        """An attempt ended; ``executed`` None when it never ran (handed back unstarted)."""
+        self.finished.inc(task, outcome)
+        if executed is not None:
+            self.durations.observe(executed, task)
+
+    def wrote(self, request: DurableRequest) -> None:
+        if isinstance(request, Journaled):
+            self.journal_writes.inc(request.op)
+
+    def set_slots(self, busy: int, total: int) -> None:
+        self.slots.set(busy, "busy")
+        self.slots.set(max(0, total - busy), "free")
+
+    def render(self) -> str:
+        return prom.render(i.family() for i in (
+            self.started, self.finished, self.durations, self.slots, self.claims,
+            self.queue_waits, self.journal_writes))
+
+
+class MetricsServer:
+    """``GET /metrics`` on its own thread; bound when made, so a busy port is a clear
+    error before the worker starts."""
+
+    def __init__(self, metrics: WorkerMetrics, host: str, port: int) -> None:
+        handler = type("Handler", (_Handler,), {"metrics": metrics})
+        try:
+            self._http = ThreadingHTTPServer((host, port), handler)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve worker metrics on {host}:{port}: "
+                              f"{exc.strerror} (choose another --metrics-port)") from None
+        self._http.daemon_threads = True
+        self._thread = threading.Thread(target=self._http.serve_forever,
+                                        name="outlast-worker-metrics", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._http.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._http.shutdown()
+        self._http.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    metrics: WorkerMetrics
+
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        if self.path.partition("?")[0] != "/metrics":
+            self._send(404, "text/plain; charset=utf-8", b"not found: try /metrics\n")
+            return
+        self._send(200, prom.CONTENT_TYPE, self.metrics.render().encode())
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("metrics: " + format, *args)
