@@ -38,7 +38,7 @@ MAY_DIFFER = frozenset({
     "error_group_buckets", "executing_counts",
     "executing_key_counts", "find_schedule_by_dedup", "get_runs", "get_waitpoint",
     "heartbeat_runs", "insert_journal", "key_heads", "lapsed_leases", "list_api_keys",
-    "list_declarative_schedules", "list_journals", "list_runs", "list_schedules",
+    "list_declarative_schedules", "list_journals", "list_schedules",
     "list_tokens", "lock_debounce", "lock_environment_limit", "lock_flow_queues",
     "lock_queue", "lock_run", "lock_run_lease", "lock_runs", "lock_schedule", "lock_version",
     "other_candidates", "queue_candidates", "resume_settled_runs", "runs_to_check", "start_runs",

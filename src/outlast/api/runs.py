@@ -30,6 +30,7 @@ from outlast.core.records import (
     TraceJson,
     TriggeredJson,
 )
+from outlast.engine.listing import SEARCH_WINDOW
 from outlast.engine.metadata import set_ops
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
@@ -52,6 +53,9 @@ def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
         idempotency_key=req.q("idempotency_key"),
         version=req.q("version"),
         fingerprint=req.q("fingerprint"),
+        queue=req.q("queue"),
+        search=req.q("search"),
+        sort=req.q("sort") or "created",
         limit=page_size(req.q("limit"), 50),
         cursor=req.q("cursor"),
     )
@@ -169,12 +173,19 @@ LIST_QUERY = (
     Query("idempotency_key", "Only runs holding this idempotency key"),
     Query("version", "Only runs pinned to this version"),
     Query("fingerprint", "Only runs with a failed attempt in this error group (GET /errors)"),
+    Query("queue", "Only runs of this queue"),
+    Query("search", "Text starting with run_: runs whose id starts with it; other text: "
+          "runs whose idempotency key starts with it, carrying exactly that tag, or whose "
+          f"payload contains it (any case; looked for in {SEARCH_WINDOW:,} runs a page: a page "
+          "can come back short, or empty, with a next_cursor)"),
+    Query("sort", "created (default: newest first), started or finished (that time, newest "
+          "first; runs without it are left out)"),
     Query("limit", "Page size, 1-1000 (default 50)", "integer"),
     Query("cursor", "The next_cursor of the previous page"),
 )
 
 ROUTES = [
-    Route("GET", "/runs", list_runs, "List runs, newest first", query=LIST_QUERY,
+    Route("GET", "/runs", list_runs, "List runs, newest first (or by sort)", query=LIST_QUERY,
           returns=Page[RunJson]),
     Route("GET", "/runs/{run_id}", retrieve, "Retrieve a run", returns=RunJson),
     Route("POST", "/runs/{run_id}/cancel", cancel, "Cancel a run", returns=RunJson),

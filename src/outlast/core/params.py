@@ -132,6 +132,9 @@ class RunFilters(TypedDict, total=False):
     root_id: str | None
     idempotency_key: str | None
     version: str | None
+    queue: str | None
+    search: str | None
+    sort: str | None
     limit: int
     cursor: str | None
 

@@ -24,6 +24,7 @@ from outlast.engine import (
     dequeue,
     failures,
     journal,
+    listing,
     queues,
     sweeper,
     trace,
@@ -216,31 +217,32 @@ class Engine:
         idempotency_key: str | None = None,
         version: str | None = None,
         fingerprint: str | None = None,
+        queue: str | None = None,
+        search: str | None = None,
+        sort: str = "created",
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Newest first; returns (runs, cursor for the next page or None).
+        """Newest first by ``sort`` (created, started or finished); returns (runs, cursor
+        for the next page or None).
 
         ``root_id`` finds every run below a root (the root itself has none); ``version``
         the runs pinned to that version (unpinned runs belong to none yet); ``fingerprint``
-        the runs with a failed attempt in that error group (``failures.py``).
+        the runs with a failed attempt in that error group (``failures.py``); ``search`` an
+        id prefix, an idempotency-key prefix, a tag or payload text (``listing``).
         """
-        if status:
-            unknown = set(status) - {s.value for s in RunStatus}
-            if unknown:
-                raise ValidationError(f"unknown status(es): {', '.join(sorted(unknown))}")
         if not 1 <= limit <= 1000:
             raise ValidationError(f"limit must be between 1 and 1000, got {limit}")
+        wanted = listing.RunFilter(
+            statuses=tuple(status or ()), task=task, queue=queue, tag=tag, version=version,
+            fingerprint=fingerprint,
+            parent_id=parent_id, root_id=root_id, idempotency_key=idempotency_key,
+            created_after=created_after, created_before=created_before,
+            search=search or None, sort=sort)
         with self.store.transaction(write=False) as tx:
-            rows = tx.all("list_runs", environment=env, statuses=status or None, task_id=task,
-                          tag=tag, created_after=created_after, created_before=created_before,
-                          cursor=cursor, parent_id=parent_id, root_id=root_id,
-                          idempotency_key=idempotency_key, version=version,
-                          fingerprint=fingerprint, limit=limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
+            rows, next_cursor = listing.list_page(tx, env, wanted, limit, cursor)
         now = self.clock.now()
-        return [run_record(r, now=now) for r in rows], (rows[-1]["id"] if more else None)
+        return [run_record(r, now=now) for r in rows], next_cursor
 
     def events(self, run_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self.store.transaction(write=False) as tx:

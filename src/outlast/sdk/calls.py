@@ -96,13 +96,17 @@ def list_runs(
     root_id: str | None = None,
     idempotency_key: str | None = None,
     version: str | None = None,
+    queue: str | None = None,
+    search: str | None = None,
+    sort: str | None = None,
 ) -> Call:
     query: dict[str, Any] = {"limit": limit}
     if status:
         query["status"] = ",".join([status] if isinstance(status, str) else status)
     for key, value in (("task", task), ("tag", tag), ("cursor", cursor), ("parent_id", parent_id),
                        ("root_id", root_id), ("idempotency_key", idempotency_key),
-                       ("version", version)):
+                       ("version", version), ("queue", queue), ("search", search),
+                       ("sort", sort)):
         if value is not None:
             query[key] = value
     for key, when in (("created_after", created_after), ("created_before", created_before)):

@@ -5,15 +5,69 @@ both dialects and converted to the driver's style by the store. A query both dia
 as written lives once, in ``store/queries.sql``; ``<dialect>/queries.sql`` holds only the
 queries whose text differs, and its version wins. Comment lines closing a query (the next
 section's heading) are not part of it.
+
+A line ending in ``-- when NAME`` is sent only when parameter ``NAME`` is given (not None),
+one ending in ``-- unless NAME`` only when it is not. A query with optional filters then
+reaches the planner as exactly the filters in use: a planner cannot pick the index for
+``(:task IS NULL OR task_id = :task)`` from a plan made before the value is known (SQLite
+never folds it; PostgreSQL's generic plans do not).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
+from typing import Any
 
 _HEADER = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_WHEN = re.compile(r"^(.*?)\s*--\s*(when|unless)\s+(\w+)\s*$")
+
+
+class QueryBook:
+    """A dialect's named queries as the driver takes them, optional lines resolved.
+
+    ``convert`` turns a query into the driver's parameter style (once per shape: queries
+    without optional lines are converted up front, the others on first use of each set of
+    optional lines kept).
+    """
+
+    def __init__(self, queries: Mapping[str, str],
+                 convert: Callable[[str], str] = lambda sql: sql) -> None:
+        self._convert = convert
+        self._plain = {k: convert(v) for k, v in queries.items() if not _conditions(v)}
+        self._optional = {k: _split(v) for k, v in queries.items() if _conditions(v)}
+        self._shapes: dict[tuple[str, tuple[bool, ...]], str] = {}
+
+    def text(self, name: str, params: Mapping[str, Any]) -> str:
+        """The query ``name`` with the optional lines whose parameter is given."""
+        plain = self._plain.get(name)
+        if plain is not None:
+            return plain
+        lines = self._optional[name]
+        keep = tuple(wanted is None or (params.get(when) is not None) == wanted
+                     for _, when, wanted in lines)
+        key = (name, keep)
+        if key not in self._shapes:
+            kept = [line for (line, _, _), kept in zip(lines, keep, strict=True) if kept]
+            self._shapes[key] = self._convert("\n".join(kept))
+        return self._shapes[key]
+
+
+def _conditions(sql: str) -> bool:
+    return any(_WHEN.match(line) for line in sql.splitlines())
+
+
+def _split(sql: str) -> list[tuple[str, str, bool | None]]:
+    """(line, its parameter, whether it needs that given) for each line of ``sql``; the
+    last is None for a line always sent."""
+    out: list[tuple[str, str, bool | None]] = []
+    for line in sql.splitlines():
+        match = _WHEN.match(line)
+        out.append((match.group(1), match.group(3), match.group(2) == "when") if match
+                   else (line, "", None))
+    return out
 
 
 @cache

@@ -15,6 +15,82 @@ VALUES (:id, :environment, :task_id, :queue, :status, :payload, :priority, :conc
     :replayed_from, :version, :created_at, :queued_at, :created_at)
 ON CONFLICT DO NOTHING
 
+-- name: list_runs
+-- One page of runs. Every filter is a ``-- when`` line (queries.py), so each page reaches
+-- the planner with only the filters in use and reads the index made for them (0013).
+-- Order, newest first: ``by_id`` (ids sort by creation time), ``by_created_at`` (a time
+-- range: read from runs_env_created_at in order), ``by_started_at``/``by_finished_at``
+-- (that time, then id; runs without it are left out). ``after_id`` (with ``after_at`` for
+-- the time orders) is the keyset cursor: the last row of the previous page. A tag drives
+-- the page from run_tags_tag, in id order, however many runs carry it. Id and
+-- idempotency-key prefixes are ranges [from, to), checked again with ``substr`` (a
+-- collation may place other text inside a range); a key prefix many runs share
+-- (``key_dense``) is checked while reading in page order instead (``|| ''`` keeps the
+-- planner off the key index, where it would sort every match). With ``pattern``
+-- (payload text) only the ``window`` first runs matching the other filters are read: a
+-- bounded scan, never the whole table. Its rows come with ``matched``; the window's last
+-- row (``position`` = ``window``) comes too, matched or not: the next page starts below it.
+SELECT * FROM (
+    SELECT recent.*, lower(payload) LIKE :pattern ESCAPE '!' AS matched, -- when pattern
+           row_number() OVER () AS position -- when pattern
+    FROM ( -- when pattern
+    SELECT runs.*
+    FROM runs -- unless tag
+    FROM run_tags JOIN runs ON runs.id = run_tags.run_id -- when tag
+    WHERE runs.environment = :environment
+      AND run_tags.environment = :environment AND run_tags.tag = :tag -- when tag
+      AND runs.id IN (SELECT run_id FROM run_tags WHERE tag = :also_tag) -- when also_tag
+      AND runs.status = :status -- when status
+      AND runs.task_id = :task_id -- when task_id
+      AND runs.queue = :queue -- when queue
+      AND runs.version = :version -- when version
+      AND runs.id IN (SELECT run_id FROM run_errors WHERE environment = :environment AND fingerprint = :fingerprint) -- when fingerprint
+      AND runs.created_at >= :created_after -- when created_after
+      AND runs.created_at < :created_before -- when created_before
+      AND runs.parent_id = :parent_id -- when parent_id
+      AND runs.root_id = :root_id -- when root_id
+      AND runs.idempotency_key = :idempotency_key -- when idempotency_key
+      AND runs.id >= :id_from AND runs.id < :id_to -- when id_from
+      AND substr(runs.id, 1, :id_length) = :id_from -- when id_from
+      AND runs.idempotency_key >= :key_from AND runs.idempotency_key < :key_to -- when key_sparse
+      AND runs.idempotency_key || '' >= :key_from -- when key_dense
+      AND substr(runs.idempotency_key, 1, :key_length) = :key_from -- when key_from
+      AND runs.id < :after_id -- when after_id_only
+      AND run_tags.run_id < :after_id AND runs.id < :after_id -- when after_tag_id
+      AND runs.created_at <= :after_at -- when after_created_at
+      AND (runs.created_at < :after_at OR runs.id < :after_id) -- when after_created_at
+      AND runs.started_at IS NOT NULL -- when by_started_at
+      AND runs.started_at <= :after_at -- when after_started_at
+      AND (runs.started_at < :after_at OR runs.id < :after_id) -- when after_started_at
+      AND runs.finished_at IS NOT NULL -- when by_finished_at
+      AND runs.finished_at <= :after_at -- when after_finished_at
+      AND (runs.finished_at < :after_at OR runs.id < :after_id) -- when after_finished_at
+    ORDER BY runs.id DESC -- when by_id
+    ORDER BY run_tags.run_id DESC -- when by_tag_id
+    ORDER BY runs.created_at DESC, runs.id DESC -- when by_created_at
+    ORDER BY runs.started_at DESC, runs.id DESC -- when by_started_at
+    ORDER BY runs.finished_at DESC, runs.id DESC -- when by_finished_at
+    LIMIT :window
+    ) AS recent -- when pattern
+) AS recent
+WHERE matched OR position = :window -- when pattern
+ORDER BY id DESC -- when by_id
+ORDER BY id DESC -- when by_tag_id
+ORDER BY created_at DESC, id DESC -- when by_created_at
+ORDER BY started_at DESC, id DESC -- when by_started_at
+ORDER BY finished_at DESC, id DESC -- when by_finished_at
+LIMIT :limit
+
+-- name: count_key_prefix
+-- How many runs (up to ``limit``) hold an idempotency key starting with ``key_from``: few,
+-- and list_runs reads them through the key index; many, and it finds them in page order.
+SELECT count(*) AS n FROM (
+    SELECT 1 FROM runs
+    WHERE environment = :environment
+      AND idempotency_key >= :key_from AND idempotency_key < :key_to
+    LIMIT :limit
+) AS sample
+
 -- name: insert_run_tag
 INSERT INTO run_tags (run_id, environment, tag) VALUES (:run_id, :environment, :tag)
 ON CONFLICT DO NOTHING

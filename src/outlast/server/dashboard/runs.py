@@ -9,8 +9,9 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
+from outlast.engine.listing import SEARCH_WINDOW, SORTS
 from outlast.engine.statuses import RunStatus
-from outlast.errors import OutlastError, RunNotFoundError, ValidationError
+from outlast.errors import OutlastError, ValidationError
 from outlast.server.dashboard import data
 from outlast.server.dashboard.web import Page, safe_next
 
@@ -31,6 +32,8 @@ class RunFilters:
     search: str = ""
     parent: str = ""
     version: str = ""
+    queue: str = ""
+    sort: str = "created"
     #: an error group's fingerprint: runs with a failed attempt in it (the Errors page)
     error: str = ""
 
@@ -39,22 +42,31 @@ class RunFilters:
         valid = {s.value for s in RunStatus}
         statuses = [s.upper() for s in page.request.query_params.getlist("status")
                     if s.upper() in valid]
-        period = page.q("period")
+        period, sort = page.q("period"), page.q("sort")
         return cls(statuses, page.q("task"), page.q("tag"), period if period in PERIODS else "",
-                   page.q("from"), page.q("to"), page.q("q"), page.q("parent"),
-                   page.q("version"), page.q("error"))
+                   page.q("from"), page.q("to"), page.q("q").strip(), page.q("parent"),
+                   page.q("version"), page.q("queue"), sort if sort in SORTS else "created",
+                   page.q("error"))
 
     @property
     def active(self) -> bool:
         return any([self.statuses, self.task, self.tag, self.period, self.start, self.end,
-                    self.search, self.parent, self.version, self.error])
+                    self.search, self.parent, self.version, self.queue, self.error,
+                    self.sort != "created"])
+
+    @property
+    def payload_search(self) -> bool:
+        """Whether the search text is looked for in payloads (in a bounded window)."""
+        return bool(self.search) and not self.search.startswith("run_")
 
     def query(self, **changes: Any) -> str:
         """This filter set as a query string, with ``changes`` applied."""
         params: dict[str, Any] = {"status": self.statuses, "task": self.task, "tag": self.tag,
-                                  "period": self.period, "from": self.start, "to": self.end,
-                                  "q": self.search, "parent": self.parent,
-                                  "version": self.version, "error": self.error}
+                                  "queue": self.queue, "period": self.period,
+                                  "from": self.start, "to": self.end, "q": self.search,
+                                  "parent": self.parent, "version": self.version,
+                                  "error": self.error,
+                                  "sort": "" if self.sort == "created" else self.sort}
         params.update(changes)
         pairs = [(k, v) for k, value in params.items()
                  for v in (value if isinstance(value, list) else [value]) if v]
@@ -78,18 +90,14 @@ def parse_time(text: str, name: str) -> float | None:
 
 
 def find_runs(page: Page, filters: RunFilters) -> tuple[list[dict[str, Any]], str | None]:
-    if filters.search:
-        try:
-            return [page.engine.retrieve(page.env, filters.search)], None
-        except RunNotFoundError:
-            return [], None
     after, before = filters.window(page.now)
     return page.engine.list_runs(
         page.env, status=filters.statuses or None, task=filters.task or None,
-        tag=filters.tag or None, created_after=after, created_before=before,
-        parent_id=filters.parent or None, version=filters.version or None,
-        fingerprint=filters.error or None, limit=PAGE_SIZE,
-        cursor=page.q("cursor") or None)
+        tag=filters.tag or None, queue=filters.queue or None, created_after=after,
+        created_before=before, parent_id=filters.parent or None,
+        version=filters.version or None, fingerprint=filters.error or None,
+        search=filters.search or None, sort=filters.sort,
+        limit=PAGE_SIZE, cursor=page.q("cursor") or None)
 
 
 def runs_page(page: Page) -> Response:
@@ -99,9 +107,12 @@ def runs_page(page: Page) -> Response:
         runs, cursor = find_runs(page, filters)
     except ValidationError as exc:
         runs, cursor, error = [], None, exc.message
-    tasks = [t["id"] for t in page.engine.list_tasks(page.env)]
+    defined = page.engine.list_tasks(page.env)
+    tasks = [t["id"] for t in defined]
+    queues = sorted({str(t["queue"]) for t in defined} | ({filters.queue} - {""}))
     return page.render("runs.html", runs=runs, next_cursor=cursor, filters=filters,
-                       statuses=[s.value for s in RunStatus], tasks=tasks, periods=PERIODS,
+                       statuses=[s.value for s in RunStatus], tasks=tasks, queues=queues,
+                       periods=PERIODS, sorts=SORTS, search_window=SEARCH_WINDOW,
                        versions=data.version_names(page.engine, page.env),
                        filter_error=error, paged=bool(page.q("cursor")))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import cache
 from typing import Any, Protocol
 
 import psycopg
@@ -28,7 +29,7 @@ from outlast.errors import ConfigError, ValidationError
 from outlast.store.postgres.store import to_pyformat
 from outlast.store.postgres.target import PostgresTarget
 from outlast.store.protocol import Row
-from outlast.store.queries import load_queries, migration_files
+from outlast.store.queries import QueryBook, load_queries, migration_files
 
 SAVEPOINT = "outlast_trigger"
 _FIND_SCHEMA = (
@@ -102,15 +103,15 @@ class BorrowedPostgresTx:
         return rows[0] if rows else None
 
     def all(self, name: str, /, **params: Any) -> list[Row]:
-        rows, _ = self._runner.execute(self._queries[name], params)
+        rows, _ = self._runner.execute(self._queries.text(name, params), params)
         return rows or []
 
     def run(self, name: str, /, **params: Any) -> int:
-        return self._runner.execute(self._queries[name], params)[1]
+        return self._runner.execute(self._queries.text(name, params), params)[1]
 
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self._runner.executemany(self._queries[name], rows)
+            self._runner.executemany(self._queries.text(name, rows[0]), rows)
 
     def notify(self, channel: str, payload: str = "") -> None:
         self.notifications[(channel, payload)] = None
@@ -126,13 +127,9 @@ class BorrowedPostgresTx:
                 ([self._target.channel(c) for c in channels], list(payloads)))
 
 
-_cached: dict[str, str] = {}
-
-
-def _queries() -> dict[str, str]:
-    if not _cached:
-        _cached.update({k: to_pyformat(v) for k, v in load_queries("postgres").items()})
-    return _cached
+@cache
+def _queries() -> QueryBook:
+    return QueryBook(load_queries("postgres"), to_pyformat)
 
 
 def check_state(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:

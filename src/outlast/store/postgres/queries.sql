@@ -4,24 +4,6 @@
 -- name: get_runs
 SELECT * FROM runs WHERE id = ANY(:ids)
 
--- name: list_runs
-SELECT * FROM runs
-WHERE environment = :environment
-  AND (:statuses::text[] IS NULL OR status = ANY(:statuses))
-  AND (:task_id::text IS NULL OR task_id = :task_id)
-  AND (:tag::text IS NULL OR id IN (SELECT run_id FROM run_tags WHERE environment = :environment AND tag = :tag))
-  AND (:created_after::float8 IS NULL OR created_at >= :created_after)
-  AND (:created_before::float8 IS NULL OR created_at < :created_before)
-  AND (:cursor::text IS NULL OR id < :cursor)
-  AND (:parent_id::text IS NULL OR parent_id = :parent_id)
-  AND (:root_id::text IS NULL OR root_id = :root_id)
-  AND (:idempotency_key::text IS NULL OR idempotency_key = :idempotency_key)
-  AND (:version::text IS NULL OR version = :version)
-  AND (:fingerprint::text IS NULL OR id IN (SELECT run_id FROM run_errors
-       WHERE environment = :environment AND fingerprint = :fingerprint))
-ORDER BY id DESC
-LIMIT :limit
-
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused
 -- or has a limit (concurrency, total or rate) and the environment has no limit, nothing

@@ -31,7 +31,7 @@ from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
 from outlast.store.postgres.target import PostgresTarget, parse_target
 from outlast.store.protocol import Row
-from outlast.store.queries import load_queries
+from outlast.store.queries import QueryBook, load_queries
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _MIGRATION_LOCK = 7_262_001  # advisory lock id: one migrator at a time
@@ -52,7 +52,7 @@ class PostgresTx:
     #: attempts and events in the statement itself
     compound_writes = True
 
-    def __init__(self, conn: psycopg.Connection[Row], queries: dict[str, str],
+    def __init__(self, conn: psycopg.Connection[Row], queries: QueryBook,
                  pipeline: psycopg.Pipeline, target: PostgresTarget) -> None:
         self._conn = conn
         self._queries = queries
@@ -63,7 +63,7 @@ class PostgresTx:
     def _answered(self, name: str, params: dict[str, Any]) -> psycopg.Cursor[Row]:
         """Execute and wait for the answer (everything queued before goes with it)."""
         cur = self._conn.cursor()
-        cur.execute(self._queries[name], params)
+        cur.execute(self._queries.text(name, params), params)
         self._pipeline.sync()
         return cur
 
@@ -83,7 +83,7 @@ class PostgresTx:
         """Queued in the pipeline: sent with the next statement that needs an answer."""
         if rows:
             with self._conn.cursor() as cur:
-                cur.executemany(self._queries[name], rows)
+                cur.executemany(self._queries.text(name, rows[0]), rows)
 
     def notify(self, channel: str, payload: str = "") -> None:
         self.notifications[(channel, payload)] = None
@@ -146,7 +146,7 @@ class PostgresStore(BaseStore):
         self.target = parse_target(url)
         #: one transaction per pooled connection; more threads would queue for the pool
         self.concurrency = max_size
-        self._queries = {k: to_pyformat(v) for k, v in load_queries("postgres").items()}
+        self._queries = QueryBook(load_queries("postgres"), to_pyformat)
         self._pool = ConnectionPool(
             self.target.conninfo,
             min_size=min_size,

@@ -15,13 +15,19 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import cache
 from typing import Any
 
 from outlast.errors import ConfigError, ValidationError
-from outlast.store.queries import load_queries, migration_files
+from outlast.store.queries import QueryBook, load_queries, migration_files
 from outlast.store.sqlite.store import SQLiteTx, _adapt
 
 SAVEPOINT = "outlast_trigger"
+
+
+@cache
+def _queries() -> QueryBook:
+    return QueryBook(load_queries("sqlite"))
 
 
 class BorrowedSQLiteTx(SQLiteTx):
@@ -30,7 +36,7 @@ class BorrowedSQLiteTx(SQLiteTx):
     def _cursor(self, name: str, params: dict[str, Any]) -> sqlite3.Cursor:
         cur = self._conn.cursor()
         cur.row_factory = sqlite3.Row
-        return cur.execute(self._queries[name], _adapt(params))
+        return cur.execute(self._queries.text(name, params), _adapt(params))
 
 
 @contextmanager
@@ -42,7 +48,7 @@ def borrowed(conn: sqlite3.Connection, path: str | None) -> Iterator[BorrowedSQL
     conn.execute(f"SAVEPOINT {SAVEPOINT}")
     try:
         _check_database(conn, path)
-        yield BorrowedSQLiteTx(conn, load_queries("sqlite"))
+        yield BorrowedSQLiteTx(conn, _queries())
     except BaseException:
         with suppress(sqlite3.Error):
             conn.execute(f"ROLLBACK TO {SAVEPOINT}")

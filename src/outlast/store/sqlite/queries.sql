@@ -4,24 +4,6 @@
 -- name: get_runs
 SELECT * FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
 
--- name: list_runs
-SELECT * FROM runs
-WHERE environment = :environment
-  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
-  AND (:task_id IS NULL OR task_id = :task_id)
-  AND (:tag IS NULL OR id IN (SELECT run_id FROM run_tags WHERE environment = :environment AND tag = :tag))
-  AND (:created_after IS NULL OR created_at >= :created_after)
-  AND (:created_before IS NULL OR created_at < :created_before)
-  AND (:cursor IS NULL OR id < :cursor)
-  AND (:parent_id IS NULL OR parent_id = :parent_id)
-  AND (:root_id IS NULL OR root_id = :root_id)
-  AND (:idempotency_key IS NULL OR idempotency_key = :idempotency_key)
-  AND (:version IS NULL OR version = :version)
-  AND (:fingerprint IS NULL OR id IN (SELECT run_id FROM run_errors
-       WHERE environment = :environment AND fingerprint = :fingerprint))
-ORDER BY id DESC
-LIMIT :limit
-
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused
 -- or has a limit (concurrency, total or rate) and the environment has no limit, nothing

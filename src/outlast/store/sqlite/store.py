@@ -28,7 +28,7 @@ from typing import Any
 from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
 from outlast.store.protocol import Row
-from outlast.store.queries import load_queries
+from outlast.store.queries import QueryBook, load_queries
 from outlast.store.sqlite.wake import WakeSender, WakeSocket
 
 log = logging.getLogger("outlast.store")
@@ -47,13 +47,13 @@ class SQLiteTx:
     #: SQLite has no data-modifying CTEs: callers write the rows a statement cannot
     compound_writes = False
 
-    def __init__(self, conn: sqlite3.Connection, queries: dict[str, str]) -> None:
+    def __init__(self, conn: sqlite3.Connection, queries: QueryBook) -> None:
         self._conn = conn
         self._queries = queries
         self.notifications: list[tuple[str, str]] = []
 
     def _cursor(self, name: str, params: dict[str, Any]) -> sqlite3.Cursor:
-        return self._conn.execute(self._queries[name], _adapt(params))
+        return self._conn.execute(self._queries.text(name, params), _adapt(params))
 
     def one(self, name: str, /, **params: Any) -> Row | None:
         cur = self._cursor(name, params)
@@ -69,7 +69,7 @@ class SQLiteTx:
 
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self._conn.executemany(self._queries[name], [_adapt(r) for r in rows])
+            self._conn.executemany(self._queries.text(name, rows[0]), [_adapt(r) for r in rows])
 
     def notify(self, channel: str, payload: str = "") -> None:
         self.notifications.append((channel, payload))
@@ -182,7 +182,7 @@ class SQLiteStore(BaseStore):
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, exist_ok=True)
-        self._queries = load_queries("sqlite")
+        self._queries = QueryBook(load_queries("sqlite"))
         self._local = threading.local()
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()

@@ -238,4 +238,71 @@ document.addEventListener("change", function (event) {
   });
   document.addEventListener("htmx:afterSwap", apply);
 
+// runs list
+// Keyboard: "/" focuses the search box, j/k move a highlight down/up the runs, Enter
+// (or o) opens the highlighted run. The highlight follows the run id, so it survives the
+// live table being swapped in again.
+(function () {
+  var current = null;
+
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll("#runs-table tbody tr[data-href]"));
+  }
+
+  function mark(row) {
+    rows().forEach(function (r) {
+      r.classList.toggle("kbd-current", r === row);
+      r.removeAttribute("aria-current");
+    });
+    if (!row) return;
+    row.setAttribute("aria-current", "true");
+    current = row.getAttribute("data-run-id");
+    row.scrollIntoView({ block: "nearest" });
+  }
+
+  function typing(target) {
+    var tag = target && target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var at = all.findIndex(function (r) { return r.getAttribute("data-run-id") === current; });
+    var next = at < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, at + step));
+    mark(all[next]);
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    var search = document.getElementById("runs-search");
+    if (!search) return;
+    if (typing(event.target)) {
+      if (event.key === "Escape" && event.target === search) search.blur();
+      return;
+    }
+    if (event.key === "/") {
+      event.preventDefault();
+      search.focus();
+      search.select();
+    } else if (event.key === "j" || event.key === "ArrowDown" && current) {
+      event.preventDefault();
+      move(1);
+    } else if (event.key === "k" || event.key === "ArrowUp" && current) {
+      event.preventDefault();
+      move(-1);
+    } else if ((event.key === "Enter" || event.key === "o") && current) {
+      var row = rows().find(function (r) { return r.getAttribute("data-run-id") === current; });
+      if (row) {
+        event.preventDefault();
+        window.location.href = row.getAttribute("data-href");
+      }
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!current) return;
+    var row = rows().find(function (r) { return r.getAttribute("data-run-id") === current; });
+    if (row) row.classList.add("kbd-current");
+  });
 })();

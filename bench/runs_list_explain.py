@@ -1,0 +1,107 @@
+"""The plan of each runs-list query shape on a filled database, with its time.
+
+Every filter, sort and search kind the runs list offers is one ``list_runs`` query
+(engine/listing.py); this prints, for each, the indexes the database reads and how long the
+query took (SQLite: ``EXPLAIN QUERY PLAN``; PostgreSQL: ``EXPLAIN (ANALYZE)``).
+Run after ``KEEP=1 bench/dashboard_bench.py`` filled the databases:
+
+    .venv/bin/python bench/runs_list_explain.py sqlite:////tmp/outlast-dashboard-bench/1000000.db
+    .venv/bin/python bench/runs_list_explain.py \\
+        postgresql://postgres@127.0.0.1:5432/outlast_dashboard_bench_1000000
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import time
+from typing import Any
+
+import psycopg
+
+from outlast.engine.listing import RunFilter, order_params, prefix_range
+from outlast.store.postgres.store import to_pyformat
+from outlast.store.queries import QueryBook, load_queries
+
+ENV = "dev"
+
+
+def shapes(sample: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """(name → query parameters) for each filter, sort and search kind."""
+    def page(sort: str = "created", cursor: str | None = None, **extra: Any) -> dict[str, Any]:
+        wanted = RunFilter(sort=sort, created_after=extra.get("created_after"),
+                           created_before=extra.get("created_before"))
+        return (wanted.params(ENV) | {"window": 51, "limit": 51} | extra
+                | order_params(wanted.order, extra.get("tag"), cursor))
+
+    def key(prefix: str, dense: bool) -> dict[str, Any]:
+        low, high = prefix_range(prefix)
+        return {"key_from": low, "key_to": high, "key_length": len(low),
+                "key_dense" if dense else "key_sparse": True}
+    old_id, old_at = sample["id"], sample["created_at"]
+    low, high = prefix_range(old_id[:12], "0123456789abcdefghjkmnpqrstvwxyz")
+    return {
+        "newest": page(),
+        "page 2 (cursor)": page(cursor=old_id),
+        "status": page(status="FAILED"),
+        "status, none": page(status="PARKED"),
+        "task": page(task_id="task-03"),
+        "task + status": page(task_id="task-03", status="FAILED"),
+        "queue": page(queue="task-05"),
+        "queue + status": page(queue="task-05", status="CANCELED"),
+        "version": page(version=sample["version"]),
+        "tag": page(tag="user:17"),
+        "tag, common": page(tag="plan:free"),
+        "tag, common, page 2": page(tag="plan:free", cursor=old_id),
+        "tag + status": page(tag="plan:free", status="FAILED"),
+        "tag, none": page(tag="nobody"),
+        "created after (1h)": page(created_after=time.time() - 3600),
+        "created after (7d) + status": page(created_after=time.time() - 7 * 86400,
+                                            status="FAILED"),
+        "created range, one old day": page(created_after=old_at, created_before=old_at + 86400),
+        "created range, page 2": page(cursor=f"{old_at + 3600!r}:{old_id}",
+                                      created_after=old_at, created_before=old_at + 86400),
+        "created range, before any run": page(created_after=0, created_before=86400),
+        "sort started": page("started"),
+        "sort started, page 2": page("started", f"{sample['started_at']!r}:{old_id}"),
+        "sort finished + status": page("finished", status="FAILED"),
+        "search id prefix": page(id_from=low, id_to=high, id_length=len(low)),
+        "search key prefix": page(**key("order-12345", False)),
+        "search key prefix, common": page(**key("order-", True)),
+        "search payload window": page(pattern="%person1234@%", window=2_000),
+    }
+
+
+def explain_sqlite(url: str) -> None:
+    conn = sqlite3.connect(url.split("sqlite:///", 1)[1])
+    conn.row_factory = sqlite3.Row
+    book = QueryBook(load_queries("sqlite"))
+    sample = dict(conn.execute("SELECT * FROM runs WHERE status = 'COMPLETED' "
+                               "ORDER BY id LIMIT 1 OFFSET 500000").fetchone())
+    for name, params in shapes(sample).items():
+        sql = book.text("list_runs", params)
+        plan = [r["detail"] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        started = time.perf_counter()
+        rows = conn.execute(sql, params).fetchall()
+        ms = (time.perf_counter() - started) * 1000
+        print(f"{name}: {len(rows)} rows, {ms:.1f} ms\n    " + "\n    ".join(plan))
+
+
+def explain_postgres(url: str) -> None:
+    book = QueryBook(load_queries("postgres"), to_pyformat)
+    with psycopg.connect(url) as conn:
+        cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+        sample = cur.execute("SELECT * FROM runs WHERE status = 'COMPLETED' "
+                             "ORDER BY id LIMIT 1 OFFSET 500000").fetchone()
+        assert sample is not None
+        for name, params in shapes(sample).items():
+            sql = book.text("list_runs", params)
+            lines = [r["QUERY PLAN"] for r in cur.execute("EXPLAIN (ANALYZE) " + sql, params)]
+            used = [line.strip() for line in lines if "Scan" in line or "Sort" in line
+                    or "Execution Time" in line]
+            print(f"{name}:\n    " + "\n    ".join(used))
+
+
+if __name__ == "__main__":
+    target = sys.argv[1]
+    (explain_sqlite if target.startswith("sqlite") else explain_postgres)(target)
