@@ -67,8 +67,16 @@ ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING', lease_id = excl
     started_at = excluded.started_at, finished_at = NULL, error = NULL
 
 -- name: cancel_attempts
+-- Returns the attempts it ended: their time up to the cancel is charged to the run.
 UPDATE attempts SET status = 'CANCELED', finished_at = :now
 WHERE run_id = :run_id AND status = 'EXECUTING'
+RETURNING number, machine, started_at
+
+-- name: charge_run
+-- Execution no worker reported (an attempt canceled or lost mid-run), added to the run's.
+UPDATE runs SET execution_seconds = execution_seconds + :executed, cost = cost + :cost,
+    updated_at = :now
+WHERE id = :id
 
 -- name: ping
 SELECT 1 AS ok
@@ -116,6 +124,17 @@ WHERE id = :id
 
 -- name: list_events
 SELECT * FROM run_events WHERE run_id = :run_id AND id > :after ORDER BY id LIMIT :limit
+
+-- name: list_events_without_kind
+-- A run's events but one kind (its timeline without its many metadata changes).
+SELECT * FROM run_events WHERE run_id = :run_id AND kind <> :kind AND id > :after
+ORDER BY id LIMIT :limit
+
+-- name: list_latest_events_of_kind
+SELECT * FROM run_events WHERE run_id = :run_id AND kind = :kind ORDER BY id DESC LIMIT :limit
+
+-- name: count_events_of_kind
+SELECT count(*) AS n FROM run_events WHERE run_id = :run_id AND kind = :kind
 
 -- name: list_attempts
 SELECT * FROM attempts WHERE run_id = :run_id ORDER BY number
@@ -666,6 +685,41 @@ ORDER BY id
 UPDATE runs SET version = :version, updated_at = :now
 WHERE id = :id AND version = :previous
 
+-- retention ---------------------------------------------------------------------------
+-- Finding finished runs whose time is up and deleting them with everything of theirs
+-- (engine/pruning.py). Lists of ids are per dialect; these read no list.
+
+-- name: retention_environments
+-- Every environment with runs: a loose index scan (one seek per environment), not a
+-- read of every run.
+WITH RECURSIVE envs(environment) AS (
+    SELECT min(environment) FROM runs
+    UNION ALL
+    SELECT (SELECT min(r.environment) FROM runs r WHERE r.environment > envs.environment)
+    FROM envs WHERE envs.environment IS NOT NULL
+)
+SELECT environment FROM envs WHERE environment IS NOT NULL
+
+-- name: retention_task_ids
+-- Every task with runs in an environment, registered or not (one seek per task).
+WITH RECURSIVE tasks_seen(task_id) AS (
+    SELECT min(task_id) FROM runs WHERE environment = :environment
+    UNION ALL
+    SELECT (SELECT min(r.task_id) FROM runs r
+            WHERE r.environment = :environment AND r.task_id > tasks_seen.task_id)
+    FROM tasks_seen WHERE tasks_seen.task_id IS NOT NULL
+)
+SELECT task_id FROM tasks_seen WHERE task_id IS NOT NULL
+
+-- name: retention_record_pass
+INSERT INTO retention_status (environment, pruned_at, runs, total_runs)
+VALUES (:environment, :now, :runs, :runs)
+ON CONFLICT (environment) DO UPDATE SET pruned_at = excluded.pruned_at,
+    runs = excluded.runs, total_runs = retention_status.total_runs + excluded.runs
+
+-- name: retention_status
+SELECT * FROM retention_status ORDER BY environment
+
 -- metrics and health (``engine/metrics.py``, ``engine/health.py``) -------------------------
 -- What ``GET /metrics`` reads. Each count reads live rows only, through a status or
 -- partial index, so a scrape costs the same beside a million finished runs as beside none.
@@ -727,3 +781,35 @@ ORDER BY e.id
 
 -- name: applied_migrations
 SELECT name FROM outlast_migrations
+
+-- errors ---------------------------------------------------------------------------------
+-- Failed attempts grouped by fingerprint (engine/failures.py, the Errors page). Every read
+-- goes through run_errors_window (a window of time) or run_errors_group (one group).
+
+-- name: insert_run_error
+INSERT INTO run_errors (environment, task_id, fingerprint, error_type, message, run_id,
+    attempt, final, version, at)
+VALUES (:environment, :task_id, :fingerprint, :error_type, :message, :run_id, :attempt,
+    :final, :version, :at)
+
+-- name: error_group_latest
+-- One group's newest occurrence (its title) and its first: two seeks on run_errors_group.
+SELECT l.fingerprint, l.task_id, l.error_type, l.message, l.run_id, l.at AS last_seen,
+    (SELECT min(f.at) FROM run_errors f
+     WHERE f.environment = :environment AND f.fingerprint = :fingerprint) AS first_seen
+FROM run_errors l
+WHERE l.environment = :environment AND l.fingerprint = :fingerprint
+ORDER BY l.at DESC
+LIMIT 1
+
+-- name: error_occurrences
+-- A group's newest occurrences, each with its attempt's full error (the stack) and its
+-- run's status now.
+SELECT e.run_id, e.attempt, e.final, e.version, e.at, e.message, a.error AS attempt_error,
+    r.status AS run_status
+FROM run_errors e
+LEFT JOIN attempts a ON a.run_id = e.run_id AND a.number = e.attempt
+LEFT JOIN runs r ON r.id = e.run_id
+WHERE e.environment = :environment AND e.fingerprint = :fingerprint
+ORDER BY e.at DESC
+LIMIT :limit
