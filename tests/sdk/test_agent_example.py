@@ -64,8 +64,9 @@ def test_the_guides_agent_answers_with_one_child_run_per_good_call(
     assert second == [{"type": "tool_result", "tool_use_id": "call-3",
                        "content": '{"city": "Oslo", "temp_c": 4}', "is_error": False}]
     assert sorted(k.payload["city"] for k in kids) == ["Oslo", "Paris"]  # call-2 never ran
-    assert journal == [("step", "model-0"), ("trigger_wait", "tools"), ("step", "model-1"),
-                       ("trigger_wait", "tools"), ("step", "model-2")]
+    assert journal == [("step", "model-0"), ("trigger_wait", "tools: weather_current"),
+                       ("step", "model-1"), ("trigger_wait", "tools: weather_current"),
+                       ("step", "model-2")]
     assert agent.model.calls == 3  # each resume replayed the earlier replies
 
 

@@ -51,6 +51,14 @@ async def async_caller(payload: dict[str, Any]) -> list[Any]:
     return [[r.message, r.run_id] for r in await toolset.call_async(payload["calls"])]
 
 
+@task(id="tl-forgetful", registry=reg, retry=Retry(max_attempts=2, min_delay=1))
+def forgetful(payload: Any, ctx: Any) -> None:
+    """Its "model reply" is not recorded: the retry asks for another tool at the same place."""
+    name = "tl_weather" if ctx.attempt.number == 1 else "tl-text"
+    toolset.call([call_of("openai", "c1", name, {"city": "Paris"})])
+    raise RuntimeError("fails after the tools, to be retried")
+
+
 def call_of(format: str, call_id: str, name: str, arguments: Any) -> dict[str, Any]:
     """A model's tool call, as ``format``'s API writes it."""
     raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
@@ -113,7 +121,8 @@ def test_each_providers_calls_become_child_runs_and_results(store_url: str,
     assert [by_id[i].task for i in run_ids[:4]] == ["tl.weather", "tl.weather", "tl/broken",
                                                     "tl-text"]
     assert by_id[run_ids[0]].payload == {"city": "Paris"}
-    assert [(e.kind, e.name) for e in journal] == [("trigger_wait", "tools")]
+    assert [(e.kind, e.name) for e in journal] == [
+        ("trigger_wait", "tools: tl_weather, tl_weather, tl_broken, tl-text")]
 
 
 def test_async_tasks_call_tools_durably_too(store_url: str) -> None:
@@ -147,3 +156,13 @@ def test_a_turn_with_only_refused_calls_starts_no_run_and_records_nothing(
 def test_call_async_outside_a_run_refuses_bad_calls_without_a_client() -> None:
     [result] = asyncio.run(toolset.call_async([call_of("anthropic", "c", "nope", {})]))
     assert result.message["is_error"] is True
+
+
+def test_a_replay_meeting_other_tool_calls_parks_instead_of_mixing_results(
+        store_url: str) -> None:
+    with TestRuns(reg, database_url=store_url) as env:
+        run = env.run(forgetful)
+        kids = env.client.runs.list(parent_id=run.id)
+    assert run.status == "PARKED"
+    assert run.parked is not None and "tools: tl_weather" in str(run.parked)
+    assert [k.task for k in kids] == ["tl.weather"]  # tl-text never ran

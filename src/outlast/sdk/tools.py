@@ -39,8 +39,8 @@ from outlast.sdk.tool_specs import FORMATS, NAME, ToolFormat, ToolSpec, tool_nam
 __all__ = ["FORMATS", "NAME", "ToolCall", "ToolFormat", "ToolResult", "Toolset",
            "tool_name"]
 
-#: the journal name of a model turn's tool calls inside a run
-JOURNAL_NAME = "tools"
+#: the longest journal name of a turn's tool calls (the rest is cut)
+MAX_JOURNAL_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,8 @@ class Toolset:
     def _in_run(self, accepted: list[_Accepted]) -> dict[int, ToolResult]:
         """One durable batch of child runs: a replay reads it from the journal."""
         items = [children.item(e.spec.task.id, e.payload, self.options) for e in accepted]
-        ran: list[TaskRunResult] = children.trigger_and_wait(items, JOURNAL_NAME, batch=True)
+        ran: list[TaskRunResult] = children.trigger_and_wait(items, journal_name(accepted),
+                                                             batch=True)
         return {e.index: _ended(e, r.id, r.ok, r.status, r.output, r.error)
                 for e, r in zip(accepted, ran, strict=True)}
 
@@ -187,6 +188,13 @@ class Toolset:
     def _late(self, entry: _Accepted, run_id: str) -> ToolResult:
         return ToolResult(entry.call, False, run_id=run_id,
                           error=f"{entry.spec.name} did not finish within {self.timeout:g}s")
+
+
+def journal_name(accepted: list[_Accepted]) -> str:
+    """``tools: a, b``: a replay that meets other tools here (the model's reply was not
+    recorded by a step) stops with NonDeterminismError instead of reading their results."""
+    name = "tools: " + ", ".join(e.spec.name for e in accepted)
+    return name if len(name) <= MAX_JOURNAL_NAME else name[:MAX_JOURNAL_NAME - 3] + "..."
 
 
 def _from_run(entry: _Accepted, run: Run) -> ToolResult:
