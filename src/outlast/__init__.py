@@ -22,6 +22,7 @@ from outlast.errors import (
 )
 from outlast.sdk import queues_facade as queues
 from outlast.sdk import schedules_facade as schedules
+from outlast.sdk import tools
 from outlast.sdk import versions_facade as versions
 from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import AsyncClient, Client, configure
@@ -85,6 +86,7 @@ __all__ = [
     "tags",
     "task",
     "tasks",
+    "tools",
     "versions",
     "wait",
 ]

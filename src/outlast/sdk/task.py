@@ -30,6 +30,7 @@ from outlast.sdk.handles import AsyncRunHandle, BatchHandle, RunHandle
 from outlast.sdk.payloads import PayloadCodec
 from outlast.sdk.queue_declaration import Queue
 from outlast.sdk.registry import Registry, default_registry
+from outlast.sdk.tool_specs import ToolSpec
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -115,6 +116,13 @@ class Task(Generic[P, R]):
             hooks=tuple(sorted(self.hooks)), payload_schema=self.codec.json_schema(),
             schedule=self.schedule, retention=self.retention,
         )
+
+    def as_tool(self, format: str = "openai", *, name: str | None = None) -> dict[str, Any]:
+        """This task as a tool an LLM can call: its name (the id, see ``tools.tool_name``),
+        its docstring as description and its payload type's JSON schema, in the shape of
+        ``format``: ``"openai"`` (Chat Completions), ``"openai-responses"`` or
+        ``"anthropic"``. ``tools.Toolset`` runs the model's calls."""
+        return ToolSpec.of(self, name).definition(format)
 
     # -- triggering ------------------------------------------------------------------------
 
