@@ -23,6 +23,7 @@ PUBLIC = {
     "metadata", "streams", "tags",
     "queues", "versions",
     "patched",
+    "hooks", "LocalKey",
 }
 
 
