@@ -1,8 +1,9 @@
 """Outlast: durable background tasks for Python.
 
 Write a task as a plain function, trigger it from anywhere, and its run survives
-retries, crashes and restarts. The README is the tour and the
-reference: concepts, the API in examples, deployment and limits.
+retries, crashes and restarts. The documentation in docs/ is the tour and the
+reference: docs/concepts.md, a guide per capability in docs/guides/, and
+docs/reference/python.md for this package's public names.
 """
 
 from outlast.core.retry import Retry, RetryDecision

@@ -79,3 +79,9 @@ def screenshot(page: Any, path: Path) -> None:
             raise
         page.wait_for_timeout(500)
         page.screenshot(path=str(path), full_page=False)
+
+
+def accept_confirmations(page: Any) -> None:
+    """Answer "OK" to every ``data-confirm`` question the page asks (Playwright dismisses
+    dialogs nobody handles, which would cancel the action under test)."""
+    page.on("dialog", lambda dialog: dialog.accept())

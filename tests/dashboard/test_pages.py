@@ -64,7 +64,7 @@ def test_nav_links_only_to_pages_that_exist(dash: Any, engine: Engine) -> None:
     links = set(re.findall(r'<nav>(.*?)</nav>', page, re.S)[0].split('href="')[1:])
     for link in links:
         assert dash.get(link.split('"')[0]).status_code == 200
-    assert len(links) == 8
+    assert len(links) == 9
     assert {p for p, _, _ in web.NAV} >= {"/schedules", "/tokens"}
 
 

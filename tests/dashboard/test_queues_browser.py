@@ -17,7 +17,13 @@ import pytest
 from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
 from tests.conftest import trigger_run
-from tests.dashboard.support import TASKS, live_dashboard, running_worker, screenshot
+from tests.dashboard.support import (
+    TASKS,
+    accept_confirmations,
+    live_dashboard,
+    running_worker,
+    screenshot,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -39,6 +45,7 @@ def test_pause_a_queue_and_change_its_limit(browser: Any, live_engine: Engine,
         live_engine.queues.pause("dev", "approve-refund")
         page = browser.new_page(viewport={"width": 1360, "height": 900})
         page.set_default_timeout(LIVE)
+        accept_confirmations(page)  # pausing asks first
         page.goto(f"{url}/queues")
         assert row(page, "crm-api").locator("td.concurrency_limit").inner_text().split() == [
             "5", "code"]

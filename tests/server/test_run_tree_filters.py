@@ -60,6 +60,7 @@ def test_openapi_documents_the_list_filters(client: TestClient) -> None:
     operation = client.get("/api/openapi.json").json()["paths"][f"{API}/runs"]["get"]
     params = {p["name"]: p for p in operation["parameters"]}
     assert {"status", "task", "tag", "created_after", "created_before", "parent_id",
-            "root_id", "idempotency_key", "version", "limit", "cursor"} == set(params)
+            "root_id", "idempotency_key", "version", "fingerprint", "limit",
+            "cursor"} == set(params)
     assert all(p["in"] == "query" and not p["required"] for p in params.values())
     assert params["limit"]["schema"] == {"type": "integer"}

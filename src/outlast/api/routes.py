@@ -103,10 +103,20 @@ def call(route: Route, ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 def all_routes() -> list[Route]:
-    from outlast.api import auth, batch, queues, runs, schedules, tasks, versions, waitpoints
+    from outlast.api import (
+        auth,
+        batch,
+        errors,
+        queues,
+        runs,
+        schedules,
+        tasks,
+        versions,
+        waitpoints,
+    )
 
     return [*tasks.ROUTES, *batch.ROUTES, *runs.ROUTES, *schedules.ROUTES, *waitpoints.ROUTES,
-            *auth.ROUTES, *queues.ROUTES, *versions.ROUTES]
+            *auth.ROUTES, *queues.ROUTES, *versions.ROUTES, *errors.ROUTES]
 
 
 _COMPILED: list[tuple[Route, re.Pattern[str]]] = []

@@ -50,6 +50,7 @@ def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
         root_id=req.q("root_id"),
         idempotency_key=req.q("idempotency_key"),
         version=req.q("version"),
+        fingerprint=req.q("fingerprint"),
         limit=page_size(req.q("limit"), 50),
         cursor=req.q("cursor"),
     )
@@ -158,6 +159,7 @@ LIST_QUERY = (
     Query("root_id", "Only runs below this root run, at any depth (not the root itself)"),
     Query("idempotency_key", "Only runs holding this idempotency key"),
     Query("version", "Only runs pinned to this version"),
+    Query("fingerprint", "Only runs with a failed attempt in this error group (GET /errors)"),
     Query("limit", "Page size, 1-1000 (default 50)", "integer"),
     Query("cursor", "The next_cursor of the previous page"),
 )

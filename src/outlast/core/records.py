@@ -382,6 +382,51 @@ class ScheduleTick(TypedDict):
     recorded_at: float
 
 
+class ErrorGroupJson(TypedDict):
+    """Failed attempts of one task with the same error type and normalized message."""
+
+    #: task, error type and normalized message, hashed (``core/fingerprints.py``)
+    fingerprint: str
+    task_id: str
+    error_type: str
+    #: the newest occurrence's message
+    message: str
+    #: ``message`` with numbers, ids and quoted values replaced by placeholders
+    pattern: str
+    #: failed attempts in the window, retried ones included
+    attempts_failed: int
+    #: runs this error ended (their last attempt failed with it) in the window
+    runs_failed: int
+    first_seen: float
+    last_seen: float
+    #: versions of the code the failed attempts ran, in the window
+    versions: list[str]
+    #: failed attempts per equal slot of the window, oldest first
+    counts: list[int]
+    window: str
+    since: float
+    slot_seconds: float
+
+
+class ErrorOccurrenceJson(TypedDict):
+    run_id: str
+    attempt: int
+    #: this failure ended its run
+    final: bool
+    version: str | None
+    at: float
+    message: str
+    #: the run's status now (a retried run may have completed since)
+    run_status: str | None
+
+
+class ErrorGroupDetailJson(ErrorGroupJson):
+    """One group with its newest occurrences and the newest stack trace recorded."""
+
+    occurrences: list[ErrorOccurrenceJson]
+    stack: str | None
+
+
 T = TypeVar("T")
 
 

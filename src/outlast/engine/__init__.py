@@ -22,6 +22,7 @@ from outlast.core.versions import SOURCE_DEV
 from outlast.engine import (
     attempts,
     dequeue,
+    failures,
     hook_reports,
     journal,
     queues,
@@ -84,6 +85,8 @@ class Engine:
         #: parked runs: resume them, or move runs to another version
         self.parking = ParkingOps(self)
         self._versions = VersionAdmin(self)
+        #: failed attempts grouped by fingerprint (the Errors page)
+        self.errors = failures.ErrorGroups(self)
 
     def ping(self) -> bool:
         """True when the store answers a trivial query (``/healthz``)."""
@@ -202,13 +205,15 @@ class Engine:
         root_id: str | None = None,
         idempotency_key: str | None = None,
         version: str | None = None,
+        fingerprint: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Newest first; returns (runs, cursor for the next page or None).
 
         ``root_id`` finds every run below a root (the root itself has none); ``version``
-        the runs pinned to that version (unpinned runs belong to none yet).
+        the runs pinned to that version (unpinned runs belong to none yet); ``fingerprint``
+        the runs with a failed attempt in that error group (``failures.py``).
         """
         if status:
             unknown = set(status) - {s.value for s in RunStatus}
@@ -221,7 +226,7 @@ class Engine:
                           tag=tag, created_after=created_after, created_before=created_before,
                           cursor=cursor, parent_id=parent_id, root_id=root_id,
                           idempotency_key=idempotency_key, version=version,
-                          limit=limit + 1)
+                          fingerprint=fingerprint, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return [run_record(r) for r in rows], (rows[-1]["id"] if more else None)
@@ -389,7 +394,8 @@ class Engine:
         if row is None:
             return None
         facts = RunFacts(row["max_attempts"], Retry.from_dict(loads(row["retry"])), row["machine"],
-                         parent_id=row.get("parent_id"), version=row.get("version"))
+                         parent_id=row.get("parent_id"), version=row.get("version"),
+                         environment=row["environment"], task_id=row["task_id"])
         definition = self._definition_or_none(tx, row)
         return attempts.record_one(tx, outcome, facts, definition, now)
 

@@ -32,7 +32,7 @@ from outlast.core.backoff import backoff
 from outlast.core.definitions import TaskDefinition
 from outlast.core.hook_kinds import FAILURE_HOOKS, HOOK_JOB
 from outlast.core.retry import Retry, retry_delay
-from outlast.engine import durable, parking, transitions, waitpoints
+from outlast.engine import durable, failures, parking, transitions, waitpoints
 from outlast.errors import InvalidTransitionError
 from outlast.jsonutil import loads
 from outlast.machines import COST_PER_SECOND
@@ -97,6 +97,9 @@ class RunFacts:
     platform_handbacks: int = 0
     #: the version the run is pinned to (``runs.version``), kept in its ``parked`` record
     version: str | None = None
+    #: where the run belongs, kept with each failure (``failures.py``) to group it by
+    environment: str = ""
+    task_id: str = ""
 
 
 #: outcomes that lead to one transition whatever else is known. ``parked``: the code no
@@ -181,6 +184,7 @@ def apply(
             error=outcome.error, give_back_attempt=decision.transition == "release",
             attempt_status="CRASHED" if outcome.kind in ("crashed", "oom") else "FAILED",
         )
+        failures.record(tx, _failure(outcome, facts), decision.transition, now)
         return decision
     wants_hook = decision.transition != "complete" and not outcome.hooks_done
     hook = failure_hook(definition) if wants_hook else None
@@ -189,6 +193,7 @@ def apply(
         now=now, executed=outcome.executed, cost=cost, transition=decision.transition,
         output=outcome.output, error=outcome.error, hook=hook,
     )
+    failures.record(tx, _failure(outcome, facts), decision.transition, now)
     if facts.parent_id is not None:  # a parent may be waiting for this run
         final = tx.one("lock_run", id=outcome.run_id)
         if final is not None:
@@ -202,6 +207,11 @@ def failure_hook(definition: TaskDefinition | None) -> str | None:
     if definition is None or not set(FAILURE_HOOKS) & set(definition.hooks):
         return None
     return HOOK_JOB
+
+
+def _failure(outcome: Outcome, facts: RunFacts) -> failures.Failure:
+    return failures.Failure(facts.environment, facts.task_id, facts.version, outcome.run_id,
+                            outcome.attempt, outcome.error)
 
 
 def platform_handbacks(tx: Tx, run_id: str) -> int:

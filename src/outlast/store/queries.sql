@@ -727,3 +727,35 @@ ORDER BY e.id
 
 -- name: applied_migrations
 SELECT name FROM outlast_migrations
+
+-- errors ---------------------------------------------------------------------------------
+-- Failed attempts grouped by fingerprint (engine/failures.py, the Errors page). Every read
+-- goes through run_errors_window (a window of time) or run_errors_group (one group).
+
+-- name: insert_run_error
+INSERT INTO run_errors (environment, task_id, fingerprint, error_type, message, run_id,
+    attempt, final, version, at)
+VALUES (:environment, :task_id, :fingerprint, :error_type, :message, :run_id, :attempt,
+    :final, :version, :at)
+
+-- name: error_group_latest
+-- One group's newest occurrence (its title) and its first: two seeks on run_errors_group.
+SELECT l.fingerprint, l.task_id, l.error_type, l.message, l.run_id, l.at AS last_seen,
+    (SELECT min(f.at) FROM run_errors f
+     WHERE f.environment = :environment AND f.fingerprint = :fingerprint) AS first_seen
+FROM run_errors l
+WHERE l.environment = :environment AND l.fingerprint = :fingerprint
+ORDER BY l.at DESC
+LIMIT 1
+
+-- name: error_occurrences
+-- A group's newest occurrences, each with its attempt's full error (the stack) and its
+-- run's status now.
+SELECT e.run_id, e.attempt, e.final, e.version, e.at, e.message, a.error AS attempt_error,
+    r.status AS run_status
+FROM run_errors e
+LEFT JOIN attempts a ON a.run_id = e.run_id AND a.number = e.attempt
+LEFT JOIN runs r ON r.id = e.run_id
+WHERE e.environment = :environment AND e.fingerprint = :fingerprint
+ORDER BY e.at DESC
+LIMIT :limit

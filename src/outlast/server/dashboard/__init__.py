@@ -23,6 +23,7 @@ from outlast.engine import Engine
 from outlast.engine.project_keys import ServerKeys
 from outlast.sdk.registry import Registry
 from outlast.server.dashboard import (
+    error_groups,
     pages,
     queues,
     run,
@@ -94,6 +95,8 @@ def dashboard_app(engine: Engine, keys: ServerKeys, *, registry: Registry | None
         post("/runs/{run_id}/reschedule", run.reschedule),
         post("/runs/{run_id}/resume", run.resume),
         post("/runs/{run_id}/move", run.move),
+        get("/errors", error_groups.errors_page),
+        get("/errors/{fingerprint}", error_groups.error_page),
         get("/tasks", tasks.tasks_page),
         get("/tasks/{task_id}", tasks.task_page),
         post("/tasks/{task_id}/test", tasks.test_trigger),

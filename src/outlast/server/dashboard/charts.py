@@ -96,3 +96,25 @@ def _svg(parts: list[str], label: str) -> Markup:
     return Markup(f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
                   f'aria-label="{escape(label)}">'
                   + "".join(parts) + "</svg>")
+
+
+SPARK_WIDTH, SPARK_HEIGHT = 120, 28
+
+
+def sparkline(counts: Sequence[int], labels: Sequence[str], what: str = "failed") -> Markup:
+    """Small bars, one per count, scaled to the largest; a title on each for hovering.
+    A zero still shows a hairline, so an empty slot reads as "none", not "missing"."""
+    top = max(max(counts, default=0), 1)
+    slot = SPARK_WIDTH / max(1, len(counts))
+    parts = []
+    for i, count in enumerate(counts):
+        h = max(1.0, (SPARK_HEIGHT - 2) * count / top)
+        parts.append(
+            f'<rect class="spark{" zero" if not count else ""}" x="{slot * i + 0.5:.1f}" '
+            f'y="{SPARK_HEIGHT - h:.1f}" width="{max(1.0, slot - 1):.1f}" height="{h:.1f}">'
+            f'<title>{escape(labels[i] if i < len(labels) else "")}: {count} {escape(what)}'
+            f'</title></rect>')
+    total = sum(counts)
+    return Markup(f'<svg class="sparkline" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" '
+                  f'preserveAspectRatio="none" role="img" '
+                  f'aria-label="{total} {escape(what)} over time">' + "".join(parts) + "</svg>")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from markupsafe import Markup
 
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.inputs import shown_time
@@ -53,6 +56,26 @@ def clock_time(ts: float | None, now: float | None = None) -> str:
     if now is not None and abs(now - ts) < 20 * 3600:
         return when.strftime("%H:%M:%S")
     return when.strftime("%b %-d, %H:%M")
+
+
+#: how a ``<time>`` reads: its server (UTC) text, which the page's script rewrites in the
+#: viewer's zone (``dashboard.js`` reads ``data-format``)
+TIME_STYLES: dict[str, Callable[[float | None, float | None], str]] = {
+    "full": lambda ts, now: timestamp(ts) + " UTC",
+    "clock": clock_time,
+    "precise": lambda ts, now: precise_time(ts),
+}
+
+
+def when(ts: float | None, style: str = "full", now: float | None = None) -> Markup:
+    """A ``<time>`` element for ``ts``: UTC text without JavaScript, the viewer's own zone
+    with it, and the UTC time on hover either way; an en dash when there is no time."""
+    moment = _utc(ts)
+    if ts is None or moment is None:
+        return Markup("–")
+    iso = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return Markup('<time datetime="{}" data-format="{}" title="{} UTC">{}</time>').format(
+        iso, style, timestamp(ts), TIME_STYLES[style](ts, now))
 
 
 def duration(seconds: float | None) -> str:

@@ -10,7 +10,13 @@ from starlette.responses import Response
 from outlast.durations import parse_instant
 from outlast.engine.schemas import check_payload
 from outlast.engine.statuses import RunStatus
-from outlast.errors import NotFoundError, OutlastError, TaskNotFoundError, ValidationError
+from outlast.errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    OutlastError,
+    TaskNotFoundError,
+    ValidationError,
+)
 from outlast.jsonutil import dumps
 from outlast.server.dashboard import format, timeline
 from outlast.server.dashboard.web import Page
@@ -105,7 +111,10 @@ def group_logs(logs: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any
 
 def cancel(page: Page) -> Response:
     run_id = page.request.path_params["run_id"]
-    page.engine.cancel(page.env, run_id)
+    try:
+        page.engine.cancel(page.env, run_id)
+    except InvalidTransitionError:
+        raise outgrown(page, run_id, "unfinished runs can be canceled") from None
     page.flash(f"Canceled {run_id}.")
     return page.redirect(f"/runs/{run_id}")
 
@@ -130,9 +139,22 @@ def reschedule(page: Page) -> Response:
     delay = page.field("delay")
     if not delay:
         raise ValidationError("Give a delay such as 5m or 1h30m, or an ISO time with a zone.")
-    page.engine.reschedule(page.env, run_id, parse_instant(delay, page.now, "delay"))
+    available_at = parse_instant(delay, page.now, "delay")
+    try:
+        page.engine.reschedule(page.env, run_id, available_at)
+    except InvalidTransitionError:
+        raise outgrown(page, run_id, "delayed or queued runs can be rescheduled") from None
     page.flash(f"Rescheduled {run_id}.")
     return page.redirect(f"/runs/{run_id}")
+
+
+def outgrown(page: Page, run_id: str, only: str) -> InvalidTransitionError:
+    """The refusal of an action the run outgrew while its form was open (it finished, or
+    started, since the page was drawn): what it is now, in words, rather than the
+    engine's list of statuses and leases."""
+    status = page.engine.retrieve(page.env, run_id)["status"]
+    return InvalidTransitionError(f"Run {run_id} is already {status}: only {only}.",
+                                  run_id=run_id)
 
 
 def parse_json_field(text: str, name: str) -> Any:

@@ -31,6 +31,8 @@ class RunFilters:
     search: str = ""
     parent: str = ""
     version: str = ""
+    #: an error group's fingerprint: runs with a failed attempt in it (the Errors page)
+    error: str = ""
 
     @classmethod
     def from_page(cls, page: Page) -> RunFilters:
@@ -40,19 +42,19 @@ class RunFilters:
         period = page.q("period")
         return cls(statuses, page.q("task"), page.q("tag"), period if period in PERIODS else "",
                    page.q("from"), page.q("to"), page.q("q"), page.q("parent"),
-                   page.q("version"))
+                   page.q("version"), page.q("error"))
 
     @property
     def active(self) -> bool:
         return any([self.statuses, self.task, self.tag, self.period, self.start, self.end,
-                    self.search, self.parent, self.version])
+                    self.search, self.parent, self.version, self.error])
 
     def query(self, **changes: Any) -> str:
         """This filter set as a query string, with ``changes`` applied."""
         params: dict[str, Any] = {"status": self.statuses, "task": self.task, "tag": self.tag,
                                   "period": self.period, "from": self.start, "to": self.end,
                                   "q": self.search, "parent": self.parent,
-                                  "version": self.version}
+                                  "version": self.version, "error": self.error}
         params.update(changes)
         pairs = [(k, v) for k, value in params.items()
                  for v in (value if isinstance(value, list) else [value]) if v]
@@ -85,7 +87,8 @@ def find_runs(page: Page, filters: RunFilters) -> tuple[list[dict[str, Any]], st
     return page.engine.list_runs(
         page.env, status=filters.statuses or None, task=filters.task or None,
         tag=filters.tag or None, created_after=after, created_before=before,
-        parent_id=filters.parent or None, version=filters.version or None, limit=PAGE_SIZE,
+        parent_id=filters.parent or None, version=filters.version or None,
+        fingerprint=filters.error or None, limit=PAGE_SIZE,
         cursor=page.q("cursor") or None)
 
 

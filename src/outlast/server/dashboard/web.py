@@ -37,6 +37,7 @@ MAX_FORM_BYTES = 4 * 1024 * 1024
 #: the feature and the dashboard has a page at that path, so no link ever leads nowhere.
 NAV: list[tuple[str, str, str | None]] = [
     ("/", "Runs", None),
+    ("/errors", "Errors", None),
     ("/tasks", "Tasks", None),
     ("/queues", "Queues", None),
     ("/schedules", "Schedules", "schedules"),
@@ -97,7 +98,10 @@ class Page:
         self.session.set("flash", [kind, message])
 
     def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
-        flash = self.session.pop("flash")
+        # a live part's refresh (htmx) keeps only its fragment: it must not take the
+        # message that the page loading beside it (after a form's redirect) is to show
+        fragment = self.request.headers.get("HX-Request") == "true"
+        flash = None if fragment else self.session.pop("flash")
         html = self.dash.templates.get_template(template).render(
             page=self, nav=self.dash.nav(), path=self.request.url.path, env=self.env,
             csrf=self.session.csrf, flash=flash, now=self.now, dev_mode=self.dash.dev_mode,
@@ -189,6 +193,6 @@ def templates() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined)
     env.filters.update(format.FILTERS)
     env.filters["urlquote"] = lambda v: quote(str(v), safe="")
-    env.globals.update(clock_time=format.clock_time, ago=format.ago,
+    env.globals.update(clock_time=format.clock_time, ago=format.ago, when=format.when,
                        run_duration=format.run_duration, is_final=format.is_final)
     return env

@@ -17,6 +17,8 @@ WHERE environment = :environment
   AND (:root_id::text IS NULL OR root_id = :root_id)
   AND (:idempotency_key::text IS NULL OR idempotency_key = :idempotency_key)
   AND (:version::text IS NULL OR version = :version)
+  AND (:fingerprint::text IS NULL OR id IN (SELECT run_id FROM run_errors
+       WHERE environment = :environment AND fingerprint = :fingerprint))
 ORDER BY id DESC
 LIMIT :limit
 
@@ -547,3 +549,22 @@ WHERE environment = :environment AND id > :after
   AND (:version::text IS NULL OR version = :version
        OR (:unpinned::boolean AND version IS NULL))
 ORDER BY id LIMIT :limit
+
+-- name: error_buckets
+-- Failed attempts in a window by group, version and time slot (slot = which of the
+-- window's equal parts): the Errors page's one GROUP BY, read from run_errors_window
+-- alone. ``task_id`` '' means every task.
+SELECT fingerprint, task_id, version, floor((at - :since) / :width)::int AS slot,
+    count(*) AS attempts, sum(final) AS runs
+FROM run_errors
+WHERE environment = :environment AND at >= :since
+  AND (:task_id = '' OR task_id = :task_id)
+GROUP BY fingerprint, task_id, version, slot
+
+-- name: error_group_buckets
+-- ``error_buckets`` for one group, read from run_errors_group alone.
+SELECT fingerprint, task_id, version, floor((at - :since) / :width)::int AS slot,
+    count(*) AS attempts, sum(final) AS runs
+FROM run_errors
+WHERE environment = :environment AND fingerprint = :fingerprint AND at >= :since
+GROUP BY fingerprint, task_id, version, slot
