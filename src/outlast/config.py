@@ -25,6 +25,13 @@ and the app.
     [defaults.retry]
     max_attempts = 3
 
+    [retention]                  # how long finished runs are kept (outlast.core.retention)
+    finished = "30d"
+    failed = "90d"
+
+    [retention.prod]             # per environment: what it sets wins, the rest is inherited
+    failed = "365d"
+
     [hooks]                     # project-wide hooks, imported by every worker
     on_failure = ["myapp.alerts:notify"]
     middleware = ["myapp.db:with_connection"]
@@ -42,6 +49,7 @@ from typing import Any
 
 from outlast.core.definitions import DEFAULT_MACHINE
 from outlast.core.hook_kinds import KINDS
+from outlast.core.retention import Retention, parse_retention
 from outlast.core.retry import Retry
 from outlast.core.settings import Settings, read_settings
 from outlast.durations import parse_duration
@@ -54,7 +62,7 @@ DEFAULT_DATABASE_URL = "sqlite:///.outlast/dev.db"
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 _TOP_KEYS = {"project", "dirs", "database_url", "environment", "defaults", "metrics_public",
-             "hooks"}
+             "hooks", "retention"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 _DEFAULT_KEYS = {"retry", "machine", "max_duration"}
 
@@ -75,6 +83,9 @@ class Config:
     metrics_public: bool = False
     #: ``[hooks]``: project-wide hooks by kind, as import paths ("package.module:function")
     hooks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``[retention]`` resolved for each environment (``retention`` picks this one's)
+    retention_by_env: Mapping[str, Retention] = field(
+        default_factory=lambda: {env: Retention() for env in ENVIRONMENTS})
     #: The file the values came from; None when no file was found.
     source: Path | None = None
     #: what the environment says, read once by ``load_config``
@@ -98,11 +109,18 @@ class Config:
         any)."""
         return self.settings.allowed_hosts
 
+    @property
+    def retention(self) -> Retention:
+        """How long this environment keeps finished runs, unless a task says otherwise."""
+        return self.retention_by_env.get(self.environment, Retention())
+
     def task_defaults(self) -> dict[str, Any]:
-        """The ``[defaults]`` for workers to apply to tasks that set none themselves, and
-        the ``[hooks]`` they import for every task (``"hooks"``, when there are some)."""
+        """The ``[defaults]`` for workers to apply to tasks that set none themselves,
+        this environment's retention, which travels with each task's definition, and the
+        ``[hooks]`` they import for every task (``"hooks"``, when there are some)."""
         defaults: dict[str, Any] = {"retry": self.retry.to_dict(), "machine": self.machine,
-                                    "max_duration": self.max_duration}
+                                    "max_duration": self.max_duration,
+                                    "retention": self.retention.to_dict()}
         if self.hooks:
             where = f"{self.source.name if self.source else CONFIG_FILE} [hooks]"
             defaults["hooks"] = {"where": where,
@@ -191,6 +209,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         metrics_public=_flag(data.get("metrics_public", False), "metrics_public", where),
         hooks=_hooks(data.get("hooks", {}), where),
         source=path,
+        retention_by_env=_retention(data.get("retention", {}), where),
         **defaults,
     )
 
@@ -350,3 +369,27 @@ def _retry(value: Any, where: str) -> Retry:
     except TypeError:
         raise ConfigError(f"{where}: [defaults.retry] values must be numbers "
                           f"(and randomize a boolean), got {value!r}") from None
+
+
+def _retention(value: Any, where: str) -> dict[str, Retention]:
+    """``[retention]`` resolved for each environment: the project's periods (defaults
+    where unset), then an environment's own table over them."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [retention] must be a table")
+    known = {"finished", "failed", *ENVIRONMENTS}
+    unknown = set(value) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown retention setting(s): "
+                          f"{', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    try:
+        project = parse_retention({k: value[k] for k in ("finished", "failed") if k in value},
+                                  Retention(), "retention")
+        out = {}
+        for env in ENVIRONMENTS:
+            own = value.get(env, {})
+            if not isinstance(own, dict):
+                raise ConfigError(f"{where}: [retention.{env}] must be a table")
+            out[env] = parse_retention(own, project, f"retention.{env}")
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
+    return out

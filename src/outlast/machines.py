@@ -41,6 +41,11 @@ COST_PER_SECOND: dict[str, float] = {
 }
 
 
+def price(machine_name: str, seconds: float) -> float:
+    """What ``seconds`` of execution on ``machine_name`` cost (0 for an unknown preset)."""
+    return round(COST_PER_SECOND.get(machine_name, 0.0) * max(0.0, seconds), 8)
+
+
 def machine(name: str) -> Machine:
     try:
         return PRESETS[name]

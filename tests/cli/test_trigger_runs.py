@@ -289,3 +289,17 @@ def test_trigger_pins_a_version_and_runs_list_filters_by_it(database: Engine, ou
     assert run_id in listed.stdout and other not in listed.stdout
     unknown = outlast("trigger", "report", "--version", "never-deployed")
     assert unknown.exit_code == 2 and "not registered" in unknown.stderr
+
+
+def test_runs_show_gives_the_numbers_the_run_page_gives(database: Engine, outlast) -> None:
+    from outlast.engine import Outcome
+
+    run_id = outlast("trigger", "report").stdout.strip()
+    [row] = database.claim("dev", "worker_test", None, 1)
+    database.record([Outcome(run_id=run_id, lease_id=row["lease_id"], attempt=1,
+                             kind="completed", executed=8.0)])
+    shown = outlast("runs", "show", run_id).stdout
+    run = database.retrieve("dev", run_id)
+    assert "attempts    1 of 3" in shown
+    assert (f"duration    8.00s (waiting 0.00s, queued {run['queued_duration']:.2f}s)   "
+            f"cost {run['cost']:.6f}") in shown

@@ -152,7 +152,11 @@ def test_a_renamed_step_parks_the_run_without_spending_an_attempt(
     assert attempt(engine, order_v2) == "parked"
     parked = run(engine, run_id)
     assert parked["status"] == "PARKED" and not parked["is_final"]
-    assert parked["attempts"] == 0, "the parked attempt was charged"
+    # the attempt that ran counts (it goes on when resumed) but spends no retry
+    assert parked["attempts"] == 1
+    with engine.store.transaction(write=False) as tx:
+        assert tx.one("get_run", id=run_id, environment=ENV)["attempt_count"] == 0, \
+            "the parked attempt was charged"
     assert parked["error"] is None
     info = parked["parked"]
     assert (info["seq"], info["recorded"], info["called"]) == (

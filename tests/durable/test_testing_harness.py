@@ -168,7 +168,8 @@ def test_replay_mismatch_parks_the_run_and_resume_finishes_it() -> None:
             run = env.run_until_final(handle.id)
         finally:
             flip["order"] = ["a", "b"]
-        assert (run.status, run.attempts, run.error) == ("PARKED", 0, None)
+        # its attempt counts (resuming goes on with it) but spends no retry
+        assert (run.status, run.attempts, run.error) == ("PARKED", 1, None)
         assert run.parked is not None and run.parked["seq"] == 0
         assert run.parked["recorded"] == {"kind": "step", "name": "a"}
         assert run.parked["called"] == {"kind": "step", "name": "c"}

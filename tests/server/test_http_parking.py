@@ -55,7 +55,8 @@ def error_of(r: Any) -> tuple[int, str]:
 def test_a_parked_run_shows_why_and_resumes(client: TestClient, engine: Engine) -> None:
     run_id = parked_run(client, engine)
     run = client.get(f"{API}/runs/{run_id}").json()
-    assert (run["status"], run["attempts"], run["version"]) == ("PARKED", 0, None)
+    # its attempt counts (resuming goes on with it), but spends no retry
+    assert (run["status"], run["attempts"], run["version"]) == ("PARKED", 1, None)
     assert run["parked"]["called"] == {"kind": "step", "name": "charge-card"}
     assert run["parked"]["seq"] == 2 and run_id in run["parked"]["message"]
     assert client.get(f"{API}/runs", params={"status": "parked"}).json()["data"][0]["id"] \

@@ -137,6 +137,19 @@ def test_a_transaction_inside_another_is_refused(store: Store, outer: bool,
         assert tx.one("ping") is not None
 
 
+def test_compact_keeps_every_row_and_refuses_to_run_inside_a_transaction(
+        store: Store) -> None:
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_kept")])
+    store.compact()
+    assert _events(store, "run_kept") == ["note"]
+    with store.transaction(write=False), \
+            pytest.raises(NestedTransactionError):
+        store.compact()
+    with store.transaction(write=False) as tx:
+        assert tx.one("ping") is not None
+
+
 def test_other_threads_open_their_own_transactions_meanwhile(store: Store) -> None:
     answers: list[Any] = []
 

@@ -43,6 +43,12 @@ MAY_DIFFER = frozenset({
     "lock_queue", "lock_run", "lock_run_lease", "lock_runs", "lock_schedule", "lock_version",
     "other_candidates", "queue_candidates", "resume_settled_runs", "runs_to_check", "start_runs",
     "window_start_at",
+    # retention: lists of ids, and the index expression (max() / GREATEST())
+    "retention_batch_trees", "retention_candidates", "retention_children", "retention_count",
+    "retention_delete_alert_outbox", "retention_delete_attempts", "retention_delete_debounces",
+    "retention_delete_run_events", "retention_delete_run_journal", "retention_delete_run_logs",
+    "retention_delete_run_stream_chunks", "retention_delete_run_tags", "retention_delete_runs",
+    "retention_delete_schedule_ticks", "retention_delete_waitpoints", "retention_tree_facts",
 })
 
 #: what marks a text as one dialect's: it belongs in that dialect's own file

@@ -47,6 +47,7 @@ CASES = [
     # (environment, what the settings say)
     ({}, Settings()),
     ({"OUTLAST_LEASE_SECONDS": "12.5"}, Settings(lease_seconds=12.5)),
+    ({"OUTLAST_RETENTION_INTERVAL": "60"}, Settings(retention_interval=60.0)),
     ({"OUTLAST_LEASE_SECONDS": ""}, Settings(lease_seconds=DEFAULT_LEASE_SECONDS)),
     ({"OUTLAST_PUBLIC_URL": "https://x.example"}, Settings(public_url="https://x.example")),
     ({"OUTLAST_ALLOWED_HOSTS": " a, ,b "}, Settings(allowed_hosts=("a", "b"))),

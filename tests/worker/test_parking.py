@@ -43,7 +43,7 @@ def test_a_parked_run_frees_its_worker_and_queue_slot(live_engine: Engine,
         other = wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "Ada"}))
     assert (same_queue["status"], other["status"]) == ("COMPLETED", "COMPLETED")
     run = live_engine.retrieve("dev", run_id)
-    assert (run["status"], run["attempts"]) == ("PARKED", 0)
+    assert (run["status"], run["attempts"]) == ("PARKED", 1)  # counted, no retry spent
     assert run["parked"]["recorded"] == {"kind": "step", "name": "charge"}
     assert run["parked"]["called"] == {"kind": "step", "name": "charge-card"}
     assert not (tmp_path / "renamed-step").exists(), "the renamed step ran"

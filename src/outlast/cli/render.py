@@ -34,7 +34,7 @@ def run_detail(run: Run, attempts: list[AttemptRecord]) -> str:
         f"  created     {out.when(raw.get('created_at'))}",
         f"  started     {out.when(raw.get('started_at'))}",
         f"  finished    {out.when(raw.get('finished_at'))}",
-        f"  duration    {out.seconds(run.duration)}   cost {run.cost:.6f}",
+        f"  duration    {out.seconds(run.duration)}{_time_apart(raw)}   cost {run.cost:.6f}",
     ]
     lines += _optional(raw, run)
     lines += _section("payload", out.to_json(run.payload))
@@ -47,6 +47,14 @@ def run_detail(run: Run, attempts: list[AttemptRecord]) -> str:
     if attempts:
         lines += _section("attempts", "\n".join(attempt_line(a) for a in attempts))
     return "\n".join(lines)
+
+
+def _time_apart(raw: dict[str, Any]) -> str:
+    """The time the run was not executing, beside its duration (execution time)."""
+    parts = [f"{name} {out.seconds(raw[key])}" for name, key in
+             (("waiting", "waiting_duration"), ("queued", "queued_duration"))
+             if raw.get(key) is not None]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _optional(raw: dict[str, Any], run: Run) -> list[str]:

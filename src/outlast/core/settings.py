@@ -13,6 +13,7 @@ and a test states its settings instead of patching the environment.
     OUTLAST_ENV_CONCURRENCY_LIMIT    EXECUTING runs per environment, unless set by the API
     OUTLAST_ALERT_WEBHOOK_URL        where failure alerts go, unless set by the API
     OUTLAST_ALERT_WEBHOOK_SECRET     signs them (default: ``OUTLAST_SECRET``)
+    OUTLAST_RETENTION_INTERVAL       seconds between upkeep's retention passes (default 300)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from outlast.errors import ConfigError
 ENV_LIMIT_VAR = "OUTLAST_ENV_CONCURRENCY_LIMIT"
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8030"
+DEFAULT_RETENTION_INTERVAL = 300.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Settings:
     env_concurrency_limit: int | None = None
     alert_webhook_url: str | None = None
     alert_webhook_secret: str = field(default="", repr=False)
+    #: seconds between two retention passes of the upkeep holder (``upkeep/pruning.py``)
+    retention_interval: float = DEFAULT_RETENTION_INTERVAL
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +63,8 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alert_webhook_url=env.get("OUTLAST_ALERT_WEBHOOK_URL") or None,
         alert_webhook_secret=(env.get("OUTLAST_ALERT_WEBHOOK_SECRET")
                               or env.get("OUTLAST_SECRET") or ""),
+        retention_interval=_seconds(env, "OUTLAST_RETENTION_INTERVAL",
+                                    DEFAULT_RETENTION_INTERVAL),
     )
 
 

@@ -36,6 +36,7 @@ from outlast.engine.dequeue import WorkerCode
 from outlast.engine.durable_ops import DurableOps
 from outlast.engine.metadata import MetadataOps
 from outlast.engine.parking import ParkingOps
+from outlast.engine.pruning import RetentionOps
 from outlast.engine.realtime import RealtimeOps
 from outlast.engine.records import attempt_record, event_record, log_record, run_record
 from outlast.engine.schedules import Schedules
@@ -56,6 +57,8 @@ from outlast.store.protocol import Row, Store, Tx
 __all__ = ["Engine", "NewRun", "Outcome", "Triggered", "WorkerCode"]
 
 _DEFINITION_TTL = 2.0
+#: status events read to work out a run's waiting time (a run has a few per attempt)
+MAX_STATUS_EVENTS = 10_000
 
 
 class Engine:
@@ -84,6 +87,8 @@ class Engine:
         self.queues = queues.QueueOps(self)
         #: parked runs: resume them, or move runs to another version
         self.parking = ParkingOps(self)
+        #: deleting finished runs whose retention is over (``outlast prune``, upkeep)
+        self.retention = RetentionOps(self)
         self._versions = VersionAdmin(self)
         #: failed attempts grouped by fingerprint (the Errors page)
         self.errors = failures.ErrorGroups(self)
@@ -189,8 +194,13 @@ class Engine:
             if row is None:
                 raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}",
                                        run_id=run_id)
-            waiting = versions.waiting_for(tx, env, row, self.clock.now())
-        return run_record(row, waiting_for=waiting)
+            now = self.clock.now()
+            waiting = versions.waiting_for(tx, env, row, now)
+            attempts = [attempt_record(a) for a in tx.all("list_attempts", run_id=run_id)]
+            statuses = tx.all("list_events_without_kind", run_id=run_id, kind="metadata",
+                              after=0, limit=MAX_STATUS_EVENTS)
+        return run_record(row, waiting_for=waiting, now=now, attempts=attempts,
+                          events=statuses)
 
     def list_runs(
         self,
@@ -229,11 +239,21 @@ class Engine:
                           fingerprint=fingerprint, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        return [run_record(r) for r in rows], (rows[-1]["id"] if more else None)
+        now = self.clock.now()
+        return [run_record(r, now=now) for r in rows], (rows[-1]["id"] if more else None)
 
     def events(self, run_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self.store.transaction(write=False) as tx:
             rows = tx.all("list_events", run_id=run_id, after=after, limit=limit)
+        return [event_record(r) for r in rows]
+
+    def status_events(self, run_id: str, after: int = 0,
+                      limit: int = 1000) -> list[dict[str, Any]]:
+        """``events`` without metadata changes (which a busy task writes by the thousand):
+        what the run did, for its timeline."""
+        with self.store.transaction(write=False) as tx:
+            rows = tx.all("list_events_without_kind", run_id=run_id, kind="metadata",
+                          after=after, limit=limit)
         return [event_record(r) for r in rows]
 
     def logs(self, run_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
@@ -514,7 +534,9 @@ class Engine:
                 tx, now, lambda row: self._hook_for_expired(tx, row))
             lost = sweeper.lapsed(tx, now) if recover else []
             report.recovered = sum(
-                self._record_one(tx, sweeper.lost_worker_outcome(r), r, now) is not None
+                self._record_one(tx, sweeper.lost_worker_outcome(
+                    r, sweeper.lost_attempt_seconds(tx, r, self.lease_seconds)), r, now)
+                is not None
                 for r in lost
             )
             tx.run("release_stale_hooks", before=now - 10 * self.lease_seconds)

@@ -35,7 +35,7 @@ from outlast.core.retry import Retry, retry_delay
 from outlast.engine import durable, failures, parking, transitions, waitpoints
 from outlast.errors import InvalidTransitionError
 from outlast.jsonutil import loads
-from outlast.machines import COST_PER_SECOND
+from outlast.machines import price
 from outlast.store.protocol import Tx
 
 log = logging.getLogger("outlast.engine")
@@ -222,7 +222,7 @@ def platform_handbacks(tx: Tx, run_id: str) -> int:
 
 
 def cost_of(machine: str, seconds: float) -> float:
-    return round(COST_PER_SECOND.get(machine, 0.0) * seconds, 8)
+    return price(machine, seconds)
 
 
 def record_one(

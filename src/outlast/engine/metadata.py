@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from outlast.engine import events, journal
+from outlast.engine import metadata_history as history
 from outlast.engine.statuses import is_final
 from outlast.errors import (
     InvalidTransitionError,
@@ -134,7 +135,8 @@ def _write(tx: Tx, row: Row, ops: list[dict[str, Any]], now: float,
     updated = apply_ops(current, ops)
     tx.run("update_metadata", id=row["id"], metadata=metadata_json(updated), now=now)
     keys = sorted({str(op["key"]) for op in ops})
-    events.run_changed(tx, row, "metadata", now, keys=keys, **event)
+    events.run_changed(tx, row, "metadata", now, keys=keys,
+                       changes=history.changes(current, ops, apply_ops), **event)
     return updated
 
 
@@ -170,3 +172,13 @@ class MetadataOps:
                     f"run {run_id} is {row['status']}: the metadata of a finished run is "
                     "kept as it ended and can no longer be updated", run_id=run_id)
             return _write(tx, row, ops, now, by="api")
+
+    def history(self, run_id: str,
+                limit: int = history.HISTORY_LIMIT) -> tuple[list[dict[str, Any]], int]:
+        """The latest ``limit`` metadata writes of a run, newest first, and how many it
+        had in all (``metadata_history.entry`` gives each one's shape)."""
+        with self.engine.store.transaction(write=False) as tx:
+            rows = tx.all("list_latest_events_of_kind", run_id=run_id, kind="metadata",
+                          limit=limit)
+            total = tx.one("count_events_of_kind", run_id=run_id, kind="metadata")
+        return [history.entry(r) for r in rows], int(total["n"]) if total else len(rows)

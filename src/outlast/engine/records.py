@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.engine.numbers import numbers_fields, run_numbers
 from outlast.engine.statuses import is_final
 from outlast.inputs import shown_time
 from outlast.jsonutil import loads
 from outlast.store.protocol import Row
 
 
-def run_record(row: Row, waiting_for: str | None = None) -> dict[str, Any]:
+def run_record(row: Row, waiting_for: str | None = None, *, now: float | None = None,
+               attempts: list[dict[str, Any]] | None = None,
+               events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The JSON shape of a run, as the HTTP API and the clients see it. ``waiting_for``:
     who a queued run waits for (``versions.waiting_for``; read when one run is asked for,
-    not for lists)."""
+    not for lists). Its attempts, duration and cost are ``numbers.run_numbers``: exact
+    with the run's ``attempts`` and status ``events`` (which also give its waiting and
+    queued time), close from the row alone; ``now`` counts the running attempt in."""
+    record = _row_record(row, waiting_for)
+    record.update(numbers_fields(run_numbers(row, attempts, events, now)))
+    return record
+
+
+def _row_record(row: Row, waiting_for: str | None) -> dict[str, Any]:
     started, finished = row.get("started_at"), row.get("finished_at")
     return {
         "id": row["id"],

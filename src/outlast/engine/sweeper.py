@@ -66,15 +66,27 @@ def lapsed(tx: Tx, now: float) -> list[Row]:
     return tx.all("lapsed_leases", now=now, limit=BATCH)
 
 
-def lost_worker_outcome(row: Row) -> Outcome:
-    """An attempt whose worker stopped heartbeating counts as a crash."""
+def lost_worker_outcome(row: Row, executed: float = 0.0) -> Outcome:
+    """An attempt whose worker stopped heartbeating counts as a crash; ``executed``
+    (``lost_attempt_seconds``) is charged like any attempt's time."""
     return Outcome(
         run_id=row["id"],
         lease_id=row["lease_id"],
         attempt=row["attempt_count"],
         kind="crashed",
+        executed=executed,
         error={
             "type": "WorkerLost",
             "message": f"worker {row['worker_id']} stopped heartbeating; the attempt was lost",
         },
     )
+
+
+def lost_attempt_seconds(tx: Tx, row: Row, lease_seconds: float) -> float:
+    """How long a lost attempt is known to have run: from its start to its worker's last
+    heartbeat (each one renews the lease for ``lease_seconds``). No worker reports it."""
+    started = [a["started_at"] for a in tx.all("list_attempts", run_id=row["id"])
+               if a["number"] == row["attempt_count"]]
+    if not started or row.get("lease_expires_at") is None:
+        return 0.0
+    return max(0.0, float(row["lease_expires_at"]) - lease_seconds - float(started[0]))

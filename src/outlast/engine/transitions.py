@@ -26,6 +26,7 @@ from outlast.engine import announce, events
 from outlast.engine.statuses import TRANSITIONS, RunStatus
 from outlast.errors import InvalidTransitionError
 from outlast.jsonutil import dumps
+from outlast.machines import price
 from outlast.store.protocol import Row, Tx
 
 S = RunStatus
@@ -175,8 +176,19 @@ def end_inactive(
     events.append(tx, [events.event_row(run_id, transition, now, status.value)])
     tx.notify(events.CHANGED_CHANNEL, run_id)
     if transition == "cancel":
-        tx.run("cancel_attempts", run_id=run_id, now=now)
+        for ended in tx.all("cancel_attempts", run_id=run_id, now=now):
+            # its worker's report is stale now (the lease is gone): charge its time here
+            charge(tx, run_id, ended["machine"], now - float(ended["started_at"]), now)
         tx.notify(events.CANCEL_CHANNEL, run_id)
+
+
+def charge(tx: Tx, run_id: str, machine: str, executed: float, now: float) -> None:
+    """Add execution no worker will report (an attempt canceled or lost mid-run) to the
+    run's time and cost, so that work done is shown and charged however the run ended."""
+    executed = max(0.0, executed)
+    if executed > 0:
+        tx.run("charge_run", id=run_id, executed=executed, cost=price(machine, executed),
+               now=now)
 
 
 def enqueue_delayed(tx: Tx, run_id: str, now: float) -> bool:

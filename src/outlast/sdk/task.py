@@ -17,6 +17,7 @@ from typing_extensions import TypedDict, Unpack
 
 from outlast.core.definitions import DEFAULT_MACHINE, TaskDefinition
 from outlast.core.params import BatchItem, TriggerParams
+from outlast.core.retention import Retention, parse_retention
 from outlast.core.retry import Retry
 from outlast.durations import DurationLike, parse_duration
 from outlast.errors import ConfigError
@@ -35,6 +36,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 Hook = Callable[..., Any]
+#: ``"7d"``, ``timedelta(days=7)``, ``"forever"`` or ``{"finished": "7d", "failed": "30d"}``
+RetentionLike = DurationLike | dict[str, DurationLike]
 #: the hooks ``@task`` takes one function for (``middleware`` takes a list; ``handle_error``
 #: is asked, not told: ``Task.handle_error``)
 _HOOK_NAMES = ("init", "on_start", "on_wait", "on_resume", "cleanup", "on_success",
@@ -48,18 +51,21 @@ class TaskDefaults:
     retry: Retry = field(default_factory=Retry)
     machine: str = DEFAULT_MACHINE
     max_duration: float | None = None
+    #: ``[retention]`` of the worker's environment
+    retention: Retention = field(default_factory=Retention)
 
 
 _defaults = TaskDefaults()
 
 
 def set_task_defaults(retry: dict[str, Any] | None = None, machine: str | None = None,
-                      max_duration: float | None = None) -> None:
+                      max_duration: float | None = None,
+                      retention: dict[str, float | None] | None = None) -> None:
     """Apply project defaults to tasks defined from now on (workers call this at start)."""
     global _defaults
     _defaults = TaskDefaults(Retry.from_dict(retry) if retry else Retry(),
                              check_machine(machine).name if machine else DEFAULT_MACHINE,
-                             max_duration)
+                             max_duration, Retention.from_dict(retention))
 
 
 class Task(Generic[P, R]):
@@ -78,6 +84,7 @@ class Task(Generic[P, R]):
         hooks: dict[str, Hook],
         handle_error: Hook | None,
         middleware: tuple[Hook, ...] = (),
+        retention: Retention | None = None,
     ) -> None:
         self.fn = fn
         self.id = id
@@ -89,6 +96,8 @@ class Task(Generic[P, R]):
         self.hooks = hooks
         self.handle_error = handle_error
         self.middleware = middleware
+        #: how long its finished runs are kept (``@task(retention=...)`` or the project's)
+        self.retention = retention or Retention()
         self.codec = PayloadCodec.for_function(fn)
         self.is_async = inspect.iscoroutinefunction(fn)
         self.wants_ctx = len(inspect.signature(fn).parameters) >= 2
@@ -110,7 +119,7 @@ class Task(Generic[P, R]):
             key_rate_limit=self.queue.key_rate_limit,
             retry=self.retry, machine=self.machine, max_duration=self.max_duration, ttl=self.ttl,
             hooks=self.hook_kinds(), payload_schema=self.codec.json_schema(),
-            schedule=self.schedule,
+            schedule=self.schedule, retention=self.retention,
         )
 
     def hook_kinds(self) -> tuple[str, ...]:
@@ -204,6 +213,7 @@ class TaskOptions(TypedDict, total=False):
     max_duration: DurationLike | None
     ttl: DurationLike | None
     init: Hook | None
+    retention: RetentionLike | None
     on_start: Hook | None
     on_wait: Hook | None
     on_resume: Hook | None
@@ -236,6 +246,7 @@ def task(
     max_duration: DurationLike | None = None,
     ttl: DurationLike | None = None,
     init: Hook | None = None,
+    retention: RetentionLike | None = None,
     on_start: Hook | None = None,
     on_wait: Hook | None = None,
     on_resume: Hook | None = None,
@@ -260,6 +271,7 @@ def task(
     max_duration: DurationLike | None = None,
     ttl: DurationLike | None = None,
     init: Hook | None = None,
+    retention: RetentionLike | None = None,
     on_start: Hook | None = None,
     on_wait: Hook | None = None,
     on_resume: Hook | None = None,
@@ -271,7 +283,12 @@ def task(
     middleware: Sequence[Hook] | None = None,
     registry: Registry | None = None,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
-    """Define a task; use bare (``@task``) or with options (``@task(id=..., retry=...)``)."""
+    """Define a task; use bare (``@task``) or with options (``@task(id=..., retry=...)``).
+
+    ``retention``: how long its finished runs are kept: a duration for every run
+    (``"7d"``), ``{"finished": "7d", "failed": "30d"}``, or ``"forever"``; the project's
+    ``[retention]`` by default.
+    """
 
     def wrap(func: Callable[P, R]) -> Task[P, R]:
         if not callable(func):
@@ -289,6 +306,8 @@ def task(
             ttl=None if ttl is None else parse_duration(ttl, "ttl"),
             hooks=hooks, handle_error=handle_error,
             middleware=_checked_middleware(middleware),
+            retention=_defaults.retention if retention is None else parse_retention(
+                retention, _defaults.retention),
         )
         (registry if registry is not None else default_registry).add(definition)
         return definition

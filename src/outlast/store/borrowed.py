@@ -140,6 +140,9 @@ class BorrowedStore:
     def listen(self, channels: list[str]) -> Listener:
         raise NotImplementedError("a lent connection has no listeners")
 
+    def compact(self) -> None:
+        raise NotImplementedError("a lent connection is not vacuumed by Outlast")
+
     def add_local_listener(self, callback: Callable[[str, str], None]) -> None:
         """Nothing is announced in process: the commit is the caller's."""
 

@@ -139,6 +139,17 @@ class Store(Protocol):
         """Apply pending migrations; return the names applied."""
         ...
 
+    def compact(self) -> None:
+        """Give back the space of rows deleted in bulk (``outlast prune --vacuum``).
+
+        SQLite: ``VACUUM`` rewrites the file without the free pages (it needs that much
+        free disk again and holds the database while it runs), then the write-ahead log is
+        truncated. PostgreSQL: ``VACUUM (ANALYZE)`` of the tables retention deletes from:
+        their space is reusable at once and the planner's counts are fresh; the files keep
+        their size. Not inside a transaction.
+        """
+        ...
+
     def listen(self, channels: list[str]) -> Listener: ...
 
     def add_local_listener(self, callback: Callable[[str, str], None]) -> None:

@@ -67,8 +67,16 @@ ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING', lease_id = excl
     started_at = excluded.started_at, finished_at = NULL, error = NULL
 
 -- name: cancel_attempts
+-- Returns the attempts it ended: their time up to the cancel is charged to the run.
 UPDATE attempts SET status = 'CANCELED', finished_at = :now
 WHERE run_id = :run_id AND status = 'EXECUTING'
+RETURNING number, machine, started_at
+
+-- name: charge_run
+-- Execution no worker reported (an attempt canceled or lost mid-run), added to the run's.
+UPDATE runs SET execution_seconds = execution_seconds + :executed, cost = cost + :cost,
+    updated_at = :now
+WHERE id = :id
 
 -- name: ping
 SELECT 1 AS ok
@@ -116,6 +124,17 @@ WHERE id = :id
 
 -- name: list_events
 SELECT * FROM run_events WHERE run_id = :run_id AND id > :after ORDER BY id LIMIT :limit
+
+-- name: list_events_without_kind
+-- A run's events but one kind (its timeline without its many metadata changes).
+SELECT * FROM run_events WHERE run_id = :run_id AND kind <> :kind AND id > :after
+ORDER BY id LIMIT :limit
+
+-- name: list_latest_events_of_kind
+SELECT * FROM run_events WHERE run_id = :run_id AND kind = :kind ORDER BY id DESC LIMIT :limit
+
+-- name: count_events_of_kind
+SELECT count(*) AS n FROM run_events WHERE run_id = :run_id AND kind = :kind
 
 -- name: list_attempts
 SELECT * FROM attempts WHERE run_id = :run_id ORDER BY number
@@ -665,6 +684,41 @@ ORDER BY id
 -- One run of ``dev_runs_to_follow`` pinned to the new reload, whatever its status.
 UPDATE runs SET version = :version, updated_at = :now
 WHERE id = :id AND version = :previous
+
+-- retention ---------------------------------------------------------------------------
+-- Finding finished runs whose time is up and deleting them with everything of theirs
+-- (engine/pruning.py). Lists of ids are per dialect; these read no list.
+
+-- name: retention_environments
+-- Every environment with runs: a loose index scan (one seek per environment), not a
+-- read of every run.
+WITH RECURSIVE envs(environment) AS (
+    SELECT min(environment) FROM runs
+    UNION ALL
+    SELECT (SELECT min(r.environment) FROM runs r WHERE r.environment > envs.environment)
+    FROM envs WHERE envs.environment IS NOT NULL
+)
+SELECT environment FROM envs WHERE environment IS NOT NULL
+
+-- name: retention_task_ids
+-- Every task with runs in an environment, registered or not (one seek per task).
+WITH RECURSIVE tasks_seen(task_id) AS (
+    SELECT min(task_id) FROM runs WHERE environment = :environment
+    UNION ALL
+    SELECT (SELECT min(r.task_id) FROM runs r
+            WHERE r.environment = :environment AND r.task_id > tasks_seen.task_id)
+    FROM tasks_seen WHERE tasks_seen.task_id IS NOT NULL
+)
+SELECT task_id FROM tasks_seen WHERE task_id IS NOT NULL
+
+-- name: retention_record_pass
+INSERT INTO retention_status (environment, pruned_at, runs, total_runs)
+VALUES (:environment, :now, :runs, :runs)
+ON CONFLICT (environment) DO UPDATE SET pruned_at = excluded.pruned_at,
+    runs = excluded.runs, total_runs = retention_status.total_runs + excluded.runs
+
+-- name: retention_status
+SELECT * FROM retention_status ORDER BY environment
 
 -- metrics and health (``engine/metrics.py``, ``engine/health.py``) -------------------------
 -- What ``GET /metrics`` reads. Each count reads live rows only, through a status or

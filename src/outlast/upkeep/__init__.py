@@ -1,7 +1,8 @@
 """Upkeep: every time-driven duty, done by whichever server or worker holds the lease.
 
 ``leader.py`` is the loop (lease, sweep, cron ticks), ``timer.py`` its sleep until the next
-due moment, ``alerting.py`` the alert outbox's sender thread. Servers and workers run the
+due moment, ``alerting.py`` the alert outbox's sender thread, ``pruning.py`` the thread
+that deletes finished runs past their retention. Servers and workers run the
 same ``Upkeep``, so a deployment of workers alone still gets cron ticks and alerts.
 """
 

@@ -5,7 +5,8 @@ exactly one process does upkeep at a time, whichever kind it is, and another tak
 within about one lease ttl when it dies (followers ask every ``FOLLOW_EVERY``). The
 holder does all of it: promote delayed runs, expire TTLs, time out waits, wake due
 sleeps, recover runs of vanished workers (``Engine.sweep``), fire cron ticks
-(``schedules.tick``), and move the alert outbox (``AlertSender``, its own thread). Duties
+(``schedules.tick``), move the alert outbox (``AlertSender``, its own thread), and
+delete runs whose retention is over (``Pruner``, its own thread too). Duties
 split between kinds of process once meant a worker holding the lease left cron ticks and
 alerts undone.
 
@@ -35,6 +36,7 @@ import time
 from outlast.core.backoff import backoff as backoff_after
 from outlast.engine import Engine, sweeper
 from outlast.upkeep.alerting import AlertSender
+from outlast.upkeep.pruning import Pruner
 from outlast.upkeep.timer import DueTimer
 
 log = logging.getLogger("outlast.upkeep")
@@ -89,6 +91,8 @@ class Upkeep:
         self._recover_from = 0.0
         #: failure webhooks, sent from their own thread while this process leads
         self.alerts = AlertSender(engine, lambda: self.leading)
+        #: retention: finished runs past their time, deleted from their own thread too
+        self.pruner = Pruner(engine, lambda: self.leading)
 
     @property
     def leading(self) -> bool:
@@ -107,6 +111,7 @@ class Upkeep:
                                         name=self.name, daemon=True)
         self._thread.start()
         self.alerts.start()
+        self.pruner.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop and hand the lease back so another process takes over at once."""
@@ -118,6 +123,7 @@ class Upkeep:
         if timer is not None:
             timer.poke()
         self.alerts.stop(timeout)
+        self.pruner.stop(timeout)
         thread.join(timeout)
         if timer is not None and not thread.is_alive():
             timer.close()

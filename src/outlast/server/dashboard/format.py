@@ -128,12 +128,10 @@ def pretty_json(value: Any) -> str:
 
 
 def run_duration(run: dict[str, Any], now: float) -> float | None:
-    """Execution time of a finished run; time since it started for one still going."""
-    if run.get("started_at") is None:
-        return None
-    if run["status"] == "EXECUTING" and not run["duration"]:
-        return max(0.0, now - float(run["started_at"]))  # first attempt: nothing recorded yet
-    return float(run["duration"])
+    """A run record's execution time (``engine.numbers``: the running attempt's so far
+    included); None before the run first started. ``now`` is kept for the templates that
+    pass it: the record was made at the same time."""
+    return None if run.get("started_at") is None else float(run["duration"])
 
 
 FILTERS = {

@@ -41,13 +41,15 @@ def _render_run(page: Page, run_id: str, status_code: int = 200,
                   if page.dash.live else 0)
     run = page.engine.retrieve(page.env, run_id)  # 404 page for other environments
     attempts = page.engine.attempts(run_id)
-    events = page.engine.events(run_id, limit=MAX_EVENTS)
+    events = page.engine.status_events(run_id, limit=MAX_EVENTS)
+    history, history_total = page.engine.metadata.history(run_id)
     logs = page.engine.logs(run_id, limit=MAX_LOGS)
     children, more_children = page.engine.list_runs(page.env, parent_id=run_id,
                                                     limit=MAX_CHILDREN)
     waterfall = timeline.build(run, attempts, events, children, page.now, format.tone)
     return page.render("run.html", status_code=status_code, run=run, attempts=attempts,
                        events=events, action_error=action_error,
+                       metadata_history=history, metadata_total=history_total,
                        move_targets=move_targets(page, run),
                        logs=logs, logs_by_attempt=group_logs(logs), children=children,
                        more_children=more_children is not None, waterfall=waterfall,

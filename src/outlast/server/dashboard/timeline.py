@@ -64,6 +64,8 @@ def build(run: dict[str, Any], attempts: list[dict[str, Any]], events: list[dict
     for a in attempts:
         rows.append(span(f"Attempt {a['number']}", "attempt", a["status"], a["started_at"],
                          a["finished_at"] or end, a["status"]))
+    # metadata writes are the Metadata card's history, not what the run did
+    events = [e for e in events if e["kind"] != "metadata"]
     for i, e in enumerate(events):
         stop = events[i + 1]["at"] if i + 1 < len(events) else (
             e["at"] if run.get("finished_at") else end)

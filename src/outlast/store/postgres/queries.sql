@@ -568,3 +568,95 @@ SELECT fingerprint, task_id, version, floor((at - :since) / :width)::int AS slot
 FROM run_errors
 WHERE environment = :environment AND fingerprint = :fingerprint AND at >= :since
 GROUP BY fingerprint, task_id, version, slot
+
+-- retention (ids arrive as arrays) ---------------------------------------------------------
+
+-- name: retention_candidates
+-- Finished top-level runs of one task and status whose retention counts from before
+-- :before, oldest first, after the (since, id) cursor; reads ``runs_retention`` only.
+SELECT id, batch_id, GREATEST(finished_at, coalesce(idempotency_expires_at, 0)) AS since
+FROM runs
+WHERE environment = :environment AND task_id = :task_id AND status = :status
+  AND root_id IS NULL AND finished_at IS NOT NULL AND hook_pending IS NULL
+  AND GREATEST(finished_at, coalesce(idempotency_expires_at, 0)) < :before
+  AND (GREATEST(finished_at, coalesce(idempotency_expires_at, 0)), id) > (:after_since::double precision, :after_id::text)
+ORDER BY GREATEST(finished_at, coalesce(idempotency_expires_at, 0)), id
+LIMIT :limit
+
+-- name: retention_batch_trees
+SELECT DISTINCT batch_id, coalesce(root_id, id) AS tree FROM runs
+WHERE batch_id = ANY(:batch_ids)
+
+-- name: retention_tree_facts
+-- What decides whether whole trees may go, per (tree, task, status): the latest end, the
+-- latest idempotency key expiry, hooks not yet called, and how many runs.
+SELECT coalesce(root_id, id) AS tree, task_id, status, max(finished_at) AS finished_at,
+       max(idempotency_expires_at) AS key_expires_at, count(hook_pending) AS hooks,
+       count(*) AS runs
+FROM runs
+WHERE id = ANY(:trees)
+   OR root_id = ANY(:trees)
+GROUP BY coalesce(root_id, id), task_id, status
+
+-- name: retention_children
+SELECT id FROM runs WHERE root_id = ANY(:trees) LIMIT :limit
+
+-- name: retention_count
+-- What deleting these trees would remove, per table (``outlast prune --dry-run``).
+WITH doomed AS (
+    SELECT id FROM runs
+    WHERE id = ANY(:trees)
+       OR root_id = ANY(:trees)
+)
+SELECT (SELECT count(*) FROM doomed) AS runs,
+       (SELECT count(*) FROM run_events WHERE run_id IN (SELECT id FROM doomed)) AS run_events,
+       (SELECT count(*) FROM run_logs WHERE run_id IN (SELECT id FROM doomed)) AS run_logs,
+       (SELECT count(*) FROM attempts WHERE run_id IN (SELECT id FROM doomed)) AS attempts,
+       (SELECT count(*) FROM run_journal WHERE run_id IN (SELECT id FROM doomed)) AS run_journal,
+       (SELECT count(*) FROM run_tags WHERE run_id IN (SELECT id FROM doomed)) AS run_tags,
+       (SELECT count(*) FROM run_stream_chunks WHERE run_id IN (SELECT id FROM doomed))
+           AS run_stream_chunks,
+       (SELECT count(*) FROM waitpoints WHERE run_id IN (SELECT id FROM doomed)
+           OR (run_id IS NULL AND created_by_run IN (SELECT id FROM doomed))) AS waitpoints,
+       (SELECT count(*) FROM alert_outbox WHERE run_id IN (SELECT id FROM doomed))
+           AS alert_outbox,
+       (SELECT count(*) FROM schedule_ticks WHERE run_id IN (SELECT id FROM doomed))
+           AS schedule_ticks,
+       (SELECT count(*) FROM debounces WHERE run_id IN (SELECT id FROM doomed)) AS debounces
+
+-- name: retention_delete_run_events
+DELETE FROM run_events WHERE run_id = ANY(:ids)
+
+-- name: retention_delete_run_logs
+DELETE FROM run_logs WHERE run_id = ANY(:ids)
+
+-- name: retention_delete_attempts
+DELETE FROM attempts WHERE run_id = ANY(:ids)
+
+-- name: retention_delete_run_journal
+DELETE FROM run_journal WHERE run_id = ANY(:ids)
+
+-- name: retention_delete_run_tags
+DELETE FROM run_tags WHERE run_id = ANY(:ids)
+
+-- name: retention_delete_run_stream_chunks
+DELETE FROM run_stream_chunks WHERE run_id = ANY(:ids)
+
+-- name: retention_delete_waitpoints
+-- The waits of these runs, and the tokens they created that no other run waits on (a
+-- token a live run waits on stays, whoever created it).
+DELETE FROM waitpoints
+WHERE run_id = ANY(:ids)
+   OR (run_id IS NULL AND created_by_run = ANY(:ids))
+
+-- name: retention_delete_alert_outbox
+DELETE FROM alert_outbox WHERE run_id = ANY(:ids)
+
+-- name: retention_delete_schedule_ticks
+DELETE FROM schedule_ticks WHERE run_id = ANY(:ids)
+
+-- name: retention_delete_debounces
+DELETE FROM debounces WHERE run_id = ANY(:ids)
+
+-- name: retention_delete_runs
+DELETE FROM runs WHERE id = ANY(:ids)

@@ -209,12 +209,21 @@ class PostgresStore(BaseStore):
             conn.commit()
         return done
 
+    def compact(self) -> None:
+        with self.one_transaction(), \
+                psycopg.connect(self.target.conninfo, autocommit=True) as conn:
+            conn.execute(_VACUUM)
+
     def listen(self, channels: list[str]) -> PostgresListener:
         return PostgresListener(self.target, channels)
 
     def close(self) -> None:
         self._pool.close()
 
+
+#: the tables retention deletes from (``compact``); VACUUM runs outside a transaction
+_VACUUM = (b"VACUUM (ANALYZE) runs, run_events, run_logs, attempts, run_journal, run_tags, "
+           b"run_stream_chunks, waitpoints, alert_outbox, schedule_ticks, debounces")
 
 _last_used: dict[int, float] = {}
 

@@ -269,6 +269,13 @@ class SQLiteStore(BaseStore):
             conn.close()
             self._local.conn = None
 
+    def compact(self) -> None:
+        with self.one_transaction():  # VACUUM cannot run inside a transaction
+            conn = self._conn()
+            with self._writer.held():
+                conn.execute("VACUUM")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def listen(self, channels: list[str]) -> SQLiteListener:
         return SQLiteListener(self)
 

@@ -1,0 +1,96 @@
+"""The pruner: a thread beside the upkeep loop that deletes runs whose retention is over.
+
+Like the alert sender it works only while its process holds the upkeep lease, so one
+process prunes, and it has its own thread so a long backlog never delays a due wake-up.
+A pass prunes every environment with runs, at most ``batches`` batches of ``batch_size``
+runs each, pausing between batches so other writers get the database in turn; it comes
+back after ``interval`` (``OUTLAST_RETENTION_INTERVAL``, 5 minutes) when it finished, or
+after ``BACKLOG_PAUSE`` when it stopped at its budget with runs still due. Each
+environment's pass is recorded (``retention_status``: ``outlast prune --dry-run`` shows
+it) and logged at INFO when it deleted something.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from outlast.engine import Engine
+from outlast.engine.pruning import BATCH_SIZE, Cursors, PruneLimits, PruneReport
+
+log = logging.getLogger("outlast.retention")
+
+#: seconds until the first pass of a process, and between looks while not leading
+FIRST_PASS = 10.0
+#: seconds until the next pass when one stopped at its budget
+BACKLOG_PAUSE = 1.0
+#: seconds between two batches of one pass
+BATCH_PAUSE = 0.05
+#: batches one pass deletes at most, per environment
+PASS_BATCHES = 20
+
+
+class Pruner:
+    def __init__(self, engine: Engine, leading: Callable[[], bool], *,
+                 interval: float | None = None, first_pass: float = FIRST_PASS,
+                 batch_size: int = BATCH_SIZE, batches: int = PASS_BATCHES) -> None:
+        self.engine = engine
+        self._leading = leading
+        self._interval = engine.settings.retention_interval if interval is None else interval
+        self._first_pass = first_pass
+        self._limits = PruneLimits(batch_size=batch_size, budget=batch_size * batches,
+                                   pause=self._pause)
+        #: where each (environment, task, status) scan resumes, kept between passes
+        self._cursors: Cursors = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="outlast-pruner", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def prune_once(self) -> list[PruneReport]:
+        """One pass over every environment; returns what it deleted in each."""
+        reports = []
+        for env in self.engine.retention.environments():
+            if self._stop.is_set():
+                break
+            report = self.engine.retention.prune(env, limits=self._limits,
+                                                 cursors=self._cursors)
+            self.engine.retention.record(report)
+            _log(report)
+            reports.append(report)
+        return reports
+
+    def _loop(self) -> None:
+        pause = self._first_pass
+        while not self._stop.wait(pause):
+            if not self._leading():
+                pause = self._first_pass
+                continue
+            try:
+                done = all(r.complete for r in self.prune_once())
+                pause = self._interval if done else BACKLOG_PAUSE
+            except Exception:
+                log.exception("retention pass failed; retrying in %.0fs", self._interval)
+                pause = self._interval
+
+    def _pause(self) -> None:
+        self._stop.wait(BATCH_PAUSE)
+
+
+def _log(report: PruneReport) -> None:
+    if not report.runs:
+        log.debug("retention: nothing to delete in environment %r", report.environment)
+        return
+    log.info("retention: deleted %d run(s) and %d other row(s) in environment %r "
+             "(%d batch(es)%s)", report.runs, report.total - report.runs, report.environment,
+             report.batches, "" if report.complete else "; more next pass")
