@@ -24,6 +24,7 @@ PUBLIC = {
     "queues", "versions",
     "patched",
     "tools",
+    "hooks", "LocalKey",
 }
 
 

@@ -20,6 +20,7 @@ from outlast.errors import (
     TaskRunFailed,
     ValidationError,
 )
+from outlast.sdk import hooks
 from outlast.sdk import queues_facade as queues
 from outlast.sdk import schedules_facade as schedules
 from outlast.sdk import tools
@@ -31,6 +32,7 @@ from outlast.sdk.durable import DurableUsageError, NonDeterminismError
 from outlast.sdk.facade import batch, runs, tasks
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 from outlast.sdk.idempotency import idempotency_keys
+from outlast.sdk.locals import LocalKey
 from outlast.sdk.logger import logger
 from outlast.sdk.metadata import metadata
 from outlast.sdk.patches import patched
@@ -52,6 +54,7 @@ __all__ = [
     "ConfigError",
     "DurableUsageError",
     "InvalidTransitionError",
+    "LocalKey",
     "NonDeterminismError",
     "NotFoundError",
     "OutlastError",
@@ -74,6 +77,7 @@ __all__ = [
     "__version__",
     "batch",
     "configure",
+    "hooks",
     "idempotency_keys",
     "logger",
     "metadata",

@@ -31,6 +31,10 @@ and the app.
 
     [retention.prod]             # per environment: what it sets wins, the rest is inherited
     failed = "365d"
+
+    [hooks]                     # project-wide hooks, imported by every worker
+    on_failure = ["myapp.alerts:notify"]
+    middleware = ["myapp.db:with_connection"]
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from outlast.core.definitions import DEFAULT_MACHINE
+from outlast.core.hook_kinds import KINDS
 from outlast.core.retention import Retention, parse_retention
 from outlast.core.retry import Retry
 from outlast.core.settings import Settings, read_settings
@@ -57,7 +62,7 @@ DEFAULT_DATABASE_URL = "sqlite:///.outlast/dev.db"
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 _TOP_KEYS = {"project", "dirs", "database_url", "environment", "defaults", "metrics_public",
-             "retention"}
+             "hooks", "retention"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 _DEFAULT_KEYS = {"retry", "machine", "max_duration"}
 
@@ -76,6 +81,8 @@ class Config:
     max_duration: float | None = None
     #: ``GET /metrics`` answers without an API key (for a scraper on a private network)
     metrics_public: bool = False
+    #: ``[hooks]``: project-wide hooks by kind, as import paths ("package.module:function")
+    hooks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: ``[retention]`` resolved for each environment (``retention`` picks this one's)
     retention_by_env: Mapping[str, Retention] = field(
         default_factory=lambda: {env: Retention() for env in ENVIRONMENTS})
@@ -109,9 +116,16 @@ class Config:
 
     def task_defaults(self) -> dict[str, Any]:
         """The ``[defaults]`` for workers to apply to tasks that set none themselves,
-        and this environment's retention, which travels with each task's definition."""
-        return {"retry": self.retry.to_dict(), "machine": self.machine,
-                "max_duration": self.max_duration, "retention": self.retention.to_dict()}
+        this environment's retention, which travels with each task's definition, and the
+        ``[hooks]`` they import for every task (``"hooks"``, when there are some)."""
+        defaults: dict[str, Any] = {"retry": self.retry.to_dict(), "machine": self.machine,
+                                    "max_duration": self.max_duration,
+                                    "retention": self.retention.to_dict()}
+        if self.hooks:
+            where = f"{self.source.name if self.source else CONFIG_FILE} [hooks]"
+            defaults["hooks"] = {"where": where,
+                                 "declared": {k: list(v) for k, v in self.hooks.items()}}
+        return defaults
 
     def task_dirs(self) -> list[Path]:
         return [self.root / d for d in self.dirs]
@@ -193,6 +207,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         environment=_check_environment(
             _text(data.get("environment", "dev"), "environment", where), where),
         metrics_public=_flag(data.get("metrics_public", False), "metrics_public", where),
+        hooks=_hooks(data.get("hooks", {}), where),
         source=path,
         retention_by_env=_retention(data.get("retention", {}), where),
         **defaults,
@@ -319,6 +334,26 @@ def _defaults(value: Any, where: str) -> dict[str, Any]:
     except ValidationError as exc:
         raise ConfigError(f"{where}: defaults: {exc.message}") from None
     return out
+
+
+def _hooks(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """``[hooks]``: kind = "pkg.mod:fn" or a list of them (imported by the worker at start,
+    where a path that does not resolve stops it, naming the key)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [hooks] must be a table")
+    unknown = set(value) - set(KINDS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown hook(s) in [hooks]: {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(KINDS)})")
+    hooks: dict[str, tuple[str, ...]] = {}
+    for kind, paths in value.items():
+        listed = [paths] if isinstance(paths, str) else paths
+        if not isinstance(listed, list) or not all(
+                isinstance(p, str) and ":" in p for p in listed):
+            raise ConfigError(f"{where}: [hooks] {kind} must be an import path "
+                              f"'package.module:function' or a list of them, got {paths!r}")
+        hooks[kind] = tuple(p.strip() for p in listed)
+    return hooks
 
 
 def _retry(value: Any, where: str) -> Retry:

@@ -18,6 +18,7 @@
     ├── ConfigError                   config_error          -
     ├── NonDeterminismError           non_determinism       -     (sdk/durable.py)
     ├── DurableUsageError             durable_usage         400   (sdk/durable.py)
+    ├── HookUsageError                hook_usage            -     (worker/lifecycle.py)
     └── WorkerFailed                  worker_failed         -     (worker/supervisor.py)
 
     AbortTaskRunError  raised by task code: fail now, no further attempts.

@@ -225,9 +225,8 @@ class TestRuns:
         for row in rows:
             task = self.registry.find(row["task_id"])
             job = HookJob(dict(row), row["hook_pending"], row["hook_lease"], self.environment)
-            if task is not None:
-                run_hook_job(task, job, self._send)
-            self.engine.finish_hook(row["id"], row["hook_lease"])
+            errors = run_hook_job(task, job, self._send) if task is not None else []
+            self.engine.finish_hook(row["id"], row["hook_lease"], errors)
         return bool(rows)
 
     def _jump(self, token_timeouts: bool) -> bool:
@@ -275,4 +274,6 @@ def _plain(task: Task[..., Any] | str, payload: Any) -> Any:
 
 def _outcome(m: Finished) -> Outcome:
     return Outcome(m.run_id, m.lease_id, m.attempt, m.kind,  # type: ignore[arg-type]
-                   m.executed, m.output, m.error, m.retry_override, m.hooks_done)
+                   m.executed, m.output, m.error, m.retry_override, m.hooks_done,
+                   retry_at=m.retry_at, retry_machine=m.retry_machine,
+                   hook_errors=m.hook_errors)

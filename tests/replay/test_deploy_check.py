@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from outlast import metadata, step, streams, tags, task
+from outlast import LocalKey, metadata, step, streams, tags, task
 from outlast.engine.replay_reads import Scope, scope_of
 from outlast.engine.versions import register
 from outlast.errors import ValidationError
@@ -402,3 +402,25 @@ def test_deploy_without_task_directories_says_so_and_writes_nothing(tmp_path: Pa
     assert done.returncode == 1
     assert "task directory 'tasks' not found" in done.stderr
     assert list(tmp_path.iterdir()) == []  # not even a database file
+
+
+LOCAL = LocalKey[str]("from-middleware")
+
+
+def _sets_local(payload: Any, ctx: Any, next: Any) -> Any:
+    ctx.locals.set(LOCAL, "set")
+    return next()
+
+
+@task(id="hooked", registry=checks, middleware=[_sets_local], init=lambda p, c: {"n": 2})
+def hooked(payload: Any, ctx: Any) -> str:
+    value = f"{LOCAL.get()}-{ctx.init['n']}"  # what middleware and init made, as on a worker
+    step.run("first", lambda: touched.append("first"))
+    return value
+
+
+def test_a_replay_runs_middleware_and_init_like_a_worker() -> None:
+    touched.clear()
+    [verdict] = check_runs(checks, [RecordedRun(row("r1", "hooked", None), journal("first"))])
+    assert verdict.kind == "ok", verdict
+    assert touched == []

@@ -175,7 +175,7 @@ def _alive(pid: int) -> bool:
     try:  # a zombie still answers kill(0); its state says it is gone
         with open(f"/proc/{pid}/stat") as f:
             return f.read().split()[2] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # reaped between the two looks
         return False
 
 

@@ -11,6 +11,7 @@ from outlast.cli.common import require_task_dirs
 from outlast.cli.output import note
 from outlast.config import Config
 from outlast.core.import_failures import ImportFailure
+from outlast.sdk import hooks as project_hooks
 from outlast.sdk.registry import import_task_files
 from outlast.sdk.task import set_task_defaults
 
@@ -19,8 +20,11 @@ def load_project_tasks(config: Config) -> dict[str, ImportFailure]:
     """Import the project's tasks into the default registry; warn about broken files
     (and return them, by path)."""
     require_task_dirs(config)
-    set_task_defaults(**config.task_defaults())
+    defaults = config.task_defaults()
+    declared = defaults.pop("hooks", None)
+    set_task_defaults(**defaults)
     failures = import_task_files(list(config.dirs), config.root)
+    project_hooks.declare_from(declared)
     for path, failure in sorted(failures.items()):
         note(f"warning: {path} did not import ({failure['error']}); its tasks are missing")
     return failures

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from outlast.core.backoff import EXACT, backoff
 from outlast.errors import ValidationError
+from outlast.machines import machine as check_machine
 
 
 @dataclass(frozen=True)
@@ -41,18 +43,55 @@ class Retry:
 
 @dataclass(frozen=True)
 class RetryDecision:
-    """What ``handle_error`` may return: retry after ``delay`` seconds, or not at all."""
+    """What ``handle_error`` may return to change what the failed attempt leads to.
+
+    ``retry=False``: no further attempt (the run fails now). Else the next attempt comes
+    after ``delay`` seconds, or at ``at`` (an aware datetime), or when the retry policy
+    says (neither given); on machine preset ``machine`` when given (and from then on). A
+    retry never goes past the run's ``max_attempts``.
+    """
 
     retry: bool
     delay: float | None = None
+    at: datetime | None = None
+    machine: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.delay is not None and (not isinstance(self.delay, int | float)
+                                       or self.delay < 0):
+            raise ValidationError(f"RetryDecision.delay must be seconds >= 0, got {self.delay!r}")
+        if self.at is not None and (not isinstance(self.at, datetime) or self.at.tzinfo is None):
+            raise ValidationError("RetryDecision.at must be a timezone-aware datetime")
+        if self.delay is not None and self.at is not None:
+            raise ValidationError("RetryDecision takes a delay or a time (at), not both")
+        if self.machine is not None:
+            check_machine(self.machine)
+        if not self.retry and (self.delay, self.at, self.machine) != (None, None, None):
+            raise ValidationError("RetryDecision(retry=False) takes no delay, time or machine")
 
     @classmethod
     def skip(cls) -> RetryDecision:
+        """Do not retry: the run fails with this attempt's error."""
         return cls(retry=False)
 
     @classmethod
-    def after(cls, seconds: float) -> RetryDecision:
-        return cls(retry=True, delay=seconds)
+    def after(cls, seconds: float, *, machine: str | None = None) -> RetryDecision:
+        """Retry after ``seconds`` (on preset ``machine`` when given)."""
+        return cls(retry=True, delay=seconds, machine=machine)
+
+    @classmethod
+    def at_time(cls, when: datetime, *, machine: str | None = None) -> RetryDecision:
+        """Retry at ``when``, an aware datetime (a past time: at once)."""
+        return cls(retry=True, at=when, machine=machine)
+
+    @classmethod
+    def on_machine(cls, machine: str) -> RetryDecision:
+        """Retry when the policy says, on machine preset ``machine``."""
+        return cls(retry=True, machine=machine)
+
+    def timestamp(self) -> float | None:
+        """``at`` as seconds since the epoch (None without one)."""
+        return None if self.at is None else self.at.timestamp()
 
 
 #: a randomized policy waits between 75% and 125% of its delay (never over ``max_delay``)

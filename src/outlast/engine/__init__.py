@@ -23,6 +23,7 @@ from outlast.engine import (
     attempts,
     dequeue,
     failures,
+    hook_reports,
     journal,
     listing,
     queues,
@@ -318,7 +319,7 @@ class Engine:
             definition = self.definition(row["environment"], row["task_id"], tx)
         except TaskNotFoundError:
             return None
-        return "on_failure" if "on_failure" in definition.hooks else None
+        return attempts.failure_hook(definition)
 
     # -- versions --------------------------------------------------------------------------
 
@@ -418,6 +419,7 @@ class Engine:
         completed = [outcomes[i] for i in sorted(batch)]
         decided.update(zip(map(id, completed), attempts.record_completed(tx, completed, now),
                            strict=True))
+        hook_reports.after_outcomes(tx, [o for o in outcomes if decided[id(o)] is not None], now)
         return [decided[id(o)] for o in outcomes]
 
     def _record_one(
@@ -511,9 +513,12 @@ class Engine:
             return tx.all("claim_hooks", environment=env, queues=queues, limit=limit,
                           lease_id=new_id("hook"), now=self.clock.now(), tasks=tasks)
 
-    def finish_hook(self, run_id: str, lease_id: str) -> None:
+    def finish_hook(self, run_id: str, lease_id: str,
+                    errors: list[dict[str, Any]] | None = None) -> None:
+        """A hook job is done; ``errors``: its hooks that raised (``hook_error`` events)."""
         with self.store.transaction() as tx:
-            tx.run("finish_hook", id=run_id, lease_id=lease_id)
+            if tx.run("finish_hook", id=run_id, lease_id=lease_id) and errors:
+                hook_reports.append(tx, run_id, errors, self.clock.now())
 
     # -- upkeep ----------------------------------------------------------------------------
 

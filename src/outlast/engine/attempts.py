@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from outlast.core.backoff import backoff
 from outlast.core.definitions import TaskDefinition
+from outlast.core.hook_kinds import FAILURE_HOOKS, HOOK_JOB
 from outlast.core.retry import Retry, retry_delay
 from outlast.engine import durable, failures, parking, transitions, waitpoints
 from outlast.errors import InvalidTransitionError
@@ -67,6 +68,13 @@ class Outcome:
     hooks_done: bool = False
     #: the machine the attempt ran on, when the caller knows it (prices a batch completion)
     machine: str | None = None
+    #: from ``handle_error``: retry at this time (seconds since the epoch) ...
+    retry_at: float | None = None
+    #: ... and/or on this machine preset (from then on)
+    retry_machine: str | None = None
+    #: the attempt's hooks that raised ({"hook", "function", "type", "message"}): each
+    #: becomes a ``hook_error`` run event (``hook_reports``)
+    hook_errors: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,8 +110,9 @@ _PLAIN: dict[str, str] = {
 }
 
 
-def decide(outcome: Outcome, facts: RunFacts) -> Decision:
-    """Pure: the transition an attempt's outcome leads to."""
+def decide(outcome: Outcome, facts: RunFacts, now: float = 0.0) -> Decision:
+    """Pure: the transition an attempt's outcome leads to (``now`` turns a ``retry_at``
+    into a delay)."""
     kind = outcome.kind
     if kind in _PLAIN:
         return Decision(_PLAIN[kind])
@@ -115,16 +124,25 @@ def decide(outcome: Outcome, facts: RunFacts) -> Decision:
         return Decision("fail")
     if outcome.attempt >= facts.max_attempts:
         return Decision("crash" if kind in ("crashed", "oom") else "fail")
-    delay = (
-        float(outcome.retry_override)
-        if isinstance(outcome.retry_override, int | float)
-        and not isinstance(outcome.retry_override, bool)
-        else retry_delay(facts.retry, outcome.attempt)
-    )
-    machine = facts.machine
-    if kind == "oom" and facts.retry.out_of_memory_machine:
-        machine = facts.retry.out_of_memory_machine
-    return Decision("retry", delay=delay, machine=machine)
+    return Decision("retry", delay=_retry_delay(outcome, facts, now),
+                    machine=_retry_machine(outcome, facts))
+
+
+def _retry_delay(outcome: Outcome, facts: RunFacts, now: float) -> float:
+    if outcome.retry_at is not None:
+        return max(0.0, outcome.retry_at - now)
+    override = outcome.retry_override
+    if isinstance(override, int | float) and not isinstance(override, bool):
+        return float(override)
+    return retry_delay(facts.retry, outcome.attempt)
+
+
+def _retry_machine(outcome: Outcome, facts: RunFacts) -> str:
+    if outcome.retry_machine is not None:
+        return outcome.retry_machine
+    if outcome.kind == "oom" and facts.retry.out_of_memory_machine:
+        return facts.retry.out_of_memory_machine
+    return facts.machine
 
 
 def platform_backoff(earlier: int) -> float:
@@ -147,7 +165,7 @@ def apply(
 ) -> Decision:
     if outcome.kind == "platform_error":
         facts = replace(facts, platform_handbacks=platform_handbacks(tx, outcome.run_id))
-    decision = decide(outcome, facts)
+    decision = decide(outcome, facts, now)
     cost = cost_of(facts.machine, outcome.executed)
     if decision.transition == "suspend":
         transitions.suspend(tx, run_id=outcome.run_id, lease_id=outcome.lease_id,
@@ -169,7 +187,7 @@ def apply(
         failures.record(tx, _failure(outcome, facts), decision.transition, now)
         return decision
     wants_hook = decision.transition != "complete" and not outcome.hooks_done
-    hook = "on_failure" if wants_hook and definition and "on_failure" in definition.hooks else None
+    hook = failure_hook(definition) if wants_hook else None
     transitions.finish(
         tx, run_id=outcome.run_id, lease_id=outcome.lease_id, attempt=outcome.attempt,
         now=now, executed=outcome.executed, cost=cost, transition=decision.transition,
@@ -181,6 +199,14 @@ def apply(
         if final is not None:
             waitpoints.on_run_final(tx, final, now)
     return decision
+
+
+def failure_hook(definition: TaskDefinition | None) -> str | None:
+    """``runs.hook_pending`` for a run of ``definition`` that failed outside its task's
+    process: a worker then calls its ``on_failure`` and ``on_complete`` hooks."""
+    if definition is None or not set(FAILURE_HOOKS) & set(definition.hooks):
+        return None
+    return HOOK_JOB
 
 
 def _failure(outcome: Outcome, facts: RunFacts) -> failures.Failure:

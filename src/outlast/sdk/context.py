@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from outlast.sdk.locals import Locals
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -43,3 +45,7 @@ class RunContext:
     queue: QueueInfo
     environment: str
     machine: str
+    #: what the task's ``init`` hook returned in this execution (None without one)
+    init: Any = None
+    #: this execution's typed values (``LocalKey``), set by middleware and ``init``
+    locals: Locals = field(default_factory=Locals, compare=False, repr=False)

@@ -28,6 +28,7 @@ from outlast.core.durable_requests import DurableRequest, Op, ReadJournal
 from outlast.core.spans import operation_span
 from outlast.errors import OutlastError, PlatformUnavailableError
 from outlast.observability import span
+from outlast.sdk.hooks import WAIT_KINDS, WaitInfo
 
 
 class NonDeterminismError(OutlastError):
@@ -57,6 +58,22 @@ class HandBack(BaseException):  # noqa: N818 - a control-flow signal, not an err
     worker hands the run back to its queue without charging the attempt. A
     ``BaseException`` so that ``except Exception`` in task code cannot swallow it.
     """
+
+
+class WaitListener(Protocol):
+    """Told when the run starts to wait and when it goes on (``worker.lifecycle``)."""
+
+    def waiting(self, wait: WaitInfo) -> None: ...
+
+    def resumed(self, wait: WaitInfo) -> None: ...
+
+    async def awaiting(self, wait: WaitInfo) -> None: ...
+
+    async def aresumed(self, wait: WaitInfo) -> None: ...
+
+
+def _wait_info(kind: str, name: str, seq: int, *, in_process: bool) -> WaitInfo:
+    return WaitInfo(WAIT_KINDS.get(kind, kind), name, seq, in_process)
 
 
 class Runtime(Protocol):
@@ -117,6 +134,10 @@ class DurableRun:
         #: the first replay mismatch, kept even if task code swallows the exception: the
         #: attempt then ends parked whatever the code did next (``worker.executor``)
         self.mismatch: NonDeterminismError | None = None
+        #: the kind of hook running now, when it may not start durable operations
+        self.hook: str | None = None
+        #: told when the run starts to wait and when it goes on (``on_wait``/``on_resume``)
+        self.listener: WaitListener | None = None
 
     def _entries(self) -> dict[int, Entry]:
         if self._journal is None:  # loaded on first use: plain tasks never pay for it
@@ -144,13 +165,25 @@ class DurableRun:
 
     def call(self, kind: str, name: str, fresh: Callable[[Op], Any]) -> Any:
         """Run one durable operation: replay it from the journal, or ``fresh(at)``, where
-        ``at`` is the place its request writes (this run, lease, sequence, kind and name)."""
+        ``at`` is the place its request writes (this run, lease, sequence, kind and name).
+
+        A wait that suspends the run tells the ``listener`` first (``on_wait``); passing
+        the journal's last entry, when it is a wait, tells it the run goes on
+        (``on_resume``: this execution resumes the run)."""
         seq, entry = self._take(kind, name)
         try:
             if entry is not None:
-                return _recorded(entry, seq)
-            with self._span(kind, name, seq):
-                return fresh(Op(self.run_id, self.lease_id, seq, kind, name))
+                result = _recorded(entry, seq)
+            else:
+                with self._span(kind, name, seq):
+                    result = fresh(Op(self.run_id, self.lease_id, seq, kind, name))
+            if entry is not None and self._resumes_at(entry) and self.listener is not None:
+                self.listener.resumed(_wait_info(entry.kind, name, seq, in_process=False))
+            return result
+        except SuspendRun:
+            if self.listener is not None and kind in WAIT_KINDS:
+                self.listener.waiting(_wait_info(kind, name, seq, in_process=False))
+            raise
         finally:
             self._busy.release()
 
@@ -159,11 +192,47 @@ class DurableRun:
         seq, entry = self._take(kind, name)
         try:
             if entry is not None:
-                return _recorded(entry, seq)
-            with self._span(kind, name, seq):
-                return await fresh(Op(self.run_id, self.lease_id, seq, kind, name))
+                result = _recorded(entry, seq)
+            else:
+                with self._span(kind, name, seq):
+                    result = await fresh(Op(self.run_id, self.lease_id, seq, kind, name))
+            if entry is not None and self._resumes_at(entry) and self.listener is not None:
+                await self.listener.aresumed(_wait_info(entry.kind, name, seq,
+                                                        in_process=False))
+            return result
+        except SuspendRun:
+            if self.listener is not None and kind in WAIT_KINDS:
+                await self.listener.awaiting(_wait_info(kind, name, seq, in_process=False))
+            raise
         finally:
             self._busy.release()
+
+    def pausing(self, at: Op) -> None:
+        """A short wait is about to be sat out in this process (``on_wait``)."""
+        if self.listener is not None:
+            self.listener.waiting(_wait_info(at.kind, at.name, at.seq, in_process=True))
+
+    def paused(self, at: Op) -> None:
+        """The short wait at ``at`` is over (``on_resume``)."""
+        if self.listener is not None:
+            self.listener.resumed(_wait_info(at.kind, at.name, at.seq, in_process=True))
+
+    async def apausing(self, at: Op) -> None:
+        if self.listener is not None:
+            await self.listener.awaiting(_wait_info(at.kind, at.name, at.seq, in_process=True))
+
+    async def apaused(self, at: Op) -> None:
+        if self.listener is not None:
+            await self.listener.aresumed(_wait_info(at.kind, at.name, at.seq, in_process=True))
+
+    def _resumes_at(self, entry: Entry) -> bool:
+        """Is ``entry`` the wait this execution resumes the run from (the journal's last
+        entry, a wait, done)? A retry that replays past it is told so too."""
+        if entry.kind not in WAIT_KINDS or entry.status == "pending":
+            return False
+        if self._last is None:
+            self._last = max(self._entries(), default=-1)
+        return entry.seq == self._last
 
     def _span(self, kind: str, name: str, seq: int) -> Any:
         """The operation's OpenTelemetry span, named as the run page's trace names it."""
@@ -180,6 +249,11 @@ class DurableRun:
 
         The caller releases ``_busy``. A recorded entry must match ``kind`` and ``name``.
         """
+        if self.hook is not None:
+            raise DurableUsageError(
+                f"durable operation {kind} {name!r} started in a {self.hook} hook; hooks and "
+                "middleware run outside the run's journal, so durable operations belong in "
+                "the task")
         if not self._busy.acquire(blocking=False):
             raise DurableUsageError(
                 f"durable operation {kind} {name!r} started while another one is in flight in "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -23,6 +23,7 @@ from outlast.durations import DurationLike, parse_duration
 from outlast.errors import ConfigError
 from outlast.machines import machine as check_machine
 from outlast.sdk import children
+from outlast.sdk import hooks as project_hooks
 from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import default_async_client, default_client
 from outlast.sdk.durable import current_run
@@ -38,7 +39,10 @@ R = TypeVar("R")
 Hook = Callable[..., Any]
 #: ``"7d"``, ``timedelta(days=7)``, ``"forever"`` or ``{"finished": "7d", "failed": "30d"}``
 RetentionLike = DurationLike | dict[str, DurationLike]
-_HOOK_NAMES = ("on_start", "on_success", "on_failure")
+#: the hooks ``@task`` takes one function for (``middleware`` takes a list; ``handle_error``
+#: is asked, not told: ``Task.handle_error``)
+_HOOK_NAMES = ("init", "on_start", "on_wait", "on_resume", "cleanup", "on_success",
+               "on_failure", "on_complete")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class Task(Generic[P, R]):
         ttl: float | None,
         hooks: dict[str, Hook],
         handle_error: Hook | None,
+        middleware: tuple[Hook, ...] = (),
         retention: Retention | None = None,
     ) -> None:
         self.fn = fn
@@ -91,6 +96,7 @@ class Task(Generic[P, R]):
         self.ttl = ttl
         self.hooks = hooks
         self.handle_error = handle_error
+        self.middleware = middleware
         #: how long its finished runs are kept (``@task(retention=...)`` or the project's)
         self.retention = retention or Retention()
         self.codec = PayloadCodec.for_function(fn)
@@ -113,7 +119,7 @@ class Task(Generic[P, R]):
             total_limit=self.queue.total_limit, rate_limit=self.queue.rate_limit,
             key_rate_limit=self.queue.key_rate_limit,
             retry=self.retry, machine=self.machine, max_duration=self.max_duration, ttl=self.ttl,
-            hooks=tuple(sorted(self.hooks)), payload_schema=self.codec.json_schema(),
+            hooks=self.hook_kinds(), payload_schema=self.codec.json_schema(),
             schedule=self.schedule, retention=self.retention,
         )
 
@@ -123,6 +129,13 @@ class Task(Generic[P, R]):
         ``format``: ``"openai"`` (Chat Completions), ``"openai-responses"`` or
         ``"anthropic"``. ``tools.Toolset`` runs the model's calls."""
         return ToolSpec.of(self, name).definition(format)
+
+    def hook_kinds(self) -> tuple[str, ...]:
+        """The kinds of hook this task runs, its own and the project's (``outlast.hooks``):
+        the engine asks whether a run ended outside its process needs a hook job."""
+        own = set(self.hooks) | ({"middleware"} if self.middleware else set()) | (
+            {"handle_error"} if self.handle_error else set())
+        return tuple(sorted(own | project_hooks.kinds_in_use()))
 
     # -- triggering ------------------------------------------------------------------------
 
@@ -207,11 +220,17 @@ class TaskOptions(TypedDict, total=False):
     machine: str | None
     max_duration: DurationLike | None
     ttl: DurationLike | None
+    init: Hook | None
     retention: RetentionLike | None
     on_start: Hook | None
+    on_wait: Hook | None
+    on_resume: Hook | None
+    cleanup: Hook | None
     on_success: Hook | None
     on_failure: Hook | None
+    on_complete: Hook | None
     handle_error: Hook | None
+    middleware: Sequence[Hook] | None
     registry: Registry | None
 
 
@@ -234,11 +253,17 @@ def task(
     machine: str | None = None,
     max_duration: DurationLike | None = None,
     ttl: DurationLike | None = None,
+    init: Hook | None = None,
     retention: RetentionLike | None = None,
     on_start: Hook | None = None,
+    on_wait: Hook | None = None,
+    on_resume: Hook | None = None,
+    cleanup: Hook | None = None,
     on_success: Hook | None = None,
     on_failure: Hook | None = None,
+    on_complete: Hook | None = None,
     handle_error: Hook | None = None,
+    middleware: Sequence[Hook] | None = None,
     registry: Registry | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
@@ -253,11 +278,17 @@ def task(
     machine: str | None = None,
     max_duration: DurationLike | None = None,
     ttl: DurationLike | None = None,
+    init: Hook | None = None,
     retention: RetentionLike | None = None,
     on_start: Hook | None = None,
+    on_wait: Hook | None = None,
+    on_resume: Hook | None = None,
+    cleanup: Hook | None = None,
     on_success: Hook | None = None,
     on_failure: Hook | None = None,
+    on_complete: Hook | None = None,
     handle_error: Hook | None = None,
+    middleware: Sequence[Hook] | None = None,
     registry: Registry | None = None,
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
     """Define a task; use bare (``@task``) or with options (``@task(id=..., retry=...)``).
@@ -271,8 +302,9 @@ def task(
         if not callable(func):
             raise ConfigError("@task decorates a function")
         task_id = id or _default_id(func)
-        hooks = {name: h for name, h in zip(_HOOK_NAMES, (on_start, on_success, on_failure),
-                                             strict=True) if h is not None}
+        given = (init, on_start, on_wait, on_resume, cleanup, on_success, on_failure,
+                 on_complete)
+        hooks = _checked_hooks(dict(zip(_HOOK_NAMES, given, strict=True)), handle_error)
         definition = Task(
             func, id=task_id, retry=retry or _defaults.retry,
             queue=_queue(queue, task_id),
@@ -281,6 +313,7 @@ def task(
                 max_duration, "max_duration"),
             ttl=None if ttl is None else parse_duration(ttl, "ttl"),
             hooks=hooks, handle_error=handle_error,
+            middleware=_checked_middleware(middleware),
             retention=_defaults.retention if retention is None else parse_retention(
                 retention, _defaults.retention),
         )
@@ -288,6 +321,22 @@ def task(
         return definition
 
     return wrap(fn) if fn is not None else wrap
+
+
+def _checked_hooks(given: dict[str, Hook | None], handle_error: Hook | None) -> dict[str, Hook]:
+    for name, hook in [*given.items(), ("handle_error", handle_error)]:
+        if hook is not None and not callable(hook):
+            raise ConfigError(f"@task({name}=...) takes a function, got {hook!r}")
+    return {name: hook for name, hook in given.items() if hook is not None}
+
+
+def _checked_middleware(middleware: Sequence[Hook] | None) -> tuple[Hook, ...]:
+    if middleware is None:
+        return ()
+    if callable(middleware) or not all(callable(m) for m in middleware):
+        raise ConfigError("@task(middleware=...) takes a list of functions "
+                          "fn(payload, ctx, next)")
+    return tuple(middleware)
 
 
 def _queue(queue: Queue | str | None, task_id: str) -> Queue:

@@ -88,7 +88,9 @@ class _Wait:
         if answer.get("done"):
             return answer["result"]
         if "pause" in answer:  # short: wait here, then record it
+            run.pausing(request.at)
             self.pause(answer["pause"])
+            run.paused(request.at)
             return run.ask(Record(request.at, {"until": answer["until"]},
                                   elapsed=answer["pause"]))
         raise SuspendRun(f"sleeping at #{request.at.seq}")
@@ -109,10 +111,12 @@ class _Wait:
         if answer.get("done"):
             return answer["result"]
         if "pause" in answer:
+            await run.apausing(request.at)
             if self.pause is time.sleep:
                 await asyncio.sleep(answer["pause"])
             else:
                 self.pause(answer["pause"])
+            await run.apaused(request.at)
             return run.ask(Record(request.at, {"until": answer["until"]},
                                   elapsed=answer["pause"]))
         raise SuspendRun(f"sleeping at #{request.at.seq}")

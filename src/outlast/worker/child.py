@@ -27,8 +27,9 @@ from typing import Any, NoReturn
 
 from outlast.core.durable_requests import DurableRequest
 from outlast.core.import_failures import ImportFailure, no_worker_has
-from outlast.errors import OutlastError, TaskNotFoundError, error_from_body
+from outlast.errors import ConfigError, OutlastError, TaskNotFoundError, error_from_body
 from outlast.observability import configure_export
+from outlast.sdk import hooks as project_hooks
 from outlast.sdk.calls import Call
 from outlast.sdk.client import set_worker_transport
 from outlast.sdk.durable import Runtime, patiently
@@ -118,8 +119,14 @@ def main(conn: Connection, task_dirs: list[str], root: str,
 def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
                       task_defaults: dict[str, Any] | None) -> None:
     try:
-        set_task_defaults(**(task_defaults or {}))
+        defaults = dict(task_defaults or {})
+        declared = defaults.pop("hooks", None)
+        set_task_defaults(**defaults)
         failures = import_task_files(task_dirs, root)
+        project_hooks.declare_from(declared)
+    except ConfigError as exc:  # a [hooks] path that does not import: say which, plainly
+        conn.send(Ready(os.getpid(), [], error=exc.message))
+        return
     except BaseException:
         conn.send(Ready(os.getpid(), [], error=traceback.format_exc()))
         return
@@ -177,9 +184,8 @@ def _attempt(job: Assignment, send: Callable[[Any], None], runtime: Runtime,
 
 def _hook(job: HookJob, send: Callable[[Any], None]) -> None:
     task = default_registry.find(job.run["task_id"])
-    if task is not None:
-        run_hook_job(task, job, send)
-    send(HookDone(job.run["id"], job.lease_id))
+    errors = run_hook_job(task, job, send) if task is not None else []
+    send(HookDone(job.run["id"], job.lease_id, errors))
 
 
 def _die_with_fork_server() -> None:

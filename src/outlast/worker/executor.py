@@ -6,8 +6,6 @@ longest functions.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import time
 import traceback
@@ -22,6 +20,7 @@ from outlast.engine.attempts import PLATFORM_ERROR, Outcome, is_final_failure
 from outlast.errors import AbortTaskRunError, OutlastError, ValidationError
 from outlast.jsonutil import dumps
 from outlast.observability import span
+from outlast.sdk import locals as locals_of
 from outlast.sdk import streams
 from outlast.sdk.context import AttemptInfo, QueueInfo, RunContext, RunInfo, TaskInfo
 from outlast.sdk.durable import (
@@ -32,9 +31,13 @@ from outlast.sdk.durable import (
     SuspendRun,
     current_run,
 )
+
+__all__ = ["build_context", "call_flexibly", "error_info", "run_attempt", "run_hook_job"]
 from outlast.sdk.logger import logger
 from outlast.sdk.task import Task
+from outlast.worker.calling import call_flexibly
 from outlast.worker.capture import LogBuffer, captured
+from outlast.worker.lifecycle import Lifecycle
 from outlast.worker.limits import memory_limit
 from outlast.worker.messages import Assignment, Finished, HookJob, LogBatch
 
@@ -66,31 +69,6 @@ def error_info(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def call_flexibly(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call ``fn`` with as many leading ``args`` as it accepts; await coroutines."""
-    params = inspect.signature(fn).parameters.values()
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        count = len(args)
-    else:
-        count = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
-    result = fn(*args[:count])
-    if inspect.iscoroutine(result):
-        result = asyncio.run(result)
-    return result
-
-
-def _run_hook(task: Task[..., Any], name: str, *args: Any) -> None:
-    hook = task.hooks.get(name)
-    if hook is None:
-        return
-    # a failing hook is logged and never changes the run's result; nor does the database
-    # staying away during a hook's SDK call (HandBack): the run's own outcome still stands
-    try:
-        call_flexibly(hook, *args)
-    except (Exception, HandBack) as exc:
-        logger.error(f"{name} hook failed: {exc!r}", hook=name)
-
-
 def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
                 runtime: Runtime) -> Finished:
     """Execute one attempt of ``job`` with ``task``; never raises."""
@@ -101,7 +79,7 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime,
                          journal=job.journal)
     started = time.monotonic()
-    token = current_run.set(durable)
+    token, values = current_run.set(durable), locals_of.bind(ctx.locals)
     try:
         with span(attempt_span(job.attempt), run_id=run["id"], task=task.id, attempt=job.attempt,
                   queue=run["queue"]) as current, captured(buffer):
@@ -110,10 +88,12 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
             if current is not None:
                 current.set_attribute("outlast.outcome", outcome.kind)
     finally:
+        locals_of.unbind(values)
         current_run.reset(token)
     executed = time.monotonic() - started
     return Finished(run["id"], job.lease_id, job.attempt, outcome.kind, executed, outcome.output,
-                    outcome.error, outcome.retry_override, outcome.hooks_done)
+                    outcome.error, outcome.retry_override, outcome.hooks_done,
+                    outcome.retry_at, outcome.retry_machine, outcome.hook_errors)
 
 
 def _finish_streams(durable: DurableRun) -> None:
@@ -132,15 +112,24 @@ def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
     except ValidationError as exc:
         durable.body_ended = True
         return _replace(base, kind="aborted", error=error_info(exc))
-    ended = _body(task, job, payload, ctx, base)
+    life = Lifecycle(task, payload, ctx, durable)
+    durable.listener = life
+    ended = _body(task, job, life, base)
     durable.body_ended = True  # how it ended, hooks and errors are this attempt's own lines
-    if durable.mismatch is not None:  # whatever the code did with the exception
-        return _parked(base, durable.mismatch)
+    durable.listener = None
+    outcome = _ending(life, base, ended, durable.mismatch)
+    return _replace(outcome, hook_errors=tuple(life.errors))
+
+
+def _ending(life: Lifecycle, base: Outcome, ended: Outcome | _Returned | _Raised,
+            mismatch: NonDeterminismError | None) -> Outcome:
+    if mismatch is not None:  # whatever the code did with the exception
+        return _parked(base, mismatch)
     if isinstance(ended, Outcome):
         return ended
     if isinstance(ended, _Raised):
-        return _failed(task, base, payload, ctx, ended.exc)
-    _run_hook(task, "on_success", payload, ended.output, ctx)
+        return _failed(life, base, ended.exc)
+    life.completed(ended.output)
     return _replace(base, output=ended.output, hooks_done=True)
 
 
@@ -154,14 +143,14 @@ class _Raised:
     exc: BaseException
 
 
-def _body(task: Task[..., Any], job: Assignment, payload: Any, ctx: RunContext,
+def _body(task: Task[..., Any], job: Assignment, life: Lifecycle,
           base: Outcome) -> Outcome | _Returned | _Raised:
-    """Run ``on_start`` and the task: how it ended, before anything reacts to it (a replay
-    mismatch must be seen before ``handle_error``, ``on_failure`` or ``on_success`` run)."""
+    """Run middleware, ``init``, ``on_start``, the task and ``cleanup``: how it ended,
+    before anything reacts to it (a replay mismatch must be seen before ``handle_error``,
+    ``on_failure`` or ``on_success`` run)."""
     try:
         with memory_limit(job.memory_limit):
-            _run_hook(task, "on_start", payload, ctx)
-            output = _invoke(task, payload, ctx)
+            output = life.run()
         dumps(output, f"output of task {task.id!r}")
     except SuspendRun:
         return _replace(base, kind="suspended")
@@ -182,26 +171,28 @@ def _parked(base: Outcome, mismatch: NonDeterminismError) -> Outcome:
                            **mismatch.details})
 
 
-def _invoke(task: Task[..., Any], payload: Any, ctx: RunContext) -> Any:
-    args = (payload, ctx) if task.wants_ctx else (payload,)
-    if task.is_async:
-        return asyncio.run(task.fn(*args))
-    return task.fn(*args)
-
-
-def _failed(task: Task[..., Any], base: Outcome, payload: Any, ctx: RunContext,
-            exc: BaseException) -> Outcome:
+def _failed(life: Lifecycle, base: Outcome, exc: BaseException) -> Outcome:
     kind = _classify(exc)
     error = error_info(exc)
     if kind == "oom":
         error = {**error, "type": "OutOfMemory",
-                 "message": f"the attempt ran out of memory on machine {ctx.machine!r}"}
-    override = _handle_error(task, payload, exc, ctx) if kind == "failed" else None
-    outcome = _replace(base, kind=kind, error=error, retry_override=override)
-    if is_final_failure(outcome, ctx.attempt.max_attempts):
-        _run_hook(task, "on_failure", payload, error, ctx)
+                 "message": f"the attempt ran out of memory on machine {life.ctx.machine!r}"}
+    decision = life.retry_decision(exc) if kind == "failed" else None
+    outcome = _with_decision(_replace(base, kind=kind, error=error), decision)
+    if is_final_failure(outcome, life.ctx.attempt.max_attempts):
+        life.ended(error, "CRASHED" if kind == "oom" else "FAILED")
         outcome = _replace(outcome, hooks_done=True)
     return outcome
+
+
+def _with_decision(outcome: Outcome, decision: RetryDecision | None) -> Outcome:
+    """What ``handle_error`` decided, in the outcome the engine applies."""
+    if decision is None:
+        return outcome
+    if not decision.retry:
+        return _replace(outcome, retry_override=False)
+    return _replace(outcome, retry_override=decision.delay, retry_at=decision.timestamp(),
+                    retry_machine=decision.machine)
 
 
 def _classify(exc: BaseException) -> str:
@@ -212,27 +203,13 @@ def _classify(exc: BaseException) -> str:
     return "failed"
 
 
-def _handle_error(task: Task[..., Any], payload: Any, exc: BaseException,
-                  ctx: RunContext) -> bool | float | None:
-    if task.handle_error is None:
-        return None
-    try:
-        decision = call_flexibly(task.handle_error, payload, exc, ctx)
-    except Exception as hook_exc:
-        logger.error(f"handle_error failed: {hook_exc!r}")
-        return None
-    if isinstance(decision, RetryDecision):
-        return decision.delay if decision.retry and decision.delay is not None else (
-            None if decision.retry else False)
-    return None
-
-
 def _replace(outcome: Outcome, **changes: Any) -> Outcome:
     return replace(outcome, **changes)
 
 
-def run_hook_job(task: Task[..., Any], job: HookJob, send: Send) -> None:
-    """Call ``on_failure`` for a run that ended outside a child (cancel, expiry, crash)."""
+def run_hook_job(task: Task[..., Any], job: HookJob, send: Send) -> list[dict[str, Any]]:
+    """Call ``on_failure`` and ``on_complete`` for a run that ended outside a child
+    (cancel, expiry, crash, timeout); the hooks' own errors."""
     run = job.run
     buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id,
                                                      run["attempt_count"], records)))
@@ -244,4 +221,6 @@ def run_hook_job(task: Task[..., Any], job: HookJob, send: Send) -> None:
             payload = task.codec.from_json(json.loads(run["payload"]), task.id)
         except ValidationError:
             payload = json.loads(run["payload"])
-        _run_hook(task, job.hook, payload, error, ctx)
+        life = Lifecycle(task, payload, ctx)
+        life.ended(error, run["status"])
+    return life.errors

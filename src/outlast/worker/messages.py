@@ -106,9 +106,15 @@ class Finished:
     error: dict[str, Any] | None = None
     retry_override: bool | float | None = None
     hooks_done: bool = False
+    retry_at: float | None = None
+    retry_machine: str | None = None
+    #: the attempt's hooks that raised (``outlast.engine.hook_reports``)
+    hook_errors: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
 class HookDone:
     run_id: str
     lease_id: str
+    #: the hooks that raised (``outlast.engine.hook_reports``)
+    errors: list[dict[str, Any]] = field(default_factory=list)

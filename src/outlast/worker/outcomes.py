@@ -27,7 +27,8 @@ FORK_SERVER_DIED = {"type": PLATFORM_ERROR,
 def finished(m: Finished, machine: str | None) -> Outcome:
     """The child ran the attempt to an end and said how it went."""
     return Outcome(m.run_id, m.lease_id, m.attempt, cast(OutcomeKind, m.kind),
-                   m.executed, m.output, m.error, m.retry_override, m.hooks_done, machine)
+                   m.executed, m.output, m.error, m.retry_override, m.hooks_done, machine,
+                   m.retry_at, m.retry_machine, m.hook_errors)
 
 
 def released(jobs: list[Assignment], why: str) -> list[Outcome]:

@@ -17,9 +17,6 @@ at a time (``outlast deploy --check`` and CI pipelines call it).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -35,13 +32,16 @@ from outlast.core.durable_requests import (
 from outlast.engine.metadata import apply_ops
 from outlast.engine.replay_reads import PAGE, Scope, runs_to_check, scope_of
 from outlast.errors import ValidationError
+from outlast.sdk import locals as locals_of
 from outlast.sdk import streams
+from outlast.sdk.context import RunContext
 from outlast.sdk.durable import DurableRun, Entry, NonDeterminismError, current_run
 from outlast.sdk.registry import Registry, default_registry
 from outlast.sdk.task import Task
 from outlast.store.protocol import Store
 from outlast.worker.capture import LogBuffer, captured
-from outlast.worker.executor import build_context, call_flexibly
+from outlast.worker.executor import build_context
+from outlast.worker.lifecycle import Lifecycle
 from outlast.worker.replay_verdicts import Ending, ReplayEnd, Verdict, judge
 
 __all__ = ["Ending", "RecordedRun", "ReplayEnd", "ReplayRun", "Verdict", "check_environment",
@@ -134,15 +134,21 @@ def replay(task: Task[..., Any], recorded: RecordedRun, environment: str = "chec
     """Run ``task`` over ``recorded``'s journal in this process; how it ended."""
     run = ReplayRun(recorded, environment)
     ctx = build_context(recorded.row, run.attempt, environment)
-    token = current_run.set(run)
+    token, values = current_run.set(run), locals_of.bind(ctx.locals)
     try:
         with captured(LogBuffer(_dropped)):
             return _replay_in(task, recorded, run, ctx)
     finally:
+        locals_of.unbind(values)
         current_run.reset(token)
 
 
-def _replay_in(task: Task[..., Any], recorded: RecordedRun, run: ReplayRun, ctx: Any) -> Ending:
+def _replay_in(task: Task[..., Any], recorded: RecordedRun, run: ReplayRun,
+               ctx: RunContext) -> Ending:
+    """The task as a worker runs it, middleware and ``init`` to ``cleanup`` included
+    (``worker.lifecycle``): task code may read what they set up. None of them may start
+    a durable operation, so they cannot change where the replay goes; ``on_start`` may,
+    and its operations count."""
     total = len(recorded.journal)
     try:
         payload = task.codec.from_json(json.loads(recorded.row["payload"]), task.id)
@@ -151,10 +157,7 @@ def _replay_in(task: Task[..., Any], recorded: RecordedRun, run: ReplayRun, ctx:
     if total == 0:  # nothing recorded to differ from (a run not started): no code runs
         return Ending(0, 0)
     try:
-        _on_start(task, payload, ctx)
-        result = task.fn(*((payload, ctx) if task.wants_ctx else (payload,)))
-        if inspect.iscoroutine(result):
-            asyncio.run(result)
+        Lifecycle(task, payload, ctx, run).run()
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - every way a replay can end is judged
@@ -162,15 +165,6 @@ def _replay_in(task: Task[..., Any], recorded: RecordedRun, run: ReplayRun, ctx:
     finally:
         streams.finish(run)  # its buffered chunks go to the sink, and its timer stops
     return Ending(run.reached, total, None, run.first_mismatch)
-
-
-def _on_start(task: Task[..., Any], payload: Any, ctx: Any) -> None:
-    """The worker calls ``on_start`` before every attempt; its durable operations count."""
-    hook = task.hooks.get("on_start")
-    if hook is None:
-        return
-    with contextlib.suppress(Exception):  # a failing hook never changes a run (as on a worker)
-        call_flexibly(hook, payload, ctx)
 
 
 def _dropped(records: list[dict[str, Any]]) -> None:

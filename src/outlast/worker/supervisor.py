@@ -87,7 +87,7 @@ class Pending:
 
     outcomes: list[Outcome] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)
-    hooks_done: list[tuple[str, str]] = field(default_factory=list)
+    hooks_done: list[HookDone] = field(default_factory=list)
     definitions: list[TaskDefinition] | None = None
     import_errors: dict[str, dict[str, str]] | None = None  # written with ``definitions``
     code_version: str | None = None  # the hash of the code that defined ``definitions``
@@ -397,7 +397,7 @@ class Supervisor:
         elif isinstance(message, RuntimeCall):
             self.writes.append((child, message))
         elif isinstance(message, HookDone):
-            self.pending.hooks_done.append((message.run_id, message.lease_id))
+            self.pending.hooks_done.append(message)
             child.job, child.deadline = None, None
         elif isinstance(message, Ready):
             self._on_ready(child, message)
@@ -551,8 +551,8 @@ class Supervisor:
             self.engine.record(self.pending.outcomes)
             self.pending.outcomes = []
             self._more_work = True
-        for run_id, lease_id in self.pending.hooks_done:
-            self.engine.finish_hook(run_id, lease_id)
+        for done in self.pending.hooks_done:
+            self.engine.finish_hook(done.run_id, done.lease_id, done.errors)
         self.pending.hooks_done = []
 
     def _answer_writes(self) -> None:
@@ -617,8 +617,8 @@ class Supervisor:
             if claim:
                 self._more_work = len(claimed.rows) == wanted
                 self.rate_wakeups.after_claim(claimed, self._last_claim)
-        for run_id, lease_id in self.pending.hooks_done:
-            self.engine.finish_hook(run_id, lease_id)
+        for done in self.pending.hooks_done:
+            self.engine.finish_hook(done.run_id, done.lease_id, done.errors)
         self.pending.hooks_done = []
 
     def _feed(self) -> None:
