@@ -21,6 +21,7 @@ from outlast.core.retry import Retry, retry_delay
 from outlast.errors import AbortTaskRunError
 from outlast.jsonutil import dumps
 from outlast.sdk.durable import active, current_run
+from outlast.sdk.waits import wait
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,7 +70,8 @@ def _attempts(retry: Retry | None, call: Callable[[], Any]) -> Any:
         except Exception:
             if retry is None or attempt >= retry.max_attempts:
                 raise
-            time.sleep(retry_delay(retry, attempt))
+            # wait.pause, not time.sleep: under outlast.testing the fake clock jumps over it
+            wait.pause(retry_delay(retry, attempt))
             attempt += 1
 
 
@@ -83,7 +85,11 @@ async def _attempts_async(retry: Retry | None, call: Callable[[], Awaitable[Any]
         except Exception:
             if retry is None or attempt >= retry.max_attempts:
                 raise
-            await asyncio.sleep(retry_delay(retry, attempt))
+            delay = retry_delay(retry, attempt)
+            if wait.pause is time.sleep:
+                await asyncio.sleep(delay)
+            else:  # outlast.testing's fake clock
+                wait.pause(delay)
             attempt += 1
 
 
