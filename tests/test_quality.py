@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import outlast
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +43,18 @@ def test_mypy_strict_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").iterdir()
+                                           if (p / "README.md").is_file()))
+def test_each_example_type_checks(example: str) -> None:
+    """mypy --strict from the example's own folder, as its users would run it."""
+    folder = ROOT / "examples" / example
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", example, "tests"],
+                            cwd=folder, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_ruff_passes() -> None:
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests",
+                             "examples"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -81,6 +81,8 @@ class TestRuns:
         self.client = Client(transport=LocalTransport(self.engine, environment, self.registry))
         self._worker_id = "test-worker"
         self._last_jump: float | None = None
+        #: when a queue's rate limit that held runs back has room again (engine clock)
+        self._rate_room_at: float | None = None
         #: run id → how many journal entries ``from_run`` copied from the record
         self.loaded: dict[str, int] = {}
 
@@ -171,9 +173,11 @@ class TestRuns:
         executed = 0
         while executed < max_attempts:
             self.engine.sweep()
-            claimed = self.engine.claim(self.environment, self._worker_id, None, 1)
-            if claimed:
-                self._execute(claimed[0])
+            _, claimed = self.engine.record_and_claim([], self.environment, self._worker_id,
+                                                      None, 1)
+            self._rate_room_at = claimed.retry_at
+            if claimed.rows:
+                self._execute(claimed.rows[0])
                 executed += 1
                 continue
             if self._run_hooks():
@@ -235,6 +239,8 @@ class TestRuns:
             row = tx.one("next_due", environment=self.environment, now=now,
                          tokens=1 if token_timeouts else 0)
         due = row["at"] if row else None
+        if self._rate_room_at is not None:  # runs a rate limit holds back start then
+            due = self._rate_room_at if due is None else min(due, self._rate_room_at)
         if due is None or (due <= now and self._last_jump == now):
             return False  # nothing will become runnable by waiting
         self._last_jump = now

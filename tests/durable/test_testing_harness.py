@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from outlast import AbortTaskRunError, Retry, step, task, wait
+from outlast import AbortTaskRunError, Queue, Retry, batch, step, task, wait
 from outlast.sdk.registry import Registry
 from outlast.testing import TestRuns
 
@@ -80,6 +80,33 @@ def hands_out_its_url(payload: Any) -> str | None:
     return token.url
 
 
+rated = Queue("harness-rated", rate_limit="2/m")
+
+
+@task(registry=reg, queue=rated)
+def rated_call(payload: Any) -> Any:
+    return payload
+
+
+@task(registry=reg)
+def fans_out_to_a_rated_queue(payload: Any) -> list[Any]:
+    results = batch.trigger_and_wait([{"task": "rated-call", "payload": i} for i in range(5)])
+    return [r.output for r in results]
+
+
+def flaky_call(failures: list[int]) -> str:
+    if failures:
+        failures.pop()
+        raise RuntimeError("try again")
+    return "done"
+
+
+@task(registry=reg)
+def step_retries_with_backoff(payload: Any) -> str:
+    retry = Retry(max_attempts=3, min_delay=600, max_delay=600, factor=1, randomize=False)
+    return step.run("flaky", flaky_call, [1, 1], retry=retry)
+
+
 flip = {"order": ["a", "b"]}
 
 
@@ -130,6 +157,26 @@ def test_time_jumps_through_long_waits() -> None:
         elapsed = env.clock.now() - start
     assert run.status == "COMPLETED" and run.output == "rested"
     assert 3 * 86400 + 2 <= elapsed < 3 * 86400 + 60
+
+
+def test_runs_a_rate_limit_holds_back_start_when_the_clock_reaches_their_window() -> None:
+    with TestRuns(reg) as env:
+        start = env.clock.now()
+        run = env.run(fans_out_to_a_rated_queue)
+        starts = sorted(c.started_at.timestamp() - start  # type: ignore[union-attr]
+                        for c in env.client.runs.list(parent_id=run.id))
+    assert run.status == "COMPLETED" and run.output == [0, 1, 2, 3, 4]
+    # at most 2 starts in any minute: the clock jumped to each window's room
+    assert all(later - earlier >= 60 for earlier, later in zip(starts, starts[2:], strict=False))
+
+
+def test_step_retry_backoff_passes_on_the_fake_clock() -> None:
+    with TestRuns(reg) as env:
+        start = env.clock.now()
+        run = env.run(step_retries_with_backoff)
+        elapsed = env.clock.now() - start
+    assert run.status == "COMPLETED" and run.output == "done" and run.attempts == 1
+    assert elapsed >= 2 * 600  # two backoffs of 10 minutes, passed in no time
 
 
 def test_token_timeout_resumes_with_an_error() -> None:

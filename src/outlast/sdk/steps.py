@@ -22,6 +22,7 @@ from outlast.errors import AbortTaskRunError
 from outlast.jsonutil import dumps
 from outlast.sdk.durable import active, current_run
 from outlast.sdk.logger import logger
+from outlast.sdk.waits import wait
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -99,7 +100,8 @@ def _attempts(retry: Retry | None, call: Callable[[], Any], tries: _Tries | None
                 tries.failed(attempt, exc, delay)
             if delay is None:
                 raise
-            time.sleep(delay)
+            # wait.pause, not time.sleep: under outlast.testing the fake clock jumps over it
+            wait.pause(delay)
             attempt += 1
 
 
@@ -117,7 +119,10 @@ async def _attempts_async(retry: Retry | None, call: Callable[[], Awaitable[Any]
                 tries.failed(attempt, exc, delay)
             if delay is None:
                 raise
-            await asyncio.sleep(delay)
+            if wait.pause is time.sleep:
+                await asyncio.sleep(delay)
+            else:  # outlast.testing's fake clock
+                wait.pause(delay)
             attempt += 1
 
 

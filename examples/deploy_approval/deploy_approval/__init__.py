@@ -1,0 +1,1 @@
+"""A deploy that waits for a person to approve it in Slack (see README.md)."""

@@ -1,0 +1,1 @@
+"""A nightly investment report per user, in each user's time zone (see README.md)."""
