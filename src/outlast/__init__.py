@@ -20,10 +20,9 @@ from outlast.errors import (
     TaskRunFailed,
     ValidationError,
 )
-from outlast.sdk import hooks
+from outlast.sdk import hooks, tools
 from outlast.sdk import queues_facade as queues
 from outlast.sdk import schedules_facade as schedules
-from outlast.sdk import tools
 from outlast.sdk import versions_facade as versions
 from outlast.sdk.children import TaskRunResult
 from outlast.sdk.client import AsyncClient, Client, configure
