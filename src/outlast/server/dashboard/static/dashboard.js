@@ -237,6 +237,7 @@ document.addEventListener("change", function (event) {
     apply();
   });
   document.addEventListener("htmx:afterSwap", apply);
+})();
 
 // runs list
 // Keyboard: "/" focuses the search box, j/k move a highlight down/up the runs, Enter
