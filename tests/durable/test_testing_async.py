@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from outlast import runs, task, tasks, wait
+from outlast import AsyncClient, batch, queues, runs, task, tasks, wait
 from outlast.sdk.registry import Registry
 from outlast.testing import TestRuns
 
@@ -100,3 +100,38 @@ def test_module_level_runs_journal_sync_and_async(env: TestRuns) -> None:
     assert journal == kinds
     assert attempts == len(runs.attempts(run.id)) == 1  # a resume is not a new attempt
     assert events == len(runs.events(run.id)) > 0
+
+
+@task(registry=reg)
+async def waits_for_children_async(payload: Any) -> list[Any]:
+    one = await tasks.trigger_and_wait_async("echo", {"n": 1})
+    more = await batch.trigger_and_wait_async([{"task": "echo", "payload": {"n": 2}}])
+    return [one.output, *(r.output for r in more)]
+
+
+def test_every_module_level_call_has_its_asyncio_twin(env: TestRuns) -> None:
+    """The twins added beside the blocking calls, each answered by the harness."""
+    run = env.run(waits_for_children_async, None)
+    assert run.output == [{"echo": {"n": 1}}, {"echo": {"n": 2}}]
+
+    async def use() -> tuple[Any, ...]:
+        replayed = await runs.replay_async(run.id)
+        again = await runs.reschedule_async(
+            (await tasks.trigger_async("echo", None, delay="1h")).id, "2h")
+        page, cursor = await env_async_client(env).runs.page(limit=1)
+        names = [t.id for t in await env_async_client(env).tasks.list()]
+        limit = await queues.set_environment_limit_async(7)
+        return (replayed.task, again.status, len(page), cursor is not None,
+                "echo" in names, limit.concurrency_limit,
+                (await queues.environment_limit_async()).concurrency_limit)
+
+    assert asyncio.run(use()) == ("waits-for-children-async", "DELAYED", 1, True, True, 7, 7)
+
+
+def env_async_client(env: TestRuns) -> AsyncClient:
+    """The AsyncClient the module-level asyncio calls use inside ``env``."""
+    from outlast.sdk.client import default_async_client
+
+    client = default_async_client()
+    assert client.transport.local is env.client.transport  # type: ignore[attr-defined]
+    return client

@@ -300,6 +300,10 @@ class _AsyncTasks:
         data = await self._c.send(calls.batch_trigger(task_id, body), connection)
         return [_ahandle(r, self._c) for r in data["runs"]]
 
+    async def list(self) -> list[TaskRecord]:
+        data = await self._c.send(calls.Call("GET", "/tasks"))
+        return [TaskRecord.from_json(t) for t in data["data"]]
+
 
 class _AsyncBatch:
     def __init__(self, client: AsyncClient) -> None:
@@ -322,6 +326,10 @@ class _AsyncRuns:
     async def list(self, **filters: Unpack[RunFilters]) -> RunList:
         data = await self._c.send(calls.runs_page(filters))
         return [Run.from_record(r) for r in data["data"]]
+
+    async def page(self, **filters: Unpack[RunFilters]) -> tuple[RunList, str | None]:
+        data = await self._c.send(calls.runs_page(filters))
+        return [Run.from_record(r) for r in data["data"]], data["next_cursor"]
 
     async def cancel(self, run_id: str) -> Run:
         return Run.from_record(await self._c.send(calls.run_action(run_id, "cancel")))

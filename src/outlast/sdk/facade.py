@@ -53,6 +53,10 @@ class _TasksFacade:
             [children.item(task_id, payload, options)], task_id, batch=False)
         return result
 
+    async def trigger_and_wait_async(self, task_id: str, payload: Any = None,
+                                     **options: Unpack[TriggerParams]) -> TaskRunResult:
+        return self.trigger_and_wait(task_id, payload, **options)
+
     async def trigger_async(self, task_id: str, payload: Any = None, *,
                             connection: Any = None,
                             **options: Unpack[TriggerParams]) -> AsyncRunHandle:
@@ -92,6 +96,10 @@ class _BatchFacade:
         results: list[TaskRunResult] = children.trigger_and_wait(_items(items), "batch",
                                                                  batch=True)
         return results
+
+    async def trigger_and_wait_async(self, items: Iterable[TaskBatchItem]
+                                     ) -> list[TaskRunResult]:
+        return self.trigger_and_wait(items)
 
     async def trigger_async(self, items: Iterable[TaskBatchItem], *,
                             connection: Any = None) -> HandleList:
