@@ -121,6 +121,7 @@ def test_every_module_level_call_has_its_asyncio_twin(env: TestRuns) -> None:
         page, cursor = await env_async_client(env).runs.page(limit=1)
         names = [t.id for t in await env_async_client(env).tasks.list()]
         limit = await queues.set_environment_limit_async(7)
+        assert (await runs.trace_async(run.id)) == runs.trace(run.id)
         return (replayed.task, again.status, len(page), cursor is not None,
                 "echo" in names, limit.concurrency_limit,
                 (await queues.environment_limit_async()).concurrency_limit)

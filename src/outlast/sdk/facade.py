@@ -19,7 +19,7 @@ from outlast.core.params import (
     TaskBatchItem,
     TriggerParams,
 )
-from outlast.core.records import AttemptRecord, JournalEntry, LogLine, RunEvent
+from outlast.core.records import AttemptRecord, JournalEntry, LogLine, RunEvent, TraceJson
 from outlast.errors import ValidationError
 from outlast.sdk import children
 from outlast.sdk.children import TaskRunResult
@@ -204,6 +204,20 @@ class _RunsFacade:
 
     async def journal_async(self, run_id: str) -> Journal:
         return await default_async_client().runs.journal(run_id)
+
+    def trace(self, run_id: str) -> TraceJson:
+        """The run as a tree of spans, and what it waits for (see ``Client.runs.trace``)."""
+        return default_client().runs.trace(run_id)
+
+    async def trace_async(self, run_id: str) -> TraceJson:
+        return await default_async_client().runs.trace(run_id)
+
+    def skip_wait(self, run_id: str) -> Run:
+        """End a waiting run's sleeps now: it resumes as if their time had come."""
+        return default_client().runs.skip_wait(run_id)
+
+    async def skip_wait_async(self, run_id: str) -> Run:
+        return await default_async_client().runs.skip_wait(run_id)
 
     def subscribe(self, run_id: str | None = None, *, tag: str | None = None) -> Iterator[Run]:
         """Snapshots on every change until final (or, by ``tag=``, of every tagged run)."""
