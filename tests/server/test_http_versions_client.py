@@ -88,9 +88,8 @@ def test_async_client(live_server: Any, engine: Engine, pinned: str) -> None:
 
 
 def test_module_functions(client: outlast.Client, engine: Engine, pinned: str,
-                          live_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OUTLAST_API_URL", live_server.url)  # the asyncio functions' client
-    monkeypatch.setenv("OUTLAST_API_KEY", engine.create_api_key("dev"))
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OUTLAST_API_URL", raising=False)  # configure serves asyncio too
     outlast.configure(client)
     try:
         assert [v.version for v in outlast.versions.list()] == ["v2", "v1"]

@@ -3,9 +3,11 @@
 A client talks over HTTP (``Client(url=..., api_key=...)``) or straight to a database
 (``Client(database_url=..., environment=...)``, for scripts and benchmarks in the same
 network as the database). Module-level functions (``tasks.trigger``, ``runs.retrieve``)
-use ``default_client()``: the worker's own when called inside a task, else one
-configured from ``OUTLAST_API_URL``/``OUTLAST_API_KEY``, else from ``.outlast/dev.env``
-written by ``outlast dev``, else from ``OUTLAST_DATABASE_URL``.
+use ``default_client()``: the one given to ``configure``, else the worker's own when
+called inside a task, else one configured from ``OUTLAST_API_URL``/``OUTLAST_API_KEY``,
+else from ``.outlast/dev.env`` written by ``outlast dev``, else from
+``OUTLAST_DATABASE_URL``. Their asyncio twins (``trigger_async``, ``runs.*_async``) use
+``default_async_client()``, which reaches the same place.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,8 @@ from outlast.sdk.transports import (
     HttpTransport,
     LocalTransport,
     Transport,
+    async_twin,
+    sync_twin,
 )
 from outlast.sdk.version_client import AsyncVersions, Versions
 
@@ -314,6 +319,10 @@ class _AsyncTasks:
         data = await self._c.send(calls.batch_trigger(task_id, body), connection)
         return [_ahandle(r, self._c) for r in data["runs"]]
 
+    async def list(self) -> list[TaskRecord]:
+        data = await self._c.send(calls.Call("GET", "/tasks"))
+        return [TaskRecord.from_json(t) for t in data["data"]]
+
 
 class _AsyncBatch:
     def __init__(self, client: AsyncClient) -> None:
@@ -336,6 +345,10 @@ class _AsyncRuns:
     async def list(self, **filters: Unpack[RunFilters]) -> RunList:
         data = await self._c.send(calls.runs_page(filters))
         return [Run.from_record(r) for r in data["data"]]
+
+    async def page(self, **filters: Unpack[RunFilters]) -> tuple[RunList, str | None]:
+        data = await self._c.send(calls.runs_page(filters))
+        return [Run.from_record(r) for r in data["data"]], data["next_cursor"]
 
     async def cancel(self, run_id: str) -> Run:
         return Run.from_record(await self._c.send(calls.run_action(run_id, "cancel")))
@@ -372,6 +385,29 @@ class _AsyncRuns:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"run {run_id} is still {run.status} after {timeout}s")
             await asyncio.sleep(interval)
+
+    async def events(self, run_id: str) -> Events:
+        return [RunEvent.from_json(e) for e in await self._part(run_id, "events")]
+
+    async def logs(self, run_id: str) -> Logs:
+        return [LogLine.from_json(line) for line in await self._part(run_id, "logs")]
+
+    async def attempts(self, run_id: str) -> Attempts:
+        return [AttemptRecord.from_json(a) for a in await self._part(run_id, "attempts")]
+
+    async def journal(self, run_id: str) -> Journal:
+        return [JournalEntry.from_json(e) for e in await self._part(run_id, "journal")]
+
+    async def trace(self, run_id: str) -> TraceJson:
+        found: TraceJson = await self._c.send(calls.run_part(run_id, "trace"))
+        return found
+
+    async def skip_wait(self, run_id: str) -> Run:
+        return Run.from_record(await self._c.send(calls.run_action(run_id, "skip-wait")))
+
+    async def _part(self, run_id: str, part: str) -> Iterable[Json]:
+        data: Iterable[Json] = (await self._c.send(calls.run_part(run_id, part)))["data"]
+        return data
 
     def subscribe(self, run_id: str | None = None, *,
                   tag: str | None = None) -> AsyncIterator[Run]:
@@ -457,10 +493,17 @@ def _need(url: str | None) -> str:
     return url
 
 
-# -- the default client ------------------------------------------------------------------
+# -- the default clients -----------------------------------------------------------------
 
+#: what ``configure`` was given (None: resolve from the worker or the environment)
+_configured: Client | None = None
+_configured_async: AsyncClient | None = None
+#: the blocking default, once built
 _default: Client | None = None
-_default_async: dict[int, AsyncClient] = {}
+#: the asyncio default of each event loop (httpx clients must not cross loops); weak, so
+#: that a closed loop's client goes with it and a new loop never inherits it
+_default_async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
+    weakref.WeakKeyDictionary())
 _lock = threading.Lock()
 _worker_transport: Transport | None = None
 
@@ -468,8 +511,10 @@ _worker_transport: Transport | None = None
 def set_worker_transport(transport: Transport | None) -> None:
     """Inside a worker child: route module-level calls through the supervisor."""
     global _worker_transport, _default
-    _worker_transport = transport
-    _default = None
+    with _lock:
+        _worker_transport = transport
+        _default = None
+        _default_async.clear()
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -501,46 +546,54 @@ def resolve_settings() -> dict[str, str]:
     )
 
 
-def default_client() -> Client:
+def _sync_default() -> Client:
+    """The blocking default (call with ``_lock`` held): what ``configure`` was given, its
+    blocking twin when it was given only an AsyncClient, the worker's, the environment's."""
     global _default
+    if _default is None:
+        if _configured is not None:
+            _default = _configured
+        elif _configured_async is not None:
+            _default = Client(transport=sync_twin(_configured_async.transport))
+        elif _worker_transport is not None:
+            _default = Client(transport=_worker_transport)
+        else:
+            _default = Client(**resolve_settings())  # type: ignore[arg-type]
+    return _default
+
+
+def default_client() -> Client:
     with _lock:
-        if _default is None:
-            if _worker_transport is not None:
-                _default = Client(transport=_worker_transport)
-            else:
-                _default = Client(**resolve_settings())  # type: ignore[arg-type]
-        return _default
+        return _sync_default()
 
 
 def default_async_client() -> AsyncClient:
-    """One AsyncClient per event loop (httpx clients must not cross loops)."""
-    loop_id = id(asyncio.get_running_loop())
+    """The AsyncClient ``configure`` was given, else, one per event loop, the asyncio twin
+    of ``default_client()``: the same server, key or database, so that one configuration
+    (``configure``, the worker, the environment) holds for both kinds of call."""
+    loop = asyncio.get_running_loop()
     with _lock:
-        client = _default_async.get(loop_id)
+        if _configured_async is not None:
+            return _configured_async
+        client = _default_async.get(loop)
         if client is None:
-            if _worker_transport is not None:
-                client = AsyncClient(transport=_ThreadedTransport(_worker_transport))
-            else:
-                settings = resolve_settings()
-                client = AsyncClient(**settings)  # type: ignore[arg-type]
-            _default_async[loop_id] = client
+            client = AsyncClient(transport=async_twin(_sync_default().transport))
+            _default_async[loop] = client
         return client
 
 
-def configure(client: Client | None) -> None:
-    """Set (or with None, reset) the client behind the module-level functions."""
-    global _default
+def configure(client: Client | None = None, *, async_client: AsyncClient | None = None
+              ) -> None:
+    """Set the clients behind the module-level functions, blocking and asyncio alike.
+
+    ``configure(client)`` serves both: asyncio calls (``trigger_async``,
+    ``runs.retrieve_async``, ...) use a twin of ``client`` reaching the same server with the
+    same key (or the same database), one per event loop. ``async_client=`` gives the
+    asyncio one yourself; given alone, the blocking calls use its twin. ``configure()``
+    (or ``configure(None)``) goes back to the worker's client or the environment's.
+    """
+    global _configured, _configured_async, _default
     with _lock:
-        _default = client
+        _configured, _configured_async = client, async_client
+        _default = None
         _default_async.clear()
-
-
-class _ThreadedTransport:
-    def __init__(self, inner: Transport) -> None:
-        self._inner = inner
-
-    async def send(self, call: calls.Call) -> Any:
-        return await asyncio.to_thread(self._inner.send, call)
-
-    async def aclose(self) -> None:
-        pass

@@ -19,7 +19,7 @@ from outlast.core.params import (
     TaskBatchItem,
     TriggerParams,
 )
-from outlast.core.records import LogLine, RunEvent, TraceJson
+from outlast.core.records import AttemptRecord, JournalEntry, LogLine, RunEvent, TraceJson
 from outlast.errors import ValidationError
 from outlast.sdk import children
 from outlast.sdk.children import TaskRunResult
@@ -32,6 +32,8 @@ TagList = list[str]
 HandleList = list[AsyncRunHandle]
 Logs = list[LogLine]
 Events = list[RunEvent]
+Attempts = list[AttemptRecord]
+Journal = list[JournalEntry]
 
 
 class _TasksFacade:
@@ -51,15 +53,32 @@ class _TasksFacade:
             [children.item(task_id, payload, options)], task_id, batch=False)
         return result
 
+    async def trigger_and_wait_async(self, task_id: str, payload: Any = None,
+                                     **options: Unpack[TriggerParams]) -> TaskRunResult:
+        return self.trigger_and_wait(task_id, payload, **options)
+
     async def trigger_async(self, task_id: str, payload: Any = None, *,
                             connection: Any = None,
                             **options: Unpack[TriggerParams]) -> AsyncRunHandle:
+        """``trigger`` for asyncio code; inside a task, durable as ``trigger`` is."""
+        if current_run.get() is not None and connection is None:
+            [run_id] = children.trigger([children.item(task_id, payload, options)], task_id)
+            return AsyncRunHandle(id=run_id, task=task_id)
         return await default_async_client().tasks.trigger(task_id, payload,
                                                           connection=connection, **options)
 
     def batch_trigger(self, task_id: str, items: Iterable[BatchItem], *,
                       connection: Any = None) -> BatchHandle:
         return default_client().tasks.batch_trigger(task_id, items, connection=connection)
+
+    async def batch_trigger_async(self, task_id: str, items: Iterable[BatchItem], *,
+                                  connection: Any = None) -> HandleList:
+        if current_run.get() is not None and connection is None:
+            ids = children.trigger([children.item(task_id, i.get("payload"), i.get("options"))
+                                    for i in items], task_id)
+            return [AsyncRunHandle(id=i, task=task_id) for i in ids]
+        return await default_async_client().tasks.batch_trigger(task_id, items,
+                                                                connection=connection)
 
 
 class _BatchFacade:
@@ -78,8 +97,16 @@ class _BatchFacade:
                                                                  batch=True)
         return results
 
+    async def trigger_and_wait_async(self, items: Iterable[TaskBatchItem]
+                                     ) -> list[TaskRunResult]:
+        return self.trigger_and_wait(items)
+
     async def trigger_async(self, items: Iterable[TaskBatchItem], *,
                             connection: Any = None) -> HandleList:
+        if current_run.get() is not None and connection is None:
+            batch = _items(items)
+            ids = children.trigger(batch, "batch")
+            return [AsyncRunHandle(id=i, task=b.task) for i, b in zip(ids, batch, strict=True)]
         return await default_async_client().batch.trigger(items, connection=connection)
 
 
@@ -105,8 +132,14 @@ class _RunsFacade:
     def replay(self, run_id: str, payload: Any = ...) -> RunHandle:
         return default_client().runs.replay(run_id, payload)
 
+    async def replay_async(self, run_id: str, payload: Any = ...) -> AsyncRunHandle:
+        return await default_async_client().runs.replay(run_id, payload)
+
     def reschedule(self, run_id: str, delay: Any) -> Run:
         return default_client().runs.reschedule(run_id, delay)
+
+    async def reschedule_async(self, run_id: str, delay: Any) -> Run:
+        return await default_async_client().runs.reschedule(run_id, delay)
 
     def resume(self, run_id: str, version: str | None = None) -> Run:
         """Queue a PARKED run again (see ``Client.runs.resume``)."""
@@ -150,16 +183,41 @@ class _RunsFacade:
     def logs(self, run_id: str) -> Logs:
         return default_client().runs.logs(run_id)
 
+    async def logs_async(self, run_id: str) -> Logs:
+        return await default_async_client().runs.logs(run_id)
+
     def events(self, run_id: str) -> Events:
         return default_client().runs.events(run_id)
+
+    async def events_async(self, run_id: str) -> Events:
+        return await default_async_client().runs.events(run_id)
+
+    def attempts(self, run_id: str) -> Attempts:
+        return default_client().runs.attempts(run_id)
+
+    async def attempts_async(self, run_id: str) -> Attempts:
+        return await default_async_client().runs.attempts(run_id)
+
+    def journal(self, run_id: str) -> Journal:
+        """The run's durable operations and their recorded results, in order."""
+        return default_client().runs.journal(run_id)
+
+    async def journal_async(self, run_id: str) -> Journal:
+        return await default_async_client().runs.journal(run_id)
 
     def trace(self, run_id: str) -> TraceJson:
         """The run as a tree of spans, and what it waits for (see ``Client.runs.trace``)."""
         return default_client().runs.trace(run_id)
 
+    async def trace_async(self, run_id: str) -> TraceJson:
+        return await default_async_client().runs.trace(run_id)
+
     def skip_wait(self, run_id: str) -> Run:
         """End a waiting run's sleeps now: it resumes as if their time had come."""
         return default_client().runs.skip_wait(run_id)
+
+    async def skip_wait_async(self, run_id: str) -> Run:
+        return await default_async_client().runs.skip_wait(run_id)
 
     def subscribe(self, run_id: str | None = None, *, tag: str | None = None) -> Iterator[Run]:
         """Snapshots on every change until final (or, by ``tag=``, of every tagged run)."""

@@ -99,12 +99,16 @@ class AsyncRunHandle:
     _client: AsyncClient | None = field(default=None, repr=False, compare=False)
 
     async def retrieve(self) -> Run:
-        assert self._client is not None
-        return await self._client.runs.retrieve(self.id)
+        from outlast.sdk.client import default_async_client
+
+        return await (self._client or default_async_client()).runs.retrieve(self.id)
 
     async def poll(self, timeout: float = 60.0, interval: float = 0.2) -> Run:
-        assert self._client is not None
-        return await self._client.runs.poll(self.id, timeout=timeout, interval=interval)
+        """Wait (client side) until the run is final."""
+        from outlast.sdk.client import default_async_client
+
+        client = self._client or default_async_client()
+        return await client.runs.poll(self.id, timeout=timeout, interval=interval)
 
 
 @dataclass(frozen=True)

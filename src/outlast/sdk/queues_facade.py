@@ -25,8 +25,9 @@ from outlast.core.records import EnvironmentLimit, QueueRecord
 from outlast.sdk.client import default_async_client, default_client
 
 __all__ = [
-    "environment_limit", "list", "list_async", "pause", "pause_async", "resume", "resume_async",
-    "retrieve", "retrieve_async", "set_environment_limit", "update", "update_async",
+    "environment_limit", "environment_limit_async", "list", "list_async", "pause",
+    "pause_async", "resume", "resume_async", "retrieve", "retrieve_async",
+    "set_environment_limit", "set_environment_limit_async", "update", "update_async",
 ]
 
 _list = list
@@ -80,6 +81,14 @@ def environment_limit() -> EnvironmentLimit:
     return default_client().queues.environment_limit()
 
 
+async def environment_limit_async() -> EnvironmentLimit:
+    return await default_async_client().queues.environment_limit()
+
+
 def set_environment_limit(limit: int | None) -> EnvironmentLimit:
     """Cap EXECUTING runs across every queue of the environment (None: the configuration's)."""
     return default_client().queues.set_environment_limit(limit)
+
+
+async def set_environment_limit_async(limit: int | None) -> EnvironmentLimit:
+    return await default_async_client().queues.set_environment_limit(limit)

@@ -184,9 +184,13 @@ class Task(Generic[P, R]):
 
     async def trigger_async(self, payload: Any = None, *, connection: Any = None,
                             **options: Unpack[TriggerParams]) -> AsyncRunHandle:
-        client = default_async_client()
-        return await client.tasks.trigger(self.id, self.payload_json_value(payload),
-                                          connection=connection, **options)
+        """``trigger`` for asyncio code; inside a task, durable as ``trigger`` is."""
+        value = self.payload_json_value(payload)
+        if current_run.get() is not None and connection is None:
+            [run_id] = children.trigger([children.item(self.id, value, options)], self.id)
+            return AsyncRunHandle(id=run_id, task=self.id)
+        return await default_async_client().tasks.trigger(self.id, value,
+                                                          connection=connection, **options)
 
     def batch_trigger(self, items: Iterable[BatchItem], *,
                       connection: Any = None) -> BatchHandle:
@@ -201,8 +205,13 @@ class Task(Generic[P, R]):
 
     async def batch_trigger_async(self, items: Iterable[BatchItem], *,
                                   connection: Any = None) -> list[AsyncRunHandle]:
+        checked = self._checked(items)
+        if current_run.get() is not None and connection is None:
+            ids = children.trigger([children.item(self.id, i["payload"], i.get("options"))
+                                    for i in checked], self.id)
+            return [AsyncRunHandle(id=i, task=self.id) for i in ids]
         return await default_async_client().tasks.batch_trigger(
-            self.id, self._checked(items), connection=connection)
+            self.id, checked, connection=connection)
 
     def _checked(self, items: Iterable[BatchItem]) -> list[BatchItem]:
         return [

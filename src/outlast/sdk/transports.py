@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import httpx
 
 from outlast.core.backoff import backoff
-from outlast.errors import OutlastError, PlatformUnavailableError, error_from_body
+from outlast.errors import ConfigError, OutlastError, PlatformUnavailableError, error_from_body
 from outlast.sdk.calls import Call
 
 
@@ -90,6 +90,8 @@ class HttpTransport:
                  retries: int = RETRIES) -> None:
         self._http = httpx.Client(base_url=url.rstrip("/") + API_PATH,
                                   headers=_headers(api_key), timeout=timeout)
+        #: kept to build the asyncio twin (``async_twin``) with the same settings
+        self.url, self.timeout = url, timeout
         self.retries = retries
         #: names the environment of triggers written with ``connection=``
         self.api_key = api_key
@@ -120,6 +122,8 @@ class AsyncHttpTransport:
                  retries: int = RETRIES) -> None:
         self._http = httpx.AsyncClient(base_url=url.rstrip("/") + API_PATH,
                                        headers=_headers(api_key), timeout=timeout)
+        #: kept to build the blocking twin (``sync_twin``) with the same settings
+        self.url, self.timeout = url, timeout
         self.retries = retries
         #: names the environment of triggers written with ``connection=``
         self.api_key = api_key
@@ -173,10 +177,14 @@ class LocalTransport:
 
 
 class AsyncLocalTransport:
-    """The local transport for asyncio code: each call runs in a worker thread."""
+    """The local transport for asyncio code: each call runs in a worker thread.
 
-    def __init__(self, local: LocalTransport) -> None:
+    ``owns_local=False`` (a twin sharing a blocking client's transport): ``aclose()``
+    leaves the shared one open for the client that still uses it."""
+
+    def __init__(self, local: LocalTransport, *, owns_local: bool = True) -> None:
         self._local = local
+        self._owns_local = owns_local
 
     @property
     def local(self) -> LocalTransport:
@@ -186,8 +194,49 @@ class AsyncLocalTransport:
         return await asyncio.to_thread(self._local.send, call)
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self._local.close)
+        if self._owns_local:
+            await asyncio.to_thread(self._local.close)
+
+
+class ThreadedTransport:
+    """Any blocking transport for asyncio code (a worker's, one of your own): each call
+    runs in a thread. It closes nothing: the blocking transport has its own owner."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+
+    async def send(self, call: Call) -> Any:
+        return await asyncio.to_thread(self.inner.send, call)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def async_twin(transport: Transport) -> AsyncTransport:
+    """An asyncio transport reaching the same place as ``transport``: a new HTTP client
+    with the same URL, key, timeout and retries (an httpx client belongs to one event
+    loop), or the same in-process API, called from a thread."""
+    if isinstance(transport, HttpTransport):
+        return AsyncHttpTransport(transport.url, transport.api_key, transport.timeout,
+                                  transport.retries)
+    if isinstance(transport, LocalTransport):
+        return AsyncLocalTransport(transport, owns_local=False)
+    return ThreadedTransport(transport)
+
+
+def sync_twin(transport: AsyncTransport) -> Transport:
+    """The blocking transport reaching the same place as ``transport``."""
+    if isinstance(transport, AsyncHttpTransport):
+        return HttpTransport(transport.url, transport.api_key, transport.timeout,
+                             transport.retries)
+    if isinstance(transport, AsyncLocalTransport):
+        return transport.local
+    if isinstance(transport, ThreadedTransport):
+        return transport.inner
+    raise ConfigError(
+        f"cannot derive a blocking client from an AsyncClient over {type(transport).__name__}:"
+        " pass configure(client=..., async_client=...)")
 
 
 __all__ = ["AsyncHttpTransport", "AsyncLocalTransport", "HttpTransport", "LocalTransport",
-           "OutlastError", "Transport"]
+           "OutlastError", "ThreadedTransport", "Transport", "async_twin", "sync_twin"]
