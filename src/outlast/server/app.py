@@ -158,7 +158,8 @@ def api_endpoint(route: routes.Route, ctx: ApiContext, auth: Authenticator,
         params, query = dict(request.path_params), query_lists(request)
         if has_body and not route.public and not _small_body(request):
             # authenticate before reading a possibly large body from a stranger
-            env = await threads.run(auth.environment, authorization)
+            env = await threads.run(auth.environment, authorization, route.scope,
+                                    _action(route))
             raw = await read_body(request)
             status, data = await threads.run(
                 _serve, route, ctx, ApiRequest(env, params, query), raw)
@@ -181,8 +182,13 @@ def _authenticate_and_serve(route: routes.Route, ctx: ApiContext, auth: Authenti
                             authorization: str | None, req: ApiRequest,
                             raw: bytes) -> tuple[int, Any]:
     """The key check (first, so a stranger gets 401 whatever the body) and the handler."""
-    env = "" if route.public else auth.environment(authorization)
+    env = "" if route.public else auth.environment(authorization, route.scope, _action(route))
     return _serve(route, ctx, ApiRequest(env, req.params, req.query), raw)
+
+
+def _action(route: routes.Route) -> str:
+    """The route as a scope error names it: ``POST /api/v1/runs/{run_id}/cancel``."""
+    return f"{route.method} {openapi.API_PREFIX}{route.path}"
 
 
 def _serve(route: routes.Route, ctx: ApiContext, req: ApiRequest, raw: bytes) -> tuple[int, Any]:
