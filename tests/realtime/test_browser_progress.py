@@ -263,3 +263,31 @@ def test_a_bad_token_ends_the_subscription_with_the_servers_reason(
         page.locator("#error", has_text="401 unauthorized").wait_for()
         assert "invalid public token" in page.inner_text("#error")
         page.close()
+
+
+def test_a_page_follows_the_runs_with_a_tag(
+        browser: Any, live_engine: Engine, tmp_path: Path) -> None:
+    register_without_worker(live_engine)
+    with site(tmp_path) as origin, OutlastServer(live_engine, (origin,)) as server:
+        key = live_engine.create_api_key("dev")
+        with outlast.Client(url=server.url, api_key=key) as client:
+            ids = [client.tasks.trigger("rt-progress", {"n": n}, tags=["user:17"]).id
+                   for n in range(2)]
+            client.tasks.trigger("rt-progress", {"n": 2}, tags=["user:18"])
+            token = client.auth.create_public_token(tag="user:17")
+        page = browser.new_page()
+        page.goto(f"{origin}/")  # any page of the other site
+        seen = page.evaluate("""async ({ server, token }) => {
+            const { subscribeToTag } = await import(`${server}/static/realtime.js`);
+            const seen = [];
+            for await (const run of subscribeToTag("user:17", { token })) {
+                seen.push(run.id);
+                if (seen.length === 2) break;   // a tag subscription never ends by itself
+            }
+            return seen;
+        }""", {"server": server.url, "token": token})
+        assert sorted(seen) == sorted(ids)
+        # leaving the loop closed the connection: the server follows nobody any more
+        eventually(lambda: server.app.state.realtime.broadcaster.subscribers == 0, 30,
+                   "the subscription to close")
+        page.close()

@@ -364,6 +364,7 @@ def document(spec: dict[str, Any], prefix: str) -> None:
             "operationId": operation_id, "summary": summary, "tags": ["realtime"],
             "parameters": [*params, last], "responses": _SSE_RESPONSES,
             "security": [{"bearerAuth": []}, {"publicToken": []}],
+            "x-outlast-key-scope": READ,
         }}
     spec["components"]["securitySchemes"]["publicToken"] = {
         "type": "apiKey", "in": "query", "name": "access_token",
