@@ -46,7 +46,8 @@ def client(engine: Engine) -> Iterator[TestClient]:
 
 
 def test_an_allowed_site_reads_runs_and_follows_them(client: TestClient, run_id: str) -> None:
-    for path in (f"/runs/{run_id}", "/runs", f"/runs/{run_id}/subscribe"):
+    for path in (f"/runs/{run_id}", "/runs", f"/runs/{run_id}/trace",
+                 f"/runs/{run_id}/subscribe"):
         response = client.get(API + path, headers={"Origin": APP_SITE})
         assert response.status_code == 200, path
         assert response.headers[ACAO] == APP_SITE, path

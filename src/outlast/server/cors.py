@@ -7,6 +7,7 @@ that, for the configured origins only, to GETs of:
 
     /api/v1/runs                         the runs list
     /api/v1/runs/{run_id}                one run
+    /api/v1/runs/{run_id}/trace          its trace
     /api/v1/runs/{run_id}/subscribe      realtime (and /runs/subscribe?tag=)
     /api/v1/runs/{run_id}/streams/{key}  a run's stream
 
@@ -30,7 +31,7 @@ from outlast.server.openapi import API_PREFIX
 
 _SEGMENT = r"[^/]+"
 READ_PATHS = re.compile("^" + re.escape(API_PREFIX) + "/runs(?:/" + _SEGMENT
-                        + "(?:/subscribe|/streams/" + _SEGMENT + ")?|/subscribe)?$")
+                        + "(?:/subscribe|/trace|/streams/" + _SEGMENT + ")?|/subscribe)?$")
 ALLOWED_HEADERS = "Authorization, Last-Event-ID, Cache-Control"
 #: seconds a browser may reuse a preflight's answer
 PREFLIGHT_MAX_AGE = "600"
