@@ -40,6 +40,7 @@ ROUTE_CLASSES: list[tuple[str, Call, set[str]]] = [
     ("list runs", lambda c, r: c.get(f"{API}/runs"), {"full", "read"}),
     ("retrieve a run", lambda c, r: c.get(f"{API}/runs/{r}"), {"full", "read"}),
     ("list tasks", lambda c, r: c.get(f"{API}/tasks"), {"full", "read"}),
+    ("a run's trace", lambda c, r: c.get(f"{API}/runs/{r}/trace"), {"full", "read"}),
     ("trigger", lambda c, r: c.post(f"{API}/tasks/hello/trigger", json={"payload": 1}),
      {"full", "trigger"}),
     ("batch trigger", lambda c, r: c.post(f"{API}/batch", json={"items": [
