@@ -104,6 +104,11 @@ def operation_section(path: str, method: str, op: dict[str, Any]) -> list[str]:
     lines = [f"### `{method.upper()} {path}` {{#{anchor(op)}}}", "", cell(op), ""]
     if op.get("security") == []:
         lines += ["No API key: the path itself (or nothing) is the credential.", ""]
+    scope = op.get("x-outlast-key-scope")
+    if scope and scope != "full":
+        lines += [f"**Key scope**: `{scope}` (or `full`).", ""]
+    elif scope:
+        lines += ["**Key scope**: `full`.", ""]
     params = op.get("parameters", [])
     if params:
         lines += ["| parameter | in | type | |", "|---|---|---|---|"]

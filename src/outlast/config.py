@@ -6,8 +6,8 @@ holding the file is the project root: task directories and relative SQLite paths
 resolved against it, never against wherever the command happened to start.
 
 Environment variables override the file (``OUTLAST_DATABASE_URL``,
-``OUTLAST_ENVIRONMENT``, ``OUTLAST_METRICS_PUBLIC``) so one checked-in file serves a laptop
-and a deployment.
+``OUTLAST_ENVIRONMENT``, ``OUTLAST_METRICS_PUBLIC``, ``OUTLAST_CORS_ORIGINS``) so one
+checked-in file serves a laptop and a deployment.
 Secrets, deployment names and limits come from the environment only, read here once
 into ``Config.settings`` (see ``outlast.core.settings``), which commands hand to the engine
 and the app.
@@ -17,6 +17,7 @@ and the app.
     database_url = "sqlite:///.outlast/dev.db"
     environment = "dev"
     metrics_public = false      # true: GET /metrics needs no API key
+    cors_origins = ["https://app.example.com"]   # sites whose pages may read runs
 
     [defaults]
     machine = "small-1x"
@@ -49,6 +50,7 @@ from typing import Any
 
 from outlast.core.definitions import DEFAULT_MACHINE
 from outlast.core.hook_kinds import KINDS
+from outlast.core.origins import env_origins, web_origins
 from outlast.core.retention import Retention, parse_retention
 from outlast.core.retry import Retry
 from outlast.core.settings import Settings, read_settings
@@ -62,7 +64,7 @@ DEFAULT_DATABASE_URL = "sqlite:///.outlast/dev.db"
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 _TOP_KEYS = {"project", "dirs", "database_url", "environment", "defaults", "metrics_public",
-             "hooks", "retention"}
+             "hooks", "retention", "cors_origins"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 _DEFAULT_KEYS = {"retry", "machine", "max_duration"}
 
@@ -83,6 +85,8 @@ class Config:
     metrics_public: bool = False
     #: ``[hooks]``: project-wide hooks by kind, as import paths ("package.module:function")
     hooks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: sites whose web pages may read runs and follow them (``server/cors.py``)
+    cors_origins: tuple[str, ...] = ()
     #: ``[retention]`` resolved for each environment (``retention`` picks this one's)
     retention_by_env: Mapping[str, Retention] = field(
         default_factory=lambda: {env: Retention() for env in ENVIRONMENTS})
@@ -208,6 +212,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
             _text(data.get("environment", "dev"), "environment", where), where),
         metrics_public=_flag(data.get("metrics_public", False), "metrics_public", where),
         hooks=_hooks(data.get("hooks", {}), where),
+        cors_origins=_origins(data.get("cors_origins", []), where),
         source=path,
         retention_by_env=_retention(data.get("retention", {}), where),
         **defaults,
@@ -263,6 +268,9 @@ def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
     if public is not None:
         config = dataclasses.replace(config, metrics_public=_env_flag(
             public, "OUTLAST_METRICS_PUBLIC"))
+    origins = env.get("OUTLAST_CORS_ORIGINS")
+    if origins is not None:
+        config = dataclasses.replace(config, cors_origins=env_origins(origins))
     return dataclasses.replace(config, settings=read_settings(env))
 
 
@@ -286,6 +294,12 @@ def _env_flag(value: str, name: str) -> bool:
     if text not in _TRUE | _FALSE:
         raise ConfigError(f"{name} must be 1 or 0 (true or false), got {value!r}")
     return text in _TRUE
+
+
+def _origins(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: cors_origins must be a list of origins, got {value!r}")
+    return web_origins(value, where)
 
 
 def _dirs(value: Any, where: str) -> tuple[str, ...]:

@@ -12,6 +12,7 @@
     │   └── InvalidTransitionError    invalid_transition    409
     ├── AuthError                     unauthorized          401
     │   └── ForbiddenError            forbidden             403
+    │       └── InsufficientScopeError insufficient_scope  403
     ├── PlatformUnavailableError      platform_unavailable  503
     ├── ApiError                      (from the server)     any
     ├── TaskRunFailed                 run_failed            -
@@ -118,6 +119,13 @@ class ForbiddenError(AuthError):
     http_status = 403
 
 
+class InsufficientScopeError(ForbiddenError):
+    """A valid API key whose scope (``read``, ``trigger``) does not cover the request;
+    ``details["needed"]`` names the scope that would (see ``core/key_scopes.py``)."""
+
+    code = "insufficient_scope"
+
+
 class ConfigError(OutlastError):
     code = "config_error"
 
@@ -173,6 +181,7 @@ _BY_CODE: dict[str, type[OutlastError]] = {
         InvalidTransitionError,
         AuthError,
         ForbiddenError,
+        InsufficientScopeError,
         PlatformUnavailableError,
     )
 }

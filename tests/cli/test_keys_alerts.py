@@ -1,4 +1,4 @@
-"""``outlast keys list|revoke`` and ``outlast alerts``, on SQLite and PostgreSQL."""
+"""``outlast keys create|list|revoke`` and ``outlast alerts``, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -34,6 +34,26 @@ def test_keys_list_shows_prefixes_and_revoke_stops_a_key(store_url: str, outlast
     assert again.exit_code == 1 and "no active API key" in again.stderr
     assert "active" not in outlast("keys", "list", "--env", "prod", "--database-url",
                                    store_url).stdout.splitlines()[1]
+
+
+def test_keys_create_with_a_scope_and_list_shows_it(store_url: str, outlast) -> None:
+    made = outlast("keys", "create", "--env", "prod", "--scope", "read", "--database-url",
+                   store_url)
+    assert made.exit_code == 0, made.output
+    assert "read-only prod key" in made.stderr
+    outlast("keys", "create", "--env", "prod", "--database-url", store_url)
+    listed = outlast("keys", "list", "--database-url", store_url).stdout.splitlines()
+    assert listed[0].split()[:3] == ["ID", "ENV", "SCOPE"]
+    assert sorted(line.split()[2] for line in listed[1:]) == ["full", "read"]
+    store = open_store(store_url)
+    try:
+        grant = Engine(store).find_key(made.stdout.strip())
+        assert grant is not None and grant.scope == "read"
+    finally:
+        store.close()
+    wrong = outlast("keys", "create", "--env", "prod", "--scope", "admin", "--database-url",
+                    store_url)
+    assert wrong.exit_code == 2 and "admin" in wrong.stderr
 
 
 def test_alerts_set_list_and_remove(store_url: str, outlast) -> None:

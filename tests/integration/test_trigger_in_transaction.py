@@ -24,7 +24,13 @@ from sqlalchemy.orm import Session
 
 from outlast import AsyncClient, Client, batch, task, tasks
 from outlast.engine.events import QUEUED_CHANNEL
-from outlast.errors import AuthError, ConfigError, TaskNotFoundError, ValidationError
+from outlast.errors import (
+    AuthError,
+    ConfigError,
+    InsufficientScopeError,
+    TaskNotFoundError,
+    ValidationError,
+)
 from outlast.sdk.registry import Registry
 from outlast.sdk.transports import AsyncLocalTransport, LocalTransport
 from outlast.testing import TestRuns
@@ -344,6 +350,22 @@ def test_an_http_client_names_its_environment_by_its_key(env: TestRuns,
     conn.close()
     env.run_until_idle()
     assert env.retrieve(handle.id).status == "COMPLETED"
+
+
+def test_a_read_only_key_cannot_trigger_in_a_transaction(env: TestRuns,
+                                                         app: AppDatabase) -> None:
+    conn = app.connect()
+    for scope, allowed in (("read", False), ("trigger", True)):
+        key = env.engine.create_api_key("test", scope=scope)
+        with Client(url="http://127.0.0.1:9", api_key=key) as client:  # never contacted
+            if allowed:
+                client.tasks.trigger("ship", {"order_id": 9}, connection=conn)
+            else:
+                with pytest.raises(InsufficientScopeError, match="needs a trigger API key"):
+                    client.tasks.trigger("ship", {"order_id": 9}, connection=conn)
+    conn.commit()
+    conn.close()
+    assert len(env.engine.list_runs("test")[0]) == 1
 
 
 def test_what_is_not_a_connection_is_refused(env: TestRuns) -> None:

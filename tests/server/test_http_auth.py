@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from outlast.core.definitions import TaskDefinition
-from outlast.engine import Engine
+from outlast.engine import Engine, KeyGrant
 from outlast.errors import AuthError
 from outlast.server.auth import Authenticator, bearer_key
 
@@ -79,9 +79,9 @@ class Counting:
         self.engine = engine
         self.calls = 0
 
-    def authenticate(self, key: str) -> str | None:
+    def find_key(self, key: str) -> KeyGrant | None:
         self.calls += 1
-        return self.engine.authenticate(key)
+        return self.engine.find_key(key)
 
 
 def test_known_keys_are_cached_for_a_few_seconds(engine: Engine) -> None:

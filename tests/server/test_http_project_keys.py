@@ -92,7 +92,7 @@ def test_a_dashboard_cookie_is_refused_by_another_project_with_the_same_secret(
     # the other project even knows the same key: only the cookie's project differs
     with other_engine.store.transaction() as tx:
         tx.run("insert_api_key", id="key_copy", environment="prod", key_hash=hash_key(key),
-               prefix=key[:12], now=1.0)
+               prefix=key[:12], now=1.0, scope="full")
     with TestClient(create_app(engine, secret=SHARED_SECRET, scheduler=False)) as ours:
         login(ours, key)
         assert ours.get("/", follow_redirects=False).status_code == 200

@@ -7,6 +7,7 @@ from typing import Any
 from outlast.api import public_tokens
 from outlast.api.common import body_object
 from outlast.api.routes import ApiContext, ApiRequest, Route
+from outlast.core.key_scopes import READ
 from outlast.core.params import PublicTokenBody
 from outlast.core.records import PublicTokenJson
 from outlast.durations import parse_duration
@@ -36,5 +37,5 @@ def create_public_token(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 ROUTES = [
     Route("POST", "/auth/public-tokens", create_public_token,
           "Create a short-lived public token for read-only realtime access to a run or tag",
-          body=PublicTokenBody, returns=PublicTokenJson),
+          body=PublicTokenBody, returns=PublicTokenJson, needs=READ),
 ]

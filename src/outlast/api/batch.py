@@ -7,6 +7,7 @@ from typing import Any
 from outlast.api.common import body_object, new_run
 from outlast.api.routes import ApiContext, ApiRequest, Route
 from outlast.api.tasks import batch_items, triggered_json
+from outlast.core.key_scopes import TRIGGER
 from outlast.core.params import BatchManyBody
 from outlast.core.records import BatchJson
 from outlast.errors import ValidationError
@@ -28,4 +29,4 @@ def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 ROUTES = [Route("POST", "/batch", batch_trigger, "Trigger runs of several tasks at once",
-                body=BatchManyBody, returns=BatchJson)]
+                body=BatchManyBody, returns=BatchJson, needs=TRIGGER)]

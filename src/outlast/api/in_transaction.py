@@ -17,6 +17,7 @@ from typing import Any
 from outlast.api.local import LocalApi
 from outlast.api.routes import LocalTasks
 from outlast.clock import Clock, SystemClock
+from outlast.core.key_scopes import TRIGGER, require
 from outlast.engine import Engine
 from outlast.errors import AuthError, ConfigError, ValidationError
 from outlast.store.borrowed import (
@@ -97,8 +98,9 @@ def _key_environment(engine: Engine, api_key: str | None) -> str:
     if not api_key:
         raise ConfigError("connection=: this client has no API key to name its environment "
                           "by; configure OUTLAST_API_KEY, or a client with database_url=")
-    env = engine.authenticate(api_key)
-    if env is None:
+    grant = engine.find_key(api_key)
+    if grant is None:
         raise AuthError("connection=: the client's API key is not in the database this "
                         "connection reaches; it must be a connection to Outlast's database")
-    return env
+    require(grant.scope, TRIGGER, "a trigger")
+    return grant.environment

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from outlast import inputs
+from outlast.core.key_scopes import FULL, READ
 from outlast.engine import Engine
 from outlast.errors import NotFoundError
 
@@ -85,6 +86,15 @@ class Route:
     body: Any = None
     #: the response's type (a record or JSON shape of ``outlast.core.records``), for OpenAPI
     returns: Any = None
+    #: the API key scope it needs (``core/key_scopes.py``); None: read for a GET, else full
+    needs: str | None = None
+
+    @property
+    def scope(self) -> str:
+        """The key scope this route needs."""
+        if self.needs is not None:
+            return self.needs
+        return READ if self.method == "GET" else FULL
 
     @property
     def pattern(self) -> re.Pattern[str]:

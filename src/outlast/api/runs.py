@@ -8,6 +8,7 @@ from typing import Any
 from outlast.api.common import after_id, body_object, number_or_time, page_size
 from outlast.api.routes import ApiContext, ApiRequest, Query, Route
 from outlast.api.tasks import triggered_json
+from outlast.core.key_scopes import FULL
 from outlast.core.options import parse_delay
 from outlast.core.params import (
     MetadataBody,
@@ -210,8 +211,9 @@ ROUTES = [
           returns=Items[LogLine]),
     Route("GET", "/runs/{run_id}/attempts", attempts, "A run's attempts",
           returns=Items[AttemptRecord]),
+    # its token entries carry callback URLs, which complete the tokens: full keys only
     Route("GET", "/runs/{run_id}/journal", journal, "A run's durable operations",
-          returns=Items[JournalEntry]),
+          returns=Items[JournalEntry], needs=FULL),
     Route("GET", "/runs/{run_id}/trace", trace,
           "A run as a tree of spans (attempts, steps, waits, child runs, logs) and what it "
           "waits for", returns=TraceJson),

@@ -6,6 +6,7 @@ from typing import Any
 
 from outlast.api.common import body_object, new_run
 from outlast.api.routes import ApiContext, ApiRequest, Route
+from outlast.core.key_scopes import TRIGGER
 from outlast.core.params import BatchBody, TriggerBody
 from outlast.core.records import BatchJson, Items, TaskRecord, TriggeredJson
 from outlast.engine.triggering import MAX_BATCH, Triggered
@@ -51,7 +52,7 @@ def list_tasks(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 ROUTES = [
     Route("GET", "/tasks", list_tasks, "List registered tasks", returns=Items[TaskRecord]),
     Route("POST", "/tasks/{task_id}/trigger", trigger, "Trigger a run of a task",
-          body=TriggerBody, returns=TriggeredJson),
+          body=TriggerBody, returns=TriggeredJson, needs=TRIGGER),
     Route("POST", "/tasks/{task_id}/batch", batch_trigger, "Trigger up to 1,000 runs of a task",
-          body=BatchBody, returns=BatchJson),
+          body=BatchBody, returns=BatchJson, needs=TRIGGER),
 ]

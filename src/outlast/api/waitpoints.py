@@ -11,6 +11,7 @@ from typing import Any
 from outlast import inputs
 from outlast.api.common import body_object, page_size
 from outlast.api.routes import ApiContext, ApiRequest, Route
+from outlast.core.key_scopes import FULL
 from outlast.core.options import parse_options
 from outlast.core.params import JsonValue, TokenCompleteBody, TokenCreateBody
 from outlast.core.records import CompletedToken, Page, Token
@@ -69,10 +70,11 @@ def callback(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 ROUTES = [
     Route("POST", "/waitpoints/tokens", create, "Create a waitpoint token",
           body=TokenCreateBody, returns=Token),
+    # tokens carry their callback URL, which completes them: not for a read-only key
     Route("GET", "/waitpoints/tokens", list_tokens, "List waitpoint tokens",
-          returns=Page[Token]),
+          returns=Page[Token], needs=FULL),
     Route("GET", "/waitpoints/tokens/{token_id}", retrieve, "Retrieve a waitpoint token",
-          returns=Token),
+          returns=Token, needs=FULL),
     Route("POST", "/waitpoints/tokens/{token_id}/complete", complete,
           "Complete a waitpoint token", body=TokenCompleteBody, returns=Token),
     Route("POST", "/waitpoints/tokens/{token_id}/callback/{secret}", callback,

@@ -86,7 +86,7 @@ def build_session(config: Config, engine: Engine, sock: socket.socket, host: str
     app = create_app(engine, dev_api_key=key, project=config.project, secret=config.secret,
                      allowed_hosts=dev_hosts(host),
                      readiness=lambda: worker_ready_reason(supervisor),
-                     metrics_public=config.metrics_public)
+                     metrics_public=config.metrics_public, cors_origins=config.cors_origins)
     server = uvicorn_server(app, host, port, access_log=False, log_level="warning")
     return DevSession(config, server, supervisor, sock, reload=reload, grace=grace)
 

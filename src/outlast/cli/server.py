@@ -46,7 +46,7 @@ def server(host: str, port: int, database_url: str | None, import_tasks: bool,
     app = create_app(engine, registry=registry, scheduler=not no_scheduler,
                      project=project_name(config), secret=config.secret,
                      allowed_hosts=server_hosts(config), public_url=config.public_url,
-                     metrics_public=config.metrics_public)
+                     metrics_public=config.metrics_public, cors_origins=config.cors_origins)
     http = uvicorn_server(app, host, sock.getsockname()[1], access_log=access_log)
     note(started(config, public_url(host, sock.getsockname()[1])))
     with stop_signals(lambda: setattr(http, "should_exit", True), "outlast server",

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from outlast.clock import Clock, SystemClock
 from outlast.core.definitions import TaskDefinition
 from outlast.core.import_failures import no_worker_has
+from outlast.core.key_scopes import FULL, check_scope
 from outlast.core.options import TriggerOptions
 from outlast.core.retry import Retry
 from outlast.core.settings import DEFAULT_PUBLIC_URL, Settings
@@ -56,11 +58,19 @@ from outlast.ids import new_id, new_secret
 from outlast.jsonutil import dumps, loads
 from outlast.store.protocol import Row, Store, Tx
 
-__all__ = ["Engine", "NewRun", "Outcome", "Triggered", "WorkerCode"]
+__all__ = ["Engine", "KeyGrant", "NewRun", "Outcome", "Triggered", "WorkerCode"]
 
 _DEFINITION_TTL = 2.0
 #: status events read to work out a run's waiting time (a run has a few per attempt)
 MAX_STATUS_EVENTS = 10_000
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    """What an API key is: the environment it acts in and what it may do there."""
+
+    environment: str
+    scope: str
 
 
 class Engine:
@@ -566,22 +576,30 @@ class Engine:
 
     # -- API keys --------------------------------------------------------------------------
 
-    def create_api_key(self, env: str, prefix: str = "ol") -> str:
-        """A new secret key for ``env``; only its hash is stored."""
+    def create_api_key(self, env: str, prefix: str = "ol", scope: str = FULL) -> str:
+        """A new secret key for ``env`` that may do what ``scope`` allows
+        (``core/key_scopes.py``); only its hash is stored."""
+        check_scope(scope)
         key = f"{prefix}_{env}_{new_secret()}"
         with self.store.transaction() as tx:
             tx.run("insert_api_key", id=new_id("key"), environment=env, key_hash=hash_key(key),
-                   prefix=key[: len(prefix) + len(env) + 6], now=self.clock.now())
+                   prefix=key[: len(prefix) + len(env) + 6], now=self.clock.now(), scope=scope)
         return key
 
     def authenticate(self, key: str) -> str | None:
-        """The environment of ``key``, or None. Lookup by hash, then a constant-time check."""
+        """The environment of ``key``, or None."""
+        grant = self.find_key(key)
+        return None if grant is None else grant.environment
+
+    def find_key(self, key: str) -> KeyGrant | None:
+        """The environment and scope of a live ``key``, or None. Lookup by hash, then a
+        constant-time check."""
         digest = hash_key(key)
         with self.store.transaction(write=False) as tx:
             row = tx.one("find_api_key", key_hash=digest)
         if row is None or not hmac.compare_digest(row["key_hash"], digest):
             return None
-        return str(row["environment"])
+        return KeyGrant(str(row["environment"]), str(row["scope"]))
 
 
 def _lock_leaves_first(tx: Any, run_id: str) -> None:

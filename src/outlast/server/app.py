@@ -2,10 +2,12 @@
 
 Routes are listed explicitly (no decorators), and every ``/api/v1`` route is built from
 ``routes.all_routes()``, the same table ``LocalTransport`` dispatches in process, so HTTP
-and in-process clients get one implementation and one set of checks. The engine is
+and in-process clients get one implementation and one set of checks. Each route's key
+scope is checked with its key (``core/key_scopes.py``). The engine is
 synchronous, so handlers (and key lookups) run in worker threads, no more at once than the
 store can serve; the event loop only moves bytes. Every request first passes
-``guard.RequestGuard`` (Host and Origin checks, a deadline for its body, security headers).
+``guard.RequestGuard`` (Host and Origin checks, a deadline for its body, security headers);
+with ``cors_origins``, the run reads then pass ``cors.CrossOriginReads``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from outlast.engine.health import pending_migrations
 from outlast.engine.project_keys import load_keys
 from outlast.errors import PayloadTooLargeError, ValidationError
 from outlast.sdk.registry import Registry
-from outlast.server import openapi, realtime
+from outlast.server import openapi, realtime, realtime_js
 from outlast.server.auth import Authenticator
+from outlast.server.cors import CrossOriginReads
 from outlast.server.dashboard import DashboardMount, dashboard_app
 from outlast.server.errors import EXCEPTION_HANDLERS, Endpoint, guarded
 from outlast.server.guard import BODY_TIMEOUT, RequestGuard
@@ -67,6 +70,7 @@ def create_app(
     body_timeout: float = BODY_TIMEOUT,
     public_url: str | None = None,
     metrics_public: bool = False,
+    cors_origins: tuple[str, ...] = (),
 ) -> Starlette:
     """The server app; with ``scheduler`` it also sweeps while it holds the lease.
 
@@ -78,6 +82,7 @@ def create_app(
     names the server answers to (None: any, for an app embedded in tests); see ``guard``.
     ``public_url`` (``OUTLAST_PUBLIC_URL``) is the server's own site for the Origin check.
     ``metrics_public`` lets ``/metrics`` answer without an API key (``server/metrics.py``).
+    ``cors_origins`` are the sites whose pages may read runs and follow them (``cors``).
     """
     keys = load_keys(engine, secret)
     ctx = ApiContext(engine=engine, registry=registry)
@@ -95,6 +100,8 @@ def create_app(
         # server-sent events: async endpoints, not the thread-pool handler table
         *live.routes(openapi.API_PREFIX),
         *api_routes(table, ctx, auth),
+        # before the dashboard's own /static: the browser's realtime client
+        Route(realtime_js.PATH, guarded(realtime_js.realtime_js()), methods=["GET"]),
         # last: every other path is a dashboard page (``outlast dev`` needs no login)
         DashboardMount(dashboard_app(engine, keys, registry=registry,
                                      dev_mode=bool(dev_api_key),
@@ -102,8 +109,11 @@ def create_app(
     ]
     guard = Middleware(RequestGuard, allowed_hosts=allowed_hosts, body_timeout=body_timeout,
                        public_url=public_url)
+    middleware = [guard]
+    if cors_origins:
+        middleware.append(Middleware(CrossOriginReads, origins=cors_origins))
     app = Starlette(routes=app_routes, exception_handlers=EXCEPTION_HANDLERS,
-                    middleware=[guard], lifespan=_lifespan(engine, scheduler))
+                    middleware=middleware, lifespan=_lifespan(engine, scheduler))
     app.state.engine = engine
     app.state.auth = auth
     app.state.realtime = live
@@ -158,7 +168,8 @@ def api_endpoint(route: routes.Route, ctx: ApiContext, auth: Authenticator,
         params, query = dict(request.path_params), query_lists(request)
         if has_body and not route.public and not _small_body(request):
             # authenticate before reading a possibly large body from a stranger
-            env = await threads.run(auth.environment, authorization)
+            env = await threads.run(auth.environment, authorization, route.scope,
+                                    _action(route))
             raw = await read_body(request)
             status, data = await threads.run(
                 _serve, route, ctx, ApiRequest(env, params, query), raw)
@@ -181,8 +192,13 @@ def _authenticate_and_serve(route: routes.Route, ctx: ApiContext, auth: Authenti
                             authorization: str | None, req: ApiRequest,
                             raw: bytes) -> tuple[int, Any]:
     """The key check (first, so a stranger gets 401 whatever the body) and the handler."""
-    env = "" if route.public else auth.environment(authorization)
+    env = "" if route.public else auth.environment(authorization, route.scope, _action(route))
     return _serve(route, ctx, ApiRequest(env, req.params, req.query), raw)
+
+
+def _action(route: routes.Route) -> str:
+    """The route as a scope error names it: ``POST /api/v1/runs/{run_id}/cancel``."""
+    return f"{route.method} {openapi.API_PREFIX}{route.path}"
 
 
 def _serve(route: routes.Route, ctx: ApiContext, req: ApiRequest, raw: bytes) -> tuple[int, Any]:

@@ -1,6 +1,6 @@
 """``GET /metrics``: the platform's numbers in the Prometheus text format (0.0.4).
 
-Who may read: a bearer API key (``Authorization: Bearer <key>``, what Prometheus'
+Who may read: a full or read API key (``Authorization: Bearer <key>``, what Prometheus'
 ``authorization`` scrape setting sends) reads its own environment's series. With
 ``metrics_public = true`` in ``outlast.toml`` (or ``OUTLAST_METRICS_PUBLIC=1``) the page
 needs no key and shows every environment: for a scraper inside a private network.
@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from outlast.core import prometheus as prom
+from outlast.core.key_scopes import READ
 from outlast.engine import Engine
 from outlast.engine import metrics as data
 from outlast.server.auth import Authenticator
@@ -59,7 +60,7 @@ class ServerMetrics:
     def page(self, authorization: str | None) -> str:
         """The text a scrape gets (AuthError without a valid key unless public)."""
         envs = data.environments(self.engine) if self.public \
-            else [self.auth.environment(authorization)]
+            else [self.auth.environment(authorization, READ, "GET /metrics")]
         self.follow()
         families = [*self._counts(envs), self._upkeep_lag(),
                     *(_only(f, envs) for f in self._kept())]

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from outlast.api.routes import Route
+from outlast.core.key_scopes import READ
 
 SCHEMAS = "#/components/schemas/"
 Mode = Literal["validation", "serialization"]
@@ -45,11 +46,14 @@ _PUBLIC = {
 }
 
 #: ``/metrics`` takes the API key (or none, with ``metrics_public``) and answers text
+#: the API key scope an operation needs (``core/key_scopes.py``); a full key has them all
+SCOPE_FIELD = "x-outlast-key-scope"
 _METRICS: dict[str, Any] = {
     "operationId": "getMetrics",
     "summary": "Prometheus metrics (text format 0.0.4): runs, queues, workers, waits, "
                "upkeep lag, finished runs and durations",
     "security": [{"bearerAuth": []}, {}],
+    SCOPE_FIELD: READ,
     "responses": {
         "200": {"description": "The metrics",
                 "content": {"text/plain": {"schema": {"type": "string"}}}},
@@ -138,6 +142,8 @@ def operation(route: Route, refs: Refs | None = None) -> dict[str, Any]:
         op["parameters"] = params
     if route.public:
         op["security"] = []  # the secret in the path is the credential
+    else:
+        op[SCOPE_FIELD] = route.scope
     if route.method in ("POST", "PUT", "PATCH"):
         op["requestBody"] = request_body(route, refs.get((name, "validation")))
     return op

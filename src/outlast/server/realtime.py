@@ -35,6 +35,7 @@ from starlette.routing import Route
 from outlast import inputs
 from outlast.api import public_tokens
 from outlast.api.public_tokens import Scope
+from outlast.core.key_scopes import READ
 from outlast.engine import Engine
 from outlast.engine.events import CHANGED_CHANNEL
 from outlast.engine.project_keys import server_keys
@@ -198,7 +199,8 @@ class Access:
             keys = await run_in_threadpool(server_keys, self._engine)
             scope = public_tokens.verify(keys, credential, self._engine.clock.now())
             return scope.environment, scope
-        env = await run_in_threadpool(self._auth.environment, header)
+        env = await run_in_threadpool(self._auth.environment, header, READ,
+                                      "a realtime subscription")
         return env, None
 
     async def run_allowed(self, env: str, scope: Scope | None, run_id: str) -> None:
@@ -362,6 +364,7 @@ def document(spec: dict[str, Any], prefix: str) -> None:
             "operationId": operation_id, "summary": summary, "tags": ["realtime"],
             "parameters": [*params, last], "responses": _SSE_RESPONSES,
             "security": [{"bearerAuth": []}, {"publicToken": []}],
+            "x-outlast-key-scope": READ,
         }}
     spec["components"]["securitySchemes"]["publicToken"] = {
         "type": "apiKey", "in": "query", "name": "access_token",

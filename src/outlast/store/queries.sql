@@ -268,8 +268,8 @@ LEFT JOIN (SELECT queue, count(*) AS n FROM runs
 WHERE q.environment = :environment ORDER BY q.name
 
 -- name: insert_api_key
-INSERT INTO api_keys (id, environment, key_hash, prefix, created_at)
-VALUES (:id, :environment, :key_hash, :prefix, :now)
+INSERT INTO api_keys (id, environment, key_hash, prefix, created_at, scope)
+VALUES (:id, :environment, :key_hash, :prefix, :now, :scope)
 
 -- name: find_api_key
 SELECT * FROM api_keys WHERE key_hash = :key_hash AND revoked_at IS NULL

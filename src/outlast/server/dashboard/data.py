@@ -81,10 +81,10 @@ def key_environment(engine: Engine, key_digest: str) -> str | None:
     return None if row is None else str(row["environment"])
 
 
-def login(engine: Engine, key: str) -> tuple[str, str] | None:
-    """(environment, key hash) for a valid key, else None."""
-    env = engine.authenticate(key)
-    return None if env is None else (env, hash_key(key))
+def login(engine: Engine, key: str) -> tuple[str, str, str] | None:
+    """(environment, key hash, key scope) for a valid key, else None."""
+    grant = engine.find_key(key)
+    return None if grant is None else (grant.environment, hash_key(key), grant.scope)
 
 
 def active_counts(engine: Engine, env: str) -> dict[str, int]:

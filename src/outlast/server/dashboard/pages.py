@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from outlast.core.key_scopes import FULL
 from outlast.server.dashboard import charts, data, format, session
 from outlast.server.dashboard.web import Page, safe_next
 
@@ -63,6 +64,11 @@ def login(page: Page) -> Response:
     if found is None:
         return page.render("login.html", status_code=401, next=safe_next(page.field("next")),
                            error="That key is not valid (or was revoked).")
+    if found[2] != FULL:
+        # a read or trigger key would see (or cancel) what it may not: full keys only
+        return page.render("login.html", status_code=403, next=safe_next(page.field("next")),
+                           error=f"That is a {found[2]}-only API key; the dashboard needs a "
+                                 "full key (outlast keys create --scope full).")
     page.session.set("env", found[0])
     page.session.set("key", found[1])
     session.open_record(page.engine, page.session, found[0])

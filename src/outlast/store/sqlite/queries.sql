@@ -323,7 +323,7 @@ UPDATE runs SET status = :status, error = :error, finished_at = :now, hook_pendi
 WHERE id = :id AND status IN (SELECT value FROM json_each(:from_statuses))
 
 -- name: list_api_keys
-SELECT id, environment, prefix, created_at, revoked_at FROM api_keys
+SELECT id, environment, scope, prefix, created_at, revoked_at FROM api_keys
 WHERE (:environment IS NULL OR environment = :environment) ORDER BY created_at
 
 -- name: claim_hooks
