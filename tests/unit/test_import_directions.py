@@ -56,7 +56,8 @@ ALLOWED: dict[str, frozenset[str]] = {
                          "outlast"}),
     "outlast": frozenset({"core", "sdk"}),
 }
-ANYTHING = ("cli", "testing")
+#: glue on top of everything: the command line, the test harness, framework integrations
+ANYTHING = ("cli", "testing", "integrations")
 #: (importer, imported) edges allowed only inside a function, never at module level
 LATE_ONLY = frozenset({("sdk", "api")})
 #: user code shipped as a template, not part of the package's layers
