@@ -197,6 +197,35 @@ class ReplayBody(TypedDict, total=False):
     payload: JsonValue
 
 
+class BulkFilter(TypedDict, total=False):
+    """The runs a bulk action acts on: the query values of ``GET /runs``, without paging
+    (``status`` also as a list; times as epoch seconds or ISO-8601)."""
+
+    status: str | list[str]
+    task: str
+    tag: str
+    created_after: float | str
+    created_before: float | str
+    parent_id: str
+    root_id: str
+    idempotency_key: str
+    version: str
+    fingerprint: str
+
+
+class BulkActionBody(TypedDict):
+    """A ``filter`` or ``run_ids``; a replay may give every new run one ``payload``."""
+
+    action: Literal["cancel", "replay"]
+    filter: NotRequired[BulkFilter]
+    run_ids: NotRequired[list[str]]
+    payload: NotRequired[JsonValue]
+
+
+class BulkCountBody(TypedDict):
+    filter: BulkFilter
+
+
 class RescheduleBody(TypedDict):
     delay: Delay
 
