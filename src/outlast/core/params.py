@@ -136,6 +136,21 @@ class RunFilters(TypedDict, total=False):
     cursor: str | None
 
 
+class RunSelection(TypedDict, total=False):
+    """The runs a bulk action acts on (``client.bulk_actions.cancel(...)``): the filters of
+    ``runs.list`` without its paging."""
+
+    status: str | list[str] | None
+    task: str | None
+    tag: str | None
+    created_after: datetime | float | None
+    created_before: datetime | float | None
+    parent_id: str | None
+    root_id: str | None
+    idempotency_key: str | None
+    version: str | None
+
+
 class TokenFilters(TypedDict, total=False):
     """``tokens.list(...)`` filters."""
 

@@ -112,6 +112,32 @@ class EnvironmentLimit(_Record):
     source: Literal["api", "config"]
 
 
+@dataclass(frozen=True)
+class BulkAction(_Record):
+    """A bulk action (``client.bulk_actions``) and how far it got: ``processed`` =
+    ``succeeded`` + ``skipped`` (a cancel of a run already final) + ``failed``."""
+
+    id: str
+    action: str
+    status: str
+    phase: str = "snapshot"
+    filter: JsonObject | None = None
+    payload: JsonValue = None
+    total: int = 0
+    processed: int = 0
+    succeeded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    #: the first errors: ``{"run_id", "message"}``
+    errors: list[dict[str, str]] = field(default_factory=list)
+    message: str | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    updated_at: float | None = None
+    is_final: bool = False
+
+
 class RetryJson(TypedDict):
     max_attempts: int
     factor: float
