@@ -43,9 +43,13 @@ class DurableOps:
         return [e | {"result": waitpoints.with_url(tx, e["result"], self.engine.public_url, key)}
                 if e["kind"] == "create_token" else e for e in entries]
 
-    def record(self, op: durable.Op, result: Any) -> dict[str, Any]:
+    def record(self, op: durable.Op, result: Any,
+               elapsed: float | None = None) -> dict[str, Any]:
+        """``elapsed``: how long the operation ran in the attempt; its entry starts then."""
         with self._tx() as tx:
-            return durable.record(tx, op, result, self.engine.clock.now())
+            now = self.engine.clock.now()
+            started = None if elapsed is None else now - max(0.0, float(elapsed))
+            return durable.record(tx, op, result, now, started)
 
     def sleep_until(self, op: durable.Op, until: float) -> dict[str, Any]:
         with self._tx() as tx:
