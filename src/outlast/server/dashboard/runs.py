@@ -83,16 +83,22 @@ def find_runs(page: Page, filters: RunFilters) -> tuple[list[dict[str, Any]], st
             return [page.engine.retrieve(page.env, filters.search)], None
         except RunNotFoundError:
             return [], None
+    return page.engine.list_runs(page.env, **list_filters(page, filters), limit=PAGE_SIZE,
+                                 cursor=page.q("cursor") or None)
+
+
+def list_filters(page: Page, filters: RunFilters) -> dict[str, Any]:
+    """The ``Engine.list_runs`` filters the page's filters mean (a bulk action's too)."""
     after, before = filters.window(page.now)
-    return page.engine.list_runs(
-        page.env, status=filters.statuses or None, task=filters.task or None,
-        tag=filters.tag or None, created_after=after, created_before=before,
-        parent_id=filters.parent or None, version=filters.version or None,
-        fingerprint=filters.error or None, limit=PAGE_SIZE,
-        cursor=page.q("cursor") or None)
+    return dict(status=filters.statuses or None, task=filters.task or None,
+                tag=filters.tag or None, created_after=after, created_before=before,
+                parent_id=filters.parent or None, version=filters.version or None,
+                fingerprint=filters.error or None)
 
 
 def runs_page(page: Page) -> Response:
+    from outlast.server.dashboard import bulk_actions  # it builds on this module
+
     filters = RunFilters.from_page(page)
     error = None
     try:
@@ -103,7 +109,8 @@ def runs_page(page: Page) -> Response:
     return page.render("runs.html", runs=runs, next_cursor=cursor, filters=filters,
                        statuses=[s.value for s in RunStatus], tasks=tasks, periods=PERIODS,
                        versions=data.version_names(page.engine, page.env),
-                       filter_error=error, paged=bool(page.q("cursor")))
+                       filter_error=error, paged=bool(page.q("cursor")),
+                       bulk=None if error else bulk_actions.offer(page, filters))
 
 
 def bulk_action(page: Page) -> Response:
