@@ -61,3 +61,17 @@ def test_without_a_filter_nothing_is_created(dash: Any, engine: Engine) -> None:
     assert "Filter the runs first" in flash(dash, "/")
     assert engine.bulk.list("dev") == ([], None)
     assert "No bulk actions yet" in dash.get("/bulk-actions").text
+
+
+def test_past_a_thousand_the_button_says_so(dash: Any, engine: Engine,
+                                            monkeypatch: Any) -> None:
+    from outlast.server.dashboard import bulk_actions
+
+    monkeypatch.setattr(bulk_actions, "COUNT_AT_MOST", 3)
+    for _ in range(4):
+        trigger_run(engine, "hello-world")
+    assert BUTTON.search(dash.get("/?task=hello-world").text).group(1) == "3+"  # type: ignore[union-attr]
+    trigger_run(engine, "typed", {"name": "x"})
+    assert BUTTON.search(dash.get("/?task=typed").text).group(1) == "1"  # type: ignore[union-attr]
+    refresh = dash.get("/?task=hello-world", headers={"HX-Request": "true"})
+    assert not BUTTON.search(refresh.text)  # the live refresh swaps the table only

@@ -28,7 +28,7 @@ ACTIONS = ("cancel", "replay")
 ACTIVE = ("PENDING", "RUNNING")
 #: run ids one action given by id holds at most
 MAX_IDS = 10_000
-#: runs counted at most by ``count`` (the dashboard's "Cancel all matching (N)")
+#: runs read per page by ``count``
 COUNT_PAGE = 1000
 
 
@@ -77,7 +77,8 @@ class BulkActions:
         wanted = self.check_filter(env, wanted)
         found, cursor = 0, None
         while found < at_most:
-            runs, cursor = self.engine.list_runs(env, **wanted, limit=COUNT_PAGE, cursor=cursor)
+            page = min(COUNT_PAGE, at_most - found)
+            runs, cursor = self.engine.list_runs(env, **wanted, limit=page, cursor=cursor)
             found += len(runs)
             if cursor is None:
                 break

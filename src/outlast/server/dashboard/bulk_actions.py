@@ -18,24 +18,29 @@ from outlast.engine.statuses import FINAL, RunStatus
 from outlast.server.dashboard.runs import RunFilters, list_filters
 from outlast.server.dashboard.web import Page
 
-#: the runs counted at most for the button (more shows as "10,000+")
-COUNT_AT_MOST = 10_000
+#: the runs counted at most for the button (more shows as "1,000+"): one page of the list
+COUNT_AT_MOST = 1_000
 PAGE_SIZE = 50
 
 
 def offer(page: Page, filters: RunFilters) -> dict[str, Any] | None:
     """The button's count, when a filter narrows the list and some run could be canceled
     (not when the statuses asked are all final, nor for one run found by id)."""
-    if not filters.active or filters.search:
+    if not filters.active or filters.search or _refresh(page):
         return None
     if filters.statuses and all(RunStatus(s) in FINAL for s in filters.statuses):
         return None
     wanted = list_filters(page, filters)
-    total = page.engine.bulk.count(page.env, wanted, COUNT_AT_MOST)
+    total = page.engine.bulk.count(page.env, wanted, COUNT_AT_MOST + 1)
     if not total:
         return None
-    shown = f"{total:,}+" if total >= COUNT_AT_MOST else f"{total:,}"
+    shown = f"{COUNT_AT_MOST:,}+" if total > COUNT_AT_MOST else f"{total:,}"
     return {"total": total, "shown": shown, "query": filters.query()}
+
+
+def _refresh(page: Page) -> bool:
+    """The list's live refresh: it swaps the table only, so the button is not counted."""
+    return page.request.headers.get("HX-Request") == "true"
 
 
 def create(page: Page) -> Response:
