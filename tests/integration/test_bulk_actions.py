@@ -196,3 +196,29 @@ def test_count_and_list(engine: Engine, register: Callable[..., Any],
     assert cursor is not None
     rest, end = engine.bulk.list("dev", limit=1, cursor=cursor)
     assert {a["id"] for a in page + rest} == {first["id"], second["id"]} and end is None
+
+
+def test_a_batch_that_fails_is_done_again_one_run_at_a_time(
+        engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One run the trigger refuses (a fault injected for its payload) rolls its batch back;
+    done again run by run, the others are replayed once each and it alone fails."""
+    register(engine, "a")
+    ids = _runs(engine, trigger, "a", 3)
+    real = bulk_work.trigger_many
+
+    def refusing(tx: Any, env: str, items: Any, now: float) -> Any:
+        if items[0][1].payload_json == '{"i": 1}':
+            raise ValidationError("refused for the test")
+        return real(tx, env, items, now)
+
+    monkeypatch.setattr(bulk_work, "trigger_many", refusing)
+    created = engine.bulk.create("dev", "replay", wanted={"task": "a"})
+    bulk_work.run_to_end(engine, batch_size=10)
+    action = engine.bulk.get("dev", created["id"])
+    assert (action["status"], action["succeeded"], action["failed"]) == ("COMPLETED", 2, 1)
+    assert action["errors"] == [{"run_id": ids[1],
+                                 "message": "refused for the test"}]
+    runs, _ = engine.list_runs("dev", task="a", limit=100)
+    replayed = sorted(r["replayed_from"] for r in runs if r["replayed_from"])
+    assert replayed == sorted([ids[0], ids[2]])

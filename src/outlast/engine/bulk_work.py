@@ -13,9 +13,10 @@ Every write of a batch is guarded on the record's ``batches`` count read before 
 (and on RUNNING): an abort, or a second holder during a lease hand-over, makes the batch's
 guarded write touch no row, and the whole batch is rolled back.
 
-A batch whose transaction fails for a reason of the database (a deadlock with a worker
-locking the same runs, say) is done again one run per transaction, so one bad run costs
-only itself.
+A batch whose transaction fails (a deadlock with a worker locking the same runs, a run
+the trigger refuses) is done again one run per transaction, so one bad run costs only
+itself; a run whose own transaction fails for a passing fault of the database is left
+for the next pass, any other failure is counted against it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from outlast.engine.bulk import ACTIVE
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.engine.triggering import trigger_many
-from outlast.errors import OutlastError
+from outlast.errors import NotFoundError, OutlastError, ValidationError
 from outlast.jsonutil import dumps, loads
+from outlast.store.faults import is_transient
 from outlast.store.protocol import Row, Tx
 
 if TYPE_CHECKING:
@@ -78,7 +80,7 @@ def step(engine: Engine, row: Row, batch_size: int = BATCH_SIZE) -> bool:
             _process(engine, row, batch_size)
     except _Lost:
         pass
-    except OutlastError as exc:  # the filter no longer lists (a task gone, say)
+    except (ValidationError, NotFoundError) as exc:  # the filter no longer lists
         _end(engine, row, "FAILED", exc.message)
     return _reread(engine, row) is not None
 
@@ -158,8 +160,11 @@ def _one_by_one(engine: Engine, row: Row, items: list[str]) -> None:
         except _Lost:
             raise
         except Exception as exc:
+            if is_transient(exc):  # the database's passing trouble, not the run's: the
+                raise              # runner tries again later, from the committed cursor
             tally = Tally()
-            tally.fail(run_id, f"{type(exc).__name__}: {exc}")
+            tally.fail(run_id, exc.message if isinstance(exc, OutlastError)
+                       else f"{type(exc).__name__}: {exc}")
             with engine.store.transaction() as tx:
                 _record(engine, tx, row, [run_id], tally)
         row = _reread(engine, row) or row  # the next guard reads the count just written
