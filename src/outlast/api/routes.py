@@ -116,6 +116,7 @@ def all_routes() -> list[Route]:
     from outlast.api import (
         auth,
         batch,
+        bulk,
         errors,
         queues,
         runs,
@@ -126,7 +127,8 @@ def all_routes() -> list[Route]:
     )
 
     return [*tasks.ROUTES, *batch.ROUTES, *runs.ROUTES, *schedules.ROUTES, *waitpoints.ROUTES,
-            *auth.ROUTES, *queues.ROUTES, *versions.ROUTES, *errors.ROUTES]
+            *auth.ROUTES, *queues.ROUTES, *versions.ROUTES, *errors.ROUTES,
+            *bulk.ROUTES]
 
 
 _COMPILED: list[tuple[Route, re.Pattern[str]]] = []

@@ -43,7 +43,14 @@ def retrieve(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     runs, cursor = ctx.engine.list_runs(
-        req.env,
+        req.env, **run_filter(req), limit=page_size(req.q("limit"), 50), cursor=req.q("cursor"))
+    return 200, {"data": runs, "next_cursor": cursor}
+
+
+def run_filter(req: ApiRequest) -> dict[str, Any]:
+    """The ``Engine.list_runs`` filters read from the query (bulk actions read theirs from
+    a body's ``filter`` with this same function: one set of runs, one set of checks)."""
+    return dict(
         status=[s.upper() for s in req.q_list("status")] or None,
         task=req.q("task"),
         tag=req.q("tag"),
@@ -57,10 +64,7 @@ def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
         queue=req.q("queue"),
         search=req.q("search"),
         sort=req.q("sort") or "created",
-        limit=page_size(req.q("limit"), 50),
-        cursor=req.q("cursor"),
     )
-    return 200, {"data": runs, "next_cursor": cursor}
 
 
 def cancel(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:

@@ -15,6 +15,7 @@ import httpx
 from outlast import __version__
 from outlast.cli import (
     alerts,
+    bulk,
     deploy,
     dev,
     init,
@@ -88,6 +89,7 @@ for _command in (
     prune.prune,
     trigger.trigger,
     runs.runs,
+    bulk.bulk,
     schedules.schedules,
     queues.queues,
     versions.versions,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from outlast.cli import run_debug
+from outlast.cli import bulk, run_debug
 from outlast.cli.common import client_options, client_session
 from outlast.cli.output import note, status, table
 from outlast.cli.render import RUN_HEADERS, log_line, run_detail, run_row
@@ -64,10 +64,16 @@ def show(run_id: str, url: str | None, api_key: str | None) -> None:
 
 
 @runs.command("cancel")
-@click.argument("run_id", metavar="ID")
+@click.argument("run_id", metavar="[ID]", required=False)
+@bulk.filter_options
 @client_options
-def cancel(run_id: str, url: str | None, api_key: str | None) -> None:
-    """Cancel a run that has not finished."""
+def cancel(run_id: str | None, url: str | None, api_key: str | None, **opts: Any) -> None:
+    """Cancel a run that has not finished; or, given a filter instead of an ID, every run
+    it lists (counted first and confirmed; runs already final are skipped)."""
+    if run_id is None:
+        bulk.act_on_filter("cancel", opts | {"url": url, "api_key": api_key})
+        return
+    bulk.no_filter_with_an_id(opts)
     with client_session(url, api_key) as client:
         run = client.runs.cancel(run_id)
     click.echo(f"{run.id} {status(run.status)}")
@@ -98,11 +104,21 @@ def move(run_id: str, version: str, url: str | None, api_key: str | None) -> Non
 
 
 @runs.command("replay")
-@click.argument("run_id", metavar="ID")
+@click.argument("run_id", metavar="[ID]", required=False)
 @click.argument("payload", metavar="[JSON]", required=False)
+@click.option("--payload", "new_payload", metavar="JSON",
+              help="With a filter: the payload of every new run (default: each run's own).")
+@bulk.filter_options
 @client_options
-def replay(run_id: str, payload: str | None, url: str | None, api_key: str | None) -> None:
-    """Start a new run of the same task, with the same (or the given) payload."""
+def replay(run_id: str | None, payload: str | None, new_payload: str | None, url: str | None,
+           api_key: str | None, **opts: Any) -> None:
+    """Start a new run of the same task, with the same (or the given) payload; or, given a
+    filter instead of an ID, one of every run it lists (counted first and confirmed)."""
+    if run_id is None:
+        given = ... if new_payload is None else parse_payload(new_payload)
+        bulk.act_on_filter("replay", opts | {"url": url, "api_key": api_key}, given)
+        return
+    bulk.no_filter_with_an_id(opts)
     with client_session(url, api_key) as client:
         if payload is None:
             handle = client.runs.replay(run_id)

@@ -139,6 +139,22 @@ class RunFilters(TypedDict, total=False):
     cursor: str | None
 
 
+class RunSelection(TypedDict, total=False):
+    """The runs a bulk action acts on (``client.bulk_actions.cancel(...)``): the filters of
+    ``runs.list`` without its paging."""
+
+    status: str | list[str] | None
+    task: str | None
+    tag: str | None
+    created_after: datetime | float | None
+    created_before: datetime | float | None
+    parent_id: str | None
+    root_id: str | None
+    idempotency_key: str | None
+    version: str | None
+    queue: str | None
+
+
 class TokenFilters(TypedDict, total=False):
     """``tokens.list(...)`` filters."""
 
@@ -198,6 +214,36 @@ class ReplayBody(TypedDict, total=False):
     """Without ``payload``, the new run takes the old run's payload."""
 
     payload: JsonValue
+
+
+class BulkFilter(TypedDict, total=False):
+    """The runs a bulk action acts on: the query values of ``GET /runs``, without paging
+    (``status`` also as a list; times as epoch seconds or ISO-8601)."""
+
+    status: str | list[str]
+    task: str
+    tag: str
+    created_after: float | str
+    created_before: float | str
+    parent_id: str
+    root_id: str
+    idempotency_key: str
+    version: str
+    fingerprint: str
+    queue: str
+
+
+class BulkActionBody(TypedDict):
+    """A ``filter`` or ``run_ids``; a replay may give every new run one ``payload``."""
+
+    action: Literal["cancel", "replay"]
+    filter: NotRequired[BulkFilter]
+    run_ids: NotRequired[list[str]]
+    payload: NotRequired[JsonValue]
+
+
+class BulkCountBody(TypedDict):
+    filter: BulkFilter
 
 
 class RescheduleBody(TypedDict):

@@ -112,6 +112,32 @@ class EnvironmentLimit(_Record):
     source: Literal["api", "config"]
 
 
+@dataclass(frozen=True)
+class BulkAction(_Record):
+    """A bulk action (``client.bulk_actions``) and how far it got: ``processed`` =
+    ``succeeded`` + ``skipped`` (a cancel of a run already final) + ``failed``."""
+
+    id: str
+    action: str
+    status: str
+    phase: str = "snapshot"
+    filter: JsonObject | None = None
+    payload: JsonValue = None
+    total: int = 0
+    processed: int = 0
+    succeeded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    #: the first errors: ``{"run_id", "message"}``
+    errors: list[dict[str, str]] = field(default_factory=list)
+    message: str | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    updated_at: float | None = None
+    is_final: bool = False
+
+
 class RetryJson(TypedDict):
     max_attempts: int
     factor: float
@@ -351,6 +377,47 @@ class TriggeredJson(TypedDict):
     task: str
     created: bool
     status: str
+
+
+class BulkErrorJson(TypedDict):
+    run_id: str
+    message: str
+
+
+class BulkActionJson(TypedDict):
+    """A bulk action and how far it got. ``processed`` = ``succeeded`` + ``skipped`` (a
+    cancel of a run already final) + ``failed``; ``total`` is known once the snapshot of
+    the filter's runs is taken (``phase`` "process")."""
+
+    id: str
+    action: Literal["cancel", "replay"]
+    status: Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "ABORTED"]
+    phase: Literal["snapshot", "process"]
+    #: the ``Engine.list_runs`` filters it acts on (None: it was given run ids)
+    filter: JsonObject | None
+    #: a replay's payload for every new run (None: each run's own)
+    payload: JsonValue
+    total: int
+    processed: int
+    succeeded: int
+    skipped: int
+    failed: int
+    #: the first errors, one per failed run
+    errors: list[BulkErrorJson]
+    #: why it was aborted or failed
+    message: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+    is_final: bool
+
+
+class BulkCountJson(TypedDict):
+    total: int
+    #: the count stops there (``total`` equal to it means at least that many)
+    at_most: int
+    filter: JsonObject
 
 
 class BatchJson(TypedDict):

@@ -36,6 +36,7 @@ from outlast.engine import (
     waitpoints,
 )
 from outlast.engine.attempts import Decision, Outcome, RunFacts
+from outlast.engine.bulk import BulkActions
 from outlast.engine.dequeue import WorkerCode
 from outlast.engine.durable_ops import DurableOps
 from outlast.engine.metadata import MetadataOps
@@ -104,6 +105,8 @@ class Engine:
         self._versions = VersionAdmin(self)
         #: failed attempts grouped by fingerprint (the Errors page)
         self.errors = failures.ErrorGroups(self)
+        #: cancel or replay every run a filter lists, as a record with progress
+        self.bulk = BulkActions(self)
 
     def ping(self) -> bool:
         """True when the store answers a trivial query (``/healthz``)."""
@@ -181,14 +184,7 @@ class Engine:
 
     def replay(self, env: str, run_id: str, payload_json: str | None = None) -> Triggered:
         """A new run of the same task with the same (or an edited) payload."""
-        row = self._run_row(env, run_id)
-        opts = TriggerOptions(
-            tags=tuple(loads(row["tags"])), metadata=loads(row["metadata"]),
-            queue=row["queue"], priority=row["priority"],
-            concurrency_key=row["concurrency_key"], machine=row["machine"],
-        )
-        return self.trigger(env, NewRun(row["task_id"], payload_json or row["payload"], opts,
-                                        replayed_from=run_id))
+        return self.trigger(env, replay_request(self._run_row(env, run_id), payload_json))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -295,15 +291,26 @@ class Engine:
     def cancel(self, env: str, run_id: str) -> dict[str, Any]:
         """Cancel a run that is not final; an executing attempt is killed by its worker."""
         row = self._run_row(env, run_id)
-        if RunStatus(row["status"]) in FINAL:
+        with self.store.transaction() as tx:
+            canceled = RunStatus(row["status"]) not in FINAL \
+                and self.cancel_in(tx, row["id"], self.clock.now())
+        if not canceled:
+            status = self._run_row(env, run_id)["status"]
             raise InvalidTransitionError(
-                f"run {run_id} is already {row['status']}; only unfinished runs can be canceled",
+                f"run {run_id} is already {status}; only unfinished runs can be canceled",
                 run_id=run_id,
             )
-        with self.store.transaction() as tx:
-            _lock_leaves_first(tx, row["id"])
-            self._cancel_tree(tx, row, self.clock.now())
         return self.retrieve(env, run_id)
+
+    def cancel_in(self, tx: Tx, run_id: str, now: float) -> bool:
+        """Cancel a run and its unfinished tree in the caller's transaction; False (and
+        nothing written) when the run is final by the time its row is locked."""
+        _lock_leaves_first(tx, run_id)
+        row = tx.one("lock_run", id=run_id)
+        if row is None or RunStatus(row["status"]) in FINAL:
+            return False
+        self._cancel_tree(tx, row, now)
+        return True
 
     def _cancel_tree(self, tx: Any, row: Row, now: float) -> None:
         """Cancel a run and, depth first, every unfinished run it started."""
@@ -600,6 +607,17 @@ class Engine:
         if row is None or not hmac.compare_digest(row["key_hash"], digest):
             return None
         return KeyGrant(str(row["environment"]), str(row["scope"]))
+
+
+def replay_request(row: Row, payload_json: str | None = None) -> NewRun:
+    """A new run of ``row``'s task with its payload (or ``payload_json``), tags, metadata,
+    queue, priority, concurrency key and machine, marked as replayed from it."""
+    opts = TriggerOptions(
+        tags=tuple(loads(row["tags"])), metadata=loads(row["metadata"]),
+        queue=row["queue"], priority=row["priority"],
+        concurrency_key=row["concurrency_key"], machine=row["machine"],
+    )
+    return NewRun(row["task_id"], payload_json or row["payload"], opts, replayed_from=row["id"])
 
 
 def _lock_leaves_first(tx: Any, run_id: str) -> None:

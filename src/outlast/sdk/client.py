@@ -42,6 +42,7 @@ from outlast.core.records import (
 )
 from outlast.errors import ConfigError
 from outlast.sdk import calls, in_transaction, realtime
+from outlast.sdk.bulk_client import AsyncBulkActions, BulkActions
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
 from outlast.sdk.queue_client import AsyncQueues, Queues
 from outlast.sdk.schedule_client import AsyncSchedules, Schedules
@@ -262,6 +263,8 @@ class Client:
         self.versions = Versions(self)
         self.tokens = _Tokens(self)
         self.auth = _Auth(self)
+        #: cancel or replay every run a filter lists, in the background
+        self.bulk_actions = BulkActions(self)
 
     def send(self, call: calls.Call, connection: Any = None) -> Any:
         """Answer ``call``; a trigger given ``connection`` is written with it instead."""
@@ -471,6 +474,7 @@ class AsyncClient:
         self.versions = AsyncVersions(self)
         self.tokens = _AsyncTokens(self)
         self.auth = _AsyncAuth(self)
+        self.bulk_actions = AsyncBulkActions(self)
 
     async def send(self, call: calls.Call, connection: Any = None) -> Any:
         if connection is not None:

@@ -908,3 +908,76 @@ LEFT JOIN runs r ON r.id = e.run_id
 WHERE e.environment = :environment AND e.fingerprint = :fingerprint
 ORDER BY e.at DESC
 LIMIT :limit
+
+-- bulk actions (``engine/bulk.py``, ``engine/bulk_work.py``) --------------------------------
+-- Every write of a running action is guarded on its status and on ``batches``, the number
+-- of batches written so far, as read by the writer (migration 0022).
+
+-- name: insert_bulk_action
+INSERT INTO bulk_actions (id, environment, action, filter, payload, status, phase, total,
+    created_at, updated_at)
+VALUES (:id, :environment, :action, :filter, :payload, 'PENDING', :phase, :total, :now, :now)
+
+-- name: insert_bulk_item
+INSERT INTO bulk_action_items (bulk_action_id, run_id) VALUES (:bulk_action_id, :run_id)
+ON CONFLICT DO NOTHING
+
+-- name: get_bulk_action
+SELECT * FROM bulk_actions WHERE id = :id AND environment = :environment
+
+-- name: list_bulk_actions
+SELECT * FROM bulk_actions
+WHERE environment = :environment AND (CAST(:cursor AS TEXT) IS NULL OR id < :cursor)
+ORDER BY id DESC
+LIMIT :limit
+
+-- name: active_bulk_actions
+-- The actions upkeep has to move on, oldest first (a partial index holds only these).
+SELECT * FROM bulk_actions WHERE status IN ('PENDING', 'RUNNING') ORDER BY id LIMIT :limit
+
+-- name: start_bulk_action
+UPDATE bulk_actions SET status = 'RUNNING', started_at = :now, updated_at = :now,
+    batches = batches + 1
+WHERE id = :id AND status = 'PENDING' AND batches = :batches
+
+-- name: bulk_snapshot_step
+UPDATE bulk_actions SET snapshot_cursor = :snapshot_cursor, total = total + :added,
+    batches = batches + 1, updated_at = :now
+WHERE id = :id AND status = 'RUNNING' AND batches = :batches
+
+-- name: bulk_snapshot_done
+UPDATE bulk_actions SET phase = 'process', snapshot_cursor = NULL, total = :total,
+    batches = batches + 1, updated_at = :now
+WHERE id = :id AND status = 'RUNNING' AND batches = :batches
+
+-- name: count_bulk_items
+SELECT count(*) AS n FROM bulk_action_items WHERE bulk_action_id = :bulk_action_id
+
+-- name: next_bulk_items
+SELECT run_id FROM bulk_action_items
+WHERE bulk_action_id = :bulk_action_id AND run_id > :cursor
+ORDER BY run_id
+LIMIT :limit
+
+-- name: bulk_process_step
+UPDATE bulk_actions SET cursor = :cursor, processed = processed + :processed,
+    succeeded = succeeded + :succeeded, skipped = skipped + :skipped, failed = failed + :failed,
+    errors = :errors, batches = batches + 1, updated_at = :now
+WHERE id = :id AND status = 'RUNNING' AND batches = :batches
+
+-- name: delete_bulk_items_upto
+DELETE FROM bulk_action_items WHERE bulk_action_id = :bulk_action_id AND run_id <= :cursor
+
+-- name: delete_bulk_items
+DELETE FROM bulk_action_items WHERE bulk_action_id = :bulk_action_id
+
+-- name: complete_bulk_action
+UPDATE bulk_actions SET status = 'COMPLETED', finished_at = :now, updated_at = :now,
+    batches = batches + 1
+WHERE id = :id AND status = 'RUNNING' AND batches = :batches
+
+-- name: end_bulk_action
+-- Abort (by a caller) or fail (the filter no longer lists): from any unfinished status.
+UPDATE bulk_actions SET status = :status, message = :message, finished_at = :now,
+    updated_at = :now, batches = batches + 1
+WHERE id = :id AND status IN ('PENDING', 'RUNNING')

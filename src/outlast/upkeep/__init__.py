@@ -2,7 +2,8 @@
 
 ``leader.py`` is the loop (lease, sweep, cron ticks), ``timer.py`` its sleep until the next
 due moment, ``alerting.py`` the alert outbox's sender thread, ``pruning.py`` the thread
-that deletes finished runs past their retention. Servers and workers run the
+that deletes finished runs past their retention, ``bulk.py`` the thread that
+moves bulk actions (cancel or replay by filter) on. Servers and workers run the
 same ``Upkeep``, so a deployment of workers alone still gets cron ticks and alerts.
 """
 

@@ -5,10 +5,10 @@ exactly one process does upkeep at a time, whichever kind it is, and another tak
 within about one lease ttl when it dies (followers ask every ``FOLLOW_EVERY``). The
 holder does all of it: promote delayed runs, expire TTLs, time out waits, wake due
 sleeps, recover runs of vanished workers (``Engine.sweep``), fire cron ticks
-(``schedules.tick``), move the alert outbox (``AlertSender``, its own thread), and
-delete runs whose retention is over (``Pruner``, its own thread too). Duties
-split between kinds of process once meant a worker holding the lease left cron ticks and
-alerts undone.
+(``schedules.tick``), move the alert outbox (``AlertSender``, its own thread),
+delete runs whose retention is over (``Pruner``, its own thread too), and move bulk
+actions on (``BulkRunner``, likewise). Duties split between kinds of process once
+meant a worker holding the lease left cron ticks and alerts undone.
 
 Between passes the holder sleeps until the next due moment read from the store
 (``DueTimer``), at most ``interval``; a due note wakes it sooner. Recovery is continuous,
@@ -36,6 +36,7 @@ import time
 from outlast.core.backoff import backoff as backoff_after
 from outlast.engine import Engine, sweeper
 from outlast.upkeep.alerting import AlertSender
+from outlast.upkeep.bulk import BulkRunner
 from outlast.upkeep.pruning import Pruner
 from outlast.upkeep.timer import DueTimer
 
@@ -93,6 +94,8 @@ class Upkeep:
         self.alerts = AlertSender(engine, lambda: self.leading)
         #: retention: finished runs past their time, deleted from their own thread too
         self.pruner = Pruner(engine, lambda: self.leading)
+        #: bulk actions (cancel or replay by filter), moved on from their own thread too
+        self.bulk = BulkRunner(engine, lambda: self.leading)
 
     @property
     def leading(self) -> bool:
@@ -112,6 +115,7 @@ class Upkeep:
         self._thread.start()
         self.alerts.start()
         self.pruner.start()
+        self.bulk.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop and hand the lease back so another process takes over at once."""
@@ -124,6 +128,7 @@ class Upkeep:
             timer.poke()
         self.alerts.stop(timeout)
         self.pruner.stop(timeout)
+        self.bulk.stop(timeout)
         thread.join(timeout)
         if timer is not None and not thread.is_alive():
             timer.close()

@@ -23,6 +23,7 @@ from outlast.engine import Engine
 from outlast.engine.project_keys import ServerKeys
 from outlast.sdk.registry import Registry
 from outlast.server.dashboard import (
+    bulk_actions,
     error_groups,
     pages,
     queues,
@@ -88,6 +89,9 @@ def dashboard_app(engine: Engine, keys: ServerKeys, *, registry: Registry | None
     table: list[BaseRoute] = [
         get("/", runs.runs_page),
         post("/runs/bulk", runs.bulk_action),
+        get("/bulk-actions", bulk_actions.bulk_page),
+        post("/bulk-actions", bulk_actions.create),
+        post("/bulk-actions/{action_id}/abort", bulk_actions.abort),
         *streams,  # before /runs/{run_id}: "live" is no run id
         get("/runs/{run_id}", run.run_page),
         post("/runs/{run_id}/cancel", run.cancel),

@@ -90,17 +90,24 @@ def parse_time(text: str, name: str) -> float | None:
 
 
 def find_runs(page: Page, filters: RunFilters) -> tuple[list[dict[str, Any]], str | None]:
+    return page.engine.list_runs(page.env, **list_filters(page, filters),
+                                 search=filters.search or None, sort=filters.sort,
+                                 limit=PAGE_SIZE, cursor=page.q("cursor") or None)
+
+
+def list_filters(page: Page, filters: RunFilters) -> dict[str, Any]:
+    """The ``Engine.list_runs`` filters the page's filters mean (a bulk action's too: it is
+    not offered while a search narrows the list)."""
     after, before = filters.window(page.now)
-    return page.engine.list_runs(
-        page.env, status=filters.statuses or None, task=filters.task or None,
-        tag=filters.tag or None, queue=filters.queue or None, created_after=after,
-        created_before=before, parent_id=filters.parent or None,
-        version=filters.version or None, fingerprint=filters.error or None,
-        search=filters.search or None, sort=filters.sort,
-        limit=PAGE_SIZE, cursor=page.q("cursor") or None)
+    return dict(status=filters.statuses or None, task=filters.task or None,
+                tag=filters.tag or None, queue=filters.queue or None, created_after=after,
+                created_before=before, parent_id=filters.parent or None,
+                version=filters.version or None, fingerprint=filters.error or None)
 
 
 def runs_page(page: Page) -> Response:
+    from outlast.server.dashboard import bulk_actions  # it builds on this module
+
     filters = RunFilters.from_page(page)
     error = None
     try:
@@ -114,7 +121,8 @@ def runs_page(page: Page) -> Response:
                        statuses=[s.value for s in RunStatus], tasks=tasks, queues=queues,
                        periods=PERIODS, sorts=SORTS, search_window=SEARCH_WINDOW,
                        versions=data.version_names(page.engine, page.env),
-                       filter_error=error, paged=bool(page.q("cursor")))
+                       filter_error=error, paged=bool(page.q("cursor")),
+                       bulk=None if error else bulk_actions.offer(page, filters))
 
 
 def bulk_action(page: Page) -> Response:
