@@ -32,7 +32,8 @@ from outlast.core.backoff import backoff
 from outlast.core.definitions import TaskDefinition
 from outlast.core.retry import Retry, retry_delay
 from outlast.engine import durable, failures, parking, transitions, waitpoints
-from outlast.errors import InvalidTransitionError
+from outlast.engine.blobs import Blobs
+from outlast.errors import InvalidTransitionError, PayloadTooLargeError
 from outlast.jsonutil import loads
 from outlast.machines import price
 from outlast.store.protocol import Tx
@@ -67,6 +68,20 @@ class Outcome:
     hooks_done: bool = False
     #: the machine the attempt ran on, when the caller knows it (prices a batch completion)
     machine: str | None = None
+
+
+def kept_output(outcome: Outcome, blobs: Blobs) -> Outcome:
+    """A completed outcome whose large output went to the blob store (the outcome holds
+    its reference); over the size limit, a failed attempt instead, as if the task had
+    raised ``PayloadTooLargeError`` (retried like any failure)."""
+    if outcome.kind != "completed":
+        return outcome
+    try:
+        output = blobs.keep(outcome.run_id, "output", outcome.output, "output")
+    except PayloadTooLargeError as exc:
+        return replace(outcome, kind="failed", output=None, hooks_done=False,
+                       error={"type": "PayloadTooLargeError", "message": str(exc)})
+    return outcome if output is outcome.output else replace(outcome, output=output)
 
 
 @dataclass(frozen=True)

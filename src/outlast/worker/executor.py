@@ -161,7 +161,7 @@ def _body(task: Task[..., Any], job: Assignment, payload: Any, ctx: RunContext,
         with memory_limit(job.memory_limit):
             _run_hook(task, "on_start", payload, ctx)
             output = _invoke(task, payload, ctx)
-        dumps(output, f"output of task {task.id!r}")
+        dumps(output, f"output of task {task.id!r}", limit=None)  # sized by the engine
     except SuspendRun:
         return _replace(base, kind="suspended")
     except HandBack as exc:  # the database, not the task, failed: back to the queue uncharged
