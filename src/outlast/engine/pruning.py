@@ -286,7 +286,7 @@ class RetentionOps:
         how many runs' blobs went. A blob younger than that may belong to a row whose
         transaction has not committed yet."""
         blobs = self.engine.blobs
-        owners = blobs.store.owners_before(self.engine.clock.now() - older_than)[:limit]
+        owners = blobs.store.owners(older_than)[:limit]
         if not owners:
             return 0
         with self.engine.store.transaction(write=False) as tx:

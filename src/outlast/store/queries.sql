@@ -830,4 +830,4 @@ SELECT part, data FROM blobs WHERE key = :key AND part >= :first ORDER BY part L
 DELETE FROM blobs WHERE run_id = :run_id
 
 -- name: blob_owners_before
-SELECT DISTINCT run_id FROM blobs WHERE created_at < :before
+SELECT DISTINCT run_id FROM blobs WHERE created_at <= :before ORDER BY run_id

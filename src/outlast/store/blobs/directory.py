@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,11 +59,12 @@ class DirectoryBlobs:
                 deleted += 1
         return deleted
 
-    def owners_before(self, before: float) -> list[str]:
+    def owners(self, older_than: float = 0.0) -> list[str]:
         if not self.root.is_dir():
             return []
+        before = time.time() - older_than
         return sorted(entry.name for entry in os.scandir(self.root)
-                      if entry.is_dir() and entry.stat().st_mtime < before)
+                      if entry.is_dir() and entry.stat().st_mtime <= before)
 
     def close(self) -> None:
         return None

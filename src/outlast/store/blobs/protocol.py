@@ -17,7 +17,7 @@ class BlobStore(Protocol):
 
     Every call stands alone (none joins the caller's database transaction): a value is
     written before the row that references it commits, so a reader that sees the row finds
-    the value. A rolled-back write leaves an orphan, which ``owners_before`` lets retention
+    the value. A rolled-back write leaves an orphan, which ``owners`` lets retention
     find and delete.
     """
 
@@ -38,8 +38,9 @@ class BlobStore(Protocol):
         """Delete every blob of these runs; how many runs had some (best effort count)."""
         ...
 
-    def owners_before(self, before: float) -> list[str]:
-        """Run ids that own blobs written before ``before`` (epoch seconds)."""
+    def owners(self, older_than: float = 0.0) -> list[str]:
+        """Run ids that own blobs written at least ``older_than`` seconds ago (by this
+        store's own clock: a file's or object's time is the machine's, not the engine's)."""
         ...
 
     def close(self) -> None: ...
@@ -66,7 +67,7 @@ class NoBlobs:
     def delete_runs(self, run_ids: list[str]) -> int:
         return 0
 
-    def owners_before(self, before: float) -> list[str]:
+    def owners(self, older_than: float = 0.0) -> list[str]:
         return []
 
     def close(self) -> None:

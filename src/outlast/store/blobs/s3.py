@@ -8,6 +8,7 @@ listing its prefix. Needs the ``s3`` extra (``pip install 'outlast[s3]'``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,12 +67,13 @@ class S3Blobs:
             Bucket=self.bucket, Prefix=prefix)
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
-    def owners_before(self, before: float) -> list[str]:
+    def owners(self, older_than: float = 0.0) -> list[str]:
+        before = time.time() - older_than
         pages = self._client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix)
         return sorted({item["Key"][len(self.prefix):].partition("/")[0]
                        for page in pages for item in page.get("Contents", [])
-                       if item["LastModified"].timestamp() < before})
+                       if item["LastModified"].timestamp() <= before})
 
     def close(self) -> None:
         self._client.close()

@@ -80,7 +80,8 @@ class TableBlobs:
                                              {"run_id": run_id}).rowcount)
         return deleted
 
-    def owners_before(self, before: float) -> list[str]:
+    def owners(self, older_than: float = 0.0) -> list[str]:
+        before = time.time() - older_than
         with self._connection() as conn:
             return [r["run_id"] for r in conn.execute(self._sql["blob_owners_before"],
                                                       {"before": before}).fetchall()]
