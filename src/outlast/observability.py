@@ -1,7 +1,9 @@
 """OpenTelemetry spans for attempts, steps, waits and child triggers — when it is installed.
 
 Outlast does not depend on OpenTelemetry: with ``pip install 'outlast[otel]'`` every
-attempt becomes a span (``outlast.attempt``) with a child span per durable operation, logs
+attempt becomes a span (``attempt 1``) with a child span per durable operation, named as
+the run page's trace names them (``step charge``, ``wait.sleep``, ``trigger_and_wait
+resize``: ``outlast.core.spans``), logs
 written during a span carry its ``trace_id``, and setting ``OTEL_EXPORTER_OTLP_ENDPOINT``
 makes workers export spans over OTLP/HTTP. Without the package these helpers cost nothing.
 """

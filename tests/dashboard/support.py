@@ -19,7 +19,8 @@ PROJECT = Path(__file__).parent / "project"
 DEV_KEY = "ol_dev_dashboard-test-0123456789"
 #: the project the dashboard names, as ``outlast dev`` and ``outlast server`` pass it
 PROJECT_NAME = "acme"
-TASKS = ("hello-world", "send-welcome-email", "charge-card", "resize-image", "approve-refund")
+TASKS = ("hello-world", "send-welcome-email", "charge-card", "resize-image", "approve-refund",
+         "print-label", "order-workflow")
 
 
 @contextmanager

@@ -146,6 +146,32 @@ def test_run_stream_sends_a_change_per_update_then_final(
         assert Events(client, f"/runs/{run_id}/live").join() == ["change", "final"]
 
 
+def test_run_stream_sends_a_change_when_a_step_or_a_log_line_is_written(
+    engine: Engine, dash_tasks: list[str], trigger: Callable[..., Triggered]
+) -> None:
+    """Neither appends a run event; the page's trace still moves with them."""
+    from outlast.core.durable_requests import Op
+
+    run_id = trigger(engine, "hello-world", {}).row["id"]
+    [row] = engine.claim("dev", "w1", None, 1)
+    app = create_app(engine, dev_api_key=DEV_KEY, scheduler=False)
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        live = live_url(client.get(f"/runs/{run_id}").text)
+        assert "&mark=" in live
+        events = Events(client, live)
+        subscribed(app)
+        last_event = engine.events(run_id)[-1]["id"]
+        engine.durable.record(Op(run_id, row["lease_id"], 0, "step", "charge"), "ch_1")
+        events.wait_for("change")
+        engine.append_logs([{"run_id": run_id, "lease_id": row["lease_id"], "attempt": 1,
+                             "at": engine.clock.now(), "level": "INFO", "message": "hi",
+                             "attributes": "{}"}])
+        events.wait_for("change", count=2)
+        assert engine.events(run_id)[-1]["id"] == last_event  # no run event: the trace moved
+        complete(engine, row)
+        assert events.join()[-1] == "final"
+
+
 def test_runs_list_stream_sends_a_change_when_a_run_changes(
     engine: Engine, dash_tasks: list[str], trigger: Callable[..., Triggered],
     monkeypatch: pytest.MonkeyPatch

@@ -1,4 +1,4 @@
-"""The dashboard's pure parts: session cookies, charts, the waterfall, formatting."""
+"""The dashboard's pure parts: session cookies, charts, the trace's layout, formatting."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from outlast.engine.project_keys import ServerKeys
+from outlast.engine.trace import Span, Trace
 from outlast.server.dashboard import charts, data, format, timeline
 from outlast.server.dashboard.session import MAX_AGE, Signer
 from outlast.server.dashboard.web import safe_next
@@ -66,22 +67,23 @@ def test_task_stats_judge_only_finished_runs() -> None:
     assert (stats.p50, stats.p95, stats.runs, stats.last_run_at) == (1.0, 3.0, 5, 10.0)
 
 
-def test_waterfall_places_attempts_events_and_children_on_one_axis() -> None:
-    run = {"status": "COMPLETED", "created_at": 100.0, "finished_at": 110.0}
-    attempts = [{"number": 1, "status": "FAILED", "started_at": 101.0, "finished_at": 103.0},
-                {"number": 2, "status": "COMPLETED", "started_at": 105.0, "finished_at": 110.0}]
-    events = [{"kind": "created", "status": "QUEUED", "at": 100.0},
-              {"kind": "start_attempt", "status": "EXECUTING", "at": 101.0},
-              {"kind": "complete", "status": "COMPLETED", "at": 110.0}]
-    children = [{"id": "run_c", "task": "child", "status": "EXECUTING", "created_at": 104.0,
-                 "finished_at": None}]
-    wf = timeline.build(run, attempts, events, children, now=200.0, tone=format.tone)
-    assert wf.total == 10.0
-    labels = [(r.label, round(r.left, 1), round(r.width, 1)) for r in wf.rows]
-    assert labels == [("Run", 0.0, 100.0), ("Attempt 1", 10.0, 20.0), ("Attempt 2", 50.0, 50.0),
-                      ("created", 0.0, 10.0), ("start attempt", 10.0, 90.0),
-                      ("complete", 99.6, 0.4), ("child", 40.0, 60.0)]
-    assert wf.rows[-1].link == "/runs/run_c" and wf.rows[1].tone == "red"
+def test_the_trace_is_laid_out_on_one_axis_in_tree_order() -> None:
+    child = Span("child-run_c", "child", "child", "EXECUTING", 104.0, None,
+                 link="/runs/run_c")
+    step = Span("op-0", "step a", "step", "COMPLETED", 101.0, 102.0, children=[child])
+    attempt = Span("attempt-1-0", "attempt 1", "attempt", "FAILED", 101.0, 103.0,
+                   children=[step, Span("log-1", "hi", "log", "INFO", 102.5, 102.5)])
+    root = Span("run-r", "task", "run", "EXECUTING", 100.0, None, children=[attempt])
+    laid = timeline.layout(Trace(root, []), now=110.0, tone=format.tone)
+    assert laid.total == 10.0
+    rows = [(r.span.id, r.depth, round(r.left, 1), round(r.width, 1), r.open)
+            for r in laid.rows]
+    assert rows == [("run-r", 0, 0.0, 100.0, True), ("attempt-1-0", 1, 10.0, 20.0, False),
+                    ("op-0", 2, 10.0, 10.0, False), ("child-run_c", 3, 40.0, 60.0, True),
+                    ("log-1", 2, 25.0, 0.4, False)]
+    assert laid.rows[3].ancestors == ("run-r", "attempt-1-0", "op-0")
+    assert laid.rows[1].tone == "red" and laid.rows[4].duration is None
+    assert laid.rows[0].expandable and not laid.rows[4].expandable
 
 
 def test_formatting() -> None:

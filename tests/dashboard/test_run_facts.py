@@ -63,8 +63,8 @@ def test_many_metadata_writes_are_the_metadata_history_not_timeline_rows(
     engine.metadata.update("dev", run_id, [{"op": "set", "key": "stage", "value": "save"},
                                            {"op": "delete", "key": "done"}])
     page = dash.get(f"/runs/{run_id}").text
-    assert "wf-event" in page and "metadata" not in re.findall(
-        r'class="wf-row wf-event">\s*<div class="wf-label">([^<]*)<', page)
+    # the trace holds what the run did: a few spans, none for 502 metadata writes
+    assert 0 < page.count('class="trace-row') < 10
     assert "latest 50 of 502, newest first" in page
     history = page[page.index('class="md-history"'):]
     assert history.count("<li>") == 50

@@ -269,7 +269,7 @@ def test_migration_0011_scrubs_token_urls_from_the_journal(empty_store_url: str,
                    secret_hash=hashlib.sha256(secret.encode()).hexdigest(), tags="[]",
                    idempotency_key=None, created_by_run="run_old", now=1.0)
             tx.run("insert_journal", run_id="run_old", seq=0, kind="create_token",
-                   name="token", status="ok", error=None, now=1.0, result=json.dumps(
+                   name="token", status="ok", error=None, now=1.0, started=1.0, result=json.dumps(
                        {"id": "token_old", "status": "PENDING", "tags": [],
                         "url": f"http://h/api/v1/waitpoints/tokens/token_old/callback/{secret}"}))
         assert secret in dump(empty_store_url)

@@ -28,6 +28,7 @@ from outlast.core.records import (
     RunEvent,
     RunJson,
     TagsJson,
+    TraceJson,
     TriggeredJson,
 )
 from outlast.engine.metadata import set_ops
@@ -155,6 +156,14 @@ def attempts(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     return 200, {"data": ctx.engine.attempts(req.params["run_id"])}
 
 
+def trace(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    return 200, ctx.engine.trace(req.env, req.params["run_id"]).to_json()
+
+
+def skip_wait(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    return 200, ctx.engine.skip_wait(req.env, req.params["run_id"])
+
+
 def journal(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     ctx.engine.retrieve(req.env, req.params["run_id"])
     return 200, {"data": ctx.engine.durable.run_journal(req.params["run_id"])}
@@ -208,4 +217,10 @@ ROUTES = [
           returns=Items[AttemptRecord]),
     Route("GET", "/runs/{run_id}/journal", journal, "A run's durable operations",
           returns=Items[JournalEntry]),
+    Route("GET", "/runs/{run_id}/trace", trace,
+          "A run as a tree of spans (attempts, steps, waits, child runs, logs) and what it "
+          "waits for", returns=TraceJson),
+    Route("POST", "/runs/{run_id}/skip-wait", skip_wait,
+          "End a waiting run's sleeps now, so it resumes; 409 if it is not sleeping",
+          returns=RunJson),
 ]

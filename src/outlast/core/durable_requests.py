@@ -45,6 +45,9 @@ class Record:
     op: ClassVar[str] = "record"
     at: Op
     result: Any = None
+    #: seconds the operation took in the attempt (a step's tries, a short sleep), so its
+    #: journal entry says when it started; None: it took no time worth telling
+    elapsed: float | None = None
 
 
 @dataclass(frozen=True)

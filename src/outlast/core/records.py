@@ -373,6 +373,42 @@ class TagsJson(TypedDict):
     tags: list[str]
 
 
+class SpanJson(TypedDict):
+    """One span of a run's trace; ``end`` is None while it goes on. ``kind``: run,
+    attempt, step, wait, trigger, operation, child (a child run, ``link`` to its page) or
+    log (a line, ``status`` its level)."""
+
+    id: str
+    name: str
+    kind: str
+    status: str
+    start: float
+    end: float | None
+    attributes: JsonObject
+    output: JsonValue
+    error: JsonValue
+    link: str | None
+    children: list[SpanJson]
+
+
+class WaitJson(TypedDict):
+    """What an unfinished run waits for: ``sleep`` (``until``), ``token`` (``token_id``,
+    its timeout in ``until``) or ``children`` (id, task, status of each)."""
+
+    kind: str
+    span_id: str
+    until: float | None
+    token_id: str | None
+    children: list[JsonObject]
+
+
+class TraceJson(TypedDict):
+    """A run as a tree of spans, and what it waits for while it is not final."""
+
+    root: SpanJson
+    waiting: list[WaitJson]
+
+
 class PublicTokenJson(TypedDict):
     token: str
     expires_at: float

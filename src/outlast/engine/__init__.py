@@ -27,6 +27,7 @@ from outlast.engine import (
     journal,
     queues,
     sweeper,
+    trace,
     transitions,
     versions,
     waitpoints,
@@ -261,15 +262,6 @@ class Engine:
             rows = tx.all("list_events", run_id=run_id, after=after, limit=limit)
         return [event_record(r) for r in rows]
 
-    def status_events(self, run_id: str, after: int = 0,
-                      limit: int = 1000) -> list[dict[str, Any]]:
-        """``events`` without metadata changes (which a busy task writes by the thousand):
-        what the run did, for its timeline."""
-        with self.store.transaction(write=False) as tx:
-            rows = tx.all("list_events_without_kind", run_id=run_id, kind="metadata",
-                          after=after, limit=limit)
-        return [event_record(r) for r in rows]
-
     def logs(self, run_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self.store.transaction(write=False) as tx:
             rows = tx.all("list_logs", run_id=run_id, after=after, limit=limit)
@@ -280,7 +272,27 @@ class Engine:
             rows = tx.all("list_attempts", run_id=run_id)
         return [attempt_record(r) for r in rows]
 
+    def trace(self, env: str, run_id: str) -> trace.Trace:
+        """The run as a tree of spans (``engine/trace.py``), from what the store holds."""
+        run = self.retrieve(env, run_id)
+        with self.store.transaction(write=False) as tx:
+            entries = journal.entries(tx, run_id)
+            moves = [event_record(r) for r in
+                     tx.all("run_status_events", run_id=run_id, limit=trace.MAX_EVENTS)]
+            waits = [trace.waitpoint_record(r) for r in
+                     tx.all("run_waitpoints", run_id=run_id, limit=trace.MAX_WAITPOINTS)]
+        children, _ = self.list_runs(env, parent_id=run_id, limit=trace.MAX_CHILDREN)
+        return trace.build(trace.Records(
+            run, self.attempts(run_id), moves, entries, waits, children,
+            self.logs(run_id, limit=trace.MAX_LOGS)))
+
     # -- operator actions ------------------------------------------------------------------
+
+    def skip_wait(self, env: str, run_id: str) -> dict[str, Any]:
+        """End a WAITING run's sleeps now: it resumes as if their time had come."""
+        with self.store.transaction() as tx:
+            waitpoints.skip_sleeps(tx, env, run_id, self.clock.now())
+        return self.retrieve(env, run_id)
 
     def cancel(self, env: str, run_id: str) -> dict[str, Any]:
         """Cancel a run that is not final; an executing attempt is killed by its worker."""

@@ -26,10 +26,13 @@ def done(result: Any) -> dict[str, Any]:
 SUSPEND: dict[str, Any] = {"done": False}
 
 
-def record(tx: Tx, op: Op, result: Any, now: float) -> dict[str, Any]:
-    """A durable operation that completed in the attempt (a step, a trigger, a key)."""
+def record(tx: Tx, op: Op, result: Any, now: float,
+           started: float | None = None) -> dict[str, Any]:
+    """A durable operation that completed in the attempt (a step, a trigger, a key);
+    ``started`` when it began, if it took a while (the trace shows how long)."""
     journal.hold_lease(tx, op.run_id, op.lease_id)
-    journal.record(tx, op.run_id, op.seq, op.kind, op.name, now, result=result)
+    journal.record(tx, op.run_id, op.seq, op.kind, op.name, now, result=result,
+                   started=started)
     return done(result)
 
 

@@ -44,12 +44,18 @@ class DurableOps:
         return [e | {"result": waitpoints.with_url(tx, e["result"], self.engine.public_url, key)}
                 if e["kind"] == "create_token" else e for e in entries]
 
-    def record(self, op: durable.Op, result: Any) -> dict[str, Any]:
-        """A step's result; a large one is written to the blob store first and the journal
-        keeps its reference. The attempt is answered with the value itself."""
-        kept = self.engine.blobs.keep(op.run_id, f"step-{op.seq}", result, f"result of {op.name!r}")
+    def record(self, op: durable.Op, result: Any,
+               elapsed: float | None = None) -> dict[str, Any]:
+        """``elapsed``: how long the operation ran in the attempt; its entry starts then.
+
+        A large result is written to the blob store first and the journal keeps its
+        reference; the attempt is answered with the value itself."""
+        kept = self.engine.blobs.keep(op.run_id, f"step-{op.seq}", result,
+                                      f"result of {op.name!r}")
         with self._tx() as tx:
-            answer = durable.record(tx, op, kept, self.engine.clock.now())
+            now = self.engine.clock.now()
+            started = None if elapsed is None else now - max(0.0, float(elapsed))
+            answer = durable.record(tx, op, kept, now, started)
         return answer | {"result": result} if kept is not result else answer
 
     def sleep_until(self, op: durable.Op, until: float) -> dict[str, Any]:

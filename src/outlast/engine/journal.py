@@ -37,10 +37,14 @@ def lock_in_env(tx: Tx, env: str, run_id: str) -> Row:
 
 
 def record(tx: Tx, run_id: str, seq: int, kind: str, name: str, now: float, *,
-           status: str = OK, result: Any = None, error: Any = None) -> None:
+           status: str = OK, result: Any = None, error: Any = None,
+           started: float | None = None) -> None:
+    """An entry done (or pending) at ``now``; its ``created_at`` is when the operation
+    began: ``started`` for one that ran a while in the attempt (a step), else ``now``."""
     tx.run("insert_journal", run_id=run_id, seq=seq, kind=kind, name=name, status=status,
            result=None if status == PENDING else dumps(result, f"result of {name!r}"),
-           error=None if error is None else dumps(error, "error"), now=now)
+           error=None if error is None else dumps(error, "error"), now=now,
+           started=now if started is None else min(started, now))
 
 
 def complete(tx: Tx, run_id: str, seq: int, result: Any, now: float) -> bool:

@@ -95,6 +95,15 @@ class RealtimeOps:
             return run_record(row), last, final
         return None, after, final
 
+    def trace_mark(self, run_id: str) -> str:
+        """Where the run's trace stands (journal, logs, children's events), as a text
+        that changes whenever the trace does: steps and log lines append no run event,
+        so the run page's live stream compares this as well."""
+        with self.engine.store.transaction(write=False) as tx:
+            row = tx.one("trace_mark", run_id=run_id) or {}
+        return ".".join(str(row.get(k) or 0)
+                        for k in ("entries", "pending", "last_log", "children"))
+
     def newest_event(self) -> int:
         """The newest run event of any environment: where an environment's feed starts."""
         with self.engine.store.transaction(write=False) as tx:

@@ -192,6 +192,18 @@ def wake_sleeps(tx: Tx, ids: list[str], now: float) -> int:
     return len(done)
 
 
+def skip_sleeps(tx: Tx, env: str, run_id: str, now: float) -> int:
+    """End the run's pending sleeps now, as if their time had come: the run resumes (an
+    operator's "skip wait"). ConflictError when it is not sleeping."""
+    journal.lock_in_env(tx, env, run_id)
+    ids = [r["id"] for r in tx.all("run_waitpoints", run_id=run_id, limit=10_000)
+           if r["kind"] == TIME and r["status"] == PENDING]
+    if not ids:
+        raise ConflictError(f"run {run_id} is not waiting for a time: there is no wait to "
+                            "skip", run_id=run_id)
+    return wake_sleeps(tx, ids, now)
+
+
 def token_record(row: Row, public_url: str, token_key: bytes) -> dict[str, Any]:
     """A token as the API shows it, with the callback URL rebuilt from its id."""
     return {

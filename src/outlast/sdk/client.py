@@ -28,7 +28,15 @@ from outlast.core.params import (
     TokenFilters,
     TriggerParams,
 )
-from outlast.core.records import AttemptRecord, JournalEntry, LogLine, RunEvent, TaskRecord, Token
+from outlast.core.records import (
+    AttemptRecord,
+    JournalEntry,
+    LogLine,
+    RunEvent,
+    TaskRecord,
+    Token,
+    TraceJson,
+)
 from outlast.errors import ConfigError
 from outlast.sdk import calls, in_transaction, realtime
 from outlast.sdk.handles import AsyncRunHandle, BatchHandle, Run, RunHandle
@@ -173,6 +181,17 @@ class _Runs:
     def journal(self, run_id: str) -> Journal:
         """The run's durable operations and their recorded results."""
         return [JournalEntry.from_json(e) for e in self._part(run_id, "journal")]
+
+    def trace(self, run_id: str) -> TraceJson:
+        """The run as a tree of spans (``root``: the run, its attempts, their steps, waits
+        and child runs, with log lines placed on them) and, while it is not final, what it
+        waits for (``waiting``)."""
+        found: TraceJson = self._c.send(calls.run_part(run_id, "trace"))
+        return found
+
+    def skip_wait(self, run_id: str) -> Run:
+        """End a waiting run's sleeps now: it resumes as if their time had come."""
+        return Run.from_record(self._c.send(calls.run_action(run_id, "skip-wait")))
 
     def _part(self, run_id: str, part: str) -> Iterable[Json]:
         data: Iterable[Json] = self._c.send(calls.run_part(run_id, part))["data"]

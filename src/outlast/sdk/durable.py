@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from outlast.core.durable_requests import DurableRequest, Op, ReadJournal
+from outlast.core.spans import operation_span
 from outlast.errors import OutlastError, PlatformUnavailableError
 from outlast.observability import span
 
@@ -148,7 +149,7 @@ class DurableRun:
         try:
             if entry is not None:
                 return _recorded(entry, seq)
-            with span(f"outlast.{kind}", operation=name, seq=seq, run_id=self.run_id):
+            with self._span(kind, name, seq):
                 return fresh(Op(self.run_id, self.lease_id, seq, kind, name))
         finally:
             self._busy.release()
@@ -159,10 +160,15 @@ class DurableRun:
         try:
             if entry is not None:
                 return _recorded(entry, seq)
-            with span(f"outlast.{kind}", operation=name, seq=seq, run_id=self.run_id):
+            with self._span(kind, name, seq):
                 return await fresh(Op(self.run_id, self.lease_id, seq, kind, name))
         finally:
             self._busy.release()
+
+    def _span(self, kind: str, name: str, seq: int) -> Any:
+        """The operation's OpenTelemetry span, named as the run page's trace names it."""
+        return span(operation_span(kind, name), run_id=self.run_id, seq=seq,
+                    operation=name, **{"outlast.kind": kind})
 
     def peek(self) -> Entry | None:
         """The journal entry at the next sequence number, without taking it: lets

@@ -19,7 +19,7 @@ from outlast.core.params import (
     TaskBatchItem,
     TriggerParams,
 )
-from outlast.core.records import LogLine, RunEvent
+from outlast.core.records import LogLine, RunEvent, TraceJson
 from outlast.errors import ValidationError
 from outlast.sdk import children
 from outlast.sdk.children import TaskRunResult
@@ -152,6 +152,14 @@ class _RunsFacade:
 
     def events(self, run_id: str) -> Events:
         return default_client().runs.events(run_id)
+
+    def trace(self, run_id: str) -> TraceJson:
+        """The run as a tree of spans, and what it waits for (see ``Client.runs.trace``)."""
+        return default_client().runs.trace(run_id)
+
+    def skip_wait(self, run_id: str) -> Run:
+        """End a waiting run's sleeps now: it resumes as if their time had come."""
+        return default_client().runs.skip_wait(run_id)
 
     def subscribe(self, run_id: str | None = None, *, tag: str | None = None) -> Iterator[Run]:
         """Snapshots on every change until final (or, by ``tag=``, of every tagged run)."""

@@ -21,6 +21,7 @@ from outlast.core.retry import Retry, retry_delay
 from outlast.errors import AbortTaskRunError
 from outlast.jsonutil import dumps
 from outlast.sdk.durable import active, current_run
+from outlast.sdk.logger import logger
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,8 +41,9 @@ def _run_sync(name: str, retry: Retry | None, fn: Callable[..., Any], args: Any,
     run = active(f"step {name!r}")
 
     def fresh(at: Op) -> Any:
-        value = _check_json(name, _attempts(retry, lambda: fn(*args, **kwargs)))
-        return run.ask(Record(at, value))["result"]
+        tries = _Tries(name, at.seq)
+        value = _check_json(name, _attempts(retry, lambda: fn(*args, **kwargs), tries))
+        return run.ask(Record(at, value, elapsed=tries.elapsed()))["result"]
 
     return run.call(KIND, name, fresh)
 
@@ -53,38 +55,77 @@ async def _run_async(name: str, retry: Retry | None, fn: Callable[..., Awaitable
     run = active(f"step {name!r}")
 
     async def fresh(at: Op) -> Any:
-        value = _check_json(name, await _attempts_async(retry, lambda: fn(*args, **kwargs)))
-        return run.ask(Record(at, value))["result"]
+        tries = _Tries(name, at.seq)
+        value = _check_json(name, await _attempts_async(retry, lambda: fn(*args, **kwargs),
+                                                        tries))
+        return run.ask(Record(at, value, elapsed=tries.elapsed()))["result"]
 
     return await run.acall(KIND, name, fresh)
 
 
-def _attempts(retry: Retry | None, call: Callable[[], Any]) -> Any:
+class _Tries:
+    """How a step's tries went, told to the run's logs: each failed try that is tried
+    again, and the failure that ends the step, is a line with the step's name and place in
+    the journal, so the run's trace shows them on the step (a failed step has no journal
+    entry: the next attempt runs it again)."""
+
+    def __init__(self, name: str, seq: int) -> None:
+        self.name, self.seq = name, seq
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def failed(self, attempt: int, exc: Exception, delay: float | None) -> None:
+        where = {"step": self.name, "seq": self.seq, "try": attempt,
+                 "elapsed": round(self.elapsed(), 6), "error": type(exc).__name__}
+        if delay is None:
+            logger.error(f"step {self.name!r} failed: {exc}", **where, failed=True)
+        else:
+            logger.warning(f"step {self.name!r} failed on try {attempt}: {exc}; trying "
+                           f"again in {delay:.1f} s", **where, retry_in=round(delay, 3))
+
+
+def _attempts(retry: Retry | None, call: Callable[[], Any], tries: _Tries | None = None) -> Any:
     attempt = 1
     while True:
         try:
             return call()
         except AbortTaskRunError:
             raise
-        except Exception:
-            if retry is None or attempt >= retry.max_attempts:
+        except Exception as exc:
+            delay = _next_delay(retry, attempt)
+            if tries is not None:
+                tries.failed(attempt, exc, delay)
+            if delay is None:
                 raise
-            time.sleep(retry_delay(retry, attempt))
+            time.sleep(delay)
             attempt += 1
 
 
-async def _attempts_async(retry: Retry | None, call: Callable[[], Awaitable[Any]]) -> Any:
+async def _attempts_async(retry: Retry | None, call: Callable[[], Awaitable[Any]],
+                          tries: _Tries | None = None) -> Any:
     attempt = 1
     while True:
         try:
             return await call()
         except AbortTaskRunError:
             raise
-        except Exception:
-            if retry is None or attempt >= retry.max_attempts:
+        except Exception as exc:
+            delay = _next_delay(retry, attempt)
+            if tries is not None:
+                tries.failed(attempt, exc, delay)
+            if delay is None:
                 raise
-            await asyncio.sleep(retry_delay(retry, attempt))
+            await asyncio.sleep(delay)
             attempt += 1
+
+
+def _next_delay(retry: Retry | None, attempt: int) -> float | None:
+    """The pause before the step's next try, or None when ``attempt`` was its last."""
+    if retry is None or attempt >= retry.max_attempts:
+        return None
+    return retry_delay(retry, attempt)
 
 
 class _Step:

@@ -89,7 +89,8 @@ class _Wait:
             return answer["result"]
         if "pause" in answer:  # short: wait here, then record it
             self.pause(answer["pause"])
-            return run.ask(Record(request.at, {"until": answer["until"]}))
+            return run.ask(Record(request.at, {"until": answer["until"]},
+                                  elapsed=answer["pause"]))
         raise SuspendRun(f"sleeping at #{request.at.seq}")
 
     async def sleep_async(self, delta: timedelta | float | None = None, *, seconds: float = 0,
@@ -112,7 +113,8 @@ class _Wait:
                 await asyncio.sleep(answer["pause"])
             else:
                 self.pause(answer["pause"])
-            return run.ask(Record(request.at, {"until": answer["until"]}))
+            return run.ask(Record(request.at, {"until": answer["until"]},
+                                  elapsed=answer["pause"]))
         raise SuspendRun(f"sleeping at #{request.at.seq}")
 
     # -- tokens ----------------------------------------------------------------------------

@@ -136,6 +136,21 @@ SELECT * FROM run_events WHERE run_id = :run_id AND kind = :kind ORDER BY id DES
 -- name: count_events_of_kind
 SELECT count(*) AS n FROM run_events WHERE run_id = :run_id AND kind = :kind
 
+-- name: trace_mark
+-- where a run's trace stands: its journal (entries, those still pending), its last log
+-- line and its children's last event; any of them moving is something to show
+SELECT (SELECT count(*) FROM run_journal WHERE run_id = :run_id) AS entries,
+       (SELECT count(*) FROM run_journal WHERE run_id = :run_id AND status = 'pending') AS pending,
+       (SELECT max(id) FROM run_logs WHERE run_id = :run_id) AS last_log,
+       (SELECT max(e.id) FROM run_events e JOIN runs c ON c.id = e.run_id
+        WHERE c.parent_id = :run_id) AS children
+
+-- name: run_status_events
+-- the events that moved a run (attempts starting and ending), without metadata and tags
+-- changes, which can be many and change no status
+SELECT * FROM run_events WHERE run_id = :run_id AND kind NOT IN ('metadata', 'tags')
+ORDER BY id LIMIT :limit
+
 -- name: list_attempts
 SELECT * FROM attempts WHERE run_id = :run_id ORDER BY number
 
@@ -312,6 +327,10 @@ WHERE id = :id AND status = 'PENDING'
 
 -- name: waitpoints_for
 SELECT * FROM waitpoints WHERE run_id = :run_id AND seq = :seq ORDER BY idx
+
+-- name: run_waitpoints
+-- every waitpoint a run blocks or blocked on (its trace: sleeps, tokens, child runs)
+SELECT * FROM waitpoints WHERE run_id = :run_id ORDER BY seq, idx LIMIT :limit
 
 -- name: pending_journal
 SELECT seq FROM run_journal WHERE run_id = :run_id AND status = 'pending' ORDER BY seq

@@ -17,6 +17,7 @@ from typing import Any
 
 from outlast.clock import to_datetime
 from outlast.core.retry import RetryDecision
+from outlast.core.spans import attempt_span
 from outlast.engine.attempts import PLATFORM_ERROR, Outcome, is_final_failure
 from outlast.errors import AbortTaskRunError, OutlastError, ValidationError
 from outlast.jsonutil import dumps
@@ -102,7 +103,7 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     started = time.monotonic()
     token = current_run.set(durable)
     try:
-        with span("outlast.attempt", run_id=run["id"], task=task.id, attempt=job.attempt,
+        with span(attempt_span(job.attempt), run_id=run["id"], task=task.id, attempt=job.attempt,
                   queue=run["queue"]) as current, captured(buffer):
             outcome = _execute(task, job, ctx, durable)
             _finish_streams(durable)

@@ -89,7 +89,7 @@ def committed(engine: Engine, request: DurableRequest) -> dict[str, Any] | None:
 
 @handles(Record)
 def _record(engine: Engine, env: str, request: Record) -> Any:
-    return engine.durable.record(request.at, request.result)
+    return engine.durable.record(request.at, request.result, request.elapsed)
 
 
 @handles(Patch)

@@ -99,6 +99,8 @@ def dashboard_app(engine: Engine, keys: ServerKeys, *, registry: Registry | None
         post("/runs/{run_id}/move", run.move),
         get("/errors", error_groups.errors_page),
         get("/errors/{fingerprint}", error_groups.error_page),
+
+        post("/runs/{run_id}/skip-wait", run.skip_wait),
         get("/tasks", tasks.tasks_page),
         get("/tasks/{task_id}", tasks.task_page),
         post("/tasks/{task_id}/test", tasks.test_trigger),

@@ -21,7 +21,6 @@ from outlast.jsonutil import dumps
 from outlast.server.dashboard import format, timeline
 from outlast.server.dashboard.web import Page
 
-MAX_EVENTS = 1000
 MAX_LOGS = 1000
 MAX_CHILDREN = 50
 #: the order of a move's choices: the current version first, retired ones last
@@ -41,25 +40,24 @@ def _render_run(page: Page, run_id: str, status_code: int = 200,
                   if page.dash.live else 0)
     run = page.engine.retrieve(page.env, run_id)  # 404 page for other environments
     attempts = page.engine.attempts(run_id)
-    events = page.engine.status_events(run_id, limit=MAX_EVENTS)
     history, history_total = page.engine.metadata.history(run_id)
     logs = page.engine.logs(run_id, limit=MAX_LOGS)
     children, more_children = page.engine.list_runs(page.env, parent_id=run_id,
                                                     limit=MAX_CHILDREN)
-    waterfall = timeline.build(run, attempts, events, children, page.now, format.tone)
+    trace = page.engine.trace(page.env, run_id)
     return page.render("run.html", status_code=status_code, run=run, attempts=attempts,
-                       events=events, action_error=action_error,
+                       action_error=action_error,
                        metadata_history=history, metadata_total=history_total,
                        move_targets=move_targets(page, run),
                        logs=logs, logs_by_attempt=group_logs(logs), children=children,
-                       more_children=more_children is not None, waterfall=waterfall,
-                       events_capped=len(events) >= MAX_EVENTS,
-                       logs_capped=len(logs) >= MAX_LOGS,
+                       more_children=more_children is not None,
+                       trace=timeline.layout(trace, page.now, format.tone),
+                       waiting=trace.waiting, logs_capped=len(logs) >= MAX_LOGS,
                        # a payload kept as a blob is not put in the form: left empty, a
                        # replay keeps it as it is
                        payload_text="" if run["payload_url"] else format.pretty_json(
                            run["payload"]),
-                       live_after=live_after)
+                       live_after=live_after, live_mark=live_mark(page, run_id))
 
 
 def download_payload(page: Page) -> Response:
@@ -129,6 +127,20 @@ def group_logs(logs: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any
     for line in logs:
         groups.setdefault(line["attempt"], []).append(line)
     return sorted(groups.items())
+
+
+def skip_wait(page: Page) -> Response:
+    """End the run's sleeps now: it resumes as if their time had come."""
+    run_id = page.request.path_params["run_id"]
+    page.engine.skip_wait(page.env, run_id)
+    page.flash(f"Skipped the wait of {run_id}: it is queued to go on.")
+    return page.redirect(f"/runs/{run_id}")
+
+
+def live_mark(page: Page, run_id: str) -> str:
+    """Where the run's trace stood when the page was read, for the live stream (its steps
+    and log lines change no run event): a change after it refreshes the page."""
+    return page.engine.realtime.trace_mark(run_id) if page.dash.live else ""
 
 
 def cancel(page: Page) -> Response:

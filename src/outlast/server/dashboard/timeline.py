@@ -1,77 +1,81 @@
-"""The run page's waterfall: attempts, events and child runs laid out on one time axis.
+"""The run page's trace: the span tree (``outlast.engine.trace``) laid out on one time axis.
 
-Pure functions from records to rows: each row has an offset and a length as percentages
-of the run's lifetime, so the template only draws boxes.
+Pure functions from spans to rows: each row has its depth in the tree, its parent, and an
+offset and a length as percentages of the run's lifetime, so the template only draws
+boxes. A span still going on is drawn up to ``now``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-#: an event's bar lasts until the next event; the run's state is the event's status
+from outlast.engine.trace import Span, Trace
+
+#: the thinnest bar drawn, in percent of the axis (an instant still shows)
 _MIN_WIDTH = 0.4
+#: span statuses that are no run status, and their colour (``format.tone`` for the rest)
+_TONES = {"SUSPENDED": "violet", "RELEASED": "muted", "INFO": "muted", "DEBUG": "muted",
+          "WARNING": "orange", "ERROR": "red"}
 
 
 @dataclass(frozen=True)
-class Span:
-    label: str
-    kind: str  # "run" | "attempt" | "event" | "child"
+class Row:
+    span: Span
+    depth: int
+    parent: str | None
     tone: str
-    start: float
-    end: float
+    offset: float  # seconds after the run was created
+    duration: float | None  # None for a log line (an instant)
     left: float  # percent of the axis
     width: float  # percent of the axis
-    detail: str = ""
-    link: str | None = None
+    open: bool  # still going on: drawn up to now
+    ancestors: tuple[str, ...] = ()  # span ids from the root down to the parent
 
     @property
-    def duration(self) -> float:
-        return self.end - self.start
+    def expandable(self) -> bool:
+        return bool(self.span.children)
 
 
 @dataclass(frozen=True)
-class Waterfall:
+class Layout:
     start: float
     end: float
-    rows: list[Span]
+    rows: list[Row]
 
     @property
     def total(self) -> float:
         return self.end - self.start
 
-
-def _place(origin: float, total: float, start: float, end: float) -> tuple[float, float]:
-    left = min(max(0.0, (start - origin) / total * 100), 100 - _MIN_WIDTH)
-    width = max(_MIN_WIDTH, (end - max(start, origin)) / total * 100)
-    return left, min(width, 100 - left)
+    def ticks(self, count: int = 4) -> list[tuple[float, float]]:
+        """(percent, seconds) of evenly spaced marks on the axis."""
+        return [(i * 100 / count, self.total * i / count) for i in range(count + 1)]
 
 
-def build(run: dict[str, Any], attempts: list[dict[str, Any]], events: list[dict[str, Any]],
-          children: list[dict[str, Any]], now: float, tone: Any) -> Waterfall:
-    """The waterfall of ``run``; ``tone(status)`` names a status's colour."""
-    origin = float(run["created_at"])
-    ends = [run.get("finished_at") or now] + [e["at"] for e in events]
-    end = max(float(x) for x in ends)
+def layout(trace: Trace, now: float, tone: Callable[[str | None], str]) -> Layout:
+    """The rows of ``trace`` in tree order; ``tone(status)`` names a status's colour."""
+    root = trace.root
+    origin = root.start
+    end = max([now if root.end is None else float(root.end)]
+              + [_end(s, now) for _, s in root.walk()])
     total = max(end - origin, 1e-3)
+    rows: list[Row] = []
 
-    def span(label: str, kind: str, status: str | None, start: float, stop: float,
-             detail: str = "", link: str | None = None) -> Span:
-        left, width = _place(origin, total, start, stop)
-        return Span(label, kind, tone(status), start, stop, left, width, detail, link)
+    def visit(span: Span, depth: int, above: tuple[str, ...]) -> None:
+        stop = _end(span, now)
+        left = min(max(0.0, (span.start - origin) / total * 100), 100 - _MIN_WIDTH)
+        width = min(max(_MIN_WIDTH, (stop - max(span.start, origin)) / total * 100),
+                    100 - left)
+        rows.append(Row(span, depth, above[-1] if above else None,
+                        _TONES.get(span.status) or tone(span.status), span.start - origin,
+                        None if span.kind == "log" else stop - span.start, left, width,
+                        span.end is None and span.kind != "log", above))
+        for child in span.children:
+            visit(child, depth + 1, (*above, span.id))
 
-    rows = [span("Run", "run", run["status"], origin, end, run["status"])]
-    for a in attempts:
-        rows.append(span(f"Attempt {a['number']}", "attempt", a["status"], a["started_at"],
-                         a["finished_at"] or end, a["status"]))
-    # metadata writes are the Metadata card's history, not what the run did
-    events = [e for e in events if e["kind"] != "metadata"]
-    for i, e in enumerate(events):
-        stop = events[i + 1]["at"] if i + 1 < len(events) else (
-            e["at"] if run.get("finished_at") else end)
-        rows.append(span(e["kind"].replace("_", " "), "event", e["status"], e["at"], stop,
-                         e["status"] or ""))
-    for c in children:
-        rows.append(span(c["task"], "child", c["status"], c["created_at"],
-                         c.get("finished_at") or end, c["status"], f"/runs/{c['id']}"))
-    return Waterfall(origin, end, rows)
+    visit(root, 0, ())
+    return Layout(origin, end, rows)
+
+
+def _end(span: Span, now: float) -> float:
+    return float(span.end) if span.end is not None else max(now, span.start)

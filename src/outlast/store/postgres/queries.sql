@@ -444,7 +444,7 @@ FOR UPDATE
 
 -- name: insert_journal
 INSERT INTO run_journal (run_id, seq, kind, name, status, result, error, created_at, completed_at)
-VALUES (:run_id, :seq, :kind, :name, :status, :result, :error, :now,
+VALUES (:run_id, :seq, :kind, :name, :status, :result, :error, :started,
     CASE WHEN :status::text = 'pending' THEN NULL ELSE :now END)
 
 -- name: list_journals

@@ -385,7 +385,7 @@ SELECT * FROM runs WHERE id = :id
 
 -- name: insert_journal
 INSERT INTO run_journal (run_id, seq, kind, name, status, result, error, created_at, completed_at)
-VALUES (:run_id, :seq, :kind, :name, :status, :result, :error, :now,
+VALUES (:run_id, :seq, :kind, :name, :status, :result, :error, :started,
     CASE WHEN :status = 'pending' THEN NULL ELSE :now END)
 
 -- name: list_journals

@@ -1,5 +1,6 @@
 """Tasks the dashboard's browser tests run: one that greets, one typed, one that fails, one
-that waits for approval, and one on a cron schedule declared in code."""
+that waits for approval, a durable order workflow (steps, a child run, a sleep and a token)
+and one on a cron schedule declared in code."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from outlast import Retry, logger, schedules, task, wait
+from outlast import Retry, logger, schedules, step, task, wait
 
 
 class Greeting(BaseModel):
@@ -48,6 +49,28 @@ def approve_refund(payload: dict[str, Any]) -> dict[str, Any]:
     token = wait.create_token(timeout="1h", tags=["approval", f"order:{payload['order']}"])
     answer = wait.for_token(token)
     return {"refunded": bool(answer.ok and answer.output["approved"])}
+
+
+@task(id="print-label")
+def print_label(payload: dict[str, Any]) -> dict[str, str]:
+    logger.info("printing", order=payload["order"])
+    time.sleep(1.0)
+    return {"label": f"LBL-{payload['order']}"}
+
+
+@task(id="order-workflow")
+def order_workflow(payload: dict[str, Any]) -> dict[str, Any]:
+    order = payload["order"]
+    stock = step.run("reserve-stock", lambda: {"order": order, "reserved": 2})
+    logger.info("stock reserved", order=order)
+    charge = step.run("take-payment", lambda: f"ch_{order}")
+    label = print_label.trigger_and_wait({"order": order}).unwrap()
+    wait.sleep(seconds=6)
+    token = wait.create_token(timeout="1h", tags=["approval", f"order:{order}"])
+    answer = wait.for_token(token)
+    logger.info("approval answered", approved=bool(answer.ok and answer.output["approved"]))
+    return {"stock": stock, "charge": charge, "label": label["label"],
+            "approved": bool(answer.ok and answer.output["approved"])}
 
 
 @schedules.task(id="nightly-report", cron="0 3 * * *", timezone="Asia/Seoul")

@@ -196,3 +196,46 @@ document.addEventListener("change", function (event) {
     target.form.submit();
   }
 });
+
+// trace
+// The run page's span tree: ▾ collapses a span's descendants, its name opens its details.
+// What is collapsed or open is kept across the live re-renders of the page.
+(function () {
+  "use strict";
+  var collapsed = {};
+  var opened = {};
+
+  function hiddenBy(el) {
+    var above = (el.getAttribute("data-ancestors") || "").split(" ");
+    return above.some(function (id) { return id && collapsed[id]; });
+  }
+
+  function apply() {
+    document.querySelectorAll(".trace-row").forEach(function (row) {
+      var id = row.getAttribute("data-span");
+      row.hidden = hiddenBy(row);
+      var toggle = row.querySelector("[data-trace-toggle]");
+      if (toggle) toggle.setAttribute("aria-expanded", collapsed[id] ? "false" : "true");
+      var label = row.querySelector("[data-trace-details]");
+      if (label) label.setAttribute("aria-expanded", opened[id] ? "true" : "false");
+      row.classList.toggle("selected", !!opened[id]);
+      var details = document.getElementById("details-" + id);
+      if (details) details.hidden = !opened[id] || row.hidden;
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest && event.target.closest("[data-trace-toggle], [data-trace-details]");
+    if (!target) return;
+    var toggle = target.getAttribute("data-trace-toggle");
+    if (toggle) {
+      collapsed[toggle] = !collapsed[toggle];
+    } else {
+      var id = target.getAttribute("data-trace-details");
+      opened[id] = !opened[id];
+    }
+    apply();
+  });
+  document.addEventListener("htmx:afterSwap", apply);
+
+})();
