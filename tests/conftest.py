@@ -32,6 +32,7 @@ from psycopg import sql
 from outlast.clock import FakeClock
 from outlast.core.definitions import TaskDefinition
 from outlast.core.options import parse_options
+from outlast.core.settings import Settings
 from outlast.engine import Engine, NewRun
 from outlast.engine.triggering import Triggered
 from outlast.store import Store, open_store
@@ -191,8 +192,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def engine(store: Store, clock: FakeClock) -> Engine:
-    return Engine(store, clock=clock, lease_seconds=LEASE_SECONDS)
+def engine_settings() -> Settings:
+    """The engine's settings: the defaults; a test parametrizes it to change them
+    (``@pytest.mark.parametrize("engine_settings", [Settings(max_payload_bytes=…)])``)."""
+    return Settings()
+
+
+@pytest.fixture
+def engine(store: Store, clock: FakeClock, engine_settings: Settings) -> Engine:
+    return Engine(store, clock=clock, lease_seconds=LEASE_SECONDS, settings=engine_settings)
 
 
 # -- helpers as fixtures ----------------------------------------------------------------

@@ -8,20 +8,21 @@ from typing import Any
 from outlast import inputs
 from outlast.errors import PayloadTooLargeError, ValidationError
 
-MAX_PAYLOAD_BYTES = 3 * 1024 * 1024
+#: the default limit of a payload, output, step result or wait output (the setting
+#: ``OUTLAST_MAX_PAYLOAD_BYTES``, checked where values are kept: ``engine/blobs.py``)
+MAX_PAYLOAD_BYTES = 100 * 1024 * 1024
 
 
-def dumps(value: Any, what: str = "payload") -> str:
-    """Compact JSON; ValidationError if ``value`` is not JSON, PayloadTooLarge over 3 MB."""
+def dumps(value: Any, what: str = "payload", limit: int | None = MAX_PAYLOAD_BYTES) -> str:
+    """Compact JSON; ValidationError if ``value`` is not JSON, PayloadTooLarge over
+    ``limit`` bytes (None: no limit here, the caller checks the size)."""
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from exc
     inputs.json_text(text, what)  # a lone surrogate cannot be stored as UTF-8
-    if len(text) * 4 > MAX_PAYLOAD_BYTES and len(text.encode()) > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLargeError(
-            f"{what} is {len(text.encode())} bytes; the limit is {MAX_PAYLOAD_BYTES}"
-        )
+    if limit is not None and len(text) * 4 > limit and len(text.encode()) > limit:
+        raise PayloadTooLargeError(f"{what} is {len(text.encode())} bytes; the limit is {limit}")
     return text
 
 

@@ -303,3 +303,15 @@ def test_runs_show_gives_the_numbers_the_run_page_gives(database: Engine, outlas
     assert "attempts    1 of 3" in shown
     assert (f"duration    8.00s (waiting 0.00s, queued {run['queued_duration']:.2f}s)   "
             f"cost {run['cost']:.6f}") in shown
+
+
+def test_runs_show_gives_a_large_payload_as_its_size_and_url(database: Engine, outlast
+                                                             ) -> None:
+    big = json.dumps({"n": "x" * (1024 * 1024)})
+    run_id = outlast("trigger", "report", "-", input=big).stdout.strip()
+    shown = outlast("runs", "show", run_id)
+    assert shown.exit_code == 0
+    assert f"1.0 MB, kept as a blob: GET /api/v1/runs/{run_id}/payload" in shown.stdout
+    assert "xxxx" not in shown.stdout
+    full = outlast("runs", "show", run_id, "--full")
+    assert "x" * 1000 in full.stdout

@@ -12,6 +12,7 @@ import pytest
 
 import outlast
 from outlast.clock import FakeClock
+from outlast.core.settings import Settings
 from outlast.engine import Engine
 from outlast.errors import (
     AuthError,
@@ -21,6 +22,9 @@ from outlast.errors import (
     TaskNotFoundError,
     ValidationError,
 )
+
+#: a payload limit these tests set (the default, 100 MB, is too large to send in a test)
+SMALL_LIMIT = [Settings(max_payload_bytes=3 * 1024 * 1024)]
 
 
 @pytest.fixture
@@ -97,6 +101,7 @@ def test_async_client(live_server: Any, engine: Engine) -> None:
     assert asyncio.run(main()) == ("other", "QUEUED")
 
 
+@pytest.mark.parametrize("engine_settings", SMALL_LIMIT)
 def test_oversized_body_over_real_http_is_413(live_server: Any, dev_key: str) -> None:
     body = b'{"payload": "' + b"x" * (5 * 1024 * 1024) + b'"}'
     with httpx.Client(base_url=live_server.url) as http:
@@ -106,6 +111,7 @@ def test_oversized_body_over_real_http_is_413(live_server: Any, dev_key: str) ->
     assert r.json()["error"]["code"] == "payload_too_large"
 
 
+@pytest.mark.parametrize("engine_settings", SMALL_LIMIT)
 def test_payload_too_large_through_the_client(client: outlast.Client) -> None:
     with pytest.raises(PayloadTooLargeError):
         client.tasks.trigger("hello", "x" * 3_500_000)

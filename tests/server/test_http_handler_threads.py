@@ -11,10 +11,16 @@ import time
 from collections.abc import Callable
 
 import anyio
+import pytest
 from starlette.testclient import TestClient
 
+from outlast.core.settings import Settings
 from outlast.engine import Engine
-from outlast.server.app import MAX_BODY_BYTES, SMALL_BODY_BYTES, HandlerThreads
+from outlast.server.app import SMALL_BODY_BYTES, HandlerThreads, body_limit
+
+#: a small payload limit, so a body over it is quick to send
+SMALL = Settings(max_payload_bytes=1024 * 1024)
+MAX_BODY_BYTES = body_limit(SMALL)
 
 API = "/api/v1"
 TRIGGER = f"{API}/tasks/hello/trigger"
@@ -31,12 +37,14 @@ def test_a_stranger_gets_401_for_a_body_over_the_small_size(anonymous: TestClien
     assert r.status_code == 401
 
 
+@pytest.mark.parametrize("engine_settings", [SMALL])
 def test_a_stranger_gets_401_before_a_body_over_the_limit(anonymous: TestClient) -> None:
     headers = {"Authorization": "Bearer nope", "Content-Length": str(MAX_BODY_BYTES + 1)}
     r = anonymous.post(TRIGGER, content=b"x" * (MAX_BODY_BYTES + 1), headers=headers)
     assert r.status_code == 401
 
 
+@pytest.mark.parametrize("engine_settings", [SMALL])
 def test_a_known_key_gets_the_body_errors(client: TestClient) -> None:
     assert client.post(TRIGGER, content=b"{not json").status_code == 400
     big = b"x" * (MAX_BODY_BYTES + 1)

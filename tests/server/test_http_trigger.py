@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
+from outlast.core.settings import Settings
+
 API = "/api/v1"
+
+#: a payload limit these tests set (the default, 100 MB, is too large to send in a test)
+SMALL_LIMIT = [Settings(max_payload_bytes=3 * 1024 * 1024)]
 
 
 def error_of(response: Any) -> dict[str, Any]:
@@ -87,14 +93,16 @@ def test_unknown_option_is_400(client: TestClient) -> None:
     assert "dealy" in error_of(r)["message"]
 
 
-def test_payload_over_3_mb_is_413(client: TestClient) -> None:
+@pytest.mark.parametrize("engine_settings", SMALL_LIMIT)
+def test_payload_over_the_configured_maximum_is_413(client: TestClient) -> None:
     r = client.post(f"{API}/tasks/hello/trigger", json={"payload": "x" * 3_500_000})
     assert r.status_code == 413
     assert error_of(r)["code"] == "payload_too_large"
     assert run_count(client) == 0
 
 
-def test_body_over_4_mb_is_413(client: TestClient) -> None:
+@pytest.mark.parametrize("engine_settings", SMALL_LIMIT)
+def test_body_over_the_maximum_and_its_envelope_is_413(client: TestClient) -> None:
     r = client.post(f"{API}/tasks/hello/trigger", json={"payload": "x" * 4_300_000})
     assert r.status_code == 413
     assert error_of(r)["code"] == "payload_too_large"

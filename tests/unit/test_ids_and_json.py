@@ -55,24 +55,35 @@ def test_dumps_rejects_what_json_cannot_hold(value: object) -> None:
         dumps(value, "metadata")
 
 
-def test_three_megabytes_is_too_large() -> None:
+LIMIT = 3 * 1024 * 1024
+
+
+def test_the_default_limit_is_a_hundred_megabytes() -> None:
+    assert MAX_PAYLOAD_BYTES == 100 * 1024 * 1024
+
+
+def test_over_the_limit_is_too_large() -> None:
     with pytest.raises(PayloadTooLargeError, match="payload"):
-        dumps("x" * (3 * 1024 * 1024))
+        dumps("x" * LIMIT, limit=LIMIT)
 
 
 def test_just_under_the_limit_is_fine() -> None:
-    text = dumps("x" * (MAX_PAYLOAD_BYTES - 2))  # two quotes make it exactly the limit
-    assert len(text.encode()) == MAX_PAYLOAD_BYTES
+    text = dumps("x" * (LIMIT - 2), limit=LIMIT)  # two quotes make it exactly the limit
+    assert len(text.encode()) == LIMIT
 
 
 def test_one_byte_over_is_too_large() -> None:
     with pytest.raises(PayloadTooLargeError):
-        dumps("x" * (MAX_PAYLOAD_BYTES - 1))
+        dumps("x" * (LIMIT - 1), limit=LIMIT)
 
 
-def test_multibyte_text_over_three_megabytes_is_too_large() -> None:
+def test_multibyte_text_over_the_limit_is_too_large() -> None:
     with pytest.raises(PayloadTooLargeError):
-        dumps("é" * (2 * 1024 * 1024))  # 2M characters, 4 MB of UTF-8
+        dumps("é" * (2 * 1024 * 1024), limit=LIMIT)  # 2M characters, 4 MB of UTF-8
+
+
+def test_no_limit_leaves_the_size_to_the_caller() -> None:
+    assert len(dumps("x" * LIMIT, limit=None)) == LIMIT + 2
 
 
 def test_payload_too_large_is_a_validation_error() -> None:

@@ -49,6 +49,8 @@ MAY_DIFFER = frozenset({
     "retention_delete_run_events", "retention_delete_run_journal", "retention_delete_run_logs",
     "retention_delete_run_stream_chunks", "retention_delete_run_tags", "retention_delete_runs",
     "retention_delete_schedule_ticks", "retention_delete_waitpoints", "retention_tree_facts",
+    # blob orphans: lists of ids
+    "existing_run_ids", "existing_waitpoint_ids",
 })
 
 #: what marks a text as one dialect's: it belongs in that dialect's own file

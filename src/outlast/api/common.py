@@ -43,7 +43,7 @@ def new_run(ctx: ApiContext, env: str, task_id: str, item: dict[str, Any], now: 
         payload_json = local.codec.to_json(payload, task_id)
     else:
         check_payload(task_id, ctx.engine.definition(env, task_id).payload_schema, payload)
-        payload_json = dumps(payload)
+        payload_json = dumps(payload, limit=None)  # the engine checks the configured limit
     options = parse_options(body_object(item.get("options"), "options"), now)
     return NewRun(task_id, payload_json, options, batch_id=batch_id)
 

@@ -87,7 +87,8 @@ def _url(origin: Origin) -> str | None:
 def _handle_in(tx: Tx, origin: Origin, method: str, path: str, body: Any) -> Any:
     local = origin.local
     clock: Clock = local.engine.clock if local is not None else SystemClock()
-    engine = Engine(BorrowedStore(tx), clock=clock,
+    blobs = local.engine.blobs.store if local is not None else None
+    engine = Engine(BorrowedStore(tx, blobs), clock=clock,
                     settings=local.engine.settings if local is not None else None)
     registry: LocalTasks | None = local.registry if local is not None else None
     env = origin.environment or _key_environment(engine, origin.api_key)

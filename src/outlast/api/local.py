@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from outlast.api.routes import ApiContext, ApiRequest, LocalTasks, call, match
+from outlast.api.routes import ApiContext, ApiRequest, LocalTasks, RawJson, call, match
 from outlast.core.settings import read_settings
 from outlast.engine import Engine
 from outlast.errors import ValidationError
@@ -49,6 +49,8 @@ class LocalApi:
         values = {k: [str(v)] for k, v in (query or {}).items()}
         request = ApiRequest(env, params, values, _json_roundtrip(body))
         _, data = call(route, self._ctx, request)
+        if isinstance(data, RawJson):
+            return json.loads(b"".join(data.chunks))
         return data
 
     # -- feeds: what the realtime routes stream over HTTP, read by polling in process ----

@@ -9,7 +9,7 @@ outside ``server`` so that the SDK and the worker reach it without importing the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,6 +61,16 @@ class ApiContext:
 
 
 Handler = Callable[[ApiContext, ApiRequest], tuple[int, Any]]
+
+
+@dataclass(frozen=True)
+class RawJson:
+    """A handler's answer that is JSON text already, in chunks read as they are sent (a
+    run's payload or output kept in the blob store, up to the size limit): served as it
+    is over HTTP, parsed in process."""
+
+    chunks: Iterator[bytes]
+    size: int
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from outlast.api.common import after_id, body_object, number_or_time, page_size
-from outlast.api.routes import ApiContext, ApiRequest, Query, Route
+from outlast.api.routes import ApiContext, ApiRequest, Query, RawJson, Route
 from outlast.api.tasks import triggered_json
 from outlast.core.key_scopes import FULL
 from outlast.core.options import parse_delay
 from outlast.core.params import (
+    JsonValue,
     MetadataBody,
     MoveBody,
     ReplayBody,
@@ -39,6 +40,16 @@ from outlast.jsonutil import dumps
 
 def retrieve(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     return 200, ctx.engine.retrieve(req.env, req.params["run_id"])
+
+
+def payload(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    chunks, size = ctx.engine.run_value(req.env, req.params["run_id"], "payload")
+    return 200, RawJson(chunks, size)
+
+
+def output(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
+    chunks, size = ctx.engine.run_value(req.env, req.params["run_id"], "output")
+    return 200, RawJson(chunks, size)
 
 
 def list_runs(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
@@ -73,7 +84,7 @@ def cancel(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 def replay(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     body = body_object(req.body)
-    payload = dumps(body["payload"]) if "payload" in body else None
+    payload = dumps(body["payload"], limit=None) if "payload" in body else None
     triggered = ctx.engine.replay(req.env, req.params["run_id"], payload)
     return 201, triggered_json(triggered)
 
@@ -193,6 +204,11 @@ ROUTES = [
     Route("GET", "/runs", list_runs, "List runs, newest first (or by sort)", query=LIST_QUERY,
           returns=Page[RunJson]),
     Route("GET", "/runs/{run_id}", retrieve, "Retrieve a run", returns=RunJson),
+    Route("GET", "/runs/{run_id}/payload", payload,
+          "A run's payload as JSON, streamed (a large one, kept as a blob, too)",
+          returns=JsonValue),
+    Route("GET", "/runs/{run_id}/output", output,
+          "A run's output as JSON (null until it completes), streamed", returns=JsonValue),
     Route("POST", "/runs/{run_id}/cancel", cancel, "Cancel a run", returns=RunJson),
     Route("POST", "/runs/{run_id}/replay", replay, "Replay a run as a new run",
           body=ReplayBody, returns=TriggeredJson),

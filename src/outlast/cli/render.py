@@ -25,7 +25,9 @@ def run_row(run: Run) -> list[str]:
     ]
 
 
-def run_detail(run: Run, attempts: list[AttemptRecord]) -> str:
+def run_detail(run: Run, attempts: list[AttemptRecord], full: bool = False) -> str:
+    """``outlast runs show``; a payload or output kept as a blob is shown by its size and
+    URL unless ``full``."""
     raw = run.raw
     lines = [
         f"{click.style(run.id, bold=True)}  {run.task}  {out.status(run.status)}",
@@ -37,9 +39,9 @@ def run_detail(run: Run, attempts: list[AttemptRecord]) -> str:
         f"  duration    {out.seconds(run.duration)}{_time_apart(raw)}   cost {run.cost:.6f}",
     ]
     lines += _optional(raw, run)
-    lines += _section("payload", out.to_json(run.payload))
+    lines += _section("payload", _value(raw, "payload", run.payload, full))
     if run.output is not None:
-        lines += _section("output", out.to_json(run.output))
+        lines += _section("output", _value(raw, "output", run.output, full))
     if run.parked:
         lines += _section("parked", str(run.parked.get("message", "")))
     if run.error:
@@ -47,6 +49,14 @@ def run_detail(run: Run, attempts: list[AttemptRecord]) -> str:
     if attempts:
         lines += _section("attempts", "\n".join(attempt_line(a) for a in attempts))
     return "\n".join(lines)
+
+
+def _value(raw: dict[str, Any], name: str, value: Any, full: bool) -> str:
+    url = raw.get(f"{name}_url")
+    if url and not full:
+        size = int(raw.get(f"{name}_size") or 0)
+        return f"{size / 1048576:.1f} MB, kept as a blob: GET {url} (or show it with --full)"
+    return out.to_json(value)
 
 
 def _time_apart(raw: dict[str, Any]) -> str:

@@ -54,13 +54,15 @@ def list_runs(statuses: tuple[str, ...], task_id: str | None, tag: str | None,
 
 @runs.command("show")
 @click.argument("run_id", metavar="ID")
+@click.option("--full", is_flag=True,
+              help="Print a large payload or output whole (else its size and URL).")
 @client_options
-def show(run_id: str, url: str | None, api_key: str | None) -> None:
+def show(run_id: str, full: bool, url: str | None, api_key: str | None) -> None:
     """Status, attempts, timings, payload, output and error of one run."""
     with client_session(url, api_key) as client:
         run = client.runs.retrieve(run_id)
         attempts = client.runs.attempts(run_id)
-    click.echo(run_detail(run, attempts))
+    click.echo(run_detail(run, attempts, full))
 
 
 @runs.command("cancel")

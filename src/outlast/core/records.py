@@ -317,8 +317,15 @@ class RunJson(TypedDict):
     status: str
     task: str
     queue: str
+    #: None when it is kept in the blob store (over the threshold): read ``payload_url``
     payload: JsonValue
+    #: ``/api/v1/runs/{id}/payload`` when the payload is kept as a blob, else None
+    payload_url: str | None
+    #: the blob's size in bytes, else None
+    payload_size: int | None
     output: JsonValue
+    output_url: str | None
+    output_size: int | None
     error: JsonObject | None
     attempts: int
     max_attempts: int

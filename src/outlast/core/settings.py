@@ -14,6 +14,12 @@ and a test states its settings instead of patching the environment.
     OUTLAST_ALERT_WEBHOOK_URL        where failure alerts go, unless set by the API
     OUTLAST_ALERT_WEBHOOK_SECRET     signs them (default: ``OUTLAST_SECRET``)
     OUTLAST_RETENTION_INTERVAL       seconds between upkeep's retention passes (default 300)
+    OUTLAST_MAX_PAYLOAD_BYTES        the largest payload, output, step result or wait output
+                                     (default 100 MB; over it: 413 ``payload_too_large``)
+    OUTLAST_BLOB_THRESHOLD           values larger than this many bytes are kept in the
+                                     blob store, their row holds a reference (default 512 KB)
+    OUTLAST_BLOB_URL                 the blob store: ``s3://bucket/prefix`` (default: a
+                                     directory beside SQLite's file, PostgreSQL's table)
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ ENV_LIMIT_VAR = "OUTLAST_ENV_CONCURRENCY_LIMIT"
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8030"
 DEFAULT_RETENTION_INTERVAL = 300.0
+DEFAULT_MAX_PAYLOAD_BYTES = 100 * 1024 * 1024
+DEFAULT_BLOB_THRESHOLD = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,12 @@ class Settings:
     alert_webhook_secret: str = field(default="", repr=False)
     #: seconds between two retention passes of the upkeep holder (``upkeep/pruning.py``)
     retention_interval: float = DEFAULT_RETENTION_INTERVAL
+    #: the largest value a run keeps (payload, output, step result, wait output)
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    #: values over this many bytes go to the blob store (``engine/blobs.py``)
+    blob_threshold: int = DEFAULT_BLOB_THRESHOLD
+    #: None: the store's own blob store; else ``s3://bucket/prefix`` (``store/blobs``)
+    blob_url: str | None = None
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +79,9 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
                               or env.get("OUTLAST_SECRET") or ""),
         retention_interval=_seconds(env, "OUTLAST_RETENTION_INTERVAL",
                                     DEFAULT_RETENTION_INTERVAL),
+        max_payload_bytes=_bytes(env, "OUTLAST_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES),
+        blob_threshold=_bytes(env, "OUTLAST_BLOB_THRESHOLD", DEFAULT_BLOB_THRESHOLD),
+        blob_url=env.get("OUTLAST_BLOB_URL") or None,
     )
 
 
@@ -85,6 +102,15 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         return float(text) if text.strip() else default
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {text!r}") from None
+
+
+def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) <= 0:
+        raise ConfigError(f"{name} must be a positive number of bytes, got {text!r}")
+    return int(text)
 
 
 def _positive(text: str) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from outlast.engine import (
     waitpoints,
 )
 from outlast.engine.attempts import Decision, Outcome, RunFacts
+from outlast.engine.blobs import Blobs
 from outlast.engine.bulk import BulkActions
 from outlast.engine.dequeue import WorkerCode
 from outlast.engine.durable_ops import DurableOps
@@ -57,6 +59,7 @@ from outlast.errors import (
 )
 from outlast.ids import new_id, new_secret
 from outlast.jsonutil import dumps, loads
+from outlast.store.blobs import open_blob_url
 from outlast.store.protocol import Row, Store, Tx
 
 __all__ = ["Engine", "KeyGrant", "NewRun", "Outcome", "Triggered", "WorkerCode"]
@@ -87,6 +90,11 @@ class Engine:
         #: the address token callback URLs point at (OUTLAST_PUBLIC_URL)
         self.public_url = self.settings.public_url or DEFAULT_PUBLIC_URL
         self._definitions: dict[tuple[str, str], tuple[TaskDefinition, float]] = {}
+        #: large payloads, outputs, step results and wait outputs (``engine/blobs.py``)
+        self.blobs = Blobs(
+            open_blob_url(self.settings.blob_url) if self.settings.blob_url
+            else store.blob_store(),
+            self.settings.blob_threshold, self.settings.max_payload_bytes)
         #: cron schedules: CRUD, declarative sync, and ``tick`` for the scheduler
         self.schedules = Schedules(self)
         self.durable = DurableOps(self)
@@ -180,11 +188,14 @@ class Engine:
         items = [(self.definition(env, r.task_id), r) for r in requests]
         now = self.clock.now()
         with self.store.transaction() as tx:
-            return trigger_many(tx, env, items, now)
+            return trigger_many(tx, env, items, now, self.blobs)
 
     def replay(self, env: str, run_id: str, payload_json: str | None = None) -> Triggered:
         """A new run of the same task with the same (or an edited) payload."""
-        return self.trigger(env, replay_request(self._run_row(env, run_id), payload_json))
+        row = self._run_row(env, run_id)
+        # a copy of a kept-apart payload: the new run gets its own blob
+        payload = payload_json or self.blobs.text(row["payload"])
+        return self.trigger(env, replay_request(row, payload))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -194,6 +205,12 @@ class Engine:
         if row is None:
             raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}", run_id=run_id)
         return row
+
+    def run_value(self, env: str, run_id: str, which: str) -> tuple[Iterator[bytes], int]:
+        """A run's ``payload`` or ``output`` as JSON bytes in chunks, and its size: a blob
+        is streamed from the blob store, never held whole."""
+        text = self._run_row(env, run_id)["payload" if which == "payload" else "output"]
+        return self.blobs.stream(text), self.blobs.size(text)
 
     def retrieve(self, env: str, run_id: str) -> dict[str, Any]:
         """A run, with ``waiting_for``: who it waits for when no live worker can take it."""
@@ -367,7 +384,8 @@ class Engine:
         """Start up to ``capacity`` runs; with ``code``, only those that code can execute."""
         with self.store.transaction() as tx:
             tx.lazy_commit()
-            return self._claim_in(tx, env, worker_id, queues, capacity, code).rows
+            rows = self._claim_in(tx, env, worker_id, queues, capacity, code).rows
+        return self.blobs.runs(rows)
 
     def _claim_in(self, tx: Any, env: str, worker_id: str, queues: list[str] | None,
                   capacity: int, code: WorkerCode | None = None) -> dequeue.Claimed:
@@ -380,8 +398,15 @@ class Engine:
         """Write how attempts ended, all in one transaction; None marks a stale outcome."""
         if not outcomes:
             return []
+        outcomes = self._kept(outcomes)
         with self.store.transaction() as tx:
             return self._record_in(tx, outcomes, self.clock.now())
+
+    def _kept(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """Outcomes with large outputs written to the blob store (before the transaction
+        that records them: the rows reference them when it commits); an output over the
+        limit fails its attempt as the task raising ``PayloadTooLargeError`` would."""
+        return [attempts.kept_output(o, self.blobs) for o in outcomes]
 
     def record_and_claim(
         self, outcomes: list[Outcome], env: str, worker_id: str, queues: list[str] | None,
@@ -399,6 +424,7 @@ class Engine:
         """
         # read before the transaction: the first read of the project's key opens its own
         token_key = self.durable.token_key() if capacity > 0 else b""
+        outcomes = self._kept(outcomes)
         with self.store.transaction() as tx:
             if not outcomes:
                 tx.lazy_commit()
@@ -407,6 +433,7 @@ class Engine:
                 if capacity > 0 \
                 else dequeue.Claimed([])
             self._with_journals(tx, claimed, token_key)
+        self.blobs.runs(claimed.rows)
         return decisions, claimed
 
     def _with_journals(self, tx: Any, claimed: dequeue.Claimed, token_key: bytes) -> None:
@@ -527,8 +554,9 @@ class Engine:
         """Runs whose final-state hook is due; with ``tasks``, only runs of those tasks
         (a worker calls the hooks of the tasks its code has)."""
         with self.store.transaction() as tx:
-            return tx.all("claim_hooks", environment=env, queues=queues, limit=limit,
+            rows = tx.all("claim_hooks", environment=env, queues=queues, limit=limit,
                           lease_id=new_id("hook"), now=self.clock.now(), tasks=tasks)
+        return self.blobs.runs(rows)
 
     def finish_hook(self, run_id: str, lease_id: str,
                     errors: list[dict[str, Any]] | None = None) -> None:

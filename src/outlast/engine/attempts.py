@@ -33,7 +33,8 @@ from outlast.core.definitions import TaskDefinition
 from outlast.core.hook_kinds import FAILURE_HOOKS, HOOK_JOB
 from outlast.core.retry import Retry, retry_delay
 from outlast.engine import durable, failures, parking, transitions, waitpoints
-from outlast.errors import InvalidTransitionError
+from outlast.engine.blobs import Blobs
+from outlast.errors import InvalidTransitionError, PayloadTooLargeError
 from outlast.jsonutil import loads
 from outlast.machines import price
 from outlast.store.protocol import Tx
@@ -75,6 +76,20 @@ class Outcome:
     #: the attempt's hooks that raised ({"hook", "function", "type", "message"}): each
     #: becomes a ``hook_error`` run event (``hook_reports``)
     hook_errors: tuple[dict[str, Any], ...] = ()
+
+
+def kept_output(outcome: Outcome, blobs: Blobs) -> Outcome:
+    """A completed outcome whose large output went to the blob store (the outcome holds
+    its reference); over the size limit, a failed attempt instead, as if the task had
+    raised ``PayloadTooLargeError`` (retried like any failure)."""
+    if outcome.kind != "completed":
+        return outcome
+    try:
+        output = blobs.keep(outcome.run_id, "output", outcome.output, "output")
+    except PayloadTooLargeError as exc:
+        return replace(outcome, kind="failed", output=None, hooks_done=False,
+                       error={"type": "PayloadTooLargeError", "message": str(exc)})
+    return outcome if output is outcome.output else replace(outcome, output=output)
 
 
 @dataclass(frozen=True)

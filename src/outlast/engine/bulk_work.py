@@ -208,5 +208,6 @@ def _replay(engine: Engine, tx: Tx, action: Row, run: Row, now: float, tally: Ta
         tally.fail(run["id"], exc.message)
         return
     trigger_many(tx, run["environment"],
-                 [(definition, replay_request(run, action["payload"]))], now)
+                 [(definition, replay_request(run, action["payload"]
+                                              or engine.blobs.text(run["payload"])))], now)
     tally.succeeded += 1

@@ -30,17 +30,19 @@ def leading_window_open(spec: Debounce, first_at: float, last_at: float, now: fl
 
 
 def trigger(
-    tx: Tx, env: str, task_id: str, payload_json: str, spec: Debounce, now: float,
-    create: Callable[[float | None], dict[str, Any]],
+    tx: Tx, env: str, task_id: str, payload_of: Callable[[str], str], spec: Debounce,
+    now: float, create: Callable[[float | None], dict[str, Any]],
 ) -> tuple[Row, bool]:
     """The run this trigger joins (created False) or the new run ``create`` made and inserted.
 
+    ``payload_of(run_id)`` is the payload text a joined run takes (a large one is kept as
+    a blob of that run).
     ``create(delay)`` builds and inserts a run, starting no sooner than ``delay``.
     """
     keys = {"environment": env, "task_id": task_id, "key": spec.key}
     row = tx.one("lock_debounce", **keys)
     if row is not None:
-        joined = _join(tx, row, spec, payload_json, now)
+        joined = _join(tx, row, spec, payload_of, now)
         if joined is not None:
             return joined, False
     first_delay = now + spec.delay if spec.mode == "trailing" else None
@@ -53,7 +55,8 @@ def trigger(
     return new, True
 
 
-def _join(tx: Tx, row: Row, spec: Debounce, payload_json: str, now: float) -> Row | None:
+def _join(tx: Tx, row: Row, spec: Debounce, payload_of: Callable[[str], str],
+          now: float) -> Row | None:
     if row["mode"] != spec.mode:
         return None
     keys = {"environment": row["environment"], "task_id": row["task_id"], "key": row["key"]}
@@ -63,7 +66,7 @@ def _join(tx: Tx, row: Row, spec: Debounce, payload_json: str, now: float) -> Ro
         tx.run("touch_debounce", now=now, **keys)
         return tx.one("get_run", id=row["run_id"], environment=row["environment"])
     at = postponed_start(spec, row["first_at"], now)
-    joined = tx.one("debounce_postpone", id=row["run_id"], payload=payload_json,
+    joined = tx.one("debounce_postpone", id=row["run_id"], payload=payload_of(row["run_id"]),
                     available_at=at, now=now)
     if joined is not None:
         tx.run("touch_debounce", now=now, **keys)

@@ -13,6 +13,7 @@ from typing import Any
 from outlast.core.definitions import TaskDefinition
 from outlast.core.durable_requests import Op as Op  # where a request's answer goes
 from outlast.engine import journal, transitions, waitpoints
+from outlast.engine.blobs import Blobs
 from outlast.engine.triggering import NewRun, trigger_many
 from outlast.errors import ConflictError, ValidationError
 from outlast.store.protocol import Row, Tx
@@ -97,13 +98,14 @@ def wait_for_token(tx: Tx, op: Op, token_id: str, now: float) -> dict[str, Any]:
 
 
 def trigger_children(tx: Tx, op: Op, items: list[tuple[TaskDefinition, NewRun]], *,
-                     wait: bool, batch: bool, now: float) -> dict[str, Any]:
+                     wait: bool, batch: bool, now: float,
+                     blobs: Blobs | None = None) -> dict[str, Any]:
     """Trigger child runs; with ``wait``, block on all of them (results in input order)."""
     run = journal.hold_lease(tx, op.run_id, op.lease_id)
     env = run["environment"]
     root = run["root_id"] or run["id"]
     linked = [(d, _as_child(r, run["id"], root)) for d, r in items]
-    triggered = trigger_many(tx, env, linked, now)
+    triggered = trigger_many(tx, env, linked, now, blobs)
     ids = [t.row["id"] for t in triggered]
     if not wait:
         return record(tx, op, {"ids": ids}, now)

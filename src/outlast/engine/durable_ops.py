@@ -35,7 +35,8 @@ class DurableOps:
         key = self.token_key()
         with self._tx() as tx:
             journal.hold_lease(tx, run_id, lease_id)
-            return self.with_urls(tx, journal.entries(tx, run_id), key)
+            entries = self.with_urls(tx, journal.entries(tx, run_id), key)
+        return [self.engine.blobs.entry(e) for e in entries]
 
     def with_urls(self, tx: Any, entries: list[dict[str, Any]],
                    key: bytes) -> list[dict[str, Any]]:
@@ -45,11 +46,17 @@ class DurableOps:
 
     def record(self, op: durable.Op, result: Any,
                elapsed: float | None = None) -> dict[str, Any]:
-        """``elapsed``: how long the operation ran in the attempt; its entry starts then."""
+        """``elapsed``: how long the operation ran in the attempt; its entry starts then.
+
+        A large result is written to the blob store first and the journal keeps its
+        reference; the attempt is answered with the value itself."""
+        kept = self.engine.blobs.keep(op.run_id, f"step-{op.seq}", result,
+                                      f"result of {op.name!r}")
         with self._tx() as tx:
             now = self.engine.clock.now()
             started = None if elapsed is None else now - max(0.0, float(elapsed))
-            return durable.record(tx, op, result, now, started)
+            answer = durable.record(tx, op, kept, now, started)
+        return answer | {"result": result} if kept is not result else answer
 
     def sleep_until(self, op: durable.Op, until: float) -> dict[str, Any]:
         with self._tx() as tx:
@@ -66,7 +73,10 @@ class DurableOps:
 
     def wait_for_token(self, op: durable.Op, token_id: str) -> dict[str, Any]:
         with self._tx() as tx:
-            return durable.wait_for_token(tx, op, token_id, self.engine.clock.now())
+            answer = durable.wait_for_token(tx, op, token_id, self.engine.clock.now())
+        if "result" in answer:  # completed already: its output may be a blob's reference
+            answer = answer | {"result": self.engine.blobs.outcomes(answer["result"])}
+        return answer
 
     def trigger(self, op: durable.Op, env: str, requests: list[NewRun], *, wait: bool,
                 batch: bool) -> dict[str, Any]:
@@ -75,7 +85,8 @@ class DurableOps:
         items = [(self.engine.definition(env, r.task_id), r) for r in requests]
         with self._tx() as tx:
             return durable.trigger_children(tx, op, items, wait=wait, batch=batch,
-                                            now=self.engine.clock.now())
+                                            now=self.engine.clock.now(),
+                                            blobs=self.engine.blobs)
 
     # -- tokens from outside a run -------------------------------------------------------
 
@@ -90,23 +101,41 @@ class DurableOps:
 
     def complete_token(self, env: str | None, token_id: str, output: Any,
                        secret: str | None = None) -> dict[str, Any]:
-        """Complete a token (by API key's ``env``, or by the callback URL's ``secret``)."""
+        """Complete a token (by API key's ``env``, or by the callback URL's ``secret``).
+
+        A large ``output`` is written to the blob store first, owned by the run that waits
+        for the token (or made it; else the token itself): retention deletes it with them.
+        """
         key = self.token_key()
+        with self.engine.store.transaction(write=False) as tx:
+            row = self._token(tx, env, token_id, secret, key)
+        owner = row.get("run_id") or row.get("created_by_run") or token_id
+        kept = self.engine.blobs.keep(owner, "token", output, "token output")
         with self._tx() as tx:
-            row = waitpoints.get(tx, token_id, env)
-            if row["kind"] != waitpoints.TOKEN:
-                raise ValidationError(f"{token_id} is not a token")
-            if secret is not None and not waitpoints.callback_accepts(row, secret, key):
-                raise RunNotFoundError(f"no token {token_id!r}")
-            waitpoints.complete(tx, token_id, self.engine.clock.now(), output=output)
+            self._token(tx, env, token_id, secret, key)
+            waitpoints.complete(tx, token_id, self.engine.clock.now(), output=kept)
             done = waitpoints.get(tx, token_id)
-        return waitpoints.token_record(done, self.engine.public_url, key)
+        return self._resolved(waitpoints.token_record(done, self.engine.public_url, key))
+
+    def _token(self, tx: Any, env: str | None, token_id: str, secret: str | None,
+               key: bytes) -> dict[str, Any]:
+        row = waitpoints.get(tx, token_id, env)
+        if row["kind"] != waitpoints.TOKEN:
+            raise ValidationError(f"{token_id} is not a token")
+        if secret is not None and not waitpoints.callback_accepts(row, secret, key):
+            raise RunNotFoundError(f"no token {token_id!r}")
+        return row
+
+    def _resolved(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A token record with its output's reference resolved (one token: read it)."""
+        output = self.engine.blobs.value(record.get("output"))
+        return record if output is record.get("output") else record | {"output": output}
 
     def retrieve_token(self, env: str, token_id: str) -> dict[str, Any]:
         key = self.token_key()
         with self.engine.store.transaction(write=False) as tx:
             row = waitpoints.get(tx, token_id, env)
-        return waitpoints.token_record(row, self.engine.public_url, key)
+        return self._resolved(waitpoints.token_record(row, self.engine.public_url, key))
 
     def list_tokens(self, env: str, *, status: str | None = None, tag: str | None = None,
                     run_id: str | None = None, limit: int = 50,
@@ -128,3 +157,7 @@ class DurableOps:
         key = self.token_key()
         with self.engine.store.transaction(write=False) as tx:
             return self.with_urls(tx, journal.entries(tx, run_id), key)
+
+    def run_journal_resolved(self, run_id: str) -> list[dict[str, Any]]:
+        """``run_journal`` with every blob read back (a local replay of the run)."""
+        return [self.engine.blobs.entry(e) for e in self.run_journal(run_id)]

@@ -11,6 +11,12 @@ deleted together, children before the root (an interrupted deletion leaves the r
 the next pass finds it again). A candidate whose tree or batch must still stay is passed
 over by a cursor kept between calls (``Cursors``), so a few long-lived trees at the head
 of the index never stop the runs behind them from going.
+
+Blobs (``engine/blobs.py``) go with their runs: once a batch's transaction committed, the
+blobs of its runs are deleted (a file, a table row or an object is not part of the
+transaction; deleted after it, a blob is never missing under a row that still exists).
+One left behind by a crash between the two, or by a write whose row never committed, is
+an orphan: ``orphans`` deletes the blobs of runs that no longer exist, once a day old.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from outlast.core.definitions import TaskDefinition
 from outlast.core.retention import Retention
+from outlast.engine.blobs import Blobs
 from outlast.engine.retention import FINAL_STATUSES, Policy, deletable, groups
 from outlast.jsonutil import loads
 from outlast.store.protocol import Row, Store
@@ -48,6 +55,8 @@ DELETES: dict[str, str] = {
     "runs": "retention_delete_runs",
 }
 BATCH_SIZE = 500
+#: seconds before a blob whose run does not exist counts as an orphan
+ORPHAN_AGE = 86_400.0
 #: where a (environment, task, status) scan resumes: (since, id) of the last run passed
 Cursors = dict[tuple[str, str, str], tuple[float, str]]
 _START = (-1.0, "")
@@ -61,6 +70,8 @@ class PruneReport:
     dry_run: bool = False
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     batches: int = 0
+    #: runs whose blobs were deleted with them
+    blobs: int = 0
     #: False when the call stopped at its budget with runs still to delete
     complete: bool = True
 
@@ -91,8 +102,12 @@ class Pruning:
     """One pruning call over one environment."""
 
     def __init__(self, store: Store, env: str, policy: Policy, now: float, *,
-                 dry_run: bool, limits: PruneLimits, cursors: Cursors) -> None:
+                 dry_run: bool, limits: PruneLimits, cursors: Cursors,
+                 blobs: Blobs | None = None) -> None:
         self.store, self.env, self.policy, self.now = store, env, policy, now
+        self.blobs = blobs
+        #: runs deleted by the open batch, whose blobs go once it committed
+        self._deleted: list[str] = []
         self.limits = limits
         self.cursors = cursors
         self.report = PruneReport(env, dry_run)
@@ -219,8 +234,13 @@ class Pruning:
 
     def _delete(self, tx: Any, ids: list[str]) -> None:
         self.report.add({table: tx.run(DELETES[table], ids=ids) for table in TABLES})
+        self._deleted.extend(ids)
 
     def _after_batch(self) -> None:
+        """The batch committed: delete its runs' blobs, then pause."""
+        if self.blobs is not None and self._deleted:
+            self.report.blobs += self.blobs.delete_runs(self._deleted)
+        self._deleted = []
         self.report.batches += 1
         self.limits.pause()
 
@@ -256,8 +276,23 @@ class RetentionOps:
         policy = self.policy(env, older_than)
         pruning = Pruning(self.engine.store, env, policy, self.engine.clock.now(),
                           dry_run=dry_run, limits=limits or PruneLimits(),
-                          cursors={} if cursors is None else cursors)
+                          cursors={} if cursors is None else cursors,
+                          blobs=self.engine.blobs)
         return pruning.run()
+
+    def orphans(self, older_than: float = ORPHAN_AGE, limit: int = 1000) -> int:
+        """Delete the blobs of runs that do not exist (a trigger rolled back, a prune
+        interrupted between its commit and the blobs) once ``older_than`` seconds old;
+        how many runs' blobs went. A blob younger than that may belong to a row whose
+        transaction has not committed yet."""
+        blobs = self.engine.blobs
+        owners = blobs.store.owners(older_than)[:limit]
+        if not owners:
+            return 0
+        with self.engine.store.transaction(write=False) as tx:
+            alive = {r["id"] for r in tx.all("existing_run_ids", ids=owners)}
+            alive |= {r["id"] for r in tx.all("existing_waitpoint_ids", ids=owners)}
+        return blobs.delete_runs([o for o in owners if o not in alive])
 
     def record(self, report: PruneReport) -> None:
         """Note when ``report``'s environment was pruned and how many runs went."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.engine.blobs import ref_of
 from outlast.engine.numbers import numbers_fields, run_numbers
 from outlast.engine.statuses import is_final
 from outlast.inputs import shown_time
@@ -31,8 +32,8 @@ def _row_record(row: Row, waiting_for: str | None) -> dict[str, Any]:
         "status": row["status"],
         "task": row["task_id"],
         "queue": row["queue"],
-        "payload": loads(row["payload"]),
-        "output": loads(row.get("output")),
+        **_value("payload", row["id"], row["payload"]),
+        **_value("output", row["id"], row.get("output")),
         "error": loads(row.get("error")),
         "attempts": row["attempt_count"],
         "max_attempts": row["max_attempts"],
@@ -58,6 +59,16 @@ def _row_record(row: Row, waiting_for: str | None) -> dict[str, Any]:
         "parked": loads(row.get("parked")),
         "waiting_for": waiting_for,
     }
+
+
+def _value(name: str, run_id: str, text: str | None) -> dict[str, Any]:
+    """A payload or output inline; one kept in the blob store as its size and the URL that
+    streams it (``GET /api/v1/runs/{id}/payload``): a run's JSON stays small."""
+    ref = ref_of(text)
+    if ref is None:
+        return {name: loads(text), f"{name}_url": None, f"{name}_size": None}
+    return {name: None, f"{name}_url": f"/api/v1/runs/{run_id}/{name}",
+            f"{name}_size": ref.get("size")}
 
 
 def event_record(row: Row) -> dict[str, Any]:

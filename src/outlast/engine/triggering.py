@@ -14,6 +14,7 @@ from typing import Any
 from outlast.core.definitions import TaskDefinition
 from outlast.core.options import DEFAULT_IDEMPOTENCY_TTL, TriggerOptions
 from outlast.engine import announce, debounce, events, versions
+from outlast.engine.blobs import Blobs
 from outlast.engine.statuses import RunStatus
 from outlast.ids import new_id
 from outlast.jsonutil import dumps
@@ -41,10 +42,15 @@ class Triggered:
     created: bool
 
 
-def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float) -> dict[str, Any]:
-    """The values of a new ``runs`` row, with the task's defaults applied."""
+def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
+              blobs: Blobs | None = None) -> dict[str, Any]:
+    """The values of a new ``runs`` row, with the task's defaults applied; a payload over
+    the blob threshold is written to ``blobs`` first and the row references it (without
+    ``blobs``, only for payloads the engine makes itself, small ones: kept inline)."""
     opts = req.options
     run_id = new_id("run")
+    payload = (req.payload_json if blobs is None
+               else blobs.keep_text(run_id, "payload", req.payload_json))
     delayed = opts.delay is not None and opts.delay > now
     available_at = opts.delay if delayed and opts.delay is not None else now
     ttl = opts.ttl if opts.ttl is not None else definition.ttl
@@ -57,7 +63,7 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float) -> 
         "task_id": definition.id,
         "queue": opts.queue or definition.queue,
         "status": (RunStatus.DELAYED if delayed else RunStatus.QUEUED).value,
-        "payload": req.payload_json,
+        "payload": payload,
         "priority": opts.priority,
         "concurrency_key": opts.concurrency_key,
         "tags": dumps(list(opts.tags)),
@@ -82,21 +88,23 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float) -> 
 
 
 def trigger_many(
-    tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], now: float
+    tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], now: float,
+    blobs: Blobs | None = None,
 ) -> list[Triggered]:
-    """Insert runs (or find their idempotent twins) inside the caller's transaction."""
+    """Insert runs (or find their idempotent twins) inside the caller's transaction; large
+    payloads go to ``blobs`` (see ``build_row``)."""
     results: list[Triggered] = []
     created_rows: list[dict[str, Any]] = []
     _check_versions(tx, env, items)
     for definition, req in items:
         if req.options.debounce is not None:
-            results.append(_debounced(tx, env, definition, req, now))
+            results.append(_debounced(tx, env, definition, req, now, blobs))
             continue
         existing = _live_idempotent_run(tx, env, definition.id, req.options, now)
         if existing is not None:
             results.append(Triggered(existing, created=False))
             continue
-        row = build_row(env, definition, req, now)
+        row = build_row(env, definition, req, now, blobs)
         if req.options.idempotency_key and tx.run("insert_run", **row) == 0:
             # lost a race for the key: the other trigger's run is the answer
             winner = tx.one("find_idempotent_run", environment=env, task_id=definition.id,
@@ -119,18 +127,22 @@ def _check_versions(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]]
 
 
 def _debounced(tx: Tx, env: str, definition: TaskDefinition, req: NewRun,
-               now: float) -> Triggered:
+               now: float, blobs: Blobs | None) -> Triggered:
     """A debounced trigger: join the key's pending run, or create (and record) a new one."""
     assert req.options.debounce is not None
 
     def create(delay: float | None) -> dict[str, Any]:
         opts = debounce.without_debounce_delay(req.options, delay)
-        row = build_row(env, definition, replace(req, options=opts), now)
+        row = build_row(env, definition, replace(req, options=opts), now, blobs)
         tx.run("insert_run", **row)
         _record_created(tx, env, [row], now)
         return row
 
-    row, created = debounce.trigger(tx, env, definition.id, req.payload_json,
+    def payload_of(run_id: str) -> str:  # a joined run takes the latest payload
+        return (req.payload_json if blobs is None
+                else blobs.keep_text(run_id, "payload", req.payload_json))
+
+    row, created = debounce.trigger(tx, env, definition.id, payload_of,
                                     req.options.debounce, now, create)
     return Triggered(row, created=created)
 

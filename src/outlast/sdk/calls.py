@@ -154,6 +154,16 @@ def add_tags(run_id: str, tags: str | Iterable[str]) -> Call:
                 {"tags": [tags] if isinstance(tags, str) else list(tags)})
 
 
+#: a run's values that may be kept as blobs: its record then has ``<name>_url`` instead
+BLOB_VALUES = ("payload", "output")
+
+
+def blob_values(record: dict[str, Any]) -> list[Call]:
+    """The calls that read the values a run record leaves out (kept as blobs)."""
+    return [Call("GET", f"/runs/{_seg(record['id'])}/{name}")
+            for name in BLOB_VALUES if record.get(f"{name}_url")]
+
+
 def run_part(run_id: str, part: str, after: int = 0) -> Call:
     return Call("GET", f"/runs/{_seg(run_id)}/{part}", query={"after": after} if after else None)
 

@@ -115,7 +115,12 @@ class _Runs:
         self._c = client
 
     def retrieve(self, run_id: str) -> Run:
-        return Run.from_record(self._c.send(calls.retrieve(run_id)))
+        """The run, its payload and output whole: a large one (kept as a blob, the record
+        gives its ``payload_url``) is read from its URL."""
+        record = self._c.send(calls.retrieve(run_id))
+        for call in calls.blob_values(record):
+            record = record | {call.path.rsplit("/", 1)[1]: self._c.send(call)}
+        return Run.from_record(record)
 
     def list(self, **filters: Unpack[RunFilters]) -> RunList:
         """One page of runs, newest first (``limit``, ``cursor`` and filters as in the API)."""
@@ -343,7 +348,10 @@ class _AsyncRuns:
         self._c = client
 
     async def retrieve(self, run_id: str) -> Run:
-        return Run.from_record(await self._c.send(calls.retrieve(run_id)))
+        record = await self._c.send(calls.retrieve(run_id))
+        for call in calls.blob_values(record):
+            record = record | {call.path.rsplit("/", 1)[1]: await self._c.send(call)}
+        return Run.from_record(record)
 
     async def list(self, **filters: Unpack[RunFilters]) -> RunList:
         data = await self._c.send(calls.runs_page(filters))

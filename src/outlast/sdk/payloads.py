@@ -43,7 +43,7 @@ class PayloadCodec:
     def to_json(self, payload: Any, task_id: str) -> str:
         """Validate ``payload`` for triggering; return its JSON text."""
         if self._adapter is None:
-            return dumps(payload)
+            return dumps(payload, limit=None)  # sized where it is kept
         try:
             value = self._adapter.validate_python(payload)
         except pydantic.ValidationError as exc:
@@ -51,7 +51,7 @@ class PayloadCodec:
                 f"payload for task {task_id!r} is invalid: {_summary(exc)}",
                 errors=exc.errors(include_url=False, include_context=False, include_input=False),
             ) from None
-        return dumps(self._adapter.dump_python(value, mode="json"))
+        return dumps(self._adapter.dump_python(value, mode="json"), limit=None)
 
     def from_json(self, payload: Any, task_id: str) -> Any:
         """The value handed to the task function."""

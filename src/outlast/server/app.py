@@ -22,15 +22,16 @@ import anyio
 import anyio.to_thread
 from anyio.lowlevel import RunVar
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from outlast import __version__
 from outlast.api import routes
 from outlast.api.routes import ApiContext, ApiRequest
+from outlast.core.settings import DEFAULT_MAX_PAYLOAD_BYTES, Settings
 from outlast.engine import Engine
 from outlast.engine.health import pending_migrations
 from outlast.engine.project_keys import load_keys
@@ -49,7 +50,10 @@ from outlast.server.scheduler import Scheduler
 log = logging.getLogger("outlast.server")
 T = TypeVar("T")
 
-MAX_BODY_BYTES = 4 * 1024 * 1024
+#: room in a request body beside its payload (options, the JSON around it)
+BODY_ENVELOPE_BYTES = 1024 * 1024
+#: the body limit with the default payload limit (``body_limit`` follows the setting)
+MAX_BODY_BYTES = DEFAULT_MAX_PAYLOAD_BYTES + BODY_ENVELOPE_BYTES
 #: a body declared no larger than this is read before the key is checked (see api_endpoint)
 SMALL_BODY_BYTES = 64 * 1024
 HEALTH_TIMEOUT = 5.0
@@ -161,6 +165,8 @@ def api_endpoint(route: routes.Route, ctx: ApiContext, auth: Authenticator,
     or undeclared body is read only after its key checked out, one trip earlier.
     """
 
+    limit = body_limit(ctx.engine.settings)
+
     async def endpoint(request: Request) -> Response:
         # a public route (a token's callback URL) carries its own secret in the path
         authorization = None if route.public else request.headers.get("authorization")
@@ -170,14 +176,18 @@ def api_endpoint(route: routes.Route, ctx: ApiContext, auth: Authenticator,
             # authenticate before reading a possibly large body from a stranger
             env = await threads.run(auth.environment, authorization, route.scope,
                                     _action(route))
-            raw = await read_body(request)
+            raw = await read_body(request, limit)
             status, data = await threads.run(
                 _serve, route, ctx, ApiRequest(env, params, query), raw)
         else:
-            raw = await read_body(request) if has_body else b""
+            raw = await read_body(request, limit) if has_body else b""
             status, data = await threads.run(
                 _authenticate_and_serve, route, ctx, auth, authorization,
                 ApiRequest("", params, query), raw)
+        if isinstance(data, routes.RawJson):
+            return StreamingResponse(iterate_in_threadpool(data.chunks), status_code=status,
+                                     media_type="application/json",
+                                     headers={"content-length": str(data.size)})
         return JSONResponse(data, status_code=status)
 
     return endpoint
@@ -214,25 +224,31 @@ def query_lists(request: Request) -> dict[str, list[str]]:
     return out
 
 
-async def read_body(request: Request) -> bytes:
-    """The body, refusing more than ``MAX_BODY_BYTES`` without buffering all of it."""
+def body_limit(settings: Settings) -> int:
+    """The largest request body: the payload limit (``OUTLAST_MAX_PAYLOAD_BYTES``) and
+    room for what surrounds it."""
+    return settings.max_payload_bytes + BODY_ENVELOPE_BYTES
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refusing more than ``limit`` bytes without buffering all of it."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large(int(declared))
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large(size)
+        if size > limit:
+            raise _too_large(size, limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large(size: int) -> PayloadTooLargeError:
+def _too_large(size: int, limit: int) -> PayloadTooLargeError:
     return PayloadTooLargeError(
-        f"request body is over {MAX_BODY_BYTES} bytes ({size}+); payloads are limited "
-        "to 3 MB", limit=MAX_BODY_BYTES)
+        f"request body is over {limit} bytes ({size}+); a payload may be at most "
+        f"{limit - BODY_ENVELOPE_BYTES} bytes (OUTLAST_MAX_PAYLOAD_BYTES)", limit=limit)
 
 
 def _reject_constant(name: str) -> Any:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from outlast.store.blobs.protocol import BlobStore, NoBlobs
 from outlast.store.protocol import Listener, Tx
 
 ACCEPTED = ("a psycopg Connection, a SQLAlchemy Session or Connection, or (on SQLite) a "
@@ -127,8 +128,15 @@ class BorrowedStore:
     embedded = False
     serial_writes = False
 
-    def __init__(self, tx: Tx) -> None:
+    def __init__(self, tx: Tx, blobs: BlobStore | None = None) -> None:
         self._tx = tx
+        self._blobs = blobs
+
+    def blob_store(self) -> BlobStore:
+        """The project's blob store when the lending process knows it (a client given
+        ``database_url``); else one that refuses: a large payload cannot be triggered in
+        a transaction whose blob store is unknown here."""
+        return self._blobs if self._blobs is not None else NoBlobs()
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:

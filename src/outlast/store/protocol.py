@@ -16,6 +16,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from outlast.store.blobs.protocol import BlobStore
+
 Row = dict[str, Any]
 
 
@@ -158,6 +160,12 @@ class Store(Protocol):
 
     def remove_local_listener(self, callback: Callable[[str, str], None]) -> None:
         """Stop calling ``callback``; one never added is ignored."""
+        ...
+
+    def blob_store(self) -> BlobStore:
+        """The blob store that lives with this database when no other is configured:
+        SQLite, a directory beside its file (``dev.db`` → ``dev.db.blobs/``); PostgreSQL,
+        its ``blobs`` table. The same object each call; closed with the store."""
         ...
 
     def close(self) -> None: ...

@@ -981,3 +981,21 @@ WHERE id = :id AND status = 'RUNNING' AND batches = :batches
 UPDATE bulk_actions SET status = :status, message = :message, finished_at = :now,
     updated_at = :now, batches = batches + 1
 WHERE id = :id AND status IN ('PENDING', 'RUNNING')
+
+-- blobs (``store/blobs``) -----------------------------------------------------------------
+-- The table blob store (PostgreSQL's default) on its own connection: a value in parts of at
+-- most 1 MiB, written before the row that references it commits; deleted with its run.
+
+-- name: blob_put_part
+INSERT INTO blobs (key, part, run_id, data, created_at)
+VALUES (:key, :part, :run_id, :data, :now)
+ON CONFLICT (key, part) DO UPDATE SET data = excluded.data
+
+-- name: blob_parts
+SELECT part, data FROM blobs WHERE key = :key AND part >= :first ORDER BY part LIMIT :limit
+
+-- name: blob_delete_run
+DELETE FROM blobs WHERE run_id = :run_id
+
+-- name: blob_owners_before
+SELECT DISTINCT run_id FROM blobs WHERE created_at <= :before ORDER BY run_id

@@ -13,6 +13,7 @@ it) and logged at INFO when it deleted something.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 
@@ -29,6 +30,8 @@ BACKLOG_PAUSE = 1.0
 BATCH_PAUSE = 0.05
 #: batches one pass deletes at most, per environment
 PASS_BATCHES = 20
+#: seconds between two looks for orphaned blobs
+ORPHAN_PASS = 3600.0
 
 
 class Pruner:
@@ -45,6 +48,8 @@ class Pruner:
         self._cursors: Cursors = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: when orphaned blobs were last looked for (``RetentionOps.orphans``); -inf: never
+        self._orphans_at = -math.inf
 
     def start(self) -> None:
         self._stop.clear()
@@ -68,7 +73,18 @@ class Pruner:
             self.engine.retention.record(report)
             _log(report)
             reports.append(report)
+        self._collect_orphans()
         return reports
+
+    def _collect_orphans(self) -> None:
+        """Blobs whose run never committed or was pruned without them, once an hour (a
+        bucket is listed to find them: not on every pass)."""
+        now = self.engine.clock.now()
+        if now - self._orphans_at < ORPHAN_PASS or self._stop.is_set():
+            return
+        self._orphans_at = now
+        if deleted := self.engine.retention.orphans():
+            log.info("retention: deleted the blobs of %d run(s) that no longer exist", deleted)
 
     def _loop(self) -> None:
         pause = self._first_pass

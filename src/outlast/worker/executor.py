@@ -151,7 +151,7 @@ def _body(task: Task[..., Any], job: Assignment, life: Lifecycle,
     try:
         with memory_limit(job.memory_limit):
             output = life.run()
-        dumps(output, f"output of task {task.id!r}")
+        dumps(output, f"output of task {task.id!r}", limit=None)  # sized by the engine
     except SuspendRun:
         return _replace(base, kind="suspended")
     except HandBack as exc:  # the database, not the task, failed: back to the queue uncharged

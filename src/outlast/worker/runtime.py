@@ -127,7 +127,8 @@ def _trigger(engine: Engine, env: str, request: Trigger) -> Any:
 
 
 def _new_run(item: ChildRun, now: float) -> NewRun:
-    return NewRun(item.task, dumps(item.payload), parse_options(item.options or {}, now))
+    payload = dumps(item.payload, limit=None)  # the engine checks the configured limit
+    return NewRun(item.task, payload, parse_options(item.options or {}, now))
 
 
 # -- run requests ------------------------------------------------------------------------

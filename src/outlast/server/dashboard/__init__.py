@@ -94,6 +94,8 @@ def dashboard_app(engine: Engine, keys: ServerKeys, *, registry: Registry | None
         post("/bulk-actions/{action_id}/abort", bulk_actions.abort),
         *streams,  # before /runs/{run_id}: "live" is no run id
         get("/runs/{run_id}", run.run_page),
+        get("/runs/{run_id}/payload.json", run.download_payload),
+        get("/runs/{run_id}/output.json", run.download_output),
         post("/runs/{run_id}/cancel", run.cancel),
         post("/runs/{run_id}/replay", run.replay),
         post("/runs/{run_id}/reschedule", run.reschedule),

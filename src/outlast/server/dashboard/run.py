@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from outlast.durations import parse_instant
 from outlast.engine.schemas import check_payload
@@ -53,8 +53,28 @@ def _render_run(page: Page, run_id: str, status_code: int = 200,
                        more_children=more_children is not None,
                        trace=timeline.layout(trace, page.now, format.tone),
                        waiting=trace.waiting, logs_capped=len(logs) >= MAX_LOGS,
-                       payload_text=format.pretty_json(run["payload"]),
+                       # a payload kept as a blob is not put in the form: left empty, a
+                       # replay keeps it as it is
+                       payload_text="" if run["payload_url"] else format.pretty_json(
+                           run["payload"]),
                        live_after=live_after, live_mark=live_mark(page, run_id))
+
+
+def download_payload(page: Page) -> Response:
+    return download(page, "payload")
+
+
+def download_output(page: Page) -> Response:
+    return download(page, "output")
+
+
+def download(page: Page, which: str) -> Response:
+    """A run's payload or output as a JSON file, streamed (a blob's from the blob store)."""
+    run_id = page.request.path_params["run_id"]
+    chunks, size = page.engine.run_value(page.env, run_id, which)
+    return StreamingResponse(chunks, media_type="application/json", headers={
+        "content-length": str(size),
+        "content-disposition": f'attachment; filename="{run_id}-{which}.json"'})
 
 
 def move_targets(page: Page, run: dict[str, Any]) -> list[dict[str, Any]]:

@@ -642,3 +642,10 @@ DELETE FROM debounces WHERE run_id = ANY(:ids)
 
 -- name: retention_delete_runs
 DELETE FROM runs WHERE id = ANY(:ids)
+
+-- name: existing_run_ids
+-- Which of these ids are runs (blob orphans: ``RetentionOps.orphans``).
+SELECT id FROM runs WHERE id = ANY(:ids)
+
+-- name: existing_waitpoint_ids
+SELECT id FROM waitpoints WHERE id = ANY(:ids)

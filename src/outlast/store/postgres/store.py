@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from outlast.readiness import readable
 from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
+from outlast.store.postgres.blobs import TableBlobs
 from outlast.store.postgres.target import PostgresTarget, parse_target
 from outlast.store.protocol import Row
 from outlast.store.queries import QueryBook, load_queries
@@ -155,6 +156,7 @@ class PostgresStore(BaseStore):
             open=True,
             check=_check_if_idle,
         )
+        self._blobs: TableBlobs | None = None
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
@@ -217,7 +219,15 @@ class PostgresStore(BaseStore):
     def listen(self, channels: list[str]) -> PostgresListener:
         return PostgresListener(self.target, channels)
 
+    def blob_store(self) -> TableBlobs:
+        """The ``blobs`` table, on a small pool of its own (see ``postgres/blobs.py``)."""
+        if self._blobs is None:
+            self._blobs = TableBlobs(self.target)
+        return self._blobs
+
     def close(self) -> None:
+        if self._blobs is not None:
+            self._blobs.close()
         self._pool.close()
 
 

@@ -571,3 +571,10 @@ DELETE FROM debounces WHERE run_id IN (SELECT value FROM json_each(:ids))
 
 -- name: retention_delete_runs
 DELETE FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: existing_run_ids
+-- Which of these ids are runs (blob orphans: ``RetentionOps.orphans``).
+SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: existing_waitpoint_ids
+SELECT id FROM waitpoints WHERE id IN (SELECT value FROM json_each(:ids))

@@ -20,12 +20,14 @@ import json
 import logging
 import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
 from outlast.store.base import BaseStore
+from outlast.store.blobs.directory import DirectoryBlobs
 from outlast.store.migrate import apply_all
 from outlast.store.protocol import Row
 from outlast.store.queries import QueryBook, load_queries
@@ -191,6 +193,7 @@ class SQLiteStore(BaseStore):
         #: this store's listeners' wake sockets (name → pid): they hear its commits in
         #: process, so no datagram goes to them (a forked copy of the store still sends)
         self.own_sockets: dict[str, int] = {}
+        self._blobs: DirectoryBlobs | None = None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -278,6 +281,15 @@ class SQLiteStore(BaseStore):
 
     def listen(self, channels: list[str]) -> SQLiteListener:
         return SQLiteListener(self)
+
+    def blob_store(self) -> DirectoryBlobs:
+        """A directory beside the database file (``dev.db.blobs``); an in-memory
+        database's goes to a temporary directory of this process."""
+        if self._blobs is None:
+            root = (tempfile.mkdtemp(prefix="outlast-blobs-") if self.path == ":memory:"
+                    else os.path.abspath(self.path) + ".blobs")
+            self._blobs = DirectoryBlobs(root)
+        return self._blobs
 
     def close(self) -> None:
         with self._conns_lock:
