@@ -24,15 +24,17 @@ from outlast.store.postgres.store import to_pyformat
 from outlast.store.queries import QueryBook, load_queries
 
 ENV = "dev"
+VERSIONS = "SELECT min(version) AS low, max(version) AS high FROM runs"
 
 
-def shapes(sample: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """(name → query parameters) for each filter, sort and search kind."""
+def shapes(sample: dict[str, Any], versions: tuple[str, str]) -> dict[str, dict[str, Any]]:
+    """(name → query parameters) for each filter, sort and search kind; ``versions``: the
+    oldest and the newest version (each one block of runs in time)."""
     def page(sort: str = "created", cursor: str | None = None, **extra: Any) -> dict[str, Any]:
         wanted = RunFilter(sort=sort, created_after=extra.get("created_after"),
                            created_before=extra.get("created_before"))
         return (wanted.params(ENV) | {"window": 51, "limit": 51} | extra
-                | order_params(wanted.order, extra.get("tag"), cursor))
+                | order_params(wanted.order, extra.get("tag"), cursor, extra.get("version")))
 
     def key(prefix: str, dense: bool) -> dict[str, Any]:
         low, high = prefix_range(prefix)
@@ -50,6 +52,10 @@ def shapes(sample: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "queue": page(queue="task-05"),
         "queue + status": page(queue="task-05", status="CANCELED"),
         "version": page(version=sample["version"]),
+        "version, oldest": page(version=versions[0]),
+        "version, newest": page(version=versions[1]),
+        "version + status": page(version=sample["version"], status="FAILED"),
+        "version, page 2": page(version=sample["version"], cursor=old_id),
         "tag": page(tag="user:17"),
         "tag, common": page(tag="plan:free"),
         "tag, common, page 2": page(tag="plan:free", cursor=old_id),
@@ -78,7 +84,8 @@ def explain_sqlite(url: str) -> None:
     book = QueryBook(load_queries("sqlite"))
     sample = dict(conn.execute("SELECT * FROM runs WHERE status = 'COMPLETED' "
                                "ORDER BY id LIMIT 1 OFFSET 500000").fetchone())
-    for name, params in shapes(sample).items():
+    versions = conn.execute(VERSIONS).fetchone()
+    for name, params in shapes(sample, tuple(versions)).items():
         sql = book.text("list_runs", params)
         plan = [r["detail"] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
         started = time.perf_counter()
@@ -93,8 +100,9 @@ def explain_postgres(url: str) -> None:
         cur = conn.cursor(row_factory=psycopg.rows.dict_row)
         sample = cur.execute("SELECT * FROM runs WHERE status = 'COMPLETED' "
                              "ORDER BY id LIMIT 1 OFFSET 500000").fetchone()
-        assert sample is not None
-        for name, params in shapes(sample).items():
+        span = cur.execute(VERSIONS).fetchone()
+        assert sample is not None and span is not None
+        for name, params in shapes(sample, (span["low"], span["high"])).items():
             sql = book.text("list_runs", params)
             lines = [r["QUERY PLAN"] for r in cur.execute("EXPLAIN (ANALYZE) " + sql, params)]
             used = [line.strip() for line in lines if "Scan" in line or "Sort" in line

@@ -121,3 +121,24 @@ def test_the_trace_over_http(dash: Any, engine: Engine, trigger: Callable[..., T
     again = dash.post(f"/api/v1/runs/{run_id}/skip-wait", headers=auth)
     assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
     assert dash.get("/api/v1/runs/run_nope/trace", headers=auth).status_code == 404
+
+
+def test_a_run_with_many_log_lines_shows_the_first_ones_and_links_to_all(
+    dash: Any, engine: Engine, trigger: Callable[..., Triggered], clock: FakeClock
+) -> None:
+    run_id = trigger(engine, "hello-world", {"name": "Ada"}).row["id"]
+    row = start(engine, run_id)
+    engine.append_logs([{"run_id": run_id, "lease_id": row["lease_id"], "attempt": 1,
+                         "at": clock.now() + i * 0.01, "level": "INFO",
+                         "message": f"line {i}", "attributes": "{}"} for i in range(250)])
+
+    page = dash.get(f"/runs/{run_id}").text
+    assert len(spans(page)) == 100  # the run, its attempt and the first 98 lines
+    assert "Showing the first 100 of 252 spans" in page and 'href="?spans=all#trace"' in page
+    assert page.count('<tr class="log-info">') == 100
+    assert "Showing the first 100 of 250 lines" in page and "Show all 250" in page
+
+    everything = dash.get(f"/runs/{run_id}?spans=all&logs=all").text
+    assert spans(everything)[-1] == "line 249" and len(spans(everything)) == 252
+    assert everything.count('<tr class="log-info">') == 250
+    assert "Showing the first" not in everything

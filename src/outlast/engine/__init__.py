@@ -49,6 +49,7 @@ from outlast.engine.records import attempt_record, event_record, log_record, run
 from outlast.engine.schedules import Schedules
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.engine.tags import TagOps
+from outlast.engine.trace import Records as TraceRecords
 from outlast.engine.triggering import MAX_BATCH, NewRun, Triggered, trigger_many
 from outlast.engine.version_admin import VersionAdmin
 from outlast.errors import (
@@ -285,6 +286,11 @@ class Engine:
 
     def trace(self, env: str, run_id: str) -> trace.Trace:
         """The run as a tree of spans (``engine/trace.py``), from what the store holds."""
+        return trace.build(self.trace_records(env, run_id))
+
+    def trace_records(self, env: str, run_id: str) -> TraceRecords:
+        """What ``trace`` builds from, read once: the run page shows the same run,
+        attempts and log lines beside the tree, and reading them twice cost it as much."""
         run = self.retrieve(env, run_id)
         with self.store.transaction(write=False) as tx:
             entries = journal.entries(tx, run_id)
@@ -293,9 +299,8 @@ class Engine:
             waits = [trace.waitpoint_record(r) for r in
                      tx.all("run_waitpoints", run_id=run_id, limit=trace.MAX_WAITPOINTS)]
         children, _ = self.list_runs(env, parent_id=run_id, limit=trace.MAX_CHILDREN)
-        return trace.build(trace.Records(
-            run, self.attempts(run_id), moves, entries, waits, children,
-            self.logs(run_id, limit=trace.MAX_LOGS)))
+        return TraceRecords(run, self.attempts(run_id), moves, entries, waits, children,
+                            self.logs(run_id, limit=trace.MAX_LOGS))
 
     # -- operator actions ------------------------------------------------------------------
 

@@ -80,14 +80,21 @@ class RunFilter:
         return "created_at" if timed else "id"
 
 
-def order_params(order: str, tag: str | None, cursor: str | None) -> dict[str, Any]:
-    """Which ORDER BY and keyset lines of ``list_runs`` apply (see its comment)."""
-    by_tag = order == "id" and tag is not None
-    params: dict[str, Any] = {f"by_{'tag_id' if by_tag else order}": True}
+def order_params(order: str, tag: str | None, cursor: str | None,
+                 version: str | None = None) -> dict[str, Any]:
+    """Which ORDER BY and keyset lines of ``list_runs`` apply (see its comment): in id
+    order, a tag drives the page from run_tags, else a version from its index."""
+    by = order
+    if order == "id" and tag is not None:
+        by = "tag_id"
+    elif order == "id" and version is not None:
+        by = "version_id"
+    params: dict[str, Any] = {f"by_{by}": True}
     if not cursor:
         return params
     if order == "id":
-        return params | {"after_tag_id" if by_tag else "after_id_only": True, "after_id": cursor}
+        return params | {"after_tag_id" if by == "tag_id" else "after_id_only": True,
+                         "after_id": cursor}
     at, _, run_id = cursor.partition(":")
     try:
         return params | {f"after_{order}": True, "after_at": float(at), "after_id": run_id}
@@ -158,7 +165,7 @@ def list_page(tx: Tx, env: str, wanted: RunFilter, limit: int,
                 kind = {"also_tag": kind["tag"]}  # the tag filter drives; this one checks
             params = (wanted.params(env) | {"status": status, "window": limit + 1,
                                             "limit": limit + 1} | kind)
-            params |= order_params(order, params["tag"], cursor)
+            params |= order_params(order, params["tag"], cursor, params["version"])
             rows = tx.all("list_runs", **params)
             if "pattern" in kind:
                 rows, end = window_rows(rows, int(params["window"]))
