@@ -98,6 +98,8 @@ def test_a_large_step_result_and_token_value_are_read_back_on_replay(
     steps = live_engine.durable.run_journal_resolved(run_id)
     assert steps[0]["result"] == "s" * (2 * MB)
     assert steps[-1]["result"]["output"] == {"data": "t" * (3 * MB)}
+    over_http = api(live_engine).get(f"/api/v1/runs/{run_id}/journal").json()["data"]
+    assert over_http[0]["result"] == "s" * (2 * MB)  # what `outlast runs debug` replays
 
 
 def test_a_childs_large_output_reaches_its_parent(live_engine: Engine) -> None:

@@ -175,7 +175,9 @@ def skip_wait(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 def journal(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     ctx.engine.retrieve(req.env, req.params["run_id"])
-    return 200, {"data": ctx.engine.durable.run_journal(req.params["run_id"])}
+    # kept-apart results read back: a local replay of the run (``outlast runs debug``)
+    # needs the values its code was handed
+    return 200, {"data": ctx.engine.durable.run_journal_resolved(req.params["run_id"])}
 
 
 LIST_QUERY = (

@@ -15,9 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from outlast.core.settings import read_settings
 from outlast.core.versions import check_version
 from outlast.engine import journal, versions
+from outlast.engine.blobs import Blobs
 from outlast.engine.statuses import FINAL
+from outlast.store.blobs import open_blob_url
 from outlast.store.protocol import Store
 
 #: runs read (and replayed) at a time
@@ -50,10 +53,20 @@ def scope_of(store: Store, environment: str, version: str | None = None) -> Scop
     return Scope(current, unpinned=current is not None)
 
 
+def blobs_of(store: Store) -> Blobs:
+    """The blob store values kept apart went to, as a worker of this process's settings
+    finds it (``OUTLAST_BLOB_URL``, else the store's own)."""
+    settings = read_settings()
+    where = open_blob_url(settings.blob_url) if settings.blob_url else store.blob_store()
+    return Blobs(where, settings.blob_threshold, settings.max_payload_bytes)
+
+
 def runs_to_check(store: Store, environment: str, scope: Scope = Scope(), *,
-                  page: int = PAGE) -> Iterator[list[Recorded]]:
+                  page: int = PAGE, blobs: Blobs | None = None) -> Iterator[list[Recorded]]:
     """Pages of (run row, journal) of the environment's non-final runs in ``scope``,
-    oldest id first."""
+    oldest id first, with payloads and results kept apart read back: a replay sees the
+    values a worker's claim hands its code."""
+    found = blobs if blobs is not None else blobs_of(store)
     after = ""
     while True:
         with store.transaction(write=False) as tx:
@@ -62,7 +75,8 @@ def runs_to_check(store: Store, environment: str, scope: Scope = Scope(), *,
                           limit=page)
             journals = journal.entries_of(tx, [r["id"] for r in rows])
         if rows:
-            yield [(dict(r), journals[r["id"]]) for r in rows]
+            yield [(dict(r) | {"payload": found.text(r["payload"])},
+                    [found.entry(e) for e in journals[r["id"]]]) for r in rows]
         if len(rows) < page:
             return
         after = rows[-1]["id"]
