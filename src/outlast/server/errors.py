@@ -83,7 +83,8 @@ def guarded(endpoint: Endpoint) -> Endpoint:
 async def http_exception(request: Request, exc: Exception) -> Response:
     """Router misses (unknown path, wrong method): JSON under ``/api``, text elsewhere."""
     assert isinstance(exc, HTTPException)
-    if not request.url.path.startswith("/api/"):
+    root = request.scope.get("root_path", "").rstrip("/")  # mounted under a prefix
+    if not request.url.path.removeprefix(root).startswith("/api/"):
         return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
     code = _HTTP_CODES.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower()
                            .replace(" ", "_"))

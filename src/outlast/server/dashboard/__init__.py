@@ -36,7 +36,15 @@ from outlast.server.dashboard import (
 )
 from outlast.server.dashboard.live import Live
 from outlast.server.dashboard.session import Signer
-from outlast.server.dashboard.web import Dashboard, Handler, endpoint, templates
+from outlast.server.dashboard.web import (
+    Dashboard,
+    Handler,
+    endpoint,
+    root_path,
+    rooted,
+    route_path,
+    templates,
+)
 from outlast.server.realtime import Broadcaster
 
 __all__ = ["DashboardMount", "dashboard_app"]
@@ -52,7 +60,7 @@ class DashboardMount(Mount):
         super().__init__("/", app=app)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        path = scope.get("path", "")
+        path = route_path(Request(scope))
         if path == "/api" or path.startswith(SERVER_PREFIXES):
             return Match.NONE, {}
         return super().matches(scope)
@@ -140,9 +148,11 @@ def dashboard_app(engine: Engine, keys: ServerKeys, *, registry: Registry | None
 def not_found(dash: Dashboard) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def handler(request: Request, exc: Exception) -> Response:
         html = dash.templates.get_template("not_found.html").render(
-            page=None, nav=dash.nav(), path=request.url.path, env=None, csrf="", flash=None,
-            now=dash.engine.clock.now(), dev_mode=dash.dev_mode, project=dash.project,
+            page=None, nav=dash.nav(), path=route_path(request), env=None, csrf="",
+            flash=None, now=dash.engine.clock.now(), dev_mode=dash.dev_mode,
+            project=dash.project, root=root_path(request),
             message=f"There is no page at {request.url.path}.")
-        return Response(html, status_code=404, media_type="text/html")
+        return Response(rooted(html, root_path(request)), status_code=404,
+                        media_type="text/html")
 
     return handler

@@ -110,7 +110,9 @@ class Signer:
     def save(self, session: Session, request: Request, response: Response) -> None:
         if not session.changed:
             return
-        response.set_cookie(COOKIE, self.dumps(session.data), max_age=MAX_AGE, path="/",
+        # under a prefix the cookie is the dashboard's alone, not the whole site's
+        path = request.scope.get("root_path", "").rstrip("/") or "/"
+        response.set_cookie(COOKIE, self.dumps(session.data), max_age=MAX_AGE, path=path,
                             httponly=True, samesite="lax",
                             secure=request.url.scheme == "https")
 

@@ -5,12 +5,19 @@ thread pool (the engine is synchronous). ``endpoint`` wraps it: it loads the ses
 sends strangers to the login form, checks the CSRF token of every POST, reads the form,
 turns an ``OutlastError`` from an action into a message on the next page, and saves the
 session cookie.
+
+Mounted under a prefix (``app.mount("/outlast", ...)``, which sets the ASGI ``root_path``),
+every page keeps working: handlers and templates deal only in the dashboard's own paths
+(``/runs/…``, hidden ``back`` fields, ``next``), and the prefix is added where a URL
+leaves for the browser: the redirects here, and every URL attribute of a rendered page
+(``rooted``), so no template can forget it.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +39,8 @@ log = logging.getLogger("outlast.dashboard")
 
 DEV_ENVIRONMENT = "dev"
 MAX_FORM_BYTES = 4 * 1024 * 1024
+#: the attributes of a page that hold URLs the browser follows, fetches or posts to
+_URL_ATTRIBUTES = re.compile(r'\b(href|action|src|hx-get|hx-post|data-live|data-href)="/(?!/)')
 
 #: (path, label, engine attribute the page needs). An entry shows when the engine has
 #: the feature and the dashboard has a page at that path, so no link ever leads nowhere.
@@ -103,16 +112,56 @@ class Page:
         fragment = self.request.headers.get("HX-Request") == "true"
         flash = None if fragment else self.session.pop("flash")
         html = self.dash.templates.get_template(template).render(
-            page=self, nav=self.dash.nav(), path=self.request.url.path, env=self.env,
+            page=self, nav=self.dash.nav(), path=self.path, env=self.env,
             csrf=self.session.csrf, flash=flash, now=self.now, dev_mode=self.dash.dev_mode,
-            project=self.dash.project, live=self.dash.live, **values)
-        return HTMLResponse(html, status_code=status_code)
+            project=self.dash.project, live=self.dash.live, root=root_path(self.request),
+            **values)
+        return HTMLResponse(rooted(html, root_path(self.request)), status_code=status_code)
+
+    @property
+    def path(self) -> str:
+        """The page's path in the dashboard, without the prefix it is mounted under."""
+        return route_path(self.request)
+
+    @property
+    def here(self) -> str:
+        """``path`` with the query string: where a form on this page comes back to."""
+        query = self.request.url.query
+        return self.path + (f"?{query}" if query else "")
 
     def redirect(self, url: str) -> RedirectResponse:
-        return RedirectResponse(url, status_code=303)
+        return RedirectResponse(absolute(self.request, url), status_code=303)
 
 
 Handler = Callable[[Page], Response]
+
+
+def root_path(request: Request) -> str:
+    """The prefix the dashboard is mounted under (``""`` at the site's root)."""
+    root = request.scope.get("root_path", "")
+    return root.rstrip("/") if isinstance(root, str) else ""
+
+
+def route_path(request: Request) -> str:
+    """The request's path inside the dashboard: the full path minus ``root_path``."""
+    path, root = request.url.path, root_path(request)
+    if root and (path == root or path.startswith(root + "/")):
+        path = path[len(root):]
+    return path or "/"
+
+
+def absolute(request: Request, url: str) -> str:
+    """A dashboard path (``/runs/x``) as the browser must ask for it, under the prefix."""
+    if url.startswith("/") and not url.startswith("//"):
+        return root_path(request) + url
+    return url
+
+
+def rooted(html: str, root: str) -> str:
+    """``html`` with the prefix put before every dashboard URL its attributes hold."""
+    if not root:
+        return html
+    return _URL_ATTRIBUTES.sub(lambda m: f'{m.group(1)}="{root}/', html)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -145,9 +194,10 @@ def endpoint(dash: Dashboard, handler: Handler, *, public: bool = False) -> Call
                                 "go back, reload the page and try again.", status_code=403)
         env = await run_in_threadpool(environment, dash, session)
         if env is None and not public:
-            next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            response: Response = RedirectResponse("/login?" + urlencode({"next": next_url}),
-                                                  status_code=303)
+            next_url = route_path(request) + (
+                f"?{request.url.query}" if request.url.query else "")
+            response: Response = RedirectResponse(
+                absolute(request, "/login?" + urlencode({"next": next_url})), status_code=303)
         else:
             page = Page(dash, request, session, env or "", form)
             response = await run_in_threadpool(_run, handler, page)
@@ -184,7 +234,7 @@ def _run(handler: Handler, page: Page) -> Response:
 
 def _back(page: Page, exc: OutlastError) -> Response:
     page.flash(exc.message, "error")
-    return page.redirect(safe_next(page.field("back"), page.request.url.path))
+    return page.redirect(safe_next(page.field("back"), page.path))
 
 
 def templates() -> jinja2.Environment:
