@@ -74,7 +74,7 @@ def run_filter(req: ApiRequest) -> dict[str, Any]:
         fingerprint=req.q("fingerprint"),
         queue=req.q("queue"),
         search=req.q("search"),
-        sort=req.q("sort") or "created",
+        sort=req.q("sort"),
     )
 
 

@@ -244,7 +244,7 @@ class Engine:
         fingerprint: str | None = None,
         queue: str | None = None,
         search: str | None = None,
-        sort: str = "created",
+        sort: str | None = "created",
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
@@ -263,7 +263,7 @@ class Engine:
             fingerprint=fingerprint,
             parent_id=parent_id, root_id=root_id, idempotency_key=idempotency_key,
             created_after=created_after, created_before=created_before,
-            search=search or None, sort=sort)
+            search=search or None, sort=sort or "created")
         with self.store.transaction(write=False) as tx:
             rows, next_cursor = listing.list_page(tx, env, wanted, limit, cursor)
         now = self.clock.now()
