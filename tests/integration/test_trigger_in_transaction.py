@@ -106,8 +106,13 @@ def env(store_url: str) -> Iterator[TestRuns]:
 
 
 @pytest.fixture
-def app(store_url: str, env: TestRuns) -> AppDatabase:
-    return AppDatabase(store_url)
+def app(store_url: str, env: TestRuns) -> Iterator[AppDatabase]:
+    database = AppDatabase(store_url)
+    yield database
+    # the test database is shared by the whole session: leave it Outlast's schema alone
+    with database.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS orders")
+        conn.commit()
 
 
 # -- commit: the run exists and runs; rollback: nothing is left -------------------------
