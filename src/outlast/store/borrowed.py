@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from outlast.errors import ConfigError
 from outlast.store.blobs.protocol import BlobStore, NoBlobs
 from outlast.store.protocol import Listener, Tx
 
@@ -143,13 +144,16 @@ class BorrowedStore:
         yield self._tx
 
     def migrate(self) -> list[str]:
-        raise NotImplementedError("a lent connection is not migrated by Outlast")
+        raise ConfigError("a connection lent to a trigger is never migrated by Outlast: "
+                          "run `outlast migrate` on its database")
 
     def listen(self, channels: list[str]) -> Listener:
-        raise NotImplementedError("a lent connection has no listeners")
+        raise ConfigError("a connection lent to a trigger cannot listen: its notes go out "
+                          "with the caller's commit")
 
     def compact(self) -> None:
-        raise NotImplementedError("a lent connection is not vacuumed by Outlast")
+        raise ConfigError("a connection lent to a trigger is never vacuumed by Outlast: "
+                          "run `outlast prune --vacuum` on its database")
 
     def add_local_listener(self, callback: Callable[[str, str], None]) -> None:
         """Nothing is announced in process: the commit is the caller's."""
