@@ -4,7 +4,7 @@ run ended outside its process still needs)."""
 
 from __future__ import annotations
 
-#: every kind of hook, in the order the README's table lists them
+#: every kind of hook, in the order the table of docs/guides/lifecycle-hooks.md lists them
 KINDS = ("middleware", "init", "on_start", "on_wait", "on_resume", "cleanup", "handle_error",
          "on_success", "on_failure", "on_complete")
 #: hooks a failed final state calls; for a run that ended outside its task's process (a

@@ -16,7 +16,7 @@ Declared once for every task of the project, in a module the worker imports::
 or in ``outlast.toml`` by import path (``[hooks] on_failure = ["myapp.alerts:notify"]``),
 which the worker imports at start (``declare``). A task's own hooks (``@task(on_failure=
 ...)``) run beside these; the order, the arguments and what each may return are in the
-README's "Lifecycle hooks and middleware" table, and the runner is
+table of the "Lifecycle hooks and middleware" guide, and the runner is
 ``outlast.worker.lifecycle``.
 """
 

@@ -1,4 +1,4 @@
-"""One execution of an attempt with its hooks and middleware, in the README's order.
+"""One execution of an attempt with its hooks and middleware, in the documented order.
 
 Middleware (the project's, then the task's; the first listed is outermost) wraps ``init``
 → ``on_start`` → the task → ``cleanup``; ``on_wait`` / ``on_resume`` fire around the waits
