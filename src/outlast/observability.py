@@ -6,12 +6,19 @@ the run page's trace names them (``step charge``, ``wait.sleep``, ``trigger_and_
 resize``: ``outlast.core.spans``), logs
 written during a span carry its ``trace_id``, and setting ``OTEL_EXPORTER_OTLP_ENDPOINT``
 makes workers export spans over OTLP/HTTP. Without the package these helpers cost nothing.
+
+Runs join the trace that triggered them: a trigger stores the W3C ``traceparent`` of the
+span current where it was made (the ``trigger_and_wait resize`` span inside a task, a web
+request's span in app code, or a ``traceparent`` header sent to the HTTP API), and every
+attempt of the run is a child of that context (``span(..., parent=...)``), so retries and
+resumed attempts land in the same trace as siblings.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -19,27 +26,84 @@ from typing import Any
 log = logging.getLogger("outlast.otel")
 
 try:  # optional dependency
+    from opentelemetry import context as _context
     from opentelemetry import trace as _trace
 except ImportError:  # pragma: no cover - exercised when the extra is not installed
     _trace = None  # type: ignore[assignment]
 
 _TRACER_NAME = "outlast"
+#: the HTTP header that carries a trigger's trace context (W3C Trace Context)
+TRACEPARENT_HEADER = "traceparent"
+#: version-trace id-parent span id-flags; a later version may append fields after a dash
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+#: longer is refused unread (the W3C propagator's own bound)
+_TRACEPARENT_MAX = 512
 
 
-def span(name: str, **attributes: Any) -> Any:
-    """A context manager: a span named ``name`` when OpenTelemetry is there, else nothing."""
+def valid_traceparent(value: object) -> str | None:
+    """``value`` as a version-00 ``traceparent`` if it is a valid one, else None.
+
+    Anything else (not text, malformed, an all-zero id, version ``ff``, a version 00 with
+    extra fields) is ignored, never an error: a caller's broken tracing header must not
+    fail its trigger. Needs no OpenTelemetry: a server without it still stores what a
+    caller sent, for the workers that export spans."""
+    if not isinstance(value, str) or len(value) > _TRACEPARENT_MAX:
+        return None
+    found = _TRACEPARENT.fullmatch(value.strip(" \t"))
+    if found is None:
+        return None
+    version, trace, parent, flags, extra = found.groups()
+    if version == "ff" or (version == "00" and extra) or int(trace, 16) == 0 or int(
+            parent, 16) == 0:
+        return None
+    return f"00-{trace}-{parent}-{flags}"
+
+
+def current_traceparent() -> str | None:
+    """The current span's context as a ``traceparent``, or None outside a valid span:
+    what a trigger made here stores, so the run's attempts join this trace."""
+    if _trace is None:
+        return None
+    context = _trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return (f"00-{_trace.format_trace_id(context.trace_id)}-"
+            f"{_trace.format_span_id(context.span_id)}-{int(context.trace_flags):02x}")
+
+
+def span(name: str, parent: str | None = None, **attributes: Any) -> Any:
+    """A context manager: a span named ``name`` when OpenTelemetry is there, else nothing.
+
+    ``parent`` (a ``traceparent``): start the span as its child, in its trace, whatever
+    span is current here; an empty string: start a new trace (an attempt whose run was
+    triggered outside any trace). None: a child of the current span."""
     if _trace is None:
         return nullcontext()
     clean = {k: v for k, v in attributes.items() if isinstance(v, str | int | float | bool)}
-    return _recording(name, clean)
+    return _recording(name, clean, parent)
+
+
+def _parent_context(parent: str | None) -> Any:
+    """The OpenTelemetry context to start a span in (see ``span``): None for the current."""
+    assert _trace is not None
+    if parent is None:
+        return None
+    valid = valid_traceparent(parent)
+    if valid is None:
+        return _context.Context()  # a root span
+    _, trace, span_id, flags = valid.split("-")
+    remote = _trace.SpanContext(int(trace, 16), int(span_id, 16), is_remote=True,
+                                trace_flags=_trace.TraceFlags(int(flags, 16)))
+    return _trace.set_span_in_context(_trace.NonRecordingSpan(remote), _context.Context())
 
 
 @contextmanager
-def _recording(name: str, attributes: dict[str, Any]) -> Iterator[Any]:
+def _recording(name: str, attributes: dict[str, Any], parent: str | None) -> Iterator[Any]:
     assert _trace is not None
     tracer = _trace.get_tracer(_TRACER_NAME)
     # suspensions end spans by BaseException; only real errors are marked (mark_error)
-    with tracer.start_as_current_span(name, attributes=attributes, record_exception=False,
+    with tracer.start_as_current_span(name, _parent_context(parent), attributes=attributes,
+                                      record_exception=False,
                                       set_status_on_exception=False) as current:
         try:
             yield current

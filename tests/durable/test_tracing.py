@@ -1,23 +1,21 @@
-"""With OpenTelemetry installed, attempts and durable operations become spans, and logs
-written inside them carry the trace id."""
+"""With OpenTelemetry installed, attempts and durable operations become spans, logs
+written inside them carry the trace id, and runs join the trace that triggered them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-import opentelemetry.sdk.trace as otel_sdk  # the test extra installs it
 import pytest
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
-    InMemorySpanExporter,
-)
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from outlast import logger, step, task, wait
 from outlast.engine.trace import Span
 from outlast.sdk.registry import Registry
 from outlast.testing import TestRuns
+from tests.otel_spans import recorded_spans
 
 reg = Registry()
 
@@ -36,12 +34,29 @@ def traced(payload: Any) -> str:
     return value
 
 
-@pytest.fixture(scope="module")
+@task(registry=reg)
+def fan_out(payload: Any) -> int:
+    """Every way task code triggers runs, each its own child's parent span."""
+    helper.trigger({})
+    helper.batch_trigger([{"payload": 1}, {"payload": 2}])
+    helper.trigger_and_wait({})
+    helper.batch_trigger_and_wait([{"payload": 3}])
+    return 7
+
+
+@task(registry=reg)
+async def fan_out_async(payload: Any) -> int:
+    await helper.trigger_async({})
+    await helper.batch_trigger_async([{"payload": 1}, {"payload": 2}])
+    await helper.trigger_and_wait_async({})
+    await helper.batch_trigger_and_wait_async([{"payload": 3}])
+    return 7
+
+
+@pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = otel_sdk.TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    exporter = recorded_spans()
+    exporter.clear()
     yield exporter
 
 
@@ -86,3 +101,43 @@ def test_exported_spans_are_the_pages_spans(spans: InMemorySpanExporter) -> None
     assert exported == _pairs(page)
     assert ("attempt 1", "trigger_and_wait helper") in exported
     assert all(s.parent is None for s in finished if s.name.startswith("attempt "))
+
+
+def _run_spans(spans: InMemorySpanExporter, run_id: str) -> list[ReadableSpan]:
+    return [s for s in spans.get_finished_spans() if (s.attributes or {}).get("run_id") == run_id]
+
+
+@pytest.mark.parametrize("parent", [fan_out, fan_out_async], ids=["sync", "async"])
+def test_a_childs_attempts_are_children_of_the_span_that_triggered_it(
+        spans: InMemorySpanExporter, store_url: str, parent: Any) -> None:
+    with TestRuns(reg, database_url=store_url) as env:
+        run = env.run(parent)
+        children = env.client.runs.list(parent_id=run.id)
+    assert run.status == "COMPLETED" and len(children) == 5
+    triggers = {s.context.span_id: s for s in _run_spans(spans, run.id)
+                if s.name in ("trigger helper", "trigger_and_wait helper")}
+    assert len(triggers) == 4  # one per call; the waits' replays made no span
+    parents = []
+    for child in children:
+        [attempt] = _run_spans(spans, child.id)
+        assert attempt.parent is not None and attempt.parent.span_id in triggers
+        trigger_span = triggers[attempt.parent.span_id]
+        assert attempt.context.trace_id == trigger_span.context.trace_id
+        parents.append(trigger_span.context.span_id)
+    assert set(parents) == set(triggers)  # each call is the parent of the runs it made
+
+
+def test_a_run_triggered_in_an_app_span_joins_its_trace_every_attempt(
+        spans: InMemorySpanExporter, store_url: str) -> None:
+    """The parent's three runs of ``attempt 1`` (around its sleep and its child) all hang
+    from the app's span, not from one another."""
+    with TestRuns(reg, database_url=store_url) as env:
+        with trace.get_tracer("app").start_as_current_span("POST /import") as request:
+            handle = env.trigger(traced)
+        env.run_until_idle()
+    attempts = [s for s in _run_spans(spans, handle.id) if s.name == "attempt 1"]
+    assert len(attempts) == 3
+    for attempt in attempts:
+        assert attempt.parent is not None
+        assert attempt.parent.span_id == request.get_span_context().span_id
+        assert attempt.context.trace_id == request.get_span_context().trace_id

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from opentelemetry import trace
 from pydantic import BaseModel
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -35,6 +36,7 @@ from outlast.sdk.registry import Registry
 from outlast.sdk.transports import AsyncLocalTransport, LocalTransport
 from outlast.testing import TestRuns
 from tests.eventually import eventually
+from tests.otel_spans import recorded_spans
 
 reg = Registry()
 
@@ -129,6 +131,24 @@ def test_a_committed_trigger_runs(env: TestRuns, app: AppDatabase) -> None:
     run = env.retrieve(handle.id)
     assert (run.status, run.output, run.tags) == ("COMPLETED", "shipped 7", ["order:7"])
     assert [e.kind for e in env.events(handle.id)][0] == "created"
+
+
+def test_a_trigger_in_an_app_span_joins_its_trace(env: TestRuns, app: AppDatabase) -> None:
+    """The run is written with the app's connection and still carries the request's trace
+    context: its attempt is the request span's child."""
+    spans = recorded_spans()
+    conn = app.connect()
+    with trace.get_tracer("app").start_as_current_span("POST /orders") as request:
+        conn.execute("INSERT INTO orders (id) VALUES (7)")
+        handle = ship.trigger({"order_id": 7}, connection=conn)
+        conn.commit()
+    conn.close()
+    env.run_until_idle()
+    [attempt] = [s for s in spans.get_finished_spans()
+                 if (s.attributes or {}).get("run_id") == handle.id]
+    assert attempt.parent is not None
+    assert attempt.parent.span_id == request.get_span_context().span_id
+    assert attempt.context.trace_id == request.get_span_context().trace_id
 
 
 def test_a_rolled_back_trigger_leaves_nothing(env: TestRuns, app: AppDatabase) -> None:

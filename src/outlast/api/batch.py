@@ -23,7 +23,7 @@ def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
         task_id = item.get("task")
         if not isinstance(task_id, str) or not task_id:
             raise ValidationError("each item needs a 'task' id")
-        runs.append(new_run(ctx, req.env, task_id, item, now, batch_id))
+        runs.append(new_run(ctx, req.env, task_id, item, now, batch_id, req.traceparent))
     done = ctx.engine.trigger_batch(req.env, runs)
     return 201, {"batch_id": batch_id, "runs": [triggered_json(t) for t in done]}
 

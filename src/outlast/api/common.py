@@ -27,8 +27,9 @@ def body_object(body: Any, what: str = "request body") -> dict[str, Any]:
 
 
 def new_run(ctx: ApiContext, env: str, task_id: str, item: dict[str, Any], now: float,
-            batch_id: str | None = None) -> NewRun:
-    """A checked ``NewRun`` from ``{"payload": ..., "options": {...}}``.
+            batch_id: str | None = None, traceparent: str | None = None) -> NewRun:
+    """A checked ``NewRun`` from ``{"payload": ..., "options": {...}}``, triggered in the
+    trace context ``traceparent`` (checked by the caller).
 
     The payload is checked by the task's own code when this process has it loaded, else
     against the JSON schema its worker registered (typed tasks only).
@@ -45,7 +46,7 @@ def new_run(ctx: ApiContext, env: str, task_id: str, item: dict[str, Any], now: 
         check_payload(task_id, ctx.engine.definition(env, task_id).payload_schema, payload)
         payload_json = dumps(payload, limit=None)  # the engine checks the configured limit
     options = parse_options(body_object(item.get("options"), "options"), now)
-    return NewRun(task_id, payload_json, options, batch_id=batch_id)
+    return NewRun(task_id, payload_json, options, batch_id=batch_id, traceparent=traceparent)
 
 
 def number_or_time(value: str | None, name: str) -> float | None:

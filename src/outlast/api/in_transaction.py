@@ -51,26 +51,28 @@ class Origin:
 
 
 def handle(origin: Origin, connection: Any, method: str, path: str, body: Any, *,
-           accepted: str = ACCEPTED) -> Any:
-    """The answer of a trigger call written with ``connection``."""
+           accepted: str = ACCEPTED, traceparent: str | None = None) -> Any:
+    """The answer of a trigger call written with ``connection`` (made in the trace
+    context ``traceparent``, which its runs join)."""
     _check_call(method, path)
     with lend(dbapi_connection(connection), _url(origin), accepted=accepted) as tx:
-        return _handle_in(tx, origin, method, path, body)
+        return _handle_in(tx, origin, method, path, body, traceparent)
 
 
 async def handle_async(origin: Origin, connection: Any, method: str, path: str,
-                       body: Any) -> Any:
+                       body: Any, *, traceparent: str | None = None) -> Any:
     """``handle`` from asyncio code: an ``AsyncConnection`` is driven from a worker thread
     while this coroutine waits; a blocking connection is used here, as the caller would."""
     _check_call(method, path)
     connection = await dbapi_connection_async(connection)
     if not is_async(connection):
-        return handle(origin, connection, method, path, body, accepted=ACCEPTED_ASYNC)
+        return handle(origin, connection, method, path, body, accepted=ACCEPTED_ASYNC,
+                      traceparent=traceparent)
     loop = asyncio.get_running_loop()
 
     def work() -> Any:
         with lend_async(connection, _url(origin), loop) as tx:
-            return _handle_in(tx, origin, method, path, body)
+            return _handle_in(tx, origin, method, path, body, traceparent)
 
     return await asyncio.to_thread(work)
 
@@ -84,7 +86,8 @@ def _url(origin: Origin) -> str | None:
     return origin.local.engine.store.url if origin.local is not None else None
 
 
-def _handle_in(tx: Tx, origin: Origin, method: str, path: str, body: Any) -> Any:
+def _handle_in(tx: Tx, origin: Origin, method: str, path: str, body: Any,
+               traceparent: str | None) -> Any:
     local = origin.local
     clock: Clock = local.engine.clock if local is not None else SystemClock()
     blobs = local.engine.blobs.store if local is not None else None
@@ -92,7 +95,8 @@ def _handle_in(tx: Tx, origin: Origin, method: str, path: str, body: Any) -> Any
                     settings=local.engine.settings if local is not None else None)
     registry: LocalTasks | None = local.registry if local is not None else None
     env = origin.environment or _key_environment(engine, origin.api_key)
-    return LocalApi(engine, registry).handle(env, method, path, None, body)
+    return LocalApi(engine, registry).handle(env, method, path, None, body,
+                                             traceparent=traceparent)
 
 
 def _key_environment(engine: Engine, api_key: str | None) -> str:

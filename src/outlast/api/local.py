@@ -16,6 +16,7 @@ from outlast.api.routes import ApiContext, ApiRequest, LocalTasks, RawJson, call
 from outlast.core.settings import read_settings
 from outlast.engine import Engine
 from outlast.errors import ValidationError
+from outlast.observability import valid_traceparent
 from outlast.store import open_store
 
 
@@ -43,11 +44,14 @@ class LocalApi:
             self.engine.store.close()
 
     def handle(self, env: str, method: str, path: str, query: dict[str, Any] | None,
-               body: Any) -> Any:
-        """The answer to ``method path`` (below ``/api/v1``); errors raise as over HTTP."""
+               body: Any, *, traceparent: str | None = None) -> Any:
+        """The answer to ``method path`` (below ``/api/v1``); errors raise as over HTTP.
+        ``traceparent``: the trace context the caller made it in (a trigger's runs join
+        it), checked as the server checks the header."""
         route, params = match(method, path)
         values = {k: [str(v)] for k, v in (query or {}).items()}
-        request = ApiRequest(env, params, values, _json_roundtrip(body))
+        request = ApiRequest(env, params, values, _json_roundtrip(body),
+                             valid_traceparent(traceparent))
         _, data = call(route, self._ctx, request)
         if isinstance(data, RawJson):
             return json.loads(b"".join(data.chunks))

@@ -25,6 +25,9 @@ class ApiRequest:
     params: dict[str, str] = field(default_factory=dict)
     query: dict[str, list[str]] = field(default_factory=dict)
     body: Any = None
+    #: the caller's trace context, checked (``observability.valid_traceparent``): the
+    #: ``traceparent`` header, or the span current in process; a trigger's runs join it
+    traceparent: str | None = None
 
     def q(self, name: str) -> str | None:
         values = self.query.get(name)

@@ -22,7 +22,8 @@ def triggered_json(t: Triggered) -> dict[str, Any]:
 def trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     body = body_object(req.body)
     now = ctx.engine.clock.now()
-    triggered = ctx.engine.trigger(req.env, new_run(ctx, req.env, req.params["task_id"], body, now))
+    run = new_run(ctx, req.env, req.params["task_id"], body, now, traceparent=req.traceparent)
+    triggered = ctx.engine.trigger(req.env, run)
     return (201 if triggered.created else 200), triggered_json(triggered)
 
 
@@ -30,7 +31,8 @@ def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     items = batch_items(req.body)
     now = ctx.engine.clock.now()
     batch_id = new_id("batch")
-    runs = [new_run(ctx, req.env, req.params["task_id"], body_object(i, "item"), now, batch_id)
+    runs = [new_run(ctx, req.env, req.params["task_id"], body_object(i, "item"), now, batch_id,
+                    req.traceparent)
             for i in items]
     done = ctx.engine.trigger_batch(req.env, runs)
     return 201, {"batch_id": batch_id, "runs": [triggered_json(t) for t in done]}

@@ -102,6 +102,9 @@ class Trigger:
     items: list[ChildRun]
     wait: bool
     batch: bool
+    #: the trace context of the span that triggers them (the operation's own span), so
+    #: the children's attempts are its children in the same trace; None outside a trace
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)

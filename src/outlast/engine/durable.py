@@ -8,6 +8,7 @@ that it must suspend until the wait completes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from outlast.core.definitions import TaskDefinition
@@ -121,8 +122,7 @@ def trigger_children(tx: Tx, op: Op, items: list[tuple[TaskDefinition, NewRun]],
 
 
 def _as_child(req: NewRun, parent_id: str, root_id: str) -> NewRun:
-    return NewRun(req.task_id, req.payload_json, req.options, parent_id=parent_id,
-                  root_id=root_id, batch_id=req.batch_id)
+    return replace(req, parent_id=parent_id, root_id=root_id, replayed_from=None)
 
 
 def after_suspend(tx: Tx, run_id: str, now: float) -> None:

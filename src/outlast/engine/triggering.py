@@ -34,6 +34,9 @@ class NewRun:
     root_id: str | None = None
     batch_id: str | None = None
     replayed_from: str | None = None
+    #: the W3C trace context the trigger was made in (``observability``): each attempt of
+    #: the run is a child of it; never shown in the run's metadata
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
         "batch_id": req.batch_id,
         "replayed_from": req.replayed_from,
         "version": opts.version,
+        "traceparent": req.traceparent,
         "created_at": now,
         "queued_at": None if delayed else now,
     }

@@ -18,6 +18,7 @@ from outlast.core.options import parse_options
 from outlast.core.params import MetadataOperation, RunFilters, TokenFilters, check_keywords
 from outlast.durations import parse_duration
 from outlast.errors import ValidationError
+from outlast.observability import current_traceparent
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Call:
     path: str
     body: Any = None
     query: dict[str, Any] | None = None
+    #: a trigger's trace context: the span current where the call was made, so the runs
+    #: it creates join that trace (sent as the ``traceparent`` header over HTTP)
+    traceparent: str | None = None
 
 
 def _seg(value: str) -> str:
@@ -56,7 +60,8 @@ def delay_json(delay: Any) -> Any:
 
 def trigger(task_id: str, payload: Any, options: Mapping[str, Any] | None) -> Call:
     return Call("POST", f"/tasks/{_seg(task_id)}/trigger",
-                {"payload": payload, "options": options_json(options)})
+                {"payload": payload, "options": options_json(options)},
+                traceparent=current_traceparent())
 
 
 def batch_items(items: Iterable[Mapping[str, Any]], with_task: bool) -> list[dict[str, Any]]:
@@ -73,11 +78,12 @@ def batch_items(items: Iterable[Mapping[str, Any]], with_task: bool) -> list[dic
 
 
 def batch_trigger(task_id: str, items: list[dict[str, Any]]) -> Call:
-    return Call("POST", f"/tasks/{_seg(task_id)}/batch", {"items": items})
+    return Call("POST", f"/tasks/{_seg(task_id)}/batch", {"items": items},
+                traceparent=current_traceparent())
 
 
 def batch_many(items: list[dict[str, Any]]) -> Call:
-    return Call("POST", "/batch", {"items": items})
+    return Call("POST", "/batch", {"items": items}, traceparent=current_traceparent())
 
 
 def retrieve(run_id: str) -> Call:

@@ -10,6 +10,7 @@ from typing import Any
 
 from outlast.core.durable_requests import ChildRun, Op, Trigger
 from outlast.errors import TaskRunFailed
+from outlast.observability import current_traceparent
 from outlast.sdk.calls import options_json
 from outlast.sdk.durable import DurableRun, SuspendRun, active
 
@@ -42,8 +43,9 @@ def trigger(items: list[ChildRun], name: str) -> list[str]:
     """Trigger runs from inside a task, once per run whatever the replays."""
     run = active("trigger inside a task")
 
-    def fresh(at: Op) -> Any:
-        return run.ask(Trigger(at, items, wait=False, batch=False))["result"]
+    def fresh(at: Op) -> Any:  # runs inside the operation's span: the children's parent
+        return run.ask(Trigger(at, items, wait=False, batch=False,
+                               traceparent=current_traceparent()))["result"]
 
     return list(run.call("trigger", name, fresh)["ids"])
 
@@ -57,7 +59,8 @@ def trigger_and_wait(items: list[ChildRun], name: str, batch: bool) -> Any:
 
 
 def _trigger_wait(run: DurableRun, at: Op, items: list[ChildRun], batch: bool) -> Any:
-    answer = run.ask(Trigger(at, items, wait=True, batch=batch))
+    answer = run.ask(Trigger(at, items, wait=True, batch=batch,
+                             traceparent=current_traceparent()))
     if answer.get("done"):
         return answer["result"]
     raise SuspendRun(f"waiting for child runs at #{at.seq}")

@@ -30,14 +30,15 @@ def send(transport: Any, connection: Any, call: Call) -> Any:
     from outlast.api import in_transaction  # the engine loads for these triggers only
 
     return in_transaction.handle(_origin(transport), connection, call.method, call.path,
-                                 call.body)
+                                 call.body, traceparent=call.traceparent)
 
 
 async def send_async(transport: Any, connection: Any, call: Call) -> Any:
     from outlast.api import in_transaction
 
     return await in_transaction.handle_async(_origin(transport), connection, call.method,
-                                             call.path, call.body)
+                                             call.path, call.body,
+                                             traceparent=call.traceparent)
 
 
 def _origin(transport: Any) -> Any:

@@ -6,12 +6,14 @@ import asyncio
 import json
 import time
 import uuid
+from dataclasses import replace
 from typing import Any, Protocol
 
 import httpx
 
 from outlast.core.backoff import backoff
 from outlast.errors import ConfigError, OutlastError, PlatformUnavailableError, error_from_body
+from outlast.observability import TRACEPARENT_HEADER
 from outlast.sdk.calls import Call
 
 
@@ -45,6 +47,11 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
+def _call_headers(call: Call) -> dict[str, str] | None:
+    """A trigger's trace context, as the W3C header the server reads."""
+    return {TRACEPARENT_HEADER: call.traceparent} if call.traceparent else None
+
+
 #: how often an idempotent request is retried after a connection error
 RETRIES = 4
 #: where the HTTP API lives under a server's URL (which may have a path prefix itself)
@@ -68,7 +75,7 @@ def with_retry_key(call: Call) -> Call:
         return call
     options = {**options, "idempotency_key": f"auto-{uuid.uuid4().hex}",
                "idempotency_key_ttl": AUTO_KEY_TTL}
-    return Call(call.method, call.path, {**call.body, "options": options}, call.query)
+    return replace(call, body={**call.body, "options": options})
 
 
 def retryable(call: Call) -> bool:
@@ -106,7 +113,8 @@ class HttpTransport:
         for attempt in range(attempts):
             try:
                 return _answer(self._http.request(call.method, call.path, json=call.body,
-                                                  params=call.query))
+                                                  params=call.query,
+                                                  headers=_call_headers(call)))
             except (httpx.TransportError, PlatformUnavailableError):
                 if attempt + 1 >= attempts:
                     raise
@@ -138,7 +146,8 @@ class AsyncHttpTransport:
         for attempt in range(attempts):
             try:
                 return _answer(await self._http.request(call.method, call.path,
-                                                        json=call.body, params=call.query))
+                                                        json=call.body, params=call.query,
+                                                        headers=_call_headers(call)))
             except (httpx.TransportError, PlatformUnavailableError):
                 if attempt + 1 >= attempts:
                     raise
@@ -170,7 +179,8 @@ class LocalTransport:
         return self._api
 
     def send(self, call: Call) -> Any:
-        return self._api.handle(self.environment, call.method, call.path, call.query, call.body)
+        return self._api.handle(self.environment, call.method, call.path, call.query, call.body,
+                                traceparent=call.traceparent)
 
     def close(self) -> None:
         self._api.close()

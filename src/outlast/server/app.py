@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import anyio
@@ -36,6 +37,7 @@ from outlast.engine import Engine
 from outlast.engine.health import pending_migrations
 from outlast.engine.project_keys import load_keys
 from outlast.errors import PayloadTooLargeError, ValidationError
+from outlast.observability import TRACEPARENT_HEADER, current_traceparent, valid_traceparent
 from outlast.sdk.registry import Registry
 from outlast.server import openapi, realtime, realtime_js
 from outlast.server.auth import Authenticator
@@ -171,19 +173,18 @@ def api_endpoint(route: routes.Route, ctx: ApiContext, auth: Authenticator,
         # a public route (a token's callback URL) carries its own secret in the path
         authorization = None if route.public else request.headers.get("authorization")
         has_body = request.method in _BODY_METHODS
-        params, query = dict(request.path_params), query_lists(request)
+        asked = ApiRequest("", dict(request.path_params), query_lists(request),
+                           traceparent=trace_context(request))
         if has_body and not route.public and not _small_body(request):
             # authenticate before reading a possibly large body from a stranger
             env = await threads.run(auth.environment, authorization, route.scope,
                                     _action(route))
             raw = await read_body(request, limit)
-            status, data = await threads.run(
-                _serve, route, ctx, ApiRequest(env, params, query), raw)
+            status, data = await threads.run(_serve, route, ctx, replace(asked, env=env), raw)
         else:
             raw = await read_body(request, limit) if has_body else b""
             status, data = await threads.run(
-                _authenticate_and_serve, route, ctx, auth, authorization,
-                ApiRequest("", params, query), raw)
+                _authenticate_and_serve, route, ctx, auth, authorization, asked, raw)
         if isinstance(data, routes.RawJson):
             return StreamingResponse(iterate_in_threadpool(data.chunks), status_code=status,
                                      media_type="application/json",
@@ -191,6 +192,13 @@ def api_endpoint(route: routes.Route, ctx: ApiContext, auth: Authenticator,
         return JSONResponse(data, status_code=status)
 
     return endpoint
+
+
+def trace_context(request: Request) -> str | None:
+    """The trace a trigger's runs join: the request's own span when the app around this
+    one traces requests (it descends from the caller's header), else a valid
+    ``traceparent`` header; a malformed header is ignored, never an error."""
+    return current_traceparent() or valid_traceparent(request.headers.get(TRACEPARENT_HEADER))
 
 
 def _small_body(request: Request) -> bool:
@@ -203,7 +211,7 @@ def _authenticate_and_serve(route: routes.Route, ctx: ApiContext, auth: Authenti
                             raw: bytes) -> tuple[int, Any]:
     """The key check (first, so a stranger gets 401 whatever the body) and the handler."""
     env = "" if route.public else auth.environment(authorization, route.scope, _action(route))
-    return _serve(route, ctx, ApiRequest(env, req.params, req.query), raw)
+    return _serve(route, ctx, replace(req, env=env), raw)
 
 
 def _action(route: routes.Route) -> str:
@@ -212,9 +220,7 @@ def _action(route: routes.Route) -> str:
 
 
 def _serve(route: routes.Route, ctx: ApiContext, req: ApiRequest, raw: bytes) -> tuple[int, Any]:
-    body = parse_json(raw)
-    full = ApiRequest(req.env, req.params, req.query, body)
-    return routes.call(route, ctx, full)
+    return routes.call(route, ctx, replace(req, body=parse_json(raw)))
 
 
 def query_lists(request: Request) -> dict[str, list[str]]:

@@ -8,11 +8,11 @@
 INSERT INTO runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
     tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
     max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
-    version, created_at, queued_at, updated_at)
+    version, traceparent, created_at, queued_at, updated_at)
 VALUES (:id, :environment, :task_id, :queue, :status, :payload, :priority, :concurrency_key,
     :tags, :metadata, :idempotency_key, :idempotency_expires_at, :max_attempts, :retry, :machine,
     :max_duration, :ttl, :available_at, :expires_at, :parent_id, :root_id, :batch_id,
-    :replayed_from, :version, :created_at, :queued_at, :created_at)
+    :replayed_from, :version, :traceparent, :created_at, :queued_at, :created_at)
 ON CONFLICT DO NOTHING
 
 -- name: list_runs

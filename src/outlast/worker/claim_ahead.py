@@ -42,7 +42,7 @@ PIPE_MAX = 32
 _RUN_FIELDS = ("id", "task_id", "payload", "attempt_count", "max_attempts", "tags", "metadata",
                "created_at", "queue", "machine", "replayed_from", "parent_id", "root_id",
                "idempotency_key", "max_duration", "execution_seconds", "status", "error",
-               "environment")
+               "environment", "traceparent")
 #: marks a buffered row that had started before its claim (never sent to a child)
 _RESUMED = "_resumed"
 

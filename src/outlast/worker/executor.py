@@ -81,8 +81,9 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     started = time.monotonic()
     token, values = current_run.set(durable), locals_of.bind(ctx.locals)
     try:
-        with span(attempt_span(job.attempt), run_id=run["id"], task=task.id, attempt=job.attempt,
-                  queue=run["queue"]) as current, captured(buffer):
+        parent = run.get("traceparent") or ""  # the trigger's trace, or (none) its own
+        with span(attempt_span(job.attempt), parent, run_id=run["id"], task=task.id,
+                  attempt=job.attempt, queue=run["queue"]) as current, captured(buffer):
             outcome = _execute(task, job, ctx, durable)
             _finish_streams(durable)
             if current is not None:

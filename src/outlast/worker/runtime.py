@@ -39,6 +39,7 @@ from outlast.engine import Engine
 from outlast.engine.triggering import NewRun
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
+from outlast.observability import valid_traceparent
 
 R = TypeVar("R")
 Handler = Callable[[Engine, str, R], Any]
@@ -121,14 +122,16 @@ def _wait_token(engine: Engine, env: str, request: WaitToken) -> Any:
 @handles(Trigger)
 def _trigger(engine: Engine, env: str, request: Trigger) -> Any:
     now = engine.clock.now()
-    runs = [_new_run(item, now) for item in request.items]
+    traceparent = valid_traceparent(request.traceparent)
+    runs = [_new_run(item, now, traceparent) for item in request.items]
     return engine.durable.trigger(request.at, env, runs, wait=request.wait,
                                   batch=request.batch)
 
 
-def _new_run(item: ChildRun, now: float) -> NewRun:
+def _new_run(item: ChildRun, now: float, traceparent: str | None) -> NewRun:
     payload = dumps(item.payload, limit=None)  # the engine checks the configured limit
-    return NewRun(item.task, payload, parse_options(item.options or {}, now))
+    return NewRun(item.task, payload, parse_options(item.options or {}, now),
+                  traceparent=traceparent)
 
 
 # -- run requests ------------------------------------------------------------------------

@@ -1,0 +1,43 @@
+"""Which ``traceparent`` values a trigger takes (W3C Trace Context), and the context a
+span of this process gives: anything malformed is ignored, never an error."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry import trace
+
+from outlast.observability import current_traceparent, valid_traceparent
+from tests.otel_spans import recorded_spans, traceparent_of
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN = "00f067aa0ba902b7"
+GOOD = f"00-{TRACE}-{SPAN}-01"
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    (GOOD, GOOD),
+    (f"00-{TRACE}-{SPAN}-00", f"00-{TRACE}-{SPAN}-00"),  # not sampled: still linked
+    (f" \t{GOOD} ", GOOD),  # optional whitespace around a header value
+    (f"01-{TRACE}-{SPAN}-01-more", GOOD),  # a later version: its first four fields
+    (f"00-{TRACE}-{SPAN}-01-more", None),  # version 00 has exactly four
+    (f"ff-{TRACE}-{SPAN}-01", None),  # version ff is invalid
+    (f"00-{'0' * 32}-{SPAN}-01", None),  # all-zero trace id
+    (f"00-{TRACE}-{'0' * 16}-01", None),  # all-zero parent id
+    (f"00-{TRACE.upper()}-{SPAN}-01", None),  # hex is lower case
+    (f"00-{TRACE[:-1]}-{SPAN}-01", None),  # a short trace id
+    (f"00_{TRACE}_{SPAN}_01", None),
+    (GOOD + " " * 600, None),  # longer than any header may be
+    ("", None),
+    ("garbage", None),
+    (None, None),
+    (42, None),
+])
+def test_valid_traceparent(given: object, kept: str | None) -> None:
+    assert valid_traceparent(given) == kept
+
+
+def test_the_current_span_is_the_traceparent_a_trigger_stores() -> None:
+    recorded_spans()
+    assert current_traceparent() is None  # outside any span
+    with trace.get_tracer("test").start_as_current_span("request") as span:
+        assert current_traceparent() == traceparent_of(span)  # type: ignore[arg-type]
