@@ -5,7 +5,6 @@ on both stores, and a bad value is a ConfigError that names it."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,6 @@ from outlast.errors import ConfigError
 from outlast.sdk.client import Client
 from outlast.store import Store
 from tests.blobs.test_blob_runs import row_of
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The working directory: a project with no Outlast variables set."""
-    root = tmp_path / "project"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    for name in list(os.environ):
-        if name.startswith("OUTLAST_"):
-            monkeypatch.delenv(name)
-    return root
 
 
 def configure(project: Path, blobs: str) -> None:
