@@ -6,11 +6,11 @@ holding the file is the project root: task directories and relative SQLite paths
 resolved against it, never against wherever the command happened to start.
 
 Environment variables override the file (``OUTLAST_DATABASE_URL``,
-``OUTLAST_ENVIRONMENT``, ``OUTLAST_METRICS_PUBLIC``, ``OUTLAST_CORS_ORIGINS``) so one
-checked-in file serves a laptop and a deployment.
-Secrets, deployment names and limits come from the environment only, read here once
-into ``Config.settings`` (see ``outlast.core.settings``), which commands hand to the engine
-and the app.
+``OUTLAST_ENVIRONMENT``, ``OUTLAST_METRICS_PUBLIC``, ``OUTLAST_CORS_ORIGINS``,
+``OUTLAST_BLOB_URL``, ``OUTLAST_BLOB_THRESHOLD``) so one checked-in file serves a laptop
+and a deployment. Secrets, deployment names and limits come from the environment only,
+read here once into ``Config.settings`` (see ``outlast.core.settings``), which commands
+hand to the engine and the app.
 
     project = "my-app"
     dirs = ["tasks"]
@@ -33,6 +33,10 @@ and the app.
     [retention.prod]             # per environment: what it sets wins, the rest is inherited
     failed = "365d"
 
+    [blobs]                      # where values over the threshold are kept (default: the
+    url = "s3://bucket/prefix"   # store's own); or a directory, relative to this file
+    threshold = 524288           # bytes
+
     [hooks]                     # project-wide hooks, imported by every worker
     on_failure = ["myapp.alerts:notify"]
     middleware = ["myapp.db:with_connection"]
@@ -42,7 +46,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,20 +54,19 @@ from typing import Any
 from outlast.core.definitions import DEFAULT_MACHINE
 from outlast.core.hook_kinds import KINDS
 from outlast.core.origins import env_origins, web_origins
+from outlast.core.project_file import CONFIG_FILE, PYPROJECT, find_config_file, project_table
 from outlast.core.retention import Retention, parse_retention
 from outlast.core.retry import Retry
-from outlast.core.settings import Settings, read_settings
+from outlast.core.settings import Settings, file_settings, read_settings
 from outlast.durations import parse_duration
 from outlast.errors import ConfigError, ValidationError
 from outlast.machines import machine as check_machine
 
-CONFIG_FILE = "outlast.toml"
-PYPROJECT = "pyproject.toml"
 DEFAULT_DATABASE_URL = "sqlite:///.outlast/dev.db"
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 _TOP_KEYS = {"project", "dirs", "database_url", "environment", "defaults", "metrics_public",
-             "hooks", "retention", "cors_origins"}
+             "hooks", "retention", "cors_origins", "blobs"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 _DEFAULT_KEYS = {"retry", "machine", "max_duration"}
 
@@ -92,7 +94,9 @@ class Config:
         default_factory=lambda: {env: Retention() for env in ENVIRONMENTS})
     #: The file the values came from; None when no file was found.
     source: Path | None = None
-    #: what the environment says, read once by ``load_config``
+    #: what the file says of ``settings`` (``[blobs]``); the environment wins over it
+    file_settings: Settings = field(default_factory=Settings)
+    #: what the environment says over ``file_settings``, read once by ``load_config``
     settings: Settings = field(default_factory=Settings)
 
     @property
@@ -155,19 +159,6 @@ class Config:
         return dataclasses.replace(self, environment=_check_environment(environment))
 
 
-def find_config_file(start: Path | None = None) -> Path | None:
-    """The nearest ``outlast.toml``, or ``pyproject.toml`` with ``[tool.outlast]``."""
-    here = (start or Path.cwd()).resolve()
-    for directory in (here, *here.parents):
-        candidate = directory / CONFIG_FILE
-        if candidate.is_file():
-            return candidate
-        pyproject = directory / PYPROJECT
-        if pyproject.is_file() and "outlast" in _read_toml(pyproject).get("tool", {}):
-            return pyproject
-    return None
-
-
 def load_config(
     start: Path | None = None,
     *,
@@ -189,7 +180,7 @@ def load_config(
             )
         root = (start or Path.cwd()).resolve()
         return _apply_env(Config(project=root.name, root=root), env)
-    return _apply_env(parse_config(_section(path), path), env)
+    return _apply_env(parse_config(project_table(path), path), env)
 
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
@@ -215,6 +206,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         cors_origins=_origins(data.get("cors_origins", []), where),
         source=path,
         retention_by_env=_retention(data.get("retention", {}), where),
+        file_settings=file_settings(data, path),
         **defaults,
     )
 
@@ -231,25 +223,6 @@ def resolve_database_url(url: str, base: Path) -> str:
 
 
 # -- reading -----------------------------------------------------------------------------
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-
-
-def _section(path: Path) -> dict[str, Any]:
-    data = _read_toml(path)
-    if path.name == PYPROJECT:
-        data = data.get("tool", {}).get("outlast", {})
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: [tool.outlast] must be a table")
-    return data
 
 
 def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
@@ -271,7 +244,8 @@ def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
     origins = env.get("OUTLAST_CORS_ORIGINS")
     if origins is not None:
         config = dataclasses.replace(config, cors_origins=env_origins(origins))
-    return dataclasses.replace(config, settings=read_settings(env))
+    return dataclasses.replace(
+        config, settings=read_settings(env, config.file_settings, config.root))
 
 
 # -- validation --------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def test_replay_by_filter_resumes_after_a_restart_without_doubling(
     try:
         fresh = Engine(fresh_store, clock=clock)
         runner = BulkRunner(fresh, lambda: True, batch_size=2)
-        while runner.run_once():
+        while runner.step_all():
             pass
         action = fresh.bulk.get("dev", created["id"])
         runs, _ = fresh.list_runs("dev", task="a", limit=100)

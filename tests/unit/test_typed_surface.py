@@ -12,6 +12,7 @@ from mypy import api as mypy_api
 
 import outlast
 from outlast import Client, Token, wait
+from outlast.core.params import RunFilters, RunSelection
 from outlast.core.records import AttemptRecord, EnvironmentLimit, QueueRecord, RunEvent, TaskRecord
 from outlast.engine import Engine
 from outlast.errors import ValidationError
@@ -80,6 +81,15 @@ def test_unknown_keyword_options_fail_at_run_time_naming_the_option(client: Clie
         client.queues.update("hello", speed_limit=3)  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="schedules.update.*cronn"):
         client.schedules.update("sched_1", cronn="* * * * *")  # type: ignore[call-arg]
+
+
+def test_a_bulk_selection_takes_the_runs_list_filters_without_paging(client: Client) -> None:
+    """One filter set: a filter ``runs.list`` learns, a bulk action takes too."""
+    paging = {"search", "sort", "limit", "cursor"}
+    assert RunFilters.__optional_keys__ == RunSelection.__optional_keys__ | paging
+    assert not RunSelection.__optional_keys__ & paging
+    with pytest.raises(TypeError, match="bulk_actions.*'limit'"):
+        client.bulk_actions.count(task="hello", limit=5)  # type: ignore[call-arg]
 
 
 MISTAKES = """

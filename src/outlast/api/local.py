@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from outlast.api.routes import ApiContext, ApiRequest, LocalTasks, RawJson, call, match
-from outlast.core.settings import read_settings
+from outlast.core.settings import project_settings
 from outlast.engine import Engine
 from outlast.errors import ValidationError
 from outlast.observability import valid_traceparent
@@ -90,8 +90,9 @@ def _json_roundtrip(body: Any) -> Any:
 
 def open_engine(database_url: str) -> Engine:
     """An engine over the store at ``database_url``, with the settings of this process's
-    environment; a project's own file (SQLite) is migrated first."""
+    environment over the project file's (its blobs go where the workers' do); a project's
+    own file (SQLite) is migrated first."""
     store = open_store(database_url)
     if store.embedded:
         store.migrate()
-    return Engine(store, settings=read_settings())
+    return Engine(store, settings=project_settings())

@@ -120,8 +120,9 @@ class TaskBatchItem(BatchItem):
     task: str
 
 
-class RunFilters(TypedDict, total=False):
-    """``runs.list(...)`` filters; also the query of ``GET /runs``."""
+class RunSelection(TypedDict, total=False):
+    """The runs a bulk action acts on (``client.bulk_actions.cancel(...)``): the filters of
+    ``runs.list`` without its paging (``RunFilters`` adds that, so the two never drift)."""
 
     status: str | list[str] | None
     task: str | None
@@ -133,26 +134,16 @@ class RunFilters(TypedDict, total=False):
     idempotency_key: str | None
     version: str | None
     queue: str | None
+
+
+class RunFilters(RunSelection, total=False):
+    """``runs.list(...)`` filters; also the query of ``GET /runs``: a ``RunSelection``
+    with search, order and paging."""
+
     search: str | None
     sort: str | None
     limit: int
     cursor: str | None
-
-
-class RunSelection(TypedDict, total=False):
-    """The runs a bulk action acts on (``client.bulk_actions.cancel(...)``): the filters of
-    ``runs.list`` without its paging."""
-
-    status: str | list[str] | None
-    task: str | None
-    tag: str | None
-    created_after: datetime | float | None
-    created_before: datetime | float | None
-    parent_id: str | None
-    root_id: str | None
-    idempotency_key: str | None
-    version: str | None
-    queue: str | None
 
 
 class TokenFilters(TypedDict, total=False):

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from outlast.core.settings import read_settings
+from outlast.core.settings import project_settings
 from outlast.core.versions import check_version
 from outlast.engine import journal, versions
 from outlast.engine.blobs import Blobs
@@ -55,8 +55,9 @@ def scope_of(store: Store, environment: str, version: str | None = None) -> Scop
 
 def blobs_of(store: Store) -> Blobs:
     """The blob store values kept apart went to, as a worker of this process's settings
-    finds it (``OUTLAST_BLOB_URL``, else the store's own)."""
-    settings = read_settings()
+    finds it (``OUTLAST_BLOB_URL`` or ``[blobs]`` in the project file, else the store's
+    own)."""
+    settings = project_settings()
     where = open_blob_url(settings.blob_url) if settings.blob_url else store.blob_store()
     return Blobs(where, settings.blob_threshold, settings.max_payload_bytes)
 

@@ -9,13 +9,13 @@ each thread its own connection (SQLite) or a pooled one (PostgreSQL).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 import httpx
 
 from outlast.engine import Engine
 from outlast.engine.alerts import Alerts
+from outlast.upkeep.duty import Duty
 
 log = logging.getLogger("outlast.alerts")
 
@@ -29,32 +29,17 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> None:
         raise RuntimeError(f"the webhook answered HTTP {response.status_code}")
 
 
-class AlertSender:
+class AlertSender(Duty):
+    thread_name = "outlast-alerts"
+    logger = log
+    what = "alert pass"
+
     def __init__(self, engine: Engine, leading: Callable[[], bool],
                  interval: float = INTERVAL) -> None:
+        super().__init__(leading, interval=interval)
         self.alerts = Alerts(engine)
-        self._leading = leading
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="outlast-alerts", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            if not self._leading():
-                continue
-            try:
-                self.alerts.enqueue()
-                self.alerts.deliver(post)
-            except Exception:
-                log.exception("alert pass failed; retrying")
+    def run_once(self) -> None:
+        """Turn new failures into alerts, then send what is due."""
+        self.alerts.enqueue()
+        self.alerts.deliver(post)

@@ -13,10 +13,10 @@ the next holder of the lease finds the action RUNNING and goes on from its curso
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from outlast.engine import Engine, bulk_work
+from outlast.upkeep.duty import Duty
 
 log = logging.getLogger("outlast.bulk")
 
@@ -26,43 +26,28 @@ INTERVAL = 0.5
 BATCH_PAUSE = 0.01
 
 
-class BulkRunner:
+class BulkRunner(Duty):
+    thread_name = "outlast-bulk"
+    logger = log
+    what = "bulk action pass"
+
     def __init__(self, engine: Engine, leading: Callable[[], bool], *,
                  interval: float = INTERVAL, batch_size: int = bulk_work.BATCH_SIZE) -> None:
+        super().__init__(leading, interval=interval)
         self.engine = engine
-        self._leading = leading
-        self._interval = interval
         self._batch_size = batch_size
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="outlast-bulk", daemon=True)
-        self._thread.start()
+    def run_once(self) -> float | None:
+        """A pass; the next starts at once while actions moved, so a large one goes on
+        batch after batch without waiting ``interval``."""
+        return 0.0 if self.step_all() else None
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def run_once(self) -> int:
+    def step_all(self) -> int:
         """One batch of each unfinished action; returns how many actions it moved."""
         rows = bulk_work.active(self.engine)
         for row in rows:
-            if self._stop.is_set() or not self._leading():
+            if self.stopping or not self.leading:
                 break
             bulk_work.step(self.engine, row, self._batch_size)
-            self._stop.wait(BATCH_PAUSE)
+            self.pause(BATCH_PAUSE)
         return len(rows)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            while self._leading() and not self._stop.is_set():
-                try:
-                    if not self.run_once():
-                        break
-                except Exception:
-                    log.exception("bulk action pass failed; retrying in %.1fs", self._interval)
-                    break

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Callable
 
 from outlast.engine import Engine
 from outlast.engine.pruning import BATCH_SIZE, Cursors, PruneLimits, PruneReport
+from outlast.upkeep.duty import Duty
 
 log = logging.getLogger("outlast.retention")
 
@@ -34,39 +34,35 @@ PASS_BATCHES = 20
 ORPHAN_PASS = 3600.0
 
 
-class Pruner:
+class Pruner(Duty):
+    thread_name = "outlast-pruner"
+    logger = log
+    what = "retention pass"
+
     def __init__(self, engine: Engine, leading: Callable[[], bool], *,
                  interval: float | None = None, first_pass: float = FIRST_PASS,
                  batch_size: int = BATCH_SIZE, batches: int = PASS_BATCHES) -> None:
+        super().__init__(leading, idle=first_pass, interval=(
+            engine.settings.retention_interval if interval is None else interval))
         self.engine = engine
-        self._leading = leading
-        self._interval = engine.settings.retention_interval if interval is None else interval
-        self._first_pass = first_pass
         self._limits = PruneLimits(batch_size=batch_size, budget=batch_size * batches,
-                                   pause=self._pause)
+                                   pause=lambda: self.pause(BATCH_PAUSE))
         #: where each (environment, task, status) scan resumes, kept between passes
         self._cursors: Cursors = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         #: when orphaned blobs were last looked for (``RetentionOps.orphans``); -inf: never
         self._orphans_at = -math.inf
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="outlast-pruner", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def run_once(self) -> float | None:
+        """A pass; back after ``BACKLOG_PAUSE`` rather than ``interval`` when one stopped
+        at its budget with runs still due."""
+        done = all(r.complete for r in self.prune_once())
+        return None if done else BACKLOG_PAUSE
 
     def prune_once(self) -> list[PruneReport]:
         """One pass over every environment; returns what it deleted in each."""
         reports = []
         for env in self.engine.retention.environments():
-            if self._stop.is_set():
+            if self.stopping:
                 break
             report = self.engine.retention.prune(env, limits=self._limits,
                                                  cursors=self._cursors)
@@ -80,27 +76,11 @@ class Pruner:
         """Blobs whose run never committed or was pruned without them, once an hour (a
         bucket is listed to find them: not on every pass)."""
         now = self.engine.clock.now()
-        if now - self._orphans_at < ORPHAN_PASS or self._stop.is_set():
+        if now - self._orphans_at < ORPHAN_PASS or self.stopping:
             return
         self._orphans_at = now
         if deleted := self.engine.retention.orphans():
             log.info("retention: deleted the blobs of %d run(s) that no longer exist", deleted)
-
-    def _loop(self) -> None:
-        pause = self._first_pass
-        while not self._stop.wait(pause):
-            if not self._leading():
-                pause = self._first_pass
-                continue
-            try:
-                done = all(r.complete for r in self.prune_once())
-                pause = self._interval if done else BACKLOG_PAUSE
-            except Exception:
-                log.exception("retention pass failed; retrying in %.0fs", self._interval)
-                pause = self._interval
-
-    def _pause(self) -> None:
-        self._stop.wait(BATCH_PAUSE)
 
 
 def _log(report: PruneReport) -> None:

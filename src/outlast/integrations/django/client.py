@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 
-from outlast.core.settings import read_settings
+from outlast.core.settings import project_settings
 from outlast.engine import Engine
 from outlast.sdk.client import Client
 from outlast.sdk.registry import default_registry
@@ -48,7 +48,7 @@ class SettingsClient(Client):
     def transport(self) -> Transport:
         with self._lock:
             if self._opened is None:
-                engine = Engine(open_store(self.database_url), settings=read_settings())
+                engine = Engine(open_store(self.database_url), settings=project_settings())
                 self._opened = LocalTransport(engine, self.environment, default_registry,
                                               owns_engine=True)
             return self._opened

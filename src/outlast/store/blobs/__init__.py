@@ -6,7 +6,8 @@ it); the bytes go to one of three backends behind ``BlobStore``:
 
 - ``DirectoryBlobs``: files in a directory beside the SQLite database (``outlast dev``);
 - ``TableBlobs``: the ``blobs`` table of PostgreSQL, in parts of 1 MiB (the default there);
-- ``S3Blobs``: any S3-compatible bucket, when ``OUTLAST_BLOB_URL=s3://bucket/prefix``.
+- ``S3Blobs``: any S3-compatible bucket, when ``OUTLAST_BLOB_URL`` (or ``[blobs] url``) is
+  ``s3://bucket/prefix``.
 
 Keys are ``<run id>/<name>``: every blob belongs to one run, so deleting a run's blobs is
 one prefix (``delete_runs``), whatever the backend.

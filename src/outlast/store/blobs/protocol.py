@@ -90,8 +90,8 @@ def check_key(key: str) -> str:
 
 
 def open_blob_url(url: str) -> BlobStore:
-    """The blob store an ``OUTLAST_BLOB_URL`` names: ``s3://bucket/prefix`` (options
-    ``?endpoint_url=…&region=…``) or ``file:///abs/dir``."""
+    """The blob store an ``OUTLAST_BLOB_URL`` (or ``[blobs] url``) names:
+    ``s3://bucket/prefix`` (options ``?endpoint_url=…&region=…``) or ``file:///abs/dir``."""
     parts = urlsplit(url)
     if parts.scheme == "s3":
         from outlast.store.blobs.s3 import S3Blobs
@@ -103,5 +103,5 @@ def open_blob_url(url: str) -> BlobStore:
         from outlast.store.blobs.directory import DirectoryBlobs
 
         return DirectoryBlobs(parts.path)
-    raise ConfigError(f"unsupported OUTLAST_BLOB_URL {url!r}: use s3://bucket/prefix or "
+    raise ConfigError(f"unsupported blob store URL {url!r}: use s3://bucket/prefix or "
                       "file:///a/directory")

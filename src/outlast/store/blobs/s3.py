@@ -1,4 +1,5 @@
-"""Blobs in an S3-compatible bucket (AWS S3, MinIO, R2, …): ``OUTLAST_BLOB_URL``.
+"""Blobs in an S3-compatible bucket (AWS S3, MinIO, R2, …): ``OUTLAST_BLOB_URL`` or
+``[blobs] url``.
 
 ``s3://bucket/prefix?endpoint_url=http://host:9000&region=us-east-1``; credentials come
 the way boto3 finds them (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, a profile, an
@@ -20,7 +21,7 @@ class S3Blobs:
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
                  region: str | None = None, client: Any = None) -> None:
         if not bucket:
-            raise ConfigError("OUTLAST_BLOB_URL needs a bucket: s3://bucket/prefix")
+            raise ConfigError("a blob store URL needs a bucket: s3://bucket/prefix")
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self.location = f"s3://{bucket}/{self.prefix}"
@@ -83,6 +84,6 @@ def _client(endpoint_url: str | None, region: str | None) -> Any:
     try:
         import boto3  # type: ignore[import-untyped]
     except ImportError:
-        raise ConfigError("OUTLAST_BLOB_URL=s3://… needs boto3: pip install 'outlast[s3]'") \
-            from None
+        raise ConfigError("a blob store at s3://… (OUTLAST_BLOB_URL, [blobs] url) needs "
+                          "boto3: pip install 'outlast[s3]'") from None
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
