@@ -133,6 +133,7 @@ def restart_postgres() -> None:
 
 @pytest.mark.skipif(not RESTART_ALLOWED, reason="restarts the PostgreSQL server: runs under "
                     "CI or with OUTLAST_TEST_RESTART_POSTGRES=1")
+@pytest.mark.exclusive  # every other test's connections would die with the server
 def test_postgres_restart_during_a_wait(project: Project,
                                         workers: Callable[..., Worker]) -> None:
     if not project.database_url.startswith("postgresql"):

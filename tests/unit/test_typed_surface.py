@@ -119,9 +119,11 @@ def test_mypy_rejects_unknown_options_and_wrong_types(
     source = tmp_path / "mistakes.py"
     source.write_text(textwrap.dedent(MISTAKES))
     monkeypatch.setenv("MYPYPATH", str(Path(outlast.__file__).parents[1]))
+    # its own cache: mypy writes one even without --incremental, and the suite's mypy run
+    # in another worker process uses the project's
     out, _, _ = mypy_api.run(["--strict", "--no-incremental", "--follow-imports=silent",
                               "--allow-untyped-defs", "--disable-error-code=type-arg",
-                              str(source)])
+                              f"--cache-dir={tmp_path / 'mypy-cache'}", str(source)])
     lines = [line for line in out.splitlines() if ": error:" in line]
     wrong = {int(line.split(":")[1]) for line in lines}
     assert wrong == {8, 9, 10, 11, 12, 13, 15, 18, 19}, out  # lines 16 and 17 are right
