@@ -98,8 +98,11 @@ def test_bad_output_fails_clearly(live_engine: Engine) -> None:
 def test_cancel_kills_the_executing_attempt(live_engine: Engine, tmp_path: Path) -> None:
     with running_worker(live_engine, concurrency=1):
         run_id = trigger(live_engine, "sleeper", {"seconds": 30})
-        eventually(lambda: (tmp_path / "sleeper-started").exists(), 20, "sleeper start")
-        pid = int((tmp_path / "sleeper-started").read_text().split()[0])
+        started = tmp_path / "sleeper-started"
+        # The file appears when the child opens it, a moment before its line is written.
+        eventually(lambda: started.exists() and started.read_text().endswith("\n"), 20,
+                   "sleeper start")
+        pid = int(started.read_text().split()[0])
         live_engine.cancel("dev", run_id)
         eventually(lambda: not _alive(pid), 10, "the attempt's process to be killed")
         after = wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "next"}))
