@@ -40,6 +40,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
             config.option.dist = "loadfile"
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """Two workers per core, none for a single named file; the environment variable wins
     (``None`` hands the question to pytest-xdist, which reads it)."""
