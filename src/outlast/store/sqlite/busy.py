@@ -7,8 +7,8 @@ writes (a worker claiming and recording, a client triggering batches) the one th
 longest keeps losing. That writer was often the upkeep holder waking due sleeps: the wake
 was measured up to half a second after the sleeps' due time on a busy database.
 
-So ``BEGIN IMMEDIATE`` is tried again here, at most ``MAX_PAUSE`` apart, for up to ``WAIT``
-seconds (``busy_timeout``'s wait, after which SQLite says "database is locked" too). A
+So ``BEGIN IMMEDIATE`` is tried again here, at most ``MAX_PAUSE`` apart, for as long as
+the connection's ``busy_timeout`` says (then "database is locked", as SQLite says). A
 try is one lock attempt on the file; a few hundred a second cost a waiting writer little.
 Every other statement keeps ``busy_timeout`` (a read meets the lock only in rare cases,
 such as recovering the WAL index, where SQLite's own handler is fine).
@@ -23,10 +23,8 @@ from collections.abc import Iterator
 #: seconds between the first tries, doubled up to ``MAX_PAUSE``
 FIRST_PAUSE = 0.0002
 MAX_PAUSE = 0.002
-#: seconds a writer waits for the lock before giving up, as ``busy_timeout`` does
-WAIT = 60.0
-#: ``PRAGMA busy_timeout`` for every statement but the ``BEGIN IMMEDIATE`` here (ms)
-BUSY_TIMEOUT_MS = int(WAIT * 1000)
+#: the store's ``PRAGMA busy_timeout`` (ms): how long a writer waits before giving up
+BUSY_TIMEOUT_MS = 60_000
 
 
 def pauses(first: float = FIRST_PAUSE, most: float = MAX_PAUSE) -> Iterator[float]:
@@ -37,13 +35,14 @@ def pauses(first: float = FIRST_PAUSE, most: float = MAX_PAUSE) -> Iterator[floa
         pause = min(pause * 2, most)
 
 
-def begin_immediate(conn: sqlite3.Connection, wait: float = WAIT) -> None:
+def begin_immediate(conn: sqlite3.Connection) -> None:
     """``BEGIN IMMEDIATE`` on ``conn``, retried while another connection holds the lock.
 
-    Raises SQLite's own "database is locked" once ``wait`` seconds have gone by, and any
-    other error at once.
+    Waits as long as the connection's ``busy_timeout`` says (and leaves it as it was),
+    then raises SQLite's own "database is locked"; any other error at once.
     """
-    deadline = time.monotonic() + wait
+    timeout_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    deadline = time.monotonic() + timeout_ms / 1000
     conn.execute("PRAGMA busy_timeout=0")
     try:
         for pause in pauses():
@@ -55,7 +54,7 @@ def begin_immediate(conn: sqlite3.Connection, wait: float = WAIT) -> None:
                     raise
             time.sleep(pause)
     finally:
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout={timeout_ms}")
 
 
 def busy(exc: sqlite3.Error) -> bool:
