@@ -11,6 +11,7 @@ import pytest
 
 from outlast.engine import Engine, Outcome, sweeper, waitpoints
 from outlast.engine.durable import Op
+from outlast.engine.events import CHANGED_CHANNEL, QUEUED_CHANNEL
 from tests.conftest import trigger_run
 
 ENV = "dev"
@@ -174,3 +175,23 @@ def test_a_sleep_due_while_the_pass_did_its_other_duties_is_woken_by_it(
     monkeypatch.setattr(sweeper, "enqueue_due", slow_enqueue_due)
     assert engine.sweep().woken == 1
     assert engine.retrieve(ENV, run_id)["status"] == "QUEUED"
+
+
+def test_a_wake_tells_workers_once_per_queue_and_realtime_of_each_run(
+        engine: Engine, clock: Any, register: Callable[..., Any]) -> None:
+    """Workers claim by queue and read no run id from the note; each note costs the
+    commit on PostgreSQL, so 500 woken runs of one queue make one note, not 500."""
+    register(engine, "job")
+    for queue in ("a", "a", "a", "b", "b"):
+        trigger_run(engine, "job", queue=queue)
+    rows = engine.claim(ENV, "w", None, 5)
+    for row in rows:
+        engine.durable.sleep_until(Op(row["id"], row["lease_id"], 0, "sleep", "nap"),
+                                   clock.now() + 60)
+    engine.record([Outcome(r["id"], r["lease_id"], 1, "suspended") for r in rows])
+    heard: list[tuple[str, str]] = []
+    engine.store.add_local_listener(lambda channel, payload: heard.append((channel, payload)))
+    clock.advance(61)
+    assert engine.sweep().woken == 5
+    assert sorted(p for c, p in heard if c == QUEUED_CHANNEL) == ["a", "b"]
+    assert sorted(p for c, p in heard if c == CHANGED_CHANNEL) == sorted(r["id"] for r in rows)

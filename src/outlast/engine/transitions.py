@@ -304,11 +304,19 @@ def move(tx: Tx, row: Row, *, version: str, now: float) -> None:
 
 def resume_settled(tx: Tx, run_ids: list[str], now: float) -> list[str]:
     """``resume`` for many runs in one statement: each WAITING run with nothing pending in
-    its journal goes QUEUED. Returns the ids it queued."""
-    resumed = [r["id"] for r in tx.all("resume_settled_runs", ids=run_ids, now=now)]
+    its journal goes QUEUED. Returns the ids it queued.
+
+    Workers are woken once per queue, not once per run: they claim by queue and read no
+    run id from the note, and on PostgreSQL each note costs the commit (upkeep waking 500
+    sleeps sent 1,000 notes, which took its commit from about 4 ms to about 19 ms on a
+    loaded machine). Realtime still hears each run on ``CHANGED_CHANNEL``.
+    """
+    rows = tx.all("resume_settled_runs", ids=run_ids, now=now)
+    resumed = [r["id"] for r in rows]
     events.append(tx, [events.event_row(i, "resume", now, S.QUEUED.value) for i in resumed])
+    for queue in sorted({str(r["queue"]) for r in rows}):
+        tx.notify(events.QUEUED_CHANNEL, queue)
     for run_id in resumed:
-        tx.notify(events.QUEUED_CHANNEL, run_id)
         tx.notify(events.CHANGED_CHANNEL, run_id)
     return resumed
 

@@ -455,7 +455,7 @@ SELECT id FROM runs WHERE id = ANY(:ids) ORDER BY id FOR UPDATE
 UPDATE runs SET status = 'QUEUED', available_at = :now, queued_at = :now, updated_at = :now
 WHERE id = ANY(:ids) AND status = 'WAITING'
   AND NOT EXISTS (SELECT 1 FROM run_journal j WHERE j.run_id = runs.id AND j.status = 'pending')
-RETURNING id
+RETURNING id, queue
 
 -- name: list_tokens
 SELECT * FROM waitpoints

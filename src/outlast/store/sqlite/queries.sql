@@ -395,7 +395,7 @@ SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id
 UPDATE runs SET status = 'QUEUED', available_at = :now, queued_at = :now, updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'WAITING'
   AND NOT EXISTS (SELECT 1 FROM run_journal j WHERE j.run_id = runs.id AND j.status = 'pending')
-RETURNING id
+RETURNING id, queue
 
 -- name: list_tokens
 SELECT * FROM waitpoints
