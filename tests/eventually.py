@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -35,3 +36,16 @@ def eventually(condition: Callable[[], T], timeout: float = 10.0,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         pause.wait(interval)
+
+
+def first_line(path: Path, timeout: float = 20.0, what: str = "a line") -> str:
+    """The first whole line another process wrote to ``path``.
+
+    A file appears when the writer opens it, a moment before its line is in it, so waiting
+    for the file alone can read it empty.
+    """
+    def written() -> str:
+        text = path.read_text() if path.exists() else ""
+        return text.split("\n", 1)[0] if "\n" in text else ""
+
+    return eventually(written, timeout, what)

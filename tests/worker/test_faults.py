@@ -24,7 +24,7 @@ from outlast.store import Store
 from outlast.worker import forkserver
 from outlast.worker.pool import NO_REPORT_EXIT, Child, lost_with_server
 from outlast.worker.supervisor import Supervisor, WorkerFailed
-from tests.eventually import eventually
+from tests.eventually import eventually, first_line
 from tests.worker.support import (
     PROJECT,
     registered,
@@ -154,9 +154,7 @@ def test_children_of_a_killed_supervisor_stop_at_once_and_quietly(
         task_id: str) -> None:
     eventually(lambda: registered(live_engine, task_id), 60, "the worker to register its tasks")
     trigger(live_engine, task_id)
-    pid_file = tmp_path / "writer-pid"
-    eventually(pid_file.exists, 30, "the task to start")
-    child = int(pid_file.read_text().split()[0])
+    child = int(first_line(tmp_path / "writer-pid", 30, "the task to start").split()[0])
     os.kill(worker_process.pid, signal.SIGKILL)  # the supervisor alone, not its group
     worker_process.wait(10)
     eventually(lambda: not _alive(child), 10, "the orphaned child to stop")

@@ -11,7 +11,7 @@ import pytest
 
 from outlast.engine import Engine
 from outlast.store import Store
-from tests.eventually import eventually
+from tests.eventually import eventually, first_line
 from tests.worker.support import (
     running_worker,
     trigger,
@@ -98,11 +98,7 @@ def test_bad_output_fails_clearly(live_engine: Engine) -> None:
 def test_cancel_kills_the_executing_attempt(live_engine: Engine, tmp_path: Path) -> None:
     with running_worker(live_engine, concurrency=1):
         run_id = trigger(live_engine, "sleeper", {"seconds": 30})
-        started = tmp_path / "sleeper-started"
-        # The file appears when the child opens it, a moment before its line is written.
-        eventually(lambda: started.exists() and started.read_text().endswith("\n"), 20,
-                   "sleeper start")
-        pid = int(started.read_text().split()[0])
+        pid = int(first_line(tmp_path / "sleeper-started", 20, "sleeper start").split()[0])
         live_engine.cancel("dev", run_id)
         eventually(lambda: not _alive(pid), 10, "the attempt's process to be killed")
         after = wait_final(live_engine, trigger(live_engine, "hello-world", {"name": "next"}))
@@ -163,8 +159,8 @@ def test_drain_hands_back_what_outlives_the_grace(live_engine: Engine) -> None:
 def test_killed_child_is_retried_by_policy(live_engine: Engine, tmp_path: Path) -> None:
     with running_worker(live_engine):
         run_id = trigger(live_engine, "dies-once")
-        eventually(lambda: (tmp_path / "dies-once").exists(), 20, "first attempt")
-        os.kill(int((tmp_path / "dies-once").read_text().split()[0]), signal.SIGKILL)
+        pid = int(first_line(tmp_path / "dies-once", 20, "first attempt").split()[0])
+        os.kill(pid, signal.SIGKILL)
         run = wait_final(live_engine, run_id)
     assert (run["status"], run["attempts"], run["output"]) == ("COMPLETED", 2, 2)
     assert "SIGKILL" in live_engine.attempts(run_id)[0]["error"]["message"]
