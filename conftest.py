@@ -11,9 +11,10 @@ starting workers would cost more than they save.
 means), ``-n 0`` or ``-p no:xdist`` runs everything in this process. The options are set
 here rather than in ``addopts`` because ``-p no:xdist`` would then reject ``-n``.
 
-A test marked ``exclusive`` (one restarts the PostgreSQL server) runs while no other
-worker is inside a test: it waits for the tests under way to end, and the others wait for
-it. In one process the mark changes nothing.
+A test marked ``exclusive`` (one restarts the PostgreSQL server, some need the cores to
+themselves to time or to overlap work) runs while no other worker is inside a test: it
+waits for the tests under way to end, and the others wait for it. In one process the mark
+changes nothing.
 """
 
 from __future__ import annotations

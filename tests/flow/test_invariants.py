@@ -18,6 +18,10 @@ from tests.eventually import eventually
 
 from . import flow_worker
 
+# the limits must be reached, which takes worker processes holding runs at the same moment:
+# on cores busy with the suite's other workers they seldom overlap, so these run alone
+pytestmark = pytest.mark.exclusive
+
 PROCESSES = 4
 Span = tuple[str, str | None, float, float]
 

@@ -22,6 +22,7 @@ def live_engine(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return Engine(store, lease_seconds=60)
 
 
+@pytest.mark.exclusive  # times the waves to half a second: alone, not beside other tests
 def test_rate_limited_runs_start_in_waves_as_the_window_frees(live_engine: Engine) -> None:
     """15 runs under "5/s": three waves a second apart, each as soon as the window frees.
 
