@@ -649,3 +649,14 @@ SELECT id FROM runs WHERE id = ANY(:ids)
 
 -- name: existing_waitpoint_ids
 SELECT id FROM waitpoints WHERE id = ANY(:ids)
+
+-- name: table_sizes
+-- How big the run tables are, without reading them: rows as PostgreSQL last counted them
+-- (pg_class.reltuples, kept by VACUUM and ANALYZE; NULL before the first: not known yet)
+-- and bytes on disk with their indexes and TOAST. Names resolve through the search path,
+-- so a project kept in its own schema measures its own tables.
+SELECT t.name, CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows,
+    pg_total_relation_size(c.oid) AS bytes, true AS estimated
+FROM unnest(:tables::text[]) WITH ORDINALITY AS t(name, n)
+JOIN pg_class c ON c.oid = to_regclass(t.name)
+ORDER BY t.n
