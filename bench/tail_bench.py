@@ -14,7 +14,9 @@ task, then
 2. ``--fill`` runs through their lives in batches of 500: on PostgreSQL by the same
    inserts and updates a worker's claim and record make (``FILL_STEPS``), on SQLite
    through the engine's own claim and record;
-3. the same measure again, then the state of the ``runs`` table (live and dead rows,
+3. ``--settle`` seconds later (the worker's upkeep may vacuum meanwhile; the fill is far
+   faster than workers finish runs, so this gives upkeep the turn it would have had),
+   the same measure again, then the state of the ``runs`` table (live and dead rows,
    autovacuum passes, heap and index bytes) and the plan of one claim.
 
 Variants take turns in every round so they share the machine's load; compare the ratio
@@ -81,6 +83,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             wait_for_task(engine)
             fresh = measure(engine, url, args)
             filled = fill(engine, url, args.fill)
+            time.sleep(args.settle)
             after = measure(engine, url, args)
             state = table_state(url)
             vacuumed = vacuum_and_measure(engine, url, args) if args.vacuumed else None
@@ -260,7 +263,8 @@ def run_variant(args: argparse.Namespace, src: str | None) -> dict[str, Any]:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     command = [sys.executable, __file__, "--child", "--store", args.store,
                "--fill", str(args.fill), "--measure", str(args.measure),
-               "--gap", str(args.gap)] + (["--vacuumed"] if args.vacuumed else [])
+               "--gap", str(args.gap), "--settle", str(args.settle)]
+    command += ["--vacuumed"] if args.vacuumed else []
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(done.stderr[-3000:])
@@ -285,6 +289,8 @@ def main() -> None:
     ap.add_argument("--fill", type=int, default=100_000)
     ap.add_argument("--measure", type=int, default=1000)
     ap.add_argument("--gap", type=float, default=20.0, help="ms between measured triggers")
+    ap.add_argument("--settle", type=float, default=30.0,
+                    help="seconds between the fill and the second measure (upkeep's turn)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--variant", action="append", default=[], help="NAME:src=DIR")
     ap.add_argument("--out", default=str(RESULTS))

@@ -1,4 +1,5 @@
-"""The smaller pages: workers (with the database's size), the overview charts, and logging in and out."""
+"""The smaller pages: workers (with the database's size), the overview charts, logging in
+and out."""
 
 from __future__ import annotations
 

@@ -599,3 +599,9 @@ SELECT s.tbl_name AS name, sum(d.pgsize) AS bytes,
 FROM sqlite_schema s JOIN dbstat('main', 1) d ON d.name = s.name
 WHERE s.tbl_name IN (SELECT value FROM json_each(:tables))
 GROUP BY s.tbl_name
+
+-- name: dead_rows
+-- None: SQLite keeps no dead row versions (an updated or deleted row's space is reused).
+SELECT value AS name, 0 AS live, 0 AS dead, NULL AS vacuumed_at
+FROM json_each(:tables)
+WHERE 0

@@ -279,6 +279,9 @@ class SQLiteStore(BaseStore):
                 conn.execute("VACUUM")
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def reclaim(self, tables: list[str]) -> None:
+        """Nothing to do: SQLite reuses a freed row's space for the next insert."""
+
     def listen(self, channels: list[str]) -> SQLiteListener:
         return SQLiteListener(self)
 
