@@ -150,6 +150,17 @@ def test_compact_keeps_every_row_and_refuses_to_run_inside_a_transaction(
         assert tx.one("ping") is not None
 
 
+def test_reclaim_keeps_every_row_and_refuses_to_run_inside_a_transaction(
+        store: Store) -> None:
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_kept")])
+    store.reclaim(["run_events", "runs"])
+    assert _events(store, "run_kept") == ["note"]
+    with store.transaction(write=False), \
+            pytest.raises(NestedTransactionError):
+        store.reclaim(["runs"])
+
+
 def test_other_threads_open_their_own_transactions_meanwhile(store: Store) -> None:
     answers: list[Any] = []
 

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from outlast.core import prometheus as prom
 from outlast.core.key_scopes import READ
 from outlast.engine import Engine
+from outlast.engine import database_size as sizes
 from outlast.engine import metrics as data
 from outlast.server.auth import Authenticator
 from outlast.server.errors import Endpoint
@@ -36,6 +37,8 @@ from outlast.upkeep.leader import LEASE_NAME, LEASE_TTL
 ENV = "environment"
 #: waitpoint kinds as operators call them
 WAIT_KINDS = {"time": "sleep", "token": "token", "run": "children"}
+#: seconds a reading of the table sizes is kept: SQLite reads every page to answer
+SIZES_EVERY = 60.0
 
 
 class ServerMetrics:
@@ -56,13 +59,14 @@ class ServerMetrics:
         self.queue_waits = prom.Histogram(
             "outlast_queue_wait_seconds", "Seconds from a run becoming claimable to its "
             "attempt starting, by queue.", (ENV, "queue"))
+        self._sizes: tuple[float, sizes.DatabaseSize] | None = None
 
     def page(self, authorization: str | None) -> str:
         """The text a scrape gets (AuthError without a valid key unless public)."""
         envs = data.environments(self.engine) if self.public \
             else [self.auth.environment(authorization, READ, "GET /metrics")]
         self.follow()
-        families = [*self._counts(envs), self._upkeep_lag(),
+        families = [*self._counts(envs), self._upkeep_lag(), *self._database(envs),
                     *(_only(f, envs) for f in self._kept())]
         return prom.render(families)
 
@@ -87,6 +91,13 @@ class ServerMetrics:
     def _counts(self, envs: list[str]) -> list[prom.Family]:
         counts = [data.read_counts(self.engine, env) for env in envs]
         return count_families(counts, self.engine.clock.now())
+
+    def _database(self, envs: list[str]) -> list[prom.Family]:
+        now = self.engine.clock.now()
+        if self._sizes is None or now - self._sizes[0] >= SIZES_EVERY:
+            self._sizes = (now, sizes.table_sizes(self.engine))
+        oldest = [sizes.oldest_finished(self.engine, env) for env in envs]
+        return database_families(self._sizes[1], oldest, now)
 
     def _upkeep_lag(self) -> prom.Family:
         expiry = data.lease_expiry(self.engine, LEASE_NAME)
@@ -130,6 +141,26 @@ def count_families(counts: list[data.Counts], now: float) -> list[prom.Family]:
         prom.gauge("outlast_waits", "Pending waits, by kind: sleep, token, children.",
                    [({ENV: c.environment, "kind": WAIT_KINDS.get(k, k)}, n)
                     for c in counts for k, n in sorted(c.waits.items())]),
+    ]
+
+
+ROWS_HELP = ("Rows of a run table: SQLite counts them; PostgreSQL's estimate from its last "
+             "VACUUM or ANALYZE (no sample before the first).")
+
+
+def database_families(size: sizes.DatabaseSize, oldest: list[sizes.OldestFinished],
+                      now: float) -> list[prom.Family]:
+    """The table sizes and each environment's oldest finished run (none where nothing
+    finished is kept)."""
+    return [
+        prom.gauge("outlast_table_bytes", "Bytes of a run table with its indexes.",
+                   [({"table": t.table}, t.bytes) for t in size.tables]),
+        prom.gauge("outlast_table_rows", ROWS_HELP,
+                   [({"table": t.table}, t.rows) for t in size.tables if t.rows is not None]),
+        prom.gauge("outlast_oldest_finished_run_age_seconds",
+                   "Seconds since the oldest finished run retention keeps finished.",
+                   [({ENV: o.environment}, age) for o in oldest
+                    if (age := o.age(now)) is not None]),
     ]
 
 

@@ -155,6 +155,10 @@ class BorrowedStore:
         raise ConfigError("a connection lent to a trigger is never vacuumed by Outlast: "
                           "run `outlast prune --vacuum` on its database")
 
+    def reclaim(self, tables: list[str]) -> None:
+        raise ConfigError("a connection lent to a trigger is never vacuumed by Outlast: "
+                          "its workers' and servers' upkeep does it")
+
     def add_local_listener(self, callback: Callable[[str, str], None]) -> None:
         """Nothing is announced in process: the commit is the caller's."""
 

@@ -152,6 +152,18 @@ class Store(Protocol):
         """
         ...
 
+    def reclaim(self, tables: list[str]) -> None:
+        """Make the dead rows of ``tables`` reusable now (upkeep's ``Reclaimer``, when
+        they pile up faster than the database clears them by itself).
+
+        PostgreSQL: ``VACUUM (ANALYZE)`` of those tables, which clears the dead entries
+        the claim's partial indexes keep for every run that left QUEUED, and counts the
+        rows for the planner; a short lock that lets reads and writes go on. SQLite:
+        nothing (an updated or deleted row's space is reused at once). Not inside a
+        transaction; ``tables`` must be names from ``engine/reclaiming.py``.
+        """
+        ...
+
     def listen(self, channels: list[str]) -> Listener: ...
 
     def add_local_listener(self, callback: Callable[[str, str], None]) -> None:

@@ -1006,3 +1006,11 @@ DELETE FROM blobs WHERE run_id = :run_id
 
 -- name: blob_owners_before
 SELECT DISTINCT run_id FROM blobs WHERE created_at <= :before ORDER BY run_id
+
+-- name: oldest_finished_run
+-- The finished run retention has kept longest in an environment: the first entry of
+-- runs_env_finished read from its far end, however many runs there are.
+SELECT id, finished_at FROM runs
+WHERE environment = :environment AND finished_at IS NOT NULL
+ORDER BY finished_at, id
+LIMIT 1

@@ -38,6 +38,7 @@ from outlast.engine import Engine, sweeper
 from outlast.upkeep.alerting import AlertSender
 from outlast.upkeep.bulk import BulkRunner
 from outlast.upkeep.pruning import Pruner
+from outlast.upkeep.reclaiming import Reclaimer
 from outlast.upkeep.timer import DueTimer
 
 log = logging.getLogger("outlast.upkeep")
@@ -96,6 +97,8 @@ class Upkeep:
         self.pruner = Pruner(engine, lambda: self.leading)
         #: bulk actions (cancel or replay by filter), moved on from their own thread too
         self.bulk = BulkRunner(engine, lambda: self.leading)
+        #: dead rows of the run tables vacuumed when they pile up, from its own thread too
+        self.reclaimer = Reclaimer(engine, lambda: self.leading)
 
     @property
     def leading(self) -> bool:
@@ -116,6 +119,7 @@ class Upkeep:
         self.alerts.start()
         self.pruner.start()
         self.bulk.start()
+        self.reclaimer.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop and hand the lease back so another process takes over at once."""
@@ -129,6 +133,7 @@ class Upkeep:
         self.alerts.stop(timeout)
         self.pruner.stop(timeout)
         self.bulk.stop(timeout)
+        self.reclaimer.stop(timeout)
         thread.join(timeout)
         if timer is not None and not thread.is_alive():
             timer.close()

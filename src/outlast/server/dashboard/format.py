@@ -134,7 +134,25 @@ def run_duration(run: dict[str, Any], now: float) -> float | None:
     return None if run.get("started_at") is None else float(run["duration"])
 
 
+def byte_size(n: int | None) -> str:
+    """``812 B``, ``4.0 KiB``, ``1.3 GiB``; an en dash for None."""
+    if n is None:
+        return "–"
+    size, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            break
+        size /= 1024
+    return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+
+
+def count(n: int | None) -> str:
+    """``1,234,567``; an en dash for None (not known yet)."""
+    return "–" if n is None else f"{n:,}"
+
+
 FILTERS = {
     "tone": tone, "timestamp": timestamp, "duration": duration, "cost": cost,
-    "pretty_json": pretty_json, "precise_time": precise_time,
+    "pretty_json": pretty_json, "precise_time": precise_time, "byte_size": byte_size,
+    "count": count,
 }

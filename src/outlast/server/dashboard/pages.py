@@ -1,10 +1,12 @@
-"""The smaller pages: workers, the overview charts, and logging in and out."""
+"""The smaller pages: workers (with the database's size), the overview charts, logging in
+and out."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
 from outlast.core.key_scopes import FULL
+from outlast.engine import database_size
 from outlast.server.dashboard import charts, data, format, session
 from outlast.server.dashboard.web import Page, safe_next
 
@@ -15,7 +17,12 @@ CHART_ORDER = ["COMPLETED", "EXECUTING", "WAITING", "QUEUED", "DELAYED", "PARKED
 
 
 def workers_page(page: Page) -> Response:
-    return page.render("workers.html", workers=data.workers(page.engine, page.env))
+    """The live workers, and under them the Database card (not in the 5-second refresh:
+    on SQLite the table sizes read every page of the run tables)."""
+    database = None if page.fragment else database_size.table_sizes(page.engine)
+    oldest = None if page.fragment else database_size.oldest_finished(page.engine, page.env)
+    return page.render("workers.html", workers=data.workers(page.engine, page.env),
+                       database=database, oldest=oldest)
 
 
 def overview_page(page: Page) -> Response:

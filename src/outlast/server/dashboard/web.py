@@ -109,14 +109,18 @@ class Page:
     def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         # a live part's refresh (htmx) keeps only its fragment: it must not take the
         # message that the page loading beside it (after a form's redirect) is to show
-        fragment = self.request.headers.get("HX-Request") == "true"
-        flash = None if fragment else self.session.pop("flash")
+        flash = None if self.fragment else self.session.pop("flash")
         html = self.dash.templates.get_template(template).render(
             page=self, nav=self.dash.nav(), path=self.path, env=self.env,
             csrf=self.session.csrf, flash=flash, now=self.now, dev_mode=self.dash.dev_mode,
             project=self.dash.project, live=self.dash.live, root=root_path(self.request),
             **values)
         return HTMLResponse(rooted(html, root_path(self.request)), status_code=status_code)
+
+    @property
+    def fragment(self) -> bool:
+        """True for a live part's refresh (htmx), which keeps only its fragment."""
+        return self.request.headers.get("HX-Request") == "true"
 
     @property
     def path(self) -> str:

@@ -649,3 +649,26 @@ SELECT id FROM runs WHERE id = ANY(:ids)
 
 -- name: existing_waitpoint_ids
 SELECT id FROM waitpoints WHERE id = ANY(:ids)
+
+-- name: table_sizes
+-- How big the run tables are, without reading them: rows as PostgreSQL last counted them
+-- (pg_class.reltuples, kept by VACUUM and ANALYZE; NULL before the first: not known yet)
+-- and bytes on disk with their indexes and TOAST. Names resolve through the search path,
+-- so a project kept in its own schema measures its own tables.
+SELECT t.name, CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows,
+    pg_total_relation_size(c.oid) AS bytes, true AS estimated
+FROM unnest(:tables::text[]) WITH ORDINALITY AS t(name, n)
+JOIN pg_class c ON c.oid = to_regclass(t.name)
+ORDER BY t.n
+
+-- name: dead_rows
+-- Live and dead row versions of the named tables, and when either VACUUM last ran on
+-- them (seconds since the epoch): what upkeep reads to decide whether to vacuum. Dead
+-- versions are n_dead_tup or, when larger, the rows updated or deleted since the last
+-- count (changes less inserts): a page's opportunistic pruning takes dead versions off
+-- n_dead_tup, but not their index entries, which only VACUUM removes.
+SELECT s.relname AS name, s.n_live_tup AS live,
+    greatest(s.n_dead_tup, s.n_mod_since_analyze - s.n_ins_since_vacuum) AS dead,
+    extract(epoch FROM greatest(s.last_vacuum, s.last_autovacuum))::float8 AS vacuumed_at
+FROM unnest(:tables::text[]) AS t(name)
+JOIN pg_stat_user_tables s ON s.relid = to_regclass(t.name)

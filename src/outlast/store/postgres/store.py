@@ -23,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any, cast
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -215,6 +216,12 @@ class PostgresStore(BaseStore):
         with self.one_transaction(), \
                 psycopg.connect(self.target.conninfo, autocommit=True) as conn:
             conn.execute(_VACUUM)
+
+    def reclaim(self, tables: list[str]) -> None:
+        names = sql.SQL(", ").join(sql.Identifier(t) for t in tables)
+        with self.one_transaction(), \
+                psycopg.connect(self.target.conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(names))
 
     def listen(self, channels: list[str]) -> PostgresListener:
         return PostgresListener(self.target, channels)

@@ -578,3 +578,30 @@ SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: existing_waitpoint_ids
 SELECT id FROM waitpoints WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: table_sizes
+-- How big the run tables are: bytes are the pages of each table and of its indexes
+-- (dbstat, one row per b-tree when asked for its aggregate); rows are exact counts, as
+-- SQLite keeps no estimate. Both read every page of these tables, so callers read them
+-- seldom (the metrics page keeps them a minute).
+SELECT s.tbl_name AS name, sum(d.pgsize) AS bytes,
+    CASE s.tbl_name
+        WHEN 'runs' THEN (SELECT count(*) FROM runs)
+        WHEN 'run_events' THEN (SELECT count(*) FROM run_events)
+        WHEN 'attempts' THEN (SELECT count(*) FROM attempts)
+        WHEN 'run_logs' THEN (SELECT count(*) FROM run_logs)
+        WHEN 'run_journal' THEN (SELECT count(*) FROM run_journal)
+        WHEN 'run_tags' THEN (SELECT count(*) FROM run_tags)
+        WHEN 'waitpoints' THEN (SELECT count(*) FROM waitpoints)
+        WHEN 'run_stream_chunks' THEN (SELECT count(*) FROM run_stream_chunks)
+        WHEN 'blobs' THEN (SELECT count(*) FROM blobs)
+    END AS rows, 0 AS estimated
+FROM sqlite_schema s JOIN dbstat('main', 1) d ON d.name = s.name
+WHERE s.tbl_name IN (SELECT value FROM json_each(:tables))
+GROUP BY s.tbl_name
+
+-- name: dead_rows
+-- None: SQLite keeps no dead row versions (an updated or deleted row's space is reused).
+SELECT value AS name, 0 AS live, 0 AS dead, NULL AS vacuumed_at
+FROM json_each(:tables)
+WHERE 0
