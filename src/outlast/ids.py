@@ -6,6 +6,7 @@ makes them unguessable enough to be used in URLs.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -22,11 +23,20 @@ def _encode(number: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+#: RFC 4648's base32hex digits, in order, as ours (same order, so ids still sort)
+_FROM_B32HEX = bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUV", _ALPHABET.encode())
+
+
 def new_id(prefix: str) -> str:
-    """``prefix_`` + 10 chars of milliseconds + 16 random chars."""
+    """``prefix_`` + 10 chars of milliseconds + 16 random chars.
+
+    The 130 bits are written by ``base64`` (shifted to 160 bits: 32 digits, no padding,
+    the first 26 are ours) rather than digit by digit: a batch of 1,000 runs takes 1,000.
+    """
     millis = int(time.time() * 1000)
-    tail = int.from_bytes(os.urandom(10), "big")
-    return f"{prefix}_{_encode(millis, 10)}{_encode(tail, 16)}"
+    number = (millis << 80 | int.from_bytes(os.urandom(10), "big")) << 30
+    digits = base64.b32hexencode(number.to_bytes(20, "big"))[:26].translate(_FROM_B32HEX)
+    return f"{prefix}_{digits.decode()}"
 
 
 def new_secret(nbytes: int = 24) -> str:

@@ -6,6 +6,7 @@ is not declared and exercised here is not part of the contract.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -115,6 +116,33 @@ def test_a_transaction_rolls_back_when_its_block_raises(store: Store) -> None:
         raise KeyError("boom")
     assert _events(store, "run_b") == []
     assert heard == []  # nothing is announced of what was never written
+
+
+def test_a_transaction_that_waited_for_an_answer_still_rolls_back_whole(store: Store) -> None:
+    """Writes queued before and after an answer (which the server sends at once) belong
+    to the one transaction the block's error undoes."""
+    with pytest.raises(KeyError), store.transaction() as tx:
+        tx.many("insert_event", [_event("run_c", "before")])
+        assert tx.one("ping") == {"ok": 1}
+        tx.many("insert_event", [_event("run_c", "after")])
+        raise KeyError("boom")
+    assert _events(store, "run_c") == []
+
+
+def test_a_statement_the_database_refuses_undoes_its_transaction(store: Store) -> None:
+    """A failing statement, whether the block waited for its answer or not, undoes what
+    the transaction wrote before it, raises, and leaves the store usable."""
+    for answered in (False, True):
+        with pytest.raises(Exception, match="(?i)null|constraint"), \
+                store.transaction() as tx:
+            tx.many("insert_event", [_event("run_d", "kept?")])
+            if answered:
+                tx.one("ping")
+            tx.many("insert_event", [_event(None, "refused")])  # type: ignore[arg-type]
+        assert _events(store, "run_d") == []
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_d", "next")])
+    assert _events(store, "run_d") == ["next"]
 
 
 def test_a_read_transaction_reads(store: Store) -> None:
@@ -310,6 +338,35 @@ def test_compound_writes_says_who_logs_a_batch_completion(
         compound = tx.compound_writes
     assert [r["id"] for r in done] == [run["id"]]
     assert ("complete" in _events(store, run["id"])) is compound
+
+
+def test_compound_writes_says_who_records_new_runs(store: Store, engine: Engine) -> None:
+    """``insert_runs`` inserts runs given as one JSON array, and also their ``created``
+    events and tags exactly when the store says its statements may write several tables."""
+    rows = [_new_run_row(f"run_json_{i}", tags) for i, tags in enumerate([[], ["a", "b"]])]
+    with store.transaction() as tx:
+        tx.many("insert_runs", [{"rows": json.dumps(rows)}])
+        compound = tx.compound_writes
+    with store.transaction(write=False) as tx:
+        got = [tx.one("get_run", id=r["id"], environment=ENV) for r in rows]
+        tagged = [r["run_id"] for tag in "ab"
+                  for r in tx.all("realtime_tag_latest", environment=ENV, tag=tag, limit=9)]
+    assert [(g["id"], g["status"], g["payload"], g["created_at"], g["updated_at"],
+             g["tags"]) for g in got if g] == [
+        (r["id"], "QUEUED", '{"n":1}', T0, T0, r["tags"]) for r in rows]
+    assert _events(store, rows[1]["id"]) == (["created"] if compound else [])
+    assert tagged == ([rows[1]["id"]] * 2 if compound else [])
+
+
+def _new_run_row(run_id: str, tags: list[str]) -> dict[str, Any]:
+    """A ``runs`` row as ``engine/triggering.build_row`` makes one."""
+    return {"id": run_id, "environment": ENV, "task_id": "job", "queue": "default",
+            "status": "QUEUED", "payload": '{"n":1}', "priority": 0, "concurrency_key": None,
+            "tags": json.dumps(tags), "metadata": "{}", "idempotency_key": None,
+            "idempotency_expires_at": None, "max_attempts": 3, "retry": "{}",
+            "machine": "small-1x", "max_duration": None, "ttl": None, "available_at": T0,
+            "expires_at": None, "parent_id": None, "root_id": None, "batch_id": None,
+            "replayed_from": None, "version": None, "created_at": T0, "queued_at": T0}
 
 
 # -- Listener -----------------------------------------------------------------------------

@@ -63,7 +63,9 @@ _OPTION_NAMES = {f.name for f in fields(TriggerOptions)} | {"lock_to_version"}
 
 def parse_options(raw: Mapping[str, Any] | None, now: float) -> TriggerOptions:
     """Validate user options; every problem is a ValidationError naming the option."""
-    raw = dict(raw or {})
+    if not raw:  # the common trigger: every default, nothing to check
+        return TriggerOptions()
+    raw = dict(raw)
     unknown = set(raw) - _OPTION_NAMES
     if unknown:
         raise ValidationError(f"unknown trigger option(s): {', '.join(sorted(unknown))}")

@@ -11,10 +11,12 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from outlast.core.backoff import EXACT, backoff
 from outlast.errors import ValidationError
+from outlast.jsonutil import dumps
 from outlast.machines import machine as check_machine
 
 
@@ -36,9 +38,18 @@ class Retry:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_json(self) -> str:
+        """``to_dict`` as JSON text, made once per policy: every new run's row holds it."""
+        return _policy_json(self)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Retry:
         return cls(**(data or {}))
+
+
+@cache
+def _policy_json(policy: Retry) -> str:
+    return dumps(policy.to_dict())
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def event_row(
         "kind": kind,
         "status": status,
         "attempt": attempt,
-        "data": dumps(data, "event data"),
+        "data": dumps(data, "event data") if data else "{}",
     }
 
 

@@ -41,7 +41,9 @@ def _seg(value: str) -> str:
 def options_json(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """Checked options as JSON. A relative delay travels as seconds, so the server's clock
     (not the caller's) decides when it is due."""
-    checked = parse_options(options or {}, time.time()).to_json()
+    if not options:
+        return {}
+    checked = parse_options(options, time.time()).to_json()
     if options and options.get("delay") is not None:
         checked["delay"] = delay_json(options["delay"])
     return checked

@@ -4,10 +4,14 @@ Claims use ``FOR UPDATE SKIP LOCKED`` so concurrent workers never block on each 
 rows; ``pg_notify`` inside the writing transaction wakes idle workers the moment a run is
 queued (delivered on commit, so a woken worker always sees the row).
 
-Every transaction runs in pipeline mode: ``BEGIN``, statements whose results nobody reads
-(event inserts, notifications) and ``COMMIT`` travel together, and the client waits for the
-server only where the engine needs an answer (rows, or a guarded update's row count). A
-trigger is one round trip. Durability is the server's: ``synchronous_commit`` stays as
+Every transaction runs in pipeline mode: statements whose results nobody reads (inserts,
+notifications) are queued and travel together, and the client waits for the server only
+where the engine needs an answer (rows, or a guarded update's row count) and once at the
+end. What the server receives up to one Sync message is one transaction, committed at the
+Sync, so a transaction that waits for no answer (a trigger) sends neither ``BEGIN`` nor
+``COMMIT``: its statements and the Sync are one round trip. Before the first answer, which
+needs a Sync of its own, ``BEGIN`` turns what was sent so far into a transaction block that
+lasts until ``COMMIT`` (``PostgresTx``). Durability is the server's: ``synchronous_commit`` stays as
 configured (see docs on turning it off per role if losing the last few commits on a crash
 is acceptable).
 """
@@ -61,9 +65,20 @@ class PostgresTx:
         self._pipeline = pipeline
         self._target = target
         self.notifications: dict[tuple[str, str], None] = {}
+        #: ``BEGIN`` was sent: the transaction lasts until ``COMMIT``, not the next Sync
+        self._block = False
+
+    def _hold_open(self) -> None:
+        """Keep the transaction open past the next Sync: ``BEGIN`` makes what was sent so
+        far and all that follows one transaction block (the server starts a transaction
+        at the first statement after a Sync; ``BEGIN`` inside it makes it a block)."""
+        if not self._block:
+            self._conn.cursor().execute(b"BEGIN")
+            self._block = True
 
     def _answered(self, name: str, params: dict[str, Any]) -> psycopg.Cursor[Row]:
         """Execute and wait for the answer (everything queued before goes with it)."""
+        self._hold_open()
         cur = self._conn.cursor()
         cur.execute(self._queries.text(name, params), params)
         self._pipeline.sync()
@@ -93,7 +108,23 @@ class PostgresTx:
     def lazy_commit(self) -> None:
         """``synchronous_commit = off`` for this transaction only: its commit skips the
         WAL flush (about 0.6 ms here); the next ordinary commit flushes it too."""
+        self._hold_open()  # SET LOCAL outside a block only warns
         self._conn.cursor().execute("SET LOCAL synchronous_commit = off")
+
+    def finish(self) -> None:
+        """Queue the end of a transaction that succeeded: its notifications, then
+        ``COMMIT`` if it is a block (else the closing Sync commits it)."""
+        self.send_notifications()
+        if self._block:
+            self._conn.cursor().execute(b"COMMIT")
+
+    def abandon(self) -> None:
+        """Queue the end of a transaction that failed: the closing Sync must not commit
+        what was queued. ``BEGIN`` first when it is not a block, so that ``ROLLBACK``
+        ends one instead of warning that none is open (after an error on the server
+        both are skipped, and the Sync rolls back)."""
+        self._hold_open()
+        self._conn.cursor().execute(b"ROLLBACK")
 
     def send_notifications(self) -> None:
         """One round trip for all of this transaction's notifications, just before commit."""
@@ -153,7 +184,8 @@ class PostgresStore(BaseStore):
             self.target.conninfo,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"row_factory": dict_row, "autocommit": False},
+            # transactions are begun and committed by hand (``PostgresTx``)
+            kwargs={"row_factory": dict_row, "autocommit": True},
             open=True,
             check=_check_if_idle,
         )
@@ -163,34 +195,38 @@ class PostgresStore(BaseStore):
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
         with self.one_transaction(), self._begin() as (conn, pipeline):
             tx = PostgresTx(conn, self._queries, pipeline, self.target)
-            yield tx
-            tx.send_notifications()
+            try:
+                yield tx
+            except BaseException:
+                tx.abandon()
+                raise
+            tx.finish()
         self.announce(tx.notifications)
 
     @contextmanager
     def _begin(self) -> Iterator[tuple[psycopg.Connection[Row], psycopg.Pipeline]]:
-        """A pooled connection in pipeline mode with a transaction open.
+        """A pooled connection in pipeline mode; its closing Sync ends the transaction.
 
-        A connection that turns out dead before anything was sent (the server restarted)
-        is dropped and the next one tried, so callers see an error only when the server is
-        really gone. No connection to be had at all (``PoolTimeout``) is that error at
-        once: asking again would only wait as long again.
+        A connection that turns out dead at checkout (the server restarted: its goodbye
+        waits on the socket, see ``_check_if_idle``) is dropped and the next one tried, so
+        callers see an error only when the server is really gone. No connection to be had
+        at all (``PoolTimeout``) is that error at once: asking again would only wait as
+        long again.
         """
         for attempt in itertools.count():
             with ExitStack() as stack:
                 try:
                     conn = cast("psycopg.Connection[Row]", stack.enter_context(
                         self._pool.connection(timeout=CHECKOUT_TIMEOUT)))
-                    stack.callback(_mark_used, conn)
-                    pipeline = stack.enter_context(conn.pipeline())
-                    stack.enter_context(conn.transaction())
                 except PoolTimeout:
                     raise
                 except psycopg.OperationalError:
                     if attempt >= self._pool.max_size:
                         raise
                     continue  # the pool discards the broken connection on return
-                yield conn, pipeline
+                stack.callback(_mark_used, conn)
+                with _pipelined(conn) as pipeline:
+                    yield conn, pipeline
                 return
 
     def migrate(self) -> list[str]:
@@ -237,6 +273,26 @@ class PostgresStore(BaseStore):
             self._blobs.close()
         self._pool.close()
 
+
+@contextmanager
+def _pipelined(conn: psycopg.Connection[Row]) -> Iterator[psycopg.Pipeline]:
+    """Pipeline mode on an autocommit connection, for one transaction (``PostgresTx``).
+
+    ``conn.transaction()`` would wait for the server after ``BEGIN`` and again around
+    ``COMMIT`` (four round trips for a trigger); the transaction is spelled out instead.
+    A transaction block an error left open (a failed ``COMMIT``, a statement that failed
+    after the last answer) is rolled back here, so the pool gets the connection back idle.
+    """
+    try:
+        with conn.pipeline() as pipeline:
+            yield pipeline
+    except BaseException:
+        if conn.info.transaction_status in _OPEN:
+            conn.rollback()
+        raise
+
+
+_OPEN = (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR)
 
 #: the tables retention deletes from (``compact``); VACUUM runs outside a transaction
 _VACUUM = (b"VACUUM (ANALYZE) runs, run_events, run_logs, attempts, run_journal, run_tags, "
