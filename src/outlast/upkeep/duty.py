@@ -1,6 +1,6 @@
 """A duty: one piece of upkeep work that runs on its own thread while its process leads.
 
-The alert sender, the pruner and the bulk-action runner each have their own thread so
+The alert sender, the pruner, the bulk-action runner and the reclaimer each have their own thread so
 that a slow receiver, a long backlog or a large action never delays a due wake-up in the
 upkeep loop; they share this scaffolding. A duty's thread sleeps, then asks whether its
 process holds the upkeep lease (``leader.Upkeep.leading``) and, only if so, runs one pass

@@ -10,12 +10,12 @@ on SQLite nothing is ever due.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
 from outlast.engine import Engine
 from outlast.engine.reclaiming import due_tables
+from outlast.upkeep.duty import Duty
 
 log = logging.getLogger("outlast.reclaim")
 
@@ -23,26 +23,18 @@ log = logging.getLogger("outlast.reclaim")
 CHECK_EVERY = 15.0
 
 
-class Reclaimer:
+class Reclaimer(Duty):
+    thread_name = "outlast-reclaimer"
+    logger = log
+    what = "vacuuming"
+
     def __init__(self, engine: Engine, leading: Callable[[], bool], *,
                  every: float = CHECK_EVERY) -> None:
+        super().__init__(leading, interval=every)
         self.engine = engine
-        self._leading = leading
-        self._every = every
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="outlast-reclaimer",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def run_once(self) -> None:
+        self.reclaim_once()
 
     def reclaim_once(self) -> list[str]:
         """Vacuum the tables that are due; returns their names."""
@@ -53,12 +45,3 @@ class Reclaimer:
             log.info("vacuumed %s (dead rows had piled up) in %.1fs", ", ".join(tables),
                      time.monotonic() - began)
         return tables
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._every):
-            if not self._leading():
-                continue
-            try:
-                self.reclaim_once()
-            except Exception:
-                log.exception("vacuuming failed; trying again in %.0fs", self._every)
