@@ -144,14 +144,12 @@ def mark_failed(current: Any, error: Mapping[str, Any]) -> None:
 
 def record_retried(exc: BaseException, attempt: int) -> None:
     """A try of the current operation (a step) failed and is tried again: an exception
-    event and ERROR status on its span, which a later successful try does not clear
-    (a try that ends the step failing is recorded by ``span`` as it leaves)."""
+    event on its span. The status stays unset: a later try may succeed, and a step that
+    succeeded is not an error; a try that ends the step failing sets ERROR through
+    ``span`` as it leaves."""
     if _trace is None:
         return
-    current = _trace.get_current_span()
-    current.record_exception(exc, attributes={"outlast.try": attempt})
-    current.set_status(_trace.Status(_trace.StatusCode.ERROR,
-                                     f"try {attempt}: {exc}"[:200]))
+    _trace.get_current_span().record_exception(exc, attributes={"outlast.try": attempt})
 
 
 def flush(timeout_millis: int = 1000) -> None:
