@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -124,6 +124,49 @@ def mark_error(current: Any, exc: BaseException) -> None:
     if _trace is not None and current is not None and hasattr(current, "record_exception"):
         current.record_exception(exc)
         current.set_status(_trace.Status(_trace.StatusCode.ERROR, str(exc)[:200]))
+
+
+def mark_failed(current: Any, error: Mapping[str, Any]) -> None:
+    """Mark an attempt's span as failed from its error (``executor.error_info``).
+
+    The attempt's exception never leaves its span (it is caught and classified inside,
+    so the run can be retried), hence ``mark_error`` does not see it: the same exception
+    event and ERROR status are written here from what the run records."""
+    if _trace is None or current is None or not hasattr(current, "add_event"):
+        return
+    kind, message = str(error.get("type", "")), str(error.get("message", ""))
+    event = {"exception.type": kind, "exception.message": message}
+    if error.get("stack"):
+        event["exception.stacktrace"] = str(error["stack"])
+    current.add_event("exception", event)
+    current.set_status(_trace.Status(_trace.StatusCode.ERROR, f"{kind}: {message}"[:200]))
+
+
+def record_retried(exc: BaseException, attempt: int) -> None:
+    """A try of the current operation (a step) failed and is tried again: an exception
+    event on its span. The status stays unset: a later try may succeed, and a step that
+    succeeded is not an error; a try that ends the step failing sets ERROR through
+    ``span`` as it leaves."""
+    if _trace is None:
+        return
+    _trace.get_current_span().record_exception(exc, attributes={"outlast.try": attempt})
+
+
+def flush(timeout_millis: int = 1000) -> None:
+    """Export the spans this process has ended and not yet sent, waiting at most
+    ``timeout_millis``: a worker's child calls it after each attempt and before it exits,
+    since it ends by ``os._exit`` (no ``atexit`` shutdown) and a batching span processor
+    would lose what it still held. Bounded so a collector that is down cannot stall the
+    worker; an exporter's error is logged, never raised."""
+    if _trace is None:
+        return
+    force_flush = getattr(_trace.get_tracer_provider(), "force_flush", None)
+    if force_flush is None:
+        return
+    try:
+        force_flush(timeout_millis)
+    except Exception:
+        log.warning("could not export spans", exc_info=True)
 
 
 def configure_export() -> bool:

@@ -5,7 +5,9 @@ The worker's children export their spans through the OpenTelemetry SDK into file
 in-memory exporter (``tests.otel_spans``). A child run's ``attempt 1`` is a child of its
 parent's ``trigger_and_wait`` span; a run triggered inside an app span, or over HTTP with
 a ``traceparent`` header, is in that trace; each attempt of a retried run is a child of
-the trigger's context, not of the attempt before; a malformed header is ignored.
+the trigger's context, not of the attempt before; a malformed header is ignored. A failed
+attempt, and a step whose try failed, are ERROR spans with the exception; a worker
+stopped right after a run exports all its spans first.
 """
 
 from __future__ import annotations
@@ -127,8 +129,8 @@ def test_a_retried_runs_attempts_are_siblings_under_the_trigger(
     assert answer.status_code == 201, answer.text
     run = wait_final(live_engine, answer.json()["id"])
     assert (run["status"], run["attempts"]) == ("COMPLETED", 2)
-    first, second = spans_of(exported, run["id"], 2)
-    assert (first["name"], second["name"]) == ("attempt 1", "attempt 2")
+    spans = spans_of(exported, run["id"], 4)
+    first, second = named(spans, "attempt 1"), named(spans, "attempt 2")
     assert first["attributes"]["outlast.outcome"] == "failed"
     for attempt in (first, second):
         assert ids(attempt)[0] == TRACE
@@ -178,3 +180,47 @@ def test_an_http_client_sends_its_current_span_as_traceparent(
         attempt = named(spans_of(exported, run_id, 1), "attempt 1")
         assert ids(attempt)[0] == trace.format_trace_id(context.trace_id)
         assert parent_of(attempt) == trace.format_span_id(context.span_id)
+
+
+def status_of(span: dict[str, Any]) -> tuple[str, str | None]:
+    return span["status"]["status_code"], span["status"].get("description")
+
+
+def exceptions_in(span: dict[str, Any]) -> list[str]:
+    """The ``exception.message`` of each exception event on ``span``."""
+    return [e["attributes"]["exception.message"] for e in span["events"]
+            if e["name"] == "exception"]
+
+
+def test_a_failed_attempt_and_a_retried_step_are_error_spans(
+        live_engine: Engine, worker: Supervisor, exported: Path) -> None:
+    """Attempt 1's step fails both tries and the attempt fails; attempt 2's step fails
+    its first try only: every failed try is on its step's span, and only the failed
+    attempt and the step that failed for good are errors."""
+    run_id = trigger(live_engine, "ot-flaky")
+    assert wait_final(live_engine, run_id)["status"] == "COMPLETED"
+    spans = spans_of(exported, run_id, 4)
+    first, second = named(spans, "attempt 1"), named(spans, "attempt 2")
+    assert status_of(first) == ("ERROR", "RuntimeError: the card was declined")
+    assert exceptions_in(first) == ["the card was declined"]
+    assert status_of(second) == ("UNSET", None)
+    steps = {parent_of(s): s for s in spans if s["name"] == "step charge"}
+    failed, retried = steps[ids(first)[1]], steps[ids(second)[1]]
+    assert status_of(failed)[0] == "ERROR" and status_of(retried) == ("UNSET", None)
+    assert exceptions_in(failed) == ["the card was declined"] * 2
+    assert exceptions_in(retried) == ["the card was declined"]
+
+
+def test_a_worker_stopped_right_after_a_run_has_exported_its_spans(
+        live_engine: Engine, exported: Path) -> None:
+    """The children batch their spans (``otel_project``): nothing is read until the
+    worker has stopped, and nothing is missing."""
+    with worker_support.running_worker(live_engine, 2, root=PROJECT, probe="ot-parent"):
+        parent_id = trigger(live_engine, "ot-parent", {"n": 2})
+        assert wait_final(live_engine, parent_id)["status"] == "COMPLETED"
+    [child] = live_engine.list_runs("dev", parent_id=parent_id)[0]
+    spans = [json.loads(line) for path in sorted(exported.glob("*.jsonl"))
+             for line in path.read_text(encoding="utf-8").splitlines()]
+    names = sorted(s["name"] for s in spans
+                   if s["attributes"].get("run_id") in (parent_id, child["id"]))
+    assert names == ["attempt 1", "attempt 1", "attempt 1", "trigger_and_wait ot-child"]

@@ -20,6 +20,7 @@ from outlast.core.durable_requests import Op, Record
 from outlast.core.retry import Retry, retry_delay
 from outlast.errors import AbortTaskRunError
 from outlast.jsonutil import dumps
+from outlast.observability import record_retried
 from outlast.sdk.durable import active, current_run
 from outlast.sdk.logger import logger
 from outlast.sdk.waits import wait
@@ -83,6 +84,7 @@ class _Tries:
         if delay is None:
             logger.error(f"step {self.name!r} failed: {exc}", **where, failed=True)
         else:
+            record_retried(exc, attempt)
             logger.warning(f"step {self.name!r} failed on try {attempt}: {exc}; trying "
                            f"again in {delay:.1f} s", **where, retry_in=round(delay, 3))
 

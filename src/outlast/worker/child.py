@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from outlast.core.durable_requests import DurableRequest
 from outlast.core.import_failures import ImportFailure, no_worker_has
 from outlast.errors import ConfigError, OutlastError, TaskNotFoundError, error_from_body
-from outlast.observability import configure_export
+from outlast.observability import configure_export, flush
 from outlast.sdk import hooks as project_hooks
 from outlast.sdk.calls import Call
 from outlast.sdk.client import set_worker_transport
@@ -161,9 +161,11 @@ def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
             pipe.inbox.extendleft(reversed(message))
             continue
         if isinstance(message, Stop):
+            flush()  # the child ends by os._exit: no atexit shutdown exports them
             return
         if isinstance(message, Assignment):
             send(_attempt(message, send, runtime, failures))
+            flush()  # after the report, so a slow collector never delays the run
         elif isinstance(message, HookJob):
             _hook(message, send)
 

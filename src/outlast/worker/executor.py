@@ -19,7 +19,7 @@ from outlast.core.spans import attempt_span
 from outlast.engine.attempts import PLATFORM_ERROR, Outcome, is_final_failure
 from outlast.errors import AbortTaskRunError, OutlastError, ValidationError
 from outlast.jsonutil import dumps
-from outlast.observability import span
+from outlast.observability import mark_failed, span
 from outlast.sdk import locals as locals_of
 from outlast.sdk import streams
 from outlast.sdk.context import AttemptInfo, QueueInfo, RunContext, RunInfo, TaskInfo
@@ -88,6 +88,8 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
             _finish_streams(durable)
             if current is not None:
                 current.set_attribute("outlast.outcome", outcome.kind)
+            if outcome.error is not None:  # a suspension has none: waiting is no error
+                mark_failed(current, outcome.error)
     finally:
         locals_of.unbind(values)
         current_run.reset(token)

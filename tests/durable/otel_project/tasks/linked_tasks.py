@@ -3,7 +3,9 @@
 A worker's children are processes of their own: with ``OUTLAST_TEST_SPANS`` naming a
 folder, each child exports every span it ends there, one JSON object a line, through the
 OpenTelemetry SDK's own ``ConsoleSpanExporter`` (a file per process, so no two write to
-the same one).
+the same one). They go through a ``BatchSpanProcessor``, as an OTLP export does, that
+would hold them for a minute: they reach the files only because the child flushes its
+spans after each attempt and before it exits.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
-from outlast import Retry, task
+from outlast import Retry, step, task
 
 
 def _one_line(span: ReadableSpan) -> str:
@@ -29,8 +31,8 @@ def _export_to_folder() -> None:
         return
     out = (Path(folder) / f"{os.getpid()}.jsonl").open("a", encoding="utf-8")
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=out,
-                                                                        formatter=_one_line)))
+    exporter = ConsoleSpanExporter(out=out, formatter=_one_line)
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
     trace.set_tracer_provider(provider)
 
 
@@ -49,6 +51,14 @@ def parent(payload: Any) -> Any:
 
 @task(id="ot-flaky", retry=Retry(max_attempts=2, min_delay=0, randomize=False))
 def flaky(payload: Any, ctx: Any) -> str:
-    if ctx.attempt.number == 1:
-        raise RuntimeError("the first attempt fails")
+    """Step ``charge`` fails both its tries in attempt 1 (which fails), and its first
+    try only in attempt 2 (which completes)."""
+    tries = iter(range(1, 3))
+
+    def charge() -> str:
+        if ctx.attempt.number == 1 or next(tries) == 1:
+            raise RuntimeError("the card was declined")
+        return "charged"
+
+    step.run("charge", charge, retry=Retry(max_attempts=2, min_delay=0, randomize=False))
     return "second"
