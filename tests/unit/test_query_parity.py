@@ -109,6 +109,22 @@ def test_both_dialects_use_the_same_parameters(dialect: str) -> None:
     assert {n: p for n, p in mine.items() if theirs.get(n) != p} == {}
 
 
+def _inserted_run_columns(text: str) -> list[str]:
+    """The column list of a query's ``INSERT INTO runs (…)``."""
+    found = re.search(r"INSERT INTO runs \((.*?)\)", text, re.S)
+    assert found, text
+    return [c.strip() for c in found.group(1).split(",")]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_a_batch_of_new_runs_writes_every_column_one_new_run_does(dialect: str) -> None:
+    """``insert_runs`` (a batch from one JSON value) and ``insert_run`` (one row) write the
+    same columns: a column added to one alone is silently dropped for runs the other makes."""
+    queries = load_queries(dialect)
+    assert (_inserted_run_columns(queries["insert_runs"])
+            == _inserted_run_columns(queries["insert_run"]))
+
+
 def test_every_query_named_in_the_code_exists() -> None:
     call = re.compile(r"""tx\.(?:one|all|run|many)\(\s*["'](\w+)["']""")
     used = {

@@ -17,11 +17,11 @@ WITH new AS (
     INSERT INTO runs (id, environment, task_id, queue, status, payload, priority,
         concurrency_key, tags, metadata, idempotency_key, idempotency_expires_at, max_attempts,
         retry, machine, max_duration, ttl, available_at, expires_at, parent_id, root_id,
-        batch_id, replayed_from, version, created_at, queued_at, updated_at)
+        batch_id, replayed_from, version, traceparent, created_at, queued_at, updated_at)
     SELECT id, environment, task_id, queue, status, payload, priority,
         concurrency_key, tags, metadata, idempotency_key, idempotency_expires_at, max_attempts,
         retry, machine, max_duration, ttl, available_at, expires_at, parent_id, root_id,
-        batch_id, replayed_from, version, created_at, queued_at, created_at
+        batch_id, replayed_from, version, traceparent, created_at, queued_at, created_at
     FROM new
 ), events AS (
     INSERT INTO run_events (run_id, at, kind, status, attempt, data)

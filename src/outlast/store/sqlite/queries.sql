@@ -13,14 +13,15 @@ SELECT * FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
 INSERT INTO runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
     tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
     max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
-    version, created_at, queued_at, updated_at)
+    version, traceparent, created_at, queued_at, updated_at)
 SELECT value ->> 'id', value ->> 'environment', value ->> 'task_id', value ->> 'queue',
     value ->> 'status', value ->> 'payload', value ->> 'priority', value ->> 'concurrency_key',
     value ->> 'tags', value ->> 'metadata', value ->> 'idempotency_key',
     value ->> 'idempotency_expires_at', value ->> 'max_attempts', value ->> 'retry',
     value ->> 'machine', value ->> 'max_duration', value ->> 'ttl', value ->> 'available_at',
     value ->> 'expires_at', value ->> 'parent_id', value ->> 'root_id', value ->> 'batch_id',
-    value ->> 'replayed_from', value ->> 'version', value ->> 'created_at',
+    value ->> 'replayed_from', value ->> 'version', value ->> 'traceparent',
+    value ->> 'created_at',
     value ->> 'queued_at', value ->> 'created_at'
 FROM json_each(:rows)
 
