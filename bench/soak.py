@@ -357,7 +357,9 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="JSONL path (default: soak-<store>.jsonl)")
     args = ap.parse_args()
     path = Path(args.out or f"soak-{args.store}-{args.retention}.jsonl")
-    with fresh_database(args.store, "bench_soak") as url, path.open("w") as out:
+    # one database per retention setting, so soaks with and without retention run together
+    database = "bench_soak_" + "".join(c if c.isalnum() else "_" for c in args.retention)
+    with fresh_database(args.store, database) as url, path.open("w") as out:
         samples = soak(url, args, out)
     compare(samples)
     print(f"samples: {path}", file=sys.stderr)
