@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -32,3 +34,16 @@ def fresh_database(store: str, name: str) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(drop)
+
+
+def query(url: str, text: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of one plain SQL read on either store (``?`` placeholders), on a connection of
+    its own, so a bench can sample a database its server and workers are busy with."""
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=60)
+        try:
+            return conn.execute(text, params).fetchall()
+        finally:
+            conn.close()
+    with psycopg.connect(url) as pg:
+        return pg.execute(text.replace("?", "%s"), params).fetchall()

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -33,11 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _databases import fresh_database  # noqa: E402
+from _databases import fresh_database, query  # noqa: E402
 
 from outlast.core.options import parse_options  # noqa: E402
 from outlast.engine import Engine, NewRun  # noqa: E402
@@ -114,17 +111,6 @@ def start(args: list[str], root: Path, url: str, prune_every: float) -> subproce
 
 
 # -- sampling ------------------------------------------------------------------------------
-
-
-def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=60)
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
-    with psycopg.connect(url) as pg:
-        return pg.execute(sql.replace("?", "%s"), params).fetchall()
 
 
 def database_bytes(url: str) -> int:

@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _databases import fresh_database  # noqa: E402
+from _databases import fresh_database, query  # noqa: E402
 
 TASKS = '''
 from outlast import task
@@ -216,21 +216,6 @@ def drain(url: str) -> None:
     deadline = time.monotonic() + 600
     while waiting(url) and time.monotonic() < deadline:
         time.sleep(0.2)
-
-
-def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    if url.startswith("sqlite:///"):
-        import sqlite3
-
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=60)
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
-    import psycopg
-
-    with psycopg.connect(url) as pg:
-        return pg.execute(sql.replace("?", "%s"), params).fetchall()
 
 
 def table_state(url: str) -> dict[str, Any]:
