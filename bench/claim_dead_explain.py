@@ -22,12 +22,11 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import claim_explain  # noqa: E402
 import tail_bench  # noqa: E402
 from _databases import fresh_database  # noqa: E402
 
 from outlast.store import open_store  # noqa: E402
-from outlast.store.postgres.store import _PARAM  # noqa: E402
-from outlast.store.queries import load_queries  # noqa: E402
 
 QUEUE_ONE = """
 INSERT INTO runs (id, environment, task_id, queue, status, payload, max_attempts, retry,
@@ -38,18 +37,12 @@ VALUES ('run_queued', 'dev', 'noop', 'task/noop', 'QUEUED', '0', 3, '{}', 'small
 
 
 def explain(conn: psycopg.Connection[Any], label: str) -> None:
-    sql = _PARAM.sub(r"%(\1)s", load_queries("postgres")["claim_unlimited"].replace("%", "%%"))
     now = time.time()
     params = {"environment": "dev", "now": now, "limit": 4, "lease_id": "l",
               "lease_expires_at": now + 60, "worker_id": "w", "version": "v1",
               "tasks": ["noop"], "fresh": ["noop"]}
-    for _ in range(2):  # the second: after the first marked the dead entries it met
-        with conn.transaction(force_rollback=True):
-            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql,
-                                params).fetchall()
-    print(f"\n== {label}")
-    for (line,) in rows:
-        print(line)
+    # twice: the second plan is after the first marked the dead entries it met
+    claim_explain.explain(conn, f"claim_unlimited ({label})", params, times=2)
 
 
 def main() -> None:

@@ -54,11 +54,16 @@ CALLS: dict[str, dict[str, Any]] = {
 }
 
 
-def explain(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> None:
+def explain(conn: psycopg.Connection[Any], name: str, params: dict[str, Any],
+            times: int = 1) -> None:
+    """Print the plan of the named query (the first word of ``name``), run ``times`` and
+    rolled back each time; the last run's plan is printed."""
     query = name.split(" ")[0]
     sql = _PARAM.sub(r"%(\1)s", load_queries("postgres")[query].replace("%", "%%"))
-    with conn.transaction(force_rollback=True):
-        rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params).fetchall()
+    for _ in range(times):
+        with conn.transaction(force_rollback=True):
+            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql,
+                                params).fetchall()
     print(f"\n== {name}")
     for (line,) in rows:
         print(line)
