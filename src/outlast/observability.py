@@ -97,10 +97,22 @@ def _parent_context(parent: str | None) -> Any:
     return _trace.set_span_in_context(_trace.NonRecordingSpan(remote), _context.Context())
 
 
+_tracers: list[Any] = []
+
+
+def _tracer() -> Any:
+    """Outlast's tracer, looked up once: before an app sets its tracer provider this is
+    OpenTelemetry's proxy, which hands every span to the provider set later."""
+    assert _trace is not None
+    if not _tracers:
+        _tracers.append(_trace.get_tracer(_TRACER_NAME))
+    return _tracers[0]
+
+
 @contextmanager
 def _recording(name: str, attributes: dict[str, Any], parent: str | None) -> Iterator[Any]:
     assert _trace is not None
-    tracer = _trace.get_tracer(_TRACER_NAME)
+    tracer = _tracer()
     # suspensions end spans by BaseException; only real errors are marked (mark_error)
     with tracer.start_as_current_span(name, _parent_context(parent), attributes=attributes,
                                       record_exception=False,

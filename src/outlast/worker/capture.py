@@ -156,5 +156,16 @@ def captured(buffer: LogBuffer) -> Iterator[None]:
         sys.stdout, sys.stderr = out, err
         current_sink.reset(token)
         root.removeHandler(handler)
-        root.setLevel(old_level)
+        if root.level != old_level:  # each change clears every logger's level cache
+            root.setLevel(old_level)
         buffer.flush(final=True)
+
+
+def keep_info_level() -> None:
+    """Set the root logger to INFO once, for a process whose only work is attempts (a
+    worker's child): each attempt then finds the level it needs and changes nothing, where
+    setting it and back would clear every logger's level cache twice per run. Called
+    before task modules import, so a level they set still wins outside attempts."""
+    root = logging.getLogger()
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)

@@ -36,6 +36,7 @@ from outlast.sdk.durable import Runtime, patiently
 from outlast.sdk.registry import default_registry, import_task_files
 from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
+from outlast.worker.capture import keep_info_level
 from outlast.worker.code_identity import project_version
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
 from outlast.worker.messages import (
@@ -122,6 +123,7 @@ def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
         defaults = dict(task_defaults or {})
         declared = defaults.pop("hooks", None)
         set_task_defaults(**defaults)
+        keep_info_level()
         failures = import_task_files(task_dirs, root)
         project_hooks.declare_from(declared)
     except ConfigError as exc:  # a [hooks] path that does not import: say which, plainly

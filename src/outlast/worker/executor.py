@@ -121,7 +121,7 @@ def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
     durable.body_ended = True  # how it ended, hooks and errors are this attempt's own lines
     durable.listener = None
     outcome = _ending(life, base, ended, durable.mismatch)
-    return _replace(outcome, hook_errors=tuple(life.errors))
+    return _replace(outcome, hook_errors=tuple(life.errors)) if life.errors else outcome
 
 
 def _ending(life: Lifecycle, base: Outcome, ended: Outcome | _Returned | _Raised,
@@ -133,7 +133,8 @@ def _ending(life: Lifecycle, base: Outcome, ended: Outcome | _Returned | _Raised
     if isinstance(ended, _Raised):
         return _failed(life, base, ended.exc)
     life.completed(ended.output)
-    return _replace(base, output=ended.output, hooks_done=True)
+    return Outcome(base.run_id, base.lease_id, base.attempt, "completed", output=ended.output,
+                   hooks_done=True)
 
 
 @dataclass(frozen=True)

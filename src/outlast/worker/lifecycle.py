@@ -70,8 +70,10 @@ class Lifecycle:
     def hooks(self, kind: str) -> list[Hook]:
         own = self.task.handle_error if kind == "handle_error" else self.task.hooks.get(kind)
         mine = [own] if own is not None else []
-        project = list(project_hooks.registered(kind))
-        return mine + project if kind in _TASK_FIRST else project + mine
+        project = project_hooks.registered(kind)
+        if not project:  # the common case, on every attempt: no project-wide hooks
+            return mine
+        return [*mine, *project] if kind in _TASK_FIRST else [*project, *mine]
 
     # -- the body: middleware → init → on_start → task → cleanup --------------------------
 
@@ -145,7 +147,8 @@ class Lifecycle:
         ``ctx.locals`` instead)."""
         own = self.task.hooks.get("init")
         value = values[-1] if own is not None and values else None
-        self.ctx = replace(self.ctx, init=value)
+        if value is not None or self.ctx.init is not None:  # a copy only for a change
+            self.ctx = replace(self.ctx, init=value)
 
     def _task_args(self) -> tuple[Any, ...]:
         return (self.payload, self.ctx) if self.task.wants_ctx else (self.payload,)
@@ -184,8 +187,9 @@ class Lifecycle:
 
     def completed(self, output: Any) -> None:
         self.each("on_success", self.payload, output, self.ctx)
-        self.each("on_complete", self.payload, TaskRunResult(self.ctx.run.id, True, "COMPLETED",
-                                                             output), self.ctx)
+        if self.hooks("on_complete"):
+            self.each("on_complete", self.payload,
+                      TaskRunResult(self.ctx.run.id, True, "COMPLETED", output), self.ctx)
 
     def ended(self, error: dict[str, Any], status: str) -> None:
         """The run ended in ``status`` (FAILED, CRASHED, CANCELED, ...) with ``error``."""
