@@ -9,15 +9,25 @@ after it, so a warm child can serve runs of different presets.
 
 from __future__ import annotations
 
+import os
 import resource
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+_statm: list[int] = []  # this process's /proc/self/statm, opened once
+
+
 def _address_space() -> int:
+    """This process's virtual size in bytes (0 where /proc is not there). The file stays
+    open and is read again from its start each time (``pread``), since a warm child asks
+    once per attempt; it is reopened after a fork, whose /proc/self is another process."""
     try:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[0])
+        if not _statm or _statm[1] != os.getpid():
+            if _statm:  # the parent's, inherited: this process's copy of it is closed
+                os.close(_statm[0])
+            _statm[:] = [os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC), os.getpid()]
+        pages = int(os.pread(_statm[0], 64, 0).split()[0])
         return pages * resource.getpagesize()
     except OSError:
         return 0
