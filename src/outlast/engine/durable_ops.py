@@ -58,6 +58,23 @@ class DurableOps:
             answer = durable.record(tx, op, kept, now, started)
         return answer | {"result": result} if kept is not result else answer
 
+    def record_many(self, items: list[tuple[durable.Op, Any, float | None]]
+                    ) -> list[dict[str, Any]]:
+        """``record`` for several attempts' operations ``(op, result, elapsed)`` in one
+        transaction, answered in order: one commit for what a worker's attempts completed
+        meanwhile, where each would have waited for its own. All or none: when one fails
+        (a lease lost), nothing is written, and the caller records them one by one."""
+        kept = [self.engine.blobs.keep(op.run_id, f"step-{op.seq}", result,
+                                       f"result of {op.name!r}") for op, result, _ in items]
+        answers = []
+        with self._tx() as tx:
+            now = self.engine.clock.now()
+            for (op, result, elapsed), value in zip(items, kept, strict=True):
+                started = None if elapsed is None else now - max(0.0, float(elapsed))
+                answer = durable.record(tx, op, value, now, started)
+                answers.append(answer | {"result": result} if value is not result else answer)
+        return answers
+
     def sleep_until(self, op: durable.Op, until: float) -> dict[str, Any]:
         with self._tx() as tx:
             return durable.sleep_until(tx, op, until, self.engine.clock.now())

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from outlast.core.durable_requests import ReadJournal, caller
+from outlast.core.durable_requests import ReadJournal, Record, caller
 from outlast.core.retry import Retry, retry_delay
 from outlast.engine import Engine
 from outlast.errors import OutlastError, PlatformUnavailableError
@@ -96,6 +96,35 @@ class ChildCalls:
             return runtime.dispatch(self.engine, self.environment, request)
 
         return self._reply(message.request_id, key, op, f"durable operation {request.op}")
+
+    def batchable(self, message: RuntimeCall) -> bool:
+        """A completed operation (``Record``) asked for the first time (see ``run_records``)."""
+        request = message.request
+        return isinstance(request, Record) and not self.faults.failing(request.at.run_id)
+
+    def run_records(self, messages: list[RuntimeCall]) -> list[Reply] | None:
+        """Several attempts' completed operations (``Record``) written in one transaction
+        and answered together. A database fault tells each to ask again, as it would
+        alone (the second try goes alone and finds what did commit); None when the
+        transaction failed otherwise (a lost lease): it was rolled back, and the caller
+        answers each with ``run_op``, so the error is that attempt's only."""
+        requests = [m.request for m in messages]
+        if len(requests) < 2 or not all(self.batchable(m) for m in messages):
+            return None
+        try:
+            self._flush()  # logs and results first, so the journal follows them
+            answers = self.engine.durable.record_many(
+                [(r.at, r.result, r.elapsed) for r in requests])  # type: ignore[union-attr]
+        except Exception as exc:
+            if not is_transient(exc):  # rolled back: one by one, each meets its own error
+                return None
+            log.warning("%d durable operations met a database fault (%s); the tasks will "
+                        "ask again", len(requests), exc)
+            now = time.monotonic()  # it may have committed: the second tries check alone
+            return [_error(m.request_id, self.faults.answer(caller(m.request), exc, now))
+                    for m in messages]
+        return [Reply(m.request_id, True, answer)
+                for m, answer in zip(messages, answers, strict=True)]
 
     def _reply(self, request_id: int, key: str, call: Callable[[], Any], what: str) -> Reply:
         try:

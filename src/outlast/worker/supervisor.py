@@ -561,18 +561,24 @@ class Supervisor:
         The logs and results that came before them are written first, in one
         transaction, so the flush each write asks for (``ChildCalls``) finds nothing left:
         one flush a pass, not one per write (a crowd of runs that each sleep or record
-        steps made those flushes most of a worker's database work). Their children wait
-        no longer than they did: the claim comes after. When the database fails, each
-        write meets the fault itself and its child is told to ask again.
+        steps made those flushes most of a worker's database work). The completed steps
+        among the writes share one transaction too (``ChildCalls.run_records``): each
+        child waits for one commit instead of one per child ahead of it. Their children
+        wait no longer than they did: the claim comes after. When the database fails,
+        each write meets the fault itself and its child is told to ask again.
         """
         waiting, self.writes = self.writes, []
         if not waiting:
             return
         with contextlib.suppress(Exception):  # kept for the pass; each write meets it
             self._flush()
+        records = [m for _, m in waiting if self.calls.batchable(m)]
+        together = self.calls.run_records(records) or []
+        answered = {id(m): reply for m, reply in zip(records, together, strict=False)}
         for child, message in waiting:
             self.metrics.wrote(message.request)
-            child.send(self.calls.run_op(message))  # a dead child is reaped as a crash
+            reply = answered.get(id(message)) or self.calls.run_op(message)
+            child.send(reply)  # a dead child is reaped as a crash
 
     def _held_ids(self) -> set[str]:
         return held_ids(self.ahead, self.children)
