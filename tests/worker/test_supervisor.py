@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
 
 from outlast.engine import Engine
 from outlast.store import Store
+from outlast.worker.supervisor import SWITCH_INTERVAL
 from tests.eventually import eventually, first_line
 from tests.worker.support import (
     running_worker,
@@ -189,3 +191,13 @@ def _spans(path: Path) -> list[tuple[float, float]]:
         kind, at = line.split()
         (starts if kind == "start" else ends).append(float(at))
     return sorted(zip(sorted(starts), sorted(ends), strict=True))
+
+
+def test_a_running_worker_lets_its_threads_take_turns_quickly(live_engine: Engine) -> None:
+    """Upkeep runs on a thread of the worker's process: at Python's default switch
+    interval (5 ms) a busy upkeep pass held the supervisor back that long after each
+    database answer. The worker lowers it while it runs and sets it back after."""
+    before = sys.getswitchinterval()
+    with running_worker(live_engine):
+        assert sys.getswitchinterval() == SWITCH_INTERVAL < before
+    eventually(lambda: sys.getswitchinterval() == before, 10, "switch interval restored")

@@ -14,7 +14,6 @@ import resource
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
 _statm: list[int] = []  # this process's /proc/self/statm, opened once
 
 

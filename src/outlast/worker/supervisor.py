@@ -32,6 +32,7 @@ import logging
 import os
 import socket
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,11 @@ log = logging.getLogger("outlast.worker")
 #: failed loop passes in a row after which the worker gives up, and the first pause after
 #: one (doubled after each further one: 0.1 s, 0.2 s, 0.4 s, 0.8 s)
 LOOP_ERRORS = 5
+#: seconds a thread of this process may hold the interpreter while another waits for it.
+#: The supervisor shares its process with upkeep's threads; at Python's default (5 ms) a
+#: busy upkeep pass (waking a batch of due sleeps) kept the supervisor waiting that long
+#: after each database answer, and resumed runs started later
+SWITCH_INTERVAL = 0.0005
 LOOP_ERROR_PAUSE = 0.1
 
 
@@ -197,6 +203,14 @@ class Supervisor:
 
     def run(self) -> None:
         """Block until stopped; children, leases and the worker row are cleaned up."""
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL))
+        try:
+            self._run()
+        finally:
+            sys.setswitchinterval(switch_interval)
+
+    def _run(self) -> None:
         self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
         self.engine.register_worker(self.environment, self.worker_id, {
             "hostname": socket.gethostname(), "pid": os.getpid(), "version": __version__,
