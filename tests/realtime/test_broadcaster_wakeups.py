@@ -39,3 +39,25 @@ def test_a_commit_before_the_listener_is_up_still_wakes_a_subscriber(
             await asyncio.to_thread(broadcaster.close)
 
     asyncio.run(main())
+
+
+def test_the_listener_stops_once_its_event_loop_is_gone(engine: Engine) -> None:
+    """An app stopped without its shutdown (a test client used without ``with``) must not
+    leave a thread listening, and reconnecting once its database is gone; a subscriber on
+    a new loop starts listening again."""
+    broadcaster = Broadcaster(engine, poll=0.05)
+
+    async def subscribe() -> threading.Thread:
+        with broadcaster.subscription("*"):
+            await asyncio.sleep(0.1)
+        assert broadcaster._thread is not None
+        return broadcaster._thread
+
+    first = asyncio.run(subscribe())  # the loop closes when asyncio.run returns
+    first.join(5)
+    assert not first.is_alive(), "the listener outlived its event loop"
+    second = asyncio.run(subscribe())
+    assert second is not first
+    second.join(5)
+    assert not second.is_alive()
+    broadcaster.close()

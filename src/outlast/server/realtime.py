@@ -133,12 +133,21 @@ class Broadcaster:
                 event.set()
 
     def _listen(self) -> None:
-        while not self._stop.is_set():
+        while self._wanted():
             try:
                 self._listen_once()
             except Exception as exc:
+                if not self._wanted():  # e.g. a test's database dropped after its loop closed
+                    return
                 log.warning("realtime listener failed (%s); reconnecting", exc)
                 self._stop.wait(1.0)
+
+    def _wanted(self) -> bool:
+        """Listen on while not closed and the event loop it wakes is still there: an app
+        served and stopped without its shutdown (a test client used without ``with``)
+        leaves no thread listening behind; the next subscriber starts one again."""
+        loop = self._loop
+        return not self._stop.is_set() and loop is not None and not loop.is_closed()
 
     def _listen_once(self) -> None:
         listener = self._engine.store.listen([CHANGED_CHANNEL, STREAM_CHANNEL])
@@ -150,7 +159,7 @@ class Broadcaster:
         recheck = max(listener.recheck_every, self._poll)
         checked = time.monotonic()
         try:
-            while not self._stop.is_set():
+            while self._wanted():
                 readable(listener.fileno(), self._poll)
                 notes = listener.drain()
                 run_ids = {payload for channel, payload in notes
