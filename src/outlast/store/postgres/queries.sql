@@ -95,7 +95,7 @@ WITH limited AS (
     UNION ALL
     -- instead of the fresh half when this worker takes no unpinned runs (a draining
     -- version whose tasks the current one has): only runs pinned to it, read through
-    -- runs_version rather than by stepping over the whole queue of others' runs
+    -- runs_version_active rather than by stepping over the whole queue of others' runs
     SELECT * FROM (
         SELECT id FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
