@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from outlast.readiness import readable
@@ -86,19 +86,20 @@ class PostgresTx:
         if self._pipeline is None:
             self._pipeline = self._scope.enter_context(self._conn.pipeline())
             if self._held is not None:
-                self._send(*self._held)
+                self._send(*self._held).close()
                 self._held = None
         return self._pipeline
 
     def _send(self, name: str, params: dict[str, Any],
-              prepare: bool | None = True) -> psycopg.Cursor[Row]:
+              answered: bool = False) -> psycopg.Cursor[Any]:
         """Execute; a statement that carries notifications takes those collected so far
-        (``outbox``). ``prepare``: parsed and planned once per connection, at once (a
-        write whose answer nobody reads, as ``executemany`` does), or after psycopg's
-        threshold of uses (None)."""
+        (``outbox``). A write whose answer nobody reads is prepared at once (parsed and
+        planned once per connection, as ``executemany`` does) and its rows, if any, are
+        left as tuples; others are prepared after psycopg's threshold of uses."""
         sql = self._queries.text(name, params)
-        cur = self._conn.cursor()
-        cur.execute(sql, self._outbox.fill(sql, params), prepare=prepare)
+        cur: psycopg.Cursor[Any] = (self._conn.cursor() if answered
+                                    else self._conn.cursor(row_factory=tuple_row))
+        cur.execute(sql, self._outbox.fill(sql, params), prepare=None if answered else True)
         return cur
 
     def _hold_open(self) -> None:
@@ -113,7 +114,7 @@ class PostgresTx:
         """Execute and wait for the answer (everything queued before goes with it)."""
         pipeline = self._pipelined()
         self._hold_open()
-        cur = self._send(name, params, prepare=None)
+        cur = self._send(name, params, answered=True)
         pipeline.sync()
         return cur
 
@@ -174,8 +175,7 @@ class PostgresTx:
     def _alone(self) -> bool:
         """Send the transaction as one autocommitted statement, if it is one."""
         if self._held is None:
-            if self._outbox.pending:
-                self._conn.execute(NOTIFY_SQL, (self._outbox.take(),), prepare=True)
+            self.send_notifications()
             return True
         name, params = self._held
         if self._outbox.pending and not carries_notifications(
@@ -200,7 +200,8 @@ class PostgresTx:
     def send_notifications(self) -> None:
         """One statement for the notifications not sent yet, just before commit."""
         if self._outbox.pending:
-            self._conn.cursor().execute(NOTIFY_SQL, (self._outbox.take(),), prepare=True)
+            self._conn.cursor(row_factory=tuple_row).execute(
+                NOTIFY_SQL, (self._outbox.take(),), prepare=True)
 
 
 class PostgresListener:
