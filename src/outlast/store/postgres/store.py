@@ -261,20 +261,26 @@ class PostgresStore(BaseStore):
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
-        with self.one_transaction(), self._begin() as conn, ExitStack() as scope:
-            tx = PostgresTx(conn, self._queries, self.target, scope)
+        # the pool's ``connection()`` would also commit or roll back on the way out, a
+        # round of psycopg machinery per trigger for what ``PostgresTx`` already ended
+        with self.one_transaction():
+            conn = self._checkout()
             try:
-                yield tx
-            except BaseException:
-                tx.abandon()
-                raise
-            tx.finish()
+                with _rolled_back_on_error(conn), ExitStack() as scope:
+                    tx = PostgresTx(conn, self._queries, self.target, scope)
+                    try:
+                        yield tx
+                    except BaseException:
+                        tx.abandon()
+                        raise
+                    tx.finish()
+            finally:
+                _mark_used(conn)
+                self._pool.putconn(conn)
         self.announce(tx.notifications)
 
-    @contextmanager
-    def _begin(self) -> Iterator[psycopg.Connection[Row]]:
-        """A pooled connection for one transaction (``PostgresTx``), rolled back if an
-        error leaves it open.
+    def _checkout(self) -> psycopg.Connection[Row]:
+        """A pooled connection for one transaction (``PostgresTx``).
 
         A connection that turns out dead at checkout (the server restarted: its goodbye
         waits on the socket, see ``_check_if_idle``) is dropped and the next one tried, so
@@ -283,20 +289,15 @@ class PostgresStore(BaseStore):
         long again.
         """
         for attempt in itertools.count():
-            with ExitStack() as stack:
-                try:
-                    conn = cast("psycopg.Connection[Row]", stack.enter_context(
-                        self._pool.connection(timeout=CHECKOUT_TIMEOUT)))
-                except PoolTimeout:
+            try:
+                return cast("psycopg.Connection[Row]",
+                            self._pool.getconn(timeout=CHECKOUT_TIMEOUT))
+            except PoolTimeout:
+                raise
+            except psycopg.OperationalError:
+                if attempt >= self._pool.max_size:
                     raise
-                except psycopg.OperationalError:
-                    if attempt >= self._pool.max_size:
-                        raise
-                    continue  # the pool discards the broken connection on return
-                stack.callback(_mark_used, conn)
-                with _rolled_back_on_error(conn):
-                    yield conn
-                return
+        raise AssertionError("unreachable")
 
     def migrate(self) -> list[str]:
         with psycopg.connect(self.target.conninfo, autocommit=False) as conn:
