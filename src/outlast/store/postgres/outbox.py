@@ -23,7 +23,7 @@ NOTIFY_SQL = "SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(%s::js
 
 
 class Outbox:
-    """Every notification of one transaction (``sent``: how many went to the server)."""
+    """Every notification of one transaction, and how many of them went to the server."""
 
     def __init__(self, target: PostgresTarget) -> None:
         self._target = target
