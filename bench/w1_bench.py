@@ -168,7 +168,8 @@ def main() -> None:
             res = run_pgqueuer() if src is None else run_outlast(str(src))
             line = {"peer": name if src is None else f"outlast_pg_{name}", "round": rnd,
                     "n": N, "lazy_commit": LAZY == "1",
-                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **res}
+                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "load1": round(os.getloadavg()[0], 2), **res}
             print(json.dumps(line), flush=True)
             if args.out:
                 with open(args.out, "a") as fh:

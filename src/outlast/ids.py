@@ -6,7 +6,6 @@ makes them unguessable enough to be used in URLs.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -23,20 +22,20 @@ def _encode(number: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
-#: RFC 4648's base32hex digits, in order, as ours (same order, so ids still sort)
-_FROM_B32HEX = bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUV", _ALPHABET.encode())
+#: every two-digit string, in order: digit pair ``n`` (0..1023) encodes 10 bits
+_PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
+#: the 130 bits of an id, 10 at a time, most significant first
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
 
 
 def new_id(prefix: str) -> str:
     """``prefix_`` + 10 chars of milliseconds + 16 random chars.
 
-    The 130 bits are written by ``base64`` (shifted to 160 bits: 32 digits, no padding,
-    the first 26 are ours) rather than digit by digit: a batch of 1,000 runs takes 1,000.
+    The 130 bits are written two digits (10 bits) at a time from a table rather than digit
+    by digit (or through ``base64``, pure Python too): a batch of 1,000 runs takes 1,000.
     """
-    millis = int(time.time() * 1000)
-    number = (millis << 80 | int.from_bytes(os.urandom(10), "big")) << 30
-    digits = base64.b32hexencode(number.to_bytes(20, "big"))[:26].translate(_FROM_B32HEX)
-    return f"{prefix}_{digits.decode()}"
+    number = int(time.time() * 1000) << 80 | int.from_bytes(os.urandom(10), "big")
+    return f"{prefix}_{''.join([_PAIRS[number >> shift & 1023] for shift in _PAIR_SHIFTS])}"
 
 
 def new_secret(nbytes: int = 24) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -36,3 +37,21 @@ def test_a_call_reaches_the_engine_with_query_values_as_texts(engine: Engine) ->
     created = api.handle("dev", "POST", "/tasks/t/trigger", None, {"payload": {"n": 1}})
     page = api.handle("dev", "GET", "/runs", {"limit": 5, "task": "t"}, None)
     assert [r["id"] for r in page["data"]] == [created["id"]]
+
+
+@pytest.mark.parametrize("body", [
+    {"payload": None, "options": {}},
+    {"payload": {"n": [1, 2.5, "é", True, False, None, {"deep": []}]}, "options": {"tags": ["a"]}},
+    {"payload": (1, 2)},                      # a tuple arrives as a list
+    {"payload": {1: "one"}},                  # a number key arrives as text
+    {"payload": list(range(500))},            # a large body goes the JSON way
+    {"payload": True, "nested": {"x": 1.0}},
+])
+def test_a_body_arrives_as_json_would_carry_it_and_as_a_copy(body: dict[str, object]) -> None:
+    from outlast.api.local import _json_roundtrip
+
+    got = _json_roundtrip(body)
+    assert got == json.loads(json.dumps(body))
+    assert [type(v) for v in got.values()] == [type(v) for v in json.loads(
+        json.dumps(body)).values()]
+    assert got is not body

@@ -145,6 +145,22 @@ def test_a_statement_the_database_refuses_undoes_its_transaction(store: Store) -
     assert _events(store, "run_d") == ["next"]
 
 
+def test_a_transaction_of_one_refused_statement_raises_and_announces_nothing(
+        store: Store) -> None:
+    """A block that queued a single write (sent on its own when the block ends) and a
+    notification: the refusal raises from the block, nothing is announced, and the store
+    goes on."""
+    heard: list[tuple[str, str]] = []
+    store.add_local_listener(lambda channel, payload: heard.append((channel, payload)))
+    with pytest.raises(Exception, match="(?i)null|constraint"), store.transaction() as tx:
+        tx.notify("outlast_changed", "run_e")
+        tx.many("insert_event", [_event(None, "refused")])  # type: ignore[arg-type]
+    assert heard == []
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_e", "next")])
+    assert _events(store, "run_e") == ["next"]
+
+
 def test_a_read_transaction_reads(store: Store) -> None:
     with store.transaction(write=False) as tx:
         assert tx.one("ping") == {"ok": 1}

@@ -35,6 +35,16 @@ def test_ids_made_in_one_millisecond_are_distinct() -> None:
     assert len({m[:14] for m in made}) == 1  # same time prefix
 
 
+def test_an_id_is_its_millisecond_then_its_random_bits_in_the_id_alphabet() -> None:
+    """The encoding every stored id has: ids made by any version sort together."""
+    tail = bytes(range(246, 256))
+    with mock.patch.object(ids, "time", SimpleNamespace(time=lambda: 1_700_000_000.123)), \
+            mock.patch.object(ids.os, "urandom", lambda n: tail[:n]):
+        made = ids.new_id("run")
+    assert made == ("run_" + ids._encode(1_700_000_000_123, 10)
+                    + ids._encode(int.from_bytes(tail, "big"), 16))
+
+
 def test_secrets_are_url_safe_and_distinct() -> None:
     secrets = {ids.new_secret() for _ in range(100)}
     assert len(secrets) == 100

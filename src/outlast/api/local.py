@@ -10,6 +10,7 @@ no store.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from outlast.api.routes import ApiContext, ApiRequest, LocalTasks, RawJson, call, match
@@ -79,13 +80,49 @@ class LocalApi:
 
 
 def _json_roundtrip(body: Any) -> Any:
-    """Make in-process calls see exactly what an HTTP server would (and fail the same way)."""
+    """Make in-process calls see exactly what an HTTP server would (and fail the same way):
+    a copy of the body as JSON would carry it. A small body of plain JSON values is copied
+    as it stands (``_plain_copy``), which gives the same and costs a trigger less than
+    writing and parsing it."""
     if body is None:
         return None
+    try:
+        return _plain_copy(body, [_PLAIN_BUDGET])
+    except _NotPlain:
+        pass
     try:
         return json.loads(json.dumps(body, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"request is not JSON-serialisable: {exc}") from exc
+
+
+#: values a body may hold before it goes the JSON way: a walk in Python is quicker than
+#: ``json`` in C only for small ones
+_PLAIN_BUDGET = 64
+
+
+class _NotPlain(Exception):
+    """A value JSON would change (a tuple, a subclass, a non-text key, nan) or a large body."""
+
+
+def _plain_copy(value: Any, budget: list[int]) -> Any:
+    """``value`` as ``json.loads(json.dumps(value))`` gives it, for exact ``dict`` (text
+    keys), ``list``, ``str``, ``int``, finite ``float``, ``bool`` and None only."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _NotPlain
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    if kind is dict:
+        if not all(type(k) is str for k in value):
+            raise _NotPlain
+        return {k: _plain_copy(v, budget) for k, v in value.items()}
+    if kind is list:
+        return [_plain_copy(v, budget) for v in value]
+    raise _NotPlain
 
 
 def open_engine(database_url: str) -> Engine:

@@ -161,12 +161,12 @@ def _insert_plain(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> N
     """
     if not rows:
         return
+    _announce_created(tx, rows, now)  # first: a store may send them with the insert
     if tx.compound_writes:
         tx.many("insert_runs", [{"rows": _rows_json(rows)}])
     else:
         tx.many("insert_run", rows)
         _write_created(tx, env, rows, now)
-    _announce_created(tx, rows, now)
 
 
 def _rows_json(rows: list[dict[str, Any]]) -> str:

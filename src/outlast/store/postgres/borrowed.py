@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from outlast.errors import ConfigError, ValidationError
+from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox
 from outlast.store.postgres.store import to_pyformat
 from outlast.store.postgres.target import PostgresTarget
 from outlast.store.protocol import Row
@@ -95,36 +96,42 @@ class BorrowedPostgresTx:
     def __init__(self, runner: Runner, target: PostgresTarget) -> None:
         self._runner = runner
         self._queries = _queries()
-        self._target = target
-        self.notifications: dict[tuple[str, str], None] = {}
+        self._outbox = Outbox(target)
+
+    @property
+    def notifications(self) -> dict[tuple[str, str], None]:
+        return self._outbox.all
 
     def one(self, name: str, /, **params: Any) -> Row | None:
         rows = self.all(name, **params)
         return rows[0] if rows else None
 
     def all(self, name: str, /, **params: Any) -> list[Row]:
-        rows, _ = self._runner.execute(self._queries.text(name, params), params)
+        rows, _ = self._execute(name, params)
         return rows or []
 
     def run(self, name: str, /, **params: Any) -> int:
-        return self._runner.execute(self._queries.text(name, params), params)[1]
+        return self._execute(name, params)[1]
+
+    def _execute(self, name: str, params: dict[str, Any]) -> Answer:
+        sql = self._queries.text(name, params)
+        return self._runner.execute(sql, self._outbox.fill(sql, params))
 
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self._runner.executemany(self._queries.text(name, rows[0]), rows)
+            sql = self._queries.text(name, rows[0])
+            self._runner.executemany(sql, self._outbox.fill_many(sql, rows))
 
     def notify(self, channel: str, payload: str = "") -> None:
-        self.notifications[(channel, payload)] = None
+        self._outbox.add(channel, payload)
 
     def lazy_commit(self) -> None:
         """The caller's commit is the caller's: nothing to relax."""
 
     def send_notifications(self) -> None:
-        if self.notifications:
-            channels, payloads = zip(*self.notifications, strict=True)
-            self._runner.execute(
-                "SELECT pg_notify(c, p) FROM unnest(%s::text[], %s::text[]) AS n(c, p)",
-                ([self._target.channel(c) for c in channels], list(payloads)))
+        """Those no statement carried (``outbox``)."""
+        if self._outbox.pending:
+            self._runner.execute(NOTIFY_SQL, (self._outbox.take(),))
 
 
 @cache

@@ -5,12 +5,15 @@
 SELECT * FROM runs WHERE id = ANY(:ids)
 
 -- name: insert_runs
--- New runs, with their ``created`` events and their tags, in one statement however many
--- there are: :rows is a JSON array of ``runs`` rows (``engine/triggering.build_row``),
--- read with the table's own column types. A trigger is then one statement besides BEGIN,
--- its notifications and COMMIT, and a batch of 1,000 parses one value instead of binding
--- 2,000 rows (``Tx.compound_writes``). Only runs without an idempotency key come here:
--- their fresh ids cannot conflict.
+-- New runs, with their ``created`` events, their tags and the transaction's notifications,
+-- in one statement however many runs there are: :rows is a JSON array of ``runs`` rows
+-- (``engine/triggering.build_row``), read with the table's own column types; :notify is
+-- filled in by the store (``postgres/outbox.py``): [channel, payload] pairs. A trigger is
+-- then this one statement, and a batch of 1,000 parses one value instead of binding 2,000
+-- rows (``Tx.compound_writes``). Only runs without an idempotency key come here: their
+-- fresh ids cannot conflict. Tags need no DISTINCT (a run's are distinct already, and ON
+-- CONFLICT skips a repeat): with it, every trigger, tagged or not, paid for a hash table
+-- sized for the planner's guess of 10,000 tags.
 WITH new AS (
     SELECT * FROM json_populate_recordset(NULL::runs, :rows::json)
 ), inserted AS (
@@ -26,12 +29,14 @@ WITH new AS (
 ), events AS (
     INSERT INTO run_events (run_id, at, kind, status, attempt, data)
     SELECT id, created_at, 'created', status, NULL, '{}' FROM new
+), tags AS (
+    INSERT INTO run_tags (run_id, environment, tag)
+    SELECT new.id, new.environment, tag.value
+    FROM new, json_array_elements_text(new.tags::json) AS tag(value)
+    WHERE new.tags <> '[]'
+    ON CONFLICT DO NOTHING
 )
-INSERT INTO run_tags (run_id, environment, tag)
-SELECT DISTINCT new.id, new.environment, tag.value
-FROM new, json_array_elements_text(new.tags::json) AS tag(value)
-WHERE new.tags <> '[]'
-ON CONFLICT DO NOTHING
+SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(:notify::json) AS n
 
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused

@@ -4,16 +4,18 @@ Claims use ``FOR UPDATE SKIP LOCKED`` so concurrent workers never block on each 
 rows; ``pg_notify`` inside the writing transaction wakes idle workers the moment a run is
 queued (delivered on commit, so a woken worker always sees the row).
 
-Every transaction runs in pipeline mode: statements whose results nobody reads (inserts,
-notifications) are queued and travel together, and the client waits for the server only
-where the engine needs an answer (rows, or a guarded update's row count) and once at the
-end. What the server receives up to one Sync message is one transaction, committed at the
-Sync, so a transaction that waits for no answer (a trigger) sends neither ``BEGIN`` nor
-``COMMIT``: its statements and the Sync are one round trip. Before the first answer, which
-needs a Sync of its own, ``BEGIN`` turns what was sent so far into a transaction block that
-lasts until ``COMMIT`` (``PostgresTx``). Durability is the server's: ``synchronous_commit`` stays as
-configured (see docs on turning it off per role if losing the last few commits on a crash
-is acceptable).
+A transaction of one statement (a trigger: ``insert_runs`` writes the run, its event and
+tags, and sends its notifications) is sent alone on the autocommit connection, prepared:
+one round trip, committed as it ends. Any other runs in pipeline mode: statements whose
+results nobody reads (inserts, notifications) are queued and travel together, and the
+client waits for the server only where the engine needs an answer (rows, or a guarded
+update's row count) and once at the end. What the server receives up to one Sync message
+is one transaction, committed at the Sync, so a transaction that waits for no answer sends
+neither ``BEGIN`` nor ``COMMIT``: its statements and the Sync are one round trip. Before the
+first answer, which needs a Sync of its own, ``BEGIN`` turns what was sent so far into a
+transaction block that lasts until ``COMMIT`` (``PostgresTx``). Durability is the server's:
+``synchronous_commit`` stays as configured (see docs on turning it off per role if losing
+the last few commits on a crash is acceptable).
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from typing import Any, cast
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from outlast.readiness import readable
 from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
 from outlast.store.postgres.blobs import TableBlobs
+from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox, carries_notifications
 from outlast.store.postgres.target import PostgresTarget, parse_target
 from outlast.store.protocol import Row
 from outlast.store.queries import QueryBook, load_queries
@@ -59,14 +62,45 @@ class PostgresTx:
     compound_writes = True
 
     def __init__(self, conn: psycopg.Connection[Row], queries: QueryBook,
-                 pipeline: psycopg.Pipeline, target: PostgresTarget) -> None:
+                 target: PostgresTarget, scope: ExitStack) -> None:
         self._conn = conn
         self._queries = queries
-        self._pipeline = pipeline
-        self._target = target
-        self.notifications: dict[tuple[str, str], None] = {}
+        self._outbox = Outbox(target)
+        #: where pipeline mode is entered, at the second statement; the store closes it
+        #: (the closing Sync) once the transaction is finished or abandoned
+        self._scope = scope
+        self._pipeline: psycopg.Pipeline | None = None
+        #: the first statement that needs no answer, kept back: if nothing follows it is
+        #: the whole transaction and goes alone (see ``finish``)
+        self._held: tuple[str, dict[str, Any]] | None = None
         #: ``BEGIN`` was sent: the transaction lasts until ``COMMIT``, not the next Sync
         self._block = False
+
+    @property
+    def notifications(self) -> dict[tuple[str, str], None]:
+        """Every notification of this transaction (announced in process after commit)."""
+        return self._outbox.all
+
+    def _pipelined(self) -> psycopg.Pipeline:
+        """Pipeline mode from here on; the held statement goes first."""
+        if self._pipeline is None:
+            self._pipeline = self._scope.enter_context(self._conn.pipeline())
+            if self._held is not None:
+                self._send(*self._held).close()
+                self._held = None
+        return self._pipeline
+
+    def _send(self, name: str, params: dict[str, Any],
+              answered: bool = False) -> psycopg.Cursor[Any]:
+        """Execute; a statement that carries notifications takes those collected so far
+        (``outbox``). A write whose answer nobody reads is prepared at once (parsed and
+        planned once per connection, as ``executemany`` does) and its rows, if any, are
+        left as tuples; others are prepared after psycopg's threshold of uses."""
+        sql = self._queries.text(name, params)
+        cur: psycopg.Cursor[Any] = (self._conn.cursor() if answered
+                                    else self._conn.cursor(row_factory=tuple_row))
+        cur.execute(sql, self._outbox.fill(sql, params), prepare=None if answered else True)
+        return cur
 
     def _hold_open(self) -> None:
         """Keep the transaction open past the next Sync: ``BEGIN`` makes what was sent so
@@ -78,10 +112,10 @@ class PostgresTx:
 
     def _answered(self, name: str, params: dict[str, Any]) -> psycopg.Cursor[Row]:
         """Execute and wait for the answer (everything queued before goes with it)."""
+        pipeline = self._pipelined()
         self._hold_open()
-        cur = self._conn.cursor()
-        cur.execute(self._queries.text(name, params), params)
-        self._pipeline.sync()
+        cur = self._send(name, params, answered=True)
+        pipeline.sync()
         return cur
 
     def one(self, name: str, /, **params: Any) -> Row | None:
@@ -97,43 +131,77 @@ class PostgresTx:
             return cur.rowcount
 
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
-        """Queued in the pipeline: sent with the next statement that needs an answer."""
-        if rows:
-            with self._conn.cursor() as cur:
-                cur.executemany(self._queries.text(name, rows[0]), rows)
+        """Queued in the pipeline: sent with the next statement that needs an answer.
+        The transaction's first such statement is held back instead (``finish``)."""
+        if not rows:
+            return
+        if self._pipeline is None and self._held is None and len(rows) == 1:
+            self._held = (name, rows[0])
+            return
+        self._pipelined()
+        if len(rows) == 1:
+            self._send(name, rows[0]).close()
+            return
+        sql = self._queries.text(name, rows[0])
+        with self._conn.cursor() as cur:
+            cur.executemany(sql, self._outbox.fill_many(sql, rows))
 
     def notify(self, channel: str, payload: str = "") -> None:
-        self.notifications[(channel, payload)] = None
+        self._outbox.add(channel, payload)
 
     def lazy_commit(self) -> None:
         """``synchronous_commit = off`` for this transaction only: its commit skips the
         WAL flush (about 0.6 ms here); the next ordinary commit flushes it too."""
+        self._pipelined()
         self._hold_open()  # SET LOCAL outside a block only warns
         self._conn.cursor().execute("SET LOCAL synchronous_commit = off")
 
     def finish(self) -> None:
-        """Queue the end of a transaction that succeeded: its notifications, then
-        ``COMMIT`` if it is a block (else the closing Sync commits it)."""
+        """End a transaction that succeeded.
+
+        One that is a single statement (a trigger: the run, its event and tags, and its
+        notifications in ``insert_runs``) goes alone, outside pipeline mode: the server
+        commits it as it ends, in one round trip and with the least work on either side.
+        Otherwise queue its remaining notifications, then ``COMMIT`` if it is a block
+        (else the closing Sync commits it).
+        """
+        if self._pipeline is None and self._alone():
+            return
+        self._pipelined()
         self.send_notifications()
         if self._block:
             self._conn.cursor().execute(b"COMMIT")
 
+    def _alone(self) -> bool:
+        """Send the transaction as one autocommitted statement, if it is one."""
+        if self._held is None:
+            self.send_notifications()
+            return True
+        name, params = self._held
+        if self._outbox.pending and not carries_notifications(
+                self._queries.text(name, params)):
+            return False
+        self._held = None
+        self._send(name, params).close()
+        return True
+
     def abandon(self) -> None:
-        """Queue the end of a transaction that failed: the closing Sync must not commit
-        what was queued. ``BEGIN`` first when it is not a block, so that ``ROLLBACK``
-        ends one instead of warning that none is open (after an error on the server
-        both are skipped, and the Sync rolls back)."""
+        """End a transaction that failed: the closing Sync must not commit what was
+        queued. Nothing was sent before pipeline mode (a held statement is dropped).
+        ``BEGIN`` first when it is not a block, so that ``ROLLBACK`` ends one instead of
+        warning that none is open (after an error on the server both are skipped, and
+        the Sync rolls back)."""
+        if self._pipeline is None:
+            self._held = None
+            return
         self._hold_open()
         self._conn.cursor().execute(b"ROLLBACK")
 
     def send_notifications(self) -> None:
-        """One round trip for all of this transaction's notifications, just before commit."""
-        if self.notifications:
-            channels, payloads = zip(*self.notifications, strict=True)
-            self._conn.cursor().execute(
-                "SELECT pg_notify(c, p) FROM unnest(%s::text[], %s::text[]) AS n(c, p)",
-                ([self._target.channel(c) for c in channels], list(payloads)),
-            )
+        """One statement for the notifications not sent yet, just before commit."""
+        if self._outbox.pending:
+            self._conn.cursor(row_factory=tuple_row).execute(
+                NOTIFY_SQL, (self._outbox.take(),), prepare=True)
 
 
 class PostgresListener:
@@ -193,19 +261,26 @@ class PostgresStore(BaseStore):
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
-        with self.one_transaction(), self._begin() as (conn, pipeline):
-            tx = PostgresTx(conn, self._queries, pipeline, self.target)
+        # the pool's ``connection()`` would also commit or roll back on the way out, a
+        # round of psycopg machinery per trigger for what ``PostgresTx`` already ended
+        with self.one_transaction():
+            conn = self._checkout()
             try:
-                yield tx
-            except BaseException:
-                tx.abandon()
-                raise
-            tx.finish()
+                with _rolled_back_on_error(conn), ExitStack() as scope:
+                    tx = PostgresTx(conn, self._queries, self.target, scope)
+                    try:
+                        yield tx
+                    except BaseException:
+                        tx.abandon()
+                        raise
+                    tx.finish()
+            finally:
+                _mark_used(conn)
+                self._pool.putconn(conn)
         self.announce(tx.notifications)
 
-    @contextmanager
-    def _begin(self) -> Iterator[tuple[psycopg.Connection[Row], psycopg.Pipeline]]:
-        """A pooled connection in pipeline mode; its closing Sync ends the transaction.
+    def _checkout(self) -> psycopg.Connection[Row]:
+        """A pooled connection for one transaction (``PostgresTx``).
 
         A connection that turns out dead at checkout (the server restarted: its goodbye
         waits on the socket, see ``_check_if_idle``) is dropped and the next one tried, so
@@ -214,20 +289,15 @@ class PostgresStore(BaseStore):
         long again.
         """
         for attempt in itertools.count():
-            with ExitStack() as stack:
-                try:
-                    conn = cast("psycopg.Connection[Row]", stack.enter_context(
-                        self._pool.connection(timeout=CHECKOUT_TIMEOUT)))
-                except PoolTimeout:
+            try:
+                return cast("psycopg.Connection[Row]",
+                            self._pool.getconn(timeout=CHECKOUT_TIMEOUT))
+            except PoolTimeout:
+                raise
+            except psycopg.OperationalError:
+                if attempt >= self._pool.max_size:
                     raise
-                except psycopg.OperationalError:
-                    if attempt >= self._pool.max_size:
-                        raise
-                    continue  # the pool discards the broken connection on return
-                stack.callback(_mark_used, conn)
-                with _pipelined(conn) as pipeline:
-                    yield conn, pipeline
-                return
+        raise AssertionError("unreachable")
 
     def migrate(self) -> list[str]:
         with psycopg.connect(self.target.conninfo, autocommit=False) as conn:
@@ -275,17 +345,16 @@ class PostgresStore(BaseStore):
 
 
 @contextmanager
-def _pipelined(conn: psycopg.Connection[Row]) -> Iterator[psycopg.Pipeline]:
-    """Pipeline mode on an autocommit connection, for one transaction (``PostgresTx``).
+def _rolled_back_on_error(conn: psycopg.Connection[Row]) -> Iterator[None]:
+    """An autocommit connection for one transaction, spelled out by ``PostgresTx``.
 
     ``conn.transaction()`` would wait for the server after ``BEGIN`` and again around
-    ``COMMIT`` (four round trips for a trigger); the transaction is spelled out instead.
-    A transaction block an error left open (a failed ``COMMIT``, a statement that failed
-    after the last answer) is rolled back here, so the pool gets the connection back idle.
+    ``COMMIT`` (four round trips for a trigger). A transaction block an error left open
+    (a failed ``COMMIT``, a statement that failed after the last answer) is rolled back
+    here, so the pool gets the connection back idle.
     """
     try:
-        with conn.pipeline() as pipeline:
-            yield pipeline
+        yield
     except BaseException:
         if conn.info.transaction_status in _OPEN:
             conn.rollback()

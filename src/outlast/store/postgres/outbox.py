@@ -1,0 +1,64 @@
+"""A PostgreSQL transaction's notifications, and how they reach the server.
+
+``pg_notify`` is transactional: called anywhere inside a transaction, its message is
+delivered at commit and dropped at rollback. So a transaction's notifications need not
+wait for the end: a statement that takes a ``:notify`` parameter (``insert_runs``) sends
+those collected so far itself, and a trigger is then one statement instead of two. What
+is left over at the end goes as one ``NOTIFY_SQL`` statement.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from outlast.store.postgres.target import PostgresTarget
+
+#: a statement holding this placeholder is given the notifications not sent yet, as a JSON
+#: array of [channel, payload] pairs (``Outbox.take``); the caller never passes it
+NOTIFY_PARAM = "notify"
+_PLACEHOLDER = f"%({NOTIFY_PARAM})s"
+#: the notifications left when the transaction ends
+NOTIFY_SQL = "SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(%s::json) AS n"
+
+
+class Outbox:
+    """Every notification of one transaction, and how many of them went to the server."""
+
+    def __init__(self, target: PostgresTarget) -> None:
+        self._target = target
+        #: all of them, in order, once each: announced in process after the commit
+        self.all: dict[tuple[str, str], None] = {}
+        self._sent = 0
+
+    def add(self, channel: str, payload: str) -> None:
+        self.all[(channel, payload)] = None
+
+    @property
+    def pending(self) -> bool:
+        return len(self.all) > self._sent
+
+    def take(self) -> str:
+        """The notifications not sent yet, as the JSON a ``:notify`` parameter takes;
+        from now on they count as sent (their statement is on its way)."""
+        notes = list(self.all)[self._sent:]
+        self._sent = len(self.all)
+        return json.dumps([[self._target.channel(c), p] for c, p in notes],
+                          ensure_ascii=False, separators=(",", ":"))
+
+    def fill(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with the pending notifications when ``sql`` carries them."""
+        if _PLACEHOLDER in sql:
+            return {**params, NOTIFY_PARAM: self.take()}
+        return params
+
+    def fill_many(self, sql: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``rows`` for an ``executemany``: the first execution carries the notifications."""
+        if _PLACEHOLDER not in sql:
+            return rows
+        return [self.fill(sql, rows[0]), *({**r, NOTIFY_PARAM: "[]"} for r in rows[1:])]
+
+
+def carries_notifications(sql: str) -> bool:
+    """Whether ``sql`` (in the driver's parameter style) sends notifications itself."""
+    return _PLACEHOLDER in sql
