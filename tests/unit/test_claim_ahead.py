@@ -68,3 +68,21 @@ def test_a_pipe_holds_what_its_runs_take_in_the_child_not_their_own_time() -> No
     for _ in range(20):
         quick.observe("t", 0.0001, 0.0005)
     assert quick.depth_for("t") == 32  # where runs are quick, pipes stay deep
+
+
+def test_pipes_stay_short_while_started_runs_are_being_claimed() -> None:
+    """A pipe cannot be reordered once sent: while a wave of due sleeps is claimed, each
+    child holds only a few milliseconds of fresh work, so a resumed run fed to it starts
+    soon; a second after the last started run came, pipes are deep again."""
+    now = [100.0]
+    ahead = ClaimAhead(4, "dev", enforce_memory=False, clock=lambda: now[0])
+    for _ in range(20):
+        ahead.observe("t", 0.0001, 0.0005)
+    assert ahead.depth_for("t") == 32
+    ahead.add(rows("r1", "f1"), resumed=1)
+    assert ahead.depth_for("t") == 11  # 1 + 5 ms / 0.5 ms
+    now[0] += 0.9
+    ahead.add(rows("f2"))  # fresh runs alone do not extend it
+    assert ahead.depth_for("t") == 11
+    now[0] += 0.2
+    assert ahead.depth_for("t") == 32

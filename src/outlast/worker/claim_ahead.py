@@ -17,7 +17,10 @@ a second of work) sat in each pipe, and a resumed run claimed then waited behind
 
 Runs that already started (resumed after a wait, retried, recovered) go first here too, as
 they do in the claim (``engine/flow.py``): one claimed while fresh runs sit in the buffer
-is put ahead of them, behind the started runs already there.
+is put ahead of them, behind the started runs already there. A pipe cannot be reordered
+once sent, so while started runs keep coming (a wave of due sleeps) pipes hold only
+``RESUMING_WINDOW`` of work: a resumed run waits behind a few milliseconds of fresh runs
+in its child, not thirty.
 
 This module owns only the arithmetic and the hand-out; leases and heartbeats are
 ``heartbeats.py``'s, and handing runs back stays with the supervisor, which knows when the
@@ -26,7 +29,9 @@ database can be reached.
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from outlast.machines import PRESETS
@@ -38,6 +43,11 @@ PREFETCH_BELOW = 0.05
 #: a child holds about this much known-short work in its pipe (seconds), at most PIPE_MAX runs
 PIPE_WINDOW = 0.03
 PIPE_MAX = 32
+#: while runs that already started are being claimed (a wave of due sleeps), a pipe holds
+#: only this much: each resumed run fed to a child waits behind that much fresh work
+RESUMING_WINDOW = 0.005
+#: seconds the shorter window holds after the last claim that brought a started run
+RESUMING_FOR = 1.0
 
 _RUN_FIELDS = ("id", "task_id", "payload", "attempt_count", "max_attempts", "tags", "metadata",
                "created_at", "queue", "machine", "replayed_from", "parent_id", "root_id",
@@ -50,7 +60,8 @@ _RESUMED = "_resumed"
 class ClaimAhead:
     """The buffer of claimed runs no child holds yet, and what recent runs took."""
 
-    def __init__(self, concurrency: int, environment: str, enforce_memory: bool) -> None:
+    def __init__(self, concurrency: int, environment: str, enforce_memory: bool,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.concurrency = concurrency
         self.environment = environment
         self.enforce_memory = enforce_memory
@@ -59,6 +70,9 @@ class ClaimAhead:
         self.fed = False
         self._avg_run: float | None = None
         self._task_avg: dict[str, float] = {}
+        self._clock = clock
+        #: until then (``clock``) pipes are kept short: started runs are being claimed
+        self._resuming_until = 0.0
 
     def observe(self, task_id: str | None, executed: float, wall: float = 0.0) -> None:
         """An attempt ended after ``executed`` seconds of its own, ``wall`` seconds after
@@ -82,7 +96,9 @@ class ClaimAhead:
         avg = self._task_avg.get(task_id)
         if avg is None or avg >= PREFETCH_BELOW:
             return 1
-        return 1 + max(1, min(PIPE_MAX - 1, int(PIPE_WINDOW / max(avg, 1e-6))))
+        resuming = self._clock() < self._resuming_until
+        window = RESUMING_WINDOW if resuming else PIPE_WINDOW
+        return 1 + max(1, min(PIPE_MAX - 1, int(window / max(avg, 1e-6))))
 
     def wanted(self, children: list[Child]) -> int:
         """How many runs to claim now to fill every child and the buffer."""
@@ -93,6 +109,8 @@ class ClaimAhead:
     def add(self, rows: list[dict[str, Any]], resumed: int = 0) -> None:
         """Buffer claimed ``rows``; the first ``resumed`` had started before their claim
         and go ahead of every fresh run buffered, in claim order."""
+        if resumed:
+            self._resuming_until = self._clock() + RESUMING_FOR
         front = sum(1 for row in self.buffer if row.get(_RESUMED))
         for i, row in enumerate(rows[:resumed]):
             self.buffer.insert(front + i, row | {_RESUMED: True})
