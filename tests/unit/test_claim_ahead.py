@@ -70,19 +70,29 @@ def test_a_pipe_holds_what_its_runs_take_in_the_child_not_their_own_time() -> No
     assert quick.depth_for("t") == 32  # where runs are quick, pipes stay deep
 
 
-def test_pipes_stay_short_while_started_runs_are_being_claimed() -> None:
-    """A pipe cannot be reordered once sent: while a wave of due sleeps is claimed, each
-    child holds only a few milliseconds of fresh work, so a resumed run fed to it starts
-    soon; a second after the last started run came, pipes are deep again."""
+def test_one_pipe_stays_short_while_started_runs_are_being_claimed() -> None:
+    """A pipe cannot be reordered once sent: while a wave of due sleeps is claimed, one
+    child (the express child) holds only a few milliseconds of fresh work and gets the
+    resumed runs first; the others keep deep pipes. A second after the last started run
+    came, the express child's pipe is deep again."""
     now = [100.0]
     ahead = ClaimAhead(4, "dev", enforce_memory=False, clock=lambda: now[0])
     for _ in range(20):
         ahead.observe("t", 0.0001, 0.0005)
+    assert ahead.depth_for("t") == ahead.depth_for("t", express=True) == 32
+    express, other = StubChild(), StubChild()
+    children = [cast(Child, express), cast(Child, other)]
+    express.job = other.job = ahead.job(rows("busy")[0])
+    ahead.add(rows("r1", "r2", "f1", "f2"), resumed=2)
+    assert ahead.express(children) is children[0]
+    assert ahead.depth_for("t", express=True) == 11  # 1 + 5 ms / 0.5 ms
     assert ahead.depth_for("t") == 32
-    ahead.add(rows("r1", "f1"), resumed=1)
-    assert ahead.depth_for("t") == 11  # 1 + 5 ms / 0.5 ms
+    ahead.feed(children)
+    # resumed runs to the express child; fresh ones to the least loaded
+    assert express.got == ["r1", "r2"] and other.got == ["f1", "f2"]
     now[0] += 0.9
-    ahead.add(rows("f2"))  # fresh runs alone do not extend it
-    assert ahead.depth_for("t") == 11
+    ahead.add(rows("f3"))  # fresh runs alone do not extend the wave
+    assert ahead.depth_for("t", express=True) == 11
     now[0] += 0.2
-    assert ahead.depth_for("t") == 32
+    assert ahead.express(children) is None
+    assert ahead.depth_for("t", express=True) == 32
