@@ -46,7 +46,7 @@ from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError, OutlastError
 from outlast.ids import new_id
 from outlast.store.protocol import ANY_CHANNEL
-from outlast.worker import lease_keeper, outcomes
+from outlast.worker import forkserver, lease_keeper, outcomes
 from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
 from outlast.worker.drain import DrainWatch
@@ -197,6 +197,7 @@ class Supervisor:
 
     def run(self) -> None:
         """Block until stopped; children, leases and the worker row are cleaned up."""
+        forkserver.warm()  # its imports overlap the database work below
         self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
         self.engine.register_worker(self.environment, self.worker_id, {
             "hostname": socket.gethostname(), "pid": os.getpid(), "version": __version__,
