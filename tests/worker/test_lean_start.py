@@ -30,9 +30,19 @@ def test_the_supervisor_loads_no_http_client_pydantic_or_rich() -> None:
     assert sorted(m for m in NOT_FOR_THE_SUPERVISOR if m in loaded) == []
 
 
+def test_children_and_task_modules_load_no_http_client() -> None:
+    """The fork server loads what children need once; a task module that only defines
+    tasks (``from outlast import task``) adds no HTTP client to it."""
+    loaded = loaded_after("import outlast.worker.child; from outlast import task, step, wait")
+    assert "outlast.sdk.client" in loaded  # the probe sees what it should
+    assert sorted(m for m in ("httpx", "rich") if m in loaded) == []
+
+
 def test_the_public_api_still_loads_on_use() -> None:
-    loaded = loaded_after("from outlast import Client, task, schedules; Client, task, schedules")
-    assert {"outlast.sdk.client", "outlast.sdk.task", "httpx"} <= loaded
+    loaded = loaded_after("from outlast import Client, task, schedules; "
+                          "Client(url='http://127.0.0.1:9').close()")
+    assert {"outlast.sdk.client", "outlast.sdk.task", "outlast.sdk.schedules_facade",
+            "httpx"} <= loaded
 
 
 MAIN_SCRIPT = """
