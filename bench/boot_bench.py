@@ -2,7 +2,7 @@
 
     python bench/boot_bench.py [--stores sqlite pg] [--n 10000] [--repeats 3]
         [--variant new=.venv/bin/python --variant old=/work/wt/x/.venv/bin/python]
-        [--out bench/results.jsonl]
+        [--cli] [--out bench/results.jsonl]
 
 Each repeat: a fresh database (``_databases.fresh_database``), the bench tasks registered
 and ``--n`` no-op runs queued (``batch_trigger``), then ``run_worker.py URL`` started as a
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,7 +59,28 @@ def queue_runs(url: str, n: int) -> None:
             client.tasks.batch_trigger("noop", [{"payload": None}] * min(CHUNK, n - start))
 
 
-def boot_once(python: str, url: str, n: int, concurrency: int) -> dict[str, object]:
+def worker_command(python: str, url: str, concurrency: int, cli: bool) -> list[str]:
+    if cli:
+        return [os.path.join(os.path.dirname(os.path.abspath(python)), "outlast"), "worker",
+                "--database-url", url,
+                "--concurrency", str(concurrency)]
+    return [python, str(HERE / "run_worker.py"), url, "--concurrency", str(concurrency)]
+
+
+def cli_project() -> Path:
+    """A project folder for ``outlast worker``: its ``tasks`` are copies of the bench tasks
+    (and of ``_peers.py``, which they import)."""
+    project = Path(BENCH_DIR) / "project"
+    if not project.exists():
+        (project / "tasks").mkdir(parents=True)
+        (project / "outlast.toml").write_text('project = "boot-bench"\ndirs = ["tasks"]\n')
+        shutil.copy(HERE / "tasks" / "bench_tasks.py", project / "tasks")
+        shutil.copy(HERE / "_peers.py", project)
+    return project
+
+
+def boot_once(python: str, url: str, n: int, concurrency: int,
+              cli: bool = False) -> dict[str, object]:
     """Start a worker on ``url`` (``n`` runs queued) and time it; stops it afterwards."""
     C.reset()
     trace = Path(BENCH_DIR) / "trace"
@@ -68,8 +90,8 @@ def boot_once(python: str, url: str, n: int, concurrency: int) -> dict[str, obje
     t0 = time.time()
     with open(Path(BENCH_DIR) / "worker.log", "ab") as log:
         worker = subprocess.Popen(
-            [python, str(HERE / "run_worker.py"), url, "--concurrency", str(concurrency)],
-            stdout=subprocess.DEVNULL, stderr=log, start_new_session=True, env=env)
+            worker_command(python, url, concurrency, cli), stdout=subprocess.DEVNULL,
+            stderr=log, start_new_session=True, env=env, cwd=cli_project() if cli else None)
         try:
             first, last = C.wait_done(n, timeout=600)
         finally:
@@ -90,6 +112,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=PYTHON",
                     help="an interpreter to start the worker with (default: this one)")
+    ap.add_argument("--cli", action="store_true", help="start `outlast worker` instead")
     ap.add_argument("--out", help="also append the JSON lines to this file")
     args = ap.parse_args()
     variants = [v.split("=", 1) for v in args.variant] or [["this", sys.executable]]
@@ -100,8 +123,9 @@ def main() -> None:
             for name, python in order:
                 with fresh_database(store, "bench_boot") as url:
                     queue_runs(url, args.n)
-                    result = boot_once(python, url, args.n, args.concurrency)
-                line = json.dumps({"bench": "boot", "store": store, "variant": name,
+                    result = boot_once(python, url, args.n, args.concurrency, args.cli)
+                line = json.dumps({"bench": "boot_cli" if args.cli else "boot",
+                                   "store": store, "variant": name,
                                    "round": rnd, "n": args.n, **result})
                 print(line, flush=True)
                 if args.out:
