@@ -17,9 +17,9 @@ back uncharged, the platform's fault and not the task's (``outcomes.died``).
 Starting fast: ``warm`` starts the fork server without waiting for it, so its imports run
 while the supervisor opens the database. A child needs nothing from the program that
 started the worker (its entry point is ``child_main``), so it is not given the main
-script to run again: ``multiprocessing`` otherwise re-runs it in every child (Python
-before 3.13.8) or in the fork server (after), and for ``outlast worker`` that script
-imports the whole command line.
+script to run again: ``multiprocessing`` otherwise re-runs it in every child (or, in the
+Pythons that fixed preloading ``__main__``, in the fork server before its first child),
+and for ``outlast worker`` that script imports the whole command line.
 """
 
 from __future__ import annotations
