@@ -84,8 +84,8 @@ class ChildCalls:
 
     def _local(self) -> LocalTransport:
         """The in-process API, made when a task first calls it: many tasks never do, and
-        loading it (the API's handlers, the SDK's transports, the HTTP client) would
-        delay every worker's start."""
+        loading it (the API's handlers and the SDK's calls, with pydantic) would delay
+        every worker's start."""
         if self._api is None:
             from outlast.sdk.transports import LocalTransport
 
