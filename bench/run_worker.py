@@ -3,20 +3,31 @@
     python bench/run_worker.py DATABASE_URL [--concurrency 4]
 
 SIGTERM/SIGINT drain the worker. ``OUTLAST_BENCH_PROFILE=/path/out.prof`` runs the
-supervisor under cProfile and writes the stats there on exit.
+supervisor under cProfile and writes the stats there on exit. ``OUTLAST_BOOT_TRACE=path``
+appends the boot milestones there (``_boot_trace.py``).
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
-import signal
-from pathlib import Path
 
-from outlast.engine import Engine
-from outlast.store import open_store
-from outlast.worker.supervisor import Supervisor
+import _boot_trace
+
+if __name__ == "__main__":
+    _boot_trace.start(os.environ.get("OUTLAST_BOOT_TRACE"))
+    _boot_trace.mark("main")
+    _warm = getattr(__import__("outlast.worker.forkserver").worker.forkserver, "warm", None)
+    if _warm is not None:  # as `outlast worker` does: the fork server starts first
+        _warm()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from outlast.engine import Engine  # noqa: E402
+from outlast.store import open_store  # noqa: E402
+from outlast.worker.supervisor import Supervisor  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,9 +40,12 @@ def main() -> None:
     ap.add_argument("--queues", default="",
                     help="comma-separated queue names (default: every queue)")
     args = ap.parse_args()
+    _boot_trace.mark("imports")
+    _boot_trace.install()
     logging.basicConfig(level=logging.WARNING)
     store = open_store(args.database_url)
     store.migrate()
+    _boot_trace.mark("store")
     sup = Supervisor(Engine(store), environment="dev", task_dirs=["tasks"], root=HERE,
                      concurrency=args.concurrency,
                      queues=[q for q in args.queues.split(",") if q] or None)

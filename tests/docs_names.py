@@ -387,7 +387,7 @@ def check_command(line: str, where: str) -> list[str]:
     path = ["outlast"]
     for word in words[1:]:
         if isinstance(command, click.Group) and not word.startswith("-"):
-            sub = command.commands.get(word)
+            sub = command.get_command(click.Context(command), word)
             if sub is None:
                 if "|" in word or word.isupper() or "…" in word:
                     return []

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 
@@ -98,7 +99,9 @@ def test_http_reference_lists_every_route(site: Path) -> None:
 
 def test_cli_reference_documents_every_command(site: Path) -> None:
     page = (site / "reference/cli/index.html").read_text()
-    for name, command in cli.commands.items():
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
         assert f"outlast {name}" in page, name
         for sub in getattr(command, "commands", {}):
             assert f"outlast {name} {sub}" in page, (name, sub)

@@ -6,15 +6,9 @@ from typing import Any
 
 import pytest
 
+from outlast.core.outcomes import Outcome, is_final_failure
 from outlast.core.retry import Retry
-from outlast.engine.attempts import (
-    MAX_PLATFORM_HANDBACKS,
-    Decision,
-    Outcome,
-    RunFacts,
-    decide,
-    is_final_failure,
-)
+from outlast.engine.attempts import MAX_PLATFORM_HANDBACKS, Decision, RunFacts, decide
 
 FIXED = Retry(max_attempts=3, factor=2.0, min_delay=1.0, max_delay=30.0, randomize=False)
 OOM = Retry(max_attempts=3, factor=2.0, min_delay=1.0, max_delay=30.0, randomize=False,

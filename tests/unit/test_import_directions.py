@@ -193,7 +193,7 @@ def test_imports_are_read_inside_functions_too() -> None:
 
 
 def test_import_outlast_loads_no_engine_store_or_server() -> None:
-    code = ("import sys, outlast; "
+    code = ("import sys; from outlast import *; "
             "print('\\n'.join(m for m in sys.modules if m.startswith('outlast')))")
     loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                             text=True).stdout.split()

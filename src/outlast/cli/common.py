@@ -6,15 +6,17 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from outlast.config import Config, load_config
 from outlast.engine import Engine
 from outlast.errors import ConfigError
-from outlast.sdk.client import Client, read_env_file, resolve_settings
 from outlast.store import open_store
+
+if TYPE_CHECKING:  # loaded by the commands that make a client, not by `outlast worker`
+    from outlast.sdk.client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,6 +79,8 @@ def make_client(url: str | None, api_key: str | None) -> Client:
     ``.outlast/dev.env`` is also looked up at the project root, so commands work from
     any subdirectory of a project while ``outlast dev`` runs.
     """
+    from outlast.sdk.client import Client, resolve_settings
+
     if url:
         return Client(url=url, api_key=api_key or os.environ.get("OUTLAST_API_KEY"))
     settings: dict[str, str] = _project_dev_env() or resolve_settings()
@@ -95,6 +99,8 @@ def _project_dev_env() -> dict[str, str] | None:
     dev_env = config.state_dir() / "dev.env"
     if config.source is None or not dev_env.is_file():
         return None
+    from outlast.sdk.client import read_env_file
+
     values = read_env_file(dev_env)
     if not values.get("OUTLAST_API_URL"):
         return None

@@ -6,40 +6,39 @@ Every error Outlast raises on purpose becomes one red ``error:`` line and an exi
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import click
-import httpx
 
 from outlast import __version__
-from outlast.cli import (
-    alerts,
-    bulk,
-    deploy,
-    dev,
-    init,
-    keys,
-    migrate,
-    prune,
-    queues,
-    runs,
-    schedules,
-    server,
-    tokens,
-    trigger,
-    versions,
-    worker,
-)
 from outlast.cli.output import fail
 from outlast.errors import OutlastError, ValidationError
+
+if TYPE_CHECKING:
+    import httpx
+
+#: every command, in the order people need them; each is defined under its own name in the
+#: module of that name (``outlast.cli.worker.worker``), imported when the command runs or
+#: help lists it: ``outlast worker`` does not wait for the server ``outlast dev`` runs or
+#: the HTTP client ``outlast trigger`` uses to load
+COMMANDS = ("init", "dev", "server", "worker", "deploy", "migrate", "prune", "trigger", "runs",
+            "bulk", "schedules", "queues", "versions", "tokens", "keys", "alerts")
 
 
 class OutlastGroup(click.Group):
     """Turns expected failures into a one-line message instead of a traceback."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)  # the order they were added: the order people need them
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module = importlib.import_module(f"outlast.cli.{cmd_name}")
+            self.add_command(getattr(module, cmd_name))
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -48,13 +47,19 @@ class OutlastGroup(click.Group):
             fail(exc.message, 2)
         except OutlastError as exc:
             fail(exc.message, 1)
-        except httpx.TransportError as exc:
-            fail(f"cannot reach the Outlast server{_address(exc)} ({exc}); is `outlast dev` "
-                 "or `outlast server` running?", 1)
         except Exception as exc:
+            if _unreachable(exc):
+                fail(f"cannot reach the Outlast server{_address(exc)} ({exc}); is `outlast dev` "
+                     "or `outlast server` running?", 1)
             if _is_database_error(exc):
                 fail(f"database error: {exc} (has `outlast migrate` been run?)", 1)
             raise
+
+
+def _unreachable(exc: Exception) -> TypeGuard[httpx.TransportError]:
+    """An HTTP client's connection error (only a command that made a client has one)."""
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(exc, httpx.TransportError)
 
 
 def _address(exc: httpx.TransportError) -> str:
@@ -77,27 +82,6 @@ def cli() -> None:
     Start with `outlast init` and `outlast dev`, then trigger a task from another
     terminal: outlast trigger hello-world '{"name": "Ada"}' --wait
     """
-
-
-for _command in (
-    init.init,
-    dev.dev,
-    server.server,
-    worker.worker,
-    deploy.deploy,
-    migrate.migrate,
-    prune.prune,
-    trigger.trigger,
-    runs.runs,
-    bulk.bulk,
-    schedules.schedules,
-    queues.queues,
-    versions.versions,
-    tokens.tokens,
-    keys.keys,
-    alerts.alerts,
-):
-    cli.add_command(_command)
 
 
 def main() -> None:

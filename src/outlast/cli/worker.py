@@ -49,6 +49,9 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
            environment: str | None, grace: float, version: str | None,
            exit_when_drained: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Execute runs of the project's tasks."""
+    from outlast.worker import forkserver
+
+    forkserver.warm()  # first: its imports overlap opening the database
     from outlast.worker.metrics import MetricsServer, WorkerMetrics
     from outlast.worker.supervisor import Supervisor, database_error
 

@@ -19,6 +19,7 @@ from outlast.core.definitions import TaskDefinition
 from outlast.core.import_failures import no_worker_has
 from outlast.core.key_scopes import FULL, check_scope
 from outlast.core.options import TriggerOptions
+from outlast.core.outcomes import Outcome
 from outlast.core.retry import Retry
 from outlast.core.settings import DEFAULT_PUBLIC_URL, Settings
 from outlast.core.versions import SOURCE_DEV
@@ -36,7 +37,7 @@ from outlast.engine import (
     versions,
     waitpoints,
 )
-from outlast.engine.attempts import Decision, Outcome, RunFacts
+from outlast.engine.attempts import Decision, RunFacts
 from outlast.engine.blobs import Blobs
 from outlast.engine.bulk import BulkActions
 from outlast.engine.dequeue import WorkerCode

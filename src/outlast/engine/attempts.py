@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Any, Literal
 
 from outlast.core.backoff import backoff
 from outlast.core.definitions import TaskDefinition
 from outlast.core.hook_kinds import FAILURE_HOOKS, HOOK_JOB
+from outlast.core.outcomes import PLATFORM_ERROR, Outcome
 from outlast.core.retry import Retry, retry_delay
 from outlast.engine import durable, failures, parking, transitions, waitpoints
 from outlast.engine.blobs import Blobs
@@ -45,39 +45,6 @@ log = logging.getLogger("outlast.engine")
 MAX_PLATFORM_HANDBACKS = 10
 #: seconds a handed-back run waits before its next claim, at most (doubling from 1 s)
 MAX_PLATFORM_BACKOFF = 60.0
-#: the error type of a platform hand-back, in its outcome and its ``release`` event
-PLATFORM_ERROR = "PlatformUnavailable"
-
-OutcomeKind = Literal[
-    "completed", "failed", "aborted", "crashed", "oom", "timed_out", "released", "suspended",
-    "platform_error", "parked",
-]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    run_id: str
-    lease_id: str
-    attempt: int
-    kind: OutcomeKind
-    executed: float = 0.0
-    output: Any = None
-    error: dict[str, Any] | None = None
-    #: from ``handle_error``: False = do not retry; a number = retry after that many seconds
-    retry_override: bool | float | None = None
-    #: set when the child already ran the final hooks (so the engine need not queue them)
-    hooks_done: bool = False
-    #: the machine the attempt ran on, when the caller knows it (prices a batch completion)
-    machine: str | None = None
-    #: from ``handle_error``: retry at this time (seconds since the epoch) ...
-    retry_at: float | None = None
-    #: ... and/or on this machine preset (from then on)
-    retry_machine: str | None = None
-    #: the attempt's hooks that raised ({"hook", "function", "type", "message"}): each
-    #: becomes a ``hook_error`` run event (``hook_reports``)
-    hook_errors: tuple[dict[str, Any], ...] = ()
-
-
 def kept_output(outcome: Outcome, blobs: Blobs) -> Outcome:
     """A completed outcome whose large output went to the blob store (the outcome holds
     its reference); over the size limit, a failed attempt instead, as if the task had
@@ -164,15 +131,6 @@ def platform_backoff(earlier: int) -> float:
     """Seconds before a run handed back for platform errors is claimed again: a flaky
     database gets time to settle rather than the run bouncing straight back."""
     return backoff(earlier + 1, first=1.0, most=MAX_PLATFORM_BACKOFF)
-
-
-def is_final_failure(outcome: Outcome, max_attempts: int) -> bool:
-    """Will this failed outcome end the run? (The child uses it to call ``on_failure``.)"""
-    if outcome.kind == "parked":
-        return False
-    if outcome.kind in ("aborted", "timed_out") or outcome.retry_override is False:
-        return True
-    return outcome.attempt >= max_attempts
 
 
 def apply(

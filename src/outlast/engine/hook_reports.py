@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from outlast.core.outcomes import Outcome
 from outlast.engine import events
-from outlast.engine.attempts import Outcome
 from outlast.store.protocol import Tx
 
 KIND = "hook_error"

@@ -24,8 +24,8 @@ from outlast.errors import InvalidTransitionError
 from outlast.store.protocol import Row, Tx
 
 if TYPE_CHECKING:
+    from outlast.core.outcomes import Outcome
     from outlast.engine import Engine
-    from outlast.engine.attempts import Outcome
 
 S = RunStatus
 

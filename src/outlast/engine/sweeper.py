@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from outlast.core.outcomes import Outcome
 from outlast.engine import transitions, waitpoints
-from outlast.engine.attempts import Outcome
 from outlast.errors import InvalidTransitionError
 from outlast.store.protocol import Row, Tx
 

@@ -15,14 +15,15 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from outlast.core.backoff import backoff
 from outlast.errors import ConfigError
 from outlast.sdk.calls import Call, _seg
 from outlast.sdk.handles import Run
+
+if TYPE_CHECKING:  # an HTTP stream comes from an HTTP transport, which has loaded it
+    import httpx
 
 RECONNECTS = 8
 BACKOFF = 0.25
@@ -73,11 +74,15 @@ def _raise_for(response: httpx.Response) -> None:
 
 
 def _timeout() -> httpx.Timeout:
+    import httpx
+
     return httpx.Timeout(10.0, read=READ_TIMEOUT)
 
 
 def http_events(http: httpx.Client, call: Call) -> Iterator[ServerEvent]:
     """The events of ``call``, reconnecting with ``Last-Event-ID`` when the line drops."""
+    import httpx
+
     last: int | None = None
     failures = 0
     while True:
@@ -105,6 +110,8 @@ def http_events(http: httpx.Client, call: Call) -> Iterator[ServerEvent]:
 
 
 async def ahttp_events(http: httpx.AsyncClient, call: Call) -> AsyncIterator[ServerEvent]:
+    import httpx
+
     last: int | None = None
     failures = 0
     while True:

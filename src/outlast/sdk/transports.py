@@ -7,14 +7,15 @@ import json
 import time
 import uuid
 from dataclasses import replace
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from outlast.core.backoff import backoff
 from outlast.errors import ConfigError, OutlastError, PlatformUnavailableError, error_from_body
 from outlast.observability import TRACEPARENT_HEADER
 from outlast.sdk.calls import Call
+
+if TYPE_CHECKING:  # loaded by the first HTTP transport: a worker's children make none
+    import httpx
 
 
 class Transport(Protocol):
@@ -95,6 +96,8 @@ def retry_delay(attempt: int) -> float:
 class HttpTransport:
     def __init__(self, url: str, api_key: str | None, timeout: float = 30.0,
                  retries: int = RETRIES) -> None:
+        import httpx
+
         self._http = httpx.Client(base_url=url.rstrip("/") + API_PATH,
                                   headers=_headers(api_key), timeout=timeout)
         #: kept to build the asyncio twin (``async_twin``) with the same settings
@@ -108,6 +111,8 @@ class HttpTransport:
         return self._http
 
     def send(self, call: Call) -> Any:
+        import httpx
+
         call = with_retry_key(call) if self.retries else call
         attempts = self.retries + 1 if retryable(call) else 1
         for attempt in range(attempts):
@@ -128,6 +133,8 @@ class HttpTransport:
 class AsyncHttpTransport:
     def __init__(self, url: str, api_key: str | None, timeout: float = 30.0,
                  retries: int = RETRIES) -> None:
+        import httpx
+
         self._http = httpx.AsyncClient(base_url=url.rstrip("/") + API_PATH,
                                        headers=_headers(api_key), timeout=timeout)
         #: kept to build the blocking twin (``sync_twin``) with the same settings
@@ -141,6 +148,8 @@ class AsyncHttpTransport:
         return self._http
 
     async def send(self, call: Call) -> Any:
+        import httpx
+
         call = with_retry_key(call) if self.retries else call
         attempts = self.retries + 1 if retryable(call) else 1
         for attempt in range(attempts):

@@ -12,8 +12,11 @@ bad input, a syntax error) is a real error: the task's, or a bug, and stays visi
 from __future__ import annotations
 
 import sqlite3
+import sys
+from typing import TYPE_CHECKING
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 #: SQLSTATE classes of faults that pass: connection exception, transaction rollback
 #: (serialization, deadlock), insufficient resources, operator intervention (shutdown,
@@ -28,7 +31,8 @@ _SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database
 
 def is_transient(exc: BaseException) -> bool:
     """Is ``exc`` a database fault that trying again later can get past?"""
-    if isinstance(exc, psycopg.Error):
+    psycopg = sys.modules.get("psycopg")  # a process that never loaded it has no such error
+    if psycopg is not None and isinstance(exc, psycopg.Error):
         return _postgres_transient(exc)
     if isinstance(exc, sqlite3.OperationalError):
         message = str(exc).lower()
@@ -37,6 +41,8 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _postgres_transient(exc: psycopg.Error) -> bool:
+    import psycopg
+
     state = exc.sqlstate
     if state is None:  # raised by the client: no connection, lost connection, pool empty
         # a pipeline aborted by an earlier statement's error: that error was the real one

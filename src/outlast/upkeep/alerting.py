@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import httpx
-
 from outlast.engine import Engine
 from outlast.engine.alerts import Alerts
 from outlast.upkeep.duty import Duty
@@ -24,6 +22,8 @@ TIMEOUT = 10.0
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> None:
+    import httpx  # loaded by the first alert: every worker runs this loop, few send any
+
     response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT)
     if response.status_code >= 300:
         raise RuntimeError(f"the webhook answered HTTP {response.status_code}")

@@ -37,7 +37,7 @@ from outlast.sdk.registry import default_registry, import_task_files
 from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
 from outlast.worker.capture import keep_info_level
-from outlast.worker.code_identity import project_version
+from outlast.worker.code_identity import project_version, remember_loaded
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
 from outlast.worker.messages import (
     ApiCall,
@@ -239,3 +239,8 @@ def _orphaned() -> NoReturn:
     """The supervisor is gone (or stopped listening): exit now, quietly. No traceback and
     no ``atexit`` work, which could block; the run is recovered by the sweeper."""
     os._exit(ORPHANED_EXIT)
+
+
+# the fork server imports this module before it forks any child: what is loaded now is
+# loaded in every child, so its files are resolved here once (``project_version``)
+remember_loaded()

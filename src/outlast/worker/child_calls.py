@@ -18,16 +18,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from outlast.core.durable_requests import ReadJournal, Record, caller
 from outlast.core.retry import Retry, retry_delay
 from outlast.engine import Engine
 from outlast.errors import OutlastError, PlatformUnavailableError
-from outlast.sdk.transports import LocalTransport
 from outlast.store.faults import is_transient
 from outlast.worker import runtime
 from outlast.worker.messages import ApiCall, Reply, RuntimeCall
+
+if TYPE_CHECKING:
+    from outlast.sdk.transports import LocalTransport
 
 log = logging.getLogger("outlast.worker")
 
@@ -72,13 +74,23 @@ class ChildCalls:
         self.engine = engine
         self.environment = environment
         self._flush = flush
-        self._api = LocalTransport(engine, environment)
+        self._api: LocalTransport | None = None  # made for the first call (``_local``)
         self.faults = PlatformFaults(engine.lease_seconds / 2)
 
     def answer(self, message: ApiCall) -> Reply:
         """An SDK call (trigger, retrieve, …) made from task code."""
-        return self._reply(message.request_id, "", lambda: self._api.send(message.call),
+        return self._reply(message.request_id, "", lambda: self._local().send(message.call),
                            "a task's API call")
+
+    def _local(self) -> LocalTransport:
+        """The in-process API, made when a task first calls it: many tasks never do, and
+        loading it (the API's handlers and the SDK's calls, with pydantic) would delay
+        every worker's start."""
+        if self._api is None:
+            from outlast.sdk.transports import LocalTransport
+
+            self._api = LocalTransport(self.engine, self.environment)
+        return self._api
 
     def run_op(self, message: RuntimeCall) -> Reply:
         """A durable operation of a running attempt; the reply unblocks the child."""

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from outlast.clock import to_datetime
+from outlast.core.outcomes import PLATFORM_ERROR, Outcome, is_final_failure
 from outlast.core.retry import RetryDecision
 from outlast.core.spans import attempt_span
-from outlast.engine.attempts import PLATFORM_ERROR, Outcome, is_final_failure
 from outlast.errors import AbortTaskRunError, OutlastError, ValidationError
 from outlast.jsonutil import dumps
 from outlast.observability import mark_failed, span

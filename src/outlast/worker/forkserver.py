@@ -13,6 +13,13 @@ handler) makes ``waitpid`` fail, and either error would end the worker. ``start`
 for a dying server to exit, forgets it, and starts the child from a new one. The old
 server's children die with it (``child.py`` asks for that); their attempts are handed
 back uncharged, the platform's fault and not the task's (``outcomes.died``).
+
+Starting fast: ``warm`` starts the fork server without waiting for it, so its imports run
+while the supervisor opens the database. A child needs nothing from the program that
+started the worker (its entry point is ``child_main``), so it is not given the main
+script to run again: ``multiprocessing`` otherwise re-runs it in every child (or, in the
+Pythons that fixed preloading ``__main__``, in the fork server before its first child),
+and for ``outlast worker`` that script imports the whole command line.
 """
 
 from __future__ import annotations
@@ -24,18 +31,36 @@ import os
 import select
 import time
 from collections.abc import Callable
-from multiprocessing import forkserver
+from multiprocessing import forkserver, spawn
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 log = logging.getLogger("outlast.worker")
 
 CONTEXT = multiprocessing.get_context("forkserver")
-CONTEXT.set_forkserver_preload(["__main__", "outlast.worker.child"])
+CONTEXT.set_forkserver_preload(["outlast.worker.child"])
+#: the name of a worker's child processes (``ps``; ``_preparation_data`` keys on it)
+CHILD_NAME = "outlast-child"
 
 #: seconds a fork server that failed a request gets to finish exiting before the failure
 #: is taken as something else than its death (and raised)
 EXIT_WAIT = 2.0
+
+
+def child_main(*args: Any) -> None:
+    """A child process's entry point (``child.main``), named here so that the supervisor,
+    which only starts children, never imports what they need to run task code (the SDK
+    and its HTTP client): the fork server has it loaded already."""
+    from outlast.worker import child
+
+    child.main(*args)
+
+
+def warm() -> None:
+    """Start the fork server now if none is running, without waiting for it: it imports
+    what children need meanwhile, and the first child starts as soon as it is ready."""
+    with contextlib.suppress(OSError):  # one that died oddly is for ``start`` to replace
+        forkserver.ensure_running()
 
 
 def start(make: Callable[[], BaseProcess]) -> BaseProcess:
@@ -121,3 +146,19 @@ def _wait_exit(pid: int) -> bool:
 
 def _server() -> Any:
     return getattr(forkserver, "_forkserver", None)
+
+
+_stdlib_preparation_data = spawn.get_preparation_data
+
+
+def _preparation_data(name: str) -> dict[str, Any]:
+    """What a new process is told to set up before its target runs; for a worker's
+    child, everything but the main module (see the module's docstring)."""
+    data: dict[str, Any] = _stdlib_preparation_data(name)
+    if name == CHILD_NAME:
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+    return data
+
+
+spawn.get_preparation_data = _preparation_data

@@ -8,10 +8,11 @@ message (one pickle and one pipe write); the child runs them in order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from outlast.core.durable_requests import DurableRequest
-from outlast.sdk.calls import Call
+if TYPE_CHECKING:  # only named here: the supervisor need not load the SDK to pass them on
+    from outlast.core.durable_requests import DurableRequest
+    from outlast.sdk.calls import Call
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
+from outlast.core.outcomes import PLATFORM_ERROR, OutcomeKind
 from outlast.engine import Outcome
-from outlast.engine.attempts import PLATFORM_ERROR, OutcomeKind
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
 from outlast.worker.messages import Assignment, Finished, LogBatch

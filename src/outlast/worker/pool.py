@@ -11,7 +11,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from outlast.worker import child, forkserver
+from outlast.worker import forkserver
 from outlast.worker.messages import Assignment, HookJob, Stop
 
 
@@ -22,9 +22,9 @@ class Child:
                  task_defaults: dict[str, Any] | None = None) -> None:
         parent_conn, child_conn = forkserver.CONTEXT.Pipe()
         self.process: BaseProcess = forkserver.start(lambda: forkserver.CONTEXT.Process(
-            target=child.main,
+            target=forkserver.child_main,
             args=(child_conn, task_dirs, str(root), task_defaults, dict(os.environ)),
-            name="outlast-child",
+            name=forkserver.CHILD_NAME,
         ))
         child_conn.close()
         #: the fork server this child came from: its death ends the child (see child.py)

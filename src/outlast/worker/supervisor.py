@@ -47,7 +47,7 @@ from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError, OutlastError
 from outlast.ids import new_id
 from outlast.store.protocol import ANY_CHANNEL
-from outlast.worker import lease_keeper, outcomes
+from outlast.worker import forkserver, lease_keeper, outcomes
 from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
 from outlast.worker.drain import DrainWatch
@@ -211,6 +211,7 @@ class Supervisor:
             sys.setswitchinterval(switch_interval)
 
     def _run(self) -> None:
+        forkserver.warm()  # its imports overlap the database work below
         self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
         self.engine.register_worker(self.environment, self.worker_id, {
             "hostname": socket.gethostname(), "pid": os.getpid(), "version": __version__,

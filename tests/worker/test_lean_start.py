@@ -1,0 +1,70 @@
+"""A worker starts without loading what it does not use.
+
+A worker's start is the time to its first run; every deploy and every ``outlast dev``
+reload waits for it. The supervisor claims runs and writes results: it needs the engine
+and the store, not the SDK's HTTP client, pydantic or rich (those load when a task uses
+them). Its children need nothing from the program that started the worker, so they are
+not made to run its main script again.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+#: what the supervisor does not load (``outlast.sdk`` brings the client, httpx and pydantic)
+NOT_FOR_THE_SUPERVISOR = ("httpx", "pydantic", "rich", "outlast.sdk", "outlast.api")
+
+
+def loaded_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    return set(out.split())
+
+
+def test_the_supervisor_loads_no_http_client_pydantic_or_rich() -> None:
+    loaded = loaded_after("import outlast.worker.supervisor, outlast.engine, outlast.store")
+    assert "outlast.engine" in loaded  # the probe sees what it should
+    assert sorted(m for m in NOT_FOR_THE_SUPERVISOR if m in loaded) == []
+
+
+def test_children_and_task_modules_load_no_http_client() -> None:
+    """The fork server loads what children need once; a task module that only defines
+    tasks (``from outlast import task``) adds no HTTP client to it."""
+    loaded = loaded_after("import outlast.worker.child; from outlast import task, step, wait")
+    assert "outlast.sdk.client" in loaded  # the probe sees what it should
+    assert sorted(m for m in ("httpx", "rich") if m in loaded) == []
+
+
+def test_the_public_api_still_loads_on_use() -> None:
+    loaded = loaded_after("from outlast import Client, task, schedules; "
+                          "Client(url='http://127.0.0.1:9').close()")
+    assert {"outlast.sdk.client", "outlast.sdk.task", "outlast.sdk.schedules_facade",
+            "httpx"} <= loaded
+
+
+MAIN_SCRIPT = """
+import os, sys
+with open(sys.argv[1], "a") as f:
+    f.write(__name__ + "\\n")
+if __name__ == "__main__":
+    from outlast.worker import forkserver
+    for name in (forkserver.CHILD_NAME, "another-process"):
+        p = forkserver.CONTEXT.Process(target=os.getpid, name=name)
+        p.start()
+        p.join()
+        with open(sys.argv[1], "a") as f:
+            f.write("started " + name + "\\n")
+"""
+
+
+def test_a_child_does_not_run_the_main_script_again(tmp_path: Path) -> None:
+    script, runs = tmp_path / "main_script.py", tmp_path / "runs.txt"
+    script.write_text(MAIN_SCRIPT)
+    subprocess.run([sys.executable, str(script), str(runs)], check=True, timeout=60)
+    # a worker's child starts without it; any other process of the fork server (the
+    # probe) runs it again as ``__mp_main__``, as ``multiprocessing`` does
+    assert runs.read_text().split("\n") == [
+        "__main__", "started outlast-child", "__mp_main__", "started another-process", ""]
