@@ -61,3 +61,31 @@ def test_the_listener_stops_once_its_event_loop_is_gone(engine: Engine) -> None:
     second.join(5)
     assert not second.is_alive()
     broadcaster.close()
+
+
+def test_a_subscriber_on_a_new_loop_is_woken_while_the_old_listener_winds_down(
+        engine: Engine, register, trigger) -> None:
+    """The listener of a closed loop may still be running when a subscriber comes on a
+    new one (it looks at its loop once a poll): that subscriber is still woken."""
+    register(engine, "t")
+    broadcaster = Broadcaster(engine, poll=0.5)
+
+    async def subscribe() -> None:
+        with broadcaster.subscription("*"):
+            await asyncio.sleep(0.1)
+
+    async def woken_by_a_trigger() -> bool:
+        with broadcaster.subscription("*") as woken:
+            await asyncio.sleep(0.2)  # past any "listener is up" wake-up
+            woken.clear()
+            await asyncio.to_thread(trigger, engine, "t")
+            try:
+                await asyncio.wait_for(woken.wait(), 5)
+            except TimeoutError:
+                return False
+            return True
+
+    for _ in range(3):  # right after the first loop closed, and again
+        asyncio.run(subscribe())
+        assert asyncio.run(woken_by_a_trigger()), "the subscriber was never woken"
+    broadcaster.close()

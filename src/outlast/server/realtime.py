@@ -88,10 +88,13 @@ class Broadcaster:
         return await asyncio.shield(future)
 
     def _ensure_started(self) -> None:
+        loop = asyncio.get_running_loop()
         with self._lock:
+            # a listener still running wakes this loop from now on (an app served again
+            # on a new loop); one that decided to stop has said so here (``_still_wanted``)
+            self._loop = loop
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._loop = asyncio.get_running_loop()
             self._stop.clear()
             self._thread = threading.Thread(target=self._listen, name="outlast-realtime",
                                             daemon=True)
@@ -133,14 +136,24 @@ class Broadcaster:
                 event.set()
 
     def _listen(self) -> None:
-        while self._wanted():
+        while self._still_wanted():
             try:
                 self._listen_once()
             except Exception as exc:
-                if not self._wanted():  # e.g. a test's database dropped after its loop closed
-                    return
-                log.warning("realtime listener failed (%s); reconnecting", exc)
-                self._stop.wait(1.0)
+                if self._wanted():  # not, e.g., a test's database dropped after its loop closed
+                    log.warning("realtime listener failed (%s); reconnecting", exc)
+                    self._stop.wait(1.0)
+
+    def _still_wanted(self) -> bool:
+        """``_wanted``, decided under the lock ``_ensure_started`` holds: a listener that
+        stops says so there, so a subscriber arriving meanwhile starts a new one, and one
+        that arrived first keeps this one listening for its loop."""
+        with self._lock:
+            if self._wanted():
+                return True
+            if self._thread is threading.current_thread():
+                self._thread = None
+            return False
 
     def _wanted(self) -> bool:
         """Listen on while not closed and the event loop it wakes is still there: an app
