@@ -27,7 +27,7 @@ from pathlib import Path  # noqa: E402
 
 from outlast.engine import Engine  # noqa: E402
 from outlast.store import open_store  # noqa: E402
-from outlast.worker.supervisor import Supervisor  # noqa: E402
+from outlast.worker.supervisor import SWITCH_INTERVAL, Supervisor  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,7 +48,8 @@ def main() -> None:
     _boot_trace.mark("store")
     sup = Supervisor(Engine(store), environment="dev", task_dirs=["tasks"], root=HERE,
                      concurrency=args.concurrency,
-                     queues=[q for q in args.queues.split(",") if q] or None)
+                     queues=[q for q in args.queues.split(",") if q] or None,
+                     switch_interval=SWITCH_INTERVAL)  # as `outlast worker` does
     signal.signal(signal.SIGTERM, lambda *_: sup.request_stop())
     signal.signal(signal.SIGINT, lambda *_: sup.request_stop())
     profile = os.environ.get("OUTLAST_BENCH_PROFILE")

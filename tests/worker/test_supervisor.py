@@ -196,8 +196,11 @@ def _spans(path: Path) -> list[tuple[float, float]]:
 def test_a_running_worker_lets_its_threads_take_turns_quickly(live_engine: Engine) -> None:
     """Upkeep runs on a thread of the worker's process: at Python's default switch
     interval (5 ms) a busy upkeep pass held the supervisor back that long after each
-    database answer. The worker lowers it while it runs and sets it back after."""
+    database answer. A worker in a process of its own (``outlast worker``) lowers it while
+    it runs and sets it back after; one inside an app's process leaves it alone."""
     before = sys.getswitchinterval()
     with running_worker(live_engine):
+        assert sys.getswitchinterval() == before
+    with running_worker(live_engine, switch_interval=SWITCH_INTERVAL):
         assert sys.getswitchinterval() == SWITCH_INTERVAL < before
     eventually(lambda: sys.getswitchinterval() == before, 10, "switch interval restored")

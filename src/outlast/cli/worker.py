@@ -53,7 +53,7 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
 
     forkserver.warm()  # first: its imports overlap opening the database
     from outlast.worker.metrics import MetricsServer, WorkerMetrics
-    from outlast.worker.supervisor import Supervisor, database_error
+    from outlast.worker.supervisor import SWITCH_INTERVAL, Supervisor, database_error
 
     config = project_config(database_url).with_environment(environment)
     require_task_dirs(config)
@@ -66,7 +66,8 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
                             root=config.root, concurrency=concurrency,
                             task_defaults=config.task_defaults(),
                             queues=list(queues) or None, grace=grace, version=version,
-                            exit_when_drained=exit_when_drained, metrics=metrics)
+                            exit_when_drained=exit_when_drained, metrics=metrics,
+                            switch_interval=SWITCH_INTERVAL)  # a process of its own
     note(f"Outlast worker: environment {config.environment}, concurrency {concurrency}, "
          f"queues {', '.join(queues) or 'all'}, version {version or '(hash of the code)'}, "
          f"database {redact_url(config.database_url)}")

@@ -119,10 +119,14 @@ class Supervisor:
         dev: bool = False,
         exit_when_drained: bool = False,
         metrics: WorkerMetrics | None = None,
+        switch_interval: float | None = None,
     ) -> None:
         """``version``: the version to run as (else the hash of the loaded code); ``dev``:
         under ``outlast dev``, whose every reload is the newest code (it registers as such);
-        ``metrics``: where to count what it does (``--metrics-port`` serves them)."""
+        ``metrics``: where to count what it does (``--metrics-port`` serves them);
+        ``switch_interval``: the process's thread switch interval while it runs (see
+        ``SWITCH_INTERVAL``), for a process of its own: it is process-wide, so a
+        supervisor inside an app's process leaves the app's as it is."""
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         self.engine = engine
@@ -171,6 +175,7 @@ class Supervisor:
             if exit_when_drained else None
         #: what ``--metrics-port`` serves (``metrics.py``); kept whether served or not
         self.metrics = metrics or WorkerMetrics()
+        self.switch_interval = switch_interval
 
     @property
     def heartbeat_interval(self) -> float:
@@ -203,8 +208,11 @@ class Supervisor:
 
     def run(self) -> None:
         """Block until stopped; children, leases and the worker row are cleaned up."""
+        if self.switch_interval is None:
+            self._run()
+            return
         switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL))
+        sys.setswitchinterval(min(switch_interval, self.switch_interval))
         try:
             self._run()
         finally:
