@@ -13,6 +13,7 @@ class StubChild:
     """As much of ``pool.Child`` as the hand-out uses: a pipe that records what it got."""
 
     def __init__(self) -> None:
+        self.ready, self.retire = True, False
         self.job: Assignment | None = None
         self.queued: list[Assignment] = []
         self.got: list[str] = []
@@ -85,6 +86,9 @@ def test_one_pipe_stays_short_while_started_runs_are_being_claimed() -> None:
     express.job = other.job = ahead.job(rows("busy")[0])
     ahead.add(rows("r1", "r2", "f1", "f2"), resumed=2)
     assert ahead.express(children) is children[0]
+    express.ready = False  # a child still starting is passed over
+    assert ahead.express(children) is children[1]
+    express.ready = True
     assert ahead.depth_for("t", express=True) == 11  # 1 + 5 ms / 0.5 ms
     assert ahead.depth_for("t") == 32
     ahead.feed(children)

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from outlast.machines import PRESETS
-from outlast.worker.messages import Assignment
+from outlast.worker.messages import Assignment, HookJob
 from outlast.worker.pool import Child
 
 #: claim ahead only while attempts take less than this on average (seconds)
@@ -93,7 +93,10 @@ class ClaimAhead:
 
     def express(self, children: list[Child]) -> Child | None:
         """The child whose pipe is kept short for resumed runs while they come, if any."""
-        return children[0] if children and self.resuming() else None
+        if not self.resuming():
+            return None
+        return next((c for c in children if c.ready and not c.retire
+                     and not isinstance(c.job, HookJob)), None)
 
     def depth(self, child: Child, express: bool = False) -> int:
         """Runs to hold in a child: one, or more queued behind a task known to be short."""
