@@ -105,20 +105,21 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Load public name ``name`` from its module on first use (PEP 562)."""
-    try:
-        module, attribute = _PUBLIC[name]
-    except KeyError:
-        raise AttributeError(f"module 'outlast' has no attribute {name!r}") from None
-    loaded = importlib.import_module(module)
-    value = loaded if attribute is None else getattr(loaded, attribute)
-    globals()[name] = value  # later lookups do not come here again
-    return value
+if not TYPE_CHECKING:  # type checkers read the names above; an unknown one is an error
+    def __getattr__(name: str) -> Any:
+        """Load public name ``name`` from its module on first use (PEP 562)."""
+        try:
+            module, attribute = _PUBLIC[name]
+        except KeyError:
+            raise AttributeError(f"module 'outlast' has no attribute {name!r}") from None
+        loaded = importlib.import_module(module)
+        value = loaded if attribute is None else getattr(loaded, attribute)
+        globals()[name] = value  # later lookups do not come here again
+        return value
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_PUBLIC})
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_PUBLIC})
 
 
 __all__ = [
