@@ -50,13 +50,7 @@ class DurableOps:
 
         A large result is written to the blob store first and the journal keeps its
         reference; the attempt is answered with the value itself."""
-        kept = self.engine.blobs.keep(op.run_id, f"step-{op.seq}", result,
-                                      f"result of {op.name!r}")
-        with self._tx() as tx:
-            now = self.engine.clock.now()
-            started = None if elapsed is None else now - max(0.0, float(elapsed))
-            answer = durable.record(tx, op, kept, now, started)
-        return answer | {"result": result} if kept is not result else answer
+        return self.record_many([(op, result, elapsed)])[0]
 
     def record_many(self, items: list[tuple[durable.Op, Any, float | None]]
                     ) -> list[dict[str, Any]]:
