@@ -41,7 +41,8 @@ MAY_DIFFER = frozenset({
     "heartbeat_runs", "insert_journal", "key_heads", "lapsed_leases", "list_api_keys",
     "list_declarative_schedules", "list_journals", "list_schedules",
     "list_tokens", "lock_debounce", "lock_environment_limit", "lock_flow_queues",
-    "lock_queue", "lock_run", "lock_run_lease", "lock_runs", "lock_schedule", "lock_version",
+    "lock_queue", "lock_run", "lock_run_lease", "lock_run_leases", "lock_runs", "lock_schedule",
+    "lock_version",
     "other_candidates", "queue_candidates", "resume_settled_runs", "runs_to_check", "start_runs",
     "window_start_at",
     # retention: lists of ids, and the index expression (max() / GREATEST())

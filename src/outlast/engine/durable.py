@@ -37,6 +37,17 @@ def record(tx: Tx, op: Op, result: Any, now: float,
     return done(result)
 
 
+def record_many(tx: Tx, items: list[tuple[Op, Any, float | None]],
+                now: float) -> list[dict[str, Any]]:
+    """``record`` for several operations ``(op, result, started)`` of any attempts: their
+    leases checked in one statement and their entries written together."""
+    journal.hold_leases(tx, {op.run_id: op.lease_id for op, _, _ in items})
+    journal.record_done(tx, [(op.run_id, op.seq, op.kind, op.name, result,
+                              now if started is None else started)
+                             for op, result, started in items], now)
+    return [done(result) for _, result, _ in items]
+
+
 #: Waits shorter than this are passed in the attempt's process instead of suspending.
 IN_PROCESS_WAIT = 5.0
 

@@ -52,22 +52,27 @@ class DurableOps:
         reference; the attempt is answered with the value itself."""
         return self.record_many([(op, result, elapsed)])[0]
 
-    def record_many(self, items: list[tuple[durable.Op, Any, float | None]]
-                    ) -> list[dict[str, Any]]:
+    def record_many(self, items: list[tuple[durable.Op, Any, float | None]], *,
+                    lazy: bool = False) -> list[dict[str, Any]]:
         """``record`` for several attempts' operations ``(op, result, elapsed)`` in one
         transaction, answered in order: one commit for what a worker's attempts completed
         meanwhile, where each would have waited for its own. All or none: when one fails
-        (a lease lost), nothing is written, and the caller records them one by one."""
+        (a lease lost), nothing is written, and the caller records them one by one.
+
+        ``lazy``: commit without waiting for the database to flush it to disk
+        (``Tx.lazy_commit``), for records whose attempts' ends are written after them by
+        ordinary commits, which flush these too. Until then a database crash can lose
+        them, and the steps run again, as steps may."""
         kept = [self.engine.blobs.keep(op.run_id, f"step-{op.seq}", result,
                                        f"result of {op.name!r}") for op, result, _ in items]
-        answers = []
         with self._tx() as tx:
+            if lazy:
+                tx.lazy_commit()
             now = self.engine.clock.now()
-            for (op, result, elapsed), value in zip(items, kept, strict=True):
-                started = None if elapsed is None else now - max(0.0, float(elapsed))
-                answer = durable.record(tx, op, value, now, started)
-                answers.append(answer | {"result": result} if value is not result else answer)
-        return answers
+            durable.record_many(tx, [
+                (op, value, None if elapsed is None else now - max(0.0, float(elapsed)))
+                for (op, _, elapsed), value in zip(items, kept, strict=True)], now)
+        return [durable.done(result) for _, result, _ in items]
 
     def sleep_until(self, op: durable.Op, until: float) -> dict[str, Any]:
         with self._tx() as tx:

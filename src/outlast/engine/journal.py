@@ -27,6 +27,18 @@ def hold_lease(tx: Tx, run_id: str, lease_id: str) -> Row:
     return row
 
 
+def hold_leases(tx: Tx, leases: dict[str, str]) -> None:
+    """``hold_lease`` for several runs (run id → lease id) in one statement, locked in id
+    order; InvalidTransitionError naming the first run whose attempt lost it."""
+    held = {r["id"]: r["lease_id"] for r in tx.all("lock_run_leases", ids=sorted(leases))}
+    for run_id, lease_id in leases.items():
+        if held.get(run_id) != lease_id:
+            raise InvalidTransitionError(
+                f"run {run_id}: this attempt no longer holds the run (canceled, timed out or "
+                "taken over)", run_id=run_id,
+            )
+
+
 def lock_in_env(tx: Tx, env: str, run_id: str) -> Row:
     """The run's row, locked, for a change from outside any run; RunNotFoundError when it
     is not a run of ``env`` (a key never reaches another environment's runs)."""
@@ -45,6 +57,17 @@ def record(tx: Tx, run_id: str, seq: int, kind: str, name: str, now: float, *,
            result=None if status == PENDING else dumps(result, f"result of {name!r}"),
            error=None if error is None else dumps(error, "error"), now=now,
            started=now if started is None else min(started, now))
+
+
+def record_done(tx: Tx, entries: list[tuple[str, int, str, str, Any, float]],
+                now: float) -> None:
+    """Entries done at ``now``, each ``(run_id, seq, kind, name, result, started)``,
+    sent together (no answer awaited for each)."""
+    tx.many("insert_journal", [
+        {"run_id": run_id, "seq": seq, "kind": kind, "name": name, "status": OK,
+         "result": dumps(result, f"result of {name!r}"), "error": None, "now": now,
+         "started": min(started, now)}
+        for run_id, seq, kind, name, result, started in entries])
 
 
 def complete(tx: Tx, run_id: str, seq: int, result: Any, now: float) -> bool:

@@ -454,6 +454,11 @@ ORDER BY id LIMIT :limit
 SELECT * FROM runs WHERE id = :id AND lease_id = :lease_id AND status = 'EXECUTING'
 FOR UPDATE
 
+-- name: lock_run_leases
+SELECT id, lease_id FROM runs WHERE id = ANY(:ids) AND status = 'EXECUTING'
+ORDER BY id
+FOR UPDATE
+
 -- name: lock_run
 SELECT * FROM runs WHERE id = :id
 FOR UPDATE

@@ -383,6 +383,10 @@ ORDER BY id LIMIT :limit
 -- name: lock_run_lease
 SELECT * FROM runs WHERE id = :id AND lease_id = :lease_id AND status = 'EXECUTING'
 
+-- name: lock_run_leases
+SELECT id, lease_id FROM runs
+WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'EXECUTING'
+
 -- name: lock_run
 SELECT * FROM runs WHERE id = :id
 
