@@ -182,7 +182,14 @@ def _registered(engine: Engine, worker: subprocess.Popen[bytes]) -> None:
 
 
 def _overshoot(engine: Engine, run_id: str) -> float:
-    sleep, resumed = engine.durable.run_journal(run_id)[:2]
+    """The step's record is written a pass after the step (the attempt does not wait for
+    it), so the mark can come first: read the journal once it holds both entries."""
+    deadline = time.monotonic() + 10
+    journal = engine.durable.run_journal(run_id)
+    while len(journal) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+        journal = engine.durable.run_journal(run_id)
+    sleep, resumed = journal[:2]
     return float(resumed["result"]) - float(sleep["result"]["until"])
 
 

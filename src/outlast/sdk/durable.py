@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from outlast.core.durable_requests import DurableRequest, Op, ReadJournal
+from outlast.core.durable_requests import DurableRequest, Op, ReadJournal, Record
 from outlast.core.spans import operation_span
 from outlast.errors import OutlastError, PlatformUnavailableError
 from outlast.observability import span
@@ -83,6 +83,26 @@ class Runtime(Protocol):
     def __call__(self, request: DurableRequest) -> Any: ...
 
 
+@dataclass(frozen=True)
+class RecordAhead:
+    """Where a completed operation is recorded without waiting for the answer: a worker's
+    child sends the record up its pipe and the attempt goes on. The worker writes it
+    before anything the attempt does next is written (its end, a wait, a child run), so
+    the journal keeps its order and a crash can only lose records that nothing after
+    them depends on (the step runs again, as steps may: they are at-least-once).
+
+    ``limit``: the largest result sent this way, in JSON characters times four (UTF-8's
+    worst case). A larger one may go to the blob store, whose errors must meet the task
+    where they happen, so it asks and waits as before."""
+
+    send: Callable[[Record], None]
+    limit: int
+
+
+#: how a blob reference starts (``engine.blobs.REF_START``): a result whose JSON starts so
+#: always goes to the blob store, so it asks and waits
+_REF_START = '{"$blob":'
+
 T = TypeVar("T")
 
 
@@ -118,12 +138,14 @@ class DurableRun:
     """The durable state of one attempt of one run."""
 
     def __init__(self, run_id: str, lease_id: str, attempt: int, environment: str,
-                 runtime: Runtime, journal: list[dict[str, Any]] | None = None) -> None:
+                 runtime: Runtime, journal: list[dict[str, Any]] | None = None,
+                 ahead: RecordAhead | None = None) -> None:
         self.run_id = run_id
         self.lease_id = lease_id
         self.attempt = attempt
         self.environment = environment
         self.ask: Runtime = _patient(runtime)
+        self._ahead = ahead
         #: given when the worker read it with the claim; else loaded on first use
         self._journal: dict[int, Entry] | None = None if journal is None else _index(journal)
         self._seq = 0
@@ -138,6 +160,18 @@ class DurableRun:
         self.hook: str | None = None
         #: told when the run starts to wait and when it goes on (``on_wait``/``on_resume``)
         self.listener: WaitListener | None = None
+
+    def record(self, request: Record, text: str) -> Any:
+        """Record a completed operation whose result is ``text`` as JSON; the result.
+
+        Told without waiting where the runtime takes records ahead (``RecordAhead``) and
+        the result is small; otherwise asked, and the answer's value returned."""
+        ahead = self._ahead
+        if ahead is not None and len(text) * 4 <= ahead.limit \
+                and not text.startswith(_REF_START):
+            ahead.send(request)
+            return request.result
+        return self.ask(request)["result"]
 
     def _entries(self) -> dict[int, Entry]:
         if self._journal is None:  # loaded on first use: plain tasks never pay for it

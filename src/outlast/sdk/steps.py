@@ -1,11 +1,12 @@
-"""``@step`` and ``step.run``: work whose result is recorded, so it never runs twice.
+"""``@step`` and ``step.run``: work whose result is recorded, so replay does not run it again.
 
 A step that returns is written to the run's journal; on replay it returns the recorded
-value at once. Called outside a running task (a task function called directly in a unit
-test), a step simply runs. A step that raises is retried in the process by its own ``retry`` policy
-(if given) and otherwise fails the attempt; failures are not recorded, so the run's next
-attempt runs the step again while earlier steps stay recorded.
-"""
+value at once. In a worker the attempt does not wait for that write: the worker writes it
+before anything the attempt does next (``durable.RecordAhead``). Called outside a running
+task (a task function called directly in a unit test), a step simply runs. A step that
+raises is retried in the process by its own ``retry`` policy (if given) and otherwise
+fails the attempt; failures are not recorded, so the run's next attempt runs the step
+again while earlier steps stay recorded."""
 
 from __future__ import annotations
 
@@ -31,9 +32,9 @@ R = TypeVar("R")
 KIND = "step"
 
 
-def _check_json(name: str, value: Any) -> Any:
-    dumps(value, f"result of step {name!r}")
-    return value
+def _json(name: str, value: Any) -> str:
+    """The step's result as JSON: an error for a value that is not JSON or too large."""
+    return dumps(value, f"result of step {name!r}")
 
 
 def _run_sync(name: str, retry: Retry | None, fn: Callable[..., Any], args: Any,
@@ -44,8 +45,8 @@ def _run_sync(name: str, retry: Retry | None, fn: Callable[..., Any], args: Any,
 
     def fresh(at: Op) -> Any:
         tries = _Tries(name, at.seq)
-        value = _check_json(name, _attempts(retry, lambda: fn(*args, **kwargs), tries))
-        return run.ask(Record(at, value, elapsed=tries.elapsed()))["result"]
+        value = _attempts(retry, lambda: fn(*args, **kwargs), tries)
+        return run.record(Record(at, value, elapsed=tries.elapsed()), _json(name, value))
 
     return run.call(KIND, name, fresh)
 
@@ -58,9 +59,8 @@ async def _run_async(name: str, retry: Retry | None, fn: Callable[..., Awaitable
 
     async def fresh(at: Op) -> Any:
         tries = _Tries(name, at.seq)
-        value = _check_json(name, await _attempts_async(retry, lambda: fn(*args, **kwargs),
-                                                        tries))
-        return run.ask(Record(at, value, elapsed=tries.elapsed()))["result"]
+        value = await _attempts_async(retry, lambda: fn(*args, **kwargs), tries)
+        return run.record(Record(at, value, elapsed=tries.elapsed()), _json(name, value))
 
     return await run.acall(KIND, name, fresh)
 

@@ -25,14 +25,14 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NoReturn
 
-from outlast.core.durable_requests import DurableRequest
+from outlast.core.durable_requests import DurableRequest, Record
 from outlast.core.import_failures import ImportFailure, no_worker_has
 from outlast.errors import ConfigError, OutlastError, TaskNotFoundError, error_from_body
 from outlast.observability import configure_export, flush
 from outlast.sdk import hooks as project_hooks
 from outlast.sdk.calls import Call
 from outlast.sdk.client import set_worker_transport
-from outlast.sdk.durable import Runtime, patiently
+from outlast.sdk.durable import RecordAhead, Runtime, patiently
 from outlast.sdk.registry import default_registry, import_task_files
 from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
@@ -46,6 +46,7 @@ from outlast.worker.messages import (
     HookDone,
     HookJob,
     Ready,
+    Recorded,
     Reply,
     RuntimeCall,
     Stop,
@@ -79,6 +80,15 @@ class PipeTransport:
         """The durable-operation runtime of the attempt running in this child."""
         return self._ask(lambda request_id: RuntimeCall(request_id, request))
 
+    def note(self, request: Record) -> None:
+        """A completed operation, sent without waiting: the supervisor writes it before
+        anything sent after it (``RecordAhead``)."""
+        with self._lock:
+            try:
+                self._conn.send(Recorded(request))
+            except (EOFError, OSError):  # not into task code, which could carry on
+                _orphaned()
+
     def _ask(self, message: Callable[[int], Any]) -> Any:
         with self._lock:
             request_id = next(self._ids)
@@ -102,8 +112,11 @@ class PipeTransport:
 
 def main(conn: Connection, task_dirs: list[str], root: str,
          task_defaults: dict[str, Any] | None = None,
-         environ: dict[str, str] | None = None) -> None:
-    """Entry point of a child process (forked by the pool's fork server)."""
+         environ: dict[str, str] | None = None, record_ahead: int = 0) -> None:
+    """Entry point of a child process (forked by the pool's fork server).
+
+    ``record_ahead``: the largest step result (``RecordAhead.limit``) recorded without
+    waiting for the supervisor's answer; 0: every one waits."""
     if environ is not None:  # the supervisor's, not the fork server's (started earlier)
         os.environ.clear()
         os.environ.update(environ)
@@ -112,13 +125,13 @@ def main(conn: Connection, task_dirs: list[str], root: str,
     _exit_with_supervisor()
     configure_export()
     try:
-        _import_and_serve(conn, task_dirs, Path(root), task_defaults)
+        _import_and_serve(conn, task_dirs, Path(root), task_defaults, record_ahead)
     except (EOFError, OSError):  # the pipe broke: nobody is left to tell how a run ended
         _orphaned()
 
 
 def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
-                      task_defaults: dict[str, Any] | None) -> None:
+                      task_defaults: dict[str, Any] | None, record_ahead: int) -> None:
     try:
         defaults = dict(task_defaults or {})
         declared = defaults.pop("hooks", None)
@@ -138,7 +151,8 @@ def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
     lock = threading.Lock()
     pipe = PipeTransport(conn, lock)
     set_worker_transport(pipe)
-    _serve(conn, _locked_send(conn, lock), pipe, failures)
+    ahead = RecordAhead(pipe.note, record_ahead) if record_ahead > 0 else None
+    _serve(conn, _locked_send(conn, lock), pipe, failures, ahead)
 
 
 def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None]:
@@ -152,7 +166,7 @@ def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None
 
 
 def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
-           failures: dict[str, ImportFailure]) -> None:
+           failures: dict[str, ImportFailure], ahead: RecordAhead | None) -> None:
     runtime: Runtime = pipe.runtime
     while True:
         try:
@@ -166,14 +180,14 @@ def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
             flush()  # the child ends by os._exit: no atexit shutdown exports them
             return
         if isinstance(message, Assignment):
-            send(_attempt(message, send, runtime, failures))
+            send(_attempt(message, send, runtime, failures, ahead))
             flush()  # after the report, so a slow collector never delays the run
         elif isinstance(message, HookJob):
             _hook(message, send)
 
 
 def _attempt(job: Assignment, send: Callable[[Any], None], runtime: Runtime,
-             failures: dict[str, ImportFailure]) -> Finished:
+             failures: dict[str, ImportFailure], ahead: RecordAhead | None) -> Finished:
     try:
         task = default_registry.get(job.run["task_id"])
     except TaskNotFoundError as exc:
@@ -183,7 +197,7 @@ def _attempt(job: Assignment, send: Callable[[Any], None], runtime: Runtime,
                                         task=job.run["task_id"])
         return Finished(job.run["id"], job.lease_id, job.attempt, "failed", 0.0,
                         error=error_info(missing))
-    return run_attempt(task, job, send, runtime)
+    return run_attempt(task, job, send, runtime, ahead)
 
 
 def _hook(job: HookJob, send: Callable[[Any], None]) -> None:

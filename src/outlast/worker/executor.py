@@ -27,6 +27,7 @@ from outlast.sdk.durable import (
     DurableRun,
     HandBack,
     NonDeterminismError,
+    RecordAhead,
     Runtime,
     SuspendRun,
     current_run,
@@ -70,14 +71,15 @@ def error_info(exc: BaseException) -> dict[str, Any]:
 
 
 def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
-                runtime: Runtime) -> Finished:
-    """Execute one attempt of ``job`` with ``task``; never raises."""
+                runtime: Runtime, ahead: RecordAhead | None = None) -> Finished:
+    """Execute one attempt of ``job`` with ``task``; never raises. ``ahead``: where its
+    steps' results are recorded without waiting (a worker's child), if anywhere."""
     run = job.run
     buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id, job.attempt,
                                                                records)))
     ctx = build_context(run, job.attempt, job.environment)
     durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime,
-                         journal=job.journal)
+                         journal=job.journal, ahead=ahead)
     started = time.monotonic()
     token, values = current_run.set(durable), locals_of.bind(ctx.locals)
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only named here: the supervisor need not load the SDK to pass them on
-    from outlast.core.durable_requests import DurableRequest
+    from outlast.core.durable_requests import DurableRequest, Record
     from outlast.sdk.calls import Call
 
 
@@ -92,6 +92,15 @@ class RuntimeCall:
 
     request_id: int
     request: DurableRequest
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A durable operation that completed in the attempt, sent without waiting for an
+    answer (``sdk.durable.RecordAhead``): the supervisor writes it before anything that
+    comes after it on this pipe (``worker.records_ahead``)."""
+
+    request: Record
 
 
 @dataclass(frozen=True)

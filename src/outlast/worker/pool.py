@@ -19,11 +19,14 @@ class Child:
     """One warm child process and the job it is running, if any."""
 
     def __init__(self, task_dirs: list[str], root: Path, generation: int,
-                 task_defaults: dict[str, Any] | None = None) -> None:
+                 task_defaults: dict[str, Any] | None = None, record_ahead: int = 0) -> None:
+        """``record_ahead``: the largest step result the child records without waiting
+        (``child.main``)."""
         parent_conn, child_conn = forkserver.CONTEXT.Pipe()
         self.process: BaseProcess = forkserver.start(lambda: forkserver.CONTEXT.Process(
             target=forkserver.child_main,
-            args=(child_conn, task_dirs, str(root), task_defaults, dict(os.environ)),
+            args=(child_conn, task_dirs, str(root), task_defaults, dict(os.environ),
+                  record_ahead),
             name=forkserver.CHILD_NAME,
         ))
         child_conn.close()

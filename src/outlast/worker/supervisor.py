@@ -60,11 +60,14 @@ from outlast.worker.messages import (
     HookJob,
     LogBatch,
     Ready,
+    Recorded,
+    Reply,
     RuntimeCall,
 )
 from outlast.worker.metrics import WorkerMetrics
 from outlast.worker.pool import Child
 from outlast.worker.rate_wakeups import RateWakeups
+from outlast.worker.records_ahead import RecordsAhead
 from outlast.worker.registration import WorkerVersion
 from outlast.worker.sweeping import SweeperTurn
 
@@ -153,6 +156,9 @@ class Supervisor:
         #: durable writes that arrived this pass, answered once it has recorded what came
         #: before them (``_answer_writes``)
         self.writes: list[tuple[Child, RuntimeCall]] = []
+        #: completed steps children told of without waiting, written before anything
+        #: else is (``records_ahead.py``)
+        self.recorded = RecordsAhead(engine)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
@@ -354,7 +360,7 @@ class Supervisor:
                 database.append(now)
             elif self._listener is not None:  # commits its notes may have missed
                 database.append(self._last_check + self._listener.recheck_every)
-        if self.pending.outcomes or self.pending.logs or self.writes:
+        if self.pending.outcomes or self.pending.logs or self.writes or self.recorded.items:
             database.append(now)
         sweep_due = self.sweeper.next_due()
         if sweep_due is not None:
@@ -411,6 +417,9 @@ class Supervisor:
     def _handle(self, child: Child, message: Any) -> None:
         if isinstance(message, Finished):
             self._on_finished(child, message)
+        elif isinstance(message, Recorded):
+            self.recorded.add(message.request)
+            self.metrics.wrote(message.request)
         elif isinstance(message, LogBatch):
             self.pending.logs.extend(outcomes.log_rows(message))
         elif isinstance(message, ApiCall):
@@ -477,7 +486,7 @@ class Supervisor:
     def _spawn_all(self) -> None:
         while len(self.children) < self.concurrency:
             self.children.append(Child(self.task_dirs, self.root, self.generation,
-                                       self.task_defaults))
+                                       self.task_defaults, self.engine.blobs.threshold))
 
     def _do_reload(self) -> None:
         self._reload_requested = False
@@ -567,11 +576,13 @@ class Supervisor:
         self._release(self.ahead.take_all(), why)
 
     def _flush(self) -> None:
+        self.recorded.write()  # first: a run's records are durable before its outcome
         if self.pending.logs:
             self.engine.append_logs(self.pending.logs)
             self.pending.logs = []
         if self.pending.outcomes:
             self.engine.record(self.pending.outcomes)
+            self.recorded.ended(self.pending.outcomes)
             self.pending.outcomes = []
             self._more_work = True
         for done in self.pending.hooks_done:
@@ -600,8 +611,17 @@ class Supervisor:
         answered = {id(m): reply for m, reply in zip(records, together, strict=False)}
         for child, message in waiting:
             self.metrics.wrote(message.request)
-            reply = answered.get(id(message)) or self.calls.run_op(message)
+            reply = answered.get(id(message)) or self._refused(message) or \
+                self.calls.run_op(message)
             child.send(reply)  # a dead child is reaped as a crash
+
+    def _refused(self, message: RuntimeCall) -> Reply | None:
+        """An error for a journal write of an attempt whose earlier record failed."""
+        refusal = self.recorded.refusal(message.request)
+        if refusal is None:
+            return None
+        return Reply(message.request_id, False, error=refusal.to_dict(),
+                     status=refusal.http_status)
 
     def _held_ids(self) -> set[str]:
         return held_ids(self.ahead, self.children)
@@ -625,7 +645,9 @@ class Supervisor:
             now - self._last_claim >= self.poll_interval
 
     def _sync(self) -> None:
-        """One transaction: record the outcomes that arrived and claim what is next."""
+        """One transaction: record the outcomes that arrived and claim what is next (the
+        records that arrived before them first)."""
+        self.recorded.write()
         if self.pending.logs:
             self.engine.append_logs(self.pending.logs)
             self.pending.logs = []
@@ -641,6 +663,7 @@ class Supervisor:
             if claim:
                 self.metrics.claims.observe(time.monotonic() - self._last_claim)
                 self.metrics.claimed(claimed.rows, self.engine.clock.now())
+            self.recorded.ended(outcomes)
             self.pending.outcomes = []
             self.ahead.add(claimed.rows, claimed.resumed)
             if claim:

@@ -192,6 +192,23 @@ def two_steps(payload: Any) -> int:
     return int(first + step.run("second", lambda: 2))
 
 
+@task
+def many_steps(payload: int) -> list[int]:
+    """``payload`` steps in a row, each one result the journal must hold at the end."""
+    return [step.run(f"s{i}", lambda i=i: i) for i in range(payload)]
+
+
+@task(retry=Retry(max_attempts=2, min_delay=0.01, max_delay=0.01))
+def steps_then_dies(payload: Any, ctx: Any) -> str:
+    """Two steps, then (first attempt) the process dies: the steps' results were sent up
+    the pipe without waiting, and must still be written and replayed, not run again."""
+    first = step.run("first", lambda: note("steps-then-dies", f"first {ctx.attempt.number}"))
+    second = step.run("second", lambda: note("steps-then-dies", f"second {ctx.attempt.number}"))
+    if ctx.attempt.number == 1:
+        os._exit(3)
+    return f"{first}-{second}"
+
+
 @task(queue=one_at_a_time, retry=Retry(max_attempts=1))
 def renamed_step(payload: Any) -> str:
     """Its step was called "charge" when the run started (the test records that)."""
