@@ -18,7 +18,7 @@ def test_lines_are_sent_only_when_their_parameter_is_given() -> None:
         "SELECT * FROM runs\nWHERE environment = :environment")
     assert book.text("q", {"environment": "dev", "task_id": None, "tag": "vip"}) == (
         "SELECT runs.* FROM run_tags JOIN runs ON runs.id = run_tags.run_id\n"
-        "WHERE environment = :environment\n  AND run_tags.tag = :tag")
+        "WHERE environment = :environment\nAND run_tags.tag = :tag")
     assert book.text("plain", {}) == "SELECT 1"
 
 
@@ -35,3 +35,28 @@ def test_each_shape_is_converted_once_for_the_driver() -> None:
     assert "TASK_ID = :TASK_ID" in first
     book.text("q", {"tag": "x"})
     assert len(converted) == 2
+
+
+def test_the_driver_gets_no_comments_nor_indentation() -> None:
+    """psycopg caches its parse of a query only up to 4 KB of text: the claim statements'
+    comments and indentation put them over it."""
+    sql = """-- what this query is for
+    SELECT '--not a comment' AS a, 'x' -- a comment
+      FROM runs  -- another
+
+    WHERE a - 1 > 0 -- when a"""
+    book = QueryBook({"q": sql, "plain": "SELECT 1 -- one\n\n  FROM t"})
+    assert book.text("q", {"a": 1}) == \
+        "SELECT '--not a comment' AS a, 'x'\nFROM runs\nWHERE a - 1 > 0"
+    assert book.text("q", {}) == "SELECT '--not a comment' AS a, 'x'\nFROM runs"
+    assert book.text("plain", {}) == "SELECT 1\nFROM t"
+
+
+def test_the_claim_statements_fit_the_drivers_cache() -> None:
+    from outlast.store.postgres.store import to_pyformat
+    from outlast.store.queries import load_queries
+
+    book = QueryBook(load_queries("postgres"), to_pyformat)
+    for name in ("claim_unlimited", "claim_unlimited_in", "insert_runs", "list_runs"):
+        for queues in (None, ["a"]):
+            assert len(book.text(name, {"queues": queues}).encode()) <= 4096, name

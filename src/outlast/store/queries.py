@@ -11,6 +11,11 @@ one ending in ``-- unless NAME`` only when it is not. A query with optional filt
 reaches the planner as exactly the filters in use: a planner cannot pick the index for
 ``(:task IS NULL OR task_id = :task)`` from a plan made before the value is known (SQLite
 never folds it; PostgreSQL's generic plans do not).
+
+What the driver gets has no comments and no indentation (``compact``). The comments are
+for readers of the ``.sql`` files; sent, they only cost: psycopg caches its parse of a
+query only up to 4 KB of text, and the claim statements were over that with theirs, so
+each claim parsed its whole text again.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 
 _HEADER = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _WHEN = re.compile(r"^(.*?)\s*--\s*(when|unless)\s+(\w+)\s*$")
+#: a line's comment: ``--`` to the end of the line, outside any string literal
+_COMMENT = re.compile(r"^((?:[^'-]|'[^']*'|-(?!-))*)--.*$")
 
 
 class QueryBook:
@@ -36,7 +43,8 @@ class QueryBook:
     def __init__(self, queries: Mapping[str, str],
                  convert: Callable[[str], str] = lambda sql: sql) -> None:
         self._convert = convert
-        self._plain = {k: convert(v) for k, v in queries.items() if not _conditions(v)}
+        self._plain = {k: convert(compact(v)) for k, v in queries.items()
+                       if not _conditions(v)}
         self._optional = {k: _split(v) for k, v in queries.items() if _conditions(v)}
         self._shapes: dict[tuple[str, tuple[bool, ...]], str] = {}
 
@@ -51,8 +59,14 @@ class QueryBook:
         key = (name, keep)
         if key not in self._shapes:
             kept = [line for (line, _, _), kept in zip(lines, keep, strict=True) if kept]
-            self._shapes[key] = self._convert("\n".join(kept))
+            self._shapes[key] = self._convert(compact("\n".join(kept)))
         return self._shapes[key]
+
+
+def compact(sql: str) -> str:
+    """``sql`` without its comments, indentation and blank lines (the same statement)."""
+    lines = (_COMMENT.sub(r"\1", line).strip() for line in sql.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _conditions(sql: str) -> bool:
