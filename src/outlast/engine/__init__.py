@@ -51,6 +51,7 @@ from outlast.engine.schedules import Schedules
 from outlast.engine.statuses import FINAL, RunStatus
 from outlast.engine.tags import TagOps
 from outlast.engine.trace import Records as TraceRecords
+from outlast.engine.trigger_groups import TriggerGroups
 from outlast.engine.triggering import MAX_BATCH, NewRun, Triggered, trigger_many
 from outlast.engine.version_admin import VersionAdmin
 from outlast.errors import (
@@ -117,6 +118,8 @@ class Engine:
         self.errors = failures.ErrorGroups(self)
         #: cancel or replay every run a filter lists, as a record with progress
         self.bulk = BulkActions(self)
+        #: concurrent single triggers share a transaction (``trigger_groups.py``)
+        self._trigger_groups = TriggerGroups(self.trigger_batch)
 
     def ping(self) -> bool:
         """True when the store answers a trivial query (``/healthz``)."""
@@ -181,7 +184,9 @@ class Engine:
     # -- triggering ----------------------------------------------------------------------
 
     def trigger(self, env: str, request: NewRun) -> Triggered:
-        return self.trigger_batch(env, [request])[0]
+        """Create one run. Triggers that arrive from other threads while one is written
+        are written together next, in one transaction (``trigger_groups.py``)."""
+        return self._trigger_groups.trigger(env, request)
 
     def trigger_batch(self, env: str, requests: list[NewRun]) -> list[Triggered]:
         """Create runs in one transaction: all of them or, on any error, none."""
