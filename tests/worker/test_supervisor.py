@@ -204,3 +204,20 @@ def test_a_running_worker_lets_its_threads_take_turns_quickly(live_engine: Engin
     with running_worker(live_engine, switch_interval=SWITCH_INTERVAL):
         assert sys.getswitchinterval() == SWITCH_INTERVAL < before
     eventually(lambda: sys.getswitchinterval() == before, 10, "switch interval restored")
+
+
+def test_async_attempts_of_a_child_share_one_lasting_event_loop(live_engine: Engine) -> None:
+    """A client kept in a module global stays usable from one run to the next."""
+    with running_worker(live_engine, concurrency=1):
+        seen = [wait_final(live_engine, trigger(live_engine, "loops-seen"))["output"]
+                for _ in range(3)]
+    assert seen == [1, 1, 1]
+
+
+def test_a_task_an_attempt_left_running_is_cancelled(live_engine: Engine,
+                                                     tmp_path: Path) -> None:
+    with running_worker(live_engine, concurrency=1):
+        run = wait_final(live_engine, trigger(live_engine, "leaves-a-task"))
+        eventually(lambda: (tmp_path / "leftover").exists(), 10, "the leftover cancelled")
+    assert run["output"] == "left one running"
+    assert (tmp_path / "leftover").read_text() == "cancelled\n"

@@ -38,6 +38,7 @@ from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
 from outlast.worker.capture import keep_info_level
 from outlast.worker.code_identity import project_version, remember_loaded
+from outlast.worker.event_loop import ChildLoop
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
 from outlast.worker.messages import (
     ApiCall,
@@ -152,7 +153,7 @@ def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
     pipe = PipeTransport(conn, lock)
     set_worker_transport(pipe)
     ahead = RecordAhead(pipe.note, record_ahead) if record_ahead > 0 else None
-    _serve(conn, _locked_send(conn, lock), pipe, failures, ahead)
+    _serve(conn, _locked_send(conn, lock), pipe, failures, ahead, ChildLoop())
 
 
 def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None]:
@@ -166,7 +167,8 @@ def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None
 
 
 def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
-           failures: dict[str, ImportFailure], ahead: RecordAhead | None) -> None:
+           failures: dict[str, ImportFailure], ahead: RecordAhead | None,
+           loop: ChildLoop) -> None:
     runtime: Runtime = pipe.runtime
     while True:
         try:
@@ -180,14 +182,15 @@ def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
             flush()  # the child ends by os._exit: no atexit shutdown exports them
             return
         if isinstance(message, Assignment):
-            send(_attempt(message, send, runtime, failures, ahead))
+            send(_attempt(message, send, runtime, failures, ahead, loop))
             flush()  # after the report, so a slow collector never delays the run
         elif isinstance(message, HookJob):
             _hook(message, send)
 
 
 def _attempt(job: Assignment, send: Callable[[Any], None], runtime: Runtime,
-             failures: dict[str, ImportFailure], ahead: RecordAhead | None) -> Finished:
+             failures: dict[str, ImportFailure], ahead: RecordAhead | None,
+             loop: ChildLoop) -> Finished:
     try:
         task = default_registry.get(job.run["task_id"])
     except TaskNotFoundError as exc:
@@ -197,7 +200,7 @@ def _attempt(job: Assignment, send: Callable[[Any], None], runtime: Runtime,
                                         task=job.run["task_id"])
         return Finished(job.run["id"], job.lease_id, job.attempt, "failed", 0.0,
                         error=error_info(missing))
-    return run_attempt(task, job, send, runtime, ahead)
+    return run_attempt(task, job, send, runtime, ahead, loop.run)
 
 
 def _hook(job: HookJob, send: Callable[[Any], None]) -> None:

@@ -6,10 +6,11 @@ longest functions.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -43,6 +44,7 @@ from outlast.worker.limits import memory_limit
 from outlast.worker.messages import Assignment, Finished, HookJob, LogBatch
 
 Send = Callable[[Any], None]
+RunAsync = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 def build_context(run: dict[str, Any], attempt: int, environment: str) -> RunContext:
@@ -71,9 +73,11 @@ def error_info(exc: BaseException) -> dict[str, Any]:
 
 
 def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
-                runtime: Runtime, ahead: RecordAhead | None = None) -> Finished:
+                runtime: Runtime, ahead: RecordAhead | None = None,
+                run_async: RunAsync = asyncio.run) -> Finished:
     """Execute one attempt of ``job`` with ``task``; never raises. ``ahead``: where its
-    steps' results are recorded without waiting (a worker's child), if anywhere."""
+    steps' results are recorded without waiting (a worker's child), if anywhere;
+    ``run_async``: what runs an async task's body (a child's lasting loop)."""
     run = job.run
     buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id, job.attempt,
                                                                records)))
@@ -86,7 +90,7 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
         parent = run.get("traceparent") or ""  # the trigger's trace, or (none) its own
         with span(attempt_span(job.attempt), parent, run_id=run["id"], task=task.id,
                   attempt=job.attempt, queue=run["queue"]) as current, captured(buffer):
-            outcome = _execute(task, job, ctx, durable)
+            outcome = _execute(task, job, ctx, durable, run_async)
             _finish_streams(durable)
             if current is not None:
                 current.set_attribute("outlast.outcome", outcome.kind)
@@ -110,14 +114,14 @@ def _finish_streams(durable: DurableRun) -> None:
 
 
 def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
-             durable: DurableRun) -> Outcome:
+             durable: DurableRun, run_async: RunAsync) -> Outcome:
     base = Outcome(job.run["id"], job.lease_id, job.attempt, "completed")
     try:
         payload = task.codec.from_json(json.loads(job.run["payload"]), task.id)
     except ValidationError as exc:
         durable.body_ended = True
         return _replace(base, kind="aborted", error=error_info(exc))
-    life = Lifecycle(task, payload, ctx, durable)
+    life = Lifecycle(task, payload, ctx, durable, run_async)
     durable.listener = life
     ended = _body(task, job, life, base)
     durable.body_ended = True  # how it ended, hooks and errors are this attempt's own lines

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -58,11 +58,15 @@ class Lifecycle:
     """The hooks of one execution of ``task`` for ``payload``; ``ctx`` gains ``init``."""
 
     def __init__(self, task: Task[..., Any], payload: Any, ctx: RunContext,
-                 durable: DurableRun | None = None) -> None:
+                 durable: DurableRun | None = None,
+                 run_async: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run) -> None:
+        """``run_async`` runs an async task's body to its end: ``asyncio.run``, or a
+        worker's child's lasting loop (``event_loop.ChildLoop``)."""
         self.task = task
         self.payload = payload
         self.ctx = ctx
         self.durable = durable
+        self._run_async = run_async
         #: this execution's hook errors: {"hook", "function", "type", "message"}
         self.errors: list[dict[str, Any]] = []
         self._chain = (*project_hooks.registered("middleware"), *task.middleware)
@@ -80,7 +84,7 @@ class Lifecycle:
     def run(self) -> Any:
         """Run the body; the task's output, or its exception (or a control signal)."""
         if self.task.is_async:
-            return asyncio.run(self._alayer(0))
+            return self._run_async(self._alayer(0))
         return self._layer(0)
 
     def _layer(self, index: int) -> Any:

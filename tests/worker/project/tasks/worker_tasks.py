@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import json
 import logging
@@ -207,6 +208,33 @@ def steps_then_dies(payload: Any, ctx: Any) -> str:
     if ctx.attempt.number == 1:
         os._exit(3)
     return f"{first}-{second}"
+
+
+#: every event loop an attempt of ``loops_seen`` ran on in this process (kept alive here)
+_LOOPS: list[asyncio.AbstractEventLoop] = []
+
+
+@task
+async def loops_seen(payload: Any) -> int:
+    """How many event loops this child's attempts of this task have run on so far."""
+    _LOOPS.append(asyncio.get_running_loop())
+    return len({id(loop) for loop in _LOOPS})
+
+
+@task
+async def leaves_a_task(payload: Any) -> str:
+    """Starts a task it never awaits: it is cancelled before the child's next attempt."""
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            note("leftover", "cancelled")
+            raise
+
+    asyncio.get_running_loop().create_task(forever())
+    await asyncio.sleep(0)
+    return "left one running"
 
 
 @task(queue=one_at_a_time, retry=Retry(max_attempts=1))
