@@ -42,8 +42,10 @@ def _attempt_over_a_pipe(registry: Registry, limit: int,
     stop = threading.Event()
 
     def far_end(conn: Connection) -> None:
-        while not stop.is_set():
+        while True:  # until told to stop and nothing is left to read
             if not conn.poll(0.05):
+                if stop.is_set():
+                    return
                 continue
             message = conn.recv()
             seen.append(message)
