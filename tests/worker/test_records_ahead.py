@@ -240,3 +240,22 @@ def test_steps_sent_before_the_process_died_are_kept_and_not_run_again(
     assert (run["status"], run["attempts"]) == ("COMPLETED", 2)
     assert (tmp_path / "steps-then-dies").read_text().splitlines() == ["first 1", "second 1"]
     assert [a["status"] for a in live_engine.attempts(run["id"])] == ["CRASHED", "COMPLETED"]
+
+
+def test_a_waiting_write_after_a_failed_record_is_refused_even_in_a_batch(
+        engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any]) -> None:
+    """The refusal is asked after the flush that met the failure, on both of the ways a
+    waiting write is written (alone, and with the pass's other completed steps)."""
+    from outlast.worker.child_calls import ChildCalls
+
+    rows = _claimed(engine, register, trigger, 2)
+    engine.durable.record(_record(rows[0], 0, "first").at, "first")  # seq 0 is taken
+    ahead = RecordsAhead(engine)
+    calls = ChildCalls(engine, "dev", ahead.write, ahead.refusal)
+    ahead.add(_record(rows[0], 0, "again"))  # fails when the calls flush
+    asked = [RuntimeCall(1, _record(rows[0], 1, "big")), RuntimeCall(2, _record(rows[1], 0, 9))]
+    assert calls.run_records(asked) is None  # not together: one of them is refused
+    replies = [calls.run_op(m) for m in asked]
+    assert [r.ok for r in replies] == [False, True]
+    assert "could not be recorded" in replies[0].error["message"]  # type: ignore[index]
+    assert _results(engine, rows[0]) == ["first"] and _results(engine, rows[1]) == [9]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from outlast.core.durable_requests import ReadJournal, Record, caller
+from outlast.core.durable_requests import DurableRequest, ReadJournal, Record, caller
 from outlast.core.retry import Retry, retry_delay
 from outlast.engine import Engine
 from outlast.errors import OutlastError, PlatformUnavailableError
@@ -69,11 +69,19 @@ class PlatformFaults:
             retry_after=delay, hand_back=hand_back)
 
 
+#: why a journal write may not be written (an earlier record of its attempt failed), if so
+Refusal = Callable[[DurableRequest], OutlastError | None]
+
+
 class ChildCalls:
-    def __init__(self, engine: Engine, environment: str, flush: Callable[[], None]) -> None:
+    def __init__(self, engine: Engine, environment: str, flush: Callable[[], None],
+                 refusal: Refusal = lambda request: None) -> None:
+        """``flush`` writes what came before a write (logs, results, records sent ahead);
+        ``refusal`` is asked after it (``records_ahead.RecordsAhead.refusal``)."""
         self.engine = engine
         self.environment = environment
         self._flush = flush
+        self._refusal = refusal
         self._api: LocalTransport | None = None  # made for the first call (``_local``)
         self.faults = PlatformFaults(engine.lease_seconds / 2)
 
@@ -101,6 +109,9 @@ class ChildCalls:
         def op() -> Any:
             if not isinstance(request, READS):  # a read orders nothing: what waits, waits
                 self._flush()  # for a pass; logs and results first, so the journal follows
+                refused = self._refusal(request)
+                if refused is not None:
+                    raise refused
             if self.faults.failing(key):  # the last try may have committed before the fault
                 done = runtime.committed(self.engine, request)
                 if done is not None:
@@ -125,6 +136,8 @@ class ChildCalls:
             return None
         try:
             self._flush()  # logs and results first, so the journal follows them
+            if any(self._refusal(r) is not None for r in requests):
+                return None  # one by one: those refused are told so (``run_op``)
             answers = self.engine.durable.record_many(
                 [(r.at, r.result, r.elapsed) for r in requests])  # type: ignore[union-attr]
         except Exception as exc:

@@ -61,7 +61,6 @@ from outlast.worker.messages import (
     LogBatch,
     Ready,
     Recorded,
-    Reply,
     RuntimeCall,
 )
 from outlast.worker.metrics import WorkerMetrics
@@ -152,13 +151,13 @@ class Supervisor:
         self.import_error: str | None = None
         #: set once the tasks are registered: ``outlast dev`` is ready (``/readyz``)
         self.tasks_registered = False
-        self.calls = ChildCalls(engine, environment, self._flush)
-        #: durable writes that arrived this pass, answered once it has recorded what came
-        #: before them (``_answer_writes``)
-        self.writes: list[tuple[Child, RuntimeCall]] = []
         #: completed steps children told of without waiting, written before anything
         #: else is (``records_ahead.py``)
         self.recorded = RecordsAhead(engine)
+        self.calls = ChildCalls(engine, environment, self._flush, self.recorded.refusal)
+        #: durable writes that arrived this pass, answered once it has recorded what came
+        #: before them (``_answer_writes``)
+        self.writes: list[tuple[Child, RuntimeCall]] = []
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
@@ -611,17 +610,8 @@ class Supervisor:
         answered = {id(m): reply for m, reply in zip(records, together, strict=False)}
         for child, message in waiting:
             self.metrics.wrote(message.request)
-            reply = answered.get(id(message)) or self._refused(message) or \
-                self.calls.run_op(message)
+            reply = answered.get(id(message)) or self.calls.run_op(message)
             child.send(reply)  # a dead child is reaped as a crash
-
-    def _refused(self, message: RuntimeCall) -> Reply | None:
-        """An error for a journal write of an attempt whose earlier record failed."""
-        refusal = self.recorded.refusal(message.request)
-        if refusal is None:
-            return None
-        return Reply(message.request_id, False, error=refusal.to_dict(),
-                     status=refusal.http_status)
 
     def _held_ids(self) -> set[str]:
         return held_ids(self.ahead, self.children)
