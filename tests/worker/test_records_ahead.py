@@ -251,7 +251,7 @@ def test_a_waiting_write_after_a_failed_record_is_refused_even_in_a_batch(
     rows = _claimed(engine, register, trigger, 2)
     engine.durable.record(_record(rows[0], 0, "first").at, "first")  # seq 0 is taken
     ahead = RecordsAhead(engine)
-    calls = ChildCalls(engine, "dev", ahead.write, ahead.refusal)
+    calls = ChildCalls(engine, "dev", ahead.write, ahead)
     ahead.add(_record(rows[0], 0, "again"))  # fails when the calls flush
     asked = [RuntimeCall(1, _record(rows[0], 1, "big")), RuntimeCall(2, _record(rows[1], 0, 9))]
     assert calls.run_records(asked) is None  # not together: one of them is refused

@@ -41,7 +41,7 @@ def record_many(tx: Tx, items: list[tuple[Op, Any, float | None]],
                 now: float) -> list[dict[str, Any]]:
     """``record`` for several operations ``(op, result, started)`` of any attempts: their
     leases checked in one statement and their entries written together."""
-    journal.hold_leases(tx, {op.run_id: op.lease_id for op, _, _ in items})
+    journal.hold_leases(tx, {(op.run_id, op.lease_id) for op, _, _ in items})
     journal.record_done(tx, [(op.run_id, op.seq, op.kind, op.name, result,
                               now if started is None else started)
                              for op, result, started in items], now)

@@ -27,16 +27,24 @@ def hold_lease(tx: Tx, run_id: str, lease_id: str) -> Row:
     return row
 
 
-def hold_leases(tx: Tx, leases: dict[str, str]) -> None:
-    """``hold_lease`` for several runs (run id → lease id) in one statement, locked in id
-    order; InvalidTransitionError naming the first run whose attempt lost it."""
-    held = {r["id"]: r["lease_id"] for r in tx.all("lock_run_leases", ids=sorted(leases))}
-    for run_id, lease_id in leases.items():
-        if held.get(run_id) != lease_id:
-            raise InvalidTransitionError(
-                f"run {run_id}: this attempt no longer holds the run (canceled, timed out or "
-                "taken over)", run_id=run_id,
-            )
+def held_leases(tx: Tx, attempts: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of ``attempts`` (run id, lease id) still hold their runs, those runs locked
+    in id order, in one statement. Two attempts of one run can both be asked about (a
+    stale one's late write beside the new one's): at most the newer holds it."""
+    ids = sorted({run_id for run_id, _ in attempts})
+    return attempts & {(r["id"], r["lease_id"]) for r in tx.all("lock_run_leases", ids=ids)}
+
+
+def hold_leases(tx: Tx, attempts: set[tuple[str, str]]) -> None:
+    """``hold_lease`` for several attempts; InvalidTransitionError naming the first run
+    (by id) whose attempt lost it."""
+    lost = sorted(attempts - held_leases(tx, attempts))
+    if lost:
+        run_id = lost[0][0]
+        raise InvalidTransitionError(
+            f"run {run_id}: this attempt no longer holds the run (canceled, timed out or "
+            "taken over)", run_id=run_id,
+        )
 
 
 def lock_in_env(tx: Tx, env: str, run_id: str) -> Row:

@@ -30,6 +30,7 @@ from outlast.worker.messages import ApiCall, Reply, RuntimeCall
 
 if TYPE_CHECKING:
     from outlast.sdk.transports import LocalTransport
+    from outlast.worker.records_ahead import RecordsAhead
 
 log = logging.getLogger("outlast.worker")
 
@@ -69,26 +70,32 @@ class PlatformFaults:
             retry_after=delay, hand_back=hand_back)
 
 
-#: why a journal write may not be written (an earlier record of its attempt failed), if so
-Refusal = Callable[[DurableRequest], OutlastError | None]
-
-
 class ChildCalls:
     def __init__(self, engine: Engine, environment: str, flush: Callable[[], None],
-                 refusal: Refusal = lambda request: None) -> None:
-        """``flush`` writes what came before a write (logs, results, records sent ahead);
-        ``refusal`` is asked after it (``records_ahead.RecordsAhead.refusal``)."""
+                 ahead: RecordsAhead | None = None) -> None:
+        """``flush`` writes what came before a durable write (logs, results, and the
+        records sent ahead); ``ahead``: those records, written before an SDK call too, and
+        asked after a flush whether a write must be refused (``RecordsAhead.refusal``)."""
         self.engine = engine
         self.environment = environment
         self._flush = flush
-        self._refusal = refusal
+        self._ahead = ahead
         self._api: LocalTransport | None = None  # made for the first call (``_local``)
         self.faults = PlatformFaults(engine.lease_seconds / 2)
 
     def answer(self, message: ApiCall) -> Reply:
-        """An SDK call (trigger, retrieve, …) made from task code."""
-        return self._reply(message.request_id, "", lambda: self._local().send(message.call),
-                           "a task's API call")
+        """An SDK call (trigger, retrieve, …) made from task code: what it writes comes
+        after the steps the task recorded before it (``records_ahead``)."""
+
+        def call() -> Any:
+            if self._ahead is not None:
+                self._ahead.write()
+            return self._local().send(message.call)
+
+        return self._reply(message.request_id, "", call, "a task's API call")
+
+    def _refusal(self, request: DurableRequest) -> OutlastError | None:
+        return None if self._ahead is None else self._ahead.refusal(request)
 
     def _local(self) -> LocalTransport:
         """The in-process API, made when a task first calls it: many tasks never do, and

@@ -91,7 +91,8 @@ class RecordsAhead:
                 log.debug("a record of run %s was dropped: its attempt no longer holds it",
                           request.at.run_id)
             except Exception as exc:
-                if is_transient(exc):
+                if is_transient(exc):  # it may have committed: look before writing again
+                    self.unsure = True
                     raise  # the rest is kept; ``unsure`` stays until they are written
                 self._fail(request, exc)
                 continue

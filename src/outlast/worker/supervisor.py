@@ -154,7 +154,7 @@ class Supervisor:
         #: completed steps children told of without waiting, written before anything
         #: else is (``records_ahead.py``)
         self.recorded = RecordsAhead(engine)
-        self.calls = ChildCalls(engine, environment, self._flush, self.recorded.refusal)
+        self.calls = ChildCalls(engine, environment, self._flush, self.recorded)
         #: durable writes that arrived this pass, answered once it has recorded what came
         #: before them (``_answer_writes``)
         self.writes: list[tuple[Child, RuntimeCall]] = []
