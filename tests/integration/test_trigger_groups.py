@@ -15,7 +15,7 @@ import pytest
 
 from outlast.core.options import parse_options
 from outlast.engine import Engine, NewRun
-from outlast.engine.trigger_groups import TriggerGroups
+from outlast.engine.trigger_groups import LANES, TriggerGroups
 from outlast.engine.triggering import Triggered
 from outlast.errors import TaskNotFoundError
 from tests.eventually import eventually
@@ -26,8 +26,9 @@ def _request(engine: Engine, task: str, payload: Any, **options: Any) -> NewRun:
 
 
 class _HeldFirstWrite:
-    """The engine's batch write, with the first call held until ``release``: the triggers
-    that arrive meanwhile must wait behind it, as behind a slow commit."""
+    """The engine's batch write, with the first ``LANES`` calls held until ``release``:
+    every lane is busy, and the triggers that arrive meanwhile must wait, as behind slow
+    commits."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -36,7 +37,7 @@ class _HeldFirstWrite:
 
     def __call__(self, env: str, requests: list[NewRun]) -> list[Triggered]:
         self.calls.append([json.loads(r.payload_json) for r in requests])
-        if len(self.calls) == 1:
+        if len(self.calls) <= LANES:
             assert self.release.wait(10)
         return self.engine.trigger_batch(env, requests)
 
@@ -51,10 +52,9 @@ def _in_threads(n: int, call: Callable[[int], Any]) -> list[Any]:
             answers[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    threads[0].start()
-    for t in threads[1:]:
-        time.sleep(0.005)  # the first is written first
+    for t in threads:
         t.start()
+        time.sleep(0.005)  # in order: the first ``LANES`` take the lanes
     return [answers, threads]
 
 
@@ -68,13 +68,14 @@ def test_triggers_that_wait_behind_one_are_written_together(
     write = _HeldFirstWrite(engine)
     groups = TriggerGroups(write)
     answers, threads = _in_threads(
-        10, lambda i: groups.trigger("dev", _request(engine, "job", i)))
-    eventually(lambda: _waiting(groups, "dev") == 9, 10, "nine triggers waiting")
+        LANES + 6, lambda i: groups.trigger("dev", _request(engine, "job", i)))
+    eventually(lambda: _waiting(groups, "dev") == 6, 10, "six triggers waiting")
     write.release.set()
     for t in threads:
         t.join(10)
-    assert write.calls[0] == [0] and sorted(write.calls[1]) == list(range(1, 10))
-    assert len(write.calls) == 2
+    assert write.calls[:LANES] == [[i] for i in range(LANES)]
+    assert sorted(write.calls[LANES]) == list(range(LANES, LANES + 6))
+    assert len(write.calls) == LANES + 1
     for i, triggered in enumerate(answers):
         run = engine.retrieve("dev", triggered.row["id"])
         assert triggered.created and run["payload"] == i
@@ -85,15 +86,16 @@ def test_a_bad_trigger_in_a_group_fails_alone(
     register(engine, "job")
     write = _HeldFirstWrite(engine)
     groups = TriggerGroups(write)
-    answers, threads = _in_threads(4, lambda i: groups.trigger(
-        "dev", _request(engine, "no-such-task" if i == 2 else "job", i)))
+    bad = LANES + 1
+    answers, threads = _in_threads(LANES + 3, lambda i: groups.trigger(
+        "dev", _request(engine, "no-such-task" if i == bad else "job", i)))
     eventually(lambda: _waiting(groups, "dev") == 3, 10, "three triggers waiting")
     write.release.set()
     for t in threads:
         t.join(10)
-    assert isinstance(answers[2], TaskNotFoundError)
-    assert [engine.retrieve("dev", answers[i].row["id"])["payload"] for i in (0, 1, 3)] == \
-        [0, 1, 3]
+    assert isinstance(answers[bad], TaskNotFoundError)
+    good = [i for i in range(LANES + 3) if i != bad]
+    assert [engine.retrieve("dev", answers[i].row["id"])["payload"] for i in good] == good
 
 
 def test_one_key_twice_in_a_group_is_one_run(
@@ -101,14 +103,15 @@ def test_one_key_twice_in_a_group_is_one_run(
     register(engine, "job")
     write = _HeldFirstWrite(engine)
     groups = TriggerGroups(write)
-    answers, threads = _in_threads(3, lambda i: groups.trigger(
-        "dev", _request(engine, "job", i, idempotency_key=None if i == 0 else "once")))
+    answers, threads = _in_threads(LANES + 2, lambda i: groups.trigger(
+        "dev", _request(engine, "job", i, idempotency_key=None if i < LANES else "once")))
     eventually(lambda: _waiting(groups, "dev") == 2, 10, "two triggers waiting")
     write.release.set()
     for t in threads:
         t.join(10)
-    assert answers[1].row["id"] == answers[2].row["id"]
-    assert sorted([answers[1].created, answers[2].created]) == [False, True]
+    first, second = answers[LANES], answers[LANES + 1]
+    assert first.row["id"] == second.row["id"]
+    assert sorted([first.created, second.created]) == [False, True]
 
 
 def test_a_database_fault_is_every_members_and_not_tried_again() -> None:
@@ -117,21 +120,48 @@ def test_a_database_fault_is_every_members_and_not_tried_again() -> None:
 
     def write(env: str, requests: list[NewRun]) -> list[Triggered]:
         calls.append(len(requests))
-        if len(calls) == 1:
+        if len(calls) <= LANES:
             assert release.wait(10)
-            return [Triggered({"id": "run_first"}, created=True)]
+            return [Triggered({"id": f"run_{len(calls)}"}, created=True)]
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
     groups = TriggerGroups(write)
     request = NewRun("job", "null", parse_options({}, 0.0))
-    answers, threads = _in_threads(4, lambda i: groups.trigger("dev", request))
+    answers, threads = _in_threads(LANES + 3, lambda i: groups.trigger("dev", request))
     eventually(lambda: _waiting(groups, "dev") == 3, 10, "three triggers waiting")
     release.set()
     for t in threads:
         t.join(10)
-    assert calls == [1, 3]  # the group was not written again one by one: it may have committed
-    assert answers[0].row["id"] == "run_first"
-    assert all(isinstance(a, psycopg.OperationalError) for a in answers[1:])
+    # the group was not written again one by one: it may have committed
+    assert calls == [1] * LANES + [3]
+    faults = answers[LANES:]
+    assert all(isinstance(a, psycopg.OperationalError) for a in faults)
+    assert len({id(a) for a in faults}) == 3  # each caller raises its own copy
+
+
+def test_a_deadlock_the_server_rolled_back_is_written_again_one_by_one() -> None:
+    import psycopg.errors as pg
+
+    calls: list[int] = []
+    release = threading.Event()
+
+    def write(env: str, requests: list[NewRun]) -> list[Triggered]:
+        calls.append(len(requests))
+        if len(calls) <= LANES:
+            assert release.wait(10)
+        elif len(requests) > 1:
+            raise pg.DeadlockDetected("deadlock detected")
+        return [Triggered({"id": f"run_{len(calls)}"}, created=True)]
+
+    groups = TriggerGroups(write)
+    request = NewRun("job", "null", parse_options({}, 0.0))
+    answers, threads = _in_threads(LANES + 3, lambda i: groups.trigger("dev", request))
+    eventually(lambda: _waiting(groups, "dev") == 3, 10, "three triggers waiting")
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert calls == [1] * LANES + [3, 1, 1, 1]
+    assert all(isinstance(a, Triggered) for a in answers)
 
 
 def test_a_trigger_alone_is_written_at_once(engine: Engine,

@@ -240,3 +240,21 @@ def test_an_attempt_the_database_gave_up_on_ends_as_a_platform_error(kind: str) 
 
 async def _one() -> int:
     return 1
+
+
+@pytest.mark.parametrize(("exc", "expected"), [
+    (pg.DeadlockDetected("deadlock detected"), True),
+    (pg.SerializationFailure("could not serialize access"), True),
+    (pg.LockNotAvailable("could not obtain lock"), True),
+    (pg.QueryCanceled("canceling statement due to statement timeout"), True),
+    (psycopg.OperationalError("server closed the connection unexpectedly"), False),
+    (pg.AdminShutdown("terminating connection due to administrator command"), False),
+    (sqlite3.OperationalError("database is locked"), False),
+    (ValueError("not a database error"), False),
+])
+def test_what_surely_did_not_commit(exc: BaseException, expected: bool) -> None:
+    """Errors the server raised inside the open transaction, which a trigger group may
+    write again one by one; a lost connection may have followed COMMIT."""
+    from outlast.store.faults import rolled_back
+
+    assert rolled_back(exc) is expected

@@ -185,7 +185,9 @@ class Engine:
 
     def trigger(self, env: str, request: NewRun) -> Triggered:
         """Create one run. Triggers that arrive from other threads while one is written
-        are written together next, in one transaction (``trigger_groups.py``)."""
+        are written together next, in one transaction (``trigger_groups.py``). A task id
+        no worker registered fails here, alone, before it could join a group."""
+        self.definition(env, request.task_id)
         return self._trigger_groups.trigger(env, request)
 
     def trigger_batch(self, env: str, requests: list[NewRun]) -> list[Triggered]:

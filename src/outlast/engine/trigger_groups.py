@@ -2,28 +2,41 @@
 
 A trigger's transaction costs mostly the same whatever it holds: the round trips of its
 start and commit, the commit's flush to disk, the store's bookkeeping. When several
-threads trigger at once (an HTTP server's handlers, an application's threads), the
-triggers that arrive while one environment's transaction is being written wait for it,
-and the first of them then writes all of them in one transaction
-(``Engine.trigger_batch``). Nobody waits on purpose: a trigger alone is written at once,
-as before, and a group is whatever arrived meanwhile (at most ``MAX_BATCH``).
+threads trigger at once (an HTTP server's handlers, an application's threads), a few
+transactions per environment are written at a time (``LANES``); the triggers that arrive
+while all of them are busy wait, and the first of them then writes all that waited in
+one transaction (``Engine.trigger_batch``). Nobody waits on purpose: a trigger with a
+free lane is written at once, as before, and a group is whatever arrived meanwhile (at
+most ``MAX_BATCH``). Several lanes keep one slow write (a row another transaction holds
+locked, a large payload going to the blob store) from holding up every other trigger.
 
 Each trigger still meets only its own error. A group that fails as a whole for a reason
-of one of its triggers (a payload that is not valid, a task no worker has, a version that
-cannot run) was rolled back, and is written again one by one. A database fault is every
-member's: their transaction may have committed before its answer was lost, and a second
-try could create their runs twice, so each caller decides, as a caller alone would.
+of one of its triggers (a payload that is not valid, a version that cannot run, a
+deadlock the server rolled back) did not commit, and is written again one by one. A
+lost connection is every member's: their transaction may have committed before its
+answer was lost, and a second try could create their runs twice, so each caller decides,
+as a caller alone would.
+
+A caller interrupted while it waits (Ctrl-C, a signal handler's exception) leaves the
+queue, or, when it was already picked to write the next group, writes it before the
+interruption goes on: the others are never left waiting for it.
 """
 
 from __future__ import annotations
 
+import copy
+import os
 import threading
 from collections.abc import Callable
 
 from outlast.engine.triggering import MAX_BATCH, NewRun, Triggered
-from outlast.store.faults import is_transient
+from outlast.errors import OutlastError
+from outlast.store.faults import is_transient, rolled_back
 
 Write = Callable[[str, list[NewRun]], list[Triggered]]
+
+#: transactions of triggers written at a time per environment and process
+LANES = 4
 
 
 class _Trigger:
@@ -32,48 +45,91 @@ class _Trigger:
     def __init__(self, request: NewRun) -> None:
         self.request = request
         self.done = threading.Event()
-        #: set when this caller is woken to write the group that waited behind another
+        #: set when this caller is woken to write the group that waited
         self.group: list[_Trigger] | None = None
         self.triggered: Triggered | None = None
         self.error: BaseException | None = None
 
+    @property
+    def answered(self) -> bool:
+        return self.triggered is not None or self.error is not None
+
     def answer(self) -> Triggered:
         if self.error is not None:
             raise self.error
-        assert self.triggered is not None
+        if self.triggered is None:
+            raise OutlastError("the trigger was not written: the thread writing it was "
+                               "interrupted")
         return self.triggered
 
 
 class TriggerGroups:
-    """The triggers of each environment, written one group at a time."""
+    """The triggers of each environment, written a few groups at a time."""
 
     def __init__(self, write: Write) -> None:
         self._write = write
+        self._reset()
+
+    def _reset(self) -> None:
+        """Empty state, with a lock of its own: a process forked while another thread
+        held the lock or wrote a group starts afresh."""
+        self._pid = os.getpid()
         self._lock = threading.Lock()
-        self._busy: set[str] = set()  # environments with a group being written
+        self._writing: dict[str, int] = {}  # environment → groups being written
         self._waiting: dict[str, list[_Trigger]] = {}
 
     def trigger(self, env: str, request: NewRun) -> Triggered:
+        if self._pid != os.getpid():
+            self._reset()
         me = _Trigger(request)
         with self._lock:
-            leads = env not in self._busy
+            leads = self._writing.get(env, 0) < LANES
             if leads:
-                self._busy.add(env)
+                self._writing[env] = self._writing.get(env, 0) + 1
             else:
                 self._waiting.setdefault(env, []).append(me)
         if leads:
             self._lead(env, [me])
         else:
-            me.done.wait()
-            if me.group is not None:  # the group that waited is this caller's to write
-                self._lead(env, me.group)
+            self._wait(env, me)
         return me.answer()
+
+    def _wait(self, env: str, me: _Trigger) -> None:
+        try:
+            me.done.wait()
+        except BaseException:
+            with self._lock:
+                queue = self._waiting.get(env, [])
+                if me in queue:  # not picked yet: nobody counts on this caller
+                    queue.remove(me)
+                    raise
+            self._finish_picked(env, me)
+            raise
+        if me.group is not None:  # the group that waited is this caller's to write
+            self._lead(env, me.group)
+
+    def _finish_picked(self, env: str, me: _Trigger) -> None:
+        """An interrupted caller that was already picked: its group is written (by it, if
+        it was picked to write it) before its interruption goes on."""
+        while True:
+            try:
+                me.done.wait()
+                if me.group is not None:
+                    self._lead(env, me.group)
+                return
+            except BaseException:  # noqa: BLE001, S112 - the first interruption is raised
+                continue
 
     def _lead(self, env: str, group: list[_Trigger]) -> None:
         """Write ``group``, answer its members, then wake the next group's first."""
         try:
             self._write_group(env, group)
         finally:
+            for member in group:
+                if not member.answered:
+                    member.error = OutlastError(
+                        "the trigger was not written: the thread writing its group was "
+                        "interrupted")
             for member in group[1:]:
                 member.done.set()
             self._hand_on(env)
@@ -82,17 +138,14 @@ class TriggerGroups:
         try:
             answers = self._write(env, [t.request for t in group])
         except Exception as exc:
-            if len(group) == 1 or is_transient(exc):
-                for member in group:
-                    member.error = exc
+            if len(group) == 1 or (is_transient(exc) and not rolled_back(exc)):
+                group[0].error = exc
+                for member in group[1:]:
+                    member.error = _own_copy(exc)
                 return
-            for member in group:  # rolled back: each alone, to meet only its own error
+            for member in group:  # it did not commit: each alone, to meet its own error
                 self._write_alone(env, member)
             return
-        except BaseException as exc:  # interrupted: nobody's trigger is known to be written
-            for member in group:
-                member.error = exc
-            raise
         for member, triggered in zip(group, answers, strict=True):
             member.triggered = triggered
 
@@ -106,10 +159,23 @@ class TriggerGroups:
         with self._lock:
             waiting = self._waiting.pop(env, [])
             if not waiting:
-                self._busy.discard(env)
+                self._writing[env] -= 1
+                if not self._writing[env]:
+                    del self._writing[env]
                 return
             group, rest = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
             if rest:
                 self._waiting[env] = rest
         group[0].group = group
         group[0].done.set()
+
+
+def _own_copy(exc: Exception) -> BaseException:
+    """A copy of ``exc`` for another caller's thread to raise (one exception object
+    raised in several threads would mix their tracebacks); caused by the original."""
+    try:
+        clone = copy.copy(exc)
+    except Exception:  # noqa: BLE001 - an exception that cannot be copied is shared
+        return exc
+    clone.__cause__ = exc
+    return clone

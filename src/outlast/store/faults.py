@@ -40,6 +40,22 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+#: SQLSTATEs of a statement the server stopped and rolled back, so that nothing of its
+#: transaction committed: serialization failure and deadlock (class 40), lock not available,
+#: query canceled (a statement timeout)
+_ROLLED_BACK_CLASSES = frozenset({"40"})
+_ROLLED_BACK_STATES = frozenset({"55P03", "57014"})
+
+
+def rolled_back(exc: BaseException) -> bool:
+    """Is ``exc`` an error the server raised while the transaction was still open, so that
+    it surely did not commit (unlike a lost connection, which may have followed COMMIT)?"""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(exc, psycopg.Error) or exc.sqlstate is None:
+        return False
+    return exc.sqlstate[:2] in _ROLLED_BACK_CLASSES or exc.sqlstate in _ROLLED_BACK_STATES
+
+
 def _postgres_transient(exc: psycopg.Error) -> bool:
     import psycopg
 
