@@ -110,6 +110,24 @@ def test_a_result_that_looks_like_a_blob_reference_asks_and_waits() -> None:
     assert [type(m) for m in sent] == [RuntimeCall]
 
 
+def test_an_attempt_runs_at_most_a_bounded_number_of_steps_ahead() -> None:
+    """After ``AHEAD_MAX`` records without an answer the next one waits: during a database
+    outage an attempt runs that many steps ahead of its journal at most."""
+    from outlast.sdk.durable import AHEAD_MAX
+
+    reg = Registry()
+
+    @task(id="t", registry=reg)
+    def many(payload: Any) -> int:
+        return sum(step.run(f"s{i}", lambda i=i: i) for i in range(AHEAD_MAX + 6))
+
+    done, sent = _attempt_over_a_pipe(reg, limit=1 << 20, answer=lambda r: {
+        "done": True, "result": r.result})
+    assert done.kind == "completed"
+    kinds = [type(m) for m in sent]
+    assert kinds == [Recorded] * AHEAD_MAX + [RuntimeCall] + [Recorded] * 5
+
+
 # -- the supervisor's side ------------------------------------------------------------------
 
 
@@ -159,7 +177,19 @@ def test_a_lost_lease_drops_only_that_attempts_records(
     ahead = RecordsAhead(engine)
     for i, row in enumerate(rows):
         ahead.add(_record(row, 0, i))
-    ahead.write()
+    transactions: list[bool] = []
+    begin = engine.store.transaction
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        transactions.append(True)
+        return begin(*args, **kwargs)
+
+    engine.store.transaction = counted  # type: ignore[method-assign]
+    try:
+        ahead.write()
+    finally:
+        del engine.store.transaction
+    assert len(transactions) == 1  # the others' records in the same one, not one by one
     assert ahead.items == [] and ahead.failed == {}
     assert _results(engine, rows[0]) == [0] and _results(engine, rows[2]) == [2]
 
@@ -192,16 +222,16 @@ def test_a_database_fault_keeps_the_records_and_writes_each_once(
     ahead = RecordsAhead(engine)
     for i, row in enumerate(rows):
         ahead.add(_record(row, 0, i))
-    real = engine.durable.record_many
+    real = engine.durable.record_held
 
     def committed_then_lost(items: Any, **kwargs: Any) -> Any:
         real(items, **kwargs)  # it committed, and then the answer was lost
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
-    engine.durable.record_many = committed_then_lost  # type: ignore[method-assign]
+    engine.durable.record_held = committed_then_lost  # type: ignore[method-assign]
     with pytest.raises(psycopg.OperationalError):
         ahead.write()
-    del engine.durable.record_many
+    del engine.durable.record_held
     assert len(ahead.items) == 2 and ahead.unsure
     ahead.add(_record(rows[0], 1, "next"))
     ahead.write()  # looks before writing: no entry twice, no error

@@ -65,11 +65,12 @@ def test_a_stale_attempts_record_is_refused_beside_its_runs_new_attempt(
 def test_a_fault_after_a_one_by_one_commit_is_looked_for_before_writing_again(
         engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch rolled back for a lost lease goes one by one; a fault that meets one of
-    those writes after it committed leaves ``unsure`` False, so the next pass writes the
-    record again, meets its own entry and fails the attempt's journal."""
+    """A batch rolled back (one of its records cannot be written) goes one by one; a fault
+    that meets one of those writes after it committed must make the next pass look for
+    the entry first, or it writes the record again, meets its own entry and fails the
+    attempt's journal."""
     gone, row = _claimed(engine, register, trigger, 2)
-    engine.cancel("dev", gone["id"])
+    engine.durable.record(_record(gone, 0, "taken").at, "taken")  # its seq 0 is taken
     ahead = RecordsAhead(engine)
     ahead.add(_record(gone, 0, "x"))
     ahead.add(_record(row, 0, "a"))
@@ -87,7 +88,7 @@ def test_a_fault_after_a_one_by_one_commit_is_looked_for_before_writing_again(
     with pytest.raises(psycopg.OperationalError):
         ahead.write()
     ahead.write()  # the database is back
-    assert ahead.failed == {}
+    assert set(ahead.failed) == {(gone["id"], gone["lease_id"])}  # only the one that failed
     assert _results(engine, row["id"]) == [(0, "a"), (1, "b")]
 
 

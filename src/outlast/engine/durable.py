@@ -37,15 +37,25 @@ def record(tx: Tx, op: Op, result: Any, now: float,
     return done(result)
 
 
-def record_many(tx: Tx, items: list[tuple[Op, Any, float | None]],
-                now: float) -> list[dict[str, Any]]:
+def record_many(tx: Tx, items: list[tuple[Op, Any, float | None]], now: float, *,
+                drop_stale: bool = False) -> list[bool]:
     """``record`` for several operations ``(op, result, started)`` of any attempts: their
-    leases checked in one statement and their entries written together."""
-    journal.hold_leases(tx, {(op.run_id, op.lease_id) for op, _, _ in items})
+    leases checked in one statement and their entries written together; which were
+    written. An attempt that lost its lease fails them all (InvalidTransitionError), or,
+    with ``drop_stale``, has only its own left out."""
+    attempts = {(op.run_id, op.lease_id) for op, _, _ in items}
+    if drop_stale:
+        held = journal.held_leases(tx, attempts)
+        written = [(op.run_id, op.lease_id) in held for op, _, _ in items]
+    else:
+        journal.hold_leases(tx, attempts)
+        written = [True] * len(items)
     journal.record_done(tx, [(op.run_id, op.seq, op.kind, op.name, result,
                               now if started is None else started)
-                             for op, result, started in items], now)
-    return [done(result) for _, result, _ in items]
+                             for (op, result, started), write in zip(items, written,
+                                                                     strict=True) if write],
+                        now)
+    return written
 
 
 #: Waits shorter than this are passed in the attempt's process instead of suspending.

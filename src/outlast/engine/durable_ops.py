@@ -63,16 +63,28 @@ class DurableOps:
         (``Tx.lazy_commit``), for records whose attempts' ends are written after them by
         ordinary commits, which flush these too. Until then a database crash can lose
         them, and the steps run again, as steps may."""
+        self._record(items, lazy=lazy, drop_stale=False)
+        return [durable.done(result) for _, result, _ in items]
+
+    def record_held(self, items: list[tuple[durable.Op, Any, float | None]], *,
+                    lazy: bool = False) -> int:
+        """``record_many``, but the operations of attempts that no longer hold their runs
+        (canceled, timed out, taken over) are left out rather than failing the rest; how
+        many were left out."""
+        return self._record(items, lazy=lazy, drop_stale=True).count(False)
+
+    def _record(self, items: list[tuple[durable.Op, Any, float | None]], *, lazy: bool,
+                drop_stale: bool) -> list[bool]:
         kept = [self.engine.blobs.keep(op.run_id, f"step-{op.seq}", result,
                                        f"result of {op.name!r}") for op, result, _ in items]
         with self._tx() as tx:
             if lazy:
                 tx.lazy_commit()
             now = self.engine.clock.now()
-            durable.record_many(tx, [
+            return durable.record_many(tx, [
                 (op, value, None if elapsed is None else now - max(0.0, float(elapsed)))
-                for (op, _, elapsed), value in zip(items, kept, strict=True)], now)
-        return [durable.done(result) for _, result, _ in items]
+                for (op, _, elapsed), value in zip(items, kept, strict=True)], now,
+                drop_stale=drop_stale)
 
     def sleep_until(self, op: durable.Op, until: float) -> dict[str, Any]:
         with self._tx() as tx:

@@ -99,6 +99,13 @@ class RecordAhead:
     limit: int
 
 
+#: records an attempt sends without an answer in a row; the next one asks and waits. A
+#: waiting operation's answer comes after every record before it was written, so this
+#: bounds the steps an attempt runs ahead of the journal: during a database outage at most
+#: this many, where it would otherwise run all its steps and, past its lease, lose them
+AHEAD_MAX = 64
+
+
 #: how a blob reference starts (``engine.blobs.REF_START``): a result whose JSON starts so
 #: always goes to the blob store, so it asks and waits
 _REF_START = '{"$blob":'
@@ -144,8 +151,9 @@ class DurableRun:
         self.lease_id = lease_id
         self.attempt = attempt
         self.environment = environment
-        self.ask: Runtime = _patient(runtime)
+        self._ask: Runtime = _patient(runtime)
         self._ahead = ahead
+        self._ahead_sent = 0  # records sent since the last answered write
         #: given when the worker read it with the claim; else loaded on first use
         self._journal: dict[int, Entry] | None = None if journal is None else _index(journal)
         self._seq = 0
@@ -161,15 +169,24 @@ class DurableRun:
         #: told when the run starts to wait and when it goes on (``on_wait``/``on_resume``)
         self.listener: WaitListener | None = None
 
+    def ask(self, request: DurableRequest) -> Any:
+        """``request`` answered by the runtime (waited out while the database is away)."""
+        answer = self._ask(request)
+        if not isinstance(request, ReadJournal):  # written after the records before it
+            self._ahead_sent = 0
+        return answer
+
     def record(self, request: Record, text: str) -> Any:
         """Record a completed operation whose result is ``text`` as JSON; the result.
 
-        Told without waiting where the runtime takes records ahead (``RecordAhead``) and
-        the result is small; otherwise asked, and the answer's value returned."""
+        Told without waiting where the runtime takes records ahead (``RecordAhead``), the
+        result is small and fewer than ``AHEAD_MAX`` went unanswered; otherwise asked,
+        and the answer's value returned."""
         ahead = self._ahead
-        if ahead is not None and len(text) * 4 <= ahead.limit \
-                and not text.startswith(_REF_START):
+        if ahead is not None and self._ahead_sent < AHEAD_MAX \
+                and len(text) * 4 <= ahead.limit and not text.startswith(_REF_START):
             ahead.send(request)
+            self._ahead_sent += 1
             return request.result
         return self.ask(request)["result"]
 

@@ -21,7 +21,7 @@ When the write fails:
   committed (the connection dropped after ``COMMIT``) is looked for first
   (``runtime.committed``), so none is written twice.
 - the attempt no longer holds its run (canceled, timed out, taken over): its records are
-  dropped, as its outcome will be.
+  dropped, as its outcome will be; the others' are written in the same transaction.
 - anything else: the attempt's later records are dropped too (a journal with a gap
   would replay wrong) and its writes that wait for an answer are refused, saying which
   operation could not be recorded: the attempt fails at its next wait, child run or
@@ -70,7 +70,7 @@ class RecordsAhead:
             return
         if not self.unsure:
             try:
-                self.engine.durable.record_many(
+                dropped = self.engine.durable.record_held(
                     [(r.at, r.result, r.elapsed) for r in self.items], lazy=True)
             except Exception as exc:
                 if is_transient(exc):
@@ -78,6 +78,9 @@ class RecordsAhead:
                     raise
                 # rolled back: one by one, so an error is only its own attempt's
             else:
+                if dropped:
+                    log.debug("%d records were dropped: their attempts no longer hold "
+                              "their runs", dropped)
                 self.items = []
                 return
         self._one_by_one()
