@@ -8,6 +8,7 @@ concurrent triggers with one key race on a unique index, and the loser reads the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,6 +22,9 @@ from outlast.jsonutil import dumps
 from outlast.store.protocol import Row, Tx
 
 MAX_BATCH = 1000
+#: from this many new runs without idempotency keys, the rows are loaded in bulk
+#: (``load_runs``: PostgreSQL's ``COPY``) rather than sent as one JSON value
+LOAD_FROM = 50
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
         "traceparent": req.traceparent,
         "created_at": now,
         "queued_at": None if delayed else now,
+        "updated_at": now,
     }
 
 
@@ -96,31 +101,44 @@ def trigger_many(
     blobs: Blobs | None = None,
 ) -> list[Triggered]:
     """Insert runs (or find their idempotent twins) inside the caller's transaction; large
-    payloads go to ``blobs`` (see ``build_row``)."""
-    results: list[Triggered] = []
-    created_rows: list[dict[str, Any]] = []
+    payloads go to ``blobs`` (see ``build_row``). Triggers that must read first (a
+    debounce, an idempotency key) are made one by one; the others together, at the end
+    (``_insert_plain``)."""
     _check_versions(tx, env, items)
+    results: list[Triggered | None] = []
+    plain: list[int] = []
+    keyed: list[dict[str, Any]] = []
     for definition, req in items:
-        if req.options.debounce is not None:
-            results.append(_debounced(tx, env, definition, req, now, blobs))
-            continue
-        existing = _live_idempotent_run(tx, env, definition.id, req.options, now)
-        if existing is not None:
-            results.append(Triggered(existing, created=False))
-            continue
-        row = build_row(env, definition, req, now, blobs)
-        if req.options.idempotency_key and tx.run("insert_run", **row) == 0:
-            # lost a race for the key: the other trigger's run is the answer
-            winner = tx.one("find_idempotent_run", environment=env, task_id=definition.id,
-                            idempotency_key=req.options.idempotency_key)
-            assert winner is not None
-            results.append(Triggered(winner, created=False))
-            continue
-        created_rows.append(row)
-        results.append(Triggered(row, created=True))
-    _insert_plain(tx, env, [r for r in created_rows if not r["idempotency_key"]], now)
-    _record_created(tx, env, [r for r in created_rows if r["idempotency_key"]], now)
-    return results
+        if req.options.debounce is None and not req.options.idempotency_key:
+            plain.append(len(results))
+            results.append(None)  # made with the other plain ones, below
+        else:
+            results.append(_looked_up(tx, env, definition, req, now, blobs, keyed))
+    rows = _insert_plain(tx, env, [items[i] for i in plain], now, blobs)
+    for index, row in zip(plain, rows, strict=True):
+        results[index] = Triggered(row, created=True)
+    _record_created(tx, env, keyed, now)
+    return [r for r in results if r is not None]
+
+
+def _looked_up(tx: Tx, env: str, definition: TaskDefinition, req: NewRun, now: float,
+               blobs: Blobs | None, created: list[dict[str, Any]]) -> Triggered:
+    """A debounced trigger, or one with an idempotency key: its run, found or inserted
+    (then also kept in ``created``, to be recorded)."""
+    if req.options.debounce is not None:
+        return _debounced(tx, env, definition, req, now, blobs)
+    existing = _live_idempotent_run(tx, env, definition.id, req.options, now)
+    if existing is not None:
+        return Triggered(existing, created=False)
+    row = build_row(env, definition, req, now, blobs)
+    if tx.run("insert_run", **row) == 0:
+        # lost a race for the key: the other trigger's run is the answer
+        winner = tx.one("find_idempotent_run", environment=env, task_id=definition.id,
+                        idempotency_key=req.options.idempotency_key)
+        assert winner is not None
+        return Triggered(winner, created=False)
+    created.append(row)
+    return Triggered(row, created=True)
 
 
 def _check_versions(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]]) -> None:
@@ -151,22 +169,41 @@ def _debounced(tx: Tx, env: str, definition: TaskDefinition, req: NewRun,
     return Triggered(row, created=created)
 
 
-def _insert_plain(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:
-    """Insert runs that carry no idempotency key (nothing to race for), recorded.
+def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], now: float,
+                  blobs: Blobs | None) -> list[dict[str, Any]]:
+    """Insert the runs of triggers without an idempotency key (nothing to race for),
+    recorded; their rows, in order.
 
-    Where one statement may write several tables, the runs, their ``created`` events and
-    their tags go as one JSON value (``insert_runs``): one statement for a whole batch,
-    queued in the transaction without waiting for an answer. Elsewhere (SQLite, in
-    process) a row per run is the faster way in.
+    Where one statement may write several tables, a few runs, their ``created`` events
+    and their tags go as one JSON value (``insert_runs``): a trigger is one statement,
+    queued in the transaction without waiting for an answer. From ``LOAD_FROM`` runs on,
+    and always where no statement writes several tables (SQLite, where a row per run in
+    process is the faster way in), each table's rows are loaded in bulk (``Tx.load``; on
+    PostgreSQL a ``COPY`` each, which costs the server less per run than reading JSON).
+    The runs' rows are made as they are loaded: PostgreSQL inserts the first while the
+    next are made.
     """
-    if not rows:
-        return
-    _announce_created(tx, rows, now)  # first: a store may send them with the insert
-    if tx.compound_writes:
+    if not items:
+        return []
+    if tx.compound_writes and len(items) < LOAD_FROM:
+        rows = [build_row(env, definition, req, now, blobs) for definition, req in items]
+        _announce_created(tx, rows, now)  # first: insert_runs sends them
         tx.many("insert_runs", [{"rows": _rows_json(rows)}])
-    else:
-        tx.many("insert_run", rows)
-        _write_created(tx, env, rows, now)
+        return rows
+    rows = []
+    tx.load("load_runs", _made(rows, env, items, now, blobs))
+    _write_created(tx, env, rows, now, bulk=True)
+    _announce_created(tx, rows, now)
+    return rows
+
+
+def _made(out: list[dict[str, Any]], env: str, items: list[tuple[TaskDefinition, NewRun]],
+          now: float, blobs: Blobs | None) -> Iterator[dict[str, Any]]:
+    """Each trigger's new row (``build_row``), kept in ``out`` as it is taken."""
+    for definition, req in items:
+        row = build_row(env, definition, req, now, blobs)
+        out.append(row)
+        yield row
 
 
 def _rows_json(rows: list[dict[str, Any]]) -> str:
@@ -182,14 +219,23 @@ def _record_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) ->
     _announce_created(tx, rows, now)
 
 
-def _write_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:
+def _write_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float,
+                   bulk: bool = False) -> None:
+    """The ``created`` events and the tags of new runs; ``bulk``: of runs whose ids are
+    fresh (no tag can conflict), loaded in bulk as the runs were."""
     tags = [
         {"run_id": r["id"], "environment": env, "tag": tag}
         for r in rows
         for tag in _tag_list(r["tags"])
     ]
-    tx.many("insert_run_tag", tags)
-    events.append(tx, [events.event_row(r["id"], "created", now, r["status"]) for r in rows])
+    created = [events.event_row(r["id"], "created", now, r["status"]) for r in rows]
+    if not bulk:
+        tx.many("insert_run_tag", tags)
+        events.append(tx, created)
+        return
+    if tags:
+        tx.load("load_run_tags", tags)
+    tx.load("load_run_events", created)
 
 
 def _announce_created(tx: Tx, rows: list[dict[str, Any]], now: float) -> None:

@@ -21,11 +21,12 @@ the last few commits on a crash is acceptable).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, cast
 
@@ -44,6 +45,8 @@ from outlast.store.protocol import Row
 from outlast.store.queries import QueryBook, load_queries
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
+#: a ``load`` query: ``COPY table (columns) FROM STDIN`` after its comment lines
+_COPY = re.compile(r"^COPY\s+\w+\s*\(([^)]*)\)\s+FROM\s+STDIN\s*\Z", re.MULTILINE)
 _MIGRATION_LOCK = 7_262_001  # advisory lock id: one migrator at a time
 #: a pooled connection idle longer than this is checked (one empty query) before use
 _CHECK_AFTER_IDLE = 5.0
@@ -71,6 +74,8 @@ class PostgresTx:
         #: (the closing Sync) once the transaction is finished or abandoned
         self._scope = scope
         self._pipeline: psycopg.Pipeline | None = None
+        #: pipeline mode's own scope, closed early when a ``COPY`` has to leave it
+        self._pipeline_scope: ExitStack | None = None
         #: the first statement that needs no answer, kept back: if nothing follows it is
         #: the whole transaction and goes alone (see ``finish``)
         self._held: tuple[str, dict[str, Any]] | None = None
@@ -85,7 +90,8 @@ class PostgresTx:
     def _pipelined(self) -> psycopg.Pipeline:
         """Pipeline mode from here on; the held statement goes first."""
         if self._pipeline is None:
-            self._pipeline = self._scope.enter_context(self._conn.pipeline())
+            self._pipeline_scope = self._scope.enter_context(ExitStack())
+            self._pipeline = self._pipeline_scope.enter_context(self._conn.pipeline())
             if self._held is not None:
                 self._send(*self._held).close()
                 self._held = None
@@ -147,6 +153,33 @@ class PostgresTx:
         with self._conn.cursor() as cur:
             cur.executemany(sql, self._outbox.fill_many(sql, rows))
 
+    def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
+        """``COPY … FROM STDIN`` (the query ``name``) of ``rows``, each the values of the
+        statement's columns by name, sent as ``rows`` yields them.
+
+        The server reads each row as plain text and inserts it while the next are still
+        being made and sent: no statement, plan or parameter per row, and the client's
+        work on the rows overlaps the server's. ``COPY`` cannot run in pipeline mode: the
+        transaction becomes a block first (``BEGIN``, so that the Sync of leaving pipeline
+        mode commits nothing), and statements after it enter a new pipeline. Each
+        ``COPY`` waits for the server once, at its end.
+        """
+        statement, columns = copy_statement(self._queries.text(name, {}))
+        self._hold_open()
+        self._leave_pipeline()
+        if self._held is not None:
+            self._send(*self._held).close()
+            self._held = None
+        with self._conn.cursor() as cur, cur.copy(statement) as out:
+            for row in rows:
+                out.write_row([row[c] for c in columns])
+
+    def _leave_pipeline(self) -> None:
+        """Out of pipeline mode (its Sync waits for everything sent so far)."""
+        if self._pipeline_scope is not None:
+            self._pipeline_scope.close()
+            self._pipeline_scope = self._pipeline = None
+
     def notify(self, channel: str, payload: str = "") -> None:
         self._outbox.add(channel, payload)
 
@@ -166,7 +199,7 @@ class PostgresTx:
         Otherwise queue its remaining notifications, then ``COMMIT`` if it is a block
         (else the closing Sync commits it).
         """
-        if self._pipeline is None and self._alone():
+        if self._pipeline is None and not self._block and self._alone():
             return
         self._pipelined()
         self.send_notifications()
@@ -192,7 +225,7 @@ class PostgresTx:
         ``BEGIN`` first when it is not a block, so that ``ROLLBACK`` ends one instead of
         warning that none is open (after an error on the server both are skipped, and
         the Sync rolls back)."""
-        if self._pipeline is None:
+        if self._pipeline is None and not self._block:
             self._held = None
             return
         self._hold_open()
@@ -343,6 +376,16 @@ class PostgresStore(BaseStore):
         if self._blobs is not None:
             self._blobs.close()
         self._pool.close()
+
+
+@functools.cache
+def copy_statement(sql: str) -> tuple[str, list[str]]:
+    """The ``COPY … FROM STDIN`` statement of a ``load`` query (without its comment
+    lines), and its columns: the keys each row gives."""
+    found = _COPY.search(sql)
+    if found is None:
+        raise ValueError(f"not a COPY ... FROM STDIN query: {sql!r}")
+    return found.group(0), [c.strip() for c in found.group(1).split(",")]
 
 
 @contextmanager

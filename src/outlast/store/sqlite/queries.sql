@@ -25,6 +25,28 @@ SELECT value ->> 'id', value ->> 'environment', value ->> 'task_id', value ->> '
     value ->> 'queued_at', value ->> 'created_at'
 FROM json_each(:rows)
 
+-- name: load_runs
+-- New runs in bulk, without idempotency keys (PostgreSQL streams them with ``COPY``); one
+-- row at a time in an ``executemany``, as ``insert_run`` but for runs whose fresh ids
+-- cannot conflict.
+INSERT INTO runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
+    tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
+    max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
+    version, traceparent, created_at, queued_at, updated_at)
+VALUES (:id, :environment, :task_id, :queue, :status, :payload, :priority, :concurrency_key,
+    :tags, :metadata, :idempotency_key, :idempotency_expires_at, :max_attempts, :retry, :machine,
+    :max_duration, :ttl, :available_at, :expires_at, :parent_id, :root_id, :batch_id,
+    :replayed_from, :version, :traceparent, :created_at, :queued_at, :updated_at)
+
+-- name: load_run_events
+-- Events in bulk (PostgreSQL: ``COPY``).
+INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+VALUES (:run_id, :at, :kind, :status, :attempt, :data)
+
+-- name: load_run_tags
+-- The tags of new runs in bulk (PostgreSQL: ``COPY``).
+INSERT INTO run_tags (run_id, environment, tag) VALUES (:run_id, :environment, :tag)
+
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused
 -- or has a limit (concurrency, total or rate) and the environment has no limit, nothing
