@@ -54,10 +54,46 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
     """The values of a new ``runs`` row, with the task's defaults applied; a payload over
     the blob threshold is written to ``blobs`` first and the row references it (without
     ``blobs``, only for payloads the engine makes itself, small ones: kept inline)."""
-    opts = req.options
-    run_id = new_id("run")
-    payload = (req.payload_json if blobs is None
-               else blobs.keep_text(run_id, "payload", req.payload_json))
+    return RowMaker(env, now, blobs).row(definition, req)
+
+
+class RowMaker:
+    """New ``runs`` rows (``build_row``) made at one moment in one environment.
+
+    What the task's defaults and the trigger's options give is the same for every run of a
+    batch made with one definition and one ``TriggerOptions`` (the API parses equal
+    options once): it is worked out once for a run of items that share them, and each
+    row is a copy with the run's own id, payload and lineage.
+    """
+
+    def __init__(self, env: str, now: float, blobs: Blobs | None = None) -> None:
+        self._env = env
+        self._now = now
+        self._blobs = blobs
+        self._shared: tuple[TaskDefinition, TriggerOptions, dict[str, Any]] | None = None
+
+    def row(self, definition: TaskDefinition, req: NewRun) -> dict[str, Any]:
+        shared = self._shared
+        if shared is None or shared[0] is not definition or shared[1] is not req.options:
+            shared = (definition, req.options,
+                      _shared_values(self._env, definition, req.options, self._now))
+            self._shared = shared
+        row = shared[2].copy()
+        run_id = row["id"] = new_id("run")
+        row["payload"] = (req.payload_json if self._blobs is None
+                          else self._blobs.keep_text(run_id, "payload", req.payload_json))
+        row["parent_id"] = req.parent_id
+        row["root_id"] = req.root_id or req.parent_id
+        row["batch_id"] = req.batch_id
+        row["replayed_from"] = req.replayed_from
+        row["traceparent"] = req.traceparent
+        return row
+
+
+def _shared_values(env: str, definition: TaskDefinition, opts: TriggerOptions,
+                   now: float) -> dict[str, Any]:
+    """A row's values given by the task and the options alone; the run's own (None here)
+    are filled in by ``RowMaker.row``."""
     delayed = opts.delay is not None and opts.delay > now
     available_at = opts.delay if delayed and opts.delay is not None else now
     ttl = opts.ttl if opts.ttl is not None else definition.ttl
@@ -65,12 +101,12 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
                 else opts.idempotency_key_ttl)
     retry = definition.retry
     return {
-        "id": run_id,
+        "id": None,
         "environment": env,
         "task_id": definition.id,
         "queue": opts.queue or definition.queue,
         "status": (RunStatus.DELAYED if delayed else RunStatus.QUEUED).value,
-        "payload": payload,
+        "payload": None,
         "priority": opts.priority,
         "concurrency_key": opts.concurrency_key,
         "tags": dumps(list(opts.tags)) if opts.tags else "[]",
@@ -84,12 +120,12 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
         "ttl": ttl,
         "available_at": available_at,
         "expires_at": available_at + ttl if ttl is not None else None,
-        "parent_id": req.parent_id,
-        "root_id": req.root_id or req.parent_id,
-        "batch_id": req.batch_id,
-        "replayed_from": req.replayed_from,
+        "parent_id": None,
+        "root_id": None,
+        "batch_id": None,
+        "replayed_from": None,
         "version": opts.version,
-        "traceparent": req.traceparent,
+        "traceparent": None,
         "created_at": now,
         "queued_at": None if delayed else now,
         "updated_at": now,
@@ -186,7 +222,8 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
     if not items:
         return []
     if tx.compound_writes and len(items) < LOAD_FROM:
-        rows = [build_row(env, definition, req, now, blobs) for definition, req in items]
+        maker = RowMaker(env, now, blobs)
+        rows = [maker.row(definition, req) for definition, req in items]
         _announce_created(tx, rows, now)  # first: insert_runs sends them
         tx.many("insert_runs", [{"rows": _rows_json(rows)}])
         return rows
@@ -200,8 +237,9 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
 def _made(out: list[dict[str, Any]], env: str, items: list[tuple[TaskDefinition, NewRun]],
           now: float, blobs: Blobs | None) -> Iterator[dict[str, Any]]:
     """Each trigger's new row (``build_row``), kept in ``out`` as it is taken."""
+    maker = RowMaker(env, now, blobs)
     for definition, req in items:
-        row = build_row(env, definition, req, now, blobs)
+        row = maker.row(definition, req)
         out.append(row)
         yield row
 
