@@ -16,7 +16,7 @@ free by awaiting that thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any, Protocol
@@ -48,7 +48,7 @@ class Runner(Protocol):
 
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None: ...
 
-    def copy(self, statement: str, rows: Iterable[list[Any]]) -> None:
+    def copy(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         """``COPY … FROM STDIN`` of ``rows`` (the values of its columns)."""
         ...
 
@@ -66,7 +66,7 @@ class SyncRunner:
         with self._conn.cursor() as cur:
             cur.executemany(sql, rows)
 
-    def copy(self, statement: str, rows: Iterable[list[Any]]) -> None:
+    def copy(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._conn.cursor() as cur, cur.copy(statement) as out:
             for row in rows:
                 out.write_row(row)
@@ -86,7 +86,7 @@ class AsyncRunner:
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
         asyncio.run_coroutine_threadsafe(self._executemany(sql, rows), self._loop).result()
 
-    def copy(self, statement: str, rows: Iterable[list[Any]]) -> None:
+    def copy(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         """The rows are made here, in this thread, before the loop sends them."""
         values = list(rows)
         asyncio.run_coroutine_threadsafe(self._copy(statement, values), self._loop).result()
@@ -100,7 +100,7 @@ class AsyncRunner:
         async with self._conn.cursor() as cur:
             await cur.executemany(sql, rows)
 
-    async def _copy(self, statement: str, rows: list[list[Any]]) -> None:
+    async def _copy(self, statement: str, rows: list[Sequence[Any]]) -> None:
         async with self._conn.cursor() as cur, cur.copy(statement) as out:
             for row in rows:
                 await out.write_row(row)
@@ -143,8 +143,8 @@ class BorrowedPostgresTx:
 
     def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
         """``COPY`` on the caller's connection, inside the savepoint."""
-        statement, columns = copy_statement(self._queries.text(name, {}))
-        self._runner.copy(statement, ([row[c] for c in columns] for row in rows))
+        statement, values = copy_statement(self._queries.text(name, {}))
+        self._runner.copy(statement, map(values, rows))
 
     def notify(self, channel: str, payload: str = "") -> None:
         self._outbox.add(channel, payload)

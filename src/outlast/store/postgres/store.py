@@ -24,9 +24,10 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, cast
 
@@ -164,7 +165,7 @@ class PostgresTx:
         mode commits nothing), and statements after it enter a new pipeline. Each
         ``COPY`` waits for the server once, at its end.
         """
-        statement, columns = copy_statement(self._queries.text(name, {}))
+        statement, values = copy_statement(self._queries.text(name, {}))
         self._hold_open()
         self._leave_pipeline()
         if self._held is not None:
@@ -172,7 +173,7 @@ class PostgresTx:
             self._held = None
         with self._conn.cursor() as cur, cur.copy(statement) as out:
             for row in rows:
-                out.write_row([row[c] for c in columns])
+                out.write_row(values(row))
 
     def _leave_pipeline(self) -> None:
         """Out of pipeline mode (its Sync waits for everything sent so far)."""
@@ -379,13 +380,16 @@ class PostgresStore(BaseStore):
 
 
 @functools.cache
-def copy_statement(sql: str) -> tuple[str, list[str]]:
+def copy_statement(sql: str) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]:
     """The ``COPY … FROM STDIN`` statement of a ``load`` query (without its comment
-    lines), and its columns: the keys each row gives."""
+    lines), and what takes a row's values of its columns, in order."""
     found = _COPY.search(sql)
     if found is None:
         raise ValueError(f"not a COPY ... FROM STDIN query: {sql!r}")
-    return found.group(0), [c.strip() for c in found.group(1).split(",")]
+    columns = [c.strip() for c in found.group(1).split(",")]
+    if len(columns) < 2:  # itemgetter of one key gives the value, not a tuple of it
+        raise ValueError(f"a COPY of fewer than two columns: {sql!r}")
+    return found.group(0), operator.itemgetter(*columns)
 
 
 @contextmanager
