@@ -279,8 +279,7 @@ def _write_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float,
 def _announce_created(tx: Tx, rows: list[dict[str, Any]], now: float) -> None:
     for queue in sorted({r["queue"] for r in rows if r["status"] == RunStatus.QUEUED.value}):
         tx.notify(events.QUEUED_CHANNEL, queue)
-    for r in rows:  # realtime: tag subscribers learn of new runs
-        tx.notify(events.CHANGED_CHANNEL, r["id"])
+    events.runs_changed(tx, [r["id"] for r in rows])  # realtime: tag subscribers learn
     announce.due(tx, announce.earliest_run_moment(rows), now)  # a short delay or TTL: upkeep
 
 
