@@ -120,6 +120,21 @@ def test_batch_of_one_task(client: TestClient) -> None:
     assert payloads == [0, 1, 2]
 
 
+def test_batch_items_keep_their_own_options_among_neighbours_that_share_them(
+        client: TestClient) -> None:
+    """Equal options of items in a row are parsed once; each item still gets its own."""
+    cycle = [{"tags": ["a"]}, {"tags": ["a"]}, {"tags": ["b"], "priority": 3}, {}, None,
+             {"tags": ["a"], "queue": "q2"}]
+    items = [{"payload": i, "options": cycle[i % len(cycle)]} for i in range(60)]
+    r = client.post(f"{API}/tasks/hello/batch", json={"items": items})
+    assert r.status_code == 201
+    runs = [client.get(f"{API}/runs/{run['id']}").json() for run in r.json()["runs"]]
+    want = [(["a"], 0, "hello"), (["a"], 0, "hello"), (["b"], 3, "hello"), ([], 0, "hello"),
+            ([], 0, "hello"), (["a"], 0, "q2")]
+    assert [(run["payload"], run["tags"], run["priority"], run["queue"]) for run in runs] == [
+        (i, *want[i % len(cycle)]) for i in range(60)]
+
+
 def test_batch_of_1000_is_accepted_and_1001_is_400(client: TestClient) -> None:
     ok = client.post(f"{API}/tasks/hello/batch", json={"items": [{"payload": i}
                                                                   for i in range(1000)]})
