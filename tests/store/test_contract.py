@@ -298,18 +298,25 @@ def test_many_runs_once_per_row_and_not_at_all_for_none(store: Store) -> None:
     assert _events(store, "run_many") == ["a", "b", "c"]
 
 
+def _run_ids(store: Store, prefix: str) -> list[str]:
+    """The runs there are of ``prefix`` and a suffix these tests use."""
+    ids = [prefix + suffix for suffix in ("", "a", "b", "c", "1", "2", "3")]
+    with store.transaction(write=False) as tx:
+        return sorted(r["id"] for r in tx.all("get_runs", ids=ids))
+
+
 def test_load_inserts_rows_as_a_generator_yields_them(store: Store) -> None:
     made: list[str] = []
 
     def rows() -> Iterator[dict[str, Any]]:
-        for kind in "abc":
-            made.append(kind)
-            yield _event("run_load", kind)
+        for n in "abc":
+            made.append(n)
+            yield _new_run_row(f"run_load_{n}", [])
 
     with store.transaction() as tx:
-        tx.load("load_run_events", rows())
+        tx.load("load_runs", rows())
     assert made == ["a", "b", "c"]
-    assert _events(store, "run_load") == ["a", "b", "c"]
+    assert _run_ids(store, "run_load_") == ["run_load_a", "run_load_b", "run_load_c"]
 
 
 def test_load_takes_each_column_by_name_and_text_as_it_is(store: Store) -> None:
@@ -332,25 +339,27 @@ def test_load_belongs_to_its_transaction(store: Store) -> None:
     with store.transaction() as tx:
         assert tx.one("get_run", id="nothing", environment=ENV) is None  # an answer first
         tx.many("insert_event", [_event("run_around", "before")])
-        tx.load("load_run_events", [_event("run_around", "loaded")])
+        tx.load("load_runs", [_new_run_row("run_around", [])])
         tx.many("insert_event", [_event("run_around", "after")])
         assert tx.one("get_run", id="nothing", environment=ENV) is None
-    assert _events(store, "run_around") == ["before", "loaded", "after"]
+    assert _events(store, "run_around") == ["before", "after"]
+    assert _run_ids(store, "run_around") == ["run_around"]
 
     def failing() -> Iterator[dict[str, Any]]:
-        yield _event("run_undone", "loaded")
+        yield _new_run_row("run_undone_1", [])
         raise RuntimeError("item 1 refused")
 
     with pytest.raises(RuntimeError, match="item 1 refused"), store.transaction() as tx:
         tx.many("insert_event", [_event("run_undone", "before")])
-        tx.load("load_run_events", failing())
+        tx.load("load_runs", failing())
     with pytest.raises(RuntimeError, match="after"), store.transaction() as tx:
-        tx.load("load_run_events", [_event("run_undone", "loaded")])
+        tx.load("load_runs", [_new_run_row("run_undone_2", [])])
         raise RuntimeError("after the load")
     assert _events(store, "run_undone") == []
+    assert _run_ids(store, "run_undone_") == []
     with store.transaction() as tx:  # the connection went back to the pool usable
-        tx.load("load_run_events", [_event("run_undone", "later")])
-    assert _events(store, "run_undone") == ["later"]
+        tx.load("load_runs", [_new_run_row("run_undone_3", [])])
+    assert _run_ids(store, "run_undone_") == ["run_undone_3"]
 
 
 def test_notify_reaches_local_listeners_once_after_commit(store: Store) -> None:

@@ -57,8 +57,10 @@ MAY_DIFFER = frozenset({
     # new runs from a JSON array of rows: json_each / json_populate_recordset, and the
     # events and tags PostgreSQL writes in the same statement
     "insert_runs",
-    # rows in bulk (``Tx.load``): PostgreSQL's COPY, SQLite's INSERT
-    "load_run_events", "load_run_tags", "load_runs",
+    # runs in bulk (``Tx.load``): PostgreSQL's COPY, SQLite's INSERT
+    "load_runs",
+    # the events and tags of runs loaded in bulk, as lists: arrays, or JSON read side by side
+    "insert_created_events", "insert_new_run_tags",
 })
 
 #: what marks a text as one dialect's: it belongs in that dialect's own file

@@ -24,7 +24,7 @@ from outlast.store.protocol import Row, Tx
 MAX_BATCH = 1000
 #: from this many new runs without idempotency keys, the rows are loaded in bulk
 #: (``load_runs``: PostgreSQL's ``COPY``) rather than sent as one JSON value
-LOAD_FROM = 50
+LOAD_FROM = 100
 
 
 @dataclass(frozen=True)
@@ -214,10 +214,10 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
     and their tags go as one JSON value (``insert_runs``): a trigger is one statement,
     queued in the transaction without waiting for an answer. From ``LOAD_FROM`` runs on,
     and always where no statement writes several tables (SQLite, where a row per run in
-    process is the faster way in), each table's rows are loaded in bulk (``Tx.load``; on
-    PostgreSQL a ``COPY`` each, which costs the server less per run than reading JSON).
-    The runs' rows are made as they are loaded: PostgreSQL inserts the first while the
-    next are made.
+    process is the faster way in), the runs are loaded in bulk (``Tx.load``; on PostgreSQL
+    a ``COPY``, which costs the server less per run than reading JSON) and their events
+    and tags follow as lists (``_write_loaded``). The runs' rows are made as they are
+    loaded: PostgreSQL inserts the first while the next are made.
     """
     if not items:
         return []
@@ -229,7 +229,7 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
         return rows
     rows = []
     tx.load("load_runs", _made(rows, env, items, now, blobs))
-    _write_created(tx, env, rows, now, bulk=True)
+    _write_loaded(tx, env, rows, now)
     _announce_created(tx, rows, now)
     return rows
 
@@ -257,23 +257,26 @@ def _record_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) ->
     _announce_created(tx, rows, now)
 
 
-def _write_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float,
-                   bulk: bool = False) -> None:
-    """The ``created`` events and the tags of new runs; ``bulk``: of runs whose ids are
-    fresh (no tag can conflict), loaded in bulk as the runs were."""
+def _write_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:
     tags = [
         {"run_id": r["id"], "environment": env, "tag": tag}
         for r in rows
         for tag in _tag_list(r["tags"])
     ]
-    created = [events.event_row(r["id"], "created", now, r["status"]) for r in rows]
-    if not bulk:
-        tx.many("insert_run_tag", tags)
-        events.append(tx, created)
-        return
-    if tags:
-        tx.load("load_run_tags", tags)
-    tx.load("load_run_events", created)
+    tx.many("insert_run_tag", tags)
+    events.append(tx, [events.event_row(r["id"], "created", now, r["status"]) for r in rows])
+
+
+def _write_loaded(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:
+    """The ``created`` events and the tags of runs loaded in bulk: a statement each, their
+    values as lists, which waits for no answer (on PostgreSQL it goes with the commit)."""
+    tx.many("insert_created_events", [{"ids": [r["id"] for r in rows],
+                                       "statuses": [r["status"] for r in rows], "at": now}])
+    tagged = [(r["id"], tag) for r in rows if r["tags"] != "[]" for tag in _tag_list(r["tags"])]
+    if tagged:
+        tx.many("insert_new_run_tags", [{"environment": env,
+                                         "run_ids": [run_id for run_id, _ in tagged],
+                                         "tags": [tag for _, tag in tagged]}])
 
 
 def _announce_created(tx: Tx, rows: list[dict[str, Any]], now: float) -> None:

@@ -39,24 +39,30 @@ WITH new AS (
 SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(:notify::json) AS n
 
 -- name: load_runs
--- New runs in bulk (``engine/triggering.py``, a batch past ``LOAD_FROM`` runs): ``COPY``
--- streams them, each row the values of these columns by name (``PostgresTx.many``). Only
+-- New runs in bulk (``engine/triggering.py``, a batch of ``LOAD_FROM`` runs or more):
+-- ``COPY`` streams them, each row the values of these columns by name (``Tx.load``). Only
 -- runs without an idempotency key come here: their fresh ids cannot conflict, so no
--- ``ON CONFLICT`` is needed (``COPY`` has none). The ``created`` events and tags follow in
--- ``load_run_events`` and ``load_run_tags``.
+-- ``ON CONFLICT`` is needed (``COPY`` has none). Their ``created`` events and tags follow
+-- in ``insert_created_events`` and ``insert_new_run_tags``.
 COPY runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
     tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
     max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
     version, traceparent, created_at, queued_at, updated_at) FROM STDIN
 
--- name: load_run_events
--- Events in bulk: ``COPY``, as ``load_runs``.
-COPY run_events (run_id, at, kind, status, attempt, data) FROM STDIN
+-- name: insert_created_events
+-- The ``created`` events of runs loaded in bulk (``load_runs``): ids and statuses as two
+-- arrays, one statement that waits for no answer (it travels with the commit), where a
+-- ``COPY`` would wait for the server twice.
+INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+SELECT t.id, :at, 'created', t.status, NULL, '{}'
+FROM unnest(:ids::text[], :statuses::text[]) AS t(id, status)
 
--- name: load_run_tags
--- The tags of new runs in bulk: ``COPY``, as ``load_runs``. A new run's tags are distinct
--- (``parse_options``) and its id is fresh, so none can conflict.
-COPY run_tags (run_id, environment, tag) FROM STDIN
+-- name: insert_new_run_tags
+-- The tags of runs loaded in bulk, as ``insert_created_events``: (run id, tag) pairs as two
+-- arrays.
+INSERT INTO run_tags (run_id, environment, tag)
+SELECT t.run_id, :environment, t.tag FROM unnest(:run_ids::text[], :tags::text[]) AS t(run_id, tag)
+ON CONFLICT DO NOTHING
 
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused

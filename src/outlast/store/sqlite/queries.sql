@@ -38,14 +38,21 @@ VALUES (:id, :environment, :task_id, :queue, :status, :payload, :priority, :conc
     :max_duration, :ttl, :available_at, :expires_at, :parent_id, :root_id, :batch_id,
     :replayed_from, :version, :traceparent, :created_at, :queued_at, :updated_at)
 
--- name: load_run_events
--- Events in bulk (PostgreSQL: ``COPY``).
+-- name: insert_created_events
+-- The ``created`` events of runs loaded in bulk: ids and statuses as two JSON arrays, read
+-- side by side (``json_extract`` parses ``:statuses`` once per statement: SQLite keeps the
+-- parsed value for the following rows).
 INSERT INTO run_events (run_id, at, kind, status, attempt, data)
-VALUES (:run_id, :at, :kind, :status, :attempt, :data)
+SELECT i.value, :at, 'created', json_extract(:statuses, '$[' || i.key || ']'), NULL, '{}'
+FROM json_each(:ids) AS i
 
--- name: load_run_tags
--- The tags of new runs in bulk (PostgreSQL: ``COPY``).
-INSERT INTO run_tags (run_id, environment, tag) VALUES (:run_id, :environment, :tag)
+-- name: insert_new_run_tags
+-- The tags of runs loaded in bulk, as ``insert_created_events``: (run id, tag) pairs.
+-- (``WHERE true``: SQLite reads an upsert after ``INSERT … SELECT … FROM`` only past one.)
+INSERT INTO run_tags (run_id, environment, tag)
+SELECT i.value, :environment, json_extract(:tags, '$[' || i.key || ']')
+FROM json_each(:run_ids) AS i WHERE true
+ON CONFLICT DO NOTHING
 
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused
