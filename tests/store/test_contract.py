@@ -321,10 +321,11 @@ def test_load_inserts_rows_as_a_generator_yields_them(store: Store) -> None:
 
 def test_load_takes_each_column_by_name_and_text_as_it_is(store: Store) -> None:
     """Values ``COPY``'s text format would read otherwise (tab, newline, backslash, a
-    ``\\N``, NULL, floats to the last digit) arrive unchanged."""
+    ``\\N``, NULL, floats to the last digit), and an int where a float goes, arrive
+    unchanged."""
     row = _new_run_row("run_loaded", ["tab\there", "new\nline"]) | {
         "payload": '{"s":"a\\tb\\\\N\tc\\n"}', "updated_at": T0 + 0.1,
-        "available_at": 1.0 / 3, "concurrency_key": "\\N"}
+        "available_at": 1.0 / 3, "concurrency_key": "\\N", "ttl": 60, "priority": -5}
     with store.transaction() as tx:
         tx.load("load_runs", [row])
     with store.transaction(write=False) as tx:

@@ -53,7 +53,7 @@ MAY_DIFFER = frozenset({
     # blob orphans: lists of ids
     "existing_run_ids", "existing_waitpoint_ids",
     # the database's own bookkeeping: PostgreSQL's catalog and statistics, SQLite's pages
-    "dead_rows", "table_sizes",
+    "column_types", "dead_rows", "table_sizes",
     # new runs from a JSON array of rows: json_each / json_populate_recordset, and the
     # events and tags PostgreSQL writes in the same statement
     "insert_runs",

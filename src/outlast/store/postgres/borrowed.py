@@ -27,7 +27,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from outlast.errors import ConfigError, ValidationError
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox
-from outlast.store.postgres.store import copy_statement, to_pyformat
+from outlast.store.postgres.store import column_types, copy_in, to_pyformat
 from outlast.store.postgres.target import PostgresTarget
 from outlast.store.protocol import Row
 from outlast.store.queries import QueryBook, load_queries, migration_files
@@ -48,8 +48,10 @@ class Runner(Protocol):
 
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None: ...
 
-    def copy(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
-        """``COPY … FROM STDIN`` of ``rows`` (the values of its columns)."""
+    def copy(self, statement: str, types: list[int] | None,
+             rows: Iterable[Sequence[Any]]) -> None:
+        """``COPY … FROM STDIN`` of ``rows`` (the values of its columns; ``types``: their
+        type oids, for a binary one)."""
         ...
 
 
@@ -66,8 +68,11 @@ class SyncRunner:
         with self._conn.cursor() as cur:
             cur.executemany(sql, rows)
 
-    def copy(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+    def copy(self, statement: str, types: list[int] | None,
+             rows: Iterable[Sequence[Any]]) -> None:
         with self._conn.cursor() as cur, cur.copy(statement) as out:
+            if types is not None:
+                out.set_types(types)
             for row in rows:
                 out.write_row(row)
 
@@ -86,10 +91,12 @@ class AsyncRunner:
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
         asyncio.run_coroutine_threadsafe(self._executemany(sql, rows), self._loop).result()
 
-    def copy(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+    def copy(self, statement: str, types: list[int] | None,
+             rows: Iterable[Sequence[Any]]) -> None:
         """The rows are made here, in this thread, before the loop sends them."""
         values = list(rows)
-        asyncio.run_coroutine_threadsafe(self._copy(statement, values), self._loop).result()
+        asyncio.run_coroutine_threadsafe(self._copy(statement, types, values),
+                                         self._loop).result()
 
     async def _execute(self, sql: Query, params: Any) -> Answer:
         async with self._conn.cursor(row_factory=dict_row) as cur:
@@ -100,8 +107,11 @@ class AsyncRunner:
         async with self._conn.cursor() as cur:
             await cur.executemany(sql, rows)
 
-    async def _copy(self, statement: str, rows: list[Sequence[Any]]) -> None:
+    async def _copy(self, statement: str, types: list[int] | None,
+                    rows: list[Sequence[Any]]) -> None:
         async with self._conn.cursor() as cur, cur.copy(statement) as out:
+            if types is not None:
+                out.set_types(types)
             for row in rows:
                 await out.write_row(row)
 
@@ -143,8 +153,10 @@ class BorrowedPostgresTx:
 
     def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
         """``COPY`` on the caller's connection, inside the savepoint."""
-        statement, values = copy_statement(self._queries.text(name, {}))
-        self._runner.copy(statement, map(values, rows))
+        copy = copy_in(self._queries.text(name, {}))
+        types = (column_types(copy, {}, lambda table: self.all("column_types", table=table))
+                 if copy.binary else None)
+        self._runner.copy(copy.statement, types, map(copy.values, rows))
 
     def notify(self, channel: str, payload: str = "") -> None:
         self._outbox.add(channel, payload)

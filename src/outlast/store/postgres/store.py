@@ -29,6 +29,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 import psycopg
@@ -46,8 +47,10 @@ from outlast.store.protocol import Row
 from outlast.store.queries import QueryBook, load_queries
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
-#: a ``load`` query: ``COPY table (columns) FROM STDIN`` after its comment lines
-_COPY = re.compile(r"^COPY\s+\w+\s*\(([^)]*)\)\s+FROM\s+STDIN\s*\Z", re.MULTILINE)
+#: a ``load`` query: ``COPY table (columns) FROM STDIN [(FORMAT BINARY)]`` after its
+#: comment lines
+_COPY = re.compile(r"^COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN(\s+\(FORMAT BINARY\))?\s*\Z",
+                   re.MULTILINE)
 _MIGRATION_LOCK = 7_262_001  # advisory lock id: one migrator at a time
 #: a pooled connection idle longer than this is checked (one empty query) before use
 _CHECK_AFTER_IDLE = 5.0
@@ -67,8 +70,12 @@ class PostgresTx:
     compound_writes = True
 
     def __init__(self, conn: psycopg.Connection[Row], queries: QueryBook,
-                 target: PostgresTarget, scope: ExitStack) -> None:
+                 target: PostgresTarget, scope: ExitStack,
+                 known_types: dict[str, dict[str, int]] | None = None) -> None:
         self._conn = conn
+        #: column types of the tables loaded in binary (``column_types``), shared by the
+        #: store's transactions
+        self._column_types = {} if known_types is None else known_types
         self._queries = queries
         self._outbox = Outbox(target)
         #: where pipeline mode is entered, at the second statement; the store closes it
@@ -165,15 +172,20 @@ class PostgresTx:
         mode commits nothing), and statements after it enter a new pipeline. Each
         ``COPY`` waits for the server once, at its end.
         """
-        statement, values = copy_statement(self._queries.text(name, {}))
+        copy = copy_in(self._queries.text(name, {}))
+        types = (column_types(copy, self._column_types,
+                              lambda table: self.all("column_types", table=table))
+                 if copy.binary else None)
         self._hold_open()
         self._leave_pipeline()
         if self._held is not None:
             self._send(*self._held).close()
             self._held = None
-        with self._conn.cursor() as cur, cur.copy(statement) as out:
+        with self._conn.cursor() as cur, cur.copy(copy.statement) as out:
+            if types is not None:
+                out.set_types(types)
             for row in rows:
-                out.write_row(values(row))
+                out.write_row(copy.values(row))
 
     def _leave_pipeline(self) -> None:
         """Out of pipeline mode (its Sync waits for everything sent so far)."""
@@ -293,6 +305,7 @@ class PostgresStore(BaseStore):
             check=_check_if_idle,
         )
         self._blobs: TableBlobs | None = None
+        self._column_types: dict[str, dict[str, int]] = {}
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
@@ -302,7 +315,8 @@ class PostgresStore(BaseStore):
             conn = self._checkout()
             try:
                 with _rolled_back_on_error(conn), ExitStack() as scope:
-                    tx = PostgresTx(conn, self._queries, self.target, scope)
+                    tx = PostgresTx(conn, self._queries, self.target, scope,
+                                    self._column_types)
                     try:
                         yield tx
                     except BaseException:
@@ -379,17 +393,41 @@ class PostgresStore(BaseStore):
         self._pool.close()
 
 
+@dataclass(frozen=True)
+class CopyIn:
+    """A ``load`` query: its ``COPY`` statement, and how a row's values are taken."""
+
+    statement: str
+    table: str
+    columns: tuple[str, ...]
+    #: values are written in their columns' types (``column_types``), not as text
+    binary: bool
+    #: a row's values of ``columns``, in order
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]
+
+
 @functools.cache
-def copy_statement(sql: str) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]:
-    """The ``COPY … FROM STDIN`` statement of a ``load`` query (without its comment
-    lines), and what takes a row's values of its columns, in order."""
+def copy_in(sql: str) -> CopyIn:
+    """The ``COPY … FROM STDIN`` of a ``load`` query (without its comment lines)."""
     found = _COPY.search(sql)
     if found is None:
         raise ValueError(f"not a COPY ... FROM STDIN query: {sql!r}")
-    columns = [c.strip() for c in found.group(1).split(",")]
+    columns = tuple(c.strip() for c in found.group(2).split(","))
     if len(columns) < 2:  # itemgetter of one key gives the value, not a tuple of it
         raise ValueError(f"a COPY of fewer than two columns: {sql!r}")
-    return found.group(0), operator.itemgetter(*columns)
+    return CopyIn(found.group(0), found.group(1), columns, found.group(3) is not None,
+                  operator.itemgetter(*columns))
+
+
+def column_types(copy: CopyIn, known: dict[str, dict[str, int]],
+                 read: Callable[[str], list[Row]]) -> list[int]:
+    """The type oids of a binary ``COPY``'s columns; a table's are read (``read``, the
+    ``column_types`` query) once and kept in ``known``."""
+    types = known.get(copy.table)
+    if types is None:
+        types = {str(r["name"]): int(r["type"]) for r in read(copy.table)}
+        known[copy.table] = types
+    return [types[c] for c in copy.columns]
 
 
 @contextmanager
