@@ -215,13 +215,15 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
     queued in the transaction without waiting for an answer. From ``LOAD_FROM`` runs on,
     and always where no statement writes several tables (SQLite, where a row per run in
     process is the faster way in), the runs are loaded in bulk (``Tx.load``; on PostgreSQL
-    a ``COPY``, which costs the server less per run than reading JSON) and their events
-    and tags follow as lists (``_write_loaded``). The runs' rows are made as they are
-    loaded: PostgreSQL inserts the first while the next are made.
+    a binary ``COPY``, which costs both sides less per run than JSON) and, from
+    ``LOAD_FROM`` on, their events and tags follow as lists (``_write_loaded``; a few are
+    cheaper written a row each). The runs' rows are made as they are loaded: PostgreSQL
+    inserts the first while the next are made.
     """
     if not items:
         return []
-    if tx.compound_writes and len(items) < LOAD_FROM:
+    few = len(items) < LOAD_FROM
+    if few and tx.compound_writes:
         maker = RowMaker(env, now, blobs)
         rows = [maker.row(definition, req) for definition, req in items]
         _announce_created(tx, rows, now)  # first: insert_runs sends them
@@ -229,7 +231,7 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
         return rows
     rows = []
     tx.load("load_runs", _made(rows, env, items, now, blobs))
-    _write_loaded(tx, env, rows, now)
+    (_write_created if few else _write_loaded)(tx, env, rows, now)
     _announce_created(tx, rows, now)
     return rows
 
