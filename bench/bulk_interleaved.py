@@ -13,7 +13,8 @@ then triggers ``--block`` no-op runs as ``outlast_peer.py``'s ``bulk()`` does: b
 has its runs/s, the client's CPU per run and (PostgreSQL, read from ``/proc``: run it on the
 database's machine) the database backends' CPU per run. ``--store sqlite`` measures SQLite
 (a file under ``/tmp``), where the client's CPU is all of it. ``--pgqueuer`` adds pgqueuer's
-``enqueue(list, list, list)`` of the same number of jobs with the peers' venv.
+``enqueue(list, list, list)`` of the same number of jobs with the peers' venv. ``--single``
+times W1 instead (``tasks.trigger``, one run per call), to check that it did not get slower.
 """
 
 from __future__ import annotations
@@ -110,7 +111,12 @@ def clear():
         for table in TABLES:
             conn.execute(f"DELETE FROM {table}")
     conn.close()
+trigger = client.tasks.trigger
 def block(n):
+    if os.environ.get("BULK_SINGLE"):
+        for _ in range(n):
+            trigger("noop", None)
+        return
     for start in range(0, n, 1000):
         batch_trigger("noop", [{"payload": None}] * min(1000, n - start))
 serve(block, clear, 2000)
@@ -180,8 +186,12 @@ def main() -> None:
     parser.add_argument("--store", choices=("pg", "sqlite"), default="pg")
     parser.add_argument("--variant", action="append", default=[], help="name=SRC")
     parser.add_argument("--pgqueuer", action="store_true")
+    parser.add_argument("--single", action="store_true",
+                        help="W1 instead: one trigger per call (that nothing got slower)")
     parser.add_argument("--out", default=None, help="append result lines to this file")
     args = parser.parse_args()
+    if args.single:
+        os.environ["BULK_SINGLE"] = "1"  # the variants inherit it
     variants = start(args)
     lines: dict[str, list[dict[str, Any]]] = {v.name: [] for v in variants}
     try:
