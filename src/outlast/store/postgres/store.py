@@ -10,7 +10,9 @@ one round trip once it is prepared on that connection (the first use waits for t
 too), committed as it ends. Any other runs in pipeline mode: statements whose
 results nobody reads (inserts, notifications) are queued and travel together, and the
 client waits for the server only where the engine needs an answer (rows, or a guarded
-update's row count) and once at the end. What the server receives up to one Sync message
+update's row count) and once at the end. A bulk load (``load``: ``COPY``, which pipeline
+mode cannot carry) makes the transaction a block, leaves pipeline mode for the copy and
+enters it again for what follows. What the server receives up to one Sync message
 is one transaction, committed at the Sync, so a transaction that waits for no answer sends
 neither ``BEGIN`` nor ``COMMIT``: its statements and the Sync are one round trip. Before the
 first answer, which needs a Sync of its own, ``BEGIN`` turns what was sent so far into a
@@ -163,11 +165,12 @@ class PostgresTx:
 
     def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
         """``COPY … FROM STDIN`` (the query ``name``) of ``rows``, each the values of the
-        statement's columns by name, sent as ``rows`` yields them.
+        statement's columns by name, sent as ``rows`` yields them (a binary one in the
+        columns' own types, read once per table: ``column_types``).
 
-        The server reads each row as plain text and inserts it while the next are still
-        being made and sent: no statement, plan or parameter per row, and the client's
-        work on the rows overlaps the server's. ``COPY`` cannot run in pipeline mode: the
+        The server inserts each row while the next are still being made and sent: no
+        statement, plan or parameter per row, and the client's work on the rows overlaps
+        the server's. ``COPY`` cannot run in pipeline mode: the
         transaction becomes a block first (``BEGIN``, so that the Sync of leaving pipeline
         mode commits nothing), and statements after it enter a new pipeline. Each
         ``COPY`` waits for the server once, at its end.
