@@ -52,7 +52,7 @@ class RunRequests:
         self._batch_id = batch_id
         self._traceparent = traceparent
         self._payload_json: dict[str, Callable[[Any], str]] = {}
-        self._options: tuple[dict[str, Any], TriggerOptions] | None = None
+        self._options: tuple[str, TriggerOptions] | None = None
 
     def new_run(self, task_id: str, item: dict[str, Any]) -> NewRun:
         unknown = set(item) - _ITEM_FIELDS
@@ -76,11 +76,14 @@ class RunRequests:
         return checker
 
     def _parsed(self, raw: dict[str, Any]) -> TriggerOptions:
-        """``parse_options``; the same object again for options equal to the last ones."""
-        if self._options is not None and self._options[0] == raw:
+        """``parse_options``; the same object again for options written as the last ones
+        were. Compared by ``repr``, not ``==``: ``1 == True == 1.0``, but a priority of
+        ``true`` is refused and metadata ``{"x": true}`` is not ``{"x": 1}``."""
+        key = repr(raw) if raw else ""
+        if self._options is not None and self._options[0] == key:
             return self._options[1]
         options = parse_options(raw, self._now)
-        self._options = (raw, options)
+        self._options = (key, options)
         return options
 
 
