@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from outlast import AsyncClient, Client, batch, task, tasks
 from outlast.engine.events import QUEUED_CHANNEL
+from outlast.engine.triggering import LOAD_FROM
 from outlast.errors import (
     AuthError,
     ConfigError,
@@ -230,6 +231,45 @@ def test_batches_in_the_transaction(env: TestRuns, app: AppDatabase) -> None:
     assert app.count("runs") == 2
     assert [env.retrieve(r.id).output for r in kept.runs] == ["shipped 2", "shipped 3"]
     assert gone.runs[0].id not in {r.id for r in kept.runs}
+
+
+def test_a_bulk_batch_in_the_transaction(env: TestRuns, app: AppDatabase) -> None:
+    """A batch of ``LOAD_FROM`` runs or more (loaded in bulk: PostgreSQL's COPY, on the
+    app's connection) commits and rolls back with the app's transaction; the transaction
+    goes on after it."""
+    items = [{"payload": {"order_id": i}, "options": {"tags": ["bulk"]}}
+             for i in range(LOAD_FROM)]
+    conn = app.connect()
+    ship.batch_trigger(items, connection=conn)
+    conn.rollback()
+    assert app.leftovers() == {}
+    conn.execute("INSERT INTO orders (id) VALUES (1)")
+    kept = ship.batch_trigger(items, connection=conn)
+    conn.execute("INSERT INTO orders (id) VALUES (2)")
+    conn.commit()
+    conn.close()
+    assert (app.count("orders"), app.count("runs"), app.count("run_tags")) == (
+        2, LOAD_FROM, LOAD_FROM)
+    assert app.count("run_events") == LOAD_FROM
+    env.run_until_idle()
+    assert env.retrieve(kept.runs[-1].id).output == f"shipped {LOAD_FROM - 1}"
+
+
+def test_a_bulk_batch_on_an_async_connection(env: TestRuns, app: AppDatabase) -> None:
+    if app.dialect != "postgres":
+        pytest.skip("an AsyncConnection is psycopg's")
+    client = AsyncClient(transport=AsyncLocalTransport(env.client.transport))
+    items = [{"payload": {"order_id": i}} for i in range(LOAD_FROM)]
+
+    async def main() -> None:
+        async with await psycopg.AsyncConnection.connect(app.url) as aconn:
+            await client.tasks.batch_trigger("ship", items, connection=aconn)
+            await aconn.rollback()
+            await client.tasks.batch_trigger("ship", items, connection=aconn)
+            await aconn.commit()
+
+    asyncio.run(main())
+    assert app.count("runs") == LOAD_FROM
 
 
 def test_a_database_missing_migrations_is_refused(env: TestRuns, app: AppDatabase) -> None:

@@ -9,9 +9,10 @@ import pytest
 
 from outlast.core.options import TriggerOptions, parse_options
 from outlast.engine import Engine, NewRun
-from outlast.engine.triggering import MAX_BATCH
+from outlast.engine.triggering import LOAD_FROM, MAX_BATCH
 from outlast.errors import (
     InvalidTransitionError,
+    PayloadTooLargeError,
     RunNotFoundError,
     TaskNotFoundError,
     ValidationError,
@@ -212,6 +213,68 @@ def test_repeated_idempotency_key_inside_one_batch(engine: Engine) -> None:
     assert [r.created for r in results] == [True, False, False]
     assert len({r.row["id"] for r in results}) == 1
     assert count_runs(engine) == 1
+
+
+def _events_of(engine: Engine, run_id: str) -> list[tuple[str, str]]:
+    return [(e["kind"], e["status"]) for e in engine.events(run_id)]
+
+
+@pytest.mark.parametrize("size", [LOAD_FROM - 1, LOAD_FROM, MAX_BATCH])
+def test_a_batch_mixing_keys_tags_delays_and_large_payloads_is_written_whole(
+        engine: Engine, clock: Any, size: int) -> None:
+    """Below ``LOAD_FROM`` plain runs go as one statement, from it on they are loaded in
+    bulk (PostgreSQL's COPY); either way each run gets its row, event and tags, answered
+    in the order asked, and keyed items are found or made one by one among them."""
+    engine.blobs.threshold = 1024
+    earlier = engine.trigger(ENV, new_run(payload="first", idempotency_key="seen")).row
+    special: dict[int, NewRun] = {
+        0: new_run(payload="again", idempotency_key="seen"),
+        1: new_run("other", {"big": "x" * 2000}, tags=["large"]),
+        2: new_run(payload=2, idempotency_key="fresh", tags=["keyed"]),
+        3: new_run(payload=3, delay=clock.now() + 3600, metadata={"m": "é\t\\N"}),
+        size - 1: new_run(payload="last", idempotency_key="fresh"),
+    }
+    requests = [special.get(i) or new_run(payload=i, tags=[f"t{i % 3}", "all"])
+                for i in range(size)]
+    results = engine.trigger_batch(ENV, requests)
+    assert [r.created for r in results] == [i not in (0, size - 1) for i in range(size)]
+    assert results[0].row["id"] == earlier["id"]
+    assert results[size - 1].row["id"] == results[2].row["id"]
+    assert count_runs(engine) == size - 1  # the earlier run, and all but the two twins
+    for i, result in enumerate(results[1:-1], start=1):
+        run = engine.retrieve(ENV, result.row["id"])
+        assert _events_of(engine, run["id"]) == [("created", run["status"])]
+        if i not in special:
+            assert (run["payload"], run["tags"]) == (i, [f"t{i % 3}", "all"])
+    large = engine.retrieve(ENV, results[1].row["id"])
+    assert large["task"] == "other" and large["tags"] == ["large"]
+    assert json.loads(results[1].row["payload"])["$blob"].startswith(results[1].row["id"])
+    assert json.loads(engine.blobs.text(results[1].row["payload"])) == {"big": "x" * 2000}
+    delayed = engine.retrieve(ENV, results[3].row["id"])
+    assert (delayed["status"], delayed["metadata"]) == ("DELAYED", {"m": "é\t\\N"})
+    tagged, _ = engine.list_runs(ENV, tag="all", limit=MAX_BATCH)
+    assert len(tagged) == size - len(special)
+    keyed, _ = engine.list_runs(ENV, tag="keyed")
+    assert [r["id"] for r in keyed] == [results[2].row["id"]]
+
+
+@pytest.mark.parametrize("size", [LOAD_FROM - 1, MAX_BATCH])
+@pytest.mark.parametrize("bad", ["metadata", "payload"])
+def test_a_batch_whose_last_item_fails_writes_nothing(
+        engine: Engine, size: int, bad: str) -> None:
+    """The last row fails only as it is made (bulk: while the rows before it are already
+    on their way to the database): the whole batch is rolled back, keys and tags too."""
+    engine.blobs.threshold, engine.blobs.max_bytes = 100, 1000
+    failing = (NewRun("job", "null", TriggerOptions(metadata={"x": {1, 2}}))  # not JSON
+               if bad == "metadata" else new_run(payload="x" * 2000))  # over the limit
+    requests = [new_run(payload=0, idempotency_key="k"),
+                *(new_run(payload=i, tags=["t"]) for i in range(1, size - 1)), failing]
+    with pytest.raises((ValidationError, PayloadTooLargeError)):
+        engine.trigger_batch(ENV, requests)
+    assert count_runs(engine) == 0
+    assert engine.list_runs(ENV, tag="t")[0] == []
+    again = engine.trigger_batch(ENV, requests[:-1])  # the key was not taken
+    assert all(r.created for r in again) and count_runs(engine) == size - 1
 
 
 # -- replay, reschedule ---------------------------------------------------------------------

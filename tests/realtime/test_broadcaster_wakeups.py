@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from outlast.engine import Engine
+from outlast.engine import Engine, events
 from outlast.server.realtime import Broadcaster
 from outlast.store.protocol import Listener
 
@@ -89,3 +89,28 @@ def test_a_subscriber_on_a_new_loop_is_woken_while_the_old_listener_winds_down(
         asyncio.run(subscribe())
         assert asyncio.run(woken_by_a_trigger()), "the subscriber was never woken"
     broadcaster.close()
+
+
+def _changed(engine: Engine, run_ids: list[str]) -> None:
+    with engine.store.transaction() as tx:
+        events.runs_changed(tx, run_ids)
+
+
+def test_a_note_of_several_runs_wakes_each_of_their_subscribers(engine: Engine) -> None:
+    """A batch's runs are announced several to a note (``events.runs_changed``)."""
+    broadcaster = Broadcaster(engine, poll=0.05)
+
+    async def main() -> None:
+        with broadcaster.subscription("run_b") as woken, \
+                broadcaster.subscription("run_z") as other:
+            await asyncio.sleep(0.3)  # past any "listener is up" wake-up
+            woken.clear()
+            other.clear()
+            await asyncio.to_thread(_changed, engine, ["run_a", "run_b", "run_c"])
+            await asyncio.wait_for(woken.wait(), 5)
+            assert not other.is_set()
+
+    try:
+        asyncio.run(main())
+    finally:
+        broadcaster.close()

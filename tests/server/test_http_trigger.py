@@ -120,6 +120,38 @@ def test_batch_of_one_task(client: TestClient) -> None:
     assert payloads == [0, 1, 2]
 
 
+def test_batch_items_keep_their_own_options_among_neighbours_that_share_them(
+        client: TestClient) -> None:
+    """Equal options of items in a row are parsed once; each item still gets its own."""
+    cycle = [{"tags": ["a"]}, {"tags": ["a"]}, {"tags": ["b"], "priority": 3}, {}, None,
+             {"tags": ["a"], "queue": "q2"}]
+    items = [{"payload": i, "options": cycle[i % len(cycle)]} for i in range(60)]
+    r = client.post(f"{API}/tasks/hello/batch", json={"items": items})
+    assert r.status_code == 201
+    runs = [client.get(f"{API}/runs/{run['id']}").json() for run in r.json()["runs"]]
+    want = [(["a"], 0, "hello"), (["a"], 0, "hello"), (["b"], 3, "hello"), ([], 0, "hello"),
+            ([], 0, "hello"), (["a"], 0, "q2")]
+    assert [(run["payload"], run["tags"], run["priority"], run["queue"]) for run in runs] == [
+        (i, *want[i % len(cycle)]) for i in range(60)]
+
+
+def test_batch_items_with_options_equal_but_not_alike_are_each_checked(
+        client: TestClient) -> None:
+    """``1 == True`` in Python, not in JSON: the item after one with ``1`` is still read."""
+    items = [{"payload": 0, "options": {"metadata": {"x": 1}}},
+             {"payload": 1, "options": {"metadata": {"x": True}}},
+             {"payload": 2, "options": {"metadata": {"x": 1.0}}}]
+    r = client.post(f"{API}/tasks/hello/batch", json={"items": items})
+    assert r.status_code == 201
+    metadata = [client.get(f"{API}/runs/{run['id']}").json()["metadata"]["x"]
+                for run in r.json()["runs"]]
+    assert [(type(m), m) for m in metadata] == [(int, 1), (bool, True), (float, 1.0)]
+    refused = client.post(f"{API}/tasks/hello/batch", json={"items": [
+        {"payload": 0, "options": {"priority": 1}}, {"payload": 1, "options": {"priority": True}}]})
+    assert refused.status_code == 400
+    assert "priority" in error_of(refused)["message"]
+
+
 def test_batch_of_1000_is_accepted_and_1001_is_400(client: TestClient) -> None:
     ok = client.post(f"{API}/tasks/hello/batch", json={"items": [{"payload": i}
                                                                   for i in range(1000)]})

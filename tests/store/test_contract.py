@@ -10,7 +10,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -298,6 +298,71 @@ def test_many_runs_once_per_row_and_not_at_all_for_none(store: Store) -> None:
     assert _events(store, "run_many") == ["a", "b", "c"]
 
 
+def _run_ids(store: Store, prefix: str) -> list[str]:
+    """The runs there are of ``prefix`` and a suffix these tests use."""
+    ids = [prefix + suffix for suffix in ("", "a", "b", "c", "1", "2", "3")]
+    with store.transaction(write=False) as tx:
+        return sorted(r["id"] for r in tx.all("get_runs", ids=ids))
+
+
+def test_load_inserts_rows_as_a_generator_yields_them(store: Store) -> None:
+    made: list[str] = []
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for n in "abc":
+            made.append(n)
+            yield _new_run_row(f"run_load_{n}", [])
+
+    with store.transaction() as tx:
+        tx.load("load_runs", rows())
+    assert made == ["a", "b", "c"]
+    assert _run_ids(store, "run_load_") == ["run_load_a", "run_load_b", "run_load_c"]
+
+
+def test_load_takes_each_column_by_name_and_text_as_it_is(store: Store) -> None:
+    """Values ``COPY``'s text format would read otherwise (tab, newline, backslash, a
+    ``\\N``, NULL, floats to the last digit), and an int where a float goes, arrive
+    unchanged."""
+    row = _new_run_row("run_loaded", ["tab\there", "new\nline"]) | {
+        "payload": '{"s":"a\\tb\\\\N\tc\\n"}', "updated_at": T0 + 0.1,
+        "available_at": 1.0 / 3, "concurrency_key": "\\N", "ttl": 60, "priority": -5}
+    with store.transaction() as tx:
+        tx.load("load_runs", [row])
+    with store.transaction(write=False) as tx:
+        got = tx.one("get_run", id="run_loaded", environment=ENV)
+    assert got is not None
+    assert {k: got[k] for k in row} == row
+
+
+def test_load_belongs_to_its_transaction(store: Store) -> None:
+    """What was sent before a load and after it commits with it, or rolls back with it,
+    a load that fails part way included."""
+    with store.transaction() as tx:
+        assert tx.one("get_run", id="nothing", environment=ENV) is None  # an answer first
+        tx.many("insert_event", [_event("run_around", "before")])
+        tx.load("load_runs", [_new_run_row("run_around", [])])
+        tx.many("insert_event", [_event("run_around", "after")])
+        assert tx.one("get_run", id="nothing", environment=ENV) is None
+    assert _events(store, "run_around") == ["before", "after"]
+    assert _run_ids(store, "run_around") == ["run_around"]
+
+    def failing() -> Iterator[dict[str, Any]]:
+        yield _new_run_row("run_undone_1", [])
+        raise RuntimeError("item 1 refused")
+
+    with pytest.raises(RuntimeError, match="item 1 refused"), store.transaction() as tx:
+        tx.many("insert_event", [_event("run_undone", "before")])
+        tx.load("load_runs", failing())
+    with pytest.raises(RuntimeError, match="after"), store.transaction() as tx:
+        tx.load("load_runs", [_new_run_row("run_undone_2", [])])
+        raise RuntimeError("after the load")
+    assert _events(store, "run_undone") == []
+    assert _run_ids(store, "run_undone_") == []
+    with store.transaction() as tx:  # the connection went back to the pool usable
+        tx.load("load_runs", [_new_run_row("run_undone_3", [])])
+    assert _run_ids(store, "run_undone_") == ["run_undone_3"]
+
+
 def test_notify_reaches_local_listeners_once_after_commit(store: Store) -> None:
     heard: list[tuple[str, str]] = []
     store.add_local_listener(lambda channel, payload: heard.append((channel, payload)))
@@ -382,7 +447,8 @@ def _new_run_row(run_id: str, tags: list[str]) -> dict[str, Any]:
             "idempotency_expires_at": None, "max_attempts": 3, "retry": "{}",
             "machine": "small-1x", "max_duration": None, "ttl": None, "available_at": T0,
             "expires_at": None, "parent_id": None, "root_id": None, "batch_id": None,
-            "replayed_from": None, "version": None, "created_at": T0, "queued_at": T0}
+            "replayed_from": None, "version": None, "traceparent": None, "created_at": T0,
+            "queued_at": T0, "updated_at": T0}
 
 
 # -- Listener -----------------------------------------------------------------------------

@@ -54,10 +54,14 @@ MAY_DIFFER = frozenset({
     # blob orphans: lists of ids
     "existing_run_ids", "existing_waitpoint_ids",
     # the database's own bookkeeping: PostgreSQL's catalog and statistics, SQLite's pages
-    "dead_rows", "table_sizes",
+    "column_types", "dead_rows", "table_sizes",
     # new runs from a JSON array of rows: json_each / json_populate_recordset, and the
     # events and tags PostgreSQL writes in the same statement
     "insert_runs",
+    # runs in bulk (``Tx.load``): PostgreSQL's COPY, SQLite's INSERT
+    "load_runs",
+    # the events and tags of runs loaded in bulk, as lists: arrays, or JSON read side by side
+    "insert_created_events", "insert_new_run_tags",
 })
 
 #: what marks a text as one dialect's: it belongs in that dialect's own file
@@ -106,17 +110,24 @@ def test_no_query_is_empty(dialect: str) -> None:
 def test_both_dialects_use_the_same_parameters(dialect: str) -> None:
     """What callers pass is the same; a parameter the PostgreSQL store fills in itself (a
     statement that sends the transaction's notifications) is not the caller's."""
-    param = re.compile(r"(?<![:\w]):(\w+)")
-    mine = {n: set(param.findall(q)) - {NOTIFY_PARAM} for n, q in load_queries(dialect).items()}
+    mine = {n: _parameters(q) for n, q in load_queries(dialect).items()}
     other = "postgres" if dialect == "sqlite" else "sqlite"
-    theirs = {n: set(param.findall(q)) - {NOTIFY_PARAM}
-              for n, q in load_queries(other).items()}
+    theirs = {n: _parameters(q) for n, q in load_queries(other).items()}
     assert {n: p for n, p in mine.items() if theirs.get(n) != p} == {}
 
 
+def _parameters(text: str) -> set[str]:
+    """What a caller passes: ``:name`` parameters, or a ``COPY``'s columns (``Tx.load``
+    takes each row's value of a column by its name)."""
+    copy = re.search(r"^COPY \w+ \((.*?)\) FROM STDIN", text, re.S | re.M)
+    if copy:
+        return {c.strip() for c in copy.group(1).split(",")}
+    return set(re.findall(r"(?<![:\w]):(\w+)", text)) - {NOTIFY_PARAM}
+
+
 def _inserted_run_columns(text: str) -> list[str]:
-    """The column list of a query's ``INSERT INTO runs (…)``."""
-    found = re.search(r"INSERT INTO runs \((.*?)\)", text, re.S)
+    """The column list of a query's ``INSERT INTO runs (…)`` or ``COPY runs (…)``."""
+    found = re.search(r"(?:INSERT INTO|COPY) runs \((.*?)\)", text, re.S)
     assert found, text
     return [c.strip() for c in found.group(1).split(",")]
 
@@ -127,11 +138,12 @@ def test_a_batch_of_new_runs_writes_every_column_one_new_run_does(dialect: str) 
     same columns: a column added to one alone is silently dropped for runs the other makes."""
     queries = load_queries(dialect)
     assert (_inserted_run_columns(queries["insert_runs"])
-            == _inserted_run_columns(queries["insert_run"]))
+            == _inserted_run_columns(queries["insert_run"])
+            == _inserted_run_columns(queries["load_runs"]))
 
 
 def test_every_query_named_in_the_code_exists() -> None:
-    call = re.compile(r"""tx\.(?:one|all|run|many)\(\s*["'](\w+)["']""")
+    call = re.compile(r"""tx\.(?:one|all|run|many|load)\(\s*["'](\w+)["']""")
     used = {
         name
         for path in SRC.rglob("*.py")

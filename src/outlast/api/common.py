@@ -6,12 +6,14 @@ cannot compare (``nan``, a NUL, an id past BIGINT) is a 400 naming it, never a 5
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from outlast import inputs
 from outlast.api.routes import ApiContext
-from outlast.core.options import parse_options
+from outlast.core.options import TriggerOptions, parse_options
 from outlast.engine import NewRun
 from outlast.engine.schemas import check_payload
 from outlast.errors import ValidationError
@@ -29,24 +31,68 @@ def body_object(body: Any, what: str = "request body") -> dict[str, Any]:
 def new_run(ctx: ApiContext, env: str, task_id: str, item: dict[str, Any], now: float,
             batch_id: str | None = None, traceparent: str | None = None) -> NewRun:
     """A checked ``NewRun`` from ``{"payload": ..., "options": {...}}``, triggered in the
-    trace context ``traceparent`` (checked by the caller).
+    trace context ``traceparent`` (checked by the caller); see ``RunRequests``."""
+    return RunRequests(ctx, env, now, batch_id, traceparent).new_run(task_id, item)
+
+
+class RunRequests:
+    """Checked ``NewRun``s of one request (a trigger, or a batch's items).
 
     The payload is checked by the task's own code when this process has it loaded, else
-    against the JSON schema its worker registered (typed tasks only).
+    against the JSON schema its worker registered (typed tasks only). What every item of
+    a batch shares is looked at once: each task's check, and options equal to the item
+    before's (parsed once, so the engine sees one ``TriggerOptions`` for them too).
     """
-    inputs.text(task_id, "task")  # a body's task id (/batch) is not checked by routing
-    unknown = set(item) - {"payload", "options", "task"}
-    if unknown:
-        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    payload = item.get("payload")
-    local = ctx.registry.find(task_id) if ctx.registry is not None else None
-    if local is not None:
-        payload_json = local.codec.to_json(payload, task_id)
-    else:
-        check_payload(task_id, ctx.engine.definition(env, task_id).payload_schema, payload)
-        payload_json = dumps(payload, limit=None)  # the engine checks the configured limit
-    options = parse_options(body_object(item.get("options"), "options"), now)
-    return NewRun(task_id, payload_json, options, batch_id=batch_id, traceparent=traceparent)
+
+    def __init__(self, ctx: ApiContext, env: str, now: float, batch_id: str | None = None,
+                 traceparent: str | None = None) -> None:
+        self._ctx = ctx
+        self._env = env
+        self._now = now
+        self._batch_id = batch_id
+        self._traceparent = traceparent
+        self._payload_json: dict[str, Callable[[Any], str]] = {}
+        self._options: tuple[str, TriggerOptions] | None = None
+
+    def new_run(self, task_id: str, item: dict[str, Any]) -> NewRun:
+        unknown = set(item) - _ITEM_FIELDS
+        if unknown:
+            raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        to_json = self._payload_json.get(task_id) or self._checker(task_id)
+        payload_json = to_json(item.get("payload"))
+        options = self._parsed(body_object(item.get("options"), "options"))
+        return NewRun(task_id, payload_json, options, batch_id=self._batch_id,
+                      traceparent=self._traceparent)
+
+    def _checker(self, task_id: str) -> Callable[[Any], str]:
+        """How ``task_id``'s payloads are checked and written (once per task)."""
+        inputs.text(task_id, "task")  # a body's task id (/batch) is not checked by routing
+        registry = self._ctx.registry
+        local = registry.find(task_id) if registry is not None else None
+        checker = (partial(local.codec.to_json, task_id=task_id) if local is not None
+                   else partial(_checked_json, task_id,
+                                self._ctx.engine.definition(self._env, task_id).payload_schema))
+        self._payload_json[task_id] = checker
+        return checker
+
+    def _parsed(self, raw: dict[str, Any]) -> TriggerOptions:
+        """``parse_options``; the same object again for options written as the last ones
+        were. Compared by ``repr``, not ``==``: ``1 == True == 1.0``, but a priority of
+        ``true`` is refused and metadata ``{"x": true}`` is not ``{"x": 1}``."""
+        key = repr(raw) if raw else ""
+        if self._options is not None and self._options[0] == key:
+            return self._options[1]
+        options = parse_options(raw, self._now)
+        self._options = (key, options)
+        return options
+
+
+_ITEM_FIELDS = frozenset({"payload", "options", "task"})
+
+
+def _checked_json(task_id: str, schema: dict[str, Any] | None, payload: Any) -> str:
+    check_payload(task_id, schema, payload)
+    return dumps(payload, limit=None)  # the engine checks the configured limit
 
 
 def number_or_time(value: str | None, name: str) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outlast.api.common import body_object, new_run
+from outlast.api.common import RunRequests, body_object, new_run
 from outlast.api.routes import ApiContext, ApiRequest, Route
 from outlast.core.key_scopes import TRIGGER
 from outlast.core.params import BatchBody, TriggerBody
@@ -31,9 +31,9 @@ def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     items = batch_items(req.body)
     now = ctx.engine.clock.now()
     batch_id = new_id("batch")
-    runs = [new_run(ctx, req.env, req.params["task_id"], body_object(i, "item"), now, batch_id,
-                    req.traceparent)
-            for i in items]
+    requests = RunRequests(ctx, req.env, now, batch_id, req.traceparent)
+    task_id = req.params["task_id"]
+    runs = [requests.new_run(task_id, body_object(i, "item")) for i in items]
     done = ctx.engine.trigger_batch(req.env, runs)
     return 201, {"batch_id": batch_id, "runs": [triggered_json(t) for t in done]}
 

@@ -3,6 +3,7 @@ and what tests assert on. Always appended in the transaction that made the chang
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from outlast.jsonutil import dumps
@@ -11,8 +12,12 @@ from outlast.store.protocol import Tx
 #: NOTIFY channel: a run became claimable, wakes idle workers (payload: a queue name or
 #: run id, ``*`` for any queue)
 QUEUED_CHANNEL = "outlast_queued"
-#: NOTIFY channel: a run changed, feeds realtime subscribers (payload: the run id)
+#: NOTIFY channel: a run changed, feeds realtime subscribers (payload: the run id, or the
+#: ids of several runs separated by spaces: ``runs_changed``, read by ``changed_ids``)
 CHANGED_CHANNEL = "outlast_changed"
+#: the most characters of run ids one note carries (PostgreSQL refuses a payload of
+#: 8,000 bytes; ids are ASCII)
+CHANGED_NOTE_CHARS = 7000
 #: NOTIFY channel: a run was canceled, a worker running it kills the attempt (payload:
 #: the run id). The others: ``realtime.STREAM_CHANNEL``, ``announce.DUE_CHANNEL``.
 CANCEL_CHANNEL = "outlast_cancel"
@@ -45,6 +50,29 @@ def run_changed(tx: Tx, row: dict[str, Any], kind: str, at: float, **data: Any) 
     wake its realtime subscribers."""
     append(tx, [event_row(row["id"], kind, at, row["status"], row["attempt_count"], **data)])
     tx.notify(CHANGED_CHANNEL, row["id"])
+
+
+def runs_changed(tx: Tx, run_ids: Iterable[str]) -> None:
+    """Wake the realtime subscribers of many runs: their ids, as many to a note as fit.
+
+    PostgreSQL queues each note at commit, a tenth of what inserting a run costs it: a
+    batch of 1,000 new runs sends five notes instead of 1,000 (``bench/bulk_interleaved``).
+    """
+    note: list[str] = []
+    size = 0
+    for run_id in run_ids:
+        if note and size + len(run_id) > CHANGED_NOTE_CHARS:
+            tx.notify(CHANGED_CHANNEL, " ".join(note))
+            note, size = [], 0
+        note.append(run_id)
+        size += len(run_id) + 1
+    if note:
+        tx.notify(CHANGED_CHANNEL, " ".join(note))
+
+
+def changed_ids(payload: str) -> list[str]:
+    """The run ids of a ``CHANGED_CHANNEL`` note."""
+    return payload.split(" ")
 
 
 #: how old an event must be before a cursor passes it where ids can commit out of order

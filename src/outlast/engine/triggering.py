@@ -8,6 +8,7 @@ concurrent triggers with one key race on a unique index, and the loser reads the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,6 +22,9 @@ from outlast.jsonutil import dumps
 from outlast.store.protocol import Row, Tx
 
 MAX_BATCH = 1000
+#: from this many new runs without idempotency keys, the rows are loaded in bulk
+#: (``load_runs``: PostgreSQL's ``COPY``) rather than sent as one JSON value
+LOAD_FROM = 100
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,46 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
     """The values of a new ``runs`` row, with the task's defaults applied; a payload over
     the blob threshold is written to ``blobs`` first and the row references it (without
     ``blobs``, only for payloads the engine makes itself, small ones: kept inline)."""
-    opts = req.options
-    run_id = new_id("run")
-    payload = (req.payload_json if blobs is None
-               else blobs.keep_text(run_id, "payload", req.payload_json))
+    return RowMaker(env, now, blobs).row(definition, req)
+
+
+class RowMaker:
+    """New ``runs`` rows (``build_row``) made at one moment in one environment.
+
+    What the task's defaults and the trigger's options give is the same for every run of a
+    batch made with one definition and one ``TriggerOptions`` (the API parses equal
+    options once): it is worked out once for a run of items that share them, and each
+    row is a copy with the run's own id, payload and lineage.
+    """
+
+    def __init__(self, env: str, now: float, blobs: Blobs | None = None) -> None:
+        self._env = env
+        self._now = now
+        self._blobs = blobs
+        self._shared: tuple[TaskDefinition, TriggerOptions, dict[str, Any]] | None = None
+
+    def row(self, definition: TaskDefinition, req: NewRun) -> dict[str, Any]:
+        shared = self._shared
+        if shared is None or shared[0] is not definition or shared[1] is not req.options:
+            shared = (definition, req.options,
+                      _shared_values(self._env, definition, req.options, self._now))
+            self._shared = shared
+        row = shared[2].copy()
+        run_id = row["id"] = new_id("run")
+        row["payload"] = (req.payload_json if self._blobs is None
+                          else self._blobs.keep_text(run_id, "payload", req.payload_json))
+        row["parent_id"] = req.parent_id
+        row["root_id"] = req.root_id or req.parent_id
+        row["batch_id"] = req.batch_id
+        row["replayed_from"] = req.replayed_from
+        row["traceparent"] = req.traceparent
+        return row
+
+
+def _shared_values(env: str, definition: TaskDefinition, opts: TriggerOptions,
+                   now: float) -> dict[str, Any]:
+    """A row's values given by the task and the options alone; the run's own (None here)
+    are filled in by ``RowMaker.row``."""
     delayed = opts.delay is not None and opts.delay > now
     available_at = opts.delay if delayed and opts.delay is not None else now
     ttl = opts.ttl if opts.ttl is not None else definition.ttl
@@ -61,12 +101,12 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
                 else opts.idempotency_key_ttl)
     retry = definition.retry
     return {
-        "id": run_id,
+        "id": None,
         "environment": env,
         "task_id": definition.id,
         "queue": opts.queue or definition.queue,
         "status": (RunStatus.DELAYED if delayed else RunStatus.QUEUED).value,
-        "payload": payload,
+        "payload": None,
         "priority": opts.priority,
         "concurrency_key": opts.concurrency_key,
         "tags": dumps(list(opts.tags)) if opts.tags else "[]",
@@ -80,14 +120,15 @@ def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
         "ttl": ttl,
         "available_at": available_at,
         "expires_at": available_at + ttl if ttl is not None else None,
-        "parent_id": req.parent_id,
-        "root_id": req.root_id or req.parent_id,
-        "batch_id": req.batch_id,
-        "replayed_from": req.replayed_from,
+        "parent_id": None,
+        "root_id": None,
+        "batch_id": None,
+        "replayed_from": None,
         "version": opts.version,
-        "traceparent": req.traceparent,
+        "traceparent": None,
         "created_at": now,
         "queued_at": None if delayed else now,
+        "updated_at": now,
     }
 
 
@@ -96,31 +137,44 @@ def trigger_many(
     blobs: Blobs | None = None,
 ) -> list[Triggered]:
     """Insert runs (or find their idempotent twins) inside the caller's transaction; large
-    payloads go to ``blobs`` (see ``build_row``)."""
-    results: list[Triggered] = []
-    created_rows: list[dict[str, Any]] = []
+    payloads go to ``blobs`` (see ``build_row``). Triggers that must read first (a
+    debounce, an idempotency key) are made one by one; the others together, at the end
+    (``_insert_plain``)."""
     _check_versions(tx, env, items)
+    results: list[Triggered | None] = []
+    plain: list[int] = []
+    keyed: list[dict[str, Any]] = []
     for definition, req in items:
-        if req.options.debounce is not None:
-            results.append(_debounced(tx, env, definition, req, now, blobs))
-            continue
-        existing = _live_idempotent_run(tx, env, definition.id, req.options, now)
-        if existing is not None:
-            results.append(Triggered(existing, created=False))
-            continue
-        row = build_row(env, definition, req, now, blobs)
-        if req.options.idempotency_key and tx.run("insert_run", **row) == 0:
-            # lost a race for the key: the other trigger's run is the answer
-            winner = tx.one("find_idempotent_run", environment=env, task_id=definition.id,
-                            idempotency_key=req.options.idempotency_key)
-            assert winner is not None
-            results.append(Triggered(winner, created=False))
-            continue
-        created_rows.append(row)
-        results.append(Triggered(row, created=True))
-    _insert_plain(tx, env, [r for r in created_rows if not r["idempotency_key"]], now)
-    _record_created(tx, env, [r for r in created_rows if r["idempotency_key"]], now)
-    return results
+        if req.options.debounce is None and not req.options.idempotency_key:
+            plain.append(len(results))
+            results.append(None)  # made with the other plain ones, below
+        else:
+            results.append(_looked_up(tx, env, definition, req, now, blobs, keyed))
+    rows = _insert_plain(tx, env, [items[i] for i in plain], now, blobs)
+    for index, row in zip(plain, rows, strict=True):
+        results[index] = Triggered(row, created=True)
+    _record_created(tx, env, keyed, now)
+    return [r for r in results if r is not None]
+
+
+def _looked_up(tx: Tx, env: str, definition: TaskDefinition, req: NewRun, now: float,
+               blobs: Blobs | None, created: list[dict[str, Any]]) -> Triggered:
+    """A debounced trigger, or one with an idempotency key: its run, found or inserted
+    (then also kept in ``created``, to be recorded)."""
+    if req.options.debounce is not None:
+        return _debounced(tx, env, definition, req, now, blobs)
+    existing = _live_idempotent_run(tx, env, definition.id, req.options, now)
+    if existing is not None:
+        return Triggered(existing, created=False)
+    row = build_row(env, definition, req, now, blobs)
+    if tx.run("insert_run", **row) == 0:
+        # lost a race for the key: the other trigger's run is the answer
+        winner = tx.one("find_idempotent_run", environment=env, task_id=definition.id,
+                        idempotency_key=req.options.idempotency_key)
+        assert winner is not None
+        return Triggered(winner, created=False)
+    created.append(row)
+    return Triggered(row, created=True)
 
 
 def _check_versions(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]]) -> None:
@@ -151,22 +205,45 @@ def _debounced(tx: Tx, env: str, definition: TaskDefinition, req: NewRun,
     return Triggered(row, created=created)
 
 
-def _insert_plain(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:
-    """Insert runs that carry no idempotency key (nothing to race for), recorded.
+def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], now: float,
+                  blobs: Blobs | None) -> list[dict[str, Any]]:
+    """Insert the runs of triggers without an idempotency key (nothing to race for),
+    recorded; their rows, in order.
 
-    Where one statement may write several tables, the runs, their ``created`` events and
-    their tags go as one JSON value (``insert_runs``): one statement for a whole batch,
-    queued in the transaction without waiting for an answer. Elsewhere (SQLite, in
-    process) a row per run is the faster way in.
+    Where one statement may write several tables, a few runs, their ``created`` events
+    and their tags go as one JSON value (``insert_runs``): a trigger is one statement,
+    queued in the transaction without waiting for an answer. From ``LOAD_FROM`` runs on,
+    and always where no statement writes several tables (SQLite, where a row per run in
+    process is the faster way in), the runs are loaded in bulk (``Tx.load``; on PostgreSQL
+    a binary ``COPY``, which costs both sides less per run than JSON) and, from
+    ``LOAD_FROM`` on, their events and tags follow as lists (``_write_loaded``; a few are
+    cheaper written a row each). The runs' rows are made as they are loaded: PostgreSQL
+    inserts the first while the next are made.
     """
-    if not rows:
-        return
-    _announce_created(tx, rows, now)  # first: a store may send them with the insert
-    if tx.compound_writes:
+    if not items:
+        return []
+    few = len(items) < LOAD_FROM
+    if few and tx.compound_writes:
+        maker = RowMaker(env, now, blobs)
+        rows = [maker.row(definition, req) for definition, req in items]
+        _announce_created(tx, rows, now)  # first: insert_runs sends them
         tx.many("insert_runs", [{"rows": _rows_json(rows)}])
-    else:
-        tx.many("insert_run", rows)
-        _write_created(tx, env, rows, now)
+        return rows
+    rows = []
+    tx.load("load_runs", _made(rows, env, items, now, blobs))
+    (_write_created if few else _write_loaded)(tx, env, rows, now)
+    _announce_created(tx, rows, now)
+    return rows
+
+
+def _made(out: list[dict[str, Any]], env: str, items: list[tuple[TaskDefinition, NewRun]],
+          now: float, blobs: Blobs | None) -> Iterator[dict[str, Any]]:
+    """Each trigger's new row (``build_row``), kept in ``out`` as it is taken."""
+    maker = RowMaker(env, now, blobs)
+    for definition, req in items:
+        row = maker.row(definition, req)
+        out.append(row)
+        yield row
 
 
 def _rows_json(rows: list[dict[str, Any]]) -> str:
@@ -192,11 +269,22 @@ def _write_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> 
     events.append(tx, [events.event_row(r["id"], "created", now, r["status"]) for r in rows])
 
 
+def _write_loaded(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:
+    """The ``created`` events and the tags of runs loaded in bulk: a statement each, their
+    values as lists, which waits for no answer (on PostgreSQL it goes with the commit)."""
+    tx.many("insert_created_events", [{"ids": [r["id"] for r in rows],
+                                       "statuses": [r["status"] for r in rows], "at": now}])
+    tagged = [(r["id"], tag) for r in rows if r["tags"] != "[]" for tag in _tag_list(r["tags"])]
+    if tagged:
+        tx.many("insert_new_run_tags", [{"environment": env,
+                                         "run_ids": [run_id for run_id, _ in tagged],
+                                         "tags": [tag for _, tag in tagged]}])
+
+
 def _announce_created(tx: Tx, rows: list[dict[str, Any]], now: float) -> None:
     for queue in sorted({r["queue"] for r in rows if r["status"] == RunStatus.QUEUED.value}):
         tx.notify(events.QUEUED_CHANNEL, queue)
-    for r in rows:  # realtime: tag subscribers learn of new runs
-        tx.notify(events.CHANGED_CHANNEL, r["id"])
+    events.runs_changed(tx, [r["id"] for r in rows])  # realtime: tag subscribers learn
     announce.due(tx, announce.earliest_run_moment(rows), now)  # a short delay or TTL: upkeep
 
 

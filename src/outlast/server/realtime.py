@@ -37,7 +37,7 @@ from outlast.api import public_tokens
 from outlast.api.public_tokens import Scope
 from outlast.core.key_scopes import READ
 from outlast.engine import Engine
-from outlast.engine.events import CHANGED_CHANNEL
+from outlast.engine.events import CHANGED_CHANNEL, changed_ids
 from outlast.engine.project_keys import server_keys
 from outlast.engine.realtime import STREAM_CHANNEL, check_stream_key
 from outlast.errors import AuthError, ValidationError
@@ -175,8 +175,9 @@ class Broadcaster:
             while self._wanted():
                 readable(listener.fileno(), self._poll)
                 notes = listener.drain()
-                run_ids = {payload for channel, payload in notes
-                           if channel in (CHANGED_CHANNEL, STREAM_CHANNEL)}
+                run_ids = {run_id for channel, payload in notes
+                           if channel in (CHANGED_CHANNEL, STREAM_CHANNEL)
+                           for run_id in changed_ids(payload)}
                 if any(channel == ANY_CHANNEL for channel, _ in notes):
                     self._wake_from_thread(None)  # some were lost: everyone re-reads
                 elif run_ids:

@@ -12,7 +12,7 @@ nothing outside the store asks which dialect it is, or probes for a member.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -58,6 +58,15 @@ class Tx(Protocol):
 
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
         """Execute once per parameter row; nothing is answered (an empty list: nothing)."""
+        ...
+
+    def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
+        """Insert ``rows`` in bulk, the fastest way the dialect has; nothing is answered.
+
+        ``name`` is a ``load_*`` query; its rows must not conflict with any (no ``ON
+        CONFLICT``). ``rows`` may be a generator: PostgreSQL streams each row as it comes
+        (``COPY``), so the caller's work on the next rows overlaps the server's on these.
+        """
         ...
 
     def notify(self, channel: str, payload: str = "") -> None:

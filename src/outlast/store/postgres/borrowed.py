@@ -16,7 +16,7 @@ free by awaiting that thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any, Protocol
@@ -27,7 +27,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from outlast.errors import ConfigError, ValidationError
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox
-from outlast.store.postgres.store import to_pyformat
+from outlast.store.postgres.store import column_types, copy_in, to_pyformat
 from outlast.store.postgres.target import PostgresTarget
 from outlast.store.protocol import Row
 from outlast.store.queries import QueryBook, load_queries, migration_files
@@ -48,6 +48,12 @@ class Runner(Protocol):
 
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None: ...
 
+    def copy(self, statement: str, types: list[int] | None,
+             rows: Iterable[Sequence[Any]]) -> None:
+        """``COPY … FROM STDIN`` of ``rows`` (the values of its columns; ``types``: their
+        type oids, for a binary one)."""
+        ...
+
 
 class SyncRunner:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
@@ -61,6 +67,14 @@ class SyncRunner:
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
         with self._conn.cursor() as cur:
             cur.executemany(sql, rows)
+
+    def copy(self, statement: str, types: list[int] | None,
+             rows: Iterable[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cur, cur.copy(statement) as out:
+            if types is not None:
+                out.set_types(types)
+            for row in rows:
+                out.write_row(row)
 
 
 class AsyncRunner:
@@ -77,6 +91,13 @@ class AsyncRunner:
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
         asyncio.run_coroutine_threadsafe(self._executemany(sql, rows), self._loop).result()
 
+    def copy(self, statement: str, types: list[int] | None,
+             rows: Iterable[Sequence[Any]]) -> None:
+        """The rows are made here, in this thread, before the loop sends them."""
+        values = list(rows)
+        asyncio.run_coroutine_threadsafe(self._copy(statement, types, values),
+                                         self._loop).result()
+
     async def _execute(self, sql: Query, params: Any) -> Answer:
         async with self._conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(sql, params)
@@ -85,6 +106,14 @@ class AsyncRunner:
     async def _executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
         async with self._conn.cursor() as cur:
             await cur.executemany(sql, rows)
+
+    async def _copy(self, statement: str, types: list[int] | None,
+                    rows: list[Sequence[Any]]) -> None:
+        async with self._conn.cursor() as cur, cur.copy(statement) as out:
+            if types is not None:
+                out.set_types(types)
+            for row in rows:
+                await out.write_row(row)
 
 
 class BorrowedPostgresTx:
@@ -121,6 +150,13 @@ class BorrowedPostgresTx:
         if rows:
             sql = self._queries.text(name, rows[0])
             self._runner.executemany(sql, self._outbox.fill_many(sql, rows))
+
+    def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
+        """``COPY`` on the caller's connection, inside the savepoint."""
+        copy = copy_in(self._queries.text(name, {}))
+        types = (column_types(copy, {}, lambda table: self.all("column_types", table=table))
+                 if copy.binary else None)
+        self._runner.copy(copy.statement, types, map(copy.values, rows))
 
     def notify(self, channel: str, payload: str = "") -> None:
         self._outbox.add(channel, payload)

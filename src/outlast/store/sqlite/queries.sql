@@ -25,6 +25,35 @@ SELECT value ->> 'id', value ->> 'environment', value ->> 'task_id', value ->> '
     value ->> 'queued_at', value ->> 'created_at'
 FROM json_each(:rows)
 
+-- name: load_runs
+-- New runs in bulk, without idempotency keys (PostgreSQL streams them with ``COPY``); one
+-- row at a time in an ``executemany``, as ``insert_run`` but for runs whose fresh ids
+-- cannot conflict.
+INSERT INTO runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
+    tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
+    max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
+    version, traceparent, created_at, queued_at, updated_at)
+VALUES (:id, :environment, :task_id, :queue, :status, :payload, :priority, :concurrency_key,
+    :tags, :metadata, :idempotency_key, :idempotency_expires_at, :max_attempts, :retry, :machine,
+    :max_duration, :ttl, :available_at, :expires_at, :parent_id, :root_id, :batch_id,
+    :replayed_from, :version, :traceparent, :created_at, :queued_at, :updated_at)
+
+-- name: insert_created_events
+-- The ``created`` events of runs loaded in bulk: ids and statuses as two JSON arrays, read
+-- side by side (``json_extract`` parses ``:statuses`` once per statement: SQLite keeps the
+-- parsed value for the following rows).
+INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+SELECT i.value, :at, 'created', json_extract(:statuses, '$[' || i.key || ']'), NULL, '{}'
+FROM json_each(:ids) AS i
+
+-- name: insert_new_run_tags
+-- The tags of runs loaded in bulk, as ``insert_created_events``: (run id, tag) pairs.
+-- (``WHERE true``: SQLite reads an upsert after ``INSERT … SELECT … FROM`` only past one.)
+INSERT INTO run_tags (run_id, environment, tag)
+SELECT i.value, :environment, json_extract(:tags, '$[' || i.key || ']')
+FROM json_each(:run_ids) AS i WHERE true
+ON CONFLICT DO NOTHING
+
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused
 -- or has a limit (concurrency, total or rate) and the environment has no limit, nothing
@@ -603,6 +632,11 @@ SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: existing_waitpoint_ids
 SELECT id FROM waitpoints WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: column_types
+-- The type of each column of a table, as declared (PostgreSQL's ``load`` needs them; SQLite
+-- binds each value as it comes).
+SELECT name, type FROM pragma_table_info(:table)
 
 -- name: table_sizes
 -- How big the run tables are: bytes are the pages of each table and of its indexes

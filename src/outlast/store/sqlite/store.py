@@ -23,7 +23,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
@@ -74,6 +74,10 @@ class SQLiteTx:
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
         if rows:
             self._conn.executemany(self._queries.text(name, rows[0]), [_adapt(r) for r in rows])
+
+    def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
+        """An ``executemany`` that takes each row as ``rows`` yields it."""
+        self._conn.executemany(self._queries.text(name, {}), (_adapt(r) for r in rows))
 
     def notify(self, channel: str, payload: str = "") -> None:
         self.notifications.append((channel, payload))
