@@ -35,6 +35,10 @@ ON CONFLICT DO NOTHING
 -- them spread evenly, so with ``version = x`` it read runs_pkey newest first and filtered,
 -- stepping over every newer version's runs (PostgreSQL: 2.5 s for the oldest of five at
 -- 1,000,000 runs); only runs_env_version_id gives the (version, id) order, so it reads that.
+-- ``not_executing`` leaves EXECUTING runs out and ``executing`` reads only them, each status in
+-- the query's text: PostgreSQL's list indexes hold no EXECUTING run (its migration 0028),
+-- and runs_executing holds only those; a page that can show both merges the two
+-- (engine/listing.py).
 SELECT * FROM (
     SELECT recent.*, lower(payload) LIKE :pattern ESCAPE '!' AS matched, -- when pattern
            row_number() OVER () AS position -- when pattern
@@ -46,6 +50,8 @@ SELECT * FROM (
       AND run_tags.environment = :environment AND run_tags.tag = :tag -- when tag
       AND runs.id IN (SELECT run_id FROM run_tags WHERE tag = :also_tag) -- when also_tag
       AND runs.status = :status -- when status
+      AND runs.status <> 'EXECUTING' -- when not_executing
+      AND runs.status = 'EXECUTING' -- when executing
       AND runs.task_id = :task_id -- when task_id
       AND runs.queue = :queue -- when queue
       AND runs.version >= :version AND runs.version <= :version -- when version

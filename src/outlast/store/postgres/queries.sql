@@ -706,3 +706,77 @@ SELECT s.relname AS name, s.n_live_tup AS live,
     extract(epoch FROM greatest(s.last_vacuum, s.last_autovacuum))::float8 AS vacuumed_at
 FROM unnest(:tables::text[]) AS t(name)
 JOIN pg_stat_user_tables s ON s.relid = to_regclass(t.name)
+
+-- reads that count or list EXECUTING runs with the others (migration 0028) ---------------
+-- PostgreSQL's runs-list indexes leave EXECUTING runs out, so each of these reads the other
+-- runs through them, with ``status <> 'EXECUTING'`` in its text (a partial index serves
+-- only a query that says so), and the EXECUTING ones through runs_executing: at most the
+-- workers' concurrency of an environment. SQLite's indexes hold every run: its versions
+-- are the shared ones in ../queries.sql.
+
+-- name: dashboard_task_recent
+SELECT status, execution_seconds, created_at FROM (
+    (SELECT id, status, execution_seconds, created_at FROM runs
+     WHERE environment = :environment AND task_id = :task_id AND status <> 'EXECUTING'
+     ORDER BY id DESC LIMIT :limit)
+    UNION ALL
+    SELECT id, status, execution_seconds, created_at FROM runs
+    WHERE environment = :environment AND task_id = :task_id AND status = 'EXECUTING'
+) AS recent
+ORDER BY id DESC LIMIT :limit
+
+-- name: dashboard_active_counts
+SELECT status, count(*) AS n FROM runs
+WHERE environment = :environment AND status <> 'EXECUTING'
+  AND status IN ('DELAYED', 'QUEUED', 'WAITING', 'PARKED')
+GROUP BY status
+UNION ALL
+SELECT status, count(*) FROM runs
+WHERE environment = :environment AND status = 'EXECUTING'
+GROUP BY status
+
+-- name: dashboard_recent_runs
+SELECT status, created_at, finished_at, execution_seconds FROM (
+    (SELECT id, status, created_at, finished_at, execution_seconds FROM runs
+     WHERE environment = :environment AND created_at >= :since AND status <> 'EXECUTING'
+     ORDER BY id DESC LIMIT :limit)
+    UNION ALL
+    SELECT id, status, created_at, finished_at, execution_seconds FROM runs
+    WHERE environment = :environment AND created_at >= :since AND status = 'EXECUTING'
+) AS recent
+ORDER BY id DESC LIMIT :limit
+
+-- name: metrics_live_runs
+SELECT task_id, status, count(*) AS n FROM runs
+WHERE environment = :environment AND status <> 'EXECUTING'
+  AND status IN ('DELAYED', 'QUEUED', 'WAITING', 'PARKED')
+GROUP BY task_id, status
+UNION ALL
+SELECT task_id, status, count(*) FROM runs
+WHERE environment = :environment AND status = 'EXECUTING'
+GROUP BY task_id, status
+
+-- name: retention_environments
+-- Every environment with runs retention could remove (none is EXECUTING): a loose index
+-- scan of runs_env_created (one seek per environment), not a read of every run.
+WITH RECURSIVE envs(environment) AS (
+    SELECT min(environment) FROM runs WHERE status <> 'EXECUTING'
+    UNION ALL
+    SELECT (SELECT min(r.environment) FROM runs r
+            WHERE r.environment > envs.environment AND r.status <> 'EXECUTING')
+    FROM envs WHERE envs.environment IS NOT NULL
+)
+SELECT environment FROM envs WHERE environment IS NOT NULL
+
+-- name: retention_task_ids
+-- Every task with runs retention could remove in an environment, registered or not (one
+-- seek per task in runs_env_task).
+WITH RECURSIVE tasks_seen(task_id) AS (
+    SELECT min(task_id) FROM runs WHERE environment = :environment AND status <> 'EXECUTING'
+    UNION ALL
+    SELECT (SELECT min(r.task_id) FROM runs r
+            WHERE r.environment = :environment AND r.task_id > tasks_seen.task_id
+              AND r.status <> 'EXECUTING')
+    FROM tasks_seen WHERE tasks_seen.task_id IS NOT NULL
+)
+SELECT task_id FROM tasks_seen WHERE task_id IS NOT NULL
