@@ -23,6 +23,7 @@ from outlast.engine.dequeue import WorkerCode
 from outlast.server.dashboard import data
 
 ENV = "dev"
+BATCH = "batch_1"
 WORKER = "w1"
 CODE = WorkerCode("v1", ("a", "b"))
 
@@ -33,16 +34,17 @@ def claim(engine: Engine, queue: str, count: int) -> list[str]:
 
 @pytest.fixture
 def runs(engine: Engine, clock: FakeClock) -> dict[str, str]:
-    """Six runs a minute apart, alternating tasks a (queue qa) and b (queue qb), all tagged
-    ``t``: a0 completed, b1, a2 and b3 EXECUTING (started in that order), a4 and b5 queued."""
+    """Six runs of one batch a minute apart, alternating tasks a (queue qa) and b (queue qb),
+    all tagged ``t``: a0 completed, b1, a2 and b3 EXECUTING (started in that order, pinned
+    to version v1 of ``outlast dev``), a4 and b5 queued."""
     definitions = [TaskDefinition(id="a", queue="qa"), TaskDefinition(id="b", queue="qb")]
     engine.register_tasks(ENV, definitions)
-    engine.register_version(ENV, WORKER, "v1", definitions, source="worker")
+    engine.register_version(ENV, WORKER, "v1", definitions, source="dev")
     made = {}
     for i, name in enumerate(["a0", "b1", "a2", "b3", "a4", "b5"]):
         options = parse_options({"tags": ["t"]}, clock.now())
-        made[name] = str(engine.trigger(ENV, NewRun(name[0], json.dumps({"i": i}),
-                                                    options)).row["id"])
+        made[name] = str(engine.trigger(ENV, NewRun(name[0], json.dumps({"i": i}), options,
+                                                    batch_id=BATCH)).row["id"])
         clock.advance(60)
     [held] = engine.claim(ENV, WORKER, ["qa"], 1, CODE)
     engine.record([Outcome(run_id=held["id"], lease_id=held["lease_id"], attempt=1,
@@ -128,3 +130,19 @@ def test_recent_runs_include_the_executing_ones_newest_first(
     assert [r["status"] for r in recent] == [status[r] for r in by_id(runs, *EVERY)]
     by_task = {t["id"]: stats for t, stats in data.tasks_with_stats(engine, ENV)}
     assert (by_task["a"].runs, by_task["b"].runs) == (3, 3)
+
+
+def test_version_and_batch_reads_include_the_executing_runs(
+    engine: Engine, runs: dict[str, str]
+) -> None:
+    executing = by_id(runs, "b3", "a2", "b1")
+    with engine.store.transaction(write=False) as tx:
+        pinned = tx.all("pinned_run_counts", environment=ENV)
+        active = tx.one("pinned_active_run", environment=ENV, version="v1")
+        to_follow = tx.all("dev_runs_to_follow", environment=ENV, version="v2")
+        trees = tx.all("retention_batch_trees", batch_ids=[BATCH])
+    assert [(r["version"], r["status"], int(r["n"])) for r in pinned] == [
+        ("v1", "EXECUTING", 3)]
+    assert active is not None and active["id"] in executing
+    assert [r["id"] for r in to_follow] == sorted(executing)
+    assert sorted(r["tree"] for r in trees) == sorted(runs.values())

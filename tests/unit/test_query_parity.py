@@ -56,6 +56,7 @@ MAY_DIFFER = frozenset({
     # leave them out (its migration 0028), SQLite's hold every run
     "dashboard_active_counts", "dashboard_recent_runs", "dashboard_task_recent",
     "metrics_live_runs", "retention_environments", "retention_task_ids",
+    "dev_runs_to_follow", "pinned_active_run", "pinned_run_counts",
     # the database's own bookkeeping: PostgreSQL's catalog and statistics, SQLite's pages
     "dead_rows", "table_sizes",
     # new runs from a JSON array of rows: json_each / json_populate_recordset, and the

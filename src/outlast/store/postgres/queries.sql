@@ -600,8 +600,12 @@ ORDER BY GREATEST(finished_at, coalesce(idempotency_expires_at, 0)), id
 LIMIT :limit
 
 -- name: retention_batch_trees
-SELECT DISTINCT batch_id, coalesce(root_id, id) AS tree FROM runs
-WHERE batch_id = ANY(:batch_ids)
+-- runs_batch leaves EXECUTING runs out (0028): those come from runs_executing.
+SELECT batch_id, coalesce(root_id, id) AS tree FROM runs
+WHERE batch_id = ANY(:batch_ids) AND status <> 'EXECUTING'
+UNION
+SELECT batch_id, coalesce(root_id, id) FROM runs
+WHERE status = 'EXECUTING' AND batch_id = ANY(:batch_ids)
 
 -- name: retention_tree_facts
 -- What decides whether whole trees may go, per (tree, task, status): the latest end, the
@@ -780,3 +784,51 @@ WITH RECURSIVE tasks_seen(task_id) AS (
     FROM tasks_seen WHERE tasks_seen.task_id IS NOT NULL
 )
 SELECT task_id FROM tasks_seen WHERE task_id IS NOT NULL
+
+-- name: pinned_run_counts
+-- Runs pinned to each version that are not final yet, by status: what keeps a version's
+-- workers needed. Final statuses are listed (not active ones), so a new active status is
+-- counted without changing this.
+SELECT version, status, count(*) AS n FROM runs
+WHERE environment = :environment AND version IS NOT NULL
+    AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                       'EXPIRED', 'TIMED_OUT')
+    AND status <> 'EXECUTING'
+GROUP BY version, status
+UNION ALL
+SELECT version, status, count(*) FROM runs
+WHERE environment = :environment AND status = 'EXECUTING' AND version IS NOT NULL
+GROUP BY version, status
+
+-- name: pinned_active_run
+-- Any run pinned to the version that is not final: the version is not drained.
+SELECT id FROM (
+    (SELECT id FROM runs
+     WHERE environment = :environment AND version = :version
+         AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                            'EXPIRED', 'TIMED_OUT')
+         AND status <> 'EXECUTING'
+     LIMIT 1)
+    UNION ALL
+    (SELECT id FROM runs
+     WHERE environment = :environment AND status = 'EXECUTING' AND version = :version
+     LIMIT 1)
+) AS pinned
+LIMIT 1
+
+-- name: dev_runs_to_follow
+-- ``outlast dev`` reloaded: its unfinished runs pinned to an earlier reload of the
+-- environment follow the newest code (``engine/versions.py``, ``follow_reload``).
+SELECT id, status, version FROM runs
+WHERE environment = :environment AND version <> :version
+    AND version IN (SELECT version FROM versions
+                    WHERE environment = :environment AND source = 'dev')
+    AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                       'EXPIRED', 'TIMED_OUT')
+    AND status <> 'EXECUTING'
+UNION ALL
+SELECT id, status, version FROM runs
+WHERE environment = :environment AND status = 'EXECUTING' AND version <> :version
+    AND version IN (SELECT version FROM versions
+                    WHERE environment = :environment AND source = 'dev')
+ORDER BY id

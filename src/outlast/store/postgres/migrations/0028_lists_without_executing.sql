@@ -37,3 +37,17 @@ CREATE INDEX runs_env_version_id ON runs (environment, version, id DESC)
 DROP INDEX runs_env_started;
 CREATE INDEX runs_env_started ON runs (environment, started_at DESC, id DESC)
     WHERE started_at IS NOT NULL AND status <> 'EXECUTING';
+
+-- The same for the unfinished runs pinned to a version (0013) and the runs of a batch
+-- (0019): a started run of a versioned worker, or of a batch trigger, entered each too.
+-- Their readers (pinned_run_counts, pinned_active_run, dev_runs_to_follow,
+-- retention_batch_trees) read EXECUTING runs apart; the claim of a draining version's
+-- runs asks for QUEUED ones, which the WHERE still holds.
+DROP INDEX runs_version_active;
+CREATE INDEX runs_version_active ON runs (environment, version, status)
+    WHERE version IS NOT NULL
+      AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                         'EXPIRED', 'TIMED_OUT')
+      AND status <> 'EXECUTING';
+DROP INDEX runs_batch;
+CREATE INDEX runs_batch ON runs (batch_id) WHERE batch_id IS NOT NULL AND status <> 'EXECUTING';
