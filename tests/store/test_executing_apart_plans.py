@@ -32,6 +32,7 @@ FINAL = ["CANCELED", "COMPLETED", "CRASHED", "EXPIRED", "FAILED", "SYSTEM_FAILUR
 READS: list[tuple[str, dict[str, Any]]] = [
     ("dashboard_active_counts", {"environment": ENV}),
     ("dashboard_task_recent", {"environment": ENV, "task_id": "t", "limit": 50}),
+    ("dashboard_recent_runs", {"environment": ENV, "since": 1.0, "limit": 20_000}),
     ("metrics_live_runs", {"environment": ENV}),
     ("retention_environments", {}),
     ("retention_task_ids", {"environment": ENV}),

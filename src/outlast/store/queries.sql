@@ -385,9 +385,13 @@ WHERE environment = :environment
 GROUP BY status
 
 -- name: dashboard_recent_runs
+-- The overview's runs of the last hour, newest first, read as one range of
+-- runs_env_created_at. In id order, a prepared statement's generic plan (which knows
+-- neither the hour nor how few runs it holds) walked runs_pkey from its end and stepped
+-- over every older run: 0.5-6.5 s at 1,000,000 runs on PostgreSQL.
 SELECT status, created_at, finished_at, execution_seconds FROM runs
 WHERE environment = :environment AND created_at >= :since
-ORDER BY id DESC LIMIT :limit
+ORDER BY created_at DESC LIMIT :limit
 
 -- durable execution ----------------------------------------------------------------------
 

@@ -741,14 +741,14 @@ GROUP BY status
 
 -- name: dashboard_recent_runs
 SELECT status, created_at, finished_at, execution_seconds FROM (
-    (SELECT id, status, created_at, finished_at, execution_seconds FROM runs
+    (SELECT status, created_at, finished_at, execution_seconds FROM runs
      WHERE environment = :environment AND created_at >= :since AND status <> 'EXECUTING'
-     ORDER BY id DESC LIMIT :limit)
+     ORDER BY created_at DESC LIMIT :limit)
     UNION ALL
-    SELECT id, status, created_at, finished_at, execution_seconds FROM runs
+    SELECT status, created_at, finished_at, execution_seconds FROM runs
     WHERE environment = :environment AND created_at >= :since AND status = 'EXECUTING'
 ) AS recent
-ORDER BY id DESC LIMIT :limit
+ORDER BY created_at DESC LIMIT :limit
 
 -- name: metrics_live_runs
 SELECT task_id, status, count(*) AS n FROM runs
