@@ -35,14 +35,16 @@ def claim(engine: Engine, queue: str, count: int) -> list[str]:
 @pytest.fixture
 def runs(engine: Engine, clock: FakeClock) -> dict[str, str]:
     """Six runs of one batch a minute apart, alternating tasks a (queue qa) and b (queue qb),
-    all tagged ``t``: a0 completed, b1, a2 and b3 EXECUTING (started in that order, pinned
-    to version v1 of ``outlast dev``), a4 and b5 queued."""
+    all tagged ``t``, each with idempotency key ``key-<name>``: a0 completed, b1, a2 and b3
+    EXECUTING (started in that order, pinned to version v1 of ``outlast dev``), a4 and b5
+    queued."""
     definitions = [TaskDefinition(id="a", queue="qa"), TaskDefinition(id="b", queue="qb")]
     engine.register_tasks(ENV, definitions)
     engine.register_version(ENV, WORKER, "v1", definitions, source="dev")
     made = {}
     for i, name in enumerate(["a0", "b1", "a2", "b3", "a4", "b5"]):
-        options = parse_options({"tags": ["t"]}, clock.now())
+        options = parse_options({"tags": ["t"], "idempotency_key": f"key-{name}"},
+                                clock.now())
         made[name] = str(engine.trigger(ENV, NewRun(name[0], json.dumps({"i": i}), options,
                                                     batch_id=BATCH)).row["id"])
         clock.advance(60)
@@ -146,3 +148,13 @@ def test_version_and_batch_reads_include_the_executing_runs(
     assert active is not None and active["id"] in executing
     assert [r["id"] for r in to_follow] == sorted(executing)
     assert sorted(r["tree"] for r in trees) == sorted(runs.values())
+
+
+def test_searches_find_executing_runs_by_id_and_key_prefix(
+    engine: Engine, runs: dict[str, str]
+) -> None:
+    assert every_page(engine, 1, search="key-b") == [[r] for r in by_id(runs, "b5", "b3", "b1")]
+    assert every_page(engine, 2, search="key-a2") == [[runs["a2"]]]
+    assert every_page(engine, 2, search=runs["b3"]) == [[runs["b3"]]]
+    assert runs["b3"] in [r for page in every_page(engine, 2, search=runs["b3"][:-6])
+                          for r in page]

@@ -38,7 +38,8 @@ ON CONFLICT DO NOTHING
 -- ``not_executing`` leaves EXECUTING runs out and ``executing`` reads only them, each status in
 -- the query's text: PostgreSQL's list indexes hold no EXECUTING run (its migration 0028),
 -- and runs_executing holds only those; a page that can show both merges the two
--- (engine/listing.py).
+-- (engine/listing.py). The EXECUTING runs are checked against an id or key prefix without
+-- its range (no ``id_to``; ``key_dense``), so no plan reads that range of another index.
 SELECT * FROM (
     SELECT recent.*, lower(payload) LIKE :pattern ESCAPE '!' AS matched, -- when pattern
            row_number() OVER () AS position -- when pattern
@@ -61,7 +62,7 @@ SELECT * FROM (
       AND runs.parent_id = :parent_id -- when parent_id
       AND runs.root_id = :root_id -- when root_id
       AND runs.idempotency_key = :idempotency_key -- when idempotency_key
-      AND runs.id >= :id_from AND runs.id < :id_to -- when id_from
+      AND runs.id >= :id_from AND runs.id < :id_to -- when id_to
       AND substr(runs.id, 1, :id_length) = :id_from -- when id_from
       AND runs.idempotency_key >= :key_from AND runs.idempotency_key < :key_to -- when key_sparse
       AND runs.idempotency_key || '' >= :key_from -- when key_dense
