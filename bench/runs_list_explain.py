@@ -24,12 +24,21 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from outlast.engine.listing import RunFilter, order_params, prefix_range, status_parts
+from outlast.engine.listing import (
+    RunFilter,
+    order_params,
+    prefix_range,
+    status_parts,
+    unranged,
+)
 from outlast.store.postgres.store import _PARAM, to_pyformat
 from outlast.store.queries import QueryBook, load_queries
 
 ENV = "dev"
 VERSIONS = "SELECT min(version) AS low, max(version) AS high FROM runs"
+#: a completed run halfway through the table: the cursor of the "page 2" shapes
+SAMPLE = ("SELECT * FROM runs WHERE status = 'COMPLETED' "
+          "ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM runs)")
 
 
 def shapes(sample: dict[str, Any], versions: tuple[str, str]) -> dict[str, dict[str, Any]]:
@@ -93,7 +102,7 @@ def queries(sample: dict[str, Any],
         parts = status_parts((status,) if status else ())
         for part in parts:
             label = name if len(parts) == 1 else f"{name} [{_part_name(part)}]"
-            yield label, params | part
+            yield label, (unranged(params) if "executing" in part else params) | part
 
 
 def _part_name(part: dict[str, Any]) -> str:
@@ -104,8 +113,7 @@ def explain_sqlite(url: str) -> None:
     conn = sqlite3.connect(url.split("sqlite:///", 1)[1])
     conn.row_factory = sqlite3.Row
     book = QueryBook(load_queries("sqlite"))
-    sample = dict(conn.execute("SELECT * FROM runs WHERE status = 'COMPLETED' "
-                               "ORDER BY id LIMIT 1 OFFSET 500000").fetchone())
+    sample = dict(conn.execute(SAMPLE).fetchone())
     versions = conn.execute(VERSIONS).fetchone()
     for name, params in queries(sample, tuple(versions)):
         sql = book.text("list_runs", params)
@@ -120,8 +128,7 @@ def explain_postgres(url: str, generic: bool) -> None:
     book = QueryBook(load_queries("postgres"))
     with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
         cur = conn.cursor(row_factory=psycopg.rows.dict_row)
-        sample = cur.execute("SELECT * FROM runs WHERE status = 'COMPLETED' "
-                             "ORDER BY id LIMIT 1 OFFSET 500000").fetchone()
+        sample = cur.execute(SAMPLE).fetchone()
         span = cur.execute(VERSIONS).fetchone()
         assert sample is not None and span is not None
         if generic:
