@@ -1,10 +1,11 @@
 """EXECUTING runs in lists and counts, on both stores.
 
-PostgreSQL's list indexes leave EXECUTING runs out (its migration 0028), so a list or count
-that includes them reads them apart and merges them with the others (``listing.status_parts``
-and PostgreSQL's own count queries). These pin what a reader sees: every run once, newest
-first, on the page where it belongs, whichever filter, sort or page size, and counts that
-include the EXECUTING runs.
+PostgreSQL's list indexes leave EXECUTING runs out (its migration 0028), so there a list or
+count that includes them reads them apart and merges them with the others
+(``listing.status_parts`` and PostgreSQL's own count queries); SQLite reads them with the
+others. These pin what a reader sees on both: every run once, newest first, on the page
+where it belongs, whichever filter, sort, search or page size, and counts that include the
+EXECUTING runs.
 """
 
 from __future__ import annotations
