@@ -3,8 +3,8 @@
 Every filter, sort and search kind the runs list offers is one ``list_runs`` query
 (engine/listing.py); this prints, for each, the indexes the database reads and how long the
 query took (SQLite: ``EXPLAIN QUERY PLAN``; PostgreSQL: ``EXPLAIN (ANALYZE)``, with
-``--generic`` of the prepared statement's generic plan). A page without a status filter
-is two queries, its EXECUTING runs and the others (``listing.status_parts``).
+``--generic`` of the prepared statement's generic plan). On PostgreSQL a page without a
+status filter is two queries, its EXECUTING runs and the others (``listing.status_parts``).
 Run after ``KEEP=1 bench/dashboard_bench.py`` filled the databases:
 
     .venv/bin/python bench/runs_list_explain.py sqlite:////tmp/outlast-dashboard-bench/1000000.db
@@ -93,13 +93,13 @@ def shapes(sample: dict[str, Any], versions: tuple[str, str]) -> dict[str, dict[
     }
 
 
-def queries(sample: dict[str, Any],
-            versions: tuple[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
+def queries(sample: dict[str, Any], versions: tuple[str, str],
+            apart: bool) -> Iterator[tuple[str, dict[str, Any]]]:
     """Each query a page of each shape sends: one per part of its status (``status_parts``:
     without a status, the EXECUTING runs and the others are two queries)."""
     for name, params in shapes(sample, versions).items():
         status = params.pop("status", None)
-        parts = status_parts((status,) if status else ())
+        parts = status_parts((status,) if status else (), apart)
         for part in parts:
             label = name if len(parts) == 1 else f"{name} [{_part_name(part)}]"
             yield label, (unranged(params) if "executing" in part else params) | part
@@ -115,7 +115,7 @@ def explain_sqlite(url: str) -> None:
     book = QueryBook(load_queries("sqlite"))
     sample = dict(conn.execute(SAMPLE).fetchone())
     versions = conn.execute(VERSIONS).fetchone()
-    for name, params in queries(sample, tuple(versions)):
+    for name, params in queries(sample, tuple(versions), apart=False):
         sql = book.text("list_runs", params)
         plan = [r["detail"] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
         started = time.perf_counter()
@@ -133,7 +133,7 @@ def explain_postgres(url: str, generic: bool) -> None:
         assert sample is not None and span is not None
         if generic:
             cur.execute("SET plan_cache_mode = force_generic_plan")
-        for name, params in queries(sample, (span["low"], span["high"])):
+        for name, params in queries(sample, (span["low"], span["high"]), apart=True):
             lines = [r["QUERY PLAN"] for r in explain(cur, book.text("list_runs", params),
                                                       params, generic)]
             used = [line.strip() for line in lines if "Scan" in line or "Sort" in line
