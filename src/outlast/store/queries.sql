@@ -35,11 +35,12 @@ ON CONFLICT DO NOTHING
 -- them spread evenly, so with ``version = x`` it read runs_pkey newest first and filtered,
 -- stepping over every newer version's runs (PostgreSQL: 2.5 s for the oldest of five at
 -- 1,000,000 runs); only runs_env_version_id gives the (version, id) order, so it reads that.
--- ``not_executing`` leaves EXECUTING runs out and ``executing`` reads only them, each status in
--- the query's text: PostgreSQL's list indexes hold no EXECUTING run (its migration 0028),
--- and runs_executing holds only those; a page that can show both merges the two
--- (engine/listing.py). The EXECUTING runs are checked against an id or key prefix without
--- its range (no ``id_to``; ``key_dense``), so no plan reads that range of another index.
+-- ``not_executing`` leaves EXECUTING runs out and ``executing`` reads only them, each
+-- status in the query's text: PostgreSQL's list indexes hold no EXECUTING run (its
+-- migration 0028) and runs_executing holds only those; a page that can show both merges
+-- the two (engine/listing.py, ``Tx.executing_apart``). The EXECUTING runs are checked
+-- against an id or key prefix without its range (no ``id_to``; ``key_dense``), so no plan
+-- reads that range of another index.
 SELECT * FROM (
     SELECT recent.*, lower(payload) LIKE :pattern ESCAPE '!' AS matched, -- when pattern
            row_number() OVER () AS position -- when pattern
