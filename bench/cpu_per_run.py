@@ -7,7 +7,8 @@ Queues N no-op runs (``bench/tasks/bench_tasks.py``), starts ``bench/run_worker.
 supervisor, of its children (fork server included) and of the PostgreSQL backends
 connected to this benchmark's database, and prints each per run, in ms, as one JSON
 line. CPU, not wall time, so rounds of old and new code on a busy machine still compare;
-the children's figure includes their start (imports), spread over N runs.
+the children's figure includes their start (imports), spread over N runs. ``CPU_PG_DB``
+names the database (default ``bench_cpu_per_run``), so two checkouts' rounds can alternate.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("BENCH_DIR", "/tmp/outlast-cpu-per-run")
 SINK = Path(os.environ["BENCH_DIR"])
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-DB = "bench_cpu_per_run"
+DB = os.environ.get("CPU_PG_DB", "bench_cpu_per_run")
 HZ = os.sysconf("SC_CLK_TCK")
 
 

@@ -14,7 +14,8 @@ page and store, and appends one JSON line per page and store to ``$RESULTS``.
     RUNS=10000 STORES=sqlite .venv/bin/python bench/dashboard_bench.py
     KEEP=1 .venv/bin/python bench/dashboard_bench.py           # fill once, reuse after
 
-PostgreSQL: a scratch database ``outlast_dashboard_bench`` on $OUTLAST_BENCH_PG_URL
+PostgreSQL: a scratch database ``outlast_dashboard_bench`` ($DASHBOARD_PG_DB, so two
+checkouts can keep a database each) on $OUTLAST_BENCH_PG_URL
 (default postgresql://postgres@127.0.0.1:5432/postgres), dropped and recreated each run.
 With ``KEEP=1`` the filled databases (``outlast_dashboard_bench_<RUNS>`` and
 ``/tmp/outlast-dashboard-bench/<RUNS>.db``) are kept and reused, brought up to date by the
@@ -58,7 +59,7 @@ STORES = os.environ.get("STORES", "sqlite postgres").split()
 REPEAT = int(os.environ.get("REPEAT", 20))
 KEEP = os.environ.get("KEEP") == "1"
 RESULTS = os.environ.get("RESULTS", "")
-PG_DB = "outlast_dashboard_bench"
+PG_DB = os.environ.get("DASHBOARD_PG_DB", "outlast_dashboard_bench")
 SCHEDULES = 50
 BUDGET_MS = 100.0
 KEY = "bench"

@@ -2,29 +2,43 @@
 
 Every filter, sort and search kind the runs list offers is one ``list_runs`` query
 (engine/listing.py); this prints, for each, the indexes the database reads and how long the
-query took (SQLite: ``EXPLAIN QUERY PLAN``; PostgreSQL: ``EXPLAIN (ANALYZE)``).
+query took (SQLite: ``EXPLAIN QUERY PLAN``; PostgreSQL: ``EXPLAIN (ANALYZE)``, with
+``--generic`` of the prepared statement's generic plan). On PostgreSQL a page without a
+status filter is two queries, its EXECUTING runs and the others (``listing.status_parts``).
 Run after ``KEEP=1 bench/dashboard_bench.py`` filled the databases:
 
     .venv/bin/python bench/runs_list_explain.py sqlite:////tmp/outlast-dashboard-bench/1000000.db
     .venv/bin/python bench/runs_list_explain.py \\
-        postgresql://postgres@127.0.0.1:5432/outlast_dashboard_bench_1000000
+        postgresql://postgres@127.0.0.1:5432/outlast_dashboard_bench_1000000 [--generic]
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
-from outlast.engine.listing import RunFilter, order_params, prefix_range
-from outlast.store.postgres.store import to_pyformat
+from outlast.engine.listing import (
+    RunFilter,
+    order_params,
+    prefix_range,
+    status_parts,
+    unranged,
+)
+from outlast.store.postgres.store import _PARAM, to_pyformat
 from outlast.store.queries import QueryBook, load_queries
 
 ENV = "dev"
 VERSIONS = "SELECT min(version) AS low, max(version) AS high FROM runs"
+#: a completed run halfway through the table: the cursor of the "page 2" shapes
+SAMPLE = ("SELECT * FROM runs WHERE status = 'COMPLETED' "
+          "ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM runs)")
 
 
 def shapes(sample: dict[str, Any], versions: tuple[str, str]) -> dict[str, dict[str, Any]]:
@@ -47,6 +61,7 @@ def shapes(sample: dict[str, Any], versions: tuple[str, str]) -> dict[str, dict[
         "page 2 (cursor)": page(cursor=old_id),
         "status": page(status="FAILED"),
         "status, none": page(status="PARKED"),
+        "status EXECUTING": page(status="EXECUTING"),
         "task": page(task_id="task-03"),
         "task + status": page(task_id="task-03", status="FAILED"),
         "queue": page(queue="task-05"),
@@ -78,14 +93,29 @@ def shapes(sample: dict[str, Any], versions: tuple[str, str]) -> dict[str, dict[
     }
 
 
+def queries(sample: dict[str, Any], versions: tuple[str, str],
+            apart: bool) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each query a page of each shape sends: one per part of its status (``status_parts``:
+    without a status, the EXECUTING runs and the others are two queries)."""
+    for name, params in shapes(sample, versions).items():
+        status = params.pop("status", None)
+        parts = status_parts((status,) if status else (), apart)
+        for part in parts:
+            label = name if len(parts) == 1 else f"{name} [{_part_name(part)}]"
+            yield label, (unranged(params) if "executing" in part else params) | part
+
+
+def _part_name(part: dict[str, Any]) -> str:
+    return "EXECUTING" if "executing" in part else "not EXECUTING"
+
+
 def explain_sqlite(url: str) -> None:
     conn = sqlite3.connect(url.split("sqlite:///", 1)[1])
     conn.row_factory = sqlite3.Row
     book = QueryBook(load_queries("sqlite"))
-    sample = dict(conn.execute("SELECT * FROM runs WHERE status = 'COMPLETED' "
-                               "ORDER BY id LIMIT 1 OFFSET 500000").fetchone())
+    sample = dict(conn.execute(SAMPLE).fetchone())
     versions = conn.execute(VERSIONS).fetchone()
-    for name, params in shapes(sample, tuple(versions)).items():
+    for name, params in queries(sample, tuple(versions), apart=False):
         sql = book.text("list_runs", params)
         plan = [r["detail"] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
         started = time.perf_counter()
@@ -94,22 +124,47 @@ def explain_sqlite(url: str) -> None:
         print(f"{name}: {len(rows)} rows, {ms:.1f} ms\n    " + "\n    ".join(plan))
 
 
-def explain_postgres(url: str) -> None:
-    book = QueryBook(load_queries("postgres"), to_pyformat)
-    with psycopg.connect(url) as conn:
+def explain_postgres(url: str, generic: bool) -> None:
+    book = QueryBook(load_queries("postgres"))
+    with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
         cur = conn.cursor(row_factory=psycopg.rows.dict_row)
-        sample = cur.execute("SELECT * FROM runs WHERE status = 'COMPLETED' "
-                             "ORDER BY id LIMIT 1 OFFSET 500000").fetchone()
+        sample = cur.execute(SAMPLE).fetchone()
         span = cur.execute(VERSIONS).fetchone()
         assert sample is not None and span is not None
-        for name, params in shapes(sample, (span["low"], span["high"])).items():
-            sql = book.text("list_runs", params)
-            lines = [r["QUERY PLAN"] for r in cur.execute("EXPLAIN (ANALYZE) " + sql, params)]
+        if generic:
+            cur.execute("SET plan_cache_mode = force_generic_plan")
+        for name, params in queries(sample, (span["low"], span["high"]), apart=True):
+            lines = [r["QUERY PLAN"] for r in explain(cur, book.text("list_runs", params),
+                                                      params, generic)]
             used = [line.strip() for line in lines if "Scan" in line or "Sort" in line
                     or "Execution Time" in line]
             print(f"{name}:\n    " + "\n    ".join(used))
 
 
+def explain(cur: Any, text: str, params: dict[str, Any], generic: bool) -> list[Any]:
+    """EXPLAIN ANALYZE of one query: planned for these values, or (``generic``) as a
+    prepared statement's generic plan, which knows none of them, the plan a connection
+    may keep for a query it ran more than five times."""
+    if not generic:
+        return cur.execute("EXPLAIN (ANALYZE) " + to_pyformat(text), params).fetchall()
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+    cur.execute("PREPARE listed AS " + _PARAM.sub(number, text))
+    values = sql.SQL(", ").join(sql.Literal(params[n]) for n in names)
+    try:
+        return cur.execute(sql.SQL("EXPLAIN (ANALYZE) EXECUTE listed ({})").format(values)
+                           if names else "EXPLAIN (ANALYZE) EXECUTE listed").fetchall()
+    finally:
+        cur.execute("DEALLOCATE listed")
+
+
 if __name__ == "__main__":
     target = sys.argv[1]
-    (explain_sqlite if target.startswith("sqlite") else explain_postgres)(target)
+    if target.startswith("sqlite"):
+        explain_sqlite(target)
+    else:
+        explain_postgres(target, generic="--generic" in sys.argv[2:])

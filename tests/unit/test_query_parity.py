@@ -53,6 +53,11 @@ MAY_DIFFER = frozenset({
     "retention_delete_schedule_ticks", "retention_delete_waitpoints", "retention_tree_facts",
     # blob orphans: lists of ids
     "existing_run_ids", "existing_waitpoint_ids",
+    # runs lists and counts that read EXECUTING runs apart: PostgreSQL's list indexes
+    # leave them out (its migration 0028), SQLite's hold every run
+    "dashboard_active_counts", "dashboard_recent_runs", "dashboard_task_recent",
+    "metrics_live_runs", "retention_environments", "retention_task_ids",
+    "dev_runs_to_follow", "pinned_active_run", "pinned_run_counts",
     # the database's own bookkeeping: PostgreSQL's catalog and statistics, SQLite's pages
     "column_types", "dead_rows", "table_sizes",
     # new runs from a JSON array of rows: json_each / json_populate_recordset, and the

@@ -35,6 +35,12 @@ ON CONFLICT DO NOTHING
 -- them spread evenly, so with ``version = x`` it read runs_pkey newest first and filtered,
 -- stepping over every newer version's runs (PostgreSQL: 2.5 s for the oldest of five at
 -- 1,000,000 runs); only runs_env_version_id gives the (version, id) order, so it reads that.
+-- ``not_executing`` leaves EXECUTING runs out and ``executing`` reads only them, each
+-- status in the query's text: PostgreSQL's list indexes hold no EXECUTING run (its
+-- migration 0028) and runs_executing holds only those; a page that can show both merges
+-- the two (engine/listing.py, ``Tx.executing_apart``). The EXECUTING runs are checked
+-- against an id or key prefix without its range (no ``id_to``; ``key_dense``), so no plan
+-- reads that range of another index.
 SELECT * FROM (
     SELECT recent.*, lower(payload) LIKE :pattern ESCAPE '!' AS matched, -- when pattern
            row_number() OVER () AS position -- when pattern
@@ -46,6 +52,8 @@ SELECT * FROM (
       AND run_tags.environment = :environment AND run_tags.tag = :tag -- when tag
       AND runs.id IN (SELECT run_id FROM run_tags WHERE tag = :also_tag) -- when also_tag
       AND runs.status = :status -- when status
+      AND runs.status <> 'EXECUTING' -- when not_executing
+      AND runs.status = 'EXECUTING' -- when executing
       AND runs.task_id = :task_id -- when task_id
       AND runs.queue = :queue -- when queue
       AND runs.version >= :version AND runs.version <= :version -- when version
@@ -55,7 +63,7 @@ SELECT * FROM (
       AND runs.parent_id = :parent_id -- when parent_id
       AND runs.root_id = :root_id -- when root_id
       AND runs.idempotency_key = :idempotency_key -- when idempotency_key
-      AND runs.id >= :id_from AND runs.id < :id_to -- when id_from
+      AND runs.id >= :id_from AND runs.id < :id_to -- when id_to
       AND substr(runs.id, 1, :id_length) = :id_from -- when id_from
       AND runs.idempotency_key >= :key_from AND runs.idempotency_key < :key_to -- when key_sparse
       AND runs.idempotency_key || '' >= :key_from -- when key_dense
@@ -379,9 +387,13 @@ WHERE environment = :environment
 GROUP BY status
 
 -- name: dashboard_recent_runs
+-- The overview's runs of the last hour, newest first, read as one range of
+-- runs_env_created_at. In id order, a prepared statement's generic plan (which knows
+-- neither the hour nor how few runs it holds) walked runs_pkey from its end and stepped
+-- over every older run: 0.5-6.5 s at 1,000,000 runs on PostgreSQL.
 SELECT status, created_at, finished_at, execution_seconds FROM runs
 WHERE environment = :environment AND created_at >= :since
-ORDER BY id DESC LIMIT :limit
+ORDER BY created_at DESC LIMIT :limit
 
 -- durable execution ----------------------------------------------------------------------
 

@@ -121,6 +121,7 @@ class BorrowedPostgresTx:
     savepoint is released, and reach listeners when the caller commits."""
 
     compound_writes = True
+    executing_apart = True
 
     def __init__(self, runner: Runner, target: PostgresTarget) -> None:
         self._runner = runner

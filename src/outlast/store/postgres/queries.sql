@@ -633,8 +633,12 @@ ORDER BY GREATEST(finished_at, coalesce(idempotency_expires_at, 0)), id
 LIMIT :limit
 
 -- name: retention_batch_trees
-SELECT DISTINCT batch_id, coalesce(root_id, id) AS tree FROM runs
-WHERE batch_id = ANY(:batch_ids)
+-- runs_batch leaves EXECUTING runs out (0028): those come from runs_executing.
+SELECT batch_id, coalesce(root_id, id) AS tree FROM runs
+WHERE batch_id = ANY(:batch_ids) AND status <> 'EXECUTING'
+UNION
+SELECT batch_id, coalesce(root_id, id) FROM runs
+WHERE status = 'EXECUTING' AND batch_id = ANY(:batch_ids)
 
 -- name: retention_tree_facts
 -- What decides whether whole trees may go, per (tree, task, status): the latest end, the
@@ -746,3 +750,125 @@ SELECT s.relname AS name, s.n_live_tup AS live,
     extract(epoch FROM greatest(s.last_vacuum, s.last_autovacuum))::float8 AS vacuumed_at
 FROM unnest(:tables::text[]) AS t(name)
 JOIN pg_stat_user_tables s ON s.relid = to_regclass(t.name)
+
+-- reads that count or list EXECUTING runs with the others (migration 0028) ---------------
+-- PostgreSQL's runs-list indexes leave EXECUTING runs out, so each of these reads the other
+-- runs through them, with ``status <> 'EXECUTING'`` in its text (a partial index serves
+-- only a query that says so), and the EXECUTING ones through runs_executing: at most the
+-- workers' concurrency of an environment. SQLite's indexes hold every run: its versions
+-- are the shared ones in ../queries.sql.
+
+-- name: dashboard_task_recent
+SELECT status, execution_seconds, created_at FROM (
+    (SELECT id, status, execution_seconds, created_at FROM runs
+     WHERE environment = :environment AND task_id = :task_id AND status <> 'EXECUTING'
+     ORDER BY id DESC LIMIT :limit)
+    UNION ALL
+    SELECT id, status, execution_seconds, created_at FROM runs
+    WHERE environment = :environment AND task_id = :task_id AND status = 'EXECUTING'
+) AS recent
+ORDER BY id DESC LIMIT :limit
+
+-- name: dashboard_active_counts
+SELECT status, count(*) AS n FROM runs
+WHERE environment = :environment AND status <> 'EXECUTING'
+  AND status IN ('DELAYED', 'QUEUED', 'WAITING', 'PARKED')
+GROUP BY status
+UNION ALL
+SELECT status, count(*) FROM runs
+WHERE environment = :environment AND status = 'EXECUTING'
+GROUP BY status
+
+-- name: dashboard_recent_runs
+SELECT status, created_at, finished_at, execution_seconds FROM (
+    (SELECT status, created_at, finished_at, execution_seconds FROM runs
+     WHERE environment = :environment AND created_at >= :since AND status <> 'EXECUTING'
+     ORDER BY created_at DESC LIMIT :limit)
+    UNION ALL
+    SELECT status, created_at, finished_at, execution_seconds FROM runs
+    WHERE environment = :environment AND created_at >= :since AND status = 'EXECUTING'
+) AS recent
+ORDER BY created_at DESC LIMIT :limit
+
+-- name: metrics_live_runs
+SELECT task_id, status, count(*) AS n FROM runs
+WHERE environment = :environment AND status <> 'EXECUTING'
+  AND status IN ('DELAYED', 'QUEUED', 'WAITING', 'PARKED')
+GROUP BY task_id, status
+UNION ALL
+SELECT task_id, status, count(*) FROM runs
+WHERE environment = :environment AND status = 'EXECUTING'
+GROUP BY task_id, status
+
+-- name: retention_environments
+-- Every environment with runs retention could remove (none is EXECUTING): a loose index
+-- scan of runs_env_created (one seek per environment), not a read of every run.
+WITH RECURSIVE envs(environment) AS (
+    SELECT min(environment) FROM runs WHERE status <> 'EXECUTING'
+    UNION ALL
+    SELECT (SELECT min(r.environment) FROM runs r
+            WHERE r.environment > envs.environment AND r.status <> 'EXECUTING')
+    FROM envs WHERE envs.environment IS NOT NULL
+)
+SELECT environment FROM envs WHERE environment IS NOT NULL
+
+-- name: retention_task_ids
+-- Every task with runs retention could remove in an environment, registered or not (one
+-- seek per task in runs_env_task).
+WITH RECURSIVE tasks_seen(task_id) AS (
+    SELECT min(task_id) FROM runs WHERE environment = :environment AND status <> 'EXECUTING'
+    UNION ALL
+    SELECT (SELECT min(r.task_id) FROM runs r
+            WHERE r.environment = :environment AND r.task_id > tasks_seen.task_id
+              AND r.status <> 'EXECUTING')
+    FROM tasks_seen WHERE tasks_seen.task_id IS NOT NULL
+)
+SELECT task_id FROM tasks_seen WHERE task_id IS NOT NULL
+
+-- name: pinned_run_counts
+-- Runs pinned to each version that are not final yet, by status: what keeps a version's
+-- workers needed. Final statuses are listed (not active ones), so a new active status is
+-- counted without changing this.
+SELECT version, status, count(*) AS n FROM runs
+WHERE environment = :environment AND version IS NOT NULL
+    AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                       'EXPIRED', 'TIMED_OUT')
+    AND status <> 'EXECUTING'
+GROUP BY version, status
+UNION ALL
+SELECT version, status, count(*) FROM runs
+WHERE environment = :environment AND status = 'EXECUTING' AND version IS NOT NULL
+GROUP BY version, status
+
+-- name: pinned_active_run
+-- Any run pinned to the version that is not final: the version is not drained.
+SELECT id FROM (
+    (SELECT id FROM runs
+     WHERE environment = :environment AND version = :version
+         AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                            'EXPIRED', 'TIMED_OUT')
+         AND status <> 'EXECUTING'
+     LIMIT 1)
+    UNION ALL
+    (SELECT id FROM runs
+     WHERE environment = :environment AND status = 'EXECUTING' AND version = :version
+     LIMIT 1)
+) AS pinned
+LIMIT 1
+
+-- name: dev_runs_to_follow
+-- ``outlast dev`` reloaded: its unfinished runs pinned to an earlier reload of the
+-- environment follow the newest code (``engine/versions.py``, ``follow_reload``).
+SELECT id, status, version FROM runs
+WHERE environment = :environment AND version <> :version
+    AND version IN (SELECT version FROM versions
+                    WHERE environment = :environment AND source = 'dev')
+    AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE',
+                       'EXPIRED', 'TIMED_OUT')
+    AND status <> 'EXECUTING'
+UNION ALL
+SELECT id, status, version FROM runs
+WHERE environment = :environment AND status = 'EXECUTING' AND version <> :version
+    AND version IN (SELECT version FROM versions
+                    WHERE environment = :environment AND source = 'dev')
+ORDER BY id

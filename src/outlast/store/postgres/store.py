@@ -81,6 +81,8 @@ class PostgresTx:
     #: data-modifying CTEs: a claim records its starts and a batch completion its
     #: attempts and events in the statement itself
     compound_writes = True
+    #: the runs list's indexes leave EXECUTING runs out (migration 0028)
+    executing_apart = True
 
     def __init__(self, conn: psycopg.Connection[Row], queries: QueryBook,
                  target: PostgresTarget, scope: ExitStack,

@@ -50,6 +50,8 @@ def _adapt(params: dict[str, Any]) -> dict[str, Any]:
 class SQLiteTx:
     #: SQLite has no data-modifying CTEs: callers write the rows a statement cannot
     compound_writes = False
+    #: SQLite's indexes hold every run: a page is one query per status and search kind
+    executing_apart = False
 
     def __init__(self, conn: sqlite3.Connection, queries: QueryBook) -> None:
         self._conn = conn
