@@ -59,3 +59,40 @@ def wait_final(engine: Engine, run_id: str, timeout: float = 30) -> dict[str, An
 def wait_status(engine: Engine, run_id: str, status: str, timeout: float = 30) -> None:
     eventually(lambda: engine.retrieve("dev", run_id)["status"] == status, timeout,
                 f"run {run_id} to be {status}")
+
+
+def claimed_runs(engine: Engine, register: Any, trigger: Any, n: int) -> list[Any]:
+    """``n`` runs of task "job", claimed by "worker-1" (each holds a lease)."""
+    register(engine, "job")
+    for _ in range(n):
+        trigger(engine, "job")
+    return engine.claim("dev", "worker-1", None, n)
+
+
+@contextmanager
+def counted_transactions(engine: Engine) -> Iterator[list[bool]]:
+    """A list that gains an item for each transaction the store begins meanwhile."""
+    transactions: list[bool] = []
+    begin = engine.store.transaction
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        transactions.append(True)
+        return begin(*args, **kwargs)
+
+    engine.store.transaction = counted  # type: ignore[method-assign]
+    try:
+        yield transactions
+    finally:
+        del engine.store.transaction
+
+
+class FakeChild:
+    """Keeps what the supervisor sends it (a child's pipe, for a supervisor driven pass
+    by pass by a test)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def send(self, message: Any) -> bool:
+        self.sent.append(message)
+        return True

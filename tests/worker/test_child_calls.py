@@ -12,6 +12,7 @@ from outlast.core.durable_requests import Op, ReadJournal, Record
 from outlast.engine import Engine
 from outlast.worker.child_calls import ChildCalls
 from outlast.worker.messages import RuntimeCall
+from tests.worker.support import claimed_runs, counted_transactions
 
 
 def test_a_journal_read_does_not_flush_but_a_write_does(
@@ -30,10 +31,7 @@ def test_a_journal_read_does_not_flush_but_a_write_does(
 
 def _claimed(engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any],
              n: int) -> list[Any]:
-    register(engine, "job")
-    for _ in range(n):
-        trigger(engine, "job")
-    return engine.claim("dev", "worker-1", None, n)
+    return claimed_runs(engine, register, trigger, n)
 
 
 def _step(row: Any, request_id: int, result: Any) -> RuntimeCall:
@@ -45,18 +43,8 @@ def test_steps_of_several_attempts_share_one_transaction(
         engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any]) -> None:
     rows = _claimed(engine, register, trigger, 3)
     calls = ChildCalls(engine, "dev", lambda: None)
-    transactions: list[bool] = []
-    begin = engine.store.transaction
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        transactions.append(True)
-        return begin(*args, **kwargs)
-
-    engine.store.transaction = counted  # type: ignore[method-assign]
-    try:
+    with counted_transactions(engine) as transactions:
         replies = calls.run_records([_step(row, i, i * 10) for i, row in enumerate(rows)])
-    finally:
-        del engine.store.transaction
     assert replies is not None and len(transactions) == 1
     assert [(r.request_id, r.ok, r.data) for r in replies] == [
         (i, True, {"done": True, "result": i * 10}) for i in range(3)]

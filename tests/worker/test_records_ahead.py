@@ -22,6 +22,7 @@ from outlast.worker.child import PipeTransport
 from outlast.worker.executor import run_attempt
 from outlast.worker.messages import Assignment, Finished, Recorded, Reply, RuntimeCall
 from outlast.worker.records_ahead import RecordsAhead
+from tests.worker.support import claimed_runs, counted_transactions
 
 
 def _job(task_id: str) -> Assignment:
@@ -133,10 +134,7 @@ def test_an_attempt_runs_at_most_a_bounded_number_of_steps_ahead() -> None:
 
 def _claimed(engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any],
              n: int) -> list[Any]:
-    register(engine, "job")
-    for _ in range(n):
-        trigger(engine, "job")
-    return engine.claim("dev", "worker-1", None, n)
+    return claimed_runs(engine, register, trigger, n)
 
 
 def _record(row: Any, seq: int, result: Any) -> Record:
@@ -154,18 +152,8 @@ def test_records_of_several_attempts_are_written_in_one_transaction(
     for seq in range(2):
         for i, row in enumerate(rows):
             ahead.add(_record(row, seq, i * 10 + seq))
-    transactions: list[bool] = []
-    begin = engine.store.transaction
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        transactions.append(True)
-        return begin(*args, **kwargs)
-
-    engine.store.transaction = counted  # type: ignore[method-assign]
-    try:
+    with counted_transactions(engine) as transactions:
         ahead.write()
-    finally:
-        del engine.store.transaction
     assert len(transactions) == 1 and ahead.items == []
     assert [_results(engine, row) for row in rows] == [[0, 1], [10, 11], [20, 21]]
 
@@ -177,18 +165,8 @@ def test_a_lost_lease_drops_only_that_attempts_records(
     ahead = RecordsAhead(engine)
     for i, row in enumerate(rows):
         ahead.add(_record(row, 0, i))
-    transactions: list[bool] = []
-    begin = engine.store.transaction
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        transactions.append(True)
-        return begin(*args, **kwargs)
-
-    engine.store.transaction = counted  # type: ignore[method-assign]
-    try:
+    with counted_transactions(engine) as transactions:
         ahead.write()
-    finally:
-        del engine.store.transaction
     assert len(transactions) == 1  # the others' records in the same one, not one by one
     assert ahead.items == [] and ahead.failed == {}
     assert _results(engine, rows[0]) == [0] and _results(engine, rows[2]) == [2]

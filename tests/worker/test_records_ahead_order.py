@@ -18,23 +18,12 @@ from outlast.sdk import calls
 from outlast.worker.messages import ApiCall, Recorded, Reply, RuntimeCall
 from outlast.worker.records_ahead import RecordsAhead
 from outlast.worker.supervisor import Supervisor
-
-
-class FakeChild:
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    def send(self, message: Any) -> bool:
-        self.sent.append(message)
-        return True
+from tests.worker.support import FakeChild, claimed_runs
 
 
 def _claimed(engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any],
              n: int) -> list[Any]:
-    register(engine, "job")
-    for _ in range(n):
-        trigger(engine, "job")
-    return engine.claim("dev", "worker-1", None, n)
+    return claimed_runs(engine, register, trigger, n)
 
 
 def _record(row: Any, seq: int, result: Any) -> Record:

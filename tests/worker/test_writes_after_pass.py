@@ -14,17 +14,7 @@ from outlast.core.durable_requests import Op, Record
 from outlast.engine import Engine, Outcome
 from outlast.worker.messages import Reply, RuntimeCall
 from outlast.worker.supervisor import Supervisor
-
-
-class FakeChild:
-    """Keeps what the supervisor sends it."""
-
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    def send(self, message: Any) -> bool:
-        self.sent.append(message)
-        return True
+from tests.worker.support import FakeChild
 
 
 @pytest.fixture
