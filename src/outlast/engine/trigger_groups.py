@@ -39,12 +39,27 @@ Write = Callable[[str, list[NewRun]], list[Triggered]]
 LANES = 4
 
 
+class _NeverWaits:
+    """The ``done`` of a caller that writes its own trigger: nobody waits on it."""
+
+    def set(self) -> None:
+        pass
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+
+_NEVER_WAITS = _NeverWaits()
+
+
 class _Trigger:
     """One caller's trigger, and its answer once its group is written."""
 
-    def __init__(self, request: NewRun) -> None:
+    def __init__(self, request: NewRun, waits: bool) -> None:
         self.request = request
-        self.done = threading.Event()
+        #: set when its group is written (or it is picked to write one); only a caller
+        #: that waits needs one, and most triggers never wait
+        self.done = threading.Event() if waits else _NEVER_WAITS
         #: set when this caller is woken to write the group that waited
         self.group: list[_Trigger] | None = None
         self.triggered: Triggered | None = None
@@ -81,11 +96,12 @@ class TriggerGroups:
     def trigger(self, env: str, request: NewRun) -> Triggered:
         if self._pid != os.getpid():
             self._reset()
-        me = _Trigger(request)
         with self._lock:
-            leads = self._writing.get(env, 0) < LANES
+            writing = self._writing.get(env, 0)
+            leads = writing < LANES
+            me = _Trigger(request, waits=not leads)
             if leads:
-                self._writing[env] = self._writing.get(env, 0) + 1
+                self._writing[env] = writing + 1
             else:
                 self._waiting.setdefault(env, []).append(me)
         if leads:
