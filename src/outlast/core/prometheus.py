@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -183,7 +184,8 @@ class Histogram:
 
     def observe(self, value: float, *labels: str) -> None:
         key = _key(self.labelnames, labels)
-        index = next((i for i, b in enumerate(self.buckets) if value <= b), len(self.buckets))
+        # the first bucket it is at most; NaN is at most none: +Inf's
+        index = bisect_left(self.buckets, value) if value == value else len(self.buckets)
         with self._lock:
             counts, total = self._values.get(key) or ([0] * (len(self.buckets) + 1), 0.0)
             counts[index] += 1
@@ -211,6 +213,10 @@ class Histogram:
 
 
 def _key(names: tuple[str, ...], labels: tuple[str, ...]) -> tuple[str, ...]:
+    """The labels as the key of their series (a worker counts several times a run: the
+    common case, labels that are strings already, makes no new tuple)."""
     if len(labels) != len(names):
         raise ValueError(f"expected labels {names}, got {labels}")
+    if all(type(v) is str for v in labels):
+        return labels
     return tuple(str(v) for v in labels)
