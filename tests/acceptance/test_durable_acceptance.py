@@ -41,6 +41,15 @@ def status_of(project: Project, run_id: str) -> str:
         engine.store.close()
 
 
+def recorded(project: Project, run_id: str) -> list[str]:
+    """The names of the run's journal entries."""
+    engine = project.engine()
+    try:
+        return [e["name"] for e in engine.durable.run_journal(run_id)]
+    finally:
+        engine.store.close()
+
+
 def test_kill_9_inside_and_between_steps(project: Project,
                                          workers: Callable[..., Worker]) -> None:
     first = workers("w1", "--concurrency", "2")
@@ -51,6 +60,9 @@ def test_kill_9_inside_and_between_steps(project: Project,
     second = workers("w2", "--concurrency", "2")
     eventually(lambda: project.lines("between"), 60, "the run to reach the point between "
                                                      "steps on the second worker")
+    # the worker writes a step's result a moment after the step (the task goes on):
+    # killed once both are written, "label" and "charge" must not run again
+    eventually(lambda: len(recorded(project, run_id)) >= 2, 30, "both steps recorded")
     second.kill9()  # between steps: "label" and "charge" are recorded
 
     workers("w3", "--concurrency", "2")
