@@ -28,12 +28,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from outlast.core.blob_refs import REF_START, surely_inline
 from outlast.errors import PayloadTooLargeError
 from outlast.ids import new_id
 from outlast.jsonutil import dumps
 from outlast.store.blobs import BlobStore
 
-REF_START = '{"$blob":'
 #: journal kinds whose result holds outcomes (``{"ok", "output", …}`` or a list of them)
 WAIT_KINDS = frozenset({"wait_token", "trigger_wait"})
 #: a column that holds a value this large may reference a blob (cheap test before parsing)
@@ -66,7 +66,7 @@ class Blobs:
 
     def keep_text(self, owner: str, name: str, text: str, what: str = "payload") -> str:
         """The text a row keeps for ``text`` (JSON): itself, or a reference to its blob."""
-        if len(text) * 4 <= self.threshold and not text.startswith(REF_START):
+        if surely_inline(text, self.threshold):
             return text  # small whatever its characters: no encoding needed to know it
         data = text.encode()
         if len(data) > self.max_bytes:

@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from outlast.core.blob_refs import surely_inline
 from outlast.core.durable_requests import DurableRequest, Op, ReadJournal, Record
 from outlast.core.spans import operation_span
 from outlast.errors import OutlastError, PlatformUnavailableError
@@ -91,9 +92,9 @@ class RecordAhead:
     the journal keeps its order and a crash can only lose records that nothing after
     them depends on (the step runs again, as steps may: they are at-least-once).
 
-    ``limit``: the largest result sent this way, in JSON characters times four (UTF-8's
-    worst case). A larger one may go to the blob store, whose errors must meet the task
-    where they happen, so it asks and waits as before."""
+    ``limit``: the blob threshold. A result the engine might keep in the blob store
+    (``core.blob_refs.surely_inline`` says no) asks and waits as before: the blob store's
+    errors must meet the task where they happen."""
 
     send: Callable[[Record], None]
     limit: int
@@ -105,10 +106,6 @@ class RecordAhead:
 #: this many, where it would otherwise run all its steps and, past its lease, lose them
 AHEAD_MAX = 64
 
-
-#: how a blob reference starts (``engine.blobs.REF_START``): a result whose JSON starts so
-#: always goes to the blob store, so it asks and waits
-_REF_START = '{"$blob":'
 
 T = TypeVar("T")
 
@@ -184,7 +181,7 @@ class DurableRun:
         and the answer's value returned."""
         ahead = self._ahead
         if ahead is not None and self._ahead_sent < AHEAD_MAX \
-                and len(text) * 4 <= ahead.limit and not text.startswith(_REF_START):
+                and surely_inline(text, ahead.limit):
             ahead.send(request)
             self._ahead_sent += 1
             return request.result
