@@ -52,7 +52,13 @@ from outlast.engine.statuses import FINAL, RunStatus
 from outlast.engine.tags import TagOps
 from outlast.engine.trace import Records as TraceRecords
 from outlast.engine.trigger_groups import TriggerGroups
-from outlast.engine.triggering import MAX_BATCH, NewRun, Triggered, trigger_many
+from outlast.engine.triggering import (
+    MAX_BATCH,
+    NewRun,
+    Triggered,
+    TriggerItem,
+    trigger_many,
+)
 from outlast.engine.version_admin import VersionAdmin
 from outlast.errors import (
     InvalidTransitionError,
@@ -119,7 +125,7 @@ class Engine:
         #: cancel or replay every run a filter lists, as a record with progress
         self.bulk = BulkActions(self)
         #: concurrent single triggers share a transaction (``trigger_groups.py``)
-        self._trigger_groups = TriggerGroups(self.trigger_batch)
+        self._trigger_groups: TriggerGroups[TriggerItem] = TriggerGroups(self._write_triggers)
 
     def ping(self) -> bool:
         """True when the store answers a trivial query (``/healthz``)."""
@@ -187,14 +193,17 @@ class Engine:
         """Create one run. Triggers that arrive from other threads while one is written
         are written together next, in one transaction (``trigger_groups.py``). A task id
         no worker registered fails here, alone, before it could join a group."""
-        self.definition(env, request.task_id)
-        return self._trigger_groups.trigger(env, request)
+        return self._trigger_groups.trigger(env, (self.definition(env, request.task_id),
+                                                  request))
 
     def trigger_batch(self, env: str, requests: list[NewRun]) -> list[Triggered]:
         """Create runs in one transaction: all of them or, on any error, none."""
         if len(requests) > MAX_BATCH:
             raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(requests)}")
-        items = [(self.definition(env, r.task_id), r) for r in requests]
+        return self._write_triggers(env, [(self.definition(env, r.task_id), r)
+                                          for r in requests])
+
+    def _write_triggers(self, env: str, items: list[TriggerItem]) -> list[Triggered]:
         now = self.clock.now()
         with self.store.transaction() as tx:
             return trigger_many(tx, env, items, now, self.blobs)

@@ -5,7 +5,7 @@ start and commit, the commit's flush to disk, the store's bookkeeping. When seve
 threads trigger at once (an HTTP server's handlers, an application's threads), a few
 transactions per environment are written at a time (``LANES``); the triggers that arrive
 while all of them are busy wait, and the first of them then writes all that waited in
-one transaction (``Engine.trigger_batch``). Nobody waits on purpose: a trigger with a
+one transaction (``trigger_many``, as a batch is). Nobody waits on purpose: a trigger with a
 free lane is written at once, as before, and a group is whatever arrived meanwhile (at
 most ``MAX_BATCH``). Several lanes keep one slow write (a row another transaction holds
 locked, a large payload going to the blob store) from holding up every other trigger.
@@ -28,12 +28,16 @@ import copy
 import os
 import threading
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
-from outlast.engine.triggering import MAX_BATCH, NewRun, Triggered
+from outlast.engine.triggering import MAX_BATCH, Triggered
 from outlast.errors import OutlastError
 from outlast.store.faults import is_transient, rolled_back
 
-Write = Callable[[str, list[NewRun]], list[Triggered]]
+#: what a caller triggers (the engine's: a task's definition and the new run); the groups
+#: only pass it on to ``write``
+R = TypeVar("R")
+Write = Callable[[str, list[R]], list[Triggered]]
 
 #: transactions of triggers written at a time per environment and process
 LANES = 4
@@ -52,16 +56,16 @@ class _NeverWaits:
 _NEVER_WAITS = _NeverWaits()
 
 
-class _Trigger:
+class _Trigger(Generic[R]):
     """One caller's trigger, and its answer once its group is written."""
 
-    def __init__(self, request: NewRun, waits: bool) -> None:
+    def __init__(self, request: R, waits: bool) -> None:
         self.request = request
         #: set when its group is written (or it is picked to write one); only a caller
         #: that waits needs one, and most triggers never wait
         self.done = threading.Event() if waits else _NEVER_WAITS
         #: set when this caller is woken to write the group that waited
-        self.group: list[_Trigger] | None = None
+        self.group: list[_Trigger[R]] | None = None
         self.triggered: Triggered | None = None
         self.error: BaseException | None = None
 
@@ -78,10 +82,10 @@ class _Trigger:
         return self.triggered
 
 
-class TriggerGroups:
+class TriggerGroups(Generic[R]):
     """The triggers of each environment, written a few groups at a time."""
 
-    def __init__(self, write: Write) -> None:
+    def __init__(self, write: Write[R]) -> None:
         self._write = write
         self._reset()
 
@@ -91,9 +95,9 @@ class TriggerGroups:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._writing: dict[str, int] = {}  # environment → groups being written
-        self._waiting: dict[str, list[_Trigger]] = {}
+        self._waiting: dict[str, list[_Trigger[R]]] = {}
 
-    def trigger(self, env: str, request: NewRun) -> Triggered:
+    def trigger(self, env: str, request: R) -> Triggered:
         if self._pid != os.getpid():
             self._reset()
         with self._lock:
@@ -110,7 +114,7 @@ class TriggerGroups:
             self._wait(env, me)
         return me.answer()
 
-    def _wait(self, env: str, me: _Trigger) -> None:
+    def _wait(self, env: str, me: _Trigger[R]) -> None:
         try:
             me.done.wait()
         except BaseException:
@@ -124,7 +128,7 @@ class TriggerGroups:
         if me.group is not None:  # the group that waited is this caller's to write
             self._lead(env, me.group)
 
-    def _finish_picked(self, env: str, me: _Trigger) -> None:
+    def _finish_picked(self, env: str, me: _Trigger[R]) -> None:
         """An interrupted caller that was already picked: its group is written (by it, if
         it was picked to write it) before its interruption goes on."""
         while True:
@@ -136,7 +140,7 @@ class TriggerGroups:
             except BaseException:  # noqa: BLE001, S112 - the first interruption is raised
                 continue
 
-    def _lead(self, env: str, group: list[_Trigger]) -> None:
+    def _lead(self, env: str, group: list[_Trigger[R]]) -> None:
         """Write ``group``, answer its members, then wake the next group's first."""
         try:
             self._write_group(env, group)
@@ -150,7 +154,7 @@ class TriggerGroups:
                 member.done.set()
             self._hand_on(env)
 
-    def _write_group(self, env: str, group: list[_Trigger]) -> None:
+    def _write_group(self, env: str, group: list[_Trigger[R]]) -> None:
         try:
             answers = self._write(env, [t.request for t in group])
         except Exception as exc:
@@ -165,7 +169,7 @@ class TriggerGroups:
         for member, triggered in zip(group, answers, strict=True):
             member.triggered = triggered
 
-    def _write_alone(self, env: str, member: _Trigger) -> None:
+    def _write_alone(self, env: str, member: _Trigger[R]) -> None:
         try:
             member.triggered = self._write(env, [member.request])[0]
         except Exception as exc:

@@ -132,8 +132,12 @@ def _shared_values(env: str, definition: TaskDefinition, opts: TriggerOptions,
     }
 
 
+#: a run to create: its task's definition and the request
+TriggerItem = tuple[TaskDefinition, NewRun]
+
+
 def trigger_many(
-    tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], now: float,
+    tx: Tx, env: str, items: list[TriggerItem], now: float,
     blobs: Blobs | None = None,
 ) -> list[Triggered]:
     """Insert runs (or find their idempotent twins) inside the caller's transaction; large
