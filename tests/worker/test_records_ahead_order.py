@@ -4,8 +4,7 @@ that committed, a write batched with others, and a task's SDK call after its ste
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -79,15 +78,6 @@ def test_a_fault_after_a_one_by_one_commit_is_looked_for_before_writing_again(
     ahead.write()  # the database is back
     assert set(ahead.failed) == {(gone["id"], gone["lease_id"])}  # only the one that failed
     assert _results(engine, row["id"]) == [(0, "a"), (1, "b")]
-
-
-@pytest.fixture
-def supervisor(engine: Engine, register: Callable[..., Any]) -> Iterator[Supervisor]:
-    register(engine, "job")
-    sup = Supervisor(engine, environment="dev", task_dirs=[], root=Path("."), concurrency=1,
-                     sweep=False)
-    yield sup
-    sup._shutdown()
 
 
 def test_a_write_batched_with_others_is_refused_after_its_attempts_record_failed(

@@ -4,8 +4,7 @@ results that came before them: one flush for all of them, not one each."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,16 +14,6 @@ from outlast.engine import Engine, Outcome
 from outlast.worker.messages import Reply, RuntimeCall
 from outlast.worker.supervisor import Supervisor
 from tests.worker.support import FakeChild
-
-
-@pytest.fixture
-def supervisor(engine: Engine, register: Callable[..., Any]) -> Iterator[Supervisor]:
-    """A supervisor without children, driven pass by pass by the test."""
-    register(engine, "job")
-    sup = Supervisor(engine, environment="dev", task_dirs=[], root=Path("."), concurrency=1,
-                     sweep=False)
-    yield sup
-    sup._shutdown()  # closes its listener and wake-up pipe
 
 
 def _runs(engine: Engine, trigger: Callable[..., Any], n: int) -> list[dict[str, Any]]:
