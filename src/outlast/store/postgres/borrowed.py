@@ -27,7 +27,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from outlast.errors import ConfigError, ValidationError
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox
-from outlast.store.postgres.store import column_types, copy_in, to_pyformat
+from outlast.store.postgres.store import column_types, copy_in, copy_rows, to_pyformat
 from outlast.store.postgres.target import PostgresTarget
 from outlast.store.protocol import Row
 from outlast.store.queries import QueryBook, load_queries, migration_files
@@ -48,10 +48,10 @@ class Runner(Protocol):
 
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None: ...
 
-    def copy(self, statement: str, types: list[int] | None,
+    def copy(self, statement: str, types: list[int],
              rows: Iterable[Sequence[Any]]) -> None:
-        """``COPY … FROM STDIN`` of ``rows`` (the values of its columns; ``types``: their
-        type oids, for a binary one)."""
+        """A binary ``COPY … FROM STDIN`` of ``rows`` (the values of its columns;
+        ``types``: their type oids)."""
         ...
 
 
@@ -68,13 +68,9 @@ class SyncRunner:
         with self._conn.cursor() as cur:
             cur.executemany(sql, rows)
 
-    def copy(self, statement: str, types: list[int] | None,
+    def copy(self, statement: str, types: list[int],
              rows: Iterable[Sequence[Any]]) -> None:
-        with self._conn.cursor() as cur, cur.copy(statement) as out:
-            if types is not None:
-                out.set_types(types)
-            for row in rows:
-                out.write_row(row)
+        copy_rows(self._conn, statement, types, rows)
 
 
 class AsyncRunner:
@@ -91,7 +87,7 @@ class AsyncRunner:
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
         asyncio.run_coroutine_threadsafe(self._executemany(sql, rows), self._loop).result()
 
-    def copy(self, statement: str, types: list[int] | None,
+    def copy(self, statement: str, types: list[int],
              rows: Iterable[Sequence[Any]]) -> None:
         """The rows are made here, in this thread, before the loop sends them."""
         values = list(rows)
@@ -107,11 +103,10 @@ class AsyncRunner:
         async with self._conn.cursor() as cur:
             await cur.executemany(sql, rows)
 
-    async def _copy(self, statement: str, types: list[int] | None,
+    async def _copy(self, statement: str, types: list[int],
                     rows: list[Sequence[Any]]) -> None:
         async with self._conn.cursor() as cur, cur.copy(statement) as out:
-            if types is not None:
-                out.set_types(types)
+            out.set_types(types)
             for row in rows:
                 await out.write_row(row)
 
@@ -155,8 +150,7 @@ class BorrowedPostgresTx:
     def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
         """``COPY`` on the caller's connection, inside the savepoint."""
         copy = copy_in(self._queries.text(name, {}))
-        types = (column_types(copy, {}, lambda table: self.all("column_types", table=table))
-                 if copy.binary else None)
+        types = column_types(copy, {}, lambda table: self.all("column_types", table=table))
         self._runner.copy(copy.statement, types, map(copy.values, rows))
 
     def notify(self, channel: str, payload: str = "") -> None:

@@ -30,7 +30,7 @@ import operator
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -51,9 +51,9 @@ from outlast.store.queries import QueryBook, load_queries
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _TEXT_ARRAY_PARAM = re.compile(r"(?<![:\w]):(\w+)(?=::text\[\])")
-#: a ``load`` query: ``COPY table (columns) FROM STDIN [(FORMAT BINARY)]`` after its
+#: a ``load`` query: ``COPY table (columns) FROM STDIN (FORMAT BINARY)`` after its
 #: comment lines
-_COPY = re.compile(r"^COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN(\s+\(FORMAT BINARY\))?\s*\Z",
+_COPY = re.compile(r"^COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN\s+\(FORMAT BINARY\)\s*\Z",
                    re.MULTILINE)
 _MIGRATION_LOCK = 7_262_001  # advisory lock id: one migrator at a time
 #: a pooled connection idle longer than this is checked (one empty query) before use
@@ -178,8 +178,8 @@ class PostgresTx:
 
     def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
         """``COPY … FROM STDIN`` (the query ``name``) of ``rows``, each the values of the
-        statement's columns by name, sent as ``rows`` yields them (a binary one in the
-        columns' own types, read once per table: ``column_types``).
+        statement's columns by name, sent as ``rows`` yields them, in binary in the
+        columns' own types (read once per table: ``column_types``).
 
         The server inserts each row while the next are still being made and sent: no
         statement, plan or parameter per row, and the client's work on the rows overlaps
@@ -189,19 +189,12 @@ class PostgresTx:
         ``COPY`` waits for the server once, at its end.
         """
         copy = copy_in(self._queries.text(name, {}))
-        types = (column_types(copy, self._column_types,
-                              lambda table: self.all("column_types", table=table))
-                 if copy.binary else None)
+        types = column_types(copy, self._column_types,
+                             lambda table: self.all("column_types", table=table))
+        self._pipelined()  # the held statement goes first
         self._hold_open()
         self._leave_pipeline()
-        if self._held is not None:
-            self._send(*self._held).close()
-            self._held = None
-        with self._conn.cursor() as cur, cur.copy(copy.statement) as out:
-            if types is not None:
-                out.set_types(types)
-            for row in rows:
-                out.write_row(copy.values(row))
+        copy_rows(self._conn, copy.statement, types, map(copy.values, rows))
 
     def _leave_pipeline(self) -> None:
         """Out of pipeline mode (its Sync waits for everything sent so far)."""
@@ -416,23 +409,21 @@ class CopyIn:
     statement: str
     table: str
     columns: tuple[str, ...]
-    #: values are written in their columns' types (``column_types``), not as text
-    binary: bool
     #: a row's values of ``columns``, in order
     values: Callable[[dict[str, Any]], tuple[Any, ...]]
 
 
 @functools.cache
 def copy_in(sql: str) -> CopyIn:
-    """The ``COPY … FROM STDIN`` of a ``load`` query (without its comment lines)."""
+    """The binary ``COPY … FROM STDIN`` of a ``load`` query (without its comment lines):
+    values are written in their columns' types (``column_types``), not as text."""
     found = _COPY.search(sql)
     if found is None:
-        raise ValueError(f"not a COPY ... FROM STDIN query: {sql!r}")
+        raise ValueError(f"not a COPY ... FROM STDIN (FORMAT BINARY) query: {sql!r}")
     columns = tuple(c.strip() for c in found.group(2).split(","))
     if len(columns) < 2:  # itemgetter of one key gives the value, not a tuple of it
         raise ValueError(f"a COPY of fewer than two columns: {sql!r}")
-    return CopyIn(found.group(0), found.group(1), columns, found.group(3) is not None,
-                  operator.itemgetter(*columns))
+    return CopyIn(found.group(0), found.group(1), columns, operator.itemgetter(*columns))
 
 
 def column_types(copy: CopyIn, known: dict[str, dict[str, int]],
@@ -444,6 +435,15 @@ def column_types(copy: CopyIn, known: dict[str, dict[str, int]],
         types = {str(r["name"]): int(r["type"]) for r in read(copy.table)}
         known[copy.table] = types
     return [types[c] for c in copy.columns]
+
+
+def copy_rows(conn: psycopg.Connection[Any], statement: str, types: list[int],
+              rows: Iterable[Sequence[Any]]) -> None:
+    """Send ``rows`` through a binary ``COPY`` (``types``: its columns' type oids)."""
+    with conn.cursor() as cur, cur.copy(statement) as out:
+        out.set_types(types)
+        for row in rows:
+            out.write_row(row)
 
 
 @contextmanager
