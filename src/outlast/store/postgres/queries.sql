@@ -771,8 +771,7 @@ ORDER BY id DESC LIMIT :limit
 
 -- name: dashboard_active_counts
 SELECT status, count(*) AS n FROM runs
-WHERE environment = :environment AND status <> 'EXECUTING'
-  AND status IN ('DELAYED', 'QUEUED', 'WAITING', 'PARKED')
+WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED', 'WAITING', 'PARKED')
 GROUP BY status
 UNION ALL
 SELECT status, count(*) FROM runs
@@ -792,8 +791,7 @@ ORDER BY created_at DESC LIMIT :limit
 
 -- name: metrics_live_runs
 SELECT task_id, status, count(*) AS n FROM runs
-WHERE environment = :environment AND status <> 'EXECUTING'
-  AND status IN ('DELAYED', 'QUEUED', 'WAITING', 'PARKED')
+WHERE environment = :environment AND status IN ('DELAYED', 'QUEUED', 'WAITING', 'PARKED')
 GROUP BY task_id, status
 UNION ALL
 SELECT task_id, status, count(*) FROM runs
