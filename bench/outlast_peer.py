@@ -7,6 +7,8 @@ fields are the peers' own.
     OUTLAST_STORE=pg|sqlite  (default pg)  -> peer name outlast_pg / outlast_sqlite
     OUTLAST_CONCURRENCY=4    worker children (warm processes)
     OUTLAST_PEER_SUFFIX=""   appended to the peer name (e.g. _c8 when comparing settings)
+    OUTLAST_BENCH_ASYNC=1    the job bodies as ``async def`` (pgqueuer's are): peer name
+                             gains ``_async``, runs share children as coroutines
 
 W1: ``Client(database_url=...).tasks.trigger("noop", None)``, one call (one transaction) each.
 W1 bulk: ``client.tasks.batch_trigger`` in chunks of 1,000 (the API's limit) into the
@@ -34,7 +36,8 @@ C = load_common()
 
 STORE = os.environ.get("OUTLAST_STORE", "pg")
 CONC = int(os.environ.get("OUTLAST_CONCURRENCY", 4))
-PEER = f"outlast_{STORE}{os.environ.get('OUTLAST_PEER_SUFFIX', '')}"
+ASYNC = "_async" if os.environ.get("OUTLAST_BENCH_ASYNC") == "1" else ""
+PEER = f"outlast_{STORE}{ASYNC}{os.environ.get('OUTLAST_PEER_SUFFIX', '')}"
 BULK_ENV = "bulk"
 PG_DB = os.environ.get("OUTLAST_PG_DB", "bench_outlast")
 SQLITE_PATH = os.path.join(C.DIR, "outlast.db")

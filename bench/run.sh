@@ -6,7 +6,8 @@
 #   PEERS="pgqueuer dramatiq huey_sqlite" bash bench/run.sh   # + those peers, one table
 #
 # Knobs (env): N_JOBS=10000 REPEATS=3 N_LAT=200 (the peers' own), OUTLAST_STORES="pg sqlite",
-# OUTLAST_CONCURRENCY=4, PEERS="" (names as in the peers' run.sh), PEERS_DIR, BENCH_DIR,
+# OUTLAST_CONCURRENCY=4, OUTLAST_KINDS="sync async" (job bodies as def, and as async def
+# like pgqueuer's: outlast_pg, outlast_pg_async), PEERS="" (names as in the peers' run.sh), PEERS_DIR, BENCH_DIR,
 # PEER_TIMEOUT=900. PostgreSQL must answer on 127.0.0.1:5432 as user postgres.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ export PG_URL=${PG_URL:-postgresql://postgres:postgres@127.0.0.1:5432}
 PY=${PY:-$REPO/.venv/bin/python}
 PEERS=${PEERS:-} PEER_TIMEOUT=${PEER_TIMEOUT:-900}
 OUTLAST_STORES=${OUTLAST_STORES:-"pg sqlite"}
+OUTLAST_KINDS=${OUTLAST_KINDS:-"sync async"}
 
 # The peers' run.sh starts with `rm -rf $BENCH_DIR`, so it runs first and Outlast's rows are
 # appended to the same results.jsonl afterwards.
@@ -32,13 +34,16 @@ mkdir -p "$BENCH_DIR"
 pg_isready -q -h 127.0.0.1 || { echo "PostgreSQL is not answering on 127.0.0.1:5432"; exit 1; }
 
 for store in $OUTLAST_STORES; do
-  name=outlast_$store
+ for kind in $OUTLAST_KINDS; do
+  name=outlast_$store$([ "$kind" = async ] && echo _async)
   echo "=== $name ($(date +%T))" >&2
-  if ! OUTLAST_STORE=$store timeout "$PEER_TIMEOUT" "$PY" -W ignore bench/outlast_peer.py \
+  if ! OUTLAST_STORE=$store OUTLAST_BENCH_ASYNC=$([ "$kind" = async ] && echo 1 || echo 0) \
+      timeout "$PEER_TIMEOUT" "$PY" -W ignore bench/outlast_peer.py \
       > "$BENCH_DIR/$name.out" 2> "$BENCH_DIR/$name.err"; then
     echo "{\"peer\": \"$name\", \"error\": \"exit/timeout, see $BENCH_DIR/$name.err\"}" >> "$BENCH_DIR/results.jsonl"
     tail -5 "$BENCH_DIR/$name.err" >&2
   fi
+ done
 done
 echo
 "$PY" "$PEERS_DIR/report.py"

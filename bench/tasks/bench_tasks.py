@@ -2,10 +2,13 @@
 
 Imported by the worker's children (as ``tasks.bench_tasks``) and by the harness, which
 registers the definitions so runs can be triggered before any worker has started.
+``OUTLAST_BENCH_ASYNC=1`` makes them ``async def``, as pgqueuer's are: their runs then run
+as coroutines sharing a child (``--async-slots``), not one process each.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,12 +21,22 @@ from outlast import task  # noqa: E402
 C = load_common()
 
 
-@task(id="noop")
-def noop(payload: object) -> None:
-    C.mark()
+if os.environ.get("OUTLAST_BENCH_ASYNC") == "1":  # as pgqueuer's: coroutines sharing a child
 
+    @task(id="noop")
+    async def noop(payload: object) -> None:
+        C.mark()
 
-@task(id="lat")
-def lat(payload: float) -> None:
-    C.mark_lat(payload)
+    @task(id="lat")
+    async def lat(payload: float) -> None:
+        C.mark_lat(payload)
 
+else:
+
+    @task(id="noop")
+    def noop(payload: object) -> None:  # type: ignore[misc]
+        C.mark()
+
+    @task(id="lat")
+    def lat(payload: float) -> None:  # type: ignore[misc]
+        C.mark_lat(payload)

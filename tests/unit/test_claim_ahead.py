@@ -18,11 +18,22 @@ class StubChild:
         self.queued: list[Assignment] = []
         self.got: list[str] = []
 
+        self.shared: dict[str, Assignment] = {}
+
     def load(self) -> int:
-        return (self.job is not None) + len(self.queued)
+        return (self.job is not None) + len(self.queued) + len(self.shared)
 
     def can_take(self, depth: int) -> bool:
-        return self.load() < depth
+        return not self.shared and self.load() < depth
+
+    def shared_room(self, slots: int) -> int:
+        return 0 if self.job is not None else slots - len(self.shared)
+
+    def send_shared(self, jobs: list[Assignment]) -> bool:
+        assert all(job.shared for job in jobs)
+        self.shared.update((job.run["id"], job) for job in jobs)
+        self.got.extend(job.run["id"] for job in jobs)
+        return True
 
     def send_batch(self, jobs: list[Assignment]) -> bool:
         if self.job is None:
@@ -33,9 +44,53 @@ class StubChild:
         return True
 
 
-def rows(*ids: str) -> list[dict[str, Any]]:
-    return [{"id": i, "task_id": "t", "machine": None, "attempt_count": 1, "lease_id": "l"}
+def rows(*ids: str, task: str = "t") -> list[dict[str, Any]]:
+    return [{"id": i, "task_id": task, "machine": None, "attempt_count": 1, "lease_id": "l"}
             for i in ids]
+
+
+def shared_ahead(slots: int) -> ClaimAhead:
+    ahead = ClaimAhead(2, "dev", enforce_memory=False, async_slots=slots)
+    ahead.async_tasks = frozenset({"a"})
+    return ahead
+
+
+def test_async_runs_fill_one_child_up_to_its_slots_and_sync_runs_keep_a_free_one() -> None:
+    ahead = shared_ahead(3)
+    first, second = StubChild(), StubChild()
+    children = [cast(Child, first), cast(Child, second)]
+    assert ahead.wanted(children) == 2  # one each while nothing shares yet
+    ahead.add(rows("a1", "a2", task="a"))
+    ahead.feed(children)
+    assert (first.got, second.got) == (["a1", "a2"], [])  # packed, not spread
+    assert ahead.wanted(children) == 1 + 1  # the sharing child's last slot, the idle one
+    ahead.add(rows("a3", "a4", task="a") + rows("s1"))
+    ahead.feed(children)
+    assert (first.got, second.got) == (["a1", "a2", "a3"], ["a4"])
+    assert [r["id"] for r in ahead.buffer] == ["s1"]  # no child is free of shared runs
+    first.shared.clear()
+    ahead.feed(children)
+    assert first.got[-1] == "s1" and first.job is not None
+
+
+def test_a_sync_run_keeps_its_place_while_async_runs_pass_it() -> None:
+    ahead = shared_ahead(4)
+    busy, sharing = StubChild(), StubChild()
+    busy.job = ahead.job(rows("x")[0])
+    sharing.shared = {"a0": ahead.job(rows("a0", task="a")[0])}
+    ahead.add(rows("s1") + rows("a1", task="a") + rows("s2"))
+    ahead.feed([cast(Child, busy), cast(Child, sharing)])
+    assert sharing.got == ["a1"]
+    assert [r["id"] for r in ahead.buffer] == ["s1", "s2"]
+
+
+def test_one_async_slot_runs_async_tasks_as_sync_ones() -> None:
+    ahead = shared_ahead(1)
+    child = StubChild()
+    ahead.add(rows("a1", "a2", task="a"))
+    ahead.feed([cast(Child, child)])
+    assert child.got == ["a1"] and not child.shared
+    assert not ahead.job(rows("a3", task="a")[0]).shared
 
 
 def test_a_run_that_had_started_goes_ahead_of_buffered_fresh_runs() -> None:

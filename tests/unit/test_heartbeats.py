@@ -82,9 +82,17 @@ class StubChild:
         self.job: Assignment | None = jobs[0] if jobs else None
         self.queued = list(jobs[1:])
         self.killed_for = killed_for
+        self.shared: dict[str, Assignment] = {}
+        self.stopped: list[tuple[str, str]] = []
 
     def held(self) -> list[Assignment]:
+        return self.held_alone() + list(self.shared.values())
+
+    def held_alone(self) -> list[Assignment]:
         return ([self.job] if self.job else []) + self.queued
+
+    def stop_shared(self, run_id: str, why: str, grace: float) -> None:
+        self.stopped.append((run_id, why))
 
     def kill(self, reason: str) -> None:
         self.killed_for = reason
@@ -132,6 +140,17 @@ def test_a_heartbeat_drops_lost_buffered_runs_stops_lost_attempts_and_revokes_qu
     lost_queued.job, lost_queued.queued = lost_queued.queued[0], []
     beats.kill_if_revoked(cast(Child, lost_queued))  # q1 started: it is stopped at once
     assert lost_queued.killed_for == "cancel" and beats.revoked == set()
+
+
+def test_a_shared_run_that_lost_its_lease_is_cancelled_and_its_child_kept() -> None:
+    """The runs beside it share its process: it is cancelled in the child, not killed."""
+    engine = StubEngine({"s1": "l1"})
+    beats = Heartbeats(cast(Engine, engine), "w1", lambda jobs, why: None)
+    sharing = StubChild()
+    sharing.shared = {"s1": job("s1"), "s2": job("s2")}
+    beats.maybe_beat(ClaimAhead(2, "dev", enforce_memory=False), children(sharing))
+    assert engine.asked == ["s1", "s2"]
+    assert sharing.stopped == [("s2", "cancel")] and sharing.killed_for is None
 
 
 def test_a_buffer_no_child_drew_from_between_two_heartbeats_is_handed_back() -> None:

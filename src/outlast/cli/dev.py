@@ -32,17 +32,22 @@ from outlast.cli.serving import (
 )
 from outlast.config import Config
 from outlast.engine import Engine
+from outlast.worker import DEFAULT_ASYNC_SLOTS
 
 
 @click.command(short_help="Server, scheduler and worker in one process.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8030, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,
-              help="Runs executed at the same time.")
+              help="Processes executing runs (a sync task's run takes one).")
+@click.option("--async-slots", type=click.IntRange(1), default=DEFAULT_ASYNC_SLOTS,
+              show_default=True,
+              help="Runs of async tasks one process runs at once (1: each alone).")
 @click.option("--no-reload", is_flag=True, help="Do not reload task modules when they change.")
 @click.option("--grace", type=float, default=30.0, show_default=True,
               help="Seconds running attempts get to finish on Ctrl-C.")
-def dev(port: int, host: str, concurrency: int, no_reload: bool, grace: float) -> None:
+def dev(port: int, host: str, concurrency: int, async_slots: int, no_reload: bool,
+        grace: float) -> None:
     """Run the server, scheduler and a worker locally, reloading tasks on change."""
     config = project_config(required=True)
     require_task_dirs(config)
@@ -62,7 +67,7 @@ def dev(port: int, host: str, concurrency: int, no_reload: bool, grace: float) -
     lock.record(url)
     setup_logging()
     session = build_session(config, engine, sock, host, port, key, concurrency=concurrency,
-                            reload=not no_reload, grace=grace)
+                            reload=not no_reload, grace=grace, async_slots=async_slots)
     session.on_ready = lambda: banner(config, url, key, reload=not no_reload)
     session.write_env = lambda: write_dev_env(state / "dev.env", url, key)
     try:
@@ -72,7 +77,8 @@ def dev(port: int, host: str, concurrency: int, no_reload: bool, grace: float) -
 
 
 def build_session(config: Config, engine: Engine, sock: socket.socket, host: str, port: int,
-                  key: str, *, concurrency: int, reload: bool, grace: float) -> DevSession:
+                  key: str, *, concurrency: int, reload: bool, grace: float,
+                  async_slots: int) -> DevSession:
     # Imported here: the server and worker pull in more than the other commands need.
     from outlast.server.app import create_app
     from outlast.worker.supervisor import Supervisor
@@ -82,7 +88,8 @@ def build_session(config: Config, engine: Engine, sock: socket.socket, host: str
                             task_defaults=config.task_defaults(), grace=grace,
                             # With hot reload a module that fails to import is fixed and
                             # saved again; the tasks of the other modules keep running.
-                            exit_on_import_error=not reload, dev=True)
+                            exit_on_import_error=not reload, dev=True,
+                            async_slots=async_slots)
     app = create_app(engine, dev_api_key=key, project=config.project, secret=config.secret,
                      allowed_hosts=dev_hosts(host),
                      readiness=lambda: worker_ready_reason(supervisor),

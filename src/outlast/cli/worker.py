@@ -20,11 +20,15 @@ from outlast.cli.serving import setup_logging, stop_signals
 from outlast.config import ENVIRONMENTS
 from outlast.core.versions import check_version
 from outlast.errors import OutlastError, ValidationError
+from outlast.worker import DEFAULT_ASYNC_SLOTS
 
 
 @click.command()
 @click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,
-              help="Runs executed at the same time.")
+              help="Processes executing runs (a sync task's run takes one).")
+@click.option("--async-slots", type=click.IntRange(1), default=DEFAULT_ASYNC_SLOTS,
+              show_default=True,
+              help="Runs of async tasks one process runs at once (1: each alone).")
 @click.option("--queue", "queues", multiple=True, metavar="NAME",
               help="Only claim runs from this queue (repeatable; default: all).")
 @database_url_option
@@ -45,7 +49,8 @@ from outlast.errors import OutlastError, ValidationError
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
               envvar="OUTLAST_WORKER_METRICS_HOST",
               help="Interface for --metrics-port (0.0.0.0: reachable from other machines).")
-def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
+def worker(concurrency: int, async_slots: int, queues: tuple[str, ...],
+           database_url: str | None,
            environment: str | None, grace: float, version: str | None,
            exit_when_drained: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Execute runs of the project's tasks."""
@@ -67,8 +72,10 @@ def worker(concurrency: int, queues: tuple[str, ...], database_url: str | None,
                             task_defaults=config.task_defaults(),
                             queues=list(queues) or None, grace=grace, version=version,
                             exit_when_drained=exit_when_drained, metrics=metrics,
-                            switch_interval=SWITCH_INTERVAL)  # a process of its own
-    note(f"Outlast worker: environment {config.environment}, concurrency {concurrency}, "
+                            switch_interval=SWITCH_INTERVAL,  # a process of its own
+                            async_slots=async_slots)
+    note(f"Outlast worker: environment {config.environment}, concurrency {concurrency} "
+         f"(async slots {async_slots}), "
          f"queues {', '.join(queues) or 'all'}, version {version or '(hash of the code)'}, "
          f"database {redact_url(config.database_url)}")
     if served is not None:

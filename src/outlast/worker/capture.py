@@ -20,7 +20,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 from outlast.observability import trace_id
 from outlast.sdk.durable import DurableRun, current_run
@@ -158,6 +160,87 @@ def captured(buffer: LogBuffer) -> Iterator[None]:
         root.removeHandler(handler)
         if root.level != old_level:  # each change clears every logger's level cache
             root.setLevel(old_level)
+        buffer.flush(final=True)
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where the output of one attempt sharing its process goes."""
+
+    buffer: LogBuffer
+    stdout: _StreamToLog
+    stderr: _StreamToLog
+    handler: _Handler
+
+
+#: the attempt whose output this context's writes belong to (``routed``)
+_route: ContextVar[_Route | None] = ContextVar("outlast_log_route", default=None)
+
+
+class _RoutedStream(io.TextIOBase):
+    """``sys.stdout`` (or ``stderr``) of a process whose attempts run side by side: each
+    write goes to the attempt of the context it is made in, or to the real stream."""
+
+    def __init__(self, original: TextIO, error: bool) -> None:
+        self._original = original
+        self._error = error
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        route = _route.get()
+        if route is None:
+            return self._original.write(text)
+        return (route.stderr if self._error else route.stdout).write(text)
+
+    def flush(self) -> None:
+        route = _route.get()
+        if route is None:
+            self._original.flush()
+
+
+class _RoutedHandler(logging.Handler):
+    """The root logger's handler in such a process: a record goes to its attempt."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        route = _route.get()
+        if route is not None:
+            route.handler.emit(record)
+
+
+_routing: list[bool] = []  # installed once per process
+
+
+def _install_routing() -> None:
+    if _routing:
+        return
+    sys.stdout = _RoutedStream(sys.stdout, error=False)
+    sys.stderr = _RoutedStream(sys.stderr, error=True)
+    logging.getLogger().addHandler(_RoutedHandler())
+    _routing.append(True)
+
+
+@contextmanager
+def routed(buffer: LogBuffer) -> Iterator[None]:
+    """``captured`` for an attempt that shares its process with others at once (async
+    runs on one loop): the process's streams and root handler are swapped once, for good,
+    for ones that send each write to the attempt of the context it is made in, since
+    swapping them per attempt would send one attempt's lines to another's logs."""
+    _install_routing()
+    route = _Route(buffer, _StreamToLog(buffer, "INFO"), _StreamToLog(buffer, "ERROR"),
+                   _Handler(buffer))
+    token, sink = _route.set(route), current_sink.set(buffer.add)
+    try:
+        yield
+    finally:
+        route.stdout.flush()
+        route.stderr.flush()
+        current_sink.reset(sink)
+        _route.reset(token)
         buffer.flush(final=True)
 
 

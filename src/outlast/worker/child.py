@@ -43,6 +43,7 @@ from outlast.worker.executor import error_info, run_attempt, run_hook_job
 from outlast.worker.messages import (
     ApiCall,
     Assignment,
+    Cancel,
     Finished,
     HookDone,
     HookJob,
@@ -52,6 +53,7 @@ from outlast.worker.messages import (
     RuntimeCall,
     Stop,
 )
+from outlast.worker.shared_runs import SharedRuns
 
 #: the exit code of a child whose supervisor is gone (nobody reads it; ``ps`` may)
 ORPHANED_EXIT = 0
@@ -67,8 +69,11 @@ class PipeTransport:
     def __init__(self, conn: Connection, lock: threading.Lock) -> None:
         self._conn = conn
         self._ids = itertools.count(1)
-        self._lock = lock
+        self.lock = lock
         self.inbox: deque[Any] = deque()
+        #: told (from the asking thread) when an ask kept messages in ``inbox``: while
+        #: shared runs are in flight their loop takes them (``SharedRuns.stashed``)
+        self.on_stash: Callable[[], None] | None = None
 
     def send(self, call: Call) -> Any:
         """Waited out while the database is away, as durable operations are. A trigger is
@@ -84,23 +89,26 @@ class PipeTransport:
     def note(self, request: Record) -> None:
         """A completed operation, sent without waiting: the supervisor writes it before
         anything sent after it (``RecordAhead``)."""
-        with self._lock:
+        with self.lock:
             try:
                 self._conn.send(Recorded(request))
             except (EOFError, OSError):  # not into task code, which could carry on
                 _orphaned()
 
     def _ask(self, message: Callable[[int], Any]) -> Any:
-        with self._lock:
+        with self.lock:
             request_id = next(self._ids)
             try:
                 self._conn.send(message(request_id))
                 reply = self._conn.recv()
-                while isinstance(reply, Assignment | HookJob | Stop | list):
+                kept = False
+                while isinstance(reply, Assignment | HookJob | Stop | Cancel | list):
                     self.inbox.extend(reply if isinstance(reply, list) else [reply])
-                    reply = self._conn.recv()
+                    reply, kept = self._conn.recv(), True
             except (EOFError, OSError):  # not into task code, which could carry on
                 _orphaned()
+        if kept and self.on_stash is not None:
+            self.on_stash()
         if not isinstance(reply, Reply) or reply.request_id != request_id:
             raise OutlastError(f"unexpected reply from the worker: {reply!r}")
         if not reply.ok:
@@ -146,14 +154,18 @@ def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
     except BaseException:
         conn.send(Ready(os.getpid(), [], error=traceback.format_exc()))
         return
-    definitions = [t.definition().to_dict() for t in default_registry.all()]
-    conn.send(Ready(os.getpid(), definitions, import_errors=failures,
-                    code_version=project_version(root)))
+    tasks = default_registry.all()
+    conn.send(Ready(os.getpid(), [t.definition().to_dict() for t in tasks],
+                    import_errors=failures, code_version=project_version(root),
+                    async_tasks=tuple(t.id for t in tasks if t.is_async)))
     lock = threading.Lock()
     pipe = PipeTransport(conn, lock)
     set_worker_transport(pipe)
     ahead = RecordAhead(pipe.note, record_ahead) if record_ahead > 0 else None
-    _serve(conn, _locked_send(conn, lock), pipe, failures, ahead, ChildLoop())
+    send, loop = _locked_send(conn, lock), ChildLoop()
+    shared = SharedRuns(conn, pipe, send, ahead, loop.loop,
+                        lambda job: _missing(job, failures), _orphaned)
+    _serve(conn, send, pipe, failures, ahead, loop, shared)
 
 
 def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None]:
@@ -168,7 +180,7 @@ def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None
 
 def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
            failures: dict[str, ImportFailure], ahead: RecordAhead | None,
-           loop: ChildLoop) -> None:
+           loop: ChildLoop, shared: SharedRuns) -> None:
     runtime: Runtime = pipe.runtime
     while True:
         try:
@@ -181,7 +193,10 @@ def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
         if isinstance(message, Stop):
             flush()  # the child ends by os._exit: no atexit shutdown exports them
             return
-        if isinstance(message, Assignment):
+        if isinstance(message, Assignment) and message.shared:
+            shared.run(message)  # with every shared run sent while it goes on
+            flush()
+        elif isinstance(message, Assignment):
             send(_attempt(message, send, runtime, failures, ahead, loop))
             flush()  # after the report, so a slow collector never delays the run
         elif isinstance(message, HookJob):
@@ -191,8 +206,14 @@ def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
 def _attempt(job: Assignment, send: Callable[[Any], None], runtime: Runtime,
              failures: dict[str, ImportFailure], ahead: RecordAhead | None,
              loop: ChildLoop) -> Finished:
+    return _missing(job, failures) or run_attempt(
+        default_registry.get(job.run["task_id"]), job, send, runtime, ahead, loop.run)
+
+
+def _missing(job: Assignment, failures: dict[str, ImportFailure]) -> Finished | None:
+    """The report of a run whose task this child does not have; None when it has it."""
     try:
-        task = default_registry.get(job.run["task_id"])
+        default_registry.get(job.run["task_id"])
     except TaskNotFoundError as exc:
         missing = exc
         if failures:  # the task is most likely in a file that failed: say which and why
@@ -200,7 +221,7 @@ def _attempt(job: Assignment, send: Callable[[Any], None], runtime: Runtime,
                                         task=job.run["task_id"])
         return Finished(job.run["id"], job.lease_id, job.attempt, "failed", 0.0,
                         error=error_info(missing))
-    return run_attempt(task, job, send, runtime, ahead, loop.run)
+    return None
 
 
 def _hook(job: HookJob, send: Callable[[Any], None]) -> None:

@@ -63,8 +63,13 @@ class ClaimAhead:
     """The buffer of claimed runs no child holds yet, and what recent runs took."""
 
     def __init__(self, concurrency: int, environment: str, enforce_memory: bool,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, async_slots: int = 1) -> None:
+        """``async_slots``: how many runs of async tasks a child runs at once (1: each
+        alone, as a sync task's)."""
         self.concurrency = concurrency
+        self.async_slots = async_slots
+        #: the tasks whose runs share a child (the children's ``Ready.async_tasks``)
+        self.async_tasks: frozenset[str] = frozenset()
         self.environment = environment
         self.enforce_memory = enforce_memory
         self.buffer: deque[dict[str, Any]] = deque()
@@ -113,11 +118,17 @@ class ClaimAhead:
         window = RESUMING_WINDOW if express and self.resuming() else PIPE_WINDOW
         return 1 + max(1, min(PIPE_MAX - 1, int(window / max(avg, 1e-6))))
 
+    def shares(self, row: dict[str, Any]) -> bool:
+        """Does this claimed run share a child with others (an async task's)?"""
+        return self.async_slots > 1 and row["task_id"] in self.async_tasks
+
     def wanted(self, children: list[Child]) -> int:
-        """How many runs to claim now to fill every child and the buffer."""
+        """How many runs to claim now to fill every child and the buffer (a child
+        running shared runs has room for ``async_slots`` of them)."""
         express = self.express(children)
         room = sum(self.depth(c, c is express) - c.load() for c in children
                    if c.can_take(self.depth(c, c is express)))
+        room += sum(c.shared_room(self.async_slots) for c in children if c.shared)
         ahead = self.concurrency if self.prefetching() else 0
         return max(0, room + ahead - len(self.buffer))
 
@@ -133,26 +144,22 @@ class ClaimAhead:
 
     def feed(self, children: list[Child]) -> None:
         """Hand buffered runs to children, least loaded first (a resumed run to the express
-        child first, while it has room); one pipe message per child."""
+        child first, while it has room); one pipe message per child. A shared run goes
+        to a child running shared runs or nothing; a run that finds no room keeps its
+        place in the buffer."""
         if not self.buffer:
             return
-        express = self.express(children)
-        room = {c: self.depth(c, c is express) for c in children
-                if c.can_take(self.depth(c, c is express))}
-        load = {c: c.load() for c in room}
-        batches: dict[Child, list[dict[str, Any]]] = {}
-        while self.buffer and room:
+        hand_out = _HandOut(self, children)
+        kept: deque[dict[str, Any]] = deque()
+        while self.buffer and hand_out.room():
             row = self.buffer.popleft()
-            child = express if row.get(_RESUMED) and express in room else \
-                min(room, key=load.__getitem__)
-            batches.setdefault(child, []).append(row)
-            load[child] += 1
-            if load[child] == 1:  # an idle child's depth follows the run it starts with
-                room[child] = self.depth_for(row["task_id"], child is express)
-            if load[child] >= room[child]:
-                del room[child]
-        for child, rows in batches.items():
-            if child.send_batch([self.job(row) for row in rows]):
+            if not hand_out.place(row):
+                kept.append(row)
+        self.buffer.extendleft(reversed(kept))
+        for child, rows in hand_out.batches.items():
+            jobs = [self.job(row) for row in rows]
+            sent = child.send_shared(jobs) if jobs[0].shared else child.send_batch(jobs)
+            if sent:
                 self.fed = True
             else:  # the child is gone: the runs go back where they were
                 self.buffer.extendleft(reversed(rows))
@@ -169,7 +176,49 @@ class ClaimAhead:
         memory = preset.memory_bytes if preset and self.enforce_memory else None
         return Assignment(run=run_fields(row), lease_id=row["lease_id"],
                           attempt=row["attempt_count"], memory_limit=memory,
-                          environment=self.environment, journal=row.get("journal"))
+                          environment=self.environment, journal=row.get("journal"),
+                          shared=self.shares(row))
+
+
+class _HandOut:
+    """One ``feed``'s bookkeeping: the room each child has for sync runs (its pipe depth)
+    and for shared runs, and the runs given to each. A child given runs of one kind
+    takes none of the other in the same feed."""
+
+    def __init__(self, ahead: ClaimAhead, children: list[Child]) -> None:
+        self.ahead = ahead
+        self.express = express = ahead.express(children)
+        self.sync = {c: ahead.depth(c, c is express) for c in children
+                     if c.can_take(ahead.depth(c, c is express))}
+        self.shared = {c: n for c in children if (n := c.shared_room(ahead.async_slots))}
+        self.load = {c: c.load() for c in (*self.sync, *self.shared)}
+        self.batches: dict[Child, list[dict[str, Any]]] = {}
+
+    def room(self) -> bool:
+        return bool(self.sync or self.shared)
+
+    def place(self, row: dict[str, Any]) -> bool:
+        """Give ``row`` to a child with room for its kind; False when none has."""
+        shared = self.ahead.shares(row)
+        room = self.shared if shared else self.sync
+        if not room:
+            return False
+        express = self.express
+        if shared:  # packed: a child already sharing first, so others stay free for sync runs
+            child = max(room, key=self.load.__getitem__)
+        else:
+            child = express if row.get(_RESUMED) and express in room else \
+                min(room, key=self.load.__getitem__)
+        (self.sync if shared else self.shared).pop(child, None)
+        self.batches.setdefault(child, []).append(row)
+        self.load[child] += 1
+        if shared:
+            room[child] -= 1
+        elif self.load[child] == 1:  # an idle child's depth follows the run it starts with
+            room[child] = self.ahead.depth_for(row["task_id"], child is express)
+        if (room[child] <= 0) if shared else (self.load[child] >= room[child]):
+            del room[child]
+        return True
 
 
 def run_fields(row: dict[str, Any]) -> dict[str, Any]:

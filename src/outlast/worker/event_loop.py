@@ -27,16 +27,21 @@ class ChildLoop:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """``asyncio.run(coro)``, on this child's loop."""
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The child's loop, made on first use: a child of sync tasks needs none."""
         loop = self._loop
-        if loop is None:  # made on first use: a child of sync tasks needs none
+        if loop is None:
             loop = self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
+        return loop
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """``asyncio.run(coro)``, on this child's loop."""
+        loop = self.loop()
         try:
             return loop.run_until_complete(coro)
         finally:
-            self._cancel_leftovers(loop)
+            self.cancel_leftovers(loop)
 
     def close(self) -> None:
         """Close the loop (a child's ends with its process; tests close theirs)."""
@@ -46,7 +51,7 @@ class ChildLoop:
             self._loop = None
 
     @staticmethod
-    def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    def cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
         """Cancel the tasks the coroutine left running and let them finish unwinding."""
         left = [t for t in asyncio.all_tasks(loop) if not t.done()]
         if not left:

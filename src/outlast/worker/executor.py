@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from outlast.clock import to_datetime
-from outlast.core.outcomes import PLATFORM_ERROR, Outcome, is_final_failure
+from outlast.core.outcomes import PLATFORM_ERROR, Outcome, OutcomeKind, is_final_failure
 from outlast.core.retry import RetryDecision
 from outlast.core.spans import attempt_span
 from outlast.errors import AbortTaskRunError, OutlastError, ValidationError
@@ -34,7 +34,9 @@ from outlast.sdk.durable import (
     current_run,
 )
 
-__all__ = ["build_context", "call_flexibly", "error_info", "run_attempt", "run_hook_job"]
+__all__ = ["attempt_ended", "attempt_traced", "build_context", "call_flexibly", "decoded",
+           "error_info", "finish_streams", "finished", "outcome_error", "parked", "prepare",
+           "run_attempt", "run_hook_job", "with_decision"]
 from outlast.sdk.logger import logger
 from outlast.sdk.task import Task
 from outlast.worker.calling import call_flexibly
@@ -78,34 +80,55 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     """Execute one attempt of ``job`` with ``task``; never raises. ``ahead``: where its
     steps' results are recorded without waiting (a worker's child), if anywhere;
     ``run_async``: what runs an async task's body (a child's lasting loop)."""
-    run = job.run
-    buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id, job.attempt,
-                                                               records)))
-    ctx = build_context(run, job.attempt, job.environment)
-    durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime,
-                         journal=job.journal, ahead=ahead)
+    buffer, ctx, durable = prepare(job, send, runtime, ahead)
     started = time.monotonic()
     token, values = current_run.set(durable), locals_of.bind(ctx.locals)
     try:
-        parent = run.get("traceparent") or ""  # the trigger's trace, or (none) its own
-        with span(attempt_span(job.attempt), parent, run_id=run["id"], task=task.id,
-                  attempt=job.attempt, queue=run["queue"]) as current, captured(buffer):
+        with attempt_traced(task, job) as current, captured(buffer):
             outcome = _execute(task, job, ctx, durable, run_async)
-            _finish_streams(durable)
-            if current is not None:
-                current.set_attribute("outlast.outcome", outcome.kind)
-            if outcome.error is not None:  # a suspension has none: waiting is no error
-                mark_failed(current, outcome.error)
+            attempt_ended(current, outcome, durable)
     finally:
         locals_of.unbind(values)
         current_run.reset(token)
-    executed = time.monotonic() - started
-    return Finished(run["id"], job.lease_id, job.attempt, outcome.kind, executed, outcome.output,
-                    outcome.error, outcome.retry_override, outcome.hooks_done,
+    return finished(job, outcome, time.monotonic() - started)
+
+
+def prepare(job: Assignment, send: Send, runtime: Runtime,
+            ahead: RecordAhead | None) -> tuple[LogBuffer, RunContext, DurableRun]:
+    """An attempt's log buffer, run context and durable state."""
+    run = job.run
+    buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id, job.attempt,
+                                                     records)))
+    ctx = build_context(run, job.attempt, job.environment)
+    durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime,
+                         journal=job.journal, ahead=ahead)
+    return buffer, ctx, durable
+
+
+def attempt_traced(task: Task[..., Any], job: Assignment) -> Any:
+    """The attempt's span, under the trigger's trace (or, with none, its own)."""
+    run = job.run
+    return span(attempt_span(job.attempt), run.get("traceparent") or "", run_id=run["id"],
+                task=task.id, attempt=job.attempt, queue=run["queue"])
+
+
+def attempt_ended(current: Any, outcome: Outcome, durable: DurableRun) -> None:
+    """Write the attempt's buffered stream chunks and mark its span with how it ended."""
+    finish_streams(durable)
+    if current is not None:
+        current.set_attribute("outlast.outcome", outcome.kind)
+    if outcome.error is not None:  # a suspension has none: waiting is no error
+        mark_failed(current, outcome.error)
+
+
+def finished(job: Assignment, outcome: Outcome, executed: float) -> Finished:
+    """The child's report of how the attempt ended."""
+    return Finished(job.run["id"], job.lease_id, job.attempt, outcome.kind, executed,
+                    outcome.output, outcome.error, outcome.retry_override, outcome.hooks_done,
                     outcome.retry_at, outcome.retry_machine, outcome.hook_errors)
 
 
-def _finish_streams(durable: DurableRun) -> None:
+def finish_streams(durable: DurableRun) -> None:
     """Write the attempt's buffered stream chunks before it reports how it ended."""
     try:
         streams.finish(durable)
@@ -115,12 +138,9 @@ def _finish_streams(durable: DurableRun) -> None:
 
 def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
              durable: DurableRun, run_async: RunAsync) -> Outcome:
-    base = Outcome(job.run["id"], job.lease_id, job.attempt, "completed")
-    try:
-        payload = task.codec.from_json(json.loads(job.run["payload"]), task.id)
-    except ValidationError as exc:
-        durable.body_ended = True
-        return _replace(base, kind="aborted", error=error_info(exc))
+    base, payload = decoded(task, job, durable)
+    if base.kind == "aborted":
+        return base
     life = Lifecycle(task, payload, ctx, durable, run_async)
     durable.listener = life
     ended = _body(task, job, life, base)
@@ -130,10 +150,21 @@ def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
     return _replace(outcome, hook_errors=tuple(life.errors)) if life.errors else outcome
 
 
+def decoded(task: Task[..., Any], job: Assignment, durable: DurableRun) -> tuple[Outcome, Any]:
+    """The attempt's outcome so far (completed, until something else is known) and its
+    payload decoded; an ``aborted`` outcome (and None) when the payload does not fit."""
+    base = Outcome(job.run["id"], job.lease_id, job.attempt, "completed")
+    try:
+        return base, task.codec.from_json(json.loads(job.run["payload"]), task.id)
+    except ValidationError as exc:
+        durable.body_ended = True
+        return _replace(base, kind="aborted", error=error_info(exc)), None
+
+
 def _ending(life: Lifecycle, base: Outcome, ended: Outcome | _Returned | _Raised,
             mismatch: NonDeterminismError | None) -> Outcome:
     if mismatch is not None:  # whatever the code did with the exception
-        return _parked(base, mismatch)
+        return parked(base, mismatch)
     if isinstance(ended, Outcome):
         return ended
     if isinstance(ended, _Raised):
@@ -172,7 +203,7 @@ def _body(task: Task[..., Any], job: Assignment, life: Lifecycle,
     return _Returned(output)
 
 
-def _parked(base: Outcome, mismatch: NonDeterminismError) -> Outcome:
+def parked(base: Outcome, mismatch: NonDeterminismError) -> Outcome:
     """The code no longer matches the run's journal: the engine parks the run, uncharged,
     with no hook (``engine.parking``). The run's logs say so too."""
     logger.warning(f"the run is parked: {mismatch.message}")
@@ -181,21 +212,27 @@ def _parked(base: Outcome, mismatch: NonDeterminismError) -> Outcome:
                            **mismatch.details})
 
 
-def _failed(life: Lifecycle, base: Outcome, exc: BaseException) -> Outcome:
+def outcome_error(exc: BaseException, machine: str) -> tuple[OutcomeKind, dict[str, Any]]:
+    """How an attempt that raised ``exc`` ended, and the error it records."""
     kind = _classify(exc)
     error = error_info(exc)
     if kind == "oom":
         error = {**error, "type": "OutOfMemory",
-                 "message": f"the attempt ran out of memory on machine {life.ctx.machine!r}"}
+                 "message": f"the attempt ran out of memory on machine {machine!r}"}
+    return kind, error
+
+
+def _failed(life: Lifecycle, base: Outcome, exc: BaseException) -> Outcome:
+    kind, error = outcome_error(exc, life.ctx.machine)
     decision = life.retry_decision(exc) if kind == "failed" else None
-    outcome = _with_decision(_replace(base, kind=kind, error=error), decision)
+    outcome = with_decision(_replace(base, kind=kind, error=error), decision)
     if is_final_failure(outcome, life.ctx.attempt.max_attempts):
         life.ended(error, "CRASHED" if kind == "oom" else "FAILED")
         outcome = _replace(outcome, hooks_done=True)
     return outcome
 
 
-def _with_decision(outcome: Outcome, decision: RetryDecision | None) -> Outcome:
+def with_decision(outcome: Outcome, decision: RetryDecision | None) -> Outcome:
     """What ``handle_error`` decided, in the outcome the engine applies."""
     if decision is None:
         return outcome
@@ -205,7 +242,7 @@ def _with_decision(outcome: Outcome, decision: RetryDecision | None) -> Outcome:
                     retry_machine=decision.machine)
 
 
-def _classify(exc: BaseException) -> str:
+def _classify(exc: BaseException) -> OutcomeKind:
     if isinstance(exc, AbortTaskRunError | ValidationError):
         return "aborted"
     if isinstance(exc, MemoryError):

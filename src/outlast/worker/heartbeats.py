@@ -27,7 +27,7 @@ from typing import Any
 from outlast.engine import Engine
 from outlast.worker.claim_ahead import ClaimAhead
 from outlast.worker.messages import Assignment
-from outlast.worker.pool import Child
+from outlast.worker.pool import STOP_GRACE, Child
 
 log = logging.getLogger("outlast.worker")
 
@@ -58,6 +58,11 @@ def interval_for(lease_seconds: float) -> float:
 def lost_rows(rows: Iterable[dict[str, Any]], held: dict[str, str]) -> list[dict[str, Any]]:
     """The claimed rows whose lease the heartbeat no longer found ours."""
     return [r for r in rows if held.get(r["id"]) != r["lease_id"]]
+
+
+def lost_jobs(jobs: Iterable[Assignment], held: dict[str, str]) -> list[Assignment]:
+    """The attempts among ``jobs`` whose lease the heartbeat no longer found ours."""
+    return [job for job in jobs if held.get(job.run["id"]) != job.lease_id]
 
 
 def check_child(jobs: list[Assignment], running: object, held: dict[str, str]) -> LeaseCheck:
@@ -118,7 +123,17 @@ class Heartbeats:
             ahead.buffer.remove(row)
         for c in children:
             if c.killed_for is None:
-                self._apply(c, check_child(c.held(), c.job, held))
+                self._apply(c, check_child(c.held_alone(), c.job, held))
+                self._stop_lost_shared(c, held)
+
+    @staticmethod
+    def _stop_lost_shared(child: Child, held: dict[str, str]) -> None:
+        """A shared run that lost its lease is cancelled in its child; the runs beside
+        it go on (killing the child would end them too)."""
+        for job in lost_jobs(child.shared.values(), held):
+            log.info("run %s is no longer ours (canceled or recovered); stopping it",
+                     job.run["id"])
+            child.stop_shared(job.run["id"], "cancel", STOP_GRACE)
 
     def _apply(self, child: Child, check: LeaseCheck) -> None:
         for run_id in filter(None, (check.stop, *check.revoked)):

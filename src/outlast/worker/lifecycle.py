@@ -87,6 +87,11 @@ class Lifecycle:
             return self._run_async(self._alayer(0))
         return self._layer(0)
 
+    async def arun(self) -> Any:
+        """``run`` for an async task whose attempt is itself a coroutine (one of many
+        sharing a child's loop): the body is awaited on the running loop."""
+        return await self._alayer(0)
+
     def _layer(self, index: int) -> Any:
         if index == len(self._chain):
             return self._core()
@@ -178,13 +183,20 @@ class Lifecycle:
         project's); None: the retry policy decides."""
         for hook in self.hooks("handle_error"):
             try:
-                decision = call_flexibly(hook, self.payload, exc, self.ctx)
-                if isinstance(decision, RetryDecision):
-                    return decision
+                decision = _checked(call_flexibly(hook, self.payload, exc, self.ctx))
                 if decision is not None:
-                    raise HookUsageError(f"handle_error returned {decision!r}; return a "
-                                         "RetryDecision, or None to let the retry policy "
-                                         "decide")
+                    return decision
+            except (Exception, HandBack) as hook_exc:
+                self._failed("handle_error", hook, hook_exc)
+        return None
+
+    async def aretry_decision(self, exc: BaseException) -> RetryDecision | None:
+        """``retry_decision`` on the running loop (an attempt sharing a child's loop)."""
+        for hook in self.hooks("handle_error"):
+            try:
+                decision = _checked(await acall_flexibly(hook, self.payload, exc, self.ctx))
+                if decision is not None:
+                    return decision
             except (Exception, HandBack) as hook_exc:
                 self._failed("handle_error", hook, hook_exc)
         return None
@@ -200,6 +212,19 @@ class Lifecycle:
         self.each("on_failure", self.payload, error, self.ctx)
         self.each("on_complete", self.payload,
                   TaskRunResult(self.ctx.run.id, False, status, None, error), self.ctx)
+
+    async def acompleted(self, output: Any) -> None:
+        """``completed`` on the running loop."""
+        await self.aeach("on_success", self.payload, output, self.ctx)
+        if self.hooks("on_complete"):
+            await self.aeach("on_complete", self.payload,
+                             TaskRunResult(self.ctx.run.id, True, "COMPLETED", output), self.ctx)
+
+    async def aended(self, error: dict[str, Any], status: str) -> None:
+        """``ended`` on the running loop."""
+        await self.aeach("on_failure", self.payload, error, self.ctx)
+        await self.aeach("on_complete", self.payload,
+                         TaskRunResult(self.ctx.run.id, False, status, None, error), self.ctx)
 
     # -- calling hooks -------------------------------------------------------------------
 
@@ -240,6 +265,14 @@ class Lifecycle:
         logger.error(f"{kind} hook {name} failed: {exc!r}", hook=kind, function=name)
         self.errors.append({"hook": kind, "function": name, "type": type(exc).__name__,
                             "message": str(exc) or type(exc).__name__})
+
+
+def _checked(decision: object) -> RetryDecision | None:
+    """What a ``handle_error`` returned, refused unless a ``RetryDecision`` or None."""
+    if decision is None or isinstance(decision, RetryDecision):
+        return decision
+    raise HookUsageError(f"handle_error returned {decision!r}; return a RetryDecision, or "
+                         "None to let the retry policy decide")
 
 
 class _Next:

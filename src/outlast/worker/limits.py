@@ -46,3 +46,41 @@ def memory_limit(extra_bytes: int | None) -> Iterator[None]:
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+class PooledMemory:
+    """The memory limit of a child whose async runs share it (``shared_runs.py``).
+
+    One run's allocations cannot be told from another's in one process, so the runs in
+    it share what they would have had apart: when a run starts, the limit becomes what the
+    process uses then plus every running run's preset. It is not lowered when a run ends
+    (memory already in use would fail the runs still going), only raised by the next
+    start, and put back when the last shared run has ended."""
+
+    def __init__(self) -> None:
+        self._extra: dict[str, int] = {}
+        self._saved: tuple[int, int] | None = None
+
+    def take(self, key: str, extra_bytes: int | None) -> None:
+        """Run ``key`` starts with ``extra_bytes`` of its own (None: no limit for it)."""
+        if not extra_bytes:
+            return
+        if self._saved is None:
+            self._saved = resource.getrlimit(resource.RLIMIT_AS)
+        self._extra[key] = extra_bytes
+        hard = self._saved[1]
+        limit = _address_space() + sum(self._extra.values())
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+    def give(self, key: str) -> None:
+        """Run ``key`` ended: the next start no longer counts it."""
+        self._extra.pop(key, None)
+
+    def release(self) -> None:
+        """No shared run is left: the limit the process had before them."""
+        self._extra.clear()
+        if self._saved is not None:
+            resource.setrlimit(resource.RLIMIT_AS, self._saved)
+            self._saved = None

@@ -26,6 +26,9 @@ class Assignment:
     environment: str
     #: the run's journal read at its claim (it had started), so its replay asks for none
     journal: list[dict[str, Any]] | None = None
+    #: run beside the child's other shared runs, as a task of its loop (an async task's
+    #: run, ``shared_runs.py``), rather than alone
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,15 @@ class HookJob:
 @dataclass(frozen=True)
 class Stop:
     pass
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Stop the shared run of ``run_id`` (its run was canceled, or its ``max_duration``
+    is spent): its asyncio task is cancelled, and it reports ``Finished`` of kind
+    ``stopped``, the supervisor knowing why."""
+
+    run_id: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,8 @@ class Ready:
     error: str | None = None
     import_errors: dict[str, dict[str, str]] = field(default_factory=dict)
     code_version: str | None = None
+    #: the ids of its ``async def`` tasks, whose runs may share it (``shared_runs.py``)
+    async_tasks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -37,29 +37,38 @@ def released(jobs: list[Assignment], why: str) -> list[Outcome]:
                     error={"type": "WorkerShutdown", "message": why}) for job in jobs]
 
 
-def died(child: Child, job: Assignment) -> Outcome | None:
-    """The child's process ended while running ``job``; None if nothing is to be written."""
-    reason = child.killed_for
+def died(child: Child, job: Assignment, started: float | None = None,
+         reason: str | None = None) -> Outcome | None:
+    """The child's process ended while running ``job`` (started at ``started``, else
+    when the child took it up); None if nothing is to be written. ``reason``: why that
+    run was being stopped, for a shared run (else why the child was killed)."""
+    reason = reason or child.killed_for
     if reason == "cancel":
         return None  # the run is already final
-    executed = time.monotonic() - child.started_at
+    executed = time.monotonic() - (child.started_at if started is None else started)
     kind: OutcomeKind
     if reason == "timeout":
-        limit = job.run.get("max_duration")
-        error = {"type": "MaxDurationExceeded",
-                 "message": f"the run exceeded its max_duration of {limit} s"}
-        kind = "timed_out"
-    elif child.died_with_server():  # the platform's fault: handed back uncharged
+        return timed_out(job, executed)
+    if child.died_with_server():  # the platform's fault: handed back uncharged
         error, kind = dict(FORK_SERVER_DIED), "platform_error"
     else:
         error, kind = child.crash_error(), "crashed"
     return Outcome(job.run["id"], job.lease_id, job.attempt, kind, executed, error=error)
 
 
-def stopped(child: Child, job: Assignment) -> Outcome:
+def timed_out(job: Assignment, executed: float) -> Outcome:
+    """The attempt was stopped for its run's ``max_duration``."""
+    limit = job.run.get("max_duration")
+    return Outcome(job.run["id"], job.lease_id, job.attempt, "timed_out", executed,
+                   error={"type": "MaxDurationExceeded",
+                          "message": f"the run exceeded its max_duration of {limit} s"})
+
+
+def stopped(child: Child, job: Assignment, started: float | None = None) -> Outcome:
     """The worker's grace ran out mid-attempt: the run goes back to the queue."""
+    begun = child.started_at if started is None else started
     return Outcome(job.run["id"], job.lease_id, job.attempt, "released",
-                   time.monotonic() - child.started_at,
+                   time.monotonic() - begun,
                    error={"type": "WorkerShutdown", "message": "handed back on shutdown"})
 
 

@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from outlast.worker import forkserver
-from outlast.worker.messages import Assignment, HookJob, Stop
+from outlast.worker.messages import Assignment, Cancel, HookJob, Stop
+
+#: seconds a shared run told to stop (``Cancel``) has to end before its child is killed,
+#: and the runs beside it with it
+STOP_GRACE = 5.0
 
 
 class Child:
@@ -42,24 +46,85 @@ class Child:
         self.deadline: float | None = None
         self.killed_for: str | None = None  # why we killed it: "timeout" | "cancel" | "stop"
         self.retire = False
+        #: shared runs in flight, by run id (``shared_runs.py``; runs claimed together share
+        #: a lease id), and when each started
+        self.shared: dict[str, Assignment] = {}
+        self.shared_started: dict[str, float] = {}
+        #: shared runs told to stop (``Cancel``): why, and when to kill the child if one
+        #: has not ended by then (it ignored the cancellation, or blocks its loop)
+        self.stopping: dict[str, tuple[str, float]] = {}
 
     @property
     def idle(self) -> bool:
-        return self.ready and self.job is None and not self.retire
+        return self.ready and self.job is None and not self.shared and not self.retire
 
     @property
     def sentinel(self) -> int:
         return self.process.sentinel
 
     def load(self) -> int:
-        """Jobs this child holds: the one running and those waiting in its pipe."""
-        return (self.job is not None) + len(self.queued)
+        """Jobs this child holds: the one running, those waiting in its pipe and its
+        shared runs."""
+        return (self.job is not None) + len(self.queued) + len(self.shared)
 
     def can_take(self, depth: int) -> bool:
-        """Room for another assignment (a hook job always runs alone)."""
-        if not self.ready or self.retire or isinstance(self.job, HookJob):
+        """Room for another sync assignment (a hook job always runs alone; sync runs do
+        not join shared ones)."""
+        if not self.ready or self.retire or isinstance(self.job, HookJob) or self.shared:
             return False
         return self.load() < depth
+
+    def shared_room(self, slots: int) -> int:
+        """How many more shared runs this child takes: none while it runs anything else."""
+        if not self.ready or self.retire or self.job is not None:
+            return 0
+        return max(0, slots - len(self.shared))
+
+    def send_shared(self, jobs: list[Assignment]) -> bool:
+        """Start ``jobs`` beside this child's other shared runs; False when it is gone."""
+        if not self.send(jobs[0] if len(jobs) == 1 else jobs):
+            return False
+        now = time.monotonic()
+        for job in jobs:
+            self.shared[job.run["id"]] = job
+            self.shared_started[job.run["id"]] = now
+        return True
+
+    def has_shared(self, run_id: str, lease_id: str) -> bool:
+        """Is this attempt (run and lease) one of this child's shared runs?"""
+        job = self.shared.get(run_id)
+        return job is not None and job.lease_id == lease_id
+
+    def end_shared(self, run_id: str) -> tuple[Assignment, float, str | None] | None:
+        """A shared run ended: its job, when it started, and why it was stopped (None:
+        it ended by itself). None when it is not one of this child's."""
+        job = self.shared.pop(run_id, None)
+        if job is None:
+            return None
+        started = self.shared_started.pop(run_id)
+        why = self.stopping.pop(run_id, None)
+        return job, started, None if why is None else why[0]
+
+    def stop_shared(self, run_id: str, why: str, grace: float) -> None:
+        """Cancel one shared run (``Cancel``); the child is killed if it has not ended
+        within ``grace`` seconds."""
+        if run_id in self.shared and run_id not in self.stopping:
+            self.stopping[run_id] = (why, time.monotonic() + grace)
+            self.send(Cancel(run_id))
+
+    def shared_deadlines(self) -> list[tuple[str, float]]:
+        """The shared runs' ``max_duration`` deadlines, by run id."""
+        due = ((run_id, run_deadline(job, self.shared_started[run_id]))
+               for run_id, job in self.shared.items() if run_id not in self.stopping)
+        return [(run_id, at) for run_id, at in due if at is not None]
+
+    def next_due(self) -> float | None:
+        """The earliest moment something about this child must be enforced."""
+        due = [at for _, at in self.shared_deadlines()]
+        due.extend(at for _, at in self.stopping.values())
+        if self.deadline is not None:
+            due.append(self.deadline)
+        return min(due, default=None)
 
     def send(self, message: Any) -> bool:
         """Send ``message``; False when the child is gone (its pipe is closed or broken).
@@ -110,6 +175,10 @@ class Child:
 
     def held(self) -> list[Assignment]:
         """Every attempt whose lease this child's supervisor must keep alive."""
+        return self.held_alone() + list(self.shared.values())
+
+    def held_alone(self) -> list[Assignment]:
+        """The sync attempts among them: the running one first, then those queued."""
         head = [self.job] if isinstance(self.job, Assignment) else []
         return head + list(self.queued)
 

@@ -47,7 +47,7 @@ from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError, OutlastError
 from outlast.ids import new_id
 from outlast.store.protocol import ANY_CHANNEL
-from outlast.worker import forkserver, lease_keeper, outcomes
+from outlast.worker import DEFAULT_ASYNC_SLOTS, forkserver, lease_keeper, outcomes
 from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
 from outlast.worker.drain import DrainWatch
@@ -64,7 +64,7 @@ from outlast.worker.messages import (
     RuntimeCall,
 )
 from outlast.worker.metrics import WorkerMetrics
-from outlast.worker.pool import Child
+from outlast.worker.pool import STOP_GRACE, Child
 from outlast.worker.rate_wakeups import RateWakeups
 from outlast.worker.records_ahead import RecordsAhead
 from outlast.worker.registration import WorkerVersion
@@ -122,15 +122,20 @@ class Supervisor:
         exit_when_drained: bool = False,
         metrics: WorkerMetrics | None = None,
         switch_interval: float | None = None,
+        async_slots: int = DEFAULT_ASYNC_SLOTS,
     ) -> None:
         """``version``: the version to run as (else the hash of the loaded code); ``dev``:
         under ``outlast dev``, whose every reload is the newest code (it registers as such);
         ``metrics``: where to count what it does (``--metrics-port`` serves them);
         ``switch_interval``: the process's thread switch interval while it runs (see
         ``SWITCH_INTERVAL``), for a process of its own: it is process-wide, so a
-        supervisor inside an app's process leaves the app's as it is."""
+        supervisor inside an app's process leaves the app's as it is; ``async_slots``: how
+        many runs of async tasks one child runs at once (``shared_runs.py``; 1: each in a
+        process of its own, as a sync task's)."""
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+        if async_slots < 1:
+            raise ConfigError(f"async_slots must be at least 1, got {async_slots}")
         self.engine = engine
         self.environment = environment
         self.task_dirs = task_dirs
@@ -166,7 +171,8 @@ class Supervisor:
         self._stop_deadline: float | None = None
         self._more_work = True
         self._loop_errors = 0
-        self.ahead = ClaimAhead(concurrency, environment, enforce_memory)
+        self.ahead = ClaimAhead(concurrency, environment, enforce_memory,
+                                async_slots=async_slots)
         self.heartbeats = Heartbeats(engine, self.worker_id, self._release)
         self._last_check = 0.0
         self._last_claim = 0.0
@@ -291,7 +297,7 @@ class Supervisor:
         try:
             self._tick_once()
         finally:
-            busy = sum(1 for c in self.children if isinstance(c.job, Assignment))
+            busy = sum(1 for c in self.children if isinstance(c.job, Assignment) or c.shared)
             self.metrics.set_slots(busy, self.concurrency)
 
     def _tick_once(self) -> None:
@@ -346,7 +352,7 @@ class Supervisor:
 
     def _timeout(self) -> float:
         now = time.monotonic()
-        due = [c.deadline for c in self.children if c.deadline is not None]
+        due = [at for c in self.children if (at := c.next_due()) is not None]
         if self._stop_deadline is not None:
             due.append(self._stop_deadline)
         database = [self.heartbeats.next_due()]
@@ -411,11 +417,16 @@ class Supervisor:
                 message = child.conn.recv()
             except (EOFError, OSError):
                 return
-            self._handle(child, message)
+            if isinstance(message, list):  # shared runs that ended together
+                for item in message:
+                    self._handle(child, item)
+            else:
+                self._handle(child, message)
 
     def _handle(self, child: Child, message: Any) -> None:
         if isinstance(message, Finished):
             self._on_finished(child, message)
+
         elif isinstance(message, Recorded):
             self.recorded.add(message.request)
             self.metrics.wrote(message.request)
@@ -434,6 +445,9 @@ class Supervisor:
             self._on_ready(child, message)
 
     def _on_finished(self, child: Child, message: Finished) -> None:
+        if child.has_shared(message.run_id, message.lease_id):
+            self._on_shared_finished(child, message)
+            return
         job = child.job
         machine = job.run.get("machine") if isinstance(job, Assignment) else None
         self.pending.outcomes.append(outcomes.finished(message, machine))
@@ -445,6 +459,24 @@ class Supervisor:
         if message.kind == "oom":
             child.retire = True  # a MemoryError may leave the process unusable
         self.heartbeats.kill_if_revoked(child)
+
+    def _on_shared_finished(self, child: Child, message: Finished) -> None:
+        """A shared run ended; one stopped from here ends as it was stopped for."""
+        ended = child.end_shared(message.run_id)
+        if ended is None:
+            return
+        job, started, why = ended
+        machine = job.run.get("machine")
+        if why is None and message.kind != "stopped":
+            outcome: Outcome | None = outcomes.finished(message, machine)
+        else:  # canceled (nothing to write), out of time, or stopped for a reason gone
+            outcome = outcomes.died(child, job, started, why or "unresponsive")
+        if outcome is not None:
+            self.pending.outcomes.append(outcome)
+            self.metrics.ended(job.run["task_id"], outcome.kind, outcome.executed)
+        self.ahead.observe(job.run["task_id"], message.executed, time.monotonic() - started)
+        if message.kind == "oom":
+            child.retire = True  # a MemoryError may leave the process unusable
 
     def _on_ready(self, child: Child, message: Ready) -> None:
         failed = message.import_errors
@@ -458,6 +490,7 @@ class Supervisor:
             return
         self.import_error = None
         child.ready = True
+        self.ahead.async_tasks = frozenset(message.async_tasks)
         if self.registered_generation < child.generation:
             self.pending.definitions = [TaskDefinition.from_dict(d) for d in message.definitions]
             self.pending.import_errors = failed  # the other files' tasks run meanwhile
@@ -499,7 +532,7 @@ class Supervisor:
         """Replace dead or retired children; a job that died with its child crashed."""
         for c in list(self.children):
             alive = c.process.is_alive()
-            if alive and not (c.retire and c.job is None):
+            if alive and not (c.retire and c.job is None and not c.shared):
                 continue
             if alive:
                 c.stop()
@@ -535,12 +568,20 @@ class Supervisor:
         if outcome is not None and isinstance(job, Assignment):
             self.pending.outcomes.append(outcome)
             self.metrics.ended(job.run["task_id"], outcome.kind, outcome.executed)
+        self._end_shared(child, lambda dead, shared, started, why: outcomes.died(
+            dead, shared, started, why or "died"))  # every shared run died with it
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
         for c in self.children:
             if c.deadline is not None and now >= c.deadline and c.killed_for is None:
                 c.kill("timeout")
+            for run_id, due in c.shared_deadlines():
+                if now >= due:
+                    c.stop_shared(run_id, "timeout", STOP_GRACE)
+            if c.killed_for is None and any(now >= at for _, at in c.stopping.values()):
+                log.warning("a run did not stop when cancelled; stopping its process")
+                c.kill("unresponsive")  # its runs end as stopped, the others as crashed
 
     def _abandon(self) -> None:
         """The loop failed: hand back the buffer and every attempt (recorded on shutdown)."""
@@ -562,6 +603,20 @@ class Supervisor:
                 self.pending.outcomes.append(stopped)
                 self.metrics.ended(job.run["task_id"], stopped.kind, stopped.executed)
             c.job = None
+            self._end_shared(c, lambda child, shared, started, _: outcomes.stopped(
+                child, shared, started))
+
+    def _end_shared(self, child: Child,
+                    outcome: Callable[[Child, Assignment, float, str | None],
+                                      Outcome | None]) -> None:
+        """Every shared run of ``child`` ended with it: record what ``outcome`` says of
+        each (its job, when it started, why it was being stopped)."""
+        for run_id in list(child.shared):
+            ended = child.end_shared(run_id)
+            written = outcome(child, *ended) if ended is not None else None
+            if ended is not None and written is not None:
+                self.pending.outcomes.append(written)
+                self.metrics.ended(ended[0].run["task_id"], written.kind, written.executed)
 
     # -- database work -------------------------------------------------------------------
 

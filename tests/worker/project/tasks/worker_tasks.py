@@ -256,3 +256,72 @@ def logs_around_waits(payload: Any, ctx: Any) -> int:
     wait.for_token(wait.create_token(timeout="1h"))
     logger.info("after")
     return int(first + step.run("b", lambda: 2))
+
+
+# -- async runs sharing a child (tests/worker/test_shared_runs.py) --------------------------
+
+
+async def _until(flag: str, timeout: float = 30.0) -> None:
+    """Await (never block) until the test creates ``flag`` under OUTLAST_TEST_OUT."""
+    deadline = time.monotonic() + timeout
+    while not out(flag).exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+@task(id="shared-gate")
+async def shared_gate(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """Says it started, prints its own lines, then awaits the test's gate file: runs that
+    all get past their start while the gate is shut ran at once."""
+    note("shared-started", ctx.run.id)
+    for i in range(3):
+        print(f"line {i} of {payload['n']}")
+        logging.getLogger("user.shared").info("logged by %s", payload["n"])
+        await asyncio.sleep(0.01)
+    await _until(payload.get("gate", "gate-open"))
+    return {"n": payload["n"], "pid": os.getpid()}
+
+
+@task(id="shared-cancelled")
+async def shared_cancelled(payload: Any, ctx: Any) -> None:
+    """Awaits forever; notes the cancellation that stops it (its run canceled or timed out)."""
+    note("shared-started", ctx.run.id)
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        note("shared-cancelled", ctx.run.id)
+        raise
+
+
+@task(id="shared-too-long", max_duration=1, retry=Retry(max_attempts=1))
+async def shared_too_long(payload: Any, ctx: Any) -> None:
+    note("shared-started", ctx.run.id)
+    await asyncio.sleep(3600)
+
+
+@task(id="shared-exits", retry=Retry(max_attempts=1))
+async def shared_exits(payload: Any, ctx: Any) -> None:
+    """Ends its whole process once the test opens the gate."""
+    note("shared-started", ctx.run.id)
+    await _until("exit-now")
+    os._exit(3)
+
+
+@task(id="shared-steps")
+async def shared_steps(payload: dict[str, Any], ctx: Any) -> list[Any]:
+    """Durable steps and a short durable sleep, awaited beside other runs."""
+    results = []
+    for i in range(3):
+        results.append(await step.run_async(f"s{i}", _double, payload["n"] + i))
+        await asyncio.sleep(0.005)
+    await wait.sleep_async(0.05)
+    return results
+
+
+async def _double(x: int) -> int:
+    await asyncio.sleep(0)
+    return 2 * x
+
+
+@task(id="sync-pid")
+def sync_pid(payload: Any) -> int:
+    return os.getpid()
