@@ -55,22 +55,40 @@ def shared_ahead(slots: int) -> ClaimAhead:
     return ahead
 
 
-def test_async_runs_fill_one_child_up_to_its_slots_and_sync_runs_keep_a_free_one() -> None:
+def test_async_runs_leave_one_child_free_for_sync_runs() -> None:
     ahead = shared_ahead(3)
     first, second = StubChild(), StubChild()
     children = [cast(Child, first), cast(Child, second)]
     assert ahead.wanted(children) == 2  # one each while nothing shares yet
     ahead.add(rows("a1", "a2", task="a"))
     ahead.feed(children)
-    assert (first.got, second.got) == (["a1", "a2"], [])  # packed, not spread
+    assert (first.got, second.got) == (["a1", "a2"], [])  # the second stays apart
     assert ahead.wanted(children) == 1 + 1  # the sharing child's last slot, the idle one
     ahead.add(rows("a3", "a4", task="a") + rows("s1"))
     ahead.feed(children)
-    assert (first.got, second.got) == (["a1", "a2", "a3"], ["a4"])
-    assert [r["id"] for r in ahead.buffer] == ["s1"]  # no child is free of shared runs
+    assert (first.got, second.got) == (["a1", "a2", "a3"], ["s1"])
+    assert [r["id"] for r in ahead.buffer] == ["a4"]  # waits for a slot
     first.shared.clear()
     ahead.feed(children)
-    assert first.got[-1] == "s1" and first.job is not None
+    assert first.got[-1] == "a4"
+
+
+def test_a_worker_of_async_tasks_only_spreads_their_runs_over_its_children() -> None:
+    """Each child is a core's worth of work: none is kept free where no run needs one."""
+    ahead = shared_ahead(3)
+    ahead.sync_tasks = False
+    first, second = StubChild(), StubChild()
+    ahead.add(rows("a1", "a2", "a3", task="a"))
+    ahead.feed([cast(Child, first), cast(Child, second)])
+    assert (first.got, second.got) == (["a1", "a3"], ["a2"])
+
+
+def test_a_single_child_takes_async_runs_though_sync_tasks_exist() -> None:
+    ahead = shared_ahead(3)
+    only = StubChild()
+    ahead.add(rows("a1", "a2", task="a"))
+    ahead.feed([cast(Child, only)])
+    assert only.got == ["a1", "a2"]
 
 
 def test_a_sync_run_keeps_its_place_while_async_runs_pass_it() -> None:

@@ -147,3 +147,15 @@ def test_a_sync_run_never_joins_shared_ones(live_engine: Engine, tmp_path: Path)
         runs = [wait_final(live_engine, run_id) for run_id in shared]
     assert alone["status"] == "COMPLETED"
     assert alone["output"] not in {r["output"]["pid"] for r in runs}
+
+
+def test_sdk_calls_from_threads_of_shared_runs_get_their_own_answers(
+        live_engine: Engine) -> None:
+    with running_worker(live_engine, concurrency=1, async_slots=20):
+        ids = [trigger(live_engine, "shared-asks-from-threads", {"n": n}) for n in range(8)]
+        runs = [wait_final(live_engine, run_id) for run_id in ids]
+        children = {n: [wait_final(live_engine, c) for c in run["output"]]
+                    for n, run in enumerate(runs)}
+    assert [r["status"] for r in runs] == ["COMPLETED"] * 8
+    for n, triggered in children.items():
+        assert [c["output"] for c in triggered] == [{"echo": [n, i]} for i in range(3)]

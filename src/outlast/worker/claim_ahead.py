@@ -70,6 +70,8 @@ class ClaimAhead:
         self.async_slots = async_slots
         #: the tasks whose runs share a child (the children's ``Ready.async_tasks``)
         self.async_tasks: frozenset[str] = frozenset()
+        #: whether the worker has tasks whose runs take a child each (a ``def`` task's)
+        self.sync_tasks = True
         self.environment = environment
         self.enforce_memory = enforce_memory
         self.buffer: deque[dict[str, Any]] = deque()
@@ -191,24 +193,35 @@ class _HandOut:
         self.sync = {c: ahead.depth(c, c is express) for c in children
                      if c.can_take(ahead.depth(c, c is express))}
         self.shared = {c: n for c in children if (n := c.shared_room(ahead.async_slots))}
+        #: children running no shared run; where the worker has sync tasks, shared runs
+        #: leave one of them so (unless it is the only child)
+        self.apart = {c for c in children if not c.shared}
+        self.keep_apart = ahead.sync_tasks and len(children) > 1
         self.load = {c: c.load() for c in (*self.sync, *self.shared)}
         self.batches: dict[Child, list[dict[str, Any]]] = {}
 
     def room(self) -> bool:
         return bool(self.sync or self.shared)
 
+    def _shared_room(self) -> dict[Child, int]:
+        """The children a shared run may go to: spread over them (each child is a core's
+        worth of work), but the last child apart stays free for sync runs."""
+        if self.keep_apart and len(self.apart) <= 1:
+            return {c: n for c, n in self.shared.items() if c not in self.apart}
+        return self.shared
+
     def place(self, row: dict[str, Any]) -> bool:
         """Give ``row`` to a child with room for its kind; False when none has."""
         shared = self.ahead.shares(row)
-        room = self.shared if shared else self.sync
+        room = self._shared_room() if shared else self.sync
         if not room:
             return False
         express = self.express
-        if shared:  # packed: a child already sharing first, so others stay free for sync runs
-            child = max(room, key=self.load.__getitem__)
-        else:
-            child = express if row.get(_RESUMED) and express in room else \
-                min(room, key=self.load.__getitem__)
+        child = express if not shared and row.get(_RESUMED) and express in room else \
+            min(room, key=self.load.__getitem__)
+        if shared:
+            self.apart.discard(child)
+            room = self.shared
         (self.sync if shared else self.shared).pop(child, None)
         self.batches.setdefault(child, []).append(row)
         self.load[child] += 1

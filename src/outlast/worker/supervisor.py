@@ -491,6 +491,7 @@ class Supervisor:
         self.import_error = None
         child.ready = True
         self.ahead.async_tasks = frozenset(message.async_tasks)
+        self.ahead.sync_tasks = len(message.async_tasks) < len(message.definitions)
         if self.registered_generation < child.generation:
             self.pending.definitions = [TaskDefinition.from_dict(d) for d in message.definitions]
             self.pending.import_errors = failed  # the other files' tasks run meanwhile

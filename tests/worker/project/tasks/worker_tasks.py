@@ -325,3 +325,15 @@ async def _double(x: int) -> int:
 @task(id="sync-pid")
 def sync_pid(payload: Any) -> int:
     return os.getpid()
+
+
+@task(id="shared-asks-from-threads")
+async def shared_asks_from_threads(payload: dict[str, Any]) -> list[str]:
+    """Calls the SDK from threads (``asyncio.to_thread``) while other runs share the loop:
+    each call waits for its own answer on the child's one pipe."""
+    ids = []
+    for i in range(3):
+        handle = await asyncio.to_thread(tasks.trigger, "async-echo", [payload["n"], i])
+        ids.append(handle.id)
+        await asyncio.sleep(0.005)
+    return ids
