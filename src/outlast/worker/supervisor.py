@@ -50,6 +50,7 @@ from outlast.store.protocol import ANY_CHANNEL
 from outlast.worker import DEFAULT_ASYNC_SLOTS, forkserver, lease_keeper, outcomes
 from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
+from outlast.worker.db_turn import DatabaseTurn
 from outlast.worker.drain import DrainWatch
 from outlast.worker.heartbeats import Heartbeats, held_ids
 from outlast.worker.messages import (
@@ -159,6 +160,11 @@ class Supervisor:
         #: completed steps children told of without waiting, written before anything
         #: else is (``records_ahead.py``)
         self.recorded = RecordsAhead(engine)
+        #: the record-and-claim transaction, in flight while the loop reads children
+        #: (``db_turn.py``), with the outcomes it records and how many runs it claims
+        self.turn = DatabaseTurn(self._wake)
+        self.turn_outcomes: list[Outcome] = []
+        self.turn_claim = 0
         self.calls = ChildCalls(engine, environment, self._flush, self.recorded)
         #: durable writes that arrived this pass, answered once it has recorded what came
         #: before them (``_answer_writes``)
@@ -247,7 +253,7 @@ class Supervisor:
             self._shutdown()
 
     def _finished(self) -> bool:
-        if not self._stop_requested:
+        if not self._stop_requested or self.turn.busy:  # what it claimed starts first
             return False
         self._release_buffer()
         busy = [c for c in self.children if c.load()]
@@ -308,6 +314,8 @@ class Supervisor:
         self._reap()
         self._enforce_deadlines()
         self._feed()
+        if self.turn.busy and not self.turn.finished():
+            return  # the claim's transaction is in flight: no other database work meanwhile
         if time.monotonic() < self._backoff_until:
             self._answer_writes()  # each meets the fault itself and is told to ask again
             return
@@ -322,18 +330,18 @@ class Supervisor:
             self._answer_writes()
 
     def _database_work(self) -> None:
+        self._end_turn()
+        self._feed()  # what was just claimed starts before heartbeats and sweeps
         if self._listener is None:  # lost with a database restart; failing here backs off
             self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
         self._register_definitions()
         self._answer_writes()
-        self._sync()
-        self._feed()  # what was just claimed starts before heartbeats and sweeps
         self.heartbeats.maybe_beat(self.ahead, self.children)
         self.sweeper.maybe_sweep()
-        self._feed()
         self._maybe_hooks()
         if self.drain is not None and self.drain.drained():
             self.request_stop()
+        self._sync()  # last: its transaction is in flight while the loop reads children
 
     def _drain_version(self) -> str | None:
         """The version to check for ``--exit-when-drained``: once it is registered with the
@@ -367,6 +375,8 @@ class Supervisor:
                 database.append(self._last_check + self._listener.recheck_every)
         if self.pending.outcomes or self.pending.logs or self.writes or self.recorded.items:
             database.append(now)
+        if self.turn.busy:  # its end wakes the loop; nothing else is due meanwhile
+            database = [now + 3600.0]
         sweep_due = self.sweeper.next_due()
         if sweep_due is not None:
             database.append(sweep_due)
@@ -553,7 +563,8 @@ class Supervisor:
     def _held_heartbeat(self) -> Callable[[], object]:
         """A heartbeat of the attempts held now, for another thread to send while this
         loop waits: those of dead children whose outcomes are not yet written included."""
-        ids = sorted(self._held_ids() | {o.run_id for o in self.pending.outcomes})
+        ending = [*self.pending.outcomes, *self.turn_outcomes]
+        ids = sorted(self._held_ids() | {o.run_id for o in ending})
         return lambda: self.engine.heartbeat(self.worker_id, ids)
 
     def _on_death(self, child: Child) -> None:
@@ -691,33 +702,52 @@ class Supervisor:
             now - self._last_claim >= self.poll_interval
 
     def _sync(self) -> None:
-        """One transaction: record the outcomes that arrived and claim what is next (the
-        records that arrived before them first)."""
+        """Start the transaction that records the outcomes that arrived and claims what
+        is next (``db_turn.py``); the records and logs that arrived before them are
+        written first. Its answer is applied by ``_end_turn`` on a later pass."""
         self.recorded.write()
         if self.pending.logs:
             self.engine.append_logs(self.pending.logs)
             self.pending.logs = []
-        wanted = self._wanted()
-        claim = self._should_claim(wanted)
-        outcomes = self.pending.outcomes
-        if outcomes or claim:
-            if claim:
-                self._last_claim = time.monotonic()
-            _, claimed = self.engine.record_and_claim(
-                outcomes, self.environment, self.worker_id, self.queues,
-                wanted if claim else 0, self.version.code)
-            if claim:
-                self.metrics.claims.observe(time.monotonic() - self._last_claim)
-                self.metrics.claimed(claimed.rows, self.engine.clock.now())
-            self.recorded.ended(outcomes)
-            self.pending.outcomes = []
-            self.ahead.add(claimed.rows, claimed.resumed)
-            if claim:
-                self._more_work = len(claimed.rows) == wanted
-                self.rate_wakeups.after_claim(claimed, self._last_claim)
         for done in self.pending.hooks_done:
             self.engine.finish_hook(done.run_id, done.lease_id, done.errors)
         self.pending.hooks_done = []
+        wanted = self._wanted()
+        claim = self._should_claim(wanted)
+        outcomes = self.pending.outcomes
+        if not outcomes and not claim:
+            return
+        if claim:
+            self._last_claim = time.monotonic()
+        self.pending.outcomes, self.turn_outcomes = [], outcomes
+        self.turn_claim = wanted if claim else 0
+        args = (outcomes, self.environment, self.worker_id, self.queues, self.turn_claim,
+                self.version.code)
+        self.turn.start(lambda: self.engine.record_and_claim(*args))
+
+    def _end_turn(self, timeout: float | None = 0.0) -> None:
+        """Apply the answer of the transaction ``_sync`` started, if it came (waiting up
+        to ``timeout`` for it). When it failed, its outcomes are pending again and its
+        error is raised: the loop backs off as for any database error."""
+        if not self.turn.busy:
+            return
+        outcomes, wanted, self.turn_outcomes = self.turn_outcomes, self.turn_claim, []
+        try:
+            _, claimed = self.turn.result(timeout)
+        except TimeoutError:
+            self.turn_outcomes = outcomes
+            raise
+        except BaseException:
+            self.pending.outcomes[:0] = outcomes
+            raise
+        if wanted:
+            self.metrics.claims.observe(time.monotonic() - self._last_claim)
+            self.metrics.claimed(claimed.rows, self.engine.clock.now())
+            self._more_work = len(claimed.rows) == wanted
+            self.rate_wakeups.after_claim(claimed, self._last_claim)
+        if outcomes:
+            self.recorded.ended(outcomes)
+        self.ahead.add(claimed.rows, claimed.resumed)
 
     def _feed(self) -> None:
         self.ahead.feed(self.children)
@@ -741,6 +771,9 @@ class Supervisor:
             c.stop(timeout=1.0)
         self.children.clear()
         try:
+            with contextlib.suppress(Exception):  # its outcomes are pending again
+                self._end_turn(timeout=None)
+            self._release_buffer()  # what the last claim brought
             self._flush()
             self.engine.stop_worker(self.worker_id)
             self.sweeper.release()
