@@ -120,6 +120,7 @@ def _attempts(engine: Engine, found: Findings, run_ids: list[str]) -> None:
 
 #: the steps whose recorded nonces a completed run returns, in order, per task
 OUTPUT_STEPS = {"chaos-durable": ["one", "two", "three"],
+                "chaos-async": ["one", "two", "three"],
                 "chaos-parent": ["before-child", "after-child"]}
 
 

@@ -13,6 +13,7 @@ platform reason.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -68,6 +69,32 @@ def durable(payload: dict[str, Any], ctx: Any) -> list[str]:
     if payload.get("suspend"):
         wait.sleep(seconds=5)  # the run is WAITING, then resumes on any worker
     out.append(_step(ctx, "three", pause)["nonce"])
+    return out
+
+
+async def aeffect(run_id: str, attempt: int, name: str, pause: float) -> dict[str, Any]:
+    """``effect`` awaited: the run shares its process with other async runs."""
+    nonce = uuid.uuid4().hex
+    _append("effects.jsonl", {"run": run_id, "step": name, "attempt": attempt,
+                              "nonce": nonce, "t": time.time(), "pid": os.getpid()})
+    await asyncio.sleep(pause)
+    return {"nonce": nonce, "attempt": attempt}
+
+
+@task(id="chaos-async", retry=RETRY)
+async def durable_async(payload: dict[str, Any], ctx: Any) -> list[str]:
+    """``chaos-durable`` as an async task: its runs share a child (``--async-slots``)."""
+    pause = float(payload.get("pause", 0.2))
+    out = []
+    for name in ("one", "two"):
+        result = await step.run_async(name, aeffect, ctx.run.id, ctx.attempt.number, name, pause)
+        out.append(result["nonce"])
+        await wait.sleep_async(seconds=0.3)  # under 5 s: keeps its slot
+    if payload.get("suspend"):
+        await wait.sleep_async(seconds=5)  # the run is WAITING, then resumes on any worker
+    result = await step.run_async("three", aeffect, ctx.run.id, ctx.attempt.number, "three",
+                                  pause)
+    out.append(result["nonce"])
     return out
 
 

@@ -148,7 +148,8 @@ class Triggerer:
             return "chaos-parent", {"i": i}
         if kind == 1:
             return "chaos-plain", {"i": i}
-        return "chaos-durable", {"i": i, "pause": 0.1 + (i % 3) * 0.1, "suspend": i % 8 == 2}
+        task_id = "chaos-async" if i % 8 == 3 else "chaos-durable"
+        return task_id, {"i": i, "pause": 0.1 + (i % 3) * 0.1, "suspend": i % 8 in (2, 3)}
 
     def more(self, upto: int) -> None:
         while len(self.ids) < min(upto, self.total):

@@ -50,12 +50,41 @@ def trigger(items: list[ChildRun], name: str) -> list[str]:
     return list(run.call("trigger", name, fresh)["ids"])
 
 
-def trigger_and_wait(items: list[ChildRun], name: str, batch: bool) -> Any:
+async def atrigger(items: list[ChildRun], name: str) -> list[str]:
+    """``trigger`` for asyncio code: the answer is awaited (``DurableRun.aask``)."""
+    run = active("trigger inside a task")
+
+    async def fresh(at: Op) -> Any:
+        return (await run.aask(Trigger(at, items, wait=False, batch=False,
+                                       traceparent=current_traceparent())))["result"]
+
+    return list((await run.acall("trigger", name, fresh))["ids"])
+
+
+async def atrigger_and_wait(items: list[ChildRun], name: str, batch: bool) -> Any:
+    """``trigger_and_wait`` for asyncio code."""
     run = active("trigger_and_wait")
-    result = run.call("trigger_wait", name, lambda at: _trigger_wait(run, at, items, batch))
+
+    async def fresh(at: Op) -> Any:
+        answer = await run.aask(Trigger(at, items, wait=True, batch=batch,
+                                        traceparent=current_traceparent()))
+        if answer.get("done"):
+            return answer["result"]
+        raise SuspendRun(f"waiting for child runs at #{at.seq}")
+
+    return _results(await run.acall("trigger_wait", name, fresh), batch)
+
+
+def _results(result: Any, batch: bool) -> Any:
     if batch:
         return [TaskRunResult.from_dict(r) for r in result]
     return TaskRunResult.from_dict(result)
+
+
+def trigger_and_wait(items: list[ChildRun], name: str, batch: bool) -> Any:
+    run = active("trigger_and_wait")
+    result = run.call("trigger_wait", name, lambda at: _trigger_wait(run, at, items, batch))
+    return _results(result, batch)
 
 
 def _trigger_wait(run: DurableRun, at: Op, items: list[ChildRun], batch: bool) -> Any:

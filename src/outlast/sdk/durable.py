@@ -17,6 +17,7 @@ answers it by its type.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -84,6 +85,13 @@ class Runtime(Protocol):
     def __call__(self, request: DurableRequest) -> Any: ...
 
 
+class AsyncRuntime(Protocol):
+    """``Runtime`` for an attempt that shares its loop with others (``worker.shared_runs``):
+    the answer is awaited, so the attempts beside it go on meanwhile."""
+
+    def __call__(self, request: DurableRequest) -> Awaitable[Any]: ...
+
+
 @dataclass(frozen=True)
 class RecordAhead:
     """Where a completed operation is recorded without waiting for the answer: a worker's
@@ -122,6 +130,17 @@ def patiently(ask: Callable[[], T], pause: Callable[[float], None] = time.sleep)
             pause(float(exc.details.get("retry_after", 1.0)))
 
 
+async def apatiently(ask: Callable[[], Awaitable[T]]) -> T:
+    """``patiently`` for asyncio code: the pause is awaited."""
+    while True:
+        try:
+            return await ask()
+        except PlatformUnavailableError as exc:
+            if exc.details.get("hand_back", True):
+                raise HandBack(exc.message) from None
+            await asyncio.sleep(float(exc.details.get("retry_after", 1.0)))
+
+
 def _patient(runtime: Runtime) -> Runtime:
     def ask(request: DurableRequest) -> Any:
         return patiently(lambda: runtime(request))
@@ -143,12 +162,16 @@ class DurableRun:
 
     def __init__(self, run_id: str, lease_id: str, attempt: int, environment: str,
                  runtime: Runtime, journal: list[dict[str, Any]] | None = None,
-                 ahead: RecordAhead | None = None) -> None:
+                 ahead: RecordAhead | None = None, aruntime: AsyncRuntime | None = None,
+                 ) -> None:
+        """``aruntime``: where ``aask`` awaits its answers (an attempt sharing its loop);
+        without it, ``aask`` asks as ``ask`` does."""
         self.run_id = run_id
         self.lease_id = lease_id
         self.attempt = attempt
         self.environment = environment
         self._ask: Runtime = _patient(runtime)
+        self._aruntime = aruntime
         self._ahead = ahead
         self._ahead_sent = 0  # records sent since the last answered write
         #: given when the worker read it with the claim; else loaded on first use
@@ -173,18 +196,42 @@ class DurableRun:
             self._ahead_sent = 0
         return answer
 
+    async def aask(self, request: DurableRequest) -> Any:
+        """``ask`` for asyncio code: awaited where the attempt shares its loop, so one
+        attempt's wait for the worker never holds up the others."""
+        aruntime = self._aruntime
+        if aruntime is None:
+            return self.ask(request)
+        answer = await apatiently(lambda: aruntime(request))
+        if not isinstance(request, ReadJournal):
+            self._ahead_sent = 0
+        return answer
+
+    async def arecord(self, request: Record, text: str) -> Any:
+        """``record`` for asyncio code (``aask`` where it must ask)."""
+        if self._sends_ahead(text):
+            return self._send_ahead(request)
+        return (await self.aask(request))["result"]
+
+    def _sends_ahead(self, text: str) -> bool:
+        ahead = self._ahead
+        return ahead is not None and self._ahead_sent < AHEAD_MAX \
+            and surely_inline(text, ahead.limit)
+
+    def _send_ahead(self, request: Record) -> Any:
+        assert self._ahead is not None
+        self._ahead.send(request)
+        self._ahead_sent += 1
+        return request.result
+
     def record(self, request: Record, text: str) -> Any:
         """Record a completed operation whose result is ``text`` as JSON; the result.
 
         Told without waiting where the runtime takes records ahead (``RecordAhead``), the
         result is small and fewer than ``AHEAD_MAX`` went unanswered; otherwise asked,
         and the answer's value returned."""
-        ahead = self._ahead
-        if ahead is not None and self._ahead_sent < AHEAD_MAX \
-                and surely_inline(text, ahead.limit):
-            ahead.send(request)
-            self._ahead_sent += 1
-            return request.result
+        if self._sends_ahead(text):
+            return self._send_ahead(request)
         return self.ask(request)["result"]
 
     def _entries(self) -> dict[int, Entry]:

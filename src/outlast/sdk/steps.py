@@ -60,7 +60,7 @@ async def _run_async(name: str, retry: Retry | None, fn: Callable[..., Awaitable
     async def fresh(at: Op) -> Any:
         tries = _Tries(name, at.seq)
         value = await _attempts_async(retry, lambda: fn(*args, **kwargs), tries)
-        return run.record(Record(at, value, elapsed=tries.elapsed()), _json(name, value))
+        return await run.arecord(Record(at, value, elapsed=tries.elapsed()), _json(name, value))
 
     return await run.acall(KIND, name, fresh)
 

@@ -169,7 +169,10 @@ class Task(Generic[P, R]):
 
     async def trigger_and_wait_async(self, payload: Any = None,
                                      **options: Unpack[TriggerParams]) -> TaskRunResult:
-        return self.trigger_and_wait(payload, **options)
+        value = self.payload_json_value(payload)
+        result: TaskRunResult = await children.atrigger_and_wait(
+            [children.item(self.id, value, options)], self.id, batch=False)
+        return result
 
     def batch_trigger_and_wait(self, items: Iterable[BatchItem]) -> list[TaskRunResult]:
         """Inside a task: run children and wait for all; results in input order."""
@@ -180,14 +183,19 @@ class Task(Generic[P, R]):
 
     async def batch_trigger_and_wait_async(
             self, items: Iterable[BatchItem]) -> list[TaskRunResult]:
-        return self.batch_trigger_and_wait(items)
+        batch = [children.item(self.id, i["payload"], i.get("options"))
+                 for i in self._checked(items)]
+        results: list[TaskRunResult] = await children.atrigger_and_wait(batch, self.id,
+                                                                         batch=True)
+        return results
 
     async def trigger_async(self, payload: Any = None, *, connection: Any = None,
                             **options: Unpack[TriggerParams]) -> AsyncRunHandle:
         """``trigger`` for asyncio code; inside a task, durable as ``trigger`` is."""
         value = self.payload_json_value(payload)
         if current_run.get() is not None and connection is None:
-            [run_id] = children.trigger([children.item(self.id, value, options)], self.id)
+            [run_id] = await children.atrigger([children.item(self.id, value, options)],
+                                               self.id)
             return AsyncRunHandle(id=run_id, task=self.id)
         return await default_async_client().tasks.trigger(self.id, value,
                                                           connection=connection, **options)
@@ -207,8 +215,9 @@ class Task(Generic[P, R]):
                                   connection: Any = None) -> list[AsyncRunHandle]:
         checked = self._checked(items)
         if current_run.get() is not None and connection is None:
-            ids = children.trigger([children.item(self.id, i["payload"], i.get("options"))
-                                    for i in checked], self.id)
+            ids = await children.atrigger(
+                [children.item(self.id, i["payload"], i.get("options")) for i in checked],
+                self.id)
             return [AsyncRunHandle(id=i, task=self.id) for i in ids]
         return await default_async_client().tasks.batch_trigger(
             self.id, checked, connection=connection)

@@ -107,7 +107,7 @@ class _Wait:
         await run.acall("sleep", "until", lambda at: self._asleep(run, SleepUntil(at, until)))
 
     async def _asleep(self, run: DurableRun, request: SleepFor | SleepUntil) -> Any:
-        answer = run.ask(request)
+        answer = await run.aask(request)
         if answer.get("done"):
             return answer["result"]
         if "pause" in answer:
@@ -117,7 +117,7 @@ class _Wait:
             else:
                 self.pause(answer["pause"])
             await run.apaused(request.at)
-            return run.ask(Record(request.at, {"until": answer["until"]},
+            return await run.aask(Record(request.at, {"until": answer["until"]},
                                   elapsed=answer["pause"]))
         raise SuspendRun(f"sleeping at #{request.at.seq}")
 
@@ -143,7 +143,13 @@ class _Wait:
 
             args = _token_args(timeout, tags, idempotency_key)
             return await default_async_client().tokens.create(**args)
-        return self.create_token(timeout, tags, idempotency_key)
+        args = _token_args(timeout, tags, idempotency_key)
+        run = active("wait.create_token_async")
+
+        async def fresh(at: Op) -> Any:
+            return (await run.aask(CreateToken(at, **args)))["result"]
+
+        return Token.from_dict(await run.acall("create_token", "token", fresh))
 
     def for_token(self, token: Token | str) -> WaitResult:
         """Wait until the token is completed (or times out); the run suspends meanwhile."""
@@ -153,7 +159,16 @@ class _Wait:
                                              lambda at: _wait_token(run, at, token_id)))
 
     async def for_token_async(self, token: Token | str) -> WaitResult:
-        return self.for_token(token)
+        token_id = token.id if isinstance(token, Token) else token
+        run = active("wait.for_token_async")
+
+        async def fresh(at: Op) -> Any:
+            answer = await run.aask(WaitToken(at, token_id))
+            if answer.get("done"):
+                return answer["result"]
+            raise SuspendRun(f"waiting for token {token_id} at #{at.seq}")
+
+        return WaitResult.from_dict(await run.acall("wait_token", token_id, fresh))
 
     def complete_token(self, token: Token | str, output: Any = None) -> Token:
         """Complete a token from anywhere; completing one twice is a ConflictError."""
@@ -172,7 +187,13 @@ class _Wait:
             from outlast.sdk.client import default_async_client
 
             return await default_async_client().tokens.complete(token_id, output)
-        return self.complete_token(token_id, output)
+        run = active("wait.complete_token_async")
+
+        async def fresh(at: Op) -> Any:
+            token = await run.aask(CompleteToken(token_id, output))
+            return (await run.aask(Record(at, token)))["result"]
+
+        return Token.from_dict(await run.acall("complete_token", token_id, fresh))
 
 
 def _token_args(timeout: DurationLike | None, tags: list[str] | None,

@@ -28,7 +28,15 @@ from outlast.core.outcomes import PLATFORM_ERROR, Outcome, is_final_failure
 from outlast.jsonutil import dumps
 from outlast.sdk import locals as locals_of
 from outlast.sdk.context import RunContext
-from outlast.sdk.durable import DurableRun, HandBack, RecordAhead, Runtime, SuspendRun, current_run
+from outlast.sdk.durable import (
+    AsyncRuntime,
+    DurableRun,
+    HandBack,
+    RecordAhead,
+    Runtime,
+    SuspendRun,
+    current_run,
+)
 from outlast.sdk.task import Task
 from outlast.worker.capture import routed
 from outlast.worker.executor import (
@@ -47,14 +55,16 @@ from outlast.worker.messages import Assignment, Finished
 
 
 async def arun_attempt(task: Task[..., Any], job: Assignment, send: Send, runtime: Runtime,
-                       ahead: RecordAhead | None = None) -> Finished:
+                       ahead: RecordAhead | None = None,
+                       aruntime: AsyncRuntime | None = None) -> Finished:
     """Execute one attempt of ``job`` with the async ``task`` on the running loop.
 
     Never raises, except ``asyncio.CancelledError`` when the attempt was cancelled from
     outside (the caller knows why and reports it). Runs in an asyncio task of its own:
     the context variables it sets (the running attempt, its locals, where its output goes)
-    are that task's, so the attempts beside it never see them."""
-    buffer, ctx, durable = prepare(job, send, runtime, ahead)
+    are that task's, so the attempts beside it never see them. ``aruntime``: where its
+    durable requests are awaited rather than asked (``DurableRun.aask``)."""
+    buffer, ctx, durable = prepare(job, send, runtime, ahead, aruntime)
     started = time.monotonic()
     current_run.set(durable)  # this task's context only: no reset needed
     locals_of.bind(ctx.locals)

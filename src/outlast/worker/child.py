@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 
 from outlast.core.durable_requests import DurableRequest, Record
 from outlast.core.import_failures import ImportFailure, no_worker_has
-from outlast.errors import ConfigError, OutlastError, TaskNotFoundError, error_from_body
+from outlast.errors import ConfigError, TaskNotFoundError, error_from_body
 from outlast.observability import configure_export, flush
 from outlast.sdk import hooks as project_hooks
 from outlast.sdk.calls import Call
@@ -43,7 +43,6 @@ from outlast.worker.executor import error_info, run_attempt, run_hook_job
 from outlast.worker.messages import (
     ApiCall,
     Assignment,
-    Cancel,
     Finished,
     HookDone,
     HookJob,
@@ -95,28 +94,36 @@ class PipeTransport:
             except (EOFError, OSError):  # not into task code, which could carry on
                 _orphaned()
 
+    def next_id(self) -> int:
+        """A request id no other request of this child has (``SharedRuns.ask`` too)."""
+        return next(self._ids)
+
     def _ask(self, message: Callable[[int], Any]) -> Any:
         with self.lock:
-            request_id = next(self._ids)
+            request_id = self.next_id()
             try:
                 self._conn.send(message(request_id))
                 reply = self._conn.recv()
                 kept = False
-                while isinstance(reply, Assignment | HookJob | Stop | Cancel | list):
+                while not (isinstance(reply, Reply) and reply.request_id == request_id):
+                    # another run's answer, a new run, a cancel: for whoever reads next
                     self.inbox.extend(reply if isinstance(reply, list) else [reply])
                     reply, kept = self._conn.recv(), True
             except (EOFError, OSError):  # not into task code, which could carry on
                 _orphaned()
         if kept and self.on_stash is not None:
             self.on_stash()
-        if not isinstance(reply, Reply) or reply.request_id != request_id:
-            raise OutlastError(f"unexpected reply from the worker: {reply!r}")
-        if not reply.ok:
-            raise error_from_body(reply.error or {}, reply.status)
-        return reply.data
+        return answer_of(reply)
 
     def close(self) -> None:
         pass
+
+
+def answer_of(reply: Reply) -> Any:
+    """What a request was answered, or its error raised."""
+    if not reply.ok:
+        raise error_from_body(reply.error or {}, reply.status)
+    return reply.data
 
 
 def main(conn: Connection, task_dirs: list[str], root: str,
@@ -164,7 +171,7 @@ def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
     ahead = RecordAhead(pipe.note, record_ahead) if record_ahead > 0 else None
     send, loop = _locked_send(conn, lock), ChildLoop()
     shared = SharedRuns(conn, pipe, send, ahead, loop.loop,
-                        lambda job: _missing(job, failures), _orphaned)
+                        lambda job: _missing(job, failures), _orphaned, answer_of)
     _serve(conn, send, pipe, failures, ahead, loop, shared)
 
 

@@ -25,6 +25,7 @@ from outlast.sdk import locals as locals_of
 from outlast.sdk import streams
 from outlast.sdk.context import AttemptInfo, QueueInfo, RunContext, RunInfo, TaskInfo
 from outlast.sdk.durable import (
+    AsyncRuntime,
     DurableRun,
     HandBack,
     NonDeterminismError,
@@ -93,15 +94,15 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     return finished(job, outcome, time.monotonic() - started)
 
 
-def prepare(job: Assignment, send: Send, runtime: Runtime,
-            ahead: RecordAhead | None) -> tuple[LogBuffer, RunContext, DurableRun]:
+def prepare(job: Assignment, send: Send, runtime: Runtime, ahead: RecordAhead | None,
+            aruntime: AsyncRuntime | None = None) -> tuple[LogBuffer, RunContext, DurableRun]:
     """An attempt's log buffer, run context and durable state."""
     run = job.run
     buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id, job.attempt,
                                                      records)))
     ctx = build_context(run, job.attempt, job.environment)
     durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime,
-                         journal=job.journal, ahead=ahead)
+                         journal=job.journal, ahead=ahead, aruntime=aruntime)
     return buffer, ctx, durable
 
 

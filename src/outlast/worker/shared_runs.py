@@ -37,7 +37,7 @@ from outlast.worker.async_attempt import arun_attempt
 from outlast.worker.event_loop import ChildLoop
 from outlast.worker.executor import error_info
 from outlast.worker.limits import PooledMemory
-from outlast.worker.messages import Assignment, Cancel, Finished
+from outlast.worker.messages import Assignment, Cancel, Finished, Reply, RuntimeCall
 
 Send = Callable[[Any], None]
 #: the run of the attempt whose code is running in this context (tasks it starts inherit
@@ -54,6 +54,8 @@ class Pipe(Protocol):
 
     def runtime(self, request: DurableRequest) -> Any: ...
 
+    def next_id(self) -> int: ...
+
 #: the attempt's ``Finished`` when it fails before it could start (its task is missing)
 Missing = Callable[[Assignment], Finished | None]
 
@@ -63,10 +65,11 @@ class SharedRuns:
 
     def __init__(self, conn: Connection, pipe: Pipe, send: Send, ahead: RecordAhead | None,
                  loop: Callable[[], asyncio.AbstractEventLoop], missing: Missing,
-                 orphaned: Callable[[], NoReturn]) -> None:
+                 orphaned: Callable[[], NoReturn], answer_of: Callable[[Reply], Any]) -> None:
         """``loop``: the child's loop, made when first asked for; ``missing``: the report
         of a run whose task this child lacks (else None); ``orphaned``: what to do when
-        the supervisor is gone (``child._orphaned``)."""
+        the supervisor is gone (``child._orphaned``); ``answer_of``: a reply's answer, or
+        its error raised (``child.answer_of``)."""
         self._conn = conn
         self._pipe = pipe
         self._lock = pipe.lock  # held by task code while it asks the supervisor
@@ -78,6 +81,9 @@ class SharedRuns:
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment] # run() sets it
         self._missing = missing
         self._orphaned = orphaned
+        self._answer_of = answer_of
+        #: the durable requests of shared runs sent and not yet answered, by request id
+        self._asked: dict[int, asyncio.Future[Reply]] = {}
         self._tasks: dict[str, asyncio.Task[Finished]] = {}
         self._later: deque[Any] = deque()
         self._ended: list[Finished] = []
@@ -136,6 +142,10 @@ class SharedRuns:
                 self._take(item)
         elif isinstance(message, Assignment) and message.shared and not self._later:
             self._start(message)
+        elif isinstance(message, Reply):
+            waiting = self._asked.pop(message.request_id, None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(message)
         elif isinstance(message, Cancel):
             task = self._tasks.get(message.run_id)
             if task is not None:
@@ -157,7 +167,23 @@ class SharedRuns:
     async def _attempt(self, job: Assignment) -> Finished:
         _owner.set(job.run["id"])  # this task's context: what it starts is the attempt's
         task = default_registry.get(job.run["task_id"])
-        return await arun_attempt(task, job, self._send, self._runtime, self._ahead)
+        return await arun_attempt(task, job, self._send, self._runtime, self._ahead, self.ask)
+
+    async def ask(self, request: DurableRequest) -> Any:
+        """A durable request of a shared run, its answer awaited: the loop goes on with
+        the other runs until the supervisor's reply is read (``_take``). Code of the run
+        on a loop of its own (a sync middleware's ``next()`` runs the rest there, in a
+        helper thread) asks and waits as a lone run does."""
+        if asyncio.get_running_loop() is not self._loop:
+            return self._runtime(request)
+        request_id = self._pipe.next_id()
+        answered: asyncio.Future[Reply] = self._loop.create_future()
+        self._asked[request_id] = answered
+        try:
+            self._send(RuntimeCall(request_id, request))
+            return self._answer_of(await answered)
+        finally:
+            self._asked.pop(request_id, None)
 
     def _task_factory(self, loop: asyncio.AbstractEventLoop,
                       coro: Coroutine[Any, Any, Any], **kwargs: Any) -> asyncio.Task[Any]:
