@@ -43,6 +43,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from outlast.readiness import readable
 from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
+from outlast.store.postgres import direct
 from outlast.store.postgres.blobs import TableBlobs
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox, carries_notifications
 from outlast.store.postgres.target import PostgresTarget, parse_target
@@ -229,16 +230,20 @@ class PostgresTx:
             self._conn.cursor().execute(b"COMMIT")
 
     def _alone(self) -> bool:
-        """Send the transaction as one autocommitted statement, if it is one."""
+        """Send the transaction as one autocommitted statement, if it is one: with text
+        parameters (a trigger's), prepared through libpq without a cursor (``direct``)."""
         if self._held is None:
             self.send_notifications()
             return True
         name, params = self._held
-        if self._outbox.pending and not carries_notifications(
-                self._queries.text(name, params)):
+        sql = self._queries.text(name, params)
+        if self._outbox.pending and not carries_notifications(sql):
             return False
         self._held = None
-        self._send(name, params).close()
+        values = self._outbox.fill(sql, params)
+        if not direct.execute(self._conn, sql, values):
+            with self._conn.cursor(row_factory=tuple_row) as cur:
+                cur.execute(sql, values, prepare=True)
         return True
 
     def abandon(self) -> None:

@@ -1,0 +1,94 @@
+"""A transaction of one statement with text parameters (a trigger) goes through libpq
+without a cursor (``store/postgres/direct.py``); what it writes and what it raises are
+those of the cursor's way."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from outlast.engine import Engine, events
+from outlast.store.postgres import direct
+from outlast.store.postgres.store import PostgresStore
+from tests.conftest import require_postgres
+
+
+@pytest.fixture
+def pg_store(_pg_session_db: Any) -> Iterator[PostgresStore]:
+    """A store of one pooled connection: every transaction reuses the same one."""
+    require_postgres()
+    _pg_session_db.empty()
+    store = PostgresStore(_pg_session_db.url, min_size=1, max_size=1)
+    yield store
+    store.close()
+
+
+def test_statement_in_libpq_style() -> None:
+    stmt = direct.Statement("SELECT %(a)s::int, %(b)s, %(a)s::text, '100%%'")
+    assert stmt.text == b"SELECT $1::int, $2, $1::text, '100%'"
+    assert stmt.params == ("a", "b") and not stmt.binary
+    assert stmt.values({"a": "1", "b": None}) == [b"1", None]
+    assert stmt.values({"a": 1, "b": None}) is None  # not a text: the cursor's way
+    assert direct.Statement("SELECT %(ids)b::text[]").binary
+
+
+def test_a_trigger_after_the_connection_forgot_its_statements(
+        pg_store: PostgresStore, register: Any, trigger: Any) -> None:
+    engine = Engine(pg_store)
+    register(engine, "t")
+    first = trigger(engine, "t").row["id"]
+    with pg_store._pool.connection() as conn:  # as psycopg does after a ROLLBACK
+        conn.execute("DEALLOCATE ALL")
+    second = trigger(engine, "t").row["id"]
+    assert engine.retrieve("dev", first)["status"] == "QUEUED"
+    assert engine.retrieve("dev", second)["status"] == "QUEUED"
+
+
+def test_a_trigger_sends_its_notifications(
+        pg_store: PostgresStore, register: Any, trigger: Any) -> None:
+    engine = Engine(pg_store)
+    register(engine, "t")
+    listener = pg_store.listen([events.QUEUED_CHANNEL])
+    try:
+        trigger(engine, "t")
+        notes = _drained(listener)
+    finally:
+        listener.close()
+    assert (events.QUEUED_CHANNEL, "t") in notes  # the queue: the task's id
+
+
+def _drained(listener: Any) -> list[tuple[str, str]]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        notes: list[tuple[str, str]] = listener.drain()
+        if notes:
+            return notes
+        time.sleep(0.01)
+    return []
+
+
+def test_an_error_is_psycopgs_and_the_connection_stays_usable(
+        pg_store: PostgresStore, register: Any, trigger: Any) -> None:
+    engine = Engine(pg_store)
+    register(engine, "t")
+    row = dict(trigger(engine, "t").row)
+    with pytest.raises(psycopg.errors.UniqueViolation), pg_store.transaction() as tx:
+        tx.many("insert_runs", [{"rows": json.dumps([row])}])  # the same id again
+    assert trigger(engine, "t").created
+
+
+def test_a_statement_alone_with_other_parameters_goes_through_a_cursor(
+        pg_store: PostgresStore, register: Any, trigger: Any) -> None:
+    engine = Engine(pg_store)
+    register(engine, "t")
+    run_id = trigger(engine, "t").row["id"]
+    with pg_store.transaction() as tx:  # lists and a number: not texts
+        tx.many("insert_created_events", [{"ids": [run_id], "statuses": ["QUEUED"],
+                                           "at": 1.0}])
+    kinds = [e["kind"] for e in engine.events(run_id)]
+    assert kinds == ["created", "created"]
