@@ -423,10 +423,11 @@ def test_compound_writes_says_who_logs_a_batch_completion(
 
 def test_compound_writes_says_who_records_new_runs(store: Store, engine: Engine) -> None:
     """``insert_runs`` inserts runs given as one JSON array, and also their ``created``
-    events and tags exactly when the store says its statements may write several tables."""
+    events and tags exactly when the store says its statements may write several tables
+    (the tags when told some run has tags: ``tagged``)."""
     rows = [_new_run_row(f"run_json_{i}", tags) for i, tags in enumerate([[], ["a", "b"]])]
     with store.transaction() as tx:
-        tx.many("insert_runs", [{"rows": json.dumps(rows)}])
+        tx.many("insert_runs", [{"rows": json.dumps(rows), "tagged": True}])
         compound = tx.compound_writes
     with store.transaction(write=False) as tx:
         got = [tx.one("get_run", id=r["id"], environment=ENV) for r in rows]

@@ -231,7 +231,8 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
         maker = RowMaker(env, now, blobs)
         rows = [maker.row(definition, req) for definition, req in items]
         _announce_created(tx, rows, now)  # first: insert_runs sends them
-        tx.many("insert_runs", [{"rows": _rows_json(rows)}])
+        tagged = any(r["tags"] != "[]" for r in rows) or None  # else no tags' part is sent
+        tx.many("insert_runs", [{"rows": _rows_json(rows), "tagged": tagged}])
         return rows
     rows = []
     tx.load("load_runs", _made(rows, env, items, now, blobs))
@@ -250,9 +251,13 @@ def _made(out: list[dict[str, Any]], env: str, items: list[tuple[TaskDefinition,
         yield row
 
 
+#: one encoder for every batch of rows (``json.dumps`` with options makes one per call)
+_ROWS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _rows_json(rows: list[dict[str, Any]]) -> str:
     """The rows as one JSON array; their values are text already checked, numbers, None."""
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    return _ROWS_JSON.encode(rows)
 
 
 def _record_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:

@@ -9,7 +9,8 @@ SELECT * FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
 -- no data-modifying CTEs (``Tx.compound_writes``): the caller writes the ``created`` events
 -- and tags itself, in the same transaction. The engine inserts rows one by one here
 -- (``insert_run``, an ``executemany`` in process, which reads each row faster than
--- ``json_each`` does); this form is what the store contract runs.
+-- ``json_each`` does); this form is what the store contract runs. (:tagged, which tells
+-- PostgreSQL's version whether to write tags, means nothing here.)
 INSERT INTO runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
     tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
     max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,

@@ -1,0 +1,88 @@
+"""``insert_runs`` for one untagged run, with and without its tags' part, in alternating
+rounds: wall time per statement on one connection (PostgreSQL).
+
+    .venv/bin/python bench/insert_runs_shapes.py [--rounds 16] [--n 500]
+
+Each statement is its own transaction, committed without waiting for the disk
+(``synchronous_commit = off`` on this connection), so the flush, which is the same for
+both, does not drown the difference. The client's work is the same for both too: the
+ratio is the server's. Database ``insert_shapes_bench`` at ``PG_URL``, made and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import psycopg
+from psycopg.rows import tuple_row
+
+from outlast.core.definitions import TaskDefinition
+from outlast.core.options import TriggerOptions
+from outlast.engine import NewRun
+from outlast.engine.triggering import RowMaker, _rows_json
+from outlast.store import open_store
+
+PG = os.environ.get("PG_URL", "postgresql://postgres@127.0.0.1:5432")
+DB = os.environ.get("INSERT_SHAPES_DB", "insert_shapes_bench")
+NOTES = json.dumps([["outlast_queued", "noop"], ["outlast_changed", "run_x"]])
+
+
+def shapes(url: str) -> dict[str, Callable[[], None]]:
+    store = open_store(url)
+    store.migrate()
+    book = store._queries  # type: ignore[attr-defined]
+    texts = {"with_tags": book.text("insert_runs", {"tagged": True}),
+             "without": book.text("insert_runs", {"tagged": None})}
+    store.close()
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute("SET synchronous_commit = off")
+    cur = conn.cursor(row_factory=tuple_row)
+    definition = TaskDefinition(id="noop", queue="noop")
+    run = NewRun("noop", "null", TriggerOptions())
+
+    def shape(sql: str) -> Callable[[], None]:
+        def one() -> None:
+            rows = _rows_json([RowMaker("dev", time.time()).row(definition, run)])
+            cur.execute(sql, {"rows": rows, "notify": NOTES}, prepare=True)
+        return one
+
+    return {name: shape(sql) for name, sql in texts.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=16)
+    parser.add_argument("--n", type=int, default=500)
+    args = parser.parse_args()
+    with psycopg.connect(PG + "/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {DB}")
+    try:
+        found = shapes(f"{PG}/{DB}")
+        for one in found.values():
+            for _ in range(300):
+                one()
+        wall: dict[str, list[float]] = {name: [] for name in found}
+        for r in range(args.rounds):
+            for name, one in (list(found.items()) if r % 2 == 0 else
+                              list(found.items())[::-1]):
+                t = time.perf_counter()
+                for _ in range(args.n):
+                    one()
+                wall[name].append((time.perf_counter() - t) / args.n * 1e6)
+        ratios = [b / a for a, b in zip(wall["with_tags"], wall["without"], strict=True)]
+        print(json.dumps({name: round(statistics.median(v), 1) for name, v in wall.items()}
+                         | {"without/with_tags": round(statistics.median(ratios), 3),
+                            "rounds": args.rounds, "load1": round(os.getloadavg()[0], 2)}))
+    finally:
+        with psycopg.connect(PG + "/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
