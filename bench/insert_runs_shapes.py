@@ -1,12 +1,15 @@
-"""``insert_runs`` for one untagged run, with and without its tags' part, in alternating
-rounds: wall time per statement on one connection (PostgreSQL).
+"""``insert_runs`` for one untagged run in three shapes, in alternating rounds: wall time
+per statement on one connection (PostgreSQL). ``with_tags``: the run as a JSON array, tags'
+part included (a single trigger before); ``without``: the same without the tags' part;
+``columns``: the run as its columns' values, without the tags' part (a single trigger now).
 
     .venv/bin/python bench/insert_runs_shapes.py [--rounds 16] [--n 500]
 
 Each statement is its own transaction, committed without waiting for the disk
 (``synchronous_commit = off`` on this connection), so the flush, which is the same for
-both, does not drown the difference. The client's work is the same for both too: the
-ratio is the server's. Database ``insert_shapes_bench`` at ``PG_URL``, made and dropped.
+all, does not drown the difference. Each is sent as a trigger sends it
+(``store/postgres/direct.py``), the row made and written (as JSON or as values) by the
+client each time. Database ``insert_shapes_bench`` at ``PG_URL``, made and dropped.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ import time
 from collections.abc import Callable
 
 import psycopg
-from psycopg.rows import tuple_row
 
 from outlast.core.definitions import TaskDefinition
 from outlast.core.options import TriggerOptions
 from outlast.engine import NewRun
 from outlast.engine.triggering import RowMaker, _rows_json
 from outlast.store import open_store
+from outlast.store.postgres import direct
 
 PG = os.environ.get("PG_URL", "postgresql://postgres@127.0.0.1:5432")
 DB = os.environ.get("INSERT_SHAPES_DB", "insert_shapes_bench")
@@ -36,19 +39,22 @@ def shapes(url: str) -> dict[str, Callable[[], None]]:
     store = open_store(url)
     store.migrate()
     book = store._queries  # type: ignore[attr-defined]
-    texts = {"with_tags": book.text("insert_runs", {"tagged": True}),
-             "without": book.text("insert_runs", {"tagged": None})}
+    texts = {"with_tags": book.text("insert_runs", {"tagged": True, "rows": "[]"}),
+             "without": book.text("insert_runs", {"tagged": None, "rows": "[]"}),
+             "columns": book.text("insert_runs", {"tagged": None, "rows": None})}
     store.close()
     conn = psycopg.connect(url, autocommit=True)
     conn.execute("SET synchronous_commit = off")
-    cur = conn.cursor(row_factory=tuple_row)
     definition = TaskDefinition(id="noop", queue="noop")
     run = NewRun("noop", "null", TriggerOptions())
 
     def shape(sql: str) -> Callable[[], None]:
+        as_json = "%(rows)s" in sql
+
         def one() -> None:
-            rows = _rows_json([RowMaker("dev", time.time()).row(definition, run)])
-            cur.execute(sql, {"rows": rows, "notify": NOTES}, prepare=True)
+            row = RowMaker("dev", time.time()).row(definition, run)
+            values = {"rows": _rows_json([row])} if as_json else row
+            assert direct.execute(conn, sql, {**values, "notify": NOTES})
         return one
 
     return {name: shape(sql) for name, sql in texts.items()}
@@ -75,10 +81,12 @@ def main() -> None:
                 for _ in range(args.n):
                     one()
                 wall[name].append((time.perf_counter() - t) / args.n * 1e6)
-        ratios = [b / a for a, b in zip(wall["with_tags"], wall["without"], strict=True)]
+        base = wall["with_tags"]
+        ratios = {f"{name}/with_tags": round(statistics.median(
+            b / a for a, b in zip(base, wall[name], strict=True)), 3) for name in found}
         print(json.dumps({name: round(statistics.median(v), 1) for name, v in wall.items()}
-                         | {"without/with_tags": round(statistics.median(ratios), 3),
-                            "rounds": args.rounds, "load1": round(os.getloadavg()[0], 2)}))
+                         | ratios | {"rounds": args.rounds,
+                                     "load1": round(os.getloadavg()[0], 2)}))
     finally:
         with psycopg.connect(PG + "/postgres", autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")

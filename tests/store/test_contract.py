@@ -440,6 +440,24 @@ def test_compound_writes_says_who_records_new_runs(store: Store, engine: Engine)
     assert tagged == ([rows[1]["id"]] * 2 if compound else [])
 
 
+def test_insert_runs_takes_one_run_as_its_columns(store: Store, engine: Engine) -> None:
+    """A single run may come as its columns' values instead of a JSON array (a trigger):
+    the same row, and the same event and tags where statements write several tables."""
+    row = _new_run_row("run_columns", ["a"]) | {"priority": 2, "ttl": 1.5,
+                                                "idempotency_expires_at": T0 + 0.25}
+    with store.transaction() as tx:
+        tx.many("insert_runs", [{**row, "tagged": True}])
+        compound = tx.compound_writes
+    with store.transaction(write=False) as tx:
+        got = tx.one("get_run", id=row["id"], environment=ENV)
+        tagged = [r["run_id"] for r in tx.all("realtime_tag_latest", environment=ENV, tag="a",
+                                              limit=9)]
+    assert got is not None
+    assert {k: got[k] for k in row} == row | {"updated_at": T0}
+    assert _events(store, row["id"]) == (["created"] if compound else [])
+    assert tagged == ([row["id"]] if compound else [])
+
+
 def _new_run_row(run_id: str, tags: list[str]) -> dict[str, Any]:
     """A ``runs`` row as ``engine/triggering.build_row`` makes one."""
     return {"id": run_id, "environment": ENV, "task_id": "job", "queue": "default",

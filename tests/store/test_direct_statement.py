@@ -29,12 +29,15 @@ def pg_store(_pg_session_db: Any) -> Iterator[PostgresStore]:
 
 
 def test_statement_in_libpq_style() -> None:
-    stmt = direct.Statement("SELECT %(a)s::int, %(b)s, %(a)s::text, '100%%'")
-    assert stmt.text == b"SELECT $1::int, $2, $1::text, '100%'"
-    assert stmt.params == ("a", "b") and not stmt.binary
-    assert stmt.values({"a": "1", "b": None}) == [b"1", None]
-    assert stmt.values({"a": 1, "b": None}) is None  # not a text: the cursor's way
-    assert direct.Statement("SELECT %(ids)b::text[]").binary
+    stmt = direct.Statement("SELECT %(a)s::int, %(b)s::text, %(a)s::text, '100%%'")
+    assert stmt.text == b"SELECT $1::int, $2::text, $1::text, '100%'"
+    assert stmt.params == ("a", "b") and not stmt.uncast
+    assert stmt.values({"a": 1, "b": None}) == [b"1", None]
+    assert stmt.values({"a": 0.1, "b": "é"}) == [b"0.1", "é".encode()]
+    assert stmt.values({"a": True, "b": None}) is None  # not a text or a number
+    assert stmt.values({"a": [1], "b": None}) is None
+    assert direct.Statement("SELECT %(a)s::int, %(a)s").uncast  # once without a cast
+    assert direct.Statement("SELECT %(ids)b::text[]").uncast  # binary: psycopg's own
 
 
 def test_a_trigger_after_the_connection_forgot_its_statements(

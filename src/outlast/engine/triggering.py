@@ -215,8 +215,9 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
     recorded; their rows, in order.
 
     Where one statement may write several tables, a few runs, their ``created`` events
-    and their tags go as one JSON value (``insert_runs``): a trigger is one statement,
-    queued in the transaction without waiting for an answer. From ``LOAD_FROM`` runs on,
+    and their tags go as one JSON value (``insert_runs``; a single run as its columns'
+    values, which both sides handle faster): a trigger is one statement, queued in the
+    transaction without waiting for an answer. From ``LOAD_FROM`` runs on,
     and always where no statement writes several tables (SQLite, where a row per run in
     process is the faster way in), the runs are loaded in bulk (``Tx.load``; on PostgreSQL
     a binary ``COPY``, which costs both sides less per run than JSON) and, from
@@ -232,7 +233,8 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
         rows = [maker.row(definition, req) for definition, req in items]
         _announce_created(tx, rows, now)  # first: insert_runs sends them
         tagged = any(r["tags"] != "[]" for r in rows) or None  # else no tags' part is sent
-        tx.many("insert_runs", [{"rows": _rows_json(rows), "tagged": tagged}])
+        values = rows[0] if len(rows) == 1 else {"rows": _rows_json(rows)}  # one: its columns
+        tx.many("insert_runs", [{**values, "tagged": tagged}])
         return rows
     rows = []
     tx.load("load_runs", _made(rows, env, items, now, blobs))

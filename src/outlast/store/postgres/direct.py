@@ -9,11 +9,13 @@ statement, 37 us against 28 us of wall time, the server's part the same). Here s
 statement is prepared under a name of its own the first time a connection runs it, then
 each use is one Bind/Execute/Sync: the same messages a prepared psycopg execution sends.
 
-Only parameters that are texts (or None) go this way: sent as the text they are, typed
-by the statement's casts, as psycopg sends a ``str``. A connection forgets its prepared
-statements when psycopg deallocates its own (after a ``ROLLBACK`` or ``DISCARD ALL``):
-the server then answers "prepared statement does not exist" before executing anything,
-and the statement is prepared again and sent once more.
+Only a statement that casts each of its parameters wherever it uses one goes this way
+(``:rows::json``, ``:priority::integer``): its values travel as untyped text and the casts
+type them, so a text, a number (written as Python writes it, which PostgreSQL reads back
+exactly) and None all mean what they mean through psycopg. A connection forgets its
+prepared statements when psycopg deallocates its own (after a ``ROLLBACK`` or ``DISCARD
+ALL``): the server then answers "prepared statement does not exist" before executing
+anything, and the statement is prepared again and sent once more.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, generators, pq
 
-_PYFORMAT = re.compile(r"%\((\w+)\)([sb])|%%")
+_PYFORMAT = re.compile(r"%\((\w+)\)([sb])(::)?|%%")
 #: SQLSTATE 26000: a Bind named a statement the connection does not have
 _NO_SUCH_STATEMENT = "26000"
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
@@ -40,33 +42,38 @@ class Statement:
 
     def __init__(self, sql: str) -> None:
         order: list[str] = []
-        binary = False
+        uncast = False
 
         def placeholder(match: re.Match[str]) -> str:
-            nonlocal binary
+            nonlocal uncast
             if match.group(0) == "%%":
                 return "%"
-            binary = binary or match.group(2) == "b"
+            uncast = uncast or match.group(2) == "b" or match.group(3) is None
             if match.group(1) not in order:
                 order.append(match.group(1))
-            return f"${order.index(match.group(1)) + 1}"
+            return f"${order.index(match.group(1)) + 1}{match.group(3) or ''}"
 
         self.text = _PYFORMAT.sub(placeholder, sql).encode()
         self.params = tuple(order)
-        #: a parameter psycopg would send in binary: not for this path
-        self.binary = binary
+        #: a parameter used without a cast (or sent in binary by psycopg): its type would
+        #: depend on what psycopg makes of the value, so the statement is not for this path
+        self.uncast = uncast
         digest = hashlib.sha1(self.text, usedforsecurity=False).hexdigest()
         self.name = f"outlast_{digest[:20]}".encode()
 
     def values(self, params: Mapping[str, Any]) -> list[bytes | None] | None:
-        """The parameters as libpq takes them; None when one is not a text (or None)."""
+        """The parameters as libpq takes them: texts, numbers as Python writes them, None;
+        None when one is anything else (a list, a boolean)."""
         out: list[bytes | None] = []
         for name in self.params:
             value = params[name]
+            kind = type(value)
             if value is None:
                 out.append(None)
-            elif type(value) is str:
+            elif kind is str:
                 out.append(value.encode())
+            elif kind is int or kind is float:
+                out.append(repr(value).encode())
             else:
                 return None
         return out
@@ -84,9 +91,9 @@ _prepared: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[bytes]] = (
 
 def execute(conn: psycopg.Connection[Any], sql: str, params: Mapping[str, Any]) -> bool:
     """Run ``sql`` with ``params`` on ``conn`` (not in pipeline mode), discarding its rows;
-    False (and nothing sent) when its parameters are not all texts."""
+    False (and nothing sent) when the statement or its values are not for this path."""
     stmt = statement(sql)
-    values = None if stmt.binary else stmt.values(params)
+    values = None if stmt.uncast else stmt.values(params)
     if values is None:
         return False
     prepared = _prepared.setdefault(conn, set())
