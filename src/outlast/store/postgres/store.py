@@ -328,7 +328,7 @@ class PostgresStore(BaseStore):
         with self.one_transaction():
             conn = self._checkout()
             try:
-                with _rolled_back_on_error(conn), ExitStack() as scope:
+                with ExitStack() as scope:
                     tx = PostgresTx(conn, self._queries, self.target, scope,
                                     self._column_types)
                     try:
@@ -337,6 +337,9 @@ class PostgresStore(BaseStore):
                         tx.abandon()
                         raise
                     tx.finish()
+            except BaseException:
+                _roll_back_if_open(conn)
+                raise
             finally:
                 _mark_used(conn)
                 self._pool.putconn(conn)
@@ -451,21 +454,16 @@ def copy_rows(conn: psycopg.Connection[Any], statement: str, types: list[int],
             out.write_row(row)
 
 
-@contextmanager
-def _rolled_back_on_error(conn: psycopg.Connection[Row]) -> Iterator[None]:
-    """An autocommit connection for one transaction, spelled out by ``PostgresTx``.
+def _roll_back_if_open(conn: psycopg.Connection[Row]) -> None:
+    """Roll back a transaction block an error left open (a failed ``COMMIT``, a statement
+    that failed after the last answer), so the pool gets the connection back idle.
 
-    ``conn.transaction()`` would wait for the server after ``BEGIN`` and again around
-    ``COMMIT`` (four round trips for a trigger). A transaction block an error left open
-    (a failed ``COMMIT``, a statement that failed after the last answer) is rolled back
-    here, so the pool gets the connection back idle.
+    ``conn.transaction()`` would have waited for the server after ``BEGIN`` and again
+    around ``COMMIT`` (four round trips for a trigger): ``PostgresTx`` spells the
+    transaction out on an autocommit connection instead, and this is its way out on error.
     """
-    try:
-        yield
-    except BaseException:
-        if conn.info.transaction_status in _OPEN:
-            conn.rollback()
-        raise
+    if conn.info.transaction_status in _OPEN:
+        conn.rollback()
 
 
 _OPEN = (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR)
