@@ -7,7 +7,8 @@ queued (delivered on commit, so a woken worker always sees the row).
 A transaction of one statement (a trigger: ``insert_runs`` writes the run, its event and
 tags, and sends its notifications) is sent alone on the autocommit connection, prepared:
 one round trip once it is prepared on that connection (the first use waits for the parse
-too), committed as it ends. Any other runs in pipeline mode: statements whose
+too), committed as it ends; through libpq without a cursor when it casts all its
+parameters (``direct.py``). Any other runs in pipeline mode: statements whose
 results nobody reads (inserts, notifications) are queued and travel together, and the
 client waits for the server only where the engine needs an answer (rows, or a guarded
 update's row count) and once at the end. A bulk load (``load``: ``COPY``, which pipeline
