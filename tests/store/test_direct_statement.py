@@ -95,3 +95,25 @@ def test_a_statement_alone_with_other_parameters_goes_through_a_cursor(
                                            "at": 1.0}])
     kinds = [e["kind"] for e in engine.events(run_id)]
     assert kinds == ["created", "created"]
+
+
+def test_a_trigger_after_the_server_dropped_the_connection(
+        pg_store: PostgresStore, register: Any, trigger: Any, _pg_session_db: Any) -> None:
+    """The pooled connection's backend is gone (a restart): the next trigger gets a new
+    connection, prepares its statement there, and its run is written."""
+    engine = Engine(pg_store)
+    register(engine, "t")
+    trigger(engine, "t")
+    with pg_store._pool.connection() as conn:
+        pid = conn.info.backend_pid
+    with psycopg.connect(_pg_session_db.url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the goodbye reaches the socket
+        with psycopg.connect(_pg_session_db.url, autocommit=True) as admin:
+            if not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
+                                 (pid,)).fetchone():
+                break
+        time.sleep(0.01)
+    run_id = trigger(engine, "t").row["id"]
+    assert engine.retrieve("dev", run_id)["status"] == "QUEUED"
