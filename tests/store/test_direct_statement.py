@@ -36,6 +36,7 @@ def test_statement_in_libpq_style() -> None:
     assert stmt.values({"a": 0.1, "b": "é"}) == [b"0.1", "é".encode()]
     assert stmt.values({"a": True, "b": None}) is None  # not a text or a number
     assert stmt.values({"a": [1], "b": None}) is None
+    assert stmt.values({"a": 1, "b": "a\x00b"}) is None  # libpq would cut it at the NUL
     assert direct.Statement("SELECT %(a)s::int, %(a)s").uncast  # once without a cast
     assert direct.Statement("SELECT %(ids)b::text[]").uncast  # binary: psycopg's own
 
@@ -117,3 +118,14 @@ def test_a_trigger_after_the_server_dropped_the_connection(
         time.sleep(0.01)
     run_id = trigger(engine, "t").row["id"]
     assert engine.retrieve("dev", run_id)["status"] == "QUEUED"
+
+
+def test_a_text_holding_a_nul_is_refused_not_cut_short(
+        pg_store: PostgresStore, register: Any, trigger: Any) -> None:
+    engine = Engine(pg_store)
+    register(engine, "t")
+    row = dict(trigger(engine, "t").row) | {"id": "run_nul", "concurrency_key": "a\x00b"}
+    with pytest.raises(psycopg.DataError), pg_store.transaction() as tx:
+        tx.many("insert_runs", [{**row, "tagged": None}])
+    with pytest.raises(Exception, match="run_nul"):
+        engine.retrieve("dev", "run_nul")

@@ -63,7 +63,8 @@ class Statement:
 
     def values(self, params: Mapping[str, Any]) -> list[bytes | None] | None:
         """The parameters as libpq takes them: texts, numbers as Python writes them, None;
-        None when one is anything else (a list, a boolean)."""
+        None when one is anything else (a list, a boolean) or a text holding a NUL, which
+        libpq would cut short there (psycopg refuses it, as the server does)."""
         out: list[bytes | None] = []
         for name in self.params:
             value = params[name]
@@ -71,6 +72,8 @@ class Statement:
             if value is None:
                 out.append(None)
             elif kind is str:
+                if "\x00" in value:
+                    return None
                 out.append(value.encode())
             elif kind is int or kind is float:
                 out.append(repr(value).encode())
