@@ -129,3 +129,14 @@ def test_a_text_holding_a_nul_is_refused_not_cut_short(
         tx.many("insert_runs", [{**row, "tagged": None}])
     with pytest.raises(Exception, match="run_nul"):
         engine.retrieve("dev", "run_nul")
+
+
+def test_a_connection_not_in_utf8_goes_through_psycopg(_pg_session_db: Any) -> None:
+    """Texts are encoded here as UTF-8: a connection in another client encoding is left
+    to psycopg, which encodes for it."""
+    require_postgres()
+    with psycopg.connect(_pg_session_db.url, autocommit=True,
+                         client_encoding="LATIN1") as conn:
+        assert not direct.execute(conn, "SELECT %(a)s::text", {"a": "é"})
+    with psycopg.connect(_pg_session_db.url, autocommit=True) as conn:
+        assert direct.execute(conn, "SELECT %(a)s::text", {"a": "é"})

@@ -15,11 +15,14 @@ type them, so a text, a number (written as Python writes it, which PostgreSQL re
 exactly) and None all mean what they mean through psycopg. A connection forgets its
 prepared statements when psycopg deallocates its own (after a ``ROLLBACK`` or ``DISCARD
 ALL``): the server then answers "prepared statement does not exist" before executing
-anything, and the statement is prepared again and sent once more.
+anything, and the statement is prepared again and sent once more. Texts are encoded as
+UTF-8, so only a connection in that client encoding (psycopg's and the server's usual one)
+goes this way; a text holding a NUL does not either (libpq would cut it short there).
 """
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hashlib
 import re
@@ -87,21 +90,26 @@ def statement(sql: str) -> Statement:
     return Statement(sql)
 
 
-#: the statements each connection has prepared (by name)
-_prepared: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[bytes]] = (
+#: the statements each connection has prepared (by name); None for a connection whose
+#: client encoding is not UTF-8, which texts encoded here would not match: it never
+#: takes this path (psycopg encodes for it)
+_prepared: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[bytes] | None] = (
     weakref.WeakKeyDictionary())
 
 
 def execute(conn: psycopg.Connection[Any], sql: str, params: Mapping[str, Any]) -> bool:
     """Run ``sql`` with ``params`` on ``conn`` (not in pipeline mode), discarding its rows;
-    False (and nothing sent) when the statement or its values are not for this path."""
+    False (and nothing sent) when the statement, its values or the connection are not
+    for this path."""
     stmt = statement(sql)
     values = None if stmt.uncast else stmt.values(params)
     if values is None:
         return False
-    prepared = _prepared.get(conn)
+    if conn not in _prepared:
+        _prepared[conn] = set() if codecs.lookup(conn.info.encoding).name == "utf-8" else None
+    prepared = _prepared[conn]
     if prepared is None:
-        prepared = _prepared[conn] = set()
+        return False
     if stmt.name not in prepared:
         _prepare(conn, stmt)
         prepared.add(stmt.name)
