@@ -30,6 +30,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 PEERS_VENV = os.environ.get("PEERS_VENV", "/tmp/peers-venv/bin/python")
 PG = os.environ.get("PG_URL", "postgresql://postgres:postgres@127.0.0.1:5432")
+#: prefix of the databases made (and dropped): two people benchmarking at once pick two
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "")
 
 COMMON = r"""
 import json, os, sys, time
@@ -136,10 +138,12 @@ def start(args: argparse.Namespace) -> list[Variant]:
     for i, spec in enumerate(args.variant):
         name, src = spec.split("=", 1)
         variants.append(Variant(f"outlast_pg_{name}", [
-            sys.executable, "-W", "ignore", "-c", OUTLAST, PG, f"pg_w1_il_{i}",
+            sys.executable, "-W", "ignore", "-c", OUTLAST, PG,
+            f"{DB_PREFIX}pg_w1_il_{i}",
             str(Path(src).resolve()), str(HERE)]))
     if args.pgqueuer:
-        variants.append(Variant("pgqueuer", [PEERS_VENV, "-c", PGQUEUER, PG, "pg_w1_il_pgq"]))
+        variants.append(Variant("pgqueuer", [PEERS_VENV, "-c", PGQUEUER, PG,
+                                             f"{DB_PREFIX}pg_w1_il_pgq"]))
     return variants
 
 

@@ -42,6 +42,17 @@ def test_trigger_creates_a_queued_run_with_a_created_event(engine: Engine, trigg
     assert not run["is_final"]
     events = engine.events(run["id"])
     assert [(e["kind"], e["status"]) for e in events] == [("created", "QUEUED")]
+    listed, _ = engine.list_runs(ENV, tag="user:17")
+    assert [r["id"] for r in listed] == [run["id"]]
+
+
+def test_an_untagged_trigger_beside_a_tagged_one_has_no_tags(
+        engine: Engine, trigger: Any) -> None:
+    """The tags' part of a trigger's statement is left out when no run has tags."""
+    plain = trigger(engine, "job", 1).row["id"]
+    tagged = trigger(engine, "job", 2, tags=["t"]).row["id"]
+    assert engine.retrieve(ENV, plain)["tags"] == []
+    assert [r["id"] for r in engine.list_runs(ENV, tag="t")[0]] == [tagged]
 
 
 def test_payloads_of_every_json_shape_survive(engine: Engine, trigger: Any) -> None:

@@ -423,10 +423,11 @@ def test_compound_writes_says_who_logs_a_batch_completion(
 
 def test_compound_writes_says_who_records_new_runs(store: Store, engine: Engine) -> None:
     """``insert_runs`` inserts runs given as one JSON array, and also their ``created``
-    events and tags exactly when the store says its statements may write several tables."""
+    events and tags exactly when the store says its statements may write several tables
+    (the tags when told some run has tags: ``tagged``)."""
     rows = [_new_run_row(f"run_json_{i}", tags) for i, tags in enumerate([[], ["a", "b"]])]
     with store.transaction() as tx:
-        tx.many("insert_runs", [{"rows": json.dumps(rows)}])
+        tx.many("insert_runs", [{"rows": json.dumps(rows), "tagged": True}])
         compound = tx.compound_writes
     with store.transaction(write=False) as tx:
         got = [tx.one("get_run", id=r["id"], environment=ENV) for r in rows]
@@ -437,6 +438,24 @@ def test_compound_writes_says_who_records_new_runs(store: Store, engine: Engine)
         (r["id"], "QUEUED", '{"n":1}', T0, T0, r["tags"]) for r in rows]
     assert _events(store, rows[1]["id"]) == (["created"] if compound else [])
     assert tagged == ([rows[1]["id"]] * 2 if compound else [])
+
+
+def test_insert_runs_takes_one_run_as_its_columns(store: Store, engine: Engine) -> None:
+    """A single run may come as its columns' values instead of a JSON array (a trigger):
+    the same row, and the same event and tags where statements write several tables."""
+    row = _new_run_row("run_columns", ["a"]) | {"priority": 2, "ttl": 1.5,
+                                                "idempotency_expires_at": T0 + 0.25}
+    with store.transaction() as tx:
+        tx.many("insert_runs", [{**row, "tagged": True}])
+        compound = tx.compound_writes
+    with store.transaction(write=False) as tx:
+        got = tx.one("get_run", id=row["id"], environment=ENV)
+        tagged = [r["run_id"] for r in tx.all("realtime_tag_latest", environment=ENV, tag="a",
+                                              limit=9)]
+    assert got is not None
+    assert {k: got[k] for k in row} == row | {"updated_at": T0}
+    assert _events(store, row["id"]) == (["created"] if compound else [])
+    assert tagged == ([row["id"]] if compound else [])
 
 
 def _new_run_row(run_id: str, tags: list[str]) -> dict[str, Any]:

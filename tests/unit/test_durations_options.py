@@ -75,6 +75,7 @@ def test_bad_instants(value: Any) -> None:
 def test_empty_options_are_the_defaults() -> None:
     assert parse_options(None, NOW) == TriggerOptions()
     assert parse_options({}, NOW) == TriggerOptions()
+    assert parse_options({}, NOW + 1) is parse_options(None, NOW)  # one object, made once
 
 
 def test_every_option_parsed() -> None:

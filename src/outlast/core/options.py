@@ -61,10 +61,16 @@ class TriggerOptions:
 _OPTION_NAMES = {f.name for f in fields(TriggerOptions)} | {"lock_to_version"}
 
 
+#: every default: what most triggers are given, one object for all of them (a new one set
+#: its fourteen fields one by one, about 1 us per trigger; nothing changes a
+#: ``TriggerOptions``, its metadata included)
+_DEFAULTS = TriggerOptions()
+
+
 def parse_options(raw: Mapping[str, Any] | None, now: float) -> TriggerOptions:
     """Validate user options; every problem is a ValidationError naming the option."""
     if not raw:  # the common trigger: every default, nothing to check
-        return TriggerOptions()
+        return _DEFAULTS
     raw = dict(raw)
     unknown = set(raw) - _OPTION_NAMES
     if unknown:

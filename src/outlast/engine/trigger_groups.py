@@ -27,8 +27,9 @@ from __future__ import annotations
 import copy
 import os
 import threading
+import weakref
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from outlast.engine.triggering import MAX_BATCH, Triggered
 from outlast.errors import OutlastError
@@ -88,18 +89,16 @@ class TriggerGroups(Generic[R]):
     def __init__(self, write: Write[R]) -> None:
         self._write = write
         self._reset()
+        _ALL.add(self)
 
     def _reset(self) -> None:
         """Empty state, with a lock of its own: a process forked while another thread
-        held the lock or wrote a group starts afresh."""
-        self._pid = os.getpid()
+        held the lock or wrote a group starts afresh (``_reset_after_fork``)."""
         self._lock = threading.Lock()
         self._writing: dict[str, int] = {}  # environment → groups being written
         self._waiting: dict[str, list[_Trigger[R]]] = {}
 
     def trigger(self, env: str, request: R) -> Triggered:
-        if self._pid != os.getpid():
-            self._reset()
         with self._lock:
             writing = self._writing.get(env, 0)
             leads = writing < LANES
@@ -188,6 +187,20 @@ class TriggerGroups(Generic[R]):
                 self._waiting[env] = rest
         group[0].group = group
         group[0].done.set()
+
+
+#: every instance, each reset in a forked child (rather than each trigger asking whether
+#: its process is still the one that made it: a system call per trigger)
+_ALL: weakref.WeakSet[TriggerGroups[Any]] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for groups in list(_ALL):
+        groups._reset()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _own_copy(exc: Exception) -> BaseException:

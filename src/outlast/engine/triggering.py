@@ -215,8 +215,9 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
     recorded; their rows, in order.
 
     Where one statement may write several tables, a few runs, their ``created`` events
-    and their tags go as one JSON value (``insert_runs``): a trigger is one statement,
-    queued in the transaction without waiting for an answer. From ``LOAD_FROM`` runs on,
+    and their tags go as one JSON value (``insert_runs``; a single run as its columns'
+    values, which both sides handle faster): a trigger is one statement, queued in the
+    transaction without waiting for an answer. From ``LOAD_FROM`` runs on,
     and always where no statement writes several tables (SQLite, where a row per run in
     process is the faster way in), the runs are loaded in bulk (``Tx.load``; on PostgreSQL
     a binary ``COPY``, which costs both sides less per run than JSON) and, from
@@ -231,7 +232,9 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
         maker = RowMaker(env, now, blobs)
         rows = [maker.row(definition, req) for definition, req in items]
         _announce_created(tx, rows, now)  # first: insert_runs sends them
-        tx.many("insert_runs", [{"rows": _rows_json(rows)}])
+        tagged = any(r["tags"] != "[]" for r in rows) or None  # else no tags' part is sent
+        values = rows[0] if len(rows) == 1 else {"rows": _rows_json(rows)}  # one: its columns
+        tx.many("insert_runs", [{**values, "tagged": tagged}])
         return rows
     rows = []
     tx.load("load_runs", _made(rows, env, items, now, blobs))
@@ -250,9 +253,13 @@ def _made(out: list[dict[str, Any]], env: str, items: list[tuple[TaskDefinition,
         yield row
 
 
+#: one encoder for every batch of rows (``json.dumps`` with options makes one per call)
+_ROWS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _rows_json(rows: list[dict[str, Any]]) -> str:
     """The rows as one JSON array; their values are text already checked, numbers, None."""
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    return _ROWS_JSON.encode(rows)
 
 
 def _record_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:

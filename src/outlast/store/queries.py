@@ -46,6 +46,11 @@ class QueryBook:
         self._plain = {k: convert(compact(v)) for k, v in queries.items()
                        if not _conditions(v)}
         self._optional = {k: _split(v) for k, v in queries.items() if _conditions(v)}
+        #: each optional query's condition names, once each: a shape is told by which
+        #: of them are given, however many lines each one governs
+        self._conditions = {k: tuple(dict.fromkeys(when for _, when, wanted in lines
+                                                   if wanted is not None))
+                            for k, lines in self._optional.items()}
         self._shapes: dict[tuple[str, tuple[bool, ...]], str] = {}
 
     def text(self, name: str, params: Mapping[str, Any]) -> str:
@@ -53,14 +58,14 @@ class QueryBook:
         plain = self._plain.get(name)
         if plain is not None:
             return plain
-        lines = self._optional[name]
-        keep = tuple(wanted is None or (params.get(when) is not None) == wanted
-                     for _, when, wanted in lines)
-        key = (name, keep)
-        if key not in self._shapes:
-            kept = [line for (line, _, _), kept in zip(lines, keep, strict=True) if kept]
-            self._shapes[key] = self._convert(compact("\n".join(kept)))
-        return self._shapes[key]
+        key = (name, tuple(params.get(when) is not None for when in self._conditions[name]))
+        shape = self._shapes.get(key)
+        if shape is None:
+            given = dict(zip(self._conditions[name], key[1], strict=True))
+            kept = [line for line, when, wanted in self._optional[name]
+                    if wanted is None or given[when] == wanted]
+            shape = self._shapes[key] = self._convert(compact("\n".join(kept)))
+        return shape
 
 
 def compact(sql: str) -> str:

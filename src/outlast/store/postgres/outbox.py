@@ -19,6 +19,9 @@ from outlast.store.postgres.target import PostgresTarget
 NOTIFY_PARAM = "notify"
 _PLACEHOLDER = f"%({NOTIFY_PARAM})s"
 #: the notifications left when the transaction ends
+#: a text as a JSON string: the notifications' JSON is written from it directly (an
+#: encoder's ``encode`` sets itself up on every call, most of what two pairs cost)
+_text = json.encoder.encode_basestring
 NOTIFY_SQL = "SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(%s::json) AS n"
 
 
@@ -43,8 +46,8 @@ class Outbox:
         from now on they count as sent (their statement is on its way)."""
         notes = list(self.all)[self._sent:]
         self._sent = len(self.all)
-        return json.dumps([[self._target.channel(c), p] for c, p in notes],
-                          ensure_ascii=False, separators=(",", ":"))
+        channel = self._target.channel
+        return f"[{','.join(f'[{_text(channel(c))},{_text(p)}]' for c, p in notes)}]"
 
     def fill(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` with the pending notifications when ``sql`` carries them."""

@@ -13,9 +13,31 @@ SELECT * FROM runs WHERE id = ANY(:ids)
 -- rows (``Tx.compound_writes``). Only runs without an idempotency key come here: their
 -- fresh ids cannot conflict. Tags need no DISTINCT (a run's are distinct already, and ON
 -- CONFLICT skips a repeat): with it, every trigger, tagged or not, paid for a hash table
--- sized for the planner's guess of 10,000 tags.
+-- sized for the planner's guess of 10,000 tags. The tags' part is sent only when a run has
+-- tags (:tagged): with no row to insert it still cost a trigger 2 to 5 us of the server's
+-- time, 2 to 3% of the statement (``bench/insert_runs_shapes.py``). One run (a single
+-- trigger) comes as its columns' values instead of :rows: the server reads a few texts
+-- rather than parsing a JSON value into a record, and the client writes no JSON
+-- (``bench/insert_runs_shapes.py``: 10 to 15% of the statement's time).
 WITH new AS (
-    SELECT * FROM json_populate_recordset(NULL::runs, :rows::json)
+    SELECT * FROM json_populate_recordset(NULL::runs, :rows::json)     -- when rows
+    SELECT :id::text AS id, :environment::text AS environment,          -- unless rows
+        :task_id::text AS task_id, :queue::text AS queue,               -- unless rows
+        :status::text AS status, :payload::text AS payload,             -- unless rows
+        :priority::integer AS priority,                                 -- unless rows
+        :concurrency_key::text AS concurrency_key, :tags::text AS tags, -- unless rows
+        :metadata::text AS metadata,                                    -- unless rows
+        :idempotency_key::text AS idempotency_key,                      -- unless rows
+        :idempotency_expires_at::float8 AS idempotency_expires_at,      -- unless rows
+        :max_attempts::integer AS max_attempts, :retry::text AS retry,  -- unless rows
+        :machine::text AS machine,                                      -- unless rows
+        :max_duration::float8 AS max_duration, :ttl::float8 AS ttl,     -- unless rows
+        :available_at::float8 AS available_at,                          -- unless rows
+        :expires_at::float8 AS expires_at, :parent_id::text AS parent_id, -- unless rows
+        :root_id::text AS root_id, :batch_id::text AS batch_id,         -- unless rows
+        :replayed_from::text AS replayed_from,                          -- unless rows
+        :version::text AS version, :traceparent::text AS traceparent,   -- unless rows
+        :created_at::float8 AS created_at, :queued_at::float8 AS queued_at -- unless rows
 ), inserted AS (
     INSERT INTO runs (id, environment, task_id, queue, status, payload, priority,
         concurrency_key, tags, metadata, idempotency_key, idempotency_expires_at, max_attempts,
@@ -29,12 +51,12 @@ WITH new AS (
 ), events AS (
     INSERT INTO run_events (run_id, at, kind, status, attempt, data)
     SELECT id, created_at, 'created', status, NULL, '{}' FROM new
-), tags AS (
-    INSERT INTO run_tags (run_id, environment, tag)
-    SELECT new.id, new.environment, tag.value
-    FROM new, json_array_elements_text(new.tags::json) AS tag(value)
-    WHERE new.tags <> '[]'
-    ON CONFLICT DO NOTHING
+), tags AS (                                                        -- when tagged
+    INSERT INTO run_tags (run_id, environment, tag)                     -- when tagged
+    SELECT new.id, new.environment, tag.value                           -- when tagged
+    FROM new, json_array_elements_text(new.tags::json) AS tag(value)    -- when tagged
+    WHERE new.tags <> '[]'                                              -- when tagged
+    ON CONFLICT DO NOTHING                                              -- when tagged
 )
 SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(:notify::json) AS n
 

@@ -7,7 +7,8 @@ queued (delivered on commit, so a woken worker always sees the row).
 A transaction of one statement (a trigger: ``insert_runs`` writes the run, its event and
 tags, and sends its notifications) is sent alone on the autocommit connection, prepared:
 one round trip once it is prepared on that connection (the first use waits for the parse
-too), committed as it ends. Any other runs in pipeline mode: statements whose
+too), committed as it ends; through libpq without a cursor when it casts all its
+parameters (``direct.py``). Any other runs in pipeline mode: statements whose
 results nobody reads (inserts, notifications) are queued and travel together, and the
 client waits for the server only where the engine needs an answer (rows, or a guarded
 update's row count) and once at the end. A bulk load (``load``: ``COPY``, which pipeline
@@ -43,6 +44,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from outlast.readiness import readable
 from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
+from outlast.store.postgres import direct
 from outlast.store.postgres.blobs import TableBlobs
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox, carries_notifications
 from outlast.store.postgres.target import PostgresTarget, parse_target
@@ -229,16 +231,20 @@ class PostgresTx:
             self._conn.cursor().execute(b"COMMIT")
 
     def _alone(self) -> bool:
-        """Send the transaction as one autocommitted statement, if it is one."""
+        """Send the transaction as one autocommitted statement, if it is one: with text
+        parameters (a trigger's), prepared through libpq without a cursor (``direct``)."""
         if self._held is None:
             self.send_notifications()
             return True
         name, params = self._held
-        if self._outbox.pending and not carries_notifications(
-                self._queries.text(name, params)):
+        sql = self._queries.text(name, params)
+        if self._outbox.pending and not carries_notifications(sql):
             return False
         self._held = None
-        self._send(name, params).close()
+        values = self._outbox.fill(sql, params)
+        if not direct.execute(self._conn, sql, values):
+            with self._conn.cursor(row_factory=tuple_row) as cur:
+                cur.execute(sql, values, prepare=True)
         return True
 
     def abandon(self) -> None:
@@ -323,7 +329,7 @@ class PostgresStore(BaseStore):
         with self.one_transaction():
             conn = self._checkout()
             try:
-                with _rolled_back_on_error(conn), ExitStack() as scope:
+                with ExitStack() as scope:
                     tx = PostgresTx(conn, self._queries, self.target, scope,
                                     self._column_types)
                     try:
@@ -332,6 +338,9 @@ class PostgresStore(BaseStore):
                         tx.abandon()
                         raise
                     tx.finish()
+            except BaseException:
+                _roll_back_if_open(conn)
+                raise
             finally:
                 _mark_used(conn)
                 self._pool.putconn(conn)
@@ -446,21 +455,16 @@ def copy_rows(conn: psycopg.Connection[Any], statement: str, types: list[int],
             out.write_row(row)
 
 
-@contextmanager
-def _rolled_back_on_error(conn: psycopg.Connection[Row]) -> Iterator[None]:
-    """An autocommit connection for one transaction, spelled out by ``PostgresTx``.
+def _roll_back_if_open(conn: psycopg.Connection[Row]) -> None:
+    """Roll back a transaction block an error left open (a failed ``COMMIT``, a statement
+    that failed after the last answer), so the pool gets the connection back idle.
 
-    ``conn.transaction()`` would wait for the server after ``BEGIN`` and again around
-    ``COMMIT`` (four round trips for a trigger). A transaction block an error left open
-    (a failed ``COMMIT``, a statement that failed after the last answer) is rolled back
-    here, so the pool gets the connection back idle.
+    ``conn.transaction()`` would have waited for the server after ``BEGIN`` and again
+    around ``COMMIT`` (four round trips for a trigger): ``PostgresTx`` spells the
+    transaction out on an autocommit connection instead, and this is its way out on error.
     """
-    try:
-        yield
-    except BaseException:
-        if conn.info.transaction_status in _OPEN:
-            conn.rollback()
-        raise
+    if conn.info.transaction_status in _OPEN:
+        conn.rollback()
 
 
 _OPEN = (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR)

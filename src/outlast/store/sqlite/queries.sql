@@ -9,21 +9,28 @@ SELECT * FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
 -- no data-modifying CTEs (``Tx.compound_writes``): the caller writes the ``created`` events
 -- and tags itself, in the same transaction. The engine inserts rows one by one here
 -- (``insert_run``, an ``executemany`` in process, which reads each row faster than
--- ``json_each`` does); this form is what the store contract runs.
+-- ``json_each`` does); this form is what the store contract runs. (:tagged, which tells
+-- PostgreSQL's version whether to write tags, means nothing here.) One run may come as its
+-- columns' values instead of :rows, as PostgreSQL's version takes a single trigger.
 INSERT INTO runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
     tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
     max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
     version, traceparent, created_at, queued_at, updated_at)
-SELECT value ->> 'id', value ->> 'environment', value ->> 'task_id', value ->> 'queue',
-    value ->> 'status', value ->> 'payload', value ->> 'priority', value ->> 'concurrency_key',
-    value ->> 'tags', value ->> 'metadata', value ->> 'idempotency_key',
-    value ->> 'idempotency_expires_at', value ->> 'max_attempts', value ->> 'retry',
-    value ->> 'machine', value ->> 'max_duration', value ->> 'ttl', value ->> 'available_at',
-    value ->> 'expires_at', value ->> 'parent_id', value ->> 'root_id', value ->> 'batch_id',
-    value ->> 'replayed_from', value ->> 'version', value ->> 'traceparent',
-    value ->> 'created_at',
-    value ->> 'queued_at', value ->> 'created_at'
-FROM json_each(:rows)
+SELECT value ->> 'id', value ->> 'environment', value ->> 'task_id', value ->> 'queue',  -- when rows
+    value ->> 'status', value ->> 'payload', value ->> 'priority', value ->> 'concurrency_key', -- when rows
+    value ->> 'tags', value ->> 'metadata', value ->> 'idempotency_key',                -- when rows
+    value ->> 'idempotency_expires_at', value ->> 'max_attempts', value ->> 'retry',    -- when rows
+    value ->> 'machine', value ->> 'max_duration', value ->> 'ttl', value ->> 'available_at', -- when rows
+    value ->> 'expires_at', value ->> 'parent_id', value ->> 'root_id', value ->> 'batch_id', -- when rows
+    value ->> 'replayed_from', value ->> 'version', value ->> 'traceparent',            -- when rows
+    value ->> 'created_at',                                                             -- when rows
+    value ->> 'queued_at', value ->> 'created_at'                                       -- when rows
+FROM json_each(:rows)                                                                   -- when rows
+VALUES (:id, :environment, :task_id, :queue, :status, :payload, :priority,  -- unless rows
+    :concurrency_key, :tags, :metadata, :idempotency_key, :idempotency_expires_at, -- unless rows
+    :max_attempts, :retry, :machine, :max_duration, :ttl, :available_at, :expires_at, -- unless rows
+    :parent_id, :root_id, :batch_id, :replayed_from, :version, :traceparent,   -- unless rows
+    :created_at, :queued_at, :created_at)                                       -- unless rows
 
 -- name: load_runs
 -- New runs in bulk, without idempotency keys (PostgreSQL streams them with ``COPY``); one
