@@ -7,8 +7,8 @@
 #
 # Knobs (env): N_JOBS=10000 REPEATS=3 N_LAT=200 (the peers' own), OUTLAST_STORES="pg sqlite",
 # OUTLAST_CONCURRENCY=4, OUTLAST_KINDS="sync async" (job bodies as def, and as async def
-# like pgqueuer's: outlast_pg, outlast_pg_async), PEERS="" (names as in the peers' run.sh), PEERS_DIR, BENCH_DIR,
-# PEER_TIMEOUT=900. PostgreSQL must answer on 127.0.0.1:5432 as user postgres.
+# like pgqueuer's: outlast_pg, outlast_pg_async), PEERS="" (names as in the peers' run.sh),
+# PEERS_DIR, BENCH_DIR, PEER_TIMEOUT=900. PostgreSQL must answer on 127.0.0.1:5432 as user postgres.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
