@@ -17,6 +17,7 @@ import pytest
 
 from outlast.clock import FakeClock
 from outlast.engine import Engine
+from outlast.engine.events import CHANGED_CHANNEL
 from outlast.readiness import readable
 from outlast.store import Listener, Store, open_store
 from outlast.store.protocol import ANY_CHANNEL, NestedTransactionError
@@ -393,6 +394,22 @@ def test_lazy_commit_still_commits(store: Store) -> None:
     assert _events(store, "run_lazy") == ["note"]
 
 
+def test_alone_answers_as_all_does_and_after_other_statements_is_all(store: Store) -> None:
+    """``alone`` may commit its transaction as it ends (PostgreSQL, when nothing was sent
+    before it); sent after other statements, or lazily without the statement's ``:lazy``,
+    it is ``all`` and the transaction goes on."""
+    with store.transaction() as tx:
+        assert tx.alone("ping") == [{"ok": 1}]
+    with store.transaction() as tx:
+        tx.lazy_commit()
+        assert tx.alone("ping") == [{"ok": 1}]
+        assert tx.one("ping") == {"ok": 1}
+    with store.transaction() as tx:
+        assert tx.one("ping") == {"ok": 1}
+        assert tx.alone("ping") == [{"ok": 1}]
+        assert tx.one("ping") == {"ok": 1}
+
+
 def test_compound_writes_says_who_records_a_claims_starts(
         store: Store, engine: Engine) -> None:
     """The claim query writes each start's attempt row itself exactly when the store
@@ -403,7 +420,8 @@ def test_compound_writes_says_who_records_a_claims_starts(
         assert isinstance(tx.compound_writes, bool)
         rows = tx.all("claim_unlimited", environment=ENV, now=T0, limit=1, lease_id="l1",
                       lease_expires_at=T0 + LEASE_SECONDS, worker_id="w",
-                      version=None, tasks=None)
+                      version=None, tasks=None, changed_channel=CHANGED_CHANNEL,
+                      start_data="{}")
         compound = tx.compound_writes
     assert [r["id"] for r in rows] == [run_id]
     assert len(engine.attempts(run_id)) == (1 if compound else 0)

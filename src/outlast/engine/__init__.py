@@ -411,10 +411,38 @@ class Engine:
 
     def _claim_in(self, tx: Any, env: str, worker_id: str, queues: list[str] | None,
                   capacity: int, code: WorkerCode | None = None) -> dequeue.Claimed:
-        request = dequeue.ClaimRequest(env, worker_id, queues, capacity, new_id("lease"),
-                                       self.lease_seconds,
-                                       self.settings.env_concurrency_limit, code)
-        return dequeue.claim(tx, request, self.clock.now())
+        return dequeue.claim(tx, self._claim_request(env, worker_id, queues, capacity, code),
+                             self.clock.now())
+
+    def _claim_request(self, env: str, worker_id: str, queues: list[str] | None,
+                       capacity: int, code: WorkerCode | None) -> dequeue.ClaimRequest:
+        return dequeue.ClaimRequest(env, worker_id, queues, capacity, new_id("lease"),
+                                    self.lease_seconds, self.settings.env_concurrency_limit,
+                                    code)
+
+    def _claim_alone(self, env: str, worker_id: str, queues: list[str] | None,
+                     capacity: int, code: WorkerCode | None) -> dequeue.Claimed:
+        """A pass that only claims, committed lazily (see ``record_and_claim``).
+
+        Where the one-statement claim writes all a start needs (``Tx.compound_writes``:
+        PostgreSQL) it is the whole transaction, committed as it ends (``Tx.alone``): one
+        round trip from the worker's wake-up to its runs. Should it leave the choice to
+        the counting path, that path has a transaction of its own (the first claimed
+        nothing); elsewhere the counting path follows in the same transaction.
+        """
+        request = self._claim_request(env, worker_id, queues, capacity, code)
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            tx.lazy_commit()
+            alone = tx.compound_writes
+            claimed = dequeue.claim_unlimited(tx, request, now, alone=alone)
+            if claimed is None and not alone:
+                claimed = dequeue.claim_counted(tx, request, now)
+        if claimed is not None:
+            return claimed
+        with self.store.transaction() as tx:
+            tx.lazy_commit()
+            return dequeue.claim_counted(tx, request, now)
 
     def record(self, outcomes: list[Outcome]) -> list[Decision | None]:
         """Write how attempts ended, all in one transaction; None marks a stale outcome."""
@@ -444,35 +472,44 @@ class Engine:
         That takes a disk flush off the path from trigger to start. Results are always
         flushed before the commit returns.
         """
-        # read before the transaction: the first read of the project's key opens its own
-        token_key = self.durable.token_key() if capacity > 0 else b""
         outcomes = self._kept(outcomes)
-        with self.store.transaction() as tx:
-            if not outcomes:
-                tx.lazy_commit()
-            decisions = self._record_in(tx, outcomes, self.clock.now()) if outcomes else []
-            claimed = self._claim_in(tx, env, worker_id, queues, capacity, code) \
+        if outcomes:
+            with self.store.transaction() as tx:
+                decisions = self._record_in(tx, outcomes, self.clock.now())
+                claimed = self._claim_in(tx, env, worker_id, queues, capacity, code) \
+                    if capacity > 0 \
+                    else dequeue.Claimed([])
+        else:
+            decisions = []
+            claimed = self._claim_alone(env, worker_id, queues, capacity, code) \
                 if capacity > 0 \
                 else dequeue.Claimed([])
-            self._with_journals(tx, claimed, token_key)
+        self._with_journals(claimed)
         self.blobs.runs(claimed.rows)
         return decisions, claimed
 
-    def _with_journals(self, tx: Any, claimed: dequeue.Claimed, token_key: bytes) -> None:
+    def _with_journals(self, claimed: dequeue.Claimed) -> None:
         """Give each claimed run its journal (``row["journal"]``): its first durable
         operation then starts without asking the worker for it, a round trip through the
         worker's loop (and a read transaction there) for every run that sleeps or waits.
 
-        A run that had started gets it read in the claim's transaction, token entries with
-        their callback URLs rebuilt, as ``DurableOps.journal`` gives them (none is stored).
-        A run that never started has none: only an attempt holding the run's lease writes
-        to its journal, and ``started_at`` is set by the claim that gave out that lease
-        and is never cleared."""
+        A run that had started gets it read after the claim committed, token entries with
+        their callback URLs rebuilt, as ``DurableOps.journal`` gives them (none is stored):
+        the claim's lease is the only one that may write to it now, so it reads the same
+        as inside the claim's transaction, and a claim of fresh runs (most) is one
+        transaction that ends with its statement (``_claim_alone``). A run that never
+        started has none: only an attempt holding the run's lease writes to its journal,
+        and ``started_at`` is set by the claim that gave out that lease and is never
+        cleared."""
         resumed = claimed.rows[:claimed.resumed]
         if resumed:
-            journals = journal.entries_of(tx, [row["id"] for row in resumed])
-            for row in resumed:
-                row["journal"] = self.durable.with_urls(tx, journals[row["id"]], token_key)
+            # read before the transaction: the first read of the project's key opens its own
+            token_key = self.durable.token_key()
+            with self.store.transaction(write=False) as tx:
+                journals = journal.entries_of(tx, [row["id"] for row in resumed])
+                for row in resumed:
+                    row["journal"] = self.durable.with_urls(tx, journals[row["id"]],
+                                                            token_key)
         for row in claimed.rows[claimed.resumed:]:
             row["journal"] = []
 
