@@ -9,21 +9,22 @@ from typing import Any
 
 import pytest
 
-from outlast.engine import Engine
+from outlast.engine import Engine, Outcome
 from outlast.engine.events import CHANGED_CHANNEL
 from outlast.store.postgres.store import PostgresStore
 from tests.conftest import require_postgres
 
 
-def _syncs(store: PostgresStore, engine: Engine, capacity: int) -> tuple[int, list[str]]:
+def _syncs(store: PostgresStore, engine: Engine, capacity: int,
+           outcomes: list[Outcome] | None = None) -> tuple[int, list[str]]:
     """The Sync messages (one per round trip) the store's only connection sent during a
-    claim-only pass, and the ids it claimed (libpq's protocol trace)."""
+    pass, and the ids it claimed (libpq's protocol trace)."""
     with store._pool.connection() as conn:  # the store's only one: the pass gets it next
         pass
     with tempfile.TemporaryFile("w+") as trace:
         conn.pgconn.trace(trace.fileno())
         try:
-            _, claimed = engine.record_and_claim([], "dev", "w", None, capacity)
+            _, claimed = engine.record_and_claim(outcomes or [], "dev", "w", None, capacity)
         finally:
             conn.pgconn.untrace()
         trace.seek(0)
@@ -48,6 +49,32 @@ def test_a_claim_only_pass_is_one_round_trip(
         assert _syncs(store, engine, 0) == (0, [])  # nothing to record or claim: no trip
         assert {engine.retrieve("dev", i)["status"] for i in run_ids} == {"EXECUTING"}
         assert [a["status"] for i in run_ids for a in engine.attempts(i)] == ["EXECUTING"] * 2
+    finally:
+        store.close()
+
+
+def test_a_pass_that_records_and_claims_commits_with_its_claim(
+        _pg_session_db: Any, register: Any, trigger: Any) -> None:
+    """The claim, the notes and ``COMMIT`` travel together: recording and claiming takes
+    as many round trips as recording alone."""
+    require_postgres()
+    _pg_session_db.empty()
+    store = PostgresStore(_pg_session_db.url, min_size=1, max_size=1)
+    try:
+        engine = Engine(store)
+        register(engine, "t")
+        for _ in range(6):
+            trigger(engine, "t")
+        _, claimed = engine.record_and_claim([], "dev", "w", None, 4)
+        done = [Outcome(r["id"], r["lease_id"], r["attempt_count"], "completed")
+                for r in claimed.rows]
+        _syncs(store, engine, 0, done[:1])  # each kind of pass once: statements prepared
+        _syncs(store, engine, 1, done[1:2])
+        recording = _syncs(store, engine, 0, done[2:3])[0]
+        syncs, started = _syncs(store, engine, 1, done[3:4])
+        assert syncs == recording and len(started) == 1
+        assert {engine.retrieve("dev", r["id"])["status"] for r in claimed.rows} == \
+            {"COMPLETED"}
     finally:
         store.close()
 

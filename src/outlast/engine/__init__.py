@@ -420,29 +420,29 @@ class Engine:
                                     self.lease_seconds, self.settings.env_concurrency_limit,
                                     code)
 
-    def _claim_alone(self, env: str, worker_id: str, queues: list[str] | None,
-                     capacity: int, code: WorkerCode | None) -> dequeue.Claimed:
-        """A pass that only claims, committed lazily (see ``record_and_claim``).
+    def _claim_last(self, tx: Tx, request: dequeue.ClaimRequest) -> dequeue.Claimed | None:
+        """The claim that ends a worker's pass; None: the counting path must decide, in a
+        transaction of its own (``_claim_counted``).
 
         Where the one-statement claim writes all a start needs (``Tx.compound_writes``:
-        PostgreSQL) it is the whole transaction, committed as it ends (``Tx.alone``): one
-        round trip from the worker's wake-up to its runs. Should it leave the choice to
-        the counting path, that path has a transaction of its own (the first claimed
-        nothing); elsewhere the counting path follows in the same transaction.
+        PostgreSQL) it is the transaction's last statement, committed with it in the same
+        round trip (``Tx.alone``): a pass that only claims is one round trip from the
+        worker's wake-up to its runs, and one that also records saves its ``COMMIT``'s.
+        Should it leave the choice to the counting path, that path has a transaction of
+        its own (the first claimed nothing); elsewhere it follows in the same one.
         """
-        request = self._claim_request(env, worker_id, queues, capacity, code)
-        now = self.clock.now()
+        alone = tx.compound_writes
+        claimed = dequeue.claim_unlimited(tx, request, self.clock.now(), alone=alone)
+        if claimed is None and not alone:
+            return dequeue.claim_counted(tx, request, self.clock.now())
+        return claimed
+
+    def _claim_counted(self, request: dequeue.ClaimRequest) -> dequeue.Claimed:
+        """The counting path after ``_claim_last`` committed without a claim: only claims,
+        so it commits lazily (anything recorded before it is already flushed)."""
         with self.store.transaction() as tx:
             tx.lazy_commit()
-            alone = tx.compound_writes
-            claimed = dequeue.claim_unlimited(tx, request, now, alone=alone)
-            if claimed is None and not alone:
-                claimed = dequeue.claim_counted(tx, request, now)
-        if claimed is not None:
-            return claimed
-        with self.store.transaction() as tx:
-            tx.lazy_commit()
-            return dequeue.claim_counted(tx, request, now)
+            return dequeue.claim_counted(tx, request, self.clock.now())
 
     def record(self, outcomes: list[Outcome]) -> list[Decision | None]:
         """Write how attempts ended, all in one transaction; None marks a stale outcome."""
@@ -462,7 +462,9 @@ class Engine:
         self, outcomes: list[Outcome], env: str, worker_id: str, queues: list[str] | None,
         capacity: int, code: WorkerCode | None = None,
     ) -> tuple[list[Decision | None], dequeue.Claimed]:
-        """A worker's pass: record what ended and claim what is next, in one transaction.
+        """A worker's pass: record what ended and claim what is next, in one transaction
+        (on PostgreSQL a claim that a limit sends to the counting path takes a second one:
+        the first ends with the one-statement claim, ``_claim_last``).
 
         The claim's ``retry_at`` tells the worker when a rate that held runs back has room.
 
@@ -473,17 +475,17 @@ class Engine:
         flushed before the commit returns.
         """
         outcomes = self._kept(outcomes)
-        if outcomes:
-            with self.store.transaction() as tx:
-                decisions = self._record_in(tx, outcomes, self.clock.now())
-                claimed = self._claim_in(tx, env, worker_id, queues, capacity, code) \
-                    if capacity > 0 \
-                    else dequeue.Claimed([])
-        else:
-            decisions = []
-            claimed = self._claim_alone(env, worker_id, queues, capacity, code) \
-                if capacity > 0 \
+        request = self._claim_request(env, worker_id, queues, capacity, code) \
+            if capacity > 0 else None
+        with self.store.transaction() as tx:
+            if not outcomes:
+                tx.lazy_commit()
+            decisions = self._record_in(tx, outcomes, self.clock.now()) if outcomes else []
+            claimed = self._claim_last(tx, request) if request is not None \
                 else dequeue.Claimed([])
+        if claimed is None:  # only a request is ever answered None
+            assert request is not None
+            claimed = self._claim_counted(request)
         self._with_journals(claimed)
         self.blobs.runs(claimed.rows)
         return decisions, claimed
@@ -496,8 +498,8 @@ class Engine:
         A run that had started gets it read after the claim committed, token entries with
         their callback URLs rebuilt, as ``DurableOps.journal`` gives them (none is stored):
         the claim's lease is the only one that may write to it now, so it reads the same
-        as inside the claim's transaction, and a claim of fresh runs (most) is one
-        transaction that ends with its statement (``_claim_alone``). A run that never
+        as inside the claim's transaction, and the claim's statement can end its
+        transaction (``_claim_last``). A run that never
         started has none: only an attempt holding the run's lease writes to its journal,
         and ``started_at`` is set by the claim that gave out that lease and is never
         cleared."""

@@ -185,21 +185,36 @@ class PostgresTx:
             return cur.rowcount
 
     def alone(self, name: str, /, **params: Any) -> list[Row]:
-        """``all``, the statement being the whole transaction: when nothing was sent
-        before it, it goes alone on the autocommit connection and is committed as it
-        ends, one round trip, no ``BEGIN``, ``COMMIT`` or notification statement (it
-        sends its own notes, ``notified``). A lazy commit needs the statement's
-        ``:lazy`` (``set_config('synchronous_commit', 'off', true)`` in it).
-        Otherwise it is ``all``, and the transaction goes on as usual."""
+        """``all`` for the transaction's last statement, committed in the same round trip.
+
+        When nothing was sent before it, it goes alone on the autocommit connection and
+        is committed as it ends: no ``BEGIN``, ``COMMIT`` or notification statement (it
+        sends its own notes, ``notified``; a lazy commit needs its ``:lazy``, which sets
+        ``synchronous_commit`` for its transaction). Otherwise it goes in the pipeline
+        with the notifications left and ``COMMIT``, all answered at one Sync (the one
+        leaving pipeline mode). Either way nothing may follow it.
+        """
         sql = self._queries.text(name, params)
         if self._pipeline is not None or self._block or self._held is not None \
                 or self._outbox.pending or (self._lazy and _LAZY_PLACEHOLDER not in sql):
-            return self.all(name, **params)
+            return self._last(name, params)
         with self._conn.cursor() as cur:
             cur.execute(sql, self._filled(sql, params), prepare=True)
             rows = cur.fetchall() if _answered_rows(cur) else []
         self._done = True
         return rows
+
+    def _last(self, name: str, params: dict[str, Any]) -> list[Row]:
+        """``alone`` in a transaction already under way: the statement, the remaining
+        notifications and ``COMMIT`` travel together."""
+        self._pipelined()  # the held statement and a lazy commit's setting go first
+        self._hold_open()
+        with self._send(name, params, answered=True) as cur:
+            self.send_notifications()
+            self._conn.cursor().execute(b"COMMIT")
+            self._leave_pipeline()  # its Sync: the one round trip of all of the above
+            self._done = True
+            return cur.fetchall() if _answered_rows(cur) else []
 
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
         """Queued in the pipeline: sent with the next statement that needs an answer.
@@ -240,8 +255,8 @@ class PostgresTx:
     def _leave_pipeline(self) -> None:
         """Out of pipeline mode (its Sync waits for everything sent so far)."""
         if self._pipeline_scope is not None:
-            self._pipeline_scope.close()
-            self._pipeline_scope = self._pipeline = None
+            scope, self._pipeline_scope, self._pipeline = self._pipeline_scope, None, None
+            scope.close()
 
     def notify(self, channel: str, payload: str = "") -> None:
         self._outbox.add(channel, payload)
