@@ -49,6 +49,20 @@ class DatabaseTurn:
             self._work = work
             self._ready.notify()
 
+    def run_here(self, work: Callable[[], Any]) -> None:
+        """Run ``work`` on the caller's thread, its answer taken by ``result`` as after
+        ``start``: where nothing could go on meanwhile, the hop to the thread and back
+        would only add to the wait (a run triggered into an idle worker)."""
+        if self.busy:
+            raise RuntimeError("a database turn is already in flight")
+        self.busy = True
+        self._done.clear()
+        try:
+            self._answer = work()
+        except BaseException as exc:  # noqa: BLE001 - taken by result(), as on the thread
+            self._error = exc
+        self._done.set()
+
     def finished(self) -> bool:
         """Is the work in flight done (its answer waiting to be taken)?"""
         return self.busy and self._done.is_set()

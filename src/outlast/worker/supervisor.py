@@ -704,7 +704,8 @@ class Supervisor:
     def _sync(self) -> None:
         """Start the transaction that records the outcomes that arrived and claims what
         is next (``db_turn.py``); the records and logs that arrived before them are
-        written first. Its answer is applied by ``_end_turn`` on a later pass."""
+        written first. Its answer is applied by ``_end_turn`` on a later pass, or at once
+        when every child is idle (nothing to go on with meanwhile)."""
         self.recorded.write()
         if self.pending.logs:
             self.engine.append_logs(self.pending.logs)
@@ -723,7 +724,13 @@ class Supervisor:
         self.turn_claim = wanted if claim else 0
         args = (outcomes, self.environment, self.worker_id, self.queues, self.turn_claim,
                 self.version.code)
-        self.turn.start(lambda: self.engine.record_and_claim(*args))
+        if any(c.load() for c in self.children) or self.ahead.buffer:
+            self.turn.start(lambda: self.engine.record_and_claim(*args))
+            return
+        # nothing to read or hand out meanwhile: here, without two thread hops
+        self.turn.run_here(lambda: self.engine.record_and_claim(*args))
+        self._end_turn()
+        self._feed()
 
     def _end_turn(self, timeout: float | None = 0.0) -> None:
         """Apply the answer of the transaction ``_sync`` started, if it came (waiting up
