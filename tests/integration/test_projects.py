@@ -18,7 +18,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine
-from outlast.engine.events import QUEUED_CHANNEL
+from outlast.engine.events import CHANGED_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError
 from outlast.server.app import create_app
 from outlast.store import Store, open_store
@@ -113,6 +113,22 @@ def test_wake_ups_stay_inside_a_project(projects: dict[str, Store]) -> None:
         trigger(billing, "t")
         heard = _drain(listeners["billing"])
         assert (QUEUED_CHANNEL, "t") in heard
+        assert _drain(listeners["search"], wait=0.3) == []
+    finally:
+        for listener in listeners.values():
+            listener.close()
+
+
+def test_a_claims_start_notes_stay_inside_a_project(projects: dict[str, Store]) -> None:
+    """The claim statement sends its starts' notes itself, on the project's channel."""
+    billing = Engine(projects["billing"])
+    billing.register_tasks("dev", [TaskDefinition(id="t", queue="t")])
+    run_id = trigger(billing, "t")
+    listeners = {name: store.listen([CHANGED_CHANNEL]) for name, store in projects.items()}
+    try:
+        _, claimed = billing.record_and_claim([], "dev", "w", None, 1)
+        assert [r["id"] for r in claimed.rows] == [run_id]
+        assert (CHANGED_CHANNEL, run_id) in _drain(listeners["billing"])
         assert _drain(listeners["search"], wait=0.3) == []
     finally:
         for listener in listeners.values():

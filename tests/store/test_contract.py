@@ -17,6 +17,7 @@ import pytest
 
 from outlast.clock import FakeClock
 from outlast.engine import Engine
+from outlast.engine.events import CHANGED_CHANNEL
 from outlast.readiness import readable
 from outlast.store import Listener, Store, open_store
 from outlast.store.protocol import ANY_CHANNEL, NestedTransactionError
@@ -393,6 +394,25 @@ def test_lazy_commit_still_commits(store: Store) -> None:
     assert _events(store, "run_lazy") == ["note"]
 
 
+def test_alone_answers_as_all_does_and_ends_the_transaction(store: Store) -> None:
+    """``alone`` is a transaction's last statement: what came before it is committed with
+    it (PostgreSQL sends it, the notifications and ``COMMIT`` together, or it alone when
+    nothing came before), lazily or not."""
+    with store.transaction() as tx:
+        assert tx.alone("ping") == [{"ok": 1}]
+    for env, lazy in (("e1", False), ("e2", True)):
+        with store.transaction() as tx:
+            if lazy:
+                tx.lazy_commit()
+            tx.run("ensure_environment_row", environment=env, now=T0)
+            assert tx.alone("ping") == [{"ok": 1}]
+        with store.transaction() as tx:
+            assert tx.one("lock_environment_limit", environment=env) is not None
+    with store.transaction() as tx:
+        tx.lazy_commit()
+        assert tx.alone("ping") == [{"ok": 1}]  # lazily, a statement without ``:lazy``
+
+
 def test_compound_writes_says_who_records_a_claims_starts(
         store: Store, engine: Engine) -> None:
     """The claim query writes each start's attempt row itself exactly when the store
@@ -403,7 +423,8 @@ def test_compound_writes_says_who_records_a_claims_starts(
         assert isinstance(tx.compound_writes, bool)
         rows = tx.all("claim_unlimited", environment=ENV, now=T0, limit=1, lease_id="l1",
                       lease_expires_at=T0 + LEASE_SECONDS, worker_id="w",
-                      version=None, tasks=None)
+                      version=None, tasks=None, changed_channel=CHANGED_CHANNEL,
+                      start_data="{}")
         compound = tx.compound_writes
     assert [r["id"] for r in rows] == [run_id]
     assert len(engine.attempts(run_id)) == (1 if compound else 0)

@@ -411,10 +411,38 @@ class Engine:
 
     def _claim_in(self, tx: Any, env: str, worker_id: str, queues: list[str] | None,
                   capacity: int, code: WorkerCode | None = None) -> dequeue.Claimed:
-        request = dequeue.ClaimRequest(env, worker_id, queues, capacity, new_id("lease"),
-                                       self.lease_seconds,
-                                       self.settings.env_concurrency_limit, code)
-        return dequeue.claim(tx, request, self.clock.now())
+        return dequeue.claim(tx, self._claim_request(env, worker_id, queues, capacity, code),
+                             self.clock.now())
+
+    def _claim_request(self, env: str, worker_id: str, queues: list[str] | None,
+                       capacity: int, code: WorkerCode | None) -> dequeue.ClaimRequest:
+        return dequeue.ClaimRequest(env, worker_id, queues, capacity, new_id("lease"),
+                                    self.lease_seconds, self.settings.env_concurrency_limit,
+                                    code)
+
+    def _claim_last(self, tx: Tx, request: dequeue.ClaimRequest) -> dequeue.Claimed | None:
+        """The claim that ends a worker's pass; None: the counting path must decide, in a
+        transaction of its own (``_claim_counted``).
+
+        Where the one-statement claim writes all a start needs (``Tx.compound_writes``:
+        PostgreSQL) it is the transaction's last statement, committed with it in the same
+        round trip (``Tx.alone``): a pass that only claims is one round trip from the
+        worker's wake-up to its runs, and one that also records saves its ``COMMIT``'s.
+        Should it leave the choice to the counting path, that path has a transaction of
+        its own (the first claimed nothing); elsewhere it follows in the same one.
+        """
+        alone = tx.compound_writes
+        claimed = dequeue.claim_unlimited(tx, request, self.clock.now(), alone=alone)
+        if claimed is None and not alone:
+            return dequeue.claim_counted(tx, request, self.clock.now())
+        return claimed
+
+    def _claim_counted(self, request: dequeue.ClaimRequest) -> dequeue.Claimed:
+        """The counting path after ``_claim_last`` committed without a claim: only claims,
+        so it commits lazily (anything recorded before it is already flushed)."""
+        with self.store.transaction() as tx:
+            tx.lazy_commit()
+            return dequeue.claim_counted(tx, request, self.clock.now())
 
     def record(self, outcomes: list[Outcome]) -> list[Decision | None]:
         """Write how attempts ended, all in one transaction; None marks a stale outcome."""
@@ -434,7 +462,9 @@ class Engine:
         self, outcomes: list[Outcome], env: str, worker_id: str, queues: list[str] | None,
         capacity: int, code: WorkerCode | None = None,
     ) -> tuple[list[Decision | None], dequeue.Claimed]:
-        """A worker's pass: record what ended and claim what is next, in one transaction.
+        """A worker's pass: record what ended and claim what is next, in one transaction
+        (on PostgreSQL a claim that a limit sends to the counting path takes a second one:
+        the first ends with the one-statement claim, ``_claim_last``).
 
         The claim's ``retry_at`` tells the worker when a rate that held runs back has room.
 
@@ -444,35 +474,44 @@ class Engine:
         That takes a disk flush off the path from trigger to start. Results are always
         flushed before the commit returns.
         """
-        # read before the transaction: the first read of the project's key opens its own
-        token_key = self.durable.token_key() if capacity > 0 else b""
         outcomes = self._kept(outcomes)
+        request = self._claim_request(env, worker_id, queues, capacity, code) \
+            if capacity > 0 else None
         with self.store.transaction() as tx:
             if not outcomes:
                 tx.lazy_commit()
             decisions = self._record_in(tx, outcomes, self.clock.now()) if outcomes else []
-            claimed = self._claim_in(tx, env, worker_id, queues, capacity, code) \
-                if capacity > 0 \
+            claimed = self._claim_last(tx, request) if request is not None \
                 else dequeue.Claimed([])
-            self._with_journals(tx, claimed, token_key)
+        if claimed is None:  # only a request is ever answered None
+            assert request is not None
+            claimed = self._claim_counted(request)
+        self._with_journals(claimed)
         self.blobs.runs(claimed.rows)
         return decisions, claimed
 
-    def _with_journals(self, tx: Any, claimed: dequeue.Claimed, token_key: bytes) -> None:
+    def _with_journals(self, claimed: dequeue.Claimed) -> None:
         """Give each claimed run its journal (``row["journal"]``): its first durable
         operation then starts without asking the worker for it, a round trip through the
         worker's loop (and a read transaction there) for every run that sleeps or waits.
 
-        A run that had started gets it read in the claim's transaction, token entries with
-        their callback URLs rebuilt, as ``DurableOps.journal`` gives them (none is stored).
-        A run that never started has none: only an attempt holding the run's lease writes
-        to its journal, and ``started_at`` is set by the claim that gave out that lease
-        and is never cleared."""
+        A run that had started gets it read after the claim committed, token entries with
+        their callback URLs rebuilt, as ``DurableOps.journal`` gives them (none is stored):
+        the claim's lease is the only one that may write to it now, so it reads the same
+        as inside the claim's transaction, and the claim's statement can end its
+        transaction (``_claim_last``). A run that never
+        started has none: only an attempt holding the run's lease writes to its journal,
+        and ``started_at`` is set by the claim that gave out that lease and is never
+        cleared."""
         resumed = claimed.rows[:claimed.resumed]
         if resumed:
-            journals = journal.entries_of(tx, [row["id"] for row in resumed])
-            for row in resumed:
-                row["journal"] = self.durable.with_urls(tx, journals[row["id"]], token_key)
+            # read before the transaction: the first read of the project's key opens its own
+            token_key = self.durable.token_key()
+            with self.store.transaction(write=False) as tx:
+                journals = journal.entries_of(tx, [row["id"] for row in resumed])
+                for row in resumed:
+                    row["journal"] = self.durable.with_urls(tx, journals[row["id"]],
+                                                            token_key)
         for row in claimed.rows[claimed.resumed:]:
             row["journal"] = []
 

@@ -82,31 +82,44 @@ class Claimed:
 
 def claim(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
     """Start up to ``capacity`` runs."""
-    env_default = req.env_limit
-    started: list[Row] = []
-    retry_at: float | None = None
-    limited, recorded = True, False
-    if env_default is None:
-        answer = _claim_unlimited(tx, req, now)
-        started = [r for r in answer if r["id"] is not None]
-        limited = not answer or answer[0]["limited_queues"] > 0
-        recorded = bool(started) and tx.compound_writes
-        for row in answer:
-            del row["limited_queues"]
-    if not started and limited:
-        started, retry_at = _claim_counted(tx, req, now, env_default)
-        recorded = False
+    first = claim_unlimited(tx, req, now)
+    return first if first is not None else claim_counted(tx, req, now)
+
+
+def claim_unlimited(tx: Tx, req: ClaimRequest, now: float, *,
+                    alone: bool = False) -> Claimed | None:
+    """The one-statement claim, or None when the counting path must decide (a queue or
+    the environment has a limit, or, on SQLite, nothing was started).
+
+    ``alone``: the statement is the transaction's last (``Tx.alone``): on PostgreSQL it is
+    then committed as it ends, so after None the counting path needs a transaction of its
+    own (this one claimed nothing)."""
+    if req.env_limit is not None:
+        return None
+    answer = transitions.claim_unlimited(
+        tx, _lease(req, now), environment=req.environment, queues=req.queues,
+        limit=req.capacity, now=now, version=req.version, tasks=req.tasks, alone=alone)
+    started = [r for r in answer if r["id"] is not None]
+    if not started and (not answer or answer[0]["limited_queues"] > 0):
+        return None
+    for row in answer:
+        del row["limited_queues"]
+    return _claimed(tx, req, started, None, logged=tx.compound_writes, now=now)
+
+
+def claim_counted(tx: Tx, req: ClaimRequest, now: float) -> Claimed:
+    """The claim where a limit, a rate or a pause applies: lock, count, then plan."""
+    started, retry_at = _claim_counted(tx, req, now, req.env_limit)
+    return _claimed(tx, req, started, retry_at, logged=False, now=now)
+
+
+def _claimed(tx: Tx, req: ClaimRequest, started: list[Row], retry_at: float | None, *,
+             logged: bool, now: float) -> Claimed:
+    """The runs a claim started, in claim order, their start finished (``log_starts``)."""
     started.sort(key=lambda row: _claim_order(row, now))
-    transitions.log_starts(tx, _lease(req, now), started, logged=recorded, now=now)
+    transitions.log_starts(tx, _lease(req, now), started, logged=logged, now=now)
     resumed = sum(float(row["started_at"]) < now for row in started)
     return Claimed(started, retry_at, resumed)
-
-
-def _claim_unlimited(tx: Tx, req: ClaimRequest, now: float) -> list[Row]:
-    """The one-statement claim, from every queue or from the named ones."""
-    return transitions.claim_unlimited(tx, _lease(req, now), environment=req.environment,
-                                       queues=req.queues, limit=req.capacity, now=now,
-                                       version=req.version, tasks=req.tasks)
 
 
 def _lease(req: ClaimRequest, now: float) -> transitions.Lease:

@@ -332,11 +332,11 @@ class Lease:
 
 def claim_unlimited(
     tx: Tx, lease: Lease, *, environment: str, queues: list[str] | None, limit: int, now: float,
-    version: str | None = None, tasks: list[str] | None = None,
+    version: str | None = None, tasks: list[str] | None = None, alone: bool = False,
 ) -> list[Row]:
     """QUEUED → EXECUTING (``start_attempt``) for up to ``limit`` runs, picked and started by
     one statement, from every queue or from the named ones; ``log_starts`` then finishes
-    the change.
+    the change. ``alone``: the statement is its transaction's last (``Tx.alone``).
 
     With a ``version`` (the claiming worker's, and ``tasks``, the ids its code has), only
     runs it can execute: those pinned to its version, and unpinned runs of the tasks
@@ -345,17 +345,20 @@ def claim_unlimited(
 
     The answer also carries ``limited_queues`` (> 0: a queue or the environment has a limit
     and nothing was claimed on purpose). On PostgreSQL the statement writes the attempt
-    rows and events too. Two statements rather than one that handles both: PostgreSQL
-    plans each claim, and a branch that cannot run would cost as much planning as the one
-    that does.
+    rows and events too, and sends the started runs' realtime notes. Two statements rather
+    than one that handles both: PostgreSQL plans each claim, and a branch that cannot run
+    would cost as much planning as the one that does.
     """
     args: dict[str, Any] = {
         "environment": environment, "now": now, "limit": limit, "lease_id": lease.lease_id,
         "lease_expires_at": lease.expires_at, "worker_id": lease.worker_id,
-        "version": version, "tasks": tasks}
+        "version": version, "tasks": tasks, "changed_channel": events.CHANGED_CHANNEL,
+        # the data of each start's event, where the statement writes them (``log_starts``)
+        "start_data": dumps({"worker_id": lease.worker_id}, "event data")}
+    run = tx.alone if alone else tx.all
     if queues is None:
-        return tx.all("claim_unlimited", **args)
-    return tx.all("claim_unlimited_in", queues=queues, **args)
+        return run("claim_unlimited", **args)
+    return run("claim_unlimited_in", queues=queues, **args)
 
 
 def start_runs(tx: Tx, lease: Lease, ids: list[str], now: float,
@@ -371,8 +374,9 @@ def start_runs(tx: Tx, lease: Lease, ids: list[str], now: float,
 
 def log_starts(tx: Tx, lease: Lease, started: list[Row], *, logged: bool, now: float) -> None:
     """The rest of ``start_attempt`` for runs a claim started: each one's attempt row and
-    event (in the order given, the claim's), unless its statement ``logged`` them already
-    (``claim_unlimited`` on PostgreSQL), and the realtime notification."""
+    event (in the order given, the claim's), and the realtime notification, unless its
+    statement ``logged`` them already (``claim_unlimited`` on PostgreSQL: its notes are
+    then only announced in process, ``Tx.notified``)."""
     if started and not logged:
         attempts: list[dict[str, Any]] = []
         evts: list[dict[str, Any]] = []
@@ -385,8 +389,9 @@ def log_starts(tx: Tx, lease: Lease, started: list[Row], *, logged: bool, now: f
                                          row["attempt_count"], worker_id=lease.worker_id))
         tx.many("insert_attempt", attempts)
         events.append(tx, evts)
+    note = tx.notified if logged else tx.notify
     for row in started:
-        tx.notify(events.CHANGED_CHANNEL, row["id"])
+        note(events.CHANGED_CHANNEL, row["id"])
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,16 @@ class Tx(Protocol):
         """Execute and return the number of rows affected (a guard that held: 1, not 0)."""
         ...
 
+    def alone(self, name: str, /, **params: Any) -> list[Row]:
+        """``all`` for a statement that is the whole transaction, or its last: nothing may
+        be sent after it, and notifications it needs must be its own (``notified``).
+
+        A store that can commits it as it ends, in the same round trip (PostgreSQL, when
+        nothing was sent before it): a worker's claim then costs one round trip instead
+        of two. Where it cannot, this is ``all`` and the transaction ends as usual.
+        """
+        ...
+
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
         """Execute once per parameter row; nothing is answered (an empty list: nothing)."""
         ...
@@ -82,6 +92,12 @@ class Tx(Protocol):
 
         Nothing is delivered when it rolls back.
         """
+        ...
+
+    def notified(self, channel: str, payload: str = "") -> None:
+        """A notification a statement of this transaction sent itself (``pg_notify`` in a
+        compound statement): announced in process after the commit as ``notify``'s are,
+        not sent again."""
         ...
 
     def lazy_commit(self) -> None:

@@ -138,6 +138,10 @@ class BorrowedPostgresTx:
     def run(self, name: str, /, **params: Any) -> int:
         return self._execute(name, params)[1]
 
+    def alone(self, name: str, /, **params: Any) -> list[Row]:
+        """The caller's transaction goes on after it: ``all``."""
+        return self.all(name, **params)
+
     def _execute(self, name: str, params: dict[str, Any]) -> Answer:
         sql = self._queries.text(name, params)
         return self._runner.execute(sql, self._outbox.fill(sql, params))
@@ -155,6 +159,9 @@ class BorrowedPostgresTx:
 
     def notify(self, channel: str, payload: str = "") -> None:
         self._outbox.add(channel, payload)
+
+    def notified(self, channel: str, payload: str = "") -> None:
+        self._outbox.sent(channel, payload)
 
     def lazy_commit(self) -> None:
         """The caller's commit is the caller's: nothing to relax."""

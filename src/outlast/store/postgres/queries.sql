@@ -130,7 +130,7 @@ WITH limited AS (
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
           AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-               OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
+               OR (version IS NULL AND task_id = ANY((TABLE fresh_tasks)::text[])))
         ORDER BY available_at, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS resumed
@@ -141,9 +141,9 @@ WITH limited AS (
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
           AND (:version::text IS NULL
-               OR cardinality((SELECT tasks FROM fresh_tasks)::text[]) > 0)
+               OR cardinality((TABLE fresh_tasks)::text[]) > 0)
           AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-               OR (version IS NULL AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
+               OR (version IS NULL AND task_id = ANY((TABLE fresh_tasks)::text[])))
         ORDER BY (available_at - priority * 60), id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS fresh
@@ -154,7 +154,7 @@ WITH limited AS (
     SELECT * FROM (
         SELECT id FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
-          AND cardinality((SELECT tasks FROM fresh_tasks)::text[]) = 0
+          AND cardinality((TABLE fresh_tasks)::text[]) = 0
           AND environment = :environment AND version = :version::text AND status = 'QUEUED'
           AND started_at IS NULL AND task_id = ANY(:tasks)
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
@@ -181,14 +181,19 @@ WITH limited AS (
 ), new_events AS (
     INSERT INTO run_events (run_id, at, kind, status, attempt, data)
     -- in claim order: a run started before this claim has an earlier started_at
-    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count,
-           jsonb_build_object('worker_id', :worker_id::text)::text
-    FROM started
+    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count, :start_data FROM started
     ORDER BY started_at = :now,
         CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
+), noted AS (
+    -- each started run's realtime note (``Tx.notified``), and a lazy commit's setting
+    -- (``Tx.lazy_commit``): the statement is then all its transaction needs, sent alone
+    -- and committed as it ends (``Tx.alone``), one round trip
+    SELECT (SELECT count(*) FROM limited) AS limited_queues,
+        count(pg_notify(:changed_channel, id)),
+        CASE WHEN :lazy THEN set_config('synchronous_commit', 'off', true) END
+    FROM started
 )
-SELECT started.*, l.n AS limited_queues
-FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
+SELECT started.*, limited_queues FROM noted LEFT JOIN started ON true
 
 -- name: claim_unlimited_in
 -- claim_unlimited for a named list of queues: each queue is read through its own indexes
@@ -228,7 +233,7 @@ WITH limited AS (
               AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
               AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
                    OR (version IS NULL
-                       AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
+                       AND task_id = ANY((TABLE fresh_tasks)::text[])))
             ORDER BY available_at, id
             LIMIT :limit
             FOR UPDATE SKIP LOCKED) AS resumed
@@ -240,10 +245,10 @@ WITH limited AS (
               AND started_at IS NULL
               AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
               AND (:version::text IS NULL
-                   OR cardinality((SELECT tasks FROM fresh_tasks)::text[]) > 0)
+                   OR cardinality((TABLE fresh_tasks)::text[]) > 0)
               AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
                    OR (version IS NULL
-                       AND task_id = ANY((SELECT tasks FROM fresh_tasks)::text[])))
+                       AND task_id = ANY((TABLE fresh_tasks)::text[])))
             ORDER BY (available_at - priority * 60), id
             LIMIT :limit
             FOR UPDATE SKIP LOCKED) AS fresh
@@ -251,7 +256,7 @@ WITH limited AS (
         SELECT * FROM (  -- as in claim_unlimited: no unpinned runs to take, only pinned ones
             SELECT id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
             WHERE NOT EXISTS (SELECT 1 FROM limited)
-              AND cardinality((SELECT tasks FROM fresh_tasks)::text[]) = 0
+              AND cardinality((TABLE fresh_tasks)::text[]) = 0
               AND environment = :environment AND version = :version::text
               AND status = 'QUEUED' AND queue = q.name AND started_at IS NULL
               AND task_id = ANY(:tasks)
@@ -281,14 +286,19 @@ WITH limited AS (
 ), new_events AS (
     INSERT INTO run_events (run_id, at, kind, status, attempt, data)
     -- in claim order: a run started before this claim has an earlier started_at
-    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count,
-           jsonb_build_object('worker_id', :worker_id::text)::text
-    FROM started
+    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count, :start_data FROM started
     ORDER BY started_at = :now,
         CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
+), noted AS (
+    -- each started run's realtime note (``Tx.notified``), and a lazy commit's setting
+    -- (``Tx.lazy_commit``): the statement is then all its transaction needs, sent alone
+    -- and committed as it ends (``Tx.alone``), one round trip
+    SELECT (SELECT count(*) FROM limited) AS limited_queues,
+        count(pg_notify(:changed_channel, id)),
+        CASE WHEN :lazy THEN set_config('synchronous_commit', 'off', true) END
+    FROM started
 )
-SELECT started.*, l.n AS limited_queues
-FROM (SELECT count(*) AS n FROM limited) AS l LEFT JOIN started ON true
+SELECT started.*, limited_queues FROM noted LEFT JOIN started ON true
 
 -- name: lock_flow_queues
 -- The controlled queues a claim may take from, locked in name order (so two claimers

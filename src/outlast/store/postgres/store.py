@@ -57,6 +57,10 @@ _TEXT_ARRAY_PARAM = re.compile(r"(?<![:\w]):(\w+)(?=::text\[\])")
 #: comment lines
 _COPY = re.compile(r"^COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN\s+\(FORMAT BINARY\)\s*\Z",
                    re.MULTILINE)
+#: a statement taking this parameter is given whether the commit may be lazy
+#: (``lazy_commit``): it sets ``synchronous_commit`` itself when it is sent ``alone``
+LAZY_PARAM = "lazy"
+_LAZY_PLACEHOLDER = f"%({LAZY_PARAM})s"
 _MIGRATION_LOCK = 7_262_001  # advisory lock id: one migrator at a time
 #: a pooled connection idle longer than this is checked (one empty query) before use
 _CHECK_AFTER_IDLE = 5.0
@@ -106,6 +110,10 @@ class PostgresTx:
         self._held: tuple[str, dict[str, Any]] | None = None
         #: ``BEGIN`` was sent: the transaction lasts until ``COMMIT``, not the next Sync
         self._block = False
+        #: ``lazy_commit`` was asked for (applied with the first statement sent)
+        self._lazy = False
+        #: ``alone`` ran: the transaction is committed, nothing more may be sent
+        self._done = False
 
     @property
     def notifications(self) -> dict[tuple[str, str], None]:
@@ -113,10 +121,16 @@ class PostgresTx:
         return self._outbox.all
 
     def _pipelined(self) -> psycopg.Pipeline:
-        """Pipeline mode from here on; the held statement goes first."""
+        """Pipeline mode from here on; a lazy commit's setting, then the held statement
+        go first."""
+        if self._done:
+            raise RuntimeError("this transaction is committed (alone): nothing may follow")
         if self._pipeline is None:
             self._pipeline_scope = self._scope.enter_context(ExitStack())
             self._pipeline = self._pipeline_scope.enter_context(self._conn.pipeline())
+            if self._lazy:
+                self._hold_open()  # SET LOCAL outside a block only warns
+                self._conn.cursor().execute(b"SET LOCAL synchronous_commit = off")
             if self._held is not None:
                 self._send(*self._held).close()
                 self._held = None
@@ -131,8 +145,16 @@ class PostgresTx:
         sql = self._queries.text(name, params)
         cur: psycopg.Cursor[Any] = (self._conn.cursor() if answered
                                     else self._conn.cursor(row_factory=tuple_row))
-        cur.execute(sql, self._outbox.fill(sql, params), prepare=None if answered else True)
+        cur.execute(sql, self._filled(sql, params), prepare=None if answered else True)
         return cur
+
+    def _filled(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` and what the store gives: the notifications (``outbox``) and, for a
+        statement that takes it, whether the commit may be lazy (``:lazy``)."""
+        params = self._outbox.fill(sql, params)
+        if _LAZY_PLACEHOLDER in sql:
+            return {**params, LAZY_PARAM: self._lazy}
+        return params
 
     def _hold_open(self) -> None:
         """Keep the transaction open past the next Sync: ``BEGIN`` makes what was sent so
@@ -152,15 +174,47 @@ class PostgresTx:
 
     def one(self, name: str, /, **params: Any) -> Row | None:
         with self._answered(name, params) as cur:
-            return cur.fetchone() if cur.description else None
+            return cur.fetchone() if _answered_rows(cur) else None
 
     def all(self, name: str, /, **params: Any) -> list[Row]:
         with self._answered(name, params) as cur:
-            return cur.fetchall() if cur.description else []
+            return cur.fetchall() if _answered_rows(cur) else []
 
     def run(self, name: str, /, **params: Any) -> int:
         with self._answered(name, params) as cur:
             return cur.rowcount
+
+    def alone(self, name: str, /, **params: Any) -> list[Row]:
+        """``all`` for the transaction's last statement, committed in the same round trip.
+
+        When nothing was sent before it, it goes alone on the autocommit connection and
+        is committed as it ends: no ``BEGIN``, ``COMMIT`` or notification statement (it
+        sends its own notes, ``notified``; a lazy commit needs its ``:lazy``, which sets
+        ``synchronous_commit`` for its transaction). Otherwise it goes in the pipeline
+        with the notifications left and ``COMMIT``, all answered at one Sync (the one
+        leaving pipeline mode). Either way nothing may follow it.
+        """
+        sql = self._queries.text(name, params)
+        if self._pipeline is not None or self._block or self._held is not None \
+                or self._outbox.pending or (self._lazy and _LAZY_PLACEHOLDER not in sql):
+            return self._last(name, params)
+        with self._conn.cursor() as cur:
+            cur.execute(sql, self._filled(sql, params), prepare=True)
+            rows = cur.fetchall() if _answered_rows(cur) else []
+        self._done = True
+        return rows
+
+    def _last(self, name: str, params: dict[str, Any]) -> list[Row]:
+        """``alone`` in a transaction already under way: the statement, the remaining
+        notifications and ``COMMIT`` travel together."""
+        self._pipelined()  # the held statement and a lazy commit's setting go first
+        self._hold_open()
+        with self._send(name, params, answered=True) as cur:
+            self.send_notifications()
+            self._conn.cursor().execute(b"COMMIT")
+            self._leave_pipeline()  # its Sync: the one round trip of all of the above
+            self._done = True
+            return cur.fetchall() if _answered_rows(cur) else []
 
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
         """Queued in the pipeline: sent with the next statement that needs an answer.
@@ -201,18 +255,21 @@ class PostgresTx:
     def _leave_pipeline(self) -> None:
         """Out of pipeline mode (its Sync waits for everything sent so far)."""
         if self._pipeline_scope is not None:
-            self._pipeline_scope.close()
-            self._pipeline_scope = self._pipeline = None
+            scope, self._pipeline_scope, self._pipeline = self._pipeline_scope, None, None
+            scope.close()
 
     def notify(self, channel: str, payload: str = "") -> None:
         self._outbox.add(channel, payload)
 
+    def notified(self, channel: str, payload: str = "") -> None:
+        self._outbox.sent(channel, payload)
+
     def lazy_commit(self) -> None:
         """``synchronous_commit = off`` for this transaction only: its commit skips the
-        WAL flush (about 0.6 ms here); the next ordinary commit flushes it too."""
-        self._pipelined()
-        self._hold_open()  # SET LOCAL outside a block only warns
-        self._conn.cursor().execute("SET LOCAL synchronous_commit = off")
+        WAL flush (about 0.6 ms here); the next ordinary commit flushes it too. Sent with
+        the first statement (``SET LOCAL`` in a block), or by the statement itself when
+        it is the transaction (``alone``)."""
+        self._lazy = True
 
     def finish(self) -> None:
         """End a transaction that succeeded.
@@ -223,6 +280,9 @@ class PostgresTx:
         Otherwise queue its remaining notifications, then ``COMMIT`` if it is a block
         (else the closing Sync commits it).
         """
+        if self._done:  # notes asked for after ``alone`` (``notify``): sent, not lost
+            self.send_notifications()
+            return
         if self._pipeline is None and not self._block and self._alone():
             return
         self._pipelined()
@@ -232,10 +292,13 @@ class PostgresTx:
 
     def _alone(self) -> bool:
         """Send the transaction as one autocommitted statement, if it is one: with text
-        parameters (a trigger's), prepared through libpq without a cursor (``direct``)."""
+        parameters (a trigger's), prepared through libpq without a cursor (``direct``). A
+        lazy commit needs a block for its setting: such a transaction is not one."""
         if self._held is None:
             self.send_notifications()
             return True
+        if self._lazy:
+            return False
         name, params = self._held
         sql = self._queries.text(name, params)
         if self._outbox.pending and not carries_notifications(sql):
@@ -253,7 +316,7 @@ class PostgresTx:
         ``BEGIN`` first when it is not a block, so that ``ROLLBACK`` ends one instead of
         warning that none is open (after an error on the server both are skipped, and
         the Sync rolls back)."""
-        if self._pipeline is None and not self._block:
+        if self._done or (self._pipeline is None and not self._block):
             self._held = None
             return
         self._hold_open()
@@ -455,6 +518,15 @@ def copy_rows(conn: psycopg.Connection[Any], statement: str, types: list[int],
             out.write_row(row)
 
 
+def _answered_rows(cur: psycopg.Cursor[Any]) -> bool:
+    """Whether the statement answered rows (a ``SELECT`` or ``RETURNING``), read from its
+    result's status: ``cur.description`` says the same but first makes an object for each
+    column (42 for a claim's rows, a quarter of the client's work on the answer).
+    """
+    result = cur.pgresult
+    return result is not None and result.status == _TUPLES_OK
+
+
 def _roll_back_if_open(conn: psycopg.Connection[Row]) -> None:
     """Roll back a transaction block an error left open (a failed ``COMMIT``, a statement
     that failed after the last answer), so the pool gets the connection back idle.
@@ -467,6 +539,7 @@ def _roll_back_if_open(conn: psycopg.Connection[Row]) -> None:
         conn.rollback()
 
 
+_TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 _OPEN = (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR)
 
 #: the tables retention deletes from (``compact``); VACUUM runs outside a transaction

@@ -81,8 +81,14 @@ class SQLiteTx:
         """An ``executemany`` that takes each row as ``rows`` yields it."""
         self._conn.executemany(self._queries.text(name, {}), (_adapt(r) for r in rows))
 
+    def alone(self, name: str, /, **params: Any) -> list[Row]:
+        return self.all(name, **params)
+
     def notify(self, channel: str, payload: str = "") -> None:
         self.notifications.append((channel, payload))
+
+    def notified(self, channel: str, payload: str = "") -> None:
+        self.notify(channel, payload)
 
     def lazy_commit(self) -> None:
         """Nothing to relax: in WAL mode with ``synchronous=NORMAL`` no commit waits."""
