@@ -57,11 +57,7 @@ class DatabaseTurn:
             raise RuntimeError("a database turn is already in flight")
         self.busy = True
         self._done.clear()
-        try:
-            self._answer = work()
-        except BaseException as exc:  # noqa: BLE001 - taken by result(), as on the thread
-            self._error = exc
-        self._done.set()
+        self._run(work)
 
     def finished(self) -> bool:
         """Is the work in flight done (its answer waiting to be taken)?"""
@@ -84,9 +80,13 @@ class DatabaseTurn:
                 while self._work is None:
                     self._ready.wait()
                 work, self._work = self._work, None
-            try:
-                self._answer = work()
-            except BaseException as exc:  # noqa: BLE001 - handed to the loop's thread
-                self._error = exc
-            self._done.set()
+            self._run(work)
             self._wake()
+
+    def _run(self, work: Callable[[], Any]) -> None:
+        """Run ``work``, keeping its answer or exception for ``result``."""
+        try:
+            self._answer = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop's thread
+            self._error = exc
+        self._done.set()

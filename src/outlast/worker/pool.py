@@ -50,6 +50,8 @@ class Child:
         #: a lease id), and when each started
         self.shared: dict[str, Assignment] = {}
         self.shared_started: dict[str, float] = {}
+        #: their ``max_duration`` deadlines, worked out once as each starts
+        self.shared_due: dict[str, float] = {}
         #: shared runs told to stop (``Cancel``): why, and when to kill the child if one
         #: has not ended by then (it ignored the cancellation, or blocks its loop)
         self.stopping: dict[str, tuple[str, float]] = {}
@@ -86,8 +88,12 @@ class Child:
             return False
         now = time.monotonic()
         for job in jobs:
-            self.shared[job.run["id"]] = job
-            self.shared_started[job.run["id"]] = now
+            run_id = job.run["id"]
+            self.shared[run_id] = job
+            self.shared_started[run_id] = now
+            due = run_deadline(job, now)
+            if due is not None:
+                self.shared_due[run_id] = due
         return True
 
     def has_shared(self, run_id: str, lease_id: str) -> bool:
@@ -102,6 +108,7 @@ class Child:
         if job is None:
             return None
         started = self.shared_started.pop(run_id)
+        self.shared_due.pop(run_id, None)
         why = self.stopping.pop(run_id, None)
         return job, started, None if why is None else why[0]
 
@@ -114,9 +121,8 @@ class Child:
 
     def shared_deadlines(self) -> list[tuple[str, float]]:
         """The shared runs' ``max_duration`` deadlines, by run id."""
-        due = ((run_id, run_deadline(job, self.shared_started[run_id]))
-               for run_id, job in self.shared.items() if run_id not in self.stopping)
-        return [(run_id, at) for run_id, at in due if at is not None]
+        return [(run_id, at) for run_id, at in self.shared_due.items()
+                if run_id not in self.stopping]
 
     def next_due(self) -> float | None:
         """The earliest moment something about this child must be enforced."""
