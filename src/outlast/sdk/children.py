@@ -12,7 +12,7 @@ from outlast.core.durable_requests import ChildRun, Op, Trigger
 from outlast.errors import TaskRunFailed
 from outlast.observability import current_traceparent
 from outlast.sdk.calls import options_json
-from outlast.sdk.durable import DurableRun, SuspendRun, active
+from outlast.sdk.durable import DurableRun, active, resolved
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,8 @@ async def atrigger_and_wait(items: list[ChildRun], name: str, batch: bool) -> An
     run = active("trigger_and_wait")
 
     async def fresh(at: Op) -> Any:
-        answer = await run.aask(Trigger(at, items, wait=True, batch=batch,
-                                        traceparent=current_traceparent()))
-        if answer.get("done"):
-            return answer["result"]
-        raise SuspendRun(f"waiting for child runs at #{at.seq}")
+        answer = await run.aask(_waiting_trigger(at, items, batch))
+        return resolved(answer, f"waiting for child runs at #{at.seq}")
 
     return _results(await run.acall("trigger_wait", name, fresh), batch)
 
@@ -88,8 +85,11 @@ def trigger_and_wait(items: list[ChildRun], name: str, batch: bool) -> Any:
 
 
 def _trigger_wait(run: DurableRun, at: Op, items: list[ChildRun], batch: bool) -> Any:
-    answer = run.ask(Trigger(at, items, wait=True, batch=batch,
-                             traceparent=current_traceparent()))
-    if answer.get("done"):
-        return answer["result"]
-    raise SuspendRun(f"waiting for child runs at #{at.seq}")
+    answer = run.ask(_waiting_trigger(at, items, batch))
+    return resolved(answer, f"waiting for child runs at #{at.seq}")
+
+
+def _waiting_trigger(at: Op, items: list[ChildRun], batch: bool) -> Trigger:
+    """The request that triggers ``items`` and waits for them (in the operation's span:
+    the children's parent)."""
+    return Trigger(at, items, wait=True, batch=batch, traceparent=current_traceparent())

@@ -369,6 +369,13 @@ class DurableRun:
         return seq, entry
 
 
+def resolved(answer: dict[str, Any], waiting: str) -> Any:
+    """A wait's answer: its result when it is done, else the run suspends ``waiting``."""
+    if answer.get("done"):
+        return answer["result"]
+    raise SuspendRun(waiting)
+
+
 def _recorded(entry: Entry, seq: int) -> Any:
     if entry.status == "pending":  # resumed before its wait completed: wait again
         raise SuspendRun(f"still waiting at #{seq}")

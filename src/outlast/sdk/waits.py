@@ -27,7 +27,7 @@ from outlast.core.durable_requests import (
 from outlast.core.records import Token
 from outlast.durations import DurationLike, parse_duration
 from outlast.errors import TaskRunFailed, ValidationError
-from outlast.sdk.durable import DurableRun, SuspendRun, active, current_run
+from outlast.sdk.durable import DurableRun, SuspendRun, active, current_run, resolved
 
 
 @dataclass(frozen=True)
@@ -164,9 +164,7 @@ class _Wait:
 
         async def fresh(at: Op) -> Any:
             answer = await run.aask(WaitToken(at, token_id))
-            if answer.get("done"):
-                return answer["result"]
-            raise SuspendRun(f"waiting for token {token_id} at #{at.seq}")
+            return resolved(answer, f"waiting for token {token_id} at #{at.seq}")
 
         return WaitResult.from_dict(await run.acall("wait_token", token_id, fresh))
 
@@ -207,9 +205,7 @@ def _token_args(timeout: DurationLike | None, tags: list[str] | None,
 
 def _wait_token(run: DurableRun, at: Op, token_id: str) -> Any:
     answer = run.ask(WaitToken(at, token_id))
-    if answer.get("done"):
-        return answer["result"]
-    raise SuspendRun(f"waiting for token {token_id} at #{at.seq}")
+    return resolved(answer, f"waiting for token {token_id} at #{at.seq}")
 
 
 def _complete_in_run(run: DurableRun, at: Op, token_id: str, output: Any) -> Any:
