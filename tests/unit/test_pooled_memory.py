@@ -12,8 +12,9 @@ MB = 1024 * 1024
 
 
 def _in_child(check: Callable[[], None]) -> None:
-    """Limits are process-wide: each check runs in a process of its own."""
-    process = multiprocessing.get_context("fork").Process(target=check)
+    """Limits are process-wide: each check runs in a process of its own, started fresh
+    (a fork of this test process would copy locks its other threads may hold)."""
+    process = multiprocessing.get_context("spawn").Process(target=check)
     process.start()
     process.join(30)
     assert process.exitcode == 0
