@@ -41,3 +41,32 @@ def test_the_current_span_is_the_traceparent_a_trigger_stores() -> None:
     assert current_traceparent() is None  # outside any span
     with trace.get_tracer("test").start_as_current_span("request") as span:
         assert current_traceparent() == traceparent_of(span)  # type: ignore[arg-type]
+
+
+_WITHOUT_PROVIDER = f"""
+from opentelemetry import trace
+from outlast.observability import current_traceparent, span, trace_id
+assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+with span("attempt 1", {GOOD!r}, run_id="run_x") as current:
+    assert current_traceparent() == {GOOD!r}, current_traceparent()
+    assert trace_id() == {TRACE!r}
+    with span("step a", run_id="run_x"):  # a step inside keeps the attempt's context
+        assert current_traceparent() == {GOOD!r}
+with span("attempt 1", {GOOD!r}, run_id="run_x"):
+    with span("attempt 1", "", run_id="run_y"):  # a run triggered outside any trace
+        assert current_traceparent() is None
+assert current_traceparent() is None
+"""
+
+
+def test_without_a_tracer_provider_a_span_still_carries_its_parent_trace() -> None:
+    """No provider set (a worker that exports nothing): spans are not built, yet a run's
+    attempt still runs in the trace it was triggered in, as OpenTelemetry's no-op tracer
+    would have it, so what it triggers and logs joins that trace. Run in a fresh
+    interpreter: this test process may have set a provider already."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_PROVIDER], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

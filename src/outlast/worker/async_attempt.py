@@ -94,7 +94,8 @@ async def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
         outcome = await _failed(life, base, ended)
     else:
         await life.acompleted(ended[0])
-        outcome = replace(base, output=ended[0], hooks_done=True)
+        outcome = Outcome(base.run_id, base.lease_id, base.attempt, "completed",
+                          output=ended[0], hooks_done=True)
     return replace(outcome, hook_errors=tuple(life.errors)) if life.errors else outcome
 
 

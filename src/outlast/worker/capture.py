@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 from outlast.observability import trace_id
@@ -122,6 +121,13 @@ class _StreamToLog(io.TextIOBase):
             self._partial = ""
 
 
+def _add_record(buffer: LogBuffer, record: logging.LogRecord) -> None:
+    message = record.getMessage()
+    if record.exc_info:
+        message += "\n" + logging.Formatter().formatException(record.exc_info)
+    buffer.add(record.levelname, message, {"logger": record.name}, record.created)
+
+
 class _Handler(logging.Handler):
     def __init__(self, buffer: LogBuffer) -> None:
         super().__init__(logging.DEBUG)
@@ -129,10 +135,7 @@ class _Handler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            message = record.getMessage()
-            if record.exc_info:
-                message += "\n" + logging.Formatter().formatException(record.exc_info)
-            self._buffer.add(record.levelname, message, {"logger": record.name}, record.created)
+            _add_record(self._buffer, record)
         except Exception:  # a broken log record must never fail the task
             self.handleError(record)
 
@@ -163,14 +166,28 @@ def captured(buffer: LogBuffer) -> Iterator[None]:
         buffer.flush(final=True)
 
 
-@dataclass(frozen=True)
 class _Route:
-    """Where the output of one attempt sharing its process goes."""
+    """Where the output of one attempt sharing its process goes. Its streams are made on
+    its first ``print`` (most attempts print nothing, and up to a hundred start a second
+    in one process); its log records need no handler of their own (``_RoutedHandler``)."""
 
-    buffer: LogBuffer
-    stdout: _StreamToLog
-    stderr: _StreamToLog
-    handler: _Handler
+    __slots__ = ("buffer", "_streams")
+
+    def __init__(self, buffer: LogBuffer) -> None:
+        self.buffer = buffer
+        self._streams: dict[bool, _StreamToLog] = {}
+
+    def stream(self, error: bool) -> _StreamToLog:
+        found = self._streams.get(error)
+        if found is None:
+            found = self._streams[error] = _StreamToLog(self.buffer, "ERROR" if error else "INFO")
+        return found
+
+    def flush(self) -> None:
+        """The last partial line of stdout, then of stderr, as ``captured`` ends them."""
+        for error in (False, True):
+            if error in self._streams:
+                self._streams[error].flush()
 
 
 #: the attempt whose output this context's writes belong to (``routed``)
@@ -192,7 +209,7 @@ class _RoutedStream(io.TextIOBase):
         route = _route.get()
         if route is None:
             return self._original.write(text)
-        return (route.stderr if self._error else route.stdout).write(text)
+        return route.stream(self._error).write(text)
 
     def flush(self) -> None:
         route = _route.get()
@@ -208,8 +225,12 @@ class _RoutedHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         route = _route.get()
-        if route is not None:
-            route.handler.emit(record)
+        if route is None:
+            return
+        try:
+            _add_record(route.buffer, record)
+        except Exception:  # a broken log record must never fail the task
+            self.handleError(record)
 
 
 _routing: list[bool] = []  # installed once per process
@@ -231,14 +252,12 @@ def routed(buffer: LogBuffer) -> Iterator[None]:
     for ones that send each write to the attempt of the context it is made in, since
     swapping them per attempt would send one attempt's lines to another's logs."""
     _install_routing()
-    route = _Route(buffer, _StreamToLog(buffer, "INFO"), _StreamToLog(buffer, "ERROR"),
-                   _Handler(buffer))
+    route = _Route(buffer)
     token, sink = _route.set(route), current_sink.set(buffer.add)
     try:
         yield
     finally:
-        route.stdout.flush()
-        route.stderr.flush()
+        route.flush()
         current_sink.reset(sink)
         _route.reset(token)
         buffer.flush(final=True)

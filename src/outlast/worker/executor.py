@@ -53,10 +53,11 @@ RunAsync = Callable[[Coroutine[Any, Any, Any]], Any]
 def build_context(run: dict[str, Any], attempt: int, environment: str) -> RunContext:
     return RunContext(
         run=RunInfo(
-            id=run["id"], tags=tuple(json.loads(run["tags"])),
+            id=run["id"], tags=() if run["tags"] == "[]" else tuple(json.loads(run["tags"])),
             created_at=to_datetime(run["created_at"]),  # type: ignore[arg-type]
             is_replay=run.get("replayed_from") is not None,
-            metadata=json.loads(run["metadata"]), parent_id=run.get("parent_id"),
+            metadata={} if run["metadata"] == "{}" else json.loads(run["metadata"]),
+            parent_id=run.get("parent_id"),
             root_id=run.get("root_id"), idempotency_key=run.get("idempotency_key"),
         ),
         attempt=AttemptInfo(number=attempt, max_attempts=run["max_attempts"]),

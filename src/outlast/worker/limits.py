@@ -17,15 +17,22 @@ from contextlib import contextmanager
 _statm: list[int] = []  # this process's /proc/self/statm, opened once
 
 
+def _forget_statm() -> None:
+    """After a fork: the descriptor is the parent's /proc/self, another process."""
+    if _statm:
+        os.close(_statm.pop())
+
+
+os.register_at_fork(after_in_child=_forget_statm)
+
+
 def _address_space() -> int:
     """This process's virtual size in bytes (0 where /proc is not there). The file stays
     open and is read again from its start each time (``pread``), since a warm child asks
-    once per attempt; it is reopened after a fork, whose /proc/self is another process."""
+    once per attempt (a shared child once per run it starts)."""
     try:
-        if not _statm or _statm[1] != os.getpid():
-            if _statm:  # the parent's, inherited: this process's copy of it is closed
-                os.close(_statm[0])
-            _statm[:] = [os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC), os.getpid()]
+        if not _statm:
+            _statm.append(os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC))
         pages = int(os.pread(_statm[0], 64, 0).split()[0])
         return pages * resource.getpagesize()
     except OSError:
@@ -59,6 +66,7 @@ class PooledMemory:
 
     def __init__(self) -> None:
         self._extra: dict[str, int] = {}
+        self._total = 0  # the sum of ``_extra``'s values: up to a hundred runs share a child
         self._saved: tuple[int, int] | None = None
 
     def take(self, key: str, extra_bytes: int | None) -> None:
@@ -67,20 +75,22 @@ class PooledMemory:
             return
         if self._saved is None:
             self._saved = resource.getrlimit(resource.RLIMIT_AS)
+        self._total += extra_bytes - self._extra.get(key, 0)
         self._extra[key] = extra_bytes
         hard = self._saved[1]
-        limit = _address_space() + sum(self._extra.values())
+        limit = _address_space() + self._total
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
     def give(self, key: str) -> None:
         """Run ``key`` ended: the next start no longer counts it."""
-        self._extra.pop(key, None)
+        self._total -= self._extra.pop(key, 0)
 
     def release(self) -> None:
         """No shared run is left: the limit the process had before them."""
         self._extra.clear()
+        self._total = 0
         if self._saved is not None:
             resource.setrlimit(resource.RLIMIT_AS, self._saved)
             self._saved = None
