@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import itertools
 import multiprocessing
 import os
@@ -162,6 +163,10 @@ def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
         conn.send(Ready(os.getpid(), [], error=traceback.format_exc()))
         return
     tasks = default_registry.all()
+    # What exists now (the interpreter, its imports, the task modules) lives as long as
+    # the child: collections need not scan it again after every few thousand allocations
+    # of its runs (7% of a shared child's CPU in a drain of no-op runs).
+    gc.freeze()
     conn.send(Ready(os.getpid(), [t.definition().to_dict() for t in tasks],
                     import_errors=failures, code_version=project_version(root),
                     async_tasks=tuple(t.id for t in tasks if t.is_async)))
