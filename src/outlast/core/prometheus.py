@@ -183,13 +183,19 @@ class Histogram:
         Family(name, "histogram", help)
 
     def observe(self, value: float, *labels: str) -> None:
+        self.observe_many((value,), *labels)
+
+    def observe_many(self, values: Sequence[float], *labels: str) -> None:
+        """Observe each of ``values`` under one label set: one lock for a claim's runs."""
         key = _key(self.labelnames, labels)
-        # the first bucket it is at most; NaN is at most none: +Inf's
-        index = bisect_left(self.buckets, value) if value == value else len(self.buckets)
+        buckets, nan = self.buckets, len(self.buckets)
+        # the first bucket each is at most; NaN is at most none: +Inf's
+        indexes = [bisect_left(buckets, v) if v == v else nan for v in values]
         with self._lock:
-            counts, total = self._values.get(key) or ([0] * (len(self.buckets) + 1), 0.0)
-            counts[index] += 1
-            self._values[key] = (counts, total + value)
+            counts, total = self._values.get(key) or ([0] * (nan + 1), 0.0)
+            for index in indexes:
+                counts[index] += 1
+            self._values[key] = (counts, total + sum(values))
 
     def count(self, *labels: str) -> int:
         with self._lock:
@@ -217,6 +223,7 @@ def _key(names: tuple[str, ...], labels: tuple[str, ...]) -> tuple[str, ...]:
     common case, labels that are strings already, makes no new tuple)."""
     if len(labels) != len(names):
         raise ValueError(f"expected labels {names}, got {labels}")
-    if all(type(v) is str for v in labels):
-        return labels
-    return tuple(str(v) for v in labels)
+    for v in labels:
+        if type(v) is not str:
+            return tuple(str(v) for v in labels)
+    return labels

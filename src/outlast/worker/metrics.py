@@ -56,11 +56,18 @@ class WorkerMetrics:
 
     def claimed(self, rows: list[dict[str, Any]], now: float) -> None:
         """Runs a claim started: an attempt each, and how long each had waited."""
+        started: dict[str, int] = {}
+        waits: dict[str, list[float]] = {}
         for row in rows:
-            self.started.inc(str(row["task_id"]))
+            task = str(row["task_id"])
+            started[task] = started.get(task, 0) + 1
             ready = max(float(row.get("queued_at") or 0.0), float(row.get("available_at") or 0.0))
             if ready:
-                self.queue_waits.observe(max(0.0, now - ready), str(row["queue"]))
+                waits.setdefault(str(row["queue"]), []).append(max(0.0, now - ready))
+        for task, n in started.items():  # a claim's runs are mostly of a few tasks
+            self.started.inc(task, amount=n)
+        for queue, seconds in waits.items():
+            self.queue_waits.observe_many(seconds, queue)
 
     def ended(self, task: str, outcome: str, executed: float | None) -> None:
         """An attempt ended; ``executed`` None when it never ran (handed back unstarted)."""
