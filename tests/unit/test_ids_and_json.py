@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from types import SimpleNamespace
 from unittest import mock
 
@@ -38,11 +40,48 @@ def test_ids_made_in_one_millisecond_are_distinct() -> None:
 def test_an_id_is_its_millisecond_then_its_random_bits_in_the_id_alphabet() -> None:
     """The encoding every stored id has: ids made by any version sort together."""
     tail = bytes(range(246, 256))
+    ids._TAILS.clear()  # drawn afresh, from the patched kernel
     with mock.patch.object(ids, "time", SimpleNamespace(time=lambda: 1_700_000_000.123)), \
-            mock.patch.object(ids.os, "urandom", lambda n: tail[:n]):
+            mock.patch.object(ids.os, "urandom", lambda n: tail * (n // 10)):
         made = ids.new_id("run")
+    ids._TAILS.clear()
     assert made == ("run_" + ids._encode(1_700_000_000_123, 10)
                     + ids._encode(int.from_bytes(tail, "big"), 16))
+
+
+def test_ids_made_by_threads_at_once_are_distinct() -> None:
+    """Random tails are drawn in bulk and handed out without a lock: each once."""
+    made: list[list[str]] = [[] for _ in range(8)]
+
+    def make(out: list[str]) -> None:
+        out.extend(ids.new_id("run") for _ in range(5000))
+
+    threads = [threading.Thread(target=make, args=(out,)) for out in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for out in made for i in out]
+    assert len(set(every)) == len(every) == 40_000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    """Tails drawn before a fork are the parent's: the child draws its own (a worker's
+    children are forked, and their ids must not collide with the fork server's)."""
+    ids.new_id("run")  # tails drawn here, before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(read)
+        os.write(write, " ".join(ids.new_id("run")[-16:] for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split())
+    os.waitpid(pid, 0)
+    parent = {ids.new_id("run")[-16:] for _ in range(50)}
+    assert len(child) == 50 and not child & parent
 
 
 def test_secrets_are_url_safe_and_distinct() -> None:
