@@ -13,6 +13,7 @@ from typing import Any
 
 from outlast.worker import forkserver
 from outlast.worker.messages import Assignment, Cancel, HookJob, Stop
+from outlast.worker.outbox import Outbox
 
 #: seconds a shared run told to stop (``Cancel``) has to end before its child is killed,
 #: and the runs beside it with it
@@ -37,6 +38,8 @@ class Child:
         #: the fork server this child came from: its death ends the child (see child.py)
         self.server = forkserver.server_pid()
         self.conn: Connection = parent_conn
+        #: what is sent to the child goes through here: never a blocking write
+        self.outbox = Outbox(parent_conn)
         self.generation = generation
         self.ready = False
         self.job: Assignment | HookJob | None = None
@@ -137,9 +140,11 @@ class Child:
 
         A dead pipe is this child's death, never the supervisor's error: the child is
         retired, and reaping it records its job as crashed and hands its queued runs back.
+        What the pipe cannot take yet is written later (``outbox.py``): the child gets
+        every message, in order, and the supervisor never waits for it to read.
         """
         try:
-            self.conn.send(message)
+            self.outbox.send(message)
         except (OSError, ValueError):  # BrokenPipeError, ConnectionResetError, closed handle
             self.retire = True
             return False
@@ -194,11 +199,16 @@ class Child:
             self.process.kill()
 
     def stop(self, timeout: float = 2.0) -> None:
-        self.send(Stop())
+        self.send(Stop())  # behind what the child has not read yet: it may never get it
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(1.0)
+        self.close()
+
+    def close(self) -> None:
+        """Close this end of the pipe (the child has ended or was stopped)."""
+        self.outbox.close()
         self.conn.close()
 
     def crash_error(self) -> dict[str, Any]:

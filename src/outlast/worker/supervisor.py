@@ -36,7 +36,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +64,7 @@ from outlast.worker.messages import (
     RuntimeCall,
 )
 from outlast.worker.metrics import WorkerMetrics
+from outlast.worker.outbox import wait_with_writes
 from outlast.worker.pool import STOP_GRACE, Child
 from outlast.worker.rate_wakeups import RateWakeups
 from outlast.worker.records_ahead import RecordsAhead
@@ -307,7 +307,9 @@ class Supervisor:
             self.metrics.set_slots(busy, self.concurrency)
 
     def _tick_once(self) -> None:
-        ready = wait(self._waitables(), self._timeout())
+        ready = wait_with_writes(self._waitables(),
+                                 [c.outbox for c in self.children if c.outbox.waiting],
+                                 self._timeout())
         self._dispatch(ready)
         if self._reload_requested:
             self._do_reload()
@@ -550,7 +552,7 @@ class Supervisor:
             else:
                 c.process.join(0)
                 self._on_death(c)
-                c.conn.close()
+                c.close()
             self.children.remove(c)
         if self._stop_requested or (self.import_error and self.exit_on_import_error):
             if self.import_error and not self.children:

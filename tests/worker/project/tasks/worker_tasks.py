@@ -337,3 +337,16 @@ async def shared_asks_from_threads(payload: dict[str, Any]) -> list[str]:
         ids.append(handle.id)
         await asyncio.sleep(0.005)
     return ids
+
+
+# -- a child busy with one run while large runs wait for it (tests/worker/test_busy_pipe.py)
+
+
+@task(id="bulky")
+def bulky(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """Quick, unless given a gate: then it holds its process until the test opens it."""
+    gate = payload.get("gate")
+    deadline = time.monotonic() + 30
+    while gate and not out(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return {"size": len(payload.get("blob", "")), "pid": os.getpid()}
