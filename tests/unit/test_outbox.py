@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from outlast.worker.outbox import Outbox, wait_with_writes
+from outlast.worker.outbox import Outbox, Waiter
 
 BIG = "x" * 200_000
 
@@ -42,6 +42,7 @@ def test_more_than_the_pipe_holds_waits_without_blocking_and_arrives_in_order(pi
     assert time.monotonic() - started < 1.0
     assert outbox.waiting
     got: list[int] = []
+    waiter = Waiter()
 
     def read() -> None:
         for _ in range(20):
@@ -51,15 +52,20 @@ def test_more_than_the_pipe_holds_waits_without_blocking_and_arrives_in_order(pi
     reader.start()
     deadline = time.monotonic() + 10
     while outbox.waiting and time.monotonic() < deadline:
-        wait_with_writes([], [outbox], 0.1)  # wakes when the pipe has room, writes more
+        waiter.wait([], [outbox], 0.1)  # wakes when the pipe has room, writes more
     reader.join(10)
+    waiter.close()
     assert got == list(range(20))
 
 
 def test_the_wait_returns_readers_ready_and_not_the_writers(pipe: Any) -> None:
     ours, theirs, outbox = pipe
     theirs.send("hello")
-    assert wait_with_writes([ours], [outbox], 1.0) == [ours]
+    waiter = Waiter()
+    assert waiter.wait([ours], [outbox], 1.0) == [ours]
+    ours.recv()
+    assert waiter.wait([ours], [], 0.05) == []  # nothing more to read: the timeout
+    waiter.close()
 
 
 def test_a_closed_child_end_is_an_error_at_send(pipe: Any) -> None:

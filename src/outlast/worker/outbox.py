@@ -11,7 +11,7 @@ sending to it would have waited forever.
 So each message is framed exactly as ``Connection.send`` frames it (the child reads it
 with ``recv``) and written without waiting (``MSG_DONTWAIT``); what the pipe cannot take
 yet waits here, in order, and is written when the pipe has room again: the supervisor's
-wait (``wait_with_writes``) watches such a pipe for writing as well as its reads.
+wait (``Waiter``) watches such a pipe for writing as well as its reads.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import selectors
 import socket
 import struct
 from collections import deque
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
@@ -79,25 +79,50 @@ class Outbox:
         self._socket.close()
 
 
-def wait_with_writes(readers: list[Any], writers: list[Outbox],
-                     timeout: float | None) -> list[Any]:
-    """``multiprocessing.connection.wait`` over ``readers`` that also wakes when one of
-    ``writers`` can write more, and writes it (a child that died meanwhile is seen by its
-    reads and its sentinel). Returns the readers ready to read."""
-    if not writers:
-        return wait(readers, timeout)
-    with selectors.PollSelector() as selector:
-        for reader in readers:
-            selector.register(reader, selectors.EVENT_READ)
-        for writer in writers:
-            selector.register(writer.fileno(), selectors.EVENT_WRITE, writer)
+class Waiter:
+    """The supervisor's wait: ``multiprocessing.connection.wait`` over its readers (child
+    pipes, process sentinels, the database listener) that also wakes when an outbox can
+    write more, and writes it. One poll set is kept across waits and changed only where
+    the readers or writers changed: ``connection.wait`` builds one per call, a dozen
+    registrations per loop turn, and a worker of sync runs turns once per finished run.
+    A poll set (unlike epoll) holds no kernel state, so a descriptor closed and reused
+    between two waits is never mistaken for the one it replaced."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.PollSelector()
+        self._watched: dict[int, tuple[Any, int]] = {}
+
+    def wait(self, readers: list[Any], writers: list[Outbox],
+             timeout: float | None) -> list[Any]:
+        """The readers ready to read, once one is (or a writer wrote) or at ``timeout``;
+        a child that died meanwhile is seen by its reads and its sentinel."""
+        wanted: dict[int, tuple[Any, int]] = {
+            (r if isinstance(r, int) else r.fileno()): (r, selectors.EVENT_READ)
+            for r in readers}
+        for writer in writers:  # its own descriptor (a dup): never one of the readers'
+            wanted[writer.fileno()] = (writer, selectors.EVENT_WRITE)
+        self._watch(wanted)
         ready: list[Any] = []
-        for key, _ in selector.select(timeout):
+        for key, _ in self._selector.select(timeout):
             if isinstance(key.data, Outbox):
                 _flush_quietly(key.data)
             else:
-                ready.append(key.fileobj)
+                ready.append(key.data)
         return ready
+
+    def _watch(self, wanted: dict[int, tuple[Any, int]]) -> None:
+        for fd in self._watched.keys() - wanted.keys():
+            self._selector.unregister(fd)
+        for fd, (obj, events) in wanted.items():
+            known = self._watched.get(fd)
+            if known is None:
+                self._selector.register(fd, events, obj)
+            elif known[0] is not obj or known[1] != events:
+                self._selector.modify(fd, events, obj)
+        self._watched = wanted
+
+    def close(self) -> None:
+        self._selector.close()
 
 
 def _flush_quietly(outbox: Outbox) -> None:

@@ -64,7 +64,7 @@ from outlast.worker.messages import (
     RuntimeCall,
 )
 from outlast.worker.metrics import WorkerMetrics
-from outlast.worker.outbox import wait_with_writes
+from outlast.worker.outbox import Waiter
 from outlast.worker.pool import STOP_GRACE, Child
 from outlast.worker.rate_wakeups import RateWakeups
 from outlast.worker.records_ahead import RecordsAhead
@@ -185,6 +185,7 @@ class Supervisor:
         self._last_hooks = 0.0
         self._backoff_until = 0.0
         self.rate_wakeups = RateWakeups(engine.clock)
+        self._waiter = Waiter()
         self._listener: Any = None
         self.poll_interval = 1.0
         #: ``--exit-when-drained``: stop once no run needs this version (``drain.py``)
@@ -307,9 +308,9 @@ class Supervisor:
             self.metrics.set_slots(busy, self.concurrency)
 
     def _tick_once(self) -> None:
-        ready = wait_with_writes(self._waitables(),
-                                 [c.outbox for c in self.children if c.outbox.waiting],
-                                 self._timeout())
+        ready = self._waiter.wait(self._waitables(),
+                                  [c.outbox for c in self.children if c.outbox.waiting],
+                                  self._timeout())
         self._dispatch(ready)
         if self._reload_requested:
             self._do_reload()
@@ -792,6 +793,7 @@ class Supervisor:
             self._listener.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+        self._waiter.close()
 
 
 def database_error(exc: BaseException) -> bool:
