@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from outlast.worker import forkserver
+from outlast.worker.child_pipe import ChildPipe
 from outlast.worker.messages import Assignment, Cancel, HookJob, Stop
-from outlast.worker.outbox import Outbox
 
 #: seconds a shared run told to stop (``Cancel``) has to end before its child is killed,
 #: and the runs beside it with it
@@ -38,8 +38,9 @@ class Child:
         #: the fork server this child came from: its death ends the child (see child.py)
         self.server = forkserver.server_pid()
         self.conn: Connection = parent_conn
-        #: what is sent to the child goes through here: never a blocking write
-        self.outbox = Outbox(parent_conn)
+        #: what is sent to the child and read from it goes through here: a send never
+        #: waits for the child to read (``child_pipe.py``)
+        self.pipe = ChildPipe(parent_conn)
         self.generation = generation
         self.ready = False
         self.job: Assignment | HookJob | None = None
@@ -140,11 +141,11 @@ class Child:
 
         A dead pipe is this child's death, never the supervisor's error: the child is
         retired, and reaping it records its job as crashed and hands its queued runs back.
-        What the pipe cannot take yet is written later (``outbox.py``): the child gets
+        What the pipe cannot take yet is written later (``child_pipe.py``): the child gets
         every message, in order, and the supervisor never waits for it to read.
         """
         try:
-            self.outbox.send(message)
+            self.pipe.send(message)
         except (OSError, ValueError):  # BrokenPipeError, ConnectionResetError, closed handle
             self.retire = True
             return False
@@ -208,7 +209,7 @@ class Child:
 
     def close(self) -> None:
         """Close this end of the pipe (the child has ended or was stopped)."""
-        self.outbox.close()
+        self.pipe.close()
         self.conn.close()
 
     def crash_error(self) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from outlast.ids import new_id
 from outlast.store.protocol import ANY_CHANNEL
 from outlast.worker import DEFAULT_ASYNC_SLOTS, forkserver, lease_keeper, outcomes
 from outlast.worker.child_calls import READS, ChildCalls
+from outlast.worker.child_pipe import Waiter
 from outlast.worker.claim_ahead import ClaimAhead, run_fields
 from outlast.worker.db_turn import DatabaseTurn
 from outlast.worker.drain import DrainWatch
@@ -64,7 +65,6 @@ from outlast.worker.messages import (
     RuntimeCall,
 )
 from outlast.worker.metrics import WorkerMetrics
-from outlast.worker.outbox import Waiter
 from outlast.worker.pool import STOP_GRACE, Child
 from outlast.worker.rate_wakeups import RateWakeups
 from outlast.worker.records_ahead import RecordsAhead
@@ -309,7 +309,7 @@ class Supervisor:
 
     def _tick_once(self) -> None:
         ready = self._waiter.wait(self._waitables(),
-                                  [c.outbox for c in self.children if c.outbox.waiting],
+                                  [c.pipe for c in self.children if c.pipe.waiting],
                                   self._timeout())
         self._dispatch(ready)
         if self._reload_requested:
@@ -357,7 +357,7 @@ class Supervisor:
         if self._listener is not None:  # None while the database is away
             items.append(self._listener)
         for c in self.children:
-            items.append(c.conn)
+            items.append(c.pipe)
             items.append(c.sentinel)
         return items
 
@@ -391,14 +391,14 @@ class Supervisor:
     # -- messages ------------------------------------------------------------------------
 
     def _dispatch(self, ready: list[Any]) -> None:
-        by_conn = {id(c.conn): c for c in self.children}
+        by_pipe = {id(c.pipe): c for c in self.children}
         for obj in ready:
             if obj == self._wake_r:
                 _drain_fd(self._wake_r)
             elif obj is self._listener:
                 self._drain_listener()
-            elif id(obj) in by_conn:
-                self._read_child(by_conn[id(obj)])
+            elif id(obj) in by_pipe:
+                self._read_child(by_pipe[id(obj)])
 
     def _drain_listener(self) -> None:
         try:
@@ -423,13 +423,11 @@ class Supervisor:
                 self.heartbeats.check_now()
 
     def _read_child(self, child: Child) -> None:
-        while True:
-            try:
-                if not child.conn.poll():
-                    return
-                message = child.conn.recv()
-            except (EOFError, OSError):
-                return
+        try:
+            messages = child.pipe.received()
+        except (EOFError, OSError):
+            return
+        for message in messages:
             if isinstance(message, list):  # shared runs that ended together
                 for item in message:
                     self._handle(child, item)
