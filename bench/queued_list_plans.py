@@ -1,13 +1,14 @@
 """The runs list and the dashboard's reads beside a backlog of QUEUED runs (PostgreSQL).
 
-    .venv/bin/python bench/queued_list_plans.py [--backlog 200000] [--explain]
+    .venv/bin/python bench/queued_list_plans.py [--backlog 200000] [--explain] [--custom]
 
 Fills a database with a history (completed runs of tasks a, b and other), the QUEUED runs of
 task ``other`` (queue other) and of task ``bulk`` in queue side, a backlog of ``--backlog``
 QUEUED runs of task ``bulk`` in queue bulk loaded after them (as ``batch_trigger`` does:
 ``load_runs``, binary COPY), and a second environment. Then every list shape (each page as
 ``listing.list_page`` asks it) and each dashboard read runs with generic plans (a prepared
-statement's plan after its fifth use, which knows no parameter's value), and this prints
+statement's plan after its fifth use, which knows no parameter's value; ``--custom``: plans
+made for each call's values, as the first five are), and this prints
 its time (median of 5) and, with ``--explain``, each query's plan: the scans of ``runs``,
 how many rows each read, and any Sort. A shape that read or sorted the backlog shows it in
 the rows. Database ``queued_list_plans`` at ``PG_URL``, made and dropped here (``KEEP=1``
@@ -51,15 +52,16 @@ class GenericTx:
     statuses_apart = getattr(PostgresTx, "statuses_apart", frozenset())
     executing_apart = True
 
-    def __init__(self, conn: psycopg.Connection[Any], book: QueryBook) -> None:
-        self.conn, self.book = conn, book
+    def __init__(self, conn: psycopg.Connection[Any], book: QueryBook,
+                 prepare: bool = True) -> None:
+        self.conn, self.book, self.prepare = conn, book, prepare
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
     def all(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
         text = to_pyformat(self.book.text(name, params))
         self.sent.append((text, params))
         cur = self.conn.cursor(row_factory=dict_row)
-        return cur.execute(text, params, prepare=True).fetchall()
+        return cur.execute(text, params, prepare=self.prepare).fetchall()
 
     def one(self, name: str, /, **params: Any) -> dict[str, Any] | None:
         rows = self.all(name, **params)
@@ -142,18 +144,21 @@ def timed(run: Any) -> float:
     return statistics.median(times)
 
 
-def plan(conn: psycopg.Connection[Any], text: str, params: dict[str, Any]) -> list[str]:
+def plan(conn: psycopg.Connection[Any], text: str, params: dict[str, Any],
+         generic: bool) -> list[str]:
     lines = [r[0] for r in conn.execute("EXPLAIN (ANALYZE) " + text, params,
-                                        prepare=True).fetchall()]
+                                        prepare=generic).fetchall()]
     return [line.strip() for line in lines
             if ("on runs" in line or "Sort" in line) and "Sort Key" not in line]
 
 
-def measure(url: str, explain: bool) -> None:
+def measure(url: str, explain: bool, generic: bool) -> None:
     book = QueryBook(load_queries("postgres"))
-    with psycopg.connect(url, autocommit=True, prepare_threshold=0) as conn:
-        conn.execute("SET plan_cache_mode = force_generic_plan")
-        tx = GenericTx(conn, book)
+    with psycopg.connect(url, autocommit=True,
+                         prepare_threshold=0 if generic else None) as conn:
+        conn.execute("SET plan_cache_mode = "
+                     + ("force_generic_plan" if generic else "force_custom_plan"))
+        tx = GenericTx(conn, book, generic)
         mid = conn.cursor(row_factory=dict_row).execute(
             "SELECT id FROM runs WHERE task_id = 'bulk' AND queue = 'bulk' ORDER BY id "
             "OFFSET (SELECT count(*) / 2 FROM runs WHERE queue = 'bulk') LIMIT 1").fetchone()
@@ -167,27 +172,29 @@ def measure(url: str, explain: bool) -> None:
             ms = timed(lambda w=wanted, c=cursor: list_page(tx, ENV, w, 50, c))  # type: ignore[arg-type, misc]
             print(f"{name}: {len(rows)} rows, {ms:.2f} ms, {len(sent)} queries")
             for text, params in sent if explain else []:
-                print("    " + "\n    ".join(plan(conn, text, params)))
+                print("    " + "\n    ".join(plan(conn, text, params, generic)))
         for name, extra in READS:
             params = {"environment": ENV} | extra
             text = to_pyformat(book.text(name, params))
-            ms = timed(lambda t=text, p=params: conn.execute(t, p, prepare=True).fetchall())  # type: ignore[misc]
+            ms = timed(lambda t=text, p=params: conn.execute(  # type: ignore[misc]
+                t, p, prepare=generic).fetchall())
             print(f"{name} {extra}: {ms:.2f} ms")
             if explain:
-                print("    " + "\n    ".join(plan(conn, text, params)))
+                print("    " + "\n    ".join(plan(conn, text, params, generic)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backlog", type=int, default=200_000)
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--custom", action="store_true", help="custom plans, not generic")
     args = parser.parse_args()
     with psycopg.connect(PG + "/postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {DB}")
     try:
         fill(f"{PG}/{DB}", args.backlog)
-        measure(f"{PG}/{DB}", args.explain)
+        measure(f"{PG}/{DB}", args.explain, not args.custom)
         print(f"load1 {os.getloadavg()[0]:.2f}")
     finally:
         if not os.environ.get("KEEP"):
