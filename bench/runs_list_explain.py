@@ -4,7 +4,8 @@ Every filter, sort and search kind the runs list offers is one ``list_runs`` que
 (engine/listing.py); this prints, for each, the indexes the database reads and how long the
 query took (SQLite: ``EXPLAIN QUERY PLAN``; PostgreSQL: ``EXPLAIN (ANALYZE)``, with
 ``--generic`` of the prepared statement's generic plan). On PostgreSQL a page without a
-status filter is two queries, its EXECUTING runs and the others (``listing.status_parts``).
+status filter is two or three queries, its EXECUTING runs, in id order its QUEUED runs, and
+the others (``listing.status_parts``).
 Run after ``KEEP=1 bench/dashboard_bench.py`` filled the databases:
 
     .venv/bin/python bench/runs_list_explain.py sqlite:////tmp/outlast-dashboard-bench/1000000.db
@@ -26,12 +27,13 @@ from psycopg import sql
 
 from outlast.engine.listing import (
     RunFilter,
+    apart_here,
     order_params,
     prefix_range,
     status_parts,
     unranged,
 )
-from outlast.store.postgres.store import _PARAM, to_pyformat
+from outlast.store.postgres.store import _PARAM, PostgresTx, to_pyformat
 from outlast.store.queries import QueryBook, load_queries
 
 ENV = "dev"
@@ -94,19 +96,26 @@ def shapes(sample: dict[str, Any], versions: tuple[str, str]) -> dict[str, dict[
 
 
 def queries(sample: dict[str, Any], versions: tuple[str, str],
-            apart: bool) -> Iterator[tuple[str, dict[str, Any]]]:
+            apart: frozenset[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Each query a page of each shape sends: one per part of its status (``status_parts``:
-    without a status, the EXECUTING runs and the others are two queries)."""
+    without a status, on PostgreSQL, the EXECUTING runs, in id order the QUEUED ones, and
+    the others are apart; ``listing.part_order`` gives each its order)."""
     for name, params in shapes(sample, versions).items():
         status = params.pop("status", None)
-        parts = status_parts((status,) if status else (), apart)
+        order = "id" if "by_id" in params else "time"
+        parts = status_parts((status,) if status else (), apart_here(apart, order, params))
         for part in parts:
             label = name if len(parts) == 1 else f"{name} [{_part_name(part)}]"
-            yield label, (unranged(params) if "executing" in part else params) | part
+            query = (unranged(params) if "executing" in part else params) | part
+            if "queued" in part:
+                query.pop("by_id")
+            elif "not_queued" in part:
+                query["by_env_id"] = query.pop("by_id")
+            yield label, query
 
 
 def _part_name(part: dict[str, Any]) -> str:
-    return "EXECUTING" if "executing" in part else "not EXECUTING"
+    return " and ".join(name.replace("_", " ").upper() for name in part)
 
 
 def explain_sqlite(url: str) -> None:
@@ -115,7 +124,7 @@ def explain_sqlite(url: str) -> None:
     book = QueryBook(load_queries("sqlite"))
     sample = dict(conn.execute(SAMPLE).fetchone())
     versions = conn.execute(VERSIONS).fetchone()
-    for name, params in queries(sample, tuple(versions), apart=False):
+    for name, params in queries(sample, tuple(versions), apart=frozenset()):
         sql = book.text("list_runs", params)
         plan = [r["detail"] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
         started = time.perf_counter()
@@ -133,7 +142,8 @@ def explain_postgres(url: str, generic: bool) -> None:
         assert sample is not None and span is not None
         if generic:
             cur.execute("SET plan_cache_mode = force_generic_plan")
-        for name, params in queries(sample, (span["low"], span["high"]), apart=True):
+        for name, params in queries(sample, (span["low"], span["high"]),
+                                    apart=PostgresTx.statuses_apart):
             lines = [r["QUERY PLAN"] for r in explain(cur, book.text("list_runs", params),
                                                       params, generic)]
             used = [line.strip() for line in lines if "Scan" in line or "Sort" in line

@@ -61,6 +61,11 @@ def test_applied_migrations_are_recorded(empty_store_url: str) -> None:
         store.close()
 
 
+#: indexes only PostgreSQL has: runs_queued holds the QUEUED runs its list indexes leave
+#: out (its migration 0029); SQLite's list indexes hold every run
+POSTGRES_ONLY = ["runs_queued"]
+
+
 def test_both_dialects_have_the_same_tables_columns_and_indexes() -> None:
     sqlite, postgres = expected("sqlite"), expected("postgres")
 
@@ -69,7 +74,8 @@ def test_both_dialects_have_the_same_tables_columns_and_indexes() -> None:
         return {t: [c.split()[0] for c in cols] for t, cols in tables.items()}
 
     assert names(sqlite) == names(postgres)
-    assert sqlite["indexes"] == postgres["indexes"]
+    assert sqlite["indexes"] == [i for i in postgres["indexes"]  # type: ignore[attr-defined]
+                                 if i not in POSTGRES_ONLY]
 
 
 def test_the_test_databases_match_the_expected_schema(store_url: str) -> None:

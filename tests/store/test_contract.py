@@ -537,17 +537,22 @@ def test_changed_reports_commits_a_listener_may_have_missed(store: Store,
         listener.close()
 
 
-def test_list_runs_reads_executing_runs_apart_or_with_the_others(
+def test_list_runs_reads_executing_and_queued_runs_apart_or_with_the_others(
         store: Store, engine: Engine, executing: list[dict[str, Any]]) -> None:
     """``not_executing`` lists every run but the EXECUTING ones and ``executing`` only
-    those, on both stores; ``executing_apart`` says whether a page must ask for them so
-    (the store's list indexes leave them out), and is a plain bool either way."""
+    those, ``not_queued`` and ``queued`` (in its own id order) the same for QUEUED runs, on
+    both stores; ``statuses_apart`` says which a page must ask for so (the store's list
+    indexes leave them out): a frozenset of statuses either way."""
     queued = trigger_run(engine, "job").row["id"]
-    page = {"environment": ENV, "by_id": True, "window": 10, "limit": 10}
+    page = {"environment": ENV, "window": 10, "limit": 10}
     with store.transaction(write=False) as tx:
-        others = [r["id"] for r in tx.all("list_runs", **page, not_executing=True)]
-        started = {r["id"] for r in tx.all("list_runs", **page, executing=True)}
-        apart = tx.executing_apart
+        others = [r["id"] for r in tx.all("list_runs", **page, by_id=True, not_executing=True)]
+        started = {r["id"] for r in tx.all("list_runs", **page, by_id=True, executing=True)}
+        rest = [r["id"] for r in tx.all("list_runs", **page, by_env_id=True,
+                                        not_executing=True, not_queued=True)]
+        waiting = [r["id"] for r in tx.all("list_runs", **page, queued=True)]
+        apart = tx.statuses_apart
     assert others == [queued]
     assert started == {r["id"] for r in executing}
-    assert isinstance(apart, bool)
+    assert (rest, waiting) == ([], [queued])
+    assert isinstance(apart, frozenset) and apart <= {"EXECUTING", "QUEUED"}

@@ -1,17 +1,22 @@
 """PostgreSQL reads runs through its partial indexes only when a query says it may.
 
 Migration 0028 leaves EXECUTING runs out of the runs list's indexes (and of
-runs_version_active and runs_batch). The planner uses a partial index only for a query
-whose own text implies the index's WHERE, and a prepared statement's generic plan knows no
-parameter's value: a list of one status, or a count over several, that did not say
-``status <> 'EXECUTING'`` would read the whole table (or a whole index) instead. Each query
-that reads those indexes is planned here as a generic plan with sequential scans priced
-out, and every scan of ``runs`` in it must be an index range (an ``Index Cond``), never a
-sequential scan nor a walk over a whole index.
+runs_version_active and runs_batch), and 0029 QUEUED runs out of five of them, which
+runs_queued holds. The planner uses a partial index only for a query whose own text
+implies the index's WHERE, and a prepared statement's generic plan knows no parameter's
+value: a list of one status, or a count over several, that did not say ``status <>
+'EXECUTING'`` (``<> 'QUEUED'``) would read the whole table (or a whole index) instead. Each
+query that reads those indexes is planned here as a generic plan with sequential scans
+priced out, and every scan of ``runs`` in it must be an index range (an ``Index Cond``),
+never a sequential scan nor a walk over a whole index. Each query of a list page must also
+read in the page's order: no Sort above a scan of runs that no Limit bounds (which would
+sort a whole backlog), and the part without QUEUED runs never walks runs_pkey (over every
+QUEUED run newer than the page).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -23,11 +28,10 @@ from psycopg import sql
 from outlast.engine.listing import (
     RunFilter,
     order_params,
+    page_queries,
     prefix_range,
-    status_parts,
-    unranged,
 )
-from outlast.store.postgres.store import _PARAM
+from outlast.store.postgres.store import _PARAM, PostgresTx
 from outlast.store.queries import QueryBook, load_queries
 
 ENV = "dev"
@@ -48,18 +52,36 @@ READS: list[tuple[str, dict[str, Any]]] = [
     ("retention_batch_trees", {"batch_ids": ["batch_1"]}),
 ]
 
-#: runs-list filters whose page reads an index range (a page of every run of an
-#: environment, newest first, may walk runs_pkey from its end: it stops at the page's end)
+#: runs-list filters, each planned as every query of its first page and of a later one
 LISTS: list[dict[str, Any]] = [
+    {},
     {"statuses": ("FAILED",)},
+    {"statuses": ("QUEUED",)},
     {"statuses": ("QUEUED", "EXECUTING")},
     {"task": "t"},
     {"task": "t", "statuses": ("FAILED",)},
+    {"task": "t", "statuses": ("QUEUED",)},
     {"queue": "q"},
+    {"queue": "q", "statuses": ("QUEUED",)},
+    {"task": "t", "queue": "q"},
     {"version": "v1"},
+    {"tag": "t"},
+    {"parent_id": "run_0"},
     {"created_after": 1.0, "created_before": 2.0},
     {"sort": "started"},
 ]
+
+#: search kinds of a page without filters that read in page order (a payload window; a key
+#: prefix many runs share): their QUEUED part reads runs_queued too
+ORDERED_KINDS: list[dict[str, Any]] = [
+    {"pattern": "%x%", "window": 2_000},
+    {"key_from": "o", "key_to": "p", "key_length": 1, "key_dense": True},
+]
+
+#: a cursor of each order: a page that is not the first
+CURSORS = {"id": "run_01m938qk0s0rzvcpy2632mbxve",
+           "created_at": "1.5:run_01m938qk0s0rzvcpy2632mbxve",
+           "started_at": "1.5:run_01m938qk0s0rzvcpy2632mbxve"}
 
 #: id and key prefixes the EXECUTING part of a page looks for: checked on each EXECUTING
 #: run, never read as a range of another index (which a generic plan guesses small)
@@ -69,13 +91,19 @@ PREFIXES = ["run_0", "o"]
 def reads_to_plan() -> Iterator[Any]:
     for name, params in READS:
         yield pytest.param(name, params, id=name)
+    apart = PostgresTx.statuses_apart
     for filters in LISTS:
         wanted = RunFilter(**filters)
-        for part in status_parts(wanted.statuses):
-            yield list_case(filters, wanted, part, {})
+        for cursor in (None, CURSORS[wanted.order]):
+            for params in page_queries(wanted, ENV, [{}], apart, 50, cursor):
+                yield list_case(filters | {"cursor": cursor is not None}, params)
+    for kind in ORDERED_KINDS:
+        for params in page_queries(RunFilter(), ENV, [kind], apart, 50, None):
+            yield list_case({"search": next(iter(kind))}, params)
     for search in PREFIXES:
-        yield list_case({"search": search}, RunFilter(), {"executing": True},
-                        prefix_kind(search))
+        for params in page_queries(RunFilter(), ENV, [prefix_kind(search)], apart, 50, None):
+            if "executing" in params:
+                yield list_case({"search": search}, params)
 
 
 def prefix_kind(text: str) -> dict[str, Any]:
@@ -88,13 +116,10 @@ def prefix_kind(text: str) -> dict[str, Any]:
     return {"key_from": low, "key_to": high, "key_length": len(low), "key_sparse": True}
 
 
-def list_case(filters: dict[str, Any], wanted: RunFilter, part: dict[str, Any],
-              kind: dict[str, Any]) -> Any:
-    """One query of a page (``listing.list_page``'s parameters) as a test case."""
-    kind = unranged(kind) if "executing" in part else kind
-    params = (wanted.params(ENV) | {"window": 51, "limit": 51} | part | kind
-              | order_params(wanted.order, None, None, wanted.version))
-    label = ",".join(f"{k}={v}" for k, v in [*filters.items(), *part.items()])
+def list_case(filters: dict[str, Any], params: dict[str, Any]) -> Any:
+    """One query of a page (``listing.page_queries``) as a test case."""
+    parts = [k for k in ("executing", "not_executing", "queued", "not_queued") if k in params]
+    label = ",".join([*(f"{k}={v}" for k, v in filters.items()), *parts])
     return pytest.param("list_runs", params, id=f"list_runs[{label}]")
 
 
@@ -108,7 +133,8 @@ def pg(store_url: str) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-def generic_plan(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> str:
+def generic_plan(conn: psycopg.Connection[Any], name: str, params: dict[str, Any],
+                 form: str = "TEXT") -> str:
     text = QueryBook(load_queries("postgres")).text(name, params)
     names: list[str] = []
 
@@ -119,9 +145,11 @@ def generic_plan(conn: psycopg.Connection[Any], name: str, params: dict[str, Any
     conn.execute("PREPARE read AS " + _PARAM.sub(number, text))
     try:
         values = sql.SQL(", ").join(sql.Literal(params[n]) for n in names)
-        explain = (sql.SQL("EXPLAIN EXECUTE read ({})").format(values) if names
-                   else sql.SQL("EXPLAIN EXECUTE read"))
-        return "\n".join(r[0] for r in conn.execute(explain).fetchall())
+        explain = sql.SQL(f"EXPLAIN (FORMAT {form}) EXECUTE read")
+        if names:
+            explain = sql.SQL("{} ({})").format(explain, values)
+        rows = conn.execute(explain).fetchall()
+        return "\n".join(r[0] if isinstance(r[0], str) else json.dumps(r[0]) for r in rows)
     finally:
         conn.execute("DEALLOCATE read")
 
@@ -152,8 +180,42 @@ def test_reads_of_runs_keep_to_an_index_range(pg: psycopg.Connection[Any], name:
                                               params: dict[str, Any]) -> None:
     plan = generic_plan(pg, name, params)
     assert whole_reads(plan) == [], plan
-    if params.get("executing"):  # the EXECUTING part of a page: those runs and no range
+    if params.get("executing") and not params.get("parent_id"):
+        # the EXECUTING part of a page: those runs and no range (a run's children, of
+        # any status, come from runs_parent)
         assert set(indexes_of_runs(plan)) <= set(EXECUTING_ONLY), plan
+    if name == "list_runs" and not any(params.get(f"by_{at}") for at in TIMES):
+        tree = json.loads(generic_plan(pg, name, params, "JSON"))[0]["Plan"]
+        assert unbounded_sorts(tree) == [], plan
+    if params.get("queued"):  # runs_queued, and runs_pkey for the page's ids alone
+        assert set(indexes_of_runs(plan)) <= {"runs_queued", "runs_pkey"}, plan
+        assert "Index Cond: (id = ANY" in plan, plan
+    if params.get("not_queued"):  # never a walk over every QUEUED run newer than the page
+        assert "runs_pkey" not in indexes_of_runs(plan), plan
+
+
+#: time orders: read from runs_env_created_at, runs_env_started and runs_env_finished,
+#: which hold QUEUED runs (0029 left them whole); runs that share a time (a batch's) are
+#: sorted by id within it (an Incremental Sort, or a Sort where the table is empty)
+TIMES = ("created_at", "started_at", "finished_at")
+
+
+def unbounded_sorts(node: dict[str, Any], bounded: bool = False,
+                    sorting: bool = False) -> list[str]:
+    """The scans of ``runs`` a Sort would sort whole: under a Sort with no Limit between
+    (a Limit bounds what its input reads), other than the EXECUTING runs' indexes and the
+    page's own ids (``id = ANY``)."""
+    kind = node["Node Type"]
+    bounded = (bounded or kind == "Limit") and kind != "Sort"
+    sorting = kind == "Sort" or (sorting and not bounded)
+    found = []
+    if (sorting and node.get("Relation Name") == "runs"
+            and node.get("Index Name") not in EXECUTING_ONLY
+            and "= ANY" not in node.get("Index Cond", node.get("Recheck Cond", ""))):
+        found.append(f"{kind} {node.get('Index Name', '')}".strip())
+    for child in node.get("Plans", []):
+        found += unbounded_sorts(child, bounded, sorting)
+    return found
 
 
 def indexes_of_runs(plan: str) -> list[str]:

@@ -59,6 +59,9 @@ MAY_DIFFER = frozenset({
     "dashboard_active_counts", "dashboard_recent_runs", "dashboard_task_recent",
     "metrics_live_runs", "retention_environments", "retention_task_ids",
     "dev_runs_to_follow", "pinned_active_run", "pinned_run_counts",
+    # the runs list: PostgreSQL reads a page's QUEUED runs with a skip scan of runs_queued
+    # (its migration 0029: LATERAL, an array of ids), SQLite with the others
+    "list_runs",
     # the database's own bookkeeping: PostgreSQL's catalog and statistics, SQLite's pages
     "column_types", "dead_rows", "table_sizes",
     # new runs from a JSON array of rows: json_each / json_populate_recordset, and the

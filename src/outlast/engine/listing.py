@@ -4,9 +4,9 @@ Each page is one ``list_runs`` query per (status, search kind) asked, merged her
 sort key: one status or search kind a query keeps each of them on an index that answers
 in the page's order (0013), where ``status IN (...)`` or ``a OR b OR c`` would make the
 database read every match and sort them. On PostgreSQL, whose list indexes leave
-EXECUTING runs out, a page without a status filter reads the EXECUTING runs with one query
-and all the others with another (``status_parts``). Pages are keyset pages: the cursor is
-the last row's sort key, never an offset.
+EXECUTING and QUEUED runs out, a page without a status filter reads the EXECUTING runs with
+one query, the QUEUED ones with another and all the others with a third (``status_parts``).
+Pages are keyset pages: the cursor is the last row's sort key, never an offset.
 
 The search text means, precisely:
 
@@ -153,20 +153,40 @@ def like_escape(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
-def status_parts(statuses: tuple[str, ...], apart: bool = True) -> list[dict[str, Any]]:
+#: filters (and search kinds) whose page reads an index that holds QUEUED runs too
+#: (run_tags, runs_env_version_id, run_errors, runs_parent, runs_root, the key indexes,
+#: runs_pkey's range of an id prefix): there the QUEUED runs come with the others
+DRIVING = ("tag", "version", "fingerprint", "parent_id", "root_id", "idempotency_key",
+           "id_to", "key_sparse")
+
+
+def apart_here(apart: frozenset[str], order: str, params: dict[str, Any]) -> frozenset[str]:
+    """The statuses a page reads apart: the store's (``Tx.statuses_apart``), but QUEUED
+    runs only for a page read in id order through the list's own indexes. A page in time
+    order (runs_env_created_at, runs_env_started, runs_env_finished hold QUEUED runs) or
+    driven by another index reads them with the others: apart, they would be looked for
+    along that whole index (a tag's every run) for none."""
+    if order == "id" and not any(params.get(name) is not None for name in DRIVING):
+        return apart
+    return apart - {RunStatus.QUEUED.value}
+
+
+def status_parts(statuses: tuple[str, ...],
+                 apart: frozenset[str] = frozenset({"EXECUTING", "QUEUED"})
+                 ) -> list[dict[str, Any]]:
     """The ``list_runs`` status lines of each query a page asks. Where the list's indexes
-    leave EXECUTING runs out (``Tx.executing_apart``: every status change of a started
-    run wrote an entry into each), runs_executing holds them, at most the workers'
-    concurrency of an environment: any status reads ``not_executing``, then
-    ``executing``, and one status other than EXECUTING says ``not_executing`` too (the
-    planner takes a partial index only for a query whose text implies the index's WHERE,
-    and a prepared plan's status is not known). Elsewhere, one query per status."""
-    if not apart:
-        return [{"status": status} for status in statuses] or [{}]
+    leave a status's runs out (``apart``: PostgreSQL's EXECUTING runs, every status change
+    of a started run wrote an entry into each; its QUEUED runs, loaded in bulk), another
+    index holds them: any status reads ``not_executing`` and ``not_queued``, then
+    ``executing`` and ``queued``, and one status not apart says ``not_...`` of each apart
+    too (the planner takes a partial index only for a query whose text implies the
+    index's WHERE, and a prepared plan's status is not known). Elsewhere, one query per
+    status."""
+    others = {f"not_{status.lower()}": True for status in sorted(apart)}
     if not statuses:
-        return [{"not_executing": True}, {"executing": True}]
-    return [{"executing": True} if status == RunStatus.EXECUTING.value
-            else {"status": status, "not_executing": True} for status in statuses]
+        return [others, *({status.lower(): True} for status in sorted(apart))]
+    return [{status.lower(): True} if status in apart else {"status": status} | others
+            for status in statuses]
 
 
 def unranged(kind: dict[str, Any]) -> dict[str, Any]:
@@ -188,20 +208,41 @@ def list_page(tx: Tx, env: str, wanted: RunFilter, limit: int,
     kinds = list(search_kinds(tx, env, wanted.search)) if wanted.search else [{}]
     found: dict[str, Row] = {}
     floor: Row | None = None
-    for part in status_parts(wanted.statuses, tx.executing_apart):
-        for kind in kinds if "executing" not in part else [unranged(k) for k in kinds]:
-            if "tag" in kind and wanted.tag not in (None, kind["tag"]):
-                kind = {"also_tag": kind["tag"]}  # the tag filter drives; this one checks
-            params = (wanted.params(env) | {"window": limit + 1, "limit": limit + 1}
-                      | part | kind)
-            params |= order_params(order, params["tag"], cursor, params["version"])
-            rows = tx.all("list_runs", **params)
-            if "pattern" in kind:
-                rows, end = window_rows(rows, int(params["window"]))
-                floor = nearest(floor, end, order)
-            found.update((r["id"], r) for r in rows)
+    for params in page_queries(wanted, env, kinds, tx.statuses_apart, limit, cursor):
+        rows = tx.all("list_runs", **params)
+        if "pattern" in params:
+            rows, end = window_rows(rows, int(params["window"]))
+            floor = nearest(floor, end, order)
+        found.update((r["id"], r) for r in rows)
     ordered = sorted(found.values(), key=lambda r: sort_key(order, r), reverse=True)
     return cut_page(ordered, limit, floor, order)
+
+
+def page_queries(wanted: RunFilter, env: str, kinds: list[dict[str, Any]],
+                 apart: frozenset[str], limit: int,
+                 cursor: str | None) -> Iterator[dict[str, Any]]:
+    """The parameters of each ``list_runs`` query a page asks: one per search kind and
+    status part (``status_parts``), their rows merged by the sort key."""
+    order = wanted.order
+    common = wanted.params(env) | {"window": limit + 1, "limit": limit + 1}
+    for kind in kinds:
+        if "tag" in kind and wanted.tag not in (None, kind["tag"]):
+            kind = {"also_tag": kind["tag"]}  # the tag filter drives; this one checks
+        for part in status_parts(wanted.statuses, apart_here(apart, order, common | kind)):
+            params = common | (unranged(kind) if "executing" in part else kind) | part
+            yield params | part_order(order, params, cursor)
+
+
+def part_order(order: str, params: dict[str, Any], cursor: str | None) -> dict[str, Any]:
+    """``order_params`` of one status part: in id order, the QUEUED part has its own
+    (``queued``), and the part that leaves them out reads in (environment, id) order
+    (``by_env_id``; both in ``list_runs``)."""
+    lines = order_params(order, params["tag"], cursor, params["version"])
+    if "queued" in params:
+        lines.pop("by_id")
+    elif "not_queued" in params:
+        lines["by_env_id"] = lines.pop("by_id")
+    return lines
 
 
 def cut_page(ordered: list[Row], limit: int, floor: Row | None,

@@ -4,7 +4,7 @@ The engine never sees SQL: it calls named queries (``tx.one("get_run", id=...)``
 text lives in ``queries.sql`` (shared) and the dialect's own ``queries.sql`` (a test checks
 that both dialects define the same names). Where the dialects behave differently in a way
 the engine must know, the store says so through a member declared here, named for what it
-means (``Store.serial_writes``, ``Tx.compound_writes``, ``Tx.executing_apart``,
+means (``Store.serial_writes``, ``Tx.compound_writes``, ``Tx.statuses_apart``,
 ``Listener.recheck_every``);
 nothing outside the store asks which dialect it is, or probes for a member.
 
@@ -41,12 +41,13 @@ class Tx(Protocol):
     #: when it may not (SQLite), the caller writes them itself, in the same transaction.
     compound_writes: bool
 
-    #: whether the runs list's indexes leave EXECUTING runs out (PostgreSQL's 0028: a
-    #: started run then enters 3 indexes instead of 13), so that a list or count that
-    #: includes them reads them apart (``list_runs`` with ``executing``) and merges them
-    #: with the others (``not_executing``). SQLite's indexes hold every run, and its
-    #: planner reads the split pages worse: one query serves a page there.
-    executing_apart: bool
+    #: the statuses whose runs the runs list's indexes leave out, so that a list or count
+    #: that includes them reads them apart and merges them with the others: PostgreSQL's
+    #: EXECUTING runs (0028: a started run then enters 3 indexes instead of 13; ``list_runs``
+    #: with ``executing``, the others ``not_executing``) and QUEUED ones (0029: a run loaded
+    #: in bulk enters 6 instead of 10; ``queued``, the others ``not_queued``). SQLite's
+    #: indexes hold every run, and its planner reads split pages worse: none there.
+    statuses_apart: frozenset[str]
 
     def one(self, name: str, /, **params: Any) -> Row | None:
         """The first row of the answer, or None.

@@ -38,9 +38,13 @@ ON CONFLICT DO NOTHING
 -- ``not_executing`` leaves EXECUTING runs out and ``executing`` reads only them, each
 -- status in the query's text: PostgreSQL's list indexes hold no EXECUTING run (its
 -- migration 0028) and runs_executing holds only those; a page that can show both merges
--- the two (engine/listing.py, ``Tx.executing_apart``). The EXECUTING runs are checked
+-- the two (engine/listing.py, ``Tx.statuses_apart``). The EXECUTING runs are checked
 -- against an id or key prefix without its range (no ``id_to``; ``key_dense``), so no plan
--- reads that range of another index.
+-- reads that range of another index. ``not_queued`` leaves QUEUED runs out and ``queued``
+-- reads only them: PostgreSQL's list indexes hold no QUEUED run (its migration 0029) and it
+-- reads them with a skip scan of runs_queued in its own version of this query; here they
+-- are a plain filter in id order. ``by_env_id`` is the id order of a page read through
+-- an index led by the environment (PostgreSQL's version says why).
 SELECT * FROM (
     SELECT recent.*, lower(payload) LIKE :pattern ESCAPE '!' AS matched, -- when pattern
            row_number() OVER () AS position -- when pattern
@@ -48,12 +52,15 @@ SELECT * FROM (
     SELECT runs.*
     FROM runs -- unless tag
     FROM run_tags JOIN runs ON runs.id = run_tags.run_id -- when tag
-    WHERE runs.environment = :environment
+    WHERE runs.environment = :environment -- unless by_env_id
+    WHERE runs.environment >= :environment AND runs.environment <= :environment -- when by_env_id
       AND run_tags.environment = :environment AND run_tags.tag = :tag -- when tag
       AND runs.id IN (SELECT run_id FROM run_tags WHERE tag = :also_tag) -- when also_tag
       AND runs.status = :status -- when status
       AND runs.status <> 'EXECUTING' -- when not_executing
       AND runs.status = 'EXECUTING' -- when executing
+      AND runs.status <> 'QUEUED' -- when not_queued
+      AND runs.status = 'QUEUED' -- when queued
       AND runs.task_id = :task_id -- when task_id
       AND runs.queue = :queue -- when queue
       AND runs.version >= :version AND runs.version <= :version -- when version
@@ -79,11 +86,13 @@ SELECT * FROM (
       AND runs.finished_at <= :after_at -- when after_finished_at
       AND (runs.finished_at < :after_at OR runs.id < :after_id) -- when after_finished_at
     ORDER BY runs.id DESC -- when by_id
+    ORDER BY runs.environment, runs.id DESC -- when by_env_id
     ORDER BY run_tags.run_id DESC -- when by_tag_id
     ORDER BY runs.version, runs.id DESC -- when by_version_id
     ORDER BY runs.created_at DESC, runs.id DESC -- when by_created_at
     ORDER BY runs.started_at DESC, runs.id DESC -- when by_started_at
     ORDER BY runs.finished_at DESC, runs.id DESC -- when by_finished_at
+    ORDER BY runs.id DESC -- when queued
     LIMIT :window
     ) AS recent -- when pattern
 ) AS recent
@@ -94,6 +103,8 @@ ORDER BY id DESC -- when by_version_id
 ORDER BY created_at DESC, id DESC -- when by_created_at
 ORDER BY started_at DESC, id DESC -- when by_started_at
 ORDER BY finished_at DESC, id DESC -- when by_finished_at
+ORDER BY id DESC -- when queued
+ORDER BY id DESC -- when by_env_id
 LIMIT :limit
 
 -- name: count_key_prefix

@@ -27,7 +27,13 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from outlast.errors import ConfigError, ValidationError
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox
-from outlast.store.postgres.store import column_types, copy_in, copy_rows, to_pyformat
+from outlast.store.postgres.store import (
+    PostgresTx,
+    column_types,
+    copy_in,
+    copy_rows,
+    to_pyformat,
+)
 from outlast.store.postgres.target import PostgresTarget
 from outlast.store.protocol import Row
 from outlast.store.queries import QueryBook, load_queries, migration_files
@@ -116,7 +122,7 @@ class BorrowedPostgresTx:
     savepoint is released, and reach listeners when the caller commits."""
 
     compound_writes = True
-    executing_apart = True
+    statuses_apart = PostgresTx.statuses_apart
 
     def __init__(self, runner: Runner, target: PostgresTarget) -> None:
         self._runner = runner

@@ -87,8 +87,8 @@ class PostgresTx:
     #: data-modifying CTEs: a claim records its starts and a batch completion its
     #: attempts and events in the statement itself
     compound_writes = True
-    #: the runs list's indexes leave EXECUTING runs out (migration 0028)
-    executing_apart = True
+    #: the runs list's indexes leave EXECUTING (migration 0028) and QUEUED (0029) runs out
+    statuses_apart = frozenset({"EXECUTING", "QUEUED"})
 
     def __init__(self, conn: psycopg.Connection[Row], queries: QueryBook,
                  target: PostgresTarget, scope: ExitStack,

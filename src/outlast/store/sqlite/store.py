@@ -51,7 +51,7 @@ class SQLiteTx:
     #: SQLite has no data-modifying CTEs: callers write the rows a statement cannot
     compound_writes = False
     #: SQLite's indexes hold every run: a page is one query per status and search kind
-    executing_apart = False
+    statuses_apart: frozenset[str] = frozenset()
 
     def __init__(self, conn: sqlite3.Connection, queries: QueryBook) -> None:
         self._conn = conn
