@@ -168,7 +168,7 @@ WITH limited AS (
         started_at = coalesce(started_at, :now), version = coalesce(version, :version),
         updated_at = :now
     WHERE status = 'QUEUED'
-      AND id IN (SELECT id FROM picked)
+      AND id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING *
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
@@ -273,7 +273,7 @@ WITH limited AS (
         started_at = coalesce(started_at, :now), version = coalesce(version, :version),
         updated_at = :now
     WHERE status = 'QUEUED'
-      AND id IN (SELECT id FROM picked)
+      AND id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING *
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
