@@ -125,7 +125,7 @@ WITH limited AS (
           AND c.version <> :version::text AND vt.task_id = t.task_id)
 ), picked AS (
     SELECT * FROM (
-        SELECT id FROM runs
+        SELECT id, 0 AS tier FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
@@ -136,7 +136,7 @@ WITH limited AS (
         FOR UPDATE SKIP LOCKED) AS resumed
     UNION ALL
     SELECT * FROM (
-        SELECT id FROM runs
+        SELECT id, 1 AS tier FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
@@ -152,7 +152,7 @@ WITH limited AS (
     -- version whose tasks the current one has): only runs pinned to it, read through
     -- runs_version_active rather than by stepping over the whole queue of others' runs
     SELECT * FROM (
-        SELECT id FROM runs
+        SELECT id, 1 AS tier FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND cardinality((TABLE fresh_tasks)::text[]) = 0
           AND environment = :environment AND version = :version::text AND status = 'QUEUED'
@@ -170,10 +170,19 @@ WITH limited AS (
     WHERE status = 'QUEUED'
       AND id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING *
+), first_attempts AS (
+    -- a run's first start (picked from tier 1: ``started_at`` was NULL, which only a start
+    -- sets and nothing clears) has no attempt row yet: a plain insert, without the
+    -- speculative insertion of ON CONFLICT (a check of the index first, and a WAL record
+    -- more per row to confirm it)
+    INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
+    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now
+    FROM started JOIN picked USING (id) WHERE picked.tier = 1
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
     INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
-    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now FROM started
+    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now
+    FROM started JOIN picked USING (id) WHERE picked.tier = 0
     ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING',
         lease_id = excluded.lease_id, worker_id = excluded.worker_id,
         machine = excluded.machine, started_at = excluded.started_at, finished_at = NULL,
@@ -223,7 +232,7 @@ WITH limited AS (
         WHERE c.environment = :environment AND c.state = 'current'
           AND c.version <> :version::text AND vt.task_id = t.task_id)
 ), picked AS (
-    SELECT c.id FROM unnest(:queues::text[]) AS q(name)
+    SELECT c.id, c.tier FROM unnest(:queues::text[]) AS q(name)
     CROSS JOIN LATERAL (
         SELECT * FROM (
             SELECT id, 0 AS tier, available_at AS score FROM runs
@@ -275,10 +284,19 @@ WITH limited AS (
     WHERE status = 'QUEUED'
       AND id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING *
+), first_attempts AS (
+    -- a run's first start (picked from tier 1: ``started_at`` was NULL, which only a start
+    -- sets and nothing clears) has no attempt row yet: a plain insert, without the
+    -- speculative insertion of ON CONFLICT (a check of the index first, and a WAL record
+    -- more per row to confirm it)
+    INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
+    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now
+    FROM started JOIN picked USING (id) WHERE picked.tier = 1
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
     INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
-    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now FROM started
+    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now
+    FROM started JOIN picked USING (id) WHERE picked.tier = 0
     ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING',
         lease_id = excluded.lease_id, worker_id = excluded.worker_id,
         machine = excluded.machine, started_at = excluded.started_at, finished_at = NULL,
