@@ -129,6 +129,9 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=2_000)
     ap.add_argument("--batch", type=int, default=200)
     ap.add_argument("--prefix", default="drain_il")
+    ap.add_argument("--no-analyze", dest="analyze", action="store_false",
+                    help="no VACUUM ANALYZE of runs before the drain (a worker's W2 has "
+                         "none: the server's autovacuum may be off or not yet there)")
     args = ap.parse_args()
     variants = [parse_variant(s, args.prefix) for s in args.variant]
     try:
@@ -136,7 +139,8 @@ def main() -> None:
             v.url = fresh(v.url)
             prepare(v.url, args.runs, [], v.setup)
             v.conn = psycopg.connect(v.url, autocommit=True, row_factory=dict_row)
-            v.conn.execute("VACUUM ANALYZE runs")
+            if args.analyze:
+                v.conn.execute("VACUUM ANALYZE runs")
             v.rows = claim(v, args.batch)
         live, turn = list(variants), 0
         while live:
