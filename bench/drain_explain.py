@@ -93,11 +93,12 @@ STATS = """SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user
 WHERE relname IN ('runs', 'attempts', 'run_events') ORDER BY relname"""
 
 
-def drain(url: str, batch: int) -> tuple[Totals, int, list[dict[str, Any]]]:
+def drain(url: str, batch: int, analyze: bool) -> tuple[Totals, int, list[dict[str, Any]]]:
     totals: Totals = defaultdict(lambda: defaultdict(float))
     runs = 0
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-        conn.execute("VACUUM ANALYZE runs")
+        if analyze:
+            conn.execute("VACUUM ANALYZE runs")
         while rows := claim(conn, batch, totals):
             complete(conn, rows, totals)
             runs += len(rows)
@@ -112,10 +113,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=200)
     ap.add_argument("--setup", action="append", default=[],
                     help="SQL run after migrating (a schema variant to price)")
+    ap.add_argument("--no-analyze", dest="analyze", action="store_false",
+                    help="no VACUUM ANALYZE of runs first (as in a worker's W2)")
     args = ap.parse_args()
     with fresh_database("pg", "drain_bench_explain") as url:
         prepare(url, args.runs, [], args.setup)
-        totals, runs, stats = drain(url, args.batch)
+        totals, runs, stats = drain(url, args.batch, args.analyze)
     for name, figures in totals.items():
         print(f"== {name} (per run)")
         for key, value in sorted(figures.items(), key=lambda kv: kv[0]):
@@ -125,7 +128,7 @@ def main() -> None:
     for row in stats:
         print(json.dumps(row))
     print(json.dumps({"bench": "drain_explain", "runs": runs, "batch": args.batch,
-                      "setup": args.setup,
+                      "setup": args.setup, "analyzed": args.analyze,
                       "load": os.getloadavg()}))
 
 

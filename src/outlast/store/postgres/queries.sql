@@ -125,7 +125,7 @@ WITH limited AS (
           AND c.version <> :version::text AND vt.task_id = t.task_id)
 ), picked AS (
     SELECT * FROM (
-        SELECT ctid, id, 0 AS tier FROM runs
+        SELECT ctid FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
@@ -136,7 +136,7 @@ WITH limited AS (
         FOR UPDATE SKIP LOCKED) AS resumed
     UNION ALL
     SELECT * FROM (
-        SELECT ctid, id, 1 AS tier FROM runs
+        SELECT ctid FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
@@ -152,7 +152,7 @@ WITH limited AS (
     -- version whose tasks the current one has): only runs pinned to it, read through
     -- runs_version_active rather than by stepping over the whole queue of others' runs
     SELECT * FROM (
-        SELECT ctid, id, 1 AS tier FROM runs
+        SELECT ctid FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND cardinality((TABLE fresh_tasks)::text[]) = 0
           AND environment = :environment AND version = :version::text AND status = 'QUEUED'
@@ -162,37 +162,20 @@ WITH limited AS (
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS pinned
     LIMIT :limit
-), started_first AS (
-    -- The picked rows are found again by the row version the picking locked (a TID scan:
-    -- no index, and no plan to go wrong whatever the statistics say; as ``id IN (picked)``
-    -- the planner hashed picked against a sequential scan of every runs row once ANALYZE
-    -- had counted them). Runs starting for the first time (tier 1: ``started_at`` was
-    -- NULL, which only a start sets and nothing clears) apart from the others, so that
-    -- their attempt rows, which cannot exist yet, are plain inserts.
-    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
-        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-        started_at = :now, version = coalesce(version, :version), updated_at = :now
-    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(SELECT ctid FROM picked WHERE tier = 1))
-    RETURNING *
-), started_again AS (
-    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
-        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-        version = coalesce(version, :version), updated_at = :now
-    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(SELECT ctid FROM picked WHERE tier = 0))
-    RETURNING *
 ), started AS (
-    SELECT * FROM started_first UNION ALL SELECT * FROM started_again
-), first_attempts AS (
-    -- no ON CONFLICT: its speculative insertion checks the index first and writes a WAL
-    -- record more per row to confirm it
-    INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
-    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now
-    FROM started_first
+    -- the picked rows, found again by the row versions their picking locked: a TID scan,
+    -- no index and no plan to go wrong whatever ANALYZE has counted (``id IN (picked)``
+    -- hashed picked against a sequential scan of every runs row once it had)
+    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
+        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+        started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+        updated_at = :now
+    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(TABLE picked))
+    RETURNING *
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
     INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
-    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now
-    FROM started_again
+    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now FROM started
     ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING',
         lease_id = excluded.lease_id, worker_id = excluded.worker_id,
         machine = excluded.machine, started_at = excluded.started_at, finished_at = NULL,
@@ -242,7 +225,7 @@ WITH limited AS (
         WHERE c.environment = :environment AND c.state = 'current'
           AND c.version <> :version::text AND vt.task_id = t.task_id)
 ), picked AS (
-    SELECT c.ctid, c.id, c.tier FROM unnest(:queues::text[]) AS q(name)
+    SELECT c.ctid FROM unnest(:queues::text[]) AS q(name)
     CROSS JOIN LATERAL (
         SELECT * FROM (
             SELECT ctid, id, 0 AS tier, available_at AS score FROM runs
@@ -286,37 +269,20 @@ WITH limited AS (
         LIMIT :limit) AS c
     ORDER BY c.tier, c.score, c.id
     LIMIT :limit
-), started_first AS (
-    -- The picked rows are found again by the row version the picking locked (a TID scan:
-    -- no index, and no plan to go wrong whatever the statistics say; as ``id IN (picked)``
-    -- the planner hashed picked against a sequential scan of every runs row once ANALYZE
-    -- had counted them). Runs starting for the first time (tier 1: ``started_at`` was
-    -- NULL, which only a start sets and nothing clears) apart from the others, so that
-    -- their attempt rows, which cannot exist yet, are plain inserts.
-    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
-        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-        started_at = :now, version = coalesce(version, :version), updated_at = :now
-    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(SELECT ctid FROM picked WHERE tier = 1))
-    RETURNING *
-), started_again AS (
-    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
-        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-        version = coalesce(version, :version), updated_at = :now
-    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(SELECT ctid FROM picked WHERE tier = 0))
-    RETURNING *
 ), started AS (
-    SELECT * FROM started_first UNION ALL SELECT * FROM started_again
-), first_attempts AS (
-    -- no ON CONFLICT: its speculative insertion checks the index first and writes a WAL
-    -- record more per row to confirm it
-    INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
-    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now
-    FROM started_first
+    -- the picked rows, found again by the row versions their picking locked: a TID scan,
+    -- no index and no plan to go wrong whatever ANALYZE has counted (``id IN (picked)``
+    -- hashed picked against a sequential scan of every runs row once it had)
+    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
+        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+        started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+        updated_at = :now
+    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(TABLE picked))
+    RETURNING *
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
     INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
-    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now
-    FROM started_again
+    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now FROM started
     ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING',
         lease_id = excluded.lease_id, worker_id = excluded.worker_id,
         machine = excluded.machine, started_at = excluded.started_at, finished_at = NULL,
