@@ -9,6 +9,7 @@ connected to this benchmark's database, and prints each per run, in ms, as one J
 line. CPU, not wall time, so rounds of old and new code on a busy machine still compare;
 the children's figure includes their start (imports), spread over N runs. ``CPU_PG_DB``
 names the database (default ``bench_cpu_per_run``), so two checkouts' rounds can alternate.
+``QUEUE=single`` queues the runs one trigger each (the peers' W2), not in batches.
 """
 
 from __future__ import annotations
@@ -55,8 +56,12 @@ def queue(url: str, n: int) -> None:
     Engine(store).register_tasks("dev", [bench_tasks.noop.definition()])
     store.close()
     with Client(database_url=url, environment="dev") as client:
-        for start in range(0, n, 1000):
-            client.tasks.batch_trigger("noop", [{"payload": None}] * min(1000, n - start))
+        if os.environ.get("QUEUE") == "single":  # as the peers' W2: one trigger each
+            for _ in range(n):
+                client.tasks.trigger("noop", None)
+        else:
+            for start in range(0, n, 1000):
+                client.tasks.batch_trigger("noop", [{"payload": None}] * min(1000, n - start))
 
 
 def cpu(pid: int | str) -> float:

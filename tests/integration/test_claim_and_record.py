@@ -275,3 +275,6 @@ def test_released_run_can_be_claimed_again(engine: Engine, trigger: Any) -> None
     [again] = engine.claim(ENV, "w2", None, 1)
     assert again["id"] == run_id and again["attempt_count"] == 1
     assert status_of(engine, run_id) == "EXECUTING"
+    # the handed-back attempt's number is taken again: one attempt, now w2's
+    assert [(a["number"], a["status"], a["worker_id"]) for a in engine.attempts(run_id)] == [
+        (1, "EXECUTING", "w2")]

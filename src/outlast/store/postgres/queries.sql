@@ -125,7 +125,7 @@ WITH limited AS (
           AND c.version <> :version::text AND vt.task_id = t.task_id)
 ), picked AS (
     SELECT * FROM (
-        SELECT id FROM runs
+        SELECT ctid FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NOT NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
@@ -136,7 +136,7 @@ WITH limited AS (
         FOR UPDATE SKIP LOCKED) AS resumed
     UNION ALL
     SELECT * FROM (
-        SELECT id FROM runs
+        SELECT ctid FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND environment = :environment AND status = 'QUEUED' AND started_at IS NULL
           AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
@@ -152,7 +152,7 @@ WITH limited AS (
     -- version whose tasks the current one has): only runs pinned to it, read through
     -- runs_version_active rather than by stepping over the whole queue of others' runs
     SELECT * FROM (
-        SELECT id FROM runs
+        SELECT ctid FROM runs
         WHERE NOT EXISTS (SELECT 1 FROM limited)
           AND cardinality((TABLE fresh_tasks)::text[]) = 0
           AND environment = :environment AND version = :version::text AND status = 'QUEUED'
@@ -163,12 +163,14 @@ WITH limited AS (
         FOR UPDATE SKIP LOCKED) AS pinned
     LIMIT :limit
 ), started AS (
+    -- the picked rows, found again by the row versions their picking locked: a TID scan,
+    -- no index and no plan to go wrong whatever ANALYZE has counted (``id IN (picked)``
+    -- hashed picked against a sequential scan of every runs row once it had)
     UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
         lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
         started_at = coalesce(started_at, :now), version = coalesce(version, :version),
         updated_at = :now
-    WHERE status = 'QUEUED'
-      AND id IN (SELECT id FROM picked)
+    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(TABLE picked))
     RETURNING *
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
@@ -223,10 +225,10 @@ WITH limited AS (
         WHERE c.environment = :environment AND c.state = 'current'
           AND c.version <> :version::text AND vt.task_id = t.task_id)
 ), picked AS (
-    SELECT c.id FROM unnest(:queues::text[]) AS q(name)
+    SELECT c.ctid FROM unnest(:queues::text[]) AS q(name)
     CROSS JOIN LATERAL (
         SELECT * FROM (
-            SELECT id, 0 AS tier, available_at AS score FROM runs
+            SELECT ctid, id, 0 AS tier, available_at AS score FROM runs
             WHERE NOT EXISTS (SELECT 1 FROM limited)
               AND environment = :environment AND queue = q.name AND status = 'QUEUED'
               AND started_at IS NOT NULL
@@ -239,7 +241,7 @@ WITH limited AS (
             FOR UPDATE SKIP LOCKED) AS resumed
         UNION ALL
         SELECT * FROM (
-            SELECT id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
+            SELECT ctid, id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
             WHERE NOT EXISTS (SELECT 1 FROM limited)
               AND environment = :environment AND queue = q.name AND status = 'QUEUED'
               AND started_at IS NULL
@@ -254,7 +256,7 @@ WITH limited AS (
             FOR UPDATE SKIP LOCKED) AS fresh
         UNION ALL
         SELECT * FROM (  -- as in claim_unlimited: no unpinned runs to take, only pinned ones
-            SELECT id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
+            SELECT ctid, id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
             WHERE NOT EXISTS (SELECT 1 FROM limited)
               AND cardinality((TABLE fresh_tasks)::text[]) = 0
               AND environment = :environment AND version = :version::text
@@ -268,12 +270,14 @@ WITH limited AS (
     ORDER BY c.tier, c.score, c.id
     LIMIT :limit
 ), started AS (
+    -- the picked rows, found again by the row versions their picking locked: a TID scan,
+    -- no index and no plan to go wrong whatever ANALYZE has counted (``id IN (picked)``
+    -- hashed picked against a sequential scan of every runs row once it had)
     UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
         lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
         started_at = coalesce(started_at, :now), version = coalesce(version, :version),
         updated_at = :now
-    WHERE status = 'QUEUED'
-      AND id IN (SELECT id FROM picked)
+    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(TABLE picked))
     RETURNING *
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it

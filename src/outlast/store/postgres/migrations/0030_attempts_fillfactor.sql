@@ -1,0 +1,13 @@
+-- An attempt's row is written twice: inserted by the claim that starts it, updated when it
+-- ends (status, finished_at, error). attempts_pkey (run_id, number) is its only index and
+-- the end changes neither column, so the end can be a HOT update (no new index entry, one
+-- WAL record instead of three) if the new version fits on the row's page. At fill factor
+-- 100 the claim's inserts fill each page and no end fit: 16 of 9,000 were HOT in a drain
+-- of no-op runs (bench/drain_explain.py). Every row of a page is updated in a later
+-- transaction than its insert, while the old versions are still visible, so the page
+-- needs room for all of them at once: at 85, 19 % of the ends were HOT, at 70 46 %, at 50
+-- 97 %. The table takes twice the pages; the drain's backend CPU per run was 0.95-0.99x
+-- with this change alone, in five interleaved drains (bench/drain_interleaved.py;
+-- bench/RESULTS.md, "The drain's rows").
+-- Only pages filled from now on keep the room; rows already written stay as they are.
+ALTER TABLE attempts SET (fillfactor = 50);
