@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -128,3 +129,16 @@ def test_a_closed_child_end_is_an_error_at_send(pipe: Any) -> None:
     with pytest.raises(OSError):
         for _ in range(10):  # the first write may still be taken by the kernel
             ours.send(BIG)
+
+
+def test_a_message_that_cannot_be_read_is_skipped_and_the_next_ones_are_read(
+        pipe: Any, caplog: pytest.LogCaptureFixture) -> None:
+    ours, theirs = pipe
+    data = framed("before") + struct.pack("!i", 3) + b"bad" + framed("after")
+    os.write(theirs.fileno(), data)
+    got: list[Any] = []
+    deadline = time.monotonic() + 5
+    while len(got) < 2 and time.monotonic() < deadline:
+        got += ours.received()
+    assert got == ["before", "after"]
+    assert "could not be read" in caplog.text

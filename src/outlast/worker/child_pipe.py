@@ -19,6 +19,7 @@ Here one read takes all the pipe holds and is cut into the messages it frames.
 
 from __future__ import annotations
 
+import logging
 import os
 import selectors
 import socket
@@ -27,6 +28,8 @@ from collections import deque
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
+
+log = logging.getLogger("outlast.worker")
 
 #: ``Connection.send``'s framing: a 4-byte signed length, or -1 then an 8-byte one
 _SHORT_MAX = 0x7FFFFFFF
@@ -124,7 +127,10 @@ def _unframed(data: bytearray) -> tuple[list[Any], int]:
                 start += 8
             if len(data) - start < size:
                 break
-            messages.append(ForkingPickler.loads(view[start:start + size]))
+            try:
+                messages.append(ForkingPickler.loads(view[start:start + size]))
+            except Exception:  # noqa: BLE001 - one bad message must not stop the rest
+                log.exception("a message from a worker's child could not be read")
             at = start + size
     finally:
         view.release()  # a bytearray with a view of it cannot be resized
