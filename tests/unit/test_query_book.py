@@ -3,7 +3,9 @@ sent only the filters in use."""
 
 from __future__ import annotations
 
-from outlast.store.queries import QueryBook
+import pytest
+
+from outlast.store.queries import QueryBook, compact, parse_queries
 
 SQL = """SELECT * FROM runs -- unless tag
 SELECT runs.* FROM run_tags JOIN runs ON runs.id = run_tags.run_id -- when tag
@@ -60,3 +62,27 @@ def test_the_claim_statements_fit_the_drivers_cache() -> None:
     for name in ("claim_unlimited", "claim_unlimited_in", "insert_runs", "list_runs"):
         for queues in (None, ["a"]):
             assert len(book.text(name, {"queues": queues}).encode()) <= 4096, name
+
+
+def test_a_part_stands_where_a_query_includes_it_and_is_no_query_itself() -> None:
+    text = """-- name: first
+SELECT a
+-- include: tail
+
+-- part: tail
+-- shared text
+FROM t WHERE x = :x
+
+-- name: second
+SELECT b
+-- include: tail
+"""
+    queries = parse_queries(text)
+    assert set(queries) == {"first", "second"}
+    assert compact(queries["first"]) == "SELECT a\nFROM t WHERE x = :x"
+    assert compact(queries["second"]) == "SELECT b\nFROM t WHERE x = :x"
+
+
+def test_an_include_of_an_unknown_part_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown part 'nope'"):
+        parse_queries("-- name: q\nSELECT 1\n-- include: nope\n")

@@ -6,6 +6,10 @@ as written lives once, in ``store/queries.sql``; ``<dialect>/queries.sql`` holds
 queries whose text differs, and its version wins. Comment lines closing a query (the next
 section's heading) are not part of it.
 
+A section headed ``-- part: some_name`` is no query but text that queries of the same file
+share: a line ``-- include: some_name`` in a query stands for it (the two claim statements
+end the same way, ``claim_started``).
+
 A line ending in ``-- when NAME`` is sent only when parameter ``NAME`` is given (not None),
 one ending in ``-- unless NAME`` only when it is not. A query with optional filters then
 reaches the planner as exactly the filters in use: a planner cannot pick the index for
@@ -26,7 +30,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-_HEADER = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_HEADER = re.compile(r"^--\s*(name|part):\s*(\w+)\s*$", re.MULTILINE)
+_INCLUDE = re.compile(r"^\s*--\s*include:\s*(\w+)\s*$", re.MULTILINE)
 _WHEN = re.compile(r"^(.*?)\s*--\s*(when|unless)\s+(\w+)\s*$")
 #: a line's comment: ``--`` to the end of the line, outside any string literal
 _COMMENT = re.compile(r"^((?:[^'-]|'[^']*'|-(?!-))*)--.*$")
@@ -106,15 +111,26 @@ def dialect_queries(dialect: str) -> dict[str, str]:
 
 
 def parse_queries(text: str) -> dict[str, str]:
-    queries: dict[str, str] = {}
+    """The queries of one ``.sql`` file, by name, each with its ``include`` lines replaced
+    by the parts they name (before its closing comments go: an include may end it)."""
+    sections: dict[str, dict[str, str]] = {"name": {}, "part": {}}
     matches = list(_HEADER.finditer(text))
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        body = _without_closing_comments(text[match.end() : end])
-        if match.group(1) in queries:
-            raise ValueError(f"query {match.group(1)!r} defined twice")
-        queries[match.group(1)] = body
-    return queries
+        kind, name = match.groups()
+        if name in sections[kind]:
+            raise ValueError(f"{'query' if kind == 'name' else 'part'} {name!r} defined twice")
+        sections[kind][name] = text[match.end() : end]
+    parts = {name: _without_closing_comments(body) for name, body in sections["part"].items()}
+    return {name: _without_closing_comments(
+                _INCLUDE.sub(lambda m: _part(parts, m.group(1)), body))
+            for name, body in sections["name"].items()}
+
+
+def _part(parts: Mapping[str, str], name: str) -> str:
+    if name not in parts:
+        raise ValueError(f"include of an unknown part {name!r}")
+    return parts[name]
 
 
 def _without_closing_comments(body: str) -> str:

@@ -88,6 +88,44 @@ INSERT INTO run_tags (run_id, environment, tag)
 SELECT t.run_id, :environment, t.tag FROM unnest(:run_ids::text[], :tags::text[]) AS t(run_id, tag)
 ON CONFLICT DO NOTHING
 
+-- part: claim_started
+-- How claim_unlimited and claim_unlimited_in end, once they have ``picked`` the runs: the
+-- runs started, their attempts and start events written, their realtime notes sent.
+), started AS (
+    -- the picked rows, found again by the row versions their picking locked: a TID scan,
+    -- no index and no plan to go wrong whatever ANALYZE has counted (``id IN (picked)``
+    -- hashed picked against a sequential scan of every runs row once it had)
+    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
+        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
+        started_at = coalesce(started_at, :now), version = coalesce(version, :version),
+        updated_at = :now
+    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(TABLE picked))
+    RETURNING *
+), new_attempts AS (
+    -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
+    INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
+    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now FROM started
+    ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING',
+        lease_id = excluded.lease_id, worker_id = excluded.worker_id,
+        machine = excluded.machine, started_at = excluded.started_at, finished_at = NULL,
+        error = NULL
+), new_events AS (
+    INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+    -- in claim order: a run started before this claim has an earlier started_at
+    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count, :start_data FROM started
+    ORDER BY started_at = :now,
+        CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
+), noted AS (
+    -- each started run's realtime note (``Tx.notified``), and a lazy commit's setting
+    -- (``Tx.lazy_commit``): the statement is then all its transaction needs, sent alone
+    -- and committed as it ends (``Tx.alone``), one round trip
+    SELECT (SELECT count(*) FROM limited) AS limited_queues,
+        count(pg_notify(:changed_channel, id)),
+        CASE WHEN :lazy THEN set_config('synchronous_commit', 'off', true) END
+    FROM started
+)
+SELECT started.*, limited_queues FROM noted LEFT JOIN started ON true
+
 -- name: claim_unlimited
 -- The common case in one statement: when none of the queues a worker takes from is paused
 -- or has a limit (concurrency, total or rate) and the environment has no limit, nothing
@@ -162,40 +200,7 @@ WITH limited AS (
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS pinned
     LIMIT :limit
-), started AS (
-    -- the picked rows, found again by the row versions their picking locked: a TID scan,
-    -- no index and no plan to go wrong whatever ANALYZE has counted (``id IN (picked)``
-    -- hashed picked against a sequential scan of every runs row once it had)
-    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
-        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-        started_at = coalesce(started_at, :now), version = coalesce(version, :version),
-        updated_at = :now
-    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(TABLE picked))
-    RETURNING *
-), new_attempts AS (
-    -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
-    INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
-    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now FROM started
-    ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING',
-        lease_id = excluded.lease_id, worker_id = excluded.worker_id,
-        machine = excluded.machine, started_at = excluded.started_at, finished_at = NULL,
-        error = NULL
-), new_events AS (
-    INSERT INTO run_events (run_id, at, kind, status, attempt, data)
-    -- in claim order: a run started before this claim has an earlier started_at
-    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count, :start_data FROM started
-    ORDER BY started_at = :now,
-        CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
-), noted AS (
-    -- each started run's realtime note (``Tx.notified``), and a lazy commit's setting
-    -- (``Tx.lazy_commit``): the statement is then all its transaction needs, sent alone
-    -- and committed as it ends (``Tx.alone``), one round trip
-    SELECT (SELECT count(*) FROM limited) AS limited_queues,
-        count(pg_notify(:changed_channel, id)),
-        CASE WHEN :lazy THEN set_config('synchronous_commit', 'off', true) END
-    FROM started
-)
-SELECT started.*, limited_queues FROM noted LEFT JOIN started ON true
+-- include: claim_started
 
 -- name: claim_unlimited_in
 -- claim_unlimited for a named list of queues: each queue is read through its own indexes
@@ -269,40 +274,7 @@ WITH limited AS (
         LIMIT :limit) AS c
     ORDER BY c.tier, c.score, c.id
     LIMIT :limit
-), started AS (
-    -- the picked rows, found again by the row versions their picking locked: a TID scan,
-    -- no index and no plan to go wrong whatever ANALYZE has counted (``id IN (picked)``
-    -- hashed picked against a sequential scan of every runs row once it had)
-    UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1,
-        lease_id = :lease_id, lease_expires_at = :lease_expires_at, worker_id = :worker_id,
-        started_at = coalesce(started_at, :now), version = coalesce(version, :version),
-        updated_at = :now
-    WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(TABLE picked))
-    RETURNING *
-), new_attempts AS (
-    -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
-    INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
-    SELECT id, attempt_count, 'EXECUTING', :lease_id, :worker_id, machine, :now FROM started
-    ON CONFLICT (run_id, number) DO UPDATE SET status = 'EXECUTING',
-        lease_id = excluded.lease_id, worker_id = excluded.worker_id,
-        machine = excluded.machine, started_at = excluded.started_at, finished_at = NULL,
-        error = NULL
-), new_events AS (
-    INSERT INTO run_events (run_id, at, kind, status, attempt, data)
-    -- in claim order: a run started before this claim has an earlier started_at
-    SELECT id, :now, 'start_attempt', 'EXECUTING', attempt_count, :start_data FROM started
-    ORDER BY started_at = :now,
-        CASE WHEN started_at = :now THEN available_at - priority * 60 ELSE available_at END, id
-), noted AS (
-    -- each started run's realtime note (``Tx.notified``), and a lazy commit's setting
-    -- (``Tx.lazy_commit``): the statement is then all its transaction needs, sent alone
-    -- and committed as it ends (``Tx.alone``), one round trip
-    SELECT (SELECT count(*) FROM limited) AS limited_queues,
-        count(pg_notify(:changed_channel, id)),
-        CASE WHEN :lazy THEN set_config('synchronous_commit', 'off', true) END
-    FROM started
-)
-SELECT started.*, limited_queues FROM noted LEFT JOIN started ON true
+-- include: claim_started
 
 -- name: lock_flow_queues
 -- The controlled queues a claim may take from, locked in name order (so two claimers
