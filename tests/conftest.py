@@ -150,6 +150,19 @@ def _pg_session_db() -> Iterator[_SessionDatabase]:
 # -- store fixtures ---------------------------------------------------------------------
 
 
+@pytest.fixture
+def pg_store(_pg_session_db: _SessionDatabase) -> Iterator[Any]:
+    """An empty PostgreSQL store of one pooled connection: every transaction reuses the
+    same one, so a test can watch it (its protocol trace, its settings)."""
+    from outlast.store.postgres.store import PostgresStore
+
+    require_postgres()
+    _pg_session_db.empty()
+    store = PostgresStore(_pg_session_db.url, min_size=1, max_size=1)
+    yield store
+    store.close()
+
+
 @pytest.fixture(params=DIALECTS, ids=DIALECTS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, migrated, empty database of the parametrized dialect."""

@@ -12,7 +12,6 @@ import pytest
 from outlast.engine import Engine, Outcome
 from outlast.engine.events import CHANGED_CHANNEL
 from outlast.store.postgres.store import PostgresStore
-from tests.conftest import require_postgres
 
 
 def _syncs(store: PostgresStore, engine: Engine, capacity: int,
@@ -34,72 +33,53 @@ def _syncs(store: PostgresStore, engine: Engine, capacity: int,
 
 
 def test_a_claim_only_pass_is_one_round_trip(
-        _pg_session_db: Any, register: Any, trigger: Any) -> None:
-    require_postgres()
-    _pg_session_db.empty()
-    store = PostgresStore(_pg_session_db.url, min_size=1, max_size=1)
-    try:
-        engine = Engine(store)
-        register(engine, "t")
-        run_ids = [trigger(engine, "t").row["id"] for _ in range(2)]
-        first, [claimed] = _syncs(store, engine, 1)
-        assert first <= 2  # the first use of the statement on a connection prepares it
-        assert _syncs(store, engine, 1) == (1, [i for i in run_ids if i != claimed])
-        assert _syncs(store, engine, 2) == (1, [])
-        assert _syncs(store, engine, 0) == (0, [])  # nothing to record or claim: no trip
-        assert {engine.retrieve("dev", i)["status"] for i in run_ids} == {"EXECUTING"}
-        assert [a["status"] for i in run_ids for a in engine.attempts(i)] == ["EXECUTING"] * 2
-    finally:
-        store.close()
+        pg_store: PostgresStore, register: Any, trigger: Any) -> None:
+    store, engine = pg_store, Engine(pg_store)
+    register(engine, "t")
+    run_ids = [trigger(engine, "t").row["id"] for _ in range(2)]
+    first, [claimed] = _syncs(store, engine, 1)
+    assert first <= 2  # the first use of the statement on a connection prepares it
+    assert _syncs(store, engine, 1) == (1, [i for i in run_ids if i != claimed])
+    assert _syncs(store, engine, 2) == (1, [])
+    assert _syncs(store, engine, 0) == (0, [])  # nothing to record or claim: no trip
+    assert {engine.retrieve("dev", i)["status"] for i in run_ids} == {"EXECUTING"}
+    assert [a["status"] for i in run_ids for a in engine.attempts(i)] == ["EXECUTING"] * 2
 
 
 def test_a_pass_that_records_and_claims_commits_with_its_claim(
-        _pg_session_db: Any, register: Any, trigger: Any) -> None:
+        pg_store: PostgresStore, register: Any, trigger: Any) -> None:
     """The claim, the notes and ``COMMIT`` travel together: recording and claiming takes
     as many round trips as recording alone."""
-    require_postgres()
-    _pg_session_db.empty()
-    store = PostgresStore(_pg_session_db.url, min_size=1, max_size=1)
-    try:
-        engine = Engine(store)
-        register(engine, "t")
-        for _ in range(6):
-            trigger(engine, "t")
-        _, claimed = engine.record_and_claim([], "dev", "w", None, 4)
-        done = [Outcome(r["id"], r["lease_id"], r["attempt_count"], "completed")
-                for r in claimed.rows]
-        _syncs(store, engine, 0, done[:1])  # each kind of pass once: statements prepared
-        _syncs(store, engine, 1, done[1:2])
-        recording = _syncs(store, engine, 0, done[2:3])[0]
-        syncs, started = _syncs(store, engine, 1, done[3:4])
-        assert syncs == recording and len(started) == 1
-        assert {engine.retrieve("dev", r["id"])["status"] for r in claimed.rows} == \
-            {"COMPLETED"}
-    finally:
-        store.close()
+    store, engine = pg_store, Engine(pg_store)
+    register(engine, "t")
+    for _ in range(6):
+        trigger(engine, "t")
+    _, claimed = engine.record_and_claim([], "dev", "w", None, 4)
+    done = [Outcome(r["id"], r["lease_id"], r["attempt_count"], "completed")
+            for r in claimed.rows]
+    _syncs(store, engine, 0, done[:1])  # each kind of pass once: statements prepared
+    _syncs(store, engine, 1, done[1:2])
+    recording = _syncs(store, engine, 0, done[2:3])[0]
+    syncs, started = _syncs(store, engine, 1, done[3:4])
+    assert syncs == recording and len(started) == 1
+    assert {engine.retrieve("dev", r["id"])["status"] for r in claimed.rows} == \
+        {"COMPLETED"}
 
 
-def test_nothing_follows_a_statement_sent_alone(_pg_session_db: Any) -> None:
-    require_postgres()
-    store = PostgresStore(_pg_session_db.url, min_size=1, max_size=1)
-    try:
-        with store.transaction() as tx:
-            assert tx.alone("ping") == [{"ok": 1}]
-            with pytest.raises(RuntimeError, match="committed"):
-                tx.one("ping")
-        with store.transaction() as tx:  # the connection is back, idle
-            assert tx.one("ping") == {"ok": 1}
-    finally:
-        store.close()
+def test_nothing_follows_a_statement_sent_alone(pg_store: PostgresStore) -> None:
+    with pg_store.transaction() as tx:
+        assert tx.alone("ping") == [{"ok": 1}]
+        with pytest.raises(RuntimeError, match="committed"):
+            tx.one("ping")
+    with pg_store.transaction() as tx:  # the connection is back, idle
+        assert tx.one("ping") == {"ok": 1}
 
 
 def test_each_started_run_is_announced_once(
-        _pg_session_db: Any, register: Any, trigger: Any) -> None:
+        pg_store: PostgresStore, register: Any, trigger: Any) -> None:
     """The statement sends each start's note itself: listeners elsewhere hear it once,
     and listeners in this process are told once too (not sent a second time)."""
-    require_postgres()
-    _pg_session_db.empty()
-    store = PostgresStore(_pg_session_db.url, min_size=1, max_size=1)
+    store = pg_store
     listener = store.listen([CHANGED_CHANNEL])
     heard_here: list[tuple[str, str]] = []
     store.add_local_listener(lambda channel, payload: heard_here.append((channel, payload)))
@@ -124,4 +104,3 @@ def test_each_started_run_is_announced_once(
             [(CHANGED_CHANNEL, i) for i in run_ids]
     finally:
         listener.close()
-        store.close()

@@ -6,7 +6,6 @@ from typing import Any
 
 from outlast.engine import Engine
 from outlast.store.postgres.store import PostgresStore
-from tests.conftest import require_postgres
 
 
 def _setting(store: PostgresStore) -> str:
@@ -17,21 +16,15 @@ def _setting(store: PostgresStore) -> str:
 
 
 def test_a_lazy_claim_does_not_leak_into_the_next_transaction(
-        _pg_session_db: Any, register: Any, trigger: Any) -> None:
-    require_postgres()
-    _pg_session_db.empty()
-    store = PostgresStore(_pg_session_db.url, min_size=1, max_size=1)
-    try:
-        engine = Engine(store)
-        register(engine, "t")
-        run_id = trigger(engine, "t").row["id"]
-        decisions, claimed = engine.record_and_claim([], "dev", "w", None, 1)
-        assert [r["id"] for r in claimed.rows] == [run_id] and decisions == []
-        assert _setting(store) == "on"
-        with store.transaction() as tx:
-            tx.lazy_commit()
-            assert tx.one("ping") == {"ok": 1}
-        assert _setting(store) == "on"
-        assert engine.retrieve("dev", run_id)["status"] == "EXECUTING"
-    finally:
-        store.close()
+        pg_store: PostgresStore, register: Any, trigger: Any) -> None:
+    store, engine = pg_store, Engine(pg_store)
+    register(engine, "t")
+    run_id = trigger(engine, "t").row["id"]
+    decisions, claimed = engine.record_and_claim([], "dev", "w", None, 1)
+    assert [r["id"] for r in claimed.rows] == [run_id] and decisions == []
+    assert _setting(store) == "on"
+    with store.transaction() as tx:
+        tx.lazy_commit()
+        assert tx.one("ping") == {"ok": 1}
+    assert _setting(store) == "on"
+    assert engine.retrieve("dev", run_id)["status"] == "EXECUTING"

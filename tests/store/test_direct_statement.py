@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -16,16 +15,6 @@ from outlast.engine import Engine, events
 from outlast.store.postgres import direct
 from outlast.store.postgres.store import PostgresStore
 from tests.conftest import require_postgres
-
-
-@pytest.fixture
-def pg_store(_pg_session_db: Any) -> Iterator[PostgresStore]:
-    """A store of one pooled connection: every transaction reuses the same one."""
-    require_postgres()
-    _pg_session_db.empty()
-    store = PostgresStore(_pg_session_db.url, min_size=1, max_size=1)
-    yield store
-    store.close()
 
 
 def test_statement_in_libpq_style() -> None:
