@@ -6,9 +6,10 @@ as written lives once, in ``store/queries.sql``; ``<dialect>/queries.sql`` holds
 queries whose text differs, and its version wins. Comment lines closing a query (the next
 section's heading) are not part of it.
 
-A section headed ``-- part: some_name`` is no query but text that queries of the same file
-share: a line ``-- include: some_name`` in a query stands for it (the two claim statements
-end the same way, ``claim_started``).
+A section headed ``-- part: some_name`` is no query but text that queries share: a line
+``-- include: some_name`` in a query stands for it (the two claim statements end the same
+way, ``claim_started``). A dialect's queries may include the shared file's parts (both
+``list_runs`` filter the same way, ``list_runs_filters``).
 
 A line ending in ``-- when NAME`` is sent only when parameter ``NAME`` is given (not None),
 one ending in ``-- unless NAME`` only when it is not. A query with optional filters then
@@ -101,18 +102,29 @@ def load_queries(dialect: str) -> dict[str, str]:
 
 
 def shared_queries() -> dict[str, str]:
-    return parse_queries(resources.files("outlast.store").joinpath("queries.sql").read_text())
+    return parse_queries(_shared_text())
 
 
 def dialect_queries(dialect: str) -> dict[str, str]:
-    """The queries ``dialect`` writes its own way (its overrides of the shared file)."""
+    """The queries ``dialect`` writes its own way (its overrides of the shared file); they
+    may include the shared file's parts."""
     folder = resources.files("outlast.store").joinpath(dialect)
-    return parse_queries(folder.joinpath("queries.sql").read_text())
+    queries, parts = _sections(folder.joinpath("queries.sql").read_text())
+    return _resolved(queries, _sections(_shared_text())[1] | parts)
+
+
+def _shared_text() -> str:
+    return resources.files("outlast.store").joinpath("queries.sql").read_text()
 
 
 def parse_queries(text: str) -> dict[str, str]:
     """The queries of one ``.sql`` file, by name, each with its ``include`` lines replaced
-    by the parts they name (before its closing comments go: an include may end it)."""
+    by the parts they name."""
+    return _resolved(*_sections(text))
+
+
+def _sections(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The queries of one ``.sql`` file as written, and its parts (closing comments gone)."""
     sections: dict[str, dict[str, str]] = {"name": {}, "part": {}}
     matches = list(_HEADER.finditer(text))
     for index, match in enumerate(matches):
@@ -122,9 +134,15 @@ def parse_queries(text: str) -> dict[str, str]:
             raise ValueError(f"{'query' if kind == 'name' else 'part'} {name!r} defined twice")
         sections[kind][name] = text[match.end() : end]
     parts = {name: _without_closing_comments(body) for name, body in sections["part"].items()}
+    return sections["name"], parts
+
+
+def _resolved(queries: Mapping[str, str], parts: Mapping[str, str]) -> dict[str, str]:
+    """Each query with its ``include`` lines replaced (before its closing comments go: an
+    include may end it)."""
     return {name: _without_closing_comments(
                 _INCLUDE.sub(lambda m: _part(parts, m.group(1)), body))
-            for name, body in sections["name"].items()}
+            for name, body in queries.items()}
 
 
 def _part(parts: Mapping[str, str], name: str) -> str:

@@ -808,37 +808,7 @@ SELECT * FROM (
       AND runs.status <> 'QUEUED' -- when not_queued
       AND runs.status = 'QUEUED' AND runs.task_id = pairs.task_id -- when queued
       AND runs.queue = pairs.queue -- when queued
-      AND runs.task_id = :task_id -- when task_id
-      AND runs.queue = :queue -- when queue
-      AND runs.version >= :version AND runs.version <= :version -- when version
-      AND runs.id IN (SELECT run_id FROM run_errors WHERE environment = :environment AND fingerprint = :fingerprint) -- when fingerprint
-      AND runs.created_at >= :created_after -- when created_after
-      AND runs.created_at < :created_before -- when created_before
-      AND runs.parent_id = :parent_id -- when parent_id
-      AND runs.root_id = :root_id -- when root_id
-      AND runs.idempotency_key = :idempotency_key -- when idempotency_key
-      AND runs.id >= :id_from AND runs.id < :id_to -- when id_to
-      AND substr(runs.id, 1, :id_length) = :id_from -- when id_from
-      AND runs.idempotency_key >= :key_from AND runs.idempotency_key < :key_to -- when key_sparse
-      AND runs.idempotency_key || '' >= :key_from -- when key_dense
-      AND substr(runs.idempotency_key, 1, :key_length) = :key_from -- when key_from
-      AND runs.id < :after_id -- when after_id_only
-      AND run_tags.run_id < :after_id AND runs.id < :after_id -- when after_tag_id
-      AND runs.created_at <= :after_at -- when after_created_at
-      AND (runs.created_at < :after_at OR runs.id < :after_id) -- when after_created_at
-      AND runs.started_at IS NOT NULL -- when by_started_at
-      AND runs.started_at <= :after_at -- when after_started_at
-      AND (runs.started_at < :after_at OR runs.id < :after_id) -- when after_started_at
-      AND runs.finished_at IS NOT NULL -- when by_finished_at
-      AND runs.finished_at <= :after_at -- when after_finished_at
-      AND (runs.finished_at < :after_at OR runs.id < :after_id) -- when after_finished_at
-    ORDER BY runs.id DESC -- when by_id
-    ORDER BY runs.environment, runs.id DESC -- when by_env_id
-    ORDER BY run_tags.run_id DESC -- when by_tag_id
-    ORDER BY runs.version, runs.id DESC -- when by_version_id
-    ORDER BY runs.created_at DESC, runs.id DESC -- when by_created_at
-    ORDER BY runs.started_at DESC, runs.id DESC -- when by_started_at
-    ORDER BY runs.finished_at DESC, runs.id DESC -- when by_finished_at
+      -- include: list_runs_filters
     ORDER BY runs.task_id, runs.queue, runs.id DESC -- when queued
     LIMIT :window
     ) AS page ORDER BY page.id DESC LIMIT :window)) -- when queued
