@@ -11,7 +11,10 @@ Schema = dict[str, Any]
 
 
 def read_schema(url: str) -> Schema:
-    """{"tables": {table: ["column TYPE [NOT NULL]", ...]}, "indexes": [name, ...]}."""
+    """{"tables": {table: ["column TYPE [COLLATE name] [NOT NULL]", ...]}, "indexes": [...]}.
+
+    A PostgreSQL column's collation is given where it is not the database's default (the
+    identifiers', "C"); SQLite's columns compare as bytes, its default."""
     if url.startswith("sqlite:///"):
         return _sqlite(url.removeprefix("sqlite:///"))
     return _postgres(url)
@@ -38,14 +41,16 @@ def _sqlite(path: str) -> Schema:
 def _postgres(url: str) -> Schema:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT table_name, column_name, upper(data_type), is_nullable = 'NO' "
+            "SELECT table_name, column_name, upper(data_type), is_nullable = 'NO', "
+            "collation_name "
             "FROM information_schema.columns WHERE table_schema = 'public' "
             "ORDER BY table_name, ordinal_position").fetchall()
         indexes = sorted(r[0] for r in conn.execute(
             "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' "
             "AND indexname NOT LIKE '%_pkey' AND indexname NOT LIKE '%_key'"))
     tables: dict[str, list[str]] = {}
-    for table, column, kind, not_null in rows:
+    for table, column, kind, not_null, collation in rows:
+        kind = kind if collation is None else f"{kind} COLLATE {collation}"
         tables.setdefault(table, []).append(_column(column, kind, not_null))
     return {"tables": tables, "indexes": indexes}
 
