@@ -33,7 +33,12 @@ from psycopg import sql as pgsql
 from psycopg.rows import dict_row
 
 from outlast.store.postgres.store import to_pyformat
-from outlast.store.queries import QueryBook, dialect_queries, parse_queries, shared_queries
+from outlast.store.queries import (
+    QueryBook,
+    dialect_queries,
+    parse_dialect_queries,
+    shared_queries,
+)
 
 
 @dataclass
@@ -57,7 +62,7 @@ def parse_variant(spec: str, prefix: str) -> Variant:
         if key == "setup":
             setup += [s for s in value.split(";;") if s.strip()]
         elif key == "queries":
-            queries = parse_queries(Path(value).read_text())
+            queries = parse_dialect_queries(Path(value).read_text())
         else:
             raise SystemExit(f"unknown variant option {key!r}")
     book = QueryBook(shared_queries() | queries, to_pyformat)

@@ -109,7 +109,14 @@ def dialect_queries(dialect: str) -> dict[str, str]:
     """The queries ``dialect`` writes its own way (its overrides of the shared file); they
     may include the shared file's parts."""
     folder = resources.files("outlast.store").joinpath(dialect)
-    queries, parts = _sections(folder.joinpath("queries.sql").read_text())
+    return parse_dialect_queries(folder.joinpath("queries.sql").read_text())
+
+
+def parse_dialect_queries(text: str) -> dict[str, str]:
+    """The queries of a dialect's ``.sql`` file (``dialect_queries``), given as text: its
+    includes may name the shared file's parts as well as its own (a benchmark reads
+    another checkout's file this way)."""
+    queries, parts = _sections(text)
     return _resolved(queries, _sections(_shared_text())[1] | parts)
 
 
