@@ -4,9 +4,11 @@
 -- end), most of them keyed by text: ids, the environment, the task, the queue, the status.
 -- Under the database's default collation each comparison on the way down a B-tree calls
 -- the C library's strcoll (for every locale but "C" and "POSIX", "C.UTF-8" included);
--- under "C" it is a memcmp. Inserting into six such indexes cost 12.8 µs a row against
--- 14.9 on a C.UTF-8 database (median of eight alternating 50,000-row loads), and more
--- under a locale like en_US.UTF-8, whose rules cost more per comparison.
+-- under "C" it is a memcmp. Inserting rows into six such indexes costs the backend 0.91x
+-- the CPU on a C.UTF-8 database and 0.71x on an ICU en-US one (bench/collation_inserts.py:
+-- 14.1 against 15.5 µs a row, 12.3 against 17.4; medians of eight alternating loads). A
+-- worker's drain passes spend 0.91-0.94x the backend CPU per run on the C.UTF-8 one
+-- (bench/drain_interleaved.py).
 --
 -- The columns changed are those that name or identify: ids, environments, tasks, queues,
 -- statuses, versions, keys, tags. Each table's changed at once, so that no comparison
