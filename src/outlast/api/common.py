@@ -55,8 +55,8 @@ class RunRequests:
         self._options: tuple[str, TriggerOptions] | None = None
 
     def new_run(self, task_id: str, item: dict[str, Any]) -> NewRun:
-        unknown = set(item) - _ITEM_FIELDS
-        if unknown:
+        if not _ITEM_FIELDS.issuperset(item):  # no set made for an item that is right
+            unknown = set(item) - _ITEM_FIELDS
             raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
         to_json = self._payload_json.get(task_id) or self._checker(task_id)
         payload_json = to_json(item.get("payload"))

@@ -200,8 +200,11 @@ class Engine:
         """Create runs in one transaction: all of them or, on any error, none."""
         if len(requests) > MAX_BATCH:
             raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(requests)}")
-        return self._write_triggers(env, [(self.definition(env, r.task_id), r)
-                                          for r in requests])
+        definitions: dict[str, TaskDefinition] = {}  # each task's looked up once
+        return self._write_triggers(env, [
+            (definitions.get(r.task_id) or definitions.setdefault(
+                r.task_id, self.definition(env, r.task_id)), r)
+            for r in requests])
 
     def _write_triggers(self, env: str, items: list[TriggerItem]) -> list[Triggered]:
         now = self.clock.now()

@@ -27,7 +27,7 @@ MAX_BATCH = 1000
 LOAD_FROM = 100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class NewRun:
     """A validated request to create one run."""
 
@@ -41,6 +41,17 @@ class NewRun:
     #: the W3C trace context the trigger was made in (``observability``): each attempt of
     #: the run is a child of it; never shown in the run's metadata
     traceparent: str | None = None
+
+    def __init__(self, task_id: str, payload_json: str, options: TriggerOptions,
+                 parent_id: str | None = None, root_id: str | None = None,
+                 batch_id: str | None = None, replayed_from: str | None = None,
+                 traceparent: str | None = None) -> None:
+        # the fields in one update of the instance's dict: a frozen dataclass's own
+        # ``__init__`` sets them one ``object.__setattr__`` at a time, 1.5 us a request,
+        # a thousand times a batch
+        self.__dict__.update(task_id=task_id, payload_json=payload_json, options=options,
+                             parent_id=parent_id, root_id=root_id, batch_id=batch_id,
+                             replayed_from=replayed_from, traceparent=traceparent)
 
 
 @dataclass(frozen=True)
@@ -292,8 +303,11 @@ def _write_loaded(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> N
                                          "tags": [tag for _, tag in tagged]}])
 
 
+_QUEUED = RunStatus.QUEUED.value
+
+
 def _announce_created(tx: Tx, rows: list[dict[str, Any]], now: float) -> None:
-    for queue in sorted({r["queue"] for r in rows if r["status"] == RunStatus.QUEUED.value}):
+    for queue in sorted({r["queue"] for r in rows if r["status"] == _QUEUED}):
         tx.notify(events.QUEUED_CHANNEL, queue)
     events.runs_changed(tx, [r["id"] for r in rows])  # realtime: tag subscribers learn
     announce.due(tx, announce.earliest_run_moment(rows), now)  # a short delay or TTL: upkeep
