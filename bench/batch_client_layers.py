@@ -3,7 +3,12 @@
 ``trigger_batch`` makes each run's row (``RowMaker``) and nothing else. CPU per item, the best
 and the median of seven rounds of 50 batches of 1,000 ``{"payload": None}``.
 
-    .venv/bin/python bench/batch_client_layers.py SRC   (run old and new in turn)
+    .venv/bin/python bench/batch_client_layers.py SRC [--engine]   (old and new in turn)
+
+``--engine``: the stand-in runs the engine's own ``trigger_many`` on a transaction that
+sends nothing: its load writes the rows as PostgreSQL's ``COPY`` text (``CopyIn.text``) and
+drops them, its statements and notes are dropped: the client's whole share of a bulk trigger
+but psycopg's and libpq's.
 """
 
 from __future__ import annotations
@@ -39,8 +44,41 @@ class StandIn:
         return [Triggered(maker.row(self.definition(env, r.task_id), r), True) for r in runs]
 
 
+class SilentTx:
+    """A PostgreSQL transaction's client side that sends nothing (``--engine``)."""
+
+    compound_writes = True
+
+    def __init__(self) -> None:
+        from outlast.store.postgres.store import copy_in
+        from outlast.store.queries import load_queries
+
+        text = load_queries("postgres")["load_runs"]
+        self._copy = copy_in("\n".join(line for line in text.splitlines()
+                                        if not line.startswith("--")))
+
+    def load(self, name: str, rows: Any) -> None:
+        for _ in self._copy.text(rows):
+            pass
+
+    def many(self, name: str, rows: Any) -> None:
+        pass
+
+    def notify(self, channel: str, payload: str = "") -> None:
+        pass
+
+
+class EngineStandIn(StandIn):
+    def trigger_batch(self, env: str, runs: list[Any]) -> list[Triggered]:
+        from outlast.engine.triggering import trigger_many
+
+        return trigger_many(SilentTx(), env, [(NOOP, r) for r in runs],  # type: ignore[arg-type]
+                            time.time())
+
+
 def main() -> None:
-    client = Client(transport=LocalTransport(StandIn(), "bulk"))
+    engine = EngineStandIn() if "--engine" in sys.argv else StandIn()
+    client = Client(transport=LocalTransport(engine, "bulk"))
     items = [{"payload": None}] * 1000
     for _ in range(20):
         client.tasks.batch_trigger("noop", items)

@@ -54,10 +54,13 @@ class NewRun:
                              replayed_from=replayed_from, traceparent=traceparent)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Triggered:
     row: Row
     created: bool
+
+    def __init__(self, row: Row, created: bool) -> None:
+        self.__dict__.update(row=row, created=created)  # as ``NewRun``'s: a batch has 1,000
 
 
 def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
@@ -82,6 +85,9 @@ class RowMaker:
         self._now = now
         self._blobs = blobs
         self._shared: tuple[TaskDefinition, TriggerOptions, dict[str, Any]] | None = None
+        #: how many sets of shared values were worked out: with one, every row has the
+        #: same values but its own id, payload and lineage (``_insert_plain`` uses it)
+        self.shares = 0
 
     def row(self, definition: TaskDefinition, req: NewRun) -> dict[str, Any]:
         shared = self._shared
@@ -89,6 +95,7 @@ class RowMaker:
             shared = (definition, req.options,
                       _shared_values(self._env, definition, req.options, self._now))
             self._shared = shared
+            self.shares += 1
         row = shared[2].copy()
         run_id = row["id"] = new_id("run")
         row["payload"] = (req.payload_json if self._blobs is None
@@ -165,6 +172,8 @@ def trigger_many(
             results.append(None)  # made with the other plain ones, below
         else:
             results.append(_looked_up(tx, env, definition, req, now, blobs, keyed))
+    if len(plain) == len(items):  # all of them plain (a batch's usual case): their rows
+        return [Triggered(row, True) for row in _insert_plain(tx, env, items, now, blobs)]
     rows = _insert_plain(tx, env, [items[i] for i in plain], now, blobs)
     for index, row in zip(plain, rows, strict=True):
         results[index] = Triggered(row, created=True)
@@ -248,19 +257,26 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
         tx.many("insert_runs", [{**values, "tagged": tagged}])
         return rows
     rows = []
-    tx.load("load_runs", _made(rows, env, items, now, blobs))
-    (_write_created if few else _write_loaded)(tx, env, rows, now)
-    _announce_created(tx, rows, now)
+    maker = RowMaker(env, now, blobs)
+    tx.load("load_runs", _made(rows, maker, items))
+    # made from one set of shared values: what the rows share is read from the first
+    alike = rows[0] if maker.shares == 1 else None
+    if few:
+        _write_created(tx, env, rows, now)
+    else:
+        _write_loaded(tx, env, rows, now, alike)
+    _announce_created(tx, rows, now, alike)
     return rows
 
 
-def _made(out: list[dict[str, Any]], env: str, items: list[tuple[TaskDefinition, NewRun]],
-          now: float, blobs: Blobs | None) -> Iterator[dict[str, Any]]:
+def _made(out: list[dict[str, Any]], maker: RowMaker,
+          items: list[tuple[TaskDefinition, NewRun]]) -> Iterator[dict[str, Any]]:
     """Each trigger's new row (``build_row``), kept in ``out`` as it is taken."""
-    maker = RowMaker(env, now, blobs)
+    row_of = maker.row
+    append = out.append
     for definition, req in items:
-        row = maker.row(definition, req)
-        out.append(row)
+        row = row_of(definition, req)
+        append(row)
         yield row
 
 
@@ -291,11 +307,16 @@ def _write_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> 
     events.append(tx, [events.event_row(r["id"], "created", now, r["status"]) for r in rows])
 
 
-def _write_loaded(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:
+def _write_loaded(tx: Tx, env: str, rows: list[dict[str, Any]], now: float,
+                  alike: dict[str, Any] | None = None) -> None:
     """The ``created`` events and the tags of runs loaded in bulk: a statement each, their
-    values as lists, which waits for no answer (on PostgreSQL it goes with the commit)."""
-    tx.many("insert_created_events", [{"ids": [r["id"] for r in rows],
-                                       "statuses": [r["status"] for r in rows], "at": now}])
+    values as lists, which waits for no answer (on PostgreSQL it goes with the commit).
+    ``alike``: a row whose status and tags every one of ``rows`` has."""
+    ids = [r["id"] for r in rows]
+    statuses = [alike["status"]] * len(rows) if alike else [r["status"] for r in rows]
+    tx.many("insert_created_events", [{"ids": ids, "statuses": statuses, "at": now}])
+    if alike and alike["tags"] == "[]":
+        return
     tagged = [(r["id"], tag) for r in rows if r["tags"] != "[]" for tag in _tag_list(r["tags"])]
     if tagged:
         tx.many("insert_new_run_tags", [{"environment": env,
@@ -306,11 +327,15 @@ def _write_loaded(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> N
 _QUEUED = RunStatus.QUEUED.value
 
 
-def _announce_created(tx: Tx, rows: list[dict[str, Any]], now: float) -> None:
-    for queue in sorted({r["queue"] for r in rows if r["status"] == _QUEUED}):
+def _announce_created(tx: Tx, rows: list[dict[str, Any]], now: float,
+                      alike: dict[str, Any] | None = None) -> None:
+    """``alike``: a row whose queue, status and moments every one of ``rows`` has."""
+    sample = [alike] if alike else rows
+    for queue in sorted({r["queue"] for r in sample if r["status"] == _QUEUED}):
         tx.notify(events.QUEUED_CHANNEL, queue)
     events.runs_changed(tx, [r["id"] for r in rows])  # realtime: tag subscribers learn
-    announce.due(tx, announce.earliest_run_moment(rows), now)  # a short delay or TTL: upkeep
+    # a short delay or TTL: upkeep
+    announce.due(tx, announce.earliest_run_moment(sample), now)
 
 
 def _tag_list(tags_json: str) -> list[str]:
