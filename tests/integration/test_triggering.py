@@ -198,6 +198,22 @@ def test_a_batch_of_a_thousand_in_one_transaction(engine: Engine) -> None:
     assert engine.retrieve(ENV, results[7].row["id"])["payload"] == {"i": 7}
 
 
+@pytest.mark.parametrize("size", [LOAD_FROM - 1, MAX_BATCH])
+def test_a_batch_whose_items_share_their_options_writes_each_runs_tags_and_event(
+        engine: Engine, clock: Any, size: int) -> None:
+    """Runs made from one set of options share their status, tags and moments, which a
+    bulk load reads once: every run still gets its own event and tags."""
+    options = parse_options({"tags": ["a", "b"], "delay": clock.now() + 60}, clock.now())
+    results = engine.trigger_batch(ENV, [NewRun("job", json.dumps(i), options)
+                                         for i in range(size)])
+    for result in (results[0], results[size // 2], results[-1]):
+        run = engine.retrieve(ENV, result.row["id"])
+        assert (run["status"], run["tags"]) == ("DELAYED", ["a", "b"])
+        assert _events_of(engine, run["id"]) == [("created", "DELAYED")]
+    for tag in ("a", "b"):
+        assert len(engine.list_runs(ENV, tag=tag, limit=MAX_BATCH)[0]) == size
+
+
 def test_a_batch_over_a_thousand_is_rejected_whole(engine: Engine) -> None:
     with pytest.raises(ValidationError, match="1000"):
         engine.trigger_batch(ENV, [new_run() for _ in range(MAX_BATCH + 1)])
