@@ -8,7 +8,7 @@ concurrent triggers with one key race on a unique index, and the loser reads the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -52,6 +52,40 @@ class NewRun:
         self.__dict__.update(task_id=task_id, payload_json=payload_json, options=options,
                              parent_id=parent_id, root_id=root_id, batch_id=batch_id,
                              replayed_from=replayed_from, traceparent=traceparent)
+
+
+@dataclass(frozen=True)
+class PlainBatch:
+    """A batch of one task's runs that share their options, none of which must read first
+    (no debounce, idempotency key or pinned version): each run's request is made, and its
+    payload checked and written (``to_json``), as its row is written (``trigger_plain``).
+    On PostgreSQL that overlaps the database's work on the rows sent before. An item that
+    fails fails the batch whole, with its own error, as in a list of ``NewRun``s; nothing
+    is committed (a payload kept as a blob before it stays until upkeep removes orphans).
+    """
+
+    task_id: str
+    options: TriggerOptions
+    #: each run's payload as given, not yet checked
+    payloads: list[Any]
+    to_json: Callable[[Any], str]
+    batch_id: str | None = None
+    traceparent: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def requests(self) -> Iterator[NewRun]:
+        task_id, options, to_json = self.task_id, self.options, self.to_json
+        batch_id, traceparent = self.batch_id, self.traceparent
+        for payload in self.payloads:
+            yield NewRun(task_id, to_json(payload), options, None, None, batch_id, None,
+                         traceparent)
+
+
+def plain_options(options: TriggerOptions) -> bool:
+    """Whether runs made with ``options`` may go in a ``PlainBatch``."""
+    return options.debounce is None and not options.idempotency_key and options.version is None
 
 
 @dataclass(frozen=True, init=False)
@@ -173,12 +207,21 @@ def trigger_many(
         else:
             results.append(_looked_up(tx, env, definition, req, now, blobs, keyed))
     if len(plain) == len(items):  # all of them plain (a batch's usual case): their rows
-        return [Triggered(row, True) for row in _insert_plain(tx, env, items, now, blobs)]
-    rows = _insert_plain(tx, env, [items[i] for i in plain], now, blobs)
+        return [Triggered(row, True)
+                for row in _insert_plain(tx, env, items, len(items), now, blobs)]
+    rows = _insert_plain(tx, env, [items[i] for i in plain], len(plain), now, blobs)
     for index, row in zip(plain, rows, strict=True):
         results[index] = Triggered(row, created=True)
     _record_created(tx, env, keyed, now)
     return [r for r in results if r is not None]
+
+
+def trigger_plain(tx: Tx, env: str, definition: TaskDefinition, batch: PlainBatch,
+                  now: float, blobs: Blobs | None = None) -> list[Triggered]:
+    """``trigger_many`` of a ``PlainBatch``: its requests made as the rows are written."""
+    items = ((definition, req) for req in batch.requests())
+    return [Triggered(row, True)
+            for row in _insert_plain(tx, env, items, len(batch), now, blobs)]
 
 
 def _looked_up(tx: Tx, env: str, definition: TaskDefinition, req: NewRun, now: float,
@@ -229,7 +272,7 @@ def _debounced(tx: Tx, env: str, definition: TaskDefinition, req: NewRun,
     return Triggered(row, created=created)
 
 
-def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], now: float,
+def _insert_plain(tx: Tx, env: str, items: Iterable[TriggerItem], count: int, now: float,
                   blobs: Blobs | None) -> list[dict[str, Any]]:
     """Insert the runs of triggers without an idempotency key (nothing to race for),
     recorded; their rows, in order.
@@ -245,9 +288,9 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
     cheaper written a row each). The runs' rows are made as they are loaded: PostgreSQL
     inserts the first while the next are made.
     """
-    if not items:
+    if not count:
         return []
-    few = len(items) < LOAD_FROM
+    few = count < LOAD_FROM
     if few and tx.compound_writes:
         maker = RowMaker(env, now, blobs)
         rows = [maker.row(definition, req) for definition, req in items]
@@ -270,7 +313,7 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
 
 
 def _made(out: list[dict[str, Any]], maker: RowMaker,
-          items: list[tuple[TaskDefinition, NewRun]]) -> Iterator[dict[str, Any]]:
+          items: Iterable[TriggerItem]) -> Iterator[dict[str, Any]]:
     """Each trigger's new row (``build_row``), kept in ``out`` as it is taken."""
     row_of = maker.row
     append = out.append
