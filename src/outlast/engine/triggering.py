@@ -8,9 +8,9 @@ concurrent triggers with one key race on a unique index, and the loser reads the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from outlast.core.definitions import TaskDefinition
 from outlast.core.options import DEFAULT_IDEMPOTENCY_TTL, TriggerOptions
@@ -88,13 +88,13 @@ def plain_options(options: TriggerOptions) -> bool:
     return options.debounce is None and not options.idempotency_key and options.version is None
 
 
-@dataclass(frozen=True, init=False)
-class Triggered:
+class Triggered(NamedTuple):
+    """A trigger's run, and whether the trigger created it. A tuple: once the collector has
+    seen that it holds nothing it must walk (a row, a flag), it stops walking it, where a
+    batch's thousand objects would each be walked until the batch is answered."""
+
     row: Row
     created: bool
-
-    def __init__(self, row: Row, created: bool) -> None:
-        self.__dict__.update(row=row, created=created)  # as ``NewRun``'s: a batch has 1,000
 
 
 def build_row(env: str, definition: TaskDefinition, req: NewRun, now: float,
@@ -140,6 +140,24 @@ class RowMaker:
         row["replayed_from"] = req.replayed_from
         row["traceparent"] = req.traceparent
         return row
+
+
+    def plain_rows(self, definition: TaskDefinition,
+                   batch: PlainBatch) -> Iterator[dict[str, Any]]:
+        """The rows ``row`` makes of ``batch.requests()``, each payload checked as its row
+        is made, without a ``NewRun`` for each (a thousand objects the collector would
+        walk): the batch's runs share all but their ids and payloads."""
+        shared = _shared_values(self._env, definition, batch.options, self._now)
+        shared["batch_id"], shared["traceparent"] = batch.batch_id, batch.traceparent
+        self._shared = None
+        self.shares += 1
+        to_json, blobs = batch.to_json, self._blobs
+        for payload in batch.payloads:
+            text = to_json(payload)
+            row = shared.copy()
+            run_id = row["id"] = new_id("run")
+            row["payload"] = text if blobs is None else blobs.keep_text(run_id, "payload", text)
+            yield row
 
 
 def _shared_values(env: str, definition: TaskDefinition, opts: TriggerOptions,
@@ -208,8 +226,8 @@ def trigger_many(
             results.append(_looked_up(tx, env, definition, req, now, blobs, keyed))
     if len(plain) == len(items):  # all of them plain (a batch's usual case): their rows
         return [Triggered(row, True)
-                for row in _insert_plain(tx, env, items, len(items), now, blobs)]
-    rows = _insert_plain(tx, env, [items[i] for i in plain], len(plain), now, blobs)
+                for row in _insert_plain(tx, env, _rows_of(items), len(items), now, blobs)]
+    rows = _insert_plain(tx, env, _rows_of([items[i] for i in plain]), len(plain), now, blobs)
     for index, row in zip(plain, rows, strict=True):
         results[index] = Triggered(row, created=True)
     _record_created(tx, env, keyed, now)
@@ -219,9 +237,8 @@ def trigger_many(
 def trigger_plain(tx: Tx, env: str, definition: TaskDefinition, batch: PlainBatch,
                   now: float, blobs: Blobs | None = None) -> list[Triggered]:
     """``trigger_many`` of a ``PlainBatch``: its requests made as the rows are written."""
-    items = ((definition, req) for req in batch.requests())
-    return [Triggered(row, True)
-            for row in _insert_plain(tx, env, items, len(batch), now, blobs)]
+    return [Triggered(row, True) for row in _insert_plain(
+        tx, env, lambda maker: maker.plain_rows(definition, batch), len(batch), now, blobs)]
 
 
 def _looked_up(tx: Tx, env: str, definition: TaskDefinition, req: NewRun, now: float,
@@ -272,8 +289,16 @@ def _debounced(tx: Tx, env: str, definition: TaskDefinition, req: NewRun,
     return Triggered(row, created=created)
 
 
-def _insert_plain(tx: Tx, env: str, items: Iterable[TriggerItem], count: int, now: float,
-                  blobs: Blobs | None) -> list[dict[str, Any]]:
+def _rows_of(items: list[TriggerItem]) -> Callable[[RowMaker], Iterator[dict[str, Any]]]:
+    """How ``_insert_plain`` makes the rows of ``items``: each with ``RowMaker.row``."""
+    def rows(maker: RowMaker) -> Iterator[dict[str, Any]]:
+        row = maker.row
+        return (row(definition, req) for definition, req in items)
+    return rows
+
+
+def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[str, Any]]],
+                  count: int, now: float, blobs: Blobs | None) -> list[dict[str, Any]]:
     """Insert the runs of triggers without an idempotency key (nothing to race for),
     recorded; their rows, in order.
 
@@ -283,7 +308,7 @@ def _insert_plain(tx: Tx, env: str, items: Iterable[TriggerItem], count: int, no
     transaction without waiting for an answer. From ``LOAD_FROM`` runs on,
     and always where no statement writes several tables (SQLite, where a row per run in
     process is the faster way in), the runs are loaded in bulk (``Tx.load``; on PostgreSQL
-    a binary ``COPY``, which costs both sides less per run than JSON) and, from
+    a ``COPY``, which costs both sides less per run than JSON) and, from
     ``LOAD_FROM`` on, their events and tags follow as lists (``_write_loaded``; a few are
     cheaper written a row each). The runs' rows are made as they are loaded: PostgreSQL
     inserts the first while the next are made.
@@ -292,8 +317,7 @@ def _insert_plain(tx: Tx, env: str, items: Iterable[TriggerItem], count: int, no
         return []
     few = count < LOAD_FROM
     if few and tx.compound_writes:
-        maker = RowMaker(env, now, blobs)
-        rows = [maker.row(definition, req) for definition, req in items]
+        rows = list(made_by(RowMaker(env, now, blobs)))
         _announce_created(tx, rows, now)  # first: insert_runs sends them
         tagged = any(r["tags"] != "[]" for r in rows) or None  # else no tags' part is sent
         values = rows[0] if len(rows) == 1 else {"rows": _rows_json(rows)}  # one: its columns
@@ -301,7 +325,7 @@ def _insert_plain(tx: Tx, env: str, items: Iterable[TriggerItem], count: int, no
         return rows
     rows = []
     maker = RowMaker(env, now, blobs)
-    tx.load("load_runs", _made(rows, maker, items))
+    tx.load("load_runs", _kept(rows, made_by(maker)))
     # made from one set of shared values: what the rows share is read from the first
     alike = rows[0] if maker.shares == 1 else None
     if few:
@@ -312,13 +336,10 @@ def _insert_plain(tx: Tx, env: str, items: Iterable[TriggerItem], count: int, no
     return rows
 
 
-def _made(out: list[dict[str, Any]], maker: RowMaker,
-          items: Iterable[TriggerItem]) -> Iterator[dict[str, Any]]:
-    """Each trigger's new row (``build_row``), kept in ``out`` as it is taken."""
-    row_of = maker.row
+def _kept(out: list[dict[str, Any]], rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """``rows``, each kept in ``out`` as it is taken."""
     append = out.append
-    for definition, req in items:
-        row = row_of(definition, req)
+    for row in rows:
         append(row)
         yield row
 
