@@ -90,8 +90,9 @@ class RunRequests:
             if to_json is None:
                 to_json = self._payload_json.get(task_id) or self._checker(task_id)
             payload = item.get("payload")
+            raw = item.get("options")
             try:
-                parsed = self._parsed(body_object(item.get("options"), "options"))
+                parsed = self._parsed(_NO_OPTIONS if raw is None else body_object(raw, "options"))
             except Exception:
                 _check_all(to_json, [*payloads, payload])
                 raise
@@ -130,6 +131,8 @@ class RunRequests:
 
 
 _ITEM_FIELDS = frozenset({"payload", "options", "task"})
+#: an item's options left out (read, never changed)
+_NO_OPTIONS: dict[str, Any] = {}
 
 
 def _check_all(to_json: Callable[[Any], str] | None, payloads: list[Any]) -> None:
