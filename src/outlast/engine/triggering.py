@@ -309,7 +309,7 @@ def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[
     and always where no statement writes several tables (SQLite, where a row per run in
     process is the faster way in), the runs are loaded in bulk (``Tx.load``; on PostgreSQL
     a ``COPY``, which costs both sides less per run than JSON) and, from
-    ``LOAD_FROM`` on, their events and tags follow as lists (``_write_loaded``; a few are
+    ``LOAD_FROM`` on, their events and tags follow as lists (``_loaded_statements``; a few are
     cheaper written a row each). The runs' rows are made as they are loaded: PostgreSQL
     inserts the first while the next are made.
     """
@@ -323,25 +323,36 @@ def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[
         values = rows[0] if len(rows) == 1 else {"rows": _rows_json(rows)}  # one: its columns
         tx.many("insert_runs", [{**values, "tagged": tagged}])
         return rows
-    rows = []
+    loaded: list[dict[str, Any]] = []
     maker = RowMaker(env, now, blobs)
-    tx.load("load_runs", _kept(rows, made_by(maker)))
-    # made from one set of shared values: what the rows share is read from the first
-    alike = rows[0] if maker.shares == 1 else None
+    statements: list[tuple[str, dict[str, Any]]] = []
+
+    def last_made() -> None:
+        """Worked out as soon as the last row is made (PostgreSQL is still inserting the
+        ones before it): the announcements, which wait for the commit, and the events'
+        and tags' statements, which wait for the load."""
+        # made from one set of shared values: what the rows share is read from the first
+        alike = loaded[0] if maker.shares == 1 else None
+        _announce_created(tx, loaded, now, alike)
+        if not few:
+            statements.extend(_loaded_statements(env, loaded, now, alike))
+
+    tx.load("load_runs", _kept(loaded, made_by(maker), last_made))
     if few:
-        _write_created(tx, env, rows, now)
-    else:
-        _write_loaded(tx, env, rows, now, alike)
-    _announce_created(tx, rows, now, alike)
-    return rows
+        _write_created(tx, env, loaded, now)
+    for name, params in statements:
+        tx.many(name, [params])
+    return loaded
 
 
-def _kept(out: list[dict[str, Any]], rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """``rows``, each kept in ``out`` as it is taken."""
+def _kept(out: list[dict[str, Any]], rows: Iterator[dict[str, Any]],
+          done: Callable[[], None]) -> Iterator[dict[str, Any]]:
+    """``rows``, each kept in ``out`` as it is taken; ``done()`` after the last."""
     append = out.append
     for row in rows:
         append(row)
         yield row
+    done()
 
 
 #: one encoder for every batch of rows (``json.dumps`` with options makes one per call)
@@ -371,21 +382,22 @@ def _write_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> 
     events.append(tx, [events.event_row(r["id"], "created", now, r["status"]) for r in rows])
 
 
-def _write_loaded(tx: Tx, env: str, rows: list[dict[str, Any]], now: float,
-                  alike: dict[str, Any] | None = None) -> None:
+def _loaded_statements(env: str, rows: list[dict[str, Any]], now: float,
+                       alike: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
     """The ``created`` events and the tags of runs loaded in bulk: a statement each, their
     values as lists, which waits for no answer (on PostgreSQL it goes with the commit).
     ``alike``: a row whose status and tags every one of ``rows`` has."""
     ids = [r["id"] for r in rows]
     statuses = [alike["status"]] * len(rows) if alike else [r["status"] for r in rows]
-    tx.many("insert_created_events", [{"ids": ids, "statuses": statuses, "at": now}])
+    statements = [("insert_created_events", {"ids": ids, "statuses": statuses, "at": now})]
     if alike and alike["tags"] == "[]":
-        return
+        return statements
     tagged = [(r["id"], tag) for r in rows if r["tags"] != "[]" for tag in _tag_list(r["tags"])]
     if tagged:
-        tx.many("insert_new_run_tags", [{"environment": env,
-                                         "run_ids": [run_id for run_id, _ in tagged],
-                                         "tags": [tag for _, tag in tagged]}])
+        statements.append(("insert_new_run_tags", {
+            "environment": env, "run_ids": [run_id for run_id, _ in tagged],
+            "tags": [tag for _, tag in tagged]}))
+    return statements
 
 
 _QUEUED = RunStatus.QUEUED.value
