@@ -34,7 +34,7 @@ from outlast.engine import NewRun
 from outlast.engine.listing import RunFilter, list_page
 from outlast.engine.triggering import RowMaker
 from outlast.store import open_store
-from outlast.store.postgres.store import PostgresTx, column_types, copy_in, copy_rows, to_pyformat
+from outlast.store.postgres.store import PostgresTx, copy_in, copy_text, to_pyformat
 from outlast.store.queries import QueryBook, load_queries
 
 PG = os.environ.get("PG_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -73,17 +73,15 @@ def load(conn: psycopg.Connection[Any], url: str, env: str, task: str, queue: st
     store = open_store(url)
     copy = copy_in(store._queries.text("load_runs", {}))  # type: ignore[attr-defined]
     store.close()
-    types = column_types(copy, {}, lambda table: conn.cursor(row_factory=dict_row).execute(
-        "SELECT attname AS name, atttypid AS type FROM pg_attribute "
-        "WHERE attrelid = %s::regclass AND attnum > 0", (table,)).fetchall())
     definition = TaskDefinition(id=task, queue=queue)
     for start in range(0, n, 5000):
         maker = RowMaker(env, created + start / max(n, 1) * HOUR / 2)
-        rows = [copy.values(maker.row(definition, NewRun(
-            task, json.dumps({"i": start + i}), TriggerOptions(), batch_id="batch_b")))
-            for i in range(min(5000, n - start))]
+        made = [maker.row(definition, NewRun(task, json.dumps({"i": start + i}),
+                                             TriggerOptions(), batch_id="batch_b"))
+                for i in range(min(5000, n - start))]
+        rows = copy.text(made)
         with conn.transaction():
-            copy_rows(conn, copy.statement, types, rows)
+            copy_text(conn, copy.statement, rows)
 
 
 def fill(url: str, backlog: int) -> None:

@@ -17,17 +17,15 @@ import json
 import os
 import statistics
 import time
-from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from outlast.core.definitions import TaskDefinition
 from outlast.core.options import TriggerOptions
 from outlast.engine import NewRun
 from outlast.engine.triggering import RowMaker
 from outlast.store import open_store
-from outlast.store.postgres.store import CopyIn, column_types, copy_in, copy_rows
+from outlast.store.postgres.store import CopyIn, copy_in, copy_text
 
 PG = os.environ.get("PG_URL", "postgresql://postgres@127.0.0.1:5432")
 DB = os.environ.get("INDEX_COSTS_DB", "index_costs_bench")
@@ -38,11 +36,11 @@ QUEUED = ("runs_pkey", "runs_batch", "runs_claim", "runs_claim_any", "runs_env_c
           "runs_queued")
 
 
-def made(copy: CopyIn, n: int) -> list[tuple[Any, ...]]:
+def made(copy: CopyIn, n: int) -> list[str]:
     maker = RowMaker("bulk", time.time())
     definition = TaskDefinition(id="noop", queue="noop")
     request = NewRun("noop", "null", TriggerOptions(), batch_id="batch_bench")
-    return [copy.values(maker.row(definition, request)) for _ in range(n)]
+    return list(copy.text([maker.row(definition, request) for _ in range(n)]))
 
 
 def measure(url: str, rounds: int, n: int, base: int) -> dict[str, float]:
@@ -51,12 +49,9 @@ def measure(url: str, rounds: int, n: int, base: int) -> dict[str, float]:
     copy = copy_in(store._queries.text("load_runs", {}))  # type: ignore[attr-defined]
     store.close()
     conn = psycopg.connect(url, autocommit=True)
-    types = column_types(copy, {}, lambda table: conn.cursor(row_factory=dict_row).execute(
-        "SELECT attname AS name, atttypid AS type FROM pg_attribute "
-        "WHERE attrelid = %s::regclass AND attnum > 0", (table,)).fetchall())
     with conn.transaction():
         for _ in range(base // 1000):
-            copy_rows(conn, copy.statement, types, made(copy, 1000))
+            copy_text(conn, copy.statement, made(copy, 1000))
     conn.execute("VACUUM ANALYZE runs")
     variants = ["none", *QUEUED[1:]]  # the primary key cannot go
     times: dict[str, list[float]] = {v: [] for v in variants}
@@ -67,7 +62,7 @@ def measure(url: str, rounds: int, n: int, base: int) -> dict[str, float]:
             if variant != "none":
                 conn.execute(f"DROP INDEX {variant}")
             start = time.perf_counter()
-            copy_rows(conn, copy.statement, types, rows)
+            copy_text(conn, copy.statement, rows)
             times[variant].append((time.perf_counter() - start) / n * 1e6)
             conn.execute("ROLLBACK")
     conn.close()

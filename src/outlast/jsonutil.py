@@ -21,6 +21,8 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 def dumps(value: Any, what: str = "payload", limit: int | None = MAX_PAYLOAD_BYTES) -> str:
     """Compact JSON; ValidationError if ``value`` is not JSON, PayloadTooLarge over
     ``limit`` bytes (None: no limit here, the caller checks the size)."""
+    if value is None:  # a payload left out: the encoder would make its machinery for it
+        return "null"
     try:
         text = _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:

@@ -9,7 +9,7 @@ import pytest
 
 from outlast.core.options import TriggerOptions, parse_options
 from outlast.engine import Engine, NewRun
-from outlast.engine.triggering import LOAD_FROM, MAX_BATCH
+from outlast.engine.triggering import LOAD_FROM, MAX_BATCH, PlainBatch
 from outlast.errors import (
     InvalidTransitionError,
     PayloadTooLargeError,
@@ -196,6 +196,48 @@ def test_a_batch_of_a_thousand_in_one_transaction(engine: Engine) -> None:
     assert len({r.row["id"] for r in results}) == MAX_BATCH
     assert count_runs(engine) == MAX_BATCH
     assert engine.retrieve(ENV, results[7].row["id"])["payload"] == {"i": 7}
+
+
+@pytest.mark.parametrize("size", [LOAD_FROM - 1, MAX_BATCH])
+def test_a_batch_whose_items_share_their_options_writes_each_runs_tags_and_event(
+        engine: Engine, clock: Any, size: int) -> None:
+    """Runs made from one set of options share their status, tags and moments, which a
+    bulk load reads once: every run still gets its own event and tags."""
+    options = parse_options({"tags": ["a", "b"], "delay": clock.now() + 60}, clock.now())
+    results = engine.trigger_batch(ENV, [NewRun("job", json.dumps(i), options)
+                                         for i in range(size)])
+    for result in (results[0], results[size // 2], results[-1]):
+        run = engine.retrieve(ENV, result.row["id"])
+        assert (run["status"], run["tags"]) == ("DELAYED", ["a", "b"])
+        assert _events_of(engine, run["id"]) == [("created", "DELAYED")]
+    for tag in ("a", "b"):
+        assert len(engine.list_runs(ENV, tag=tag, limit=MAX_BATCH)[0]) == size
+
+
+def _checked(payload: Any) -> str:
+    if payload == "bad":
+        raise ValidationError("payload 'bad' refused")
+    return json.dumps(payload)
+
+
+@pytest.mark.parametrize("size", [LOAD_FROM - 1, MAX_BATCH])
+def test_a_plain_batch_checks_each_payload_as_it_writes_it(engine: Engine, size: int) -> None:
+    """A batch whose items share plain options is checked as it is written: a bad payload
+    anywhere in it fails it whole; of a task nobody registered, the payloads' errors come
+    first, as when they were checked before the task was looked up."""
+    options = parse_options({"tags": ["p"]}, 0)
+    payloads: list[Any] = list(range(size))
+    done = engine.trigger_batch(ENV, PlainBatch("job", options, payloads, _checked, "batch_p"))
+    assert [engine.retrieve(ENV, t.row["id"])["payload"] for t in done] == payloads
+    assert count_runs(engine) == size
+    payloads[size - 2] = "bad"
+    with pytest.raises(ValidationError, match="'bad' refused"):
+        engine.trigger_batch(ENV, PlainBatch("job", options, payloads, _checked))
+    assert count_runs(engine) == size
+    with pytest.raises(ValidationError, match="'bad' refused"):
+        engine.trigger_batch(ENV, PlainBatch("ghost", options, payloads, _checked))
+    with pytest.raises(TaskNotFoundError):
+        engine.trigger_batch(ENV, PlainBatch("ghost", options, [1, 2], _checked))
 
 
 def test_a_batch_over_a_thousand_is_rejected_whole(engine: Engine) -> None:

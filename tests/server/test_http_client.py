@@ -58,6 +58,21 @@ def test_batches(client: outlast.Client) -> None:
     assert (len(rest), last) == (1, None)
 
 
+def test_batch_items_sharing_one_options_dict_each_get_them(client: outlast.Client) -> None:
+    """Options that are one object for many items are checked once; each run has them,
+    and an item whose options differ has its own."""
+    shared = {"tags": ["s"], "delay": "1h"}
+    items = [{"payload": i, "options": shared} for i in range(4)]
+    items[2] = {"payload": 2, "options": {"tags": ["own"]}}
+    handles = client.tasks.batch_trigger("hello", items)
+    runs = [client.runs.retrieve(h.id) for h in handles]
+    assert [(r.payload, r.tags, r.status) for r in runs] == [
+        (0, ["s"], "DELAYED"), (1, ["s"], "DELAYED"), (2, ["own"], "QUEUED"),
+        (3, ["s"], "DELAYED")]
+    with pytest.raises(ValidationError, match="delay"):
+        client.tasks.batch_trigger("hello", [*items, {"payload": 4, "options": {"delay": "x"}}])
+
+
 def test_actions(client: outlast.Client) -> None:
     handle = client.tasks.trigger("hello", {"n": 1}, delay="1h")
     assert client.runs.reschedule(handle.id, "2h").status == "DELAYED"

@@ -37,16 +37,30 @@ def test_ids_made_in_one_millisecond_are_distinct() -> None:
     assert len({m[:14] for m in made}) == 1  # same time prefix
 
 
-def test_an_id_is_its_millisecond_then_its_random_bits_in_the_id_alphabet() -> None:
-    """The encoding every stored id has: ids made by any version sort together."""
-    tail = bytes(range(246, 256))
+def test_an_id_is_its_millisecond_then_its_random_digits_in_the_id_alphabet() -> None:
+    """The encoding every stored id has: ids made by any version sort together. The
+    random part is 16 digits, each from one random byte (its low five bits)."""
+    drawn = bytes(range(240, 256))
     ids._TAILS.clear()  # drawn afresh, from the patched kernel
     with mock.patch.object(ids, "time", SimpleNamespace(time=lambda: 1_700_000_000.123)), \
-            mock.patch.object(ids.os, "urandom", lambda n: tail * (n // 10)):
+            mock.patch.object(ids.os, "urandom", lambda n: drawn * (n // 16)):
         made = ids.new_id("run")
     ids._TAILS.clear()
     assert made == ("run_" + ids._encode(1_700_000_000_123, 10)
-                    + ids._encode(int.from_bytes(tail, "big"), 16))
+                    + "".join(ids._ALPHABET[b % 32] for b in drawn))
+
+
+def test_every_byte_is_a_digit_and_every_digit_as_likely() -> None:
+    """256 bytes, 8 to each of the 32 digits: a uniform byte gives a uniform digit."""
+    digits = bytes(range(256)).translate(ids._DIGIT_OF_BYTE).decode()
+    assert {d: digits.count(d) for d in ids._ALPHABET} == dict.fromkeys(ids._ALPHABET, 8)
+
+
+def test_the_millisecond_digits_follow_the_clock() -> None:
+    """Kept for the millisecond they were written in, and written again in the next."""
+    for millis in (1_700_000_000_123, 1_700_000_000_123, 1_700_000_000_124, 2**50 - 1):
+        with mock.patch.object(ids, "time", SimpleNamespace(time=lambda m=millis: m / 1000)):
+            assert ids.new_id("run")[4:14] == ids._encode(millis, 10)
 
 
 def test_ids_made_by_threads_at_once_are_distinct() -> None:

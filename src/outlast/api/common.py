@@ -16,6 +16,7 @@ from outlast.api.routes import ApiContext
 from outlast.core.options import TriggerOptions, parse_options
 from outlast.engine import NewRun
 from outlast.engine.schemas import check_payload
+from outlast.engine.triggering import PlainBatch, plain_options
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
 
@@ -55,14 +56,56 @@ class RunRequests:
         self._options: tuple[str, TriggerOptions] | None = None
 
     def new_run(self, task_id: str, item: dict[str, Any]) -> NewRun:
-        unknown = set(item) - _ITEM_FIELDS
-        if unknown:
+        if not _ITEM_FIELDS.issuperset(item):  # no set made for an item that is right
+            unknown = set(item) - _ITEM_FIELDS
             raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
         to_json = self._payload_json.get(task_id) or self._checker(task_id)
         payload_json = to_json(item.get("payload"))
         options = self._parsed(body_object(item.get("options"), "options"))
         return NewRun(task_id, payload_json, options, batch_id=self._batch_id,
                       traceparent=self._traceparent)
+
+    def batch(self, task_id: str, items: list[Any]) -> list[NewRun] | PlainBatch:
+        """The runs of a batch's items, each checked as ``new_run`` checks one and in the
+        same order (its fields, its payload, its options; item by item), so that a batch
+        with errors fails with the same first one.
+
+        When every item is plain and written with the same options (a bulk trigger's
+        usual case: a payload each), a ``PlainBatch``: the payloads are checked as the runs
+        are written, after the options of all. So an item whose fields or options are
+        wrong first has the payloads before it (and its own, for its options) checked.
+        """
+        payloads: list[Any] = []
+        options: list[TriggerOptions] = []
+        to_json: Callable[[Any], str] | None = None
+        for raw in items:
+            try:
+                item = body_object(raw, "item")
+                if not _ITEM_FIELDS.issuperset(item):
+                    unknown = set(item) - _ITEM_FIELDS
+                    raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
+            except ValidationError:
+                _check_all(to_json, payloads)
+                raise
+            if to_json is None:
+                to_json = self._payload_json.get(task_id) or self._checker(task_id)
+            payload = item.get("payload")
+            raw = item.get("options")
+            try:
+                parsed = self._parsed(_NO_OPTIONS if raw is None else body_object(raw, "options"))
+            except Exception:
+                _check_all(to_json, [*payloads, payload])
+                raise
+            payloads.append(payload)
+            options.append(parsed)
+        assert to_json is not None, "a batch has items"
+        first = options[0]
+        if plain_options(first) and all(o is first for o in options):
+            return PlainBatch(task_id, first, payloads, to_json, self._batch_id,
+                              self._traceparent)
+        return [NewRun(task_id, to_json(payload), opts, batch_id=self._batch_id,
+                       traceparent=self._traceparent)
+                for payload, opts in zip(payloads, options, strict=True)]
 
     def _checker(self, task_id: str) -> Callable[[Any], str]:
         """How ``task_id``'s payloads are checked and written (once per task)."""
@@ -88,6 +131,15 @@ class RunRequests:
 
 
 _ITEM_FIELDS = frozenset({"payload", "options", "task"})
+#: an item's options left out (read, never changed)
+_NO_OPTIONS: dict[str, Any] = {}
+
+
+def _check_all(to_json: Callable[[Any], str] | None, payloads: list[Any]) -> None:
+    """Check ``payloads`` (written and dropped): their errors come before a later one's."""
+    if to_json is not None:
+        for payload in payloads:
+            to_json(payload)
 
 
 def _checked_json(task_id: str, schema: dict[str, Any] | None, payload: Any) -> str:

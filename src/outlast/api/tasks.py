@@ -33,8 +33,7 @@ def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     batch_id = new_id("batch")
     requests = RunRequests(ctx, req.env, now, batch_id, req.traceparent)
     task_id = req.params["task_id"]
-    runs = [requests.new_run(task_id, body_object(i, "item")) for i in items]
-    done = ctx.engine.trigger_batch(req.env, runs)
+    done = ctx.engine.trigger_batch(req.env, requests.batch(task_id, items))
     return 201, {"batch_id": batch_id, "runs": [triggered_json(t) for t in done]}
 
 

@@ -55,9 +55,11 @@ from outlast.engine.trigger_groups import TriggerGroups
 from outlast.engine.triggering import (
     MAX_BATCH,
     NewRun,
+    PlainBatch,
     Triggered,
     TriggerItem,
     trigger_many,
+    trigger_plain,
 )
 from outlast.engine.version_admin import VersionAdmin
 from outlast.errors import (
@@ -196,12 +198,30 @@ class Engine:
         return self._trigger_groups.trigger(env, (self.definition(env, request.task_id),
                                                   request))
 
-    def trigger_batch(self, env: str, requests: list[NewRun]) -> list[Triggered]:
-        """Create runs in one transaction: all of them or, on any error, none."""
+    def trigger_batch(self, env: str,
+                      requests: list[NewRun] | PlainBatch) -> list[Triggered]:
+        """Create runs in one transaction: all of them or, on any error, none. A
+        ``PlainBatch``'s requests are made (its payloads checked) as the runs are written."""
         if len(requests) > MAX_BATCH:
             raise ValidationError(f"a batch holds at most {MAX_BATCH} items, got {len(requests)}")
-        return self._write_triggers(env, [(self.definition(env, r.task_id), r)
-                                          for r in requests])
+        if isinstance(requests, PlainBatch):
+            return self._write_plain(env, requests)
+        definitions: dict[str, TaskDefinition] = {}  # each task's looked up once
+        return self._write_triggers(env, [
+            (definitions.get(r.task_id) or definitions.setdefault(
+                r.task_id, self.definition(env, r.task_id)), r)
+            for r in requests])
+
+    def _write_plain(self, env: str, batch: PlainBatch) -> list[Triggered]:
+        try:
+            definition = self.definition(env, batch.task_id)
+        except TaskNotFoundError:
+            for _ in batch.requests():  # an item's own error first, as in a list's
+                pass
+            raise
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            return trigger_plain(tx, env, definition, batch, now, self.blobs)
 
     def _write_triggers(self, env: str, items: list[TriggerItem]) -> list[Triggered]:
         now = self.clock.now()

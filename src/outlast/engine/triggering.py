@@ -8,9 +8,9 @@ concurrent triggers with one key race on a unique index, and the loser reads the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from outlast.core.definitions import TaskDefinition
 from outlast.core.options import DEFAULT_IDEMPOTENCY_TTL, TriggerOptions
@@ -27,7 +27,7 @@ MAX_BATCH = 1000
 LOAD_FROM = 100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class NewRun:
     """A validated request to create one run."""
 
@@ -42,9 +42,57 @@ class NewRun:
     #: the run is a child of it; never shown in the run's metadata
     traceparent: str | None = None
 
+    def __init__(self, task_id: str, payload_json: str, options: TriggerOptions,
+                 parent_id: str | None = None, root_id: str | None = None,
+                 batch_id: str | None = None, replayed_from: str | None = None,
+                 traceparent: str | None = None) -> None:
+        # the fields in one update of the instance's dict: a frozen dataclass's own
+        # ``__init__`` sets them one ``object.__setattr__`` at a time, 1.5 us a request,
+        # a thousand times a batch
+        self.__dict__.update(task_id=task_id, payload_json=payload_json, options=options,
+                             parent_id=parent_id, root_id=root_id, batch_id=batch_id,
+                             replayed_from=replayed_from, traceparent=traceparent)
+
 
 @dataclass(frozen=True)
-class Triggered:
+class PlainBatch:
+    """A batch of one task's runs that share their options, none of which must read first
+    (no debounce, idempotency key or pinned version): each run's request is made, and its
+    payload checked and written (``to_json``), as its row is written (``trigger_plain``).
+    On PostgreSQL that overlaps the database's work on the rows sent before. An item that
+    fails fails the batch whole, with its own error, as in a list of ``NewRun``s; nothing
+    is committed (a payload kept as a blob before it stays until upkeep removes orphans).
+    """
+
+    task_id: str
+    options: TriggerOptions
+    #: each run's payload as given, not yet checked
+    payloads: list[Any]
+    to_json: Callable[[Any], str]
+    batch_id: str | None = None
+    traceparent: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def requests(self) -> Iterator[NewRun]:
+        task_id, options, to_json = self.task_id, self.options, self.to_json
+        batch_id, traceparent = self.batch_id, self.traceparent
+        for payload in self.payloads:
+            yield NewRun(task_id, to_json(payload), options, None, None, batch_id, None,
+                         traceparent)
+
+
+def plain_options(options: TriggerOptions) -> bool:
+    """Whether runs made with ``options`` may go in a ``PlainBatch``."""
+    return options.debounce is None and not options.idempotency_key and options.version is None
+
+
+class Triggered(NamedTuple):
+    """A trigger's run, and whether the trigger created it. A tuple: once the collector has
+    seen that it holds nothing it must walk (a row, a flag), it stops walking it, where a
+    batch's thousand objects would each be walked until the batch is answered."""
+
     row: Row
     created: bool
 
@@ -71,6 +119,9 @@ class RowMaker:
         self._now = now
         self._blobs = blobs
         self._shared: tuple[TaskDefinition, TriggerOptions, dict[str, Any]] | None = None
+        #: how many sets of shared values were worked out: with one, every row has the
+        #: same values but its own id, payload and lineage (``_insert_plain`` uses it)
+        self.shares = 0
 
     def row(self, definition: TaskDefinition, req: NewRun) -> dict[str, Any]:
         shared = self._shared
@@ -78,6 +129,7 @@ class RowMaker:
             shared = (definition, req.options,
                       _shared_values(self._env, definition, req.options, self._now))
             self._shared = shared
+            self.shares += 1
         row = shared[2].copy()
         run_id = row["id"] = new_id("run")
         row["payload"] = (req.payload_json if self._blobs is None
@@ -88,6 +140,24 @@ class RowMaker:
         row["replayed_from"] = req.replayed_from
         row["traceparent"] = req.traceparent
         return row
+
+
+    def plain_rows(self, definition: TaskDefinition,
+                   batch: PlainBatch) -> Iterator[dict[str, Any]]:
+        """The rows ``row`` makes of ``batch.requests()``, each payload checked as its row
+        is made, without a ``NewRun`` for each (a thousand objects the collector would
+        walk): the batch's runs share all but their ids and payloads."""
+        shared = _shared_values(self._env, definition, batch.options, self._now)
+        shared["batch_id"], shared["traceparent"] = batch.batch_id, batch.traceparent
+        self._shared = None
+        self.shares += 1
+        to_json, blobs = batch.to_json, self._blobs
+        for payload in batch.payloads:
+            text = to_json(payload)
+            row = shared.copy()
+            run_id = row["id"] = new_id("run")
+            row["payload"] = text if blobs is None else blobs.keep_text(run_id, "payload", text)
+            yield row
 
 
 def _shared_values(env: str, definition: TaskDefinition, opts: TriggerOptions,
@@ -154,11 +224,21 @@ def trigger_many(
             results.append(None)  # made with the other plain ones, below
         else:
             results.append(_looked_up(tx, env, definition, req, now, blobs, keyed))
-    rows = _insert_plain(tx, env, [items[i] for i in plain], now, blobs)
+    if len(plain) == len(items):  # all of them plain (a batch's usual case): their rows
+        return [Triggered(row, True)
+                for row in _insert_plain(tx, env, _rows_of(items), len(items), now, blobs)]
+    rows = _insert_plain(tx, env, _rows_of([items[i] for i in plain]), len(plain), now, blobs)
     for index, row in zip(plain, rows, strict=True):
         results[index] = Triggered(row, created=True)
     _record_created(tx, env, keyed, now)
     return [r for r in results if r is not None]
+
+
+def trigger_plain(tx: Tx, env: str, definition: TaskDefinition, batch: PlainBatch,
+                  now: float, blobs: Blobs | None = None) -> list[Triggered]:
+    """``trigger_many`` of a ``PlainBatch``: its requests made as the rows are written."""
+    return [Triggered(row, True) for row in _insert_plain(
+        tx, env, lambda maker: maker.plain_rows(definition, batch), len(batch), now, blobs)]
 
 
 def _looked_up(tx: Tx, env: str, definition: TaskDefinition, req: NewRun, now: float,
@@ -209,8 +289,16 @@ def _debounced(tx: Tx, env: str, definition: TaskDefinition, req: NewRun,
     return Triggered(row, created=created)
 
 
-def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], now: float,
-                  blobs: Blobs | None) -> list[dict[str, Any]]:
+def _rows_of(items: list[TriggerItem]) -> Callable[[RowMaker], Iterator[dict[str, Any]]]:
+    """How ``_insert_plain`` makes the rows of ``items``: each with ``RowMaker.row``."""
+    def rows(maker: RowMaker) -> Iterator[dict[str, Any]]:
+        row = maker.row
+        return (row(definition, req) for definition, req in items)
+    return rows
+
+
+def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[str, Any]]],
+                  count: int, now: float, blobs: Blobs | None) -> list[dict[str, Any]]:
     """Insert the runs of triggers without an idempotency key (nothing to race for),
     recorded; their rows, in order.
 
@@ -220,37 +308,51 @@ def _insert_plain(tx: Tx, env: str, items: list[tuple[TaskDefinition, NewRun]], 
     transaction without waiting for an answer. From ``LOAD_FROM`` runs on,
     and always where no statement writes several tables (SQLite, where a row per run in
     process is the faster way in), the runs are loaded in bulk (``Tx.load``; on PostgreSQL
-    a binary ``COPY``, which costs both sides less per run than JSON) and, from
-    ``LOAD_FROM`` on, their events and tags follow as lists (``_write_loaded``; a few are
+    a ``COPY``, which costs both sides less per run than JSON) and, from
+    ``LOAD_FROM`` on, their events and tags follow as lists (``_loaded_statements``; a few are
     cheaper written a row each). The runs' rows are made as they are loaded: PostgreSQL
     inserts the first while the next are made.
     """
-    if not items:
+    if not count:
         return []
-    few = len(items) < LOAD_FROM
+    few = count < LOAD_FROM
     if few and tx.compound_writes:
-        maker = RowMaker(env, now, blobs)
-        rows = [maker.row(definition, req) for definition, req in items]
+        rows = list(made_by(RowMaker(env, now, blobs)))
         _announce_created(tx, rows, now)  # first: insert_runs sends them
         tagged = any(r["tags"] != "[]" for r in rows) or None  # else no tags' part is sent
         values = rows[0] if len(rows) == 1 else {"rows": _rows_json(rows)}  # one: its columns
         tx.many("insert_runs", [{**values, "tagged": tagged}])
         return rows
-    rows = []
-    tx.load("load_runs", _made(rows, env, items, now, blobs))
-    (_write_created if few else _write_loaded)(tx, env, rows, now)
-    _announce_created(tx, rows, now)
-    return rows
-
-
-def _made(out: list[dict[str, Any]], env: str, items: list[tuple[TaskDefinition, NewRun]],
-          now: float, blobs: Blobs | None) -> Iterator[dict[str, Any]]:
-    """Each trigger's new row (``build_row``), kept in ``out`` as it is taken."""
+    loaded: list[dict[str, Any]] = []
     maker = RowMaker(env, now, blobs)
-    for definition, req in items:
-        row = maker.row(definition, req)
-        out.append(row)
+    statements: list[tuple[str, dict[str, Any]]] = []
+
+    def last_made() -> None:
+        """Worked out as soon as the last row is made (PostgreSQL is still inserting the
+        ones before it): the announcements, which wait for the commit, and the events'
+        and tags' statements, which wait for the load."""
+        # made from one set of shared values: what the rows share is read from the first
+        alike = loaded[0] if maker.shares == 1 else None
+        _announce_created(tx, loaded, now, alike)
+        if not few:
+            statements.extend(_loaded_statements(env, loaded, now, alike))
+
+    tx.load("load_runs", _kept(loaded, made_by(maker), last_made))
+    if few:
+        _write_created(tx, env, loaded, now)
+    for name, params in statements:
+        tx.many(name, [params])
+    return loaded
+
+
+def _kept(out: list[dict[str, Any]], rows: Iterator[dict[str, Any]],
+          done: Callable[[], None]) -> Iterator[dict[str, Any]]:
+    """``rows``, each kept in ``out`` as it is taken; ``done()`` after the last."""
+    append = out.append
+    for row in rows:
+        append(row)
         yield row
+    done()
 
 
 #: one encoder for every batch of rows (``json.dumps`` with options makes one per call)
@@ -280,23 +382,36 @@ def _write_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> 
     events.append(tx, [events.event_row(r["id"], "created", now, r["status"]) for r in rows])
 
 
-def _write_loaded(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> None:
+def _loaded_statements(env: str, rows: list[dict[str, Any]], now: float,
+                       alike: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
     """The ``created`` events and the tags of runs loaded in bulk: a statement each, their
-    values as lists, which waits for no answer (on PostgreSQL it goes with the commit)."""
-    tx.many("insert_created_events", [{"ids": [r["id"] for r in rows],
-                                       "statuses": [r["status"] for r in rows], "at": now}])
+    values as lists, which waits for no answer (on PostgreSQL it goes with the commit).
+    ``alike``: a row whose status and tags every one of ``rows`` has."""
+    ids = [r["id"] for r in rows]
+    statuses = [alike["status"]] * len(rows) if alike else [r["status"] for r in rows]
+    statements = [("insert_created_events", {"ids": ids, "statuses": statuses, "at": now})]
+    if alike and alike["tags"] == "[]":
+        return statements
     tagged = [(r["id"], tag) for r in rows if r["tags"] != "[]" for tag in _tag_list(r["tags"])]
     if tagged:
-        tx.many("insert_new_run_tags", [{"environment": env,
-                                         "run_ids": [run_id for run_id, _ in tagged],
-                                         "tags": [tag for _, tag in tagged]}])
+        statements.append(("insert_new_run_tags", {
+            "environment": env, "run_ids": [run_id for run_id, _ in tagged],
+            "tags": [tag for _, tag in tagged]}))
+    return statements
 
 
-def _announce_created(tx: Tx, rows: list[dict[str, Any]], now: float) -> None:
-    for queue in sorted({r["queue"] for r in rows if r["status"] == RunStatus.QUEUED.value}):
+_QUEUED = RunStatus.QUEUED.value
+
+
+def _announce_created(tx: Tx, rows: list[dict[str, Any]], now: float,
+                      alike: dict[str, Any] | None = None) -> None:
+    """``alike``: a row whose queue, status and moments every one of ``rows`` has."""
+    sample = [alike] if alike else rows
+    for queue in sorted({r["queue"] for r in sample if r["status"] == _QUEUED}):
         tx.notify(events.QUEUED_CHANNEL, queue)
     events.runs_changed(tx, [r["id"] for r in rows])  # realtime: tag subscribers learn
-    announce.due(tx, announce.earliest_run_moment(rows), now)  # a short delay or TTL: upkeep
+    # a short delay or TTL: upkeep
+    announce.due(tx, announce.earliest_run_moment(sample), now)
 
 
 def _tag_list(tags_json: str) -> list[str]:

@@ -67,12 +67,18 @@ def trigger(task_id: str, payload: Any, options: Mapping[str, Any] | None) -> Ca
 
 
 def batch_items(items: Iterable[Mapping[str, Any]], with_task: bool) -> list[dict[str, Any]]:
+    """The items as the API takes them; options that are the same object as the item
+    before's (one dict for a batch) are checked once."""
     out = []
+    last: tuple[Any, dict[str, Any]] | None = None
     for item in items:
-        if not isinstance(item, Mapping) or "payload" not in item and not with_task:
+        if type(item) is not dict and not isinstance(item, Mapping) \
+                or "payload" not in item and not with_task:
             raise ValidationError("each batch item is a dict with 'payload' (and 'options')")
-        entry: dict[str, Any] = {"payload": item.get("payload"),
-                                 "options": options_json(item.get("options"))}
+        options = item.get("options")
+        if last is None or last[0] is not options:
+            last = (options, options_json(options))
+        entry: dict[str, Any] = {"payload": item.get("payload"), "options": last[1]}
         if with_task:
             entry["task"] = item.get("task")
         out.append(entry)

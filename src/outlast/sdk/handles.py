@@ -78,6 +78,14 @@ class RunHandle:
     created: bool = True
     _client: Client | None = field(default=None, repr=False, compare=False)
 
+    @classmethod
+    def _made(cls, id: str, task: str, created: bool, client: Client | None) -> RunHandle:
+        """``RunHandle(id, task, created, client)``, its fields set in one update of its
+        dict rather than one ``object.__setattr__`` each (a batch makes a thousand)."""
+        handle = object.__new__(cls)
+        handle.__dict__.update(id=id, task=task, created=created, _client=client)
+        return handle
+
     def retrieve(self) -> Run:
         from outlast.sdk.client import default_client
 

@@ -16,7 +16,7 @@ free by awaiting that thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any, Protocol
@@ -29,9 +29,8 @@ from outlast.errors import ConfigError, ValidationError
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox
 from outlast.store.postgres.store import (
     PostgresTx,
-    column_types,
     copy_in,
-    copy_rows,
+    copy_text,
     to_pyformat,
 )
 from outlast.store.postgres.target import PostgresTarget
@@ -54,10 +53,8 @@ class Runner(Protocol):
 
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None: ...
 
-    def copy(self, statement: str, types: list[int],
-             rows: Iterable[Sequence[Any]]) -> None:
-        """A binary ``COPY … FROM STDIN`` of ``rows`` (the values of its columns;
-        ``types``: their type oids)."""
+    def copy(self, statement: str, data: Iterable[str]) -> None:
+        """A text ``COPY … FROM STDIN`` of ``data`` (``CopyIn.text``)."""
         ...
 
 
@@ -74,9 +71,8 @@ class SyncRunner:
         with self._conn.cursor() as cur:
             cur.executemany(sql, rows)
 
-    def copy(self, statement: str, types: list[int],
-             rows: Iterable[Sequence[Any]]) -> None:
-        copy_rows(self._conn, statement, types, rows)
+    def copy(self, statement: str, data: Iterable[str]) -> None:
+        copy_text(self._conn, statement, data)
 
 
 class AsyncRunner:
@@ -93,12 +89,10 @@ class AsyncRunner:
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
         asyncio.run_coroutine_threadsafe(self._executemany(sql, rows), self._loop).result()
 
-    def copy(self, statement: str, types: list[int],
-             rows: Iterable[Sequence[Any]]) -> None:
+    def copy(self, statement: str, data: Iterable[str]) -> None:
         """The rows are made here, in this thread, before the loop sends them."""
-        values = list(rows)
-        asyncio.run_coroutine_threadsafe(self._copy(statement, types, values),
-                                         self._loop).result()
+        chunks = list(data)
+        asyncio.run_coroutine_threadsafe(self._copy(statement, chunks), self._loop).result()
 
     async def _execute(self, sql: Query, params: Any) -> Answer:
         async with self._conn.cursor(row_factory=dict_row) as cur:
@@ -109,12 +103,10 @@ class AsyncRunner:
         async with self._conn.cursor() as cur:
             await cur.executemany(sql, rows)
 
-    async def _copy(self, statement: str, types: list[int],
-                    rows: list[Sequence[Any]]) -> None:
+    async def _copy(self, statement: str, chunks: list[str]) -> None:
         async with self._conn.cursor() as cur, cur.copy(statement) as out:
-            out.set_types(types)
-            for row in rows:
-                await out.write_row(row)
+            for chunk in chunks:
+                await out.write(chunk)
 
 
 class BorrowedPostgresTx:
@@ -160,8 +152,7 @@ class BorrowedPostgresTx:
     def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
         """``COPY`` on the caller's connection, inside the savepoint."""
         copy = copy_in(self._queries.text(name, {}))
-        types = column_types(copy, {}, lambda table: self.all("column_types", table=table))
-        self._runner.copy(copy.statement, types, map(copy.values, rows))
+        self._runner.copy(copy.statement, copy.text(rows))
 
     def notify(self, channel: str, payload: str = "") -> None:
         self._outbox.add(channel, payload)

@@ -65,13 +65,15 @@ SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(:notify::json) AS n
 -- ``COPY`` streams them, each row the values of these columns by name (``Tx.load``). Only
 -- runs without an idempotency key come here: their fresh ids cannot conflict, so no
 -- ``ON CONFLICT`` is needed (``COPY`` has none). Their ``created`` events and tags follow
--- in ``insert_created_events`` and ``insert_new_run_tags``. Binary: the client writes each
--- value in its column's own type (``column_types``) instead of formatting text that the
--- server parses back, half the client's work per row and as little of the server's.
-COPY runs (id, environment, task_id, queue, status, payload, priority, concurrency_key,
+-- in ``insert_created_events`` and ``insert_new_run_tags``. Text, not binary: the server
+-- inserts a text ``COPY``'s rows every 64 kB as they arrive, while the client makes the
+-- next ones, but holds a binary one's until it has 1,000 (a whole batch) or the end. The
+-- first two columns are each run's own; the text of the others is written once for the
+-- runs that repeat them, a batch's runs all but their ids and payloads (``CopyIn``).
+COPY runs (id, payload, environment, task_id, queue, status, priority, concurrency_key,
     tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
     max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
-    version, traceparent, created_at, queued_at, updated_at) FROM STDIN (FORMAT BINARY)
+    version, traceparent, created_at, queued_at, updated_at) FROM STDIN
 
 -- name: insert_created_events
 -- The ``created`` events of runs loaded in bulk (``load_runs``): ids and statuses as two
@@ -739,13 +741,6 @@ SELECT t.name, CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows,
 FROM unnest(:tables::text[]) WITH ORDINALITY AS t(name, n)
 JOIN pg_class c ON c.oid = to_regclass(t.name)
 ORDER BY t.n
-
--- name: column_types
--- The type of each column of a table (its name resolved through the search path): a
--- binary ``COPY`` (``Tx.load``) writes every value in its column's type.
-SELECT a.attname AS name, a.atttypid::bigint AS type
-FROM pg_attribute a
-WHERE a.attrelid = to_regclass(:table) AND a.attnum > 0 AND NOT a.attisdropped
 
 -- name: dead_rows
 -- Live and dead row versions of the named tables, and when either VACUUM last ran on

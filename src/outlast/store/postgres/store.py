@@ -31,7 +31,7 @@ import operator
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -53,10 +53,9 @@ from outlast.store.queries import QueryBook, load_queries
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _TEXT_ARRAY_PARAM = re.compile(r"(?<![:\w]):(\w+)(?=::text\[\])")
-#: a ``load`` query: ``COPY table (columns) FROM STDIN (FORMAT BINARY)`` after its
-#: comment lines
-_COPY = re.compile(r"^COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN\s+\(FORMAT BINARY\)\s*\Z",
-                   re.MULTILINE)
+#: a ``load`` query: ``COPY table (columns) FROM STDIN`` (text format) after its comment
+#: lines
+_COPY = re.compile(r"^COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN\s*\Z", re.MULTILINE)
 #: a statement taking this parameter is given whether the commit may be lazy
 #: (``lazy_commit``): it sets ``synchronous_commit`` itself when it is sent ``alone``
 LAZY_PARAM = "lazy"
@@ -91,12 +90,8 @@ class PostgresTx:
     statuses_apart = frozenset({"EXECUTING", "QUEUED"})
 
     def __init__(self, conn: psycopg.Connection[Row], queries: QueryBook,
-                 target: PostgresTarget, scope: ExitStack,
-                 known_types: dict[str, dict[str, int]] | None = None) -> None:
+                 target: PostgresTarget, scope: ExitStack) -> None:
         self._conn = conn
-        #: column types of the tables loaded in binary (``column_types``), shared by the
-        #: store's transactions
-        self._column_types = {} if known_types is None else known_types
         self._queries = queries
         self._outbox = Outbox(target)
         #: where pipeline mode is entered, at the second statement; the store closes it
@@ -234,23 +229,22 @@ class PostgresTx:
 
     def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
         """``COPY … FROM STDIN`` (the query ``name``) of ``rows``, each the values of the
-        statement's columns by name, sent as ``rows`` yields them, in binary in the
-        columns' own types (read once per table: ``column_types``).
+        statement's columns by name, sent as ``rows`` yields them, in ``COPY``'s text
+        format (``CopyIn.text``).
 
-        The server inserts each row while the next are still being made and sent: no
-        statement, plan or parameter per row, and the client's work on the rows overlaps
-        the server's. ``COPY`` cannot run in pipeline mode: the
+        The server inserts each 64 kB of rows while the next are still being made and
+        sent (a binary ``COPY``'s it holds until it has 1,000): no statement, plan or
+        parameter per row, and the client's work on the rows overlaps the server's.
+        ``COPY`` cannot run in pipeline mode: the
         transaction becomes a block first (``BEGIN``, so that the Sync of leaving pipeline
         mode commits nothing), and statements after it enter a new pipeline. Each
         ``COPY`` waits for the server once, at its end.
         """
         copy = copy_in(self._queries.text(name, {}))
-        types = column_types(copy, self._column_types,
-                             lambda table: self.all("column_types", table=table))
         self._pipelined()  # the held statement goes first
         self._hold_open()
         self._leave_pipeline()
-        copy_rows(self._conn, copy.statement, types, map(copy.values, rows))
+        copy_text(self._conn, copy.statement, copy.text(rows))
 
     def _leave_pipeline(self) -> None:
         """Out of pipeline mode (its Sync waits for everything sent so far)."""
@@ -383,7 +377,6 @@ class PostgresStore(BaseStore):
             check=_check_if_idle,
         )
         self._blobs: TableBlobs | None = None
-        self._column_types: dict[str, dict[str, int]] = {}
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
@@ -393,8 +386,7 @@ class PostgresStore(BaseStore):
             conn = self._checkout()
             try:
                 with ExitStack() as scope:
-                    tx = PostgresTx(conn, self._queries, self.target, scope,
-                                    self._column_types)
+                    tx = PostgresTx(conn, self._queries, self.target, scope)
                     try:
                         yield tx
                     except BaseException:
@@ -476,46 +468,110 @@ class PostgresStore(BaseStore):
 
 @dataclass(frozen=True)
 class CopyIn:
-    """A ``load`` query: its ``COPY`` statement, and how a row's values are taken."""
+    """A ``load`` query: its ``COPY`` statement, and how a row's values are written.
+
+    The first ``OWN_COLUMNS`` columns are each row's own (a run's id and payload); the
+    others' text is written once for the rows that repeat their values (``text``).
+    """
 
     statement: str
     table: str
     columns: tuple[str, ...]
-    #: a row's values of ``columns``, in order
-    values: Callable[[dict[str, Any]], tuple[Any, ...]]
+    #: a row's values of its own columns, and of the others, in order
+    own: Callable[[dict[str, Any]], tuple[Any, ...]]
+    rest: Callable[[dict[str, Any]], tuple[Any, ...]]
+
+    def text(self, rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+        """``rows`` as ``COPY`` text data, ``COPY_CHUNK`` characters or so at a time.
+
+        The text of a row's other columns is looked up by their values (a tuple's hash;
+        for a batch's runs the same objects again, compared by identity): equal values are
+        written alike whatever their type, so an int column must be given ints, never
+        ``1.0`` or ``True`` (which the binary format refused too).
+        """
+        own, rest = self.own, self.rest
+        tails: dict[tuple[Any, ...], str] = {}
+        last: tuple[Any, ...] | None = None  # the values the last row's tail was written of
+        tail = ""
+        lines: list[str] = []
+        size = 0
+        for row in rows:
+            values = rest(row)
+            if values != last:  # the same objects again (a batch's): no hash, no lookup
+                last = values
+                tail = tails.get(values) or tails.setdefault(
+                    values, "\t" + "\t".join(map(copy_value, values)) + "\n")
+            first, second = own(row)
+            # text that needs no escape (an id, most payloads) as it stands, inline
+            if type(first) is not str or not first.isprintable() or "\\" in first:
+                first = copy_value(first)
+            if type(second) is not str or not second.isprintable() or "\\" in second:
+                second = copy_value(second)
+            line = f"{first}\t{second}{tail}"
+            lines.append(line)
+            size += len(line)
+            if size >= COPY_CHUNK:
+                yield "".join(lines)
+                lines.clear()
+                size = 0
+        if lines:
+            yield "".join(lines)
+
+
+#: columns at the start of a ``load`` query that each row has its own value of
+OWN_COLUMNS = 2
+#: characters of text data handed to the connection at a time
+COPY_CHUNK = 32 * 1024
 
 
 @functools.cache
 def copy_in(sql: str) -> CopyIn:
-    """The binary ``COPY … FROM STDIN`` of a ``load`` query (without its comment lines):
-    values are written in their columns' types (``column_types``), not as text."""
+    """The text ``COPY … FROM STDIN`` of a ``load`` query (without its comment lines)."""
     found = _COPY.search(sql)
     if found is None:
-        raise ValueError(f"not a COPY ... FROM STDIN (FORMAT BINARY) query: {sql!r}")
+        raise ValueError(f"not a COPY ... FROM STDIN query: {sql!r}")
     columns = tuple(c.strip() for c in found.group(2).split(","))
-    if len(columns) < 2:  # itemgetter of one key gives the value, not a tuple of it
-        raise ValueError(f"a COPY of fewer than two columns: {sql!r}")
-    return CopyIn(found.group(0), found.group(1), columns, operator.itemgetter(*columns))
+    # itemgetter of one key gives the value, not a tuple of it
+    if len(columns) < OWN_COLUMNS + 2:
+        raise ValueError(f"a COPY of fewer than {OWN_COLUMNS + 2} columns: {sql!r}")
+    return CopyIn(found.group(0), found.group(1), columns,
+                  operator.itemgetter(*columns[:OWN_COLUMNS]),
+                  operator.itemgetter(*columns[OWN_COLUMNS:]))
 
 
-def column_types(copy: CopyIn, known: dict[str, dict[str, int]],
-                 read: Callable[[str], list[Row]]) -> list[int]:
-    """The type oids of a binary ``COPY``'s columns; a table's are read (``read``, the
-    ``column_types`` query) once and kept in ``known``."""
-    types = known.get(copy.table)
-    if types is None:
-        types = {str(r["name"]): int(r["type"]) for r in read(copy.table)}
-        known[copy.table] = types
-    return [types[c] for c in copy.columns]
+#: what ``COPY``'s text format escapes in a value: its separators and the escape itself
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NOT_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
-def copy_rows(conn: psycopg.Connection[Any], statement: str, types: list[int],
-              rows: Iterable[Sequence[Any]]) -> None:
-    """Send ``rows`` through a binary ``COPY`` (``types``: its columns' type oids)."""
+def copy_value(value: Any) -> str:
+    """A value as a field of ``COPY``'s text format: ``\\N`` for NULL, text escaped."""
+    kind = type(value)
+    if kind is str:
+        # tab, newline and carriage return are not printable: all four are looked for
+        text: str = value
+        return text if text.isprintable() and "\\" not in text \
+            else text.translate(_COPY_ESCAPES)
+    if value is None:
+        return "\\N"
+    if kind is int:
+        return repr(value)
+    if kind is float:
+        return repr(value) if math.isfinite(value) else _NOT_FINITE.get(value, "NaN")
+    if kind is bool:
+        return "t" if value else "f"
+    if isinstance(value, str):  # a subclass's (an enum's) own text
+        return copy_value(str.__str__(value))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return copy_value((int if isinstance(value, int) else float)(value))
+    raise TypeError(f"cannot COPY a {kind.__name__}: {value!r}")
+
+
+def copy_text(conn: psycopg.Connection[Any], statement: str, data: Iterable[str]) -> None:
+    """Send ``data`` (``CopyIn.text``) through a text ``COPY``."""
     with conn.cursor() as cur, cur.copy(statement) as out:
-        out.set_types(types)
-        for row in rows:
-            out.write_row(row)
+        for chunk in data:
+            out.write(chunk)
 
 
 def _answered_rows(cur: psycopg.Cursor[Any]) -> bool:

@@ -640,11 +640,6 @@ SELECT id FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
 -- name: existing_waitpoint_ids
 SELECT id FROM waitpoints WHERE id IN (SELECT value FROM json_each(:ids))
 
--- name: column_types
--- The type of each column of a table, as declared (PostgreSQL's ``load`` needs them; SQLite
--- binds each value as it comes).
-SELECT name, type FROM pragma_table_info(:table)
-
 -- name: table_sizes
 -- How big the run tables are: bytes are the pages of each table and of its indexes
 -- (dbstat, one row per b-tree when asked for its aggregate); rows are exact counts, as
