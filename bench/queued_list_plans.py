@@ -5,7 +5,7 @@
 Fills a database with a history (completed runs of tasks a, b and other), the QUEUED runs of
 task ``other`` (queue other) and of task ``bulk`` in queue side, a backlog of ``--backlog``
 QUEUED runs of task ``bulk`` in queue bulk loaded after them (as ``batch_trigger`` does:
-``load_runs``, binary COPY), and a second environment. Then every list shape (each page as
+``load_runs``, a COPY), and a second environment. Then every list shape (each page as
 ``listing.list_page`` asks it) and each dashboard read runs with generic plans (a prepared
 statement's plan after its fifth use, which knows no parameter's value; ``--custom``: plans
 made for each call's values, as the first five are), and this prints
