@@ -203,12 +203,19 @@ class Engine:
         """
         now = self.clock.now()
         with self.store.transaction() as tx:
-            for d in definitions:
-                tx.run("upsert_task", environment=env, id=d.id, queue=d.queue,
-                       definition=dumps(d.to_dict()), now=now)
-            queues.sync_code(tx, env, definitions, now)
-            self.schedules.sync_declarative(tx, env, definitions, now,
-                                            deactivate_missing=complete)
+            self._register_tasks_in(tx, env, definitions, now, complete)
+        self._cache_definitions(env, definitions)
+
+    def _register_tasks_in(self, tx: Tx, env: str, definitions: list[TaskDefinition],
+                           now: float, complete: bool) -> None:
+        for d in definitions:
+            tx.run("upsert_task", environment=env, id=d.id, queue=d.queue,
+                   definition=dumps(d.to_dict()), now=now)
+        queues.sync_code(tx, env, definitions, now)
+        self.schedules.sync_declarative(tx, env, definitions, now,
+                                        deactivate_missing=complete)
+
+    def _cache_definitions(self, env: str, definitions: list[TaskDefinition]) -> None:
         stamp = time.monotonic()
         for d in definitions:
             self._definitions[(env, d.id)] = (d, stamp)
@@ -633,19 +640,36 @@ class Engine:
         whether that makes it current), and recorded as the code the worker runs. Under
         ``outlast dev`` (source "dev") the runs pinned to an earlier reload follow it."""
         with self.store.transaction() as tx:
-            registered = versions.register(tx, env, version, definitions, source=source,
-                                           now=self.clock.now())
-            if source == SOURCE_DEV:  # each reload is the newest code: its runs follow it
-                versions.follow_reload(tx, env, version, self.clock.now())
-            tx.run("set_worker_code_version", id=worker_id, code_version=version)
+            return self._register_version_in(tx, env, worker_id, version, definitions, source)
+
+    def _register_version_in(self, tx: Tx, env: str, worker_id: str, version: str,
+                             definitions: list[TaskDefinition],
+                             source: str) -> versions.Registered:
+        registered = versions.register(tx, env, version, definitions, source=source,
+                                       now=self.clock.now())
+        if source == SOURCE_DEV:  # each reload is the newest code: its runs follow it
+            versions.follow_reload(tx, env, version, self.clock.now())
+        tx.run("set_worker_code_version", id=worker_id, code_version=version)
         return registered
 
-    def set_worker_import_errors(self, worker_id: str,
-                                 failures: dict[str, dict[str, str]] | None) -> None:
-        """The task files the worker could not import (none: all of them imported)."""
+    def register_worker_code(self, env: str, worker_id: str, version: str,
+                             definitions: list[TaskDefinition], *, source: str,
+                             import_errors: dict[str, dict[str, str]] | None = None,
+                             ) -> versions.Registered:
+        """What a worker's children loaded, in one transaction (a worker claims only once
+        it is written, so its start waits for it): the task definitions
+        (``register_tasks``, not ``complete`` when a task file failed to import), the task
+        files that failed (``import_errors``; none: all of them imported) and the version
+        (``register_version``)."""
+        now = self.clock.now()
         with self.store.transaction() as tx:
+            self._register_tasks_in(tx, env, definitions, now, complete=not import_errors)
             tx.run("set_worker_import_errors", id=worker_id,
-                   import_errors=dumps(failures) if failures else None)
+                   import_errors=dumps(import_errors) if import_errors else None)
+            registered = self._register_version_in(tx, env, worker_id, version, definitions,
+                                                   source)
+        self._cache_definitions(env, definitions)
+        return registered
 
     def import_failures(self, env: str) -> dict[str, dict[str, str]]:
         """The task files live workers of ``env`` could not import, by path."""

@@ -515,11 +515,8 @@ class Supervisor:
     def _register_definitions(self) -> None:
         definitions = self.pending.definitions
         if definitions is not None:
-            self.engine.register_tasks(self.environment, definitions,
-                                       complete=not self.pending.import_errors)
-            self.engine.set_worker_import_errors(self.worker_id, self.pending.import_errors)
             self.version.register(self.engine, self.environment, self.worker_id, definitions,
-                                  self.pending.code_version)
+                                  self.pending.code_version, self.pending.import_errors)
             self.pending.definitions = None
             self.tasks_registered = True
             log.info("registered %d task(s): %s", len(definitions),
