@@ -32,12 +32,14 @@ def test_the_supervisor_loads_no_http_client_pydantic_or_rich() -> None:
 
 #: what a supervisor uses only when asked (an HTTP server for ``--metrics-port``,
 #: OpenTelemetry for a child run's trace context) or never (the operator's parts of the
-#: engine: listing runs, traces, pruning, bulk actions, version admin)
+#: engine: listing runs, traces, pruning, bulk actions, version admin); upkeep loads
+#: while its children start
 NOT_ON_THE_WORKER_PATH = ("http.server", "opentelemetry", "outlast.observability",
                           "outlast.engine.listing", "outlast.engine.trace",
                           "outlast.engine.version_admin", "outlast.engine.trigger_groups",
                           "outlast.engine.realtime", "outlast.engine.metadata",
-                          "outlast.engine.durable_ops", "outlast.worker.metrics_server")
+                          "outlast.engine.durable_ops", "outlast.worker.metrics_server",
+                          "outlast.upkeep")
 
 
 def test_the_supervisor_loads_only_what_its_path_uses() -> None:

@@ -12,17 +12,26 @@ store gives each thread its own connection (SQLite) or a pooled one (PostgreSQL)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from outlast.engine import Engine
-from outlast.upkeep import Upkeep
+
+if TYPE_CHECKING:
+    from outlast.upkeep import Upkeep
 
 
 class SweeperTurn:
-    """The supervisor's handle on its upkeep thread, shaped for the supervisor's loop."""
+    """The supervisor's handle on its upkeep thread, shaped for the supervisor's loop.
+
+    The upkeep is made (and ``outlast.upkeep`` loaded) by the loop's first pass, while the
+    children start, rather than on the way to starting them.
+    """
 
     def __init__(self, engine: Engine, worker_id: str, enabled: bool = True) -> None:
-        self.upkeep = Upkeep(engine, holder=worker_id, name="outlast-worker-upkeep") \
-            if enabled else None
-        self._started = False
+        self.engine = engine
+        self.worker_id = worker_id
+        self.enabled = enabled
+        self.upkeep: Upkeep | None = None
 
     @property
     def leading(self) -> bool:
@@ -34,8 +43,11 @@ class SweeperTurn:
 
     def maybe_sweep(self) -> None:
         """Start the upkeep thread once the supervisor has reached the database."""
-        if self.upkeep is not None and not self._started:
-            self._started = True
+        if self.enabled and self.upkeep is None:
+            from outlast.upkeep import Upkeep  # see the class docstring
+
+            self.upkeep = Upkeep(self.engine, holder=self.worker_id,
+                                 name="outlast-worker-upkeep")
             self.upkeep.start()
 
     def release(self) -> None:
