@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from outlast.config import Config, load_config
-from outlast.engine import Engine
 from outlast.errors import ConfigError
-from outlast.store import open_store
 
 if TYPE_CHECKING:  # loaded by the commands that make a client, not by `outlast worker`
+    from outlast.engine import Engine
     from outlast.sdk.client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,6 +44,10 @@ def open_engine(config: Config) -> Engine:
     SQLite is embedded and private to the project, so it is brought up to date on the
     spot; a shared PostgreSQL is migrated on purpose, with ``outlast migrate``.
     """
+    # loaded here, not with the module: `outlast worker` starts its fork server first
+    from outlast.engine import Engine
+    from outlast.store import open_store
+
     store = open_store(config.database_url)
     if store.embedded:
         store.migrate()
