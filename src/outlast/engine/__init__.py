@@ -208,9 +208,10 @@ class Engine:
 
     def _register_tasks_in(self, tx: Tx, env: str, definitions: list[TaskDefinition],
                            now: float, complete: bool) -> None:
-        for d in definitions:
-            tx.run("upsert_task", environment=env, id=d.id, queue=d.queue,
-                   definition=dumps(d.to_dict()), now=now)
+        # one batch, not a round trip per task: a worker's first claim waits for this
+        tx.many("upsert_task", [{"environment": env, "id": d.id, "queue": d.queue,
+                                 "definition": dumps(d.to_dict()), "now": now}
+                                for d in definitions])
         queues.sync_code(tx, env, definitions, now)
         self.schedules.sync_declarative(tx, env, definitions, now,
                                         deactivate_missing=complete)
