@@ -653,6 +653,13 @@ class Engine:
         tx.run("set_worker_code_version", id=worker_id, code_version=version)
         return registered
 
+    def set_worker_import_errors(self, worker_id: str,
+                                 failures: dict[str, dict[str, str]] | None) -> None:
+        """The task files the worker could not import (none: all of them imported)."""
+        with self.store.transaction() as tx:
+            tx.run("set_worker_import_errors", id=worker_id,
+                   import_errors=dumps(failures) if failures else None)
+
     def register_worker_code(self, env: str, worker_id: str, version: str,
                              definitions: list[TaskDefinition], *, source: str,
                              import_errors: dict[str, dict[str, str]] | None = None,
