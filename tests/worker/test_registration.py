@@ -100,10 +100,11 @@ def test_upkeep_starts_without_a_claim_after_a_while(
     monkeypatch.setattr(SweeperTurn, "START_WITHIN", 0.05)
     turn = SweeperTurn(engine, "w1")
     turn.maybe_sweep(claimed=False)
-    assert turn.upkeep is None and turn.next_due() is not None
-    time.sleep(0.06)
-    turn.maybe_sweep(claimed=False)
     try:
-        assert turn.upkeep is not None and turn.upkeep.running and turn.next_due() is None
+        assert turn.upkeep is not None and not turn.upkeep.running
+        assert turn.next_due() is not None
+        time.sleep(0.06)
+        turn.maybe_sweep(claimed=False)
+        assert turn.upkeep.running and turn.next_due() is None
     finally:
         turn.release()

@@ -28,7 +28,9 @@ class SweeperTurn:
     compete with the worker's start (its children's imports, its registration and first
     claim) for the processors, the interpreter and the database. A worker that has not
     claimed within ``START_WITHIN`` seconds (its task modules do not import) starts it
-    then. The upkeep is made (and ``outlast.upkeep`` loaded) when it starts.
+    then. The upkeep is made (and ``outlast.upkeep`` loaded) by the loop's first pass,
+    which has nothing else to do while the children start, rather than on the way to
+    starting them or between the first claim and the next.
     """
 
     #: seconds from the first pass after which upkeep starts without a claim
@@ -39,7 +41,8 @@ class SweeperTurn:
         self.worker_id = worker_id
         self.enabled = enabled
         self.upkeep: Upkeep | None = None
-        self._first_pass: float | None = None
+        self.started = False
+        self._first_pass = 0.0
 
     @property
     def leading(self) -> bool:
@@ -48,23 +51,23 @@ class SweeperTurn:
     def next_due(self) -> float | None:
         """When the loop must pass again to start upkeep (None: it has started, or is not
         this worker's); the upkeep thread keeps its own time after that."""
-        if not self.enabled or self.upkeep is not None or self._first_pass is None:
+        if self.upkeep is None or self.started:
             return None
         return self._first_pass + self.START_WITHIN
 
     def maybe_sweep(self, claimed: bool) -> None:
-        """Start the upkeep thread once the worker has claimed (``claimed``), or once
-        ``START_WITHIN`` has gone by since the first pass."""
-        if not self.enabled or self.upkeep is not None:
+        """Make the upkeep on the first pass; start its thread once the worker has claimed
+        (``claimed``), or once ``START_WITHIN`` has gone by since the first pass."""
+        if not self.enabled or self.started:
             return
-        now = time.monotonic()
-        if self._first_pass is None:
-            self._first_pass = now
-        if claimed or now - self._first_pass >= self.START_WITHIN:
+        if self.upkeep is None:
             from outlast.upkeep import Upkeep  # see the class docstring
 
             self.upkeep = Upkeep(self.engine, holder=self.worker_id,
                                  name="outlast-worker-upkeep")
+            self._first_pass = time.monotonic()
+        if claimed or time.monotonic() - self._first_pass >= self.START_WITHIN:
+            self.started = True
             self.upkeep.start()
 
     def release(self) -> None:
