@@ -59,12 +59,12 @@ def test_the_engine_loads_its_operator_parts_on_first_use(tmp_path: Path) -> Non
 
 def test_outlast_worker_reaches_its_fork_server_before_the_engine() -> None:
     """``outlast worker`` starts its fork server first thing (``forkserver.warm``), so its
-    imports overlap the supervisor's: the command's module loads neither the engine nor
-    the store, nor uvicorn (a worker serves no HTTP), before it runs."""
+    imports overlap the supervisor's: the command's module loads neither the engine, the
+    store nor the project's config, nor uvicorn (a worker serves no HTTP), before it runs."""
     loaded = loaded_after("import outlast.cli.main, outlast.cli.worker")
     assert "outlast.cli.worker" in loaded  # the probe sees what it should
-    assert sorted(m for m in ("outlast.engine", "outlast.store", "psycopg", "uvicorn")
-                  if m in loaded) == []
+    assert sorted(m for m in ("outlast.engine", "outlast.store", "outlast.config", "psycopg",
+                              "uvicorn") if m in loaded) == []
 
 
 def test_children_and_task_modules_load_no_http_client() -> None:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from outlast.config import Config, load_config
 from outlast.errors import ConfigError
 
 if TYPE_CHECKING:  # loaded by the commands that make a client, not by `outlast worker`
+    from outlast.config import Config
     from outlast.engine import Engine
     from outlast.sdk.client import Client
 
@@ -35,6 +35,9 @@ def client_options(fn: F) -> F:
 
 
 def project_config(database_url: str | None = None, *, required: bool = False) -> Config:
+    # loaded here, not with the module: `outlast worker` starts its fork server first
+    from outlast.config import load_config
+
     return load_config(required=required).with_database_url(database_url)
 
 
@@ -95,6 +98,8 @@ def make_client(url: str | None, api_key: str | None) -> Client:
 def _project_dev_env() -> dict[str, str] | None:
     if os.environ.get("OUTLAST_API_URL"):
         return None
+    from outlast.config import load_config
+
     try:
         config = load_config()
     except ConfigError:

@@ -16,11 +16,12 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from outlast.cli.output import note
-from outlast.config import Config
 from outlast.errors import ConfigError
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from outlast.config import Config
 
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 

@@ -17,7 +17,7 @@ import click
 from outlast.cli.common import database_url_option, open_engine, project_config, require_task_dirs
 from outlast.cli.output import fail, note, redact_url
 from outlast.cli.serving import setup_logging, stop_signals
-from outlast.config import ENVIRONMENTS
+from outlast.core.environments import ENVIRONMENTS
 from outlast.core.versions import check_version
 from outlast.errors import OutlastError, ValidationError
 from outlast.worker import DEFAULT_ASYNC_SLOTS
