@@ -38,6 +38,7 @@ from _databases import fresh_database  # noqa: E402
 from _peers import load_common  # noqa: E402
 
 C = load_common()
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "")  # databases of one's own on a shared server
 CHUNK = 1000
 
 
@@ -121,7 +122,7 @@ def main() -> None:
         order = variants if rnd % 2 == 0 else variants[::-1]
         for store in args.stores:
             for name, python in order:
-                with fresh_database(store, "bench_boot") as url:
+                with fresh_database(store, DB_PREFIX + "bench_boot") as url:
                     queue_runs(url, args.n)
                     result = boot_once(python, url, args.n, args.concurrency, args.cli)
                 line = json.dumps({"bench": "boot_cli" if args.cli else "boot",

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from outlast.core.definitions import DEFAULT_MACHINE
+from outlast.core.environments import ENVIRONMENTS as ENVIRONMENTS
 from outlast.core.hook_kinds import KINDS
 from outlast.core.origins import env_origins, web_origins
 from outlast.core.project_file import CONFIG_FILE, PYPROJECT, find_config_file, project_table
@@ -63,7 +64,6 @@ from outlast.errors import ConfigError, ValidationError
 from outlast.machines import machine as check_machine
 
 DEFAULT_DATABASE_URL = "sqlite:///.outlast/dev.db"
-ENVIRONMENTS = ("dev", "staging", "prod")
 
 _TOP_KEYS = {"project", "dirs", "database_url", "environment", "defaults", "metrics_public",
              "hooks", "retention", "cors_origins", "blobs"}

@@ -39,6 +39,24 @@ def test_each_shape_is_converted_once_for_the_driver() -> None:
     assert len(converted) == 2
 
 
+def test_a_query_is_converted_on_its_first_use_only() -> None:
+    """A process sends a few dozen of the hundreds of queries: a worker's start does not
+    wait for the others to be converted."""
+    converted: list[str] = []
+
+    def convert(sql: str) -> str:
+        converted.append(sql)
+        return sql
+
+    book = QueryBook({"q": SQL, "plain": "SELECT 1", "unused": "SELECT 2"}, convert)
+    assert converted == []
+    assert book.text("plain", {}) is book.text("plain", {"x": 1})
+    book.text("q", {})
+    assert converted == ["SELECT 1", "SELECT * FROM runs\nWHERE environment = :environment"]
+    with pytest.raises(KeyError):
+        book.text("nope", {})
+
+
 def test_the_driver_gets_no_comments_nor_indentation() -> None:
     """psycopg caches its parse of a query only up to 4 KB of text: the claim statements'
     comments and indentation put them over it."""

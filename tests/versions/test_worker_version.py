@@ -71,3 +71,21 @@ def test_the_code_version_covers_the_project_files_it_loaded(tmp_path: Path) -> 
     import outlast
     assert project_files(root, [*modules, outside, builtin, outlast]) == [
         ("tasks/t.py", b"x = 1\n")]
+
+
+def test_a_module_file_resolves_through_links_as_the_path_would(tmp_path: Path) -> None:
+    """Files are resolved folder by folder (once each); a linked folder or a file that is
+    itself a link resolves to where it leads."""
+    from outlast.worker.code_identity import _resolved
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.py").write_text("a = 1\n")
+    (tmp_path / "elsewhere.py").write_text("b = 1\n")
+    (real / "b.py").symlink_to(tmp_path / "elsewhere.py")
+    (tmp_path / "linked").symlink_to(real)
+    names = [real / "a.py", tmp_path / "linked" / "a.py", real / "b.py",
+             tmp_path / "linked" / "b.py", tmp_path / "linked" / ".." / "elsewhere.py",
+             tmp_path / "linked" / "missing.py"]
+    assert [_resolved(str(name)) for name in names] == [name.resolve() for name in names]
+    assert _resolved(str(real / "b.py")) == tmp_path.resolve() / "elsewhere.py"

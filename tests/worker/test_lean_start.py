@@ -30,6 +30,43 @@ def test_the_supervisor_loads_no_http_client_pydantic_or_rich() -> None:
     assert sorted(m for m in NOT_FOR_THE_SUPERVISOR if m in loaded) == []
 
 
+#: what a supervisor uses only when asked (an HTTP server for ``--metrics-port``,
+#: OpenTelemetry for a child run's trace context) or never (the operator's parts of the
+#: engine: listing runs, traces, pruning, bulk actions, version admin); upkeep loads
+#: while its children start
+NOT_ON_THE_WORKER_PATH = ("http.server", "opentelemetry", "outlast.observability",
+                          "outlast.engine.listing", "outlast.engine.trace",
+                          "outlast.engine.version_admin", "outlast.engine.trigger_groups",
+                          "outlast.engine.realtime", "outlast.engine.metadata",
+                          "outlast.engine.durable_ops", "outlast.worker.metrics_server",
+                          "outlast.upkeep")
+
+
+def test_the_supervisor_loads_only_what_its_path_uses() -> None:
+    loaded = loaded_after("import outlast.worker.supervisor, outlast.engine, outlast.store")
+    assert sorted(m for m in NOT_ON_THE_WORKER_PATH if m in loaded) == []
+
+
+def test_the_engine_loads_its_operator_parts_on_first_use(tmp_path: Path) -> None:
+    loaded = loaded_after(
+        "from outlast.engine import Engine; from outlast.store import open_store; "
+        f"e = Engine(open_store('sqlite:///{tmp_path}/db.sqlite')); e.store.migrate(); "
+        "e.list_runs('dev'); e.bulk; e.retention; e.errors; e.tags; "
+        "e.realtime; e.metadata; e.durable; e.parking; e.list_versions('dev')")
+    assert {"outlast.engine.listing", "outlast.engine.bulk", "outlast.engine.pruning",
+            "outlast.engine.realtime", "outlast.engine.version_admin"} <= loaded
+
+
+def test_outlast_worker_reaches_its_fork_server_before_the_engine() -> None:
+    """``outlast worker`` starts its fork server first thing (``forkserver.warm``), so its
+    imports overlap the supervisor's: the command's module loads neither the engine, the
+    store nor the project's config, nor uvicorn (a worker serves no HTTP), before it runs."""
+    loaded = loaded_after("import outlast.cli.main, outlast.cli.worker")
+    assert "outlast.cli.worker" in loaded  # the probe sees what it should
+    assert sorted(m for m in ("outlast.engine", "outlast.store", "outlast.config", "psycopg",
+                              "uvicorn") if m in loaded) == []
+
+
 def test_children_and_task_modules_load_no_http_client() -> None:
     """The fork server loads what children need once; a task module that only defines
     tasks (``from outlast import task``) adds no HTTP client to it."""

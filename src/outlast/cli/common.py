@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from outlast.config import Config, load_config
-from outlast.engine import Engine
 from outlast.errors import ConfigError
-from outlast.store import open_store
 
 if TYPE_CHECKING:  # loaded by the commands that make a client, not by `outlast worker`
+    from outlast.config import Config
+    from outlast.engine import Engine
     from outlast.sdk.client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +35,9 @@ def client_options(fn: F) -> F:
 
 
 def project_config(database_url: str | None = None, *, required: bool = False) -> Config:
+    # loaded here, not with the module: `outlast worker` starts its fork server first
+    from outlast.config import load_config
+
     return load_config(required=required).with_database_url(database_url)
 
 
@@ -45,6 +47,10 @@ def open_engine(config: Config) -> Engine:
     SQLite is embedded and private to the project, so it is brought up to date on the
     spot; a shared PostgreSQL is migrated on purpose, with ``outlast migrate``.
     """
+    # loaded here, not with the module: `outlast worker` starts its fork server first
+    from outlast.engine import Engine
+    from outlast.store import open_store
+
     store = open_store(config.database_url)
     if store.embedded:
         store.migrate()
@@ -92,6 +98,8 @@ def make_client(url: str | None, api_key: str | None) -> Client:
 def _project_dev_env() -> dict[str, str] | None:
     if os.environ.get("OUTLAST_API_URL"):
         return None
+    from outlast.config import load_config
+
     try:
         config = load_config()
     except ConfigError:

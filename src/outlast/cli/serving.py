@@ -13,13 +13,15 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
-
-import uvicorn
+from typing import TYPE_CHECKING, Any
 
 from outlast.cli.output import note
-from outlast.config import Config
 from outlast.errors import ConfigError
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from outlast.config import Config
 
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
@@ -67,6 +69,8 @@ GRACEFUL_SHUTDOWN = 3
 
 def uvicorn_server(app: Any, host: str, port: int, *, access_log: bool,
                    log_level: str = "info") -> uvicorn.Server:
+    import uvicorn  # not at the top: `outlast worker` uses this module and serves no HTTP
+
     # event streams (API subscribers, open dashboard pages) never end by themselves:
     # after this long a stopping server cuts them instead of waiting for the browsers
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level,

@@ -17,7 +17,7 @@ import click
 from outlast.cli.common import database_url_option, open_engine, project_config, require_task_dirs
 from outlast.cli.output import fail, note, redact_url
 from outlast.cli.serving import setup_logging, stop_signals
-from outlast.config import ENVIRONMENTS
+from outlast.core.environments import ENVIRONMENTS
 from outlast.core.versions import check_version
 from outlast.errors import OutlastError, ValidationError
 from outlast.worker import DEFAULT_ASYNC_SLOTS
@@ -57,14 +57,18 @@ def worker(concurrency: int, async_slots: int, queues: tuple[str, ...],
     from outlast.worker import forkserver
 
     forkserver.warm()  # first: its imports overlap opening the database
-    from outlast.worker.metrics import MetricsServer, WorkerMetrics
+    from outlast.worker.metrics import WorkerMetrics
     from outlast.worker.supervisor import SWITCH_INTERVAL, Supervisor, database_error
 
     config = project_config(database_url).with_environment(environment)
     require_task_dirs(config)
     metrics = WorkerMetrics()
-    # bound before anything starts: a busy port is an error up front, not after claims
-    served = None if metrics_port is None else MetricsServer(metrics, metrics_host, metrics_port)
+    served = None
+    if metrics_port is not None:  # its HTTP server loads only when asked for
+        from outlast.worker.metrics_server import MetricsServer
+
+        # bound before anything starts: a busy port is an error up front, not after claims
+        served = MetricsServer(metrics, metrics_host, metrics_port)
     engine = open_engine(config)
     setup_logging()
     supervisor = Supervisor(engine, environment=config.environment, task_dirs=list(config.dirs),

@@ -3,6 +3,10 @@
 ``triggering`` creates runs, ``dequeue`` claims them, ``attempts`` records how attempts
 ended, ``transitions`` is the only writer of run state, ``sweeper`` does time-driven
 upkeep. The facade owns the store, the clock and a short cache of task definitions.
+
+A worker's supervisor needs only the part that triggers, claims, records and registers:
+the operator's parts (listing, traces, pruning, bulk actions, version admin, ...) are
+made and loaded on first use, so that a worker starts without them.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import hmac
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from outlast.clock import Clock, SystemClock
 from outlast.core.definitions import TaskDefinition
@@ -26,32 +31,20 @@ from outlast.core.versions import SOURCE_DEV
 from outlast.engine import (
     attempts,
     dequeue,
-    failures,
     hook_reports,
     journal,
-    listing,
     queues,
     sweeper,
-    trace,
     transitions,
     versions,
     waitpoints,
 )
 from outlast.engine.attempts import Decision, RunFacts
 from outlast.engine.blobs import Blobs
-from outlast.engine.bulk import BulkActions
 from outlast.engine.dequeue import WorkerCode
-from outlast.engine.durable_ops import DurableOps
-from outlast.engine.metadata import MetadataOps
-from outlast.engine.parking import ParkingOps
-from outlast.engine.pruning import RetentionOps
-from outlast.engine.realtime import RealtimeOps
 from outlast.engine.records import attempt_record, event_record, log_record, run_record
 from outlast.engine.schedules import Schedules
 from outlast.engine.statuses import FINAL, RunStatus
-from outlast.engine.tags import TagOps
-from outlast.engine.trace import Records as TraceRecords
-from outlast.engine.trigger_groups import TriggerGroups
 from outlast.engine.triggering import (
     MAX_BATCH,
     NewRun,
@@ -61,7 +54,6 @@ from outlast.engine.triggering import (
     trigger_many,
     trigger_plain,
 )
-from outlast.engine.version_admin import VersionAdmin
 from outlast.errors import (
     InvalidTransitionError,
     RunNotFoundError,
@@ -72,6 +64,20 @@ from outlast.ids import new_id, new_secret
 from outlast.jsonutil import dumps, loads
 from outlast.store.blobs import open_blob_url
 from outlast.store.protocol import Row, Store, Tx
+
+if TYPE_CHECKING:
+    from outlast.engine import trace
+    from outlast.engine.bulk import BulkActions
+    from outlast.engine.durable_ops import DurableOps
+    from outlast.engine.failures import ErrorGroups
+    from outlast.engine.metadata import MetadataOps
+    from outlast.engine.parking import ParkingOps
+    from outlast.engine.pruning import RetentionOps
+    from outlast.engine.realtime import RealtimeOps
+    from outlast.engine.tags import TagOps
+    from outlast.engine.trace import Records as TraceRecords
+    from outlast.engine.trigger_groups import TriggerGroups
+    from outlast.engine.version_admin import VersionAdmin
 
 __all__ = ["Engine", "KeyGrant", "NewRun", "Outcome", "Triggered", "WorkerCode"]
 
@@ -108,26 +114,79 @@ class Engine:
             self.settings.blob_threshold, self.settings.max_payload_bytes)
         #: cron schedules: CRUD, declarative sync, and ``tick`` for the scheduler
         self.schedules = Schedules(self)
-        self.durable = DurableOps(self)
-        #: metadata and streams written by attempts, and the feeds subscribers read
-        self.realtime = RealtimeOps(self)
-        #: metadata writes: an attempt's own, its parent's or root's, and from outside
-        self.metadata = MetadataOps(self)
-        #: tags added after a run was triggered
-        self.tags = TagOps(self)
         #: queues: counts, pause and resume, limits changed at run time
         self.queues = queues.QueueOps(self)
-        #: parked runs: resume them, or move runs to another version
-        self.parking = ParkingOps(self)
-        #: deleting finished runs whose retention is over (``outlast prune``, upkeep)
-        self.retention = RetentionOps(self)
-        self._versions = VersionAdmin(self)
-        #: failed attempts grouped by fingerprint (the Errors page)
-        self.errors = failures.ErrorGroups(self)
-        #: cancel or replay every run a filter lists, as a record with progress
-        self.bulk = BulkActions(self)
-        #: concurrent single triggers share a transaction (``trigger_groups.py``)
-        self._trigger_groups: TriggerGroups[TriggerItem] = TriggerGroups(self._write_triggers)
+
+    # The parts below are made (and their modules loaded) on first use: see the docstring.
+
+    @cached_property
+    def durable(self) -> DurableOps:
+        """Steps, sleeps, waits and child runs of attempts: their journal and tokens."""
+        from outlast.engine.durable_ops import DurableOps
+
+        return DurableOps(self)
+
+    @cached_property
+    def realtime(self) -> RealtimeOps:
+        """Metadata and streams written by attempts, and the feeds subscribers read."""
+        from outlast.engine.realtime import RealtimeOps
+
+        return RealtimeOps(self)
+
+    @cached_property
+    def metadata(self) -> MetadataOps:
+        """Metadata writes: an attempt's own, its parent's or root's, and from outside."""
+        from outlast.engine.metadata import MetadataOps
+
+        return MetadataOps(self)
+
+    @cached_property
+    def tags(self) -> TagOps:
+        """Tags added after a run was triggered."""
+        from outlast.engine.tags import TagOps
+
+        return TagOps(self)
+
+    @cached_property
+    def parking(self) -> ParkingOps:
+        """Parked runs: resume them, or move runs to another version."""
+        from outlast.engine.parking import ParkingOps
+
+        return ParkingOps(self)
+
+    @cached_property
+    def retention(self) -> RetentionOps:
+        """Deleting finished runs whose retention is over (``outlast prune``, upkeep)."""
+        from outlast.engine.pruning import RetentionOps
+
+        return RetentionOps(self)
+
+    @cached_property
+    def _versions(self) -> VersionAdmin:
+        from outlast.engine.version_admin import VersionAdmin
+
+        return VersionAdmin(self)
+
+    @cached_property
+    def errors(self) -> ErrorGroups:
+        """Failed attempts grouped by fingerprint (the Errors page)."""
+        from outlast.engine.failures import ErrorGroups
+
+        return ErrorGroups(self)
+
+    @cached_property
+    def bulk(self) -> BulkActions:
+        """Cancel or replay every run a filter lists, as a record with progress."""
+        from outlast.engine.bulk import BulkActions
+
+        return BulkActions(self)
+
+    @cached_property
+    def _trigger_groups(self) -> TriggerGroups[TriggerItem]:
+        """Concurrent single triggers share a transaction (``trigger_groups.py``)."""
+        from outlast.engine.trigger_groups import TriggerGroups
+
+        return TriggerGroups(self._write_triggers)
 
     def ping(self) -> bool:
         """True when the store answers a trivial query (``/healthz``)."""
@@ -146,12 +205,20 @@ class Engine:
         """
         now = self.clock.now()
         with self.store.transaction() as tx:
-            for d in definitions:
-                tx.run("upsert_task", environment=env, id=d.id, queue=d.queue,
-                       definition=dumps(d.to_dict()), now=now)
-            queues.sync_code(tx, env, definitions, now)
-            self.schedules.sync_declarative(tx, env, definitions, now,
-                                            deactivate_missing=complete)
+            self._register_tasks_in(tx, env, definitions, now, complete)
+        self._cache_definitions(env, definitions)
+
+    def _register_tasks_in(self, tx: Tx, env: str, definitions: list[TaskDefinition],
+                           now: float, complete: bool) -> None:
+        # one batch, not a round trip per task: a worker's first claim waits for this
+        tx.many("upsert_task", [{"environment": env, "id": d.id, "queue": d.queue,
+                                 "definition": dumps(d.to_dict()), "now": now}
+                                for d in definitions])
+        queues.sync_code(tx, env, definitions, now)
+        self.schedules.sync_declarative(tx, env, definitions, now,
+                                        deactivate_missing=complete)
+
+    def _cache_definitions(self, env: str, definitions: list[TaskDefinition]) -> None:
         stamp = time.monotonic()
         for d in definitions:
             self._definitions[(env, d.id)] = (d, stamp)
@@ -293,6 +360,8 @@ class Engine:
         the runs with a failed attempt in that error group (``failures.py``); ``search`` an
         id prefix, an idempotency-key prefix, a tag or payload text (``listing``).
         """
+        from outlast.engine import listing  # the operator's: not loaded by a worker
+
         if not 1 <= limit <= 1000:
             raise ValidationError(f"limit must be between 1 and 1000, got {limit}")
         wanted = listing.RunFilter(
@@ -323,11 +392,15 @@ class Engine:
 
     def trace(self, env: str, run_id: str) -> trace.Trace:
         """The run as a tree of spans (``engine/trace.py``), from what the store holds."""
+        from outlast.engine import trace  # the operator's: not loaded by a worker
+
         return trace.build(self.trace_records(env, run_id))
 
     def trace_records(self, env: str, run_id: str) -> TraceRecords:
         """What ``trace`` builds from, read once: the run page shows the same run,
         attempts and log lines beside the tree, and reading them twice cost it as much."""
+        from outlast.engine import trace  # the operator's: not loaded by a worker
+
         run = self.retrieve(env, run_id)
         with self.store.transaction(write=False) as tx:
             entries = journal.entries(tx, run_id)
@@ -336,7 +409,7 @@ class Engine:
             waits = [trace.waitpoint_record(r) for r in
                      tx.all("run_waitpoints", run_id=run_id, limit=trace.MAX_WAITPOINTS)]
         children, _ = self.list_runs(env, parent_id=run_id, limit=trace.MAX_CHILDREN)
-        return TraceRecords(run, self.attempts(run_id), moves, entries, waits, children,
+        return trace.Records(run, self.attempts(run_id), moves, entries, waits, children,
                             self.logs(run_id, limit=trace.MAX_LOGS))
 
     # -- operator actions ------------------------------------------------------------------
@@ -588,11 +661,16 @@ class Engine:
         whether that makes it current), and recorded as the code the worker runs. Under
         ``outlast dev`` (source "dev") the runs pinned to an earlier reload follow it."""
         with self.store.transaction() as tx:
-            registered = versions.register(tx, env, version, definitions, source=source,
-                                           now=self.clock.now())
-            if source == SOURCE_DEV:  # each reload is the newest code: its runs follow it
-                versions.follow_reload(tx, env, version, self.clock.now())
-            tx.run("set_worker_code_version", id=worker_id, code_version=version)
+            return self._register_version_in(tx, env, worker_id, version, definitions, source)
+
+    def _register_version_in(self, tx: Tx, env: str, worker_id: str, version: str,
+                             definitions: list[TaskDefinition],
+                             source: str) -> versions.Registered:
+        registered = versions.register(tx, env, version, definitions, source=source,
+                                       now=self.clock.now())
+        if source == SOURCE_DEV:  # each reload is the newest code: its runs follow it
+            versions.follow_reload(tx, env, version, self.clock.now())
+        tx.run("set_worker_code_version", id=worker_id, code_version=version)
         return registered
 
     def set_worker_import_errors(self, worker_id: str,
@@ -601,6 +679,25 @@ class Engine:
         with self.store.transaction() as tx:
             tx.run("set_worker_import_errors", id=worker_id,
                    import_errors=dumps(failures) if failures else None)
+
+    def register_worker_code(self, env: str, worker_id: str, version: str,
+                             definitions: list[TaskDefinition], *, source: str,
+                             import_errors: dict[str, dict[str, str]] | None = None,
+                             ) -> versions.Registered:
+        """What a worker's children loaded, in one transaction (a worker claims only once
+        it is written, so its start waits for it): the task definitions
+        (``register_tasks``, not ``complete`` when a task file failed to import), the task
+        files that failed (``import_errors``; none: all of them imported) and the version
+        (``register_version``)."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            self._register_tasks_in(tx, env, definitions, now, complete=not import_errors)
+            tx.run("set_worker_import_errors", id=worker_id,
+                   import_errors=dumps(import_errors) if import_errors else None)
+            registered = self._register_version_in(tx, env, worker_id, version, definitions,
+                                                   source)
+        self._cache_definitions(env, definitions)
+        return registered
 
     def import_failures(self, env: str) -> dict[str, dict[str, str]]:
         """The task files live workers of ``env`` could not import, by path."""

@@ -54,9 +54,8 @@ def register(tx: Tx, env: str, version: str, definitions: list[TaskDefinition], 
     managed = tx.one("deploy_managed", environment=env) is not None
     new = tx.run("insert_version", environment=env, version=version, source=source,
                  now=now) > 0
-    for d in definitions:
-        tx.run("upsert_version_task", environment=env, version=version, task_id=d.id,
-               definition=dumps(d.to_dict()))
+    tx.many("upsert_version_task", [{"environment": env, "version": version, "task_id": d.id,
+                                     "definition": dumps(d.to_dict())} for d in definitions])
     if promote if promote is not None else promotes(source, managed, new):
         make_current(tx, env, version, now)
     return Registered(version, state_of(tx, env, version) or CURRENT, current(tx, env))

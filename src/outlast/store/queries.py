@@ -41,22 +41,22 @@ _COMMENT = re.compile(r"^((?:[^'-]|'[^']*'|-(?!-))*)--.*$")
 class QueryBook:
     """A dialect's named queries as the driver takes them, optional lines resolved.
 
-    ``convert`` turns a query into the driver's parameter style (once per shape: queries
-    without optional lines are converted up front, the others on first use of each set of
-    optional lines kept).
+    ``convert`` turns a query into the driver's parameter style, once per shape, on its
+    first use: a process sends a few dozen of the hundreds of queries (a worker's start
+    waited for them all to be converted).
     """
 
     def __init__(self, queries: Mapping[str, str],
                  convert: Callable[[str], str] = lambda sql: sql) -> None:
+        self._queries = queries
         self._convert = convert
-        self._plain = {k: convert(compact(v)) for k, v in queries.items()
-                       if not _conditions(v)}
-        self._optional = {k: _split(v) for k, v in queries.items() if _conditions(v)}
+        #: queries without optional lines, converted
+        self._plain: dict[str, str] = {}
+        #: queries with optional lines: each line, its condition and the value it needs
+        self._optional: dict[str, list[tuple[str, str, bool | None]]] = {}
         #: each optional query's condition names, once each: a shape is told by which
         #: of them are given, however many lines each one governs
-        self._conditions = {k: tuple(dict.fromkeys(when for _, when, wanted in lines
-                                                   if wanted is not None))
-                            for k, lines in self._optional.items()}
+        self._conditions: dict[str, tuple[str, ...]] = {}
         self._shapes: dict[tuple[str, tuple[bool, ...]], str] = {}
 
     def text(self, name: str, params: Mapping[str, Any]) -> str:
@@ -64,10 +64,19 @@ class QueryBook:
         plain = self._plain.get(name)
         if plain is not None:
             return plain
-        key = (name, tuple(params.get(when) is not None for when in self._conditions[name]))
+        conditions = self._conditions.get(name)
+        if conditions is None:  # its first use
+            sql = self._queries[name]
+            if not _conditions(sql):
+                plain = self._plain[name] = self._convert(compact(sql))
+                return plain
+            lines = self._optional[name] = _split(sql)
+            conditions = self._conditions[name] = tuple(dict.fromkeys(
+                when for _, when, wanted in lines if wanted is not None))
+        key = (name, tuple(params.get(when) is not None for when in conditions))
         shape = self._shapes.get(key)
         if shape is None:
-            given = dict(zip(self._conditions[name], key[1], strict=True))
+            given = dict(zip(conditions, key[1], strict=True))
             kept = [line for line, when, wanted in self._optional[name]
                     if wanted is None or given[when] == wanted]
             shape = self._shapes[key] = self._convert(compact("\n".join(kept)))

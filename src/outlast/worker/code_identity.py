@@ -10,6 +10,7 @@ virtualenv inside the project must not make two machines disagree.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from functools import cache
@@ -65,10 +66,20 @@ def _module_file(module: ModuleType) -> Path | None:
 
 @cache
 def _resolved(name: str) -> Path | None:
+    """``Path(name).resolve()``, with the folder resolved once for every file in it: the
+    fork server resolves hundreds of files in a few dozen folders."""
     try:
-        return Path(name).resolve()
+        if os.path.islink(name):
+            return Path(name).resolve()
+        folder, file = os.path.split(name)
+        return _resolved_folder(folder) / file
     except OSError:
         return None
+
+
+@cache
+def _resolved_folder(folder: str) -> Path:
+    return Path(folder).resolve()
 
 
 def _is_project_file(path: Path, root: Path) -> bool:

@@ -1,4 +1,4 @@
-"""A worker's own numbers, and ``outlast worker --metrics-port N`` serving them.
+"""A worker's own numbers, which `outlast worker --metrics-port N` serves.
 
 The server's ``/metrics`` counts runs from the database; this says what one worker
 process did: attempts it started and how each ended, how long they ran, its slots busy
@@ -7,23 +7,15 @@ durable writes its attempts asked for. Every number is kept in the supervisor's 
 it happens (a counter's increment under a lock: nothing the loop would notice) and only
 read by the HTTP thread, so a scrape never touches the database or the loop.
 
-The page is served by the standard library's HTTP server on a thread of its own, at
-``/metrics`` on ``--metrics-host`` (default 127.0.0.1; ``0.0.0.0`` for a scraper on
-another machine). It asks for no key: bind it where only the scraper reaches it.
+The page is served by ``metrics_server.py``, only when ``--metrics-port`` asks for it.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from outlast.core import prometheus as prom
 from outlast.core.durable_requests import DurableRequest, Journaled
-from outlast.errors import ConfigError
-
-log = logging.getLogger("outlast.worker")
 
 
 class WorkerMetrics:
@@ -87,51 +79,3 @@ class WorkerMetrics:
         return prom.render(i.family() for i in (
             self.started, self.finished, self.durations, self.slots, self.claims,
             self.queue_waits, self.journal_writes))
-
-
-class MetricsServer:
-    """``GET /metrics`` on its own thread; bound when made, so a busy port is a clear
-    error before the worker starts."""
-
-    def __init__(self, metrics: WorkerMetrics, host: str, port: int) -> None:
-        handler = type("Handler", (_Handler,), {"metrics": metrics})
-        try:
-            self._http = ThreadingHTTPServer((host, port), handler)
-        except OSError as exc:
-            raise ConfigError(f"cannot serve worker metrics on {host}:{port}: "
-                              f"{exc.strerror} (choose another --metrics-port)") from None
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever,
-                                        name="outlast-worker-metrics", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._http.server_address[1])
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._http.shutdown()
-        self._http.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    metrics: WorkerMetrics
-
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
-        if self.path.partition("?")[0] != "/metrics":
-            self._send(404, "text/plain; charset=utf-8", b"not found: try /metrics\n")
-            return
-        self._send(200, prom.CONTENT_TYPE, self.metrics.render().encode())
-
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("metrics: " + format, *args)

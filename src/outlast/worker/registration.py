@@ -27,12 +27,14 @@ class WorkerVersion:
         self.code: WorkerCode | None = None
 
     def register(self, engine: Engine, environment: str, worker_id: str,
-                 definitions: list[TaskDefinition], hashed: str | None) -> None:
-        """Register the version with ``definitions`` (one child generation's tasks);
-        ``hashed``: the version the generation's code hashes to."""
+                 definitions: list[TaskDefinition], hashed: str | None,
+                 import_errors: dict[str, dict[str, str]] | None = None) -> None:
+        """Register the version with ``definitions`` (one child generation's tasks), the
+        tasks themselves and the task files that failed to import (``import_errors``), in
+        one transaction; ``hashed``: the version the generation's code hashes to."""
         version = self.given or hashed or code_version([])
-        registered = engine.register_version(environment, worker_id, version, definitions,
-                                             source=self.source)
+        registered = engine.register_worker_code(environment, worker_id, version, definitions,
+                                                 source=self.source, import_errors=import_errors)
         self.code = WorkerCode(version, tuple(sorted(d.id for d in definitions)))
         if registered.state == RETIRED:
             log.warning("version %s is retired; it takes only runs pinned to it", version)

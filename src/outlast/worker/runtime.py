@@ -39,7 +39,6 @@ from outlast.engine import Engine
 from outlast.engine.triggering import NewRun
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
-from outlast.observability import valid_traceparent
 
 R = TypeVar("R")
 Handler = Callable[[Engine, str, R], Any]
@@ -121,6 +120,9 @@ def _wait_token(engine: Engine, env: str, request: WaitToken) -> Any:
 
 @handles(Trigger)
 def _trigger(engine: Engine, env: str, request: Trigger) -> Any:
+    # not at the top: it loads OpenTelemetry, which the supervisor has no other use for
+    from outlast.observability import valid_traceparent
+
     now = engine.clock.now()
     traceparent = valid_traceparent(request.traceparent)
     runs = [_new_run(item, now, traceparent) for item in request.items]

@@ -340,7 +340,7 @@ class Supervisor:
         self._register_definitions()
         self._answer_writes()
         self.heartbeats.maybe_beat(self.ahead, self.children)
-        self.sweeper.maybe_sweep()
+        self.sweeper.maybe_sweep(claimed=self._last_claim > 0)
         self._maybe_hooks()
         if self.drain is not None and self.drain.drained():
             self.request_stop()
@@ -515,11 +515,8 @@ class Supervisor:
     def _register_definitions(self) -> None:
         definitions = self.pending.definitions
         if definitions is not None:
-            self.engine.register_tasks(self.environment, definitions,
-                                       complete=not self.pending.import_errors)
-            self.engine.set_worker_import_errors(self.worker_id, self.pending.import_errors)
             self.version.register(self.engine, self.environment, self.worker_id, definitions,
-                                  self.pending.code_version)
+                                  self.pending.code_version, self.pending.import_errors)
             self.pending.definitions = None
             self.tasks_registered = True
             log.info("registered %d task(s): %s", len(definitions),
@@ -761,9 +758,12 @@ class Supervisor:
         self.ahead.feed(self.children)
 
     def _maybe_hooks(self) -> None:
+        """Give idle children the hook jobs that are due, once a second at most, from the
+        worker's first claim on: its first runs are not held up by a transaction for them."""
         idle = [c for c in self.children if c.idle]
         now = time.monotonic()
-        if not idle or self.ahead.buffer or self._stop_requested or now - self._last_hooks < 1.0:
+        if not idle or self.ahead.buffer or self._stop_requested or not self._last_claim \
+                or now - self._last_hooks < 1.0:
             return
         self._last_hooks = now
         hooks = self.engine.claim_hooks(self.environment, self.queues, len(idle),

@@ -12,30 +12,62 @@ store gives each thread its own connection (SQLite) or a pooled one (PostgreSQL)
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
 from outlast.engine import Engine
-from outlast.upkeep import Upkeep
+
+if TYPE_CHECKING:
+    from outlast.upkeep import Upkeep
 
 
 class SweeperTurn:
-    """The supervisor's handle on its upkeep thread, shaped for the supervisor's loop."""
+    """The supervisor's handle on its upkeep thread, shaped for the supervisor's loop.
+
+    Upkeep starts once the worker has claimed for the first time: until then it would
+    compete with the worker's start (its children's imports, its registration and first
+    claim) for the processors, the interpreter and the database. A worker that has not
+    claimed within ``START_WITHIN`` seconds (its task modules do not import) starts it
+    then. The upkeep is made (and ``outlast.upkeep`` loaded) by the loop's first pass,
+    which has nothing else to do while the children start, rather than on the way to
+    starting them or between the first claim and the next.
+    """
+
+    #: seconds from the first pass after which upkeep starts without a claim
+    START_WITHIN = 1.0
 
     def __init__(self, engine: Engine, worker_id: str, enabled: bool = True) -> None:
-        self.upkeep = Upkeep(engine, holder=worker_id, name="outlast-worker-upkeep") \
-            if enabled else None
-        self._started = False
+        self.engine = engine
+        self.worker_id = worker_id
+        self.enabled = enabled
+        self.upkeep: Upkeep | None = None
+        self.started = False
+        self._first_pass = 0.0
 
     @property
     def leading(self) -> bool:
         return self.upkeep is not None and self.upkeep.leading
 
     def next_due(self) -> float | None:
-        """Always None: the upkeep thread keeps its own time."""
-        return None
+        """When the loop must pass again to start upkeep (None: it has started, or is not
+        this worker's); the upkeep thread keeps its own time after that."""
+        if self.upkeep is None or self.started:
+            return None
+        return self._first_pass + self.START_WITHIN
 
-    def maybe_sweep(self) -> None:
-        """Start the upkeep thread once the supervisor has reached the database."""
-        if self.upkeep is not None and not self._started:
-            self._started = True
+    def maybe_sweep(self, claimed: bool) -> None:
+        """Make the upkeep on the first pass; start its thread once the worker has claimed
+        (``claimed``), or once ``START_WITHIN`` has gone by since the first pass."""
+        if not self.enabled or self.started:
+            return
+        if self.upkeep is None:
+            from outlast.upkeep import Upkeep  # see the class docstring
+
+            self.upkeep = Upkeep(self.engine, holder=self.worker_id,
+                                 name="outlast-worker-upkeep")
+            self._first_pass = time.monotonic()
+        if claimed or time.monotonic() - self._first_pass >= self.START_WITHIN:
+            self.started = True
             self.upkeep.start()
 
     def release(self) -> None:
