@@ -17,6 +17,7 @@ QUEUED run newer than the page).
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -31,8 +32,10 @@ from outlast.engine.listing import (
     page_queries,
     prefix_range,
 )
+from outlast.store import open_store
 from outlast.store.postgres.store import _PARAM, PostgresTx
 from outlast.store.queries import QueryBook, load_queries
+from tests.conftest import create_pg_database, drop_pg_database, require_postgres
 
 ENV = "dev"
 FINAL = ["CANCELED", "COMPLETED", "CRASHED", "EXPIRED", "FAILED", "SYSTEM_FAILURE",
@@ -123,11 +126,34 @@ def list_case(filters: dict[str, Any], params: dict[str, Any]) -> Any:
     return pytest.param("list_runs", params, id=f"list_runs[{label}]")
 
 
+@pytest.fixture(scope="module")
+def plans_url() -> Iterator[str]:
+    """A migrated database that never holds a row, of this module alone.
+
+    The session's database is emptied with ``TRUNCATE`` between tests, which keeps the
+    column statistics an autovacuum ``ANALYZE`` took of an earlier test's rows: planned
+    against those (a status column that was mostly EXECUTING, say), a generic plan may
+    sort or walk a whole index that an empty, never analyzed table does not, so a check
+    passed or failed by which tests ran before it on its worker, and when.
+    """
+    require_postgres()
+    name = f"outlast_plans_{os.getpid()}"
+    url = create_pg_database(name)
+    store = open_store(url)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    yield url
+    drop_pg_database(name)
+
+
 @pytest.fixture
-def pg(store_url: str) -> Iterator[psycopg.Connection[Any]]:
+def pg(store_url: str, request: pytest.FixtureRequest) -> Iterator[psycopg.Connection[Any]]:
     if not store_url.startswith("postgresql"):
         pytest.skip("partial indexes that leave EXECUTING runs out are PostgreSQL's")
-    with psycopg.connect(store_url, autocommit=True, prepare_threshold=None) as conn:
+    url = request.getfixturevalue("plans_url")
+    with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
         conn.execute("SET enable_seqscan = off")
         conn.execute("SET plan_cache_mode = force_generic_plan")
         yield conn
