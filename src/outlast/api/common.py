@@ -56,9 +56,7 @@ class RunRequests:
         self._options: tuple[str, TriggerOptions] | None = None
 
     def new_run(self, task_id: str, item: dict[str, Any]) -> NewRun:
-        if not _ITEM_FIELDS.issuperset(item):  # no set made for an item that is right
-            unknown = set(item) - _ITEM_FIELDS
-            raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        _check_fields(item)
         to_json = self._payload_json.get(task_id) or self._checker(task_id)
         payload_json = to_json(item.get("payload"))
         options = self._parsed(body_object(item.get("options"), "options"))
@@ -81,9 +79,7 @@ class RunRequests:
         for raw in items:
             try:
                 item = body_object(raw, "item")
-                if not _ITEM_FIELDS.issuperset(item):
-                    unknown = set(item) - _ITEM_FIELDS
-                    raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
+                _check_fields(item)
             except ValidationError:
                 _check_all(to_json, payloads)
                 raise
@@ -133,6 +129,12 @@ class RunRequests:
 _ITEM_FIELDS = frozenset({"payload", "options", "task"})
 #: an item's options left out (read, never changed)
 _NO_OPTIONS: dict[str, Any] = {}
+
+
+def _check_fields(item: dict[str, Any]) -> None:
+    if not _ITEM_FIELDS.issuperset(item):  # no set made for an item that is right
+        unknown = set(item) - _ITEM_FIELDS
+        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
 
 
 def _check_all(to_json: Callable[[Any], str] | None, payloads: list[Any]) -> None:

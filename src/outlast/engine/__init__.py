@@ -283,8 +283,7 @@ class Engine:
         try:
             definition = self.definition(env, batch.task_id)
         except TaskNotFoundError:
-            for _ in batch.requests():  # an item's own error first, as in a list's
-                pass
+            batch.check()  # an item's own error first, as in a list's
             raise
         now = self.clock.now()
         with self.store.transaction() as tx:

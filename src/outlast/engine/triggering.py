@@ -75,12 +75,10 @@ class PlainBatch:
     def __len__(self) -> int:
         return len(self.payloads)
 
-    def requests(self) -> Iterator[NewRun]:
-        task_id, options, to_json = self.task_id, self.options, self.to_json
-        batch_id, traceparent = self.batch_id, self.traceparent
+    def check(self) -> None:
+        """Check every payload, writing nothing: the first one's error raised."""
         for payload in self.payloads:
-            yield NewRun(task_id, to_json(payload), options, None, None, batch_id, None,
-                         traceparent)
+            self.to_json(payload)
 
 
 def plain_options(options: TriggerOptions) -> bool:
@@ -130,10 +128,7 @@ class RowMaker:
                       _shared_values(self._env, definition, req.options, self._now))
             self._shared = shared
             self.shares += 1
-        row = shared[2].copy()
-        run_id = row["id"] = new_id("run")
-        row["payload"] = (req.payload_json if self._blobs is None
-                          else self._blobs.keep_text(run_id, "payload", req.payload_json))
+        row = self._new(shared[2], req.payload_json)
         row["parent_id"] = req.parent_id
         row["root_id"] = req.root_id or req.parent_id
         row["batch_id"] = req.batch_id
@@ -151,13 +146,18 @@ class RowMaker:
         shared["batch_id"], shared["traceparent"] = batch.batch_id, batch.traceparent
         self._shared = None
         self.shares += 1
-        to_json, blobs = batch.to_json, self._blobs
+        to_json, new = batch.to_json, self._new
         for payload in batch.payloads:
-            text = to_json(payload)
-            row = shared.copy()
-            run_id = row["id"] = new_id("run")
-            row["payload"] = text if blobs is None else blobs.keep_text(run_id, "payload", text)
-            yield row
+            yield new(shared, to_json(payload))
+
+    def _new(self, shared: dict[str, Any], payload_json: str) -> dict[str, Any]:
+        """A copy of ``shared`` with a new run's id and its payload (kept as a blob when
+        large)."""
+        row = shared.copy()
+        run_id = row["id"] = new_id("run")
+        row["payload"] = (payload_json if self._blobs is None
+                          else self._blobs.keep_text(run_id, "payload", payload_json))
+        return row
 
 
 def _shared_values(env: str, definition: TaskDefinition, opts: TriggerOptions,
@@ -224,9 +224,6 @@ def trigger_many(
             results.append(None)  # made with the other plain ones, below
         else:
             results.append(_looked_up(tx, env, definition, req, now, blobs, keyed))
-    if len(plain) == len(items):  # all of them plain (a batch's usual case): their rows
-        return [Triggered(row, True)
-                for row in _insert_plain(tx, env, _rows_of(items), len(items), now, blobs)]
     rows = _insert_plain(tx, env, _rows_of([items[i] for i in plain]), len(plain), now, blobs)
     for index, row in zip(plain, rows, strict=True):
         results[index] = Triggered(row, created=True)

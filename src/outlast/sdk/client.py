@@ -60,14 +60,11 @@ from outlast.sdk.version_client import AsyncVersions, Versions
 
 
 def _handle(data: dict[str, Any], client: Client | None) -> RunHandle:
-    return RunHandle(id=data["id"], task=data["task"], created=data.get("created", True),
-                     _client=client)
+    return RunHandle._made(data["id"], data["task"], data.get("created", True), client)
 
 
 def _batch(data: dict[str, Any], client: Client | None) -> BatchHandle:
-    return BatchHandle(batch_id=data["batch_id"],
-                       runs=[RunHandle._made(r["id"], r["task"], r.get("created", True), client)
-                             for r in data["runs"]])
+    return BatchHandle(batch_id=data["batch_id"], runs=[_handle(r, client) for r in data["runs"]])
 
 
 RunList = list[Run]
