@@ -111,7 +111,7 @@ def load_queries(dialect: str) -> dict[str, str]:
 
 
 def shared_queries() -> dict[str, str]:
-    return parse_queries(_shared_text())
+    return _resolved(*_shared_sections())
 
 
 def dialect_queries(dialect: str) -> dict[str, str]:
@@ -126,11 +126,15 @@ def parse_dialect_queries(text: str) -> dict[str, str]:
     includes may name the shared file's parts as well as its own (a benchmark reads
     another checkout's file this way)."""
     queries, parts = _sections(text)
-    return _resolved(queries, _sections(_shared_text())[1] | parts)
+    return _resolved(queries, _shared_sections()[1] | parts)
 
 
-def _shared_text() -> str:
-    return resources.files("outlast.store").joinpath("queries.sql").read_text()
+@cache
+def _shared_sections() -> tuple[dict[str, str], dict[str, str]]:
+    """The shared file's queries and parts (``_sections``), read once: both the shared
+    queries and each dialect's include its parts. Never changed by their readers."""
+    text = resources.files("outlast.store").joinpath("queries.sql").read_text()
+    return _sections(text)
 
 
 def parse_queries(text: str) -> dict[str, str]:
