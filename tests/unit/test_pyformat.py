@@ -10,9 +10,7 @@ def test_parameters_casts_and_percent_signs() -> None:
             == "SELECT %(a)s::int, 'x%%' WHERE b = %(b)s")
 
 
-def test_a_parameter_cast_to_text_array_everywhere_is_sent_in_binary() -> None:
-    """Only where every use is cast: a placeholder has one format for all its uses."""
+def test_every_parameter_is_a_text_placeholder() -> None:
+    """Lists cast to arrays travel as literals (``arrays.with_literals``), not in binary."""
     assert (to_pyformat("SELECT * FROM t WHERE id = ANY(:ids::text[]) OR :ids::text[] = '{}'")
-            == "SELECT * FROM t WHERE id = ANY(%(ids)b::text[]) OR %(ids)b::text[] = '{}'")
-    assert to_pyformat("SELECT :q::text[], :q") == "SELECT %(q)s::text[], %(q)s"
-    assert to_pyformat("SELECT :n::float8[]") == "SELECT %(n)s::float8[]"
+            == "SELECT * FROM t WHERE id = ANY(%(ids)s::text[]) OR %(ids)s::text[] = '{}'")

@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from outlast.errors import ConfigError, ValidationError
+from outlast.store.postgres import arrays
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox
 from outlast.store.postgres.store import (
     PostgresTx,
@@ -142,7 +143,7 @@ class BorrowedPostgresTx:
 
     def _execute(self, name: str, params: dict[str, Any]) -> Answer:
         sql = self._queries.text(name, params)
-        return self._runner.execute(sql, self._outbox.fill(sql, params))
+        return self._runner.execute(sql, self._outbox.fill(sql, arrays.with_literals(sql, params)))
 
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
         if rows:
