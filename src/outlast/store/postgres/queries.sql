@@ -2,7 +2,7 @@
 -- Lists arrive as arrays.
 
 -- name: get_runs
-SELECT * FROM runs WHERE id = ANY(:ids)
+SELECT * FROM runs WHERE id = ANY(:ids::text[])
 
 -- name: insert_runs
 -- New runs, with their ``created`` events, their tags and the transaction's notifications,
@@ -213,7 +213,7 @@ WITH limited AS (
     WHERE environment = :environment
       AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
            OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
-      AND name = ANY(:queues)
+      AND name = ANY(:queues::text[])
     UNION ALL
     SELECT '*' FROM environment_limits
     WHERE environment = :environment AND concurrency_limit IS NOT NULL
@@ -287,7 +287,7 @@ FROM queues
 WHERE environment = :environment
   AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
        OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
-  AND (:queues::text[] IS NULL OR name = ANY(:queues))
+  AND (:queues::text[] IS NULL OR name = ANY(:queues::text[]))
 ORDER BY name
 FOR UPDATE
 
@@ -408,7 +408,7 @@ CROSS JOIN LATERAL (
         LIMIT :limit
         FOR UPDATE SKIP LOCKED) AS fresh
     LIMIT :limit) AS c
-WHERE qs.name IS NOT NULL AND (:queues::text[] IS NULL OR qs.name = ANY(:queues))
+WHERE qs.name IS NOT NULL AND (:queues::text[] IS NULL OR qs.name = ANY(:queues::text[]))
   AND qs.name <> ALL(:controlled)
 ORDER BY c.tier, c.score, c.id
 LIMIT :limit
@@ -416,13 +416,13 @@ LIMIT :limit
 -- name: executing_key_counts
 SELECT queue, concurrency_key, count(*) AS running FROM runs
 WHERE environment = :environment AND status = 'EXECUTING' AND concurrency_key IS NOT NULL
-  AND queue = ANY(:names)
+  AND queue = ANY(:names::text[])
 GROUP BY queue, concurrency_key
 
 -- name: executing_counts
 SELECT queue, count(*) AS running FROM runs
 WHERE environment = :environment AND status = 'EXECUTING'
-  AND queue = ANY(:names)
+  AND queue = ANY(:names::text[])
 GROUP BY queue
 
 -- name: start_runs
@@ -430,13 +430,13 @@ UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1, lease_i
     lease_expires_at = :lease_expires_at, worker_id = :worker_id,
     started_at = coalesce(started_at, :now), version = coalesce(version, :version),
     updated_at = :now
-WHERE id = ANY(:ids) AND status = 'QUEUED'
+WHERE id = ANY(:ids::text[]) AND status = 'QUEUED'
 RETURNING *
 
 -- name: heartbeat_runs
 UPDATE runs SET lease_expires_at = :lease_expires_at
 WHERE worker_id = :worker_id AND status = 'EXECUTING'
-  AND id = ANY(:ids)
+  AND id = ANY(:ids::text[])
 RETURNING id, lease_id
 
 -- name: lapsed_leases
@@ -449,7 +449,7 @@ FOR UPDATE SKIP LOCKED
 -- name: end_waiting_run
 UPDATE runs SET status = :status, error = :error, finished_at = :now, hook_pending = :hook_pending,
     lease_id = NULL, lease_expires_at = NULL, parked = NULL, updated_at = :now
-WHERE id = :id AND status = ANY(:from_statuses)
+WHERE id = :id AND status = ANY(:from_statuses::text[])
 
 -- name: list_api_keys
 SELECT id, environment, scope, prefix, created_at, revoked_at FROM api_keys
@@ -460,7 +460,7 @@ UPDATE runs SET hook_lease = :lease_id, updated_at = :now
 WHERE id IN (
     SELECT id FROM runs WHERE environment = :environment AND hook_pending IS NOT NULL
       AND hook_lease IS NULL
-      AND (:queues::text[] IS NULL OR queue = ANY(:queues))
+      AND (:queues::text[] IS NULL OR queue = ANY(:queues::text[]))
       AND (:tasks::text[] IS NULL OR task_id = ANY(:tasks))
     LIMIT :limit FOR UPDATE SKIP LOCKED)
 RETURNING *
@@ -493,7 +493,7 @@ SELECT * FROM runs WHERE id = :id AND lease_id = :lease_id AND status = 'EXECUTI
 FOR UPDATE
 
 -- name: lock_run_leases
-SELECT id, lease_id FROM runs WHERE id = ANY(:ids) AND status = 'EXECUTING'
+SELECT id, lease_id FROM runs WHERE id = ANY(:ids::text[]) AND status = 'EXECUTING'
 ORDER BY id
 FOR UPDATE
 
@@ -507,7 +507,7 @@ VALUES (:run_id, :seq, :kind, :name, :status, :result, :error, :started,
     CASE WHEN :status::text = 'pending' THEN NULL ELSE :now END)
 
 -- name: list_journals
-SELECT * FROM run_journal WHERE run_id = ANY(:ids) ORDER BY run_id, seq
+SELECT * FROM run_journal WHERE run_id = ANY(:ids::text[]) ORDER BY run_id, seq
 
 -- name: get_waitpoint
 SELECT * FROM waitpoints WHERE id = :id
@@ -522,15 +522,15 @@ FOR UPDATE SKIP LOCKED
 -- name: complete_due_sleeps
 -- Due time waitpoints, all at once (``waitpoints.wake_sleeps``); rows locked by due_waitpoints.
 UPDATE waitpoints SET status = 'COMPLETED', output = :output, error = NULL, completed_at = :now
-WHERE id = ANY(:ids) AND kind = 'time' AND status = 'PENDING'
+WHERE id = ANY(:ids::text[]) AND kind = 'time' AND status = 'PENDING'
 RETURNING run_id, seq, due_at
 
 -- name: lock_runs
-SELECT id FROM runs WHERE id = ANY(:ids) ORDER BY id FOR UPDATE
+SELECT id FROM runs WHERE id = ANY(:ids::text[]) ORDER BY id FOR UPDATE
 
 -- name: resume_settled_runs
 UPDATE runs SET status = 'QUEUED', available_at = :now, queued_at = :now, updated_at = :now
-WHERE id = ANY(:ids) AND status = 'WAITING'
+WHERE id = ANY(:ids::text[]) AND status = 'WAITING'
   AND NOT EXISTS (SELECT 1 FROM run_journal j WHERE j.run_id = runs.id AND j.status = 'pending')
 RETURNING id, queue
 
@@ -688,48 +688,48 @@ SELECT (SELECT count(*) FROM doomed) AS runs,
        (SELECT count(*) FROM debounces WHERE run_id IN (SELECT id FROM doomed)) AS debounces
 
 -- name: retention_delete_run_events
-DELETE FROM run_events WHERE run_id = ANY(:ids)
+DELETE FROM run_events WHERE run_id = ANY(:ids::text[])
 
 -- name: retention_delete_run_logs
-DELETE FROM run_logs WHERE run_id = ANY(:ids)
+DELETE FROM run_logs WHERE run_id = ANY(:ids::text[])
 
 -- name: retention_delete_attempts
-DELETE FROM attempts WHERE run_id = ANY(:ids)
+DELETE FROM attempts WHERE run_id = ANY(:ids::text[])
 
 -- name: retention_delete_run_journal
-DELETE FROM run_journal WHERE run_id = ANY(:ids)
+DELETE FROM run_journal WHERE run_id = ANY(:ids::text[])
 
 -- name: retention_delete_run_tags
-DELETE FROM run_tags WHERE run_id = ANY(:ids)
+DELETE FROM run_tags WHERE run_id = ANY(:ids::text[])
 
 -- name: retention_delete_run_stream_chunks
-DELETE FROM run_stream_chunks WHERE run_id = ANY(:ids)
+DELETE FROM run_stream_chunks WHERE run_id = ANY(:ids::text[])
 
 -- name: retention_delete_waitpoints
 -- The waits of these runs, and the tokens they created that no other run waits on (a
 -- token a live run waits on stays, whoever created it).
 DELETE FROM waitpoints
-WHERE run_id = ANY(:ids)
-   OR (run_id IS NULL AND created_by_run = ANY(:ids))
+WHERE run_id = ANY(:ids::text[])
+   OR (run_id IS NULL AND created_by_run = ANY(:ids::text[]))
 
 -- name: retention_delete_alert_outbox
-DELETE FROM alert_outbox WHERE run_id = ANY(:ids)
+DELETE FROM alert_outbox WHERE run_id = ANY(:ids::text[])
 
 -- name: retention_delete_schedule_ticks
-DELETE FROM schedule_ticks WHERE run_id = ANY(:ids)
+DELETE FROM schedule_ticks WHERE run_id = ANY(:ids::text[])
 
 -- name: retention_delete_debounces
-DELETE FROM debounces WHERE run_id = ANY(:ids)
+DELETE FROM debounces WHERE run_id = ANY(:ids::text[])
 
 -- name: retention_delete_runs
-DELETE FROM runs WHERE id = ANY(:ids)
+DELETE FROM runs WHERE id = ANY(:ids::text[])
 
 -- name: existing_run_ids
 -- Which of these ids are runs (blob orphans: ``RetentionOps.orphans``).
-SELECT id FROM runs WHERE id = ANY(:ids)
+SELECT id FROM runs WHERE id = ANY(:ids::text[])
 
 -- name: existing_waitpoint_ids
-SELECT id FROM waitpoints WHERE id = ANY(:ids)
+SELECT id FROM waitpoints WHERE id = ANY(:ids::text[])
 
 -- name: table_sizes
 -- How big the run tables are, without reading them: rows as PostgreSQL last counted them
