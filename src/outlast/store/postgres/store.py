@@ -31,8 +31,9 @@ import operator
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, cast
 
 import psycopg
@@ -81,13 +82,14 @@ class PostgresTx:
     statuses_apart = frozenset({"EXECUTING", "QUEUED"})
 
     def __init__(self, conn: psycopg.Connection[Row], queries: QueryBook,
-                 target: PostgresTarget, scope: ExitStack) -> None:
+                 target: PostgresTarget) -> None:
         self._conn = conn
         self._queries = queries
         self._outbox = Outbox(target)
-        #: where pipeline mode is entered, at the second statement; the store closes it
-        #: (the closing Sync) once the transaction is finished or abandoned
-        self._scope = scope
+        #: where pipeline mode is entered, at the second statement (made then: a trigger,
+        #: one statement, never needs it); the store closes it (the closing Sync) once the
+        #: transaction is finished or abandoned (``end``)
+        self._scope: ExitStack | None = None
         self._pipeline: psycopg.Pipeline | None = None
         #: pipeline mode's own scope, closed early when a ``COPY`` has to leave it
         self._pipeline_scope: ExitStack | None = None
@@ -112,6 +114,8 @@ class PostgresTx:
         if self._done:
             raise RuntimeError("this transaction is committed (alone): nothing may follow")
         if self._pipeline is None:
+            if self._scope is None:
+                self._scope = ExitStack()
             self._pipeline_scope = self._scope.enter_context(ExitStack())
             self._pipeline = self._pipeline_scope.enter_context(self._conn.pipeline())
             if self._lazy:
@@ -307,6 +311,14 @@ class PostgresTx:
         self._hold_open()
         self._conn.cursor().execute(b"ROLLBACK")
 
+    def end(self, kind: type[BaseException] | None, error: BaseException | None,
+            tb: TracebackType | None) -> None:
+        """Leave pipeline mode if it was entered (its closing Sync), told how the
+        transaction ended, as a ``with`` block around it would be."""
+        scope, self._scope = self._scope, None
+        if scope is not None:
+            scope.__exit__(kind, error, tb)
+
     def send_notifications(self) -> None:
         """One statement for the notifications not sent yet, just before commit."""
         if self._outbox.pending:
@@ -369,28 +381,8 @@ class PostgresStore(BaseStore):
         )
         self._blobs: TableBlobs | None = None
 
-    @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
-        # the pool's ``connection()`` would also commit or roll back on the way out, a
-        # round of psycopg machinery per trigger for what ``PostgresTx`` already ended
-        with self.one_transaction():
-            conn = self._checkout()
-            try:
-                with ExitStack() as scope:
-                    tx = PostgresTx(conn, self._queries, self.target, scope)
-                    try:
-                        yield tx
-                    except BaseException:
-                        tx.abandon()
-                        raise
-                    tx.finish()
-            except BaseException:
-                _roll_back_if_open(conn)
-                raise
-            finally:
-                _mark_used(conn)
-                self._pool.putconn(conn)
-        self.announce(tx.notifications)
+    def transaction(self, write: bool = True) -> _Transaction:
+        return _Transaction(self)
 
     def _checkout(self) -> psycopg.Connection[Row]:
         """A pooled connection for one transaction (``PostgresTx``).
@@ -455,6 +447,57 @@ class PostgresStore(BaseStore):
         if self._blobs is not None:
             self._blobs.close()
         self._pool.close()
+
+
+class _Transaction:
+    """``PostgresStore.transaction``: a pooled connection, a ``PostgresTx`` on it, and
+    its end (finished, or abandoned when the block raised; the connection rolled back if
+    an error left a block open, then put back; the commit's notifications announced in
+    process). A class rather than nested generator context managers (the thread's one
+    transaction, the transaction, its pipeline's scope): each of those was a round of
+    Python machinery per trigger, and a trigger is one statement."""
+
+    __slots__ = ("_conn", "_store", "_tx")
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> PostgresTx:
+        store = self._store
+        store.open_one()
+        try:
+            conn = self._conn = store._checkout()
+        except BaseException:
+            store.close_one()
+            raise
+        self._tx = PostgresTx(conn, store._queries, store.target)
+        return self._tx
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        store, conn, tx = self._store, self._conn, self._tx
+        try:
+            try:
+                if kind is None:
+                    tx.finish()
+                else:
+                    tx.abandon()
+            except BaseException as failed:
+                tx.end(type(failed), failed, failed.__traceback__)
+                raise
+            tx.end(kind, error, tb)
+        except BaseException:
+            _roll_back_if_open(conn)
+            raise
+        else:
+            if kind is not None:  # the block's own error, raised on from here
+                _roll_back_if_open(conn)
+        finally:
+            _mark_used(conn)
+            store._pool.putconn(conn)
+            store.close_one()
+        if kind is None:
+            store.announce(tx.notifications)
 
 
 @dataclass(frozen=True)
