@@ -69,13 +69,13 @@ class Outbox:
         named = _channel_params(sql)
         if named:
             params = {**params, **{k: self._target.channel(params[k]) for k in named}}
-        if _PLACEHOLDER in sql:
+        if carries_notifications(sql):
             return {**params, NOTIFY_PARAM: self.take()}
         return params
 
     def fill_many(self, sql: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``rows`` for an ``executemany``: the first execution carries the notifications."""
-        if _PLACEHOLDER not in sql:
+        if not carries_notifications(sql):
             return rows
         return [self.fill(sql, rows[0]), *({**r, NOTIFY_PARAM: "[]"} for r in rows[1:])]
 
@@ -87,6 +87,7 @@ def _channel_params(sql: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_CHANNEL_PARAM.findall(sql)))
 
 
+@functools.cache
 def carries_notifications(sql: str) -> bool:
     """Whether ``sql`` (in the driver's parameter style) sends notifications itself."""
     return _PLACEHOLDER in sql

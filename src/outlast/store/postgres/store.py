@@ -42,7 +42,7 @@ from psycopg import sql
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from outlast.readiness import readable
+from outlast.readiness import has_input, readable
 from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
 from outlast.store.postgres import arrays, direct
@@ -755,5 +755,5 @@ def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
     """
     last = _last_used.pop(id(conn), None)
     idle = last is None or time.monotonic() - last > _CHECK_AFTER_IDLE
-    if idle or readable(conn.fileno()):
+    if idle or has_input(conn.fileno()):
         ConnectionPool.check_connection(conn)
