@@ -224,6 +224,12 @@ class AsyncLocalTransport:
     async def send(self, call: Call) -> Any:
         return await asyncio.to_thread(self._local.send, call)
 
+    async def trigger(self, task_id: str, payload: Any,
+                      options: Mapping[str, Any] | None) -> Any:
+        """``LocalTransport.trigger`` in a worker thread (which runs in a copy of this
+        context: the trace context the run joins is the caller's)."""
+        return await asyncio.to_thread(self._local.trigger, task_id, payload, options)
+
     async def aclose(self) -> None:
         if self._owns_local:
             await asyncio.to_thread(self._local.close)
