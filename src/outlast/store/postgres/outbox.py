@@ -59,8 +59,8 @@ class Outbox:
         """The notifications not sent yet, as the JSON a ``:notify`` parameter takes;
         from now on they count as sent (their statement is on its way)."""
         notes, self._pending = self._pending, []
-        channel = self._target.channel
-        return f"[{','.join(f'[{_text(channel(c))},{_text(p)}]' for c, p in notes)}]"
+        channel = self._target.channel_json
+        return f"[{','.join([f'[{channel(c)},{_text(p)}]' for c, p in notes])}]"
 
     def fill(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` with the pending notifications when ``sql`` carries them, and each
