@@ -57,7 +57,10 @@ def _millis_digits(millis: int) -> str:
     last = _last_millis  # one read: another thread may replace it meanwhile
     if last[0] == millis:
         return last[1]
-    digits = "".join([_PAIRS[millis >> shift & 1023] for shift in (40, 30, 20, 10, 0)])
+    if last[0] >> 10 == millis >> 10:  # the same 1.024 s: only the last pair is new
+        digits = last[1][:8] + _PAIRS[millis & 1023]
+    else:
+        digits = "".join([_PAIRS[millis >> shift & 1023] for shift in (40, 30, 20, 10, 0)])
     _last_millis = (millis, digits)
     return digits
 

@@ -18,7 +18,7 @@ def _syncs(store: PostgresStore, engine: Engine, capacity: int,
            outcomes: list[Outcome] | None = None) -> tuple[int, list[str]]:
     """The Sync messages (one per round trip) the store's only connection sent during a
     pass, and the ids it claimed (libpq's protocol trace)."""
-    with store._pool.connection() as conn:  # the store's only one: the pass gets it next
+    with store.connection() as conn:  # the store's only one: the pass gets it next
         pass
     with tempfile.TemporaryFile("w+") as trace:
         conn.pgconn.trace(trace.fileno())

@@ -9,7 +9,7 @@ from outlast.store.postgres.store import PostgresStore
 
 
 def _setting(store: PostgresStore) -> str:
-    with store._pool.connection() as conn:  # the store's only connection
+    with store.connection() as conn:  # the store's only connection
         row = conn.execute("SHOW synchronous_commit").fetchone()
     assert row is not None
     return str(row["synchronous_commit"])

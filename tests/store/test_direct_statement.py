@@ -35,7 +35,7 @@ def test_a_trigger_after_the_connection_forgot_its_statements(
     engine = Engine(pg_store)
     register(engine, "t")
     first = trigger(engine, "t").row["id"]
-    with pg_store._pool.connection() as conn:  # as psycopg does after a ROLLBACK
+    with pg_store.connection() as conn:  # as psycopg does after a ROLLBACK
         conn.execute("DEALLOCATE ALL")
     second = trigger(engine, "t").row["id"]
     assert engine.retrieve("dev", first)["status"] == "QUEUED"
@@ -94,7 +94,7 @@ def test_a_trigger_after_the_server_dropped_the_connection(
     engine = Engine(pg_store)
     register(engine, "t")
     trigger(engine, "t")
-    with pg_store._pool.connection() as conn:
+    with pg_store.connection() as conn:
         pid = conn.info.backend_pid
     with psycopg.connect(_pg_session_db.url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))

@@ -63,6 +63,16 @@ def test_the_millisecond_digits_follow_the_clock() -> None:
             assert ids.new_id("run")[4:14] == ids._encode(millis, 10)
 
 
+def test_the_millisecond_digits_are_right_across_each_1024_ms() -> None:
+    """Within 1,024 ms only the last digit pair is written again: every step, and
+    every jump forward and back, gives the digits written out in full."""
+    start = 1_796_497_911_000
+    steps = [*range(start, start + 3000, 7), start + 1023, start + 1024, start - 1,
+             start + 10 ** 9, start]
+    for millis in steps:
+        assert ids._millis_digits(millis) == ids._encode(millis, 10)
+
+
 def test_ids_made_by_threads_at_once_are_distinct() -> None:
     """Random tails are drawn in bulk and handed out without a lock: each once."""
     made: list[list[str]] = [[] for _ in range(8)]

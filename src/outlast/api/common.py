@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from outlast import inputs
-from outlast.api.routes import ApiContext
+from outlast.api.routes import ApiContext, LocalTask, LocalTasks
 from outlast.core.options import TriggerOptions, parse_options
 from outlast.engine import NewRun
 from outlast.engine.schemas import check_payload
@@ -32,8 +32,17 @@ def body_object(body: Any, what: str = "request body") -> dict[str, Any]:
 def new_run(ctx: ApiContext, env: str, task_id: str, item: dict[str, Any], now: float,
             batch_id: str | None = None, traceparent: str | None = None) -> NewRun:
     """A checked ``NewRun`` from ``{"payload": ..., "options": {...}}``, triggered in the
-    trace context ``traceparent`` (checked by the caller); see ``RunRequests``."""
-    return RunRequests(ctx, env, now, batch_id, traceparent).new_run(task_id, item)
+    trace context ``traceparent`` (checked by the caller): what ``RunRequests.new_run``
+    makes, checked in the same order, without what it keeps for a batch's next items."""
+    _check_fields(item)
+    registry = ctx.registry
+    local = _local_task(registry, task_id)
+    payload = item.get("payload")
+    payload_json = (local.codec.to_json(payload, task_id) if local is not None else
+                    _checked_json(task_id, _payload_schema(ctx, env, task_id), payload))
+    raw = item.get("options")
+    options = parse_options(None if raw is None else body_object(raw, "options"), now)
+    return NewRun(task_id, payload_json, options, batch_id=batch_id, traceparent=traceparent)
 
 
 class RunRequests:
@@ -105,12 +114,10 @@ class RunRequests:
 
     def _checker(self, task_id: str) -> Callable[[Any], str]:
         """How ``task_id``'s payloads are checked and written (once per task)."""
-        inputs.text(task_id, "task")  # a body's task id (/batch) is not checked by routing
-        registry = self._ctx.registry
-        local = registry.find(task_id) if registry is not None else None
+        local = _local_task(self._ctx.registry, task_id)
         checker = (partial(local.codec.to_json, task_id=task_id) if local is not None
                    else partial(_checked_json, task_id,
-                                self._ctx.engine.definition(self._env, task_id).payload_schema))
+                                _payload_schema(self._ctx, self._env, task_id)))
         self._payload_json[task_id] = checker
         return checker
 
@@ -135,6 +142,18 @@ def _check_fields(item: dict[str, Any]) -> None:
     if not _ITEM_FIELDS.issuperset(item):  # no set made for an item that is right
         unknown = set(item) - _ITEM_FIELDS
         raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}")
+
+
+def _local_task(registry: LocalTasks | None, task_id: str) -> LocalTask | None:
+    """``task_id``, checked (a body's task id, /batch, is not checked by routing), and its
+    task when this process has it loaded: its payloads are checked by its own code."""
+    inputs.text(task_id, "task")
+    return registry.find(task_id) if registry is not None else None
+
+
+def _payload_schema(ctx: ApiContext, env: str, task_id: str) -> dict[str, Any] | None:
+    """The payload schema a worker registered for ``task_id`` (an unknown task fails)."""
+    return ctx.engine.definition(env, task_id).payload_schema
 
 
 def _check_all(to_json: Callable[[Any], str] | None, payloads: list[Any]) -> None:

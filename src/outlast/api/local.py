@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from outlast.api.routes import ApiContext, ApiRequest, LocalTasks, RawJson, call, match
+from outlast.api.tasks import TRIGGER_ROUTE
 from outlast.core.settings import project_settings
 from outlast.engine import Engine
 from outlast.errors import ValidationError
@@ -57,6 +58,16 @@ class LocalApi:
         if isinstance(data, RawJson):
             return json.loads(b"".join(data.chunks))
         return data
+
+    def trigger(self, env: str, task_id: str, body: Any, *,
+                traceparent: str | None = None) -> Any:
+        """``handle("POST", f"/tasks/{task_id}/trigger", None, body)`` for a task id that
+        is a path segment as it stands (``calls.plain_segment``), which routing would give
+        the handler as it is: the same checks, in the same order, and the same handler,
+        without a path to build and match (a single trigger's every call)."""
+        request = ApiRequest(env, {"task_id": task_id}, {}, _json_roundtrip(body),
+                             valid_traceparent(traceparent))
+        return call(TRIGGER_ROUTE, self._ctx, request)[1]
 
     # -- feeds: what the realtime routes stream over HTTP, read by polling in process ----
 

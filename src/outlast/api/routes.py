@@ -19,7 +19,7 @@ from outlast.engine import Engine
 from outlast.errors import NotFoundError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ApiRequest:
     env: str
     params: dict[str, str] = field(default_factory=dict)
@@ -28,6 +28,15 @@ class ApiRequest:
     #: the caller's trace context, checked (``observability.valid_traceparent``): the
     #: ``traceparent`` header, or the span current in process; a trigger's runs join it
     traceparent: str | None = None
+
+    def __init__(self, env: str, params: dict[str, str] | None = None,
+                 query: dict[str, list[str]] | None = None, body: Any = None,
+                 traceparent: str | None = None) -> None:
+        # one update of the instance's dict, as ``NewRun``'s: a frozen dataclass's own
+        # ``__init__`` sets each field with ``object.__setattr__`` (every API call makes one)
+        self.__dict__.update(env=env, params={} if params is None else params,
+                             query={} if query is None else query, body=body,
+                             traceparent=traceparent)
 
     def q(self, name: str) -> str | None:
         values = self.query.get(name)

@@ -50,10 +50,13 @@ def list_tasks(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     return 200, {"data": ctx.engine.list_tasks(req.env)}
 
 
+#: ``LocalApi.trigger`` calls it without matching a path
+TRIGGER_ROUTE = Route("POST", "/tasks/{task_id}/trigger", trigger, "Trigger a run of a task",
+                      body=TriggerBody, returns=TriggeredJson, needs=TRIGGER)
+
 ROUTES = [
     Route("GET", "/tasks", list_tasks, "List registered tasks", returns=Items[TaskRecord]),
-    Route("POST", "/tasks/{task_id}/trigger", trigger, "Trigger a run of a task",
-          body=TriggerBody, returns=TriggeredJson, needs=TRIGGER),
+    TRIGGER_ROUTE,
     Route("POST", "/tasks/{task_id}/batch", batch_trigger, "Trigger up to 1,000 runs of a task",
           body=BatchBody, returns=BatchJson, needs=TRIGGER),
 ]

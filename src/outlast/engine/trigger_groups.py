@@ -102,15 +102,17 @@ class TriggerGroups(Generic[R]):
         with self._lock:
             writing = self._writing.get(env, 0)
             leads = writing < LANES
-            me = _Trigger(request, waits=not leads)
             if leads:
                 self._writing[env] = writing + 1
             else:
+                me = _Trigger(request, waits=True)
                 self._waiting.setdefault(env, []).append(me)
-        if leads:
-            self._lead(env, [me])
-        else:
-            self._wait(env, me)
+        if leads:  # a group of one, its own: what ``_lead`` does for it, spelled out
+            try:
+                return self._write(env, [request])[0]
+            finally:
+                self._hand_on(env)
+        self._wait(env, me)
         return me.answer()
 
     def _wait(self, env: str, me: _Trigger[R]) -> None:

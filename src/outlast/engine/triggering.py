@@ -22,6 +22,8 @@ from outlast.jsonutil import dumps
 from outlast.store.protocol import Row, Tx
 
 MAX_BATCH = 1000
+_QUEUED = RunStatus.QUEUED.value
+_DELAYED = RunStatus.DELAYED.value
 #: from this many new runs without idempotency keys, the rows are loaded in bulk
 #: (``load_runs``: PostgreSQL's ``COPY``) rather than sent as one JSON value
 LOAD_FROM = 100
@@ -160,46 +162,88 @@ class RowMaker:
         return row
 
 
+def _own_values(row: dict[str, Any], req: NewRun, blobs: Blobs | None) -> None:
+    """Fill in ``row`` (``_shared_values``') what is the run's own: its id, its payload
+    (kept as a blob when large) and its lineage."""
+    run_id = row["id"] = new_id("run")
+    row["payload"] = (req.payload_json if blobs is None
+                      else blobs.keep_text(run_id, "payload", req.payload_json))
+    row["parent_id"] = req.parent_id
+    row["root_id"] = req.root_id or req.parent_id
+    row["batch_id"] = req.batch_id
+    row["replayed_from"] = req.replayed_from
+    row["traceparent"] = req.traceparent
+
+
 def _shared_values(env: str, definition: TaskDefinition, opts: TriggerOptions,
                    now: float) -> dict[str, Any]:
     """A row's values given by the task and the options alone; the run's own (None here)
     are filled in by ``RowMaker.row``."""
+    row = _fixed_values(env, definition, opts).copy()
     delayed = opts.delay is not None and opts.delay > now
     available_at = opts.delay if delayed and opts.delay is not None else now
-    ttl = opts.ttl if opts.ttl is not None else definition.ttl
-    idem_ttl = (DEFAULT_IDEMPOTENCY_TTL if opts.idempotency_key_ttl is None
-                else opts.idempotency_key_ttl)
+    ttl = row["ttl"]
+    if delayed:
+        row["status"] = _DELAYED
+    if opts.idempotency_key:
+        row["idempotency_expires_at"] = now + (
+            DEFAULT_IDEMPOTENCY_TTL if opts.idempotency_key_ttl is None
+            else opts.idempotency_key_ttl)
+    row["available_at"] = available_at
+    row["expires_at"] = available_at + ttl if ttl is not None else None
+    row["created_at"] = now
+    row["queued_at"] = None if delayed else now
+    row["updated_at"] = now
+    return row
+
+
+#: the last ``_fixed_values`` worked out, and what from: a process's triggers mostly
+#: repeat them (one task's definition, the engine's cached object; the options' defaults,
+#: one ``TriggerOptions`` for all). Replaced whole, so threads read one or the other.
+_last_fixed: tuple[str, TaskDefinition, TriggerOptions, dict[str, Any]] | None = None
+
+
+def _fixed_values(env: str, definition: TaskDefinition,
+                  opts: TriggerOptions) -> dict[str, Any]:
+    """The values of a new run's row that do not depend on the moment, in the row's
+    order; the others None (``_shared_values`` fills them in a copy). Never changed."""
+    global _last_fixed
+    last = _last_fixed
+    if last is not None and last[1] is definition and last[2] is opts and last[0] == env:
+        return last[3]
     retry = definition.retry
-    return {
+    fixed = {
         "id": None,
         "environment": env,
         "task_id": definition.id,
         "queue": opts.queue or definition.queue,
-        "status": (RunStatus.DELAYED if delayed else RunStatus.QUEUED).value,
+        "status": _QUEUED,
         "payload": None,
         "priority": opts.priority,
         "concurrency_key": opts.concurrency_key,
         "tags": dumps(list(opts.tags)) if opts.tags else "[]",
         "metadata": dumps(opts.metadata, "metadata") if opts.metadata else "{}",
         "idempotency_key": opts.idempotency_key,
-        "idempotency_expires_at": now + idem_ttl if opts.idempotency_key else None,
+        "idempotency_expires_at": None,
         "max_attempts": opts.max_attempts or retry.max_attempts,
         "retry": retry.to_json(),
         "machine": opts.machine or definition.machine,
         "max_duration": opts.max_duration or definition.max_duration,
-        "ttl": ttl,
-        "available_at": available_at,
-        "expires_at": available_at + ttl if ttl is not None else None,
+        "ttl": opts.ttl if opts.ttl is not None else definition.ttl,
+        "available_at": None,
+        "expires_at": None,
         "parent_id": None,
         "root_id": None,
         "batch_id": None,
         "replayed_from": None,
         "version": opts.version,
         "traceparent": None,
-        "created_at": now,
-        "queued_at": None if delayed else now,
-        "updated_at": now,
+        "created_at": None,
+        "queued_at": None,
+        "updated_at": None,
     }
+    _last_fixed = (env, definition, opts, fixed)
+    return fixed
 
 
 #: a run to create: its task's definition and the request
@@ -214,6 +258,9 @@ def trigger_many(
     payloads go to ``blobs`` (see ``build_row``). Triggers that must read first (a
     debounce, an idempotency key) are made one by one; the others together, at the end
     (``_insert_plain``)."""
+    if len(items) == 1 and _alone(items[0][1].options):
+        definition, req = items[0]
+        return [Triggered(_insert_one(tx, env, definition, req, now, blobs), True)]
     _check_versions(tx, env, items)
     results: list[Triggered | None] = []
     plain: list[int] = []
@@ -236,6 +283,26 @@ def trigger_plain(tx: Tx, env: str, definition: TaskDefinition, batch: PlainBatc
     """``trigger_many`` of a ``PlainBatch``: its requests made as the rows are written."""
     return [Triggered(row, True) for row in _insert_plain(
         tx, env, lambda maker: maker.plain_rows(definition, batch), len(batch), now, blobs)]
+
+
+def _alone(options: TriggerOptions) -> bool:
+    """Whether a trigger of its own with ``options`` is written as ``_insert_one`` writes
+    it: nothing to read first (no debounce or idempotency key, no pinned version)."""
+    return options.debounce is None and not options.idempotency_key and options.version is None
+
+
+def _insert_one(tx: Tx, env: str, definition: TaskDefinition, req: NewRun, now: float,
+                blobs: Blobs | None) -> dict[str, Any]:
+    """``_insert_plain`` of one trigger (W1's every call): its row made alone, no
+    ``RowMaker`` or lists around it. On PostgreSQL the run, its event and its notes are
+    the one statement ``insert_runs`` sends with its columns' values."""
+    row = _shared_values(env, definition, req.options, now)
+    _own_values(row, req, blobs)
+    if not tx.compound_writes:
+        return _insert_plain(tx, env, lambda _: iter((row,)), 1, now, blobs)[0]
+    _announce_created(tx, [row], now)  # first: insert_runs sends them
+    tx.many("insert_runs", [{**row, "tagged": None if row["tags"] == "[]" else True}])
+    return row
 
 
 def _looked_up(tx: Tx, env: str, definition: TaskDefinition, req: NewRun, now: float,
@@ -397,18 +464,31 @@ def _loaded_statements(env: str, rows: list[dict[str, Any]], now: float,
     return statements
 
 
-_QUEUED = RunStatus.QUEUED.value
 
 
 def _announce_created(tx: Tx, rows: list[dict[str, Any]], now: float,
                       alike: dict[str, Any] | None = None) -> None:
     """``alike``: a row whose queue, status and moments every one of ``rows`` has."""
+    if len(rows) == 1:  # a single trigger's: its notes without the sets and lists
+        _announce_one(tx, rows[0], now)
+        return
     sample = [alike] if alike else rows
     for queue in sorted({r["queue"] for r in sample if r["status"] == _QUEUED}):
         tx.notify(events.QUEUED_CHANNEL, queue)
     events.runs_changed(tx, [r["id"] for r in rows])  # realtime: tag subscribers learn
     # a short delay or TTL: upkeep
     announce.due(tx, announce.earliest_run_moment(sample), now)
+
+
+def _announce_one(tx: Tx, row: dict[str, Any], now: float) -> None:
+    """``_announce_created`` of one run: the notes it would send, in the same order."""
+    status = row["status"]
+    if status == _QUEUED:
+        tx.notify(events.QUEUED_CHANNEL, row["queue"])
+    tx.notify(events.CHANGED_CHANNEL, row["id"])  # ``runs_changed`` of one id
+    expires_at = row["expires_at"]
+    if status == _DELAYED or expires_at is not None:
+        announce.due(tx, announce.earliest_run_moment((row,)), now)
 
 
 def _tag_list(tags_json: str) -> list[str]:

@@ -7,6 +7,7 @@ in how they send it. Options are checked here, on the caller's side, so that
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,15 @@ def _seg(value: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValidationError(f"expected a non-empty id, got {value!r}")
     return quote(value, safe="")
+
+
+#: what ``quote`` leaves as it is: a task id of these alone is its path segment
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def plain_segment(value: object) -> bool:
+    """Whether ``value`` is an id that ``_seg`` passes and leaves as it is."""
+    return type(value) is str and _PLAIN_SEGMENT.fullmatch(value) is not None
 
 
 def options_json(options: Mapping[str, Any] | None) -> dict[str, Any]:

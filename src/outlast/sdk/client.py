@@ -87,6 +87,9 @@ class _Tasks:
         """Create a run; with ``connection`` (psycopg, SQLAlchemy or sqlite3, reaching
         Outlast's database), inside that connection's transaction: the run exists if and
         only if it commits."""
+        transport = self._c.transport
+        if connection is None and type(transport) is LocalTransport:
+            return _handle(transport.trigger(task_id, payload, options), self._c)
         call = calls.trigger(task_id, payload, options)
         return _handle(self._c.send(call, connection), self._c)
 
@@ -317,6 +320,9 @@ class _AsyncTasks:
 
     async def trigger(self, task_id: str, payload: Any = None, *, connection: Any = None,
                       **options: Unpack[TriggerParams]) -> AsyncRunHandle:
+        transport = self._c.transport
+        if connection is None and type(transport) is AsyncLocalTransport:
+            return _ahandle(await transport.trigger(task_id, payload, options), self._c)
         call = calls.trigger(task_id, payload, options)
         return _ahandle(await self._c.send(call, connection), self._c)
 

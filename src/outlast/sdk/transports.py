@@ -6,13 +6,15 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from outlast.core.backoff import backoff
 from outlast.errors import ConfigError, OutlastError, PlatformUnavailableError, error_from_body
-from outlast.observability import TRACEPARENT_HEADER
-from outlast.sdk.calls import Call
+from outlast.observability import TRACEPARENT_HEADER, current_traceparent
+from outlast.sdk.calls import Call, options_json, plain_segment
+from outlast.sdk.calls import trigger as trigger_call
 
 if TYPE_CHECKING:  # loaded by the first HTTP transport: a worker's children make none
     import httpx
@@ -191,6 +193,16 @@ class LocalTransport:
         return self._api.handle(self.environment, call.method, call.path, call.query, call.body,
                                 traceparent=call.traceparent)
 
+    def trigger(self, task_id: str, payload: Any, options: Mapping[str, Any] | None) -> Any:
+        """``send(calls.trigger(task_id, payload, options))``: the same checks and answer.
+        A task id that is its own path segment (most) is handed to the trigger's handler
+        as routing would hand it, with no ``Call`` made and no path matched."""
+        if not plain_segment(task_id):
+            return self.send(trigger_call(task_id, payload, options))
+        return self._api.trigger(self.environment, task_id,
+                                 {"payload": payload, "options": options_json(options)},
+                                 traceparent=current_traceparent())
+
     def close(self) -> None:
         self._api.close()
 
@@ -211,6 +223,12 @@ class AsyncLocalTransport:
 
     async def send(self, call: Call) -> Any:
         return await asyncio.to_thread(self._local.send, call)
+
+    async def trigger(self, task_id: str, payload: Any,
+                      options: Mapping[str, Any] | None) -> Any:
+        """``LocalTransport.trigger`` in a worker thread (which runs in a copy of this
+        context: the trace context the run joins is the caller's)."""
+        return await asyncio.to_thread(self._local.trigger, task_id, payload, options)
 
     async def aclose(self) -> None:
         if self._owns_local:

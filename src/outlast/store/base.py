@@ -33,14 +33,22 @@ class BaseStore:
         would go with neither) and PostgreSQL would take a second pooled connection that
         waits on the first one's row locks.
         """
+        self.open_one()
+        try:
+            yield
+        finally:
+            self.close_one()
+
+    def open_one(self) -> None:
+        """``one_transaction``'s start, for a store whose transaction is a class: mark this
+        thread's transaction open, or refuse a second one. ``close_one`` must follow."""
         if getattr(self._open, "tx", False):
             raise NestedTransactionError(
                 "a transaction is already open on this thread; pass its Tx down")
         self._open.tx = True
-        try:
-            yield
-        finally:
-            self._open.tx = False
+
+    def close_one(self) -> None:
+        self._open.tx = False
 
     def announce(self, notifications: Iterable[tuple[str, str]]) -> None:
         """Tell this process's local listeners of a commit's notifications."""

@@ -73,7 +73,7 @@ class QueryBook:
             lines = self._optional[name] = _split(sql)
             conditions = self._conditions[name] = tuple(dict.fromkeys(
                 when for _, when, wanted in lines if wanted is not None))
-        key = (name, tuple(params.get(when) is not None for when in conditions))
+        key = (name, tuple([params.get(when) is not None for when in conditions]))
         shape = self._shapes.get(key)
         if shape is None:
             given = dict(zip(conditions, key[1], strict=True))

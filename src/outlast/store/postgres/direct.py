@@ -97,6 +97,10 @@ _prepared: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[bytes] | None]
     weakref.WeakKeyDictionary())
 
 
+#: a connection ``_prepared`` has not seen yet
+_UNSEEN: set[bytes] = set()
+
+
 def execute(conn: psycopg.Connection[Any], sql: str, params: Mapping[str, Any]) -> bool:
     """Run ``sql`` with ``params`` on ``conn`` (not in pipeline mode), discarding its rows;
     False (and nothing sent) when the statement, its values or the connection are not
@@ -105,9 +109,10 @@ def execute(conn: psycopg.Connection[Any], sql: str, params: Mapping[str, Any]) 
     values = None if stmt.uncast else stmt.values(params)
     if values is None:
         return False
-    if conn not in _prepared:
-        _prepared[conn] = set() if codecs.lookup(conn.info.encoding).name == "utf-8" else None
-    prepared = _prepared[conn]
+    prepared = _prepared.get(conn, _UNSEEN)
+    if prepared is _UNSEEN:
+        prepared = _prepared[conn] = (
+            set() if codecs.lookup(conn.info.encoding).name == "utf-8" else None)
     if prepared is None:
         return False
     if stmt.name not in prepared:

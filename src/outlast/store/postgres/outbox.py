@@ -59,8 +59,8 @@ class Outbox:
         """The notifications not sent yet, as the JSON a ``:notify`` parameter takes;
         from now on they count as sent (their statement is on its way)."""
         notes, self._pending = self._pending, []
-        channel = self._target.channel
-        return f"[{','.join(f'[{_text(channel(c))},{_text(p)}]' for c, p in notes)}]"
+        channel = self._target.channel_json
+        return f"[{','.join([f'[{channel(c)},{_text(p)}]' for c, p in notes])}]"
 
     def fill(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` with the pending notifications when ``sql`` carries them, and each
@@ -69,13 +69,13 @@ class Outbox:
         named = _channel_params(sql)
         if named:
             params = {**params, **{k: self._target.channel(params[k]) for k in named}}
-        if _PLACEHOLDER in sql:
+        if carries_notifications(sql):
             return {**params, NOTIFY_PARAM: self.take()}
         return params
 
     def fill_many(self, sql: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``rows`` for an ``executemany``: the first execution carries the notifications."""
-        if _PLACEHOLDER not in sql:
+        if not carries_notifications(sql):
             return rows
         return [self.fill(sql, rows[0]), *({**r, NOTIFY_PARAM: "[]"} for r in rows[1:])]
 
@@ -87,6 +87,7 @@ def _channel_params(sql: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_CHANNEL_PARAM.findall(sql)))
 
 
+@functools.cache
 def carries_notifications(sql: str) -> bool:
     """Whether ``sql`` (in the driver's parameter style) sends notifications itself."""
     return _PLACEHOLDER in sql

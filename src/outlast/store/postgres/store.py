@@ -29,10 +29,12 @@ import itertools
 import math
 import operator
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, cast
 
 import psycopg
@@ -40,7 +42,7 @@ from psycopg import sql
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from outlast.readiness import readable
+from outlast.readiness import has_input, readable
 from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
 from outlast.store.postgres import arrays, direct
@@ -81,13 +83,14 @@ class PostgresTx:
     statuses_apart = frozenset({"EXECUTING", "QUEUED"})
 
     def __init__(self, conn: psycopg.Connection[Row], queries: QueryBook,
-                 target: PostgresTarget, scope: ExitStack) -> None:
+                 target: PostgresTarget) -> None:
         self._conn = conn
         self._queries = queries
         self._outbox = Outbox(target)
-        #: where pipeline mode is entered, at the second statement; the store closes it
-        #: (the closing Sync) once the transaction is finished or abandoned
-        self._scope = scope
+        #: where pipeline mode is entered, at the second statement (made then: a trigger,
+        #: one statement, never needs it); the store closes it (the closing Sync) once the
+        #: transaction is finished or abandoned (``end``)
+        self._scope: ExitStack | None = None
         self._pipeline: psycopg.Pipeline | None = None
         #: pipeline mode's own scope, closed early when a ``COPY`` has to leave it
         self._pipeline_scope: ExitStack | None = None
@@ -112,6 +115,8 @@ class PostgresTx:
         if self._done:
             raise RuntimeError("this transaction is committed (alone): nothing may follow")
         if self._pipeline is None:
+            if self._scope is None:
+                self._scope = ExitStack()
             self._pipeline_scope = self._scope.enter_context(ExitStack())
             self._pipeline = self._pipeline_scope.enter_context(self._conn.pipeline())
             if self._lazy:
@@ -307,6 +312,14 @@ class PostgresTx:
         self._hold_open()
         self._conn.cursor().execute(b"ROLLBACK")
 
+    def end(self, kind: type[BaseException] | None, error: BaseException | None,
+            tb: TracebackType | None) -> None:
+        """Leave pipeline mode if it was entered (its closing Sync), told how the
+        transaction ended, as a ``with`` block around it would be."""
+        scope, self._scope = self._scope, None
+        if scope is not None:
+            scope.__exit__(kind, error, tb)
+
     def send_notifications(self) -> None:
         """One statement for the notifications not sent yet, just before commit."""
         if self._outbox.pending:
@@ -368,39 +381,46 @@ class PostgresStore(BaseStore):
             check=_check_if_idle,
         )
         self._blobs: TableBlobs | None = None
+        self._spare = _Spare(self._pool)
+
+    def transaction(self, write: bool = True) -> _Transaction:
+        return _Transaction(self)
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[PostgresTx]:
-        # the pool's ``connection()`` would also commit or roll back on the way out, a
-        # round of psycopg machinery per trigger for what ``PostgresTx`` already ended
-        with self.one_transaction():
-            conn = self._checkout()
-            try:
-                with ExitStack() as scope:
-                    tx = PostgresTx(conn, self._queries, self.target, scope)
-                    try:
-                        yield tx
-                    except BaseException:
-                        tx.abandon()
-                        raise
-                    tx.finish()
-            except BaseException:
-                _roll_back_if_open(conn)
-                raise
-            finally:
-                _mark_used(conn)
-                self._pool.putconn(conn)
-        self.announce(tx.notifications)
+    def connection(self) -> Iterator[psycopg.Connection[Row]]:
+        """One of the store's connections, as a transaction gets it (the one the last
+        transaction used, if it is free), for a caller that drives it itself (a test
+        watching the protocol, a tool); given back when the block ends. Idle again by
+        then, as a transaction leaves it."""
+        conn = self._checkout()
+        try:
+            yield conn
+        finally:
+            self._checkin(conn)
 
     def _checkout(self) -> psycopg.Connection[Row]:
-        """A pooled connection for one transaction (``PostgresTx``).
+        """A connection for one transaction (``PostgresTx``): the one the last transaction
+        left (``_Spare``), else one from the pool."""
+        return self._spare.take() or self._from_pool()
+
+    def _checkin(self, conn: psycopg.Connection[Row]) -> None:
+        """A transaction's connection, ended: kept for the next one, or back to the pool."""
+        self._spare.keep(conn)
+
+    def _from_pool(self) -> psycopg.Connection[Row]:
+        """A pooled connection.
 
         A connection that turns out dead at checkout (the server restarted: its goodbye
         waits on the socket, see ``_check_if_idle``) is dropped and the next one tried, so
         callers see an error only when the server is really gone. No connection to be had
         at all (``PoolTimeout``) is that error at once: asking again would only wait as
-        long again.
+        long again. While this waits, no connection is kept back from the pool
+        (``_Spare.wanted``).
         """
+        with self._spare.wanted():
+            return self._pool_checkout()
+
+    def _pool_checkout(self) -> psycopg.Connection[Row]:
         for attempt in itertools.count():
             try:
                 return cast("psycopg.Connection[Row]",
@@ -454,7 +474,135 @@ class PostgresStore(BaseStore):
     def close(self) -> None:
         if self._blobs is not None:
             self._blobs.close()
+        self._spare.close()
         self._pool.close()
+
+
+#: seconds a connection goes from transaction to transaction without going back to the
+#: pool; then it does, where the pool's own rules (its lifetime) apply to it
+SPARE_SECONDS = 60.0
+
+
+class _Spare:
+    """The connection the last transaction used, kept for the next instead of going back
+    to the pool: a single trigger is one statement, and the pool's ``getconn`` and
+    ``putconn`` (their locks, statistics, logging and checks) cost it about a tenth of the
+    client's time. Checked as the pool checks a connection it hands out
+    (``_check_if_idle``).
+
+    A connection is kept only while no thread waits for one from the pool (``wanted``),
+    under one lock with the look for it: a thread that finds nothing here counts itself
+    as waiting before it asks the pool, so none ever waits for a connection sitting here.
+    """
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._waiting = 0
+        self._closed = False
+        #: when each connection handed out from the pool left it (by ``id``)
+        self._left_pool: dict[int, float] = {}
+
+    def take(self) -> psycopg.Connection[Any] | None:
+        """The kept connection, checked; None when there is none (or it failed its check:
+        back to the pool, which drops a broken one)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is None:
+            return None
+        try:
+            _check_if_idle(conn)
+        except Exception:  # noqa: BLE001 - as the pool does: that one is not handed out
+            self._give_back(conn)
+            return None
+        return conn
+
+    @contextmanager
+    def wanted(self) -> Iterator[None]:
+        """Around a wait for the pool: nothing is kept back meanwhile."""
+        with self._lock:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def keep(self, conn: psycopg.Connection[Any]) -> None:
+        """Keep ``conn`` (idle, its transaction ended) for the next transaction, unless one
+        is kept already, a thread waits for the pool, it is not idle, or it has gone
+        without the pool long enough: then back to the pool."""
+        now = time.monotonic()
+        _last_used[id(conn)] = now
+        left = self._left_pool.setdefault(id(conn), now)
+        if now - left < SPARE_SECONDS and conn.pgconn.transaction_status == _IDLE:
+            with self._lock:
+                if self._conn is None and not self._waiting and not self._closed:
+                    self._conn = conn
+                    return
+        self._give_back(conn)
+
+    def _give_back(self, conn: psycopg.Connection[Any]) -> None:
+        self._left_pool.pop(id(conn), None)
+        self._pool.putconn(conn)
+
+    def close(self) -> None:
+        """Back to the pool for good (before the pool closes): nothing is kept from now."""
+        with self._lock:
+            conn, self._conn, self._closed = self._conn, None, True
+        if conn is not None:
+            self._give_back(conn)
+
+
+class _Transaction:
+    """``PostgresStore.transaction``: a pooled connection, a ``PostgresTx`` on it, and
+    its end (finished, or abandoned when the block raised; the connection rolled back if
+    an error left a block open, then put back; the commit's notifications announced in
+    process). A class rather than nested generator context managers (the thread's one
+    transaction, the transaction, its pipeline's scope): each of those was a round of
+    Python machinery per trigger, and a trigger is one statement."""
+
+    __slots__ = ("_conn", "_store", "_tx")
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> PostgresTx:
+        store = self._store
+        store.open_one()
+        try:
+            conn = self._conn = store._checkout()
+        except BaseException:
+            store.close_one()
+            raise
+        self._tx = PostgresTx(conn, store._queries, store.target)
+        return self._tx
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        store, conn, tx = self._store, self._conn, self._tx
+        try:
+            try:
+                if kind is None:
+                    tx.finish()
+                else:
+                    tx.abandon()
+            except BaseException as failed:
+                tx.end(type(failed), failed, failed.__traceback__)
+                raise
+            tx.end(kind, error, tb)
+        except BaseException:
+            _roll_back_if_open(conn)
+            raise
+        else:
+            if kind is not None:  # the block's own error, raised on from here
+                _roll_back_if_open(conn)
+        finally:
+            store._checkin(conn)
+            store.close_one()
+        if kind is None:
+            store.announce(tx.notifications)
 
 
 @dataclass(frozen=True)
@@ -588,16 +736,13 @@ def _roll_back_if_open(conn: psycopg.Connection[Row]) -> None:
 
 _TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 _OPEN = (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR)
+_IDLE = psycopg.pq.TransactionStatus.IDLE
 
 #: the tables retention deletes from (``compact``); VACUUM runs outside a transaction
 _VACUUM = (b"VACUUM (ANALYZE) runs, run_events, run_logs, attempts, run_journal, run_tags, "
            b"run_stream_chunks, waitpoints, alert_outbox, schedule_ticks, debounces")
 
 _last_used: dict[int, float] = {}
-
-
-def _mark_used(conn: psycopg.Connection[Any]) -> None:
-    _last_used[id(conn)] = time.monotonic()
 
 
 def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
@@ -610,5 +755,5 @@ def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
     """
     last = _last_used.pop(id(conn), None)
     idle = last is None or time.monotonic() - last > _CHECK_AFTER_IDLE
-    if idle or readable(conn.fileno()):
+    if idle or has_input(conn.fileno()):
         ConnectionPool.check_connection(conn)

@@ -13,6 +13,8 @@ the rest of the URL (host, user, ``sslmode``, ``options``…) goes to psycopg un
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -38,9 +40,19 @@ class PostgresTarget:
         """The database-wide channel name for this project's ``name``."""
         return f"{self.schema}:{name}" if self.schema else name
 
+    def channel_json(self, name: str) -> str:
+        """``channel(name)`` as a JSON string (in a statement's notifications,
+        ``Outbox.take``), written once per channel: there are a handful."""
+        return _channel_json(self.schema, name)
+
     def local_channel(self, channel: str) -> str:
         """The project's name for a channel heard on the wire (it LISTENs only on its own)."""
         return channel.removeprefix(f"{self.schema}:") if self.schema else channel
+
+
+@functools.cache
+def _channel_json(schema: str | None, name: str) -> str:
+    return json.dumps(f"{schema}:{name}" if schema else name, ensure_ascii=False)
 
 
 def parse_target(url: str) -> PostgresTarget:
