@@ -75,6 +75,17 @@ def test_children_and_task_modules_load_no_http_client() -> None:
     assert sorted(m for m in ("httpx", "rich") if m in loaded) == []
 
 
+def test_the_fork_server_builds_no_pydantic_model() -> None:
+    """What children need builds no pydantic model at import: ``ScheduledPayload`` (and
+    with it pydantic's models and its plugins' entry points) loads when first asked for."""
+    loaded = loaded_after("import outlast.worker.child; from outlast import task, step, wait")
+    assert "outlast.sdk.schedule_records" in loaded  # the probe sees what it should
+    assert sorted(m for m in ("outlast.sdk.scheduled_payload", "pydantic.main",
+                              "importlib.metadata") if m in loaded) == []
+    payload = loaded_after("from outlast.sdk.schedule_records import ScheduledPayload")
+    assert "outlast.sdk.scheduled_payload" in payload
+
+
 def test_the_public_api_still_loads_on_use() -> None:
     loaded = loaded_after("from outlast import Client, task, schedules; "
                           "Client(url='http://127.0.0.1:9').close()")
