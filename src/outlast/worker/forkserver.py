@@ -15,7 +15,12 @@ server's children die with it (``child.py`` asks for that); their attempts are h
 back uncharged, the platform's fault and not the task's (``outcomes.died``).
 
 Starting fast: ``warm`` starts the fork server without waiting for it, so its imports run
-while the supervisor opens the database. A child needs nothing from the program that
+while the supervisor opens the database. At a program's start (``warm(fork=True)``, before
+any thread or connection exists) the fork server and ``multiprocessing``'s resource tracker
+are forks of the program running the same code ``multiprocessing`` gives a new interpreter:
+no interpreter starts, twice, on the way to the first child (``_fork_passfds``). Later
+starts (a server that died) are new interpreters, as the program then holds threads and
+connections a fork must not copy. A child needs nothing from the program that
 started the worker (its entry point is ``child_main``), so it is not given the main
 script to run again: ``multiprocessing`` otherwise re-runs it in every child (or, in the
 Pythons that fixed preloading ``__main__``, in the fork server before its first child),
@@ -25,13 +30,17 @@ and for ``outlast worker`` that script imports the whole command line.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
 import select
+import sys
+import threading
 import time
-from collections.abc import Callable
-from multiprocessing import forkserver, spawn
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from multiprocessing import forkserver, resource_tracker, spawn, util
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -56,11 +65,89 @@ def child_main(*args: Any) -> None:
     child.main(*args)
 
 
-def warm() -> None:
+def warm(fork: bool = False) -> None:
     """Start the fork server now if none is running, without waiting for it: it imports
-    what children need meanwhile, and the first child starts as soon as it is ready."""
+    what children need meanwhile, and the first child starts as soon as it is ready.
+
+    ``fork``: the program is starting (no thread, no connection yet): the fork server and
+    the resource tracker are forks of it rather than new interpreters (see the module's
+    docstring). Ignored once another thread runs."""
     with contextlib.suppress(OSError):  # one that died oddly is for ``start`` to replace
-        forkserver.ensure_running()
+        if fork and threading.active_count() == 1:
+            with _forked_starts():
+                forkserver.ensure_running()
+        else:
+            forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _forked_starts() -> Iterator[None]:
+    """``multiprocessing`` starts its helper processes (``spawnv_passfds``) as forks."""
+    spawnv = _util.spawnv_passfds
+    _util.spawnv_passfds = _fork_passfds
+    try:
+        yield
+    finally:
+        _util.spawnv_passfds = spawnv
+
+
+def _fork_passfds(path: str, args: Sequence[str], passfds: Sequence[int]) -> int:
+    """``util.spawnv_passfds(path, args, passfds)`` as a fork: the ``-c`` code that the new
+    interpreter would run (the fork server's or the resource tracker's ``main``), run in a
+    fork of this process that keeps only ``passfds`` (and standard input and output)."""
+    code = args[-1]
+    if len(args) < 2 or args[-2] != "-c":  # not shaped as expected: as ``multiprocessing`` does
+        return int(_stdlib_spawnv(path, args, passfds))
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
+        with contextlib.suppress(Exception):
+            stream.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    os._exit(_run_forked(code, passfds))  # never back into the program's own code
+
+
+def _run_forked(code: str, passfds: Sequence[int]) -> int:
+    """In the fork: what a new interpreter would have (only ``passfds`` open, the locks
+    of ``multiprocessing``'s helpers free: the parent held them while it forked), then
+    ``code``; its exit status. What the program had made is frozen first: never collected
+    here or in a child, so no finalizer of the program's (a connection's goodbye, a
+    socket's close) runs on a descriptor number that is now another's."""
+    try:
+        gc.freeze()
+        _util.spawnv_passfds = _stdlib_spawnv  # what this process starts is as ever
+        _close_fds_but(passfds)
+        for helper in (_server(), _tracker()):
+            if hasattr(helper, "_lock"):
+                helper._lock = threading.RLock() if _is_rlock(helper._lock) \
+                    else threading.Lock()
+        tracker = _tracker()
+        if hasattr(tracker, "_fd"):  # the program's: closed here, as in a new interpreter
+            tracker._fd = tracker._pid = None
+        exec(code, {"__name__": "__mp_helper__"})  # noqa: S102 - multiprocessing's own code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _tracker() -> Any:
+    return getattr(resource_tracker, "_resource_tracker", None)
+
+
+def _is_rlock(lock: object) -> bool:
+    return isinstance(lock, type(threading.RLock()))
+
+
+def _close_fds_but(keep: Sequence[int]) -> None:
+    """Close every file descriptor above standard error but those in ``keep``."""
+    low = 3
+    for fd in sorted({int(k) for k in keep if int(k) >= 3}):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 def start(make: Callable[[], BaseProcess]) -> BaseProcess:
@@ -149,6 +236,9 @@ def _server() -> Any:
 
 
 _stdlib_preparation_data = spawn.get_preparation_data
+#: ``multiprocessing.util``, whose ``spawnv_passfds`` ``_forked_starts`` replaces a moment
+_util: Any = util
+_stdlib_spawnv = _util.spawnv_passfds
 
 
 def _preparation_data(name: str) -> dict[str, Any]:
