@@ -76,9 +76,14 @@ def test_children_and_task_modules_load_no_http_client() -> None:
 
 
 def test_the_fork_server_builds_no_pydantic_model() -> None:
-    """What children need builds no pydantic model at import: ``ScheduledPayload`` (and
-    with it pydantic's models and its plugins' entry points) loads when first asked for."""
-    loaded = loaded_after("import outlast.worker.child; from outlast import task, step, wait")
+    """What children need builds no pydantic model at import, nor does a task whose payload
+    is untyped: ``ScheduledPayload`` (and with it pydantic's models and its plugins' entry
+    points) loads when first asked for, and a typed payload is told apart from an untyped
+    one without loading pydantic's models."""
+    loaded = loaded_after(
+        "import outlast.worker.child; from outlast import task, step, wait; "
+        "plain = lambda payload: None; plain.__annotations__['payload'] = object; "
+        "task(id='plain')(plain)")
     assert "outlast.sdk.schedule_records" in loaded  # the probe sees what it should
     assert sorted(m for m in ("outlast.sdk.scheduled_payload", "pydantic.main",
                               "importlib.metadata") if m in loaded) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Any, get_type_hints
 
@@ -32,7 +33,7 @@ class PayloadCodec:
             hints = {}
         annotation = hints.get(params[0].name)
         typed = inspect.isclass(annotation) and (
-            issubclass(annotation, pydantic.BaseModel) or dataclasses.is_dataclass(annotation)
+            is_model(annotation) or dataclasses.is_dataclass(annotation)
         )
         return cls(annotation if typed else None)
 
@@ -66,6 +67,14 @@ class PayloadCodec:
 
     def json_schema(self) -> dict[str, Any] | None:
         return None if self._adapter is None else self._adapter.json_schema()
+
+
+def is_model(annotation: type) -> bool:
+    """Is ``annotation`` a pydantic model? None is unless ``pydantic.main`` is loaded:
+    asking for ``pydantic.BaseModel`` would load it (12 ms in each worker child, whose
+    task modules define no model)."""
+    main = sys.modules.get("pydantic.main")
+    return main is not None and issubclass(annotation, main.BaseModel)
 
 
 def _summary(exc: pydantic.ValidationError) -> str:
