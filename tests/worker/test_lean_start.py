@@ -9,9 +9,19 @@ not made to run its main script again.
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from outlast.engine import Engine
+from outlast.worker import forkserver
+from outlast.worker.supervisor import Supervisor
+from tests.eventually import eventually
+from tests.worker.support import PROJECT
 
 #: what the supervisor does not load (``outlast.sdk`` brings the client, httpx and pydantic)
 NOT_FOR_THE_SUPERVISOR = ("httpx", "pydantic", "rich", "outlast.sdk", "outlast.api")
@@ -121,3 +131,27 @@ def test_a_child_does_not_run_the_main_script_again(tmp_path: Path) -> None:
     # probe) runs it again as ``__mp_main__``, as ``multiprocessing`` does
     assert runs.read_text().split("\n") == [
         "__main__", "started outlast-child", "__mp_main__", "started another-process", ""]
+
+
+def test_the_first_children_start_while_the_worker_registers(engine: Engine) -> None:
+    """The first children are started (and import the task modules) during the
+    supervisor's first round trips; when one of those fails, they are stopped with it."""
+    sup = Supervisor(engine, environment="dev", task_dirs=["tasks"], root=PROJECT,
+                     concurrency=2)
+    seen: list[int] = []
+
+    def register_worker(*_args: Any) -> None:
+        processes = [p for p in multiprocessing.active_children()
+                     if p.name == forkserver.CHILD_NAME]
+        eventually(lambda: len(processes) == 2 or processes.extend(
+            p for p in multiprocessing.active_children()
+            if p.name == forkserver.CHILD_NAME and p not in processes), 30, "two children")
+        seen.extend(p.pid or 0 for p in processes)
+        raise RuntimeError("the database went away")
+
+    engine.register_worker = register_worker  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="went away"):
+        sup.run()
+    assert len(seen) == 2  # both were started before registering finished
+    assert not [p for p in multiprocessing.active_children()
+                if p.name == forkserver.CHILD_NAME]  # and stopped with the failure
