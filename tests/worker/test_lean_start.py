@@ -155,3 +155,14 @@ def test_the_first_children_start_while_the_worker_registers(engine: Engine) -> 
     assert len(seen) == 2  # both were started before registering finished
     assert not [p for p in multiprocessing.active_children()
                 if p.name == forkserver.CHILD_NAME]  # and stopped with the failure
+
+
+def test_what_is_loaded_before_the_fork_server_is_forked_is_loaded_by_both_sides() -> None:
+    """``forkserver.SHARED`` is imported by a starting worker before it forks its fork
+    server: the supervisor (whatever its store) and the children load all of it anyway."""
+    supervisor = loaded_after("from outlast.engine import Engine; "
+                              "from outlast.worker.supervisor import Supervisor; "
+                              "import outlast.store.sqlite.store")
+    child = loaded_after("import outlast.worker.child")
+    assert sorted(set(forkserver.SHARED) - supervisor) == []
+    assert sorted(set(forkserver.SHARED) - child) == []

@@ -18,7 +18,9 @@ Starting fast: ``warm`` starts the fork server without waiting for it, so its im
 while the supervisor opens the database. At a program's start (``warm(fork=True)``, before
 any thread or connection exists) the fork server and ``multiprocessing``'s resource tracker
 are forks of the program running the same code ``multiprocessing`` gives a new interpreter:
-no interpreter starts, twice, on the way to the first child (``_fork_passfds``). Later
+no interpreter starts, twice, on the way to the first child (``_fork_passfds``), and
+what both the supervisor and the children load (``SHARED``) is imported once, before the
+fork, rather than in each of the two processes. Later
 starts (a server that died) are new interpreters, as the program then holds threads and
 connections a fork must not copy. A child needs nothing from the program that
 started the worker (its entry point is ``child_main``), so it is not given the main
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import logging
 import multiprocessing
 import os
@@ -51,6 +54,20 @@ CONTEXT.set_forkserver_preload(["outlast.worker.child"])
 #: the name of a worker's child processes (``ps``; ``_preparation_data`` keys on it)
 CHILD_NAME = "outlast-child"
 
+#: what a worker's supervisor (whatever its store) and its children both load: imported
+#: before the fork server is forked from a starting program (``warm(fork=True)``), once
+#: for both processes (tests/worker/test_lean_start.py checks each side loads all of it)
+SHARED = (
+    "inspect", "json", "pathlib", "urllib.parse", "ipaddress", "zoneinfo",
+    "outlast.errors", "outlast.jsonutil", "outlast.clock", "outlast.durations",
+    "outlast.machines", "outlast.inputs", "outlast.core.definitions", "outlast.core.options",
+    "outlast.core.cron", "outlast.core.outcomes", "outlast.core.retry",
+    "outlast.core.retention", "outlast.core.backoff", "outlast.core.debounce",
+    "outlast.core.limits", "outlast.core.hook_kinds", "outlast.core.blob_refs",
+    "outlast.core.import_failures", "outlast.core.versions", "outlast.core.durable_requests",
+    "outlast.worker.messages",
+)
+
 #: seconds a fork server that failed a request gets to finish exiting before the failure
 #: is taken as something else than its death (and raised)
 EXIT_WAIT = 2.0
@@ -70,10 +87,12 @@ def warm(fork: bool = False) -> None:
     what children need meanwhile, and the first child starts as soon as it is ready.
 
     ``fork``: the program is starting (no thread, no connection yet): the fork server and
-    the resource tracker are forks of it rather than new interpreters (see the module's
-    docstring). Ignored once another thread runs."""
+    the resource tracker are forks of it rather than new interpreters, with ``SHARED``
+    loaded first (see the module's docstring). Ignored once another thread runs."""
     with contextlib.suppress(OSError):  # one that died oddly is for ``start`` to replace
-        if fork and threading.active_count() == 1:
+        if fork and threading.active_count() == 1 and _server_pid_unset():
+            for name in SHARED:
+                importlib.import_module(name)
             with _forked_starts():
                 forkserver.ensure_running()
         else:
@@ -131,6 +150,11 @@ def _run_forked(code: str, passfds: Sequence[int]) -> int:
         traceback.print_exc()
         return 1
     return 0
+
+
+def _server_pid_unset() -> bool:
+    """No fork server was started yet (``SHARED`` would be loaded for nothing)."""
+    return getattr(_server(), "_forkserver_pid", None) is None
 
 
 def _tracker() -> Any:
