@@ -85,17 +85,18 @@ def test_children_and_task_modules_load_no_http_client() -> None:
     assert sorted(m for m in ("httpx", "rich") if m in loaded) == []
 
 
-def test_the_fork_server_builds_no_pydantic_model() -> None:
-    """What children need builds no pydantic model at import, nor does a task whose payload
-    is untyped: ``ScheduledPayload`` (and with it pydantic's models and its plugins' entry
-    points) loads when first asked for, and a typed payload is told apart from an untyped
-    one without loading pydantic's models."""
+def test_the_fork_server_loads_no_pydantic() -> None:
+    """What children need loads no pydantic, nor does a task whose payload is untyped:
+    ``ScheduledPayload`` (and with it pydantic's models and its plugins' entry points)
+    loads when first asked for, a typed payload is told apart from an untyped one without
+    pydantic, and the request bodies' schemas (``core.params``) are annotations pydantic
+    reads only when the server builds its document."""
     loaded = loaded_after(
         "import outlast.worker.child; from outlast import task, step, wait; "
         "plain = lambda payload: None; plain.__annotations__['payload'] = object; "
         "task(id='plain')(plain)")
     assert "outlast.sdk.schedule_records" in loaded  # the probe sees what it should
-    assert sorted(m for m in ("outlast.sdk.scheduled_payload", "pydantic.main",
+    assert sorted(m for m in ("outlast.sdk.scheduled_payload", "pydantic", "pydantic.main",
                               "importlib.metadata") if m in loaded) == []
     payload = loaded_after("from outlast.sdk.schedule_records import ScheduledPayload")
     assert "outlast.sdk.scheduled_payload" in payload
