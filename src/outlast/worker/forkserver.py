@@ -1,7 +1,7 @@
 """The fork server a worker's children are forked from, and starting a new one when it died.
 
-Not a plain fork: the supervisor holds database connections and threads. A fork server
-(a fresh interpreter started once, with no connections or threads) imports Outlast once
+Not a plain fork of the supervisor: it holds database connections and threads. A fork
+server (a process with no connections or threads, started once) imports Outlast once
 and forks each child from there, so a worker's children start in milliseconds instead of
 each importing Outlast on its own. Task modules are never imported there: every child
 imports them afresh, so a reload sees changed code.
@@ -17,12 +17,13 @@ back uncharged, the platform's fault and not the task's (``outcomes.died``).
 Starting fast: ``warm`` starts the fork server without waiting for it, so its imports run
 while the supervisor opens the database. At a program's start (``warm(fork=True)``, before
 any thread or connection exists) the fork server and ``multiprocessing``'s resource tracker
-are forks of the program running the same code ``multiprocessing`` gives a new interpreter:
-no interpreter starts, twice, on the way to the first child (``_fork_passfds``), and
-what both the supervisor and the children load (``SHARED``) is imported once, before the
-fork, rather than in each of the two processes. Later
-starts (a server that died) are new interpreters, as the program then holds threads and
-connections a fork must not copy. A child needs nothing from the program that
+are forks of the program running the code ``multiprocessing`` gives a new interpreter: no
+interpreter starts, twice, on the way to the first child (``_fork_passfds``), and what
+both the supervisor and the children load (``SHARED``) is imported once, before the fork,
+rather than in each process. Later starts (a server that died) are new interpreters, as
+the program then holds threads and connections a fork must not copy. (In ``ps`` such a
+fork server and its children show the program's command line, ``outlast worker ...``.)
+A child needs nothing from the program that
 started the worker (its entry point is ``child_main``), so it is not given the main
 script to run again: ``multiprocessing`` otherwise re-runs it in every child (or, in the
 Pythons that fixed preloading ``__main__``, in the fork server before its first child),
