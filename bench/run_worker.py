@@ -18,7 +18,7 @@ if __name__ == "__main__":
     _boot_trace.mark("main")
     _warm = getattr(__import__("outlast.worker.forkserver").worker.forkserver, "warm", None)
     if _warm is not None:  # as `outlast worker` does: the fork server starts first
-        _warm()
+        _warm(**{"fork": True} if "fork" in _warm.__code__.co_varnames else {})
 
 import argparse  # noqa: E402
 import logging  # noqa: E402

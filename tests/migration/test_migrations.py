@@ -8,7 +8,9 @@ freshly migrated database and read the diff).
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
+from typing import Any
 
 from outlast.store import open_store
 from outlast.store.queries import migration_files
@@ -81,3 +83,20 @@ def test_both_dialects_have_the_same_tables_columns_and_indexes() -> None:
 def test_the_test_databases_match_the_expected_schema(store_url: str) -> None:
     """The harness's migrated databases are the real schema, not a hand-made one."""
     assert read_schema(store_url) == expected(dialect_of(store_url))
+
+
+def test_a_migrated_postgres_database_is_checked_without_the_migration_lock(
+        pg_store: Any) -> None:
+    """A worker starting on a migrated database reads which migrations are applied and
+    goes on (one query): it does not wait for the migration lock, which another process
+    may hold."""
+    import psycopg
+
+    from outlast.store.postgres.store import _MIGRATION_LOCK
+
+    pg_store.migrate()
+    with psycopg.connect(pg_store.target.conninfo, autocommit=False) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        done = threading.Event()
+        threading.Thread(target=lambda: (pg_store.migrate(), done.set()), daemon=True).start()
+        assert done.wait(10.0)  # not held up by the lock

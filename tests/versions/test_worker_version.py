@@ -67,9 +67,13 @@ def test_the_code_version_covers_the_project_files_it_loaded(tmp_path: Path) -> 
         modules.append(module)
     outside = types.ModuleType("elsewhere")
     outside.__file__ = str(tmp_path / "elsewhere.py")
+    sibling = types.ModuleType("sibling")  # a folder whose name starts as the project's
+    (tmp_path / "app2").mkdir()
+    (tmp_path / "app2" / "s.py").write_bytes(b"s\n")
+    sibling.__file__ = str(tmp_path / "app2" / "s.py")
     builtin = types.ModuleType("builtin")  # no file at all
     import outlast
-    assert project_files(root, [*modules, outside, builtin, outlast]) == [
+    assert project_files(root, [*modules, outside, sibling, builtin, outlast]) == [
         ("tasks/t.py", b"x = 1\n")]
 
 

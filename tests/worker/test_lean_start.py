@@ -9,9 +9,19 @@ not made to run its main script again.
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from outlast.engine import Engine
+from outlast.worker import forkserver
+from outlast.worker.supervisor import Supervisor
+from tests.eventually import eventually
+from tests.worker.support import PROJECT
 
 #: what the supervisor does not load (``outlast.sdk`` brings the client, httpx and pydantic)
 NOT_FOR_THE_SUPERVISOR = ("httpx", "pydantic", "rich", "outlast.sdk", "outlast.api")
@@ -75,6 +85,23 @@ def test_children_and_task_modules_load_no_http_client() -> None:
     assert sorted(m for m in ("httpx", "rich") if m in loaded) == []
 
 
+def test_the_fork_server_loads_no_pydantic() -> None:
+    """What children need loads no pydantic, nor does a task whose payload is untyped:
+    ``ScheduledPayload`` (and with it pydantic's models and its plugins' entry points)
+    loads when first asked for, a typed payload is told apart from an untyped one without
+    pydantic, and the request bodies' schemas (``core.params``) are annotations pydantic
+    reads only when the server builds its document."""
+    loaded = loaded_after(
+        "import outlast.worker.child; from outlast import task, step, wait; "
+        "plain = lambda payload: None; plain.__annotations__['payload'] = object; "
+        "task(id='plain')(plain)")
+    assert "outlast.sdk.schedule_records" in loaded  # the probe sees what it should
+    assert sorted(m for m in ("outlast.sdk.scheduled_payload", "pydantic", "pydantic.main",
+                              "importlib.metadata") if m in loaded) == []
+    payload = loaded_after("from outlast.sdk.schedule_records import ScheduledPayload")
+    assert "outlast.sdk.scheduled_payload" in payload
+
+
 def test_the_public_api_still_loads_on_use() -> None:
     loaded = loaded_after("from outlast import Client, task, schedules; "
                           "Client(url='http://127.0.0.1:9').close()")
@@ -105,3 +132,38 @@ def test_a_child_does_not_run_the_main_script_again(tmp_path: Path) -> None:
     # probe) runs it again as ``__mp_main__``, as ``multiprocessing`` does
     assert runs.read_text().split("\n") == [
         "__main__", "started outlast-child", "__mp_main__", "started another-process", ""]
+
+
+def test_the_first_children_start_while_the_worker_registers(engine: Engine) -> None:
+    """The first children are started (and import the task modules) during the
+    supervisor's first round trips; when one of those fails, they are stopped with it."""
+    sup = Supervisor(engine, environment="dev", task_dirs=["tasks"], root=PROJECT,
+                     concurrency=2)
+    seen: list[int] = []
+
+    def register_worker(*_args: Any) -> None:
+        processes = [p for p in multiprocessing.active_children()
+                     if p.name == forkserver.CHILD_NAME]
+        eventually(lambda: len(processes) == 2 or processes.extend(
+            p for p in multiprocessing.active_children()
+            if p.name == forkserver.CHILD_NAME and p not in processes), 30, "two children")
+        seen.extend(p.pid or 0 for p in processes)
+        raise RuntimeError("the database went away")
+
+    engine.register_worker = register_worker  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="went away"):
+        sup.run()
+    assert len(seen) == 2  # both were started before registering finished
+    assert not [p for p in multiprocessing.active_children()
+                if p.name == forkserver.CHILD_NAME]  # and stopped with the failure
+
+
+def test_what_is_loaded_before_the_fork_server_is_forked_is_loaded_by_both_sides() -> None:
+    """``forkserver.SHARED`` is imported by a starting worker before it forks its fork
+    server: the supervisor (whatever its store) and the children load all of it anyway."""
+    supervisor = loaded_after("from outlast.engine import Engine; "
+                              "from outlast.worker.supervisor import Supervisor; "
+                              "import outlast.store.sqlite.store")
+    child = loaded_after("import outlast.worker.child")
+    assert sorted(set(forkserver.SHARED) - supervisor) == []
+    assert sorted(set(forkserver.SHARED) - child) == []

@@ -56,7 +56,7 @@ def worker(concurrency: int, async_slots: int, queues: tuple[str, ...],
     """Execute runs of the project's tasks."""
     from outlast.worker import forkserver
 
-    forkserver.warm()  # first: its imports overlap opening the database
+    forkserver.warm(fork=True)  # first: its imports overlap opening the database
     from outlast.worker.metrics import WorkerMetrics
     from outlast.worker.supervisor import SWITCH_INTERVAL, Supervisor, database_error
 

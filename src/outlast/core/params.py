@@ -7,7 +7,11 @@ the same unknown names; and the OpenAPI document derives each request body's sch
 them (through pydantic), so the document says what the server accepts.
 
 Durations and times accept more Python types than JSON can carry (``timedelta``,
-``datetime``); their ``WithJsonSchema`` says what travels over HTTP instead.
+``datetime``); their ``JsonSchema`` says what travels over HTTP instead.
+
+The SDK, and so every worker child, loads this module: it does not load pydantic, which
+asks each annotation for its schema (``__get_pydantic_json_schema__``,
+``__get_pydantic_core_schema__``) only when the server builds its document.
 """
 
 from __future__ import annotations
@@ -16,13 +20,37 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, NotRequired, Protocol
 
-from pydantic import PlainValidator, WithJsonSchema
 from typing_extensions import TypedDict
+
+
+class JsonSchema:
+    """An annotation giving a type's JSON schema in the API's document, as pydantic's
+    ``WithJsonSchema`` does (through the same method; see the module's docstring)."""
+
+    __slots__ = ("schema",)
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return dict(self.schema)
+
+
+class AsGiven:
+    """An annotation validating a value as it is given, as pydantic's ``PlainValidator``
+    of the identity does (through the same method; see the module's docstring)."""
+
+    __slots__ = ()
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_plain_validator_function(lambda value: value)
 
 #: "5m", "1h30m", "2d" or seconds
 Duration = Annotated[
     str | int | float | timedelta,
-    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0},
+    JsonSchema({"anyOf": [{"type": "number", "minimum": 0},
                               {"type": "string", "description": "e.g. 30s, 5m, 1h30m, 2d"}],
                     "description": "A duration: seconds, or text such as 5m or 1h30m"}),
 ]
@@ -37,7 +65,7 @@ class DelayAt(TypedDict):
 #: a duration from now, an aware ``datetime`` / ISO-8601 time, or ``{"at": epoch}``
 Delay = Annotated[
     str | int | float | timedelta | datetime | DelayAt,
-    WithJsonSchema({"anyOf": [
+    JsonSchema({"anyOf": [
         {"type": "number", "minimum": 0, "description": "seconds from now"},
         {"type": "string", "description": "a duration (5m) or an ISO-8601 time with a zone"},
         {"type": "object", "required": ["at"], "additionalProperties": False,
@@ -46,12 +74,12 @@ Delay = Annotated[
 ]
 
 #: any JSON value, chosen by the caller (a payload, an output)
-JsonValue = Annotated[Any, WithJsonSchema({"description": "Any JSON value (free-form)"})]
+JsonValue = Annotated[Any, JsonSchema({"description": "Any JSON value (free-form)"})]
 
 #: a JSON object of the caller's own keys (run metadata)
 JsonObject = Annotated[
     dict[str, Any],
-    WithJsonSchema({"type": "object", "additionalProperties": True,
+    JsonSchema({"type": "object", "additionalProperties": True,
                     "description": "Free-form: any JSON object of the caller's keys"}),
 ]
 
@@ -59,7 +87,7 @@ JsonObject = Annotated[
 #: the name of a version of the project's code (``runs.resume``, ``runs.move``)
 Version = Annotated[
     str,
-    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 100,
+    JsonSchema({"type": "string", "minLength": 1, "maxLength": 100,
                     "pattern": "^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$",
                     "description": "A version: 1-100 of letters, digits and . _ + -, "
                                    "starting with a letter or digit"}),
@@ -72,8 +100,8 @@ class _HasId(Protocol):
 
 
 #: a task id, or a ``Task`` (its id is sent)
-TaskRef = Annotated[str | _HasId, PlainValidator(lambda value: value),
-                    WithJsonSchema({"type": "string", "description": "A task id"})]
+TaskRef = Annotated[str | _HasId, AsGiven(),
+                    JsonSchema({"type": "string", "description": "A task id"})]
 
 
 class DebounceParams(TypedDict):

@@ -17,10 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, ClassVar, Generic, Literal, NotRequired, Self, TypeVar
 
-from pydantic import WithJsonSchema
 from typing_extensions import TypedDict
 
-from outlast.core.params import JsonObject, JsonValue, PublicTokenScope, QueueLimits
+from outlast.core.params import JsonObject, JsonSchema, JsonValue, PublicTokenScope, QueueLimits
 
 
 class _Record:
@@ -176,7 +175,7 @@ class TaskRecord(_Record):
 #: unfinished runs by status, e.g. {"QUEUED": 2, "WAITING": 1}
 RunCounts = Annotated[
     dict[str, int],
-    WithJsonSchema({"type": "object", "additionalProperties": {"type": "integer"},
+    JsonSchema({"type": "object", "additionalProperties": {"type": "integer"},
                     "description": "Unfinished runs by status, e.g. {\"QUEUED\": 2}"}),
 ]
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 from collections.abc import Callable
-from typing import Any, get_type_hints
-
-import pydantic
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from outlast.errors import ValidationError
 from outlast.jsonutil import dumps
+
+if TYPE_CHECKING:
+    import pydantic
 
 
 class PayloadCodec:
@@ -19,7 +21,7 @@ class PayloadCodec:
 
     def __init__(self, annotation: Any | None) -> None:
         self.annotation = annotation
-        self._adapter = pydantic.TypeAdapter(annotation) if annotation is not None else None
+        self._adapter = _adapter(annotation) if annotation is not None else None
 
     @classmethod
     def for_function(cls, fn: Callable[..., Any]) -> PayloadCodec:
@@ -32,7 +34,7 @@ class PayloadCodec:
             hints = {}
         annotation = hints.get(params[0].name)
         typed = inspect.isclass(annotation) and (
-            issubclass(annotation, pydantic.BaseModel) or dataclasses.is_dataclass(annotation)
+            is_model(annotation) or dataclasses.is_dataclass(annotation)
         )
         return cls(annotation if typed else None)
 
@@ -46,7 +48,7 @@ class PayloadCodec:
             return dumps(payload, limit=None)  # sized where it is kept
         try:
             value = self._adapter.validate_python(payload)
-        except pydantic.ValidationError as exc:
+        except _invalid() as exc:
             raise ValidationError(
                 f"payload for task {task_id!r} is invalid: {_summary(exc)}",
                 errors=exc.errors(include_url=False, include_context=False, include_input=False),
@@ -59,13 +61,36 @@ class PayloadCodec:
             return payload
         try:
             return self._adapter.validate_python(payload)
-        except pydantic.ValidationError as exc:
+        except _invalid() as exc:
             raise ValidationError(
                 f"payload for task {task_id!r} is invalid: {_summary(exc)}"
             ) from None
 
     def json_schema(self) -> dict[str, Any] | None:
         return None if self._adapter is None else self._adapter.json_schema()
+
+
+def _adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
+    """pydantic's validator of a typed payload: pydantic loads with the first typed task
+    (a child of a worker whose tasks take plain JSON never loads it)."""
+    import pydantic
+
+    return pydantic.TypeAdapter(annotation)
+
+
+def _invalid() -> type[pydantic.ValidationError]:
+    """pydantic's validation error (loaded already: an adapter raised it)."""
+    import pydantic
+
+    return pydantic.ValidationError
+
+
+def is_model(annotation: type) -> bool:
+    """Is ``annotation`` a pydantic model? None is unless ``pydantic.main`` is loaded:
+    asking for ``pydantic.BaseModel`` would load it (12 ms in each worker child, whose
+    task modules define no model)."""
+    main = sys.modules.get("pydantic.main")
+    return main is not None and issubclass(annotation, main.BaseModel)
 
 
 def _summary(exc: pydantic.ValidationError) -> str:

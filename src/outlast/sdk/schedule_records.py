@@ -1,44 +1,32 @@
-"""What schedules hand out: the payload of a scheduled run, and a schedule as read back."""
+"""What schedules hand out: the payload of a scheduled run, and a schedule as read back.
+
+``ScheduledPayload`` is a pydantic model, defined in ``scheduled_payload.py`` and loaded
+from here on first use: the SDK's client reads schedules back as ``Schedule`` and so
+imports this module, and building a model at import (pydantic, its plugins' entry points)
+was a sixth of what a worker's fork server loads before its first child.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import pydantic
-from pydantic import ConfigDict, ValidationInfo, field_validator
+from typing import TYPE_CHECKING, Any
 
 from outlast.core.cron import zone
 
+if TYPE_CHECKING:
+    from outlast.sdk.scheduled_payload import ScheduledPayload
 
-class ScheduledPayload(pydantic.BaseModel):
-    """The payload of a run started by a schedule.
+__all__ = ["Schedule", "ScheduledPayload"]
 
-    ``timestamp`` is the tick's nominal time (not when the run started) and every time is
-    an aware ``datetime`` in the schedule's zone; ``upcoming`` holds the next five ticks.
-    """
 
-    model_config = ConfigDict(frozen=True)
+def __getattr__(name: str) -> Any:
+    """``ScheduledPayload``, imported when first asked for (see the module's docstring)."""
+    if name == "ScheduledPayload":
+        from outlast.sdk.scheduled_payload import ScheduledPayload
 
-    timezone: str
-    schedule_id: str
-    external_id: str | None = None
-    timestamp: datetime
-    last_timestamp: datetime | None = None
-    upcoming: tuple[datetime, ...] = ()
-
-    @field_validator("timestamp", "last_timestamp", "upcoming")
-    @classmethod
-    def _in_zone(cls, value: Any, info: ValidationInfo) -> Any:
-        """Times arrive as ISO text with an offset; give them the schedule's IANA zone."""
-        name = info.data.get("timezone")
-        if name is None or value is None:
-            return value
-        where = zone(name)
-        if isinstance(value, tuple):
-            return tuple(v.astimezone(where) for v in value)
-        return value.astimezone(where)
+        return ScheduledPayload
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _time(value: float | None, tz: str) -> datetime | None:

@@ -29,7 +29,8 @@ from typing_extensions import Unpack
 from outlast.core.cron import checked
 from outlast.core.params import ScheduleChanges
 from outlast.sdk.client import default_async_client, default_client
-from outlast.sdk.schedule_records import Schedule, ScheduledPayload
+from outlast.sdk.schedule_records import Schedule
+from outlast.sdk.scheduled_payload import ScheduledPayload
 from outlast.sdk.task import Task, TaskOptions
 from outlast.sdk.task import task as plain_task
 

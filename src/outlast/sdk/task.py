@@ -31,7 +31,6 @@ from outlast.sdk.handles import AsyncRunHandle, BatchHandle, RunHandle
 from outlast.sdk.payloads import PayloadCodec
 from outlast.sdk.queue_declaration import Queue
 from outlast.sdk.registry import Registry, default_registry
-from outlast.sdk.tool_specs import ToolSpec
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -128,6 +127,8 @@ class Task(Generic[P, R]):
         its docstring as description and its payload type's JSON schema, in the shape of
         ``format``: ``"openai"`` (Chat Completions), ``"openai-responses"`` or
         ``"anthropic"``. ``tools.Toolset`` runs the model's calls."""
+        from outlast.sdk.tool_specs import ToolSpec  # pydantic: only for tools
+
         return ToolSpec.of(self, name).definition(format)
 
     def hook_kinds(self) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ import pydantic
 from typing_extensions import is_typeddict
 
 from outlast.errors import ConfigError, ValidationError
+from outlast.sdk.payloads import is_model
 
 if TYPE_CHECKING:
     from outlast.sdk.task import Task
@@ -115,7 +116,7 @@ def payload_type(fn: Any) -> Any | None:
     if is_typeddict(annotation):
         return annotation
     typed = inspect.isclass(annotation) and (
-        issubclass(annotation, pydantic.BaseModel) or dataclasses.is_dataclass(annotation))
+        is_model(annotation) or dataclasses.is_dataclass(annotation))
     return annotation if typed else None
 
 

@@ -181,5 +181,10 @@ def _without_closing_comments(body: str) -> str:
 def migration_files(dialect: str) -> list[tuple[str, str]]:
     """(name, sql) of every migration of ``dialect`` in order."""
     folder = resources.files("outlast.store").joinpath(dialect, "migrations")
-    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
-    return [(name, folder.joinpath(name).read_text()) for name in names]
+    return [(name, folder.joinpath(name).read_text()) for name in migration_names(dialect)]
+
+
+def migration_names(dialect: str) -> list[str]:
+    """The name of every migration of ``dialect`` in order (their files are not read)."""
+    folder = resources.files("outlast.store").joinpath(dialect, "migrations")
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))

@@ -1,7 +1,7 @@
 """The fork server a worker's children are forked from, and starting a new one when it died.
 
-Not a plain fork: the supervisor holds database connections and threads. A fork server
-(a fresh interpreter started once, with no connections or threads) imports Outlast once
+Not a plain fork of the supervisor: it holds database connections and threads. A fork
+server (a process with no connections or threads, started once) imports Outlast once
 and forks each child from there, so a worker's children start in milliseconds instead of
 each importing Outlast on its own. Task modules are never imported there: every child
 imports them afresh, so a reload sees changed code.
@@ -15,7 +15,15 @@ server's children die with it (``child.py`` asks for that); their attempts are h
 back uncharged, the platform's fault and not the task's (``outcomes.died``).
 
 Starting fast: ``warm`` starts the fork server without waiting for it, so its imports run
-while the supervisor opens the database. A child needs nothing from the program that
+while the supervisor opens the database. At a program's start (``warm(fork=True)``, before
+any thread or connection exists) the fork server and ``multiprocessing``'s resource tracker
+are forks of the program running the code ``multiprocessing`` gives a new interpreter: no
+interpreter starts, twice, on the way to the first child (``_fork_passfds``), and what
+both the supervisor and the children load (``SHARED``) is imported once, before the fork,
+rather than in each process. Later starts (a server that died) are new interpreters, as
+the program then holds threads and connections a fork must not copy. (In ``ps`` such a
+fork server and its children show the program's command line, ``outlast worker ...``.)
+A child needs nothing from the program that
 started the worker (its entry point is ``child_main``), so it is not given the main
 script to run again: ``multiprocessing`` otherwise re-runs it in every child (or, in the
 Pythons that fixed preloading ``__main__``, in the fork server before its first child),
@@ -25,13 +33,18 @@ and for ``outlast worker`` that script imports the whole command line.
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
 import logging
 import multiprocessing
 import os
 import select
+import sys
+import threading
 import time
-from collections.abc import Callable
-from multiprocessing import forkserver, spawn
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from multiprocessing import forkserver, resource_tracker, spawn, util
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -41,6 +54,20 @@ CONTEXT = multiprocessing.get_context("forkserver")
 CONTEXT.set_forkserver_preload(["outlast.worker.child"])
 #: the name of a worker's child processes (``ps``; ``_preparation_data`` keys on it)
 CHILD_NAME = "outlast-child"
+
+#: what a worker's supervisor (whatever its store) and its children both load: imported
+#: before the fork server is forked from a starting program (``warm(fork=True)``), once
+#: for both processes (tests/worker/test_lean_start.py checks each side loads all of it)
+SHARED = (
+    "inspect", "json", "pathlib", "urllib.parse", "ipaddress", "zoneinfo",
+    "outlast.errors", "outlast.jsonutil", "outlast.clock", "outlast.durations",
+    "outlast.machines", "outlast.inputs", "outlast.core.definitions", "outlast.core.options",
+    "outlast.core.cron", "outlast.core.outcomes", "outlast.core.retry",
+    "outlast.core.retention", "outlast.core.backoff", "outlast.core.debounce",
+    "outlast.core.limits", "outlast.core.hook_kinds", "outlast.core.blob_refs",
+    "outlast.core.import_failures", "outlast.core.versions", "outlast.core.durable_requests",
+    "outlast.worker.messages",
+)
 
 #: seconds a fork server that failed a request gets to finish exiting before the failure
 #: is taken as something else than its death (and raised)
@@ -56,11 +83,96 @@ def child_main(*args: Any) -> None:
     child.main(*args)
 
 
-def warm() -> None:
+def warm(fork: bool = False) -> None:
     """Start the fork server now if none is running, without waiting for it: it imports
-    what children need meanwhile, and the first child starts as soon as it is ready."""
+    what children need meanwhile, and the first child starts as soon as it is ready.
+
+    ``fork``: the program is starting (no thread, no connection yet): the fork server and
+    the resource tracker are forks of it rather than new interpreters, with ``SHARED``
+    loaded first (see the module's docstring). Ignored once another thread runs."""
     with contextlib.suppress(OSError):  # one that died oddly is for ``start`` to replace
-        forkserver.ensure_running()
+        if fork and threading.active_count() == 1 and _server_pid_unset():
+            for name in SHARED:
+                importlib.import_module(name)
+            with _forked_starts():
+                forkserver.ensure_running()
+        else:
+            forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _forked_starts() -> Iterator[None]:
+    """``multiprocessing`` starts its helper processes (``spawnv_passfds``) as forks."""
+    spawnv = _util.spawnv_passfds
+    _util.spawnv_passfds = _fork_passfds
+    try:
+        yield
+    finally:
+        _util.spawnv_passfds = spawnv
+
+
+def _fork_passfds(path: str, args: Sequence[str], passfds: Sequence[int]) -> int:
+    """``util.spawnv_passfds(path, args, passfds)`` as a fork: the ``-c`` code that the new
+    interpreter would run (the fork server's or the resource tracker's ``main``), run in a
+    fork of this process that keeps only ``passfds`` (and standard input and output)."""
+    code = args[-1]
+    if len(args) < 2 or args[-2] != "-c":  # not shaped as expected: as ``multiprocessing`` does
+        return int(_stdlib_spawnv(path, args, passfds))
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
+        with contextlib.suppress(Exception):
+            stream.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    os._exit(_run_forked(code, passfds))  # never back into the program's own code
+
+
+def _run_forked(code: str, passfds: Sequence[int]) -> int:
+    """In the fork: what a new interpreter would have (only ``passfds`` open, the locks
+    of ``multiprocessing``'s helpers free: the parent held them while it forked), then
+    ``code``; its exit status. What the program had made is frozen first: never collected
+    here or in a child, so no finalizer of the program's (a connection's goodbye, a
+    socket's close) runs on a descriptor number that is now another's."""
+    try:
+        gc.freeze()
+        _util.spawnv_passfds = _stdlib_spawnv  # what this process starts is as ever
+        _close_fds_but(passfds)
+        for helper in (_server(), _tracker()):
+            if hasattr(helper, "_lock"):
+                helper._lock = threading.RLock() if _is_rlock(helper._lock) \
+                    else threading.Lock()
+        tracker = _tracker()
+        if hasattr(tracker, "_fd"):  # the program's: closed here, as in a new interpreter
+            tracker._fd = tracker._pid = None
+        exec(code, {"__name__": "__mp_helper__"})  # noqa: S102 - multiprocessing's own code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _server_pid_unset() -> bool:
+    """No fork server was started yet (``SHARED`` would be loaded for nothing)."""
+    return getattr(_server(), "_forkserver_pid", None) is None
+
+
+def _tracker() -> Any:
+    return getattr(resource_tracker, "_resource_tracker", None)
+
+
+def _is_rlock(lock: object) -> bool:
+    return isinstance(lock, type(threading.RLock()))
+
+
+def _close_fds_but(keep: Sequence[int]) -> None:
+    """Close every file descriptor above standard error but those in ``keep``."""
+    low = 3
+    for fd in sorted({int(k) for k in keep if int(k) >= 3}):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 def start(make: Callable[[], BaseProcess]) -> BaseProcess:
@@ -149,6 +261,9 @@ def _server() -> Any:
 
 
 _stdlib_preparation_data = spawn.get_preparation_data
+#: ``multiprocessing.util``, whose ``spawnv_passfds`` ``_forked_starts`` replaces a moment
+_util: Any = util
+_stdlib_spawnv = _util.spawnv_passfds
 
 
 def _preparation_data(name: str) -> dict[str, Any]:

@@ -65,7 +65,7 @@ from outlast.worker.messages import (
     RuntimeCall,
 )
 from outlast.worker.metrics import WorkerMetrics
-from outlast.worker.pool import STOP_GRACE, Child
+from outlast.worker.pool import STOP_GRACE, Child, FirstChildren
 from outlast.worker.rate_wakeups import RateWakeups
 from outlast.worker.records_ahead import RecordsAhead
 from outlast.worker.registration import WorkerVersion
@@ -238,12 +238,20 @@ class Supervisor:
 
     def _run(self) -> None:
         forkserver.warm()  # its imports overlap the database work below
-        self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
-        self.engine.register_worker(self.environment, self.worker_id, {
-            "hostname": socket.gethostname(), "pid": os.getpid(), "version": __version__,
-            "queues": self.queues or ["*"], "concurrency": self.concurrency,
-        })
+        first = FirstChildren(self._new_child, self.concurrency)
+        try:  # the children start (and import the task modules) meanwhile
+            self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
+            self.engine.register_worker(self.environment, self.worker_id, {
+                "hostname": socket.gethostname(), "pid": os.getpid(),
+                "version": __version__, "queues": self.queues or ["*"],
+                "concurrency": self.concurrency,
+            })
+        except BaseException:
+            first.stop()
+            self._close_handles()
+            raise
         try:
+            self.children.extend(first.started())  # a failed start raises here
             self._spawn_all()
             while not self._finished():
                 self._guarded_tick()
@@ -526,8 +534,11 @@ class Supervisor:
 
     def _spawn_all(self) -> None:
         while len(self.children) < self.concurrency:
-            self.children.append(Child(self.task_dirs, self.root, self.generation,
-                                       self.task_defaults, self.engine.blobs.threshold))
+            self.children.append(self._new_child())
+
+    def _new_child(self) -> Child:
+        return Child(self.task_dirs, self.root, self.generation, self.task_defaults,
+                     self.engine.blobs.threshold)
 
     def _do_reload(self) -> None:
         self._reload_requested = False
@@ -787,8 +798,13 @@ class Supervisor:
             self.sweeper.release()
         except Exception as exc:
             log.warning("could not record the worker's shutdown: %s", exc)
+        self._close_handles()
+
+    def _close_handles(self) -> None:
+        """The listener's connection and the loop's pipes: the supervisor is done."""
         if self._listener is not None:
             self._listener.close()
+            self._listener = None
         os.close(self._wake_r)
         os.close(self._wake_w)
         self._waiter.close()

@@ -50,7 +50,7 @@ from outlast.store.postgres.blobs import TableBlobs
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox, carries_notifications
 from outlast.store.postgres.target import PostgresTarget, parse_target
 from outlast.store.protocol import Row
-from outlast.store.queries import QueryBook, load_queries
+from outlast.store.queries import QueryBook, load_queries, migration_names
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 #: a ``load`` query: ``COPY table (columns) FROM STDIN`` (text format) after its comment
@@ -433,23 +433,28 @@ class PostgresStore(BaseStore):
         raise AssertionError("unreachable")
 
     def migrate(self) -> list[str]:
-        with psycopg.connect(self.target.conninfo, autocommit=False) as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            if self.target.schema:  # a name checked by parse_target: safe to splice
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.target.schema}".encode())
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS outlast_migrations "
-                "(name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
-            applied = {r[0] for r in conn.execute("SELECT name FROM outlast_migrations")}
+        with psycopg.connect(self.target.conninfo, autocommit=True) as conn:
+            if _migrated(conn, self.dialect):
+                return []  # a worker's start on a migrated database: one read, no lock
+            with conn.transaction():
+                return self._migrate(conn)
 
-            def apply_one(name: str, sql: str) -> None:
-                conn.execute(sql.encode())
-                conn.execute("INSERT INTO outlast_migrations (name) VALUES (%s)", (name,))
+    def _migrate(self, conn: psycopg.Connection[Any]) -> list[str]:
+        """Apply what is pending under the migration lock (one migrator at a time)."""
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        if self.target.schema:  # a name checked by parse_target: safe to splice
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.target.schema}".encode())
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS outlast_migrations "
+            "(name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        applied = {r[0] for r in conn.execute("SELECT name FROM outlast_migrations")}
 
-            done = apply_all(self.dialect, applied, apply_one)
-            conn.commit()
-        return done
+        def apply_one(name: str, sql: str) -> None:
+            conn.execute(sql.encode())
+            conn.execute("INSERT INTO outlast_migrations (name) VALUES (%s)", (name,))
+
+        return apply_all(self.dialect, applied, apply_one)
 
     def compact(self) -> None:
         with self.one_transaction(), \
@@ -711,6 +716,15 @@ def copy_text(conn: psycopg.Connection[Any], statement: str, data: Iterable[str]
     with conn.cursor() as cur, cur.copy(statement) as out:
         for chunk in data:
             out.write(chunk)
+
+
+def _migrated(conn: psycopg.Connection[Any], dialect: str) -> bool:
+    """Every migration of ``dialect`` is applied (False: the table is not there yet)."""
+    try:
+        applied = {r[0] for r in conn.execute("SELECT name FROM outlast_migrations")}
+    except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+        return False
+    return set(migration_names(dialect)) <= applied
 
 
 def _answered_rows(cur: psycopg.Cursor[Any]) -> bool:
