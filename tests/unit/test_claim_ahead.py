@@ -29,17 +29,18 @@ class StubChild:
     def shared_room(self, slots: int) -> int:
         return 0 if self.job is not None else slots - len(self.shared)
 
-    def send_shared(self, jobs: list[Assignment]) -> bool:
+    def hold_shared(self, jobs: list[Assignment]) -> None:
         assert all(job.shared for job in jobs)
         self.shared.update((job.run["id"], job) for job in jobs)
-        self.got.extend(job.run["id"] for job in jobs)
-        return True
 
-    def send_batch(self, jobs: list[Assignment]) -> bool:
-        if self.job is None:
+    def hold_batch(self, jobs: list[Assignment]) -> bool:
+        started = self.job is None
+        if started:
             self.job, jobs = jobs[0], jobs[1:]
-            self.got.append(self.job.run["id"])
         self.queued.extend(jobs)
+        return started
+
+    def deliver(self, jobs: list[Assignment], shared: bool, started_one: bool = False) -> bool:
         self.got.extend(job.run["id"] for job in jobs)
         return True
 

@@ -149,8 +149,17 @@ class ClaimAhead:
         child first, while it has room); one pipe message per child. A shared run goes
         to a child running shared runs or nothing; a run that finds no room keeps its
         place in the buffer."""
+        self.place(children).send()
+
+    def place(self, children: list[Child]) -> Placed:
+        """``feed`` in two steps: the children hold their runs now (what is claimed next
+        counts them), and ``send`` of the answer writes them to their pipes. Between
+        the two the worker starts its next transaction, so it is in flight while the
+        runs are pickled and written: that took the database's turn about a quarter of
+        a drain's time."""
+        placed = Placed(self)
         if not self.buffer:
-            return
+            return placed
         hand_out = _HandOut(self, children)
         kept: deque[dict[str, Any]] = deque()
         while self.buffer and hand_out.room():
@@ -160,11 +169,12 @@ class ClaimAhead:
         self.buffer.extendleft(reversed(kept))
         for child, rows in hand_out.batches.items():
             jobs = [self.job(row) for row in rows]
-            sent = child.send_shared(jobs) if jobs[0].shared else child.send_batch(jobs)
-            if sent:
-                self.fed = True
-            else:  # the child is gone: the runs go back where they were
-                self.buffer.extendleft(reversed(rows))
+            shared = jobs[0].shared
+            started = False if shared else child.hold_batch(jobs)
+            if shared:
+                child.hold_shared(jobs)
+            placed.batches.append((child, jobs, rows, shared, started))
+        return placed
 
     def take_all(self) -> list[Assignment]:
         """Empty the buffer, as jobs the supervisor hands back."""
@@ -180,6 +190,26 @@ class ClaimAhead:
                           attempt=row["attempt_count"], memory_limit=memory,
                           environment=self.environment, journal=row.get("journal"),
                           shared=self.shares(row))
+
+
+class Placed:
+    """Runs held by children and not yet sent (``ClaimAhead.place``)."""
+
+    def __init__(self, ahead: ClaimAhead) -> None:
+        self.ahead = ahead
+        #: (child, its jobs, their rows, shared, whether the first started the child)
+        self.batches: list[tuple[Child, list[Assignment], list[dict[str, Any]], bool,
+                                 bool]] = []
+
+    def send(self) -> None:
+        """Write each child's runs to its pipe; a child that is gone holds them no longer
+        and they go back to the front of the buffer."""
+        batches, self.batches = self.batches, []
+        for child, jobs, rows, shared, started in batches:
+            if child.deliver(jobs, shared, started):
+                self.ahead.fed = True
+            else:
+                self.ahead.buffer.extendleft(reversed(rows))
 
 
 class _HandOut:

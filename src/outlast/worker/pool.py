@@ -90,8 +90,12 @@ class Child:
 
     def send_shared(self, jobs: list[Assignment]) -> bool:
         """Start ``jobs`` beside this child's other shared runs; False when it is gone."""
-        if not self.send(jobs[0] if len(jobs) == 1 else jobs):
-            return False
+        self.hold_shared(jobs)
+        return self.deliver(jobs, True)
+
+    def hold_shared(self, jobs: list[Assignment]) -> None:
+        """Count ``jobs`` among this child's shared runs before they are sent (``deliver``):
+        what the worker claims next sees them held."""
         now = time.monotonic()
         for job in jobs:
             run_id = job.run["id"]
@@ -100,7 +104,25 @@ class Child:
             due = run_deadline(job, now)
             if due is not None:
                 self.shared_due[run_id] = due
-        return True
+
+    def deliver(self, jobs: list[Assignment], shared: bool, started_one: bool = False) -> bool:
+        """Send ``jobs``, held already (``hold_shared``, ``hold_batch``: ``started_one``
+        is what it returned); when the child is gone, it holds them no longer and False
+        says so: the caller keeps the runs."""
+        if self.send(jobs[0] if len(jobs) == 1 else jobs):
+            return True
+        if shared:
+            for job in jobs:
+                run_id = job.run["id"]
+                self.shared.pop(run_id, None)
+                self.shared_started.pop(run_id, None)
+                self.shared_due.pop(run_id, None)
+            return False
+        for _ in range(len(jobs) - started_one):
+            self.queued.pop()
+        if started_one:
+            self.job, self.deadline = None, None
+        return False
 
     def has_shared(self, run_id: str, lease_id: str) -> bool:
         """Is this attempt (run and lease) one of this child's shared runs?"""
@@ -168,8 +190,11 @@ class Child:
         False when the child is gone (its pipe is closed): the caller keeps the runs. The
         child is retired and replaced when the supervisor reaps it.
         """
-        if not self.send(jobs[0] if len(jobs) == 1 else jobs):
-            return False
+        return self.deliver(jobs, False, self.hold_batch(jobs))
+
+    def hold_batch(self, jobs: list[Assignment]) -> bool:
+        """Hold ``jobs`` (the first starts now if this child is idle, the others queue)
+        before they are sent (``deliver``); whether the first started."""
         if self.job is None:
             self.job, rest = jobs[0], jobs[1:]
             self.started_at = time.monotonic()
@@ -177,7 +202,7 @@ class Child:
         else:
             rest = jobs
         self.queued.extend(rest)
-        return True
+        return len(rest) < len(jobs)
 
     def advance(self) -> None:
         """The current job ended: the next queued one (if any) is now running."""

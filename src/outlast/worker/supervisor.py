@@ -342,17 +342,22 @@ class Supervisor:
 
     def _database_work(self) -> None:
         self._end_turn()
-        self._feed()  # what was just claimed starts before heartbeats and sweeps
-        if self._listener is None:  # lost with a database restart; failing here backs off
-            self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
-        self._register_definitions()
-        self._answer_writes()
-        self.heartbeats.maybe_beat(self.ahead, self.children)
-        self.sweeper.maybe_sweep(claimed=self._last_claim > 0)
-        self._maybe_hooks()
-        if self.drain is not None and self.drain.drained():
-            self.request_stop()
-        self._sync()  # last: its transaction is in flight while the loop reads children
+        # what was just claimed is held by the children at once and written to their
+        # pipes once the next transaction is in flight (``ClaimAhead.place``)
+        placed = self.ahead.place(self.children)
+        try:
+            if self._listener is None:  # lost with a database restart; failing here backs off
+                self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
+            self._register_definitions()
+            self._answer_writes()
+            self.heartbeats.maybe_beat(self.ahead, self.children)
+            self.sweeper.maybe_sweep(claimed=self._last_claim > 0)
+            self._maybe_hooks()
+            if self.drain is not None and self.drain.drained():
+                self.request_stop()
+            self._sync()  # last: its transaction is in flight while the loop reads children
+        finally:
+            placed.send()
 
     def _drain_version(self) -> str | None:
         """The version to check for ``--exit-when-drained``: once it is registered with the
