@@ -37,6 +37,6 @@ def test_outputs_of_a_batch_completion_keep_every_character(engine: Engine,
 ])
 def test_literals_read_back_as_the_values(pg_store: Any, values: list[Any], kind: str,
                                           array_type: str) -> None:
-    with pg_store._pool.connection() as conn:
+    with pg_store.connection() as conn:
         row = conn.execute(f"SELECT %s::{array_type} AS a", [literal(values, kind)]).fetchone()
     assert row["a"] == values
