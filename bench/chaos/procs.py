@@ -4,7 +4,9 @@ A worker is started in its own session, so everything it forks (the fork server,
 and the children forked from the fork server) shares its session id even after the
 supervisor is killed: that is how orphans are found and cleaned up. The tree is read
 from ``/proc``: the fork server is the supervisor's child whose command line names
-``forkserver``; children are the fork server's children.
+``forkserver`` or, forked from the starting ``outlast worker`` (its command line then the
+worker's), whose kernel name is ``outlast-forksrv``; children are the fork server's
+children.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from outlast.worker.forkserver import FORK_SERVER_NAME
+
 
 @dataclass(frozen=True)
 class Proc:
@@ -24,6 +28,7 @@ class Proc:
     ppid: int
     session: int
     cmdline: str
+    comm: str = ""
 
 
 def processes() -> list[Proc]:
@@ -38,8 +43,9 @@ def processes() -> list[Proc]:
             if fields[0] == "Z":
                 continue
             raw = Path(f"/proc/{entry}/cmdline").read_bytes()
+            comm = Path(f"/proc/{entry}/comm").read_text().strip()
             found.append(Proc(int(entry), int(fields[1]), int(fields[3]),
-                              raw.replace(b"\0", b" ").decode(errors="replace")))
+                              raw.replace(b"\0", b" ").decode(errors="replace"), comm))
     return found
 
 
@@ -71,7 +77,8 @@ class WorkerProc:
 
     def fork_server(self, table: list[Proc]) -> int | None:
         for p in table:
-            if p.ppid == self.pid and "forkserver" in p.cmdline:
+            if p.ppid == self.pid and ("forkserver" in p.cmdline
+                                       or p.comm == FORK_SERVER_NAME):
                 return p.pid
         return None
 

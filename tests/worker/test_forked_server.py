@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from outlast.worker import forkserver
+
 #: run in a worker's child (a module of its own: a child does not run the main script)
 PROBE = """
 import multiprocessing, os
@@ -50,13 +52,15 @@ if __name__ == "__main__":
         cmdline = f.read()
     with open("/proc/self/cmdline", "rb") as f:
         own_cmdline = f.read()
+    with open(f"/proc/{forkserver.server_pid()}/comm") as f:
+        comm = f.read().strip()
     parent, child = forkserver.CONTEXT.Pipe()
     process = forkserver.CONTEXT.Process(target=probe, args=(child,),
                                          name=forkserver.CHILD_NAME)
     process.start()
     result = parent.recv() if parent.poll(30) else None
     process.join(30)
-    print(json.dumps({"forked": cmdline == own_cmdline,
+    print(json.dumps({"forked": cmdline == own_cmdline, "comm": comm,
                       "result": result, "exitcode": process.exitcode}))
 """
 
@@ -74,6 +78,8 @@ def test_the_fork_server_of_a_starting_program_is_a_fork_whose_children_start_pr
         tmp_path: Path) -> None:
     forked, new = run(tmp_path, "start"), run(tmp_path, "thread")
     assert (forked["forked"], new["forked"]) == (True, False)  # a thread: a new interpreter
+    # told apart from the program it shares a command line with by its kernel name
+    assert forked["comm"] == forkserver.FORK_SERVER_NAME != new["comm"]
     assert forked["exitcode"] == new["exitcode"] == 0
     # a child of either holds the same descriptors, and starts processes as ever
     assert forked["result"] == new["result"] == {

@@ -33,6 +33,7 @@ and for ``outlast worker`` that script imports the whole command line.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import importlib
 import logging
@@ -68,6 +69,12 @@ SHARED = (
     "outlast.core.import_failures", "outlast.core.versions", "outlast.core.durable_requests",
     "outlast.worker.messages",
 )
+
+#: the kernel's name (``/proc/PID/comm``, ``ps -o comm``, ``top``) of a fork server or
+#: resource tracker forked from a starting program, whose command line is the program's
+#: own (``outlast worker ...``): how tools and the fault suite tell them apart
+FORK_SERVER_NAME = "outlast-forksrv"
+TRACKER_NAME = "outlast-tracker"
 
 #: seconds a fork server that failed a request gets to finish exiting before the failure
 #: is taken as something else than its death (and raised)
@@ -127,6 +134,13 @@ def _fork_passfds(path: str, args: Sequence[str], passfds: Sequence[int]) -> int
     os._exit(_run_forked(code, passfds))  # never back into the program's own code
 
 
+def _name_process(name: str) -> None:
+    """Set this process's kernel name (at most 15 bytes; Linux only, else nothing)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+
+
 def _run_forked(code: str, passfds: Sequence[int]) -> int:
     """In the fork: what a new interpreter would have (only ``passfds`` open, the locks
     of ``multiprocessing``'s helpers free: the parent held them while it forked), then
@@ -135,6 +149,7 @@ def _run_forked(code: str, passfds: Sequence[int]) -> int:
     socket's close) runs on a descriptor number that is now another's."""
     try:
         gc.freeze()
+        _name_process(FORK_SERVER_NAME if "forkserver" in code else TRACKER_NAME)
         _util.spawnv_passfds = _stdlib_spawnv  # what this process starts is as ever
         _close_fds_but(passfds)
         for helper in (_server(), _tracker()):
