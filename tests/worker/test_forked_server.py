@@ -52,14 +52,14 @@ if __name__ == "__main__":
         cmdline = f.read()
     with open("/proc/self/cmdline", "rb") as f:
         own_cmdline = f.read()
-    with open(f"/proc/{forkserver.server_pid()}/comm") as f:
-        comm = f.read().strip()
     parent, child = forkserver.CONTEXT.Pipe()
     process = forkserver.CONTEXT.Process(target=probe, args=(child,),
                                          name=forkserver.CHILD_NAME)
     process.start()
     result = parent.recv() if parent.poll(30) else None
     process.join(30)
+    with open(f"/proc/{forkserver.server_pid()}/comm") as f:  # named by now: it served
+        comm = f.read().strip()
     print(json.dumps({"forked": cmdline == own_cmdline, "comm": comm,
                       "result": result, "exitcode": process.exitcode}))
 """
