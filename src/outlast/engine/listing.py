@@ -204,6 +204,7 @@ def list_page(tx: Tx, env: str, wanted: RunFilter, limit: int,
               cursor: str | None) -> tuple[list[Row], str | None]:
     """One page and the cursor of the next (None at the end)."""
     wanted.check()
+    tx.one_snapshot()  # a page is read in parts by status: one moment for all of them
     order = wanted.order
     kinds = list(search_kinds(tx, env, wanted.search)) if wanted.search else [{}]
     found: dict[str, Row] = {}

@@ -101,6 +101,13 @@ class Tx(Protocol):
         not sent again."""
         ...
 
+    def one_snapshot(self) -> None:
+        """Make every read of this transaction see the same moment (before its first
+        statement): a read made of several statements, such as a page of runs read in
+        parts by status, must not miss a run that moved from one part to another
+        between them."""
+        ...
+
     def lazy_commit(self) -> None:
         """Let this transaction's commit return before it is on disk.
 

@@ -161,6 +161,9 @@ class BorrowedPostgresTx:
     def notified(self, channel: str, payload: str = "") -> None:
         self._outbox.sent(channel, payload)
 
+    def one_snapshot(self) -> None:
+        """The caller's transaction is the caller's: its isolation is theirs."""
+
     def lazy_commit(self) -> None:
         """The caller's commit is the caller's: nothing to relax."""
 

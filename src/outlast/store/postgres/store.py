@@ -101,6 +101,8 @@ class PostgresTx:
         self._block = False
         #: ``lazy_commit`` was asked for (applied with the first statement sent)
         self._lazy = False
+        #: ``one_snapshot`` was asked for (``BEGIN ISOLATION LEVEL REPEATABLE READ``)
+        self._snapshot = False
         #: ``alone`` ran: the transaction is committed, nothing more may be sent
         self._done = False
 
@@ -152,7 +154,8 @@ class PostgresTx:
         far and all that follows one transaction block (the server starts a transaction
         at the first statement after a Sync; ``BEGIN`` inside it makes it a block)."""
         if not self._block:
-            self._conn.cursor().execute(b"BEGIN")
+            self._conn.cursor().execute(
+                b"BEGIN ISOLATION LEVEL REPEATABLE READ" if self._snapshot else b"BEGIN")
             self._block = True
 
     def _answered(self, name: str, params: dict[str, Any]) -> psycopg.Cursor[Row]:
@@ -253,6 +256,11 @@ class PostgresTx:
 
     def notified(self, channel: str, payload: str = "") -> None:
         self._outbox.sent(channel, payload)
+
+    def one_snapshot(self) -> None:
+        """``REPEATABLE READ`` for this transaction: its statements share the snapshot of
+        its first (under ``READ COMMITTED`` each takes its own)."""
+        self._snapshot = True
 
     def lazy_commit(self) -> None:
         """``synchronous_commit = off`` for this transaction only: its commit skips the

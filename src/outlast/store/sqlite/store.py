@@ -90,6 +90,9 @@ class SQLiteTx:
     def notified(self, channel: str, payload: str = "") -> None:
         self.notify(channel, payload)
 
+    def one_snapshot(self) -> None:
+        """Already so: a SQLite transaction reads one snapshot of the database."""
+
     def lazy_commit(self) -> None:
         """Nothing to relax: in WAL mode with ``synchronous=NORMAL`` no commit waits."""
 
