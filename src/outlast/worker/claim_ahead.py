@@ -170,9 +170,9 @@ class ClaimAhead:
         for child, rows in hand_out.batches.items():
             jobs = [self.job(row) for row in rows]
             shared = jobs[0].shared
-            started = False if shared else child.hold_batch(jobs)
             if shared:
                 child.hold_shared(jobs)
+            started = not shared and child.hold_batch(jobs)
             placed.batches.append((child, jobs, rows, shared, started))
         return placed
 

@@ -88,11 +88,6 @@ class Child:
             return 0
         return max(0, slots - len(self.shared))
 
-    def send_shared(self, jobs: list[Assignment]) -> bool:
-        """Start ``jobs`` beside this child's other shared runs; False when it is gone."""
-        self.hold_shared(jobs)
-        return self.deliver(jobs, True)
-
     def hold_shared(self, jobs: list[Assignment]) -> None:
         """Count ``jobs`` among this child's shared runs before they are sent (``deliver``):
         what the worker claims next sees them held."""
@@ -183,14 +178,6 @@ class Child:
         self.started_at = time.monotonic()
         self.deadline = deadline
         return True
-
-    def send_batch(self, jobs: list[Assignment]) -> bool:
-        """Give runs to this child in one message; it starts each when the one before ends.
-
-        False when the child is gone (its pipe is closed): the caller keeps the runs. The
-        child is retired and replaced when the supervisor reaps it.
-        """
-        return self.deliver(jobs, False, self.hold_batch(jobs))
 
     def hold_batch(self, jobs: list[Assignment]) -> bool:
         """Hold ``jobs`` (the first starts now if this child is idle, the others queue)
