@@ -52,34 +52,28 @@ class DurableOps:
         reference; the attempt is answered with the value itself."""
         return self.record_many([(op, result, elapsed)])[0]
 
-    def record_many(self, items: list[tuple[durable.Op, Any, float | None]], *,
-                    lazy: bool = False) -> list[dict[str, Any]]:
+    def record_many(self, items: list[tuple[durable.Op, Any, float | None]]
+                    ) -> list[dict[str, Any]]:
         """``record`` for several attempts' operations ``(op, result, elapsed)`` in one
         transaction, answered in order: one commit for what a worker's attempts completed
         meanwhile, where each would have waited for its own. All or none: when one fails
         (a lease lost), nothing is written, and the caller records them one by one.
-
-        ``lazy``: commit without waiting for the database to flush it to disk
-        (``Tx.lazy_commit``), for records whose attempts' ends are written after them by
-        ordinary commits, which flush these too. Until then a database crash can lose
-        them, and the steps run again, as steps may."""
-        self._record(items, lazy=lazy, drop_stale=False)
+        The commit waits for its flush: a lazy one lost in a crash would leave a gap
+        under the attempt's later records (``worker/records_ahead.py``)."""
+        self._record(items, drop_stale=False)
         return [durable.done(result) for _, result, _ in items]
 
-    def record_held(self, items: list[tuple[durable.Op, Any, float | None]], *,
-                    lazy: bool = False) -> int:
+    def record_held(self, items: list[tuple[durable.Op, Any, float | None]]) -> int:
         """``record_many``, but the operations of attempts that no longer hold their runs
         (canceled, timed out, taken over) are left out rather than failing the rest; how
         many were left out."""
-        return self._record(items, lazy=lazy, drop_stale=True).count(False)
+        return self._record(items, drop_stale=True).count(False)
 
-    def _record(self, items: list[tuple[durable.Op, Any, float | None]], *, lazy: bool,
+    def _record(self, items: list[tuple[durable.Op, Any, float | None]], *,
                 drop_stale: bool) -> list[bool]:
         kept = [self.engine.blobs.keep(op.run_id, f"step-{op.seq}", result,
                                        f"result of {op.name!r}") for op, result, _ in items]
         with self._tx() as tx:
-            if lazy:
-                tx.lazy_commit()
             now = self.engine.clock.now()
             return durable.record_many(tx, [
                 (op, value, None if elapsed is None else now - max(0.0, float(elapsed)))
