@@ -163,9 +163,12 @@ class DurableRun:
     def __init__(self, run_id: str, lease_id: str, attempt: int, environment: str,
                  runtime: Runtime, journal: list[dict[str, Any]] | None = None,
                  ahead: RecordAhead | None = None, aruntime: AsyncRuntime | None = None,
-                 ) -> None:
+                 lease: Callable[[], bool] | None = None) -> None:
         """``aruntime``: where ``aask`` awaits its answers (an attempt sharing its loop);
-        without it, ``aask`` asks as ``ask`` does."""
+        without it, ``aask`` asks as ``ask`` does. ``lease``: whether the attempt surely
+        still holds its run, asked before an operation runs rather than replays (a
+        worker's child: past its lease another worker may have taken the run over and
+        recorded that very operation); False ends the attempt handed back."""
         self.run_id = run_id
         self.lease_id = lease_id
         self.attempt = attempt
@@ -174,6 +177,7 @@ class DurableRun:
         self._aruntime = aruntime
         self._ahead = ahead
         self._ahead_sent = 0  # records sent since the last answered write
+        self._lease = lease
         #: given when the worker read it with the claim; else loaded on first use
         self._journal: dict[int, Entry] | None = None if journal is None else _index(journal)
         self._seq = 0
@@ -270,6 +274,7 @@ class DurableRun:
             if entry is not None:
                 result = _recorded(entry, seq)
             else:
+                self.check_lease(f"{kind} {name!r}")
                 with self._span(kind, name, seq):
                     result = fresh(Op(self.run_id, self.lease_id, seq, kind, name))
             if entry is not None and self._resumes_at(entry) and self.listener is not None:
@@ -289,6 +294,7 @@ class DurableRun:
             if entry is not None:
                 result = _recorded(entry, seq)
             else:
+                self.check_lease(f"{kind} {name!r}")
                 with self._span(kind, name, seq):
                     result = await fresh(Op(self.run_id, self.lease_id, seq, kind, name))
             if entry is not None and self._resumes_at(entry) and self.listener is not None:
@@ -301,6 +307,14 @@ class DurableRun:
             raise
         finally:
             self._busy.release()
+
+    def check_lease(self, what: str) -> None:
+        """``HandBack`` unless the attempt surely still holds its run: its worker has not
+        renewed the lease in time (stopped, hung, or the database away), so another worker
+        may have taken the run over; what would start now must not."""
+        if self._lease is not None and not self._lease():
+            raise HandBack(f"{what} was not started: this worker could not renew the run's "
+                           "lease in time, so another worker may have taken the run over")
 
     def pausing(self, at: Op) -> None:
         """A short wait is about to be sat out in this process (``on_wait``)."""

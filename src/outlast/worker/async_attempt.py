@@ -77,7 +77,7 @@ async def arun_attempt(task: Task[..., Any], job: Assignment, send: Send, runtim
 async def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
                    durable: DurableRun) -> Outcome:
     base, payload = decoded(task, job, durable)
-    if base.kind == "aborted":
+    if base.kind != "completed":
         return base
     life = Lifecycle(task, payload, ctx, durable)
     durable.listener = life

@@ -37,6 +37,7 @@ from outlast.sdk.durable import RecordAhead, Runtime, patiently
 from outlast.sdk.registry import default_registry, import_task_files
 from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
+from outlast.worker import lease_clock
 from outlast.worker.capture import keep_info_level
 from outlast.worker.code_identity import project_version, remember_loaded
 from outlast.worker.event_loop import ChildLoop
@@ -129,11 +130,15 @@ def answer_of(reply: Reply) -> Any:
 
 def main(conn: Connection, task_dirs: list[str], root: str,
          task_defaults: dict[str, Any] | None = None,
-         environ: dict[str, str] | None = None, record_ahead: int = 0) -> None:
+         environ: dict[str, str] | None = None, record_ahead: int = 0,
+         leases: lease_clock.LeaseClock | None = None) -> None:
     """Entry point of a child process (forked by the pool's fork server).
 
     ``record_ahead``: the largest step result (``RecordAhead.limit``) recorded without
-    waiting for the supervisor's answer; 0: every one waits."""
+    waiting for the supervisor's answer; 0: every one waits. ``leases``: until when the
+    supervisor surely holds the leases (``lease_clock.py``): no attempt starts, and no
+    durable operation runs, past it."""
+    lease_clock.current = leases
     if environ is not None:  # the supervisor's, not the fork server's (started earlier)
         os.environ.clear()
         os.environ.update(environ)

@@ -63,9 +63,12 @@ class ClaimAhead:
     """The buffer of claimed runs no child holds yet, and what recent runs took."""
 
     def __init__(self, concurrency: int, environment: str, enforce_memory: bool,
-                 clock: Callable[[], float] = time.monotonic, async_slots: int = 1) -> None:
+                 clock: Callable[[], float] = time.monotonic, async_slots: int = 1,
+                 wall: Callable[[], float] = time.time, lease_margin: float = 0.0) -> None:
         """``async_slots``: how many runs of async tasks a child runs at once (1: each
-        alone, as a sync task's)."""
+        alone, as a sync task's). ``wall``: the engine's clock, which dates a claimed
+        run's ``lease_expires_at``; ``lease_margin``: kept in hand from it in the bound a
+        child checks (``Assignment.held_until``)."""
         self.concurrency = concurrency
         self.async_slots = async_slots
         #: the tasks whose runs share a child (the children's ``Ready.async_tasks``)
@@ -80,6 +83,8 @@ class ClaimAhead:
         self._avg_run: float | None = None
         self._task_avg: dict[str, float] = {}
         self._clock = clock
+        self._wall = wall
+        self.lease_margin = lease_margin
         #: until then (``clock``) pipes are kept short: started runs are being claimed
         self._resuming_until = 0.0
 
@@ -189,7 +194,15 @@ class ClaimAhead:
         return Assignment(run=run_fields(row), lease_id=row["lease_id"],
                           attempt=row["attempt_count"], memory_limit=memory,
                           environment=self.environment, journal=row.get("journal"),
-                          shared=self.shares(row))
+                          shared=self.shares(row), held_until=self.held_until(row))
+
+    def held_until(self, row: dict[str, Any]) -> float | None:
+        """The run's lease expiry, dated by the engine's clock, as a ``time.monotonic``
+        time less the margin: what a child can compare without asking."""
+        expires = row.get("lease_expires_at")
+        if expires is None:
+            return None
+        return float(expires) - self._wall() + time.monotonic() - self.lease_margin
 
 
 class Placed:

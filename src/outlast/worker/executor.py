@@ -40,6 +40,7 @@ __all__ = ["attempt_ended", "attempt_traced", "build_context", "call_flexibly", 
            "run_attempt", "run_hook_job", "with_decision"]
 from outlast.sdk.logger import logger
 from outlast.sdk.task import Task
+from outlast.worker import lease_clock
 from outlast.worker.calling import call_flexibly
 from outlast.worker.capture import LogBuffer, captured
 from outlast.worker.lifecycle import Lifecycle
@@ -102,8 +103,10 @@ def prepare(job: Assignment, send: Send, runtime: Runtime, ahead: RecordAhead | 
     buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id, job.attempt,
                                                      records)))
     ctx = build_context(run, job.attempt, job.environment)
+    lease = lease_clock.guard(job.held_until)
     durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime,
-                         journal=job.journal, ahead=ahead, aruntime=aruntime)
+                         journal=job.journal, ahead=ahead, aruntime=aruntime,
+                         lease=None if lease is None else lease.held)
     return buffer, ctx, durable
 
 
@@ -141,7 +144,7 @@ def finish_streams(durable: DurableRun) -> None:
 def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
              durable: DurableRun, run_async: RunAsync) -> Outcome:
     base, payload = decoded(task, job, durable)
-    if base.kind == "aborted":
+    if base.kind != "completed":
         return base
     life = Lifecycle(task, payload, ctx, durable, run_async)
     durable.listener = life
@@ -154,8 +157,16 @@ def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
 
 def decoded(task: Task[..., Any], job: Assignment, durable: DurableRun) -> tuple[Outcome, Any]:
     """The attempt's outcome so far (completed, until something else is known) and its
-    payload decoded; an ``aborted`` outcome (and None) when the payload does not fit."""
+    payload decoded; an ``aborted`` outcome (and None) when the payload does not fit, a
+    ``platform_error`` one when the lease may have lapsed before the attempt started (it
+    waited in the child's pipe while its worker could not renew it)."""
     base = Outcome(job.run["id"], job.lease_id, job.attempt, "completed")
+    try:
+        durable.check_lease("the attempt")
+    except HandBack as exc:
+        durable.body_ended = True
+        return _replace(base, kind="platform_error",
+                        error={"type": PLATFORM_ERROR, "message": str(exc)}), None
     try:
         return base, task.codec.from_json(json.loads(job.run["payload"]), task.id)
     except ValidationError as exc:

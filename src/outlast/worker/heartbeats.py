@@ -26,6 +26,7 @@ from typing import Any
 
 from outlast.engine import Engine
 from outlast.worker.claim_ahead import ClaimAhead
+from outlast.worker.lease_clock import LeaseClock, margin
 from outlast.worker.messages import Assignment
 from outlast.worker.pool import STOP_GRACE, Child
 
@@ -92,10 +93,13 @@ def held_ids(ahead: ClaimAhead, children: Iterable[Child]) -> set[str]:
 class Heartbeats:
     """The supervisor's lease keeper: when to heartbeat, and what to do with the answer."""
 
-    def __init__(self, engine: Engine, worker_id: str, release: Release) -> None:
+    def __init__(self, engine: Engine, worker_id: str, release: Release,
+                 leases: LeaseClock | None = None) -> None:
+        """``leases``: where the bound a child checks is published (``lease_clock.py``)."""
         self.engine = engine
         self.worker_id = worker_id
         self._release = release
+        self.leases = leases
         self.interval = interval_for(engine.lease_seconds)
         #: monotonic time of the last heartbeat (0: one is due now)
         self.last = 0.0
@@ -117,7 +121,7 @@ class Heartbeats:
         if ahead.buffer and not ahead.fed:
             self._release(ahead.take_all(), "no free process to start it")
         ahead.fed = False
-        held = self.engine.heartbeat(self.worker_id, sorted(held_ids(ahead, children)))
+        held = self.beat(sorted(held_ids(ahead, children)))
         for row in lost_rows(ahead.buffer, held):
             log.info("run %s is no longer ours (canceled or recovered); dropping it", row["id"])
             ahead.buffer.remove(row)
@@ -125,6 +129,18 @@ class Heartbeats:
             if c.killed_for is None:
                 self._apply(c, check_child(c.held_alone(), c.job, held))
                 self._stop_lost_shared(c, held)
+
+    def beat(self, run_ids: list[str]) -> dict[str, str]:
+        """Renew the leases of ``run_ids`` (every run the worker holds); {run id: lease id}
+        of those still held. Once renewed, the children are told until when they surely
+        hold them: from before the heartbeat was sent, so the bound is never later than
+        the expiry the database now has."""
+        sent = time.monotonic()
+        held = self.engine.heartbeat(self.worker_id, run_ids)
+        if self.leases is not None:
+            lease = self.engine.lease_seconds
+            self.leases.extend(sent + lease - margin(lease))
+        return held
 
     @staticmethod
     def _stop_lost_shared(child: Child, held: dict[str, str]) -> None:

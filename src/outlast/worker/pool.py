@@ -15,6 +15,7 @@ from typing import Any
 
 from outlast.worker import forkserver
 from outlast.worker.child_pipe import ChildPipe
+from outlast.worker.lease_clock import LeaseClock
 from outlast.worker.messages import Assignment, Cancel, HookJob, Stop
 
 #: seconds a shared run told to stop (``Cancel``) has to end before its child is killed,
@@ -26,14 +27,15 @@ class Child:
     """One warm child process and the job it is running, if any."""
 
     def __init__(self, task_dirs: list[str], root: Path, generation: int,
-                 task_defaults: dict[str, Any] | None = None, record_ahead: int = 0) -> None:
+                 task_defaults: dict[str, Any] | None = None, record_ahead: int = 0,
+                 leases: LeaseClock | None = None) -> None:
         """``record_ahead``: the largest step result the child records without waiting
-        (``child.main``)."""
+        (``child.main``); ``leases``: the supervisor's lease clock (``lease_clock.py``)."""
         parent_conn, child_conn = forkserver.CONTEXT.Pipe()
         self.process: BaseProcess = forkserver.start(lambda: forkserver.CONTEXT.Process(
             target=forkserver.child_main,
             args=(child_conn, task_dirs, str(root), task_defaults, dict(os.environ),
-                  record_ahead),
+                  record_ahead, leases),
             name=forkserver.CHILD_NAME,
         ))
         child_conn.close()

@@ -53,6 +53,7 @@ from outlast.worker.claim_ahead import ClaimAhead, run_fields
 from outlast.worker.db_turn import DatabaseTurn
 from outlast.worker.drain import DrainWatch
 from outlast.worker.heartbeats import Heartbeats, held_ids
+from outlast.worker.lease_clock import LeaseClock, margin
 from outlast.worker.messages import (
     ApiCall,
     Assignment,
@@ -177,9 +178,12 @@ class Supervisor:
         self._stop_deadline: float | None = None
         self._more_work = True
         self._loop_errors = 0
+        #: until when the leases are surely held, shared with the children
+        self.leases = LeaseClock.create()
         self.ahead = ClaimAhead(concurrency, environment, enforce_memory,
-                                async_slots=async_slots)
-        self.heartbeats = Heartbeats(engine, self.worker_id, self._release)
+                                async_slots=async_slots, wall=engine.clock.now,
+                                lease_margin=margin(engine.lease_seconds))
+        self.heartbeats = Heartbeats(engine, self.worker_id, self._release, self.leases)
         self._last_check = 0.0
         self._last_claim = 0.0
         self._last_hooks = 0.0
@@ -543,7 +547,7 @@ class Supervisor:
 
     def _new_child(self) -> Child:
         return Child(self.task_dirs, self.root, self.generation, self.task_defaults,
-                     self.engine.blobs.threshold)
+                     self.engine.blobs.threshold, self.leases)
 
     def _do_reload(self) -> None:
         self._reload_requested = False
@@ -579,7 +583,7 @@ class Supervisor:
         loop waits: those of dead children whose outcomes are not yet written included."""
         ending = [*self.pending.outcomes, *self.turn_outcomes]
         ids = sorted(self._held_ids() | {o.run_id for o in ending})
-        return lambda: self.engine.heartbeat(self.worker_id, ids)
+        return lambda: self.heartbeats.beat(ids)
 
     def _on_death(self, child: Child) -> None:
         # read what the child sent before it died (it may have finished a run, then died
@@ -813,6 +817,8 @@ class Supervisor:
         os.close(self._wake_r)
         os.close(self._wake_w)
         self._waiter.close()
+        if self.leases is not None:
+            self.leases.close()
 
 
 def database_error(exc: BaseException) -> bool:

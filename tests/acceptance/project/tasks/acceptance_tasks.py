@@ -97,3 +97,22 @@ def drain(payload: Any) -> str:
     time.sleep(float(payload))
     note("drain-end")
     return "drained"
+
+
+def _outlive_the_lease() -> int:
+    """The first execution outlasts the lease (2 s) while the test stops the supervisor."""
+    if note("slow-start", str(os.getpid())) == 1:
+        time.sleep(3.5)
+    return os.getpid()
+
+
+def _last() -> int:
+    note("last", f"{os.getpid()} {time.time()}")
+    return os.getpid()
+
+
+@task(id="acc-outlived", retry=Retry(max_attempts=3, min_delay=0.1))
+def outlived(payload: Any) -> dict[str, int]:
+    slow = step.run("slow", _outlive_the_lease)
+    last = step.run("last", _last)
+    return {"slow": slow, "last": last}
