@@ -38,10 +38,12 @@ def test_claim_starts_runs_with_an_attempt_and_a_lease(
     leases = {r["lease_id"] for r in rows}
     assert len(leases) == 1 and next(iter(leases)).startswith("lease_")
     for row in rows:
-        assert row["status"] == "EXECUTING"
         assert row["attempt_count"] == 1
-        assert row["worker_id"] == "worker-1"
-        assert row["lease_expires_at"] == clock.now() + engine.lease_seconds
+        with engine.store.transaction(write=False) as tx:
+            stored = tx.one("get_run", id=row["id"], environment=ENV)
+        assert stored is not None and stored["status"] == "EXECUTING"
+        assert stored["worker_id"] == "worker-1" and stored["lease_id"] == row["lease_id"]
+        assert stored["lease_expires_at"] == clock.now() + engine.lease_seconds
         run = engine.retrieve(ENV, row["id"])
         assert run["status"] == "EXECUTING" and run["started_at"] == clock.now()
         [attempt] = engine.attempts(row["id"])

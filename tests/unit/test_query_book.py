@@ -79,7 +79,9 @@ def test_the_claim_statements_fit_the_drivers_cache() -> None:
     book = QueryBook(load_queries("postgres"), to_pyformat)
     for name in ("claim_unlimited", "claim_unlimited_in", "insert_runs", "list_runs"):
         for queues in (None, ["a"]):
-            assert len(book.text(name, {"queues": queues}).encode()) <= 4096, name
+            for version in (None, "v1"):  # a worker claims with its version
+                text = book.text(name, {"queues": queues, "version": version})
+                assert len(text.encode()) <= 4096, (name, version)
 
 
 def test_a_part_stands_where_a_query_includes_it_and_is_no_query_itself() -> None:
@@ -104,3 +106,47 @@ SELECT b
 def test_an_include_of_an_unknown_part_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown part 'nope'"):
         parse_queries("-- name: q\nSELECT 1\n-- include: nope\n")
+
+
+def test_a_part_may_include_another() -> None:
+    text = """-- name: q
+UPDATE t SET a = 1
+-- include: ending
+
+-- part: ending
+RETURNING
+-- include: columns
+
+-- part: columns
+id, a
+"""
+    assert compact(parse_queries(text)["q"]) == "UPDATE t SET a = 1\nRETURNING\nid, a"
+
+
+def test_a_part_that_includes_itself_is_refused() -> None:
+    with pytest.raises(ValueError, match="part 'loop' includes itself"):
+        parse_queries("-- name: q\nSELECT 1\n-- include: loop\n\n-- part: loop\n"
+                      "-- include: loop\n")
+
+
+def test_every_claim_returns_the_same_columns() -> None:
+    """What the worker reads of a claimed run comes from one list, in both dialects and
+    both claim paths (the counting path adds the concurrency key its rated starts log)."""
+    from outlast.store.queries import load_queries
+    from outlast.worker.claim_ahead import _RUN_FIELDS
+
+    def returned(dialect: str, name: str) -> set[str]:
+        sql = compact(load_queries(dialect)[name])
+        block = sql.rsplit("RETURNING", 1)[1] if name != "claim_unlimited" or \
+            dialect == "sqlite" else sql.split("RETURNING", 1)[1].split("),", 1)[0]
+        return {c.strip() for c in block.replace("\n", " ").split(",")}
+
+    sqlite = returned("sqlite", "claim_unlimited") - {"0 AS limited_queues"}
+    # what the worker reads of each claimed run: its child's fields, its lease and
+    # attempt, the claim order, the queue wait it measures
+    read = {*_RUN_FIELDS, "lease_id", "attempt_count", "priority", "available_at",
+            "started_at", "queued_at"}
+    assert read <= sqlite, read - sqlite
+    assert returned("postgres", "claim_unlimited") == sqlite
+    assert returned("postgres", "start_runs") == returned("sqlite", "start_runs") \
+        == sqlite | {"concurrency_key"}

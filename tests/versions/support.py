@@ -58,6 +58,14 @@ def pin(engine: Engine, run_id: str, version: str) -> None:
     execute(engine, f"UPDATE runs SET version = '{version}' WHERE id = '{run_id}'")
 
 
+def pinned_to(engine: Engine, run_id: str, env: str = "dev") -> str | None:
+    """The version a run is pinned to, as stored (a claim's rows do not carry it)."""
+    with engine.store.transaction(write=False) as tx:
+        row = tx.one("get_run", id=run_id, environment=env)
+    assert row is not None
+    return row["version"]  # type: ignore[no-any-return]
+
+
 def live_worker(engine: Engine, worker_id: str, version: str, env: str = "dev") -> None:
     """A worker of ``version`` that has just heartbeated."""
     engine.register_worker(env, worker_id, {"hostname": "box", "pid": 7, "version": "0.1.0",

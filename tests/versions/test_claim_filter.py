@@ -15,7 +15,7 @@ import pytest
 
 from outlast.engine import Engine, WorkerCode
 from tests.conftest import definition, trigger_run
-from tests.versions.support import execute, pin, register, set_state
+from tests.versions.support import execute, pin, pinned_to, register, set_state
 
 MINE, THEIRS = "v-mine", "v-theirs"
 PATHS = ["unlimited", "unlimited_in", "counted", "counted_keyed", "counted_other"]
@@ -59,7 +59,7 @@ def test_a_claim_takes_exactly_the_runs_its_code_may_run(
     want = expected(pinned, state, has_task, theirs_has)
     assert [r["id"] for r in rows] == ([run_id] if want else [])
     if want:
-        assert rows[0]["version"] == (pinned or MINE)  # the start pins it
+        assert pinned_to(engine, run_id) == (pinned or MINE)  # the start pins it
         assert engine.retrieve("dev", run_id)["status"] == "EXECUTING"
 
 
@@ -70,7 +70,7 @@ def test_a_claim_with_no_code_takes_any_run_and_pins_none(engine: Engine) -> Non
     free = trigger_run(engine, "t").row["id"]
     rows = engine.claim("dev", "w1", None, 5)
     assert sorted(r["id"] for r in rows) == sorted([pinned, free])
-    assert {r["id"]: r["version"] for r in rows} == {pinned: THEIRS, free: None}
+    assert {r["id"]: pinned_to(engine, r["id"]) for r in rows} == {pinned: THEIRS, free: None}
 
 
 def test_with_no_current_version_every_worker_takes_its_own_tasks(
@@ -94,7 +94,8 @@ def test_a_retried_run_goes_back_to_its_own_version(engine: Engine) -> None:
     engine.clock.advance(3600)  # type: ignore[attr-defined]
     assert engine.claim("dev", "w2", None, 5, WorkerCode(THEIRS, ("t",))) == []
     again = engine.claim("dev", "w1", None, 5, WorkerCode(MINE, ("t",)))
-    assert [(r["id"], r["attempt_count"], r["version"]) for r in again] == [(run_id, 2, MINE)]
+    assert [(r["id"], r["attempt_count"]) for r in again] == [(run_id, 2)]
+    assert pinned_to(engine, run_id) == MINE
 
 
 def test_hooks_are_claimed_only_for_the_tasks_a_worker_has(engine: Engine) -> None:

@@ -9,7 +9,8 @@ section's heading) are not part of it.
 A section headed ``-- part: some_name`` is no query but text that queries share: a line
 ``-- include: some_name`` in a query stands for it (the two claim statements end the same
 way, ``claim_started``). A dialect's queries may include the shared file's parts (both
-``list_runs`` filter the same way, ``list_runs_filters``).
+``list_runs`` filter the same way, ``list_runs_filters``), and a part may include another
+(every claim returns the same columns, ``claimed_columns``).
 
 A line ending in ``-- when NAME`` is sent only when parameter ``NAME`` is given (not None),
 one ending in ``-- unless NAME`` only when it is not. A query with optional filters then
@@ -165,15 +166,21 @@ def _resolved(queries: Mapping[str, str], parts: Mapping[str, str]) -> dict[str,
             for name, body in queries.items()}
 
 
-def _part(parts: Mapping[str, str], name: str) -> str:
+def _part(parts: Mapping[str, str], name: str, within: tuple[str, ...] = ()) -> str:
+    """The part ``name``, its own includes replaced (``claim_started`` returns the
+    shared ``claimed_columns``)."""
     if name not in parts:
         raise ValueError(f"include of an unknown part {name!r}")
-    return parts[name]
+    if name in within:
+        raise ValueError(f"part {name!r} includes itself")
+    return _INCLUDE.sub(lambda m: _part(parts, m.group(1), (*within, name)), parts[name])
 
 
 def _without_closing_comments(body: str) -> str:
+    """``body`` without the comment lines that end it (an ``include`` line is no comment:
+    a part may end with one)."""
     lines = body.strip().splitlines()
-    while lines and lines[-1].lstrip().startswith("--"):
+    while lines and lines[-1].lstrip().startswith("--") and not _INCLUDE.match(lines[-1]):
         lines.pop()
     return "\n".join(lines).strip()
 

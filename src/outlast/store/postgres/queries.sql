@@ -102,7 +102,8 @@ ON CONFLICT DO NOTHING
         started_at = coalesce(started_at, :now), version = coalesce(version, :version),
         updated_at = :now
     WHERE status = 'QUEUED' AND ctid = ANY(ARRAY(TABLE picked))
-    RETURNING *
+    RETURNING
+-- include: claimed_columns
 ), new_attempts AS (
     -- as insert_attempt: a handed-back attempt gave its number back; this start takes it
     INSERT INTO attempts (run_id, number, status, lease_id, worker_id, machine, started_at)
@@ -144,8 +145,8 @@ SELECT started.*, limited_queues FROM noted LEFT JOIN started ON true
 WITH limited AS (
     SELECT name FROM queues
     WHERE environment = :environment
-      AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
-           OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
+      AND (paused = 1 OR num_nonnulls(concurrency_limit, total_limit, rate_limit,
+                                      key_rate_limit) > 0)
     UNION ALL
     SELECT '*' FROM environment_limits
     WHERE environment = :environment AND concurrency_limit IS NOT NULL
@@ -159,10 +160,9 @@ WITH limited AS (
         SELECT 1 FROM versions
         WHERE environment = :environment AND version = :version::text AND state = 'retired')
       AND NOT EXISTS (
-        SELECT 1 FROM versions c
-        JOIN version_tasks vt ON vt.environment = c.environment AND vt.version = c.version
-        WHERE c.environment = :environment AND c.state = 'current'
-          AND c.version <> :version::text AND vt.task_id = t.task_id)
+        SELECT 1 FROM versions JOIN version_tasks USING (environment, version)
+        WHERE environment = :environment AND state = 'current'
+          AND version <> :version::text AND task_id = t.task_id)
 ), picked AS (
     SELECT * FROM (
         SELECT ctid FROM runs
@@ -207,12 +207,15 @@ WITH limited AS (
 -- name: claim_unlimited_in
 -- claim_unlimited for a named list of queues: each queue is read through its own indexes
 -- (runs_claim_started, then runs_claim), so runs queued in other queues never sit in
--- front; the queues' heads then go in claim order (started runs first).
+-- front; the queues' heads then go in claim order (started runs first). The version
+-- filter's lines are sent only with a version (``-- when version``), rather than written
+-- ``:version IS NULL OR …``: each shape stays under the 4 KB psycopg caches its parse of,
+-- which the worker's (with a version) was not once the claim named its columns.
 WITH limited AS (
     SELECT name FROM queues
     WHERE environment = :environment
-      AND (paused = 1 OR concurrency_limit IS NOT NULL OR total_limit IS NOT NULL
-           OR rate_limit IS NOT NULL OR key_rate_limit IS NOT NULL)
+      AND (paused = 1 OR num_nonnulls(concurrency_limit, total_limit, rate_limit,
+                                      key_rate_limit) > 0)
       AND name = ANY(:queues::text[])
     UNION ALL
     SELECT '*' FROM environment_limits
@@ -227,53 +230,48 @@ WITH limited AS (
         SELECT 1 FROM versions
         WHERE environment = :environment AND version = :version::text AND state = 'retired')
       AND NOT EXISTS (
-        SELECT 1 FROM versions c
-        JOIN version_tasks vt ON vt.environment = c.environment AND vt.version = c.version
-        WHERE c.environment = :environment AND c.state = 'current'
-          AND c.version <> :version::text AND vt.task_id = t.task_id)
+        SELECT 1 FROM versions JOIN version_tasks USING (environment, version)
+        WHERE environment = :environment AND state = 'current'
+          AND version <> :version::text AND task_id = t.task_id)
 ), picked AS (
     SELECT c.ctid FROM unnest(:queues::text[]) AS q(name)
     CROSS JOIN LATERAL (
         SELECT * FROM (
             SELECT ctid, id, 0 AS tier, available_at AS score FROM runs
-            WHERE NOT EXISTS (SELECT 1 FROM limited)
-              AND environment = :environment AND queue = q.name AND status = 'QUEUED'
+            WHERE environment = :environment AND queue = q.name AND status = 'QUEUED'
               AND started_at IS NOT NULL
               AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-              AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-                   OR (version IS NULL
-                       AND task_id = ANY((TABLE fresh_tasks)::text[])))
+              AND ((version = :version AND task_id = ANY(:tasks))                 -- when version
+                   OR (version IS NULL AND task_id = ANY((TABLE fresh_tasks)::text[]))) -- when version
             ORDER BY available_at, id
             LIMIT :limit
             FOR UPDATE SKIP LOCKED) AS resumed
         UNION ALL
         SELECT * FROM (
             SELECT ctid, id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
-            WHERE NOT EXISTS (SELECT 1 FROM limited)
-              AND environment = :environment AND queue = q.name AND status = 'QUEUED'
+            WHERE environment = :environment AND queue = q.name AND status = 'QUEUED'
               AND started_at IS NULL
               AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-              AND (:version::text IS NULL
-                   OR cardinality((TABLE fresh_tasks)::text[]) > 0)
-              AND (:version::text IS NULL OR (version = :version AND task_id = ANY(:tasks))
-                   OR (version IS NULL
-                       AND task_id = ANY((TABLE fresh_tasks)::text[])))
+              AND cardinality((TABLE fresh_tasks)::text[]) > 0                    -- when version
+              AND ((version = :version AND task_id = ANY(:tasks))                 -- when version
+                   OR (version IS NULL AND task_id = ANY((TABLE fresh_tasks)::text[]))) -- when version
             ORDER BY (available_at - priority * 60), id
             LIMIT :limit
             FOR UPDATE SKIP LOCKED) AS fresh
-        UNION ALL
-        SELECT * FROM (  -- as in claim_unlimited: no unpinned runs to take, only pinned ones
-            SELECT ctid, id, 1 AS tier, (available_at - priority * 60) AS score FROM runs
-            WHERE NOT EXISTS (SELECT 1 FROM limited)
-              AND cardinality((TABLE fresh_tasks)::text[]) = 0
-              AND environment = :environment AND version = :version::text
-              AND status = 'QUEUED' AND queue = q.name AND started_at IS NULL
-              AND task_id = ANY(:tasks)
-              AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)
-            ORDER BY (available_at - priority * 60), id
-            LIMIT :limit
-            FOR UPDATE SKIP LOCKED) AS pinned
+        -- as in claim_unlimited: no unpinned runs to take, only pinned ones
+        UNION ALL                                                                       -- when version
+        SELECT * FROM (                                                                 -- when version
+            SELECT ctid, id, 1 AS tier, (available_at - priority * 60) AS score FROM runs -- when version
+            WHERE cardinality((TABLE fresh_tasks)::text[]) = 0                          -- when version
+              AND environment = :environment AND version = :version                     -- when version
+              AND status = 'QUEUED' AND queue = q.name AND started_at IS NULL           -- when version
+              AND task_id = ANY(:tasks)                                                 -- when version
+              AND available_at <= :now AND (expires_at IS NULL OR expires_at > :now)    -- when version
+            ORDER BY (available_at - priority * 60), id                                 -- when version
+            LIMIT :limit                                                                -- when version
+            FOR UPDATE SKIP LOCKED) AS pinned                                           -- when version
         LIMIT :limit) AS c
+    WHERE NOT EXISTS (SELECT 1 FROM limited)  -- a one-time filter: no queue read if limited
     ORDER BY c.tier, c.score, c.id
     LIMIT :limit
 -- include: claim_started
@@ -431,7 +429,8 @@ UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1, lease_i
     started_at = coalesce(started_at, :now), version = coalesce(version, :version),
     updated_at = :now
 WHERE id = ANY(:ids::text[]) AND status = 'QUEUED'
-RETURNING *
+RETURNING concurrency_key,  -- for the starts a rate counts (engine/dequeue.py)
+-- include: claimed_columns
 
 -- name: heartbeat_runs
 UPDATE runs SET lease_expires_at = :lease_expires_at

@@ -135,7 +135,8 @@ WHERE status = 'QUEUED' AND id IN (
         ORDER BY available_at - priority * 60, id
         LIMIT :limit)
     LIMIT :limit)
-RETURNING *, 0 AS limited_queues
+RETURNING 0 AS limited_queues,
+-- include: claimed_columns
 
 -- name: claim_unlimited_in
 -- claim_unlimited for a named list of queues.
@@ -206,7 +207,8 @@ WHERE status = 'QUEUED' AND id IN (
         ORDER BY available_at - priority * 60, id
         LIMIT :limit)
     LIMIT :limit)
-RETURNING *, 0 AS limited_queues
+RETURNING 0 AS limited_queues,
+-- include: claimed_columns
 
 -- name: lock_flow_queues
 -- The controlled queues a claim may take from, locked in name order (so two claimers
@@ -360,7 +362,8 @@ UPDATE runs SET status = 'EXECUTING', attempt_count = attempt_count + 1, lease_i
     started_at = coalesce(started_at, :now), version = coalesce(version, :version),
     updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'QUEUED'
-RETURNING *
+RETURNING concurrency_key,  -- for the starts a rate counts (engine/dequeue.py)
+-- include: claimed_columns
 
 -- name: heartbeat_runs
 UPDATE runs SET lease_expires_at = :lease_expires_at
