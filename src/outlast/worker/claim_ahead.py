@@ -51,10 +51,13 @@ RESUMING_WINDOW = 0.005
 #: seconds the shorter window holds after the last claim that brought a started run
 RESUMING_FOR = 1.0
 
-_RUN_FIELDS = ("id", "task_id", "payload", "attempt_count", "max_attempts", "tags", "metadata",
-               "created_at", "queue", "machine", "replayed_from", "parent_id", "root_id",
-               "idempotency_key", "max_duration", "execution_seconds", "status", "error",
-               "environment", "traceparent")
+#: what a child needs to know of a run it attempts; every claim returns these columns
+#: (``claimed_columns`` in ``store/queries.sql``)
+_RUN_FIELDS = ("id", "task_id", "payload", "max_attempts", "tags", "metadata", "created_at",
+               "queue", "machine", "replayed_from", "parent_id", "root_id", "idempotency_key",
+               "max_duration", "execution_seconds", "traceparent")
+#: and of a run whose final-state hooks it calls (a whole row: ``claim_hooks``)
+_HOOK_FIELDS = (*_RUN_FIELDS, "attempt_count", "status", "error", "environment")
 #: marks a buffered row that had started before its claim (never sent to a child)
 _RESUMED = "_resumed"
 
@@ -278,8 +281,14 @@ class _HandOut:
 
 
 def run_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """What a child needs to know of a run (a claimed row holds more)."""
+    """What a child needs to know of a run it attempts (a claimed row holds more: the
+    lease, the claim order's columns)."""
     return {k: row.get(k) for k in _RUN_FIELDS}
+
+
+def hook_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """What a child needs to know of a run whose final-state hooks it calls."""
+    return {k: row.get(k) for k in _HOOK_FIELDS}
 
 
 def _ewma(average: float | None, sample: float) -> float:

@@ -49,7 +49,7 @@ from outlast.store.protocol import ANY_CHANNEL
 from outlast.worker import DEFAULT_ASYNC_SLOTS, forkserver, lease_keeper, outcomes
 from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.child_pipe import Waiter
-from outlast.worker.claim_ahead import ClaimAhead, run_fields
+from outlast.worker.claim_ahead import ClaimAhead, hook_fields
 from outlast.worker.db_turn import DatabaseTurn
 from outlast.worker.drain import DrainWatch
 from outlast.worker.heartbeats import Heartbeats, held_ids
@@ -789,7 +789,7 @@ class Supervisor:
         hooks = self.engine.claim_hooks(self.environment, self.queues, len(idle),
                                         self.version.tasks or [])
         for child, row in zip(idle, hooks, strict=False):
-            child.assign(HookJob(run_fields(row), row["hook_pending"], row["hook_lease"],
+            child.assign(HookJob(hook_fields(row), row["hook_pending"], row["hook_lease"],
                                  self.environment), None)
 
     # -- shutdown ------------------------------------------------------------------------
