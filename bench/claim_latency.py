@@ -16,7 +16,7 @@ CPU per claim (from ``/proc``: run this on the database's machine) is the statem
 less disturbed by the machine's load than wall time. Each block's line: p50 and mean of
 the claim's wall time, the client's CPU per claim, the claiming backend's CPU per claim,
 and the load average; the summary gives each variant's median over blocks and the ratio
-of neighbouring blocks.
+of neighbouring blocks. ``BENCH_DB_PREFIX`` (default ``claim_lat_``) names the databases.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PG = os.environ.get("PG_URL", "postgresql://postgres@127.0.0.1:5432")
+#: each variant's database is this and its name
+PREFIX = os.environ.get("BENCH_DB_PREFIX", "claim_lat_")
 
 CHILD = r"""
 import json, os, statistics, sys, time
@@ -101,7 +103,7 @@ with psycopg.connect(URL + "/postgres", autocommit=True) as conn:
 
 def start(name: str, src: str, gap: float) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, PG, f"claim_lat_{name}", str(Path(src).resolve()),
+        [sys.executable, "-c", CHILD, PG, f"{PREFIX}{name}", str(Path(src).resolve()),
          str(HERE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env=dict(os.environ, CLAIM_GAP=str(gap)))
     assert proc.stdout is not None
