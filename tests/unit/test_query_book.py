@@ -144,8 +144,8 @@ def test_every_claim_returns_the_same_columns() -> None:
     sqlite = returned("sqlite", "claim_unlimited") - {"0 AS limited_queues"}
     # what the worker reads of each claimed run: its child's fields, its lease and
     # attempt, the claim order, the queue wait it measures
-    read = {*_RUN_FIELDS, "lease_id", "attempt_count", "priority", "available_at",
-            "started_at", "queued_at"}
+    read = {*_RUN_FIELDS, "lease_id", "lease_expires_at", "attempt_count", "priority",
+            "available_at", "started_at", "queued_at"}
     assert read <= sqlite, read - sqlite
     assert returned("postgres", "claim_unlimited") == sqlite
     assert returned("postgres", "start_runs") == returned("sqlite", "start_runs") \

@@ -18,12 +18,13 @@ ON CONFLICT DO NOTHING
 -- part: claimed_columns
 -- The columns of a run a claim returns (claim_unlimited, claim_unlimited_in, start_runs):
 -- what a worker hands its child (``worker/claim_ahead.py``, ``_RUN_FIELDS``) and what the
--- claim and the worker read themselves (claim order, attempt rows, leases, metrics). Not
--- ``*``: the run's other columns cost the server their output and the worker their
--- parsing, some 200 rows a pass in a drain, and nothing read them.
+-- claim and the worker read themselves (claim order, attempt rows, the lease and until
+-- when it holds, metrics). Not ``*``: the run's other columns cost the server their output
+-- and the worker their parsing, some 200 rows a pass in a drain, and nothing read them.
     id, task_id, queue, payload, priority, tags, metadata, idempotency_key, attempt_count,
     max_attempts, machine, max_duration, execution_seconds, available_at, lease_id,
-    parent_id, root_id, replayed_from, created_at, queued_at, started_at, traceparent
+    lease_expires_at, parent_id, root_id, replayed_from, created_at, queued_at, started_at,
+    traceparent
 
 -- part: list_runs_filters
 -- The filters, keyset lines and orders of a runs page, the same in both dialects'

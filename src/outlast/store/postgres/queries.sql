@@ -158,11 +158,11 @@ WITH limited AS (
     SELECT coalesce(array_agg(t.task_id), '{}') AS tasks FROM unnest(:tasks::text[]) AS t(task_id)
     WHERE NOT EXISTS (
         SELECT 1 FROM versions
-        WHERE environment = :environment AND version = :version::text AND state = 'retired')
+        WHERE environment = :environment AND version = :version AND state = 'retired')
       AND NOT EXISTS (
         SELECT 1 FROM versions JOIN version_tasks USING (environment, version)
         WHERE environment = :environment AND state = 'current'
-          AND version <> :version::text AND task_id = t.task_id)
+          AND version <> :version AND task_id = t.task_id)
 ), picked AS (
     SELECT * FROM (
         SELECT ctid FROM runs
@@ -228,11 +228,11 @@ WITH limited AS (
     SELECT coalesce(array_agg(t.task_id), '{}') AS tasks FROM unnest(:tasks::text[]) AS t(task_id)
     WHERE NOT EXISTS (
         SELECT 1 FROM versions
-        WHERE environment = :environment AND version = :version::text AND state = 'retired')
+        WHERE environment = :environment AND version = :version AND state = 'retired')
       AND NOT EXISTS (
         SELECT 1 FROM versions JOIN version_tasks USING (environment, version)
         WHERE environment = :environment AND state = 'current'
-          AND version <> :version::text AND task_id = t.task_id)
+          AND version <> :version AND task_id = t.task_id)
 ), picked AS (
     SELECT c.ctid FROM unnest(:queues::text[]) AS q(name)
     CROSS JOIN LATERAL (
