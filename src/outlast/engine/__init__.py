@@ -495,7 +495,8 @@ class Engine:
 
     def claim(self, env: str, worker_id: str, queues: list[str] | None, capacity: int,
               code: WorkerCode | None = None) -> list[Row]:
-        """Start up to ``capacity`` runs; with ``code``, only those that code can execute."""
+        """Start up to ``capacity`` runs; with ``code``, only those that code can execute.
+        Each row holds what a worker reads of its run (``dequeue.Claimed``)."""
         with self.store.transaction() as tx:
             tx.lazy_commit()
             rows = self._claim_in(tx, env, worker_id, queues, capacity, code).rows

@@ -71,7 +71,10 @@ class ClaimRequest:
 @dataclass(frozen=True)
 class Claimed:
     """The rows a claim started (status EXECUTING), and when a rate that held queued runs
-    back has room again (None: no rate did; a completion or a trigger is what to wait for)."""
+    back has room again (None: no rate did; a completion or a trigger is what to wait for).
+
+    Each row holds the columns a worker reads (``claimed_columns`` in
+    ``store/queries.sql``), not the whole run: read the run for any other."""
 
     rows: list[Row]
     retry_at: float | None = None
