@@ -59,10 +59,13 @@ worker.register_worker("dev", "w1", {"hostname": "bench", "pid": os.getpid(), "v
 worker.register_version("dev", "w1", "v1", definitions, source="worker")
 client = Client(database_url=URL + "/" + DB, environment="dev")
 code = WorkerCode("v1", tuple(sorted(d.id for d in definitions)))
-with worker.store._pool.connection() as conn:
-    claimer = conn.info.backend_pid
+claimer = None
 
 def backend_cpu():  # ns on the CPU (schedstat: finer than stat's clock ticks)
+    global claimer
+    if claimer is None:  # the connection the claims use: the one the last one left
+        with worker.store.connection() as conn:
+            claimer = conn.info.backend_pid
     return int(open(f"/proc/{claimer}/schedstat").read().split()[0]) / 1e9
 
 GAP = float(os.environ.get("CLAIM_GAP", "0"))
