@@ -42,6 +42,7 @@ from typing import Any
 from outlast import __version__
 from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine, Outcome
+from outlast.engine.dequeue import Claimed
 from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
 from outlast.errors import ConfigError, OutlastError
 from outlast.ids import new_id
@@ -50,6 +51,7 @@ from outlast.worker import DEFAULT_ASYNC_SLOTS, forkserver, lease_keeper, outcom
 from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.child_pipe import Waiter
 from outlast.worker.claim_ahead import ClaimAhead, hook_fields
+from outlast.worker.db_pass import PassAnswer, Passes
 from outlast.worker.db_turn import DatabaseTurn
 from outlast.worker.drain import DrainWatch
 from outlast.worker.heartbeats import Heartbeats, held_ids
@@ -164,6 +166,8 @@ class Supervisor:
         #: the record-and-claim transaction, in flight while the loop reads children
         #: (``db_turn.py``), with the outcomes it records and how many runs it claims
         self.turn = DatabaseTurn(self._wake)
+        #: what each turn runs: its ends and its claim apart where the store allows
+        self.passes = Passes(engine)
         self.turn_outcomes: list[Outcome] = []
         self.turn_claim = 0
         self.calls = ChildCalls(engine, environment, self._flush, self.recorded)
@@ -742,11 +746,12 @@ class Supervisor:
         self.turn_claim = wanted if claim else 0
         args = (outcomes, self.environment, self.worker_id, self.queues, self.turn_claim,
                 self.version.code)
+        work = self.passes.work(args)
         if any(c.load() for c in self.children) or self.ahead.buffer:
-            self.turn.start(lambda: self.engine.record_and_claim(*args))
+            self.turn.start(work)
             return
         # nothing to read or hand out meanwhile: here, without two thread hops
-        self.turn.run_here(lambda: self.engine.record_and_claim(*args))
+        self.turn.run_here(work)
         self._end_turn()
         self._feed()
 
@@ -758,20 +763,31 @@ class Supervisor:
             return
         outcomes, wanted, self.turn_outcomes = self.turn_outcomes, self.turn_claim, []
         try:
-            _, claimed = self.turn.result(timeout)
+            answer: PassAnswer = self.turn.result(timeout)
         except TimeoutError:
             self.turn_outcomes = outcomes
             raise
         except BaseException:
             self.pending.outcomes[:0] = outcomes
             raise
+        if not answer.recorded:  # written apart from the claim, and that failed
+            self.pending.outcomes[:0] = outcomes
+        elif outcomes:
+            self.recorded.ended(outcomes)
+        claimed = answer.claimed
+        if claimed is not None:  # even when the ends failed: its leases are held now
+            self._claimed(claimed, wanted, room_since=answer.apart and answer.recorded)
+        if answer.error is not None:
+            raise answer.error
+
+    def _claimed(self, claimed: Claimed, wanted: int, room_since: bool) -> None:
+        """Apply a claim's answer; ``room_since``: ends were written beside it, which it
+        did not count (``PassAnswer``): claim again at once."""
         if wanted:
             self.metrics.claims.observe(time.monotonic() - self._last_claim)
             self.metrics.claimed(claimed.rows, self.engine.clock.now())
-            self._more_work = len(claimed.rows) == wanted
+            self._more_work = len(claimed.rows) == wanted or room_since
             self.rate_wakeups.after_claim(claimed, self._last_claim)
-        if outcomes:
-            self.recorded.ended(outcomes)
         self.ahead.add(claimed.rows, claimed.resumed)
 
     def _feed(self) -> None:
@@ -811,6 +827,7 @@ class Supervisor:
 
     def _close_handles(self) -> None:
         """The listener's connection and the loop's pipes: the supervisor is done."""
+        self.passes.close()
         if self._listener is not None:
             self._listener.close()
             self._listener = None
