@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import resource
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 _statm: list[int] = []  # this process's /proc/self/statm, opened once
 
@@ -39,11 +39,13 @@ def _address_space() -> int:
         return 0
 
 
+def memory_limit(extra_bytes: int | None) -> AbstractContextManager[None]:
+    """The attempt's address-space limit while it runs (none without ``extra_bytes``)."""
+    return _limited(extra_bytes) if extra_bytes else nullcontext()
+
+
 @contextmanager
-def memory_limit(extra_bytes: int | None) -> Iterator[None]:
-    if not extra_bytes:
-        yield
-        return
+def _limited(extra_bytes: int) -> Iterator[None]:
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = _address_space() + extra_bytes
     if hard != resource.RLIM_INFINITY:
