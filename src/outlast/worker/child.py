@@ -16,6 +16,7 @@ import gc
 import itertools
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import traceback
@@ -186,11 +187,16 @@ def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
 
 
 def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None]:
-    """Task code may log from several threads; the pipe takes one message at a time."""
+    """Task code may log from several threads; the pipe takes one message at a time.
+
+    Pickled as ``conn.send`` would, less its pickler's extra reducers (pipes, sockets:
+    never in what a child reports), which it copies into a new pickler per message: a
+    sync child sends one per run."""
 
     def send(message: Any) -> None:
+        data = pickle.dumps(message)
         with lock:
-            conn.send(message)
+            conn.send_bytes(data)
 
     return send
 
