@@ -27,7 +27,6 @@ from typing import Any
 from outlast.core.outcomes import PLATFORM_ERROR, Outcome, is_final_failure
 from outlast.jsonutil import dumps
 from outlast.sdk import locals as locals_of
-from outlast.sdk.context import RunContext
 from outlast.sdk.durable import (
     AsyncRuntime,
     DurableRun,
@@ -40,12 +39,14 @@ from outlast.sdk.durable import (
 from outlast.sdk.task import Task
 from outlast.worker.capture import routed
 from outlast.worker.executor import (
+    LazyContext,
     Send,
     attempt_ended,
     attempt_traced,
     decoded,
     finished,
     outcome_error,
+    outcome_of,
     parked,
     prepare,
     with_decision,
@@ -67,50 +68,49 @@ async def arun_attempt(task: Task[..., Any], job: Assignment, send: Send, runtim
     buffer, ctx, durable = prepare(job, send, runtime, ahead, aruntime)
     started = time.monotonic()
     current_run.set(durable)  # this task's context only: no reset needed
-    locals_of.bind(ctx.locals)
+    locals_of.bind(ctx.values)
     with attempt_traced(task, job) as current, routed(buffer):
         outcome = await _execute(task, job, ctx, durable)
         attempt_ended(current, outcome, durable)
     return finished(job, outcome, time.monotonic() - started)
 
 
-async def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
+async def _execute(task: Task[..., Any], job: Assignment, ctx: LazyContext,
                    durable: DurableRun) -> Outcome:
-    base, payload = decoded(task, job, durable)
-    if base.kind != "completed":
-        return base
+    refused, payload = decoded(task, job, durable)
+    if refused is not None:
+        return refused
     life = Lifecycle(task, payload, ctx, durable)
     durable.listener = life
     try:
-        ended = await _body(task, life, base)
+        ended = await _body(task, job, life)
     finally:
         durable.body_ended = True
         durable.listener = None
     if durable.mismatch is not None:  # whatever the code did with the exception
-        outcome = parked(base, durable.mismatch)
+        outcome = parked(job, durable.mismatch)
     elif isinstance(ended, Outcome):
         outcome = ended
     elif isinstance(ended, BaseException):
-        outcome = await _failed(life, base, ended)
+        outcome = await _failed(life, job, ended)
     else:
         await life.acompleted(ended[0])
-        outcome = Outcome(base.run_id, base.lease_id, base.attempt, "completed",
-                          output=ended[0], hooks_done=True)
+        outcome = outcome_of(job, "completed", output=ended[0], hooks_done=True)
     return replace(outcome, hook_errors=tuple(life.errors)) if life.errors else outcome
 
 
-async def _body(task: Task[..., Any], life: Lifecycle,
-                base: Outcome) -> Outcome | BaseException | tuple[Any]:
+async def _body(task: Task[..., Any], job: Assignment,
+                life: Lifecycle) -> Outcome | BaseException | tuple[Any]:
     """How the body ended: an outcome of its own (suspended, handed back), the exception
     it raised, or ``(output,)``. A cancellation from outside goes on up."""
     try:
         output = await life.arun()
         dumps(output, f"output of task {task.id!r}", limit=None)  # sized by the engine
     except SuspendRun:
-        return replace(base, kind="suspended")
+        return outcome_of(job, "suspended")
     except HandBack as exc:
-        return replace(base, kind="platform_error",
-                       error={"type": PLATFORM_ERROR, "message": str(exc)})
+        return outcome_of(job, "platform_error",
+                          error={"type": PLATFORM_ERROR, "message": str(exc)})
     except asyncio.CancelledError as exc:
         if _cancelled_from_outside():
             raise
@@ -127,10 +127,10 @@ def _cancelled_from_outside() -> bool:
     return current is not None and current.cancelling() > 0
 
 
-async def _failed(life: Lifecycle, base: Outcome, exc: BaseException) -> Outcome:
+async def _failed(life: Lifecycle, job: Assignment, exc: BaseException) -> Outcome:
     kind, error = outcome_error(exc, life.ctx.machine)
     decision = await life.aretry_decision(exc) if kind == "failed" else None
-    outcome = with_decision(replace(base, kind=kind, error=error), decision)
+    outcome = with_decision(outcome_of(job, kind, error=error), decision)
     if is_final_failure(outcome, life.ctx.attempt.max_attempts):
         await life.aended(error, "CRASHED" if kind == "oom" else "FAILED")
         outcome = replace(outcome, hooks_done=True)

@@ -34,10 +34,12 @@ from outlast.sdk.durable import (
     SuspendRun,
     current_run,
 )
+from outlast.sdk.locals import Locals
 
-__all__ = ["attempt_ended", "attempt_traced", "build_context", "call_flexibly", "decoded",
-           "error_info", "finish_streams", "finished", "outcome_error", "parked", "prepare",
-           "run_attempt", "run_hook_job", "with_decision"]
+__all__ = ["LazyContext", "attempt_ended", "attempt_traced", "build_context",
+           "call_flexibly", "decoded", "error_info", "finish_streams", "finished",
+           "outcome_error", "outcome_of", "parked", "prepare", "run_attempt", "run_hook_job",
+           "with_decision"]
 from outlast.sdk.logger import logger
 from outlast.sdk.task import Task
 from outlast.worker import lease_clock
@@ -51,7 +53,10 @@ Send = Callable[[Any], None]
 RunAsync = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
-def build_context(run: dict[str, Any], attempt: int, environment: str) -> RunContext:
+def build_context(run: dict[str, Any], attempt: int, environment: str,
+                  values: Locals | None = None) -> RunContext:
+    """The run's context; ``values``: its locals, when they were bound before it was made
+    (an attempt makes it only when something reads it: ``Lifecycle.ctx``)."""
     return RunContext(
         run=RunInfo(
             id=run["id"], tags=() if run["tags"] == "[]" else tuple(json.loads(run["tags"])),
@@ -66,6 +71,7 @@ def build_context(run: dict[str, Any], attempt: int, environment: str) -> RunCon
         queue=QueueInfo(name=run["queue"]),
         environment=environment,
         machine=run["machine"],
+        locals=Locals() if values is None else values,
     )
 
 
@@ -85,7 +91,7 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     ``run_async``: what runs an async task's body (a child's lasting loop)."""
     buffer, ctx, durable = prepare(job, send, runtime, ahead)
     started = time.monotonic()
-    token, values = current_run.set(durable), locals_of.bind(ctx.locals)
+    token, values = current_run.set(durable), locals_of.bind(ctx.values)
     try:
         with attempt_traced(task, job) as current, captured(buffer):
             outcome = _execute(task, job, ctx, durable, run_async)
@@ -96,13 +102,29 @@ def run_attempt(task: Task[..., Any], job: Assignment, send: Send,
     return finished(job, outcome, time.monotonic() - started)
 
 
+class LazyContext:
+    """An attempt's locals, bound as it starts, and what makes its run context when
+    first read (``Lifecycle.ctx``): most attempts never read it."""
+
+    __slots__ = ("job", "values")
+
+    def __init__(self, job: Assignment) -> None:
+        self.job = job
+        self.values = Locals()
+
+    def __call__(self) -> RunContext:
+        return build_context(self.job.run, self.job.attempt, self.job.environment,
+                             self.values)
+
+
 def prepare(job: Assignment, send: Send, runtime: Runtime, ahead: RecordAhead | None,
-            aruntime: AsyncRuntime | None = None) -> tuple[LogBuffer, RunContext, DurableRun]:
-    """An attempt's log buffer, run context and durable state."""
+            aruntime: AsyncRuntime | None = None) -> tuple[LogBuffer, LazyContext,
+                                                             DurableRun]:
+    """An attempt's log buffer, run context (made when read) and durable state."""
     run = job.run
     buffer = LogBuffer(lambda records: send(LogBatch(run["id"], job.lease_id, job.attempt,
                                                      records)))
-    ctx = build_context(run, job.attempt, job.environment)
+    ctx = LazyContext(job)
     lease = lease_clock.guard(job.held_until)
     durable = DurableRun(run["id"], job.lease_id, job.attempt, job.environment, runtime,
                          journal=job.journal, ahead=ahead, aruntime=aruntime,
@@ -141,50 +163,53 @@ def finish_streams(durable: DurableRun) -> None:
         logger.error(f"stream chunks were not written: {exc}")
 
 
-def _execute(task: Task[..., Any], job: Assignment, ctx: RunContext,
+def _execute(task: Task[..., Any], job: Assignment, ctx: LazyContext,
              durable: DurableRun, run_async: RunAsync) -> Outcome:
-    base, payload = decoded(task, job, durable)
-    if base.kind != "completed":
-        return base
+    refused, payload = decoded(task, job, durable)
+    if refused is not None:
+        return refused
     life = Lifecycle(task, payload, ctx, durable, run_async)
     durable.listener = life
-    ended = _body(task, job, life, base)
+    ended = _body(task, job, life)
     durable.body_ended = True  # how it ended, hooks and errors are this attempt's own lines
     durable.listener = None
-    outcome = _ending(life, base, ended, durable.mismatch)
+    outcome = _ending(life, job, ended, durable.mismatch)
     return _replace(outcome, hook_errors=tuple(life.errors)) if life.errors else outcome
 
 
-def decoded(task: Task[..., Any], job: Assignment, durable: DurableRun) -> tuple[Outcome, Any]:
-    """The attempt's outcome so far (completed, until something else is known) and its
-    payload decoded; an ``aborted`` outcome (and None) when the payload does not fit, a
-    ``platform_error`` one when the lease may have lapsed before the attempt started (it
-    waited in the child's pipe while its worker could not renew it)."""
-    base = Outcome(job.run["id"], job.lease_id, job.attempt, "completed")
+def outcome_of(job: Assignment, kind: OutcomeKind, **fields: Any) -> Outcome:
+    """``job``'s attempt ended ``kind``, with ``fields`` (``Outcome``'s)."""
+    return Outcome(job.run["id"], job.lease_id, job.attempt, kind, **fields)
+
+
+def decoded(task: Task[..., Any], job: Assignment,
+            durable: DurableRun) -> tuple[Outcome | None, Any]:
+    """None and the attempt's payload decoded; or how the attempt ended before it started,
+    and None: ``aborted`` when the payload does not fit, ``platform_error`` when the lease
+    may have lapsed (it waited in the child's pipe while its worker could not renew it)."""
     try:
         durable.check_lease("the attempt")
     except HandBack as exc:
         durable.body_ended = True
-        return _replace(base, kind="platform_error",
-                        error={"type": PLATFORM_ERROR, "message": str(exc)}), None
+        return outcome_of(job, "platform_error",
+                          error={"type": PLATFORM_ERROR, "message": str(exc)}), None
     try:
-        return base, task.codec.from_json(json.loads(job.run["payload"]), task.id)
+        return None, task.codec.from_json(json.loads(job.run["payload"]), task.id)
     except ValidationError as exc:
         durable.body_ended = True
-        return _replace(base, kind="aborted", error=error_info(exc)), None
+        return outcome_of(job, "aborted", error=error_info(exc)), None
 
 
-def _ending(life: Lifecycle, base: Outcome, ended: Outcome | _Returned | _Raised,
+def _ending(life: Lifecycle, job: Assignment, ended: Outcome | _Returned | _Raised,
             mismatch: NonDeterminismError | None) -> Outcome:
     if mismatch is not None:  # whatever the code did with the exception
-        return parked(base, mismatch)
+        return parked(job, mismatch)
     if isinstance(ended, Outcome):
         return ended
     if isinstance(ended, _Raised):
-        return _failed(life, base, ended.exc)
+        return _failed(life, job, ended.exc)
     life.completed(ended.output)
-    return Outcome(base.run_id, base.lease_id, base.attempt, "completed", output=ended.output,
-                   hooks_done=True)
+    return outcome_of(job, "completed", output=ended.output, hooks_done=True)
 
 
 @dataclass(frozen=True)
@@ -197,8 +222,8 @@ class _Raised:
     exc: BaseException
 
 
-def _body(task: Task[..., Any], job: Assignment, life: Lifecycle,
-          base: Outcome) -> Outcome | _Returned | _Raised:
+def _body(task: Task[..., Any], job: Assignment,
+          life: Lifecycle) -> Outcome | _Returned | _Raised:
     """Run middleware, ``init``, ``on_start``, the task and ``cleanup``: how it ended,
     before anything reacts to it (a replay mismatch must be seen before ``handle_error``,
     ``on_failure`` or ``on_success`` run)."""
@@ -207,21 +232,21 @@ def _body(task: Task[..., Any], job: Assignment, life: Lifecycle,
             output = life.run()
         dumps(output, f"output of task {task.id!r}", limit=None)  # sized by the engine
     except SuspendRun:
-        return _replace(base, kind="suspended")
+        return outcome_of(job, "suspended")
     except HandBack as exc:  # the database, not the task, failed: back to the queue uncharged
-        return _replace(base, kind="platform_error",
-                        error={"type": PLATFORM_ERROR, "message": str(exc)})
+        return outcome_of(job, "platform_error",
+                          error={"type": PLATFORM_ERROR, "message": str(exc)})
     except BaseException as exc:  # noqa: BLE001 - classify every way user code can end
         return _Raised(exc)
     return _Returned(output)
 
 
-def parked(base: Outcome, mismatch: NonDeterminismError) -> Outcome:
+def parked(job: Assignment, mismatch: NonDeterminismError) -> Outcome:
     """The code no longer matches the run's journal: the engine parks the run, uncharged,
     with no hook (``engine.parking``). The run's logs say so too."""
     logger.warning(f"the run is parked: {mismatch.message}")
-    return _replace(base, kind="parked", hooks_done=True,
-                    error={"type": type(mismatch).__name__, "message": mismatch.message,
+    return outcome_of(job, "parked", hooks_done=True,
+                      error={"type": type(mismatch).__name__, "message": mismatch.message,
                            **mismatch.details})
 
 
@@ -235,10 +260,10 @@ def outcome_error(exc: BaseException, machine: str) -> tuple[OutcomeKind, dict[s
     return kind, error
 
 
-def _failed(life: Lifecycle, base: Outcome, exc: BaseException) -> Outcome:
+def _failed(life: Lifecycle, job: Assignment, exc: BaseException) -> Outcome:
     kind, error = outcome_error(exc, life.ctx.machine)
     decision = life.retry_decision(exc) if kind == "failed" else None
-    outcome = with_decision(_replace(base, kind=kind, error=error), decision)
+    outcome = with_decision(outcome_of(job, kind, error=error), decision)
     if is_final_failure(outcome, life.ctx.attempt.max_attempts):
         life.ended(error, "CRASHED" if kind == "oom" else "FAILED")
         outcome = _replace(outcome, hooks_done=True)

@@ -57,19 +57,30 @@ class HookUsageError(OutlastError):
 class Lifecycle:
     """The hooks of one execution of ``task`` for ``payload``; ``ctx`` gains ``init``."""
 
-    def __init__(self, task: Task[..., Any], payload: Any, ctx: RunContext,
+    def __init__(self, task: Task[..., Any], payload: Any,
+                 ctx: RunContext | Callable[[], RunContext],
                  durable: DurableRun | None = None,
                  run_async: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run) -> None:
-        """``run_async`` runs an async task's body to its end: ``asyncio.run``, or a
-        worker's child's lasting loop (``event_loop.ChildLoop``)."""
+        """``ctx``: the run's context, or what makes it when first read (``ctx``);
+        ``run_async`` runs an async task's body to its end: ``asyncio.run``, or a worker's
+        child's lasting loop (``event_loop.ChildLoop``)."""
         self.task = task
         self.payload = payload
-        self.ctx = ctx
+        self._ctx = ctx if isinstance(ctx, RunContext) else None
+        self._make_ctx = ctx
         self.durable = durable
         self._run_async = run_async
         #: this execution's hook errors: {"hook", "function", "type", "message"}
         self.errors: list[dict[str, Any]] = []
         self._chain = (*project_hooks.registered("middleware"), *task.middleware)
+
+    @property
+    def ctx(self) -> RunContext:
+        """The run's context, made when first read: a task that takes no ``ctx`` and has
+        no hooks or middleware never reads it, and most runs of a worker are such."""
+        if self._ctx is None:
+            self._ctx = self._make_ctx()  # type: ignore[operator] # a RunContext is set
+        return self._ctx
 
     def hooks(self, kind: str) -> list[Hook]:
         own = self.task.handle_error if kind == "handle_error" else self.task.hooks.get(kind)
@@ -123,10 +134,10 @@ class Lifecycle:
                 with self._init_of(hook):
                     values.append(call_flexibly(hook, self.payload, self.ctx))
             self._init(values)
-            self.each("on_start", self.payload, self.ctx)
+            self.each("on_start", self.payload)
             return self.task.fn(*self._task_args())
         finally:
-            self.each("cleanup", self.payload, self.ctx)
+            self.each("cleanup", self.payload)
 
     async def _acore(self) -> Any:
         try:
@@ -135,10 +146,10 @@ class Lifecycle:
                 with self._init_of(hook):
                     values.append(await acall_flexibly(hook, self.payload, self.ctx))
             self._init(values)
-            await self.aeach("on_start", self.payload, self.ctx)
+            await self.aeach("on_start", self.payload)
             return await self.task.fn(*self._task_args())
         finally:
-            await self.aeach("cleanup", self.payload, self.ctx)
+            await self.aeach("cleanup", self.payload)
 
     @contextmanager
     def _init_of(self, hook: Hook) -> Iterator[None]:
@@ -156,8 +167,9 @@ class Lifecycle:
         ``ctx.locals`` instead)."""
         own = self.task.hooks.get("init")
         value = values[-1] if own is not None and values else None
-        if value is not None or self.ctx.init is not None:  # a copy only for a change
-            self.ctx = replace(self.ctx, init=value)
+        made = self._ctx  # one not made yet is made with ``init`` None
+        if value is not None or (made is not None and made.init is not None):
+            self._ctx = replace(self.ctx, init=value)  # a copy only for a change
 
     def _task_args(self) -> tuple[Any, ...]:
         return (self.payload, self.ctx) if self.task.wants_ctx else (self.payload,)
@@ -165,16 +177,16 @@ class Lifecycle:
     # -- waits (``DurableRun.listener``) ---------------------------------------------------
 
     def waiting(self, wait: WaitInfo) -> None:
-        self.each("on_wait", self.payload, wait, self.ctx)
+        self.each("on_wait", self.payload, wait)
 
     def resumed(self, wait: WaitInfo) -> None:
-        self.each("on_resume", self.payload, wait, self.ctx)
+        self.each("on_resume", self.payload, wait)
 
     async def awaiting(self, wait: WaitInfo) -> None:
-        await self.aeach("on_wait", self.payload, wait, self.ctx)
+        await self.aeach("on_wait", self.payload, wait)
 
     async def aresumed(self, wait: WaitInfo) -> None:
-        await self.aeach("on_resume", self.payload, wait, self.ctx)
+        await self.aeach("on_resume", self.payload, wait)
 
     # -- after the body ----------------------------------------------------------------
 
@@ -202,38 +214,41 @@ class Lifecycle:
         return None
 
     def completed(self, output: Any) -> None:
-        self.each("on_success", self.payload, output, self.ctx)
+        self.each("on_success", self.payload, output)
         if self.hooks("on_complete"):
             self.each("on_complete", self.payload,
-                      TaskRunResult(self.ctx.run.id, True, "COMPLETED", output), self.ctx)
+                      TaskRunResult(self.ctx.run.id, True, "COMPLETED", output))
 
     def ended(self, error: dict[str, Any], status: str) -> None:
         """The run ended in ``status`` (FAILED, CRASHED, CANCELED, ...) with ``error``."""
-        self.each("on_failure", self.payload, error, self.ctx)
-        self.each("on_complete", self.payload,
-                  TaskRunResult(self.ctx.run.id, False, status, None, error), self.ctx)
+        self.each("on_failure", self.payload, error)
+        if self.hooks("on_complete"):
+            self.each("on_complete", self.payload,
+                      TaskRunResult(self.ctx.run.id, False, status, None, error))
 
     async def acompleted(self, output: Any) -> None:
         """``completed`` on the running loop."""
-        await self.aeach("on_success", self.payload, output, self.ctx)
+        await self.aeach("on_success", self.payload, output)
         if self.hooks("on_complete"):
             await self.aeach("on_complete", self.payload,
-                             TaskRunResult(self.ctx.run.id, True, "COMPLETED", output), self.ctx)
+                             TaskRunResult(self.ctx.run.id, True, "COMPLETED", output))
 
     async def aended(self, error: dict[str, Any], status: str) -> None:
         """``ended`` on the running loop."""
-        await self.aeach("on_failure", self.payload, error, self.ctx)
-        await self.aeach("on_complete", self.payload,
-                         TaskRunResult(self.ctx.run.id, False, status, None, error), self.ctx)
+        await self.aeach("on_failure", self.payload, error)
+        if self.hooks("on_complete"):
+            await self.aeach("on_complete", self.payload,
+                             TaskRunResult(self.ctx.run.id, False, status, None, error))
 
     # -- calling hooks -------------------------------------------------------------------
 
     def each(self, kind: str, *args: Any) -> None:
-        """Call every hook of ``kind``; errors are reported, never raised."""
+        """Call every hook of ``kind`` with ``args`` and the run's context; errors are
+        reported, never raised."""
         for hook in self.hooks(kind):
             try:
                 with self.guard(kind):
-                    call_flexibly(hook, *args)
+                    call_flexibly(hook, *args, self.ctx)
             except (Exception, HandBack) as exc:
                 self._failed(kind, hook, exc)
 
@@ -241,7 +256,7 @@ class Lifecycle:
         for hook in self.hooks(kind):
             try:
                 with self.guard(kind):
-                    await acall_flexibly(hook, *args)
+                    await acall_flexibly(hook, *args, self.ctx)
             except (Exception, HandBack) as exc:
                 self._failed(kind, hook, exc)
 
