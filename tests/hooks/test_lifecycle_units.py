@@ -204,6 +204,25 @@ def test_async_and_sync_middleware_and_hooks_mix_on_any_task() -> None:
                             "success:async-42:41"]
 
 
+def test_a_context_first_read_by_a_hook_holds_the_run_and_the_task_s_locals() -> None:
+    """A task that takes no ``ctx`` never makes it; the hook that first reads it gets the
+    run's, with the locals the task set."""
+    registry, seen = Registry(), []
+    key = LocalKey[str]("who")
+
+    def success(payload: Any, output: Any, ctx: Any) -> None:
+        seen.append((ctx.run.id, ctx.attempt.number, ctx.task.id, ctx.locals.get(key)))
+
+    @task(id="no-ctx", registry=registry, on_success=success)
+    def plain(payload: Any) -> str:
+        key.set("set-by-the-task")
+        return "ok"
+
+    with TestRuns(registry) as env:
+        run = env.run(plain, None)
+    assert seen == [(run.id, 1, "no-ctx", "set-by-the-task")]
+
+
 def test_next_twice_fails_the_attempt_and_hooks_cannot_journal() -> None:
     registry = Registry()
 
