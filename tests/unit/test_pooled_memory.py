@@ -79,3 +79,20 @@ def test_an_allocation_past_the_sum_is_a_memory_error_until_released() -> None:
 
 def test_runs_without_a_preset_set_no_limit() -> None:
     _in_child(_no_preset_no_limit)
+
+
+def _noted_runs_are_limited_once_applied() -> None:
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    pool = PooledMemory()
+    pool.note("a", 100 * MB)
+    pool.note("b", 200 * MB)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before  # set by apply, not by note
+    low = _address_space()
+    pool.apply()
+    assert low + 300 * MB <= _limit() <= _address_space() + 300 * MB
+    pool.release()
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+def test_runs_started_together_are_limited_together() -> None:
+    _in_child(_noted_runs_are_limited_once_applied)

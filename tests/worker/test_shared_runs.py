@@ -110,6 +110,15 @@ def test_a_shared_run_past_its_max_duration_times_out_alone(live_engine: Engine,
     assert done["status"] == "COMPLETED"
 
 
+def test_a_shared_run_past_its_machine_s_memory_runs_out_of_it(live_engine: Engine) -> None:
+    with running_worker(live_engine, concurrency=1, async_slots=10):
+        hungry = wait_final(live_engine, trigger(live_engine, "shared-memory-hungry"))
+        fine = wait_final(live_engine, trigger(live_engine, "async-echo", {"n": 0}))
+    assert hungry["status"] == "CRASHED", hungry["error"]
+    assert hungry["error"]["type"] == "OutOfMemory"
+    assert fine["status"] == "COMPLETED"
+
+
 def test_a_shared_process_that_dies_ends_each_of_its_runs(live_engine: Engine,
                                                           tmp_path: Path) -> None:
     """A run that ends its process takes the runs beside it: each attempt is recorded as

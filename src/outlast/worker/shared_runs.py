@@ -119,8 +119,11 @@ class SharedRuns:
     def stashed(self) -> None:
         """Take what waits in ``inbox``: a thread (or an attempt's own ask) read it while
         waiting for its answer."""
-        while self._inbox:
-            self._take(self._inbox.popleft())
+        try:
+            while self._inbox:
+                self._take(self._inbox.popleft())
+        finally:
+            self._memory.apply()  # for the runs that started, before any of them runs
 
     def _stash_seen(self) -> None:
         """An ask (on the loop, or in a thread of task code) kept messages: take them on
@@ -158,7 +161,7 @@ class SharedRuns:
         if failed is not None:
             self._ended_with(failed)
             return
-        self._memory.take(job.run["id"], job.memory_limit)
+        self._memory.note(job.run["id"], job.memory_limit)  # set by ``stashed``
         attempt = self._loop.create_task(self._attempt(job))
         self._tasks[job.run["id"]] = attempt
         started = time.monotonic()

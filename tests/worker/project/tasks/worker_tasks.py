@@ -298,6 +298,11 @@ async def shared_too_long(payload: Any, ctx: Any) -> None:
     await asyncio.sleep(3600)
 
 
+@task(id="shared-memory-hungry", machine="micro", retry=Retry(max_attempts=1))
+async def shared_memory_hungry(payload: Any) -> int:
+    return len(bytearray(400 * 1024 * 1024))  # over micro (256 MB)
+
+
 @task(id="shared-exits", retry=Retry(max_attempts=1))
 async def shared_exits(payload: Any, ctx: Any) -> None:
     """Ends its whole process once the test opens the gate."""
