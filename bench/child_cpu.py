@@ -4,10 +4,11 @@
 
 Forks one child (``outlast.worker.child.main``) with two no-op tasks, hands it N
 assignments BATCH at a time as the supervisor does (one list per message; async ones
-``shared``), reads its reports, and prints the child's CPU (user + system) per run in
-µs, its imports excluded, as one JSON line. What ``cpu_per_run.py``'s children figure
-holds, less the start and the noise of a drain: for A/B rounds of the child's own path
-(``PYTHONPATH`` at each checkout's ``src``).
+``shared``; each with its machine's memory limit, as a worker enforces it), reads its
+reports, and prints the child's CPU (user + system) per run in µs, its imports excluded,
+as one JSON line. What ``cpu_per_run.py``'s children figure holds, less the start and the
+noise of a drain: for A/B rounds of the child's own path (``PYTHONPATH`` at each
+checkout's ``src``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from outlast.machines import machine
 from outlast.worker import child, lease_clock
 from outlast.worker.messages import Assignment, Finished, Ready, Stop
 
 HZ = os.sysconf("SC_CLK_TCK")
+MEMORY = machine("small-1x").memory_bytes  # the runs' preset (``row``)
 TASKS = '''
 from outlast import task
 
@@ -57,7 +60,7 @@ def row(i: int, task_id: str) -> dict[str, Any]:
 def drain(conn: Any, n: int, batch: int, shared: bool) -> None:
     task_id = "child-cpu-async" if shared else "child-cpu-sync"
     for start in range(0, n, batch):
-        jobs = [Assignment(row(i, task_id), f"lease_{i}", 1, None, "dev", journal=[],
+        jobs = [Assignment(row(i, task_id), f"lease_{i}", 1, MEMORY, "dev", journal=[],
                            shared=shared, held_until=time.monotonic() + 600)
                 for i in range(start, min(n, start + batch))]
         conn.send(jobs)
