@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 
 _statm: list[int] = []  # this process's /proc/self/statm, opened once
 
@@ -41,20 +40,28 @@ def _address_space() -> int:
 
 def memory_limit(extra_bytes: int | None) -> AbstractContextManager[None]:
     """The attempt's address-space limit while it runs (none without ``extra_bytes``)."""
-    return _limited(extra_bytes) if extra_bytes else nullcontext()
+    return _Limited(extra_bytes) if extra_bytes else nullcontext()
 
 
-@contextmanager
-def _limited(extra_bytes: int) -> Iterator[None]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = _address_space() + extra_bytes
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+class _Limited:
+    """``memory_limit`` with a limit: a class, not a generator, since a sync child enters
+    one per attempt (a generator's context manager costs as much as the system calls)."""
+
+    __slots__ = ("_extra", "_saved")
+
+    def __init__(self, extra_bytes: int) -> None:
+        self._extra = extra_bytes
+        self._saved = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+
+    def __enter__(self) -> None:
+        soft, hard = self._saved = resource.getrlimit(resource.RLIMIT_AS)
+        limit = _address_space() + self._extra
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+    def __exit__(self, *_: object) -> None:
+        resource.setrlimit(resource.RLIMIT_AS, self._saved)
 
 
 class PooledMemory:
