@@ -6,7 +6,7 @@ from typing import Any
 
 from outlast.api.common import RunRequests, body_object
 from outlast.api.routes import ApiContext, ApiRequest, Route
-from outlast.api.tasks import batch_items, triggered_json
+from outlast.api.tasks import batch_items, batch_json
 from outlast.core.key_scopes import TRIGGER
 from outlast.core.params import BatchManyBody
 from outlast.core.records import BatchJson
@@ -26,7 +26,7 @@ def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
             raise ValidationError("each item needs a 'task' id")
         runs.append(requests.new_run(task_id, item))
     done = ctx.engine.trigger_batch(req.env, runs)
-    return 201, {"batch_id": batch_id, "runs": [triggered_json(t) for t in done]}
+    return 201, batch_json(batch_id, done)
 
 
 ROUTES = [Route("POST", "/batch", batch_trigger, "Trigger runs of several tasks at once",

@@ -85,7 +85,12 @@ class RunRequests:
         payloads: list[Any] = []
         options: list[TriggerOptions] = []
         to_json: Callable[[Any], str] | None = None
+        previous: Any = items  # no item is the list itself
         for raw in items:
+            if raw is previous:  # the item before, checked (``[item] * 1000``): as it was
+                payloads.append(payloads[-1])
+                options.append(options[-1])
+                continue
             try:
                 item = body_object(raw, "item")
                 _check_fields(item)
@@ -95,14 +100,16 @@ class RunRequests:
             if to_json is None:
                 to_json = self._payload_json.get(task_id) or self._checker(task_id)
             payload = item.get("payload")
-            raw = item.get("options")
+            given = item.get("options")
             try:
-                parsed = self._parsed(_NO_OPTIONS if raw is None else body_object(raw, "options"))
+                parsed = self._parsed(_NO_OPTIONS if given is None
+                                      else body_object(given, "options"))
             except Exception:
                 _check_all(to_json, [*payloads, payload])
                 raise
             payloads.append(payload)
             options.append(parsed)
+            previous = raw
         assert to_json is not None, "a batch has items"
         first = options[0]
         if plain_options(first) and all(o is first for o in options):

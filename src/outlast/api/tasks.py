@@ -19,6 +19,14 @@ def triggered_json(t: Triggered) -> dict[str, Any]:
             "status": t.row["status"]}
 
 
+def batch_json(batch_id: str, done: list[Triggered]) -> dict[str, Any]:
+    """A batch's answer: each run as ``triggered_json`` gives it, written inline (a call
+    per run was half of the work on a thousand)."""
+    return {"batch_id": batch_id, "runs": [
+        {"id": row["id"], "task": row["task_id"], "created": created, "status": row["status"]}
+        for row, created in done]}
+
+
 def trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     body = body_object(req.body)
     now = ctx.engine.clock.now()
@@ -34,7 +42,7 @@ def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     requests = RunRequests(ctx, req.env, now, batch_id, req.traceparent)
     task_id = req.params["task_id"]
     done = ctx.engine.trigger_batch(req.env, requests.batch(task_id, items))
-    return 201, {"batch_id": batch_id, "runs": [triggered_json(t) for t in done]}
+    return 201, batch_json(batch_id, done)
 
 
 def batch_items(body: Any) -> list[Any]:

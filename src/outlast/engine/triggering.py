@@ -280,9 +280,18 @@ def trigger_many(
 
 def trigger_plain(tx: Tx, env: str, definition: TaskDefinition, batch: PlainBatch,
                   now: float, blobs: Blobs | None = None) -> list[Triggered]:
-    """``trigger_many`` of a ``PlainBatch``: its requests made as the rows are written."""
-    return [Triggered(row, True) for row in _insert_plain(
-        tx, env, lambda maker: maker.plain_rows(definition, batch), len(batch), now, blobs)]
+    """``trigger_many`` of a ``PlainBatch``: its requests made as the rows are written,
+    and its answer too (on PostgreSQL, while the database inserts the rows sent before)."""
+    done: list[Triggered] = []
+
+    def rows(maker: RowMaker) -> Iterator[dict[str, Any]]:
+        keep, created = done.append, tuple.__new__  # ``Triggered(row, True)``, less its call
+        for row in maker.plain_rows(definition, batch):
+            keep(created(Triggered, (row, True)))
+            yield row
+
+    _insert_plain(tx, env, rows, len(batch), now, blobs)
+    return done
 
 
 def _alone(options: TriggerOptions) -> bool:

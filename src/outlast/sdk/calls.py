@@ -78,20 +78,31 @@ def trigger(task_id: str, payload: Any, options: Mapping[str, Any] | None) -> Ca
 
 def batch_items(items: Iterable[Mapping[str, Any]], with_task: bool) -> list[dict[str, Any]]:
     """The items as the API takes them; options that are the same object as the item
-    before's (one dict for a batch) are checked once."""
-    out = []
+    before's (one dict for a batch) are checked once. In a list or tuple, an item that is
+    the same object as the one before (``[item] * 1000``) is the same entry again, one
+    object (the API's copy of the body copies it once): it cannot have changed in between,
+    as an item a generator yields again may have."""
+    out: list[dict[str, Any]] = []
     last: tuple[Any, dict[str, Any]] | None = None
+    repeats = type(items) is list or type(items) is tuple
+    previous: Any = out  # no item is the list being made
+    entry: dict[str, Any] = {}
     for item in items:
+        if item is previous:
+            out.append(entry)
+            continue
         if type(item) is not dict and not isinstance(item, Mapping) \
                 or "payload" not in item and not with_task:
             raise ValidationError("each batch item is a dict with 'payload' (and 'options')")
         options = item.get("options")
         if last is None or last[0] is not options:
             last = (options, options_json(options))
-        entry: dict[str, Any] = {"payload": item.get("payload"), "options": last[1]}
+        entry = {"payload": item.get("payload"), "options": last[1]}
         if with_task:
             entry["task"] = item.get("task")
         out.append(entry)
+        if repeats:
+            previous = item
     return out
 
 

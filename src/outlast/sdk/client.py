@@ -64,7 +64,7 @@ def _handle(data: dict[str, Any], client: Client | None) -> RunHandle:
 
 
 def _batch(data: dict[str, Any], client: Client | None) -> BatchHandle:
-    return BatchHandle(batch_id=data["batch_id"], runs=[_handle(r, client) for r in data["runs"]])
+    return BatchHandle(batch_id=data["batch_id"], runs=RunHandle._made_all(data["runs"], client))
 
 
 RunList = list[Run]

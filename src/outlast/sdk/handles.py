@@ -86,6 +86,20 @@ class RunHandle:
         handle.__dict__.update(id=id, task=task, created=created, _client=client)
         return handle
 
+    @classmethod
+    def _made_all(cls, runs: list[dict[str, Any]], client: Client | None) -> list[RunHandle]:
+        """``_made`` of each of a batch's runs (its answer's ``runs``), written inline: the
+        calls were half of the work on a thousand."""
+        out: list[RunHandle] = []
+        keep, new = out.append, object.__new__
+        for run in runs:
+            handle = new(cls)
+            fields = handle.__dict__
+            fields["id"], fields["task"] = run["id"], run["task"]
+            fields["created"], fields["_client"] = run.get("created", True), client
+            keep(handle)
+        return out
+
     def retrieve(self) -> Run:
         from outlast.sdk.client import default_client
 
