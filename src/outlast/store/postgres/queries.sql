@@ -78,10 +78,14 @@ COPY runs (id, payload, environment, task_id, queue, status, priority, concurren
 -- name: insert_created_events
 -- The ``created`` events of runs loaded in bulk (``load_runs``): ids and statuses as two
 -- arrays, one statement that waits for no answer (it travels with the commit), where a
--- ``COPY`` would wait for the server twice.
-INSERT INTO run_events (run_id, at, kind, status, attempt, data)
-SELECT t.id, :at, 'created', t.status, NULL, '{}'
-FROM unnest(:ids::text[], :statuses::text[]) AS t(id, status)
+-- ``COPY`` would wait for the server twice. It sends the transaction's notifications so
+-- far (:notify, filled in by the store): the runs' own, the last statement but COMMIT.
+WITH events AS (
+    INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+    SELECT t.id, :at, 'created', t.status, NULL, '{}'
+    FROM unnest(:ids::text[], :statuses::text[]) AS t(id, status)
+)
+SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(:notify::json) AS n
 
 -- name: insert_new_run_tags
 -- The tags of runs loaded in bulk, as ``insert_created_events``: (run id, tag) pairs as two

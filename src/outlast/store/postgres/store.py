@@ -634,7 +634,8 @@ class CopyIn:
     rest: Callable[[dict[str, Any]], tuple[Any, ...]]
 
     def text(self, rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-        """``rows`` as ``COPY`` text data, ``COPY_CHUNK`` characters or so at a time.
+        """``rows`` as ``COPY`` text data, ``COPY_CHUNK`` characters or so at a time
+        (the first ``FIRST_COPY_CHUNK``).
 
         The text of a row's other columns is looked up by their values (a tuple's hash;
         for a batch's runs the same objects again, compared by identity): equal values are
@@ -647,6 +648,7 @@ class CopyIn:
         tail = ""
         lines: list[str] = []
         size = 0
+        chunk = FIRST_COPY_CHUNK
         for row in rows:
             values = rest(row)
             if values != last:  # the same objects again (a batch's): no hash, no lookup
@@ -662,10 +664,10 @@ class CopyIn:
             line = f"{first}\t{second}{tail}"
             lines.append(line)
             size += len(line)
-            if size >= COPY_CHUNK:
+            if size >= chunk:
                 yield "".join(lines)
                 lines.clear()
-                size = 0
+                size, chunk = 0, COPY_CHUNK
         if lines:
             yield "".join(lines)
 
@@ -674,6 +676,8 @@ class CopyIn:
 OWN_COLUMNS = 2
 #: characters of text data handed to the connection at a time
 COPY_CHUNK = 32 * 1024
+#: the first chunk's: the server starts on the rows sooner (libpq sends 8 kB at a time)
+FIRST_COPY_CHUNK = 8 * 1024
 
 
 @functools.cache
