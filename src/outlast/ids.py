@@ -33,7 +33,11 @@ _DIGIT_OF_BYTE = bytes(ord(_ALPHABET[b % 32]) for b in range(256))
 #: trigger's client CPU on a virtual machine, and writing the bits out digit by digit in
 #: Python most of the rest. Popped from the end, which is atomic under the GIL, so threads
 #: take each one once without a lock; emptied in a forked child, whose ids must not repeat
-#: its parent's.
+#: its parent's. Kept in descending order, so the ids made one after another in a
+#: millisecond (a batch's runs) sort in the order they were made, as ids across
+#: milliseconds do: each new one goes at the end of the indexes on ids (the database's
+#: cheapest insert; in random order a bulk trigger cost the server a tenth more). Each tail
+#: is as random as before, only handed out in order.
 _TAILS: list[str] = []
 _TAILS_DRAWN = 400
 _TAIL = 16
@@ -44,7 +48,8 @@ def _tail() -> str:
         return _TAILS.pop()
     except IndexError:
         drawn = os.urandom(_TAIL * _TAILS_DRAWN).translate(_DIGIT_OF_BYTE).decode("ascii")
-        _TAILS.extend([drawn[i:i + _TAIL] for i in range(0, len(drawn), _TAIL)])
+        _TAILS.extend(sorted([drawn[i:i + _TAIL] for i in range(0, len(drawn), _TAIL)],
+                             reverse=True))
         return _TAILS.pop()
 
 
