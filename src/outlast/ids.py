@@ -28,29 +28,41 @@ _PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
 #: byte gives a uniformly random digit)
 _DIGIT_OF_BYTE = bytes(ord(_ALPHABET[b % 32]) for b in range(256))
 
-#: random 16-digit tails (80 bits) drawn from the kernel 400 at a time, each byte made a
-#: digit by ``bytes.translate``: a ``getrandom`` call per id was a seventh of a bulk
-#: trigger's client CPU on a virtual machine, and writing the bits out digit by digit in
-#: Python most of the rest. Popped from the end, which is atomic under the GIL, so threads
-#: take each one once without a lock; emptied in a forked child, whose ids must not repeat
-#: its parent's. Kept in descending order, so the ids made one after another in a
-#: millisecond (a batch's runs) sort in the order they were made, as ids across
-#: milliseconds do: each new one goes at the end of the indexes on ids (the database's
-#: cheapest insert; in random order a bulk trigger cost the server a tenth more). Each tail
-#: is as random as before, only handed out in order.
+#: random 16-digit tails (80 bits) drawn from the kernel ``_TAILS_DRAWN`` at a time, each
+#: byte made a digit by ``bytes.translate``: a ``getrandom`` call per id was a seventh of
+#: a bulk trigger's client CPU on a virtual machine, and writing the bits out digit by
+#: digit in Python most of the rest. Popped from the end, which is atomic under the GIL,
+#: so threads take each one once without a lock; emptied in a forked child, whose ids must
+#: not repeat its parent's.
+#:
+#: Kept in descending order, and drawn afresh as a millisecond begins when fewer are left
+#: than the millisecond before took (the rest dropped), so that the ids made one after
+#: another in a millisecond (a batch's runs, a few hundred) come from one lot, in the
+#: order they are made, as ids across milliseconds are: each new id goes at the end of the
+#: indexes on ids, the database's cheapest insert (in random order a bulk trigger cost the
+#: server a tenth more). Each tail is as random as before, only handed out in order. A
+#: process making an id now and then (one trigger at a time) drops none.
 _TAILS: list[str] = []
-_TAILS_DRAWN = 400
+_TAILS_DRAWN = 1024
 _TAIL = 16
+#: ids made in the last millisecond that made any, and in the current one so far (counted
+#: without a lock: a guess at how many the next millisecond takes)
+_made = [0, 0]
 
 
 def _tail() -> str:
     try:
         return _TAILS.pop()
     except IndexError:
-        drawn = os.urandom(_TAIL * _TAILS_DRAWN).translate(_DIGIT_OF_BYTE).decode("ascii")
-        _TAILS.extend(sorted([drawn[i:i + _TAIL] for i in range(0, len(drawn), _TAIL)],
-                             reverse=True))
+        _draw()
         return _TAILS.pop()
+
+
+def _draw() -> None:
+    """A new lot of tails in place of what is left (one assignment: atomic under the GIL)."""
+    drawn = os.urandom(_TAIL * _TAILS_DRAWN).translate(_DIGIT_OF_BYTE).decode("ascii")
+    _TAILS[:] = sorted([drawn[i:i + _TAIL] for i in range(0, len(drawn), _TAIL)],
+                       reverse=True)
 
 
 #: the last millisecond an id was made in, and its ten digits (a batch's ids share them)
@@ -77,10 +89,16 @@ def new_id(prefix: str) -> str:
     """``prefix_`` + 10 digits of milliseconds + 16 random digits.
 
     The milliseconds' digits are written once per millisecond (two digits, 10 bits, at a
-    time from a table), the random ones drawn ready-made (``_tail``): a batch of 1,000
-    runs takes 1,000.
+    time from a table), the random ones drawn ready-made and in order (``_TAILS``).
     """
-    return f"{prefix}_{_millis_digits(int(time.time() * 1000))}{_tail()}"
+    millis = int(time.time() * 1000)
+    made = _made
+    if millis != _last_millis[0]:
+        made[0], made[1] = made[1], 0
+        if len(_TAILS) < made[0]:
+            _draw()  # the millisecond's ids from one lot, in order
+    made[1] += 1
+    return f"{prefix}_{_millis_digits(millis)}{_tail()}"
 
 
 def new_secret(nbytes: int = 24) -> str:

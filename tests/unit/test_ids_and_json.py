@@ -166,8 +166,10 @@ def test_payload_too_large_is_a_validation_error() -> None:
 
 def test_ids_made_one_after_another_in_a_millisecond_sort_as_they_were_made() -> None:
     """A batch's runs are made in the same few milliseconds: their ids, in the order made,
-    go at the end of the indexes on ids (each drawn lot of tails is handed out in order)."""
-    ids._TAILS.clear()
-    with mock.patch.object(ids, "time", SimpleNamespace(time=lambda: 1_700_000_000.0)):
-        made = [ids.new_id("run") for _ in range(ids._TAILS_DRAWN)]
+    go at the end of the indexes on ids. A millisecond begins with a fresh lot of tails
+    when fewer are left than the one before took, so its ids never span two lots."""
+    made = []
+    for millis in range(1_700_000_000_000, 1_700_000_000_030):
+        with mock.patch.object(ids, "time", SimpleNamespace(time=lambda m=millis: m / 1000)):
+            made += [ids.new_id("run") for _ in range(300)]
     assert made == sorted(made) and len(set(made)) == len(made)
