@@ -51,6 +51,15 @@ def test_rows_are_lines_of_their_columns_in_the_statements_order() -> None:
         "run_c\tnull\tq\t2.25\t3\n")
 
 
+def test_alike_rows_are_written_with_the_first_ones_other_values() -> None:
+    """Rows said to be alike (a batch's runs, made from one set of values) are each their
+    own columns and the first's others: what writing them one by one gives."""
+    rows = [_row(f"run_{n}", f'{{"n":{n},"t":"a\tb"}}', queue="q\tz") for n in range(5)]
+    assert "".join(COPY.text(rows, alike=True)) == "".join(COPY.text(rows))
+    assert "".join(COPY.text([rows[0], _row("run_x", queue="other")], alike=True)).endswith(
+        "run_x\tnull\tq\\tz\t1.5\t3\n")  # not read: alike
+
+
 def test_equal_values_in_new_objects_are_written_again_alike() -> None:
     """The rest of a row is reused by value, not by the object it is."""
     first, second = _row("run_a", queue="".join(["q", "1"])), _row("run_b", queue="q1")

@@ -290,7 +290,7 @@ def trigger_plain(tx: Tx, env: str, definition: TaskDefinition, batch: PlainBatc
             keep(created(Triggered, (row, True)))
             yield row
 
-    _insert_plain(tx, env, rows, len(batch), now, blobs)
+    _insert_plain(tx, env, rows, len(batch), now, blobs, alike=True)
     return done
 
 
@@ -371,7 +371,8 @@ def _rows_of(items: list[TriggerItem]) -> Callable[[RowMaker], Iterator[dict[str
 
 
 def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[str, Any]]],
-                  count: int, now: float, blobs: Blobs | None) -> list[dict[str, Any]]:
+                  count: int, now: float, blobs: Blobs | None,
+                  alike: bool = False) -> list[dict[str, Any]]:
     """Insert the runs of triggers without an idempotency key (nothing to race for),
     recorded; their rows, in order.
 
@@ -384,7 +385,8 @@ def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[
     a ``COPY``, which costs both sides less per run than JSON) and, from
     ``LOAD_FROM`` on, their events and tags follow as lists (``_loaded_statements``; a few are
     cheaper written a row each). The runs' rows are made as they are loaded: PostgreSQL
-    inserts the first while the next are made.
+    inserts the first while the next are made. ``alike``: they share all but their ids and
+    payloads (a ``PlainBatch``'s), which the load then reads once.
     """
     if not count:
         return []
@@ -410,7 +412,7 @@ def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[
         if not few:
             statements.extend(_loaded_statements(env, loaded, now, alike))
 
-    tx.load("load_runs", _kept(loaded, made_by(maker), last_made))
+    tx.load("load_runs", _kept(loaded, made_by(maker), last_made), alike=alike)
     if few:
         _write_created(tx, env, loaded, now)
     for name, params in statements:

@@ -79,12 +79,14 @@ class Tx(Protocol):
         """Execute once per parameter row; nothing is answered (an empty list: nothing)."""
         ...
 
-    def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
+    def load(self, name: str, /, rows: Iterable[dict[str, Any]], *, alike: bool = False) -> None:
         """Insert ``rows`` in bulk, the fastest way the dialect has; nothing is answered.
 
         ``name`` is a ``load_*`` query; its rows must not conflict with any (no ``ON
         CONFLICT``). ``rows`` may be a generator: PostgreSQL streams each row as it comes
         (``COPY``), so the caller's work on the next rows overlaps the server's on these.
+        ``alike``: the rows have the first one's values in all but the query's first two
+        columns (a batch's runs, made from one set of values): PostgreSQL reads those once.
         """
         ...
 

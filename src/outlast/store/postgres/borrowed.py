@@ -150,10 +150,10 @@ class BorrowedPostgresTx:
             sql = self._queries.text(name, rows[0])
             self._runner.executemany(sql, self._outbox.fill_many(sql, rows))
 
-    def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
+    def load(self, name: str, /, rows: Iterable[dict[str, Any]], *, alike: bool = False) -> None:
         """``COPY`` on the caller's connection, inside the savepoint."""
         copy = copy_in(self._queries.text(name, {}))
-        self._runner.copy(copy.statement, copy.text(rows))
+        self._runner.copy(copy.statement, copy.text(rows, alike=alike))
 
     def notify(self, channel: str, payload: str = "") -> None:
         self._outbox.add(channel, payload)

@@ -226,7 +226,7 @@ class PostgresTx:
         with self._conn.cursor() as cur:
             cur.executemany(sql, self._outbox.fill_many(sql, rows))
 
-    def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
+    def load(self, name: str, /, rows: Iterable[dict[str, Any]], *, alike: bool = False) -> None:
         """``COPY … FROM STDIN`` (the query ``name``) of ``rows``, each the values of the
         statement's columns by name, sent as ``rows`` yields them, in ``COPY``'s text
         format (``CopyIn.text``).
@@ -237,13 +237,14 @@ class PostgresTx:
         ``COPY`` cannot run in pipeline mode: the
         transaction becomes a block first (``BEGIN``, so that the Sync of leaving pipeline
         mode commits nothing), and statements after it enter a new pipeline. Each
-        ``COPY`` waits for the server once, at its end.
+        ``COPY`` waits for the server once, at its end. ``alike`` rows' shared values are
+        read from the first alone (``CopyIn.text``).
         """
         copy = copy_in(self._queries.text(name, {}))
         self._pipelined()  # the held statement goes first
         self._hold_open()
         self._leave_pipeline()
-        copy_text(self._conn, copy.statement, copy.text(rows))
+        copy_text(self._conn, copy.statement, copy.text(rows, alike=alike))
 
     def _leave_pipeline(self) -> None:
         """Out of pipeline mode (its Sync waits for everything sent so far)."""
@@ -633,14 +634,15 @@ class CopyIn:
     own: Callable[[dict[str, Any]], tuple[Any, ...]]
     rest: Callable[[dict[str, Any]], tuple[Any, ...]]
 
-    def text(self, rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    def text(self, rows: Iterable[dict[str, Any]], *, alike: bool = False) -> Iterator[str]:
         """``rows`` as ``COPY`` text data, ``COPY_CHUNK`` characters or so at a time
         (the first ``FIRST_COPY_CHUNK``).
 
         The text of a row's other columns is looked up by their values (a tuple's hash;
         for a batch's runs the same objects again, compared by identity): equal values are
         written alike whatever their type, so an int column must be given ints, never
-        ``1.0`` or ``True`` (which the binary format refused too).
+        ``1.0`` or ``True`` (which the binary format refused too). ``alike`` rows have
+        the first one's: its text is every row's, and the others' are not read.
         """
         own, rest = self.own, self.rest
         tails: dict[tuple[Any, ...], str] = {}
@@ -650,11 +652,12 @@ class CopyIn:
         size = 0
         chunk = FIRST_COPY_CHUNK
         for row in rows:
-            values = rest(row)
-            if values != last:  # the same objects again (a batch's): no hash, no lookup
-                last = values
-                tail = tails.get(values) or tails.setdefault(
-                    values, "\t" + "\t".join(map(copy_value, values)) + "\n")
+            if last is None or not alike:
+                values = rest(row)
+                if values != last:  # the same objects again (a batch's): no hash, no lookup
+                    last = values
+                    tail = tails.get(values) or tails.setdefault(
+                        values, "\t" + "\t".join(map(copy_value, values)) + "\n")
             first, second = own(row)
             # text that needs no escape (an id, most payloads) as it stands, inline
             if type(first) is not str or not first.isprintable() or "\\" in first:

@@ -77,8 +77,9 @@ class SQLiteTx:
         if rows:
             self._conn.executemany(self._queries.text(name, rows[0]), [_adapt(r) for r in rows])
 
-    def load(self, name: str, /, rows: Iterable[dict[str, Any]]) -> None:
-        """An ``executemany`` that takes each row as ``rows`` yields it."""
+    def load(self, name: str, /, rows: Iterable[dict[str, Any]], *, alike: bool = False) -> None:
+        """An ``executemany`` that takes each row as ``rows`` yields it (``alike`` or not:
+        it binds each row's values by name)."""
         self._conn.executemany(self._queries.text(name, {}), (_adapt(r) for r in rows))
 
     def alone(self, name: str, /, **params: Any) -> list[Row]:
