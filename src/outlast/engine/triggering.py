@@ -130,18 +130,13 @@ class RowMaker:
                       _shared_values(self._env, definition, req.options, self._now))
             self._shared = shared
             self.shares += 1
-        row = self._new(shared[2], req.payload_json)
-        row["parent_id"] = req.parent_id
-        row["root_id"] = req.root_id or req.parent_id
-        row["batch_id"] = req.batch_id
-        row["replayed_from"] = req.replayed_from
-        row["traceparent"] = req.traceparent
+        row = shared[2].copy()
+        _own_values(row, req, self._blobs)
         return row
-
 
     def plain_rows(self, definition: TaskDefinition,
                    batch: PlainBatch) -> Iterator[dict[str, Any]]:
-        """The rows ``row`` makes of ``batch.requests()``, each payload checked as its row
+        """The rows ``row`` would make of the batch's requests, each payload checked as its row
         is made, without a ``NewRun`` for each (a thousand objects the collector would
         walk): the batch's runs share all but their ids and payloads."""
         shared = _shared_values(self._env, definition, batch.options, self._now)
@@ -154,7 +149,7 @@ class RowMaker:
 
     def _new(self, shared: dict[str, Any], payload_json: str) -> dict[str, Any]:
         """A copy of ``shared`` with a new run's id and its payload (kept as a blob when
-        large)."""
+        large): ``_own_values`` but the lineage, which ``plain_rows``' shared values hold."""
         row = shared.copy()
         run_id = row["id"] = new_id("run")
         row["payload"] = (payload_json if self._blobs is None
