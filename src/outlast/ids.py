@@ -92,13 +92,20 @@ def new_id(prefix: str) -> str:
     time from a table), the random ones drawn ready-made and in order (``_TAILS``).
     """
     millis = int(time.time() * 1000)
-    made = _made
-    if millis != _last_millis[0]:
+    made, last = _made, _last_millis
+    if millis == last[0]:  # a batch's next id: its millisecond's digits are written
+        digits = last[1]
+    else:
         made[0], made[1] = made[1], 0
         if len(_TAILS) < made[0]:
             _draw()  # the millisecond's ids from one lot, in order
+        digits = _millis_digits(millis)
     made[1] += 1
-    return f"{prefix}_{_millis_digits(millis)}{_tail()}"
+    try:
+        tail = _TAILS.pop()
+    except IndexError:
+        tail = _tail()
+    return f"{prefix}_{digits}{tail}"
 
 
 def new_secret(nbytes: int = 24) -> str:
