@@ -94,7 +94,7 @@ def _recording_task() -> tuple[Registry, list[str]]:
 def test_an_attempt_does_not_start_once_its_lease_lapsed(shared: LeaseClock) -> None:
     """A run that waited in the pipe while its supervisor could not heartbeat."""
     reg, ran = _recording_task()
-    done = run_attempt(reg.get("t"), _job(time.monotonic() - 0.1), lambda m: None,
+    done = run_attempt(reg.get("t"), _job(lease_clock.now() - 0.1), lambda m: None,
                        lambda r: None)
     assert done.kind == "platform_error"
     assert "could not renew" in done.error["message"]
@@ -103,15 +103,15 @@ def test_an_attempt_does_not_start_once_its_lease_lapsed(shared: LeaseClock) -> 
 
 def test_a_heartbeat_after_the_claim_extends_the_bound(shared: LeaseClock) -> None:
     reg, ran = _recording_task()
-    shared.extend(time.monotonic() + 30)
-    done = run_attempt(reg.get("t"), _job(time.monotonic() - 0.1), lambda m: None,
+    shared.extend(lease_clock.now() + 30)
+    done = run_attempt(reg.get("t"), _job(lease_clock.now() - 0.1), lambda m: None,
                        lambda r: None)
     assert (done.kind, done.output, ran) == ("completed", 1, ["body"])
 
 
 def test_without_a_supervisors_clock_nothing_is_checked() -> None:
     reg, ran = _recording_task()
-    done = run_attempt(reg.get("t"), _job(time.monotonic() - 100), lambda m: None,
+    done = run_attempt(reg.get("t"), _job(lease_clock.now() - 100), lambda m: None,
                        lambda r: None)
     assert done.kind == "completed"
 
@@ -154,12 +154,12 @@ def test_past_the_bound_an_awaited_step_hands_back() -> None:
 
 def test_a_step_past_the_bound_ends_the_attempt_handed_back(shared: LeaseClock) -> None:
     reg = Registry()
-    bound = time.monotonic() + 0.3
+    bound = lease_clock.now() + 0.3
 
     @task(id="t", registry=reg)
     def two(payload: Any) -> int:
         first = step.run("one", lambda: 1)
-        time.sleep(max(0.0, bound - time.monotonic()) + 0.05)
+        time.sleep(max(0.0, bound - lease_clock.now()) + 0.05)
         return first + step.run("two", lambda: 1)
 
     done = run_attempt(reg.get("t"), _job(bound), lambda m: None,
@@ -174,7 +174,7 @@ def test_a_claimed_run_carries_its_leases_expiry_as_a_bound(
     lease = engine.lease_seconds
     ahead = ClaimAhead(1, "dev", False, wall=engine.clock.now, lease_margin=margin(lease))
     left = row["lease_expires_at"] - engine.clock.now()  # the fake clock stands still
-    expected = time.monotonic() + left - margin(lease)
+    expected = lease_clock.now() + left - margin(lease)
     held_until = ahead.job(row).held_until
     assert held_until is not None and abs(held_until - expected) < 0.5
 
@@ -184,8 +184,8 @@ def test_a_heartbeat_publishes_the_bound(
         shared: LeaseClock) -> None:
     [row] = claimed_runs(engine, register, trigger, 1)
     beats = Heartbeats(engine, "worker-1", lambda jobs, why: None, shared)
-    before = time.monotonic()
+    before = lease_clock.now()
     assert beats.beat([row["id"]]) == {row["id"]: row["lease_id"]}
     lease = engine.lease_seconds
     assert before + lease - margin(lease) <= shared.until() \
-        <= time.monotonic() + lease - margin(lease)
+        <= lease_clock.now() + lease - margin(lease)

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from outlast.machines import PRESETS
+from outlast.worker import lease_clock
 from outlast.worker.messages import Assignment, HookJob
 from outlast.worker.pool import Child
 
@@ -200,12 +201,12 @@ class ClaimAhead:
                           shared=self.shares(row), held_until=self.held_until(row))
 
     def held_until(self, row: dict[str, Any]) -> float | None:
-        """The run's lease expiry, dated by the engine's clock, as a ``time.monotonic``
+        """The run's lease expiry, dated by the engine's clock, as a ``lease_clock.now``
         time less the margin: what a child can compare without asking."""
         expires = row.get("lease_expires_at")
         if expires is None:
             return None
-        return float(expires) - self._wall() + time.monotonic() - self.lease_margin
+        return float(expires) - self._wall() + lease_clock.now() - self.lease_margin
 
 
 class Placed:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outlast.engine import Engine
+from outlast.worker import lease_clock
 from outlast.worker.claim_ahead import ClaimAhead
 from outlast.worker.lease_clock import LeaseClock, margin
 from outlast.worker.messages import Assignment
@@ -135,7 +136,7 @@ class Heartbeats:
         of those still held. Once renewed, the children are told until when they surely
         hold them: from before the heartbeat was sent, so the bound is never later than
         the expiry the database now has."""
-        sent = time.monotonic()
+        sent = lease_clock.now()
         held = self.engine.heartbeat(self.worker_id, run_ids)
         if self.leases is not None:
             lease = self.engine.lease_seconds

@@ -7,7 +7,7 @@ pipe, or the next step of the run it is in, after the lease lapsed and another w
 have taken the run over and recorded that step. The step would then run twice, once after
 its result was committed: the one thing durable execution must not do.
 
-So the supervisor publishes the time (``time.monotonic``, which every process on the
+So the supervisor publishes the time (on ``now``'s clock, which every process on the
 machine reads alike) until which every lease it holds is surely still its own: the start
 of its last heartbeat that succeeded plus the lease, less a margin. A claimed run carries
 the same bound from its claim (``Assignment.held_until``), for the runs claimed since that
@@ -26,15 +26,24 @@ alone, as before.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import struct
 import time
 import weakref
+from collections.abc import Callable
 from multiprocessing import reduction
 from typing import Any
 
 _DOUBLE = struct.Struct("d")
+
+#: the clock the bound is kept on: the machine's time since boot, suspended time included
+#: (``CLOCK_BOOTTIME``). A lease runs on while a laptop's lid is closed (the database dates
+#: it by the wall clock); ``time.monotonic`` stops then, and a child woken after the lease
+#: lapsed would still take it for held. ``time.monotonic`` where there is no such clock.
+now: Callable[[], float] = functools.partial(time.clock_gettime, time.CLOCK_BOOTTIME) \
+    if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic
 
 #: the share of the lease kept in hand: a step is not started in the last tenth of a lease
 #: that was not renewed (the bound is checked, then the step starts; the worker that takes
@@ -63,7 +72,7 @@ class LeaseClock:
         return cls(fd, writable=True)
 
     def extend(self, until: float) -> None:
-        """Every lease held is the worker's until ``until`` (monotonic): a heartbeat that
+        """Every lease held is the worker's until ``until`` (``now``'s clock): a heartbeat that
         renewed them all, started at ``until`` less the lease, succeeded."""
         if until > self.until():
             _DOUBLE.pack_into(self._map, 0, until)
@@ -109,11 +118,11 @@ class LeaseGuard:
         self._clock = clock
 
     def held(self) -> bool:
-        now = time.monotonic()
-        if now < self._until:
+        at = now()
+        if at < self._until:
             return True
         self._until = max(self._until, self._clock.until())
-        return now < self._until
+        return at < self._until
 
 
 def guard(held_until: float | None) -> LeaseGuard | None:

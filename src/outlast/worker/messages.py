@@ -29,7 +29,7 @@ class Assignment:
     #: run beside the child's other shared runs, as a task of its loop (an async task's
     #: run, ``shared_runs.py``), rather than alone
     shared: bool = False
-    #: until when (``time.monotonic``) the claim's lease is surely held, less a margin
+    #: until when (``lease_clock.now``) the claim's lease is surely held, less a margin
     #: (``lease_clock.py``); the supervisor's heartbeats extend it
     held_until: float | None = None
 
