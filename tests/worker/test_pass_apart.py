@@ -42,6 +42,26 @@ def _apart_only(engine: Engine) -> None:
         pytest.skip("SQLite takes one writer at a time: its pass is one transaction")
 
 
+def _one_pass(engine: Engine, ends: list[Outcome]) -> PassAnswer:
+    """One pass recording ``ends`` and claiming up to two runs, as a worker's turn runs it."""
+    passes = Passes(engine)
+    try:
+        return passes.work((ends, "dev", "worker-1", None, 2, None))()
+    finally:
+        passes.close()
+
+
+def _away(monkeypatch: pytest.MonkeyPatch, engine: Engine, method: str) -> Exception:
+    """The database's fault that ``engine.<method>`` now meets."""
+    away = PlatformUnavailableError("the database is away")
+
+    def fail(*args: Any) -> Any:
+        raise away
+
+    monkeypatch.setattr(engine, method, fail)
+    return away
+
+
 def test_ends_are_written_beside_the_claim_where_the_store_allows(
         engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,11 +70,7 @@ def test_ends_are_written_beside_the_claim_where_the_store_allows(
     record = engine.record
     monkeypatch.setattr(engine, "record", lambda outcomes: threads.append(
         threading.current_thread().name) or record(outcomes))
-    passes = Passes(engine)
-    try:
-        answer = passes.work((ends, "dev", "worker-1", None, 2, None))()
-    finally:
-        passes.close()
+    answer = _one_pass(engine, ends)
     assert answer.recorded and answer.error is None
     assert answer.claimed is not None and len(answer.claimed.rows) == 2
     assert _status(engine, ends[0]) == "COMPLETED"
@@ -70,17 +86,8 @@ def test_ends_that_fail_beside_a_claim_leave_the_claim_standing(
         monkeypatch: pytest.MonkeyPatch) -> None:
     _apart_only(engine)
     ends = _ready(engine, register, trigger)
-    away = PlatformUnavailableError("the database is away")
-
-    def fail(outcomes: list[Outcome]) -> Any:
-        raise away
-
-    monkeypatch.setattr(engine, "record", fail)
-    passes = Passes(engine)
-    try:
-        answer = passes.work((ends, "dev", "worker-1", None, 2, None))()
-    finally:
-        passes.close()
+    away = _away(monkeypatch, engine, "record")
+    answer = _one_pass(engine, ends)
     assert (answer.recorded, answer.error) == (False, away)
     assert answer.claimed is not None and len(answer.claimed.rows) == 2
     assert _status(engine, ends[0]) == "EXECUTING"  # to be written again
@@ -91,17 +98,8 @@ def test_a_claim_that_fails_beside_ends_leaves_them_written(
         monkeypatch: pytest.MonkeyPatch) -> None:
     _apart_only(engine)
     ends = _ready(engine, register, trigger)
-    away = PlatformUnavailableError("the database is away")
-
-    def fail(*args: Any) -> Any:
-        raise away
-
-    monkeypatch.setattr(engine, "record_and_claim", fail)
-    passes = Passes(engine)
-    try:
-        answer = passes.work((ends, "dev", "worker-1", None, 2, None))()
-    finally:
-        passes.close()
+    away = _away(monkeypatch, engine, "record_and_claim")
+    answer = _one_pass(engine, ends)
     assert (answer.recorded, answer.claimed, answer.error) == (True, None, away)
     assert _status(engine, ends[0]) == "COMPLETED"
 
