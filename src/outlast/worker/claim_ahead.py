@@ -170,6 +170,7 @@ class ClaimAhead:
         if not self.buffer:
             return placed
         hand_out = _HandOut(self, children)
+        offset = self.clock_offset()
         kept: deque[dict[str, Any]] = deque()
         while self.buffer and hand_out.room():
             row = self.buffer.popleft()
@@ -177,7 +178,7 @@ class ClaimAhead:
                 kept.append(row)
         self.buffer.extendleft(reversed(kept))
         for child, rows in hand_out.batches.items():
-            jobs = [self.job(row) for row in rows]
+            jobs = [self.job(row, offset) for row in rows]
             shared = jobs[0].shared
             if shared:
                 child.hold_shared(jobs)
@@ -187,26 +188,33 @@ class ClaimAhead:
 
     def take_all(self) -> list[Assignment]:
         """Empty the buffer, as jobs the supervisor hands back."""
-        jobs = [self.job(row) for row in self.buffer]
+        offset = self.clock_offset()
+        jobs = [self.job(row, offset) for row in self.buffer]
         self.buffer.clear()
         return jobs
 
-    def job(self, row: dict[str, Any]) -> Assignment:
-        """The child's assignment for a claimed run row."""
+    def job(self, row: dict[str, Any], offset: float | None = None) -> Assignment:
+        """The child's assignment for a claimed run row; ``offset``: ``clock_offset()``,
+        read once for the rows handed out together."""
         preset = PRESETS.get(row["machine"])
         memory = preset.memory_bytes if preset and self.enforce_memory else None
         return Assignment(run=run_fields(row), lease_id=row["lease_id"],
                           attempt=row["attempt_count"], memory_limit=memory,
                           environment=self.environment, journal=row.get("journal"),
-                          shared=self.shares(row), held_until=self.held_until(row))
+                          shared=self.shares(row), held_until=self.held_until(row, offset))
 
-    def held_until(self, row: dict[str, Any]) -> float | None:
+    def clock_offset(self) -> float:
+        """What turns a time of the engine's clock into a ``lease_clock.now`` time less the
+        margin (the two clocks run alike, so one reading serves a whole hand-out)."""
+        return lease_clock.now() - self._wall() - self.lease_margin
+
+    def held_until(self, row: dict[str, Any], offset: float | None = None) -> float | None:
         """The run's lease expiry, dated by the engine's clock, as a ``lease_clock.now``
         time less the margin: what a child can compare without asking."""
         expires = row.get("lease_expires_at")
         if expires is None:
             return None
-        return float(expires) - self._wall() + lease_clock.now() - self.lease_margin
+        return float(expires) + (self.clock_offset() if offset is None else offset)
 
 
 class Placed:
