@@ -137,6 +137,9 @@ def main() -> None:
     ap.add_argument("--no-analyze", dest="analyze", action="store_false",
                     help="no VACUUM ANALYZE of runs before the drain (a worker's W2 has "
                          "none: the server's autovacuum may be off or not yet there)")
+    ap.add_argument("--sizes", action="store_true",
+                    help="also print the pages of each index of runs after the drain (how "
+                         "the variants' trees filled: a split at the right edge keeps pages full)")
     args = ap.parse_args()
     variants = [parse_variant(s, args.prefix) for s in args.variant]
     try:
@@ -154,11 +157,23 @@ def main() -> None:
             live.sort(key=variants.index)
             turn += 1
         report(variants, args)
+        if args.sizes:
+            print(json.dumps({"bench": "drain_interleaved_sizes",
+                              **{v.name: index_pages(v.conn) for v in variants}}))
     finally:
         for v in variants:
             if v.conn is not None:
                 v.conn.close()
             drop(f"{args.prefix}_{v.name}")
+
+
+def index_pages(conn: Any) -> dict[str, int]:
+    """Pages of each index of ``runs`` (its relation's size on disk, free pages included)."""
+    rows = conn.execute(
+        "SELECT c.relname, pg_relation_size(c.oid) / 8192 AS pages FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = 'runs'::regclass ORDER BY c.relname").fetchall()
+    return {r["relname"]: r["pages"] for r in rows}
 
 
 def report(variants: list[Variant], args: argparse.Namespace) -> None:
