@@ -174,3 +174,29 @@ def test_one_pipe_stays_short_while_started_runs_are_being_claimed() -> None:
     now[0] += 0.2
     assert ahead.express(children) is None
     assert ahead.depth_for("t", express=True) == 32
+
+
+def test_the_buffer_holds_as_many_short_runs_as_the_pipes_queue() -> None:
+    """A drain of a sync task's short runs was bound by its passes: the children ran all
+    they held before the pass in flight answered, so a buffer of ``concurrency`` runs let
+    a pass claim only what the pipes had room for. The buffer now holds as many as the
+    pipes queue behind their running runs (and ``concurrency`` at least); runs known to
+    be long are claimed one a child, with nothing ahead."""
+    ahead = ClaimAhead(2, "dev", enforce_memory=False)
+    for _ in range(20):
+        ahead.observe("t", 0.0001, 0.0005)
+    one, two = StubChild(), StubChild()
+    children = [cast(Child, one), cast(Child, two)]
+    assert ahead.buffer_room(children) == 2  # idle children: concurrency
+    assert ahead.wanted(children) == 1 + 1 + 2
+    one.job = two.job = ahead.job(rows("busy")[0])
+    assert ahead.buffer_room(children) == 31 + 31
+    assert ahead.wanted(children) == 31 + 31 + 62  # both pipes, then as much again
+    ahead.add(rows(*(f"f{i}" for i in range(80))))
+    ahead.feed(children)
+    assert len(one.got) == len(two.got) == 31 and len(ahead.buffer) == 18
+    assert ahead.wanted(children) == 62 - 18
+    slow = ClaimAhead(2, "dev", enforce_memory=False)
+    for _ in range(20):
+        slow.observe("t", 0.2)
+    assert slow.buffer_room(children) == 0 and slow.wanted(children) == 0

@@ -2,12 +2,19 @@
 
 A worker whose runs are short would spend most of its time waiting for the database
 between runs. Once recent attempts took less than ``PREFETCH_BELOW`` seconds on average,
-the supervisor keeps ``concurrency`` claimed runs in ``buffer`` beyond what the children
-hold, and a child whose current task is known to be short gets up to ``PIPE_MAX`` runs
-(about ``PIPE_WINDOW`` seconds of work) queued in its pipe, sent as one message; each
-starts the moment the one before ends, so children keep working while a database pass is
-in flight. Long runs are never claimed ahead, so they cannot wait behind each other while
-another worker idles.
+a child whose current task is known to be short gets up to ``PIPE_MAX`` runs (about
+``PIPE_WINDOW`` seconds of work) queued in its pipe, sent as one message; each starts the
+moment the one before ends, so children keep working while a database pass is in flight.
+Long runs are never claimed ahead, so they cannot wait behind each other while another
+worker idles.
+
+Beyond what the children hold, the supervisor keeps as many claimed runs in ``buffer`` as
+their pipes queue (``concurrency`` at least). With ``concurrency`` alone, a drain of a sync
+task's short runs was bound by its passes: the children ran all they held before the pass
+in flight answered, so each pass claimed only what four pipes had room for (~60 runs, where
+an async task's children, taking a hundred runs each, let a pass claim ~200), and the
+worker paid a pass's two transactions and their commits per 60 runs. The buffer, unlike a
+pipe, is reordered (below): a resumed run claimed later still goes ahead of what it holds.
 
 Whether runs are short is the task's own time; how many a pipe holds is what a run takes
 from the moment its child takes it up to the moment its end is read here (its own time,
@@ -140,8 +147,15 @@ class ClaimAhead:
         room = sum(self.depth(c, c is express) - c.load() for c in children
                    if c.can_take(self.depth(c, c is express)))
         room += sum(c.shared_room(self.async_slots) for c in children if c.shared)
-        ahead = self.concurrency if self.prefetching() else 0
-        return max(0, room + ahead - len(self.buffer))
+        return max(0, room + self.buffer_room(children) - len(self.buffer))
+
+    def buffer_room(self, children: list[Child]) -> int:
+        """How many claimed runs to keep in the buffer beyond what the children hold: as
+        many as their pipes queue behind their running runs, ``concurrency`` at least;
+        none unless runs are short (see the module docstring)."""
+        if not self.prefetching():
+            return 0
+        return max(self.concurrency, sum(self.depth(c) - 1 for c in children))
 
     def add(self, rows: list[dict[str, Any]], resumed: int = 0) -> None:
         """Buffer claimed ``rows``; the first ``resumed`` had started before their claim
