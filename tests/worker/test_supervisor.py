@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,29 @@ def test_process_death_is_retried_then_crashed_and_spares_other_runs(live_engine
     assert "exit code 3" in exited["error"]["message"]
     assert crashed["status"] == "CRASHED" and "SIGSEGV" in crashed["error"]["message"]
     assert {r["status"] for r in others} == {"COMPLETED"}
+
+
+def test_the_loop_asks_only_a_child_whose_sentinel_woke_it_whether_it_lives(
+        live_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop turns once per few ended runs of a sync drain; asking every child whether
+    it is alive on each turn was a tenth of its work. Only a child whose sentinel the
+    wait found ready can have died: living children are never asked, and one that dies
+    is still seen, its run retried and then recorded as crashed."""
+    asked: list[int | None] = []
+    is_alive = BaseProcess.is_alive
+
+    def counted(process: BaseProcess) -> bool:
+        asked.append(process.pid)
+        return is_alive(process)
+
+    monkeypatch.setattr(BaseProcess, "is_alive", counted)
+    with running_worker(live_engine, concurrency=2):
+        fine = [trigger(live_engine, "hello-world", {"name": str(i)}) for i in range(10)]
+        assert {wait_final(live_engine, r)["status"] for r in fine} == {"COMPLETED"}
+        assert asked == []
+        exited = wait_final(live_engine, trigger(live_engine, "exits"))
+        assert asked
+    assert (exited["status"], exited["attempts"]) == ("CRASHED", 2)
 
 
 def test_max_duration_times_out(live_engine: Engine) -> None:
