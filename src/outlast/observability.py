@@ -79,7 +79,7 @@ def span(name: str, parent: str | None = None, **attributes: Any) -> Any:
     triggered outside any trace). None: a child of the current span."""
     if _trace is None:
         return nullcontext()
-    if isinstance(_trace.get_tracer_provider(), _trace.ProxyTracerProvider):
+    if isinstance(_provider(), _trace.ProxyTracerProvider):
         return _Unrecorded(parent)
     clean = {k: v for k, v in attributes.items() if isinstance(v, str | int | float | bool)}
     return _recording(name, clean, parent)
@@ -96,8 +96,10 @@ class _Unrecorded:
     __slots__ = ("_context", "_token")
 
     def __init__(self, parent: str | None) -> None:
-        self._context = None if parent is None else _parent_context(parent)
+        self._context = None if not parent else _parent_context(parent)
         self._token: object = None
+        if parent == "" and _context.get_current():  # a new trace, inside another's
+            self._context = _context.Context()
 
     def __enter__(self) -> None:
         if self._context is not None:
@@ -120,6 +122,28 @@ def _parent_context(parent: str | None) -> Any:
     remote = _trace.SpanContext(int(trace, 16), int(span_id, 16), is_remote=True,
                                 trace_flags=_trace.TraceFlags(int(flags, 16)))
     return _trace.set_span_in_context(_trace.NonRecordingSpan(remote), _context.Context())
+
+
+#: OpenTelemetry's proxy provider, once ``get_tracer_provider`` found no provider named in
+#: this process's environment (``_provider``); forgotten in a forked child, whose
+#: environment is its own
+_unset: list[Any] = []
+os.register_at_fork(after_in_child=_unset.clear)
+
+
+def _provider() -> Any:
+    """The global tracer provider, as ``trace.get_tracer_provider()`` says. While none is
+    set, that call looks for one named in the environment, raising and catching a
+    ``KeyError`` each time (1.5 us; a worker's child asks twice an attempt). Once it found
+    none there, a provider can only come from ``set_tracer_provider`` (task code may call
+    it), which sets the module's global: that is read instead, where it is there."""
+    assert _trace is not None
+    if _unset and getattr(_trace, "_TRACER_PROVIDER", _unset) is None:
+        return _unset[0]
+    provider = _trace.get_tracer_provider()
+    if isinstance(provider, _trace.ProxyTracerProvider) and not _unset:
+        _unset.append(provider)
+    return provider
 
 
 _tracers: list[Any] = []
@@ -197,7 +221,7 @@ def flush(timeout_millis: int = 1000) -> None:
     worker; an exporter's error is logged, never raised."""
     if _trace is None:
         return
-    force_flush = getattr(_trace.get_tracer_provider(), "force_flush", None)
+    force_flush = getattr(_provider(), "force_flush", None)
     if force_flush is None:
         return
     try:

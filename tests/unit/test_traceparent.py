@@ -70,3 +70,41 @@ def test_without_a_tracer_provider_a_span_still_carries_its_parent_trace() -> No
     done = subprocess.run([sys.executable, "-c", _WITHOUT_PROVIDER], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+_PROVIDER_SET_LATER = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from outlast.observability import flush, span
+
+for _ in range(3):  # no provider yet: nothing is built, nothing exported
+    with span("attempt 1", "", run_id="run_x"):
+        pass
+    flush()
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+flushed = []
+provider.force_flush = lambda timeout_millis=0: flushed.append(timeout_millis) or True
+trace.set_tracer_provider(provider)  # as task code may, in a worker's child
+with span("attempt 2", "", run_id="run_y"):
+    pass
+flush()
+assert [s.name for s in exporter.get_finished_spans()] == ["attempt 2"]
+assert flushed == [1000], flushed
+"""
+
+
+def test_a_provider_set_after_spans_without_one_is_used_by_the_next() -> None:
+    """While no provider is set, spans and flushes stop asking OpenTelemetry (whose look
+    into the environment cost a worker's child 3 us an attempt) and read its global:
+    a provider set later, even by task code, still records the next span and is
+    flushed. A fresh interpreter, as above."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _PROVIDER_SET_LATER], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
