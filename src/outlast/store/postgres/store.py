@@ -46,6 +46,7 @@ from outlast.readiness import has_input, readable
 from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
 from outlast.store.postgres import arrays, direct
+from outlast.store.postgres.begun_copy import copy_begun
 from outlast.store.postgres.blobs import TableBlobs
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox, carries_notifications
 from outlast.store.postgres.target import PostgresTarget, parse_target
@@ -238,13 +239,27 @@ class PostgresTx:
         transaction becomes a block first (``BEGIN``, so that the Sync of leaving pipeline
         mode commits nothing), and statements after it enter a new pipeline. Each
         ``COPY`` waits for the server once, at its end. ``alike`` rows' shared values are
-        read from the first alone (``CopyIn.text``).
+        read from the first alone (``CopyIn.text``). A load that is the transaction's
+        first statement (a bulk trigger's) sends ``BEGIN`` in one query with its ``COPY``
+        (``begun_copy``): one round trip fewer, and the first rows are made during it.
         """
         copy = copy_in(self._queries.text(name, {}))
+        data = copy.text(rows, alike=alike)
+        if self._pipeline is None and self._held is None and not self._block \
+                and not self._done:
+            self._block = True
+            copy_begun(self._conn, self._opening() + copy.statement, data)
+            return
         self._pipelined()  # the held statement goes first
         self._hold_open()
         self._leave_pipeline()
-        copy_text(self._conn, copy.statement, copy.text(rows, alike=alike))
+        copy_text(self._conn, copy.statement, data)
+
+    def _opening(self) -> str:
+        """What ``_pipelined`` and ``_hold_open`` would send before a transaction's first
+        statement, as statements of one query: ``BEGIN``, and a lazy commit's setting."""
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ; " if self._snapshot else "BEGIN; "
+        return begin + ("SET LOCAL synchronous_commit = off; " if self._lazy else "")
 
     def _leave_pipeline(self) -> None:
         """Out of pipeline mode (its Sync waits for everything sent so far)."""
