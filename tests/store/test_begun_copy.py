@@ -122,3 +122,18 @@ def test_a_copy_the_server_cannot_start_raises_its_error(pg_store: PostgresStore
         assert made == [1]  # the first chunk was made while the server answered
         conn.rollback()
         assert conn.execute("SELECT 1 AS ok").fetchone() == {"ok": 1}
+
+
+def test_nothing_but_many_goes_while_a_load_streams(pg_store: PostgresStore) -> None:
+    """A statement that needs an answer cannot be sent in the middle of a ``COPY``: asked
+    for by the load's rows, it fails the transaction instead of the connection."""
+    def rows(tx: Any) -> Iterator[dict[str, Any]]:
+        yield _row("run_answered")
+        tx.one("get_run", id="run_answered", environment="dev")
+
+    with pytest.raises(RuntimeError, match="only many"), pg_store.transaction() as tx:
+        tx.load("load_runs", rows(tx))
+    assert _ids(pg_store, "run_answered") == []
+    with pg_store.transaction() as tx:
+        tx.load("load_runs", [_row("run_answered_after")])
+    assert _ids(pg_store, "run_answered") == ["run_answered_after"]

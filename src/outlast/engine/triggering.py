@@ -395,23 +395,22 @@ def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[
         return rows
     loaded: list[dict[str, Any]] = []
     maker = RowMaker(env, now, blobs)
-    statements: list[tuple[str, dict[str, Any]]] = []
 
     def last_made() -> None:
         """Worked out as soon as the last row is made (PostgreSQL is still inserting the
         ones before it): the announcements, which wait for the commit, and the events'
-        and tags' statements, which wait for the load."""
+        and tags' statements, queued to follow the load (``Tx.load``: PostgreSQL writes
+        their parameters meanwhile)."""
         # made from one set of shared values: what the rows share is read from the first
         alike = loaded[0] if maker.shares == 1 else None
         _announce_created(tx, loaded, now, alike)
         if not few:
-            statements.extend(_loaded_statements(env, loaded, now, alike))
+            for name, params in _loaded_statements(env, loaded, now, alike):
+                tx.many(name, [params])
 
     tx.load("load_runs", _kept(loaded, made_by(maker), last_made), alike=alike)
     if few:
         _write_created(tx, env, loaded, now)
-    for name, params in statements:
-        tx.many(name, [params])
     return loaded
 
 
