@@ -73,6 +73,10 @@ class PlainBatch:
     to_json: Callable[[Any], str]
     batch_id: str | None = None
     traceparent: str | None = None
+    #: called with the batch's runs (``trigger_plain``'s answer) once the last one's row is
+    #: made, before the commit: what the caller makes of them (its answer) is made while the
+    #: database still inserts them, and thrown away with the batch if it fails
+    made: Callable[[list[Triggered]], None] | None = None
 
     def __len__(self) -> int:
         return len(self.payloads)
@@ -276,7 +280,8 @@ def trigger_many(
 def trigger_plain(tx: Tx, env: str, definition: TaskDefinition, batch: PlainBatch,
                   now: float, blobs: Blobs | None = None) -> list[Triggered]:
     """``trigger_many`` of a ``PlainBatch``: its requests made as the rows are written,
-    and its answer too (on PostgreSQL, while the database inserts the rows sent before)."""
+    and its answer too (on PostgreSQL, while the database inserts the rows sent before),
+    handed to ``batch.made`` once complete."""
     done: list[Triggered] = []
 
     def rows(maker: RowMaker) -> Iterator[dict[str, Any]]:
@@ -284,6 +289,8 @@ def trigger_plain(tx: Tx, env: str, definition: TaskDefinition, batch: PlainBatc
         for row in maker.plain_rows(definition, batch):
             keep(created(Triggered, (row, True)))
             yield row
+        if batch.made is not None:
+            batch.made(done)
 
     _insert_plain(tx, env, rows, len(batch), now, blobs, alike=True)
     return done
