@@ -240,6 +240,27 @@ def test_a_plain_batch_checks_each_payload_as_it_writes_it(engine: Engine, size:
         engine.trigger_batch(ENV, PlainBatch("ghost", options, [1, 2], _checked))
 
 
+@pytest.mark.parametrize("size", [LOAD_FROM - 1, MAX_BATCH])
+def test_a_plain_batch_hands_its_runs_over_inside_its_transaction(
+        engine: Engine, size: int) -> None:
+    """``PlainBatch.made`` is given the batch's answer, whole, once its last row is made
+    and before the commit: what it raises fails the batch, and nothing is written."""
+    options = parse_options({}, 0)
+    seen: list[list[Any]] = []
+    done = engine.trigger_batch(ENV, PlainBatch("job", options, list(range(size)), _checked,
+                                                made=lambda runs: seen.append(list(runs))))
+    assert seen == [done] and len(done) == size
+    assert count_runs(engine) == size
+
+    def refuse(runs: Any) -> None:
+        raise RuntimeError(f"answer of {len(runs)} refused")
+
+    with pytest.raises(RuntimeError, match=f"answer of {size} refused"):
+        engine.trigger_batch(ENV, PlainBatch("job", options, list(range(size)), _checked,
+                                             made=refuse))
+    assert count_runs(engine) == size
+
+
 def test_a_batch_over_a_thousand_is_rejected_whole(engine: Engine) -> None:
     with pytest.raises(ValidationError, match="1000"):
         engine.trigger_batch(ENV, [new_run() for _ in range(MAX_BATCH + 1)])

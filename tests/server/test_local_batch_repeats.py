@@ -12,7 +12,9 @@ from tests.conftest import definition, register_tasks
 
 from outlast.api.local import _json_roundtrip
 from outlast.engine import Engine
-from outlast.sdk.client import Client
+from outlast.sdk import calls
+from outlast.sdk.client import Client, _batch
+from outlast.sdk.handles import BatchHandle
 from outlast.sdk.transports import LocalTransport
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
@@ -93,3 +95,35 @@ def test_the_copy_of_a_repeated_item_is_the_callers_nowhere() -> None:
                    + [{"payload": 1}]}
     assert all(copy is not item and copy["payload"] is not item["payload"]
                for copy in got["items"])
+
+
+def _general(client: Client, task_id: str, items: list[Any]) -> tuple[Any, ...]:
+    """What ``batch_trigger`` answers the general way (a call sent, its JSON made into
+    handles after), or raises."""
+    try:
+        data = client.send(calls.batch_trigger(task_id, calls.batch_items(items, False)))
+    except Exception as exc:  # noqa: BLE001 - compared below
+        return ("raised", type(exc), str(exc))
+    return _shape(_batch(data, client))
+
+
+def _shape(batch: BatchHandle) -> tuple[Any, ...]:
+    return ("answered", batch.batch_id[:6], [(h.task, h.created) for h in batch],
+            all(h._client is not None for h in batch), len({h.id for h in batch}))
+
+
+@pytest.mark.parametrize(("task_id", "kinds"), ITEMS)
+@pytest.mark.parametrize("times", [2, 150])
+def test_the_direct_way_answers_as_the_general_way(
+        client: Client, task_id: str, kinds: list[dict[str, Any]], times: int) -> None:
+    """In process a batch's handles are made by the handler (while the database inserts
+    a bulk batch's runs): the same handles, or the same error, as a call sent."""
+    items = [item for item in kinds for _ in range(times)]
+    expected = _general(client, task_id, items)
+    try:
+        got = _shape(client.tasks.batch_trigger(task_id, items))
+    except Exception as exc:  # noqa: BLE001 - compared below
+        got = ("raised", type(exc), str(exc))
+    if expected[0] == "answered" and any("idempotency_key" in str(k) for k in kinds):
+        expected = _general(client, task_id, items)  # the second finds the first's runs
+    assert got == expected

@@ -20,7 +20,7 @@ from outlast.engine import Engine
 from outlast.engine.events import CHANGED_CHANNEL
 from outlast.readiness import readable
 from outlast.store import Listener, Store, open_store
-from outlast.store.protocol import ANY_CHANNEL, NestedTransactionError
+from outlast.store.protocol import ANY_CHANNEL, NestedTransactionError, Tx
 from outlast.store.queries import load_queries
 from tests.conftest import LEASE_SECONDS, T0, register_tasks, trigger_run
 
@@ -362,6 +362,26 @@ def test_load_belongs_to_its_transaction(store: Store) -> None:
     with store.transaction() as tx:  # the connection went back to the pool usable
         tx.load("load_runs", [_new_run_row("run_undone_3", [])])
     assert _run_ids(store, "run_undone_") == ["run_undone_3"]
+
+
+def test_a_load_writes_what_its_rows_queued_after_them(store: Store) -> None:
+    """Statements ``many`` queues while a load's rows are made are written after those
+    rows, in the same transaction: committed with it, or undone with it."""
+    def rows(tx: Tx, run_id: str, fail: bool = False) -> Iterator[dict[str, Any]]:
+        yield _new_run_row(run_id, [])
+        tx.many("insert_event", [_event(run_id, "queued"), _event(run_id, "queued too")])
+        if fail:
+            raise RuntimeError("refused after queueing")
+
+    with store.transaction() as tx:
+        tx.load("load_runs", rows(tx, "run_queuing"))
+        tx.many("insert_event", [_event("run_queuing", "after")])
+    assert _events(store, "run_queuing") == ["queued", "queued too", "after"]
+    assert _run_ids(store, "run_queuing") == ["run_queuing"]
+    with pytest.raises(RuntimeError, match="refused"), store.transaction() as tx:
+        tx.load("load_runs", rows(tx, "run_unqueued", fail=True))
+    assert _events(store, "run_unqueued") == []
+    assert _run_ids(store, "run_unqueued") == []
 
 
 def test_notify_reaches_local_listeners_once_after_commit(store: Store) -> None:

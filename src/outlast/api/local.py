@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from outlast.api.routes import ApiContext, ApiRequest, LocalTasks, RawJson, call, match
-from outlast.api.tasks import TRIGGER_ROUTE
+from outlast.api.tasks import BATCH_ROUTE, TRIGGER_ROUTE
 from outlast.core.settings import project_settings
 from outlast.engine import Engine
 from outlast.errors import ValidationError
@@ -68,6 +69,16 @@ class LocalApi:
         request = ApiRequest(env, {"task_id": task_id}, {}, _json_roundtrip(body),
                              valid_traceparent(traceparent))
         return call(TRIGGER_ROUTE, self._ctx, request)[1]
+
+    def batch_trigger(self, env: str, task_id: str, body: Any, shape: Callable[[Any], Any], *,
+                      traceparent: str | None = None) -> Any:
+        """``shape(handle("POST", f"/tasks/{task_id}/batch", None, body))`` for a task id
+        that is a path segment as it stands, as ``trigger``: the same checks and handler,
+        which makes ``shape``'s result itself, while the database inserts a bulk batch's
+        runs (``tasks.batch_trigger``), where it would wait for the commit."""
+        request = ApiRequest(env, {"task_id": task_id}, {}, _json_roundtrip(body),
+                             valid_traceparent(traceparent), shape)
+        return call(BATCH_ROUTE, self._ctx, request)[1]
 
     # -- feeds: what the realtime routes stream over HTTP, read by polling in process ----
 

@@ -28,15 +28,19 @@ class ApiRequest:
     #: the caller's trace context, checked (``observability.valid_traceparent``): the
     #: ``traceparent`` header, or the span current in process; a trigger's runs join it
     traceparent: str | None = None
+    #: in process (``LocalApi.batch_trigger``): what the caller makes of the answer, which
+    #: a handler that takes it returns instead of the answer, made as early as it can
+    shape: Callable[[Any], Any] | None = None
 
     def __init__(self, env: str, params: dict[str, str] | None = None,
                  query: dict[str, list[str]] | None = None, body: Any = None,
-                 traceparent: str | None = None) -> None:
+                 traceparent: str | None = None,
+                 shape: Callable[[Any], Any] | None = None) -> None:
         # one update of the instance's dict, as ``NewRun``'s: a frozen dataclass's own
         # ``__init__`` sets each field with ``object.__setattr__`` (every API call makes one)
         self.__dict__.update(env=env, params={} if params is None else params,
                              query={} if query is None else query, body=body,
-                             traceparent=traceparent)
+                             traceparent=traceparent, shape=shape)
 
     def q(self, name: str) -> str | None:
         values = self.query.get(name)

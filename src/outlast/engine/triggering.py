@@ -73,6 +73,10 @@ class PlainBatch:
     to_json: Callable[[Any], str]
     batch_id: str | None = None
     traceparent: str | None = None
+    #: called with the batch's runs (``trigger_plain``'s answer) once the last one's row is
+    #: made, before the commit: what the caller makes of them (its answer) is made while the
+    #: database still inserts them, and thrown away with the batch if it fails
+    made: Callable[[list[Triggered]], None] | None = None
 
     def __len__(self) -> int:
         return len(self.payloads)
@@ -276,7 +280,8 @@ def trigger_many(
 def trigger_plain(tx: Tx, env: str, definition: TaskDefinition, batch: PlainBatch,
                   now: float, blobs: Blobs | None = None) -> list[Triggered]:
     """``trigger_many`` of a ``PlainBatch``: its requests made as the rows are written,
-    and its answer too (on PostgreSQL, while the database inserts the rows sent before)."""
+    and its answer too (on PostgreSQL, while the database inserts the rows sent before),
+    handed to ``batch.made`` once complete."""
     done: list[Triggered] = []
 
     def rows(maker: RowMaker) -> Iterator[dict[str, Any]]:
@@ -284,6 +289,8 @@ def trigger_plain(tx: Tx, env: str, definition: TaskDefinition, batch: PlainBatc
         for row in maker.plain_rows(definition, batch):
             keep(created(Triggered, (row, True)))
             yield row
+        if batch.made is not None:
+            batch.made(done)
 
     _insert_plain(tx, env, rows, len(batch), now, blobs, alike=True)
     return done
@@ -395,23 +402,22 @@ def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[
         return rows
     loaded: list[dict[str, Any]] = []
     maker = RowMaker(env, now, blobs)
-    statements: list[tuple[str, dict[str, Any]]] = []
 
     def last_made() -> None:
         """Worked out as soon as the last row is made (PostgreSQL is still inserting the
         ones before it): the announcements, which wait for the commit, and the events'
-        and tags' statements, which wait for the load."""
+        and tags' statements, queued to follow the load (``Tx.load``: PostgreSQL writes
+        their parameters meanwhile)."""
         # made from one set of shared values: what the rows share is read from the first
         alike = loaded[0] if maker.shares == 1 else None
         _announce_created(tx, loaded, now, alike)
         if not few:
-            statements.extend(_loaded_statements(env, loaded, now, alike))
+            for name, params in _loaded_statements(env, loaded, now, alike):
+                tx.many(name, [params])
 
     tx.load("load_runs", _kept(loaded, made_by(maker), last_made), alike=alike)
     if few:
         _write_created(tx, env, loaded, now)
-    for name, params in statements:
-        tx.many(name, [params])
     return loaded
 
 

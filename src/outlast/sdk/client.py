@@ -13,13 +13,14 @@ else from ``.outlast/dev.env`` written by ``outlast dev``, else from
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from typing_extensions import Unpack
 
@@ -96,6 +97,11 @@ class _Tasks:
     def batch_trigger(self, task_id: str, items: Iterable[BatchItem], *,
                       connection: Any = None) -> BatchHandle:
         body = calls.batch_items(items, with_task=False)
+        transport = self._c.transport
+        if connection is None and type(transport) is LocalTransport:
+            # its handles made while the database inserts the runs (``LocalApi``)
+            return cast(BatchHandle, transport.batch_trigger(
+                task_id, body, functools.partial(_batch, client=self._c)))
         return _batch(self._c.send(calls.batch_trigger(task_id, body), connection), self._c)
 
     def list(self) -> list[TaskRecord]:

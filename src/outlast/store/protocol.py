@@ -87,6 +87,10 @@ class Tx(Protocol):
         (``COPY``), so the caller's work on the next rows overlaps the server's on these.
         ``alike``: the rows have the first one's values in all but the query's first two
         columns (a batch's runs, made from one set of values): PostgreSQL reads those once.
+        While ``rows`` makes them, it may queue statements with ``many`` (nothing else):
+        they are written after the loaded rows, in the same transaction. PostgreSQL writes
+        their parameters' text at once, while the server is still inserting the rows sent
+        before, and sends them when the ``COPY`` ends.
         """
         ...
 

@@ -121,6 +121,8 @@ class BorrowedPostgresTx:
         self._runner = runner
         self._queries = _queries()
         self._outbox = Outbox(target)
+        #: statements ``many`` queued while a load's rows are made (``Tx.load``), or None
+        self._after_load: list[tuple[str, list[dict[str, Any]]]] | None = None
 
     @property
     def notifications(self) -> dict[tuple[str, str], None]:
@@ -148,12 +150,21 @@ class BorrowedPostgresTx:
     def many(self, name: str, /, rows: list[dict[str, Any]]) -> None:
         if rows:
             sql = self._queries.text(name, rows[0])
+            if self._after_load is not None:
+                self._after_load.append((sql, self._outbox.fill_many(sql, rows)))
+                return
             self._runner.executemany(sql, self._outbox.fill_many(sql, rows))
 
     def load(self, name: str, /, rows: Iterable[dict[str, Any]], *, alike: bool = False) -> None:
         """``COPY`` on the caller's connection, inside the savepoint."""
         copy = copy_in(self._queries.text(name, {}))
-        self._runner.copy(copy.statement, copy.text(rows, alike=alike))
+        self._after_load = []
+        try:
+            self._runner.copy(copy.statement, copy.text(rows, alike=alike))
+        finally:
+            queued, self._after_load = self._after_load, None
+        for sql, filled in queued:
+            self._runner.executemany(sql, filled)
 
     def notify(self, channel: str, payload: str = "") -> None:
         self._outbox.add(channel, payload)

@@ -46,6 +46,7 @@ from outlast.readiness import has_input, readable
 from outlast.store.base import BaseStore
 from outlast.store.migrate import apply_all
 from outlast.store.postgres import arrays, direct
+from outlast.store.postgres.begun_copy import copy_begun
 from outlast.store.postgres.blobs import TableBlobs
 from outlast.store.postgres.outbox import NOTIFY_SQL, Outbox, carries_notifications
 from outlast.store.postgres.target import PostgresTarget, parse_target
@@ -105,6 +106,10 @@ class PostgresTx:
         self._snapshot = False
         #: ``alone`` ran: the transaction is committed, nothing more may be sent
         self._done = False
+        #: a ``COPY`` is under way (``load``): statements are queued, ready to send, in
+        #: ``_after_load`` (``many``), and nothing else may be sent
+        self._loading = False
+        self._after_load: list[tuple[str, dict[str, Any]]] = []
 
     @property
     def notifications(self) -> dict[tuple[str, str], None]:
@@ -116,6 +121,8 @@ class PostgresTx:
         go first."""
         if self._done:
             raise RuntimeError("this transaction is committed (alone): nothing may follow")
+        if self._loading:
+            raise RuntimeError("a load is under way: only many() may queue statements")
         if self._pipeline is None:
             if self._scope is None:
                 self._scope = ExitStack()
@@ -136,9 +143,13 @@ class PostgresTx:
         planned once per connection, as ``executemany`` does) and its rows, if any, are
         left as tuples; others are prepared after psycopg's threshold of uses."""
         sql = self._queries.text(name, params)
+        return self._execute(sql, self._filled(sql, params), answered)
+
+    def _execute(self, sql: str, filled: dict[str, Any],
+                 answered: bool = False) -> psycopg.Cursor[Any]:
         cur: psycopg.Cursor[Any] = (self._conn.cursor() if answered
                                     else self._conn.cursor(row_factory=tuple_row))
-        cur.execute(sql, self._filled(sql, params), prepare=None if answered else True)
+        cur.execute(sql, filled, prepare=None if answered else True)
         return cur
 
     def _filled(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -215,6 +226,11 @@ class PostgresTx:
         The transaction's first such statement is held back instead (``finish``)."""
         if not rows:
             return
+        if self._loading:  # written now, sent when the COPY ends (``load``)
+            for row in rows:
+                sql = self._queries.text(name, row)
+                self._after_load.append((sql, self._filled(sql, row)))
+            return
         if self._pipeline is None and self._held is None and len(rows) == 1:
             self._held = (name, rows[0])
             return
@@ -238,13 +254,38 @@ class PostgresTx:
         transaction becomes a block first (``BEGIN``, so that the Sync of leaving pipeline
         mode commits nothing), and statements after it enter a new pipeline. Each
         ``COPY`` waits for the server once, at its end. ``alike`` rows' shared values are
-        read from the first alone (``CopyIn.text``).
+        read from the first alone (``CopyIn.text``). A load that is the transaction's
+        first statement (a bulk trigger's) sends ``BEGIN`` in one query with its ``COPY``
+        (``begun_copy``): one round trip fewer, and the first rows are made during it.
         """
         copy = copy_in(self._queries.text(name, {}))
-        self._pipelined()  # the held statement goes first
-        self._hold_open()
-        self._leave_pipeline()
-        copy_text(self._conn, copy.statement, copy.text(rows, alike=alike))
+        data = copy.text(rows, alike=alike)
+        begun = self._pipeline is None and self._held is None and not self._block \
+            and not self._done
+        if not begun:
+            self._pipelined()  # the held statement goes first
+            self._hold_open()
+            self._leave_pipeline()
+        self._loading = True
+        try:
+            if begun:
+                self._block = True
+                copy_begun(self._conn, self._opening() + copy.statement, data)
+            else:
+                copy_text(self._conn, copy.statement, data)
+        finally:
+            self._loading = False
+            queued, self._after_load = self._after_load, []
+        if queued:
+            self._pipelined()
+            for sql, filled in queued:
+                self._execute(sql, filled).close()
+
+    def _opening(self) -> str:
+        """What ``_pipelined`` and ``_hold_open`` would send before a transaction's first
+        statement, as statements of one query: ``BEGIN``, and a lazy commit's setting."""
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ; " if self._snapshot else "BEGIN; "
+        return begin + ("SET LOCAL synchronous_commit = off; " if self._lazy else "")
 
     def _leave_pipeline(self) -> None:
         """Out of pipeline mode (its Sync waits for everything sent so far)."""
