@@ -99,12 +99,26 @@ def test_upkeep_starts_without_a_claim_after_a_while(
     """A worker that never claims (its task modules do not import) still does upkeep."""
     monkeypatch.setattr(SweeperTurn, "START_WITHIN", 0.05)
     turn = SweeperTurn(engine, "w1")
+    assert turn.next_due() is None  # no pass yet: nothing to time
     turn.maybe_sweep(claimed=False)
     try:
-        assert turn.upkeep is not None and not turn.upkeep.running
+        assert turn.upkeep is None
         assert turn.next_due() is not None
         time.sleep(0.06)
         turn.maybe_sweep(claimed=False)
-        assert turn.upkeep.running and turn.next_due() is None
+        assert turn.upkeep is not None and turn.upkeep.running and turn.next_due() is None
+    finally:
+        turn.release()
+
+
+def test_upkeep_is_made_only_once_the_worker_has_claimed(engine: Engine) -> None:
+    """Making it loads ``outlast.upkeep`` (~7 ms): not in the pass that registers the
+    worker's code and claims its first runs, which the first run waits for."""
+    turn = SweeperTurn(engine, "w1")
+    try:
+        turn.maybe_sweep(claimed=False)
+        assert turn.upkeep is None and not turn.started
+        turn.maybe_sweep(claimed=True)
+        assert turn.upkeep is not None and turn.upkeep.running and turn.next_due() is None
     finally:
         turn.release()

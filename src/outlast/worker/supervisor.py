@@ -359,11 +359,12 @@ class Supervisor:
             self._register_definitions()
             self._answer_writes()
             self.heartbeats.maybe_beat(self.ahead, self.children)
-            self.sweeper.maybe_sweep(claimed=self._last_claim > 0)
             self._maybe_hooks()
             if self.drain is not None and self.drain.drained():
                 self.request_stop()
-            self._sync()  # last: its transaction is in flight while the loop reads children
+            self._sync()  # its transaction is in flight while the loop reads children
+            # after it: upkeep starts (and loads) once the first claim handed its runs out
+            self.sweeper.maybe_sweep(claimed=self._last_claim > 0)
         finally:
             placed.send()
 

@@ -27,10 +27,11 @@ class SweeperTurn:
     Upkeep starts once the worker has claimed for the first time: until then it would
     compete with the worker's start (its children's imports, its registration and first
     claim) for the processors, the interpreter and the database. A worker that has not
-    claimed within ``START_WITHIN`` seconds (its task modules do not import) starts it
-    then. The upkeep is made (and ``outlast.upkeep`` loaded) by the loop's first pass,
-    which has nothing else to do while the children start, rather than on the way to
-    starting them or between the first claim and the next.
+    claimed within ``START_WITHIN`` seconds of its first pass (its task modules do not
+    import) starts it then. The upkeep is made (and ``outlast.upkeep`` loaded, ~7 ms) as
+    it starts, after the first claim handed its runs out: the loop's first pass, where it
+    was made before, is the one that registers the worker's code and claims once its first
+    child is ready, and the first run waited for it there.
     """
 
     #: seconds from the first pass after which upkeep starts without a claim
@@ -42,32 +43,34 @@ class SweeperTurn:
         self.enabled = enabled
         self.upkeep: Upkeep | None = None
         self.started = False
-        self._first_pass = 0.0
+        self._first_pass: float | None = None
 
     @property
     def leading(self) -> bool:
         return self.upkeep is not None and self.upkeep.leading
 
     def next_due(self) -> float | None:
-        """When the loop must pass again to start upkeep (None: it has started, or is not
-        this worker's); the upkeep thread keeps its own time after that."""
-        if self.upkeep is None or self.started:
+        """When the loop must pass again to start upkeep (None: it has started, is not
+        this worker's, or the loop has not passed yet); the upkeep thread keeps its own
+        time after that."""
+        if not self.enabled or self.started or self._first_pass is None:
             return None
         return self._first_pass + self.START_WITHIN
 
     def maybe_sweep(self, claimed: bool) -> None:
-        """Make the upkeep on the first pass; start its thread once the worker has claimed
-        (``claimed``), or once ``START_WITHIN`` has gone by since the first pass."""
+        """Start upkeep once the worker has claimed (``claimed``), or once
+        ``START_WITHIN`` has gone by since the first pass."""
         if not self.enabled or self.started:
             return
-        if self.upkeep is None:
+        now = time.monotonic()
+        if self._first_pass is None:
+            self._first_pass = now
+        if claimed or now - self._first_pass >= self.START_WITHIN:
             from outlast.upkeep import Upkeep  # see the class docstring
 
+            self.started = True
             self.upkeep = Upkeep(self.engine, holder=self.worker_id,
                                  name="outlast-worker-upkeep")
-            self._first_pass = time.monotonic()
-        if claimed or time.monotonic() - self._first_pass >= self.START_WITHIN:
-            self.started = True
             self.upkeep.start()
 
     def release(self) -> None:
