@@ -8,7 +8,7 @@ stopped by a signal). Installed by ``run_worker.py`` in the supervisor only.
 Milestones (whichever exist in the code measured):
 ``main``           run_worker.py started (interpreter up, before its imports)
 ``imports``        run_worker.py's imports done
-``store``          store opened and migrated
+``store``          store opened (and migrated: SQLite)
 ``run``            Supervisor.run entered
 ``fork_server``    the fork server answered: the first child process exists
 ``ready``          the first child reported Ready (task modules imported)

@@ -44,7 +44,8 @@ def main() -> None:
     _boot_trace.install()
     logging.basicConfig(level=logging.WARNING)
     store = open_store(args.database_url)
-    store.migrate()
+    if store.embedded:  # as `outlast worker` does: PostgreSQL is migrated on purpose
+        store.migrate()
     _boot_trace.mark("store")
     sup = Supervisor(Engine(store), environment="dev", task_dirs=["tasks"], root=HERE,
                      concurrency=args.concurrency,
