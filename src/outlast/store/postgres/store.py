@@ -53,6 +53,9 @@ from outlast.store.postgres.target import PostgresTarget, parse_target
 from outlast.store.protocol import Row
 from outlast.store.queries import QueryBook, load_queries, migration_names
 
+#: a lazy commit's setting, sent first in its transaction's block
+_LAZY_COMMIT = "SET LOCAL synchronous_commit = off"
+
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 #: a ``load`` query: ``COPY table (columns) FROM STDIN`` (text format) after its comment
 #: lines
@@ -130,7 +133,7 @@ class PostgresTx:
             self._pipeline = self._pipeline_scope.enter_context(self._conn.pipeline())
             if self._lazy:
                 self._hold_open()  # SET LOCAL outside a block only warns
-                self._conn.cursor().execute(b"SET LOCAL synchronous_commit = off")
+                self._conn.cursor().execute(_LAZY_COMMIT.encode())
             if self._held is not None:
                 self._send(*self._held).close()
                 self._held = None
@@ -165,9 +168,12 @@ class PostgresTx:
         far and all that follows one transaction block (the server starts a transaction
         at the first statement after a Sync; ``BEGIN`` inside it makes it a block)."""
         if not self._block:
-            self._conn.cursor().execute(
-                b"BEGIN ISOLATION LEVEL REPEATABLE READ" if self._snapshot else b"BEGIN")
+            self._conn.cursor().execute(self._begin().encode())
             self._block = True
+
+    def _begin(self) -> str:
+        """The statement that opens this transaction's block."""
+        return "BEGIN ISOLATION LEVEL REPEATABLE READ" if self._snapshot else "BEGIN"
 
     def _answered(self, name: str, params: dict[str, Any]) -> psycopg.Cursor[Row]:
         """Execute and wait for the answer (everything queued before goes with it)."""
@@ -284,8 +290,7 @@ class PostgresTx:
     def _opening(self) -> str:
         """What ``_pipelined`` and ``_hold_open`` would send before a transaction's first
         statement, as statements of one query: ``BEGIN``, and a lazy commit's setting."""
-        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ; " if self._snapshot else "BEGIN; "
-        return begin + ("SET LOCAL synchronous_commit = off; " if self._lazy else "")
+        return f"{self._begin()}; " + (f"{_LAZY_COMMIT}; " if self._lazy else "")
 
     def _leave_pipeline(self) -> None:
         """Out of pipeline mode (its Sync waits for everything sent so far)."""
