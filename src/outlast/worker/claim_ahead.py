@@ -144,8 +144,8 @@ class ClaimAhead:
         """How many runs to claim now to fill every child and the buffer (a child
         running shared runs has room for ``async_slots`` of them)."""
         express = self.express(children)
-        room = sum(self.depth(c, c is express) - c.load() for c in children
-                   if c.can_take(self.depth(c, c is express)))
+        depths = ((c, self.depth(c, c is express)) for c in children)
+        room = sum(depth - c.load() for c, depth in depths if c.can_take(depth))
         room += sum(c.shared_room(self.async_slots) for c in children if c.shared)
         return max(0, room + self.buffer_room(children) - len(self.buffer))
 
