@@ -9,7 +9,8 @@ Two databases migrated by the checkout on the path (``index_dir_before``, and
 alternating blocks of ten committed 1,000-run ``COPY`` loads into each, as
 ``batch_trigger`` writes them. Prints the median CPU of the backend per run and the wall
 time per run (client's row making included), each with the median of the neighbouring
-blocks' ratios, and the pages of runs_queued after the loads.
+blocks' ratios, and the pages of runs_queued after the loads. The backend's CPU is read
+from ``/proc/<pid>/schedstat`` (run it on the database's machine).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from drain_statements_cpu import backend_cpu
 from run_index_costs import made
 
 from outlast.store import open_store
@@ -55,11 +57,6 @@ def fresh(name: str, after: bool) -> tuple[psycopg.Connection[Any], CopyIn]:
     return conn, copy
 
 
-def backend_cpu(conn: psycopg.Connection[Any]) -> float:
-    fields = Path(f"/proc/{conn.info.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def ratio(new: list[float], old: list[float]) -> float:
     """The median of the neighbouring blocks' ratios (they ran under the same load)."""
     return round(statistics.median(a / b for a, b in zip(new, old, strict=True)), 3)
@@ -76,13 +73,14 @@ def main() -> None:
         for r in range(args.rounds):
             for name in list(dbs) if r % 2 == 0 else list(dbs)[::-1]:
                 conn, copy = dbs[name]
-                used, started = backend_cpu(conn), time.perf_counter()
+                used, started = backend_cpu(conn.info.backend_pid), time.perf_counter()
                 for _ in range(BLOCK):
                     rows = made(copy, 1000)
                     with conn.transaction():
                         copy_text(conn, copy.statement, rows)
                 wall[name].append((time.perf_counter() - started) / BLOCK / 1000 * 1e6)
-                cpu[name].append((backend_cpu(conn) - used) / BLOCK / 1000 * 1e6)
+                cpu[name].append((backend_cpu(conn.info.backend_pid) - used)
+                                 / BLOCK / 1000 * 1e6)
         pages = {name: conn.execute("SELECT pg_relation_size('runs_queued') / 8192")
                  .fetchone()[0] for name, (conn, _) in dbs.items()}  # type: ignore[index]
     finally:

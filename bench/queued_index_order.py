@@ -4,8 +4,8 @@
 
 Fills ``runs`` with 100,000 queued runs of one task (as ``run_index_costs.py`` does), then,
 in alternating rounds, loads 5,000 more (``load_runs``, five COPYs of 1,000) inside a
-transaction that first leaves runs_queued as 0029 made it, ``(environment, task_id, queue,
-id DESC)``, makes it ascending on ``id``, or drops it, and is rolled back after. The
+transaction that first makes runs_queued descending on ``id`` (as 0029 made it),
+ascending (as 0032 makes it), or drops it, and is rolled back after. The
 backend's CPU is read from ``/proc/<pid>/schedstat`` (run it on the database's machine).
 A batch's ids grow: descending, each new entry goes to the left end of its (task, queue)
 range, a descent from the root every time; ascending, to the right end, where a B-tree
@@ -20,6 +20,7 @@ import os
 import statistics
 
 import psycopg
+from drain_statements_cpu import backend_cpu
 from run_index_costs import made
 
 from outlast.store import open_store
@@ -27,8 +28,8 @@ from outlast.store.postgres.store import copy_in, copy_text
 
 PG = os.environ.get("PG_URL", "postgresql://postgres@127.0.0.1:5432")
 DB = os.environ.get("QUEUED_ORDER_DB", "queued_index_order")
-ASCENDING = ("CREATE INDEX runs_queued ON runs (environment, task_id, queue, id) "
-             "WHERE status = 'QUEUED'")
+#: runs_queued as each variant has it (``none``: dropped)
+SHAPES = {"descending": "id DESC", "ascending": "id"}
 
 
 def measure(url: str, rounds: int) -> dict[str, list[float]]:
@@ -38,11 +39,6 @@ def measure(url: str, rounds: int) -> dict[str, list[float]]:
     store.close()
     conn = psycopg.connect(url, autocommit=True)
     pid = conn.info.backend_pid
-
-    def cpu_us() -> float:
-        with open(f"/proc/{pid}/schedstat") as fh:
-            return int(fh.read().split()[0]) / 1e3
-
     with conn.transaction():
         for _ in range(100):
             copy_text(conn, copy.statement, made(copy, 1000))
@@ -52,14 +48,15 @@ def measure(url: str, rounds: int) -> dict[str, list[float]]:
         for variant in (list(times) if r % 2 == 0 else list(times)[::-1]):
             loads = [made(copy, 1000) for _ in range(5)]
             conn.execute("BEGIN")
-            if variant != "descending":
-                conn.execute("DROP INDEX runs_queued")
-            if variant == "ascending":
-                conn.execute(ASCENDING)
-            start = cpu_us()
+            conn.execute("DROP INDEX runs_queued")
+            if variant in SHAPES:
+                conn.execute(  # type: ignore[call-overload]
+                    "CREATE INDEX runs_queued ON runs (environment, task_id, queue, "
+                    f"{SHAPES[variant]}) WHERE status = 'QUEUED'")
+            start = backend_cpu(pid)
             for rows in loads:
                 copy_text(conn, copy.statement, rows)
-            times[variant].append((cpu_us() - start) / 5000)
+            times[variant].append((backend_cpu(pid) - start) / 5000 * 1e6)
             conn.execute("ROLLBACK")
     conn.close()
     return times
