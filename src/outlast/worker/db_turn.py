@@ -1,15 +1,18 @@
-"""The supervisor's record-and-claim transaction, run on a thread of its own.
+"""The supervisor's pass (the transaction that claims what is next, and on SQLite records
+what ended), run on a thread of its own.
 
-The supervisor's loop is one thread. While it waited for the transaction that records
-what ended and claims what is next, nothing read the children's pipes: their ends queued
-up and a child whose pipe ran dry sat idle. In a drain of no-op runs the loop spent about
-half its time in that wait. Run on a thread, the transaction is in flight while the loop
-goes on reading ends and handing out buffered runs, and the ends that arrive meanwhile
-are recorded together by the next one, so each transaction carries more of them.
+The supervisor's loop is one thread. While it waited for the pass, nothing read the
+children's pipes: their ends queued up and a child whose pipe ran dry sat idle. In a
+drain of no-op runs the loop spent about half its time in that wait. Run on a thread, the
+pass is in flight while the loop goes on reading ends and handing out buffered runs, and
+the ends that arrive meanwhile are recorded together (by the next pass on SQLite, by the
+end writer's next transaction on PostgreSQL: ``end_writer.py``).
 
-Only one transaction is in flight at a time, and the loop does no other database work
-while it is (heartbeats, durable writes and sweeps wait for its answer, a few
-milliseconds): two transactions of one worker never meet on the same rows. The answer,
+Only one pass is in flight at a time, and the loop does no other database work while it
+is (heartbeats, durable writes and sweeps wait for its answer, a few milliseconds). The
+end writer's transaction may be in flight beside it: it writes runs that ended, the pass
+locks queued runs (``SKIP LOCKED``), and the loop's heartbeats cover the runs it still
+holds, so two transactions of one worker never meet on the same rows. The answer,
 or the error, is taken on the loop's thread (``result``), which applies it.
 """
 

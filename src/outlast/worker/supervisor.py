@@ -13,7 +13,8 @@ the pass writes those first, in one transaction for every write that arrived, ra
 than one of their own for each write.
 
 Short runs are claimed ahead (``claim_ahead.py`` says how many and which child gets
-which). One transaction per pass records what ended and tops the children up.
+which). Each pass's transaction tops the children up; what ended is written beside the
+passes by the end writer (``end_writer.py``), or, on SQLite, in the pass's transaction.
 Claimed-ahead runs are EXECUTING under a lease like any other: heartbeated from here,
 dropped when a heartbeat shows the lease gone (canceled; one already in a child's pipe
 is killed as soon as it starts), handed back (``released``, the attempt number
@@ -51,9 +52,10 @@ from outlast.worker import DEFAULT_ASYNC_SLOTS, forkserver, lease_keeper, outcom
 from outlast.worker.child_calls import READS, ChildCalls
 from outlast.worker.child_pipe import Waiter
 from outlast.worker.claim_ahead import ClaimAhead, hook_fields
-from outlast.worker.db_pass import PassAnswer, Passes
+from outlast.worker.db_pass import PassAnswer, pass_work
 from outlast.worker.db_turn import DatabaseTurn
 from outlast.worker.drain import DrainWatch
+from outlast.worker.end_writer import MAX_BEHIND, EndWriter
 from outlast.worker.heartbeats import Heartbeats, held_ids
 from outlast.worker.lease_clock import LeaseClock, margin
 from outlast.worker.messages import (
@@ -85,6 +87,8 @@ LOOP_ERRORS = 5
 #: after each database answer, and resumed runs started later
 SWITCH_INTERVAL = 0.0005
 LOOP_ERROR_PAUSE = 0.1
+#: seconds a stopping worker waits for its end writer's last transaction
+CLOSE_WAIT = 10.0
 
 
 class WorkerFailed(OutlastError):
@@ -163,11 +167,12 @@ class Supervisor:
         #: completed steps children told of without waiting, written before anything
         #: else is (``records_ahead.py``)
         self.recorded = RecordsAhead(engine)
-        #: the record-and-claim transaction, in flight while the loop reads children
-        #: (``db_turn.py``), with the outcomes it records and how many runs it claims
+        #: the pass, in flight while the loop reads children (``db_turn.py``), with the
+        #: outcomes it records (SQLite) and how many runs it claims
         self.turn = DatabaseTurn(self._wake)
-        #: what each turn runs: its ends and its claim apart where the store allows
-        self.passes = Passes(engine)
+        #: writes what ended beside the passes, where the store takes two writers
+        self.ends = None if engine.store.serial_writes else \
+            EndWriter(lambda ends: self.engine.record(ends), self._wake)
         self.turn_outcomes: list[Outcome] = []
         self.turn_claim = 0
         self.calls = ChildCalls(engine, environment, self._flush, self.recorded)
@@ -354,6 +359,7 @@ class Supervisor:
         # pipes once the next transaction is in flight (``ClaimAhead.place``)
         placed = self.ahead.place(self.children)
         try:
+            self._take_written()
             if self._listener is None:  # lost with a database restart; failing here backs off
                 self._listener = self.engine.store.listen([QUEUED_CHANNEL, CANCEL_CHANNEL])
             self._register_definitions()
@@ -594,7 +600,8 @@ class Supervisor:
     def _held_heartbeat(self) -> Callable[[], object]:
         """A heartbeat of the attempts held now, for another thread to send while this
         loop waits: those of dead children whose outcomes are not yet written included."""
-        ending = [*self.pending.outcomes, *self.turn_outcomes]
+        ending = [*self.pending.outcomes, *self.turn_outcomes,
+                  *(self.ends.ending() if self.ends is not None else [])]
         ids = sorted(self._held_ids() | {o.run_id for o in ending})
         return lambda: self.heartbeats.beat(ids)
 
@@ -678,10 +685,16 @@ class Supervisor:
             self.engine.append_logs(self.pending.logs)
             self.pending.logs = []
         if self.pending.outcomes:
-            self.engine.record(self.pending.outcomes)
-            self.recorded.ended(self.pending.outcomes)
+            if self.ends is None:
+                self.engine.record(self.pending.outcomes)
+                self.recorded.ended(self.pending.outcomes)
+            else:
+                self.ends.submit(self.pending.outcomes)
             self.pending.outcomes = []
             self._more_work = True
+        if self.ends is not None:  # every end handed in so far, written
+            self.ends.flush()
+            self._take_written()
         for done in self.pending.hooks_done:
             self.engine.finish_hook(done.run_id, done.lease_id, done.errors)
         self.pending.hooks_done = []
@@ -719,6 +732,8 @@ class Supervisor:
         worker's version is registered: a claim must say which tasks it can run)."""
         if self._stop_requested or self.version.code is None:
             return 0
+        if self.ends is not None and self.ends.behind > MAX_BEHIND:
+            return 0  # ends pile up faster than they are written: let the writer catch up
         return self.ahead.wanted(self.children)
 
     def _should_claim(self, wanted: int) -> bool:
@@ -733,10 +748,11 @@ class Supervisor:
             now - self._last_claim >= self.poll_interval
 
     def _sync(self) -> None:
-        """Start the transaction that records the outcomes that arrived and claims what
-        is next (``db_turn.py``); the records and logs that arrived before them are
-        written first. Its answer is applied by ``_end_turn`` on a later pass, or at once
-        when every child is idle (nothing to go on with meanwhile)."""
+        """Hand the outcomes that arrived to the end writer and start the transaction
+        that claims what is next (``db_turn.py``; on SQLite it records the outcomes too);
+        the records and logs that arrived before them are written first. Its answer is
+        applied by ``_end_turn`` on a later pass, or at once when every child is idle
+        (nothing to go on with meanwhile)."""
         self.recorded.write()
         if self.pending.logs:
             self.engine.append_logs(self.pending.logs)
@@ -751,11 +767,16 @@ class Supervisor:
             return
         if claim:
             self._last_claim = time.monotonic()
+        if self.ends is not None:  # written beside the passes (``end_writer.py``)
+            self.ends.submit(outcomes)
+            self.pending.outcomes = outcomes = []
+            if not claim:
+                return
         self.pending.outcomes, self.turn_outcomes = [], outcomes
         self.turn_claim = wanted if claim else 0
         args = (outcomes, self.environment, self.worker_id, self.queues, self.turn_claim,
                 self.version.code)
-        work = self.passes.work(args)
+        work = pass_work(self.engine, args)
         if any(c.load() for c in self.children) or self.ahead.buffer:
             self.turn.start(work)
             return
@@ -779,23 +800,34 @@ class Supervisor:
         except BaseException:
             self.pending.outcomes[:0] = outcomes
             raise
-        if not answer.recorded:  # written apart from the claim, and that failed
-            self.pending.outcomes[:0] = outcomes
-        elif outcomes:
+        if outcomes:
             self.recorded.ended(outcomes)
-        claimed = answer.claimed
-        if claimed is not None:  # even when the ends failed: its leases are held now
-            self._claimed(claimed, wanted, room_since=answer.apart and answer.recorded)
-        if answer.error is not None:
-            raise answer.error
+        self._claimed(answer.claimed, wanted)
 
-    def _claimed(self, claimed: Claimed, wanted: int, room_since: bool) -> None:
-        """Apply a claim's answer; ``room_since``: ends were written beside it, which it
-        did not count (``PassAnswer``): claim again at once."""
+    def _take_written(self) -> None:
+        """Apply the end writer's answers: a written batch's runs are done (and their
+        places in limited queues free: claim again at once, as the claim in flight did
+        not count them); a failed batch goes back to the pending outcomes, to be handed
+        in again, and the first error is raised: the loop backs off."""
+        if self.ends is None:
+            return
+        error: BaseException | None = None
+        for batch, failed in self.ends.written():
+            if failed is None:
+                self.recorded.ended(batch)
+                self._more_work = True
+            else:
+                self.pending.outcomes[:0] = batch
+                error = error or failed
+        if error is not None:
+            raise error
+
+    def _claimed(self, claimed: Claimed, wanted: int) -> None:
+        """Apply a claim's answer."""
         if wanted:
             self.metrics.claims.observe(time.monotonic() - self._last_claim)
             self.metrics.claimed(claimed.rows, self.engine.clock.now())
-            self._more_work = len(claimed.rows) == wanted or room_since
+            self._more_work = len(claimed.rows) == wanted
             self.rate_wakeups.after_claim(claimed, self._last_claim)
         self.ahead.add(claimed.rows, claimed.resumed)
 
@@ -836,7 +868,8 @@ class Supervisor:
 
     def _close_handles(self) -> None:
         """The listener's connection and the loop's pipes: the supervisor is done."""
-        self.passes.close()
+        if self.ends is not None:  # ``_shutdown`` flushed it, or the database is away
+            self.ends.close(timeout=CLOSE_WAIT)
         if self._listener is not None:
             self._listener.close()
             self._listener = None
