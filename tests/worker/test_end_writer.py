@@ -8,18 +8,21 @@ stays one transaction and no writer is made."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from outlast.core.durable_requests import Op, Record
 from outlast.engine import Engine, Outcome
 from outlast.errors import PlatformUnavailableError
 from outlast.worker import supervisor as supervisor_module
 from outlast.worker.db_pass import pass_work
 from outlast.worker.end_writer import EndWriter
+from outlast.worker.messages import RuntimeCall
 from outlast.worker.supervisor import Supervisor
-from tests.worker.support import claimed_runs
+from tests.worker.support import FakeChild, claimed_runs
 
 PATIENCE = 10.0
 
@@ -30,6 +33,10 @@ def _end(run_id: str) -> Outcome:
 
 def _completed(row: dict[str, Any]) -> Outcome:
     return Outcome(row["id"], row["lease_id"], row["attempt_count"], "completed", 0.0)
+
+
+def _step(request_id: int, row: dict[str, Any]) -> RuntimeCall:
+    return RuntimeCall(request_id, Record(Op(row["id"], row["lease_id"], 0, "step", "s"), 1))
 
 
 class _Gate:
@@ -259,3 +266,31 @@ def test_a_held_heartbeat_covers_ends_not_yet_written(
     gate.open.set()
     assert writer.flush(PATIENCE)
     writer.written()
+
+
+def test_a_write_waits_for_the_ends_before_it_without_holding_the_loop(
+        supervisor: Supervisor, engine: Engine, trigger: Callable[..., Any],
+        gate: _Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step's write that arrived after a run's end is answered once that end is
+    written; until then the loop goes on (it reads and feeds children meanwhile)."""
+    writer = _writer_only(supervisor)
+    ended, running = claimed_runs(engine, lambda *a: None, trigger, 2)
+    record = engine.record
+    monkeypatch.setattr(writer, "_write", _Gate(record))
+    gated: _Gate = writer._write  # type: ignore[assignment]
+    child = FakeChild()
+    supervisor.pending.outcomes.append(_completed(ended))
+    supervisor._handle(child, _step(1, running))  # type: ignore[arg-type]
+    started = time.monotonic()
+    supervisor._database_work()
+    assert gated.entered.wait(PATIENCE)
+    supervisor._database_work()
+    assert time.monotonic() - started < PATIENCE / 2  # the loop did not wait for the end
+    assert child.sent == [] and len(supervisor.writes) == 1
+    assert _status(engine, ended["id"]) == "EXECUTING"
+    gated.open.set()
+    assert writer.flush(PATIENCE)
+    supervisor._database_work()
+    [reply] = child.sent
+    assert reply.ok and supervisor.writes == []  # type: ignore[attr-defined]
+    assert _status(engine, ended["id"]) == "COMPLETED"

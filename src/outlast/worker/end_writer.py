@@ -16,9 +16,12 @@ the loop's pending outcomes and is handed in again after the loop's back-off, as
 pass's ends were.
 
 Order. What a run recorded (its journal entries, its logs) is written by the loop before
-its end is handed here (``Supervisor._sync``). A write of the loop's that must follow every
-end handed in so far (a durable operation's flush) waits until the writer is idle
-(``flush``). The writer's rows are runs that ended; the claim's are queued runs it locks
+its end is handed here (``Supervisor._sync``). A durable write of a child's must follow
+the ends that arrived before it: the loop notes how many ends had arrived (``handed``
+and its own pending ones) and answers the write once that many are answered
+(``answered``), on a later turn of its loop rather than waiting here; where it must
+wait (the database failing, the worker stopping) it waits for them (``wait_answered``,
+``flush``). The writer's rows are runs that ended; the claim's are queued runs it locks
 with ``SKIP LOCKED``; the loop's heartbeats cover the runs it still holds.
 
 Backlog. A writer that cannot keep up (a slow disk, a database busy with other work) must
@@ -57,6 +60,8 @@ class EndWriter:
         self._answers: list[Written] = []
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._handed = 0
+        self._answered = 0
 
     def submit(self, outcomes: list[Outcome]) -> None:
         """Hand ``outcomes`` in; they are written with whatever else waits."""
@@ -66,6 +71,7 @@ class EndWriter:
             if self._closing:
                 raise RuntimeError("the end writer is closed")
             self._queued.extend(outcomes)
+            self._handed += len(outcomes)
             self._changed.notify_all()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, daemon=True,
@@ -77,6 +83,26 @@ class EndWriter:
         """How many ends are handed in and not yet written (or failed)."""
         with self._changed:
             return len(self._queued) + len(self._writing)
+
+    @property
+    def handed(self) -> int:
+        """How many ends were handed in since the writer was made (a batch handed in
+        again after a failure counts again)."""
+        with self._changed:
+            return self._handed
+
+    @property
+    def answered(self) -> int:
+        """How many of the ends handed in were written or failed: the first ``answered``
+        handed in are."""
+        with self._changed:
+            return self._answered
+
+    def wait_answered(self, count: int, timeout: float | None = None) -> bool:
+        """Wait until the first ``count`` ends handed in are written or failed; False when
+        ``timeout`` ran out first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._answered >= count, timeout)
 
     def ending(self) -> list[Outcome]:
         """The ends handed in and not yet written: their runs are still held."""
@@ -120,6 +146,7 @@ class EndWriter:
                 error = exc
             with self._changed:
                 self._writing = []
+                self._answered += len(batch)
                 self._answers.append((batch, error))
                 self._changed.notify_all()
             self._wake()

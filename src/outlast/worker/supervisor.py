@@ -175,10 +175,14 @@ class Supervisor:
             EndWriter(lambda ends: self.engine.record(ends), self._wake)
         self.turn_outcomes: list[Outcome] = []
         self.turn_claim = 0
-        self.calls = ChildCalls(engine, environment, self._flush, self.recorded)
-        #: durable writes that arrived this pass, answered once it has recorded what came
-        #: before them (``_answer_writes``)
+        self.calls = ChildCalls(engine, environment,
+                                lambda: self._flush(self._answering_upto), self.recorded)
+        #: durable writes that arrived, answered once what came before them is recorded
+        #: (``_answer_writes``), and for each how many ends had arrived before it
         self.writes: list[tuple[Child, RuntimeCall]] = []
+        self._write_marks: list[int] = []
+        #: while writes are answered: the ends their flush waits for (None: every one)
+        self._answering_upto: int | None = None
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
@@ -341,7 +345,7 @@ class Supervisor:
         if self.turn.busy and not self.turn.finished():
             return  # the claim's transaction is in flight: no other database work meanwhile
         if time.monotonic() < self._backoff_until:
-            self._answer_writes()  # each meets the fault itself and is told to ask again
+            self._answer_writes(at_once=True)  # each meets the fault and is told to ask again
             return
         try:
             self._database_work()
@@ -351,7 +355,7 @@ class Supervisor:
             log.warning("worker database call failed (%s); retrying in 1 s", exc,
                         exc_info=None if database_error(exc) else exc)  # else: a bug
             self._backoff_until = time.monotonic() + 1.0
-            self._answer_writes()
+            self._answer_writes(at_once=True)
 
     def _database_work(self) -> None:
         self._end_turn()
@@ -404,7 +408,8 @@ class Supervisor:
                 database.append(now)
             elif self._listener is not None:  # commits its notes may have missed
                 database.append(self._last_check + self._listener.recheck_every)
-        if self.pending.outcomes or self.pending.logs or self.writes or self.recorded.items:
+        if self.pending.outcomes or self.pending.logs or self.recorded.items or \
+                self._writes_due():
             database.append(now)
         if self.turn.busy:  # its end wakes the loop; nothing else is due meanwhile
             database = [now + 3600.0]
@@ -477,6 +482,8 @@ class Supervisor:
             child.send(self.calls.run_op(message))  # a read orders nothing: no need to wait
         elif isinstance(message, RuntimeCall):
             self.writes.append((child, message))
+            self._write_marks.append(len(self.pending.outcomes) +
+                                     (self.ends.handed if self.ends is not None else 0))
         elif isinstance(message, HookDone):
             self.pending.hooks_done.append(message)
             child.job, child.deadline = None, None
@@ -679,7 +686,11 @@ class Supervisor:
     def _release_buffer(self, why: str = "handed back on shutdown") -> None:
         self._release(self.ahead.take_all(), why)
 
-    def _flush(self) -> None:
+    def _flush(self, upto: int | None = None) -> None:
+        """Write what waits: the records, the logs, the outcomes, the hooks done. On
+        PostgreSQL the outcomes are handed to the end writer, and the flush waits for the
+        first ``upto`` ends handed in (every one: None) and applies its answers. A fault
+        is raised; what was not written is kept for the next try."""
         self.recorded.write()  # first: a run's records are durable before its outcome
         if self.pending.logs:
             self.engine.append_logs(self.pending.logs)
@@ -692,14 +703,14 @@ class Supervisor:
                 self.ends.submit(self.pending.outcomes)
             self.pending.outcomes = []
             self._more_work = True
-        if self.ends is not None:  # every end handed in so far, written
-            self.ends.flush()
+        if self.ends is not None:
+            self.ends.wait_answered(self.ends.handed if upto is None else upto)
             self._take_written()
         for done in self.pending.hooks_done:
             self.engine.finish_hook(done.run_id, done.lease_id, done.errors)
         self.pending.hooks_done = []
 
-    def _answer_writes(self) -> None:
+    def _answer_writes(self, at_once: bool = False) -> None:
         """Answer the durable writes that arrived before this pass, in arrival order.
 
         The logs and results that came before them are written first, in one
@@ -708,14 +719,47 @@ class Supervisor:
         steps made those flushes most of a worker's database work). The completed steps
         among the writes share one transaction too (``ChildCalls.run_records``): each
         child waits for one commit instead of one per child ahead of it. Their children
-        wait no longer than they did: the claim comes after. When the database fails,
-        each write meets the fault itself and its child is told to ask again.
+        wait no longer than they did: the claim comes after. When the database fails
+        (``at_once``), each write meets the fault itself and its child is told to ask
+        again.
+
+        On PostgreSQL the results go to the end writer: a write is answered on the first
+        pass after the ends that arrived before it are written, and the loop does not wait
+        for them meanwhile (``end_writer.py``).
         """
-        waiting, self.writes = self.writes, []
-        if not waiting:
+        if self.ends is not None and self.writes and not at_once:
+            try:  # what arrived before them, handed in (``_flush`` waits for none)
+                self._flush(upto=0)
+            except Exception:  # an end was not written: each write meets the fault
+                at_once = True
+        count = len(self.writes) if at_once else self._writes_due()
+        if not count:
             return
-        with contextlib.suppress(Exception):  # kept for the pass; each write meets it
-            self._flush()
+        waiting, self.writes = self.writes[:count], self.writes[count:]
+        marks, self._write_marks = self._write_marks[:count], self._write_marks[count:]
+        self._answering_upto = None if at_once else max(marks)
+        try:
+            self._answer(waiting)
+        finally:
+            self._answering_upto = None
+
+    def _writes_due(self) -> int:
+        """How many of the waiting writes (from the first) may be answered now: those
+        whose earlier ends are written (all of them where the store writes ends in the
+        pass)."""
+        if self.ends is None:
+            return len(self.writes)
+        answered = self.ends.answered
+        return next((i for i, mark in enumerate(self._write_marks) if mark > answered),
+                    len(self._write_marks))
+
+    def _answer(self, waiting: list[tuple[Child, RuntimeCall]]) -> None:
+        """Flush what came before ``waiting``, then answer each (the completed steps
+        among them in one transaction)."""
+        try:
+            self._flush(self._answering_upto)
+        except Exception:  # kept for the pass; each write meets it
+            self._answering_upto = None  # and its flush waits for every end
         records = [m for _, m in waiting if self.calls.batchable(m)]
         together = self.calls.run_records(records) or []
         answered = {id(m): reply for m, reply in zip(records, together, strict=False)}
