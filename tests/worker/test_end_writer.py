@@ -17,6 +17,7 @@ import pytest
 from outlast.core.durable_requests import Op, Record
 from outlast.engine import Engine, Outcome
 from outlast.errors import PlatformUnavailableError
+from outlast.worker import end_writer
 from outlast.worker import supervisor as supervisor_module
 from outlast.worker.db_pass import pass_work
 from outlast.worker.end_writer import EndWriter
@@ -76,15 +77,14 @@ def test_ends_that_arrive_during_a_write_go_in_the_next_one_together(
     assert gate.entered.wait(PATIENCE)
     writer.submit([_end("b")])
     writer.submit([_end("c"), _end("d")])
-    assert writer.behind == 4
-    assert [o.run_id for o in writer.ending()] == ["a", "b", "c", "d"]
+    assert (writer.handed, writer.written_count, writer.behind) == (4, 0, 4)
     gate.open.set()
     assert writer.flush(PATIENCE)
     assert gate.batches == [["a"], ["b", "c", "d"]]
     assert gate.threads == ["outlast-worker-ends"] * 2
-    assert [([o.run_id for o in batch], error) for batch, error in writer.written()] == \
-        [(["a"], None), (["b", "c", "d"], None)]
-    assert writer.written() == [] and writer.behind == 0 and len(woken) == 2
+    assert writer.written() == (True, [])
+    assert writer.written() == (False, [])
+    assert (writer.written_count, writer.behind, len(woken)) == (4, 0, 2)
     writer.close(PATIENCE)
 
 
@@ -93,41 +93,73 @@ def test_flush_waits_for_every_end_handed_in(gate: _Gate) -> None:
     writer.submit([_end("a")])
     assert gate.entered.wait(PATIENCE)
     assert not writer.flush(0.05)  # still inside the write
+    assert writer.wait_written(0, 0.0)
     gate.open.set()
     assert writer.flush(PATIENCE)
     writer.close(PATIENCE)
 
 
-def test_a_failed_write_hands_its_batch_back_with_the_error() -> None:
+def test_a_failed_batch_stays_first_and_is_tried_again_with_what_came_since(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ends keep their places in the count a write waits on: a batch that failed is not
+    handed in again behind later ones."""
+    monkeypatch.setattr(end_writer, "RETRY_AFTER", 0.05)
     away = PlatformUnavailableError("the database is away")
-    calls: list[int] = []
+    batches: list[list[str]] = []
+    failing = threading.Event()
+    failing.set()
 
     def write(batch: list[Outcome]) -> None:
-        calls.append(len(batch))
-        if len(calls) == 1:
+        batches.append([o.run_id for o in batch])
+        if failing.is_set():
+            failing.clear()
             raise away
 
     writer = EndWriter(write, lambda: None)
     writer.submit([_end("a"), _end("b")])
-    assert writer.flush(PATIENCE)
+    assert not writer.flush(PATIENCE)  # a fault, not a timeout
+    assert writer.written() == (False, [away])
+    assert (writer.written_count, writer.behind) == (0, 2)
     writer.submit([_end("c")])
     assert writer.flush(PATIENCE)
-    answers = writer.written()
-    assert [([o.run_id for o in b], e) for b, e in answers] == [(["a", "b"], away),
-                                                                 (["c"], None)]
+    assert batches[0] == ["a", "b"] and batches[-1][:2] == ["a", "b"]
+    assert sum(batches[1:], []) == ["a", "b", "c"]
+    assert writer.written() == (True, []) and writer.written_count == 3
     writer.close(PATIENCE)
 
 
-def test_close_writes_what_waits_then_refuses_more(gate: _Gate) -> None:
+def test_close_tries_a_failed_batch_once_more_then_gives_up(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(end_writer, "RETRY_AFTER", 60.0)  # only the close retries soon
+    calls: list[int] = []
+
+    def write(batch: list[Outcome]) -> None:
+        calls.append(len(batch))
+        raise PlatformUnavailableError("the database is away")
+
+    woken: list[bool] = []
+    writer = EndWriter(write, lambda: woken.append(True))
+    writer.submit([_end("a")])
+    assert not writer.flush(PATIENCE)
+    started = time.monotonic()
+    writer.close(PATIENCE)
+    assert time.monotonic() - started < PATIENCE / 2
+    assert calls == [1, 1] and writer.behind == 1
+    with pytest.raises(RuntimeError):
+        writer.submit([_end("b")])
+    count = len(woken)
+    writer._wake()  # nothing is woken once closed
+    assert len(woken) == count
+
+
+def test_close_writes_what_waits(gate: _Gate) -> None:
     writer = EndWriter(gate, lambda: None)
     writer.submit([_end("a")])
     assert gate.entered.wait(PATIENCE)
     writer.submit([_end("b")])
     gate.open.set()
     writer.close(PATIENCE)
-    assert gate.batches == [["a"], ["b"]]
-    with pytest.raises(RuntimeError):
-        writer.submit([_end("c")])
+    assert gate.batches == [["a"], ["b"]] and writer.written_count == 2
 
 
 # -- on a store ----------------------------------------------------------------------
@@ -165,7 +197,7 @@ def test_a_claim_goes_on_while_ends_are_inside_their_transaction(
         assert _status(engine, row["id"]) == "EXECUTING"  # its end not committed yet
         gate.open.set()
         assert writer.flush(PATIENCE)
-        assert [error for _, error in writer.written()] == [None]
+        assert writer.written() == (True, [])
         assert _status(engine, row["id"]) == "COMPLETED"
     finally:
         gate.open.set()
@@ -192,27 +224,47 @@ def _writer_only(supervisor: Supervisor) -> EndWriter:
     return supervisor.ends
 
 
-def test_ends_that_fail_go_back_to_pending_and_the_loop_backs_off(
+def test_ends_that_fail_are_tried_again_by_the_writer(
         supervisor: Supervisor, engine: Engine, register: Callable[..., Any],
         trigger: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
     writer = _writer_only(supervisor)
+    monkeypatch.setattr(end_writer, "RETRY_AFTER", 0.05)
     [row] = claimed_runs(engine, register, trigger, 1)
-    away = PlatformUnavailableError("the database is away")
+    failing = [PlatformUnavailableError("the database is away")]
+    record = engine.record
 
-    def fail(outcomes: list[Outcome]) -> None:
-        raise away
+    def once_away(outcomes: list[Outcome]) -> Any:
+        if failing:
+            raise failing.pop()
+        return record(outcomes)
 
-    monkeypatch.setattr(writer, "_write", fail)
-    ends = [_completed(row)]
-    supervisor.pending.outcomes = list(ends)
+    monkeypatch.setattr(engine, "record", once_away)
+    supervisor.pending.outcomes = [_completed(row)]
     with pytest.raises(PlatformUnavailableError):
-        supervisor._flush()
-    assert supervisor.pending.outcomes == ends  # handed in again after the back-off
+        supervisor._flush()  # the flush meets the writer's fault
+    assert supervisor.pending.outcomes == [] and writer.behind == 1  # kept, first in line
     assert _status(engine, row["id"]) == "EXECUTING"
-    monkeypatch.setattr(writer, "_write", engine.record)
-    supervisor._flush()
-    assert supervisor.pending.outcomes == []
+    assert writer.flush(PATIENCE)
     assert _status(engine, row["id"]) == "COMPLETED"
+
+
+def test_a_fault_the_writer_meets_makes_the_loop_back_off(
+        supervisor: Supervisor, engine: Engine, register: Callable[..., Any],
+        trigger: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = _writer_only(supervisor)
+    monkeypatch.setattr(end_writer, "RETRY_AFTER", 60.0)
+    [row] = claimed_runs(engine, register, trigger, 1)
+
+    def away(outcomes: list[Outcome]) -> None:
+        raise PlatformUnavailableError("the database is away")
+
+    monkeypatch.setattr(engine, "record", away)
+    writer.submit([_completed(row)])
+    assert not writer.flush(PATIENCE)
+    assert supervisor._backoff_until == 0.0
+    supervisor._tick()  # the writer's wake-up brings the loop round at once
+    assert supervisor._backoff_until > time.monotonic()
+    assert writer.written() == (False, [])  # taken by the loop
 
 
 def test_ends_written_make_the_worker_claim_again(
@@ -246,25 +298,6 @@ def test_the_worker_claims_nothing_while_ends_pile_up(
     gate.open.set()
     assert writer.flush(PATIENCE)
     assert supervisor._wanted() == 3
-    writer.written()
-
-
-def test_a_held_heartbeat_covers_ends_not_yet_written(
-        supervisor: Supervisor, engine: Engine, register: Callable[..., Any],
-        trigger: Callable[..., Any], gate: _Gate, monkeypatch: pytest.MonkeyPatch) -> None:
-    """While the loop waits for a child, a side thread keeps the leases: those of runs
-    whose ends wait in the writer are still the worker's to keep."""
-    writer = _writer_only(supervisor)
-    [row] = claimed_runs(engine, register, trigger, 1)
-    beaten: list[list[str]] = []
-    monkeypatch.setattr(supervisor.heartbeats, "beat", beaten.append)
-    monkeypatch.setattr(writer, "_write", gate)
-    writer.submit([_completed(row)])
-    assert gate.entered.wait(PATIENCE)
-    supervisor._held_heartbeat()()
-    assert beaten == [[row["id"]]]
-    gate.open.set()
-    assert writer.flush(PATIENCE)
     writer.written()
 
 

@@ -29,7 +29,7 @@ def _passes_until_answered(supervisor: Supervisor, children: list[FakeChild],
         if all(child.sent for child in children):
             return count
         if supervisor.ends is not None:
-            assert supervisor.ends.flush(10.0)
+            supervisor.ends.flush(10.0)  # written, or a fault met
     raise AssertionError(f"not answered after {PASSES} passes")
 
 

@@ -10,9 +10,9 @@ end writer's next transaction on PostgreSQL: ``end_writer.py``).
 
 Only one pass is in flight at a time, and the loop does no other database work while it
 is (heartbeats, durable writes and sweeps wait for its answer, a few milliseconds). The
-end writer's transaction may be in flight beside it: it writes runs that ended, the pass
-locks queued runs (``SKIP LOCKED``), and the loop's heartbeats cover the runs it still
-holds, so two transactions of one worker never meet on the same rows. The answer,
+end writer's transaction may be in flight beside it: it writes runs that ended, and the
+pass locks only queued runs (``SKIP LOCKED``), so the two never wait for each other
+(``end_writer.py`` says where the writer can meet the loop's own work). The answer,
 or the error, is taken on the loop's thread (``result``), which applies it.
 """
 

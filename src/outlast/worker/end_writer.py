@@ -10,19 +10,28 @@ commit.
 Here the ends have a writer of their own. The loop hands it what ended (``submit``) and
 goes on claiming; the writer writes everything handed to it since its last transaction in
 one, so when ends arrive faster than a transaction takes, the next one carries more of
-them (one commit, one flush) rather than a queue of transactions forming behind it. The
-loop takes the answers on its own thread (``written``): a batch that failed goes back to
-the loop's pending outcomes and is handed in again after the loop's back-off, as a failed
-pass's ends were.
+them (one commit, one flush) rather than a queue of transactions forming behind it.
+
+Faults. A transaction that fails (the database restarting, a deadlock with one of the
+loop's own transactions: below) keeps its ends at the head of the queue; the writer tries
+them again, with whatever arrived meanwhile, after ``RETRY_AFTER`` seconds, and at once
+when it is closed (once more, then it gives up: the runs are recovered with their
+leases, as a worker that died would leave them). The loop learns of each fault
+(``written``) to back off as for any database fault of its own.
 
 Order. What a run recorded (its journal entries, its logs) is written by the loop before
 its end is handed here (``Supervisor._sync``). A durable write of a child's must follow
 the ends that arrived before it: the loop notes how many ends had arrived (``handed``
-and its own pending ones) and answers the write once that many are answered
-(``answered``), on a later turn of its loop rather than waiting here; where it must
-wait (the database failing, the worker stopping) it waits for them (``wait_answered``,
-``flush``). The writer's rows are runs that ended; the claim's are queued runs it locks
-with ``SKIP LOCKED``; the loop's heartbeats cover the runs it still holds.
+and its own pending ones) and answers the write once that many are written
+(``written_count``), on a later turn of its loop rather than waiting here. Ends keep their
+places in that count: a failed batch is not handed in again, it stays first.
+
+Rows. The writer's are runs that ended and their parents' waits; a claim locks queued runs
+(``SKIP LOCKED``) and never waits for it. The loop's own transactions (heartbeats, durable
+writes) lock runs still running; they can meet the writer on a parent whose child ended
+while the parent still runs, and two such rows taken in opposite orders deadlock.
+PostgreSQL ends one of the two after ``deadlock_timeout``: a failed batch here is tried
+again, a heartbeat or a durable write of the loop's is too (a child asks again).
 
 Backlog. A writer that cannot keep up (a slow disk, a database busy with other work) must
 not let ends pile up while the loop claims more: ``behind`` tells the loop how many wait,
@@ -41,9 +50,12 @@ from outlast.engine import Outcome
 
 #: the loop claims nothing while more ends than this wait to be written
 MAX_BEHIND = 2000
+#: seconds before a failed batch is tried again
+RETRY_AFTER = 1.0
 
-#: a batch of ends and the error that kept it from being written (None: written)
-Written = tuple[list[Outcome], "BaseException | None"]
+
+def _nothing() -> None:
+    pass
 
 
 class EndWriter:
@@ -56,12 +68,13 @@ class EndWriter:
         self._wake = wake
         self._changed = threading.Condition()
         self._queued: list[Outcome] = []
-        self._writing: list[Outcome] = []
-        self._answers: list[Written] = []
+        self._errors: list[BaseException] = []
         self._thread: threading.Thread | None = None
         self._closing = False
         self._handed = 0
-        self._answered = 0
+        self._written = 0
+        self._new_written = False
+        self._retry_now = False
 
     def submit(self, outcomes: list[Outcome]) -> None:
         """Hand ``outcomes`` in; they are written with whatever else waits."""
@@ -80,73 +93,86 @@ class EndWriter:
 
     @property
     def behind(self) -> int:
-        """How many ends are handed in and not yet written (or failed)."""
+        """How many ends are handed in and not yet written."""
         with self._changed:
-            return len(self._queued) + len(self._writing)
+            return self._handed - self._written
 
     @property
     def handed(self) -> int:
-        """How many ends were handed in since the writer was made (a batch handed in
-        again after a failure counts again)."""
+        """How many ends were handed in since the writer was made."""
         with self._changed:
             return self._handed
 
     @property
-    def answered(self) -> int:
-        """How many of the ends handed in were written or failed: the first ``answered``
-        handed in are."""
+    def written_count(self) -> int:
+        """How many ends were written: the first ``written_count`` handed in."""
         with self._changed:
-            return self._answered
+            return self._written
 
-    def wait_answered(self, count: int, timeout: float | None = None) -> bool:
-        """Wait until the first ``count`` ends handed in are written or failed; False when
-        ``timeout`` ran out first."""
+    def written(self) -> tuple[bool, list[BaseException]]:
+        """Since the last call: whether ends were written, and the faults met."""
         with self._changed:
-            return self._changed.wait_for(lambda: self._answered >= count, timeout)
+            done, self._new_written = self._new_written, False
+            errors, self._errors = self._errors, []
+        return done, errors
 
-    def ending(self) -> list[Outcome]:
-        """The ends handed in and not yet written: their runs are still held."""
+    def wait_written(self, count: int, timeout: float | None = None) -> bool:
+        """Wait until the first ``count`` ends handed in are written: True; False when a
+        fault is met first (``written`` says which) or ``timeout`` runs out."""
         with self._changed:
-            return [*self._writing, *self._queued]
-
-    def written(self) -> list[Written]:
-        """The answers since the last call, in the order written."""
-        with self._changed:
-            answers, self._answers = self._answers, []
-        return answers
+            self._changed.wait_for(lambda: self._written >= count or self._errors, timeout)
+            return self._written >= count
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every end handed in so far has been written or failed; False when
-        ``timeout`` ran out first."""
+        """``wait_written`` for every end handed in so far."""
+        return self.wait_written(self.handed, timeout)
+
+    def retry_now(self) -> None:
+        """Try a failed batch again at once rather than after ``RETRY_AFTER`` (a worker
+        about to stop)."""
         with self._changed:
-            return self._changed.wait_for(lambda: not self._queued and not self._writing,
-                                          timeout)
+            self._retry_now = True
+            self._changed.notify_all()
 
     def close(self, timeout: float | None = None) -> None:
-        """Write what waits, then stop the thread (``timeout``: give up waiting; the
-        thread is a daemon, and what it did not write is recovered with its leases)."""
+        """Write what waits (a failed batch once more, at once), then stop the thread
+        (``timeout``: give up waiting; the thread is a daemon, and what it did not write
+        is recovered with its leases). No wake-up is sent after this returns."""
         with self._changed:
             self._closing = True
             self._changed.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._wake = _nothing
 
     def _serve(self) -> None:
+        failed = retried_on_close = False
         while True:
             with self._changed:
+                if failed and not self._closing:  # try again later, or at once on close
+                    self._changed.wait_for(lambda: self._closing or self._retry_now,
+                                           RETRY_AFTER)
+                    self._retry_now = False
+                if failed and self._closing:
+                    if retried_on_close:
+                        return  # tried once more since the close: given up
+                    retried_on_close = True
                 self._changed.wait_for(lambda: self._queued or self._closing)
                 if not self._queued:
                     return
-                batch, self._queued = self._queued, []
-                self._writing = batch
+                batch = list(self._queued)
             error: BaseException | None = None
             try:
                 self._write(batch)
             except BaseException as exc:  # noqa: BLE001 - the loop applies it (``written``)
                 error = exc
+            failed = error is not None
             with self._changed:
-                self._writing = []
-                self._answered += len(batch)
-                self._answers.append((batch, error))
+                if error is None:
+                    del self._queued[:len(batch)]
+                    self._written += len(batch)
+                    self._new_written = True
+                else:
+                    self._errors.append(error)
                 self._changed.notify_all()
             self._wake()

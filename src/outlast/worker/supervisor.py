@@ -45,7 +45,7 @@ from outlast.core.definitions import TaskDefinition
 from outlast.engine import Engine, Outcome
 from outlast.engine.dequeue import Claimed
 from outlast.engine.events import CANCEL_CHANNEL, QUEUED_CHANNEL
-from outlast.errors import ConfigError, OutlastError
+from outlast.errors import ConfigError, OutlastError, PlatformUnavailableError
 from outlast.ids import new_id
 from outlast.store.protocol import ANY_CHANNEL
 from outlast.worker import DEFAULT_ASYNC_SLOTS, forkserver, lease_keeper, outcomes
@@ -176,7 +176,8 @@ class Supervisor:
         self.turn_outcomes: list[Outcome] = []
         self.turn_claim = 0
         self.calls = ChildCalls(engine, environment,
-                                lambda: self._flush(self._answering_upto), self.recorded)
+                                lambda: self._flush(self._answering_upto, wait=0.0),
+                                self.recorded)
         #: durable writes that arrived, answered once what came before them is recorded
         #: (``_answer_writes``), and for each how many ends had arrived before it
         self.writes: list[tuple[Child, RuntimeCall]] = []
@@ -607,8 +608,7 @@ class Supervisor:
     def _held_heartbeat(self) -> Callable[[], object]:
         """A heartbeat of the attempts held now, for another thread to send while this
         loop waits: those of dead children whose outcomes are not yet written included."""
-        ending = [*self.pending.outcomes, *self.turn_outcomes,
-                  *(self.ends.ending() if self.ends is not None else [])]
+        ending = [*self.pending.outcomes, *self.turn_outcomes]
         ids = sorted(self._held_ids() | {o.run_id for o in ending})
         return lambda: self.heartbeats.beat(ids)
 
@@ -686,11 +686,12 @@ class Supervisor:
     def _release_buffer(self, why: str = "handed back on shutdown") -> None:
         self._release(self.ahead.take_all(), why)
 
-    def _flush(self, upto: int | None = None) -> None:
+    def _flush(self, upto: int | None = None, wait: float | None = None) -> None:
         """Write what waits: the records, the logs, the outcomes, the hooks done. On
-        PostgreSQL the outcomes are handed to the end writer, and the flush waits for the
-        first ``upto`` ends handed in (every one: None) and applies its answers. A fault
-        is raised; what was not written is kept for the next try."""
+        PostgreSQL the outcomes are handed to the end writer, and the flush waits up to
+        ``wait`` seconds (None: as long as it takes) until the first ``upto`` ends handed
+        in (None: every one) are written. A fault is raised (``PlatformUnavailableError``
+        for ends not written in time); what was not written is kept for the next try."""
         self.recorded.write()  # first: a run's records are durable before its outcome
         if self.pending.logs:
             self.engine.append_logs(self.pending.logs)
@@ -700,12 +701,16 @@ class Supervisor:
                 self.engine.record(self.pending.outcomes)
                 self.recorded.ended(self.pending.outcomes)
             else:
-                self.ends.submit(self.pending.outcomes)
+                self._hand_in(self.pending.outcomes)
             self.pending.outcomes = []
             self._more_work = True
         if self.ends is not None:
-            self.ends.wait_answered(self.ends.handed if upto is None else upto)
-            self._take_written()
+            written = self.ends.wait_written(self.ends.handed if upto is None else upto,
+                                             wait)
+            self._take_written()  # the fault met, if one was
+            if not written:
+                raise PlatformUnavailableError("the worker's earlier results are not "
+                                               "written yet")
         for done in self.pending.hooks_done:
             self.engine.finish_hook(done.run_id, done.lease_id, done.errors)
         self.pending.hooks_done = []
@@ -730,7 +735,8 @@ class Supervisor:
         if self.ends is not None and self.writes and not at_once:
             try:  # what arrived before them, handed in (``_flush`` waits for none)
                 self._flush(upto=0)
-            except Exception:  # an end was not written: each write meets the fault
+            except Exception:  # the end writer met a fault: each write meets it
+                self._backoff_until = time.monotonic() + 1.0
                 at_once = True
         count = len(self.writes) if at_once else self._writes_due()
         if not count:
@@ -749,17 +755,18 @@ class Supervisor:
         pass)."""
         if self.ends is None:
             return len(self.writes)
-        answered = self.ends.answered
-        return next((i for i, mark in enumerate(self._write_marks) if mark > answered),
+        written = self.ends.written_count
+        return next((i for i, mark in enumerate(self._write_marks) if mark > written),
                     len(self._write_marks))
 
     def _answer(self, waiting: list[tuple[Child, RuntimeCall]]) -> None:
         """Flush what came before ``waiting``, then answer each (the completed steps
-        among them in one transaction)."""
+        among them in one transaction). Each write's own flush (``ChildCalls``) waits
+        for no end: those before it are written, or it meets the fault."""
         try:
-            self._flush(self._answering_upto)
+            self._flush(self._answering_upto, wait=0.0)
         except Exception:  # kept for the pass; each write meets it
-            self._answering_upto = None  # and its flush waits for every end
+            self._answering_upto = None  # and its flush asks for every end
         records = [m for _, m in waiting if self.calls.batchable(m)]
         together = self.calls.run_records(records) or []
         answered = {id(m): reply for m, reply in zip(records, together, strict=False)}
@@ -812,7 +819,7 @@ class Supervisor:
         if claim:
             self._last_claim = time.monotonic()
         if self.ends is not None:  # written beside the passes (``end_writer.py``)
-            self.ends.submit(outcomes)
+            self._hand_in(outcomes)
             self.pending.outcomes = outcomes = []
             if not claim:
                 return
@@ -848,23 +855,24 @@ class Supervisor:
             self.recorded.ended(outcomes)
         self._claimed(answer.claimed, wanted)
 
+    def _hand_in(self, outcomes: list[Outcome]) -> None:
+        """Give ``outcomes`` to the end writer: their attempts have ended, so nothing
+        more of theirs will be refused (``RecordsAhead.ended``)."""
+        assert self.ends is not None
+        self.ends.submit(outcomes)
+        self.recorded.ended(outcomes)
+
     def _take_written(self) -> None:
-        """Apply the end writer's answers: a written batch's runs are done (and their
-        places in limited queues free: claim again at once, as the claim in flight did
-        not count them); a failed batch goes back to the pending outcomes, to be handed
-        in again, and the first error is raised: the loop backs off."""
+        """Apply the end writer's news: ends written free their runs' places in limited
+        queues (claim again at once: the claim in flight did not count them); a fault it
+        met is raised, and the loop backs off (the writer tries those ends again)."""
         if self.ends is None:
             return
-        error: BaseException | None = None
-        for batch, failed in self.ends.written():
-            if failed is None:
-                self.recorded.ended(batch)
-                self._more_work = True
-            else:
-                self.pending.outcomes[:0] = batch
-                error = error or failed
-        if error is not None:
-            raise error
+        done, errors = self.ends.written()
+        if done:
+            self._more_work = True
+        if errors:
+            raise errors[0]
 
     def _claimed(self, claimed: Claimed, wanted: int) -> None:
         """Apply a claim's answer."""
@@ -903,6 +911,10 @@ class Supervisor:
             with contextlib.suppress(Exception):  # its outcomes are pending again
                 self._end_turn(timeout=None)
             self._release_buffer()  # what the last claim brought
+            if self.ends is not None:  # ends that met a fault: once more, now
+                with contextlib.suppress(Exception):  # a fault already met, not waited for
+                    self._take_written()
+                self.ends.retry_now()
             self._flush()
             self.engine.stop_worker(self.worker_id)
             self.sweeper.release()
