@@ -175,6 +175,12 @@ def test_a_durable_call_rides_out_a_database_outage(store_url: str, outage_store
     assert not any(e["kind"] == "release" for e in engine.events(run_id))
 
 
+def _waiting(sup: Any) -> list[Any]:
+    """The outcomes the worker holds, not yet written: its pending ones, and on PostgreSQL
+    those handed to its end writer."""
+    return [*sup.pending.outcomes, *(sup.ends.waiting() if sup.ends is not None else [])]
+
+
 def test_an_outage_longer_than_the_lease_allows_hands_the_attempt_back_uncharged(
         store_url: str, outage_store: Store, tmp_path: Path) -> None:
     with worker(outage_store) as (engine, sup):
@@ -182,7 +188,7 @@ def test_an_outage_longer_than_the_lease_allows_hands_the_attempt_back_uncharged
         go = started(engine, run_id, tmp_path)
         with outage(store_url, run_id):
             go.touch()
-            eventually(lambda: any(o.kind == "platform_error" for o in sup.pending.outcomes),
+            eventually(lambda: any(o.kind == "platform_error" for o in _waiting(sup)),
                         30, "the attempt to be handed back")
         assert_completed_uncharged(engine, run_id)
     released = [e for e in engine.events(run_id) if e["kind"] == "release"]
@@ -197,10 +203,10 @@ def test_a_result_that_ends_in_an_outage_is_written_once_the_database_is_back(
         executing(engine, run_id)
         with outage(store_url, run_id):
             (tmp_path / "go").touch()
-            eventually(lambda: any(o.run_id == run_id for o in sup.pending.outcomes), 30,
+            eventually(lambda: any(o.run_id == run_id for o in _waiting(sup)), 30,
                         "the outcome to wait for the database")
             eventually(lambda: sup._backoff_until > 0, 30, "a write to meet the fault")
-            assert any(o.run_id == run_id for o in sup.pending.outcomes)  # kept, not lost
+            assert any(o.run_id == run_id for o in _waiting(sup))  # kept, not lost
         run = final_after_outage(engine, run_id)
     assert (run["status"], run["output"], run["attempts"]) == ("COMPLETED", "done", 1)
 
@@ -216,6 +222,6 @@ def test_a_restarting_postgres_that_refuses_connections_hands_the_attempt_back(
         go = started(engine, run_id, tmp_path)
         with refusing(store_url):
             go.touch()
-            eventually(lambda: any(o.kind == "platform_error" for o in sup.pending.outcomes),
+            eventually(lambda: any(o.kind == "platform_error" for o in _waiting(sup)),
                         60, "the attempt to be handed back")
         assert_completed_uncharged(engine, run_id)

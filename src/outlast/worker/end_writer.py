@@ -109,6 +109,11 @@ class EndWriter:
         with self._changed:
             return self._written
 
+    def waiting(self) -> list[Outcome]:
+        """The ends handed in and not yet written, in order."""
+        with self._changed:
+            return list(self._queued)
+
     def written(self) -> tuple[bool, list[BaseException]]:
         """Since the last call: whether ends were written, and the faults met."""
         with self._changed:
