@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -327,3 +328,54 @@ def test_a_write_waits_for_the_ends_before_it_without_holding_the_loop(
     [reply] = child.sent
     assert reply.ok and supervisor.writes == []  # type: ignore[attr-defined]
     assert _status(engine, ended["id"]) == "COMPLETED"
+
+
+def _stopping_supervisor(engine: Engine) -> Supervisor:
+    """A supervisor of its own, which the test stops (the fixture's stops at teardown)."""
+    return Supervisor(engine, environment="dev", task_dirs=[], root=Path("."),
+                      concurrency=1, sweep=False)
+
+
+def test_a_stopping_worker_writes_the_ends_its_writer_holds(
+        engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if engine.store.serial_writes:
+        pytest.skip("SQLite: the ends are in the pass's transaction")
+    rows = claimed_runs(engine, register, trigger, 3)
+    sup = _stopping_supervisor(engine)
+    assert sup.ends is not None
+    gate = _Gate(engine.record)
+    monkeypatch.setattr(sup.ends, "_write", gate)
+    sup.ends.submit([_completed(rows[0])])
+    assert gate.entered.wait(PATIENCE)
+    sup.pending.outcomes = [_completed(row) for row in rows[1:]]  # not handed in yet
+    threading.Timer(0.1, gate.open.set).start()
+    sup._shutdown()
+    assert [_status(engine, row["id"]) for row in rows] == ["COMPLETED"] * 3
+
+
+def test_a_stopping_worker_tries_a_failed_batch_once_more_at_once(
+        engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last batch met a fault (the database restarting as the worker stops): the stop
+    does not wait out ``RETRY_AFTER``, nor give the ends up untried."""
+    if engine.store.serial_writes:
+        pytest.skip("SQLite: the ends are in the pass's transaction")
+    monkeypatch.setattr(end_writer, "RETRY_AFTER", 60.0)
+    [row] = claimed_runs(engine, register, trigger, 1)
+    sup = _stopping_supervisor(engine)
+    assert sup.ends is not None
+    failing = [PlatformUnavailableError("the database is restarting")]
+
+    def once_away(outcomes: list[Outcome]) -> Any:
+        if failing:
+            raise failing.pop()
+        return engine.record(outcomes)
+
+    monkeypatch.setattr(sup.ends, "_write", once_away)
+    sup.ends.submit([_completed(row)])
+    assert not sup.ends.flush(PATIENCE)  # the fault, not yet taken by the loop
+    started = time.monotonic()
+    sup._shutdown()
+    assert time.monotonic() - started < PATIENCE / 2
+    assert _status(engine, row["id"]) == "COMPLETED"
