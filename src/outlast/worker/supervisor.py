@@ -753,7 +753,7 @@ class Supervisor:
         """How many of the waiting writes (from the first) may be answered now: those
         whose earlier ends are written (all of them where the store writes ends in the
         pass)."""
-        if self.ends is None:
+        if self.ends is None or not self.writes:  # asked on every turn of the loop
             return len(self.writes)
         written = self.ends.written_count
         return next((i for i, mark in enumerate(self._write_marks) if mark > written),
