@@ -59,6 +59,25 @@ class _Gate:
         return self._write(batch) if self._write is not None else None
 
 
+def _failing_once(error: BaseException,
+                  write: Callable[[list[Outcome]], object] | None = None
+                  ) -> Callable[[list[Outcome]], object]:
+    """A write that raises ``error`` the first time, then writes with ``write``."""
+    failing = [error]
+
+    def once(batch: list[Outcome]) -> object:
+        if failing:
+            raise failing.pop()
+        return write(batch) if write is not None else None
+
+    return once
+
+
+def _apart_only(engine: Engine) -> None:
+    if engine.store.serial_writes:
+        pytest.skip("SQLite: the ends are in the pass's transaction")
+
+
 @pytest.fixture
 def woken() -> list[bool]:
     return []
@@ -107,14 +126,11 @@ def test_a_failed_batch_stays_first_and_is_tried_again_with_what_came_since(
     monkeypatch.setattr(end_writer, "RETRY_AFTER", 0.05)
     away = PlatformUnavailableError("the database is away")
     batches: list[list[str]] = []
-    failing = threading.Event()
-    failing.set()
+    fail_once = _failing_once(away)
 
-    def write(batch: list[Outcome]) -> None:
+    def write(batch: list[Outcome]) -> object:
         batches.append([o.run_id for o in batch])
-        if failing.is_set():
-            failing.clear()
-            raise away
+        return fail_once(batch)
 
     writer = EndWriter(write, lambda: None)
     writer.submit([_end("a"), _end("b")])
@@ -220,8 +236,8 @@ def test_a_pass_on_sqlite_records_and_claims_in_one_transaction(
 
 
 def _writer_only(supervisor: Supervisor) -> EndWriter:
-    if supervisor.ends is None:
-        pytest.skip("SQLite: the ends are in the pass's transaction")
+    _apart_only(supervisor.engine)
+    assert supervisor.ends is not None
     return supervisor.ends
 
 
@@ -231,15 +247,8 @@ def test_ends_that_fail_are_tried_again_by_the_writer(
     writer = _writer_only(supervisor)
     monkeypatch.setattr(end_writer, "RETRY_AFTER", 0.05)
     [row] = claimed_runs(engine, register, trigger, 1)
-    failing = [PlatformUnavailableError("the database is away")]
-    record = engine.record
-
-    def once_away(outcomes: list[Outcome]) -> Any:
-        if failing:
-            raise failing.pop()
-        return record(outcomes)
-
-    monkeypatch.setattr(engine, "record", once_away)
+    monkeypatch.setattr(engine, "record", _failing_once(
+        PlatformUnavailableError("the database is away"), engine.record))
     supervisor.pending.outcomes = [_completed(row)]
     with pytest.raises(PlatformUnavailableError):
         supervisor._flush()  # the flush meets the writer's fault
@@ -339,8 +348,7 @@ def _stopping_supervisor(engine: Engine) -> Supervisor:
 def test_a_stopping_worker_writes_the_ends_its_writer_holds(
         engine: Engine, register: Callable[..., Any], trigger: Callable[..., Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    if engine.store.serial_writes:
-        pytest.skip("SQLite: the ends are in the pass's transaction")
+    _apart_only(engine)
     rows = claimed_runs(engine, register, trigger, 3)
     sup = _stopping_supervisor(engine)
     assert sup.ends is not None
@@ -359,20 +367,13 @@ def test_a_stopping_worker_tries_a_failed_batch_once_more_at_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The last batch met a fault (the database restarting as the worker stops): the stop
     does not wait out ``RETRY_AFTER``, nor give the ends up untried."""
-    if engine.store.serial_writes:
-        pytest.skip("SQLite: the ends are in the pass's transaction")
+    _apart_only(engine)
     monkeypatch.setattr(end_writer, "RETRY_AFTER", 60.0)
     [row] = claimed_runs(engine, register, trigger, 1)
     sup = _stopping_supervisor(engine)
     assert sup.ends is not None
-    failing = [PlatformUnavailableError("the database is restarting")]
-
-    def once_away(outcomes: list[Outcome]) -> Any:
-        if failing:
-            raise failing.pop()
-        return engine.record(outcomes)
-
-    monkeypatch.setattr(sup.ends, "_write", once_away)
+    monkeypatch.setattr(sup.ends, "_write", _failing_once(
+        PlatformUnavailableError("the database is restarting"), engine.record))
     sup.ends.submit([_completed(row)])
     assert not sup.ends.flush(PATIENCE)  # the fault, not yet taken by the loop
     started = time.monotonic()
