@@ -9,7 +9,8 @@ ascending (as 0032 makes it), or drops it, and is rolled back after. The
 backend's CPU is read from ``/proc/<pid>/schedstat`` (run it on the database's machine).
 A batch's ids grow: descending, each new entry goes to the left end of its (task, queue)
 range, a descent from the root every time; ascending, to the right end, where a B-tree
-inserts without one. Database ``queued_index_order`` at ``PG_URL``, made and dropped here.
+inserts without one. Database ``queued_index_order`` (``_databases.fresh_database``: at
+``OUTLAST_BENCH_PG_URL``'s server), made and dropped here.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import os
 import statistics
 
 import psycopg
+from _databases import fresh_database
 from drain_statements_cpu import backend_cpu
 from run_index_costs import made
 
 from outlast.store import open_store
 from outlast.store.postgres.store import copy_in, copy_text
 
-PG = os.environ.get("PG_URL", "postgresql://postgres@127.0.0.1:5432")
 DB = os.environ.get("QUEUED_ORDER_DB", "queued_index_order")
 #: runs_queued as each variant has it (``none``: dropped)
 SHAPES = {"descending": "id DESC", "ascending": "id"}
@@ -66,14 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
-    with psycopg.connect(PG + "/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DB}")
-    try:
-        times = measure(f"{PG}/{DB}", args.rounds)
-    finally:
-        with psycopg.connect(PG + "/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    with fresh_database("pg", DB) as url:
+        times = measure(url, args.rounds)
     print(json.dumps({"server_us_per_run": {k: round(statistics.median(v), 2)
                                             for k, v in times.items()},
                       "rounds": {k: [round(x, 2) for x in v] for k, v in times.items()},
