@@ -28,7 +28,7 @@ def _row(run_id: str, **values: Any) -> dict[str, Any]:
             "machine": "small-1x", "max_duration": None, "ttl": None, "available_at": T0,
             "expires_at": None, "parent_id": None, "root_id": None, "batch_id": None,
             "replayed_from": None, "version": None, "traceparent": None, "created_at": T0,
-            "queued_at": T0, "updated_at": T0, **values}
+            "queued_at": T0, "updated_at": T0, "created_event": None, **values}
 
 
 def _ids(store: PostgresStore, prefix: str) -> list[str]:
@@ -56,14 +56,16 @@ def _sent(store: PostgresStore, engine: Engine, runs: int) -> list[list[str]]:
 
 
 def test_a_bulk_trigger_begins_with_its_copy(pg_store: PostgresStore, register: Any) -> None:
-    """``BEGIN`` and the ``COPY`` are one query; the events, notes and ``COMMIT`` follow
-    together: two waits for the server, where ``BEGIN`` alone was a third."""
+    """``BEGIN``, the id of the runs' shared ``created`` event and the ``COPY`` are one
+    query; the events, notes and ``COMMIT`` follow together: two waits for the server,
+    where ``BEGIN`` alone was a third and the event's id a fourth."""
     engine = Engine(pg_store)
     register(engine, "t")
     _sent(pg_store, engine, LOAD_FROM)  # the events' statement prepared on the connection
     sent = _sent(pg_store, engine, LOAD_FROM)
     queries = [f[1].strip() for f in sent if f[0] == "Query"]
-    assert len(queries) == 1 and queries[0].startswith('"BEGIN; COPY runs (id, payload,')
+    assert len(queries) == 1 and queries[0].startswith('"BEGIN; SELECT nextval(')
+    assert "AS id; COPY runs (id, payload," in queries[0]
     assert [f[0] for f in sent].count("Sync") == 1
     assert not any("BEGIN" in " ".join(f) for f in sent if f[0] != "Query")
     assert len(_ids(pg_store, "run_")) == 2 * LOAD_FROM

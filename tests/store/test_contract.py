@@ -384,6 +384,51 @@ def test_a_load_writes_what_its_rows_queued_after_them(store: Store) -> None:
     assert _run_ids(store, "run_unqueued") == []
 
 
+def test_a_deferred_answer_reaches_the_rows_of_the_load_it_goes_with(store: Store) -> None:
+    """``one_deferred`` before a load that opens the transaction: the rows, made after
+    it, read its answer (PostgreSQL asks for it in the load's own query)."""
+    with store.transaction() as tx:
+        answer = tx.one_deferred("next_event_id")
+
+        def rows() -> Iterator[dict[str, Any]]:
+            row = answer()
+            assert row is not None
+            yield _new_run_row("run_deferred", []) | {"created_event": int(row["id"])}
+
+        tx.load("load_runs", rows())
+        first = answer()
+        assert answer() is first  # asked once
+    with store.transaction(write=False) as tx:
+        got = tx.one("get_run", id="run_deferred", environment=ENV)
+    assert first is not None and got is not None
+    assert got["created_event"] == int(first["id"]) > 0
+
+
+def test_a_deferred_answer_is_asked_for_alone_without_a_load(store: Store) -> None:
+    """Asked before any load, after other statements, or never: each transaction
+    commits what it wrote, and each id is new."""
+    ids: list[int] = []
+    with store.transaction() as tx:
+        answer = tx.one_deferred("next_event_id")
+        row = answer()
+        assert row is not None
+        ids.append(int(row["id"]))
+        tx.many("insert_event", [_event("run_deferred_2", "after it")])
+    with store.transaction() as tx:
+        tx.many("insert_event", [_event("run_deferred_2", "before it")])
+        answer = tx.one_deferred("next_event_id")
+        tx.load("load_runs", [_new_run_row("run_deferred_2", [])])
+        row = answer()
+        assert row is not None
+        ids.append(int(row["id"]))
+    with store.transaction() as tx:
+        tx.one_deferred("next_event_id")  # never asked
+        tx.many("insert_event", [_event("run_deferred_2", "unasked")])
+    assert _events(store, "run_deferred_2") == ["after it", "before it", "unasked"]
+    assert _run_ids(store, "run_deferred_2") == ["run_deferred_2"]
+    assert ids[0] < ids[1]
+
+
 def test_notify_reaches_local_listeners_once_after_commit(store: Store) -> None:
     heard: list[tuple[str, str]] = []
     store.add_local_listener(lambda channel, payload: heard.append((channel, payload)))
@@ -508,7 +553,7 @@ def _new_run_row(run_id: str, tags: list[str]) -> dict[str, Any]:
             "machine": "small-1x", "max_duration": None, "ttl": None, "available_at": T0,
             "expires_at": None, "parent_id": None, "root_id": None, "batch_id": None,
             "replayed_from": None, "version": None, "traceparent": None, "created_at": T0,
-            "queued_at": T0, "updated_at": T0}
+            "queued_at": T0, "updated_at": T0, "created_event": None}
 
 
 # -- Listener -----------------------------------------------------------------------------

@@ -3,7 +3,7 @@ and what tests assert on. Always appended in the transaction that made the chang
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from outlast.jsonutil import dumps
@@ -43,6 +43,19 @@ def event_row(
 
 def append(tx: Tx, rows: list[dict[str, Any]]) -> None:
     tx.many("insert_event", rows)
+
+
+def next_id(tx: Tx) -> Callable[[], int]:
+    """An event id for a row this transaction writes later with it (a bulk load's shared
+    ``created`` event, which its runs hold before it is written), read when first asked
+    for: PostgreSQL asks for it with the load (``Tx.one_deferred``)."""
+    answer = tx.one_deferred("next_event_id")
+
+    def event_id() -> int:
+        row = answer()
+        assert row is not None
+        return int(row["id"])
+    return event_id
 
 
 def run_changed(tx: Tx, row: dict[str, Any], kind: str, at: float, **data: Any) -> None:

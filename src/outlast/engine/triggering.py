@@ -118,10 +118,16 @@ class RowMaker:
     row is a copy with the run's own id, payload and lineage.
     """
 
-    def __init__(self, env: str, now: float, blobs: Blobs | None = None) -> None:
+    def __init__(self, env: str, now: float, blobs: Blobs | None = None,
+                 load_event: Callable[[], int] | None = None) -> None:
         self._env = env
         self._now = now
         self._blobs = blobs
+        #: the id of a bulk load's shared ``created`` event (asked for once, when the
+        #: first row is made), held by each of its runs that is queued and untagged
+        #: (``_shares_created``); None: each run has its own
+        self._load_event = load_event
+        self._load_event_id: int | None = None
         self._shared: tuple[TaskDefinition, TriggerOptions, dict[str, Any]] | None = None
         #: how many sets of shared values were worked out: with one, every row has the
         #: same values but its own id, payload and lineage (``_insert_plain`` uses it)
@@ -130,8 +136,8 @@ class RowMaker:
     def row(self, definition: TaskDefinition, req: NewRun) -> dict[str, Any]:
         shared = self._shared
         if shared is None or shared[0] is not definition or shared[1] is not req.options:
-            shared = (definition, req.options,
-                      _shared_values(self._env, definition, req.options, self._now))
+            shared = (definition, req.options, self._with_load_event(
+                _shared_values(self._env, definition, req.options, self._now)))
             self._shared = shared
             self.shares += 1
         row = shared[2].copy()
@@ -143,13 +149,22 @@ class RowMaker:
         """The rows ``row`` would make of the batch's requests, each payload checked as its row
         is made, without a ``NewRun`` for each (a thousand objects the collector would
         walk): the batch's runs share all but their ids and payloads."""
-        shared = _shared_values(self._env, definition, batch.options, self._now)
+        shared = self._with_load_event(
+            _shared_values(self._env, definition, batch.options, self._now))
         shared["batch_id"], shared["traceparent"] = batch.batch_id, batch.traceparent
         self._shared = None
         self.shares += 1
         to_json, new = batch.to_json, self._new
         for payload in batch.payloads:
             yield new(shared, to_json(payload))
+
+    def _with_load_event(self, shared: dict[str, Any]) -> dict[str, Any]:
+        """``shared`` holding the load's ``created`` event where its runs share it."""
+        if self._load_event is not None and _shares_created(shared):
+            if self._load_event_id is None:
+                self._load_event_id = self._load_event()
+            shared["created_event"] = self._load_event_id
+        return shared
 
     def _new(self, shared: dict[str, Any], payload_json: str) -> dict[str, Any]:
         """A copy of ``shared`` with a new run's id and its payload (kept as a blob when
@@ -240,6 +255,7 @@ def _fixed_values(env: str, definition: TaskDefinition,
         "created_at": None,
         "queued_at": None,
         "updated_at": None,
+        "created_event": None,
     }
     _last_fixed = (env, definition, opts, fixed)
     return fixed
@@ -388,7 +404,10 @@ def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[
     ``LOAD_FROM`` on, their events and tags follow as lists (``_loaded_statements``; a few are
     cheaper written a row each). The runs' rows are made as they are loaded: PostgreSQL
     inserts the first while the next are made. ``alike``: they share all but their ids and
-    payloads (a ``PlainBatch``'s), which the load then reads once.
+    payloads (a ``PlainBatch``'s), which the load then reads once. The loaded runs that
+    are queued and untagged share one ``created`` event (``_shares_created``, migration
+    0033), whose id each row holds: the id is asked for with the load, its row written
+    after it.
     """
     if not count:
         return []
@@ -401,7 +420,9 @@ def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[
         tx.many("insert_runs", [{**values, "tagged": tagged}])
         return rows
     loaded: list[dict[str, Any]] = []
-    maker = RowMaker(env, now, blobs)
+    # a bulk load's queued untagged runs share one ``created`` event: its id comes first,
+    # each row holds it (``RowMaker``), its row is written after the load
+    maker = RowMaker(env, now, blobs, None if few else events.next_id(tx))
 
     def last_made() -> None:
         """Worked out as soon as the last row is made (PostgreSQL is still inserting the
@@ -458,14 +479,32 @@ def _write_created(tx: Tx, env: str, rows: list[dict[str, Any]], now: float) -> 
     events.append(tx, [events.event_row(r["id"], "created", now, r["status"]) for r in rows])
 
 
+def _shares_created(row: dict[str, Any]) -> bool:
+    """Whether a run loaded in bulk shares the load's ``created`` event: a queued run
+    without tags, whose event the timeline makes of its row (status QUEUED). A delayed
+    one's event has its own status; a tagged one's is what the tag's realtime feed
+    finds it by (``realtime_tag_events``)."""
+    return bool(row["status"] == _QUEUED and row["tags"] == "[]")
+
+
 def _loaded_statements(env: str, rows: list[dict[str, Any]], now: float,
                        alike: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
     """The ``created`` events and the tags of runs loaded in bulk: a statement each, their
     values as lists, which waits for no answer (on PostgreSQL it goes with the commit).
-    ``alike``: a row whose status and tags every one of ``rows`` has."""
-    ids = [r["id"] for r in rows]
-    statuses = [alike["status"]] * len(rows) if alike else [r["status"] for r in rows]
-    statements = [("insert_created_events", {"ids": ids, "statuses": statuses, "at": now})]
+    The runs that share the load's event (``created_event``) get none of their own; the
+    load's is written once, for the first of them, so that the environment's realtime
+    feed moves (``realtime_env_last_event``). ``alike``: a row whose status, tags and
+    ``created_event`` every one of ``rows`` has."""
+    if alike:
+        own = [] if alike["created_event"] is not None else rows
+        sharer = rows[0] if alike["created_event"] is not None else None
+    else:
+        own = [r for r in rows if r["created_event"] is None]
+        sharer = next((r for r in rows if r["created_event"] is not None), None)
+    statuses = [alike["status"]] * len(own) if alike else [r["status"] for r in own]
+    statements = [("insert_created_events", {
+        "ids": [r["id"] for r in own], "statuses": statuses, "at": now,
+        "event": sharer and sharer["created_event"], "event_run": sharer and sharer["id"]})]
     if alike and alike["tags"] == "[]":
         return statements
     tagged = [(r["id"], tag) for r in rows if r["tags"] != "[]" for tag in _tag_list(r["tags"])]

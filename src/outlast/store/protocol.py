@@ -61,6 +61,17 @@ class Tx(Protocol):
         """Every row of the answer (also a writing statement's ``RETURNING`` rows)."""
         ...
 
+    def one_deferred(self, name: str, /) -> Callable[[], Row | None]:
+        """``one`` of a query without parameters, whose answer is read when the returned
+        function is first called (then kept).
+
+        PostgreSQL sends it with a ``load`` that opens the transaction, in the same query
+        as the ``COPY``: one round trip for both, where asking first costs one of its own
+        (a bulk load's rows hold the id of the event it writes, ``next_event_id``). Asked
+        for before a load, or with no load to come, it is ``one`` then.
+        """
+        ...
+
     def run(self, name: str, /, **params: Any) -> int:
         """Execute and return the number of rows affected (a guard that held: 1, not 0)."""
         ...

@@ -240,13 +240,27 @@ WHERE id = :id AND environment = :environment AND status IN ('DELAYED', 'QUEUED'
 UPDATE runs SET metadata = :metadata, updated_at = :now
 WHERE id = :id
 
+-- part: events_of_run
+-- Run :run_id's events: its rows, and its ``created`` event when it shares a bulk load's
+-- (0033): made of its own row, with the id of the row the load wrote (for its first such
+-- run, which therefore has that row as its own).
+(SELECT id, run_id, at, kind, status, attempt, data FROM run_events WHERE run_id = :run_id
+ UNION ALL
+ SELECT r.created_event, r.id, r.created_at, 'created', 'QUEUED', NULL, '{}' FROM runs AS r
+ WHERE r.id = :run_id AND r.created_event IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM run_events AS own
+                   WHERE own.id = r.created_event AND own.run_id = r.id)) AS e
+
 -- name: list_events
-SELECT * FROM run_events WHERE run_id = :run_id AND id > :after ORDER BY id LIMIT :limit
+SELECT * FROM
+-- include: events_of_run
+WHERE id > :after ORDER BY id LIMIT :limit
 
 -- name: list_events_without_kind
 -- A run's events but one kind (its timeline without its many metadata changes).
-SELECT * FROM run_events WHERE run_id = :run_id AND kind <> :kind AND id > :after
-ORDER BY id LIMIT :limit
+SELECT * FROM
+-- include: events_of_run
+WHERE kind <> :kind AND id > :after ORDER BY id LIMIT :limit
 
 -- name: list_latest_events_of_kind
 SELECT * FROM run_events WHERE run_id = :run_id AND kind = :kind ORDER BY id DESC LIMIT :limit
@@ -266,8 +280,9 @@ SELECT (SELECT count(*) FROM run_journal WHERE run_id = :run_id) AS entries,
 -- name: run_status_events
 -- the events that moved a run (attempts starting and ending), without metadata and tags
 -- changes, which can be many and change no status
-SELECT * FROM run_events WHERE run_id = :run_id AND kind NOT IN ('metadata', 'tags')
-ORDER BY id LIMIT :limit
+SELECT * FROM
+-- include: events_of_run
+WHERE kind NOT IN ('metadata', 'tags') ORDER BY id LIMIT :limit
 
 -- name: list_attempts
 SELECT * FROM attempts WHERE run_id = :run_id ORDER BY number
@@ -530,7 +545,11 @@ SELECT min(t) AS at FROM (
 -- metadata, stream chunks, subscriptions, key management, public-token secrets, alerts
 
 -- name: realtime_last_event
-SELECT max(id) AS id FROM run_events WHERE run_id = :run_id
+-- A run's newest event: of its rows, or the bulk load's ``created`` event it shares (0033).
+SELECT max(id) AS id FROM (
+    SELECT max(id) AS id FROM run_events WHERE run_id = :run_id
+    UNION ALL
+    SELECT created_event FROM runs WHERE id = :run_id) AS newest
 
 -- name: realtime_newest_event
 SELECT max(id) AS id FROM run_events

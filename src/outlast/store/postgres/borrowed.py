@@ -16,7 +16,7 @@ free by awaiting that thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any, Protocol
@@ -131,6 +131,11 @@ class BorrowedPostgresTx:
     def one(self, name: str, /, **params: Any) -> Row | None:
         rows = self.all(name, **params)
         return rows[0] if rows else None
+
+    def one_deferred(self, name: str, /) -> Callable[[], Row | None]:
+        """The caller's transaction is open already: ``one`` now."""
+        row = self.one(name)
+        return lambda: row
 
     def all(self, name: str, /, **params: Any) -> list[Row]:
         rows, _ = self._execute(name, params)

@@ -65,7 +65,8 @@ SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(:notify::json) AS n
 -- ``COPY`` streams them, each row the values of these columns by name (``Tx.load``). Only
 -- runs without an idempotency key come here: their fresh ids cannot conflict, so no
 -- ``ON CONFLICT`` is needed (``COPY`` has none). Their ``created`` events and tags follow
--- in ``insert_created_events`` and ``insert_new_run_tags``. Text, not binary: the server
+-- in ``insert_created_events`` and ``insert_new_run_tags`` (``created_event``: the load's
+-- shared one, ``next_event_id``). Text, not binary: the server
 -- inserts a text ``COPY``'s rows every 64 kB as they arrive, while the client makes the
 -- next ones, but holds a binary one's until it has 1,000 (a whole batch) or the end. The
 -- first two columns are each run's own; the text of the others is written once for the
@@ -73,17 +74,29 @@ SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(:notify::json) AS n
 COPY runs (id, payload, environment, task_id, queue, status, priority, concurrency_key,
     tags, metadata, idempotency_key, idempotency_expires_at, max_attempts, retry, machine,
     max_duration, ttl, available_at, expires_at, parent_id, root_id, batch_id, replayed_from,
-    version, traceparent, created_at, queued_at, updated_at) FROM STDIN
+    version, traceparent, created_at, queued_at, updated_at, created_event) FROM STDIN
+
+-- name: next_event_id
+-- The id of a bulk load's shared ``created`` event (0033), taken before its runs are
+-- made: each of them holds it. Its row is written after the load, in the same
+-- transaction, with this id (``insert_created_events``).
+SELECT nextval(pg_get_serial_sequence('run_events', 'id')) AS id
 
 -- name: insert_created_events
--- The ``created`` events of runs loaded in bulk (``load_runs``): ids and statuses as two
--- arrays, one statement that waits for no answer (it travels with the commit), where a
--- ``COPY`` would wait for the server twice. It sends the transaction's notifications so
--- far (:notify, filled in by the store): the runs' own, the last statement but COMMIT.
+-- The ``created`` events of runs loaded in bulk (``load_runs``): those with rows of their
+-- own, ids and statuses as two arrays, and the load's shared one (:event, written for run
+-- :event_run; none when NULL). One statement that waits for no answer (it travels with
+-- the commit), where a ``COPY`` would wait for the server twice. It sends the
+-- transaction's notifications so far (:notify, filled in by the store): the runs' own,
+-- the last statement but COMMIT.
 WITH events AS (
     INSERT INTO run_events (run_id, at, kind, status, attempt, data)
     SELECT t.id, :at, 'created', t.status, NULL, '{}'
     FROM unnest(:ids::text[], :statuses::text[]) AS t(id, status)
+), shared AS (
+    INSERT INTO run_events (id, run_id, at, kind, status, attempt, data)
+    SELECT :event::bigint, :event_run::text, :at, 'created', 'QUEUED', NULL, '{}'
+    WHERE :event::bigint IS NOT NULL
 )
 SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(:notify::json) AS n
 

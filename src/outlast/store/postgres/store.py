@@ -113,6 +113,8 @@ class PostgresTx:
         #: ``_after_load`` (``many``), and nothing else may be sent
         self._loading = False
         self._after_load: list[tuple[str, dict[str, Any]]] = []
+        #: a ``one_deferred`` query not sent yet, and the list its answer goes to
+        self._deferred: tuple[str, list[Row | None]] | None = None
 
     @property
     def notifications(self) -> dict[tuple[str, str], None]:
@@ -186,6 +188,32 @@ class PostgresTx:
     def one(self, name: str, /, **params: Any) -> Row | None:
         with self._answered(name, params) as cur:
             return cur.fetchone() if _answered_rows(cur) else None
+
+    def one_deferred(self, name: str, /) -> Callable[[], Row | None]:
+        """Kept until the next ``load``, which sends it in the query that opens the
+        transaction, if nothing was sent before (``_opens``); else ``one`` when asked."""
+        answer: list[Row | None] = []
+        if self._opens():
+            self._deferred = (name, answer)
+        else:
+            answer.append(self.one(name))
+
+        def answered() -> Row | None:
+            if not answer:
+                self._ask_deferred()
+            return answer[0]
+        return answered
+
+    def _ask_deferred(self) -> None:
+        """The deferred query, asked on its own (no load took it along)."""
+        if self._deferred is not None:
+            (name, answer), self._deferred = self._deferred, None
+            answer.append(self.one(name))
+
+    def _opens(self) -> bool:
+        """Whether the next statement is the transaction's first (nothing sent or held)."""
+        return self._pipeline is None and self._held is None and not self._block \
+            and not self._done
 
     def all(self, name: str, /, **params: Any) -> list[Row]:
         with self._answered(name, params) as cur:
@@ -262,13 +290,16 @@ class PostgresTx:
         ``COPY`` waits for the server once, at its end. ``alike`` rows' shared values are
         read from the first alone (``CopyIn.text``). A load that is the transaction's
         first statement (a bulk trigger's) sends ``BEGIN`` in one query with its ``COPY``
-        (``begun_copy``): one round trip fewer, and the first rows are made during it.
+        (``begun_copy``): one round trip fewer, and the first rows are made during it. A
+        ``one_deferred`` query goes in that query too, before the ``COPY``; the rows are
+        then made once its answer is in. Not opening the transaction, the load asks for
+        it first, alone: the rows cannot ask while the ``COPY`` streams.
         """
         copy = copy_in(self._queries.text(name, {}))
         data = copy.text(rows, alike=alike)
-        begun = self._pipeline is None and self._held is None and not self._block \
-            and not self._done
+        begun = self._opens()
         if not begun:
+            self._ask_deferred()  # before the rows are made: they may need its answer
             self._pipelined()  # the held statement goes first
             self._hold_open()
             self._leave_pipeline()
@@ -276,7 +307,9 @@ class PostgresTx:
         try:
             if begun:
                 self._block = True
-                copy_begun(self._conn, self._opening() + copy.statement, data)
+                lead, answered = self._deferred_lead()
+                copy_begun(self._conn, self._opening() + lead + copy.statement, data,
+                           answered)
             else:
                 copy_text(self._conn, copy.statement, data)
         finally:
@@ -286,6 +319,14 @@ class PostgresTx:
             self._pipelined()
             for sql, filled in queued:
                 self._execute(sql, filled).close()
+
+    def _deferred_lead(self) -> tuple[str, Callable[[Row | None], None] | None]:
+        """The deferred query as a statement of the load's opening query, and what takes
+        its answer (none: "", None)."""
+        if self._deferred is None:
+            return "", None
+        (name, answer), self._deferred = self._deferred, None
+        return self._queries.text(name, {}) + "; ", answer.append
 
     def _opening(self) -> str:
         """What ``_pipelined`` and ``_hold_open`` would send before a transaction's first

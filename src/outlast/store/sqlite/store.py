@@ -23,7 +23,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
@@ -66,6 +66,11 @@ class SQLiteTx:
         row = cur.fetchone()
         cur.fetchall()  # finish RETURNING statements
         return dict(row) if row is not None else None
+
+    def one_deferred(self, name: str, /) -> Callable[[], Row | None]:
+        """SQLite has no round trip to share: ``one`` now."""
+        row = self.one(name)
+        return lambda: row
 
     def all(self, name: str, /, **params: Any) -> list[Row]:
         return [dict(r) for r in self._cursor(name, params).fetchall()]
