@@ -421,6 +421,10 @@ def test_a_deferred_answer_is_asked_for_alone_without_a_load(store: Store) -> No
         row = answer()
         assert row is not None
         ids.append(int(row["id"]))
+    with store.transaction() as tx:  # two: the second asked at once
+        first, second = tx.one_deferred("next_event_id"), tx.one_deferred("next_event_id")
+        tx.load("load_runs", [_new_run_row("run_deferred_3", [])])
+        assert first() is not None and second() is not None
     with store.transaction() as tx:
         tx.one_deferred("next_event_id")  # never asked
         tx.many("insert_event", [_event("run_deferred_2", "unasked")])

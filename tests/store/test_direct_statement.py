@@ -82,7 +82,7 @@ def test_a_statement_alone_with_other_parameters_goes_through_a_cursor(
     run_id = trigger(engine, "t").row["id"]
     with pg_store.transaction() as tx:  # lists and a number: not texts
         tx.many("insert_created_events", [{"ids": [run_id], "statuses": ["QUEUED"],
-                                           "at": 1.0, "event": None, "event_run": None}])
+                                           "at": 1.0}])
     kinds = [e["kind"] for e in engine.events(run_id)]
     assert kinds == ["created", "created"]
 

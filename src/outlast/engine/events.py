@@ -46,9 +46,10 @@ def append(tx: Tx, rows: list[dict[str, Any]]) -> None:
 
 
 def next_id(tx: Tx) -> Callable[[], int]:
-    """An event id for a row this transaction writes later with it (a bulk load's shared
-    ``created`` event, which its runs hold before it is written), read when first asked
-    for: PostgreSQL asks for it with the load (``Tx.one_deferred``)."""
+    """An event id taken now, below every event id taken after it: a bulk load's shared
+    ``created`` event, which its runs hold and no row has (the timeline makes it of
+    their rows). Read when first asked for: PostgreSQL asks for it with the load
+    (``Tx.one_deferred``)."""
     answer = tx.one_deferred("next_event_id")
 
     def event_id() -> int:

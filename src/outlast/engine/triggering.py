@@ -406,8 +406,8 @@ def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[
     inserts the first while the next are made. ``alike``: they share all but their ids and
     payloads (a ``PlainBatch``'s), which the load then reads once. The loaded runs that
     are queued and untagged share one ``created`` event (``_shares_created``, migration
-    0033), whose id each row holds: the id is asked for with the load, its row written
-    after it.
+    0033), whose id each row holds: the id is asked for with the load; only the first of
+    them gets a ``created`` row (``_loaded_statements``).
     """
     if not count:
         return []
@@ -420,8 +420,8 @@ def _insert_plain(tx: Tx, env: str, made_by: Callable[[RowMaker], Iterator[dict[
         tx.many("insert_runs", [{**values, "tagged": tagged}])
         return rows
     loaded: list[dict[str, Any]] = []
-    # a bulk load's queued untagged runs share one ``created`` event: its id comes first,
-    # each row holds it (``RowMaker``), its row is written after the load
+    # a bulk load's queued untagged runs share one ``created`` event: its id comes first
+    # and each row holds it (``RowMaker``)
     maker = RowMaker(env, now, blobs, None if few else events.next_id(tx))
 
     def last_made() -> None:
@@ -491,20 +491,19 @@ def _loaded_statements(env: str, rows: list[dict[str, Any]], now: float,
                        alike: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
     """The ``created`` events and the tags of runs loaded in bulk: a statement each, their
     values as lists, which waits for no answer (on PostgreSQL it goes with the commit).
-    The runs that share the load's event (``created_event``) get none of their own; the
-    load's is written once, for the first of them, so that the environment's realtime
-    feed moves (``realtime_env_last_event``). ``alike``: a row whose status, tags and
-    ``created_event`` every one of ``rows`` has."""
+    Of the runs that share the load's event (``created_event``), the first gets a row of
+    its own, written now: its id is newer than any event committed while the load ran,
+    so the environment's realtime feed and a parent's trace mark move past them to it
+    (``realtime_env_last_event``, ``trace_mark``). ``alike``: a row whose status, tags
+    and ``created_event`` every one of ``rows`` has."""
     if alike:
-        own = [] if alike["created_event"] is not None else rows
-        sharer = rows[0] if alike["created_event"] is not None else None
+        own = rows[:1] if alike["created_event"] is not None else rows
     else:
-        own = [r for r in rows if r["created_event"] is None]
-        sharer = next((r for r in rows if r["created_event"] is not None), None)
+        first = next((r for r in rows if r["created_event"] is not None), None)
+        own = [r for r in rows if r["created_event"] is None or r is first]
     statuses = [alike["status"]] * len(own) if alike else [r["status"] for r in own]
     statements = [("insert_created_events", {
-        "ids": [r["id"] for r in own], "statuses": statuses, "at": now,
-        "event": sharer and sharer["created_event"], "event_run": sharer and sharer["id"]})]
+        "ids": [r["id"] for r in own], "statuses": statuses, "at": now})]
     if alike and alike["tags"] == "[]":
         return statements
     tagged = [(r["id"], tag) for r in rows if r["tags"] != "[]" for tag in _tag_list(r["tags"])]

@@ -67,7 +67,7 @@ class Tx(Protocol):
 
         PostgreSQL sends it with a ``load`` that opens the transaction, in the same query
         as the ``COPY``: one round trip for both, where asking first costs one of its own
-        (a bulk load's rows hold the id of the event it writes, ``next_event_id``). Asked
+        (a bulk load's rows hold an event id taken for them, ``next_event_id``). Asked
         for before a load, or with no load to come, it is ``one`` then.
         """
         ...

@@ -242,14 +242,14 @@ WHERE id = :id
 
 -- part: events_of_run
 -- Run :run_id's events: its rows, and its ``created`` event when it shares a bulk load's
--- (0033): made of its own row, with the id of the row the load wrote (for its first such
--- run, which therefore has that row as its own).
+-- (0033): made of its own row, with the id the load took for it. The load's first such
+-- run has a ``created`` row of its own (the environment's feed moves on it), which stands.
 (SELECT id, run_id, at, kind, status, attempt, data FROM run_events WHERE run_id = :run_id
  UNION ALL
  SELECT r.created_event, r.id, r.created_at, 'created', 'QUEUED', NULL, '{}' FROM runs AS r
  WHERE r.id = :run_id AND r.created_event IS NOT NULL
    AND NOT EXISTS (SELECT 1 FROM run_events AS own
-                   WHERE own.id = r.created_event AND own.run_id = r.id)) AS e
+                   WHERE own.run_id = r.id AND own.kind = 'created')) AS e
 
 -- name: list_events
 SELECT * FROM

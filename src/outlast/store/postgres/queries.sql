@@ -78,25 +78,19 @@ COPY runs (id, payload, environment, task_id, queue, status, priority, concurren
 
 -- name: next_event_id
 -- The id of a bulk load's shared ``created`` event (0033), taken before its runs are
--- made: each of them holds it. Its row is written after the load, in the same
--- transaction, with this id (``insert_created_events``).
+-- made: each of them holds it, and every later event of theirs has a larger id.
 SELECT nextval(pg_get_serial_sequence('run_events', 'id')) AS id
 
 -- name: insert_created_events
--- The ``created`` events of runs loaded in bulk (``load_runs``): those with rows of their
--- own, ids and statuses as two arrays, and the load's shared one (:event, written for run
--- :event_run; none when NULL). One statement that waits for no answer (it travels with
--- the commit), where a ``COPY`` would wait for the server twice. It sends the
--- transaction's notifications so far (:notify, filled in by the store): the runs' own,
--- the last statement but COMMIT.
+-- The ``created`` events of runs loaded in bulk (``load_runs``): ids and statuses as two
+-- arrays. Of the runs that share the load's event, only the first is among them (0033).
+-- One statement that waits for no answer (it travels with the commit), where a ``COPY``
+-- would wait for the server twice. It sends the transaction's notifications so far
+-- (:notify, filled in by the store): the runs' own, the last statement but COMMIT.
 WITH events AS (
     INSERT INTO run_events (run_id, at, kind, status, attempt, data)
     SELECT t.id, :at, 'created', t.status, NULL, '{}'
     FROM unnest(:ids::text[], :statuses::text[]) AS t(id, status)
-), shared AS (
-    INSERT INTO run_events (id, run_id, at, kind, status, attempt, data)
-    SELECT :event::bigint, :event_run::text, :at, 'created', 'QUEUED', NULL, '{}'
-    WHERE :event::bigint IS NOT NULL
 )
 SELECT pg_notify(n ->> 0, n ->> 1) FROM json_array_elements(:notify::json) AS n
 

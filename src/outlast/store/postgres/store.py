@@ -191,9 +191,10 @@ class PostgresTx:
 
     def one_deferred(self, name: str, /) -> Callable[[], Row | None]:
         """Kept until the next ``load``, which sends it in the query that opens the
-        transaction, if nothing was sent before (``_opens``); else ``one`` when asked."""
+        transaction, if nothing was sent before (``_opens``) and none is kept already;
+        else ``one`` now."""
         answer: list[Row | None] = []
-        if self._opens():
+        if self._opens() and self._deferred is None:
             self._deferred = (name, answer)
         else:
             answer.append(self.one(name))

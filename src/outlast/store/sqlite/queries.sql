@@ -47,22 +47,16 @@ VALUES (:id, :environment, :task_id, :queue, :status, :payload, :priority, :conc
 
 -- name: next_event_id
 -- The id of a bulk load's shared ``created`` event (0033): the next the table hands out
--- (AUTOINCREMENT never hands out an id twice, ``sqlite_sequence`` holds the last). The
--- writer holds the database until it commits, so nothing takes the id meanwhile; its row
--- is written with it (``insert_created_events``).
+-- (AUTOINCREMENT never hands out an id twice, ``sqlite_sequence`` holds the last), so
+-- every later event of the runs that hold it has a larger id.
 SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'run_events'), 0) + 1 AS id
 
 -- name: insert_created_events
--- The ``created`` events of runs loaded in bulk: the load's shared one first (:event, for
--- run :event_run; none when NULL), with the id ``next_event_id`` gave it, then those of
--- runs with rows of their own, ids and statuses as two JSON arrays read side by side
--- (``json_extract`` parses ``:statuses`` once per statement: SQLite keeps the parsed value
--- for the following rows). ``UNION ALL`` yields its parts in order, so the new ids
--- follow the shared one.
-INSERT INTO run_events (id, run_id, at, kind, status, attempt, data)
-SELECT :event, :event_run, :at, 'created', 'QUEUED', NULL, '{}' WHERE :event IS NOT NULL
-UNION ALL
-SELECT NULL, i.value, :at, 'created', json_extract(:statuses, '$[' || i.key || ']'), NULL, '{}'
+-- The ``created`` events of runs loaded in bulk: ids and statuses as two JSON arrays, read
+-- side by side (``json_extract`` parses ``:statuses`` once per statement: SQLite keeps the
+-- parsed value for the following rows).
+INSERT INTO run_events (run_id, at, kind, status, attempt, data)
+SELECT i.value, :at, 'created', json_extract(:statuses, '$[' || i.key || ']'), NULL, '{}'
 FROM json_each(:ids) AS i
 
 -- name: insert_new_run_tags
