@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from outlast.core.options import TriggerOptions, parse_options
-from outlast.engine import Engine, NewRun
+from outlast.engine import Engine, NewRun, triggering
 from outlast.engine.triggering import LOAD_FROM, PlainBatch
 
 from .support import outcome
@@ -120,6 +120,40 @@ def test_the_feed_moves_for_a_load_that_ends_after_a_later_trigger(engine: Engin
     assert len(loaded) == LOAD_FROM
     assert min(engine.events(run_id)[0]["id"] for run_id in loaded) < cursor
     assert realtime.env_changes(ENV, cursor) > cursor
+
+
+def test_a_parent_page_moves_for_children_loaded_after_an_older_child_moved(
+        engine: Engine, register: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parent's trace mark reads its children's newest event: an older child that
+    starts while new children load must not hide them once they commit."""
+    if engine.store.serial_writes:
+        pytest.skip("SQLite takes one writer at a time: nothing commits during a load")
+    register(engine, "child")
+    parent = engine.trigger(ENV, NewRun("job", "0", TriggerOptions())).row["id"]
+    engine.trigger(ENV, NewRun("child", "0", TriggerOptions(), parent_id=parent))
+    items = [NewRun("child", json.dumps(i), TriggerOptions(), parent_id=parent)
+             for i in range(LOAD_FROM)]
+    streaming, go_on = threading.Event(), threading.Event()
+    own_values = triggering._own_values
+
+    def held(row: dict[str, Any], req: NewRun, blobs: Any) -> None:
+        if req is items[-1]:  # the load's first rows are in: hold its last
+            streaming.set()
+            go_on.wait(10)
+        own_values(row, req, blobs)
+
+    monkeypatch.setattr(triggering, "_own_values", held)
+    load = threading.Thread(target=engine.trigger_batch, args=(ENV, items))
+    load.start()
+    try:
+        assert streaming.wait(10)
+        assert len(engine.claim(ENV, "w", ["child"], 1)) == 1  # the older child starts
+        mark = engine.realtime.trace_mark(parent)
+    finally:
+        go_on.set()
+        load.join(10)
+    assert len(engine.list_runs(ENV, parent_id=parent, limit=1000)[0]) == LOAD_FROM + 1
+    assert engine.realtime.trace_mark(parent) != mark
 
 
 def test_tagged_and_delayed_runs_of_a_load_keep_their_own_created_rows(
