@@ -633,9 +633,8 @@ class Supervisor:
         for c in self.children:
             if c.deadline is not None and now >= c.deadline and c.killed_for is None:
                 c.kill("timeout")
-            for run_id, due in c.shared_deadlines():
-                if now >= due:
-                    c.stop_shared(run_id, "timeout", STOP_GRACE)
+            for run_id in c.overdue_shared(now):
+                c.stop_shared(run_id, "timeout", STOP_GRACE)
             if c.killed_for is None and any(now >= at for _, at in c.stopping.values()):
                 log.warning("a run did not stop when cancelled; stopping its process")
                 c.kill("unresponsive")  # its runs end as stopped, the others as crashed
