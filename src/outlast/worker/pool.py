@@ -147,7 +147,9 @@ class Child:
 
     def overdue_shared(self, now: float) -> list[str]:
         """The shared runs past their ``max_duration`` deadline at ``now`` and not told to
-        stop yet (their caller stops them)."""
+        stop yet. Their deadlines are gone once named, so the caller must stop each
+        (``stop_shared``): every run with a deadline is in ``shared`` (both are dropped
+        together), and a run leaves ``stopping`` only as it ends (``end_shared``)."""
         return self.shared_due.overdue(now, self.stopping)
 
     def next_due(self) -> float | None:
