@@ -90,6 +90,9 @@ class RealtimeOps:
             row = tx.one("get_run", id=run_id, environment=env)
         if row is None:
             raise RunNotFoundError(f"no run {run_id!r} in environment {env!r}", run_id=run_id)
+        # a run loaded in bulk may have no event row yet: its ``created`` event is the
+        # load's, whose id its row holds (migration 0033)
+        last = max(last, row.get("created_event") or 0)
         final = is_final(row["status"])
         if last > after:
             return run_record(row), last, final

@@ -545,11 +545,7 @@ SELECT min(t) AS at FROM (
 -- metadata, stream chunks, subscriptions, key management, public-token secrets, alerts
 
 -- name: realtime_last_event
--- A run's newest event: of its rows, or the bulk load's ``created`` event it shares (0033).
-SELECT max(id) AS id FROM (
-    SELECT max(id) AS id FROM run_events WHERE run_id = :run_id
-    UNION ALL
-    SELECT created_event FROM runs WHERE id = :run_id) AS newest
+SELECT max(id) AS id FROM run_events WHERE run_id = :run_id
 
 -- name: realtime_newest_event
 SELECT max(id) AS id FROM run_events
