@@ -123,11 +123,10 @@ class RowMaker:
         self._env = env
         self._now = now
         self._blobs = blobs
-        #: the id of a bulk load's shared ``created`` event (asked for once, when the
-        #: first row is made), held by each of its runs that is queued and untagged
-        #: (``_shares_created``); None: each run has its own
+        #: the id of a bulk load's shared ``created`` event (asked for when the first
+        #: row is made, then kept by ``Tx.one_deferred``), held by each of its runs that
+        #: is queued and untagged (``_shares_created``); None: each run has its own
         self._load_event = load_event
-        self._load_event_id: int | None = None
         self._shared: tuple[TaskDefinition, TriggerOptions, dict[str, Any]] | None = None
         #: how many sets of shared values were worked out: with one, every row has the
         #: same values but its own id, payload and lineage (``_insert_plain`` uses it)
@@ -161,9 +160,7 @@ class RowMaker:
     def _with_load_event(self, shared: dict[str, Any]) -> dict[str, Any]:
         """``shared`` holding the load's ``created`` event where its runs share it."""
         if self._load_event is not None and _shares_created(shared):
-            if self._load_event_id is None:
-                self._load_event_id = self._load_event()
-            shared["created_event"] = self._load_event_id
+            shared["created_event"] = self._load_event()
         return shared
 
     def _new(self, shared: dict[str, Any], payload_json: str) -> dict[str, Any]:
