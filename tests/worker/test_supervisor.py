@@ -42,6 +42,18 @@ def test_run_completes_with_output_and_captured_logs(live_engine: Engine) -> Non
     assert ("INFO", "structured") in logs
 
 
+def test_a_thread_of_a_sync_task_logs_into_its_run(live_engine: Engine) -> None:
+    """The child routes its output once, not per attempt (``capture.route_process``): a
+    line written in a thread the task started, in a context of its own, is the run's."""
+    with running_worker(live_engine, concurrency=1):
+        first = wait_final(live_engine, trigger(live_engine, "prints-from-a-thread"))
+        second = wait_final(live_engine, trigger(live_engine, "prints-from-a-thread"))
+    for run in (first, second):
+        assert run["status"] == "COMPLETED", run["error"]
+        logs = [(entry["level"], entry["message"]) for entry in live_engine.logs(run["id"])]
+        assert logs == [("INFO", "printed by a thread"), ("WARNING", "logged by a thread")]
+
+
 def test_retries_until_success_and_async_tasks(live_engine: Engine) -> None:
     with running_worker(live_engine):
         flaky = wait_final(live_engine, trigger(live_engine, "flaky"))

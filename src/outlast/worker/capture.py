@@ -19,7 +19,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any, TextIO
 
@@ -140,9 +140,19 @@ class _Handler(logging.Handler):
             self.handleError(record)
 
 
+def captured(buffer: LogBuffer) -> AbstractContextManager[None]:
+    """Route print, logging and ``outlast.logger`` into ``buffer`` for one attempt.
+
+    In a worker's child (``route_process``) the process's routed streams and handler
+    take the attempt's output through ``_Alone``; elsewhere (``outlast.testing``, a
+    deploy check) the streams and a handler are swapped in for the attempt alone."""
+    if _alone_routes:
+        return _Alone(buffer)
+    return _swapped(buffer)
+
+
 @contextmanager
-def captured(buffer: LogBuffer) -> Iterator[None]:
-    """Route print, logging and ``outlast.logger`` into ``buffer`` for one attempt."""
+def _swapped(buffer: LogBuffer) -> Iterator[None]:
     out, err = sys.stdout, sys.stderr
     stdout, stderr = _StreamToLog(buffer, "INFO"), _StreamToLog(buffer, "ERROR")
     handler = _Handler(buffer)
@@ -186,8 +196,13 @@ class _Route:
     def flush(self) -> None:
         """The last partial line of stdout, then of stderr, as ``captured`` ends them."""
         for error in (False, True):
-            if error in self._streams:
-                self._streams[error].flush()
+            self.flush_one(error)
+
+    def flush_one(self, error: bool) -> None:
+        """The partial line of stderr (``error``) or stdout, if it has one, as a line."""
+        found = self._streams.get(error)
+        if found is not None:
+            found.flush()
 
 
 #: the attempt whose output this context's writes belong to (``routed``)
@@ -206,15 +221,19 @@ class _RoutedStream(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        route = _route.get()
+        route = _route.get() or _alone
         if route is None:
             return self._original.write(text)
         return route.stream(self._error).write(text)
 
     def flush(self) -> None:
         route = _route.get()
-        if route is None:
+        if route is not None:
+            return
+        if _alone is None:
             self._original.flush()
+        else:  # as ``captured``'s own stream: a partial line is a line of its own
+            _alone.flush_one(self._error)
 
 
 class _RoutedHandler(logging.Handler):
@@ -224,8 +243,10 @@ class _RoutedHandler(logging.Handler):
         super().__init__(logging.DEBUG)
 
     def emit(self, record: logging.LogRecord) -> None:
-        route = _route.get()
+        route = _route.get() or _alone
         if route is None:
+            if _alone_routes and _unhandled_but_here(record):
+                _last_resort(record)
             return
         try:
             _add_record(route.buffer, record)
@@ -233,16 +254,103 @@ class _RoutedHandler(logging.Handler):
             self.handleError(record)
 
 
-_routing: list[bool] = []  # installed once per process
+#: installed once per process: its root handler, stdout and stderr
+_routing: list[tuple[_RoutedHandler, _RoutedStream, _RoutedStream]] = []
+
+#: where the output of the attempt running alone in this process goes when the context
+#: it is made in names none (``_Alone``): a worker's child's sync attempt, whose threads
+#: write and log in contexts of their own
+_alone: _Route | None = None
+#: does ``captured`` use the routing (``route_process``)?
+_alone_routes = False
 
 
 def _install_routing() -> None:
     if _routing:
         return
-    sys.stdout = _RoutedStream(sys.stdout, error=False)
-    sys.stderr = _RoutedStream(sys.stderr, error=True)
-    logging.getLogger().addHandler(_RoutedHandler())
-    _routing.append(True)
+    out, err = _RoutedStream(sys.stdout, error=False), _RoutedStream(sys.stderr, error=True)
+    sys.stdout, sys.stderr = out, err
+    handler = _RoutedHandler()
+    logging.getLogger().addHandler(handler)
+    _routing.append((handler, out, err))
+
+
+def route_process() -> None:
+    """Route this process's output for good, for a process whose only work is attempts
+    (a worker's child; never ``outlast.testing``'s runs or the user's own process):
+    ``captured`` then swaps nothing per attempt (a handler made, registered and removed,
+    two streams made and swapped: the largest part of a sync child's own cost per run)
+    but names where output goes (``_Alone``). Called once the task modules are imported,
+    so what they kept of ``sys.stdout`` or ``sys.stderr`` (a ``StreamHandler``) is the
+    real stream, as it is without it."""
+    global _alone_routes
+    _install_routing()
+    _alone_routes = True
+
+
+def _unhandled_but_here(record: logging.LogRecord) -> bool:
+    """Did ``record`` reach no handler but the routing's own? Then Python would have given
+    it to ``logging.lastResort`` had that handler not been there (a line logged while no
+    attempt runs: a thread an attempt left, the child's own warnings)."""
+    logger = logging.Logger.manager.loggerDict.get(record.name)
+    current: logging.Logger | None = logger if isinstance(logger, logging.Logger) \
+        else logging.getLogger()
+    found = 0
+    while current is not None:
+        found += len(current.handlers)
+        if not current.propagate:
+            break
+        current = current.parent
+    return found <= 1
+
+
+def _last_resort(record: logging.LogRecord) -> None:
+    resort = logging.lastResort
+    if resort is not None and record.levelno >= resort.level:
+        resort.handle(record)
+
+
+class _Alone:
+    """``captured`` in a process routed for good (``route_process``): the attempt's route
+    is the process's (``_alone``) while it runs, so a thread it starts (whose context
+    names no route) writes and logs into its logs too, as when ``sys.stdout`` and the
+    root handler were its own. What the attempt changed of the routing is put back as
+    ``captured`` would: ``sys.stdout`` and ``sys.stderr`` as they were before it, the
+    root logger's level, and the routing's handler if task code removed it (a
+    ``basicConfig(force=True)``), for the attempts after it."""
+
+    __slots__ = ("_buffer", "_route", "_before", "_out", "_err", "_sink", "_level")
+
+    def __init__(self, buffer: LogBuffer) -> None:
+        self._buffer = buffer
+
+    def __enter__(self) -> None:
+        global _alone
+        handler, stdout, stderr = _routing[0]
+        root = logging.root
+        if handler not in root.handlers:
+            root.addHandler(handler)
+        self._level = level = root.level
+        if level > logging.INFO or level == logging.NOTSET:
+            root.setLevel(logging.INFO)
+        self._sink = current_sink.set(self._buffer.add)
+        out, err = self._out, self._err = sys.stdout, sys.stderr
+        if out is not stdout or err is not stderr:
+            sys.stdout, sys.stderr = stdout, stderr
+        self._before, _alone = _alone, _Route(self._buffer)
+
+    def __exit__(self, *_: object) -> None:
+        global _alone
+        route, _alone = _alone, self._before
+        if route is not None:
+            route.flush()
+        if sys.stdout is not self._out or sys.stderr is not self._err:
+            sys.stdout, sys.stderr = self._out, self._err
+        current_sink.reset(self._sink)
+        root = logging.root
+        if root.level != self._level:  # each change clears every logger's level cache
+            root.setLevel(self._level)
+        self._buffer.flush(final=True)
 
 
 @contextmanager

@@ -39,7 +39,7 @@ from outlast.sdk.registry import default_registry, import_task_files
 from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
 from outlast.worker import lease_clock
-from outlast.worker.capture import keep_info_level
+from outlast.worker.capture import keep_info_level, route_process
 from outlast.worker.code_identity import project_version, remember_loaded
 from outlast.worker.event_loop import ChildLoop
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
@@ -169,6 +169,7 @@ def _import_and_serve(conn: Connection, task_dirs: list[str], root: Path,
         conn.send(Ready(os.getpid(), [], error=traceback.format_exc()))
         return
     tasks = default_registry.all()
+    route_process()  # once the task modules hold the real streams, if they keep any
     # What exists now (the interpreter, its imports, the task modules) lives as long as
     # the child: collections need not scan it again after every few thousand allocations
     # of its runs (7% of a shared child's CPU in a drain of no-op runs).

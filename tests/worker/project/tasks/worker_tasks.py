@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,19 @@ def hello(payload: dict[str, Any], ctx: Any) -> dict[str, Any]:
     logging.getLogger("user.module").warning("a logging warning")
     logger.info("structured", user=17)
     return {"greeting": f"Hello, {payload['name']}!"}
+
+
+@task(id="prints-from-a-thread")
+def prints_from_a_thread(payload: Any) -> None:
+    """What a thread of the task prints and logs is the run's too, as the task's own."""
+
+    def elsewhere() -> None:
+        print("printed by a thread")
+        logging.getLogger("user.thread").warning("logged by a thread")
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
 
 
 @task(retry=Retry(max_attempts=3, min_delay=0.05, randomize=False))
