@@ -193,8 +193,10 @@ def decoded(task: Task[..., Any], job: Assignment,
         durable.body_ended = True
         return outcome_of(job, "platform_error",
                           error={"type": PLATFORM_ERROR, "message": str(exc)}), None
-    try:
-        return None, task.codec.from_json(json.loads(job.run["payload"]), task.id)
+    text = job.run["payload"]
+    try:  # most runs have no payload: "null" needs no parser
+        return None, task.codec.from_json(None if text == "null" else json.loads(text),
+                                          task.id)
     except ValidationError as exc:
         durable.body_ended = True
         return outcome_of(job, "aborted", error=error_info(exc)), None
