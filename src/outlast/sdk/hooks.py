@@ -57,12 +57,21 @@ WAIT_KINDS = {"sleep": "sleep", "wait_token": "token", "trigger_wait": "task"}
 
 _in_code: dict[str, list[Hook]] = {kind: [] for kind in KINDS}
 _in_config: dict[str, list[Hook]] = {kind: [] for kind in KINDS}
+#: how many project-wide hooks there are, of every kind: while none, an attempt need not
+#: ask kind by kind (``worker.lifecycle``)
+_total = 0
+
+
+def _counted() -> None:
+    global _total
+    _total = sum(len(_in_code[kind]) + len(_in_config[kind]) for kind in KINDS)
 
 
 def _add(kind: str, fn: F) -> F:
     if not callable(fn):
         raise ConfigError(f"outlast.hooks.{kind} takes a function, got {fn!r}")
     _in_code[kind].append(fn)
+    _counted()
     return fn
 
 
@@ -132,6 +141,7 @@ def clear() -> None:
     for kind in KINDS:
         _in_code[kind].clear()
         _in_config[kind].clear()
+    _counted()
 
 
 def declare(declared: Mapping[str, Sequence[str]], where: str = "[hooks]") -> None:
@@ -146,6 +156,7 @@ def declare(declared: Mapping[str, Sequence[str]], where: str = "[hooks]") -> No
                 for kind, paths in declared.items()}
     for kind in KINDS:
         _in_config[kind] = resolved.get(kind, [])
+    _counted()
 
 
 def declare_from(spec: Mapping[str, Any] | None) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -82,8 +82,11 @@ class Lifecycle:
             self._ctx = self._make_ctx()  # type: ignore[operator] # a RunContext is set
         return self._ctx
 
-    def hooks(self, kind: str) -> list[Hook]:
-        own = self.task.handle_error if kind == "handle_error" else self.task.hooks.get(kind)
+    def hooks(self, kind: str) -> Sequence[Hook]:
+        task = self.task
+        if not project_hooks._total and not task.hooks and task.handle_error is None:
+            return ()  # the common case, five times an attempt: no hook at all
+        own = task.handle_error if kind == "handle_error" else task.hooks.get(kind)
         mine = [own] if own is not None else []
         project = project_hooks.registered(kind)
         if not project:  # the common case, on every attempt: no project-wide hooks
