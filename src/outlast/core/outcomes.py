@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from outlast.core.quick_init import quick
+
 #: the error type of a platform hand-back, in its outcome and its ``release`` event
 PLATFORM_ERROR = "PlatformUnavailable"
 
@@ -20,6 +22,7 @@ OutcomeKind = Literal[
 ]
 
 
+@quick  # made per attempt, in the worker's child and again in its supervisor
 @dataclass(frozen=True)
 class Outcome:
     run_id: str

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from outlast.core.quick_init import quick
+
 if TYPE_CHECKING:  # only named here: the supervisor need not load the SDK to pass them on
     from outlast.core.durable_requests import DurableRequest, Record
     from outlast.sdk.calls import Call
@@ -120,6 +122,7 @@ class Recorded:
     request: Record
 
 
+@quick  # one per attempt
 @dataclass(frozen=True)
 class Finished:
     """An attempt ended inside the child (completed, failed, aborted or out of memory)."""
