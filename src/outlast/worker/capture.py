@@ -353,22 +353,28 @@ class _Alone:
         self._buffer.flush(final=True)
 
 
-@contextmanager
-def routed(buffer: LogBuffer) -> Iterator[None]:
+class routed:  # noqa: N801 - used as the function it was: ``with routed(buffer):``
     """``captured`` for an attempt that shares its process with others at once (async
     runs on one loop): the process's streams and root handler are swapped once, for good,
     for ones that send each write to the attempt of the context it is made in, since
-    swapping them per attempt would send one attempt's lines to another's logs."""
-    _install_routing()
-    route = _Route(buffer)
-    token, sink = _route.set(route), current_sink.set(buffer.add)
-    try:
-        yield
-    finally:
-        route.flush()
-        current_sink.reset(sink)
-        _route.reset(token)
-        buffer.flush(final=True)
+    swapping them per attempt would send one attempt's lines to another's logs. A class,
+    not a generator: a shared child enters one per run."""
+
+    __slots__ = ("_buffer", "_route", "_token", "_sink")
+
+    def __init__(self, buffer: LogBuffer) -> None:
+        self._buffer = buffer
+
+    def __enter__(self) -> None:
+        _install_routing()
+        self._route = _Route(self._buffer)
+        self._token, self._sink = _route.set(self._route), current_sink.set(self._buffer.add)
+
+    def __exit__(self, *_: object) -> None:
+        self._route.flush()
+        current_sink.reset(self._sink)
+        _route.reset(self._token)
+        self._buffer.flush(final=True)
 
 
 def keep_info_level() -> None:
