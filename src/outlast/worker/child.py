@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import struct
 import threading
 import traceback
 from collections import deque
@@ -192,23 +193,76 @@ def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None
 
     Pickled as ``conn.send`` would, less its pickler's extra reducers (pipes, sockets:
     never in what a child reports), which it copies into a new pickler per message: a
-    sync child sends one per run."""
+    sync child sends one per run. Framed as ``conn.send_bytes`` frames it, written
+    straight to the pipe's descriptor (``_write``)."""
+    fd = conn.fileno()
 
     def send(message: Any) -> None:
         data = pickle.dumps(message)
         with lock:
-            conn.send_bytes(data)
+            _write(fd, data)
 
     return send
+
+
+#: ``Connection``'s framing: a 4-byte signed length (-1, then an 8-byte one, past 2 GiB)
+_LENGTH, _LONG_LENGTH = struct.Struct("!i"), struct.Struct("!Q")
+_SHORT_MAX = 0x7FFFFFFF
+
+
+def _write(fd: int, data: bytes) -> None:
+    """``Connection.send_bytes`` less its checks and its buffer's memoryview: one write
+    of a small message (two of a large one, which is not copied)."""
+    if len(data) > _SHORT_MAX:
+        _write_all(fd, _LENGTH.pack(-1) + _LONG_LENGTH.pack(len(data)))
+        _write_all(fd, data)
+    elif len(data) > 16384:
+        _write_all(fd, _LENGTH.pack(len(data)))
+        _write_all(fd, data)
+    else:
+        _write_all(fd, _LENGTH.pack(len(data)) + data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    sent = os.write(fd, data)
+    if sent < len(data):  # a signal, or a socket buffer smaller than the message
+        with memoryview(data) as view:
+            while sent < len(data):
+                sent += os.write(fd, view[sent:])
+
+
+def _received(fd: int) -> Any:
+    """``Connection.recv`` less its checks and buffers: the next message on ``fd``."""
+    (size,) = _LENGTH.unpack(_read(fd, 4))
+    if size == -1:
+        (size,) = _LONG_LENGTH.unpack(_read(fd, 8))
+    return pickle.loads(_read(fd, size))
+
+
+def _read(fd: int, size: int) -> bytes:
+    """Exactly ``size`` bytes; ``EOFError`` when the other end closed before them."""
+    data = os.read(fd, size)
+    if len(data) == size:
+        return data
+    chunks = [data]
+    got = len(data)
+    while data and got < size:
+        data = os.read(fd, size - got)
+        chunks.append(data)
+        got += len(data)
+    if got < size:
+        raise EOFError
+    return b"".join(chunks)
 
 
 def _serve(conn: Connection, send: Callable[[Any], None], pipe: PipeTransport,
            failures: dict[str, ImportFailure], ahead: RecordAhead | None,
            loop: ChildLoop, shared: SharedRuns) -> None:
     runtime: Runtime = pipe.runtime
+    fd = conn.fileno()
     while True:
         try:
-            message = pipe.inbox.popleft() if pipe.inbox else conn.recv()
+            message = pipe.inbox.popleft() if pipe.inbox else _received(fd)
         except (EOFError, OSError):  # the supervisor closed the pipe: it is gone
             _orphaned()
         if isinstance(message, list):  # several runs sent at once: run them in order
