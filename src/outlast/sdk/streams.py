@@ -93,6 +93,8 @@ def _writer(what: str) -> _Writer:
 
 def finish(run: DurableRun) -> None:
     """Write what the attempt still buffers (called by the executor when it ends)."""
+    if not _writers:  # no attempt of this process wrote to a stream: most never do
+        return
     with _writers_lock:
         writer = _writers.pop(run, None)
     if writer is not None:
