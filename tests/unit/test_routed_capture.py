@@ -51,6 +51,10 @@ def _writes() -> None:
     thread = threading.Thread(target=elsewhere)
     thread.start()
     thread.join()
+    inner: list[dict[str, Any]] = []
+    with captured(LogBuffer(inner.extend)):  # one attempt inside another: a deploy check
+        print("inner")
+    print("inner lines:", [line["message"] for line in inner])
     print("no newline", end="")
 
 
@@ -76,6 +80,7 @@ def test_an_attempt_logs_the_same_lines_with_the_process_routed(tmp_path: Path) 
     assert ["INFO", "from a thread", {"source": "print"}] in first
     assert ["WARNING", "warned from a thread", {"logger": "user.thread"}] in first
     assert ["INFO", "partial", {"source": "print"}] in first
+    assert ["INFO", "inner lines: ['inner']", {"source": "print"}] in first
     assert first[-1] == ["INFO", "no newline", {"source": "print"}]
     assert found[True]["stdout"] == found[True]["stderr"] == ""
 

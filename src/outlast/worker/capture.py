@@ -337,13 +337,13 @@ class _Alone:
         out, err = self._out, self._err = sys.stdout, sys.stderr
         if out is not stdout or err is not stderr:
             sys.stdout, sys.stderr = stdout, stderr
-        self._before, _alone = _alone, _Route(self._buffer)
+        self._before = _alone
+        _alone = self._route = _Route(self._buffer)
 
     def __exit__(self, *_: object) -> None:
         global _alone
-        route, _alone = _alone, self._before
-        if route is not None:
-            route.flush()
+        _alone = self._before
+        self._route.flush()
         if sys.stdout is not self._out or sys.stderr is not self._err:
             sys.stdout, sys.stderr = self._out, self._err
         current_sink.reset(self._sink)
