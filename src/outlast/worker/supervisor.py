@@ -332,6 +332,7 @@ class Supervisor:
         finally:
             busy = sum(1 for c in self.children if isinstance(c.job, Assignment) or c.shared)
             self.metrics.set_slots(busy, self.concurrency)
+            self.metrics.settle()  # the ends this turn noted (``WorkerMetrics.ended``)
 
     def _tick_once(self) -> None:
         ready = self._waiter.wait(self._waitables(),
