@@ -200,3 +200,27 @@ def test_the_buffer_holds_as_many_short_runs_as_the_pipes_queue() -> None:
     for _ in range(20):
         slow.observe("t", 0.2)
     assert slow.buffer_room(children) == 0 and slow.wanted(children) == 0
+
+
+def test_a_claimed_row_becomes_the_assignment_its_constructor_would_make() -> None:
+    """``job`` skips the frozen dataclass's ``__init__``: the same fields, the same values
+    (a field added to ``Assignment`` and not to ``job`` fails here)."""
+    import dataclasses
+    import pickle
+
+    from outlast.worker.claim_ahead import run_fields
+
+    ahead = shared_ahead(3)
+    ahead.enforce_memory = True
+    row = {**rows("a1", task="a")[0], "machine": "small-1x", "lease_expires_at": 100.0,
+           "journal": [{"op": "x"}], "payload": "{}", "queued_at": 5.0}
+    offset = ahead.clock_offset()
+    job = ahead.job(row, offset)
+    made = Assignment(run=run_fields(row), lease_id="l", attempt=1,
+                      memory_limit=job.memory_limit, environment="dev",
+                      journal=[{"op": "x"}], shared=True, held_until=100.0 + offset)
+    assert job.memory_limit is not None
+    assert job == made and vars(job) == vars(made)
+    assert list(vars(job)) == [f.name for f in dataclasses.fields(Assignment)]
+    assert pickle.loads(pickle.dumps(job)) == made
+    assert "queued_at" not in job.run
