@@ -163,9 +163,9 @@ class ClaimAhead:
         and go ahead of every fresh run buffered, in claim order."""
         if resumed:
             self._resuming_until = self._clock() + RESUMING_FOR
-        front = sum(1 for row in self.buffer if row.get(_RESUMED))
-        for i, row in enumerate(rows[:resumed]):
-            self.buffer.insert(front + i, row | {_RESUMED: True})
+            front = sum(1 for row in self.buffer if row.get(_RESUMED))
+            for i, row in enumerate(rows[:resumed]):
+                self.buffer.insert(front + i, row | {_RESUMED: True})
         self.buffer.extend(rows[resumed:])
 
     def feed(self, children: list[Child]) -> None:

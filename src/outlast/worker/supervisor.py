@@ -493,20 +493,24 @@ class Supervisor:
             self._on_ready(child, message)
 
     def _on_finished(self, child: Child, message: Finished) -> None:
-        if child.has_shared(message.run_id, message.lease_id):
+        if child.shared and child.has_shared(message.run_id, message.lease_id):
             self._on_shared_finished(child, message)
             return
         job = child.job
-        machine = job.run.get("machine") if isinstance(job, Assignment) else None
-        self.pending.outcomes.append(outcomes.finished(message, machine))
         if isinstance(job, Assignment):
-            self.metrics.ended(job.run["task_id"], message.kind, message.executed)
-        self.ahead.observe(job.run["task_id"] if isinstance(job, Assignment) else None,
-                           message.executed, time.monotonic() - child.started_at)
+            run = job.run
+            task_id = run["task_id"]
+            self.pending.outcomes.append(outcomes.finished(message, run.get("machine")))
+            self.metrics.ended(task_id, message.kind, message.executed)
+        else:
+            task_id = None
+            self.pending.outcomes.append(outcomes.finished(message, None))
+        self.ahead.observe(task_id, message.executed, time.monotonic() - child.started_at)
         child.advance()
         if message.kind == "oom":
             child.retire = True  # a MemoryError may leave the process unusable
-        self.heartbeats.kill_if_revoked(child)
+        if self.heartbeats.revoked:
+            self.heartbeats.kill_if_revoked(child)
 
     def _on_shared_finished(self, child: Child, message: Finished) -> None:
         """A shared run ended; one stopped from here ends as it was stopped for."""
