@@ -99,7 +99,9 @@ class ChildPipe:
         return messages
 
     def _fill(self) -> bool:
-        """Read all the pipe holds; True when the other end is closed."""
+        """Read all the pipe holds; True when the other end is closed. A read that got
+        less than it asked for took all there was: no second read to learn it (what came
+        meanwhile, or the other end's close, leaves the pipe readable for the next wait)."""
         while True:
             try:
                 chunk = self._socket.recv(_READ_SIZE, socket.MSG_DONTWAIT)
@@ -108,6 +110,8 @@ class ChildPipe:
             if not chunk:
                 return True
             self._read += chunk
+            if len(chunk) < _READ_SIZE:
+                return False
 
     def drop_waiting(self) -> None:
         self._waiting.clear()
