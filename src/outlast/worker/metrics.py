@@ -56,6 +56,7 @@ class WorkerMetrics:
         #: ends noted and not yet counted (``settle``): (task, outcome, seconds or None)
         self._ended: deque[tuple[str, str, float | None]] = deque()
         self._settling = threading.Lock()
+        self._slots_set: tuple[int, int] | None = None
 
     def claimed(self, rows: list[dict[str, Any]], now: float) -> None:
         """Runs a claim started: an attempt each, and how long each had waited."""
@@ -109,6 +110,10 @@ class WorkerMetrics:
             self.journal_writes.inc(request.op)
 
     def set_slots(self, busy: int, total: int) -> None:
+        """Set after every turn of the loop; the gauges change only when the count does."""
+        if (busy, total) == self._slots_set:
+            return
+        self._slots_set = (busy, total)
         self.slots.set(busy, "busy")
         self.slots.set(max(0, total - busy), "free")
 
