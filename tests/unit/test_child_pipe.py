@@ -142,3 +142,26 @@ def test_a_message_that_cannot_be_read_is_skipped_and_the_next_ones_are_read(
         got += ours.received()
     assert got == ["before", "after"]
     assert "could not be read" in caplog.text
+
+
+def test_the_wait_follows_readers_added_and_removed_between_waits() -> None:
+    """The poll set is kept while the readers are the same; a reader added is watched
+    from the next wait on, one removed is not reported any more."""
+    pairs = [multiprocessing.Pipe() for _ in range(2)]
+    a, b = (ChildPipe(ours) for ours, _ in pairs)
+    waiter = Waiter()
+    try:
+        pairs[1][1].send("for b")
+        assert waiter.wait([a], [], 0.05) == []
+        assert waiter.wait([a], [], 0.05) == []  # the same readers: the same poll set
+        assert waiter.wait([a, b], [], 1.0) == [b]
+        assert waiter.wait([a], [], 0.05) == []  # b is still readable, and not watched
+        assert b.received() == ["for b"]
+        pairs[0][1].send("for a")
+        assert waiter.wait([a], [], 1.0) == [a]
+    finally:
+        waiter.close()
+        for pipe_end, (ours, theirs) in zip((a, b), pairs, strict=True):
+            pipe_end.close()
+            ours.close()
+            theirs.close()

@@ -157,18 +157,25 @@ class Waiter:
 
     def __init__(self) -> None:
         self._selector = selectors.PollSelector()
+        #: the readers and writers the poll set was last made for
+        self._watched: tuple[list[Any], list[ChildPipe]] | None = None
 
     def wait(self, readers: list[Any], writers: list[ChildPipe],
              timeout: float | None) -> list[Any]:
         """The readers ready to read, once one is (or a writer wrote) or at ``timeout``;
-        a child that died meanwhile is seen by its reads and its sentinel."""
-        wanted: dict[int, tuple[Any, int]] = {
-            (r if isinstance(r, int) else r.fileno()): (r, selectors.EVENT_READ)
-            for r in readers}
-        for writer in writers:
-            fd = writer.fileno()
-            wanted[fd] = (writer, wanted.get(fd, (writer, 0))[1] | selectors.EVENT_WRITE)
-        self._watch(wanted)
+        a child that died meanwhile is seen by its reads and its sentinel. The poll set is
+        looked over only when the readers or writers differ from the last wait's (most
+        turns of a drain wait for the same ones)."""
+        if self._watched is None or self._watched[0] != readers or \
+                self._watched[1] != writers:
+            wanted: dict[int, tuple[Any, int]] = {
+                (r if isinstance(r, int) else r.fileno()): (r, selectors.EVENT_READ)
+                for r in readers}
+            for writer in writers:
+                fd = writer.fileno()
+                wanted[fd] = (writer, wanted.get(fd, (writer, 0))[1] | selectors.EVENT_WRITE)
+            self._watch(wanted)
+            self._watched = (list(readers), list(writers))
         ready: list[Any] = []
         for key, events in self._selector.select(timeout):
             if events & selectors.EVENT_WRITE:

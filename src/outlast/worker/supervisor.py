@@ -400,6 +400,19 @@ class Supervisor:
         due = [at for c in self.children if (at := c.next_due()) is not None]
         if self._stop_deadline is not None:
             due.append(self._stop_deadline)
+        # while a pass is in flight its end wakes the loop: nothing else is due meanwhile
+        database = [now + 3600.0] if self.turn.busy else self._database_due(now)
+        sweep_due = self.sweeper.next_due()
+        if sweep_due is not None:
+            database.append(sweep_due)
+        if self.drain is not None:
+            database.append(self.drain.next_due())
+        due.append(max(min(database), self._backoff_until))  # no busy loop while backing off
+        return max(0.0, min(due) - now)
+
+    def _database_due(self, now: float) -> list[float]:
+        """When the loop's database work is next due (none is while a pass is in flight:
+        in a drain, most turns)."""
         database = [self.heartbeats.next_due()]
         if self._wanted():
             database.append(self._last_claim + self.poll_interval)
@@ -413,15 +426,7 @@ class Supervisor:
         if self.pending.outcomes or self.pending.logs or self.recorded.items or \
                 self._writes_due():
             database.append(now)
-        if self.turn.busy:  # its end wakes the loop; nothing else is due meanwhile
-            database = [now + 3600.0]
-        sweep_due = self.sweeper.next_due()
-        if sweep_due is not None:
-            database.append(sweep_due)
-        if self.drain is not None:
-            database.append(self.drain.next_due())
-        due.append(max(min(database), self._backoff_until))  # no busy loop while backing off
-        return max(0.0, min(due) - now)
+        return database
 
     # -- messages ------------------------------------------------------------------------
 
