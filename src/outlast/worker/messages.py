@@ -7,6 +7,7 @@ message (one pickle and one pipe write); the child runs them in order.
 
 from __future__ import annotations
 
+import copyreg
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +17,22 @@ if TYPE_CHECKING:  # only named here: the supervisor need not load the SDK to pa
     from outlast.core.durable_requests import DurableRequest, Record
     from outlast.sdk.calls import Call
 
+_newobj = copyreg.__newobj__  # type: ignore[attr-defined] # not in the stubs
+
+
+class _Message:
+    """Pickled into the same bytes as ``object.__reduce_ex__`` gives a dataclass instance
+    (its class, then its ``__dict__``), without that method's lookups: a third of what
+    pickling a run's ``Assignment`` took, once per run (``tests/unit/test_messages.py``)."""
+
+    __slots__ = ()
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return _newobj, (type(self),), self.__dict__ or None
+
 
 @dataclass(frozen=True)
-class Assignment:
+class Assignment(_Message):
     """Run one attempt. ``run`` holds the run's columns the child needs."""
 
     run: dict[str, Any]
@@ -37,7 +51,7 @@ class Assignment:
 
 
 @dataclass(frozen=True)
-class HookJob:
+class HookJob(_Message):
     """Call a final-state hook for a run that ended outside a child (cancel, expiry, crash)."""
 
     run: dict[str, Any]
@@ -47,12 +61,12 @@ class HookJob:
 
 
 @dataclass(frozen=True)
-class Stop:
+class Stop(_Message):
     pass
 
 
 @dataclass(frozen=True)
-class Cancel:
+class Cancel(_Message):
     """Stop the shared run of ``run_id`` (its run was canceled, or its ``max_duration``
     is spent): its asyncio task is cancelled, and it reports ``Finished`` of kind
     ``stopped``, the supervisor knowing why."""
@@ -61,7 +75,7 @@ class Cancel:
 
 
 @dataclass(frozen=True)
-class Reply:
+class Reply(_Message):
     request_id: int
     ok: bool
     data: Any = None
@@ -73,7 +87,7 @@ class Reply:
 
 
 @dataclass(frozen=True)
-class Ready:
+class Ready(_Message):
     """The child imported the task files: the tasks it has, and the files that failed
     ({path: {"error", "traceback"}}); ``error`` when it could not start at all.
     ``code_version``: the hash of the project files it loaded (``code_identity``), the
@@ -89,7 +103,7 @@ class Ready:
 
 
 @dataclass(frozen=True)
-class LogBatch:
+class LogBatch(_Message):
     """Captured log lines of one attempt (or hook job), written only while ``lease_id``
     still holds the run: a stale attempt's late lines are dropped."""
 
@@ -100,13 +114,13 @@ class LogBatch:
 
 
 @dataclass(frozen=True)
-class ApiCall:
+class ApiCall(_Message):
     request_id: int
     call: Call
 
 
 @dataclass(frozen=True)
-class RuntimeCall:
+class RuntimeCall(_Message):
     """A durable operation of the running attempt (journal, waits, child runs)."""
 
     request_id: int
@@ -114,7 +128,7 @@ class RuntimeCall:
 
 
 @dataclass(frozen=True)
-class Recorded:
+class Recorded(_Message):
     """A durable operation that completed in the attempt, sent without waiting for an
     answer (``sdk.durable.RecordAhead``): the supervisor writes it before anything that
     comes after it on this pipe (``worker.records_ahead``)."""
@@ -124,7 +138,7 @@ class Recorded:
 
 @quick  # one per attempt
 @dataclass(frozen=True)
-class Finished:
+class Finished(_Message):
     """An attempt ended inside the child (completed, failed, aborted or out of memory)."""
 
     run_id: str
@@ -143,7 +157,7 @@ class Finished:
 
 
 @dataclass(frozen=True)
-class HookDone:
+class HookDone(_Message):
     run_id: str
     lease_id: str
     #: the hooks that raised (``outlast.engine.hook_reports``)
