@@ -67,6 +67,10 @@ class Decision:
     machine: str | None = None
 
 
+#: what a batch completion decided for each run it completed (frozen: one serves all)
+_COMPLETE = Decision("complete")
+
+
 @dataclass
 class RunFacts:
     """What ``decide`` needs to know about the run."""
@@ -234,4 +238,4 @@ def record_completed(tx: Tx, outcomes: list[Outcome], now: float) -> list[Decisi
             final = tx.one("lock_run", id=o.run_id)
             if final is not None:
                 waitpoints.on_run_final(tx, final, now)
-    return [Decision("complete") if o.run_id in parents else None for o in outcomes]
+    return [_COMPLETE if o.run_id in parents else None for o in outcomes]
