@@ -48,3 +48,37 @@ def test_entries_of_dropped_keys_do_not_pile_up() -> None:
         due.drop(f"run{n}")
     assert len(due._order) <= 2 * len(due) + 65
     assert due.earliest() == 10_000.0
+
+
+def test_a_child_is_next_due_at_the_earliest_of_its_run_s_and_its_shared_runs_deadlines(
+) -> None:
+    """``Child.next_due`` over every mix of what a child can be waiting for: its sync
+    run's deadline, its shared runs' deadlines, and the kill times of runs told to stop."""
+    import itertools
+    from typing import Any, cast
+
+    from outlast.worker.pool import Child
+
+    def reference(child: Any) -> float | None:  # what it was before its shortcuts
+        due = [at for _, at in child.stopping.values()]
+        shared = child.shared_due.earliest(child.stopping)
+        if shared is not None:
+            due.append(shared)
+        if child.deadline is not None:
+            due.append(child.deadline)
+        return min(due, default=None)
+
+    cases = itertools.product((None, 5.0, 50.0), ({}, {"a": 7.0}, {"a": 7.0, "b": 60.0}),
+                              ({}, {"b": 3.0}, {"a": 90.0}))
+    for deadline, deadlines, stopping in cases:
+        made = []
+        for _ in range(2):
+            child = cast(Any, Child.__new__(Child))
+            child.deadline = deadline
+            child.shared = dict.fromkeys(deadlines, object())
+            child.shared_due = Deadlines()
+            for key, at in deadlines.items():
+                child.shared_due.set(key, at)
+            child.stopping = {k: ("cancel", at) for k, at in stopping.items()}
+            made.append(child)
+        assert made[0].next_due() == reference(made[1]), (deadline, deadlines, stopping)

@@ -153,14 +153,20 @@ class Child:
         return self.shared_due.overdue(now, self.stopping)
 
     def next_due(self) -> float | None:
-        """The earliest moment something about this child must be enforced."""
+        """The earliest moment something about this child must be enforced (asked on
+        every turn of the loop: a child running one sync run, or shared runs with no
+        deadline, answers without making a list)."""
+        shared = self.shared_due.earliest(self.stopping) if self.shared else None
+        if not self.stopping:
+            if shared is None or self.deadline is None:
+                return self.deadline if shared is None else shared
+            return min(shared, self.deadline)
         due = [at for _, at in self.stopping.values()]
-        shared = self.shared_due.earliest(self.stopping)
         if shared is not None:
             due.append(shared)
         if self.deadline is not None:
             due.append(self.deadline)
-        return min(due, default=None)
+        return min(due)
 
     def send(self, message: Any) -> bool:
         """Send ``message``; False when the child is gone (its pipe is closed or broken).

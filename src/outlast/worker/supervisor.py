@@ -643,6 +643,8 @@ class Supervisor:
         for c in self.children:
             if c.deadline is not None and now >= c.deadline and c.killed_for is None:
                 c.kill("timeout")
+            if not c.shared and not c.stopping:  # what follows is about shared runs
+                continue
             for run_id in c.overdue_shared(now):
                 c.stop_shared(run_id, "timeout", STOP_GRACE)
             if c.killed_for is None and any(now >= at for _, at in c.stopping.values()):
