@@ -91,27 +91,34 @@ class ChildPipe:
     def received(self) -> list[Any]:
         """Every whole message the pipe holds now, in order (none when it holds none);
         ``EOFError`` once the child's end is closed and no whole message is left."""
-        closed = self._fill()
-        messages, used = _unframed(self._read)
-        del self._read[:used]
+        data, closed = self._fill()
+        messages, used = _unframed(data)
+        if data is self._read:
+            del self._read[:used]
+        elif used < len(data):  # the start of a message whose rest is still to come
+            self._read += memoryview(data)[used:]
         if closed and not messages:
             raise EOFError("the child's end of the pipe is closed")
         return messages
 
-    def _fill(self) -> bool:
-        """Read all the pipe holds; True when the other end is closed. A read that got
-        less than it asked for took all there was: no second read to learn it (what came
-        meanwhile, or the other end's close, leaves the pipe readable for the next wait)."""
+    def _fill(self) -> tuple[bytes | bytearray, bool]:
+        """Read all the pipe holds: what there is to read (after what an earlier read
+        left of a message), and whether the other end is closed. A read that got less
+        than it asked for took all there was: no second read to learn it (what came
+        meanwhile, or the other end's close, leaves the pipe readable for the next wait);
+        when nothing was left before it, what it got is read as it is, not copied."""
         while True:
             try:
                 chunk = self._socket.recv(_READ_SIZE, socket.MSG_DONTWAIT)
             except BlockingIOError:
-                return False
+                return self._read, False
             if not chunk:
-                return True
+                return self._read, True
+            if len(chunk) < _READ_SIZE and not self._read:
+                return chunk, False
             self._read += chunk
             if len(chunk) < _READ_SIZE:
-                return False
+                return self._read, False
 
     def drop_waiting(self) -> None:
         self._waiting.clear()
@@ -121,7 +128,7 @@ class ChildPipe:
         self._socket.close()
 
 
-def _unframed(data: bytearray) -> tuple[list[Any], int]:
+def _unframed(data: bytes | bytearray) -> tuple[list[Any], int]:
     """The whole messages at the start of ``data``, and how many bytes they took."""
     messages: list[Any] = []
     at, view = 0, memoryview(data)
