@@ -203,8 +203,7 @@ def test_the_buffer_holds_as_many_short_runs_as_the_pipes_queue() -> None:
 
 
 def test_a_claimed_row_becomes_the_assignment_its_constructor_would_make() -> None:
-    """``job`` skips the frozen dataclass's ``__init__``: the same fields, the same values
-    (a field added to ``Assignment`` and not to ``job`` fails here)."""
+    """The same fields, the same values, as the claim's row gives them."""
     import dataclasses
     import pickle
 

@@ -61,13 +61,11 @@ def test_the_reduction_is_object_reduce_ex_s() -> None:
 
 
 def test_a_finished_run_is_pickled_by_its_values_and_read_back_as_init_makes_it() -> None:
-    """Every field travels (one added to ``Finished`` and not to ``_finished`` fails
-    here), and what is read back is the instance ``Finished(...)`` makes."""
+    """Every field travels, in ``__init__``'s order, and what is read back is the
+    instance ``Finished(...)`` makes."""
     import dataclasses
-    import inspect
 
     names = [f.name for f in dataclasses.fields(m.Finished)]
-    assert list(inspect.signature(m._finished).parameters) == names
     full = m.Finished("run_1", "lease_1", 2, "failed", 0.5, {"out": 1}, {"type": "E"}, 3.0,
                       True, 9.0, "large-1x", ({"hook": "h"},))
     for message in (full, m.Finished("run_2", "lease_2", 1, "completed", 0.1)):

@@ -10,8 +10,8 @@ from outlast.worker.messages import Finished
 
 
 def test_a_finished_run_becomes_the_outcome_its_constructor_would_make() -> None:
-    """``finished`` skips the frozen dataclass's ``__init__``: every field is set, to the
-    child's value (a field added to ``Outcome`` and not to ``finished`` fails here)."""
+    """Every field is set, to the child's value (a field added to ``Outcome`` and not to
+    ``finished`` fails here)."""
     m = Finished("run_1", "lease_1", 2, "failed", 0.25, output={"a": 1},
                  error={"type": "E", "message": "m"}, retry_override=3.0, hooks_done=True,
                  retry_at=9.0, retry_machine="large-1x", hook_errors=({"hook": "h"},))

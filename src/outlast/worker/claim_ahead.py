@@ -68,7 +68,6 @@ _RUN_FIELDS = ("id", "task_id", "payload", "max_attempts", "tags", "metadata", "
 _HOOK_FIELDS = (*_RUN_FIELDS, "attempt_count", "status", "error", "environment")
 #: marks a buffered row that had started before its claim (never sent to a child)
 _RESUMED = "_resumed"
-_new = object.__new__
 
 
 class ClaimAhead:
@@ -210,20 +209,12 @@ class ClaimAhead:
 
     def job(self, row: dict[str, Any], offset: float | None = None) -> Assignment:
         """The child's assignment for a claimed run row; ``offset``: ``clock_offset()``,
-        read once for the rows handed out together.
-
-        Made as ``Assignment(...)`` would make it, without its ``__init__`` (a frozen
-        dataclass's sets each field through ``object.__setattr__``): once per run claimed,
-        that was a third of this (``tests/unit/test_claim_ahead.py`` checks the two agree,
-        field for field)."""
+        read once for the rows handed out together."""
         preset = PRESETS.get(row["machine"])
-        job = _new(Assignment)
-        job.__dict__.update(
-            run=run_fields(row), lease_id=row["lease_id"], attempt=row["attempt_count"],
-            memory_limit=preset.memory_bytes if preset and self.enforce_memory else None,
-            environment=self.environment, journal=row.get("journal"),
-            shared=self.shares(row), held_until=self.held_until(row, offset))
-        return job
+        memory = preset.memory_bytes if preset and self.enforce_memory else None
+        return Assignment(run_fields(row), row["lease_id"], row["attempt_count"], memory,
+                          self.environment, row.get("journal"), self.shares(row),
+                          self.held_until(row, offset))
 
     def clock_offset(self) -> float:
         """What turns a time of the engine's clock into a ``lease_clock.now`` time less the

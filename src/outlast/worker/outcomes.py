@@ -8,7 +8,7 @@ held. These rules are pure, so they live here, apart from the loop that applies 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from outlast.core.outcomes import PLATFORM_ERROR, OutcomeKind
 from outlast.engine import Outcome
@@ -23,24 +23,12 @@ FORK_SERVER_DIED = {"type": PLATFORM_ERROR,
                     "message": "the worker's fork server died, and with it the process "
                                "running the attempt; handed back"}
 
-_new = object.__new__
-
 
 def finished(m: Finished, machine: str | None) -> Outcome:
-    """The child ran the attempt to an end and said how it went.
-
-    Made as ``Outcome(...)`` would make it, without its ``__init__``: a frozen
-    dataclass's sets each of its 13 fields through ``object.__setattr__``, half of what
-    this took, once per run ended (``tests/unit/test_worker_outcomes.py`` checks the two
-    agree, field for field)."""
-    outcome = _new(Outcome)
-    outcome.__dict__.update(
-        run_id=m.run_id, lease_id=m.lease_id, attempt=m.attempt,
-        kind=m.kind, executed=m.executed, output=m.output,
-        error=m.error, retry_override=m.retry_override, hooks_done=m.hooks_done,
-        machine=machine, retry_at=m.retry_at, retry_machine=m.retry_machine,
-        hook_errors=m.hook_errors)
-    return outcome
+    """The child ran the attempt to an end and said how it went."""
+    return Outcome(m.run_id, m.lease_id, m.attempt, cast(OutcomeKind, m.kind),
+                   m.executed, m.output, m.error, m.retry_override, m.hooks_done, machine,
+                   m.retry_at, m.retry_machine, m.hook_errors)
 
 
 def released(jobs: list[Assignment], why: str) -> list[Outcome]:
