@@ -4,7 +4,6 @@ either end may be a ``Connection``."""
 from __future__ import annotations
 
 import os
-import pickle
 import struct
 import threading
 from multiprocessing import Pipe
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from outlast.worker.child import _received, _write
+from outlast.worker.child_pipe import framed
 
 
 @pytest.mark.parametrize("message", [None, {"run": "x" * 100}, b"y" * 20_000,
@@ -22,7 +22,7 @@ def test_messages_cross_either_way(message: Any) -> None:
     got: list[Any] = []
     reader = threading.Thread(target=lambda: got.append(theirs.recv()))
     reader.start()  # a message larger than the socket's buffer is written while read
-    _write(mine.fileno(), pickle.dumps(message))
+    _write(mine.fileno(), framed(message))
     reader.join(10)
     assert got == [message]
     writer = threading.Thread(target=lambda: theirs.send(message))

@@ -41,6 +41,7 @@ from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
 from outlast.worker import lease_clock
 from outlast.worker.capture import keep_info_level, route_process
+from outlast.worker.child_pipe import framed
 from outlast.worker.code_identity import project_version, remember_loaded
 from outlast.worker.event_loop import ChildLoop
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
@@ -193,37 +194,26 @@ def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None
 
     Pickled as ``conn.send`` would, less its pickler's extra reducers (pipes, sockets:
     never in what a child reports), which it copies into a new pickler per message: a
-    sync child sends one per run. Framed as ``conn.send_bytes`` frames it, written
-    straight to the pipe's descriptor (``_write``)."""
+    sync child sends one per run. Framed as ``conn.send_bytes`` frames it
+    (``child_pipe.framed``, as the supervisor frames what it sends), written straight to
+    the pipe's descriptor (``_write``)."""
     fd = conn.fileno()
 
     def send(message: Any) -> None:
-        data = pickle.dumps(message)
+        data = framed(message)
         with lock:
             _write(fd, data)
 
     return send
 
 
-#: ``Connection``'s framing: a 4-byte signed length (-1, then an 8-byte one, past 2 GiB)
+#: ``Connection``'s length prefix: 4 bytes, signed (-1, then 8 bytes, past 2 GiB)
 _LENGTH, _LONG_LENGTH = struct.Struct("!i"), struct.Struct("!Q")
-_SHORT_MAX = 0x7FFFFFFF
 
 
 def _write(fd: int, data: bytes) -> None:
-    """``Connection.send_bytes`` less its checks and its buffer's memoryview: one write
-    of a small message (two of a large one, which is not copied)."""
-    if len(data) > _SHORT_MAX:
-        _write_all(fd, _LENGTH.pack(-1) + _LONG_LENGTH.pack(len(data)))
-        _write_all(fd, data)
-    elif len(data) > 16384:
-        _write_all(fd, _LENGTH.pack(len(data)))
-        _write_all(fd, data)
-    else:
-        _write_all(fd, _LENGTH.pack(len(data)) + data)
-
-
-def _write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` (a framed message), as ``Connection.send_bytes`` less its checks:
+    one write, unless a signal or the socket's buffer cut it short."""
     sent = os.write(fd, data)
     if sent < len(data):  # a signal, or a socket buffer smaller than the message
         with memoryview(data) as view:
