@@ -128,6 +128,12 @@ def _add_record(buffer: LogBuffer, record: logging.LogRecord) -> None:
     buffer.add(record.levelname, message, {"logger": record.name}, record.created)
 
 
+def _not_info(level: int) -> bool:
+    """Is the root logger's ``level`` one an attempt sets to INFO while it runs (its
+    lines at INFO are kept), as ``captured`` has always done?"""
+    return level > logging.INFO or level == logging.NOTSET
+
+
 class _Handler(logging.Handler):
     def __init__(self, buffer: LogBuffer) -> None:
         super().__init__(logging.DEBUG)
@@ -159,7 +165,7 @@ def _swapped(buffer: LogBuffer) -> Iterator[None]:
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
-    if root.level > logging.INFO or root.level == logging.NOTSET:
+    if _not_info(root.level):
         root.setLevel(logging.INFO)
     token = current_sink.set(buffer.add)
     sys.stdout, sys.stderr = stdout, stderr
@@ -331,7 +337,7 @@ class _Alone:
         if handler not in root.handlers:
             root.addHandler(handler)
         self._level = level = root.level
-        if level > logging.INFO or level == logging.NOTSET:
+        if _not_info(level):
             root.setLevel(logging.INFO)
         self._sink = current_sink.set(self._buffer.add)
         out, err = self._out, self._err = sys.stdout, sys.stderr
@@ -383,5 +389,5 @@ def keep_info_level() -> None:
     setting it and back would clear every logger's level cache twice per run. Called
     before task modules import, so a level they set still wins outside attempts."""
     root = logging.getLogger()
-    if root.level > logging.INFO or root.level == logging.NOTSET:
+    if _not_info(root.level):
         root.setLevel(logging.INFO)
