@@ -161,7 +161,10 @@ class Heartbeats:
 
     def kill_if_revoked(self, child: Child) -> None:
         """The child moved on to its next queued run: kill it if that run was revoked (it
-        was canceled while it waited in the pipe)."""
+        was canceled while it waited in the pipe). Asked at every run's end: with none
+        revoked (nearly always), nothing to look at."""
+        if not self.revoked:
+            return
         head = child.job
         if isinstance(head, Assignment) and head.run["id"] in self.revoked:
             self.revoked.discard(head.run["id"])

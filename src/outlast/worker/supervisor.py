@@ -498,7 +498,7 @@ class Supervisor:
             self._on_ready(child, message)
 
     def _on_finished(self, child: Child, message: Finished) -> None:
-        if child.shared and child.has_shared(message.run_id, message.lease_id):
+        if child.has_shared(message.run_id, message.lease_id):
             self._on_shared_finished(child, message)
             return
         job = child.job
@@ -514,8 +514,7 @@ class Supervisor:
         child.advance()
         if message.kind == "oom":
             child.retire = True  # a MemoryError may leave the process unusable
-        if self.heartbeats.revoked:
-            self.heartbeats.kill_if_revoked(child)
+        self.heartbeats.kill_if_revoked(child)
 
     def _on_shared_finished(self, child: Child, message: Finished) -> None:
         """A shared run ended; one stopped from here ends as it was stopped for."""
