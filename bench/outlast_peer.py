@@ -25,6 +25,7 @@ import contextlib
 import os
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -98,9 +99,12 @@ def main() -> None:
     batch_trigger = bulk_client.tasks.batch_trigger
 
     def bulk(n: int) -> None:
+        # the phase on the wall clock, to set beside bench/pg_background.py's samples
+        C.log(f"{PEER}: bulk phase starts {time.time():.3f}")
         for start in range(0, n, BULK_CHUNK):
             k = min(BULK_CHUNK, n - start)
             batch_trigger("noop", [{"payload": None}] * k)
+        C.log(f"{PEER}: bulk phase ends {time.time():.3f}")
 
     C.bench_external(
         PEER,
