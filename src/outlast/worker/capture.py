@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -32,8 +34,28 @@ Ship = Callable[[list[dict[str, Any]]], None]
 _MAX_BUFFER = 200
 _MAX_AGE = 0.5
 
+#: guards the partial lines of the capturing streams and the records of the log buffers
+#: in this process: an attempt's threads write at once, and two of them reading and
+#: replacing the same partial line, or two flushes taking the same records, would send a
+#: line twice or drop one. Re-entrant: shipping a full buffer may itself print. One for
+#: the process (a worker's child runs one sync attempt at a time, or coroutines on one
+#: thread), so a fork has one to make anew: the child may have been forked while another
+#: thread held it.
+_lock = threading.RLock()
+
+
+def _new_lock() -> None:
+    global _lock
+    _lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_lock)
+
 
 class LogBuffer:
+    """One attempt's lines on their way to the supervisor; its threads add to it at once
+    (changes under ``_lock``)."""
+
     def __init__(self, ship: Ship) -> None:
         self._ship = ship
         self._records: list[dict[str, Any]] = []
@@ -43,6 +65,10 @@ class LogBuffer:
         self._held_for: DurableRun | None = None
 
     def add(self, level: str, message: str, attributes: dict[str, Any], at: float) -> None:
+        with _lock:
+            self._add(level, message, attributes, at)
+
+    def _add(self, level: str, message: str, attributes: dict[str, Any], at: float) -> None:
         run = current_run.get()
         replaying = None if run is None else run.replaying
         if replaying:
@@ -64,7 +90,7 @@ class LogBuffer:
             self._oldest = record["at"]
         self._records.append(record)
         if len(self._records) >= _MAX_BUFFER or record["at"] - self._oldest > _MAX_AGE:
-            self.flush()
+            self._flush(final=False)
 
     def _settle(self, keep_unknown: bool) -> None:
         """Decide on the held lines once the journal is known: they were written before
@@ -82,6 +108,10 @@ class LogBuffer:
     def flush(self, final: bool = False) -> None:
         """Ship what is buffered; ``final`` at the attempt's end also ships held lines
         whose replay state never became known."""
+        with _lock:
+            self._flush(final)
+
+    def _flush(self, final: bool) -> None:
         if final:
             self._settle(keep_unknown=True)
         if self._records:
@@ -98,7 +128,8 @@ def _jsonable(attributes: dict[str, Any]) -> dict[str, Any]:
 
 
 class _StreamToLog(io.TextIOBase):
-    """A text stream whose complete lines become log records."""
+    """A text stream whose complete lines become log records; an attempt's threads write
+    to it at once (its partial line is read and replaced under ``_lock``)."""
 
     def __init__(self, buffer: LogBuffer, level: str) -> None:
         self._buffer = buffer
@@ -109,16 +140,17 @@ class _StreamToLog(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        self._partial += text
-        *lines, self._partial = self._partial.split("\n")
-        for line in lines:
-            self._buffer.add(self._level, line, {"source": "print"}, time.time())
+        with _lock:
+            *lines, self._partial = (self._partial + text).split("\n")
+            for line in lines:  # in order: the next writer waits for them
+                self._buffer.add(self._level, line, {"source": "print"}, time.time())
         return len(text)
 
     def flush(self) -> None:
-        if self._partial:
-            self._buffer.add(self._level, self._partial, {"source": "print"}, time.time())
-            self._partial = ""
+        with _lock:
+            partial, self._partial = self._partial, ""
+            if partial:
+                self._buffer.add(self._level, partial, {"source": "print"}, time.time())
 
 
 def _add_record(buffer: LogBuffer, record: logging.LogRecord) -> None:
@@ -195,8 +227,9 @@ class _Route:
 
     def stream(self, error: bool) -> _StreamToLog:
         found = self._streams.get(error)
-        if found is None:
-            found = self._streams[error] = _StreamToLog(self.buffer, "ERROR" if error else "INFO")
+        if found is None:  # two threads' first writes at once: both get the one kept
+            found = self._streams.setdefault(
+                error, _StreamToLog(self.buffer, "ERROR" if error else "INFO"))
         return found
 
     def flush(self) -> None:
