@@ -60,7 +60,14 @@ def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
 
 
 def batch_items(body: Any) -> list[Any]:
-    items = body_object(body).get("items")
+    """A batch body's items: ``{"items": [...]}`` and nothing else (a misspelled field
+    beside them would otherwise be dropped without a word)."""
+    body = body_object(body)
+    if len(body) > 1 or "items" not in body and body:
+        unknown = set(body) - {"items"}
+        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))} (expected "
+                              "'items')")
+    items = body.get("items")
     if not isinstance(items, list) or not items:
         raise ValidationError("items must be a non-empty list")
     if len(items) > MAX_BATCH:

@@ -13,10 +13,10 @@ from typing import Any
 
 from outlast import inputs
 from outlast.core.debounce import Debounce, parse_debounce
+from outlast.core.run_metadata import metadata_json
 from outlast.core.versions import check_version
 from outlast.durations import parse_duration, parse_instant
 from outlast.errors import ValidationError
-from outlast.jsonutil import dumps
 from outlast.machines import machine as check_machine
 
 MAX_TAGS = 10
@@ -69,7 +69,12 @@ _DEFAULTS = TriggerOptions()
 
 def parse_options(raw: Mapping[str, Any] | None, now: float) -> TriggerOptions:
     """Validate user options; every problem is a ValidationError naming the option."""
-    if not raw:  # the common trigger: every default, nothing to check
+    if raw is None:  # the common trigger: every default, nothing to check
+        return _DEFAULTS
+    if not isinstance(raw, Mapping):
+        raise ValidationError(f"options: expected a mapping of option names to values, got "
+                              f"{type(raw).__name__}")
+    if not raw:
         return _DEFAULTS
     raw = dict(raw)
     unknown = set(raw) - _OPTION_NAMES
@@ -149,7 +154,7 @@ def _metadata(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise ValidationError(f"metadata: expected an object, got {value!r}")
-    dumps(value, "metadata")  # JSON without lone surrogates, within the size limit
+    metadata_json(value)  # JSON without lone surrogates, within the 256 KB of a run's
     return value
 
 

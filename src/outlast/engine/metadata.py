@@ -1,4 +1,5 @@
-"""Run metadata: the operations, the 256 KB limit, and every way metadata is written.
+"""Run metadata: the operations, and every way metadata is written (its 256 KB limit:
+``core/run_metadata.py``).
 
 Three writers, one write path (``_write``: apply, check the size, store, append a
 ``metadata`` run event, wake realtime subscribers — all in the caller's transaction):
@@ -24,23 +25,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from outlast.core.run_metadata import metadata_json
 from outlast.engine import events, journal
 from outlast.engine import metadata_history as history
 from outlast.engine.statuses import is_final
 from outlast.errors import (
     InvalidTransitionError,
-    PayloadTooLargeError,
     RunNotFoundError,
     ValidationError,
 )
-from outlast.jsonutil import dumps, loads
+from outlast.jsonutil import loads
 from outlast.store.protocol import Row, Tx
 
 if TYPE_CHECKING:
     from outlast.engine import Engine
 
-#: Trigger.dev's limit too: metadata is for progress and small results, not data.
-METADATA_LIMIT = 256 * 1024
 METADATA_OPS = ("set", "delete", "increment", "decrement", "append")
 Target = Literal["self", "parent", "root"]
 TARGETS: tuple[Target, ...] = ("self", "parent", "root")
@@ -88,16 +87,6 @@ def _incremented(key: str, op: str, current: Any, by: float | int) -> float | in
         raise ValidationError(
             f"metadata.{op}({key!r}): the current value {current!r} is not a number")
     return current + by
-
-
-def metadata_json(metadata: dict[str, Any]) -> str:
-    text = dumps(metadata, "metadata")
-    size = len(text.encode())
-    if size > METADATA_LIMIT:
-        raise PayloadTooLargeError(
-            f"run metadata would be {size} bytes; the limit is {METADATA_LIMIT} bytes "
-            "(256 KB). Keep large results in the output or a stream.", limit=METADATA_LIMIT)
-    return text
 
 
 def set_ops(values: dict[str, Any]) -> list[dict[str, Any]]:

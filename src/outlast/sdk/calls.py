@@ -51,9 +51,9 @@ def plain_segment(value: object) -> bool:
 def options_json(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """Checked options as JSON. A relative delay travels as seconds, so the server's clock
     (not the caller's) decides when it is due."""
-    if not options:
+    if options is None or type(options) is dict and not options:
         return {}
-    checked = parse_options(options, time.time()).to_json()
+    checked = parse_options(options, time.time()).to_json()  # refuses a non-mapping
     if options and options.get("delay") is not None:
         checked["delay"] = delay_json(options["delay"])
     return checked
@@ -76,6 +76,11 @@ def trigger(task_id: str, payload: Any, options: Mapping[str, Any] | None) -> Ca
                 traceparent=current_traceparent())
 
 
+#: the keys of a batch item (``tasks.batch_trigger``), and of one naming its task (``batch``)
+_ITEM_FIELDS = frozenset({"payload", "options"})
+_TASK_ITEM_FIELDS = _ITEM_FIELDS | {"task"}
+
+
 def batch_items(items: Iterable[Mapping[str, Any]], with_task: bool) -> list[dict[str, Any]]:
     """The items as the API takes them; options that are the same object as the item
     before's (one dict for a batch) are checked once. In a list or tuple, an item that is
@@ -94,6 +99,11 @@ def batch_items(items: Iterable[Mapping[str, Any]], with_task: bool) -> list[dic
         if type(item) is not dict and not isinstance(item, Mapping) \
                 or "payload" not in item and not with_task:
             raise ValidationError("each batch item is a dict with 'payload' (and 'options')")
+        fields = _TASK_ITEM_FIELDS if with_task else _ITEM_FIELDS
+        if not fields.issuperset(item):  # a misspelled key would be dropped unseen
+            unknown = ", ".join(sorted(map(str, set(item) - fields)))
+            raise ValidationError(f"unknown batch item field(s): {unknown} (expected "
+                                  f"{', '.join(sorted(fields))})")
         options = item.get("options")
         if last is None or last[0] is not options:
             last = (options, options_json(options))
