@@ -142,8 +142,11 @@ class RealtimeOps:
                     latest[r["run_id"]] = max(latest.get(r["run_id"], 0), int(r["id"]))
             rows = tx.all("get_runs", ids=list(latest)) if latest else []
         by_id = {r["id"]: r for r in rows}
-        return sorted((event_id, run_record(by_id[run_id]))
-                      for run_id, event_id in latest.items() if run_id in by_id)
+        # by event id alone: two runs of one bulk load share their ``created`` event's id
+        # (0033), and a tie must not go on to compare their records
+        return sorted(((event_id, run_record(by_id[run_id]))
+                       for run_id, event_id in latest.items() if run_id in by_id),
+                      key=_first)
 
     def chunks(self, env: str, run_id: str, key: str, after: int,
                limit: int = 1000) -> Chunks:
@@ -160,3 +163,6 @@ class RealtimeOps:
         items = [(int(r["seq"]), str(r["chunk"])) for r in found]
         return Chunks(items, is_final(row["status"]) and len(items) < limit)
 
+
+def _first(pair: tuple[int, dict[str, Any]]) -> int:
+    return pair[0]
