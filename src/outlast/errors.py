@@ -59,6 +59,16 @@ class OutlastError(Exception):
         return body
 
 
+def at_item(error: OutlastError, index: int) -> OutlastError:
+    """``error`` naming the batch item it is about (``item``, counted from 0), once: which
+    of up to a thousand items to mend."""
+    if "item" not in error.details:
+        error.details["item"] = index
+        error.message = f"item {index}: {error.message}"
+        error.args = (error.message, *error.args[1:])
+    return error
+
+
 class ValidationError(OutlastError):
     """Bad input: a malformed payload, option or argument."""
 

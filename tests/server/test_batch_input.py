@@ -74,3 +74,27 @@ def test_a_batch_body_with_a_field_besides_items_is_refused(
     assert "unknown field(s): option" in r.json()["error"]["message"]
     assert client.post(f"{API}{path}", json={"items": [item]}).status_code == 201
     assert _runs(engine) == 1
+
+
+def test_a_batch_error_names_its_item(db_client: outlast.Client, client: TestClient,
+                                      engine: Engine) -> None:
+    """Which of up to a thousand items to mend: in the message and as ``details.item``."""
+    plain = [{"payload": n} for n in range(10)]
+    with pytest.raises(ValidationError, match=r"^item 3: unknown batch item field") as found:
+        db_client.tasks.batch_trigger("hello", [*plain[:3], {"payload": 3, "opts": {}}])
+    assert found.value.details["item"] == 3
+    with pytest.raises(ValidationError, match=r"^item 5: ") as found:  # checked as written
+        db_client.tasks.batch_trigger("hello", [*plain[:5], {"payload": "\ud800"}, *plain])
+    assert found.value.details["item"] == 5
+    mixed = [{"payload": n, "options": {"priority": n}} for n in range(6)]
+    with pytest.raises(ValidationError, match=r"^item 4: "):
+        db_client.tasks.batch_trigger("hello", [*mixed[:4], {"payload": "\udfff"}])
+    r = client.post(f"{API}/tasks/hello/batch",
+                    json={"items": [{"payload": 0}, {"payload": 1},
+                                    {"payload": 2, "options": {"delay": "soon"}}]})
+    assert (r.status_code, r.json()["error"]["details"]["item"]) == (400, 2)
+    assert r.json()["error"]["message"].startswith("item 2: ")
+    r = client.post(f"{API}/batch", json={"items": [{"task": "hello", "payload": 0},
+                                                    {"task": "nope", "payload": 1}]})
+    assert (r.status_code, r.json()["error"]["details"]["item"]) == (404, 1)
+    assert _runs(engine) == 0

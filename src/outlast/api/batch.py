@@ -10,7 +10,8 @@ from outlast.api.tasks import batch_items, batch_json
 from outlast.core.key_scopes import TRIGGER
 from outlast.core.params import BatchManyBody
 from outlast.core.records import BatchJson
-from outlast.errors import ValidationError
+from outlast.engine import NewRun
+from outlast.errors import TaskNotFoundError, ValidationError, at_item
 from outlast.ids import new_id
 
 
@@ -19,14 +20,22 @@ def batch_trigger(ctx: ApiContext, req: ApiRequest) -> tuple[int, Any]:
     batch_id = new_id("batch")
     requests = RunRequests(ctx, req.env, now, batch_id, req.traceparent)
     runs = []
-    for raw in batch_items(req.body):
-        item = body_object(raw, "item")
-        task_id = item.get("task")
-        if not isinstance(task_id, str) or not task_id:
-            raise ValidationError("each item needs a 'task' id")
-        runs.append(requests.new_run(task_id, item))
+    for index, raw in enumerate(batch_items(req.body)):
+        try:
+            runs.append(_new_run(requests, raw))
+        except (ValidationError, TaskNotFoundError) as error:
+            raise at_item(error, index) from None
     done = ctx.engine.trigger_batch(req.env, runs)
     return 201, batch_json(batch_id, done)
+
+
+def _new_run(requests: RunRequests, raw: Any) -> NewRun:
+    """One item of a batch across tasks: ``{"task", "payload", "options"}``."""
+    item = body_object(raw, "item")
+    task_id = item.get("task")
+    if not isinstance(task_id, str) or not task_id:
+        raise ValidationError("each item needs a 'task' id")
+    return requests.new_run(task_id, item)
 
 
 ROUTES = [Route("POST", "/batch", batch_trigger, "Trigger runs of several tasks at once",

@@ -17,7 +17,7 @@ from outlast.core.options import TriggerOptions, parse_options
 from outlast.engine import NewRun
 from outlast.engine.schemas import check_payload
 from outlast.engine.triggering import PlainBatch, plain_options
-from outlast.errors import ValidationError
+from outlast.errors import ValidationError, at_item
 from outlast.jsonutil import dumps
 
 
@@ -86,7 +86,7 @@ class RunRequests:
         options: list[TriggerOptions] = []
         to_json: Callable[[Any], str] | None = None
         previous: Any = items  # no item is the list itself
-        for raw in items:
+        for index, raw in enumerate(items):
             if raw is previous:  # the item before, checked (``[item] * 1000``): as it was
                 payloads.append(payloads[-1])
                 options.append(options[-1])
@@ -94,9 +94,9 @@ class RunRequests:
             try:
                 item = body_object(raw, "item")
                 _check_fields(item)
-            except ValidationError:
+            except ValidationError as error:
                 _check_all(to_json, payloads)
-                raise
+                raise at_item(error, index) from None
             if to_json is None:
                 to_json = self._payload_json.get(task_id) or self._checker(task_id)
             payload = item.get("payload")
@@ -104,8 +104,10 @@ class RunRequests:
             try:
                 parsed = self._parsed(_NO_OPTIONS if given is None
                                       else body_object(given, "options"))
-            except Exception:
+            except Exception as error:
                 _check_all(to_json, [*payloads, payload])
+                if isinstance(error, ValidationError):
+                    raise at_item(error, index) from None
                 raise
             payloads.append(payload)
             options.append(parsed)
@@ -115,9 +117,9 @@ class RunRequests:
         if plain_options(first) and all(o is first for o in options):
             return PlainBatch(task_id, first, payloads, to_json, self._batch_id,
                               self._traceparent)
-        return [NewRun(task_id, to_json(payload), opts, batch_id=self._batch_id,
-                       traceparent=self._traceparent)
-                for payload, opts in zip(payloads, options, strict=True)]
+        return [NewRun(task_id, _item_json(to_json, payload, index), opts,
+                       batch_id=self._batch_id, traceparent=self._traceparent)
+                for index, (payload, opts) in enumerate(zip(payloads, options, strict=True))]
 
     def _checker(self, task_id: str) -> Callable[[Any], str]:
         """How ``task_id``'s payloads are checked and written (once per task)."""
@@ -163,11 +165,20 @@ def _payload_schema(ctx: ApiContext, env: str, task_id: str) -> dict[str, Any] |
     return ctx.engine.definition(env, task_id).payload_schema
 
 
+def _item_json(to_json: Callable[[Any], str], payload: Any, index: int) -> str:
+    """The payload of item ``index`` as JSON; its error names the item."""
+    try:
+        return to_json(payload)
+    except ValidationError as error:
+        raise at_item(error, index) from None
+
+
 def _check_all(to_json: Callable[[Any], str] | None, payloads: list[Any]) -> None:
-    """Check ``payloads`` (written and dropped): their errors come before a later one's."""
+    """Check ``payloads``, a batch's first items' (written and dropped): their errors come
+    before a later one's, each naming its item."""
     if to_json is not None:
-        for payload in payloads:
-            to_json(payload)
+        for index, payload in enumerate(payloads):
+            _item_json(to_json, payload, index)
 
 
 def _checked_json(task_id: str, schema: dict[str, Any] | None, payload: Any) -> str:

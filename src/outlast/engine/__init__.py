@@ -59,6 +59,7 @@ from outlast.errors import (
     RunNotFoundError,
     TaskNotFoundError,
     ValidationError,
+    at_item,
 )
 from outlast.ids import new_id, new_secret
 from outlast.jsonutil import dumps, loads
@@ -274,10 +275,16 @@ class Engine:
         if isinstance(requests, PlainBatch):
             return self._write_plain(env, requests)
         definitions: dict[str, TaskDefinition] = {}  # each task's looked up once
-        return self._write_triggers(env, [
-            (definitions.get(r.task_id) or definitions.setdefault(
-                r.task_id, self.definition(env, r.task_id)), r)
-            for r in requests])
+        items: list[TriggerItem] = []
+        for index, r in enumerate(requests):
+            definition = definitions.get(r.task_id)
+            if definition is None:
+                try:
+                    definition = definitions[r.task_id] = self.definition(env, r.task_id)
+                except TaskNotFoundError as error:  # which item names it
+                    raise at_item(error, index) from None
+            items.append((definition, r))
+        return self._write_triggers(env, items)
 
     def _write_plain(self, env: str, batch: PlainBatch) -> list[Triggered]:
         try:

@@ -17,6 +17,7 @@ from outlast.core.options import DEFAULT_IDEMPOTENCY_TTL, TriggerOptions
 from outlast.engine import announce, debounce, events, versions
 from outlast.engine.blobs import Blobs
 from outlast.engine.statuses import RunStatus
+from outlast.errors import ValidationError, at_item
 from outlast.ids import new_id
 from outlast.jsonutil import dumps
 from outlast.store.protocol import Row, Tx
@@ -82,9 +83,13 @@ class PlainBatch:
         return len(self.payloads)
 
     def check(self) -> None:
-        """Check every payload, writing nothing: the first one's error raised."""
-        for payload in self.payloads:
-            self.to_json(payload)
+        """Check every payload, writing nothing: the first one's error raised, naming
+        its item."""
+        for index, payload in enumerate(self.payloads):
+            try:
+                self.to_json(payload)
+            except ValidationError as error:
+                raise at_item(error, index) from None
 
 
 def plain_options(options: TriggerOptions) -> bool:
@@ -154,8 +159,12 @@ class RowMaker:
         self._shared = None
         self.shares += 1
         to_json, new = batch.to_json, self._new
-        for payload in batch.payloads:
-            yield new(shared, to_json(payload))
+        for index, payload in enumerate(batch.payloads):
+            try:
+                row = new(shared, to_json(payload))
+            except ValidationError as error:  # the payload's own: which item it is
+                raise at_item(error, index) from None
+            yield row
 
     def _with_load_event(self, shared: dict[str, Any]) -> dict[str, Any]:
         """``shared`` holding the load's ``created`` event where its runs share it."""

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from outlast.core.options import parse_options
 from outlast.core.params import MetadataOperation, RunFilters, TokenFilters, check_keywords
 from outlast.durations import parse_duration
-from outlast.errors import ValidationError
+from outlast.errors import ValidationError, at_item
 from outlast.observability import current_traceparent
 
 
@@ -92,21 +92,17 @@ def batch_items(items: Iterable[Mapping[str, Any]], with_task: bool) -> list[dic
     repeats = type(items) is list or type(items) is tuple
     previous: Any = out  # no item is the list being made
     entry: dict[str, Any] = {}
-    for item in items:
+    fields = _TASK_ITEM_FIELDS if with_task else _ITEM_FIELDS
+    for index, item in enumerate(items):
         if item is previous:
             out.append(entry)
             continue
-        if type(item) is not dict and not isinstance(item, Mapping) \
-                or "payload" not in item and not with_task:
-            raise ValidationError("each batch item is a dict with 'payload' (and 'options')")
-        fields = _TASK_ITEM_FIELDS if with_task else _ITEM_FIELDS
-        if not fields.issuperset(item):  # a misspelled key would be dropped unseen
-            unknown = ", ".join(sorted(map(str, set(item) - fields)))
-            raise ValidationError(f"unknown batch item field(s): {unknown} (expected "
-                                  f"{', '.join(sorted(fields))})")
-        options = item.get("options")
+        options = _checked_item(item, fields, with_task, index).get("options")
         if last is None or last[0] is not options:
-            last = (options, options_json(options))
+            try:
+                last = (options, options_json(options))
+            except ValidationError as error:
+                raise at_item(error, index) from None
         entry = {"payload": item.get("payload"), "options": last[1]}
         if with_task:
             entry["task"] = item.get("task")
@@ -114,6 +110,20 @@ def batch_items(items: Iterable[Mapping[str, Any]], with_task: bool) -> list[dic
         if repeats:
             previous = item
     return out
+
+
+def _checked_item(item: Any, fields: frozenset[str], with_task: bool,
+                  index: int) -> Mapping[str, Any]:
+    """Batch item ``index``, a mapping of known keys; a ValidationError naming it if not."""
+    if type(item) is not dict and not isinstance(item, Mapping) \
+            or "payload" not in item and not with_task:
+        raise at_item(ValidationError(
+            "each batch item is a dict with 'payload' (and 'options')"), index)
+    if not fields.issuperset(item):  # a misspelled key would be dropped unseen
+        unknown = ", ".join(sorted(map(str, set(item) - fields)))
+        raise at_item(ValidationError(f"unknown batch item field(s): {unknown} (expected "
+                                      f"{', '.join(sorted(fields))})"), index)
+    return item
 
 
 def batch_trigger(task_id: str, items: list[dict[str, Any]]) -> Call:
