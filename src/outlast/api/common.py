@@ -16,7 +16,7 @@ from outlast.api.routes import ApiContext, LocalTask, LocalTasks
 from outlast.core.options import TriggerOptions, parse_options
 from outlast.engine import NewRun
 from outlast.engine.schemas import check_payload
-from outlast.engine.triggering import PlainBatch, plain_options
+from outlast.engine.triggering import PlainBatch, item_json, plain_options
 from outlast.errors import ValidationError, at_item
 from outlast.jsonutil import dumps
 
@@ -117,7 +117,7 @@ class RunRequests:
         if plain_options(first) and all(o is first for o in options):
             return PlainBatch(task_id, first, payloads, to_json, self._batch_id,
                               self._traceparent)
-        return [NewRun(task_id, _item_json(to_json, payload, index), opts,
+        return [NewRun(task_id, item_json(to_json, payload, index), opts,
                        batch_id=self._batch_id, traceparent=self._traceparent)
                 for index, (payload, opts) in enumerate(zip(payloads, options, strict=True))]
 
@@ -165,20 +165,12 @@ def _payload_schema(ctx: ApiContext, env: str, task_id: str) -> dict[str, Any] |
     return ctx.engine.definition(env, task_id).payload_schema
 
 
-def _item_json(to_json: Callable[[Any], str], payload: Any, index: int) -> str:
-    """The payload of item ``index`` as JSON; its error names the item."""
-    try:
-        return to_json(payload)
-    except ValidationError as error:
-        raise at_item(error, index) from None
-
-
 def _check_all(to_json: Callable[[Any], str] | None, payloads: list[Any]) -> None:
     """Check ``payloads``, a batch's first items' (written and dropped): their errors come
     before a later one's, each naming its item."""
     if to_json is not None:
         for index, payload in enumerate(payloads):
-            _item_json(to_json, payload, index)
+            item_json(to_json, payload, index)
 
 
 def _checked_json(task_id: str, schema: dict[str, Any] | None, payload: Any) -> str:

@@ -86,10 +86,15 @@ class PlainBatch:
         """Check every payload, writing nothing: the first one's error raised, naming
         its item."""
         for index, payload in enumerate(self.payloads):
-            try:
-                self.to_json(payload)
-            except ValidationError as error:
-                raise at_item(error, index) from None
+            item_json(self.to_json, payload, index)
+
+
+def item_json(to_json: Callable[[Any], str], payload: Any, index: int) -> str:
+    """The payload of a batch's item ``index`` as JSON; its error names the item."""
+    try:
+        return to_json(payload)
+    except ValidationError as error:
+        raise at_item(error, index) from None
 
 
 def plain_options(options: TriggerOptions) -> bool:
