@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from outlast.engine import journal
@@ -146,7 +147,7 @@ class RealtimeOps:
         # (0033), and a tie must not go on to compare their records
         return sorted(((event_id, run_record(by_id[run_id]))
                        for run_id, event_id in latest.items() if run_id in by_id),
-                      key=_first)
+                      key=itemgetter(0))
 
     def chunks(self, env: str, run_id: str, key: str, after: int,
                limit: int = 1000) -> Chunks:
@@ -162,7 +163,3 @@ class RealtimeOps:
                            limit=limit)
         items = [(int(r["seq"]), str(r["chunk"])) for r in found]
         return Chunks(items, is_final(row["status"]) and len(items) < limit)
-
-
-def _first(pair: tuple[int, dict[str, Any]]) -> int:
-    return pair[0]
