@@ -54,7 +54,7 @@ def options_json(options: Mapping[str, Any] | None) -> dict[str, Any]:
     if options is None or type(options) is dict and not options:
         return {}
     checked = parse_options(options, time.time()).to_json()  # refuses a non-mapping
-    if options and options.get("delay") is not None:
+    if options.get("delay") is not None:
         checked["delay"] = delay_json(options["delay"])
     return checked
 
