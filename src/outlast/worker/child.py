@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import pickle
 import signal
-import struct
 import threading
 import traceback
 from collections import deque
@@ -41,7 +40,7 @@ from outlast.sdk.task import set_task_defaults
 from outlast.sdk.transports import with_retry_key
 from outlast.worker import lease_clock
 from outlast.worker.capture import keep_info_level, route_process
-from outlast.worker.child_pipe import framed
+from outlast.worker.child_pipe import LENGTH, LONG_LENGTH, framed
 from outlast.worker.code_identity import project_version, remember_loaded
 from outlast.worker.event_loop import ChildLoop
 from outlast.worker.executor import error_info, run_attempt, run_hook_job
@@ -207,10 +206,6 @@ def _locked_send(conn: Connection, lock: threading.Lock) -> Callable[[Any], None
     return send
 
 
-#: ``Connection``'s length prefix: 4 bytes, signed (-1, then 8 bytes, past 2 GiB)
-_LENGTH, _LONG_LENGTH = struct.Struct("!i"), struct.Struct("!Q")
-
-
 def _write(fd: int, data: bytes) -> None:
     """All of ``data`` (a framed message), as ``Connection.send_bytes`` less its checks:
     one write, unless a signal or the socket's buffer cut it short."""
@@ -223,9 +218,9 @@ def _write(fd: int, data: bytes) -> None:
 
 def _received(fd: int) -> Any:
     """``Connection.recv`` less its checks and buffers: the next message on ``fd``."""
-    (size,) = _LENGTH.unpack(_read(fd, 4))
+    (size,) = LENGTH.unpack(_read(fd, 4))
     if size == -1:
-        (size,) = _LONG_LENGTH.unpack(_read(fd, 8))
+        (size,) = LONG_LENGTH.unpack(_read(fd, 8))
     return pickle.loads(_read(fd, size))
 
 

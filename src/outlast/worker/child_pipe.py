@@ -31,7 +31,9 @@ from typing import Any
 
 log = logging.getLogger("outlast.worker")
 
-#: ``Connection.send``'s framing: a 4-byte signed length, or -1 then an 8-byte one
+#: ``Connection.send``'s framing: a 4-byte signed length, or -1 then an 8-byte one (the
+#: supervisor's side here, the child's in ``child.py``)
+LENGTH, LONG_LENGTH = struct.Struct("!i"), struct.Struct("!Q")
 _SHORT_MAX = 0x7FFFFFFF
 #: bytes asked of the pipe per read (more is read until it holds nothing)
 _READ_SIZE = 1 << 18
@@ -46,8 +48,8 @@ def framed(message: Any) -> bytes:
     dispatch table) took some 3 µs, more than pickling a run's assignment."""
     data = pickle.dumps(message)
     if len(data) > _SHORT_MAX:
-        return struct.pack("!i", -1) + struct.pack("!Q", len(data)) + data
-    return struct.pack("!i", len(data)) + data
+        return LENGTH.pack(-1) + LONG_LENGTH.pack(len(data)) + data
+    return LENGTH.pack(len(data)) + data
 
 
 class ChildPipe:
@@ -134,12 +136,12 @@ def _unframed(data: bytes | bytearray) -> tuple[list[Any], int]:
     at, view = 0, memoryview(data)
     try:
         while len(data) - at >= 4:
-            (size,) = struct.unpack_from("!i", data, at)
+            (size,) = LENGTH.unpack_from(data, at)
             start = at + 4
             if size == -1:  # a message of 2 GiB or more: an 8-byte length follows
                 if len(data) - at < 12:
                     break
-                (size,) = struct.unpack_from("!Q", data, start)
+                (size,) = LONG_LENGTH.unpack_from(data, start)
                 start += 8
             if len(data) - start < size:
                 break
